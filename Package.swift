@@ -1,0 +1,158 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "otelsink",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "otelsink", targets: ["otelsink"]),
+        .executable(name: "otelsink-loadgen", targets: ["LoadGenerator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Layer 0: system zlib, for gzip request bodies.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+
+        // Layer 1: generated OTLP messages and gRPC stubs, plus the OTLP/JSON codec.
+        .target(
+            name: "OTLP",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ],
+            exclude: ["Generated/VERSION"],
+            swiftSettings: strict
+        ),
+
+        // Layer 2: batches, component protocols, config model and validation, error classification.
+        .target(
+            name: "CollectorCore",
+            dependencies: [
+                "OTLP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Layer 3: components, each wrapping one heavy dependency.
+        .target(
+            name: "SQLiteStore",
+            dependencies: [
+                "CollectorCore", "OTLP",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "OTLPReceivers",
+            dependencies: [
+                "CollectorCore", "OTLP", "CZlib",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Exporters",
+            dependencies: ["CollectorCore", "OTLP"],
+            swiftSettings: strict
+        ),
+
+        // Layer 3.5: the component registry and the pipeline graph built from config.
+        .target(
+            name: "CollectorService",
+            dependencies: ["CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters"],
+            swiftSettings: strict
+        ),
+
+        // Layer 4: the CLI.
+        .executableTarget(
+            name: "otelsink",
+            dependencies: [
+                "CollectorService", "CollectorCore", "SQLiteStore", "OTLP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Load generator for bench/ (a separate process from the server it measures).
+        .executableTarget(
+            name: "LoadGenerator",
+            dependencies: [
+                "OTLP",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "bench/LoadGenerator",
+            swiftSettings: strict
+        ),
+
+        // Test kit: sinks, fakes, a test server harness.
+        .target(
+            name: "CollectorTesting",
+            dependencies: ["CollectorCore", "OTLP", "CollectorService"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OTLPTests",
+            dependencies: ["OTLP"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CollectorCoreTests",
+            dependencies: ["CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
+            resources: [],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SQLiteStoreTests",
+            dependencies: ["SQLiteStore", "CollectorCore", "CollectorTesting", "OTLP"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "CollectorService", "CollectorCore", "CollectorTesting", "SQLiteStore", "OTLP",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

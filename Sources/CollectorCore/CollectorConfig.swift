@@ -1,0 +1,172 @@
+import Logging
+
+/// A whole otelsink config, read and validated: components with their settings, and the pipelines that use them.
+///
+/// The shape is otelcol's: `receivers`, `processors`, `exporters`, `extensions`, `service.pipelines`,
+/// `service.extensions`, `service.telemetry.logs.level`.
+public struct CollectorConfig: Sendable {
+    public struct Configured: Sendable {
+        public var factory: any ComponentFactory
+        public var config: any ComponentConfig
+    }
+
+    public struct Pipeline: Sendable {
+        public var receivers: [ComponentID]
+        public var processors: [ComponentID]
+        public var exporters: [ComponentID]
+    }
+
+    public var receivers: [ComponentID: Configured] = [:]
+    public var processors: [ComponentID: Configured] = [:]
+    public var exporters: [ComponentID: Configured] = [:]
+    public var pipelines: [PipelineID: Pipeline] = [:]
+    public var logLevel: Logger.Level = .info
+    /// The config as otelsink understood it, defaults filled in; what `print-config` prints.
+    public var effective: ConfigNode = .null
+
+    /// Reads a config from YAML. Every problem is collected and thrown together in ``ConfigErrors``.
+    public static func load(yaml: String, environment: [String: String], registry: ComponentRegistry) throws(ConfigErrors) -> CollectorConfig {
+        let (node, parseProblems) = ConfigLoader.parse(yaml: yaml, environment: environment)
+        let problems = ConfigProblems()
+        parseProblems.forEach(problems.add)
+        if !parseProblems.isEmpty, case .null = node { throw ConfigErrors(problems.all) }
+        let config = read(node, registry: registry, problems: problems)
+        guard problems.isEmpty else { throw ConfigErrors(problems.all) }
+        return config
+    }
+
+    static func read(_ node: ConfigNode, registry: ComponentRegistry, problems: ConfigProblems) -> CollectorConfig {
+        var config = CollectorConfig()
+        let root = ConfigReader(node, path: [], problems: problems)
+        var effective: [(key: String, value: ConfigNode)] = []
+
+        func readSection(_ kind: ComponentKind) -> [ComponentID: Configured] {
+            let section = kind.section
+            var out: [ComponentID: Configured] = [:]
+            var sectionEffective: [(key: String, value: ConfigNode)] = []
+            let raw = root.raw(section)
+            let entries: [(key: String, value: ConfigNode)]
+            switch raw {
+            case .mapping(let e)?: entries = e
+            case .null?, nil: entries = []
+            case let other?:
+                problems.add(path: section, "expected a mapping of component ids to settings, got \(other.kindName)")
+                entries = []
+            }
+            for (key, value) in entries {
+                let path = ConfigPath.render([section, key])
+                let id: ComponentID
+                do { id = try ComponentID(parsing: key) } catch {
+                    problems.add(path: path, error.message)
+                    continue
+                }
+                guard let factory = registry.factory(kind: kind, type: id.type) else {
+                    let known = registry.types(of: kind)
+                    let list = known.isEmpty ? "none are available yet" : "known types: " + known.joined(separator: ", ")
+                    problems.add(path: path, "unknown \(kind) type \"\(id.type)\" (\(list))")
+                    continue
+                }
+                let reader = ConfigReader(value, path: [section, key], problems: problems)
+                let componentConfig = factory.readConfig(reader)
+                sectionEffective.append((key, reader.finish()))
+                out[id] = Configured(factory: factory, config: componentConfig)
+            }
+            if !sectionEffective.isEmpty { effective.append((section, .mapping(sectionEffective))) }
+            return out
+        }
+
+        config.receivers = readSection(.receiver)
+        config.processors = readSection(.processor)
+        config.exporters = readSection(.exporter)
+        let extensions = readSection(.extension)
+        _ = root.raw("connectors").map { _ in problems.add(path: "connectors", "connectors are not supported yet") }
+
+        let service = root.child("service")
+        let pipelines = service.child("pipelines")
+        var usedReceivers = Set<ComponentID>(), usedProcessors = Set<ComponentID>(), usedExporters = Set<ComponentID>()
+        for key in pipelines.keys {
+            let pipelinePath = ["service", "pipelines", key]
+            let pid: PipelineID
+            do { pid = try PipelineID(parsing: key) } catch {
+                problems.add(path: ConfigPath.render(pipelinePath), error.message)
+                _ = pipelines.raw(key)
+                continue
+            }
+            let p = pipelines.child(key)
+            func ids(_ field: String, kind: ComponentKind, defined: [ComponentID: Configured], required: Bool) -> [ComponentID] {
+                let names = p.stringList(field)
+                if required && names.isEmpty && !p.contains(field) {
+                    p.report(field, "a \(pid.signal) pipeline needs at least one \(kind)")
+                } else if required && names.isEmpty {
+                    p.report(field, "must list at least one \(kind)")
+                }
+                var out: [ComponentID] = []
+                for (i, name) in names.enumerated() {
+                    let itemPath = p.pathString(field) + "::\(i)"
+                    guard let id = try? ComponentID(parsing: name) else {
+                        problems.add(path: itemPath, "invalid component id \"\(name)\"")
+                        continue
+                    }
+                    guard let configured = defined[id] else {
+                        problems.add(path: itemPath, "references \(kind) \"\(name)\", which is not defined under \(kind.section)")
+                        continue
+                    }
+                    guard configured.factory.signals.contains(pid.signal) else {
+                        let supported = configured.factory.signals.sorted().map(\.rawValue).joined(separator: ", ")
+                        problems.add(path: itemPath, "\(kind) \"\(name)\" does not support \(pid.signal) (it supports: \(supported))")
+                        continue
+                    }
+                    if out.contains(id) {
+                        problems.add(path: itemPath, "\"\(name)\" is listed twice")
+                        continue
+                    }
+                    out.append(id)
+                }
+                return out
+            }
+            let pipeline = Pipeline(
+                receivers: ids("receivers", kind: .receiver, defined: config.receivers, required: true),
+                processors: ids("processors", kind: .processor, defined: config.processors, required: false),
+                exporters: ids("exporters", kind: .exporter, defined: config.exporters, required: true)
+            )
+            usedReceivers.formUnion(pipeline.receivers)
+            usedProcessors.formUnion(pipeline.processors)
+            usedExporters.formUnion(pipeline.exporters)
+            config.pipelines[pid] = pipeline
+        }
+        if pipelines.keys.isEmpty {
+            problems.add(path: "service::pipelines", "no pipelines are defined; at least one is needed")
+        }
+        for (kind, defined, used) in [
+            (ComponentKind.receiver, Set(config.receivers.keys), usedReceivers),
+            (.processor, Set(config.processors.keys), usedProcessors),
+            (.exporter, Set(config.exporters.keys), usedExporters),
+        ] {
+            for id in defined.subtracting(used).sorted() {
+                problems.add(path: ConfigPath.render([kind.section, id.description]), "defined but not used in any pipeline")
+            }
+        }
+        let serviceExtensions = service.stringList("extensions")
+        for (i, name) in serviceExtensions.enumerated() {
+            let id = try? ComponentID(parsing: name)
+            if id.flatMap({ extensions[$0] }) == nil {
+                problems.add(path: "service::extensions::\(i)", "references extension \"\(name)\", which is not defined under extensions")
+            }
+        }
+
+        let telemetry = service.child("telemetry")
+        let logs = telemetry.child("logs")
+        let level = logs.string("level", default: "info").lowercased()
+        switch level {
+        case "debug": config.logLevel = .debug
+        case "info": config.logLevel = .info
+        case "warn", "warning": config.logLevel = .warning
+        case "error": config.logLevel = .error
+        default: logs.report("level", "expected one of debug, info, warn, error; got \"\(level)\"")
+        }
+        effective.append(("service", service.finish()))
+        root.finish()
+        config.effective = .mapping(effective)
+        return config
+    }
+}

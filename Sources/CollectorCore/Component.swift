@@ -1,0 +1,93 @@
+import Logging
+import OTLP
+import ServiceLifecycle
+
+/// Settings every component type reads from config. Each factory returns its own concrete type.
+public protocol ComponentConfig: Sendable {}
+
+/// What every factory says about itself: its type name, kind, signals and a one-line description.
+public protocol ComponentFactory: Sendable {
+    /// The name used in config (`otlp`, `sqlite`, `debug`).
+    var type: String { get }
+    var kind: ComponentKind { get }
+    /// The signals it handles; empty for extensions.
+    var signals: Set<Signal> { get }
+    /// One line for `otelsink components`.
+    var summary: String { get }
+    /// Reads and validates the component's settings; problems go to `reader` (with their paths). The returned
+    /// config is only used when the whole file had no problems.
+    func readConfig(_ reader: ConfigReader) -> any ComponentConfig
+}
+
+/// Where a component reports the addresses it listens on (so tests and logs can see bound ports).
+public final class ListeningAddresses: Sendable {
+    private let store = LockedValue<[String: String]>([:])
+    public init() {}
+
+    /// Records that `component` serves `protocolName` on `address` (`127.0.0.1:4317`).
+    public func record(component: ComponentID, protocolName: String, address: String) {
+        store.withLock { $0["\(component)/\(protocolName)"] = address }
+    }
+
+    /// The address `component` serves `protocolName` on, once it is listening.
+    public func address(component: ComponentID, protocolName: String) -> String? {
+        store.withLock { $0["\(component)/\(protocolName)"] }
+    }
+
+    public var all: [String: String] { store.withLock { $0 } }
+}
+
+/// What a component is given when it is built.
+public struct ComponentContext: Sendable {
+    public var id: ComponentID
+    public var logger: Logger
+    public var listening: ListeningAddresses
+
+    public init(id: ComponentID, logger: Logger, listening: ListeningAddresses) {
+        self.id = id
+        self.logger = logger
+        self.listening = listening
+    }
+}
+
+/// A receiver: serves until graceful shutdown, then stops taking new data, lets in-flight requests finish and returns.
+public protocol Receiver: Service {}
+
+/// An exporter: the end of a pipeline. Its `run` keeps it alive until graceful shutdown, then it drains what it accepted.
+public protocol Exporter: Service {
+    var consumers: SignalConsumers { get }
+}
+
+/// A processor sits between receivers and exporters; it is built with its downstream `next` consumers.
+public protocol Processor: Service {
+    var consumers: SignalConsumers { get }
+}
+
+public protocol ReceiverFactory: ComponentFactory {
+    /// Builds the receiver. `next` holds one consumer per signal it should deliver (those pipelines that list it).
+    func makeReceiver(config: any ComponentConfig, next: SignalConsumers, context: ComponentContext) throws -> any Receiver
+}
+
+public protocol ExporterFactory: ComponentFactory {
+    func makeExporter(config: any ComponentConfig, context: ComponentContext) throws -> any Exporter
+}
+
+public protocol ProcessorFactory: ComponentFactory {
+    /// Builds one instance for one pipeline (processors are never shared between pipelines, as in otelcol).
+    func makeProcessor(config: any ComponentConfig, next: SignalConsumers, context: ComponentContext) throws -> any Processor
+}
+
+/// Raised when a factory is handed a config of another component's type (a programming error in the registry).
+public struct ConfigTypeMismatch: Error, CustomStringConvertible {
+    public var component: String
+    public init(component: String) { self.component = component }
+    public var description: String { "internal error: \(component) was given a config of another type" }
+}
+
+extension ComponentConfig {
+    /// Casts to the factory's own config type.
+    public func `as`<C: ComponentConfig>(_ type: C.Type, for component: String) throws -> C {
+        guard let c = self as? C else { throw ConfigTypeMismatch(component: component) }
+        return c
+    }
+}

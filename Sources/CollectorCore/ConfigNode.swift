@@ -1,0 +1,71 @@
+/// A parsed YAML document: the config tree before any component reads it.
+///
+/// Scalars keep their text; components ask for the type they need through ``ConfigReader``, which reports
+/// a mismatch with the key's path. Mappings keep their key order so `print-config` shows keys as written.
+public indirect enum ConfigNode: Sendable, Equatable {
+    case null
+    case scalar(String)
+    case sequence([ConfigNode])
+    case mapping([(key: String, value: ConfigNode)])
+
+    public static func == (a: ConfigNode, b: ConfigNode) -> Bool {
+        switch (a, b) {
+        case (.null, .null): true
+        case (.scalar(let x), .scalar(let y)): x == y
+        case (.sequence(let x), .sequence(let y)): x == y
+        case (.mapping(let x), .mapping(let y)):
+            x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        default: false
+        }
+    }
+
+    /// The value at `key` when this is a mapping.
+    public subscript(key: String) -> ConfigNode? {
+        guard case .mapping(let entries) = self else { return nil }
+        return entries.first { $0.key == key }?.value
+    }
+
+    /// A short name for the node's shape, used in error messages.
+    public var kindName: String {
+        switch self {
+        case .null: "nothing"
+        case .scalar: "a scalar"
+        case .sequence: "a list"
+        case .mapping: "a mapping"
+        }
+    }
+}
+
+/// One problem found in a config, with the path of the key it concerns (`exporters::sqlite::retention`).
+public struct ConfigProblem: Error, Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+
+    public init(path: String = "", _ message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+}
+
+/// Every problem found while loading a config; loading reports them all at once.
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public var problems: [ConfigProblem]
+
+    public init(_ problems: [ConfigProblem]) { self.problems = problems }
+
+    public var description: String {
+        let noun = problems.count == 1 ? "problem" : "problems"
+        return "invalid configuration (\(problems.count) \(noun)):\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}
+
+/// Collects problems while a config is read. Not shared across tasks: one load, one collector.
+public final class ConfigProblems {
+    public private(set) var all: [ConfigProblem] = []
+    public init() {}
+    public func add(_ problem: ConfigProblem) { all.append(problem) }
+    public func add(path: String, _ message: String) { all.append(ConfigProblem(path: path, message)) }
+    public var isEmpty: Bool { all.isEmpty }
+}

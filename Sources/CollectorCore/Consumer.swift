@@ -1,0 +1,49 @@
+import OTLP
+
+/// Something that takes traces: a processor, an exporter, or a fan-out to several of them.
+///
+/// `consume` returns once the data has been handled downstream as far as this consumer's contract goes; for the
+/// SQLite exporter that means committed. It throws a ``PipelineError`` (or any error, treated as permanent) when
+/// the data was not taken.
+public protocol TracesConsumer: Sendable {
+    func consume(_ traces: ExportTraceRequest) async throws
+    /// Whether this consumer modifies the data it is given; fan-out then hands it its own copy.
+    var mutatesData: Bool { get }
+}
+
+/// Something that takes metrics; see ``TracesConsumer``.
+public protocol MetricsConsumer: Sendable {
+    func consume(_ metrics: ExportMetricsRequest) async throws
+    var mutatesData: Bool { get }
+}
+
+/// Something that takes logs; see ``TracesConsumer``.
+public protocol LogsConsumer: Sendable {
+    func consume(_ logs: ExportLogsRequest) async throws
+    var mutatesData: Bool { get }
+}
+
+extension TracesConsumer { public var mutatesData: Bool { false } }
+extension MetricsConsumer { public var mutatesData: Bool { false } }
+extension LogsConsumer { public var mutatesData: Bool { false } }
+
+/// The consumers of one component, per signal; `nil` where it does not handle that signal.
+public struct SignalConsumers: Sendable {
+    public var traces: (any TracesConsumer)?
+    public var metrics: (any MetricsConsumer)?
+    public var logs: (any LogsConsumer)?
+
+    public init(traces: (any TracesConsumer)? = nil, metrics: (any MetricsConsumer)? = nil, logs: (any LogsConsumer)? = nil) {
+        self.traces = traces
+        self.metrics = metrics
+        self.logs = logs
+    }
+
+    public func supports(_ signal: Signal) -> Bool {
+        switch signal {
+        case .traces: traces != nil
+        case .metrics: metrics != nil
+        case .logs: logs != nil
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import CollectorCore
+import Logging
+import ServiceLifecycle
+
+/// The running collector: every component built from a config and wired receivers → processors → exporters.
+///
+/// Start order is exporters, processors, receivers; on graceful shutdown (SIGTERM) the service group stops them in
+/// reverse order, so receivers stop taking data first, in-flight requests finish against live exporters, and
+/// exporters drain and close last.
+public struct Collector: Sendable {
+    public let services: [any Service]
+    public let listening: ListeningAddresses
+    public let config: CollectorConfig
+
+    /// Builds every component. Throws when a component cannot be built (e.g. a database cannot be opened).
+    public init(config: CollectorConfig, logger: Logger) throws {
+        self.config = config
+        let listening = ListeningAddresses()
+        self.listening = listening
+        func context(_ id: ComponentID, _ kind: ComponentKind) -> ComponentContext {
+            var l = logger
+            l[metadataKey: "component"] = "\(kind)/\(id)"
+            return ComponentContext(id: id, logger: l, listening: listening)
+        }
+
+        var exporters: [ComponentID: any Exporter] = [:]
+        for (id, configured) in config.exporters.sorted(by: { $0.key < $1.key }) {
+            guard let factory = configured.factory as? any ExporterFactory else { continue }
+            exporters[id] = try factory.makeExporter(config: configured.config, context: context(id, .exporter))
+        }
+
+        var processors: [any Processor] = []
+        var heads: [PipelineID: SignalConsumers] = [:]
+        for (pid, pipeline) in config.pipelines.sorted(by: { $0.key < $1.key }) {
+            var next = SignalConsumers.fanout(pipeline.exporters.compactMap { exporters[$0]?.consumers.only(pid.signal) })
+            for id in pipeline.processors.reversed() {
+                guard let configured = config.processors[id], let factory = configured.factory as? any ProcessorFactory else { continue }
+                let p = try factory.makeProcessor(config: configured.config, next: next, context: context(id, .processor))
+                processors.append(p)
+                next = p.consumers.only(pid.signal)
+            }
+            heads[pid] = next
+        }
+
+        var receivers: [any Receiver] = []
+        for (id, configured) in config.receivers.sorted(by: { $0.key < $1.key }) {
+            guard let factory = configured.factory as? any ReceiverFactory else { continue }
+            let feeds = config.pipelines.filter { $0.value.receivers.contains(id) }.compactMap { heads[$0.key] }
+            receivers.append(try factory.makeReceiver(config: configured.config, next: .fanout(feeds), context: context(id, .receiver)))
+        }
+        services = exporters.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + processors + receivers
+    }
+
+    /// Runs until SIGTERM/SIGINT, then shuts down gracefully. `ready` is called once every receiver is listening.
+    public func run(logger: Logger) async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

@@ -1,0 +1,44 @@
+import CollectorCore
+import Logging
+import OTLP
+import ServiceLifecycle
+
+/// The `sqlite` exporter: stores traces durably in SQLite. An export completes when its spans are committed.
+public struct SQLiteExporter: Exporter, TracesConsumer {
+    public let store: SQLiteTraceStore
+
+    public init(store: SQLiteTraceStore) { self.store = store }
+
+    public var consumers: SignalConsumers { SignalConsumers(traces: self) }
+
+    public func consume(_ traces: ExportTraceRequest) async throws {
+        try await store.append(traces)
+    }
+
+    /// Applies retention periodically until shutdown, then commits what was accepted and closes.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                store.scheduleRetention()
+            }
+        }
+        await store.close()
+    }
+}
+
+/// Registers the `sqlite` exporter.
+public struct SQLiteExporterFactory: ExporterFactory {
+    public init() {}
+    public var type: String { "sqlite" }
+    public var kind: ComponentKind { .exporter }
+    public var signals: Set<Signal> { [.traces] }
+    public var summary: String { "stores traces durably in a SQLite database (WAL, time partitions, retention)" }
+
+    public func readConfig(_ reader: ConfigReader) -> any ComponentConfig { SQLiteStoreConfig(reading: reader) }
+
+    public func makeExporter(config: any ComponentConfig, context: ComponentContext) throws -> any Exporter {
+        let c = try config.as(SQLiteStoreConfig.self, for: "sqlite")
+        return SQLiteExporter(store: try SQLiteTraceStore(config: c, logger: context.logger))
+    }
+}

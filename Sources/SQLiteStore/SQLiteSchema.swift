@@ -1,0 +1,68 @@
+import GRDB
+
+/// The database layout. Spans live in time partitions (one table per `partition` of span start time), so that
+/// retention drops whole tables and every index stays the size of one partition.
+///
+/// Per partition `b` (the partition number, start time / partition width):
+/// - `spans_b`: one row per span: the columns queries filter on (trace and span IDs, service, name, kind, start,
+///   duration, status) plus `body`, the span itself as OTLP protobuf, which makes storage lossless. Indexes:
+///   unique (trace_id, span_id) — lookup by trace and idempotent writes — and (service, start_ns) for search.
+/// - `traces_b`: one row per trace: start, end, span and error counts, root service and operation; search reads
+///   this instead of spans when it can.
+/// Shared tables: `resources` and `scopes` (each distinct resource/scope stored once, as protobuf, with its
+/// schema URL), `operations` (distinct service, span name and kind), `partitions`, `meta`.
+enum SQLiteSchema {
+    static let version = 1
+
+    static func migrate(_ db: Database) throws {
+        // auto_vacuum must be chosen before the first table exists; incremental lets retention return space.
+        if try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") == 0 {
+            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+        }
+        try db.execute(sql: """
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS resources(id INTEGER PRIMARY KEY, service TEXT NOT NULL, body BLOB NOT NULL UNIQUE);
+            CREATE TABLE IF NOT EXISTS scopes(id INTEGER PRIMARY KEY, name TEXT NOT NULL, body BLOB NOT NULL UNIQUE);
+            CREATE TABLE IF NOT EXISTS operations(
+                service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
+                PRIMARY KEY(service, name, kind)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS partitions(
+                bucket INTEGER PRIMARY KEY, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL);
+            """)
+        let stored = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'")
+        if let stored, stored != String(version) {
+            throw DatabaseError(message: "database schema version \(stored) is not supported (this otelsink writes version \(version))")
+        }
+        try db.execute(sql: "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", arguments: [String(version)])
+    }
+
+    static func spansTable(_ bucket: Int64) -> String { "spans_\(bucket)" }
+    static func tracesTable(_ bucket: Int64) -> String { "traces_\(bucket)" }
+
+    static func createPartition(_ db: Database, bucket: Int64, widthNanos: Int64) throws {
+        let spans = spansTable(bucket), traces = tracesTable(bucket)
+        try db.execute(sql: """
+            CREATE TABLE IF NOT EXISTS \(spans)(
+                trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
+                resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
+                service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
+                start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
+                body BLOB NOT NULL);
+            CREATE UNIQUE INDEX IF NOT EXISTS \(spans)_id ON \(spans)(trace_id, span_id);
+            CREATE INDEX IF NOT EXISTS \(spans)_service ON \(spans)(service, start_ns);
+            CREATE TABLE IF NOT EXISTS \(traces)(
+                trace_id BLOB PRIMARY KEY, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
+                span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
+                root_service TEXT, root_name TEXT) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS \(traces)_start ON \(traces)(start_ns);
+            """)
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO partitions(bucket, start_ns, end_ns) VALUES (?, ?, ?)",
+            arguments: [bucket, bucket &* widthNanos, (bucket &+ 1) &* widthNanos])
+    }
+
+    static func dropPartition(_ db: Database, bucket: Int64) throws {
+        try db.execute(sql: "DROP TABLE IF EXISTS \(spansTable(bucket)); DROP TABLE IF EXISTS \(tracesTable(bucket))")
+        try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])
+    }
+}

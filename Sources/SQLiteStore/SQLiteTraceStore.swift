@@ -1,0 +1,241 @@
+import CollectorCore
+import Dispatch
+import Foundation
+import GRDB
+import Logging
+import OTLP
+import Synchronization
+
+/// The durable trace store: a SQLite database in WAL mode with one writer and concurrent readers.
+///
+/// Writes use group commit. ``append(_:)`` queues a request and suspends; the writer takes everything queued
+/// while the previous transaction ran, writes it in one transaction, commits, and only then resumes the callers.
+/// At light load a request waits for its own commit (no timer); at heavy load transactions grow. The queue is
+/// bounded by ``SQLiteStoreConfig/queueSize`` spans: beyond it ``append(_:)`` refuses with a retryable error.
+public final class SQLiteTraceStore: Sendable {
+    public let config: SQLiteStoreConfig
+    let pool: DatabasePool
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let writerQueue = DispatchQueue(label: "otelsink.sqlite.writer")
+    /// Owned by `writerQueue`: touched only from `drain()` and `enforceRetention()`, which run there.
+    private nonisolated(unsafe) let writer: SpanBatchWriter
+    /// Owned by `writerQueue`.
+    private nonisolated(unsafe) var lastRetention: ContinuousClock.Instant = .now - .seconds(3600)
+
+    private struct Pending {
+        var request: ExportTraceRequest
+        var spans: Int
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var pending: [Pending] = []
+        var pendingSpans = 0
+        var draining = false
+        var closed = false
+        var drained: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// Largest number of spans merged into one transaction.
+    static let maxSpansPerTransaction = 20_000
+    /// How often retention runs while ingest continues.
+    static let retentionInterval: Duration = .seconds(10)
+
+    /// Opens (creating if needed) the database at `config.path`.
+    public init(config: SQLiteStoreConfig, logger: Logger = Logger(label: "otelsink.sqlite")) throws {
+        self.config = config
+        self.logger = logger
+        let url = URL(fileURLWithPath: config.path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var dbConfig = Configuration()
+        let synchronous = config.synchronous.rawValue.uppercased()
+        dbConfig.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+            try db.execute(sql: "PRAGMA cache_size = -16384")
+        }
+        dbConfig.busyMode = .timeout(10)
+        dbConfig.maximumReaderCount = 4
+        pool = try DatabasePool(path: config.path, configuration: dbConfig)
+        writer = SpanBatchWriter(config: config)
+        try pool.write { db in
+            try SQLiteSchema.migrate(db)
+            try writer.loadPartitions(db)
+        }
+    }
+
+    /// Stores every span of `request` and returns once they are committed.
+    ///
+    /// Throws a retryable ``PipelineError`` when the queue is full or the store is closing, and a retryable one
+    /// when the transaction failed (nothing of the request was stored, so a retry is safe: writes are idempotent).
+    public func append(_ request: ExportTraceRequest) async throws {
+        let spans = request.spanCount
+        guard spans > 0 else { return }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let outcome: PipelineError? = state.withLock { s in
+                if s.closed { return .retryable("otelsink is shutting down") }
+                if s.pendingSpans > 0 && s.pendingSpans + spans > config.queueSize {
+                    return .retryable("the SQLite writer is behind (\(s.pendingSpans) spans queued, limit \(config.queueSize)); retry later")
+                }
+                s.pending.append(Pending(request: request, spans: spans, continuation: continuation))
+                s.pendingSpans += spans
+                if s.draining { return nil }
+                s.draining = true
+                writerQueue.async { self.drain() }
+                return nil
+            }
+            if let outcome { continuation.resume(throwing: outcome) }
+        }
+    }
+
+    /// Runs on `writerQueue`: commits everything queued, batch after batch, until the queue is empty.
+    private func drain() {
+        while true {
+            let batch: [Pending] = state.withLock { s in
+                var taken = 0, count = 0
+                while count < s.pending.count && (count == 0 || taken + s.pending[count].spans <= Self.maxSpansPerTransaction) {
+                    taken += s.pending[count].spans
+                    count += 1
+                }
+                let batch = Array(s.pending.prefix(count))
+                s.pending.removeFirst(count)
+                s.pendingSpans -= taken
+                return batch
+            }
+            if batch.isEmpty {
+                runRetentionIfDue()
+                let (done, waiters): (Bool, [CheckedContinuation<Void, Never>]) = state.withLock { s in
+                    if !s.pending.isEmpty { return (false, []) }
+                    s.draining = false
+                    defer { s.drained.removeAll() }
+                    return (true, s.drained)
+                }
+                guard done else { continue }
+                waiters.forEach { $0.resume() }
+                return
+            }
+            let result: Result<SpanBatchWriter.Outcome, any Error>
+            let now = Int64(Date().timeIntervalSince1970 * 1e9)
+            do {
+                result = .success(try pool.write { db in try writer.write(batch.map(\.request), db: db, now: now) })
+            } catch {
+                writer.resetCaches()
+                try? pool.read { db in try writer.loadPartitions(db) }
+                result = .failure(error)
+            }
+            switch result {
+            case .success:
+                batch.forEach { $0.continuation.resume() }
+            case .failure(let error):
+                logger.error("SQLite transaction failed", metadata: ["error": "\(error)", "requests": "\(batch.count)"])
+                let refusal = PipelineError.retryable("storing spans failed: \(error)", after: .seconds(2))
+                batch.forEach { $0.continuation.resume(throwing: refusal) }
+            }
+            runRetentionIfDue()
+        }
+    }
+
+    /// Asks the writer to apply retention now if it is due (called periodically while idle).
+    public func scheduleRetention() {
+        let start = state.withLock { s -> Bool in
+            if s.draining || s.closed { return false }
+            s.draining = true
+            return true
+        }
+        if start { writerQueue.async { self.drain() } }
+    }
+
+    private func runRetentionIfDue() {
+        guard ContinuousClock.now - lastRetention >= Self.retentionInterval else { return }
+        lastRetention = .now
+        do {
+            let removed = try enforceRetention(now: Int64(Date().timeIntervalSince1970 * 1e9))
+            if removed > 0 { logger.info("retention removed partitions", metadata: ["count": "\(removed)"]) }
+        } catch {
+            logger.error("retention failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Removes partitions older than the retention period, then the oldest ones while the database is over its size
+    /// limit. Returns the number of partitions removed. Runs on the writer; exposed for tests through ``applyRetention(now:)``.
+    private func enforceRetention(now: Int64) throws -> Int {
+        let retentionNanos = Int64(config.retention.components.seconds) * 1_000_000_000
+        let limit = Int64(config.maxSizeMiB) << 20
+        var removed = 0
+        // Age: each partition in its own short transaction, so ingest waits at most one DROP.
+        let expired = try pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions WHERE end_ns <= ? ORDER BY bucket", arguments: [now - retentionNanos])
+        }
+        for b in expired {
+            try pool.write { db in try SQLiteSchema.dropPartition(db, bucket: b) }
+            writer.forget(bucket: b)
+            removed += 1
+        }
+        guard limit > 0 else { return removed }
+        while true {
+            let (used, buckets) = try pool.read { db -> (Int64, [Int64]) in
+                let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+                let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+                return ((pages - free) * pageSize, try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket"))
+            }
+            guard used > limit else { break }
+            if buckets.count > 1, let oldest = buckets.first {
+                try pool.write { db in try SQLiteSchema.dropPartition(db, bucket: oldest) }
+                writer.forget(bucket: oldest)
+                removed += 1
+            } else if let only = buckets.first {
+                // One partition holds everything: remove its oldest spans in chunks.
+                let deleted = try pool.write { db -> Int in
+                    try db.execute(sql: """
+                        DELETE FROM \(SQLiteSchema.spansTable(only)) WHERE rowid IN
+                        (SELECT rowid FROM \(SQLiteSchema.spansTable(only)) ORDER BY rowid LIMIT 20000)
+                        """)
+                    return db.changesCount
+                }
+                if deleted == 0 { break }
+            } else {
+                break
+            }
+        }
+        // Give space back gradually when the file is far over the limit (e.g. the limit was lowered).
+        try pool.writeWithoutTransaction { db in
+            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            if pages * pageSize > limit { try db.execute(sql: "PRAGMA incremental_vacuum(2560)") }
+        }
+        return removed
+    }
+
+    /// Applies retention immediately on the writer and waits for it (tests, and the CLI's maintenance).
+    public func applyRetention(now: Int64) async throws -> Int {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int, any Error>) in
+            writerQueue.async {
+                do { c.resume(returning: try self.enforceRetention(now: now)) } catch { c.resume(throwing: error) }
+            }
+        }
+    }
+
+    /// Stops taking new writes, waits until everything queued is committed, and checkpoints the WAL.
+    public func close() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let idle = state.withLock { s -> Bool in
+                s.closed = true
+                if !s.draining && s.pending.isEmpty { return true }
+                s.drained.append(c)
+                return false
+            }
+            if idle { c.resume() }
+        }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            writerQueue.async {
+                _ = try? self.pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                c.resume()
+            }
+        }
+    }
+
+    /// Number of spans waiting for the writer.
+    public var queuedSpans: Int { state.withLock { $0.pendingSpans } }
+}

@@ -1,0 +1,121 @@
+import CollectorCore
+import Foundation
+import GRDB
+import OTLP
+
+/// Reads traces back from a database written by ``SQLiteTraceStore``, as OTLP.
+///
+/// Opens the file read-only when given a path, so it is safe while a server writes to it (WAL readers never block
+/// the writer).
+public struct TraceReader: Sendable {
+    let reader: any DatabaseReader
+
+    /// Reads through a running store's pool.
+    public init(store: SQLiteTraceStore) { reader = store.pool }
+
+    /// Opens `path` read-only.
+    public init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TraceReaderError.noDatabase(path)
+        }
+        var config = Configuration()
+        config.readonly = true
+        reader = try DatabasePool(path: path, configuration: config)
+    }
+
+    /// The trace with `traceID` (16 bytes) as an OTLP request, resources and scopes grouped as received;
+    /// nil when no span of it is stored.
+    public func trace(id traceID: Data) throws -> ExportTraceRequest? {
+        try reader.read { db in
+            let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
+            var rows: [(resource: Int64, scope: Int64, start: Int64, body: Data)] = []
+            for b in buckets {
+                let cursor = try Row.fetchCursor(
+                    db,
+                    sql: "SELECT resource_id, scope_id, start_ns, body FROM \(SQLiteSchema.spansTable(b)) WHERE trace_id = ?",
+                    arguments: [traceID])
+                while let row = try cursor.next() {
+                    rows.append((row[0], row[1], row[2], row[3]))
+                }
+            }
+            guard !rows.isEmpty else { return nil }
+            rows.sort { $0.start < $1.start }
+            var request = ExportTraceRequest()
+            var resourceIndex: [Int64: Int] = [:]
+            var scopeIndex: [Int64: [Int64: Int]] = [:]
+            var resourceCache: [Int64: ResourceSpans] = [:]
+            var scopeCache: [Int64: ScopeSpans] = [:]
+            for row in rows {
+                let ri: Int
+                if let i = resourceIndex[row.resource] {
+                    ri = i
+                } else {
+                    let rs = try resourceCache[row.resource] ?? loadResource(db, row.resource)
+                    resourceCache[row.resource] = rs
+                    request.resourceSpans.append(rs)
+                    ri = request.resourceSpans.count - 1
+                    resourceIndex[row.resource] = ri
+                }
+                let si: Int
+                if let i = scopeIndex[row.resource]?[row.scope] {
+                    si = i
+                } else {
+                    let ss = try scopeCache[row.scope] ?? loadScope(db, row.scope)
+                    scopeCache[row.scope] = ss
+                    request.resourceSpans[ri].scopeSpans.append(ss)
+                    si = request.resourceSpans[ri].scopeSpans.count - 1
+                    scopeIndex[row.resource, default: [:]][row.scope] = si
+                }
+                request.resourceSpans[ri].scopeSpans[si].spans.append(try Span(serializedBytes: row.body))
+            }
+            return request
+        }
+    }
+
+    private func loadResource(_ db: Database, _ id: Int64) throws -> ResourceSpans {
+        guard let body = try Data.fetchOne(db, sql: "SELECT body FROM resources WHERE id = ?", arguments: [id]) else {
+            throw TraceReaderError.corrupt("resource \(id) is missing")
+        }
+        return try ResourceSpans(serializedBytes: body)
+    }
+
+    private func loadScope(_ db: Database, _ id: Int64) throws -> ScopeSpans {
+        guard let body = try Data.fetchOne(db, sql: "SELECT body FROM scopes WHERE id = ?", arguments: [id]) else {
+            throw TraceReaderError.corrupt("scope \(id) is missing")
+        }
+        return try ScopeSpans(serializedBytes: body)
+    }
+
+    /// Number of stored spans (all partitions).
+    public func spanCount() throws -> Int {
+        try reader.read { db in
+            var total = 0
+            for b in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions") {
+                total += try Int.fetchOne(db, sql: "SELECT count(*) FROM \(SQLiteSchema.spansTable(b))") ?? 0
+            }
+            return total
+        }
+    }
+
+    /// Services that sent spans, sorted.
+    public func services() throws -> [String] {
+        try reader.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT service FROM operations ORDER BY service") }
+    }
+
+    /// Partitions currently stored, oldest first.
+    public func partitions() throws -> [Int64] {
+        try reader.read { db in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket") }
+    }
+}
+
+public enum TraceReaderError: Error, CustomStringConvertible {
+    case noDatabase(String)
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case .noDatabase(let p): "no database at \(p)"
+        case .corrupt(let m): "database is inconsistent: \(m)"
+        }
+    }
+}
