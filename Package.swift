@@ -97,6 +97,7 @@ let package = Package(
             dependencies: [
                 "CollectorService", "CollectorCore", "SQLiteStore", "OTLP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -69,3 +69,68 @@ public final class ConfigProblems {
     public func add(path: String, _ message: String) { all.append(ConfigProblem(path: path, message)) }
     public var isEmpty: Bool { all.isEmpty }
 }
+
+extension ConfigNode {
+    /// The node as YAML text (block style, keys in order).
+    public func yaml() -> String {
+        var out = ""
+        emit(into: &out, indent: 0, inList: false)
+        return out
+    }
+
+    private func emit(into out: inout String, indent: Int, inList: Bool) {
+        let pad = String(repeating: "  ", count: indent)
+        switch self {
+        case .mapping(let entries):
+            if entries.isEmpty { out += " {}\n"; return }
+            if inList == false && indent > 0 { out += "\n" }
+            for (i, (key, value)) in entries.enumerated() {
+                out += (inList && i == 0 ? "" : pad) + Self.quoted(key) + ":"
+                switch value {
+                case .mapping(let e) where !e.isEmpty:
+                    value.emit(into: &out, indent: indent + 1, inList: false)
+                case .sequence(let items) where !items.isEmpty:
+                    out += "\n"
+                    value.emit(into: &out, indent: indent + 1, inList: false)
+                default:
+                    value.emit(into: &out, indent: indent + 1, inList: false)
+                }
+            }
+        case .sequence(let items):
+            if items.isEmpty { out += " []\n"; return }
+            for item in items {
+                out += pad + "- "
+                switch item {
+                case .mapping(let e) where !e.isEmpty: item.emit(into: &out, indent: indent + 1, inList: true)
+                default:
+                    var line = ""
+                    item.emit(into: &line, indent: indent + 1, inList: true)
+                    out += line.hasPrefix(" ") ? String(line.dropFirst()) : line
+                }
+            }
+        case .scalar(let s):
+            out += " " + Self.quoted(s) + "\n"
+        case .null:
+            out += "\n"
+        }
+    }
+
+    /// Quotes a scalar when plain YAML would read it differently.
+    static func quoted(_ s: String) -> String {
+        let plainSafe = !s.isEmpty && s.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-/:".unicodeScalars.contains($0)
+        } && !s.hasPrefix("-") && !s.hasSuffix(":") && !s.contains(": ")
+        if plainSafe { return s }
+        var escaped = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case "\n": escaped += "\\n"
+            case "\t": escaped += "\\t"
+            default: escaped.unicodeScalars.append(c)
+            }
+        }
+        return escaped + "\""
+    }
+}

@@ -1,0 +1,13 @@
+import CollectorCore
+import Exporters
+import OTLPReceivers
+import SQLiteStore
+
+extension ComponentRegistry {
+    /// Every component otelsink ships. Adding a component is one line here.
+    public static let builtin = ComponentRegistry([
+        OTLPReceiverFactory(),
+        SQLiteExporterFactory(),
+        DebugExporterFactory(),
+    ])
+}

@@ -1,0 +1,48 @@
+import CollectorCore
+import OTLP
+
+/// The transport-independent part of an OTLP export: validate IDs, hand to the pipeline, build the answer.
+struct OTLPExportHandler: Sendable {
+    let next: SignalConsumers
+
+    /// A successful answer; `rejected` > 0 becomes `partial_success`.
+    struct Accepted: Sendable {
+        var rejected: Int64 = 0
+        var message = ""
+    }
+
+    func export(_ request: ExportTraceRequest) async throws(PipelineError) -> Accepted {
+        guard let consumer = next.traces else { throw PipelineError(.permanent, "traces are not handled by any pipeline") }
+        var request = request
+        let outcome = SpanIDValidation.filter(&request)
+        if request.spanCount > 0 {
+            do { try await consumer.consume(request) } catch { throw PipelineError.classify(error) }
+        }
+        return Accepted(rejected: Int64(outcome.rejected), message: outcome.message)
+    }
+
+    func export(_ request: ExportMetricsRequest) async throws(PipelineError) -> Accepted {
+        guard let consumer = next.metrics else { throw PipelineError(.permanent, "metrics are not handled by any pipeline") }
+        if request.dataPointCount > 0 || !request.resourceMetrics.isEmpty {
+            do { try await consumer.consume(request) } catch { throw PipelineError.classify(error) }
+        }
+        return Accepted()
+    }
+
+    func export(_ request: ExportLogsRequest) async throws(PipelineError) -> Accepted {
+        guard let consumer = next.logs else { throw PipelineError(.permanent, "logs are not handled by any pipeline") }
+        if request.logRecordCount > 0 || !request.resourceLogs.isEmpty {
+            do { try await consumer.consume(request) } catch { throw PipelineError.classify(error) }
+        }
+        return Accepted()
+    }
+
+    func traceResponse(_ a: Accepted) -> ExportTraceResponse {
+        var r = ExportTraceResponse()
+        if a.rejected > 0 || !a.message.isEmpty {
+            r.partialSuccess.rejectedSpans = a.rejected
+            r.partialSuccess.errorMessage = a.message
+        }
+        return r
+    }
+}

@@ -1,0 +1,91 @@
+import CollectorCore
+import GRPCCore
+import GRPCProtobuf
+import OTLP
+
+/// Maps a pipeline refusal to the gRPC status the OTLP spec prescribes.
+///
+/// Retryable → `UNAVAILABLE` with `RetryInfo` (the client backs off and retries); invalid data →
+/// `INVALID_ARGUMENT`; anything else → `INTERNAL` (not retried).
+func grpcStatus(_ error: PipelineError) -> GoogleRPCStatus {
+    switch error.kind {
+    case .retryable(let after):
+        GoogleRPCStatus(code: .unavailable, message: error.message, details: [.retryInfo(delay: after)])
+    case .invalidData:
+        GoogleRPCStatus(code: .invalidArgument, message: error.message, details: [])
+    case .permanent:
+        GoogleRPCStatus(code: .internalError, message: error.message, details: [])
+    }
+}
+
+struct OTLPTraceService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.SimpleServiceProtocol {
+    let handler: OTLPExportHandler
+
+    func export(request: ExportTraceRequest, context: ServerContext) async throws -> ExportTraceResponse {
+        do {
+            return handler.traceResponse(try await handler.export(request))
+        } catch {
+            throw grpcStatus(error)
+        }
+    }
+}
+
+struct OTLPMetricsService: Opentelemetry_Proto_Collector_Metrics_V1_MetricsService.SimpleServiceProtocol {
+    let handler: OTLPExportHandler
+
+    func export(request: ExportMetricsRequest, context: ServerContext) async throws -> ExportMetricsResponse {
+        do {
+            _ = try await handler.export(request)
+            return ExportMetricsResponse()
+        } catch {
+            throw grpcStatus(error)
+        }
+    }
+}
+
+struct OTLPLogsService: Opentelemetry_Proto_Collector_Logs_V1_LogsService.SimpleServiceProtocol {
+    let handler: OTLPExportHandler
+
+    func export(request: ExportLogsRequest, context: ServerContext) async throws -> ExportLogsResponse {
+        do {
+            _ = try await handler.export(request)
+            return ExportLogsResponse()
+        } catch {
+            throw grpcStatus(error)
+        }
+    }
+}
+
+/// `grpc.health.v1.Health`: SERVING while the receiver runs, for the empty service name and each OTLP service.
+struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
+    let services: Set<String>
+
+    func check(request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthCheckResponse {
+        guard request.service.isEmpty || services.contains(request.service) else {
+            throw RPCError(code: .notFound, message: "unknown service \"\(request.service)\"")
+        }
+        var response = Grpc_Health_V1_HealthCheckResponse()
+        response.status = .serving
+        return response
+    }
+
+    func list(request: Grpc_Health_V1_HealthListRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthListResponse {
+        var response = Grpc_Health_V1_HealthListResponse()
+        var serving = Grpc_Health_V1_HealthCheckResponse()
+        serving.status = .serving
+        for name in services.union([""]) { response.statuses[name] = serving }
+        return response
+    }
+
+    func watch(
+        request: Grpc_Health_V1_HealthCheckRequest,
+        response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>,
+        context: ServerContext
+    ) async throws {
+        var r = Grpc_Health_V1_HealthCheckResponse()
+        r.status = request.service.isEmpty || services.contains(request.service) ? .serving : .serviceUnknown
+        try await response.write(r)
+        // Stay open until the client goes away or the server shuts down, as the health protocol expects.
+        try await Task.sleep(for: .seconds(365 * 24 * 3600))
+    }
+}

@@ -1,0 +1,150 @@
+import CollectorCore
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// Bytes of request bodies held across all connections of one HTTP receiver.
+final class InFlightBudget: Sendable {
+    private let used = Atomic<Int>(0)
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Reserves `n` bytes; false (nothing reserved) when that would pass the limit.
+    func reserve(_ n: Int) -> Bool {
+        let after = used.add(n, ordering: .relaxed).newValue
+        if after > limit {
+            used.subtract(n, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func release(_ n: Int) { used.subtract(n, ordering: .relaxed) }
+}
+
+/// One OTLP/HTTP request at a time on an HTTP/1.1 connection or an HTTP/2 stream.
+///
+/// Bodies are accumulated up to the limit; a body known (Content-Length) or found to be over it is answered 413 at
+/// once and the connection (or stream) closed, so the rest is never read into memory.
+final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let service: OTLPHTTPService
+    private let budget: InFlightBudget
+
+    private enum State {
+        case idle
+        case receiving(head: HTTPRequestHead, signal: Signal, encoding: OTLPHTTPService.Encoding, body: [UInt8], reserved: Int)
+        /// Reading and dropping the body of a request already known to fail; answered at its end.
+        case discarding(head: HTTPRequestHead, error: ResponseError)
+        case processing
+        /// The answer was sent early; ignore the rest of the request.
+        case rejected
+    }
+
+    private var state = State.idle
+
+    init(service: OTLPHTTPService, budget: InFlightBudget) {
+        self.service = service
+        self.budget = budget
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), state) {
+        case (.head(let head), .idle):
+            switch service.checkHead(head) {
+            case .failure(let error) where error.status == .payloadTooLarge:
+                rejectNow(context: context, head: head, error: error)
+            case .failure(let error):
+                state = .discarding(head: head, error: error)
+            case .success(let (signal, encoding)):
+                let expected = head.headers.first(name: "content-length").flatMap(Int.init) ?? 0
+                guard budget.reserve(expected) else {
+                    rejectNow(context: context, head: head, error: ResponseError(
+                        .serviceUnavailable, "too many request bytes in flight; retry later", encoding, headers: [("Retry-After", "1")]))
+                    return
+                }
+                var body: [UInt8] = []
+                body.reserveCapacity(expected)
+                state = .receiving(head: head, signal: signal, encoding: encoding, body: body, reserved: expected)
+            }
+        case (.body(let chunk), .receiving(let head, let signal, let encoding, var body, var reserved)):
+            state = .processing  // release the array's reference so appends below do not copy
+            if body.count + chunk.readableBytes > service.maxBodySize {
+                budget.release(reserved)
+                rejectNow(context: context, head: head, error: ResponseError(
+                    .payloadTooLarge, "request body exceeds the limit of \(service.maxBodySize) bytes", encoding))
+                return
+            }
+            let needed = body.count + chunk.readableBytes - reserved
+            if needed > 0 {
+                guard budget.reserve(needed) else {
+                    budget.release(reserved)
+                    rejectNow(context: context, head: head, error: ResponseError(
+                        .serviceUnavailable, "too many request bytes in flight; retry later", encoding, headers: [("Retry-After", "1")]))
+                    return
+                }
+                reserved += needed
+            }
+            body.append(contentsOf: chunk.readableBytesView)
+            state = .receiving(head: head, signal: signal, encoding: encoding, body: body, reserved: reserved)
+        case (.end, .receiving(let head, let signal, let encoding, let body, let reserved)):
+            state = .processing
+            let gzip = head.headers.first(name: "content-encoding")?.lowercased() == "gzip"
+            let service = self.service
+            let budget = self.budget
+            let promise = context.eventLoop.makePromise(of: OTLPHTTPService.Response.self)
+            promise.completeWithTask {
+                defer { budget.release(reserved) }
+                return await service.handle(signal: signal, encoding: encoding, gzip: gzip, body: body)
+            }
+            promise.futureResult.assumeIsolated().whenSuccess { response in
+                self.state = .idle
+                self.write(response, head: head, context: context, close: false)
+            }
+        case (.end, .discarding(let head, let error)):
+            state = .idle
+            write(error.response, head: head, context: context, close: false)
+        case (.body, .discarding), (_, .rejected):
+            break
+        default:
+            // A part out of order (e.g. a new head while processing, which HTTP/1 pipelining assistance prevents).
+            state = .rejected
+            context.close(promise: nil)
+        }
+    }
+
+    private func rejectNow(context: ChannelHandlerContext, head: HTTPRequestHead, error: ResponseError) {
+        state = .rejected
+        write(error.response, head: head, context: context, close: true)
+    }
+
+    private func write(_ response: OTLPHTTPService.Response, head: HTTPRequestHead, context: ChannelHandlerContext, close: Bool) {
+        var headers = HTTPHeaders(response.headers)
+        headers.add(name: "Content-Length", value: String(response.body.count))
+        let keepAlive = head.isKeepAlive && !close
+        if head.version.major == 1 { headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close") }
+        let responseHead = HTTPResponseHead(version: head.version, status: response.status, headers: headers)
+        context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+        if !response.body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        }
+        let done = context.writeAndFlushPromise()
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+        if !keepAlive {
+            done.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .receiving(_, _, _, _, let reserved) = state { budget.release(reserved) }
+        state = .rejected
+        context.fireChannelInactive()
+    }
+}
+
+extension ChannelHandlerContext {
+    fileprivate func writeAndFlushPromise() -> EventLoopPromise<Void> { eventLoop.makePromise() }
+}

@@ -1,0 +1,110 @@
+import CollectorCore
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import ServiceLifecycle
+
+/// The `otlp` receiver: OTLP/gRPC and OTLP/HTTP servers feeding the pipelines that list it.
+///
+/// On graceful shutdown it stops accepting connections and requests, lets in-flight exports finish (they are
+/// waiting for their commit) and returns.
+public struct OTLPReceiver: Receiver {
+    let config: OTLPReceiverConfig
+    let handler: OTLPExportHandler
+    let context: ComponentContext
+
+    public init(config: OTLPReceiverConfig, next: SignalConsumers, context: ComponentContext) {
+        self.config = config
+        self.handler = OTLPExportHandler(next: next)
+        self.context = context
+    }
+
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            if let grpc = config.grpc {
+                group.addTask { try await runGRPC(grpc) }
+            }
+            if let http = config.http {
+                group.addTask { try await runHTTP(http) }
+            }
+        }
+    }
+
+    private func runGRPC(_ settings: OTLPReceiverConfig.GRPC) async throws {
+        var services: [any RegistrableRPCService] = []
+        var names: Set<String> = []
+        if handler.next.traces != nil {
+            services.append(OTLPTraceService(handler: handler))
+            names.insert("opentelemetry.proto.collector.trace.v1.TraceService")
+        }
+        if handler.next.metrics != nil {
+            services.append(OTLPMetricsService(handler: handler))
+            names.insert("opentelemetry.proto.collector.metrics.v1.MetricsService")
+        }
+        if handler.next.logs != nil {
+            services.append(OTLPLogsService(handler: handler))
+            names.insert("opentelemetry.proto.collector.logs.v1.LogsService")
+        }
+        services.append(HealthService(services: names))
+        let address: GRPCNIOTransportCore.SocketAddress = settings.endpoint.host.contains(":")
+            ? .ipv6(host: settings.endpoint.host, port: settings.endpoint.port)
+            : .ipv4(host: settings.endpoint.host, port: settings.endpoint.port)
+        let transport = HTTP2ServerTransport.Posix(
+            address: address,
+            transportSecurity: .plaintext,
+            config: .defaults { c in
+                c.rpc.maxRequestPayloadSize = settings.maxRecvMsgSizeMiB << 20
+                c.compression.enabledAlgorithms = .all
+                c.http2.maxConcurrentStreams = settings.maxConcurrentStreams
+                c.http2.targetWindowSize = 4 << 20
+            }
+        )
+        let server = GRPCServer(transport: transport, services: services)
+        // serve() returns once graceful shutdown has let in-flight RPCs finish.
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await server.serve() }
+                let bound = try await transport.listeningAddress
+                let text = bound.ipv4.map { "\($0.host):\($0.port)" } ?? bound.ipv6.map { "[\($0.host)]:\($0.port)" } ?? "\(bound)"
+                context.listening.record(component: context.id, protocolName: "grpc", address: text)
+                context.logger.info("listening", metadata: ["protocol": "grpc", "address": "\(text)"])
+            }
+        } onGracefulShutdown: {
+            server.beginGracefulShutdown()
+        }
+    }
+
+    private func runHTTP(_ settings: OTLPReceiverConfig.HTTP) async throws {
+        let service = OTLPHTTPService(handler: handler, maxBodySize: settings.maxRequestBodySize)
+        let budget = InFlightBudget(limit: settings.maxInFlightBytes)
+        let server = try await OTLPHTTPServer.bind(endpoint: settings.endpoint, service: service, budget: budget)
+        let text = server.localAddress
+        context.listening.record(component: context.id, protocolName: "http", address: text)
+        context.logger.info("listening", metadata: ["protocol": "http", "address": "\(text)"])
+        await withGracefulShutdownHandler {
+            await server.waitUntilClosed()
+        } onGracefulShutdown: {
+            server.beginGracefulShutdown()
+        }
+        await server.drain()
+    }
+}
+
+/// Registers the `otlp` receiver.
+public struct OTLPReceiverFactory: ReceiverFactory {
+    public init() {}
+    public var type: String { "otlp" }
+    public var kind: ComponentKind { .receiver }
+    public var signals: Set<Signal> { [.traces, .metrics, .logs] }
+    public var summary: String { "receives OTLP over gRPC (4317) and HTTP/1.1 + h2c (4318), protobuf and JSON, gzip" }
+
+    public func readConfig(_ reader: ConfigReader) -> any ComponentConfig { OTLPReceiverConfig(reading: reader) }
+
+    public func makeReceiver(config: any ComponentConfig, next: SignalConsumers, context: ComponentContext) throws -> any Receiver {
+        OTLPReceiver(config: try config.as(OTLPReceiverConfig.self, for: "otlp"), next: next, context: context)
+    }
+}

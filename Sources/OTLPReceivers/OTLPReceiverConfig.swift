@@ -1,0 +1,97 @@
+import CollectorCore
+
+/// A `host:port` to listen on. `localhost` binds the IPv4 loopback, as otelcol's default does in practice.
+public struct ListenEndpoint: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`, `[v6]:port` or `:port` (all interfaces).
+    public init?(parsing text: String) {
+        var host: String, portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = String(text[..<colon])
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard let port = Int(portText), (0...65535).contains(port) else { return nil }
+        if host.isEmpty { host = "0.0.0.0" }
+        if host == "localhost" { host = "127.0.0.1" }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Settings of the `otlp` receiver, in otelcol's shape (`protocols.grpc`, `protocols.http`).
+public struct OTLPReceiverConfig: ComponentConfig, Equatable {
+    public struct GRPC: Sendable, Equatable {
+        public var endpoint = ListenEndpoint(host: "127.0.0.1", port: 4317)
+        /// Largest request accepted, after decompression (otelcol's default is 4 MiB).
+        public var maxRecvMsgSizeMiB = 4
+        /// Concurrent streams per connection.
+        public var maxConcurrentStreams = 100
+        public init() {}
+    }
+
+    public struct HTTP: Sendable, Equatable {
+        public var endpoint = ListenEndpoint(host: "127.0.0.1", port: 4318)
+        /// Largest body accepted, compressed and after decompression (otelcol's default is 20 MiB).
+        public var maxRequestBodySize = 20 << 20
+        /// Bytes of request bodies held in memory at once across all connections; beyond it requests get 503.
+        public var maxInFlightBytes = 64 << 20
+        public init() {}
+    }
+
+    public var grpc: GRPC?
+    public var http: HTTP?
+
+    public init(grpc: GRPC? = GRPC(), http: HTTP? = HTTP()) {
+        self.grpc = grpc
+        self.http = http
+    }
+
+    public init(reading r: ConfigReader) {
+        let protocols = r.child("protocols")
+        if protocols.contains("grpc") {
+            let g = protocols.child("grpc")
+            var grpc = GRPC()
+            grpc.endpoint = Self.endpoint(g, default: grpc.endpoint)
+            grpc.maxRecvMsgSizeMiB = g.int("max_recv_msg_size_mib", default: grpc.maxRecvMsgSizeMiB, range: 1...1024)
+            grpc.maxConcurrentStreams = g.int("max_concurrent_streams", default: grpc.maxConcurrentStreams, range: 1...10_000)
+            self.grpc = grpc
+        }
+        if protocols.contains("http") {
+            let h = protocols.child("http")
+            var http = HTTP()
+            http.endpoint = Self.endpoint(h, default: http.endpoint)
+            http.maxRequestBodySize = h.int("max_request_body_size", default: http.maxRequestBodySize, range: 1024...(1 << 30))
+            http.maxInFlightBytes = h.int("max_in_flight_bytes", default: http.maxInFlightBytes, range: 1 << 20...(1 << 34))
+            self.http = http
+        }
+        if grpc == nil && http == nil {
+            protocols.report(nil, "enable at least one protocol: grpc or http")
+        }
+        if let g = grpc, let h = http, g.endpoint.port != 0, g.endpoint == h.endpoint {
+            protocols.report("http::endpoint", "grpc and http cannot listen on the same endpoint \(g.endpoint)")
+        }
+    }
+
+    private static func endpoint(_ r: ConfigReader, default value: ListenEndpoint) -> ListenEndpoint {
+        let text = r.string("endpoint", default: value.description)
+        guard let e = ListenEndpoint(parsing: text) else {
+            r.report("endpoint", "expected host:port (e.g. \"localhost:4317\"), got \"\(text)\"")
+            return value
+        }
+        return e
+    }
+}

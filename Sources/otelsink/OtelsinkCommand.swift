@@ -1,0 +1,113 @@
+import ArgumentParser
+import CollectorCore
+import CollectorService
+import Foundation
+import Logging
+
+@main
+struct OtelsinkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "otelsink",
+        abstract: "An OpenTelemetry-compatible collector: OTLP in, traces stored in SQLite.",
+        subcommands: [Serve.self, Validate.self, Components.self, PrintConfig.self, TraceCommand.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// `--config FILE`, shared by the commands that read a config.
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "Config file in the OpenTelemetry Collector's shape (default: the embedded default pipeline).")
+    var config: String?
+
+    func yaml() throws -> String {
+        guard let path = config else { return defaultConfigYAML }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("cannot read config file \(path)")
+        }
+        guard data.count <= ConfigLoader.maxBytes, let text = String(data: data, encoding: .utf8) else {
+            throw ValidationError("config file \(path) is not UTF-8 text of at most \(ConfigLoader.maxBytes) bytes")
+        }
+        return text
+    }
+
+    /// Loads and validates; on problems prints them all and exits 1.
+    func load() throws -> CollectorConfig {
+        do {
+            return try CollectorConfig.load(yaml: try yaml(), environment: ProcessInfo.processInfo.environment, registry: .builtin)
+        } catch let errors as ConfigErrors {
+            let source = config ?? "embedded default config"
+            FileHandle.standardError.write(Data("\(source): \(errors)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the collector (the default command).")
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let config = try options.load()
+        let level = config.logLevel
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        let logger = Logger(label: "otelsink")
+        let collector: Collector
+        do {
+            collector = try Collector(config: config, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode(1)
+        }
+        logger.info("otelsink starting", metadata: ["pipelines": "\(config.pipelines.keys.sorted().map(\.description))"])
+        do {
+            try await collector.run(logger: logger)
+        } catch {
+            logger.critical("stopped: \(error)")
+            throw ExitCode(1)
+        }
+        logger.info("otelsink stopped")
+    }
+}
+
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check a config and report every problem with its path.")
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        let config = try options.load()
+        print("\(options.config ?? "embedded default config"): valid (\(config.pipelines.count) pipeline(s))")
+    }
+}
+
+struct Components: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the receivers, processors and exporters otelsink has.")
+
+    func run() async throws {
+        let registry = ComponentRegistry.builtin
+        for kind in [ComponentKind.receiver, .processor, .exporter] {
+            print("\(kind.section):")
+            let types = registry.types(of: kind)
+            if types.isEmpty { print("  (none yet)") }
+            for type in types {
+                guard let f = registry.factory(kind: kind, type: type) else { continue }
+                let signals = f.signals.sorted().map(\.rawValue).joined(separator: ", ")
+                print("  \(type.padding(toLength: 10, withPad: " ", startingAt: 0)) [\(signals)] \(f.summary)")
+            }
+        }
+    }
+}
+
+struct PrintConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "print-config",
+        abstract: "Print the effective config: environment substituted, defaults filled in.")
+    @OptionGroup var options: ConfigOption
+
+    func run() async throws {
+        print(try options.load().effective.yaml(), terminator: "")
+    }
+}
