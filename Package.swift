@@ -87,7 +87,11 @@ let package = Package(
         // Layer 3.5: the component registry and the pipeline graph built from config.
         .target(
             name: "CollectorService",
-            dependencies: ["CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters"],
+            dependencies: [
+                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
 
@@ -122,7 +126,10 @@ let package = Package(
         // Test kit: sinks, fakes, a test server harness.
         .target(
             name: "CollectorTesting",
-            dependencies: ["CollectorCore", "OTLP", "CollectorService"],
+            dependencies: [
+                "CollectorCore", "OTLP", "CollectorService",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,31 +1,33 @@
 import OTLP
 
+/// What every consumer declares about itself.
+public protocol DataConsumer: Sendable {
+    /// Whether this consumer modifies the data it is given; fan-out then hands it its own copy.
+    var mutatesData: Bool { get }
+}
+
+extension DataConsumer {
+    public var mutatesData: Bool { false }
+}
+
 /// Something that takes traces: a processor, an exporter, or a fan-out to several of them.
 ///
 /// `consume` returns once the data has been handled downstream as far as this consumer's contract goes; for the
 /// SQLite exporter that means committed. It throws a ``PipelineError`` (or any error, treated as permanent) when
 /// the data was not taken.
-public protocol TracesConsumer: Sendable {
+public protocol TracesConsumer: DataConsumer {
     func consume(_ traces: ExportTraceRequest) async throws
-    /// Whether this consumer modifies the data it is given; fan-out then hands it its own copy.
-    var mutatesData: Bool { get }
 }
 
 /// Something that takes metrics; see ``TracesConsumer``.
-public protocol MetricsConsumer: Sendable {
+public protocol MetricsConsumer: DataConsumer {
     func consume(_ metrics: ExportMetricsRequest) async throws
-    var mutatesData: Bool { get }
 }
 
 /// Something that takes logs; see ``TracesConsumer``.
-public protocol LogsConsumer: Sendable {
+public protocol LogsConsumer: DataConsumer {
     func consume(_ logs: ExportLogsRequest) async throws
-    var mutatesData: Bool { get }
 }
-
-extension TracesConsumer { public var mutatesData: Bool { false } }
-extension MetricsConsumer { public var mutatesData: Bool { false } }
-extension LogsConsumer { public var mutatesData: Bool { false } }
 
 /// The consumers of one component, per signal; `nil` where it does not handle that signal.
 public struct SignalConsumers: Sendable {

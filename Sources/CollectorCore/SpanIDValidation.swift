@@ -9,6 +9,11 @@ public enum SpanIDValidation {
         public var rejected: Int
         /// A message naming the first problem and how many spans had one; empty when nothing was rejected.
         public var message: String
+
+        public init(rejected: Int, message: String) {
+            self.rejected = rejected
+            self.message = message
+        }
     }
 
     /// Filters `request` in place, dropping empty scopes and resources left behind.

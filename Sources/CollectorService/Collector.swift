@@ -1,6 +1,7 @@
 import CollectorCore
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// The running collector: every component built from a config and wired receivers → processors → exporters.
 ///
@@ -51,15 +52,20 @@ public struct Collector: Sendable {
         services = exporters.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + processors + receivers
     }
 
-    /// Runs until SIGTERM/SIGINT, then shuts down gracefully. `ready` is called once every receiver is listening.
-    public func run(logger: Logger) async throws {
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+    /// The service group that runs every component; graceful shutdown stops receivers first and exporters last.
+    /// - Parameter signals: signals that start a graceful shutdown (none in tests, which trigger it directly).
+    public func serviceGroup(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) -> ServiceGroup {
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: signals,
+            logger: logger
         )
-        try await group.run()
+        configuration.maximumGracefulShutdownDuration = .seconds(30)
+        return ServiceGroup(configuration: configuration)
+    }
+
+    /// Runs until SIGTERM/SIGINT, then shuts down gracefully.
+    public func run(logger: Logger) async throws {
+        try await serviceGroup(logger: logger).run()
     }
 }

@@ -46,7 +46,6 @@ public struct DebugExporter: Exporter, TracesConsumer, MetricsConsumer, LogsCons
     }
 
     public var consumers: SignalConsumers { SignalConsumers(traces: self, metrics: self, logs: self) }
-    public var mutatesData: Bool { false }
 
     public func run() async throws {
         try? await gracefulShutdown()

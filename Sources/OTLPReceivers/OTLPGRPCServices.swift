@@ -2,6 +2,7 @@ import CollectorCore
 import GRPCCore
 import GRPCProtobuf
 import OTLP
+import SwiftProtobuf
 
 /// Maps a pipeline refusal to the gRPC status the OTLP spec prescribes.
 ///
@@ -18,8 +19,34 @@ func grpcStatus(_ error: PipelineError) -> GoogleRPCStatus {
     }
 }
 
+/// Decodes protobuf requests, refusing any over `limit` bytes with `RESOURCE_EXHAUSTED`.
+///
+/// The transport's own limit is set higher (see ``OTLPReceiver``): past it grpc-swift-nio-transport resets the stream
+/// without a status, which clients read as `UNAVAILABLE` and retry. Checking here gives the status the OTLP spec asks for.
+struct SizeLimitedDeserializer<Message: SwiftProtobuf.Message & Sendable>: MessageDeserializer {
+    let limit: Int
+
+    func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> Message {
+        guard bytes.count <= limit else {
+            throw RPCError(
+                code: .resourceExhausted,
+                message: "request of \(bytes.count) bytes exceeds the limit of \(limit) bytes (max_recv_msg_size_mib)")
+        }
+        return try ProtobufDeserializer<Message>().deserialize(bytes)
+    }
+}
+
 struct OTLPTraceService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.SimpleServiceProtocol {
     let handler: OTLPExportHandler
+    let limit: Int
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.registerHandler(
+            forMethod: Opentelemetry_Proto_Collector_Trace_V1_TraceService.Method.Export.descriptor,
+            deserializer: SizeLimitedDeserializer<ExportTraceRequest>(limit: limit),
+            serializer: ProtobufSerializer<ExportTraceResponse>(),
+            handler: { request, context in try await self.export(request: request, context: context) })
+    }
 
     func export(request: ExportTraceRequest, context: ServerContext) async throws -> ExportTraceResponse {
         do {
@@ -32,6 +59,15 @@ struct OTLPTraceService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.Sim
 
 struct OTLPMetricsService: Opentelemetry_Proto_Collector_Metrics_V1_MetricsService.SimpleServiceProtocol {
     let handler: OTLPExportHandler
+    let limit: Int
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.registerHandler(
+            forMethod: Opentelemetry_Proto_Collector_Metrics_V1_MetricsService.Method.Export.descriptor,
+            deserializer: SizeLimitedDeserializer<ExportMetricsRequest>(limit: limit),
+            serializer: ProtobufSerializer<ExportMetricsResponse>(),
+            handler: { request, context in try await self.export(request: request, context: context) })
+    }
 
     func export(request: ExportMetricsRequest, context: ServerContext) async throws -> ExportMetricsResponse {
         do {
@@ -45,6 +81,15 @@ struct OTLPMetricsService: Opentelemetry_Proto_Collector_Metrics_V1_MetricsServi
 
 struct OTLPLogsService: Opentelemetry_Proto_Collector_Logs_V1_LogsService.SimpleServiceProtocol {
     let handler: OTLPExportHandler
+    let limit: Int
+
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.registerHandler(
+            forMethod: Opentelemetry_Proto_Collector_Logs_V1_LogsService.Method.Export.descriptor,
+            deserializer: SizeLimitedDeserializer<ExportLogsRequest>(limit: limit),
+            serializer: ProtobufSerializer<ExportLogsResponse>(),
+            handler: { request, context in try await self.export(request: request, context: context) })
+    }
 
     func export(request: ExportLogsRequest, context: ServerContext) async throws -> ExportLogsResponse {
         do {

@@ -35,18 +35,19 @@ public struct OTLPReceiver: Receiver {
     }
 
     private func runGRPC(_ settings: OTLPReceiverConfig.GRPC) async throws {
+        let limit = settings.maxRecvMsgSizeMiB << 20
         var services: [any RegistrableRPCService] = []
         var names: Set<String> = []
         if handler.next.traces != nil {
-            services.append(OTLPTraceService(handler: handler))
+            services.append(OTLPTraceService(handler: handler, limit: limit))
             names.insert("opentelemetry.proto.collector.trace.v1.TraceService")
         }
         if handler.next.metrics != nil {
-            services.append(OTLPMetricsService(handler: handler))
+            services.append(OTLPMetricsService(handler: handler, limit: limit))
             names.insert("opentelemetry.proto.collector.metrics.v1.MetricsService")
         }
         if handler.next.logs != nil {
-            services.append(OTLPLogsService(handler: handler))
+            services.append(OTLPLogsService(handler: handler, limit: limit))
             names.insert("opentelemetry.proto.collector.logs.v1.LogsService")
         }
         services.append(HealthService(services: names))
@@ -57,7 +58,9 @@ public struct OTLPReceiver: Receiver {
             address: address,
             transportSecurity: .plaintext,
             config: .defaults { c in
-                c.rpc.maxRequestPayloadSize = settings.maxRecvMsgSizeMiB << 20
+                // Up to twice the limit reaches SizeLimitedDeserializer, which answers RESOURCE_EXHAUSTED; beyond
+                // that the transport resets the stream without reading more (clients see UNAVAILABLE).
+                c.rpc.maxRequestPayloadSize = 2 * limit
                 c.compression.enabledAlgorithms = .all
                 c.http2.maxConcurrentStreams = settings.maxConcurrentStreams
                 c.http2.targetWindowSize = 4 << 20

@@ -1,0 +1,44 @@
+import CollectorCore
+import CollectorService
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// A real collector for tests: built from YAML, listening on the ports it is given (use port 0), stopped gracefully.
+public final class TestCollector: Sendable {
+    public let collector: Collector
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    /// Starts a collector and waits until every receiver protocol in the config is listening.
+    public init(yaml: String, registry: ComponentRegistry = .builtin, environment: [String: String] = [:]) async throws {
+        let config = try CollectorConfig.load(yaml: yaml, environment: environment, registry: registry)
+        var logger = Logger(label: "test-collector")
+        logger.logLevel = .warning
+        collector = try Collector(config: config, logger: logger)
+        let group = collector.serviceGroup(logger: logger, signals: [])
+        self.group = group
+        task = Task { try await group.run() }
+    }
+
+    /// The `host:port` that `receiver` serves `protocolName` (`grpc`, `http`) on; waits (up to 20 s) until it listens.
+    public func address(_ receiver: String = "otlp", _ protocolName: String) async throws -> (host: String, port: Int) {
+        let key = "\(receiver)/\(protocolName)"
+        let deadline = ContinuousClock.now + .seconds(20)
+        while collector.listening.all[key] == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        guard let text = collector.listening.all[key],
+              let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...])
+        else { throw TestCollectorError.notListening("\(receiver)/\(protocolName)") }
+        return (String(text[..<colon]), port)
+    }
+
+    /// Graceful shutdown, as on SIGTERM; returns when every component has stopped.
+    public func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
+
+public enum TestCollectorError: Error { case notListening(String) }
