@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Ingest benchmark: builds release, starts `otelsink serve --config bench/ingest.yaml`, waits for its OTLP
 # ports, runs otelsink-loadgen against it (arguments passed through), stops the server with SIGTERM and
-# prints the results. The load generator always gets --server-pid (CPU per span, RSS) and, when sqlite3 is
-# installed and the count query works, --count-command (spans stored).
+# prints the results. The load generator always gets --server-pid (CPU per span, RSS) and
+# --count-command (spans stored, via `otelsink stats --spans`).
 #
 #   bench/run-ingest.sh [otelsink-loadgen options...]
 #   bench/run-ingest.sh --protocol grpc --rate 0 --concurrency 8 --duration 30s --warmup 3s
@@ -10,7 +10,6 @@
 #
 # Environment:
 #   OTELSINK_BENCH_DB         SQLite path for the server (default: traces.db in a fresh temp dir)
-#   OTELSINK_BENCH_COUNT_SQL  query printing the number of stored spans (default: select count(*) from spans)
 #   OTELSINK_BENCH_NO_BUILD=1 use the existing release binaries
 #   OTELSINK_BENCH_BIN        directory holding otelsink and otelsink-loadgen (default: the release bin path;
 #                             implies no build)
@@ -25,7 +24,6 @@ GRPC_PORT=4317
 HTTP_PORT=4318
 LOADGEN_TIMEOUT=${OTELSINK_BENCH_TIMEOUT:-900}
 BUILD_TIMEOUT=3600
-COUNT_SQL=${OTELSINK_BENCH_COUNT_SQL:-select count(*) from spans}
 
 log() { printf 'run-ingest: %s\n' "$*" >&2; }
 
@@ -84,10 +82,10 @@ if [ -n "${OTELSINK_BENCH_BIN:-}" ]; then
 else
     if [ "${OTELSINK_BENCH_NO_BUILD:-0}" != 1 ]; then
         log "building release binaries"
-        timeout "$BUILD_TIMEOUT" swift build -c release --product otelsink >&2
-        timeout "$BUILD_TIMEOUT" swift build -c release --product otelsink-loadgen >&2
+        timeout "$BUILD_TIMEOUT" swift build -c release --scratch-path .build-release --product otelsink >&2
+        timeout "$BUILD_TIMEOUT" swift build -c release --scratch-path .build-release --product otelsink-loadgen >&2
     fi
-    BIN=$(swift build -c release --show-bin-path)
+    BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)
 fi
 for b in otelsink otelsink-loadgen; do
     [ -x "$BIN/$b" ] || { log "missing $BIN/$b (build it, or unset OTELSINK_BENCH_NO_BUILD)"; exit 1; }
@@ -118,20 +116,17 @@ until port_open "$GRPC_PORT" && port_open "$HTTP_PORT"; do
 done
 log "server up (pid $SERVER_PID)"
 
+# Spans live in time-partitioned tables; `otelsink stats --spans` sums them (read-only, safe while serving).
 count_stored() {
-    sqlite3 -cmd '.timeout 5000' "$OTELSINK_BENCH_DB" "$COUNT_SQL" 2>/dev/null | tail -n 1
+    "$BIN/otelsink" stats --db "$OTELSINK_BENCH_DB" --spans 2>/dev/null | tail -n 1
 }
 COUNT_ARGS=()
 COUNT_BEFORE=
-if command -v sqlite3 >/dev/null 2>&1; then
-    if COUNT_BEFORE=$(count_stored) && [[ "$COUNT_BEFORE" =~ ^[0-9]+$ ]]; then
-        COUNT_ARGS=(--count-command "sqlite3 -cmd '.timeout 5000' $(printf '%q' "$OTELSINK_BENCH_DB") $(printf '%q' "$COUNT_SQL")")
-    else
-        log "count query failed ('$COUNT_SQL' on $OTELSINK_BENCH_DB): spans stored not reported (set OTELSINK_BENCH_COUNT_SQL)"
-        COUNT_BEFORE=
-    fi
+if COUNT_BEFORE=$(count_stored) && [[ "$COUNT_BEFORE" =~ ^[0-9]+$ ]]; then
+    COUNT_ARGS=(--count-command "$(printf '%q' "$BIN/otelsink") stats --db $(printf '%q' "$OTELSINK_BENCH_DB") --spans")
 else
-    log "sqlite3 not installed: spans stored not reported (apt-get install sqlite3)"
+    log "counting stored spans failed on $OTELSINK_BENCH_DB: spans stored not reported"
+    COUNT_BEFORE=
 fi
 
 set +e

@@ -178,7 +178,7 @@ struct ResponseError: Error, Sendable {
     private var grpcCode: Int {
         switch status {
         case .badRequest: 3  // INVALID_ARGUMENT
-        case .notFound: 12  // UNIMPLEMENTED: no such endpoint
+        case .notFound: 12  // google.rpc.Code 12: no such endpoint
         case .methodNotAllowed, .unsupportedMediaType: 3
         case .payloadTooLarge: 8  // RESOURCE_EXHAUSTED
         case .serviceUnavailable, .tooManyRequests: 14  // UNAVAILABLE

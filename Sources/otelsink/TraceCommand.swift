@@ -90,3 +90,31 @@ struct TraceCommand: AsyncParsableCommand {
         return out
     }
 }
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show what a database holds: spans, partitions, size.")
+
+    @Option(help: "The SQLite database (opened read-only).")
+    var db: String = "./otelsink-data/traces.db"
+
+    @Flag(help: "Print only the number of stored spans.")
+    var spans = false
+
+    func run() async throws {
+        let reader: TraceReader
+        do { reader = try TraceReader(path: db) } catch {
+            FileHandle.standardError.write(Data("otelsink: cannot open \(db): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let count = try reader.spanCount()
+        if spans {
+            print(count)
+            return
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
+        print("spans: \(count)")
+        print("partitions: \(try reader.partitions().count)")
+        print("services: \(try reader.services().joined(separator: ", "))")
+        print("file bytes: \(size)")
+    }
+}
