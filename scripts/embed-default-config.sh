@@ -9,5 +9,6 @@ cd "$(dirname "$0")/.."
   echo "/// The embedded default config: what \`otelsink serve\` runs without \`--config\`."
   echo "public let defaultConfigYAML = #\"\"\""
   cat pipelines/default.yaml
+  echo ""   # a Swift multi-line literal drops the newline before its closing delimiter
   echo "\"\"\"#"
 } > Sources/CollectorService/DefaultConfig.swift

@@ -18,17 +18,32 @@ public enum ConfigLoader {
         do {
             composed = try Yams.compose(yaml: yaml)
         } catch {
-            return (.null, [ConfigProblem("not valid YAML: \(error)")])
+            // Parser messages can quote the whole document; keep them readable.
+            let message = String(describing: error)
+            return (.null, [ConfigProblem("not valid YAML: \(message.count > 400 ? message.prefix(400) + "…" : Substring(message))")])
         }
         guard let composed else { return (.mapping([]), []) }
         var problems: [ConfigProblem] = []
-        let node = convert(composed, path: [], environment: environment, problems: &problems, depth: 0)
+        var budget = maxNodes
+        let node = convert(composed, path: [], environment: environment, problems: &problems, depth: 0, budget: &budget)
         return (node, problems)
     }
 
+    /// Most nodes a config may expand to. YAML aliases are resolved by the parser, so a few hundred bytes of nested
+    /// aliases could otherwise expand to billions of nodes.
+    public static let maxNodes = 100_000
+
     private static func convert(
-        _ node: Node, path: [String], environment: [String: String], problems: inout [ConfigProblem], depth: Int
+        _ node: Node, path: [String], environment: [String: String], problems: inout [ConfigProblem], depth: Int,
+        budget: inout Int
     ) -> ConfigNode {
+        budget -= 1
+        guard budget >= 0 else {
+            if budget == -1 {
+                problems.append(ConfigProblem(path: ConfigPath.render(path), "config expands to more than \(maxNodes) values (nested YAML aliases?)"))
+            }
+            return .null
+        }
         guard depth < 64 else {
             problems.append(ConfigProblem(path: ConfigPath.render(path), "nesting deeper than 64 levels"))
             return .null
@@ -44,7 +59,7 @@ public enum ConfigLoader {
             }
         case .sequence(let seq):
             return .sequence(seq.enumerated().map { i, child in
-                convert(child, path: path + ["\(i)"], environment: environment, problems: &problems, depth: depth + 1)
+                convert(child, path: path + ["\(i)"], environment: environment, problems: &problems, depth: depth + 1, budget: &budget)
             })
         case .mapping(let map):
             var entries: [(key: String, value: ConfigNode)] = []
@@ -54,7 +69,7 @@ public enum ConfigLoader {
                     problems.append(ConfigProblem(path: ConfigPath.render(path + [key]), "duplicate key"))
                     continue
                 }
-                entries.append((key, convert(v, path: path + [key], environment: environment, problems: &problems, depth: depth + 1)))
+                entries.append((key, convert(v, path: path + [key], environment: environment, problems: &problems, depth: depth + 1, budget: &budget)))
             }
             return .mapping(entries)
         default:

@@ -120,10 +120,12 @@ extension ConfigNode {
         let plainSafe = !s.isEmpty && s.unicodeScalars.allSatisfy {
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-/:".unicodeScalars.contains($0)
         } && !s.hasPrefix("-") && !s.hasSuffix(":") && !s.contains(": ")
+            && !["null", "~", "true", "false", "yes", "no", "on", "off", "y", "n"].contains(s.lowercased())
         if plainSafe { return s }
         var escaped = "\""
         for c in s.unicodeScalars {
             switch c {
+            case "$": escaped += "$$"  // read back through env substitution, $$ is a literal $
             case "\"": escaped += "\\\""
             case "\\": escaped += "\\\\"
             case "\n": escaped += "\\n"

@@ -229,7 +229,7 @@ public enum DurationText {
             total += number * scale
         }
         guard total.isFinite, total < 9.2e18 else { return nil }
-        return .nanoseconds(Int64(total))
+        return .nanoseconds(Int64(total.rounded()))
     }
 
     /// Formats a duration the way it would be written in config (`72h`, `200ms`, `1m30s`).

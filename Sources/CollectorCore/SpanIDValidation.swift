@@ -16,7 +16,7 @@ public enum SpanIDValidation {
         }
     }
 
-    /// Filters `request` in place, dropping empty scopes and resources left behind.
+    /// Filters `request` in place. Scopes and resources whose spans were all rejected stay, empty (they store nothing).
     public static func filter(_ request: inout ExportTraceRequest) -> Outcome {
         var rejected = 0
         var firstProblem: String?

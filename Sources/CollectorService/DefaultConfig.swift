@@ -32,4 +32,5 @@ service:
     logs:
       receivers: [otlp]
       exporters: [debug]
+
 """#

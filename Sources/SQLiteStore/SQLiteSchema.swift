@@ -15,10 +15,6 @@ enum SQLiteSchema {
     static let version = 1
 
     static func migrate(_ db: Database) throws {
-        // auto_vacuum must be chosen before the first table exists; incremental lets retention return space.
-        if try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") == 0 {
-            try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
-        }
         try db.execute(sql: """
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS resources(id INTEGER PRIMARY KEY, service TEXT NOT NULL, body BLOB NOT NULL UNIQUE);

@@ -51,6 +51,9 @@ public final class SQLiteTraceStore: Sendable {
         var dbConfig = Configuration()
         let synchronous = config.synchronous.rawValue.uppercased()
         dbConfig.prepareDatabase { db in
+            // auto_vacuum takes effect only on a database without tables and before WAL mode is set, which GRDB
+            // does right after this; incremental lets retention give space back. A no-op on existing databases.
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
             try db.execute(sql: "PRAGMA cache_size = -16384")
@@ -186,13 +189,18 @@ public final class SQLiteTraceStore: Sendable {
                 writer.forget(bucket: oldest)
                 removed += 1
             } else if let only = buckets.first {
-                // One partition holds everything: remove its oldest spans in chunks.
+                // One partition holds everything: remove its oldest spans in small chunks, re-checking the size after
+                // each, and the summaries of traces left without spans.
+                let spans = SQLiteSchema.spansTable(only), traces = SQLiteSchema.tracesTable(only)
                 let deleted = try pool.write { db -> Int in
                     try db.execute(sql: """
-                        DELETE FROM \(SQLiteSchema.spansTable(only)) WHERE rowid IN
-                        (SELECT rowid FROM \(SQLiteSchema.spansTable(only)) ORDER BY rowid LIMIT 20000)
+                        DELETE FROM \(spans) WHERE rowid IN (SELECT rowid FROM \(spans) ORDER BY rowid LIMIT 500)
                         """)
-                    return db.changesCount
+                    let n = db.changesCount
+                    try db.execute(sql: """
+                        DELETE FROM \(traces) WHERE NOT EXISTS (SELECT 1 FROM \(spans) s WHERE s.trace_id = \(traces).trace_id)
+                        """)
+                    return n
                 }
                 if deleted == 0 { break }
             } else {
