@@ -15,11 +15,13 @@ public struct SQLiteExporter: Exporter, TracesConsumer {
         try await store.append(traces)
     }
 
-    /// Applies retention periodically until shutdown, then commits what was accepted and closes.
+    /// Checkpoints the WAL every second and applies retention (every 10 s) until shutdown, then commits what was
+    /// accepted and closes.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(5))
+                try? await Task.sleep(for: .seconds(1))
+                store.checkpointInBackground()
                 store.scheduleRetention()
             }
         }

@@ -15,6 +15,11 @@ import Synchronization
 public final class SQLiteTraceStore: Sendable {
     public let config: SQLiteStoreConfig
     let pool: DatabasePool
+    /// A second connection that copies the WAL into the database (PASSIVE checkpoints) beside the writer.
+    private let checkpointer: DatabaseQueue
+    private let checkpointRunning = Atomic<Bool>(false)
+    /// WAL size beyond which the writer checkpoints itself (the background checkpointer is falling behind).
+    static let walBackstopBytes: Int64 = 256 << 20
     private let logger: Logger
     private let state = Mutex(State())
     private let writerQueue = DispatchQueue(label: "otelsink.sqlite.writer")
@@ -24,7 +29,7 @@ public final class SQLiteTraceStore: Sendable {
     private nonisolated(unsafe) var lastRetention: ContinuousClock.Instant = .now - .seconds(3600)
 
     private struct Pending {
-        var request: ExportTraceRequest
+        var batch: PreparedBatch
         var spans: Int
         var continuation: CheckedContinuation<Void, any Error>
     }
@@ -56,11 +61,16 @@ public final class SQLiteTraceStore: Sendable {
             if !db.configuration.readonly { try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+            // Checkpoints run on their own connection (see checkpoint()), so commits never wait for an fsync.
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
             try db.execute(sql: "PRAGMA cache_size = -16384")
         }
         dbConfig.busyMode = .timeout(10)
         dbConfig.maximumReaderCount = 4
         pool = try DatabasePool(path: config.path, configuration: dbConfig)
+        var checkpointConfig = Configuration()
+        checkpointConfig.busyMode = .timeout(10)
+        checkpointer = try DatabaseQueue(path: config.path, configuration: checkpointConfig)
         writer = SpanBatchWriter(config: config)
         try pool.write { db in
             try SQLiteSchema.migrate(db)
@@ -73,15 +83,19 @@ public final class SQLiteTraceStore: Sendable {
     /// Throws a retryable ``PipelineError`` when the queue is full or the store is closing, and a retryable one
     /// when the transaction failed (nothing of the request was stored, so a retry is safe: writes are idempotent).
     public func append(_ request: ExportTraceRequest) async throws {
-        let spans = request.spanCount
-        guard spans > 0 else { return }
+        guard request.spanCount > 0 else { return }
+        if state.withLock({ $0.closed }) { throw PipelineError.retryable("otelsink is shutting down") }
+        // Serialize here, in the exporting task, so the single writer only binds and steps.
+        let prepared: PreparedBatch
+        do { prepared = try PreparedBatch(request) } catch { throw PipelineError(.invalidData, "cannot encode spans: \(error)") }
+        let spans = prepared.spanCount
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let outcome: PipelineError? = state.withLock { s in
                 if s.closed { return .retryable("otelsink is shutting down") }
                 if s.pendingSpans > 0 && s.pendingSpans + spans > config.queueSize {
                     return .retryable("the SQLite writer is behind (\(s.pendingSpans) spans queued, limit \(config.queueSize)); retry later")
                 }
-                s.pending.append(Pending(request: request, spans: spans, continuation: continuation))
+                s.pending.append(Pending(batch: prepared, spans: spans, continuation: continuation))
                 s.pendingSpans += spans
                 if s.draining { return nil }
                 s.draining = true
@@ -121,7 +135,7 @@ public final class SQLiteTraceStore: Sendable {
             let result: Result<SpanBatchWriter.Outcome, any Error>
             let now = Int64(Date().timeIntervalSince1970 * 1e9)
             do {
-                result = .success(try pool.write { db in try writer.write(batch.map(\.request), db: db, now: now) })
+                result = .success(try pool.write { db in try writer.write(batch.map(\.batch), db: db, now: now) })
             } catch {
                 writer.resetCaches()
                 try? pool.read { db in try writer.loadPartitions(db) }
@@ -130,6 +144,7 @@ public final class SQLiteTraceStore: Sendable {
             switch result {
             case .success:
                 batch.forEach { $0.continuation.resume() }
+                checkpointIfWALTooLarge()
             case .failure(let error):
                 logger.error("SQLite transaction failed", metadata: ["error": "\(error)", "requests": "\(batch.count)"])
                 let refusal = PipelineError.retryable("storing spans failed: \(error)", after: .seconds(2))
@@ -137,6 +152,29 @@ public final class SQLiteTraceStore: Sendable {
             }
             runRetentionIfDue()
         }
+    }
+
+    /// Copies committed WAL frames into the database file on the checkpoint connection, without blocking the writer
+    /// (a PASSIVE checkpoint); SQLite restarts the WAL from its beginning once it has been fully copied. Called every
+    /// second by the exporter.
+    public func checkpointInBackground() {
+        guard checkpointRunning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        DispatchQueue.global(qos: .utility).async {
+            defer { self.checkpointRunning.store(false, ordering: .releasing) }
+            do {
+                try self.checkpointer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+            } catch {
+                self.logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Runs on the writer: if the WAL grew past the backstop, checkpoint here so it cannot grow without bound.
+    private func checkpointIfWALTooLarge() {
+        let wal = config.path + "-wal"
+        guard let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size]) as? Int64 ?? nil,
+              size > Self.walBackstopBytes else { return }
+        _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
     }
 
     /// Asks the writer to apply retention now if it is due (called periodically while idle).

@@ -47,17 +47,17 @@ final class SpanBatchWriter {
         return min(max(b, nowBucket - retentionBuckets + 1), nowBucket + 1)
     }
 
-    func write(_ requests: [ExportTraceRequest], db: Database, now: Int64) throws -> Outcome {
+    func write(_ batches: [PreparedBatch], db: Database, now: Int64) throws -> Outcome {
         var outcome = Outcome()
         var summaries: [Int64: [Data: TraceSummary]] = [:]
-        for request in requests {
-            for rs in request.resourceSpans {
-                let service = rs.resource.attributes.stringValue("service.name") ?? "unknown_service"
-                let resourceID = try resourceID(rs, service: service, db: db)
-                for ss in rs.scopeSpans {
-                    let scopeID = try scopeID(ss, db: db)
-                    for span in ss.spans {
-                        let b = bucket(startNanos: span.startTimeUnixNano, now: now)
+        for batch in batches {
+            for resource in batch.resources {
+                let service = resource.service
+                let resourceID = try resourceID(resource, db: db)
+                for scope in resource.scopes {
+                    let scopeID = try scopeID(scope, db: db)
+                    for span in scope.spans {
+                        let b = bucket(startNanos: span.start, now: now)
                         if !partitions.contains(b) {
                             try SQLiteSchema.createPartition(db, bucket: b, widthNanos: widthNanos)
                             partitions.insert(b)
@@ -68,13 +68,11 @@ final class SpanBatchWriter {
                             continue
                         }
                         outcome.inserted += 1
-                        let start = Int64(clamping: span.startTimeUnixNano), end = Int64(clamping: span.endTimeUnixNano)
-                        let isRoot = span.parentSpanID.isEmpty
-                        let isError = span.status.code == .error
+                        let start = Int64(clamping: span.start), end = Int64(clamping: span.end)
                         summaries[b, default: [:]][span.traceID, default: TraceSummary(start: start, end: end)].merge(
-                            start: start, end: end, error: isError,
-                            root: isRoot ? (service, span.name) : nil)
-                        try recordOperation(OperationKey(service: service, name: span.name, kind: span.kind.rawValue), db: db)
+                            start: start, end: end, error: span.isError,
+                            root: span.parentSpanID.isEmpty ? (service, span.name) : nil)
+                        try recordOperation(OperationKey(service: service, name: span.name, kind: span.kind), db: db)
                     }
                 }
             }
@@ -97,16 +95,16 @@ final class SpanBatchWriter {
     }
 
     /// Inserts one span; false when (trace_id, span_id) was already stored (a retried export).
-    private func insert(_ span: Span, bucket: Int64, resourceID: Int64, scopeID: Int64, service: String, db: Database) throws -> Bool {
+    private func insert(_ span: PreparedBatch.SpanRow, bucket: Int64, resourceID: Int64, scopeID: Int64, service: String, db: Database) throws -> Bool {
         let statement = try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO \(SQLiteSchema.spansTable(bucket))
             (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        let body: [UInt8] = try span.serializedBytes()
+        let body = span.body
         let stmt = statement.sqliteStatement
-        let start = Int64(clamping: span.startTimeUnixNano)
-        let end = Int64(clamping: span.endTimeUnixNano)
+        let start = Int64(clamping: span.start)
+        let end = Int64(clamping: span.end)
         sqlite3_reset(stmt)
         let rc: Int32 = span.traceID.withUnsafeBytes { trace in
             span.spanID.withUnsafeBytes { spanID in
@@ -119,10 +117,10 @@ final class SpanBatchWriter {
                         sqlite3_bind_int64(stmt, 5, scopeID)
                         bindText(stmt, 6, service)
                         bindText(stmt, 7, span.name)
-                        sqlite3_bind_int64(stmt, 8, Int64(span.kind.rawValue))
+                        sqlite3_bind_int64(stmt, 8, Int64(span.kind))
                         sqlite3_bind_int64(stmt, 9, start)
                         sqlite3_bind_int64(stmt, 10, end >= start ? end - start : 0)
-                        sqlite3_bind_int64(stmt, 11, Int64(span.status.code.rawValue))
+                        sqlite3_bind_int64(stmt, 11, Int64(span.statusCode))
                         bindBlob(stmt, 12, bodyBytes)
                         let rc = sqlite3_step(stmt)
                         sqlite3_reset(stmt)
@@ -138,13 +136,10 @@ final class SpanBatchWriter {
         return sqlite3_changes(db.sqliteConnection) == 1
     }
 
-    private func resourceID(_ rs: ResourceSpans, service: String, db: Database) throws -> Int64 {
-        var key = ResourceSpans()
-        key.resource = rs.resource
-        key.schemaURL = rs.schemaURL
-        let body: Data = try key.serializedBytes()
+    private func resourceID(_ resource: PreparedBatch.Resource, db: Database) throws -> Int64 {
+        let body = resource.key
         if let id = resourceIDs[body] { return id }
-        try db.execute(sql: "INSERT OR IGNORE INTO resources(service, body) VALUES (?, ?)", arguments: [service, body])
+        try db.execute(sql: "INSERT OR IGNORE INTO resources(service, body) VALUES (?, ?)", arguments: [resource.service, body])
         guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM resources WHERE body = ?", arguments: [body]) else {
             throw DatabaseError(message: "resource row missing after insert")
         }
@@ -153,13 +148,10 @@ final class SpanBatchWriter {
         return id
     }
 
-    private func scopeID(_ ss: ScopeSpans, db: Database) throws -> Int64 {
-        var key = ScopeSpans()
-        key.scope = ss.scope
-        key.schemaURL = ss.schemaURL
-        let body: Data = try key.serializedBytes()
+    private func scopeID(_ scope: PreparedBatch.Scope, db: Database) throws -> Int64 {
+        let body = scope.key
         if let id = scopeIDs[body] { return id }
-        try db.execute(sql: "INSERT OR IGNORE INTO scopes(name, body) VALUES (?, ?)", arguments: [ss.scope.name, body])
+        try db.execute(sql: "INSERT OR IGNORE INTO scopes(name, body) VALUES (?, ?)", arguments: [scope.name, body])
         guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM scopes WHERE body = ?", arguments: [body]) else {
             throw DatabaseError(message: "scope row missing after insert")
         }
