@@ -44,6 +44,8 @@ public final class SQLiteTraceStore: Sendable {
 
     /// Largest number of spans merged into one transaction.
     static let maxSpansPerTransaction = 20_000
+    /// A commit slower than this is logged: every export in it waited that long.
+    static let slowCommit: Duration = .milliseconds(500)
     /// How often retention runs while ingest continues.
     static let retentionInterval: Duration = .seconds(10)
 
@@ -60,7 +62,9 @@ public final class SQLiteTraceStore: Sendable {
             // does right after this; incremental lets retention give space back. A no-op on existing databases.
             if !db.configuration.readonly { try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL") }
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            try db.execute(sql: "PRAGMA journal_size_limit = 67108864")
+            // The WAL is reused from its start after each full checkpoint; truncating a large WAL file at that moment
+            // stalls the writer (~100 ms on ext4), so keep the file (bounded by the checkpoint backstop) until close.
+            try db.execute(sql: "PRAGMA journal_size_limit = 536870912")
             // Checkpoints run on their own connection (see checkpoint()), so commits never wait for an fsync.
             if !db.configuration.readonly { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
             try db.execute(sql: "PRAGMA cache_size = -16384")
@@ -134,8 +138,13 @@ public final class SQLiteTraceStore: Sendable {
             }
             let result: Result<SpanBatchWriter.Outcome, any Error>
             let now = Int64(Date().timeIntervalSince1970 * 1e9)
+            let began = ContinuousClock.now
             do {
                 result = .success(try pool.write { db in try writer.write(batch.map(\.batch), db: db, now: now) })
+                let took = ContinuousClock.now - began
+                if took > Self.slowCommit {
+                    logger.warning("slow SQLite commit", metadata: ["took": "\(took)", "spans": "\(batch.reduce(0) { $0 + $1.spans })"])
+                }
             } catch {
                 writer.resetCaches()
                 try? pool.read { db in try writer.loadPartitions(db) }
