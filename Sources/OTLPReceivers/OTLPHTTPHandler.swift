@@ -54,8 +54,11 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .idle):
+            let expectsContinue = head.version.major == 1 && head.version.minor >= 1
+                && head.headers.first(name: "expect")?.lowercased() == "100-continue"
             switch service.checkHead(head) {
-            case .failure(let error) where error.status == .payloadTooLarge:
+            case .failure(let error) where error.status == .payloadTooLarge || expectsContinue:
+                // The client has not sent the body (or must not, for 413): answer now and close.
                 rejectNow(context: context, head: head, error: error)
             case .failure(let error):
                 state = .discarding(head: head, error: error)
@@ -69,6 +72,11 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 var body: [UInt8] = []
                 body.reserveCapacity(expected)
                 state = .receiving(head: head, signal: signal, encoding: encoding, body: body, reserved: expected)
+                if expectsContinue {
+                    // RFC 9110 §10.1.1: tell the client to send the body instead of letting it wait.
+                    let interim = HTTPResponseHead(version: head.version, status: .continue)
+                    context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+                }
             }
         case (.body(let chunk), .receiving(let head, let signal, let encoding, var body, var reserved)):
             state = .processing  // release the array's reference so appends below do not copy

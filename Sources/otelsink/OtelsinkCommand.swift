@@ -21,13 +21,22 @@ struct ConfigOption: ParsableArguments {
 
     func yaml() throws -> String {
         guard let path = config else { return defaultConfigYAML }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("cannot read config file \(path)")
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        if let size, size > ConfigLoader.maxBytes {
+            fail("config file \(path) is \(size) bytes; the limit is \(ConfigLoader.maxBytes)")
         }
-        guard data.count <= ConfigLoader.maxBytes, let text = String(data: data, encoding: .utf8) else {
-            throw ValidationError("config file \(path) is not UTF-8 text of at most \(ConfigLoader.maxBytes) bytes")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            fail("cannot read config file \(path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            fail("config file \(path) is not UTF-8 text")
         }
         return text
+    }
+
+    private func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("otelsink: \(message)\n".utf8))
+        OtelsinkCommand.exit(withError: ExitCode(1))
     }
 
     /// Loads and validates; on problems prints them all and exits 1.

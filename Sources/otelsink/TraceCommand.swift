@@ -20,7 +20,11 @@ struct TraceCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let id = Self.parseTraceID(traceID) else {
-            throw ValidationError("invalid trace ID \"\(traceID.prefix(64))\": expected 32 hex characters")
+            let shown = traceID.prefix(64)
+            if traceID.count == 32 || traceID.count == 16, traceID.allSatisfy({ $0 == "0" }) {
+                throw ValidationError("invalid trace ID \"\(shown)\": an all-zero trace ID is never valid")
+            }
+            throw ValidationError("invalid trace ID \"\(shown)\": expected 32 hex characters")
         }
         let reader: TraceReader
         do {

@@ -1,0 +1,248 @@
+"""Fixtures for the interop tests: a real `otelsink serve` process on loopback ports chosen by the OS.
+
+The binary is `$OTELSINK_BIN`, else `<repo>/.build/debug/otelsink` (build it with `swift build --product otelsink`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_BIN = REPO_ROOT / ".build" / "debug" / "otelsink"
+
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+MAX_REQUEST_BODY = 20 * 1024 * 1024
+
+_LISTENING = re.compile(r"\blistening\b")
+_FIELD = re.compile(r"(\w+)=(\S+)")
+
+
+def otelsink_binary() -> Path:
+    return Path(os.environ.get("OTELSINK_BIN") or DEFAULT_BIN)
+
+
+def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, http_max_body: int = MAX_REQUEST_BODY,
+                 sqlite_extra: str = "", grpc: bool = True, http: bool = True, debug_verbosity: str = "basic") -> Path:
+    protocols = ""
+    if grpc:
+        protocols += f"""
+      grpc:
+        endpoint: 127.0.0.1:0
+        max_recv_msg_size_mib: {grpc_max_mib}"""
+    if http:
+        protocols += f"""
+      http:
+        endpoint: 127.0.0.1:0
+        max_request_body_size: {http_max_body}"""
+    extra = "".join(f"\n    {line}" for line in sqlite_extra.strip().splitlines())
+    path.write_text(f"""receivers:
+  otlp:
+    protocols:{protocols}
+exporters:
+  sqlite:
+    path: {db_path}{extra}
+  debug:
+    verbosity: {debug_verbosity}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [sqlite]
+    metrics:
+      receivers: [otlp]
+      exporters: [debug]
+    logs:
+      receivers: [otlp]
+      exporters: [debug]
+""")
+    return path
+
+
+class OtelsinkServer:
+    """One `otelsink serve` process; can be started again on the same config (and so the same database)."""
+
+    def __init__(self, binary: Path, workdir: Path, config: Path, db_path: Path):
+        self.binary = binary
+        self.workdir = workdir
+        self.config = config
+        self.db_path = db_path
+        self.proc: subprocess.Popen | None = None
+        self.grpc_address: str | None = None
+        self.http_address: str | None = None
+        self.starts = 0
+        self.log_path: Path | None = None
+        self._log_file = None
+
+    # -- lifecycle
+
+    def start(self, timeout: float = START_TIMEOUT) -> "OtelsinkServer":
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.starts += 1
+        self.log_path = self.workdir / f"otelsink-{self.starts}.log"
+        self._log_file = open(self.log_path, "wb")
+        self.grpc_address = self.http_address = None
+        self.proc = subprocess.Popen(
+            [str(self.binary), "serve", "--config", str(self.config)],
+            stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, cwd=self.workdir,
+        )
+        deadline = time.monotonic() + timeout
+        want_grpc = "grpc:" in self.config.read_text()
+        want_http = "http:" in self.config.read_text()
+        while True:
+            for line in self.log().splitlines():
+                if _LISTENING.search(line):
+                    fields = dict(_FIELD.findall(line))
+                    if fields.get("protocol") == "grpc":
+                        self.grpc_address = fields["address"]
+                    elif fields.get("protocol") == "http":
+                        self.http_address = fields["address"]
+            if (self.grpc_address or not want_grpc) and (self.http_address or not want_http):
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError(f"otelsink exited with {self.proc.returncode} before listening:\n{self.log()}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError(f"otelsink did not report both listening addresses within {timeout}s:\n{self.log()}")
+            time.sleep(0.02)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM, wait (SIGKILL after `timeout`); returns the exit code (negative for a signal)."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                self._close_log()
+                raise AssertionError(f"otelsink did not stop within {timeout}s of SIGTERM:\n{self.log()[-4000:]}")
+        self._close_log()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL (a crash), and wait for the process to be gone."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self._close_log()
+
+    def _close_log(self):
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    # -- observation
+
+    def log(self) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")
+
+    def proc_status(self, key: str) -> int:
+        """A `/proc/PID/status` value in KiB (VmRSS, VmHWM, ...)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+        raise KeyError(key)
+
+    # -- addresses
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.http_address}"
+
+    def url(self, path: str = "/v1/traces") -> str:
+        return self.http_url + path
+
+    @property
+    def http_host_port(self) -> tuple[str, int]:
+        host, port = self.http_address.rsplit(":", 1)
+        return host, int(port)
+
+
+@pytest.fixture(scope="session")
+def otelsink_bin() -> Path:
+    binary = otelsink_binary()
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        pytest.exit(f"otelsink binary not found at {binary}: run `swift build --product otelsink` "
+                    f"(or set OTELSINK_BIN)", returncode=2)
+    return binary
+
+
+class ServerFactory:
+    def __init__(self, binary: Path, base: Path):
+        self.binary = binary
+        self.base = base
+        self.servers: list[OtelsinkServer] = []
+
+    def __call__(self, *, start: bool = True, db_path: Path | None = None, **config_options) -> OtelsinkServer:
+        n = len(self.servers) + 1
+        workdir = self.base / f"server{n}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        db = db_path or workdir / "data" / "traces.db"
+        config = write_config(workdir / "otelsink.yaml", db, **config_options)
+        server = OtelsinkServer(self.binary, workdir, config, db)
+        self.servers.append(server)
+        return server.start() if start else server
+
+    def teardown(self):
+        problems = []
+        for s in self.servers:
+            if not s.running:
+                s._close_log()
+            else:
+                try:
+                    rc = s.stop()
+                except AssertionError as e:
+                    problems.append(str(e))
+                    continue
+                if rc != 0:
+                    problems.append(f"otelsink exited {rc} after SIGTERM (expected 0):\n{s.log()[-4000:]}")
+                elif "otelsink stopped" not in s.log().strip().splitlines()[-1]:
+                    problems.append(f"last log line after SIGTERM is not 'otelsink stopped':\n{s.log()[-2000:]}")
+        assert not problems, "\n\n".join(problems)
+
+
+@pytest.fixture
+def server_factory(otelsink_bin, tmp_path):
+    """Makes servers (each with its own config and, by default, its own database); SIGTERMs them at teardown and
+    asserts a clean exit (code 0, last line `otelsink stopped`)."""
+    factory = ServerFactory(otelsink_bin, tmp_path)
+    yield factory
+    factory.teardown()
+
+
+@pytest.fixture
+def server(server_factory) -> OtelsinkServer:
+    """A running server with default limits (gRPC 4 MiB, HTTP 20 MiB) and a fresh database."""
+    return server_factory()
+
+
+@pytest.fixture(scope="module")
+def module_server(otelsink_bin, tmp_path_factory):
+    """One server shared by a module's tests (for tests that check the server survives a sequence of requests)."""
+    factory = ServerFactory(otelsink_bin, tmp_path_factory.mktemp("module-server"))
+    server = factory()
+    yield server
+    factory.teardown()

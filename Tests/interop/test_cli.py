@@ -1,0 +1,337 @@
+"""The otelsink command line: validate, print-config, components, trace, and serve's start-up and shutdown."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from conftest import REPO_ROOT, write_config
+from otlp_util import PROTOBUF, make_trace_request, new_trace_id, run_cli
+
+PIPELINES = sorted((REPO_ROOT / "pipelines").glob("*.y*ml"))
+
+
+def text(p: subprocess.CompletedProcess) -> tuple[str, str]:
+    return p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+# ---------------------------------------------------------------------------------------------- validate
+
+BROKEN_CONFIG = """\
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+        bogus_key: 1
+      http:
+        endpoint: ${env:OTELSINK_TEST_HTTP_ENDPOINT}
+  otlp/unused:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+exporters:
+  sqlite:
+    path: ${env:OTELSINK_TEST_DB:-/tmp/otelsink-never-written.db}
+    retention: soon
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [sqlite, nothere]
+"""
+
+EXPECTED_PROBLEMS = [
+    "receivers::otlp::protocols::grpc::bogus_key: unknown key",
+    'exporters::sqlite::retention: expected a duration like "72h", got "soon"',
+    'service::pipelines::traces::exporters::1: references exporter "nothere", which is not defined under exporters',
+    "receivers::otlp/unused: defined but not used in any pipeline",
+    # ${env:...} is substituted before validation: the message shows the variable's value.
+    'receivers::otlp::protocols::http::endpoint: expected host:port (e.g. "localhost:4317"), got "not-an-endpoint"',
+]
+
+
+def test_validate_lists_every_problem_with_its_path(otelsink_bin, tmp_path):
+    config = tmp_path / "broken.yaml"
+    config.write_text(BROKEN_CONFIG)
+    p = run_cli(otelsink_bin, "validate", "--config", config, env={"OTELSINK_TEST_HTTP_ENDPOINT": "not-an-endpoint"})
+    out, err = text(p)
+    assert p.returncode == 1, (p.returncode, out, err)
+    for problem in EXPECTED_PROBLEMS:
+        assert problem in err, f"missing problem:\n  {problem}\nin stderr:\n{err}"
+    problem_lines = [line for line in err.splitlines() if "::" in line]
+    assert len(problem_lines) == len(EXPECTED_PROBLEMS), err
+    assert "valid (" not in out
+    assert not Path("/tmp/otelsink-never-written.db").exists()
+
+
+def test_validate_accepts_the_fixed_config(otelsink_bin, tmp_path):
+    fixed = (BROKEN_CONFIG.replace("        bogus_key: 1\n", "").replace("retention: soon", "retention: 48h")
+             .replace("[sqlite, nothere]", "[sqlite]").replace("  otlp/unused:\n    protocols:\n      http:\n"
+                                                                 "        endpoint: 127.0.0.1:0\n", ""))
+    config = tmp_path / "fixed.yaml"
+    config.write_text(fixed)
+    p = run_cli(otelsink_bin, "validate", "--config", config, env={"OTELSINK_TEST_HTTP_ENDPOINT": "127.0.0.1:4999"})
+    out, err = text(p)
+    assert p.returncode == 0, err
+    assert "valid" in out
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=[p.name for p in PIPELINES])
+def test_shipped_pipelines_are_valid(otelsink_bin, path):
+    p = run_cli(otelsink_bin, "validate", "--config", path)
+    out, err = text(p)
+    assert p.returncode == 0, err
+    assert "valid" in out
+
+
+def test_pipelines_directory_is_not_empty():
+    assert PIPELINES, "pipelines/ has no YAML files"
+
+
+def test_validate_without_config_checks_the_embedded_default(otelsink_bin, tmp_path):
+    p = run_cli(otelsink_bin, "validate", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert b"valid" in p.stdout
+
+
+def test_malformed_yaml_is_exit_1_with_a_message(otelsink_bin, tmp_path):
+    config = tmp_path / "malformed.yaml"
+    config.write_text("receivers:\n  otlp: [\n    protocols: {\n")
+    p = run_cli(otelsink_bin, "validate", "--config", config)
+    out, err = text(p)
+    assert p.returncode == 1, (p.returncode, err)
+    assert "YAML" in err and str(config) in err
+
+
+def test_oversized_config_is_exit_1_with_a_message(otelsink_bin, tmp_path):
+    config = tmp_path / "huge.yaml"
+    config.write_text("receivers:\n  otlp: {}\n# " + "x" * (5 * 1024 * 1024) + "\n")
+    started = time.monotonic()
+    p = run_cli(otelsink_bin, "validate", "--config", config)
+    out, err = text(p)
+    assert time.monotonic() - started < 20
+    assert p.returncode == 1, f"exit {p.returncode}, expected 1; stderr: {err[:500]}"
+    assert "bytes" in err and str(config) in err
+
+
+def test_missing_config_file_is_an_error_with_a_message(otelsink_bin, tmp_path):
+    missing = tmp_path / "nope.yaml"
+    p = run_cli(otelsink_bin, "validate", "--config", missing)
+    out, err = text(p)
+    assert p.returncode != 0
+    assert str(missing) in err
+
+
+def test_serve_with_an_invalid_config_exits_1_without_listening(otelsink_bin, tmp_path):
+    config = tmp_path / "broken.yaml"
+    config.write_text(BROKEN_CONFIG)
+    p = run_cli(otelsink_bin, "serve", "--config", config, env={"OTELSINK_TEST_HTTP_ENDPOINT": "127.0.0.1:0"},
+                timeout=30)
+    out, err = text(p)
+    assert p.returncode == 1, (p.returncode, err)
+    assert "listening" not in err
+    assert 'exporters::sqlite::retention: expected a duration like "72h", got "soon"' in err
+
+
+# ---------------------------------------------------------------------------------------------- print-config
+
+
+PRINT_CONFIG = """\
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+      http:
+        endpoint: 127.0.0.1:0
+exporters:
+  sqlite:
+    path: ${env:OTELSINK_TEST_PATH:-/tmp/d.db}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [sqlite]
+"""
+
+
+@pytest.mark.parametrize("env_value,expected", [(None, "/tmp/d.db"), ("/var/tmp/from-env.db", "/var/tmp/from-env.db")])
+def test_print_config_substitutes_and_fills_in_defaults(otelsink_bin, tmp_path, env_value, expected):
+    config = tmp_path / "config.yaml"
+    config.write_text(PRINT_CONFIG)
+    if env_value is None:
+        p = run_cli(otelsink_bin, "print-config", "--config", config, unset=("OTELSINK_TEST_PATH",))
+    else:
+        p = run_cli(otelsink_bin, "print-config", "--config", config, env={"OTELSINK_TEST_PATH": env_value})
+    assert p.returncode == 0, p.stderr
+    effective = yaml.safe_load(p.stdout)
+    sqlite = effective["exporters"]["sqlite"]
+    assert sqlite["path"] == expected
+    assert "${" not in p.stdout.decode()
+    assert sqlite["retention"] == "72h"
+    assert sqlite["max_size_mib"] == 8192
+    assert sqlite["partition"] == "1h"
+    assert sqlite["queue_size"] == 50000
+    assert sqlite["synchronous"] == "normal"
+    protocols = effective["receivers"]["otlp"]["protocols"]
+    assert protocols["grpc"]["endpoint"] == "127.0.0.1:0"
+    assert protocols["grpc"]["max_recv_msg_size_mib"] == 4
+    assert protocols["http"]["max_request_body_size"] == 20 * 1024 * 1024
+    assert effective["service"]["pipelines"]["traces"]["receivers"] == ["otlp"]
+    assert effective["service"]["pipelines"]["traces"]["exporters"] == ["sqlite"]
+
+    # The effective config is itself a valid config that means the same.
+    again = tmp_path / "effective.yaml"
+    again.write_bytes(p.stdout)
+    v = run_cli(otelsink_bin, "validate", "--config", again)
+    assert v.returncode == 0, v.stderr
+    p2 = run_cli(otelsink_bin, "print-config", "--config", again)
+    assert p2.returncode == 0 and yaml.safe_load(p2.stdout) == effective
+
+
+def test_print_config_without_config_prints_the_default_pipeline(otelsink_bin, tmp_path):
+    p = run_cli(otelsink_bin, "print-config", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    effective = yaml.safe_load(p.stdout)
+    shipped = yaml.safe_load((REPO_ROOT / "pipelines" / "default.yaml").read_text())
+    assert set(effective["service"]["pipelines"]) == set(shipped["service"]["pipelines"])
+    assert effective["exporters"]["sqlite"]["path"] == shipped["exporters"]["sqlite"]["path"]
+    assert effective["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"] in ("localhost:4317", "127.0.0.1:4317")
+    assert effective["receivers"]["otlp"]["protocols"]["http"]["endpoint"] in ("localhost:4318", "127.0.0.1:4318")
+
+
+# ---------------------------------------------------------------------------------------------- components
+
+
+def test_components_lists_the_builtin_components(otelsink_bin):
+    p = run_cli(otelsink_bin, "components")
+    out, err = text(p)
+    assert p.returncode == 0, err
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in out.splitlines():
+        if line and not line.startswith(" "):
+            current = line.rstrip(":")
+            sections[current] = []
+        elif line.strip() and current:
+            sections[current].append(line.split()[0])
+    assert "otlp" in sections["receivers"]
+    assert {"sqlite", "debug"} <= set(sections["exporters"])
+    assert "sqlite" not in sections["receivers"] and "otlp" not in sections["exporters"]
+
+
+# ---------------------------------------------------------------------------------------------- trace
+
+
+@pytest.mark.parametrize("bad_id", ["zz", "0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdefa",
+                                    "g123456789abcdef0123456789abcdef", "00000000000000000000000000000000", ""])
+def test_trace_rejects_invalid_ids(otelsink_bin, tmp_path, bad_id):
+    p = run_cli(otelsink_bin, "trace", bad_id, "--db", tmp_path / "whatever.db")
+    out, err = text(p)
+    assert p.returncode > 0, (p.returncode, err)  # an error exit, not success and not a crash (signal)
+    assert "trace ID" in err or "trace id" in err.lower(), err
+    assert out == ""
+
+
+def test_trace_with_a_missing_database(otelsink_bin, tmp_path):
+    db = tmp_path / "missing" / "traces.db"
+    p = run_cli(otelsink_bin, "trace", new_trace_id().hex(), "--db", db, "--json")
+    out, err = text(p)
+    assert p.returncode == 1, (p.returncode, err)
+    assert str(db) in err
+    assert out == ""
+    assert not db.exists() and not db.parent.exists(), "trace must not create a database"
+
+
+def test_trace_with_a_file_that_is_not_a_database(otelsink_bin, tmp_path):
+    db = tmp_path / "not.db"
+    db.write_bytes(b"this is not sqlite" * 100)
+    p = run_cli(otelsink_bin, "trace", new_trace_id().hex(), "--db", db)
+    out, err = text(p)
+    assert p.returncode > 0, (p.returncode, err)
+    assert err.strip()
+    assert db.read_bytes() == b"this is not sqlite" * 100
+
+
+def test_trace_found_unknown_and_outline(server):
+    trace_id, request = make_trace_request(3)
+    r = httpx.post(server.url(), content=request.SerializeToString(), headers={"Content-Type": PROTOBUF}, timeout=10)
+    assert r.status_code == 200
+    unknown = new_trace_id().hex()
+    p = run_cli(server.binary, "trace", unknown, "--db", server.db_path)
+    out, err = text(p)
+    assert p.returncode == 1, (p.returncode, err)
+    assert unknown in err and "not found" in err
+    # Found: the plain outline shows every span, children indented under the root; upper case IDs are accepted.
+    p = run_cli(server.binary, "trace", trace_id.hex().upper(), "--db", server.db_path)
+    out, err = text(p)
+    assert p.returncode == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 3
+    assert "root" in lines[0] and not lines[0].startswith(" ")
+    assert all(line.startswith("  ") and "child-" in line for line in lines[1:])
+
+
+# ---------------------------------------------------------------------------------------------- serve lifecycle
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_while_idle_stops_cleanly(server_factory, sig):
+    server = server_factory()
+    time.sleep(0.3)
+    started = time.monotonic()
+    server.proc.send_signal(sig)
+    rc = server.proc.wait(timeout=15)
+    assert rc == 0, server.log()[-2000:]
+    assert time.monotonic() - started < 10
+    assert server.log().strip().splitlines()[-1].endswith("otelsink stopped")
+    # The ports are released.
+    host, port = server.http_host_port
+    with pytest.raises(OSError):
+        socket.create_connection((host, port), timeout=2).close()
+
+
+def test_serve_restarts_on_its_database(server_factory):
+    server = server_factory()
+    trace_id, request = make_trace_request(4)
+    r = httpx.post(server.url(), content=request.SerializeToString(), headers={"Content-Type": PROTOBUF}, timeout=10)
+    assert r.status_code == 200
+    assert server.stop() == 0
+    server.start()
+    p = run_cli(server.binary, "trace", trace_id.hex(), "--db", server.db_path)
+    assert p.returncode == 0 and len(p.stdout.decode().splitlines()) == 4
+
+
+def test_serve_refuses_a_port_in_use(server_factory, tmp_path):
+    first = server_factory()
+    config = tmp_path / "clash.yaml"
+    write_config(config, tmp_path / "other.db")
+    config.write_text(config.read_text().replace("endpoint: 127.0.0.1:0\n        max_request_body_size",
+                                                  f"endpoint: {first.http_address}\n        max_request_body_size"))
+    p = run_cli(first.binary, "serve", "--config", config, timeout=30)
+    out, err = text(p)
+    assert p.returncode != 0, err
+    assert str(first.http_host_port[1]) in err or "in use" in err.lower(), err
+
+
+def test_grpc_health_reports_serving(server):
+    """grpc.health.v1.Health/Check answers SERVING (1) for the server ("") and for the trace service."""
+    import grpc
+
+    with grpc.insecure_channel(server.grpc_address) as channel:
+        check = channel.unary_unary("/grpc.health.v1.Health/Check")
+        for service in ("", "opentelemetry.proto.collector.trace.v1.TraceService"):
+            name = service.encode()
+            request = b"\x0a" + bytes([len(name)]) + name if name else b""  # HealthCheckRequest{service}
+            assert check(request, timeout=10) == b"\x08\x01"  # HealthCheckResponse{status: SERVING}
+        with pytest.raises(grpc.RpcError) as e:
+            check(b"\x0a\x07nothing", timeout=10)
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND
