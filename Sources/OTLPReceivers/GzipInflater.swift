@@ -7,9 +7,13 @@ enum GzipInflater {
     enum Failure: Error, Equatable {
         case corrupt(String)
         case tooLarge(limit: Int)
+        case noMemory
     }
 
-    static func inflate(_ input: [UInt8], limit: Int) throws(Failure) -> [UInt8] {
+    /// - Parameter reserve: asked for every chunk of output before it is kept. When it says no (the receiver's
+    ///   memory budget is spent), inflation goes on only counting bytes, without keeping them, so that a body over
+    ///   the limit is still reported as ``Failure/tooLarge``; otherwise the result is ``Failure/noMemory``.
+    static func inflate(_ input: [UInt8], limit: Int, reserve: (Int) -> Bool = { _ in true }) throws(Failure) -> [UInt8] {
         var stream = z_stream()
         // 15 window bits + 32: detect gzip or zlib headers automatically.
         guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
@@ -17,28 +21,47 @@ enum GzipInflater {
         }
         defer { inflateEnd(&stream) }
         var output: [UInt8] = []
-        output.reserveCapacity(min(limit, max(input.count * 4, 4096)))
+        output.reserveCapacity(min(limit, 1 << 20, max(input.count * 4, 4096)))
         let chunk = 64 * 1024
         var chunkBuffer = [UInt8](repeating: 0, count: chunk)
         var status: Int32 = Z_OK
         var failure: Failure?
+        var counted = 0  // output size, kept or not
+        var keeping = true
         input.withUnsafeBufferPointer { inBuf in
             stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
             stream.avail_in = UInt32(inBuf.count)
-            while status != Z_STREAM_END {
+            while true {
                 status = chunkBuffer.withUnsafeMutableBufferPointer { outBuf in
                     stream.next_out = outBuf.baseAddress
                     stream.avail_out = UInt32(chunk)
                     return CZlib.inflate(&stream, Z_NO_FLUSH)
                 }
                 let produced = chunk - Int(stream.avail_out)
-                if output.count + produced > limit {
+                counted += produced
+                if counted > limit {
                     failure = .tooLarge(limit: limit)
                     return
                 }
-                output.append(contentsOf: chunkBuffer[0..<produced])
+                if keeping && reserve(produced) {
+                    output.append(contentsOf: chunkBuffer[0..<produced])
+                } else if keeping {
+                    keeping = false
+                    output = []
+                }
                 switch status {
-                case Z_OK, Z_STREAM_END:
+                case Z_OK:
+                    continue
+                case Z_STREAM_END:
+                    // RFC 1952 allows several gzip members back to back: start the next one if bytes remain.
+                    if stream.avail_in == 0 {
+                        if !keeping { failure = .noMemory }
+                        return
+                    }
+                    guard inflateReset(&stream) == Z_OK else {
+                        failure = .corrupt("cannot reset zlib")
+                        return
+                    }
                     continue
                 case Z_BUF_ERROR where stream.avail_in == 0:
                     failure = .corrupt("gzip body is truncated")
@@ -48,10 +71,6 @@ enum GzipInflater {
                     failure = .corrupt("gzip body is corrupt: \(reason)")
                     return
                 }
-            }
-            if stream.avail_in > 0 {
-                // Trailing bytes after the gzip member; accept concatenated members is rare for OTLP, reject noise.
-                failure = .corrupt("unexpected \(stream.avail_in) bytes after the end of the gzip stream")
             }
         }
         if let failure { throw failure }

@@ -2,6 +2,7 @@ import CollectorCore
 import GRPCCore
 import GRPCProtobuf
 import OTLP
+import ServiceLifecycle
 import SwiftProtobuf
 
 /// Maps a pipeline refusal to the gRPC status the OTLP spec prescribes.
@@ -130,7 +131,9 @@ struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
         var r = Grpc_Health_V1_HealthCheckResponse()
         r.status = request.service.isEmpty || services.contains(request.service) ? .serving : .serviceUnknown
         try await response.write(r)
-        // Stay open until the client goes away or the server shuts down, as the health protocol expects.
-        try await Task.sleep(for: .seconds(365 * 24 * 3600))
+        // Stay open until the client goes away (the RPC is cancelled) or the server shuts down.
+        try? await cancelWhenGracefulShutdown {
+            try await context.cancellation.cancelled
+        }
     }
 }

@@ -10,10 +10,11 @@ final class InFlightBudget: Sendable {
 
     init(limit: Int) { self.limit = limit }
 
-    /// Reserves `n` bytes; false (nothing reserved) when that would pass the limit.
+    /// Reserves `n` bytes; false (nothing reserved) when that would pass the limit while other requests hold
+    /// bytes. With nothing else in flight any single reservation succeeds, so one large request always progresses.
     func reserve(_ n: Int) -> Bool {
         let after = used.add(n, ordering: .relaxed).newValue
-        if after > limit {
+        if after > limit && after != n {
             used.subtract(n, ordering: .relaxed)
             return false
         }
@@ -63,15 +64,12 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .failure(let error):
                 state = .discarding(head: head, error: error)
             case .success(let (signal, encoding)):
+                // Bytes are reserved from the budget as they arrive, not on the promise of a Content-Length, so
+                // clients that announce large bodies and send nothing cannot starve the others.
                 let expected = head.headers.first(name: "content-length").flatMap(Int.init) ?? 0
-                guard budget.reserve(expected) else {
-                    rejectNow(context: context, head: head, error: ResponseError(
-                        .serviceUnavailable, "too many request bytes in flight; retry later", encoding, headers: [("Retry-After", "1")]))
-                    return
-                }
                 var body: [UInt8] = []
-                body.reserveCapacity(expected)
-                state = .receiving(head: head, signal: signal, encoding: encoding, body: body, reserved: expected)
+                body.reserveCapacity(min(expected, 256 << 10))
+                state = .receiving(head: head, signal: signal, encoding: encoding, body: body, reserved: 0)
                 if expectsContinue {
                     // RFC 9110 §10.1.1: tell the client to send the body instead of letting it wait.
                     let interim = HTTPResponseHead(version: head.version, status: .continue)
@@ -106,7 +104,7 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let promise = context.eventLoop.makePromise(of: OTLPHTTPService.Response.self)
             promise.completeWithTask {
                 defer { budget.release(reserved) }
-                return await service.handle(signal: signal, encoding: encoding, gzip: gzip, body: body)
+                return await service.handle(signal: signal, encoding: encoding, gzip: gzip, body: body, budget: budget)
             }
             promise.futureResult.assumeIsolated().whenSuccess { response in
                 self.state = .idle
@@ -142,7 +140,12 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         let done = context.writeAndFlushPromise()
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
         if !keepAlive {
-            done.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            // Lingering close: stop writing but keep reading (and dropping) what the client is still sending for a
+            // moment, so it reads our answer instead of a connection reset.
+            done.futureResult.assumeIsolated().whenComplete { _ in
+                context.close(mode: .output, promise: nil)
+                context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
+            }
         }
     }
 

@@ -34,6 +34,9 @@ final class OTLPHTTPServer: Sendable {
             .childChannelInitializer { channel in
                 connections.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
+                    // A connection that sends nothing for a minute is closed (idle keep-alive or a stalled client).
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(60)))
+                    try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser())
                     let sniffer = HTTPProtocolSniffer(
                         http1: { channel in
                             try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
@@ -95,5 +98,18 @@ final class ConnectionTracker: Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for c in open.withLock({ Array($0.values) }) { c.close(promise: nil) }
+    }
+}
+
+/// Closes the connection when `IdleStateHandler` reports no reads for its timeout.
+final class IdleConnectionCloser: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 }

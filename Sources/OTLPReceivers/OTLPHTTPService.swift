@@ -64,21 +64,38 @@ struct OTLPHTTPService: Sendable {
         }
     }
 
-    /// Decodes and exports a complete body.
-    func handle(signal: Signal, encoding: Encoding, gzip: Bool, body: [UInt8]) async -> Response {
+    /// Memory a decoded body may take, per byte of body: swift-protobuf's message graph, or the JSON parse tree
+    /// plus that graph. Reserved from the in-flight budget while the request is handled.
+    static func decodeFactor(_ encoding: Encoding) -> Int { encoding == .json ? 12 : 3 }
+
+    /// Decodes and exports a complete body. Memory it needs beyond the body (inflated bytes, decoded messages) is
+    /// reserved from `budget` first; when the budget is spent the answer is 503 and the client retries.
+    func handle(signal: Signal, encoding: Encoding, gzip: Bool, body: [UInt8], budget: InFlightBudget) async -> Response {
+        var reserved = 0
+        defer { budget.release(reserved) }
+        let busy = ResponseError(.serviceUnavailable, "too many request bytes in flight; retry later", encoding, headers: [("Retry-After", "1")])
         var bytes = body
         if gzip {
             do {
-                bytes = try GzipInflater.inflate(body, limit: maxBodySize)
+                bytes = try GzipInflater.inflate(body, limit: maxBodySize) { n in
+                    guard budget.reserve(n) else { return false }
+                    reserved += n
+                    return true
+                }
             } catch {
                 switch error {
                 case .tooLarge(let limit):
                     return ResponseError(.payloadTooLarge, "decompressed body exceeds the limit of \(limit) bytes", encoding).response
                 case .corrupt(let reason):
                     return ResponseError(.badRequest, reason, encoding).response
+                case .noMemory:
+                    return busy.response
                 }
             }
         }
+        let decodeBytes = bytes.count * Self.decodeFactor(encoding)
+        guard budget.reserve(decodeBytes) else { return busy.response }
+        reserved += decodeBytes
         do {
             switch signal {
             case .traces:

@@ -67,16 +67,20 @@ public struct OTLPReceiver: Receiver {
             }
         )
         let server = GRPCServer(transport: transport, services: services)
-        // serve() returns once graceful shutdown has let in-flight RPCs finish.
-        try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await server.serve() }
-                let bound = try await transport.listeningAddress
+        // serve() returns once graceful shutdown has let in-flight RPCs finish. Cancellation (the other protocol
+        // failed to start) stops it too, so a half-started receiver never lingers.
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            // Report the bound address from a detached task: `listeningAddress` never returns if the server is
+            // stopped before its transport starts (a startup failure elsewhere), and must not hold up shutdown.
+            let context = self.context
+            Task {
+                guard let bound = try? await transport.listeningAddress else { return }
                 let text = bound.ipv4.map { "\($0.host):\($0.port)" } ?? bound.ipv6.map { "[\($0.host)]:\($0.port)" } ?? "\(bound)"
                 context.listening.record(component: context.id, protocolName: "grpc", address: text)
                 context.logger.info("listening", metadata: ["protocol": "grpc", "address": "\(text)"])
             }
-        } onGracefulShutdown: {
+            try await server.serve()
+        } onCancelOrGracefulShutdown: {
             server.beginGracefulShutdown()
         }
     }
@@ -88,9 +92,9 @@ public struct OTLPReceiver: Receiver {
         let text = server.localAddress
         context.listening.record(component: context.id, protocolName: "http", address: text)
         context.logger.info("listening", metadata: ["protocol": "http", "address": "\(text)"])
-        await withGracefulShutdownHandler {
+        await withTaskCancellationOrGracefulShutdownHandler {
             await server.waitUntilClosed()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             server.beginGracefulShutdown()
         }
         await server.drain()

@@ -1,4 +1,9 @@
 import CollectorCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A `host:port` to listen on. `localhost` binds the IPv4 loopback, as otelcol's default does in practice.
 public struct ListenEndpoint: Sendable, Equatable, CustomStringConvertible {
@@ -26,10 +31,17 @@ public struct ListenEndpoint: Sendable, Equatable, CustomStringConvertible {
         guard let port = Int(portText), (0...65535).contains(port) else { return nil }
         if host.isEmpty { host = "0.0.0.0" }
         if host == "localhost" { host = "127.0.0.1" }
+        // Listen addresses are IP literals (or localhost): a name could resolve to anything, or to nothing at bind.
+        guard Self.isIPLiteral(host) else { return nil }
         self.init(host: host, port: port)
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    static func isIPLiteral(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
 }
 
 /// Settings of the `otlp` receiver, in otelcol's shape (`protocols.grpc`, `protocols.http`).
@@ -76,6 +88,9 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
             http.endpoint = Self.endpoint(h, default: http.endpoint)
             http.maxRequestBodySize = h.int("max_request_body_size", default: http.maxRequestBodySize, range: 1024...(1 << 30))
             http.maxInFlightBytes = h.int("max_in_flight_bytes", default: http.maxInFlightBytes, range: 1 << 20...(1 << 34))
+            if http.maxInFlightBytes < http.maxRequestBodySize {
+                h.report("max_in_flight_bytes", "must be at least max_request_body_size (\(http.maxRequestBodySize)), got \(http.maxInFlightBytes)")
+            }
             self.http = http
         }
         if grpc == nil && http == nil {
@@ -89,7 +104,7 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
     private static func endpoint(_ r: ConfigReader, default value: ListenEndpoint) -> ListenEndpoint {
         let text = r.string("endpoint", default: value.description)
         guard let e = ListenEndpoint(parsing: text) else {
-            r.report("endpoint", "expected host:port (e.g. \"localhost:4317\"), got \"\(text)\"")
+            r.report("endpoint", "expected host:port with an IP address or localhost (e.g. \"localhost:4317\", \"0.0.0.0:4317\"), got \"\(text)\"")
             return value
         }
         return e

@@ -37,9 +37,12 @@ struct PreparedBatch: Sendable {
 
     var resources: [Resource]
     var spanCount: Int
+    /// Bytes of span bodies and keys: what the batch holds while queued.
+    var byteCount: Int
 
     init(_ request: ExportTraceRequest) throws {
         var count = 0
+        var bytes = 0
         resources = try request.resourceSpans.map { rs in
             var resourceKey = ResourceSpans()
             resourceKey.resource = rs.resource
@@ -58,10 +61,12 @@ struct PreparedBatch: Sendable {
                         body: try span.serializedBytes())
                 }
                 count += rows.count
+                bytes += rows.reduce(0) { $0 + $1.body.count + 64 }
                 return Scope(key: try scopeKey.serializedBytes(), name: ss.scope.name, spans: rows)
             }
             return Resource(key: try resourceKey.serializedBytes(), service: service, scopes: scopes)
         }
         spanCount = count
+        byteCount = bytes + resources.reduce(0) { $0 + $1.key.count + $1.scopes.reduce(0) { $0 + $1.key.count } }
     }
 }

@@ -37,6 +37,7 @@ public final class SQLiteTraceStore: Sendable {
     private struct State {
         var pending: [Pending] = []
         var pendingSpans = 0
+        var pendingBytes = 0
         var draining = false
         var closed = false
         var drained: [CheckedContinuation<Void, Never>] = []
@@ -88,19 +89,17 @@ public final class SQLiteTraceStore: Sendable {
     /// when the transaction failed (nothing of the request was stored, so a retry is safe: writes are idempotent).
     public func append(_ request: ExportTraceRequest) async throws {
         guard request.spanCount > 0 else { return }
-        if state.withLock({ $0.closed }) { throw PipelineError.retryable("otelsink is shutting down") }
+        if let refusal = state.withLock({ s in self.refusal(s, adding: request.spanCount, bytes: 0) }) { throw refusal }
         // Serialize here, in the exporting task, so the single writer only binds and steps.
         let prepared: PreparedBatch
         do { prepared = try PreparedBatch(request) } catch { throw PipelineError(.invalidData, "cannot encode spans: \(error)") }
         let spans = prepared.spanCount
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let outcome: PipelineError? = state.withLock { s in
-                if s.closed { return .retryable("otelsink is shutting down") }
-                if s.pendingSpans > 0 && s.pendingSpans + spans > config.queueSize {
-                    return .retryable("the SQLite writer is behind (\(s.pendingSpans) spans queued, limit \(config.queueSize)); retry later")
-                }
+                if let refusal = refusal(s, adding: spans, bytes: prepared.byteCount) { return refusal }
                 s.pending.append(Pending(batch: prepared, spans: spans, continuation: continuation))
                 s.pendingSpans += spans
+                s.pendingBytes += prepared.byteCount
                 if s.draining { return nil }
                 s.draining = true
                 writerQueue.async { self.drain() }
@@ -108,6 +107,20 @@ public final class SQLiteTraceStore: Sendable {
             }
             if let outcome { continuation.resume(throwing: outcome) }
         }
+    }
+
+    /// Bytes of prepared spans the queue holds at most, beside `queueSize` spans.
+    static let maxQueuedBytes = 64 << 20
+
+    /// Why a request of `spans` spans and `bytes` bytes cannot be queued now, if it cannot. An empty queue always
+    /// takes one request, so a request larger than the limits is not refused forever.
+    private func refusal(_ s: State, adding spans: Int, bytes: Int) -> PipelineError? {
+        if s.closed { return .retryable("otelsink is shutting down") }
+        guard s.pendingSpans > 0 else { return nil }
+        if s.pendingSpans + spans > config.queueSize || s.pendingBytes + bytes > Self.maxQueuedBytes {
+            return .retryable("the SQLite writer is behind (\(s.pendingSpans) spans queued, limit \(config.queueSize); \(s.pendingBytes >> 20) MiB queued, limit \(Self.maxQueuedBytes >> 20) MiB); retry later")
+        }
+        return nil
     }
 
     /// Runs on `writerQueue`: commits everything queued, batch after batch, until the queue is empty.
@@ -122,6 +135,7 @@ public final class SQLiteTraceStore: Sendable {
                 let batch = Array(s.pending.prefix(count))
                 s.pending.removeFirst(count)
                 s.pendingSpans -= taken
+                s.pendingBytes -= batch.reduce(0) { $0 + $1.batch.byteCount }
                 return batch
             }
             if batch.isEmpty {
@@ -167,11 +181,15 @@ public final class SQLiteTraceStore: Sendable {
     /// (a PASSIVE checkpoint); SQLite restarts the WAL from its beginning once it has been fully copied. Called every
     /// second by the exporter.
     public func checkpointInBackground() {
+        if state.withLock({ $0.closed }) { return }
         guard checkpointRunning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
         DispatchQueue.global(qos: .utility).async {
             defer { self.checkpointRunning.store(false, ordering: .releasing) }
             do {
                 try self.checkpointer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+                // Another checkpoint (the writer's backstop, or close) is running: nothing to do this time.
+                self.logger.debug("WAL checkpoint skipped", metadata: ["error": "\(error)"])
             } catch {
                 self.logger.warning("WAL checkpoint failed", metadata: ["error": "\(error)"])
             }
@@ -222,8 +240,11 @@ public final class SQLiteTraceStore: Sendable {
             writer.forget(bucket: b)
             removed += 1
         }
+        if removed > 0 { try pruneUnreferenced() }
         guard limit > 0 else { return removed }
-        while true {
+        // Size: bounded work per run (the writer serves commits between runs), so ingest never waits long.
+        let deadline = ContinuousClock.now + Self.retentionBudget
+        while ContinuousClock.now < deadline {
             let (used, buckets) = try pool.read { db -> (Int64, [Int64]) in
                 let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
                 let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
@@ -235,19 +256,27 @@ public final class SQLiteTraceStore: Sendable {
                 try pool.write { db in try SQLiteSchema.dropPartition(db, bucket: oldest) }
                 writer.forget(bucket: oldest)
                 removed += 1
+                try pruneUnreferenced()
             } else if let only = buckets.first {
-                // One partition holds everything: remove its oldest spans in small chunks, re-checking the size after
-                // each, and the summaries of traces left without spans.
+                // One partition holds everything: remove its oldest spans, about as many as the overage takes at the
+                // partition's average bytes per span (rowids approximate the count), then the summaries of traces
+                // left without spans.
                 let spans = SQLiteSchema.spansTable(only), traces = SQLiteSchema.tracesTable(only)
+                let approxCount = try pool.read { db in
+                    try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(spans)") ?? 0
+                }
+                let perSpan = max(1, used / max(1, approxCount))
+                let step = Int(min(max((used - limit) / perSpan, 100), 20_000))
                 let deleted = try pool.write { db -> Int in
-                    try db.execute(sql: """
-                        DELETE FROM \(spans) WHERE rowid IN (SELECT rowid FROM \(spans) ORDER BY rowid LIMIT 500)
+                    let ids = try Data.fetchAll(db, sql: """
+                        DELETE FROM \(spans) WHERE rowid IN (SELECT rowid FROM \(spans) ORDER BY rowid LIMIT ?)
+                        RETURNING trace_id
+                        """, arguments: [step])
+                    let orphan = try db.cachedStatement(sql: """
+                        DELETE FROM \(traces) WHERE trace_id = ?1 AND NOT EXISTS (SELECT 1 FROM \(spans) WHERE trace_id = ?1)
                         """)
-                    let n = db.changesCount
-                    try db.execute(sql: """
-                        DELETE FROM \(traces) WHERE NOT EXISTS (SELECT 1 FROM \(spans) s WHERE s.trace_id = \(traces).trace_id)
-                        """)
-                    return n
+                    for id in Set(ids) { try orphan.execute(arguments: [id]) }
+                    return ids.count
                 }
                 if deleted == 0 { break }
             } else {
@@ -261,6 +290,28 @@ public final class SQLiteTraceStore: Sendable {
             if pages * pageSize > limit { try db.execute(sql: "PRAGMA incremental_vacuum(2560)") }
         }
         return removed
+    }
+
+    /// Longest a retention run may keep the writer from commits while removing data for size.
+    static let retentionBudget: Duration = .milliseconds(250)
+
+    /// Removes resources, scopes and operations that no stored span refers to any more (after partitions were
+    /// dropped), so these shared tables do not grow forever with resource churn.
+    private func pruneUnreferenced() throws {
+        try pool.write { db in
+            let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions")
+            if buckets.isEmpty {
+                try db.execute(sql: "DELETE FROM resources; DELETE FROM scopes; DELETE FROM operations")
+            } else {
+                let resourceRefs = buckets.map { "SELECT resource_id FROM \(SQLiteSchema.spansTable($0))" }.joined(separator: " UNION ")
+                let scopeRefs = buckets.map { "SELECT scope_id FROM \(SQLiteSchema.spansTable($0))" }.joined(separator: " UNION ")
+                let operationRefs = buckets.map { "SELECT service, name, kind FROM \(SQLiteSchema.spansTable($0))" }.joined(separator: " UNION ")
+                try db.execute(sql: "DELETE FROM resources WHERE id NOT IN (\(resourceRefs))")
+                try db.execute(sql: "DELETE FROM scopes WHERE id NOT IN (\(scopeRefs))")
+                try db.execute(sql: "DELETE FROM operations WHERE (service, name, kind) NOT IN (\(operationRefs))")
+            }
+        }
+        writer.resetCaches()
     }
 
     /// Applies retention immediately on the writer and waits for it (tests, and the CLI's maintenance).

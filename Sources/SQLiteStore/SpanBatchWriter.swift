@@ -17,7 +17,19 @@ final class SpanBatchWriter {
     private var resourceIDs: [Data: Int64] = [:]
     private var scopeIDs: [Data: Int64] = [:]
     private var operations: Set<OperationKey> = []
+    private var cachedBytes = 0
     static let cacheLimit = 10_000
+    /// Keys larger than this are not cached (they are looked up in SQLite each time), and all caches together hold
+    /// at most `cacheBytesLimit` bytes of keys: a client sending huge resources cannot grow them.
+    static let cacheKeyLimit = 4096
+    static let cacheBytesLimit = 8 << 20
+
+    private func admit(_ keyBytes: Int) -> Bool {
+        guard keyBytes <= Self.cacheKeyLimit else { return false }
+        if cachedBytes + keyBytes > Self.cacheBytesLimit { resetCaches() }
+        cachedBytes += keyBytes
+        return true
+    }
 
     struct OperationKey: Hashable { var service: String, name: String, kind: Int }
 
@@ -144,7 +156,7 @@ final class SpanBatchWriter {
             throw DatabaseError(message: "resource row missing after insert")
         }
         if resourceIDs.count >= Self.cacheLimit { resourceIDs.removeAll(keepingCapacity: true) }
-        resourceIDs[body] = id
+        if admit(body.count) { resourceIDs[body] = id }
         return id
     }
 
@@ -156,7 +168,7 @@ final class SpanBatchWriter {
             throw DatabaseError(message: "scope row missing after insert")
         }
         if scopeIDs.count >= Self.cacheLimit { scopeIDs.removeAll(keepingCapacity: true) }
-        scopeIDs[body] = id
+        if admit(body.count) { scopeIDs[body] = id }
         return id
     }
 
@@ -166,7 +178,7 @@ final class SpanBatchWriter {
             sql: "INSERT OR IGNORE INTO operations(service, name, kind) VALUES (?, ?, ?)",
             arguments: [key.service, key.name, key.kind])
         if operations.count >= Self.cacheLimit { operations.removeAll(keepingCapacity: true) }
-        operations.insert(key)
+        if admit(key.service.utf8.count + key.name.utf8.count) { operations.insert(key) }
     }
 
     /// Caches must not outlive a rolled-back transaction: ids they hold may not exist.
@@ -174,6 +186,7 @@ final class SpanBatchWriter {
         resourceIDs.removeAll()
         scopeIDs.removeAll()
         operations.removeAll()
+        cachedBytes = 0
     }
 }
 

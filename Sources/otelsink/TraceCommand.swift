@@ -67,13 +67,14 @@ struct TraceCommand: AsyncParsableCommand {
 
     /// A plain outline: spans indented under their parents, with service, name and duration.
     static func outline(_ trace: ExportTraceRequest) -> String {
-        struct Item { var span: Span; var service: String }
+        struct Item { var index = 0; var span: Span; var service: String }
         var items: [Item] = []
         for rs in trace.resourceSpans {
             let service = rs.resource.attributes.stringValue("service.name") ?? "unknown_service"
             for ss in rs.scopeSpans { for s in ss.spans { items.append(Item(span: s, service: service)) } }
         }
         items.sort { $0.span.startTimeUnixNano < $1.span.startTimeUnixNano }
+        for i in items.indices { items[i].index = i }
         let ids = Set(items.map(\.span.spanID))
         var children: [Data: [Item]] = [:]
         var roots: [Item] = []
@@ -83,8 +84,9 @@ struct TraceCommand: AsyncParsableCommand {
             }
         }
         var out = ""
+        var shown = Set<Int>()  // each span once, even when duplicate IDs make the parent links cyclic
         func walk(_ item: Item, depth: Int) {
-            guard depth < 200 else { return }
+            guard depth < 200, shown.insert(item.index).inserted else { return }
             let ms = Double(item.span.endTimeUnixNano &- item.span.startTimeUnixNano) / 1e6
             let mark = item.span.status.code == .error ? " [error]" : ""
             out += String(repeating: "  ", count: depth) + "\(item.service): \(item.span.name) \(String(format: "%.3f", ms))ms\(mark)\n"

@@ -83,7 +83,7 @@ struct ConfigLoadTests {
             """
         let problems = loadProblemTexts(yaml)
         let expected: [String] = [
-            #"receivers::otlp::protocols::grpc::endpoint: expected host:port (e.g. "localhost:4317"), got "nope""#,
+            #"receivers::otlp::protocols::grpc::endpoint: expected host:port with an IP address or localhost (e.g. "localhost:4317", "0.0.0.0:4317"), got "nope""#,
             "receivers::otlp::protocols::grpc::max_recv_msg_size_mib: must be between 1 and 1024, got 0",
             #"receivers::kafka: unknown receiver type "kafka" (known types: otlp)"#,
             #"exporters::sqlite::retention: expected a duration like "72h", got "soon""#,
@@ -319,10 +319,32 @@ struct ConfigLoadTests {
         #expect(config.effective["exporters"]?["sqlite"]?["queue_size"] == .scalar("100000"))
     }
 
-    @Test(arguments: ["nope", "localhost", "localhost:99999", "localhost:http", "::1:4317", "[::1]4317"])
+    @Test func inFlightBudgetSmallerThanTheBodyLimitIsReported() {
+        let yaml = """
+            receivers:
+              otlp:
+                protocols:
+                  http:
+                    endpoint: 127.0.0.1:0
+                    max_request_body_size: 33554432
+                    max_in_flight_bytes: 16777216
+            exporters:
+              debug:
+            service:
+              pipelines:
+                traces:
+                  receivers: [otlp]
+                  exporters: [debug]
+            """
+        #expect(loadProblemTexts(yaml) == [
+            "receivers::otlp::protocols::http::max_in_flight_bytes: must be at least max_request_body_size (33554432), got 16777216",
+        ])
+    }
+
+    @Test(arguments: ["nope", "localhost", "localhost:99999", "localhost:http", "::1:4317", "[::1]4317", "collector.internal:4317"])
     func badEndpointIsReported(_ endpoint: String) {
         let yaml = validBaseYAML.replacingOccurrences(of: "endpoint: 127.0.0.1:0", with: "endpoint: \"\(endpoint)\"")
-        #expect(loadProblemTexts(yaml) == [#"receivers::otlp::protocols::grpc::endpoint: expected host:port (e.g. "localhost:4317"), got "\#(endpoint)""#])
+        #expect(loadProblemTexts(yaml) == [#"receivers::otlp::protocols::grpc::endpoint: expected host:port with an IP address or localhost (e.g. "localhost:4317", "0.0.0.0:4317"), got "\#(endpoint)""#])
     }
 
     @Test(arguments: ["localhost:4317", ":4317", "0.0.0.0:0", "[::1]:4317"])

@@ -270,10 +270,15 @@ struct StoreTests {
             #expect(try reader.partitions() == [bucket - 2, bucket])
             #expect(try reader.trace(id: old.trace)?.spanCount == 3)
 
-            // Far in the future everything goes.
+            // Far in the future everything goes, and with it the resources, scopes and operations no span uses.
             #expect(try await store.applyRetention(now: Int64(now + 1000 * hourNanos)) == 2)
             #expect(try reader.partitions() == [])
             #expect(try reader.spanCount() == 0)
+            let shared = try await store.pool.read { db in
+                try ["resources", "scopes", "operations"].map { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? -1 }
+            }
+            #expect(shared == [0, 0, 0])
+            #expect(try reader.services() == [])
             await store.close()
         }
     }

@@ -54,7 +54,7 @@ EXPECTED_PROBLEMS = [
     'service::pipelines::traces::exporters::1: references exporter "nothere", which is not defined under exporters',
     "receivers::otlp/unused: defined but not used in any pipeline",
     # ${env:...} is substituted before validation: the message shows the variable's value.
-    'receivers::otlp::protocols::http::endpoint: expected host:port (e.g. "localhost:4317"), got "not-an-endpoint"',
+    'receivers::otlp::protocols::http::endpoint: expected host:port with an IP address or localhost (e.g. "localhost:4317", "0.0.0.0:4317"), got "not-an-endpoint"',
 ]
 
 
@@ -335,3 +335,16 @@ def test_grpc_health_reports_serving(server):
         with pytest.raises(grpc.RpcError) as e:
             check(b"\x0a\x07nothing", timeout=10)
         assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_serve_exits_when_only_the_grpc_port_is_in_use(server_factory, tmp_path):
+    """A receiver whose gRPC side cannot bind must not keep serving HTTP half-started: serve exits non-zero."""
+    first = server_factory()
+    config = tmp_path / "clash.yaml"
+    write_config(config, tmp_path / "other.db")
+    config.write_text(config.read_text().replace("endpoint: 127.0.0.1:0\n        max_recv_msg_size_mib",
+                                                  f"endpoint: {first.grpc_address}\n        max_recv_msg_size_mib"))
+    p = run_cli(first.binary, "serve", "--config", config, timeout=30)
+    out, err = text(p)
+    assert p.returncode != 0, err
+    assert "stopped" in err or "error" in err.lower(), err

@@ -247,3 +247,27 @@ def test_http1_pipelined_requests_are_answered_in_order(module_server):
             assert r.content_type.split(";")[0] == content_type
     stored = stored_span_ids(module_server.db_path, {t for t, _ in sent})
     assert all(len(stored.get(t, ())) == 2 for t, _ in sent)
+
+
+def test_concatenated_gzip_members_are_one_body(module_server):
+    """RFC 1952: a gzip body may hold several members back to back; they inflate to one body."""
+    trace_id, request = make_trace_request(5, service="multi-member-gzip")
+    raw = request.SerializeToString()
+    half = len(raw) // 2
+    body = gzip.compress(raw[:half]) + gzip.compress(raw[half:])
+    with httpx.Client(timeout=10) as client:
+        r = client.post(module_server.url(), content=body,
+                        headers={"Content-Type": PROTOBUF, "Content-Encoding": "gzip"})
+    assert_ok_trace_response(r, PROTOBUF)
+    assert_same_trace(request, cli_trace_request(module_server.binary, module_server.db_path, trace_id))
+
+
+def test_expect_100_continue_with_a_wrong_content_type_is_refused_at_once(module_server):
+    """With `Expect: 100-continue` the client waits before sending the body, so a request that will fail anyway
+    is answered from its head (415 here) instead of after a body that never comes."""
+    host, port = module_server.http_host_port
+    with Http1Connection(host, port) as conn:
+        conn.send_head("POST", "/v1/traces", {"Content-Type": "text/plain", "Content-Length": "1000",
+                                              "Expect": "100-continue"})
+        final = conn.read_response(timeout=5.0, allow_interim=False)
+    assert final.status == 415
