@@ -99,23 +99,7 @@ struct GRPCReceiverTests {
 
     @Test func retryableRefusalIsUnavailableWithRetryInfo() async throws {
         let sink = TracesSink()
-        let registry = ComponentRegistry(ComponentRegistry.builtin.all + [TestExporterFactory(sink: sink)])
-        let yaml = """
-            receivers:
-              otlp:
-                protocols:
-                  grpc:
-                    endpoint: 127.0.0.1:0
-            exporters:
-              test:
-                refuse: retryable
-            service:
-              pipelines:
-                traces:
-                  receivers: [otlp]
-                  exporters: [test]
-            """
-        let collector = try await TestCollector(yaml: yaml, registry: registry)
+        let collector = try await collectorWithTestExporter(sink: sink, signal: "traces", settings: "refuse: retryable")
         let error = try await withOTLPClient(port: try await collector.address("otlp", "grpc").port) { client in
             try await exportRaw(try SpanFactory.request().serializedBytes(), client: client)
         }
@@ -130,22 +114,7 @@ struct GRPCReceiverTests {
 
     @Test func metricsAndLogsReachTheirPipelinesAndUnconfiguredSignalsAreUnimplemented() async throws {
         let sink = TracesSink()
-        let registry = ComponentRegistry(ComponentRegistry.builtin.all + [TestExporterFactory(sink: sink)])
-        let yaml = """
-            receivers:
-              otlp:
-                protocols:
-                  grpc:
-                    endpoint: 127.0.0.1:0
-            exporters:
-              test:
-            service:
-              pipelines:
-                metrics:
-                  receivers: [otlp]
-                  exporters: [test]
-            """
-        let collector = try await TestCollector(yaml: yaml, registry: registry)
+        let collector = try await collectorWithTestExporter(sink: sink, signal: "metrics")
         var metrics = ExportMetricsRequest()
         var rm = ResourceMetrics()
         var sm = Opentelemetry_Proto_Metrics_V1_ScopeMetrics()

@@ -1,4 +1,5 @@
 import CollectorCore
+import CollectorService
 import CollectorTesting
 import Foundation
 import GRPCCore
@@ -74,4 +75,25 @@ func sqliteConfig(db: String, grpcExtra: String = "", extraExporters: String = "
           exporters: \(tracesExporters)
     \(otherPipelines)
     """
+}
+
+/// A collector whose only pipeline (`signal`) goes from a gRPC `otlp` receiver to the `test` exporter.
+func collectorWithTestExporter(sink: TracesSink, signal: String, settings: String = "") async throws -> TestCollector {
+    let registry = ComponentRegistry(ComponentRegistry.builtin.all + [TestExporterFactory(sink: sink)])
+    let yaml = """
+        receivers:
+          otlp:
+            protocols:
+              grpc:
+                endpoint: 127.0.0.1:0
+        exporters:
+          test:
+            \(settings)
+        service:
+          pipelines:
+            \(signal):
+              receivers: [otlp]
+              exporters: [test]
+        """
+    return try await TestCollector(yaml: yaml, registry: registry)
 }
