@@ -11,7 +11,8 @@ import Synchronization
 /// Writes use group commit. ``append(_:)`` queues a request and suspends; the writer takes everything queued
 /// while the previous transaction ran, writes it in one transaction, commits, and only then resumes the callers.
 /// At light load a request waits for its own commit (no timer); at heavy load transactions grow. The queue is
-/// bounded by ``SQLiteStoreConfig/queueSize`` spans: beyond it ``append(_:)`` refuses with a retryable error.
+/// bounded by ``SQLiteStoreConfig/queueSize`` spans and ``maxQueuedBytes`` bytes: beyond either, ``append(_:)``
+/// refuses with a retryable error.
 public final class SQLiteTraceStore: Sendable {
     public let config: SQLiteStoreConfig
     let pool: DatabasePool
@@ -30,8 +31,8 @@ public final class SQLiteTraceStore: Sendable {
 
     private struct Pending {
         var batch: PreparedBatch
-        var spans: Int
         var continuation: CheckedContinuation<Void, any Error>
+        var spans: Int { batch.spanCount }
     }
 
     private struct State {
@@ -97,7 +98,7 @@ public final class SQLiteTraceStore: Sendable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let outcome: PipelineError? = state.withLock { s in
                 if let refusal = refusal(s, adding: spans, bytes: prepared.byteCount) { return refusal }
-                s.pending.append(Pending(batch: prepared, spans: spans, continuation: continuation))
+                s.pending.append(Pending(batch: prepared, continuation: continuation))
                 s.pendingSpans += spans
                 s.pendingBytes += prepared.byteCount
                 if s.draining { return nil }
@@ -165,7 +166,10 @@ public final class SQLiteTraceStore: Sendable {
                 result = .failure(error)
             }
             switch result {
-            case .success:
+            case .success(let outcome):
+                if outcome.duplicates > 0 {
+                    logger.debug("retried spans already stored", metadata: ["duplicates": "\(outcome.duplicates)"])
+                }
                 batch.forEach { $0.continuation.resume() }
                 checkpointIfWALTooLarge()
             case .failure(let error):
@@ -226,7 +230,7 @@ public final class SQLiteTraceStore: Sendable {
     }
 
     /// Removes partitions older than the retention period, then the oldest ones while the database is over its size
-    /// limit. Returns the number of partitions removed. Runs on the writer; exposed for tests through ``applyRetention(now:)``.
+    /// limit. Returns the number of partitions removed. Runs on the writer (see ``applyRetention(now:)``).
     private func enforceRetention(now: Int64) throws -> Int {
         let retentionNanos = Int64(config.retention.components.seconds) * 1_000_000_000
         let limit = Int64(config.maxSizeMiB) << 20
@@ -245,11 +249,8 @@ public final class SQLiteTraceStore: Sendable {
         // Size: bounded work per run (the writer serves commits between runs), so ingest never waits long.
         let deadline = ContinuousClock.now + Self.retentionBudget
         while ContinuousClock.now < deadline {
-            let (used, buckets) = try pool.read { db -> (Int64, [Int64]) in
-                let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
-                let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
-                let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
-                return ((pages - free) * pageSize, try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket"))
+            let (used, buckets) = try pool.read { db in
+                (try Self.pageUsage(db).used, try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket"))
             }
             guard used > limit else { break }
             if buckets.count > 1, let oldest = buckets.first {
@@ -285,11 +286,17 @@ public final class SQLiteTraceStore: Sendable {
         }
         // Give space back gradually when the file is far over the limit (e.g. the limit was lowered).
         try pool.writeWithoutTransaction { db in
-            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
-            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
-            if pages * pageSize > limit { try db.execute(sql: "PRAGMA incremental_vacuum(2560)") }
+            if try Self.pageUsage(db).file > limit { try db.execute(sql: "PRAGMA incremental_vacuum(2560)") }
         }
         return removed
+    }
+
+    /// Bytes of the database file, and of the pages in it that hold data (the file minus its free list).
+    private static func pageUsage(_ db: Database) throws -> (used: Int64, file: Int64) {
+        let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+        let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+        let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+        return ((pages - free) * pageSize, pages * pageSize)
     }
 
     /// Longest a retention run may keep the writer from commits while removing data for size.
@@ -314,7 +321,7 @@ public final class SQLiteTraceStore: Sendable {
         writer.resetCaches()
     }
 
-    /// Applies retention immediately on the writer and waits for it (tests, and the CLI's maintenance).
+    /// Applies retention immediately on the writer, as if it were `now`, and waits for it (used by tests).
     public func applyRetention(now: Int64) async throws -> Int {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int, any Error>) in
             writerQueue.async {
