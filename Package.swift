@@ -83,12 +83,21 @@ let package = Package(
             dependencies: ["CollectorCore", "OTLP"],
             swiftSettings: strict
         ),
+        .target(
+            name: "Processors",
+            dependencies: [
+                "CollectorCore", "OTLP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
 
         // Layer 3.5: the component registry and the pipeline graph built from config.
         .target(
             name: "CollectorService",
             dependencies: [
-                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters",
+                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters", "Processors",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -141,6 +150,11 @@ let package = Package(
             name: "CollectorCoreTests",
             dependencies: ["CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
             resources: [],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ProcessorsTests",
+            dependencies: ["Processors", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -42,11 +42,15 @@ public struct ComponentContext: Sendable {
     public var id: ComponentID
     public var logger: Logger
     public var listening: ListeningAddresses
+    /// The clock time-driven components (batch timeouts, decision windows, check intervals) use; tests pass a
+    /// manual clock so they never sleep.
+    public var clock: any MonotonicClock
 
-    public init(id: ComponentID, logger: Logger, listening: ListeningAddresses) {
+    public init(id: ComponentID, logger: Logger, listening: ListeningAddresses = ListeningAddresses(), clock: any MonotonicClock = SystemClock()) {
         self.id = id
         self.logger = logger
         self.listening = listening
+        self.clock = clock
     }
 }
 

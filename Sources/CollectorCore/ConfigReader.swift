@@ -12,6 +12,7 @@ public final class ConfigReader {
     private var read: Set<String> = []
     private var effective: [(key: String, value: ConfigNode)] = []
     private var children: [String: ConfigReader] = [:]
+    private var listChildren: [String: [ConfigReader]] = [:]
 
     /// - Parameters:
     ///   - node: the mapping to read; `null` reads as an empty mapping (a component listed with no settings).
@@ -176,6 +177,29 @@ public final class ConfigReader {
         return reader
     }
 
+    /// The list of mappings at `key` (e.g. an attributes processor's `actions`), one reader per item with the path
+    /// `key::index`. Items that are not mappings are reported. Their keys are checked when this reader finishes.
+    public func mappingList(_ key: String) -> [ConfigReader] {
+        if let existing = listChildren[key] { return existing }
+        var readers: [ConfigReader] = []
+        switch raw(key) {
+        case nil, .null?: break
+        case .sequence(let items)?:
+            for (i, item) in items.enumerated() {
+                if case .mapping = item {
+                    readers.append(ConfigReader(item, path: path + [key, String(i)], problems: problems))
+                } else {
+                    problems.add(path: pathString(key) + "::\(i)", "expected a mapping, got \(item.kindName)")
+                }
+            }
+        case let other?:
+            report(key, "expected a list, got \(other.kindName)")
+        }
+        listChildren[key] = readers
+        if !effective.contains(where: { $0.key == key }) { effective.append((key, .null)) }
+        return readers
+    }
+
     /// Reports every key that was never read (here and in nested readers), then returns the effective
     /// settings, defaults included.
     @discardableResult
@@ -190,12 +214,14 @@ public final class ConfigReader {
         checkedUnknown = true
         for (key, _) in entries where !read.contains(key) { report(key, "unknown key") }
         for child in children.values { child.reportUnknownKeys() }
+        for list in listChildren.values { for child in list { child.reportUnknownKeys() } }
     }
 
     /// The settings as read, defaults included, in the order they were asked for.
     public var effectiveNode: ConfigNode {
         .mapping(effective.map { entry in
             if let child = children[entry.key] { return (entry.key, child.effectiveNode) }
+            if let list = listChildren[entry.key] { return (entry.key, .sequence(list.map(\.effectiveNode))) }
             return entry
         })
     }
