@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "otelsink", targets: ["otelsink"]),
         .executable(name: "otelsink-loadgen", targets: ["LoadGenerator"]),
+        .executable(name: "otelsink-pipeline-bench", targets: ["PipelineBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -129,6 +130,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "bench/LoadGenerator",
+            swiftSettings: strict
+        ),
+
+        // In-process pipeline benchmark for bench/ (processor costs without a network hop).
+        .executableTarget(
+            name: "PipelineBench",
+            dependencies: [
+                "CollectorService", "CollectorCore", "OTLP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "bench/PipelineBench",
             swiftSettings: strict
         ),
 

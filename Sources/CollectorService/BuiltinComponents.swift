@@ -1,6 +1,7 @@
 import CollectorCore
 import Exporters
 import OTLPReceivers
+import Processors
 import SQLiteStore
 
 extension ComponentRegistry {
@@ -9,5 +10,9 @@ extension ComponentRegistry {
         OTLPReceiverFactory(),
         SQLiteExporterFactory(),
         DebugExporterFactory(),
+        NopExporterFactory(),
+        BatchProcessorFactory(),
+        MemoryLimiterProcessorFactory(),
+        ProbabilisticSamplerFactory(),
     ])
 }

@@ -10,6 +10,9 @@ import UnixSignals
 /// exporters drain and close last.
 public struct Collector: Sendable {
     public let services: [any Service]
+    /// Each pipeline's entry point: what its receivers deliver to (the first processor, or the exporters' fan-out).
+    /// Benchmarks and tests feed pipelines through these without a network hop.
+    public let pipelineEntries: [PipelineID: SignalConsumers]
     public let listening: ListeningAddresses
     public let config: CollectorConfig
 
@@ -43,6 +46,7 @@ public struct Collector: Sendable {
             heads[pid] = next
         }
 
+        pipelineEntries = heads
         var receivers: [any Receiver] = []
         for (id, configured) in config.receivers.sorted(by: { $0.key < $1.key }) {
             guard let factory = configured.factory as? any ReceiverFactory else { continue }

@@ -1,0 +1,75 @@
+import CollectorCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SplitMix64: cheap, good enough for unique IDs in a benchmark.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// User + system CPU time of this process, all threads.
+enum ProcessCPU {
+    static func nanos() -> Int64 {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func ns(_ t: timeval) -> Int64 { Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_usec) * 1000 }
+        return ns(usage.ru_utime) + ns(usage.ru_stime)
+    }
+}
+
+/// What the feeders saw: accepted and refused spans, export latencies, peak RSS.
+final class FeedStats: Sendable {
+    struct Snapshot {
+        var acceptedSpans = 0
+        var refusedSpans = 0
+        var latenciesMs: [Double] = []
+        var peakRSSKiB = 0
+
+        func percentile(_ p: Double) -> Double {
+            guard !latenciesMs.isEmpty else { return 0 }
+            let sorted = latenciesMs.sorted()
+            let v = sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+            return (v * 100).rounded() / 100
+        }
+    }
+
+    private let state = LockedValue(Snapshot())
+
+    func record(latency: Duration, ok: Bool, spans: Int) {
+        let ms = Double(latency.components.seconds) * 1000 + Double(latency.components.attoseconds) / 1e15
+        state.withLock { s in
+            if ok { s.acceptedSpans += spans } else { s.refusedSpans += spans }
+            if s.latenciesMs.count < 2_000_000 { s.latenciesMs.append(ms) }
+        }
+    }
+
+    func recordRSS(kib: Int) { state.withLock { $0.peakRSSKiB = max($0.peakRSSKiB, kib) } }
+
+    func snapshot() -> Snapshot { state.withLock { $0 } }
+}
+
+/// Samples this process's RSS every 100 ms.
+enum RSSSampler {
+    static func run(until end: ContinuousClock.Instant, into stats: FeedStats) async {
+        while ContinuousClock.now < end {
+            if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
+                for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+                    if let kib = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ Int($0) }) {
+                        stats.recordRSS(kib: kib)
+                    }
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}

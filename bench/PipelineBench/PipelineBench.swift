@@ -1,0 +1,107 @@
+import ArgumentParser
+import CollectorCore
+import CollectorService
+import Foundation
+import Logging
+import OTLP
+import ServiceLifecycle
+
+/// Feeds the standard workload straight into one pipeline of a real collector (built from a config file, no
+/// network hop) and reports the process's CPU time per span, throughput, export latency and peak RSS.
+///
+/// Generating requests costs CPU too; run the same command on a config whose pipeline has no processors and a
+/// `nop` exporter (bench/pipelines/baseline.yaml) and subtract, as bench/run-processors.sh does.
+@main
+struct PipelineBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "otelsink-pipeline-bench",
+        abstract: "Measure a pipeline's CPU cost per span in process.")
+
+    @Option(help: "Collector config file; its traces pipeline is fed.")
+    var config: String
+
+    @Option(help: "Pipeline to feed.")
+    var pipeline = "traces"
+
+    @Option(help: "Seconds to measure (after a 1 s warm-up).")
+    var seconds: Double = 10
+
+    @Option(help: "Offered spans per second; 0 sends flat out.")
+    var rate: Int = 0
+
+    @Option(help: "Concurrent feeders.")
+    var concurrency: Int = 4
+
+    @Option(help: "A label for the result line.")
+    var label: String = ""
+
+    func run() async throws {
+        var logger = Logger(label: "pipeline-bench")
+        logger.logLevel = .warning
+        let yaml = try String(contentsOfFile: config, encoding: .utf8)
+        let loaded = try CollectorConfig.load(yaml: yaml, environment: ProcessInfo.processInfo.environment, registry: .builtin)
+        let collector = try Collector(config: loaded, logger: logger)
+        guard let pid = try? PipelineID(parsing: pipeline), let entry = collector.pipelineEntries[pid]?.traces else {
+            throw ValidationError("\(config) has no traces pipeline named \(pipeline)")
+        }
+        let group = collector.serviceGroup(logger: logger, signals: [])
+        let running = Task { try await group.run() }
+
+        let workload = Workload()
+        let stats = FeedStats()
+        let warmupEnd = ContinuousClock.now + .seconds(1)
+        let end = warmupEnd + .milliseconds(Int(seconds * 1000))
+        let perFeederInterval: Duration? = rate > 0
+            ? .nanoseconds(Int64(1e9 * Double(Workload.spansPerRequest) * Double(concurrency) / Double(rate))) : nil
+        let sampler = Task { await RSSSampler.run(until: end, into: stats) }
+
+        var cpuStart = ProcessCPU.nanos()
+        await withTaskGroup(of: Void.self) { tasks in
+            for f in 0..<concurrency {
+                tasks.addTask {
+                    var rng = SplitMix64(seed: UInt64(f) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(DispatchTime.now().uptimeNanoseconds))
+                    var nextSend = ContinuousClock.now
+                    while ContinuousClock.now < end {
+                        if let interval = perFeederInterval {
+                            nextSend += interval
+                            if nextSend > ContinuousClock.now { try? await Task.sleep(until: nextSend, clock: .continuous) }
+                        }
+                        let request = workload.next(using: &rng, nowNanos: UInt64(Date().timeIntervalSince1970 * 1e9))
+                        let began = ContinuousClock.now
+                        let ok = (try? await entry.consume(request)) != nil
+                        if began >= warmupEnd { stats.record(latency: ContinuousClock.now - began, ok: ok, spans: Workload.spansPerRequest) }
+                    }
+                }
+            }
+            // Start the CPU clock when the warm-up ends.
+            tasks.addTask {
+                try? await Task.sleep(until: warmupEnd, clock: .continuous)
+            }
+            await tasks.next()
+            cpuStart = ProcessCPU.nanos()
+            await tasks.waitForAll()
+        }
+        let cpu = ProcessCPU.nanos() - cpuStart
+        await sampler.value
+        await group.triggerGracefulShutdown()
+        try await running.value
+
+        let r = stats.snapshot()
+        let accepted = r.acceptedSpans
+        let line: [String: Any] = [
+            "label": label.isEmpty ? config : label,
+            "offered_rate": rate,
+            "concurrency": concurrency,
+            "seconds": seconds,
+            "spans_accepted": accepted,
+            "spans_refused": r.refusedSpans,
+            "spans_per_second": Int(Double(accepted) / seconds),
+            "cpu_ns_per_span": accepted > 0 ? Int(Double(cpu) / Double(accepted + r.refusedSpans)) : 0,
+            "latency_p50_ms": r.percentile(0.50),
+            "latency_p99_ms": r.percentile(0.99),
+            "peak_rss_mib": r.peakRSSKiB / 1024,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
