@@ -14,5 +14,7 @@ extension ComponentRegistry {
         BatchProcessorFactory(),
         MemoryLimiterProcessorFactory(),
         ProbabilisticSamplerFactory(),
+        AttributesProcessorFactory(),
+        ResourceProcessorFactory(),
     ])
 }

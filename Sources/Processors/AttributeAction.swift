@@ -1,0 +1,248 @@
+import CollectorCore
+import OTLP
+
+/// One step of the action list shared by the `attributes` and `resource` processors (otelcol's `attraction`).
+///
+/// Everything is decided when the config is read: values are typed, regexes compiled, names of extract groups
+/// listed, so applying an action is comparisons and in-place edits of the attribute list.
+public enum AttributeAction: Sendable {
+    /// Where insert/update/upsert take their value from.
+    public enum Source: Sendable {
+        /// A value written in config (its type inferred from the YAML scalar).
+        case value(AnyValue)
+        /// The value of another attribute of the same item; when that attribute is absent the action does nothing.
+        case fromAttribute(String)
+    }
+
+    /// Adds `key` when it is absent.
+    case insert(key: String, source: Source)
+    /// Replaces the value of `key` when it is present.
+    case update(key: String, source: Source)
+    /// Inserts or updates `key`.
+    case upsert(key: String, source: Source)
+    /// Removes `key` and every key `pattern` matches.
+    case delete(key: String?, pattern: AttributeRegex?)
+    /// Replaces the value of `key` and of every key `pattern` matches with its SHA-256 hex digest.
+    case hash(key: String?, pattern: AttributeRegex?)
+    /// Matches `pattern` against the string value of `key`; each named group becomes (or overwrites) an attribute.
+    case extract(key: String, pattern: AttributeRegex, names: [String])
+    /// Converts the value of `key` to `int`, `double` or `string` when it can be converted.
+    case convert(key: String, to: AttributeConversionTarget)
+
+    /// The action names, in otelcol's order (also the order error messages list them).
+    public static let names = ["insert", "update", "upsert", "delete", "hash", "extract", "convert"]
+}
+
+/// The `convert` action's target types.
+public enum AttributeConversionTarget: String, Sendable, CaseIterable {
+    case int, double, string
+}
+
+/// A compiled action list; `apply` runs it over one attribute list, in order.
+public struct AttributeActions: Sendable {
+    public let actions: [AttributeAction]
+
+    public init(_ actions: [AttributeAction]) { self.actions = actions }
+
+    public var isEmpty: Bool { actions.isEmpty }
+
+    /// Reads the action list at `key` (`actions` for the attributes processor, `attributes` for resource),
+    /// reporting every problem with its path (`processors::attributes/x::actions::2::action: …`).
+    public init(reading r: ConfigReader, key: String) {
+        var out: [AttributeAction] = []
+        for item in r.mappingList(key) {
+            if let action = Self.readAction(item) { out.append(action) }
+        }
+        actions = out
+    }
+
+    private static func readAction(_ a: ConfigReader) -> AttributeAction? {
+        let key = a.optionalString("key").flatMap { $0.isEmpty ? nil : $0 }
+        let actionText = a.optionalString("action")
+        let fromAttribute = a.optionalString("from_attribute").flatMap { $0.isEmpty ? nil : $0 }
+        let patternText = a.optionalString("pattern").flatMap { $0.isEmpty ? nil : $0 }
+        let convertedType = a.optionalString("converted_type").flatMap { $0.isEmpty ? nil : $0 }
+        var value: AnyValue?
+        if let node = a.raw("value") {
+            value = AttributeValueText.value(from: node)
+            if case .scalar = node { _ = a.optionalString("value") }  // records it for print-config
+        }
+        if let context = a.optionalString("from_context"), !context.isEmpty {
+            a.report("from_context", "not supported by otelsink: request metadata (client address, headers, auth) does not reach processors; use value or from_attribute")
+        }
+
+        guard let actionText else {
+            a.report("action", "required; expected one of \(AttributeAction.names.joined(separator: ", "))")
+            return nil
+        }
+        let action = actionText.lowercased()
+        guard AttributeAction.names.contains(action) else {
+            a.report("action", "unknown action \"\(actionText)\"; expected one of \(AttributeAction.names.joined(separator: ", "))")
+            return nil
+        }
+
+        var ok = true
+        func reject(_ field: String, _ present: Bool) {
+            if present {
+                a.report(field, "not used by action \(action); remove it")
+                ok = false
+            }
+        }
+        func compile(_ text: String) -> AttributeRegex? {
+            do { return try AttributeRegex(text) } catch {
+                a.report("pattern", "regex \"\(text)\" \(error.reason)")
+                ok = false
+                return nil
+            }
+        }
+
+        switch action {
+        case "insert", "update", "upsert":
+            if key == nil { a.report("key", "required for action \(action)"); ok = false }
+            reject("pattern", patternText != nil)
+            reject("converted_type", convertedType != nil)
+            let source: AttributeAction.Source
+            switch (value, fromAttribute) {
+            case (let v?, nil): source = .value(v)
+            case (nil, let f?): source = .fromAttribute(f)
+            case (_?, _?):
+                a.report("value", "value and from_attribute are mutually exclusive; set one")
+                return nil
+            case (nil, nil):
+                a.report(nil, "action \(action) needs value or from_attribute")
+                return nil
+            }
+            guard ok, let key else { return nil }
+            switch action {
+            case "insert": return .insert(key: key, source: source)
+            case "update": return .update(key: key, source: source)
+            default: return .upsert(key: key, source: source)
+            }
+
+        case "delete", "hash":
+            if key == nil && patternText == nil {
+                a.report(nil, "action \(action) needs key or pattern (or both)")
+                ok = false
+            }
+            reject("value", value != nil)
+            reject("from_attribute", fromAttribute != nil)
+            reject("converted_type", convertedType != nil)
+            let pattern = patternText.flatMap(compile)
+            guard ok else { return nil }
+            return action == "delete" ? .delete(key: key, pattern: pattern) : .hash(key: key, pattern: pattern)
+
+        case "extract":
+            if key == nil { a.report("key", "required for action extract"); ok = false }
+            reject("value", value != nil)
+            reject("from_attribute", fromAttribute != nil)
+            reject("converted_type", convertedType != nil)
+            guard let patternText else {
+                a.report("pattern", "required for action extract: a regex with named groups, e.g. ^/api/(?P<version>v[0-9]+)/")
+                return nil
+            }
+            guard let regex = compile(patternText) else { return nil }
+            if regex.groupNames.isEmpty {
+                a.report("pattern", "regex \"\(patternText)\" has no named groups; extract creates one attribute per (?P<name>…) group")
+                return nil
+            }
+            if regex.groupNames.contains(where: { $0 == nil }) {
+                a.report("pattern", "regex \"\(patternText)\" has an unnamed group; every group must be named (use (?:…) for grouping)")
+                return nil
+            }
+            guard ok, let key else { return nil }
+            return .extract(key: key, pattern: regex, names: regex.groupNames.compactMap { $0 })
+
+        default:  // convert
+            if key == nil { a.report("key", "required for action convert"); ok = false }
+            reject("value", value != nil)
+            reject("from_attribute", fromAttribute != nil)
+            reject("pattern", patternText != nil)
+            let targets = AttributeConversionTarget.allCases.map(\.rawValue).joined(separator: ", ")
+            guard let convertedType else {
+                a.report("converted_type", "required for action convert; expected one of \(targets)")
+                return nil
+            }
+            guard let target = AttributeConversionTarget(rawValue: convertedType) else {
+                a.report("converted_type", "unknown type \"\(convertedType)\"; expected one of \(targets)")
+                return nil
+            }
+            guard ok, let key else { return nil }
+            return .convert(key: key, to: target)
+        }
+    }
+
+    // MARK: - Applying
+
+    /// Runs every action over `attributes`, in place.
+    public func apply(to attributes: inout [KeyValue]) {
+        for action in actions {
+            switch action {
+            case .insert(let key, let source):
+                guard Self.index(of: key, in: attributes) == nil, let v = Self.resolve(source, in: attributes) else { continue }
+                attributes.append(Self.pair(key, v))
+            case .update(let key, let source):
+                guard let i = Self.index(of: key, in: attributes), let v = Self.resolve(source, in: attributes) else { continue }
+                attributes[i].value = v
+            case .upsert(let key, let source):
+                guard let v = Self.resolve(source, in: attributes) else { continue }
+                if let i = Self.index(of: key, in: attributes) {
+                    attributes[i].value = v
+                } else {
+                    attributes.append(Self.pair(key, v))
+                }
+            case .delete(let key, let pattern):
+                if let key, let i = Self.index(of: key, in: attributes) { attributes.remove(at: i) }
+                if let pattern { attributes.removeAll { pattern.matches($0.key) } }
+            case .hash(let key, let pattern):
+                // As otelcol: the key first, then every key the pattern matches (a key matched by both is hashed
+                // twice, as there).
+                if let key, let i = Self.index(of: key, in: attributes) {
+                    attributes[i].value = AttributeHashing.hashed(attributes[i].value)
+                }
+                if let pattern {
+                    for i in attributes.indices where pattern.matches(attributes[i].key) {
+                        attributes[i].value = AttributeHashing.hashed(attributes[i].value)
+                    }
+                }
+            case .extract(let key, let pattern, let names):
+                guard let i = Self.index(of: key, in: attributes), case .stringValue(let text)? = attributes[i].value.value,
+                      let groups = pattern.captures(in: text)
+                else { continue }
+                for (name, captured) in zip(names, groups) {
+                    if let j = Self.index(of: name, in: attributes) {
+                        attributes[j].value = .string(captured)
+                    } else {
+                        attributes.append(Self.pair(name, .string(captured)))
+                    }
+                }
+            case .convert(let key, let target):
+                guard let i = Self.index(of: key, in: attributes) else { continue }
+                AttributeValueText.convert(&attributes[i].value, to: target)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func index(of key: String, in attributes: [KeyValue]) -> Int? {
+        for i in attributes.indices where attributes[i].key == key { return i }
+        return nil
+    }
+
+    @inline(__always)
+    private static func resolve(_ source: AttributeAction.Source, in attributes: [KeyValue]) -> AnyValue? {
+        switch source {
+        case .value(let v): return v
+        case .fromAttribute(let other):
+            guard let i = index(of: other, in: attributes) else { return nil }
+            return attributes[i].value
+        }
+    }
+
+    @inline(__always)
+    private static func pair(_ key: String, _ value: AnyValue) -> KeyValue {
+        var kv = KeyValue()
+        kv.key = key
+        kv.value = value
+        return kv
+    }
+}

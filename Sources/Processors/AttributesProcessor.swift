@@ -1,0 +1,155 @@
+import CollectorCore
+import OTLP
+
+/// Settings of the `attributes` processor (otelcol-contrib's `attributesprocessor`): an action list and optional
+/// `include`/`exclude` match properties choosing which spans, log records and metrics it applies to.
+public struct AttributesProcessorConfig: ComponentConfig {
+    public var actions: AttributeActions
+    public var match: MatchConfig
+
+    public init(actions: AttributeActions, match: MatchConfig = MatchConfig(include: nil, exclude: nil)) {
+        self.actions = actions
+        self.match = match
+    }
+
+    public init(reading r: ConfigReader) {
+        actions = AttributeActions(reading: r, key: "actions")
+        match = MatchConfig(reading: r, keys: MatchProperties.generalKeys)
+    }
+}
+
+/// The `attributes` processor: applies its actions to span attributes, log record attributes and the attributes
+/// of every data point of a metric, for the items its `include`/`exclude` select.
+///
+/// Selection, as otelcol: spans by service, span name and kind, span attributes, resource attributes and
+/// instrumentation scope (`libraries`); log records by body, severity text and number, record attributes,
+/// resource attributes and scope; metrics by `metric_names` only (otelcol ignores the other properties for
+/// metrics, and so does otelsink).
+public struct AttributesProcessor: StatelessProcessor, TracesConsumer, MetricsConsumer, LogsConsumer {
+    public let config: AttributesProcessorConfig
+    let next: SignalConsumers
+
+    /// Builds the processor. Throws when `include`/`exclude` hold properties that cannot select the items of a
+    /// signal `next` carries (e.g. `services` for log records), as otelcol refuses to start then.
+    public init(config: AttributesProcessorConfig, next: SignalConsumers) throws {
+        for properties in [config.match.include, config.match.exclude].compactMap({ $0 }) {
+            if next.traces != nil, let problem = properties.problemForSpans() {
+                throw ConfigProblem(path: properties.path, problem + " (in a traces pipeline)")
+            }
+            if next.logs != nil, let problem = properties.problemForLogs() {
+                throw ConfigProblem(path: properties.path, problem + " (in a logs pipeline)")
+            }
+        }
+        self.config = config
+        self.next = next
+    }
+
+    public var mutatesData: Bool { true }
+
+    public var consumers: SignalConsumers {
+        SignalConsumers(
+            traces: next.traces == nil ? nil : self,
+            metrics: next.metrics == nil ? nil : self,
+            logs: next.logs == nil ? nil : self)
+    }
+
+    // MARK: - Traces
+
+    public func consume(_ traces: ExportTraceRequest) async throws {
+        guard let downstream = next.traces else { return }
+        var request = traces
+        process(&request)
+        try await downstream.consume(request)
+    }
+
+    /// Applies the actions to the selected spans of `request`, in place.
+    public func process(_ request: inout ExportTraceRequest) {
+        let actions = config.actions
+        guard !actions.isEmpty else { return }
+        let match = config.match
+        for r in request.resourceSpans.indices {
+            let resource = request.resourceSpans[r].resource.attributes
+            for s in request.resourceSpans[r].scopeSpans.indices {
+                let scope = request.resourceSpans[r].scopeSpans[s].scope
+                for i in request.resourceSpans[r].scopeSpans[s].spans.indices {
+                    if !match.isEmpty {
+                        let span = request.resourceSpans[r].scopeSpans[s].spans[i]
+                        guard match.selects({ $0.matchesSpan(span, resource: resource, scope: scope) }) else { continue }
+                    }
+                    request.resourceSpans[r].scopeSpans[s].spans[i].editAttributes { actions.apply(to: &$0) }
+                }
+            }
+        }
+    }
+
+    // MARK: - Logs
+
+    public func consume(_ logs: ExportLogsRequest) async throws {
+        guard let downstream = next.logs else { return }
+        var request = logs
+        process(&request)
+        try await downstream.consume(request)
+    }
+
+    /// Applies the actions to the selected log records of `request`, in place.
+    public func process(_ request: inout ExportLogsRequest) {
+        let actions = config.actions
+        guard !actions.isEmpty else { return }
+        let match = config.match
+        for r in request.resourceLogs.indices {
+            let resource = request.resourceLogs[r].resource.attributes
+            for s in request.resourceLogs[r].scopeLogs.indices {
+                let scope = request.resourceLogs[r].scopeLogs[s].scope
+                for i in request.resourceLogs[r].scopeLogs[s].logRecords.indices {
+                    if !match.isEmpty {
+                        let record = request.resourceLogs[r].scopeLogs[s].logRecords[i]
+                        guard match.selects({ $0.matchesLogRecord(record, resource: resource, scope: scope) }) else { continue }
+                    }
+                    request.resourceLogs[r].scopeLogs[s].logRecords[i].editAttributes { actions.apply(to: &$0) }
+                }
+            }
+        }
+    }
+
+    // MARK: - Metrics
+
+    public func consume(_ metrics: ExportMetricsRequest) async throws {
+        guard let downstream = next.metrics else { return }
+        var request = metrics
+        process(&request)
+        try await downstream.consume(request)
+    }
+
+    /// Applies the actions to every data point of the selected metrics of `request`, in place.
+    public func process(_ request: inout ExportMetricsRequest) {
+        let actions = config.actions
+        guard !actions.isEmpty else { return }
+        let include = config.match.include
+        let exclude = config.match.exclude
+        for r in request.resourceMetrics.indices {
+            for s in request.resourceMetrics[r].scopeMetrics.indices {
+                for m in request.resourceMetrics[r].scopeMetrics[s].metrics.indices {
+                    let name = request.resourceMetrics[r].scopeMetrics[s].metrics[m].name
+                    if include?.matchesMetricName(name) == false { continue }
+                    if exclude?.matchesMetricName(name) == true { continue }
+                    DataPoints.editAttributes(of: &request.resourceMetrics[r].scopeMetrics[s].metrics[m]) { actions.apply(to: &$0) }
+                }
+            }
+        }
+    }
+}
+
+/// Registers the `attributes` processor.
+public struct AttributesProcessorFactory: ProcessorFactory {
+    public init() {}
+    public var type: String { "attributes" }
+    public var kind: ComponentKind { .processor }
+    public var signals: Set<Signal> { [.traces, .metrics, .logs] }
+    public var summary: String { "inserts, updates, deletes, hashes, extracts and converts span, log and data point attributes" }
+
+    public func readConfig(_ reader: ConfigReader) -> any ComponentConfig { AttributesProcessorConfig(reading: reader) }
+
+    public func makeProcessor(config: any ComponentConfig, next: SignalConsumers, context: ComponentContext) throws -> any Processor {
+        try AttributesProcessor(config: try config.as(AttributesProcessorConfig.self, for: "attributes"), next: next)
+    }
+}
