@@ -16,5 +16,6 @@ extension ComponentRegistry {
         ProbabilisticSamplerFactory(),
         AttributesProcessorFactory(),
         ResourceProcessorFactory(),
+        FilterProcessorFactory(),
     ])
 }
