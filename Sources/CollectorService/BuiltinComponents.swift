@@ -14,6 +14,7 @@ extension ComponentRegistry {
         BatchProcessorFactory(),
         MemoryLimiterProcessorFactory(),
         ProbabilisticSamplerFactory(),
+        TailSamplingProcessorFactory(),
         AttributesProcessorFactory(),
         ResourceProcessorFactory(),
         FilterProcessorFactory(),
