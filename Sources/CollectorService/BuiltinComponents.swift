@@ -1,6 +1,7 @@
 import CollectorCore
 import Exporters
 import OTLPReceivers
+import QueryAPI
 import SQLiteStore
 
 extension ComponentRegistry {
@@ -9,5 +10,6 @@ extension ComponentRegistry {
         OTLPReceiverFactory(),
         SQLiteExporterFactory(),
         DebugExporterFactory(),
+        QueryExtensionFactory(),
     ])
 }
