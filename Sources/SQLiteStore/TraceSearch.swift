@@ -80,8 +80,8 @@ public struct DependencyResult: Sendable, Equatable {
 }
 
 extension TraceReader {
-    /// Finds traces (see ``TraceSearchQuery``): walks the `(service, start_ns)` index of each partition that overlaps
-    /// the time range, newest partition and newest span first, filtering on operation and duration in SQL, and
+    /// Finds traces (see ``TraceSearchQuery``): walks the `(service, start_ns)` index of each partition over the time
+    /// range, newest partition and newest span first, filtering on operation and duration in SQL, and
     /// stops at `limit` distinct traces or when the time budget runs out (SQLite's progress handler interrupts a
     /// long statement). Tag criteria are pre-filtered in SQL (the key, and a string value, must occur in the span's
     /// protobuf, or the span's resource must match) and then checked on the decoded span.
@@ -97,9 +97,10 @@ extension TraceReader {
     private func search(_ db: Database, _ q: TraceSearchQuery, _ deadline: Deadline) throws -> TraceSearchResult {
         var result = TraceSearchResult(traceIDs: [], complete: true, examined: 0)
         guard q.limit > 0, q.startMin <= q.startMax else { return result }
-        let buckets = try Int64.fetchAll(
-            db, sql: "SELECT bucket FROM partitions WHERE start_ns <= ? AND end_ns > ? ORDER BY bucket DESC",
-            arguments: [q.startMax, q.startMin])
+        // Every partition, newest first: a span whose start time had to be clamped on write (far in the past or
+        // future) sits in a partition whose range does not contain its start, so partitions are not pruned by
+        // range; a partition without matching rows costs one index probe.
+        let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket DESC")
         let matchers = try q.tags.map { try TagMatcher($0, db: db, reader: self) }
         var seen = Set<Data>()
         partitions: for b in buckets {
@@ -214,9 +215,7 @@ extension TraceReader {
             return try deadline.interrupting(db) {
                 var counts: [DependencyLink: Int] = [:]
                 var complete = true
-                let buckets = try Int64.fetchAll(
-                    db, sql: "SELECT bucket FROM partitions WHERE start_ns <= ? AND end_ns > ? ORDER BY bucket DESC",
-                    arguments: [startMax, startMin])
+                let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket DESC")
                 for b in buckets {
                     let t = SQLiteSchema.spansTable(b)
                     do {
