@@ -2,6 +2,7 @@ import CollectorCore
 import Exporters
 import OTLPReceivers
 import Processors
+import QueryAPI
 import SQLiteStore
 
 extension ComponentRegistry {
@@ -17,5 +18,6 @@ extension ComponentRegistry {
         AttributesProcessorFactory(),
         ResourceProcessorFactory(),
         FilterProcessorFactory(),
+        QueryExtensionFactory(),
     ])
 }
