@@ -94,11 +94,23 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .target(
+            name: "QueryAPI",
+            dependencies: [
+                "CollectorCore", "OTLP", "SQLiteStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
         // Layer 3.5: the component registry and the pipeline graph built from config.
         .target(
             name: "CollectorService",
             dependencies: [
-                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters", "Processors",
+                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters", "Processors", "QueryAPI",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -109,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "otelsink",
             dependencies: [
-                "CollectorService", "CollectorCore", "SQLiteStore", "OTLP",
+                "CollectorService", "CollectorCore", "SQLiteStore", "OTLP", "QueryAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -174,6 +186,14 @@ let package = Package(
         .testTarget(
             name: "SQLiteStoreTests",
             dependencies: ["SQLiteStore", "CollectorCore", "CollectorTesting", "OTLP"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "QueryAPITests",
+            dependencies: [
+                "QueryAPI", "SQLiteStore", "CollectorCore", "CollectorService", "OTLP",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -19,6 +19,9 @@ public struct CollectorConfig: Sendable {
     public var receivers: [ComponentID: Configured] = [:]
     public var processors: [ComponentID: Configured] = [:]
     public var exporters: [ComponentID: Configured] = [:]
+    public var extensions: [ComponentID: Configured] = [:]
+    /// The extensions `service.extensions` lists, in order: the ones that run.
+    public var serviceExtensions: [ComponentID] = []
     public var pipelines: [PipelineID: Pipeline] = [:]
     public var logLevel: Logger.Level = .info
     /// The config as otelsink understood it, defaults filled in; what `print-config` prints.
@@ -78,7 +81,7 @@ public struct CollectorConfig: Sendable {
         config.receivers = readSection(.receiver)
         config.processors = readSection(.processor)
         config.exporters = readSection(.exporter)
-        let extensions = readSection(.extension)
+        config.extensions = readSection(.extension)
         _ = root.raw("connectors").map { _ in problems.add(path: "connectors", "connectors are not supported yet") }
 
         let service = root.child("service")
@@ -148,9 +151,20 @@ public struct CollectorConfig: Sendable {
         }
         let serviceExtensions = service.stringList("extensions")
         for (i, name) in serviceExtensions.enumerated() {
-            let id = try? ComponentID(parsing: name)
-            if id.flatMap({ extensions[$0] }) == nil {
+            guard let id = try? ComponentID(parsing: name), config.extensions[id] != nil else {
                 problems.add(path: "service::extensions::\(i)", "references extension \"\(name)\", which is not defined under extensions")
+                continue
+            }
+            if config.serviceExtensions.contains(id) {
+                problems.add(path: "service::extensions::\(i)", "\"\(name)\" is listed twice")
+                continue
+            }
+            config.serviceExtensions.append(id)
+        }
+        for (id, configured) in config.extensions.sorted(by: { $0.key < $1.key }) {
+            guard let factory = configured.factory as? any ExtensionFactory else { continue }
+            factory.checkReferences(config: configured.config, in: config) { key, message in
+                problems.add(path: ConfigPath.render(["extensions", id.description, key]), message)
             }
         }
 

@@ -3,12 +3,14 @@ public struct ComponentRegistry: Sendable {
     public private(set) var receivers: [String: any ReceiverFactory] = [:]
     public private(set) var processors: [String: any ProcessorFactory] = [:]
     public private(set) var exporters: [String: any ExporterFactory] = [:]
+    public private(set) var extensions: [String: any ExtensionFactory] = [:]
 
     public init(_ factories: [any ComponentFactory]) {
         for f in factories {
             if let r = f as? any ReceiverFactory { receivers[f.type] = r }
             if let p = f as? any ProcessorFactory { processors[f.type] = p }
             if let e = f as? any ExporterFactory { exporters[f.type] = e }
+            if let x = f as? any ExtensionFactory { extensions[f.type] = x }
         }
     }
 
@@ -18,7 +20,7 @@ public struct ComponentRegistry: Sendable {
         case .receiver: receivers[type]
         case .processor: processors[type]
         case .exporter: exporters[type]
-        case .extension: nil
+        case .extension: extensions[type]
         }
     }
 
@@ -28,7 +30,7 @@ public struct ComponentRegistry: Sendable {
         case .receiver: receivers.keys.sorted()
         case .processor: processors.keys.sorted()
         case .exporter: exporters.keys.sorted()
-        case .extension: []
+        case .extension: extensions.keys.sorted()
         }
     }
 

@@ -2,6 +2,7 @@ import CollectorCore
 import Exporters
 import OTLPReceivers
 import Processors
+import QueryAPI
 import SQLiteStore
 
 extension ComponentRegistry {
@@ -18,5 +19,6 @@ extension ComponentRegistry {
         AttributesProcessorFactory(),
         ResourceProcessorFactory(),
         FilterProcessorFactory(),
+        QueryExtensionFactory(),
     ])
 }

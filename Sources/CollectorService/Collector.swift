@@ -5,9 +5,9 @@ import UnixSignals
 
 /// The running collector: every component built from a config and wired receivers → processors → exporters.
 ///
-/// Start order is exporters, processors, receivers; on graceful shutdown (SIGTERM) the service group stops them in
-/// reverse order, so receivers stop taking data first, in-flight requests finish against live exporters, and
-/// exporters drain and close last.
+/// Start order is exporters, processors, extensions (those `service.extensions` lists), receivers; on graceful
+/// shutdown (SIGTERM) the service group stops them in reverse order, so receivers stop taking data first, in-flight
+/// requests finish against live exporters, extensions (the query API) stop next, and exporters drain and close last.
 public struct Collector: Sendable {
     public let services: [any Service]
     /// Each pipeline's entry point: what its receivers deliver to (the first processor, or the exporters' fan-out).
@@ -47,13 +47,22 @@ public struct Collector: Sendable {
         }
 
         pipelineEntries = heads
+
+        // Extensions are built after exporters so that they can use them (the query API reads the sqlite store).
+        var extensions: [any Extension] = []
+        let host = ExtensionHost(exporters: exporters)
+        for id in config.serviceExtensions {
+            guard let configured = config.extensions[id], let factory = configured.factory as? any ExtensionFactory else { continue }
+            extensions.append(try factory.makeExtension(config: configured.config, host: host, context: context(id, .extension)))
+        }
+
         var receivers: [any Receiver] = []
         for (id, configured) in config.receivers.sorted(by: { $0.key < $1.key }) {
             guard let factory = configured.factory as? any ReceiverFactory else { continue }
             let feeds = config.pipelines.filter { $0.value.receivers.contains(id) }.compactMap { heads[$0.key] }
             receivers.append(try factory.makeReceiver(config: configured.config, next: .fanout(feeds), context: context(id, .receiver)))
         }
-        services = exporters.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + processors + receivers
+        services = exporters.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + processors + extensions + receivers
     }
 
     /// The service group that runs every component; graceful shutdown stops receivers first and exporters last.

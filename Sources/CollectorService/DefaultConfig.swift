@@ -4,7 +4,8 @@
 public let defaultConfigYAML = #"""
 # otelsink's embedded default pipeline (identical to what `otelsink serve` runs without --config).
 # OTLP in on localhost:4317 (gRPC) and localhost:4318 (HTTP); traces stored in SQLite under ./otelsink-data/;
-# metrics and logs go to the debug exporter until their own exporters exist.
+# metrics and logs go to the debug exporter until their own exporters exist. The query API (Jaeger-compatible, for
+# Grafana, the Jaeger UI and `otelsink trace/search/services`) reads the stored traces on localhost:16686.
 receivers:
   otlp:
     protocols:
@@ -21,7 +22,13 @@ exporters:
   debug:
     verbosity: basic
 
+extensions:
+  query:
+    endpoint: localhost:16686
+    storage: sqlite
+
 service:
+  extensions: [query]
   pipelines:
     traces:
       receivers: [otlp]

@@ -1,3 +1,4 @@
+import CollectorCore
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2

@@ -9,9 +9,14 @@ import OTLP
 /// the writer).
 public struct TraceReader: Sendable {
     let reader: any DatabaseReader
+    /// Where the database is, for messages ("the running store" when reading through a store's pool).
+    public let source: String
 
     /// Reads through a running store's pool.
-    public init(store: SQLiteTraceStore) { reader = store.pool }
+    public init(store: SQLiteTraceStore) {
+        reader = store.pool
+        source = store.config.path
+    }
 
     /// Opens `path` read-only.
     public init(path: String) throws {
@@ -21,6 +26,7 @@ public struct TraceReader: Sendable {
         var config = Configuration()
         config.readonly = true
         reader = try DatabasePool(path: path, configuration: config)
+        source = path
     }
 
     /// The trace with `traceID` (16 bytes) as an OTLP request, resources and scopes grouped as received;
@@ -39,47 +45,52 @@ public struct TraceReader: Sendable {
                 }
             }
             guard !rows.isEmpty else { return nil }
-            rows.sort { $0.start < $1.start }
-            var request = ExportTraceRequest()
-            var resourceIndex: [Int64: Int] = [:]
-            var scopeIndex: [Int64: [Int64: Int]] = [:]
-            var resourceCache: [Int64: ResourceSpans] = [:]
-            var scopeCache: [Int64: ScopeSpans] = [:]
-            for row in rows {
-                let ri: Int
-                if let i = resourceIndex[row.resource] {
-                    ri = i
-                } else {
-                    let rs = try resourceCache[row.resource] ?? loadResource(db, row.resource)
-                    resourceCache[row.resource] = rs
-                    request.resourceSpans.append(rs)
-                    ri = request.resourceSpans.count - 1
-                    resourceIndex[row.resource] = ri
-                }
-                let si: Int
-                if let i = scopeIndex[row.resource]?[row.scope] {
-                    si = i
-                } else {
-                    let ss = try scopeCache[row.scope] ?? loadScope(db, row.scope)
-                    scopeCache[row.scope] = ss
-                    request.resourceSpans[ri].scopeSpans.append(ss)
-                    si = request.resourceSpans[ri].scopeSpans.count - 1
-                    scopeIndex[row.resource, default: [:]][row.scope] = si
-                }
-                request.resourceSpans[ri].scopeSpans[si].spans.append(try Span(serializedBytes: row.body))
-            }
-            return request
+            return try assemble(db, rows)
         }
     }
 
-    private func loadResource(_ db: Database, _ id: Int64) throws -> ResourceSpans {
+    /// Builds one trace's OTLP request from its span rows: sorted by start, resources and scopes grouped as received.
+    func assemble(_ db: Database, _ spanRows: [(resource: Int64, scope: Int64, start: Int64, body: Data)]) throws -> ExportTraceRequest {
+        let rows = spanRows.sorted { $0.start < $1.start }
+        var request = ExportTraceRequest()
+        var resourceIndex: [Int64: Int] = [:]
+        var scopeIndex: [Int64: [Int64: Int]] = [:]
+        var resourceCache: [Int64: ResourceSpans] = [:]
+        var scopeCache: [Int64: ScopeSpans] = [:]
+        for row in rows {
+            let ri: Int
+            if let i = resourceIndex[row.resource] {
+                ri = i
+            } else {
+                let rs = try resourceCache[row.resource] ?? loadResource(db, row.resource)
+                resourceCache[row.resource] = rs
+                request.resourceSpans.append(rs)
+                ri = request.resourceSpans.count - 1
+                resourceIndex[row.resource] = ri
+            }
+            let si: Int
+            if let i = scopeIndex[row.resource]?[row.scope] {
+                si = i
+            } else {
+                let ss = try scopeCache[row.scope] ?? loadScope(db, row.scope)
+                scopeCache[row.scope] = ss
+                request.resourceSpans[ri].scopeSpans.append(ss)
+                si = request.resourceSpans[ri].scopeSpans.count - 1
+                scopeIndex[row.resource, default: [:]][row.scope] = si
+            }
+            request.resourceSpans[ri].scopeSpans[si].spans.append(try Span(serializedBytes: row.body))
+        }
+        return request
+    }
+
+    func loadResource(_ db: Database, _ id: Int64) throws -> ResourceSpans {
         guard let body = try Data.fetchOne(db, sql: "SELECT body FROM resources WHERE id = ?", arguments: [id]) else {
             throw TraceReaderError.corrupt("resource \(id) is missing")
         }
         return try ResourceSpans(serializedBytes: body)
     }
 
-    private func loadScope(_ db: Database, _ id: Int64) throws -> ScopeSpans {
+    func loadScope(_ db: Database, _ id: Int64) throws -> ScopeSpans {
         guard let body = try Data.fetchOne(db, sql: "SELECT body FROM scopes WHERE id = ?", arguments: [id]) else {
             throw TraceReaderError.corrupt("scope \(id) is missing")
         }

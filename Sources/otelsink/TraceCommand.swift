@@ -2,98 +2,205 @@ import ArgumentParser
 import CollectorCore
 import Foundation
 import OTLP
+import QueryAPI
 import SQLiteStore
+
+/// How to colour terminal output.
+enum ColorMode: String, ExpressibleByArgument, CaseIterable {
+    case auto, always, never
+
+    /// `auto`: colours when stdout is a terminal and `NO_COLOR` is not set.
+    var enabled: Bool {
+        switch self {
+        case .always: true
+        case .never: false
+        case .auto: isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+        }
+    }
+}
 
 struct TraceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
-        abstract: "Show one stored trace.")
+        abstract: "Show one stored trace as a waterfall (or as OTLP JSON / Jaeger JSON).")
 
     @Argument(help: "The trace ID: 32 hex characters (16 are accepted and zero-padded, as Jaeger does).")
     var traceID: String
 
-    @Option(help: "The SQLite database (opened read-only; safe while a server writes to it).")
-    var db: String = "./otelsink-data/traces.db"
+    @OptionGroup var source: SourceOptions
 
     @Flag(help: "Print the trace as OTLP JSON.")
     var json = false
 
+    @Flag(help: "Print the trace in the Jaeger JSON model (as /api/traces/{id} has it in data[0]).")
+    var jaeger = false
+
+    @Flag(help: "Show each span's attributes and events under it.")
+    var attributes = false
+
+    @Option(help: "Colours: auto (when writing to a terminal), always, never.")
+    var color: ColorMode = .auto
+
     func run() async throws {
+        do {
+            try await lookUp()
+        } catch {
+            CLIError.exit(error)
+        }
+    }
+
+    private func lookUp() async throws {
         guard let id = Self.parseTraceID(traceID) else {
             let shown = traceID.prefix(64)
             if traceID.count == 32 || traceID.count == 16, traceID.allSatisfy({ $0 == "0" }) {
-                throw ValidationError("invalid trace ID \"\(shown)\": an all-zero trace ID is never valid")
+                throw CLIError.input("invalid trace ID \"\(shown)\": an all-zero trace ID is never valid")
             }
-            throw ValidationError("invalid trace ID \"\(shown)\": expected 32 hex characters")
+            throw CLIError.input("invalid trace ID \"\(shown)\": expected 32 hex characters")
         }
-        let reader: TraceReader
-        do {
-            reader = try TraceReader(path: db)
-        } catch {
-            fail("cannot open \(db): \(error)")
-        }
-        guard let trace = try reader.trace(id: id) else {
-            fail("trace \(traceID.lowercased()) not found in \(db)")
+        if json && jaeger { throw CLIError.input("--json and --jaeger cannot be used together") }
+        let source = try self.source.open()
+        guard let trace = try await source.trace(id: id) else {
+            throw CLIError.notFound("trace \(traceID.lowercased()) not found in \(source.name)")
         }
         if json {
-            let bytes = try OTLPJSON.encode(trace)
-            FileHandle.standardOutput.write(Data(bytes))
-            print()
+            FileHandle.standardOutput.write(Data(try OTLPJSON.encode(trace)) + Data("\n".utf8))
+        } else if jaeger {
+            FileHandle.standardOutput.write(Data(JaegerTrace.json(trace).serialized()) + Data("\n".utf8))
         } else {
-            print(Self.outline(trace), terminator: "")
+            let text = TraceWaterfall(color: color.enabled, attributes: attributes).render(trace)
+            FileHandle.standardOutput.write(Data(text.utf8))
         }
-    }
-
-    private func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("otelsink: \(message)\n".utf8))
-        Foundation.exit(1)
     }
 
     static func parseTraceID(_ text: String) -> Data? {
-        var hex = text.lowercased()
-        guard hex.count == 32 || hex.count == 16, hex.allSatisfy(\.isHexDigit) else { return nil }
-        if hex.count == 16 { hex = String(repeating: "0", count: 16) + hex }
-        var bytes = Data(capacity: 16)
-        var i = hex.startIndex
-        while i < hex.endIndex {
-            let j = hex.index(i, offsetBy: 2)
-            guard let b = UInt8(hex[i..<j], radix: 16) else { return nil }
-            bytes.append(b)
-            i = j
+        guard text.count == 32 || text.count == 16 else { return nil }
+        return QueryValues.traceID(text)
+    }
+}
+
+struct SearchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Find traces: a trace matches when one of its spans matches every criterion. Newest first.")
+
+    @Option(help: "The service (required).")
+    var service: String
+
+    @Option(help: "The operation (span name).")
+    var operation: String?
+
+    @Option(name: .customLong("tag"), help: "key=value on a span, its events or its resource (repeatable; all must match).")
+    var tags: [String] = []
+
+    @Option(help: "Minimum span duration (e.g. 200ms, 1.5s, 1m).")
+    var minDuration: String?
+
+    @Option(help: "Maximum span duration.")
+    var maxDuration: String?
+
+    @Option(help: "Look this far back from now (e.g. 15m, 1h, 2d is 48h). Default 48h.")
+    var since: String?
+
+    @Option(help: "Start of the time range: RFC 3339 (2024-05-01T12:00:00Z).")
+    var start: String?
+
+    @Option(help: "End of the time range: RFC 3339. Default now.")
+    var end: String?
+
+    @Option(help: "At most this many traces (the server caps it at its max_limit).")
+    var limit: Int = 20
+
+    @Flag(help: "Print the result as JSON (one object per trace).")
+    var json = false
+
+    @OptionGroup var source: SourceOptions
+
+    func run() async throws {
+        do {
+            try await find()
+        } catch {
+            CLIError.exit(error)
         }
-        guard bytes.contains(where: { $0 != 0 }) else { return nil }
-        return bytes
     }
 
-    /// A plain outline: spans indented under their parents, with service, name and duration.
-    static func outline(_ trace: ExportTraceRequest) -> String {
-        struct Item { var index = 0; var span: Span; var service: String }
-        var items: [Item] = []
-        for rs in trace.resourceSpans {
-            let service = rs.resource.attributes.stringValue("service.name") ?? "unknown_service"
-            for ss in rs.scopeSpans { for s in ss.spans { items.append(Item(span: s, service: service)) } }
+    private func find() async throws {
+        let query = try makeQuery(now: Int64(Date().timeIntervalSince1970 * 1e9))
+        let source = try self.source.open()
+        let (traces, complete) = try await source.search(query)
+        let summaries = traces.map(TraceSummary.init)
+        if json {
+            FileHandle.standardOutput.write(Data(TraceTable.json(summaries).serialized()) + Data("\n".utf8))
+        } else if summaries.isEmpty {
+            FileHandle.standardError.write(Data("no traces found\n".utf8))
+        } else {
+            FileHandle.standardOutput.write(Data(TraceTable.render(summaries).utf8))
         }
-        items.sort { $0.span.startTimeUnixNano < $1.span.startTimeUnixNano }
-        for i in items.indices { items[i].index = i }
-        let ids = Set(items.map(\.span.spanID))
-        var children: [Data: [Item]] = [:]
-        var roots: [Item] = []
-        for item in items {
-            if item.span.parentSpanID.isEmpty || !ids.contains(item.span.parentSpanID) { roots.append(item) } else {
-                children[item.span.parentSpanID, default: []].append(item)
+        if !complete {
+            FileHandle.standardError.write(Data("otelsink: the search stopped at its time budget; there may be more matches\n".utf8))
+        }
+    }
+
+    func makeQuery(now: Int64) throws -> TraceSearchQuery {
+        func duration(_ text: String?, _ flag: String) throws -> Int64? {
+            guard let text else { return nil }
+            guard let d = QueryValues.goDuration(text) else {
+                throw CLIError.input("invalid duration \"\(text.prefix(64))\" for \(flag): expected a number with a unit, e.g. 200ms, 1.5s, 2m, 1h30m (units ns, us, ms, s, m, h)")
+            }
+            return d
+        }
+        func time(_ text: String?, _ flag: String) throws -> Int64? {
+            guard let text else { return nil }
+            guard let t = QueryValues.rfc3339(text) else {
+                throw CLIError.input("invalid time \"\(text.prefix(64))\" for \(flag): expected RFC 3339, e.g. 2024-05-01T12:00:00Z")
+            }
+            return t
+        }
+        if since != nil, start != nil || end != nil {
+            throw CLIError.input("--since cannot be combined with --start/--end")
+        }
+        guard limit > 0 else { throw CLIError.input("--limit must be at least 1") }
+        var filters: [TagFilter] = []
+        for t in tags {
+            do { filters.append(try QueryValues.tagPair(t, separators: ["="], parameter: "--tag")) } catch {
+                throw CLIError.input("invalid --tag \"\(t.prefix(64))\": expected key=value")
             }
         }
-        var out = ""
-        var shown = Set<Int>()  // each span once, even when duplicate IDs make the parent links cyclic
-        func walk(_ item: Item, depth: Int) {
-            guard depth < 200, shown.insert(item.index).inserted else { return }
-            let ms = Double(item.span.endTimeUnixNano &- item.span.startTimeUnixNano) / 1e6
-            let mark = item.span.status.code == .error ? " [error]" : ""
-            out += String(repeating: "  ", count: depth) + "\(item.service): \(item.span.name) \(String(format: "%.3f", ms))ms\(mark)\n"
-            for c in children[item.span.spanID] ?? [] { walk(c, depth: depth + 1) }
+        let minD = try duration(minDuration, "--min-duration"), maxD = try duration(maxDuration, "--max-duration")
+        if let lo = minD, let hi = maxD, hi < lo { throw CLIError.input("--max-duration is less than --min-duration") }
+        let endNanos = try time(end, "--end") ?? now
+        let lookback = try duration(since, "--since") ?? 48 * 3_600_000_000_000
+        let startNanos = try time(start, "--start") ?? (endNanos - lookback)
+        if startNanos > endNanos { throw CLIError.input("--start is after --end") }
+        return TraceSearchQuery(service: service, operation: operation, tags: filters, minDuration: minD, maxDuration: maxD,
+                                startMin: startNanos, startMax: endNanos, limit: limit, timeBudget: .seconds(10))
+    }
+}
+
+struct ServicesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "services", abstract: "List the services that sent spans (and their operations).")
+
+    @Flag(help: "List each service's operations (span name and kind) under it.")
+    var operations = false
+
+    @OptionGroup var source: SourceOptions
+
+    func run() async throws {
+        do {
+            let source = try self.source.open()
+            var out = ""
+            for s in try await source.services() {
+                out += s + "\n"
+                if operations {
+                    for op in try await source.operations(service: s) {
+                        out += "  \(op.name)" + (SpanKindName.name(op.kind).map { "  (\($0))" } ?? "") + "\n"
+                    }
+                }
+            }
+            FileHandle.standardOutput.write(Data(out.utf8))
+        } catch {
+            CLIError.exit(error)
         }
-        roots.forEach { walk($0, depth: 0) }
-        return out
     }
 }
 

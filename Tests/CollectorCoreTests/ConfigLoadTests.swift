@@ -120,11 +120,11 @@ struct ConfigLoadTests {
         #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, sqlite)"#])
     }
 
-    @Test func extensionsAndConnectorsAreNotAvailable() {
+    @Test func unknownExtensionTypesAndConnectorsAreReported() {
         let yaml = validBaseYAML + "\nextensions:\n  health_check:\nconnectors:\n  spanmetrics:\n"
         let problems = loadProblemTexts(yaml)
         #expect(Set(problems) == [
-            #"extensions::health_check: unknown extension type "health_check" (none are available yet)"#,
+            #"extensions::health_check: unknown extension type "health_check" (known types: query)"#,
             "connectors: connectors are not supported yet",
         ])
     }

@@ -33,7 +33,8 @@ def otelsink_binary() -> Path:
 
 
 def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, http_max_body: int = MAX_REQUEST_BODY,
-                 sqlite_extra: str = "", grpc: bool = True, http: bool = True, debug_verbosity: str = "basic") -> Path:
+                 sqlite_extra: str = "", grpc: bool = True, http: bool = True, debug_verbosity: str = "basic",
+                 query: bool = False, query_extra: str = "") -> Path:
     protocols = ""
     if grpc:
         protocols += f"""
@@ -46,7 +47,14 @@ def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, http_max_b
         endpoint: 127.0.0.1:0
         max_request_body_size: {http_max_body}"""
     extra = "".join(f"\n    {line}" for line in sqlite_extra.strip().splitlines())
-    path.write_text(f"""receivers:
+    query_lines = "".join(f"\n    {line}" for line in query_extra.strip().splitlines())
+    extensions = f"""extensions:
+  query:
+    endpoint: 127.0.0.1:0
+    storage: sqlite{query_lines}
+""" if query else ""
+    service_extensions = "\n  extensions: [query]" if query else ""
+    path.write_text(f"""{extensions}receivers:
   otlp:
     protocols:{protocols}
 exporters:
@@ -54,7 +62,7 @@ exporters:
     path: {db_path}{extra}
   debug:
     verbosity: {debug_verbosity}
-service:
+service:{service_extensions}
   pipelines:
     traces:
       receivers: [otlp]
@@ -80,6 +88,7 @@ class OtelsinkServer:
         self.proc: subprocess.Popen | None = None
         self.grpc_address: str | None = None
         self.http_address: str | None = None
+        self.query_address: str | None = None
         self.starts = 0
         self.log_path: Path | None = None
         self._log_file = None
@@ -91,7 +100,7 @@ class OtelsinkServer:
         self.starts += 1
         self.log_path = self.workdir / f"otelsink-{self.starts}.log"
         self._log_file = open(self.log_path, "wb")
-        self.grpc_address = self.http_address = None
+        self.grpc_address = self.http_address = self.query_address = None
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", "--config", str(self.config)],
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, cwd=self.workdir,
@@ -99,15 +108,19 @@ class OtelsinkServer:
         deadline = time.monotonic() + timeout
         want_grpc = "grpc:" in self.config.read_text()
         want_http = "http:" in self.config.read_text()
+        want_query = "extensions: [query]" in self.config.read_text()
         while True:
             for line in self.log().splitlines():
                 if _LISTENING.search(line):
                     fields = dict(_FIELD.findall(line))
-                    if fields.get("protocol") == "grpc":
+                    if fields.get("component") == "extension/query":
+                        self.query_address = fields["address"]
+                    elif fields.get("protocol") == "grpc":
                         self.grpc_address = fields["address"]
                     elif fields.get("protocol") == "http":
                         self.http_address = fields["address"]
-            if (self.grpc_address or not want_grpc) and (self.http_address or not want_http):
+            if ((self.grpc_address or not want_grpc) and (self.http_address or not want_http)
+                    and (self.query_address or not want_query)):
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(f"otelsink exited with {self.proc.returncode} before listening:\n{self.log()}")
@@ -174,6 +187,10 @@ class OtelsinkServer:
 
     def url(self, path: str = "/v1/traces") -> str:
         return self.http_url + path
+
+    @property
+    def query_url(self) -> str:
+        return f"http://{self.query_address}"
 
     @property
     def http_host_port(self) -> tuple[str, int]:

@@ -245,7 +245,7 @@ def test_trace_with_a_missing_database(otelsink_bin, tmp_path):
     db = tmp_path / "missing" / "traces.db"
     p = run_cli(otelsink_bin, "trace", new_trace_id().hex(), "--db", db, "--json")
     out, err = text(p)
-    assert p.returncode == 1, (p.returncode, err)
+    assert p.returncode == 3, (p.returncode, err)  # 3: the database (or server) is unavailable
     assert str(db) in err
     assert out == ""
     assert not db.exists() and not db.parent.exists(), "trace must not create a database"
@@ -270,11 +270,13 @@ def test_trace_found_unknown_and_outline(server):
     out, err = text(p)
     assert p.returncode == 1, (p.returncode, err)
     assert unknown in err and "not found" in err
-    # Found: the plain outline shows every span, children indented under the root; upper case IDs are accepted.
+    # Found: the waterfall (piped: plain text) has a header line, then every span, children indented under the
+    # root; upper case IDs are accepted.
     p = run_cli(server.binary, "trace", trace_id.hex().upper(), "--db", server.db_path)
     out, err = text(p)
     assert p.returncode == 0, err
-    lines = out.splitlines()
+    header, *lines = out.splitlines()
+    assert header.startswith(f"Trace {trace_id.hex()} · 3 spans")
     assert len(lines) == 3
     assert "root" in lines[0] and not lines[0].startswith(" ")
     assert all(line.startswith("  ") and "child-" in line for line in lines[1:])
@@ -307,7 +309,7 @@ def test_serve_restarts_on_its_database(server_factory):
     assert server.stop() == 0
     server.start()
     p = run_cli(server.binary, "trace", trace_id.hex(), "--db", server.db_path)
-    assert p.returncode == 0 and len(p.stdout.decode().splitlines()) == 4
+    assert p.returncode == 0 and len(p.stdout.decode().splitlines()) == 1 + 4  # the waterfall's header, 4 spans
 
 
 def test_serve_refuses_a_port_in_use(server_factory, tmp_path):

@@ -56,6 +56,9 @@ struct LoadGen: AsyncParsableCommand {
     @Option(help: "With --server-pid: wait this long before sampling the server's idle RSS.")
     var idleWait: DurationArg = DurationArg(seconds: 1)
 
+    @Option(help: "Services in the workload: 1 (the ingest workload, service otelsink-loadgen, 9 operations) or N > 1 (bench-svc-1 … bench-svc-N, 10 operations each; requests rotate through them).")
+    var services: Int = 1
+
     @Flag(help: "Print the report as JSON.")
     var json = false
 
@@ -71,6 +74,7 @@ struct LoadGen: AsyncParsableCommand {
         guard duration.nanoseconds > 0 else { throw ValidationError("--duration must be > 0") }
         guard timeout.nanoseconds > 0 else { throw ValidationError("--timeout must be > 0") }
         guard (1...64).contains(threads) else { throw ValidationError("--threads must be 1...64") }
+        guard (1...100).contains(services) else { throw ValidationError("--services must be 1...100") }
         if let endpoint, Endpoint.parse(endpoint) == nil {
             throw ValidationError("--endpoint must be host:port, got '\(endpoint)'")
         }
@@ -85,7 +89,10 @@ struct LoadGen: AsyncParsableCommand {
 
     func run() async throws {
         let endpoint = Endpoint.parse(self.endpoint ?? (transport == .grpc ? "127.0.0.1:4317" : "127.0.0.1:4318"))!
-        let template = try PayloadTemplate.make()
+        let templates = services == 1
+            ? [try PayloadTemplate.make()]
+            : try (1...services).map { try PayloadTemplate.make(service: "bench-svc-\($0)", tenOperations: true) }
+        let template = templates[0]
         var probe = PayloadFactory(template: template, seed: 42)
         let sample = probe.next()
         let shape = try PayloadTemplate.validate(sample, baseNanos: unixNanosNow())
@@ -99,7 +106,7 @@ struct LoadGen: AsyncParsableCommand {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         do {
-            try await measure(endpoint: endpoint, template: template, payloadBytes: sample.count, group: group)
+            try await measure(endpoint: endpoint, templates: templates, payloadBytes: sample.count, group: group)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -107,7 +114,7 @@ struct LoadGen: AsyncParsableCommand {
         try await group.shutdownGracefully()
     }
 
-    private func measure(endpoint: Endpoint, template: PayloadTemplate, payloadBytes: Int, group: MultiThreadedEventLoopGroup) async throws {
+    private func measure(endpoint: Endpoint, templates: [PayloadTemplate], payloadBytes: Int, group: MultiThreadedEventLoopGroup) async throws {
         if !skipPreflight {
             do {
                 try await probeTCP(endpoint, group: group)
@@ -162,14 +169,14 @@ struct LoadGen: AsyncParsableCommand {
             let timeout = self.timeout.duration
             let serverPid = self.serverPid
             (stats, samples) = try await withGRPCClient(transport: grpcTransport) { client in
-                await LoadRunner.run(plan: plan, template: template, serverPID: serverPid) { _ in
+                await LoadRunner.run(plan: plan, templates: templates, serverPID: serverPid) { _ in
                     GRPCSender(client: client, timeout: timeout)
                 }
             }
         case .http:
             let timeout = self.timeout.duration
             let path = self.path
-            (stats, samples) = await LoadRunner.run(plan: plan, template: template, serverPID: serverPid) { _ in
+            (stats, samples) = await LoadRunner.run(plan: plan, templates: templates, serverPID: serverPid) { _ in
                 HTTPSender(endpoint: endpoint, path: path, timeout: timeout, group: group)
             }
         }

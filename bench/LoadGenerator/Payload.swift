@@ -103,7 +103,11 @@ struct PayloadTemplate: Sendable {
         return s + String(repeating: "_", count: 20 - s.utf8.count)
     }
 
-    static func make() throws -> PayloadTemplate {
+    /// - Parameters:
+    ///   - service: the resource's `service.name`.
+    ///   - tenOperations: use 10 span names (4 internal ones instead of 3), for the query benchmark's
+    ///     "5 services, 50 operations" workload; the default 9 keep the ingest workload as it was measured.
+    static func make(service: String = "otelsink-loadgen", tenOperations: Bool = false) throws -> PayloadTemplate {
         var sys = SystemRandomNumberGenerator()
         var used = Set<UInt64>()
         func sentinel() -> UInt64 {
@@ -129,7 +133,7 @@ struct PayloadTemplate: Sendable {
             return kv
         }
         resource.attributes = [
-            kv("service.name", "otelsink-loadgen"),
+            kv("service.name", service),
             kv("service.version", "1.0.0"),
             kv("service.instance.id", "5b1c3f0e-8d2a-4c47-9e61-2f7a9d0b4c13"),
             kv("host.name", "bench-host-01"),
@@ -141,7 +145,7 @@ struct PayloadTemplate: Sendable {
 
         let serverNames = ["GET /api/v1/orders/{id}", "POST /api/v1/checkout", "GET /api/v1/inventory"]
         let clientNames = ["SELECT orders", "HTTP GET inventory-svc", "redis GET session"]
-        let internalNames = ["validate-order", "render-response", "compute-pricing"]
+        let internalNames = ["validate-order", "render-response", "compute-pricing"] + (tenOperations ? ["serialize-payload"] : [])
 
         var spans: [Opentelemetry_Proto_Trace_V1_Span] = []
         spans.reserveCapacity(spansPerRequest)
@@ -165,7 +169,7 @@ struct PayloadTemplate: Sendable {
                 switch span.kind {
                 case .server: span.name = serverNames[(t + j) % 3]
                 case .client: span.name = clientNames[(t + j) % 3]
-                default: span.name = internalNames[(t + j) % 3]
+                default: span.name = internalNames[(t + j) % internalNames.count]
                 }
                 let start = startDelta(trace: t, span: j)
                 let end = start + duration(span: j)
@@ -315,20 +319,29 @@ struct PayloadTemplate: Sendable {
 
 /// Per-worker request factory: a private copy of the template that is patched in place for every request.
 struct PayloadFactory {
-    let template: PayloadTemplate
-    private var buffer: [UInt8]
+    let templates: [PayloadTemplate]
+    private var buffers: [[UInt8]]
     private var rng: Xoshiro256StarStar
+    private var sent = 0
 
     init(template: PayloadTemplate, seed: UInt64) {
-        self.template = template
-        self.buffer = template.bytes
+        self.init(templates: [template], seed: seed)
+    }
+
+    /// Requests rotate through `templates` (one per service with `--services`).
+    init(templates: [PayloadTemplate], seed: UInt64) {
+        self.templates = templates
+        self.buffers = templates.map(\.bytes)
         self.rng = Xoshiro256StarStar(seed: seed)
+        self.sent = Int(seed % UInt64(max(1, templates.count)))
     }
 
     /// A fresh request body: new random trace and span IDs, timestamps around now.
     mutating func next() -> [UInt8] {
-        template.patch(&buffer, rng: &rng, baseNanos: unixNanosNow())
-        return buffer
+        let i = sent % templates.count
+        sent &+= 1
+        templates[i].patch(&buffers[i], rng: &rng, baseNanos: unixNanosNow())
+        return buffers[i]
     }
 }
 

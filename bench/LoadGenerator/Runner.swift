@@ -90,7 +90,7 @@ enum LoadRunner {
 
     static func run(
         plan: RunPlan,
-        template: PayloadTemplate,
+        templates: [PayloadTemplate],
         serverPID: Int32?,
         makeSender: @escaping @Sendable (_ worker: Int) -> any RequestSender
     ) async -> (WorkerStats, ServerSamples) {
@@ -100,7 +100,7 @@ enum LoadRunner {
             for w in 0..<plan.concurrency {
                 group.addTask {
                     let sender = makeSender(w)
-                    var factory = PayloadFactory(template: template, seed: baseSeed &+ UInt64(w) &* 0x9E37_79B9_7F4A_7C15)
+                    var factory = PayloadFactory(templates: templates, seed: baseSeed &+ UInt64(w) &* 0x9E37_79B9_7F4A_7C15)
                     let stats = await worker(index: w, plan: plan, factory: &factory, sender: sender)
                     await sender.close()
                     return .worker(stats)

@@ -1,0 +1,164 @@
+import Foundation
+import NIOHTTP1
+import OTLP
+import SQLiteStore
+
+/// Jaeger's `/api/…` endpoints (the Jaeger UI's and Grafana's Jaeger data source's): the `{data, total, limit,
+/// offset, errors}` envelope and the Jaeger trace model.
+struct V1 {
+    let service: TraceQueryService
+    let now: @Sendable () -> Int64
+
+    static func envelope(data: JSON, total: Int = 0, errors: [JSON]? = nil) -> JSON {
+        .object([
+            ("data", data), ("total", .int(Int64(total))), ("limit", .int(0)), ("offset", .int(0)),
+            ("errors", errors.map { .array($0) } ?? .null),
+        ])
+    }
+
+    static func error(_ code: Int, _ message: String, traceID: String? = nil) -> JSON {
+        var fields: [(String, JSON)] = [("code", .int(Int64(code))), ("msg", .string(message))]
+        if let traceID { fields.append(("traceID", .string(traceID))) }
+        return .object(fields)
+    }
+
+    func services() async throws -> QueryResponse {
+        let names = try await service.services()
+        return QueryResponse(json: Self.envelope(data: .array(names.map(JSON.string)), total: names.count))
+    }
+
+    /// `/api/services/{service}/operations`: operation names only.
+    func legacyOperations(service name: String) async throws -> QueryResponse {
+        var seen = Set<String>()
+        let names = try await service.operations(service: name, kind: nil).map(\.name).filter { seen.insert($0).inserted }
+        return QueryResponse(json: Self.envelope(data: .array(names.map(JSON.string)), total: names.count))
+    }
+
+    /// `/api/operations?service=&spanKind=`: `{name, spanKind}`.
+    func operations(_ q: QueryParameters) async throws -> QueryResponse {
+        guard let name = q.first("service") else { throw BadParameter.required("service") }
+        let kind = try q.first("spanKind").map { text throws(BadParameter) in
+            guard let k = SpanKindName.kind(text) else {
+                throw BadParameter("spanKind", "expected one of server, client, producer, consumer, internal, unspecified; got \(QueryValues.quoted(text))")
+            }
+            return k
+        }
+        let ops = try await service.operations(service: name, kind: kind)
+        let data: [JSON] = ops.map {
+            .object([("name", .string($0.name)), ("spanKind", .string(SpanKindName.name($0.kind) ?? ""))])
+        }
+        return QueryResponse(json: Self.envelope(data: .array(data), total: data.count))
+    }
+
+    func trace(_ idText: String) async throws -> QueryResponse {
+        guard let id = QueryValues.traceID(idText) else {
+            throw BadParameter("traceID", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))")
+        }
+        guard let trace = try await service.trace(id: id) else {
+            return QueryResponse(status: .notFound, json: Self.envelope(data: .null, errors: [Self.error(404, "trace not found")]))
+        }
+        return QueryResponse(json: Self.envelope(data: .array([JaegerTrace.json(trace)])))
+    }
+
+    /// `/api/traces`: search, or several traces by ID (repeated `traceID=`).
+    func search(_ q: QueryParameters) async throws -> QueryResponse {
+        let idTexts = q.all("traceID").filter { !$0.isEmpty }
+        if !idTexts.isEmpty {
+            guard idTexts.count <= service.config.maxLimit else {
+                throw BadParameter("traceID", "at most \(service.config.maxLimit) trace IDs per request, got \(idTexts.count)")
+            }
+            var ids: [Data] = []
+            for t in idTexts {
+                guard let id = QueryValues.traceID(t) else {
+                    throw BadParameter("traceID", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(t))")
+                }
+                ids.append(id)
+            }
+            let found = try await service.traces(ids: ids)
+            var data: [JSON] = [], errors: [JSON] = []
+            for id in ids {
+                if let t = found[id] { data.append(JaegerTrace.json(t)) } else {
+                    errors.append(Self.error(404, "trace not found", traceID: JaegerTrace.idHex(id)))
+                }
+            }
+            return QueryResponse(json: Self.envelope(data: .array(data), errors: errors.isEmpty ? nil : errors))
+        }
+        let query = try parseSearch(q)
+        let (traces, complete) = try await service.search(query)
+        var headers: [(String, String)] = []
+        var errors: [JSON]?
+        if !complete {
+            let message = "search stopped after its time budget (\(DurationFormat.text(service.config.timeBudget))); results may be incomplete"
+            headers.append(("Otelsink-Search-Incomplete", message))
+            errors = [Self.error(206, message)]
+        }
+        return QueryResponse(json: Self.envelope(data: .array(traces.map(JaegerTrace.json)), errors: errors), headers: headers)
+    }
+
+    func parseSearch(_ q: QueryParameters) throws(BadParameter) -> TraceSearchQuery {
+        guard let name = q.first("service") else { throw BadParameter.required("service") }
+        var tags: [TagFilter] = []
+        if let json = q.first("tags") { tags += try QueryValues.tagsJSON(json) }
+        for t in q.all("tag") where !t.isEmpty {
+            tags.append(try QueryValues.tagPair(t, separators: [":"], parameter: "tag"))
+        }
+        let minDuration = try q.first("minDuration").map { t throws(BadParameter) in try Self.duration(t, "minDuration") }
+        let maxDuration = try q.first("maxDuration").map { t throws(BadParameter) in try Self.duration(t, "maxDuration") }
+        if let lo = minDuration, let hi = maxDuration, hi < lo {
+            throw BadParameter("maxDuration", "must not be less than minDuration")
+        }
+        let maxMicros = Int64.max / 1000
+        let end = try q.first("end").map { t throws(BadParameter) in try QueryValues.int(t, name: "end", range: 0...maxMicros) * 1000 } ?? now()
+        let lookback = Int64(service.config.defaultLookback.components.seconds) * 1_000_000_000
+        let start = try q.first("start").map { t throws(BadParameter) in try QueryValues.int(t, name: "start", range: 0...maxMicros) * 1000 } ?? (end - lookback)
+        if start > end { throw BadParameter("end", "must not be before start") }
+        return TraceSearchQuery(
+            service: name, operation: q.first("operation"), tags: tags, minDuration: minDuration, maxDuration: maxDuration,
+            startMin: start, startMax: end, limit: try Self.limit(q.first("limit"), "limit", service.config),
+            timeBudget: service.config.timeBudget)
+    }
+
+    static func duration(_ text: String, _ name: String) throws(BadParameter) -> Int64 {
+        guard let d = QueryValues.goDuration(text) else {
+            throw BadParameter(name, "expected a duration like 200ms, 1.5s or 1h30m (units ns, us, ms, s, m, h), got \(QueryValues.quoted(text))")
+        }
+        return d
+    }
+
+    /// A limit: absent or 0 means the default; above the maximum it is lowered to the maximum.
+    static func limit(_ text: String?, _ name: String, _ config: QueryConfig) throws(BadParameter) -> Int {
+        guard let text else { return config.defaultLimit }
+        guard let v = Int64(text), v >= 0 else {
+            throw BadParameter(name, "expected a non-negative integer, got \(QueryValues.quoted(text))")
+        }
+        return v == 0 ? config.defaultLimit : Int(min(v, Int64(config.maxLimit)))
+    }
+
+    /// `/api/dependencies?endTs=&lookback=` (milliseconds; lookback defaults to 24 h).
+    func dependencies(_ q: QueryParameters) async throws -> QueryResponse {
+        let maxMillis = Int64.max / 1_000_000
+        let endMillis = try q.first("endTs").map { t throws(BadParameter) in try QueryValues.int(t, name: "endTs", range: 0...maxMillis) } ?? now() / 1_000_000
+        let lookback = try q.first("lookback").map { t throws(BadParameter) in try QueryValues.int(t, name: "lookback", range: 0...maxMillis) } ?? 86_400_000
+        let end = endMillis * 1_000_000
+        let start = max(0, end - lookback * 1_000_000)
+        let result = try await service.dependencies(startMin: start, startMax: end)
+        let data: [JSON] = result.links.map {
+            .object([("parent", .string($0.parent)), ("child", .string($0.child)), ("callCount", .int(Int64($0.callCount)))])
+        }
+        var headers: [(String, String)] = []
+        var errors: [JSON]?
+        if !result.complete {
+            let message = "dependency scan stopped after its time budget (\(DurationFormat.text(service.config.timeBudget))); counts cover the newest spans only"
+            headers.append(("Otelsink-Search-Incomplete", message))
+            errors = [Self.error(206, message)]
+        }
+        return QueryResponse(json: Self.envelope(data: .array(data), total: data.count, errors: errors), headers: headers)
+    }
+}
+
+enum DurationFormat {
+    static func text(_ d: Duration) -> String {
+        let ms = d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+        return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import NIOHTTP1
+import OTLP
+import SQLiteStore
+
+/// Jaeger's `/api/v3/…` endpoints: traces as OTLP JSON (`{"result": {"resourceSpans": […]}}`), errors as
+/// `{"error": {"httpCode", "message"}}`. Parameters are accepted in snake_case and in camelCase.
+struct V3 {
+    let service: TraceQueryService
+    let now: @Sendable () -> Int64
+
+    static func error(_ status: HTTPResponseStatus, _ message: String) -> QueryResponse {
+        QueryResponse(status: status, json: .object([
+            ("error", .object([("httpCode", .int(Int64(status.code))), ("message", .string(message))])),
+        ]))
+    }
+
+    func services() async throws -> QueryResponse {
+        let names = try await service.services()
+        return QueryResponse(json: .object([("services", .array(names.map(JSON.string)))]))
+    }
+
+    func operations(_ q: QueryParameters) async throws -> QueryResponse {
+        guard let name = q.first("service") else { throw Self.bad(.required("service")) }
+        var kind: Int?
+        if let text = q.first("span_kind", "spanKind") {
+            guard let k = SpanKindName.kind(text) else {
+                throw Self.bad(BadParameter("span_kind", "expected one of server, client, producer, consumer, internal, unspecified; got \(QueryValues.quoted(text))"))
+            }
+            kind = k
+        }
+        let ops = try await service.operations(service: name, kind: kind)
+        return QueryResponse(json: .object([("operations", .array(ops.map {
+            .object([("name", .string($0.name)), ("spanKind", .string(SpanKindName.name($0.kind) ?? ""))])
+        }))]))
+    }
+
+    func trace(_ idText: String) async throws -> QueryResponse {
+        guard let id = QueryValues.traceID(idText) else {
+            throw Self.bad(BadParameter("trace_id", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))"))
+        }
+        guard let trace = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
+        return try Self.result(trace)
+    }
+
+    func search(_ q: QueryParameters) async throws -> QueryResponse {
+        let query = try parseSearch(q)
+        let (traces, complete) = try await service.search(query)
+        guard !traces.isEmpty else { return Self.error(.notFound, "No traces found") }
+        var combined = ExportTraceRequest()
+        for t in traces { combined.resourceSpans += t.resourceSpans }
+        var response = try Self.result(combined)
+        if !complete {
+            response.headers.append(("Otelsink-Search-Incomplete",
+                                     "search stopped after its time budget (\(DurationFormat.text(service.config.timeBudget))); results may be incomplete"))
+        }
+        return response
+    }
+
+    func parseSearch(_ q: QueryParameters) throws(BadParameter) -> TraceSearchQuery {
+        guard let name = q.first("query.service_name", "query.serviceName") else { throw Self.bad(.required("query.service_name")) }
+        var tags: [TagFilter] = []
+        if let json = q.first("query.attributes") {
+            do { tags = try QueryValues.tagsJSON(json) } catch { throw Self.bad(BadParameter("query.attributes", error.message)) }
+        }
+        func duration(_ names: String...) throws(BadParameter) -> Int64? {
+            for n in names {
+                guard let t = q.first(n) else { continue }
+                guard let d = QueryValues.goDuration(t) else {
+                    throw Self.bad(BadParameter(n, "expected a duration like 200ms, 1.5s or 1h30m, got \(QueryValues.quoted(t))"))
+                }
+                return d
+            }
+            return nil
+        }
+        func time(_ names: String...) throws(BadParameter) -> Int64? {
+            for n in names {
+                guard let t = q.first(n) else { continue }
+                guard let v = QueryValues.rfc3339(t) else {
+                    throw Self.bad(BadParameter(n, "expected an RFC 3339 time like 2024-05-01T12:00:00.5Z, got \(QueryValues.quoted(t))"))
+                }
+                return v
+            }
+            return nil
+        }
+        let minDuration = try duration("query.duration_min", "query.durationMin")
+        let maxDuration = try duration("query.duration_max", "query.durationMax")
+        if let lo = minDuration, let hi = maxDuration, hi < lo {
+            throw Self.bad(BadParameter("query.duration_max", "must not be less than query.duration_min"))
+        }
+        let end = try time("query.start_time_max", "query.startTimeMax") ?? now()
+        let lookback = Int64(service.config.defaultLookback.components.seconds) * 1_000_000_000
+        let start = try time("query.start_time_min", "query.startTimeMin") ?? (end - lookback)
+        if start > end { throw Self.bad(BadParameter("query.start_time_max", "must not be before query.start_time_min")) }
+        let limitName = ["query.search_depth", "query.searchDepth", "query.num_traces"].first { q.first($0) != nil } ?? "query.search_depth"
+        let limit: Int
+        do { limit = try V1.limit(q.first(limitName), limitName, service.config) } catch { throw Self.bad(error) }
+        return TraceSearchQuery(
+            service: name, operation: q.first("query.operation_name", "query.operationName"), tags: tags,
+            minDuration: minDuration, maxDuration: maxDuration, startMin: start, startMax: end, limit: limit,
+            timeBudget: service.config.timeBudget)
+    }
+
+    /// Jaeger v3's wording for a bad parameter: `malformed parameter NAME: …`.
+    static func bad(_ b: BadParameter) -> BadParameter {
+        var b = b
+        b.description = b.message == "is required" ? "parameter '\(b.name)' is required" : "malformed parameter \(b.name): \(b.message)"
+        return b
+    }
+
+    /// `{"result": <OTLP JSON>}`, the protobuf JSON mapping (lossless: every OTLP field).
+    static func result(_ trace: ExportTraceRequest) throws -> QueryResponse {
+        var body = Array("{\"result\":".utf8)
+        body += try OTLPJSON.encode(trace)
+        body.append(UInt8(ascii: "}"))
+        return QueryResponse(status: .ok, body: body)
+    }
+}

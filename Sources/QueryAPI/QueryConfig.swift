@@ -1,0 +1,32 @@
+import CollectorCore
+
+/// Settings of the `query` extension (the Jaeger-compatible query API).
+public struct QueryConfig: ComponentConfig, Equatable {
+    /// Where the API listens.
+    public var endpoint = ListenEndpoint(host: "127.0.0.1", port: 16686)
+    /// The `sqlite` exporter whose database the API reads (a component ID, as in `exporters`).
+    public var storage: String = "sqlite"
+    /// Traces a search returns when the request gives no `limit`.
+    public var defaultLimit: Int = 20
+    /// The most traces a search returns; a larger `limit` is lowered to this.
+    public var maxLimit: Int = 1000
+    /// How far back a search looks when the request gives no `start` (Jaeger's default: two days).
+    public var defaultLookback: Duration = .seconds(48 * 3600)
+    /// A search or dependency scan stops after this long and answers with what it found, saying it is incomplete.
+    public var timeBudget: Duration = .seconds(2)
+
+    public init() {}
+
+    public init(reading r: ConfigReader) {
+        let text = r.string("endpoint", default: endpoint.description)
+        if let e = ListenEndpoint(parsing: text) { endpoint = e } else {
+            r.report("endpoint", "expected host:port with an IP address or localhost (e.g. \"localhost:16686\"), got \"\(text)\"")
+        }
+        storage = r.string("storage", default: storage)
+        defaultLimit = r.int("default_limit", default: defaultLimit, range: 1...100_000)
+        maxLimit = r.int("max_limit", default: maxLimit, range: 1...100_000)
+        if defaultLimit > maxLimit { r.report("default_limit", "must not be above max_limit (\(maxLimit))") }
+        defaultLookback = r.duration("default_lookback", default: defaultLookback, minimum: .seconds(1))
+        timeBudget = r.duration("time_budget", default: timeBudget, minimum: .milliseconds(10))
+    }
+}

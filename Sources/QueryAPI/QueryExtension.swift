@@ -1,0 +1,61 @@
+import CollectorCore
+import Logging
+import ServiceLifecycle
+import SQLiteStore
+
+/// The `query` extension: serves the Jaeger-compatible query API over the database of a `sqlite` exporter.
+public struct QueryExtension: Extension {
+    let config: QueryConfig
+    let service: TraceQueryService
+    let context: ComponentContext
+
+    public init(config: QueryConfig, reader: TraceReader, context: ComponentContext) {
+        self.config = config
+        self.service = TraceQueryService(reader: reader, config: config)
+        self.context = context
+    }
+
+    /// Listens until graceful shutdown; then stops accepting, lets requests in flight finish (bounded) and returns.
+    public func run() async throws {
+        let server = try await QueryHTTPServer.bind(endpoint: config.endpoint, router: QueryRouter(service: service))
+        let text = server.localAddress
+        context.listening.record(component: context.id, protocolName: "http", address: text)
+        context.logger.info("listening", metadata: ["protocol": "http", "address": "\(text)"])
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await server.waitUntilClosed()
+        } onCancelOrGracefulShutdown: {
+            server.beginGracefulShutdown()
+        }
+        await server.drain()
+    }
+}
+
+/// Registers the `query` extension.
+public struct QueryExtensionFactory: ExtensionFactory {
+    public init() {}
+    public var type: String { "query" }
+    public var kind: ComponentKind { .extension }
+    public var signals: Set<Signal> { [] }
+    public var summary: String { "Jaeger-compatible query API (/api/traces, /api/v3/…) over a sqlite exporter's database" }
+
+    public func readConfig(_ reader: ConfigReader) -> any ComponentConfig { QueryConfig(reading: reader) }
+
+    public func checkReferences(config: any ComponentConfig, in collector: CollectorConfig, report: (String, String) -> Void) {
+        guard let c = config as? QueryConfig else { return }
+        guard let id = try? ComponentID(parsing: c.storage), let exporter = collector.exporters[id] else {
+            report("storage", "references exporter \"\(c.storage)\", which is not defined under exporters")
+            return
+        }
+        if !(exporter.factory is SQLiteExporterFactory) {
+            report("storage", "exporter \"\(c.storage)\" is of type \(exporter.factory.type); the query API reads a sqlite exporter")
+        }
+    }
+
+    public func makeExtension(config: any ComponentConfig, host: ExtensionHost, context: ComponentContext) throws -> any Extension {
+        let c = try config.as(QueryConfig.self, for: "query")
+        guard let id = try? ComponentID(parsing: c.storage), let exporter = host.exporters[id] as? SQLiteExporter else {
+            throw ConfigTypeMismatch(component: "query (storage \(c.storage))")
+        }
+        return QueryExtension(config: c, reader: TraceReader(store: exporter.store), context: context)
+    }
+}

@@ -1,0 +1,134 @@
+import CollectorCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// The query API's HTTP/1.1 listener (SwiftNIO; see docs/architecture.md for why not Hummingbird).
+final class QueryHTTPServer: Sendable {
+    let channel: any Channel
+    let localAddress: String
+    private let open: OpenConnections
+
+    private init(channel: any Channel, open: OpenConnections) {
+        self.channel = channel
+        self.open = open
+        let a = channel.localAddress
+        if let ip = a?.ipAddress, let port = a?.port {
+            localAddress = a?.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        } else {
+            localAddress = "\(String(describing: a))"
+        }
+    }
+
+    static func bind(endpoint: ListenEndpoint, router: QueryRouter) async throws -> QueryHTTPServer {
+        let open = OpenConnections()
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                open.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(60)))
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(QueryHTTPHandler(router: router))
+                }
+            }
+        let channel = try await bootstrap.bind(host: endpoint.host, port: endpoint.port).get()
+        return QueryHTTPServer(channel: channel, open: open)
+    }
+
+    func beginGracefulShutdown() { channel.close(promise: nil) }
+
+    func waitUntilClosed() async { try? await channel.closeFuture.get() }
+
+    /// After the listener closed: gives requests in flight up to 5 s, then closes every connection.
+    func drain() async {
+        try? await channel.closeFuture.get()
+        await open.closeAll(after: .seconds(5))
+    }
+}
+
+/// The open connections of the query server.
+final class OpenConnections: Sendable {
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        open.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [weak self] _ in
+            self?.open.withLock { _ = $0.removeValue(forKey: id) }
+        }
+    }
+
+    func closeAll(after grace: Duration) async {
+        let deadline = ContinuousClock.now + grace
+        for c in open.withLock({ Array($0.values) }) { c.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+        while ContinuousClock.now < deadline, !open.withLock({ $0.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for c in open.withLock({ Array($0.values) }) { c.close(promise: nil) }
+    }
+}
+
+/// One connection: reads a request (the body of a GET is ignored), answers it through the router.
+final class QueryHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let router: QueryRouter
+    private var head: HTTPRequestHead?
+    private var busy = false
+
+    init(router: QueryRouter) { self.router = router }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+        case .body:
+            break
+        case .end:
+            guard let head, !busy else { return }
+            busy = true
+            let router = self.router
+            let method = head.method
+            let uri = head.uri
+            let promise = context.eventLoop.makePromise(of: QueryResponse.self)
+            promise.completeWithTask { await router.handle(method: method, uri: uri) }
+            promise.futureResult.assumeIsolated().whenSuccess { response in
+                self.busy = false
+                self.head = nil
+                self.write(response, head: head, context: context)
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    private func write(_ response: QueryResponse, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: response.contentType)
+        headers.add(name: "Content-Length", value: String(response.body.count))
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        let keepAlive = head.isKeepAlive
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))), promise: nil)
+        let sendBody = head.method != .HEAD && !response.body.isEmpty
+        if sendBody {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        }
+        let done = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+        if !keepAlive {
+            done.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+}

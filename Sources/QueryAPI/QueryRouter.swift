@@ -1,0 +1,96 @@
+import Foundation
+import NIOHTTP1
+import OTLP
+import SQLiteStore
+
+/// An answer of the query API.
+public struct QueryResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var contentType = "application/json"
+    public var headers: [(String, String)] = []
+    public var body: [UInt8]
+
+    init(status: HTTPResponseStatus = .ok, json: JSON, headers: [(String, String)] = []) {
+        self.status = status
+        self.body = json.serialized()
+        self.headers = headers
+    }
+
+    init(status: HTTPResponseStatus, body: [UInt8]) {
+        self.status = status
+        self.body = body
+    }
+}
+
+/// Routes a request to its endpoint: Jaeger's `/api/…` (v1, the UI's and Grafana's) and `/api/v3/…`, and `/health`.
+public struct QueryRouter: Sendable {
+    let service: TraceQueryService
+    /// The clock for default time ranges (tests pin it).
+    let now: @Sendable () -> Int64
+
+    public init(service: TraceQueryService, now: @escaping @Sendable () -> Int64 = QueryRouter.systemNow) {
+        self.service = service
+        self.now = now
+    }
+
+    public static let systemNow: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1e9) }
+
+    /// The longest request target accepted (Jaeger's UI sends at most a few hundred bytes).
+    static let maxURILength = 16 * 1024
+
+    public func handle(method: HTTPMethod, uri: String) async -> QueryResponse {
+        guard method == .GET || method == .HEAD else {
+            var r = v1Error(.methodNotAllowed, "method \(method) is not allowed; the query API is read-only (GET)")
+            r.headers.append(("Allow", "GET, HEAD"))
+            return r
+        }
+        guard uri.utf8.count <= Self.maxURILength else {
+            return v1Error(.uriTooLong, "request target is longer than \(Self.maxURILength) bytes")
+        }
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = parts[0]
+        let query = QueryParameters(query: parts.count > 1 ? parts[1] : nil)
+        let segments = path.split(separator: "/").map { QueryParameters.decode($0) }
+        do {
+            switch segments {
+            case ["health"]:
+                return QueryResponse(json: .object([("status", .string("ok"))]))
+            case ["api", "services"]:
+                return try await V1(service: service, now: now).services()
+            case let s where s.count == 4 && s[0] == "api" && s[1] == "services" && s[3] == "operations":
+                return try await V1(service: service, now: now).legacyOperations(service: s[2])
+            case ["api", "operations"]:
+                return try await V1(service: service, now: now).operations(query)
+            case ["api", "traces"]:
+                return try await V1(service: service, now: now).search(query)
+            case let s where s.count == 3 && s[0] == "api" && s[1] == "traces":
+                return try await V1(service: service, now: now).trace(s[2])
+            case ["api", "dependencies"]:
+                return try await V1(service: service, now: now).dependencies(query)
+            case ["api", "v3", "services"]:
+                return try await V3(service: service, now: now).services()
+            case ["api", "v3", "operations"]:
+                return try await V3(service: service, now: now).operations(query)
+            case ["api", "v3", "traces"]:
+                return try await V3(service: service, now: now).search(query)
+            case let s where s.count == 4 && s[0] == "api" && s[1] == "v3" && s[2] == "traces":
+                return try await V3(service: service, now: now).trace(s[3])
+            default:
+                if segments.first == "api", segments.dropFirst().first == "v3" {
+                    return V3.error(.notFound, "no such endpoint: \(path)")
+                }
+                return v1Error(.notFound, "no such endpoint: \(path)")
+            }
+        } catch let bad as BadParameter {
+            if segments.dropFirst().first == "v3" { return V3.error(.badRequest, bad.description) }
+            return v1Error(.badRequest, bad.description)
+        } catch {
+            if segments.dropFirst().first == "v3" { return V3.error(.internalServerError, "storage error: \(error)") }
+            return v1Error(.internalServerError, "storage error: \(error)")
+        }
+    }
+
+    func v1Error(_ status: HTTPResponseStatus, _ message: String) -> QueryResponse {
+        QueryResponse(status: status, json: V1.envelope(data: .null, errors: [V1.error(Int(status.code), message)]))
+    }
+}

@@ -1,0 +1,98 @@
+import Dispatch
+import Foundation
+import OTLP
+import SQLiteStore
+
+/// The query operations over a ``TraceReader``, run off the Swift concurrency pool (SQLite calls block). Used by
+/// the HTTP API and by the CLI's `--db` mode, so both answer the same way.
+public struct TraceQueryService: Sendable {
+    public let reader: TraceReader
+    public let config: QueryConfig
+    private static let queue = DispatchQueue(label: "otelsink.query", attributes: .concurrent)
+
+    public init(reader: TraceReader, config: QueryConfig = QueryConfig()) {
+        self.reader = reader
+        self.config = config
+    }
+
+    /// Runs `work` on a dispatch queue (GRDB's pool bounds concurrent readers).
+    func run<T: Sendable>(_ work: @escaping @Sendable (TraceReader) throws -> T) async throws -> T {
+        let reader = self.reader
+        return try await withCheckedThrowingContinuation { continuation in
+            Self.queue.async { continuation.resume(with: Result { try work(reader) }) }
+        }
+    }
+
+    public func services() async throws -> [String] { try await run { try $0.services() } }
+
+    public func operations(service: String?, kind: Int?) async throws -> [OperationInfo] {
+        try await run { try $0.operations(service: service, kind: kind) }
+    }
+
+    public func trace(id: Data) async throws -> ExportTraceRequest? { try await run { try $0.trace(id: id) } }
+
+    public func traces(ids: [Data]) async throws -> [Data: ExportTraceRequest] { try await run { try $0.traces(ids: ids) } }
+
+    /// The traces a search finds, newest first (by trace start), and whether the search saw every candidate.
+    public func search(_ query: TraceSearchQuery) async throws -> (traces: [ExportTraceRequest], complete: Bool) {
+        try await run { reader in
+            let found = try reader.searchTraces(query)
+            let loaded = try reader.traces(ids: found.traceIDs)
+            let traces = found.traceIDs.compactMap { loaded[$0] }
+                .map { (trace: $0, start: TraceSummary($0).startNanos) }
+                .sorted { $0.start > $1.start }
+                .map(\.trace)
+            return (traces, found.complete)
+        }
+    }
+
+    public func dependencies(startMin: Int64, startMax: Int64) async throws -> DependencyResult {
+        let budget = config.timeBudget
+        return try await run { try $0.dependencies(startMin: startMin, startMax: startMax, timeBudget: budget) }
+    }
+}
+
+/// What a search result line shows of a trace.
+public struct TraceSummary: Sendable, Equatable {
+    public var traceID: Data
+    public var startNanos: UInt64
+    public var durationNanos: UInt64
+    public var rootService: String
+    public var rootName: String
+    public var spanCount: Int
+    public var errorCount: Int
+
+    public init(_ trace: ExportTraceRequest) {
+        var start = UInt64.max, end: UInt64 = 0, count = 0, errors = 0
+        var root: (start: UInt64, service: String, name: String)?
+        var firstSpan: (start: UInt64, service: String, name: String)?
+        var id = Data()
+        for rs in trace.resourceSpans {
+            let service = rs.resource.attributes.stringValue("service.name") ?? "unknown_service"
+            for ss in rs.scopeSpans {
+                for s in ss.spans {
+                    if id.isEmpty { id = s.traceID }
+                    count += 1
+                    if s.status.code == .error { errors += 1 }
+                    start = min(start, s.startTimeUnixNano)
+                    end = max(end, s.endTimeUnixNano)
+                    if s.parentSpanID.isEmpty, root.map({ s.startTimeUnixNano < $0.start }) ?? true {
+                        root = (s.startTimeUnixNano, service, s.name)
+                    }
+                    if firstSpan.map({ s.startTimeUnixNano < $0.start }) ?? true {
+                        firstSpan = (s.startTimeUnixNano, service, s.name)
+                    }
+                }
+            }
+        }
+        traceID = id
+        startNanos = count == 0 ? 0 : start
+        durationNanos = end > startNanos ? end - startNanos : 0
+        // A trace whose root span has not arrived shows its earliest span, as Jaeger's UI does.
+        let shown = root ?? firstSpan
+        rootService = shown?.service ?? ""
+        rootName = shown?.name ?? ""
+        spanCount = count
+        errorCount = errors
+    }
+}

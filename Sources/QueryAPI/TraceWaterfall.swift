@@ -1,0 +1,180 @@
+import Foundation
+import OTLP
+import SQLiteStore
+
+/// Renders a trace as a terminal waterfall: one line per span, indented under its parent, with service and
+/// operation, a bar placed on the trace's timeline, the duration and an error mark; optionally each span's
+/// attributes and events below it. Colours (ANSI) only when asked for.
+public struct TraceWaterfall: Sendable {
+    public var color = false
+    public var attributes = false
+    /// Columns of the timeline bar.
+    public var barWidth = 40
+    /// The widest the label column gets; longer labels are cut with `…`.
+    public var maxLabelWidth = 60
+
+    public init(color: Bool = false, attributes: Bool = false) {
+        self.color = color
+        self.attributes = attributes
+    }
+
+    struct Item {
+        var order: Int
+        var span: Span
+        var service: String
+    }
+
+    public func render(_ trace: ExportTraceRequest) -> String {
+        var items: [Item] = []
+        for rs in trace.resourceSpans {
+            let service = rs.resource.attributes.stringValue("service.name") ?? "unknown_service"
+            for ss in rs.scopeSpans { for s in ss.spans { items.append(Item(order: 0, span: s, service: service)) } }
+        }
+        items.sort { a, b in
+            a.span.startTimeUnixNano != b.span.startTimeUnixNano
+                ? a.span.startTimeUnixNano < b.span.startTimeUnixNano
+                : a.span.spanID.lexicographicallyPrecedes(b.span.spanID)
+        }
+        for i in items.indices { items[i].order = i }
+        let summary = TraceSummary(trace)
+        let traceStart = summary.startNanos
+        let traceDuration = max(summary.durationNanos, 1)
+
+        // The tree: roots are spans without a parent, or whose parent is not stored.
+        let ids = Set(items.map(\.span.spanID))
+        var children: [Data: [Item]] = [:]
+        var roots: [Item] = []
+        for item in items {
+            if item.span.parentSpanID.isEmpty || !ids.contains(item.span.parentSpanID) || item.span.parentSpanID == item.span.spanID {
+                roots.append(item)
+            } else {
+                children[item.span.parentSpanID, default: []].append(item)
+            }
+        }
+        var rows: [(depth: Int, item: Item)] = []
+        var shown = Set<Int>()  // each span once, even when duplicate IDs make parent links cyclic
+        func walk(_ item: Item, depth: Int) {
+            guard shown.insert(item.order).inserted else { return }
+            rows.append((depth, item))
+            for c in children[item.span.spanID] ?? [] { walk(c, depth: min(depth + 1, 40)) }
+        }
+        roots.forEach { walk($0, depth: 0) }
+        for item in items where !shown.contains(item.order) { rows.append((0, item)) }
+
+        let services = Set(items.map(\.service))
+        var palette: [String: String] = [:]
+        let colors = ["\u{1B}[36m", "\u{1B}[35m", "\u{1B}[34m", "\u{1B}[33m", "\u{1B}[32m", "\u{1B}[96m", "\u{1B}[95m", "\u{1B}[94m"]
+        for (i, s) in services.sorted().enumerated() { palette[s] = colors[i % colors.count] }
+        let reset = "\u{1B}[0m", red = "\u{1B}[31m", bold = "\u{1B}[1m", dim = "\u{1B}[2m"
+
+        var out = ""
+        let errorText = summary.errorCount == 1 ? "1 error" : "\(summary.errorCount) errors"
+        let header = "Trace \(JaegerTrace.idHex(summary.traceID)) · \(summary.spanCount) span\(summary.spanCount == 1 ? "" : "s") · "
+            + "\(services.count) service\(services.count == 1 ? "" : "s") · \(Self.duration(summary.durationNanos))"
+            + (summary.errorCount > 0 ? " · \(errorText)" : "") + " · started \(Self.timestamp(summary.startNanos))"
+        out += (color ? bold + header + reset : header) + "\n"
+
+        let labels = rows.map { row in
+            Self.truncate(String(repeating: "  ", count: row.depth) + "\(row.item.service): \(row.item.span.name)", maxLabelWidth)
+        }
+        let labelWidth = labels.map(\.count).max() ?? 0
+        for (row, label) in zip(rows, labels) {
+            let s = row.item.span
+            let start = s.startTimeUnixNano >= traceStart ? s.startTimeUnixNano - traceStart : 0
+            let length = s.endTimeUnixNano > s.startTimeUnixNano ? s.endTimeUnixNano - s.startTimeUnixNano : 0
+            let offset = min(barWidth - 1, Int(Double(start) / Double(traceDuration) * Double(barWidth)))
+            let cells = max(1, min(barWidth - offset, Int((Double(length) / Double(traceDuration) * Double(barWidth)).rounded())))
+            let isError = s.status.code == .error
+            let bar = String(repeating: " ", count: offset) + String(repeating: "█", count: cells)
+                + String(repeating: " ", count: barWidth - offset - cells)
+            let padded = label + String(repeating: " ", count: labelWidth - label.count)
+            let durationText = Self.duration(length)
+            let paddedDuration = String(repeating: " ", count: max(0, 9 - durationText.count)) + durationText
+            var mark = ""
+            if isError {
+                mark = "  ERROR" + (s.status.message.isEmpty ? "" : ": " + Self.truncate(s.status.message, 80))
+            }
+            if color {
+                let barColor = isError ? red : (palette[row.item.service] ?? "")
+                out += "\(padded) │\(barColor)\(bar)\(reset)│ \(paddedDuration)\(isError ? red + mark + reset : "")\n"
+            } else {
+                out += "\(padded) │\(bar)│ \(paddedDuration)\(mark)\n"
+            }
+            if attributes {
+                let indent = String(repeating: "  ", count: row.depth + 2)
+                var details: [String] = []
+                details.append("span \(JaegerTrace.idHex(s.spanID)) kind=\(SpanKindName.name(s.kind.rawValue) ?? "unspecified")")
+                for kv in s.attributes { details.append("\(kv.key)=\(AttributeText.text(kv.value))") }
+                for e in s.events {
+                    let at = e.timeUnixNano >= s.startTimeUnixNano ? e.timeUnixNano - s.startTimeUnixNano : 0
+                    let attrs = e.attributes.map { "\($0.key)=\(AttributeText.text($0.value))" }.joined(separator: " ")
+                    details.append("event +\(Self.duration(at)) \(e.name)" + (attrs.isEmpty ? "" : " " + attrs))
+                }
+                for d in details { out += (color ? dim : "") + indent + Self.truncate(d, 200) + (color ? reset : "") + "\n" }
+            }
+        }
+        return out
+    }
+
+    /// `850µs`, `12.35ms`, `1.234s`, `2m3.4s`.
+    public static func duration(_ nanos: UInt64) -> String {
+        let n = Double(nanos)
+        if nanos < 1_000 { return "\(nanos)ns" }
+        if nanos < 1_000_000 { return String(format: "%.0fµs", n / 1e3) }
+        if nanos < 1_000_000_000 { return String(format: "%.2fms", n / 1e6) }
+        if nanos < 60_000_000_000 { return String(format: "%.3fs", n / 1e9) }
+        let minutes = nanos / 60_000_000_000
+        return "\(minutes)m" + String(format: "%.1fs", Double(nanos - minutes * 60_000_000_000) / 1e9)
+    }
+
+    /// UTC, millisecond precision: `2024-05-01T12:00:00.123Z`.
+    public static func timestamp(_ nanos: UInt64) -> String {
+        let seconds = Int(nanos / 1_000_000_000)
+        let millis = Int(nanos / 1_000_000 % 1000)
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
+    }
+
+    static func truncate(_ s: String, _ width: Int) -> String {
+        s.count <= width ? s : String(s.prefix(width - 1)) + "…"
+    }
+}
+
+/// The CLI's search result table: trace ID, start, root service and operation, duration, spans, errors.
+public enum TraceTable {
+    public static func render(_ summaries: [TraceSummary]) -> String {
+        var rows = [["TRACE ID", "START (UTC)", "ROOT", "DURATION", "SPANS", "ERRORS"]]
+        for s in summaries {
+            rows.append([JaegerTrace.idHex(s.traceID), TraceWaterfall.timestamp(s.startNanos),
+                         TraceWaterfall.truncate("\(s.rootService): \(s.rootName)", 60), TraceWaterfall.duration(s.durationNanos),
+                         String(s.spanCount), String(s.errorCount)])
+        }
+        let widths = (0..<6).map { c in rows.map { $0[c].count }.max() ?? 0 }
+        let rightAligned: Set<Int> = [3, 4, 5]
+        return rows.map { row in
+            row.enumerated().map { c, cell in
+                let pad = String(repeating: " ", count: widths[c] - cell.count)
+                return rightAligned.contains(c) ? pad + cell : cell + pad
+            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+        }.joined(separator: "\n") + "\n"
+    }
+
+    /// The summaries as JSON (for `search --json`).
+    public static func json(_ summaries: [TraceSummary]) -> JSON {
+        .array(summaries.map { s in
+            .object([
+                ("traceID", .string(JaegerTrace.idHex(s.traceID))),
+                ("startTime", .string(TraceWaterfall.timestamp(s.startNanos))),
+                ("startTimeUnixNano", .string(String(s.startNanos))),
+                ("durationNanos", .int(Int64(clamping: s.durationNanos))),
+                ("rootService", .string(s.rootService)),
+                ("rootOperation", .string(s.rootName)),
+                ("spanCount", .int(Int64(s.spanCount))),
+                ("errorCount", .int(Int64(s.errorCount))),
+            ])
+        })
+    }
+}

@@ -1,0 +1,398 @@
+import Dispatch
+import Foundation
+import GRDB
+import GRDBSQLite
+import OTLP
+
+/// One `key=value` criterion of a search. It matches a span when a span attribute, an event attribute or an
+/// attribute of the span's resource has that key and a value whose text is `value` (`500` matches the int 500,
+/// `true` the bool true), or when it names what the Jaeger view derives from the span: `span.kind=server`,
+/// `otel.status_code=ERROR`, `error=true`.
+public struct TagFilter: Sendable, Hashable {
+    public var key: String
+    public var value: String
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// A trace search: a trace matches when one of its spans matches every criterion.
+public struct TraceSearchQuery: Sendable, Equatable {
+    public var service: String
+    /// The span name.
+    public var operation: String?
+    public var tags: [TagFilter] = []
+    /// Span duration bounds in nanoseconds, inclusive.
+    public var minDuration: Int64?
+    public var maxDuration: Int64?
+    /// Span start bounds in nanoseconds since the epoch, inclusive.
+    public var startMin: Int64
+    public var startMax: Int64
+    /// At most this many traces.
+    public var limit: Int
+    /// The search stops when it has run this long and returns what it found, marked incomplete.
+    public var timeBudget: Duration
+
+    public init(service: String, operation: String? = nil, tags: [TagFilter] = [], minDuration: Int64? = nil,
+                maxDuration: Int64? = nil, startMin: Int64, startMax: Int64, limit: Int, timeBudget: Duration) {
+        self.service = service
+        self.operation = operation
+        self.tags = tags
+        self.minDuration = minDuration
+        self.maxDuration = maxDuration
+        self.startMin = startMin
+        self.startMax = startMax
+        self.limit = limit
+        self.timeBudget = timeBudget
+    }
+}
+
+/// The trace IDs a search found, newest matching span first.
+public struct TraceSearchResult: Sendable, Equatable {
+    public var traceIDs: [Data]
+    /// False when the time budget ran out before the search had looked at every candidate span.
+    public var complete: Bool
+    /// Spans the search looked at.
+    public var examined: Int
+}
+
+/// A service's operation (span name and OTLP span kind), from the `operations` table.
+public struct OperationInfo: Sendable, Hashable {
+    public var name: String
+    public var kind: Int
+    public init(name: String, kind: Int) {
+        self.name = name
+        self.kind = kind
+    }
+}
+
+/// Calls from one service to another: spans of `child` whose parent span belongs to `parent`.
+public struct DependencyLink: Sendable, Hashable {
+    public var parent: String
+    public var child: String
+    public var callCount: Int
+}
+
+public struct DependencyResult: Sendable, Equatable {
+    public var links: [DependencyLink]
+    public var complete: Bool
+}
+
+extension TraceReader {
+    /// Finds traces (see ``TraceSearchQuery``): walks the `(service, start_ns)` index of each partition over the time
+    /// range, newest partition and newest span first, filtering on operation and duration in SQL, and
+    /// stops at `limit` distinct traces or when the time budget runs out (SQLite's progress handler interrupts a
+    /// long statement). Tag criteria are pre-filtered in SQL (the key, and a string value, must occur in the span's
+    /// protobuf, or the span's resource must match) and then checked on the decoded span.
+    public func searchTraces(_ q: TraceSearchQuery) throws -> TraceSearchResult {
+        try reader.read { db in
+            let deadline = Deadline(after: q.timeBudget)
+            return try deadline.interrupting(db) {
+                try search(db, q, deadline)
+            }
+        }
+    }
+
+    private func search(_ db: Database, _ q: TraceSearchQuery, _ deadline: Deadline) throws -> TraceSearchResult {
+        var result = TraceSearchResult(traceIDs: [], complete: true, examined: 0)
+        guard q.limit > 0, q.startMin <= q.startMax else { return result }
+        // Every partition, newest first: a span whose start time had to be clamped on write (far in the past or
+        // future) sits in a partition whose range does not contain its start, so partitions are not pruned by
+        // range; a partition without matching rows costs one index probe.
+        let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket DESC")
+        let matchers = try q.tags.map { try TagMatcher($0, db: db, reader: self) }
+        var seen = Set<Data>()
+        partitions: for b in buckets {
+            if deadline.expired {
+                result.complete = false
+                break
+            }
+            var sql = "SELECT trace_id, resource_id"
+            if !matchers.isEmpty { sql += ", body, kind, status_code" }
+            sql += " FROM \(SQLiteSchema.spansTable(b)) INDEXED BY \(SQLiteSchema.spansTable(b))_service"
+            sql += " WHERE service = ? AND start_ns >= ? AND start_ns <= ?"
+            var args: [(any DatabaseValueConvertible)?] = [q.service, q.startMin, q.startMax]
+            if let op = q.operation {
+                sql += " AND name = ?"
+                args.append(op)
+            }
+            if let min = q.minDuration {
+                sql += " AND duration_ns >= ?"
+                args.append(min)
+            }
+            if let max = q.maxDuration {
+                sql += " AND duration_ns <= ?"
+                args.append(max)
+            }
+            for m in matchers {
+                let (clause, clauseArgs) = m.prefilter
+                sql += " AND " + clause
+                args += clauseArgs
+            }
+            sql += " ORDER BY start_ns DESC"
+            do {
+                let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(args))
+                while let row = try cursor.next() {
+                    result.examined += 1
+                    let traceID: Data = row[0]
+                    if seen.contains(traceID) { continue }
+                    if !matchers.isEmpty {
+                        let resourceID: Int64 = row[1]
+                        let body: Data = row[2]
+                        let span = try? Span(serializedBytes: body)
+                        guard let span, matchers.allSatisfy({ $0.matches(span, resourceID: resourceID) }) else { continue }
+                    }
+                    seen.insert(traceID)
+                    result.traceIDs.append(traceID)
+                    if result.traceIDs.count >= q.limit { break partitions }
+                    if result.examined % 512 == 0, deadline.expired {
+                        result.complete = false
+                        break partitions
+                    }
+                }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
+                result.complete = false
+                break
+            }
+        }
+        return result
+    }
+
+    /// Several traces at once (one `IN` probe per partition); traces not stored are absent from the result.
+    public func traces(ids: [Data]) throws -> [Data: ExportTraceRequest] {
+        guard !ids.isEmpty else { return [:] }
+        return try reader.read { db in
+            let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
+            var rows: [Data: [(resource: Int64, scope: Int64, start: Int64, body: Data)]] = [:]
+            // SQLite allows 32,766 parameters; callers cap the number of IDs far below that, chunk anyway.
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for b in buckets {
+                    let cursor = try Row.fetchCursor(
+                        db,
+                        sql: "SELECT trace_id, resource_id, scope_id, start_ns, body FROM \(SQLiteSchema.spansTable(b)) WHERE trace_id IN (\(placeholders))",
+                        arguments: StatementArguments(chunk))
+                    while let row = try cursor.next() {
+                        rows[row[0], default: []].append((row[1], row[2], row[3], row[4]))
+                    }
+                }
+            }
+            var out: [Data: ExportTraceRequest] = [:]
+            for (id, spanRows) in rows { out[id] = try assemble(db, spanRows) }
+            return out
+        }
+    }
+
+    /// The operations of `service` (all services when nil), optionally of one OTLP span kind, sorted by name.
+    public func operations(service: String?, kind: Int? = nil) throws -> [OperationInfo] {
+        try reader.read { db in
+            var sql = "SELECT name, kind FROM operations"
+            var clauses: [String] = []
+            var args: [(any DatabaseValueConvertible)?] = []
+            if let service {
+                clauses.append("service = ?")
+                args.append(service)
+            }
+            if let kind {
+                clauses.append("kind = ?")
+                args.append(kind)
+            }
+            if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+            sql += " ORDER BY name, kind"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map {
+                OperationInfo(name: $0[0], kind: $0[1])
+            }
+        }
+    }
+
+    /// Service-to-service calls among spans that started in `[startMin, startMax]`: a child span whose parent (in
+    /// the same partition) belongs to another service counts one call. Scans every span in the range, bounded by
+    /// `timeBudget` (then `complete` is false and the counts cover the partitions read so far, newest first).
+    public func dependencies(startMin: Int64, startMax: Int64, timeBudget: Duration) throws -> DependencyResult {
+        try reader.read { db in
+            let deadline = Deadline(after: timeBudget)
+            return try deadline.interrupting(db) {
+                var counts: [DependencyLink: Int] = [:]
+                var complete = true
+                let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket DESC")
+                for b in buckets {
+                    let t = SQLiteSchema.spansTable(b)
+                    do {
+                        let rows = try Row.fetchAll(db, sql: """
+                            SELECT p.service, c.service, count(*) FROM \(t) c
+                            JOIN \(t) p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+                            WHERE c.start_ns >= ? AND c.start_ns <= ? AND p.service != c.service
+                            GROUP BY p.service, c.service
+                            """, arguments: [startMin, startMax])
+                        for r in rows {
+                            counts[DependencyLink(parent: r[0], child: r[1], callCount: 0), default: 0] += r[2] as Int
+                        }
+                    } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
+                        complete = false
+                        break
+                    }
+                }
+                let links = counts.map { DependencyLink(parent: $0.key.parent, child: $0.key.child, callCount: $0.value) }
+                    .sorted { ($0.parent, $0.child) < ($1.parent, $1.child) }
+                return DependencyResult(links: links, complete: complete)
+            }
+        }
+    }
+}
+
+/// A point in time after which a query stops; while a statement runs, SQLite's progress handler checks it.
+final class Deadline {
+    private let end: UInt64
+
+    init(after budget: Duration) {
+        let (s, attos) = budget.components
+        let nanos = max(0, s) &* 1_000_000_000 &+ attos / 1_000_000_000
+        end = DispatchTime.now().uptimeNanoseconds &+ UInt64(clamping: nanos)
+    }
+
+    var expired: Bool { DispatchTime.now().uptimeNanoseconds >= end }
+
+    /// Runs `body` with a progress handler that interrupts the running statement once the deadline has passed
+    /// (the statement then throws `SQLITE_INTERRUPT`).
+    func interrupting<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        let connection = db.sqliteConnection
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        sqlite3_progress_handler(connection, 2000, { context in
+            guard let context else { return 0 }
+            return Unmanaged<Deadline>.fromOpaque(context).takeUnretainedValue().expired ? 1 : 0
+        }, context)
+        defer { sqlite3_progress_handler(connection, 0, nil, nil) }
+        return try withExtendedLifetime(self) { try body() }
+    }
+}
+
+/// One tag criterion, prepared: the SQL pre-filter and the exact check on a decoded span.
+struct TagMatcher {
+    let filter: TagFilter
+    /// Resources (by id) that have the attribute.
+    let resources: Set<Int64>
+    let prefilter: (String, [(any DatabaseValueConvertible)?])
+
+    init(_ filter: TagFilter, db: Database, reader: TraceReader) throws {
+        self.filter = filter
+        var resources = Set<Int64>()
+        let cursor = try Row.fetchCursor(db, sql: "SELECT id, body FROM resources")
+        while let row = try cursor.next() {
+            let body: Data = row[1]
+            if let rs = try? ResourceSpans(serializedBytes: body),
+               rs.resource.attributes.contains(where: { TagMatcher.matches($0, filter) }) {
+                resources.insert(row[0])
+            }
+        }
+        self.resources = resources
+        switch filter.key {
+        case "span.kind", "otel.status_code", "error":
+            // Derived from columns, not stored as attributes: checked on the decoded span only.
+            prefilter = ("1", [])
+        default:
+            var clause = "instr(body, ?) > 0"
+            var args: [(any DatabaseValueConvertible)?] = [Data(filter.key.utf8)]
+            // A string value occurs verbatim in the protobuf; numbers and bools are encoded in binary.
+            let v = filter.value
+            if Int64(v) == nil, Double(v) == nil, v != "true", v != "false" {
+                clause += " AND instr(body, ?) > 0"
+                args.append(Data(v.utf8))
+            }
+            if resources.isEmpty {
+                prefilter = ("(\(clause))", args)
+            } else if resources.count <= 500 {
+                let ids = resources.sorted()
+                prefilter = ("(resource_id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ","))) OR (\(clause)))",
+                             ids.map { $0 } + args)
+            } else {
+                prefilter = ("1", [])
+            }
+        }
+    }
+
+    func matches(_ span: Span, resourceID: Int64) -> Bool {
+        if resources.contains(resourceID) { return true }
+        switch filter.key {
+        case "span.kind":
+            if let name = SpanKindName.name(span.kind.rawValue), name == filter.value { return true }
+        case "otel.status_code":
+            if span.status.code == .error, filter.value == "ERROR" { return true }
+            if span.status.code == .ok, filter.value == "OK" { return true }
+        case "error":
+            if span.status.code == .error, filter.value == "true" { return true }
+        default: break
+        }
+        if span.attributes.contains(where: { Self.matches($0, filter) }) { return true }
+        return span.events.contains { $0.attributes.contains { Self.matches($0, filter) } }
+    }
+
+    static func matches(_ kv: KeyValue, _ filter: TagFilter) -> Bool {
+        kv.key == filter.key && AttributeText.text(kv.value) == filter.value
+    }
+}
+
+/// The names the Jaeger view uses for OTLP span kinds (`span.kind` tags, operation lists).
+public enum SpanKindName {
+    public static func name(_ kind: Int) -> String? {
+        switch kind {
+        case 1: "internal"
+        case 2: "server"
+        case 3: "client"
+        case 4: "producer"
+        case 5: "consumer"
+        default: nil
+        }
+    }
+
+    public static func kind(_ name: String) -> Int? {
+        switch name.lowercased() {
+        case "unspecified": 0
+        case "internal": 1
+        case "server": 2
+        case "client": 3
+        case "producer": 4
+        case "consumer": 5
+        default: nil
+        }
+    }
+}
+
+/// The text of an attribute value, as tag search compares it and the Jaeger view shows non-string values.
+public enum AttributeText {
+    public static func text(_ v: AnyValue) -> String {
+        switch v.value {
+        case .stringValue(let s): return s
+        case .boolValue(let b): return b ? "true" : "false"
+        case .intValue(let i): return String(i)
+        case .doubleValue(let d): return d.rounded() == d && abs(d) < 1e15 ? String(Int64(d)) : String(d)
+        case .bytesValue(let b): return b.base64EncodedString()
+        case .arrayValue, .kvlistValue: return json(v)
+        case .stringValueStrindex(let i): return "strindex:\(i)"  // profiles only; never sent with spans
+        case nil: return ""
+        }
+    }
+
+    /// Arrays and key-value lists as JSON (what the OpenTelemetry Jaeger translator does).
+    public static func json(_ v: AnyValue) -> String {
+        func value(_ v: AnyValue) -> Any {
+            switch v.value {
+            case .stringValue(let s): return s
+            case .boolValue(let b): return b
+            case .intValue(let i): return i
+            case .doubleValue(let d): return d
+            case .bytesValue(let b): return b.base64EncodedString()
+            case .arrayValue(let a): return a.values.map(value)
+            case .kvlistValue(let kv):
+                var out: [String: Any] = [:]
+                for e in kv.values { out[e.key] = value(e.value) }
+                return out
+            case .stringValueStrindex(let i): return "strindex:\(i)"
+            case nil: return NSNull()
+            }
+        }
+        let object = value(v)
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed]) else { return "" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Foundation
+import OTLP
+import QueryAPI
+import SQLiteStore
+
+/// Where the lookup commands read: a running server's query API (`--endpoint`, the default) or a database file
+/// (`--db`, opened read-only, safe while a server writes to it).
+struct SourceOptions: ParsableArguments {
+    @Option(help: "The otelsink query API to ask (ignored with --db).")
+    var endpoint: String = "http://localhost:16686"
+
+    @Option(help: "Read this SQLite database directly instead of asking a server (read-only; safe while a server writes to it).")
+    var db: String?
+
+    func open() throws -> TraceSource {
+        if let db {
+            do {
+                return .database(TraceQueryService(reader: try TraceReader(path: db)))
+            } catch {
+                throw CLIError.storage("cannot open \(db): \(error)")
+            }
+        }
+        do {
+            return .server(try QueryClient(endpoint: endpoint))
+        } catch {
+            throw CLIError.input(error.description)
+        }
+    }
+}
+
+/// Errors of the lookup commands, each with its exit code: 1 not found, 2 invalid input, 3 server or database
+/// unavailable.
+enum CLIError: Error, CustomStringConvertible {
+    case notFound(String)
+    case input(String)
+    case storage(String)
+
+    var description: String {
+        switch self {
+        case .notFound(let m), .input(let m), .storage(let m): m
+        }
+    }
+
+    var exitCode: Int32 {
+        switch self {
+        case .notFound: 1
+        case .input: 2
+        case .storage: 3
+        }
+    }
+
+    /// Prints `otelsink: message` to stderr and exits with the code.
+    static func exit(_ error: any Error) -> Never {
+        let e = error as? CLIError ?? .storage("\(error)")
+        FileHandle.standardError.write(Data("otelsink: \(e)\n".utf8))
+        Foundation.exit(e.exitCode)
+    }
+}
+
+enum TraceSource {
+    case database(TraceQueryService)
+    case server(QueryClient)
+
+    var name: String {
+        switch self {
+        case .database(let s): s.reader.source
+        case .server(let c): c.endpoint
+        }
+    }
+
+    func trace(id: Data) async throws -> ExportTraceRequest? {
+        switch self {
+        case .database(let s):
+            return try await s.trace(id: id)
+        case .server(let c):
+            let (status, body) = try await get(c, "/api/v3/traces/\(JaegerTrace.idHex(id))")
+            if status == 404 { return nil }
+            try Self.check(status, body, c)
+            return try Self.otlpResult(body)
+        }
+    }
+
+    func search(_ query: TraceSearchQuery) async throws -> (traces: [ExportTraceRequest], complete: Bool) {
+        switch self {
+        case .database(let s):
+            return try await s.search(query)
+        case .server(let c):
+            var params: [(String, String)] = [("query.service_name", query.service)]
+            if let op = query.operation { params.append(("query.operation_name", op)) }
+            if !query.tags.isEmpty {
+                let object = JSON.object(query.tags.map { ($0.key, .string($0.value)) })
+                params.append(("query.attributes", String(decoding: object.serialized(), as: UTF8.self)))
+            }
+            if let d = query.minDuration { params.append(("query.duration_min", "\(d)ns")) }
+            if let d = query.maxDuration { params.append(("query.duration_max", "\(d)ns")) }
+            params.append(("query.start_time_min", Self.rfc3339(query.startMin)))
+            params.append(("query.start_time_max", Self.rfc3339(query.startMax)))
+            params.append(("query.search_depth", String(query.limit)))
+            let (status, body) = try await get(c, "/api/v3/traces?" + Self.encode(params))
+            if status == 404 { return ([], true) }
+            try Self.check(status, body, c)
+            let combined = try Self.otlpResult(body)
+            // The server concatenates the traces' resource spans, newest trace first: split them by trace ID.
+            var order: [Data] = []
+            var byTrace: [Data: ExportTraceRequest] = [:]
+            for rs in combined.resourceSpans {
+                let id = rs.scopeSpans.lazy.flatMap(\.spans).first?.traceID ?? Data()
+                if byTrace[id] == nil { order.append(id) }
+                byTrace[id, default: ExportTraceRequest()].resourceSpans.append(rs)
+            }
+            return (order.compactMap { byTrace[$0] }, true)
+        }
+    }
+
+    func services() async throws -> [String] {
+        switch self {
+        case .database(let s):
+            return try await s.services()
+        case .server(let c):
+            let (status, body) = try await get(c, "/api/v3/services")
+            try Self.check(status, body, c)
+            guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+                  let names = object["services"] as? [String]
+            else { throw CLIError.storage("unexpected answer from \(c.endpoint)/api/v3/services") }
+            return names
+        }
+    }
+
+    func operations(service: String) async throws -> [OperationInfo] {
+        switch self {
+        case .database(let s):
+            return try await s.operations(service: service, kind: nil)
+        case .server(let c):
+            let (status, body) = try await get(c, "/api/v3/operations?" + Self.encode([("service", service)]))
+            try Self.check(status, body, c)
+            guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+                  let ops = object["operations"] as? [[String: Any]]
+            else { throw CLIError.storage("unexpected answer from \(c.endpoint)/api/v3/operations") }
+            return ops.map {
+                OperationInfo(name: $0["name"] as? String ?? "", kind: SpanKindName.kind($0["spanKind"] as? String ?? "") ?? 0)
+            }
+        }
+    }
+
+    private func get(_ c: QueryClient, _ path: String) async throws -> (Int, Data) {
+        do {
+            let r = try await c.get(path)
+            return (r.status, r.body)
+        } catch {
+            throw CLIError.storage(error.description)
+        }
+    }
+
+    private static func check(_ status: Int, _ body: Data, _ c: QueryClient) throws {
+        guard status != 200 else { return }
+        let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any]
+        let message = (object?["error"] as? [String: Any])?["message"] as? String ?? String(decoding: body.prefix(300), as: UTF8.self)
+        if status == 400 { throw CLIError.input(message) }
+        throw CLIError.storage("\(c.endpoint) answered \(status): \(message)")
+    }
+
+    /// The OTLP JSON inside `{"result": …}`.
+    private static func otlpResult(_ body: Data) throws -> ExportTraceRequest {
+        // otelsink answers exactly `{"result":<OTLP JSON>}`: decode the inner bytes as they are.
+        let prefix = Data("{\"result\":".utf8)
+        if body.starts(with: prefix), body.last == UInt8(ascii: "}"),
+           let t = try? OTLPJSON.decode(ExportTraceRequest.self, from: body.dropFirst(prefix.count).dropLast()) {
+            return t
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let result = object["result"],
+              let data = try? JSONSerialization.data(withJSONObject: result)
+        else { throw CLIError.storage("the query API's answer is not {\"result\": …}") }
+        do {
+            return try OTLPJSON.decode(ExportTraceRequest.self, from: Array(data))
+        } catch {
+            throw CLIError.storage("the query API's answer is not OTLP JSON: \(error)")
+        }
+    }
+
+    static func rfc3339(_ nanos: Int64) -> String {
+        let n = UInt64(max(0, nanos))
+        let base = TraceWaterfall.timestamp(n)  // …SS.mmmZ
+        return String(base.dropLast(5)) + String(format: ".%09dZ", Int(n % 1_000_000_000))
+    }
+
+    static func encode(_ params: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return params.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.1)" }.joined(separator: "&")
+    }
+}
