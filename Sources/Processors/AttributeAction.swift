@@ -42,7 +42,19 @@ public enum AttributeConversionTarget: String, Sendable, CaseIterable {
 public struct AttributeActions: Sendable {
     public let actions: [AttributeAction]
 
-    public init(_ actions: [AttributeAction]) { self.actions = actions }
+    /// Most attributes one pass can add (inserts, upserts, extract groups): the list is grown once, up front.
+    private let maxAdded: Int
+
+    public init(_ actions: [AttributeAction]) {
+        self.actions = actions
+        self.maxAdded = actions.reduce(0) { n, action in
+            switch action {
+            case .insert, .upsert: n + 1
+            case .extract(_, _, let names): n + names.count
+            default: n
+            }
+        }
+    }
 
     public var isEmpty: Bool { actions.isEmpty }
 
@@ -53,7 +65,7 @@ public struct AttributeActions: Sendable {
         for item in r.mappingList(key) {
             if let action = Self.readAction(item) { out.append(action) }
         }
-        actions = out
+        self.init(out)
     }
 
     private static func readAction(_ a: ConfigReader) -> AttributeAction? {
@@ -175,6 +187,8 @@ public struct AttributeActions: Sendable {
 
     /// Runs every action over `attributes`, in place.
     public func apply(to attributes: inout [KeyValue]) {
+        // One allocation instead of a copy (the list is usually shared with the caller's batch) and a regrowth.
+        if maxAdded > 0 { attributes.reserveCapacity(attributes.count + maxAdded) }
         for action in actions {
             switch action {
             case .insert(let key, let source):

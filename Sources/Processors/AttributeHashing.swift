@@ -9,7 +9,10 @@ enum AttributeHashing {
         var digest: [UInt8] = []
         switch value.value {
         case .stringValue(let s)?:
-            if !s.isEmpty { digest = SHA256.hash(Array(s.utf8)) }
+            if !s.isEmpty {
+                var text = s
+                digest = text.withUTF8 { SHA256.hash($0) }
+            }
         case .boolValue(let b)?:
             digest = SHA256.hash([b ? 1 : 0])
         case .intValue(let i)?:
@@ -40,6 +43,7 @@ enum AttributeHashing {
 }
 
 /// SHA-256 (FIPS 180-4), small and dependency-free; pinned by test vectors computed with Python's hashlib.
+/// Works on stack buffers: hashing a short attribute value allocates only the result.
 enum SHA256 {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -53,40 +57,59 @@ enum SHA256 {
     ]
 
     static func hash(_ message: [UInt8]) -> [UInt8] {
-        var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-        var data = message
-        let bitLength = UInt64(message.count) &* 8
-        data.append(0x80)
-        while data.count % 64 != 56 { data.append(0) }
-        for i in (0..<8).reversed() { data.append(UInt8(truncatingIfNeeded: bitLength >> (8 * UInt64(i)))) }
+        message.withUnsafeBufferPointer { hash($0) }
+    }
 
-        var w = [UInt32](repeating: 0, count: 64)
-        for chunk in stride(from: 0, to: data.count, by: 64) {
-            for t in 0..<16 {
-                let o = chunk + t * 4
-                w[t] = UInt32(data[o]) << 24 | UInt32(data[o + 1]) << 16 | UInt32(data[o + 2]) << 8 | UInt32(data[o + 3])
+    static func hash(_ message: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
+            (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
+        k.withUnsafeBufferPointer { k in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { tail in
+                    func block(_ p: UnsafePointer<UInt8>) {
+                        for t in 0..<16 {
+                            let o = t * 4
+                            w[t] = UInt32(p[o]) << 24 | UInt32(p[o + 1]) << 16 | UInt32(p[o + 2]) << 8 | UInt32(p[o + 3])
+                        }
+                        for t in 16..<64 {
+                            let a = w[t - 15], b = w[t - 2]
+                            let s0 = rotr(a, 7) ^ rotr(a, 18) ^ (a >> 3)
+                            let s1 = rotr(b, 17) ^ rotr(b, 19) ^ (b >> 10)
+                            w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+                        }
+                        var (a, b, c, d, e, f, g, hh) = h
+                        for t in 0..<64 {
+                            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+                            let ch = (e & f) ^ (~e & g)
+                            let t1 = hh &+ s1 &+ ch &+ k[t] &+ w[t]
+                            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+                            let maj = (a & b) ^ (a & c) ^ (b & c)
+                            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ s0 &+ maj
+                        }
+                        h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
+                    }
+                    let count = message.count
+                    let full = count / 64
+                    if let base = message.baseAddress {
+                        for i in 0..<full { block(base + i * 64) }
+                    }
+                    // The rest, 0x80, zeros, and the bit length: one or two final blocks.
+                    let rest = count - full * 64
+                    let tailBlocks = rest < 56 ? 1 : 2
+                    guard let tailBase = tail.baseAddress else { return }
+                    tail.initialize(repeating: 0)
+                    if let base = message.baseAddress, rest > 0 { (tailBase).update(from: base + full * 64, count: rest) }
+                    tailBase[rest] = 0x80
+                    let bits = UInt64(count) &* 8
+                    let end = tailBlocks * 64
+                    for i in 0..<8 { tailBase[end - 1 - i] = UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i))) }
+                    for i in 0..<tailBlocks { block(UnsafePointer(tailBase + i * 64)) }
+                }
             }
-            for t in 16..<64 {
-                let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
-                let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
-                w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-            }
-            var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
-            for t in 0..<64 {
-                let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-                let ch = (e & f) ^ (~e & g)
-                let t1 = hh &+ s1 &+ ch &+ k[t] &+ w[t]
-                let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-                let maj = (a & b) ^ (a & c) ^ (b & c)
-                let t2 = s0 &+ maj
-                hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-            }
-            h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d
-            h[4] = h[4] &+ e; h[5] = h[5] &+ f; h[6] = h[6] &+ g; h[7] = h[7] &+ hh
         }
-        var out: [UInt8] = []
+        var out = [UInt8]()
         out.reserveCapacity(32)
-        for word in h {
+        for word in [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7] {
             out.append(UInt8(truncatingIfNeeded: word >> 24))
             out.append(UInt8(truncatingIfNeeded: word >> 16))
             out.append(UInt8(truncatingIfNeeded: word >> 8))

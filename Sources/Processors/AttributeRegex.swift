@@ -53,8 +53,7 @@ public struct AttributeRegex: @unchecked Sendable {
         case .suffix(let s): return Self.utf8(text) { $0.count >= s.count && $0.suffix(s.count).elementsEqual(s) }
         case .equals(let e): return Self.utf8(text) { $0.elementsEqual(e) }
         case .icu(let regex):
-            let ns = text as NSString
-            return regex.firstMatch(in: text, range: NSRange(location: 0, length: ns.length)) != nil
+            return regex.firstMatch(in: text, range: NSRange(location: 0, length: text.utf16.count)) != nil
         }
     }
 

@@ -112,6 +112,20 @@ import Testing
         #expect(abc[attribute: "y"] == B.str("abc"))
     }
 
+    @Test(arguments: [
+        (55, "eb2c86e932179f4ba13fe8715a26124b77d6bad290b9b4c1cc140cf633300c19"),
+        (56, "a5fc6e203a4c2b657d0d153885932414b2ffc6a93f0f8bf8b3183315e5a7212c"),
+        (60, "bbeb514bf12fdef276e7fde1f3cadc8fd1ec8ec070d893bd98f5d1b383de66cf"),
+        (64, "a0fab1377f49a759b57f63318262ebe89fabfc990e8e93ceac2984561482b9d4"),
+        (119, "68297a9eb141ce16bbc0847da1c0c48e2858704feaa13993bde29f87a198a6e1"),
+        (128, "70ae1c5307f5250d5cb9e40742ba9613fcdf9b8d9eb6dd393330443b2d5effbd"),
+    ])
+    func hashIsRightAtPaddingBoundaries(length: Int, digest: String) throws {
+        // Vectors: hashlib.sha256(b"b" * length).hexdigest()
+        let out = try applied("  - {key: v, action: hash}\n", to: [B.kv("v", B.str(String(repeating: "b", count: length)))])
+        #expect(out[attribute: "v"] == B.str(digest))
+    }
+
     @Test func extractCreatesOneAttributePerNamedGroupAndOverwrites() throws {
         let yaml = "  - {key: http.url, pattern: '^/api/(?P<version>v[0-9]+)/users/(?P<user_id>[^/]+)', action: extract}\n"
         let out = try applied(yaml, to: [B.kv("http.url", B.str("/api/v2/users/123/orders")), B.kv("version", B.str("old"))])
@@ -163,6 +177,39 @@ import Testing
         #expect(out[attribute: "d2s"] == B.str("2"))
         #expect(out[attribute: "b2s"] == B.str("false"))
         #expect(out[attribute: "tiny2s"] == B.str("1e-7"))
+    }
+
+    @Test func convertToStringPrintsValuesAsOtelcolsAsString() throws {
+        let keys = ["big", "frac", "neg", "small", "exp", "raw", "list", "map"]
+        let yaml = keys.map { "  - {key: \($0), action: convert, converted_type: string}\n" }.joined()
+        var list = Opentelemetry_Proto_Common_V1_ArrayValue()
+        list.values = [B.str("a<b"), B.int(1), B.double(0.5), B.bool(true)]
+        var listValue = AnyValue()
+        listValue.arrayValue = list
+        var map = Opentelemetry_Proto_Common_V1_KeyValueList()
+        map.values = [B.kv("z", B.int(1)), B.kv("a", B.str("x"))]
+        var mapValue = AnyValue()
+        mapValue.kvlistValue = map
+        let out = try applied(yaml, to: [
+            B.kv("big", B.double(1e21)), B.kv("frac", B.double(123.456)), B.kv("neg", B.double(-0.5)),
+            B.kv("small", B.double(0.000001)), B.kv("exp", B.double(2.5e-8)), B.kv("raw", B.bytes([0, 255, 16])),
+            B.kv("list", listValue), B.kv("map", mapValue),
+        ])
+        #expect(out[attribute: "big"] == B.str("1e+21"))
+        #expect(out[attribute: "frac"] == B.str("123.456"))
+        #expect(out[attribute: "neg"] == B.str("-0.5"))
+        #expect(out[attribute: "small"] == B.str("0.000001"))
+        #expect(out[attribute: "exp"] == B.str("2.5e-8"))
+        #expect(out[attribute: "raw"] == B.str("AP8Q"))
+        #expect(out[attribute: "list"] == B.str("[\"a\\u003cb\",1,0.5,true]"))
+        #expect(out[attribute: "map"] == B.str("{\"a\":\"x\",\"z\":1}"))
+    }
+
+    @Test func convertLeavesUnconvertibleValuesAlone() throws {
+        let yaml = "  - {key: s, action: convert, converted_type: double}\n  - {key: b, action: convert, converted_type: int}\n"
+        let out = try applied(yaml, to: [B.kv("s", B.str("twelve")), B.kv("b", B.bytes([1]))])
+        #expect(out[attribute: "s"] == B.str("twelve"))
+        #expect(out[attribute: "b"] == B.bytes([1]))
     }
 
     @Test func actionsRunInOrder() throws {
