@@ -117,7 +117,7 @@ struct ConfigLoadTests {
 
     @Test func unknownComponentTypeIsReported() {
         let yaml = validBaseYAML.replacingOccurrences(of: "  debug:\n", with: "  debug:\n  kafka:\n    brokers: [a]\n")
-        #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, sqlite)"#])
+        #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, nop, sqlite)"#])
     }
 
     @Test func unknownExtensionTypesAndConnectorsAreReported() {
