@@ -58,18 +58,14 @@ final class FeedStats: Sendable {
     func snapshot() -> Snapshot { state.withLock { $0 } }
 }
 
-/// Samples this process's RSS every 100 ms.
+/// Reads this process's RSS.
 enum RSSSampler {
-    static func run(until end: ContinuousClock.Instant, into stats: FeedStats) async {
-        while ContinuousClock.now < end {
-            if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
-                for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-                    if let kib = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ Int($0) }) {
-                        stats.recordRSS(kib: kib)
-                    }
-                }
+    static func sample(into stats: FeedStats) {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            if let kib = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ Int($0) }) {
+                stats.recordRSS(kib: kib)
             }
-            try? await Task.sleep(for: .milliseconds(100))
         }
     }
 }

@@ -53,9 +53,20 @@ struct PipelineBench: AsyncParsableCommand {
         let end = warmupEnd + .milliseconds(Int(seconds * 1000))
         let perFeederInterval: Duration? = rate > 0
             ? .nanoseconds(Int64(1e9 * Double(Workload.spansPerRequest) * Double(concurrency) / Double(rate))) : nil
-        let sampler = Task { await RSSSampler.run(until: end, into: stats) }
+        // Feeders may never suspend (a pipeline that answers synchronously), starving other tasks on the
+        // cooperative pool; the warm-up mark and the RSS sampler therefore run on their own thread.
+        let cpuAtWarmupEnd = LockedValue<Int64?>(nil)
+        let sampler = Thread {
+            while ContinuousClock.now < end {
+                if cpuAtWarmupEnd.withLock({ $0 }) == nil, ContinuousClock.now >= warmupEnd {
+                    cpuAtWarmupEnd.withLock { $0 = ProcessCPU.nanos() }
+                }
+                RSSSampler.sample(into: stats)
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
+        sampler.start()
 
-        var cpuStart = ProcessCPU.nanos()
         await withTaskGroup(of: Void.self) { tasks in
             for f in 0..<concurrency {
                 tasks.addTask {
@@ -73,16 +84,10 @@ struct PipelineBench: AsyncParsableCommand {
                     }
                 }
             }
-            // Start the CPU clock when the warm-up ends.
-            tasks.addTask {
-                try? await Task.sleep(until: warmupEnd, clock: .continuous)
-            }
-            await tasks.next()
-            cpuStart = ProcessCPU.nanos()
-            await tasks.waitForAll()
         }
-        let cpu = ProcessCPU.nanos() - cpuStart
-        await sampler.value
+        let cpuEnd = ProcessCPU.nanos()
+        while !sampler.isFinished { try await Task.sleep(for: .milliseconds(10)) }
+        let cpu = cpuEnd - (cpuAtWarmupEnd.withLock { $0 } ?? cpuEnd)
         await group.triggerGracefulShutdown()
         try await running.value
 
