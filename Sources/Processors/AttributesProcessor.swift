@@ -67,18 +67,11 @@ public struct AttributesProcessor: StatelessProcessor, TracesConsumer, MetricsCo
         let actions = config.actions
         guard !actions.isEmpty else { return }
         let match = config.match
-        for r in request.resourceSpans.indices {
-            let resource = request.resourceSpans[r].resource.attributes
-            for s in request.resourceSpans[r].scopeSpans.indices {
-                let scope = request.resourceSpans[r].scopeSpans[s].scope
-                for i in request.resourceSpans[r].scopeSpans[s].spans.indices {
-                    if !match.isEmpty {
-                        let span = request.resourceSpans[r].scopeSpans[s].spans[i]
-                        guard match.selects({ $0.matchesSpan(span, resource: resource, scope: scope) }) else { continue }
-                    }
-                    request.resourceSpans[r].scopeSpans[s].spans[i].editAttributes { actions.apply(to: &$0) }
-                }
+        request.modifySpans { span, resource, scope in
+            if !match.isEmpty {
+                guard match.selects({ $0.matchesSpan(span, resource: resource.attributes, scope: scope) }) else { return }
             }
+            span.editAttributes { actions.apply(to: &$0) }
         }
     }
 
@@ -96,18 +89,11 @@ public struct AttributesProcessor: StatelessProcessor, TracesConsumer, MetricsCo
         let actions = config.actions
         guard !actions.isEmpty else { return }
         let match = config.match
-        for r in request.resourceLogs.indices {
-            let resource = request.resourceLogs[r].resource.attributes
-            for s in request.resourceLogs[r].scopeLogs.indices {
-                let scope = request.resourceLogs[r].scopeLogs[s].scope
-                for i in request.resourceLogs[r].scopeLogs[s].logRecords.indices {
-                    if !match.isEmpty {
-                        let record = request.resourceLogs[r].scopeLogs[s].logRecords[i]
-                        guard match.selects({ $0.matchesLogRecord(record, resource: resource, scope: scope) }) else { continue }
-                    }
-                    request.resourceLogs[r].scopeLogs[s].logRecords[i].editAttributes { actions.apply(to: &$0) }
-                }
+        request.modifyLogRecords { record, resource, scope in
+            if !match.isEmpty {
+                guard match.selects({ $0.matchesLogRecord(record, resource: resource.attributes, scope: scope) }) else { return }
             }
+            record.editAttributes { actions.apply(to: &$0) }
         }
     }
 
@@ -126,15 +112,10 @@ public struct AttributesProcessor: StatelessProcessor, TracesConsumer, MetricsCo
         guard !actions.isEmpty else { return }
         let include = config.match.include
         let exclude = config.match.exclude
-        for r in request.resourceMetrics.indices {
-            for s in request.resourceMetrics[r].scopeMetrics.indices {
-                for m in request.resourceMetrics[r].scopeMetrics[s].metrics.indices {
-                    let name = request.resourceMetrics[r].scopeMetrics[s].metrics[m].name
-                    if include?.matchesMetricName(name) == false { continue }
-                    if exclude?.matchesMetricName(name) == true { continue }
-                    DataPoints.editAttributes(of: &request.resourceMetrics[r].scopeMetrics[s].metrics[m]) { actions.apply(to: &$0) }
-                }
-            }
+        request.modifyMetrics { metric, _, _ in
+            if include?.matchesMetricName(metric.name) == false { return }
+            if exclude?.matchesMetricName(metric.name) == true { return }
+            DataPoints.editAttributes(of: &metric) { actions.apply(to: &$0) }
         }
     }
 }

@@ -32,6 +32,9 @@ struct PipelineBench: AsyncParsableCommand {
     @Option(help: "Concurrent feeders.")
     var concurrency: Int = 4
 
+    @Option(help: "Generate this many requests before measuring and cycle through them (0: generate each request as it is sent, which costs CPU in the measured window). Pre-generated requests repeat their trace IDs, so use 0 for processors that remember traces.")
+    var pregenerate: Int = 0
+
     @Option(help: "A label for the result line.")
     var label: String = ""
 
@@ -48,6 +51,9 @@ struct PipelineBench: AsyncParsableCommand {
         let running = Task { try await group.run() }
 
         let workload = Workload()
+        var seedRNG = SplitMix64(seed: 42)
+        let nowNanos = UInt64(Date().timeIntervalSince1970 * 1e9)
+        let pool = (0..<pregenerate).map { _ in workload.next(using: &seedRNG, nowNanos: nowNanos) }
         let stats = FeedStats()
         let warmupEnd = ContinuousClock.now + .seconds(1)
         let end = warmupEnd + .milliseconds(Int(seconds * 1000))
@@ -72,12 +78,16 @@ struct PipelineBench: AsyncParsableCommand {
                 tasks.addTask {
                     var rng = SplitMix64(seed: UInt64(f) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(DispatchTime.now().uptimeNanoseconds))
                     var nextSend = ContinuousClock.now
+                    var sent = f
                     while ContinuousClock.now < end {
                         if let interval = perFeederInterval {
                             nextSend += interval
                             if nextSend > ContinuousClock.now { try? await Task.sleep(until: nextSend, clock: .continuous) }
                         }
-                        let request = workload.next(using: &rng, nowNanos: UInt64(Date().timeIntervalSince1970 * 1e9))
+                        let request = pool.isEmpty
+                            ? workload.next(using: &rng, nowNanos: UInt64(Date().timeIntervalSince1970 * 1e9))
+                            : pool[sent % pool.count]
+                        sent += concurrency
                         let began = ContinuousClock.now
                         let ok = (try? await entry.consume(request)) != nil
                         if began >= warmupEnd { stats.record(latency: ContinuousClock.now - began, ok: ok, spans: Workload.spansPerRequest) }
