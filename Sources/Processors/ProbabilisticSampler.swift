@@ -177,9 +177,12 @@ struct SamplingPriority {
 
     init(_ attributes: [KeyValue]) {
         var v = Value.deferDecision
-        for kv in attributes where kv.key == "sampling.priority" {
+        // Compare lengths first: most keys differ in length, and a full String comparison is the slow part.
+        let wanted = "sampling.priority"
+        let wantedLength = wanted.utf8.count
+        for i in attributes.indices where attributes[i].key.utf8.count == wantedLength && attributes[i].key == wanted {
             let number: Double?
-            switch kv.value.value {
+            switch attributes[i].value.value {
             case .intValue(let i)?: number = Double(i)
             case .doubleValue(let d)?: number = d
             case .stringValue(let s)?: number = Double(s)
