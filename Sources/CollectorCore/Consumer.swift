@@ -49,3 +49,14 @@ public struct SignalConsumers: Sendable {
         }
     }
 }
+
+extension SignalConsumers {
+    /// `processor` in place of each consumer present here: what a processor handling every signal offers
+    /// upstream when these are its downstream consumers (it takes exactly the signals it can pass on).
+    public func routed(through processor: some TracesConsumer & MetricsConsumer & LogsConsumer) -> SignalConsumers {
+        SignalConsumers(
+            traces: traces == nil ? nil : processor,
+            metrics: metrics == nil ? nil : processor,
+            logs: logs == nil ? nil : processor)
+    }
+}

@@ -46,12 +46,7 @@ public struct AttributesProcessor: StatelessProcessor, TracesConsumer, MetricsCo
 
     public var mutatesData: Bool { true }
 
-    public var consumers: SignalConsumers {
-        SignalConsumers(
-            traces: next.traces == nil ? nil : self,
-            metrics: next.metrics == nil ? nil : self,
-            logs: next.logs == nil ? nil : self)
-    }
+    public var consumers: SignalConsumers { next.routed(through: self) }
 
     // MARK: - Traces
 

@@ -16,12 +16,7 @@ public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsum
 
     public var mutatesData: Bool { true }
 
-    public var consumers: SignalConsumers {
-        SignalConsumers(
-            traces: next.traces == nil ? nil : self,
-            metrics: next.metrics == nil ? nil : self,
-            logs: next.logs == nil ? nil : self)
-    }
+    public var consumers: SignalConsumers { next.routed(through: self) }
 
     // MARK: - Traces
 

@@ -106,12 +106,7 @@ public final class MemoryLimiterProcessor: Processor, TracesConsumer, MetricsCon
         self.releaseMemory = releaseMemory
     }
 
-    public var consumers: SignalConsumers {
-        SignalConsumers(
-            traces: next.traces == nil ? nil : self,
-            metrics: next.metrics == nil ? nil : self,
-            logs: next.logs == nil ? nil : self)
-    }
+    public var consumers: SignalConsumers { next.routed(through: self) }
 
     /// Whether data is being refused now.
     public var isRefusing: Bool { refusing.load(ordering: .relaxed) }

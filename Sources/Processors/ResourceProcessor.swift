@@ -26,12 +26,7 @@ public struct ResourceProcessor: StatelessProcessor, TracesConsumer, MetricsCons
 
     public var mutatesData: Bool { true }
 
-    public var consumers: SignalConsumers {
-        SignalConsumers(
-            traces: next.traces == nil ? nil : self,
-            metrics: next.metrics == nil ? nil : self,
-            logs: next.logs == nil ? nil : self)
-    }
+    public var consumers: SignalConsumers { next.routed(through: self) }
 
     public func consume(_ traces: ExportTraceRequest) async throws {
         guard let downstream = next.traces else { return }
