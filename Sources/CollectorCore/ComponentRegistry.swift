@@ -3,12 +3,14 @@ public struct ComponentRegistry: Sendable {
     public private(set) var receivers: [String: any ReceiverFactory] = [:]
     public private(set) var processors: [String: any ProcessorFactory] = [:]
     public private(set) var exporters: [String: any ExporterFactory] = [:]
+    public private(set) var connectors: [String: any ConnectorFactory] = [:]
 
     public init(_ factories: [any ComponentFactory]) {
         for f in factories {
             if let r = f as? any ReceiverFactory { receivers[f.type] = r }
             if let p = f as? any ProcessorFactory { processors[f.type] = p }
             if let e = f as? any ExporterFactory { exporters[f.type] = e }
+            if let c = f as? any ConnectorFactory { connectors[f.type] = c }
         }
     }
 
@@ -19,6 +21,7 @@ public struct ComponentRegistry: Sendable {
         case .processor: processors[type]
         case .exporter: exporters[type]
         case .extension: nil
+        case .connector: connectors[type]
         }
     }
 
@@ -29,6 +32,7 @@ public struct ComponentRegistry: Sendable {
         case .processor: processors.keys.sorted()
         case .exporter: exporters.keys.sorted()
         case .extension: []
+        case .connector: connectors.keys.sorted()
         }
     }
 

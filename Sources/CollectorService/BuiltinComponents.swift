@@ -1,7 +1,9 @@
 import CollectorCore
+import Connectors
 import Exporters
 import OTLPReceivers
 import Processors
+import PrometheusExporter
 import SQLiteStore
 
 extension ComponentRegistry {
@@ -11,6 +13,8 @@ extension ComponentRegistry {
         SQLiteExporterFactory(),
         DebugExporterFactory(),
         NopExporterFactory(),
+        PrometheusExporterFactory(),
+        SpanMetricsConnectorFactory(),
         BatchProcessorFactory(),
         MemoryLimiterProcessorFactory(),
         ProbabilisticSamplerFactory(),

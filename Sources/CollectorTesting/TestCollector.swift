@@ -12,7 +12,9 @@ public final class TestCollector: Sendable {
 
     /// Starts a collector and waits until every receiver protocol in the config is listening.
     public init(yaml: String, registry: ComponentRegistry = .builtin, environment: [String: String] = [:]) async throws {
-        let config = try CollectorConfig.load(yaml: yaml, environment: environment, registry: registry)
+        var config = try CollectorConfig.load(yaml: yaml, environment: environment, registry: registry)
+        // Tests run many collectors at once: self-telemetry binds a free port unless the YAML names one.
+        if !yaml.contains("telemetry:") || !yaml.contains("metrics:") { config.telemetryMetricsAddress = "127.0.0.1:0" }
         var logger = Logger(label: "test-collector")
         logger.logLevel = .warning
         collector = try Collector(config: config, logger: logger)

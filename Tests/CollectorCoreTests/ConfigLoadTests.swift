@@ -117,15 +117,16 @@ struct ConfigLoadTests {
 
     @Test func unknownComponentTypeIsReported() {
         let yaml = validBaseYAML.replacingOccurrences(of: "  debug:\n", with: "  debug:\n  kafka:\n    brokers: [a]\n")
-        #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, sqlite)"#])
+        #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, nop, prometheus, sqlite)"#])
     }
 
-    @Test func extensionsAndConnectorsAreNotAvailable() {
+    @Test func extensionsAreNotAvailableAndUnusedConnectorsAreReported() {
         let yaml = validBaseYAML + "\nextensions:\n  health_check:\nconnectors:\n  spanmetrics:\n"
         let problems = loadProblemTexts(yaml)
         #expect(Set(problems) == [
             #"extensions::health_check: unknown extension type "health_check" (none are available yet)"#,
-            "connectors: connectors are not supported yet",
+            "connectors::spanmetrics: connector is not used as an exporter in any pipeline (it must end one pipeline and start another)",
+            "connectors::spanmetrics: connector is not used as a receiver in any pipeline (it must end one pipeline and start another)",
         ])
     }
 

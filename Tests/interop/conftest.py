@@ -33,7 +33,11 @@ def otelsink_binary() -> Path:
 
 
 def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, http_max_body: int = MAX_REQUEST_BODY,
-                 sqlite_extra: str = "", grpc: bool = True, http: bool = True, debug_verbosity: str = "basic") -> Path:
+                 sqlite_extra: str = "", grpc: bool = True, http: bool = True, debug_verbosity: str = "basic",
+                 prometheus: bool = False, spanmetrics: bool = False, open_metrics: bool = False) -> Path:
+    """A config on loopback port 0. `prometheus` adds the prometheus exporter to the metrics pipeline;
+    `spanmetrics` (implies `prometheus`) adds the spanmetrics connector from traces to metrics."""
+    prometheus = prometheus or spanmetrics
     protocols = ""
     if grpc:
         protocols += f"""
@@ -46,6 +50,19 @@ def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, http_max_b
         endpoint: 127.0.0.1:0
         max_request_body_size: {http_max_body}"""
     extra = "".join(f"\n    {line}" for line in sqlite_extra.strip().splitlines())
+    prom = f"""
+  prometheus:
+    endpoint: 127.0.0.1:0
+    enable_open_metrics: {str(open_metrics).lower()}""" if prometheus else ""
+    connectors = """
+connectors:
+  spanmetrics:
+    exemplars:
+      enabled: true
+    metrics_flush_interval: 1s""" if spanmetrics else ""
+    metrics_exporters = "[debug, prometheus]" if prometheus else "[debug]"
+    traces_exporters = "[sqlite, spanmetrics]" if spanmetrics else "[sqlite]"
+    metrics_receivers = "[otlp, spanmetrics]" if spanmetrics else "[otlp]"
     path.write_text(f"""receivers:
   otlp:
     protocols:{protocols}
@@ -53,15 +70,18 @@ exporters:
   sqlite:
     path: {db_path}{extra}
   debug:
-    verbosity: {debug_verbosity}
+    verbosity: {debug_verbosity}{prom}{connectors}
 service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
   pipelines:
     traces:
       receivers: [otlp]
-      exporters: [sqlite]
+      exporters: {traces_exporters}
     metrics:
-      receivers: [otlp]
-      exporters: [debug]
+      receivers: {metrics_receivers}
+      exporters: {metrics_exporters}
     logs:
       receivers: [otlp]
       exporters: [debug]
@@ -80,6 +100,8 @@ class OtelsinkServer:
         self.proc: subprocess.Popen | None = None
         self.grpc_address: str | None = None
         self.http_address: str | None = None
+        self.telemetry_address: str | None = None
+        self.prometheus_address: str | None = None
         self.starts = 0
         self.log_path: Path | None = None
         self._log_file = None
@@ -91,7 +113,7 @@ class OtelsinkServer:
         self.starts += 1
         self.log_path = self.workdir / f"otelsink-{self.starts}.log"
         self._log_file = open(self.log_path, "wb")
-        self.grpc_address = self.http_address = None
+        self.grpc_address = self.http_address = self.telemetry_address = self.prometheus_address = None
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", "--config", str(self.config)],
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, cwd=self.workdir,
@@ -99,6 +121,8 @@ class OtelsinkServer:
         deadline = time.monotonic() + timeout
         want_grpc = "grpc:" in self.config.read_text()
         want_http = "http:" in self.config.read_text()
+        want_prometheus = "\n  prometheus:" in self.config.read_text()
+        want_telemetry = "level: none" not in self.config.read_text()
         while True:
             for line in self.log().splitlines():
                 if _LISTENING.search(line):
@@ -107,7 +131,12 @@ class OtelsinkServer:
                         self.grpc_address = fields["address"]
                     elif fields.get("protocol") == "http":
                         self.http_address = fields["address"]
-            if (self.grpc_address or not want_grpc) and (self.http_address or not want_http):
+                    elif fields.get("protocol") == "telemetry":
+                        self.telemetry_address = fields["address"]
+                    elif fields.get("protocol") == "prometheus":
+                        self.prometheus_address = fields["address"]
+            if ((self.grpc_address or not want_grpc) and (self.http_address or not want_http)
+                    and (self.telemetry_address or not want_telemetry) and (self.prometheus_address or not want_prometheus)):
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(f"otelsink exited with {self.proc.returncode} before listening:\n{self.log()}")
