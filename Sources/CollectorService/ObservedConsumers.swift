@@ -45,6 +45,13 @@ struct ReceiverObserver: Sendable {
 }
 
 extension SignalConsumers {
+    /// Only the consumers for `signals` (so counters exist only for signals a component is used for).
+    func restricted(to signals: Set<Signal>) -> SignalConsumers {
+        SignalConsumers(traces: signals.contains(.traces) ? traces : nil,
+                        metrics: signals.contains(.metrics) ? metrics : nil,
+                        logs: signals.contains(.logs) ? logs : nil)
+    }
+
     /// Counts what an exporter was given: sent when it succeeded, send-failed when it threw.
     func observedAsExporter(_ id: ComponentID, registry: TelemetryRegistry) -> SignalConsumers {
         wrapped { s in
