@@ -11,10 +11,12 @@ public final class TestCollector: Sendable {
     private let task: Task<Void, any Error>
 
     /// Starts a collector and waits until every receiver protocol in the config is listening.
-    public init(yaml: String, registry: ComponentRegistry = .builtin, environment: [String: String] = [:]) async throws {
+    /// - Parameter selfTelemetryAddress: where self-telemetry listens; a free loopback port by default (tests run many
+    ///   collectors at once), `nil` for none.
+    public init(yaml: String, registry: ComponentRegistry = .builtin, environment: [String: String] = [:],
+                selfTelemetryAddress: String? = "127.0.0.1:0") async throws {
         var config = try CollectorConfig.load(yaml: yaml, environment: environment, registry: registry)
-        // Tests run many collectors at once: self-telemetry binds a free port unless the YAML names one.
-        if !yaml.contains("telemetry:") || !yaml.contains("metrics:") { config.telemetryMetricsAddress = "127.0.0.1:0" }
+        config.telemetryMetricsAddress = selfTelemetryAddress
         var logger = Logger(label: "test-collector")
         logger.logLevel = .warning
         collector = try Collector(config: config, logger: logger)

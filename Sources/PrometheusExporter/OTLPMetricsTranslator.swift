@@ -19,8 +19,10 @@ public struct OTLPMetricsTranslator: Sendable {
         /// `target_info` label sets of the request's resources.
         public var targets: [String] = []
         /// Points the exporter cannot represent and drops, as otelcol does (delta non-monotonic sums, unspecified
-        /// temporality).
+        /// temporality, names without any valid character).
         public var unsupported = 0
+        /// Points whose labels clash with the exposition's own (`le` on a histogram, `quantile` on a summary).
+        public var conflicts = 0
     }
 
     public func translate(_ request: ExportMetricsRequest) -> Output {
@@ -60,10 +62,22 @@ public struct OTLPMetricsTranslator: Sendable {
     }
 
     private func labels(_ attributes: [KeyValue], _ resourcePairs: [(key: String, value: String)], _ fixed: [(name: String, value: String)]) -> String {
+        PrometheusLabels.render(labelList(attributes, resourcePairs, fixed))
+    }
+
+    private func labelList(_ attributes: [KeyValue], _ resourcePairs: [(key: String, value: String)], _ fixed: [(name: String, value: String)]) -> [(name: String, value: String)] {
         var pairs = resourcePairs
         pairs.reserveCapacity(resourcePairs.count + attributes.count)
-        for kv in attributes { pairs.append((kv.key, Self.string(kv.value))) }
-        return PrometheusLabels.render(Self.merge(PrometheusLabels.build(pairs), fixed))
+        for kv in attributes where !kv.key.isEmpty { pairs.append((kv.key, Self.string(kv.value))) }
+        return Self.merge(PrometheusLabels.build(pairs), fixed)
+    }
+
+    /// Labels of a histogram or summary point, or `nil` when an attribute would clash with the `le` / `quantile`
+    /// label the exposition adds (Prometheus rejects such a series; otelcol fails to collect it).
+    private func labels(_ attributes: [KeyValue], _ resourcePairs: [(key: String, value: String)], _ fixed: [(name: String, value: String)], reserving reserved: String) -> String? {
+        let list = labelList(attributes, resourcePairs, fixed)
+        if list.contains(where: { $0.name == reserved && !$0.value.isEmpty }) { return nil }
+        return PrometheusLabels.render(list)
     }
 
     /// `base` (sorted) with `overrides` set, re-sorted.
@@ -79,6 +93,11 @@ public struct OTLPMetricsTranslator: Sendable {
         let help = metric.description_p
         func name(_ kind: PrometheusNaming.Kind) -> String {
             PrometheusNaming.metricName(metric.name, unit: metric.unit, kind: kind, namespace: namespace, addSuffixes: addMetricSuffixes)
+        }
+        // A name with no letters or digits at all cannot be written; Prometheus would reject it.
+        guard PrometheusNaming.isValidMetricName(name(.gauge)) else {
+            out.unsupported += Self.pointCount(metric)
+            return
         }
         switch metric.data {
         case .gauge(let g)?:
@@ -109,9 +128,10 @@ public struct OTLPMetricsTranslator: Sendable {
             guard let temporality = Self.temporality(h.aggregationTemporality) else { out.unsupported += h.dataPoints.count; return }
             let family = name(.histogram)
             for p in h.dataPoints {
+                guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "le") else { out.conflicts += 1; continue }
                 let value = HistogramValue(bounds: p.explicitBounds, counts: Self.counts(p.bucketCounts, buckets: p.explicitBounds.count + 1),
                                            sum: p.hasSum ? p.sum : 0, count: p.count)
-                out.updates.append(SeriesUpdate(family: family, type: .histogram, help: help, labels: labels(p.attributes, resourcePairs, fixed),
+                out.updates.append(SeriesUpdate(family: family, type: .histogram, help: help, labels: labels,
                                                 value: .histogram(value), temporality: temporality, startNanos: p.startTimeUnixNano,
                                                 timeNanos: p.timeUnixNano, exemplars: Self.bucketExemplars(p.exemplars, bounds: p.explicitBounds),
                                                 noRecordedValue: p.flags & 1 != 0))
@@ -120,21 +140,34 @@ public struct OTLPMetricsTranslator: Sendable {
             guard let temporality = Self.temporality(h.aggregationTemporality) else { out.unsupported += h.dataPoints.count; return }
             let family = name(.histogram)
             for p in h.dataPoints {
+                guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "le") else { out.conflicts += 1; continue }
                 let value = ExponentialBuckets.explicit(p)
-                out.updates.append(SeriesUpdate(family: family, type: .histogram, help: help, labels: labels(p.attributes, resourcePairs, fixed),
+                out.updates.append(SeriesUpdate(family: family, type: .histogram, help: help, labels: labels,
                                                 value: .histogram(value), temporality: temporality, startNanos: p.startTimeUnixNano,
                                                 timeNanos: p.timeUnixNano, noRecordedValue: p.flags & 1 != 0))
             }
         case .summary(let s)?:
             let family = name(.summary)
             for p in s.dataPoints {
+                guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "quantile") else { out.conflicts += 1; continue }
                 let value = SummaryValue(quantiles: p.quantileValues.map { ($0.quantile, $0.value) }, sum: p.sum, count: p.count)
-                out.updates.append(SeriesUpdate(family: family, type: .summary, help: help, labels: labels(p.attributes, resourcePairs, fixed),
+                out.updates.append(SeriesUpdate(family: family, type: .summary, help: help, labels: labels,
                                                 value: .summary(value), startNanos: p.startTimeUnixNano, timeNanos: p.timeUnixNano,
                                                 noRecordedValue: p.flags & 1 != 0))
             }
         case nil:
             break
+        }
+    }
+
+    static func pointCount(_ m: Opentelemetry_Proto_Metrics_V1_Metric) -> Int {
+        switch m.data {
+        case .gauge(let g)?: g.dataPoints.count
+        case .sum(let s)?: s.dataPoints.count
+        case .histogram(let h)?: h.dataPoints.count
+        case .exponentialHistogram(let h)?: h.dataPoints.count
+        case .summary(let s)?: s.dataPoints.count
+        case nil: 0
         }
     }
 

@@ -45,7 +45,7 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
     public func consume(_ request: ExportMetricsRequest) async throws {
         let out = translator.translate(request)
         unsupported.add(out.unsupported)
-        let dropped = store.apply(out.updates, targets: out.targets, now: context.clock.now)
+        let dropped = store.apply(out.updates, targets: out.targets, now: context.clock.now) + out.conflicts
         if dropped > 0 {
             conflicts.add(dropped)
             context.logger.debug("dropped points whose metric identity conflicts with another metric", metadata: ["points": "\(dropped)"])

@@ -1,7 +1,8 @@
 /// Label names and values as the Prometheus exposition needs them (otelcol-contrib `normalize_label.go`).
 public enum PrometheusLabels {
     /// A label name from an attribute key: characters other than ASCII letters and digits become `_`; a name that
-    /// starts with a digit gets `key_`, one that starts with a single `_` gets `key` (`__` names are kept).
+    /// starts with a digit gets `key_`, one that starts with a single `_` gets `key` (`__` names are kept, except
+    /// `__name__`, which would replace the metric name, and becomes `key__name__`).
     public static func sanitize(_ key: String) -> String {
         guard !key.isEmpty else { return key }
         var bytes = [UInt8]()
@@ -20,6 +21,8 @@ public enum PrometheusLabels {
             out = "key_" + out
         } else if bytes.first == UInt8(ascii: "_") && !(bytes.count > 1 && bytes[1] == UInt8(ascii: "_")) {
             out = "key" + out
+        } else if out == "__name__" {
+            out = "key" + out  // the metric name itself: an attribute may not replace it
         }
         return out
     }

@@ -152,3 +152,73 @@ def test_every_dashboard_metric_is_exposed_after_the_workload(prom_server, board
     board_json = json.loads(path.read_text())
     assert any(v.get("type") == "datasource" and v.get("query") == "prometheus"
                for v in board_json.get("templating", {}).get("list", []))
+
+
+def test_hostile_metrics_never_break_the_exposition(server_factory):
+    """Names and labels Prometheus would reject, colliding identities, special values: the exposition still passes
+    promtool, HELP/TYPE appear once per family, and conflicting points are dropped and counted."""
+    import httpx
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+    from opentelemetry.proto.common.v1 import common_pb2
+    from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+    server = server_factory(prometheus=True)
+    req = metrics_service_pb2.ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add()
+    rm.resource.attributes.add(key="service.name", value=common_pb2.AnyValue(string_value='we"ird\nsvc\\'))
+    rm.resource.attributes.add(key="host.name", value=common_pb2.AnyValue(string_value="h"))
+    sm = rm.scope_metrics.add()
+    sm.scope.name = "hostile"
+
+    def gauge(name, value, attrs=(), unit=""):
+        m = sm.metrics.add(name=name, unit=unit, description="line one\nline two \\ backslash")
+        p = m.gauge.data_points.add(as_double=value)
+        for k, v in attrs:
+            p.attributes.add(key=k, value=common_pb2.AnyValue(string_value=v))
+        return m
+
+    gauge("ünïcode.näme", 1, [("ключ", "значение"), ("", "empty key"), ("__name__", "x"), ("9lives", "cat")])
+    gauge("nan.value", float("nan"))
+    gauge("inf.value", float("inf"))
+    gauge("neg.inf", float("-inf"))
+    gauge("...", 3)                                   # no valid characters: dropped
+    gauge("dup", 1, [("a.b", "1"), ("a_b", "2"), ("a-b", "3")])  # colliding label keys: values joined
+    gauge("hist", 1)                                  # a gauge named like the histogram below: the histogram loses
+    h = sm.metrics.add(name="hist")
+    h.histogram.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+    hp = h.histogram.data_points.add(count=2, sum=3, explicit_bounds=[1], bucket_counts=[1, 1])
+    g2 = sm.metrics.add(name="hist2")
+    g2.histogram.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+    hp2 = g2.histogram.data_points.add(count=1, sum=1, explicit_bounds=[1], bucket_counts=[1, 0])
+    hp2.attributes.add(key="le", value=common_pb2.AnyValue(string_value="oops"))  # would clash with the bucket label
+    h3 = sm.metrics.add(name="hist3")
+    h3.histogram.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+    h3.histogram.data_points.add(count=1, sum=1, explicit_bounds=[1], bucket_counts=[1, 0])
+    gauge("hist3_count", 5)                           # collides with hist3's _count sample: dropped
+    c = sm.metrics.add(name="requests")
+    c.sum.is_monotonic = True
+    c.sum.aggregation_temporality = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
+    c.sum.data_points.add(as_int=4)
+    gauge("requests_total", 9)                        # a gauge with the counter's name: dropped
+    r = httpx.post(f"http://{server.http_address}/v1/metrics", content=req.SerializeToString(),
+                   headers={"Content-Type": "application/x-protobuf"}, timeout=10)
+    assert r.status_code == 200, r.text
+
+    for accept in (None, OPENMETRICS_ACCEPT):
+        text = scrape(server.prometheus_address, accept=accept).text
+        if accept is None:
+            assert promtool_check(text) == [], text
+        for kind in ("HELP", "TYPE"):
+            families = [l.split()[2] for l in text.splitlines() if l.startswith(f"# {kind} ")]
+            assert len(families) == len(set(families)), text
+        samples = [l for l in text.splitlines() if l and not l.startswith("#")]
+        assert len(samples) == len(set(s.rsplit(" ", 1)[0] for s in samples)), "duplicate series"
+    text = scrape(server.prometheus_address).text
+    assert 'dup{a_b="3;1;2"' in text or 'a_b="3;1;2"' in text
+    assert "nan_value" in text and " NaN" in text and " +Inf" in text and " -Inf" in text
+    assert "requests_total 9" not in text and "requests_total{" in text
+    assert "hist3_count{" in text and "# TYPE hist3_count" not in text
+    assert "hist2" not in text and "# TYPE hist histogram" not in text
+    telemetry = scrape(server.telemetry_address).text
+    dropped = re.search(r'otelsink_prometheus_dropped_points_total\{exporter="prometheus",reason="conflict"\} (\d+)', telemetry)
+    assert dropped and int(dropped.group(1)) == 4, telemetry  # hist, hist2 (le), hist3_count, requests_total gauge
