@@ -10,6 +10,8 @@ public struct OTLPMetricsTranslator: Sendable {
     public var resourceToTelemetry = false
     public var addMetricSuffixes = true
     public var withoutScopeInfo = false
+    /// Metric names already translated (the same few metrics arrive again and again).
+    let names = MetricNameCache()
 
     public init() {}
 
@@ -62,22 +64,20 @@ public struct OTLPMetricsTranslator: Sendable {
     }
 
     private func labels(_ attributes: [KeyValue], _ resourcePairs: [(key: String, value: String)], _ fixed: [(name: String, value: String)]) -> String {
-        PrometheusLabels.render(labelList(attributes, resourcePairs, fixed))
-    }
-
-    private func labelList(_ attributes: [KeyValue], _ resourcePairs: [(key: String, value: String)], _ fixed: [(name: String, value: String)]) -> [(name: String, value: String)] {
-        var pairs = resourcePairs
-        pairs.reserveCapacity(resourcePairs.count + attributes.count)
-        for kv in attributes where !kv.key.isEmpty { pairs.append((kv.key, Self.string(kv.value))) }
-        return Self.merge(PrometheusLabels.build(pairs), fixed)
+        PrometheusLabels.labelSet(pairs(attributes, resourcePairs), fixed: fixed) ?? ""
     }
 
     /// Labels of a histogram or summary point, or `nil` when an attribute would clash with the `le` / `quantile`
     /// label the exposition adds (Prometheus rejects such a series; otelcol fails to collect it).
     private func labels(_ attributes: [KeyValue], _ resourcePairs: [(key: String, value: String)], _ fixed: [(name: String, value: String)], reserving reserved: String) -> String? {
-        let list = labelList(attributes, resourcePairs, fixed)
-        if list.contains(where: { $0.name == reserved && !$0.value.isEmpty }) { return nil }
-        return PrometheusLabels.render(list)
+        PrometheusLabels.labelSet(pairs(attributes, resourcePairs), fixed: fixed, reserving: reserved)
+    }
+
+    private func pairs(_ attributes: [KeyValue], _ resourcePairs: [(key: String, value: String)]) -> [(key: String, value: String)] {
+        var pairs = resourcePairs
+        pairs.reserveCapacity(resourcePairs.count + attributes.count)
+        for kv in attributes { pairs.append((kv.key, Self.string(kv.value))) }
+        return pairs
     }
 
     /// `base` (sorted) with `overrides` set, re-sorted.
@@ -92,7 +92,9 @@ public struct OTLPMetricsTranslator: Sendable {
     private func translate(_ metric: Opentelemetry_Proto_Metrics_V1_Metric, resourcePairs: [(key: String, value: String)], fixed: [(name: String, value: String)], into out: inout Output) {
         let help = metric.description_p
         func name(_ kind: PrometheusNaming.Kind) -> String {
-            PrometheusNaming.metricName(metric.name, unit: metric.unit, kind: kind, namespace: namespace, addSuffixes: addMetricSuffixes)
+            names.name(metric.name, unit: metric.unit, kind: kind) {
+                PrometheusNaming.metricName(metric.name, unit: metric.unit, kind: kind, namespace: namespace, addSuffixes: addMetricSuffixes)
+            }
         }
         // A name with no letters or digits at all cannot be written; Prometheus would reject it.
         guard PrometheusNaming.isValidMetricName(name(.gauge)) else {

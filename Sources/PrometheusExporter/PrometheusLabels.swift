@@ -5,6 +5,11 @@ public enum PrometheusLabels {
     /// `__name__`, which would replace the metric name, and becomes `key__name__`).
     public static func sanitize(_ key: String) -> String {
         guard !key.isEmpty else { return key }
+        // Fast path: already a plain name (letters, digits, `_` inside), the common case for attribute keys.
+        if let first = key.utf8.first, PrometheusNaming.isLetter(first),
+           key.utf8.allSatisfy({ PrometheusNaming.isLetter($0) || PrometheusNaming.isDigit($0) || $0 == UInt8(ascii: "_") }) {
+            return key
+        }
         var bytes = [UInt8]()
         bytes.reserveCapacity(key.utf8.count)
         var changed = false
@@ -75,6 +80,47 @@ public enum PrometheusLabels {
             }
         }
         out.sort { $0.name < $1.name }
+        return out
+    }
+
+    /// The rendered label set (see ``render(_:)``) of attribute `pairs` (keys unsanitized, colliding values joined as in
+    /// ``build(_:)``) with `fixed` labels (already valid names: `job`, `instance`, `otel_scope_*`, const labels)
+    /// overriding attributes of the same name. `nil` when a non-empty label named `reserved` would result.
+    /// One sort of a small array and one string: this runs for every data point.
+    public static func labelSet(_ pairs: [(key: String, value: String)], fixed: [(name: String, value: String)], reserving reserved: String? = nil) -> String? {
+        var entries: [(name: String, key: String, value: String, fixed: Bool)] = []
+        entries.reserveCapacity(pairs.count + fixed.count)
+        for p in pairs where !p.key.isEmpty { entries.append((sanitize(p.key), p.key, p.value, false)) }
+        for f in fixed { entries.append((f.name, "", f.value, true)) }
+        entries.sort { a, b in
+            if a.name != b.name { return a.name < b.name }
+            if a.fixed != b.fixed { return a.fixed }
+            return a.key < b.key
+        }
+        var out = ""
+        out.reserveCapacity(entries.count * 24)
+        var i = 0
+        while i < entries.count {
+            let name = entries[i].name
+            var j = i + 1
+            while j < entries.count && entries[j].name == name { j += 1 }
+            var value: String
+            if entries[i].fixed || j == i + 1 {
+                value = entries[i].value
+            } else {
+                value = entries[i].value
+                for k in (i + 1)..<j { value += ";" + entries[k].value }
+            }
+            if !value.isEmpty {
+                if name == reserved { return nil }
+                if !out.isEmpty { out += "," }
+                out += name
+                out += "=\""
+                out += escapeValue(value)
+                out += "\""
+            }
+            i = j
+        }
         return out
     }
 

@@ -54,7 +54,7 @@ public enum PrometheusNaming {
 
     /// The name with characters outside `[a-zA-Z0-9_:]` replaced, for `add_metric_suffixes: false`.
     static func simpleName(_ name: String, namespace: String) -> String {
-        var out = name.split(whereSeparator: { c in !(c.isASCII && (c.isLetter || c.isNumber || c == "_" || c == ":")) }).joined(separator: "_")
+        var out = runs(name) { isLetter($0) || isDigit($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ":") }.joined(separator: "_")
         if !namespace.isEmpty { return namespace + "_" + out }
         if let first = out.utf8.first, isDigit(first) { out = "_" + out }
         return out
@@ -62,7 +62,23 @@ public enum PrometheusNaming {
 
     /// The words of `text`: runs of ASCII letters and digits.
     static func words(_ text: String) -> [String] {
-        text.split(whereSeparator: { c in !(c.isASCII && (c.isLetter || c.isNumber)) }).map(String.init)
+        runs(text) { isLetter($0) || isDigit($0) }
+    }
+
+    /// Maximal runs of bytes satisfying `keep` (multi-byte UTF-8 characters never satisfy it).
+    private static func runs(_ text: String, _ keep: (UInt8) -> Bool) -> [String] {
+        var out: [String] = []
+        let bytes = Array(text.utf8)
+        var start: Int? = nil
+        for i in 0...bytes.count {
+            if i < bytes.count && keep(bytes[i]) {
+                if start == nil { start = i }
+            } else if let s = start {
+                out.append(String(decoding: bytes[s..<i], as: UTF8.self))
+                start = nil
+            }
+        }
+        return out
     }
 
     /// `text` as words joined with `_` (`hello, world!` → `hello_world`).

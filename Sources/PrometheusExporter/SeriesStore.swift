@@ -91,30 +91,49 @@ public final class SeriesStore: Sendable {
     public var seriesCount: Int { state.withLock { $0.families.values.reduce(0) { $0 + $1.series.count } } }
 
     private static func apply(_ u: SeriesUpdate, to s: inout State, now: Duration) -> Bool {
-        if s.families[u.family] == nil {
+        // One hash of the family name and one of the label set per point: index-based access modifies in place.
+        var familyIndex = s.families.index(forKey: u.family)
+        if familyIndex == nil {
             if u.noRecordedValue { return true }
-            let names = ExposedFamily(name: u.family, type: u.type, help: "", series: []).sampleNames
-            if names.contains(where: { s.sampleOwners[$0] != nil && s.sampleOwners[$0] != u.family }) { return false }
-            // OpenMetrics names a counter family without `_total`: it must not collide either.
-            if u.type == .counter, u.family.hasSuffix("_total"), let owner = s.sampleOwners[String(u.family.dropLast(6))], owner != u.family { return false }
-            for n in names { s.sampleOwners[n] = u.family }
-            if u.type == .counter, u.family.hasSuffix("_total") { s.sampleOwners[String(u.family.dropLast(6))] = u.family }
-            s.families[u.family] = StoredFamily(type: u.type, help: u.help)
+            guard register(u, in: &s) else { return false }
+            familyIndex = s.families.index(forKey: u.family)
         }
-        guard s.families[u.family]?.type == u.type else { return false }
+        guard let fi = familyIndex, s.families.values[fi].type == u.type else { return false }
         if u.noRecordedValue {
-            s.families[u.family]?.series[u.labels] = nil
+            s.families.values[fi].series[u.labels] = nil
             return true
         }
         let fresh = StoredSeries(value: u.value, exemplars: u.exemplars, startNanos: u.startNanos, timeNanos: u.timeNanos, updated: now)
-        guard let old = s.families[u.family]?.series[u.labels] else {
-            s.families[u.family]?.series[u.labels] = fresh
+        guard let si = s.families.values[fi].series.index(forKey: u.labels) else {
+            s.families.values[fi].series[u.labels] = fresh
             return true
         }
+        let old = s.families.values[fi].series.values[si]
+        guard let next = merged(old, u, fresh, now: now) else { return true }
+        s.families.values[fi].series.values[si] = next
+        return true
+    }
+
+    /// Creates the family of `u` unless one of its sample names belongs to another family.
+    private static func register(_ u: SeriesUpdate, in s: inout State) -> Bool {
+        let names = ExposedFamily(name: u.family, type: u.type, help: "", series: []).sampleNames
+        if names.contains(where: { s.sampleOwners[$0] != nil && s.sampleOwners[$0] != u.family }) { return false }
+        // OpenMetrics names a counter family without `_total`: it must not collide either.
+        let openMetricsName = u.type == .counter && u.family.hasSuffix("_total") ? String(u.family.dropLast(6)) : nil
+        if let om = openMetricsName, let owner = s.sampleOwners[om], owner != u.family { return false }
+        for n in names { s.sampleOwners[n] = u.family }
+        if let om = openMetricsName { s.sampleOwners[om] = u.family }
+        s.families[u.family] = StoredFamily(type: u.type, help: u.help)
+        return true
+    }
+
+    /// The stored state after `u` arrives on a series holding `old`; `nil` to keep `old` (an out-of-order or
+    /// overlapping point). Delta points are accumulated as otelcol's accumulator does.
+    private static func merged(_ old: StoredSeries, _ u: SeriesUpdate, _ fresh: StoredSeries, now: Duration) -> StoredSeries? {
         var next = fresh
         switch (u.temporality, old.value, u.value) {
         case (.delta, .number(let previous), .number(let delta)):
-            if u.timeNanos < old.timeNanos { next = old; next.updated = now; break }
+            if u.timeNanos < old.timeNanos { return nil }
             if u.startNanos == old.timeNanos {
                 next.value = .number(previous + delta)
                 next.startNanos = old.startNanos
@@ -123,23 +142,22 @@ public final class SeriesStore: Sendable {
         case (.delta, .histogram(let previous), .histogram(let delta)):
             if u.startNanos != old.timeNanos {
                 // Misaligned: a restart when it starts after the previous point, otherwise a second writer (dropped).
-                if u.startNanos <= old.timeNanos { return true }
+                if u.startNanos <= old.timeNanos { return nil }
             } else if previous.bounds == delta.bounds {
-                var merged = delta
-                merged.sum += previous.sum
-                merged.count += previous.count
-                for i in merged.counts.indices where i < previous.counts.count { merged.counts[i] += previous.counts[i] }
-                next.value = .histogram(merged)
+                var sum = delta
+                sum.sum += previous.sum
+                sum.count += previous.count
+                for i in sum.counts.indices where i < previous.counts.count { sum.counts[i] += previous.counts[i] }
+                next.value = .histogram(sum)
                 next.startNanos = old.startNanos
-                next.exemplars = zip(u.exemplars + Array(repeating: nil, count: max(0, old.exemplars.count - u.exemplars.count)),
-                                     old.exemplars + Array(repeating: nil, count: max(0, u.exemplars.count - old.exemplars.count))).map { $0 ?? $1 }
+                let n = max(u.exemplars.count, old.exemplars.count)
+                next.exemplars = (0..<n).map { i in (i < u.exemplars.count ? u.exemplars[i] : nil) ?? (i < old.exemplars.count ? old.exemplars[i] : nil) }
             }
         default:
             // Cumulative points and gauges: the newest one wins.
-            if u.timeNanos < old.timeNanos { return true }
+            if u.timeNanos < old.timeNanos { return nil }
         }
-        s.families[u.family]?.series[u.labels] = next
-        return true
+        return next
     }
 
     /// Removes series not updated within the expiration, then returns every family for rendering, sorted by name.
