@@ -28,11 +28,18 @@ public final class SpanMetricsConnector: Connector, TracesConsumer, Sendable {
         var overflow = false
     }
 
+    /// The latest span seen in a bucket (turned into an OTLP exemplar at flush).
+    struct SpanSample: Sendable {
+        var value: Double
+        var trace: Data
+        var span: Data
+    }
+
     struct Entry: Sendable {
         var calls: UInt64 = 0
         var counts: [UInt64]
         var sum: Double = 0
-        var exemplars: [Opentelemetry_Proto_Metrics_V1_Exemplar?]
+        var exemplars: [SpanSample?]
     }
 
     struct State: Sendable {
@@ -79,26 +86,28 @@ public final class SpanMetricsConnector: Connector, TracesConsumer, Sendable {
         let overflowed = state.withLock { s -> Int in
             var overflowed = 0
             for o in observations {
-                var key = o.key
-                if s.entries[key] == nil && s.entries.count >= limit {
-                    key = Key(service: "", name: "", kind: -1, status: -1, dimensions: [], overflow: true)
-                    overflowed += 1
-                }
                 var bucket = 0
                 while bucket < buckets.count && o.value > buckets[bucket] { bucket += 1 }
-                if s.entries[key] == nil {
-                    s.entries[key] = Entry(counts: Array(repeating: 0, count: buckets.count + 1), exemplars: exemplars ? Array(repeating: nil, count: buckets.count + 1) : [])
+                // One hash per span: find the entry, create it (or fall back to the overflow series) only when new.
+                var index = s.entries.index(forKey: o.key)
+                if index == nil {
+                    var key = o.key
+                    if s.entries.count >= limit {
+                        key = Key(service: "", name: "", kind: -1, status: -1, dimensions: [], overflow: true)
+                        overflowed += 1
+                    }
+                    index = s.entries.index(forKey: key)
+                    if index == nil {
+                        s.entries[key] = Entry(counts: Array(repeating: 0, count: buckets.count + 1),
+                                               exemplars: exemplars ? Array(repeating: nil, count: buckets.count + 1) : [])
+                        index = s.entries.index(forKey: key)
+                    }
                 }
-                s.entries[key]?.calls += 1
-                s.entries[key]?.counts[bucket] += 1
-                s.entries[key]?.sum += o.value
-                if exemplars {
-                    var e = Opentelemetry_Proto_Metrics_V1_Exemplar()
-                    e.asDouble = o.value
-                    e.traceID = o.trace
-                    e.spanID = o.span
-                    s.entries[key]?.exemplars[bucket] = e
-                }
+                guard let i = index else { continue }
+                s.entries.values[i].calls += 1
+                s.entries.values[i].counts[bucket] += 1
+                s.entries.values[i].sum += o.value
+                if exemplars { s.entries.values[i].exemplars[bucket] = SpanSample(value: o.value, trace: o.trace, span: o.span) }
             }
             return overflowed
         }
@@ -144,10 +153,7 @@ public final class SpanMetricsConnector: Connector, TracesConsumer, Sendable {
                 p.startTimeUnixNano = startNanos
                 p.timeUnixNano = nowNanos
                 if let last = e.exemplars.last(where: { $0 != nil }) ?? nil {
-                    var x = last
-                    x.asInt = 1
-                    x.timeUnixNano = nowNanos
-                    p.exemplars = [x]
+                    p.exemplars = [Self.exemplar(last, value: 1, nowNanos: nowNanos)]
                 }
                 sum.dataPoints.append(p)
                 var h = Opentelemetry_Proto_Metrics_V1_HistogramDataPoint()
@@ -158,7 +164,7 @@ public final class SpanMetricsConnector: Connector, TracesConsumer, Sendable {
                 h.sum = e.sum
                 h.startTimeUnixNano = startNanos
                 h.timeUnixNano = nowNanos
-                h.exemplars = e.exemplars.compactMap { $0 }.map { var x = $0; x.timeUnixNano = nowNanos; return x }
+                h.exemplars = e.exemplars.compactMap { $0 }.map { Self.exemplar($0, value: $0.value, nowNanos: nowNanos) }
                 histogram.dataPoints.append(h)
             }
             calls.sum = sum
@@ -172,6 +178,15 @@ public final class SpanMetricsConnector: Connector, TracesConsumer, Sendable {
             request.resourceMetrics.append(rm)
         }
         return request
+    }
+
+    static func exemplar(_ sample: SpanSample, value: Double, nowNanos: UInt64) -> Opentelemetry_Proto_Metrics_V1_Exemplar {
+        var x = Opentelemetry_Proto_Metrics_V1_Exemplar()
+        x.asDouble = value
+        x.traceID = sample.trace
+        x.spanID = sample.span
+        x.timeUnixNano = nowNanos
+        return x
     }
 
     func attributes(_ k: Key) -> [KeyValue] {

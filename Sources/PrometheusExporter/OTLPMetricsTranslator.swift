@@ -44,16 +44,16 @@ public struct OTLPMetricsTranslator: Sendable {
                 let pairs = others.map { ($0.key, Self.string($0.value)) }
                 out.targets.append(PrometheusLabels.render(Self.merge(PrometheusLabels.build(pairs), identity)))
             }
-            let resourcePairs: [(key: String, value: String)] = resourceToTelemetry ? attrs.map { ($0.key, Self.string($0.value)) } : []
+            let resourcePairs: [PrometheusLabels.Entry] = resourceToTelemetry ? attrs.filter { !$0.key.isEmpty }.map { .attribute($0.key, Self.string($0.value)) } : []
 
             for sm in rm.scopeMetrics {
-                var fixed = identity + constLabels
+                var fixed = (identity + constLabels).map { PrometheusLabels.Entry.fixed($0.name, $0.value) }
                 if !withoutScopeInfo {
                     let scope = sm.scope
-                    if !scope.name.isEmpty { fixed.append(("otel_scope_name", scope.name)) }
-                    if !scope.version.isEmpty { fixed.append(("otel_scope_version", scope.version)) }
-                    if !sm.schemaURL.isEmpty { fixed.append(("otel_scope_schema_url", sm.schemaURL)) }
-                    for kv in scope.attributes { fixed.append((PrometheusLabels.sanitize("otel_scope_" + kv.key), Self.string(kv.value))) }
+                    if !scope.name.isEmpty { fixed.append(.fixed("otel_scope_name", scope.name)) }
+                    if !scope.version.isEmpty { fixed.append(.fixed("otel_scope_version", scope.version)) }
+                    if !sm.schemaURL.isEmpty { fixed.append(.fixed("otel_scope_schema_url", sm.schemaURL)) }
+                    for kv in scope.attributes { fixed.append(.fixed(PrometheusLabels.sanitize("otel_scope_" + kv.key), Self.string(kv.value))) }
                 }
                 for metric in sm.metrics {
                     translate(metric, resourcePairs: resourcePairs, fixed: fixed, into: &out)
@@ -63,21 +63,24 @@ public struct OTLPMetricsTranslator: Sendable {
         return out
     }
 
-    private func labels(_ attributes: [KeyValue], _ resourcePairs: [(key: String, value: String)], _ fixed: [(name: String, value: String)]) -> String {
-        PrometheusLabels.labelSet(pairs(attributes, resourcePairs), fixed: fixed) ?? ""
+    private func labels(_ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry]) -> String {
+        var entries = self.entries(attributes, resourcePairs, fixed)
+        return PrometheusLabels.labelSet(&entries) ?? ""
     }
 
     /// Labels of a histogram or summary point, or `nil` when an attribute would clash with the `le` / `quantile`
     /// label the exposition adds (Prometheus rejects such a series; otelcol fails to collect it).
-    private func labels(_ attributes: [KeyValue], _ resourcePairs: [(key: String, value: String)], _ fixed: [(name: String, value: String)], reserving reserved: String) -> String? {
-        PrometheusLabels.labelSet(pairs(attributes, resourcePairs), fixed: fixed, reserving: reserved)
+    private func labels(_ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry], reserving reserved: String) -> String? {
+        var entries = self.entries(attributes, resourcePairs, fixed)
+        return PrometheusLabels.labelSet(&entries, reserving: reserved)
     }
 
-    private func pairs(_ attributes: [KeyValue], _ resourcePairs: [(key: String, value: String)]) -> [(key: String, value: String)] {
-        var pairs = resourcePairs
-        pairs.reserveCapacity(resourcePairs.count + attributes.count)
-        for kv in attributes { pairs.append((kv.key, Self.string(kv.value))) }
-        return pairs
+    private func entries(_ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry]) -> [PrometheusLabels.Entry] {
+        var entries = resourcePairs
+        entries.reserveCapacity(resourcePairs.count + attributes.count + fixed.count)
+        for kv in attributes where !kv.key.isEmpty { entries.append(.attribute(kv.key, Self.string(kv.value))) }
+        entries.append(contentsOf: fixed)
+        return entries
     }
 
     /// `base` (sorted) with `overrides` set, re-sorted.
@@ -89,7 +92,7 @@ public struct OTLPMetricsTranslator: Sendable {
         return out
     }
 
-    private func translate(_ metric: Opentelemetry_Proto_Metrics_V1_Metric, resourcePairs: [(key: String, value: String)], fixed: [(name: String, value: String)], into out: inout Output) {
+    private func translate(_ metric: Opentelemetry_Proto_Metrics_V1_Metric, resourcePairs: [PrometheusLabels.Entry], fixed: [PrometheusLabels.Entry], into out: inout Output) {
         let help = metric.description_p
         func name(_ kind: PrometheusNaming.Kind) -> String {
             names.name(metric.name, unit: metric.unit, kind: kind) {

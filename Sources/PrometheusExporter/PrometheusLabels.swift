@@ -83,15 +83,32 @@ public enum PrometheusLabels {
         return out
     }
 
-    /// The rendered label set (see ``render(_:)``) of attribute `pairs` (keys unsanitized, colliding values joined as in
-    /// ``build(_:)``) with `fixed` labels (already valid names: `job`, `instance`, `otel_scope_*`, const labels)
-    /// overriding attributes of the same name. `nil` when a non-empty label named `reserved` would result.
-    /// One sort of a small array and one string: this runs for every data point.
-    public static func labelSet(_ pairs: [(key: String, value: String)], fixed: [(name: String, value: String)], reserving reserved: String? = nil) -> String? {
-        var entries: [(name: String, key: String, value: String, fixed: Bool)] = []
-        entries.reserveCapacity(pairs.count + fixed.count)
-        for p in pairs where !p.key.isEmpty { entries.append((sanitize(p.key), p.key, p.value, false)) }
-        for f in fixed { entries.append((f.name, "", f.value, true)) }
+    /// One label candidate: its (sanitized) name, the original key (for ordering joined values), its value, and
+    /// whether it is a fixed label that overrides attributes of the same name.
+    public struct Entry: Sendable {
+        public var name: String
+        public var key: String
+        public var value: String
+        public var fixed: Bool
+
+        public init(name: String, key: String, value: String, fixed: Bool) {
+            self.name = name
+            self.key = key
+            self.value = value
+            self.fixed = fixed
+        }
+
+        /// An attribute: its key is sanitized into the label name.
+        public static func attribute(_ key: String, _ value: String) -> Entry { Entry(name: sanitize(key), key: key, value: value, fixed: false) }
+        /// A fixed label (`job`, `instance`, `otel_scope_*`, const labels): already a valid name.
+        public static func fixed(_ name: String, _ value: String) -> Entry { Entry(name: name, key: "", value: value, fixed: true) }
+    }
+
+    /// The rendered label set (see ``render(_:)``) of `entries`: attribute values whose names collide are joined
+    /// with `;` in the order of their original keys, and a fixed label overrides attributes of the same name.
+    /// `nil` when a non-empty label named `reserved` would result. One sort of a small array and one string: this
+    /// runs for every data point.
+    public static func labelSet(_ entries: inout [Entry], reserving reserved: String? = nil) -> String? {
         entries.sort { a, b in
             if a.name != b.name { return a.name < b.name }
             if a.fixed != b.fixed { return a.fixed }
@@ -104,14 +121,11 @@ public enum PrometheusLabels {
             let name = entries[i].name
             var j = i + 1
             while j < entries.count && entries[j].name == name { j += 1 }
-            var value: String
-            if entries[i].fixed || j == i + 1 {
-                value = entries[i].value
-            } else {
-                value = entries[i].value
+            var value = entries[i].value
+            if !entries[i].fixed && j > i + 1 {
                 for k in (i + 1)..<j { value += ";" + entries[k].value }
             }
-            if !value.isEmpty {
+            if !value.isEmpty && !name.isEmpty {
                 if name == reserved { return nil }
                 if !out.isEmpty { out += "," }
                 out += name

@@ -171,12 +171,23 @@ struct PrometheusBench: AsyncParsableCommand {
         }
         stop.set()
         let (calls, worst) = await ingest.value
+        // Control: the same wall time of pure CPU work instead of rendering (no store access at all). If ingest
+        // latency grows as much here, the cost during renders is CPU contention, not waiting for the store.
+        let spinStop = ManagedAtomicFlag()
+        let spinIngest = ingestLoop(spinStop)
+        let spinEnd = ContinuousClock.now + wall
+        var x: UInt64 = 1
+        while ContinuousClock.now < spinEnd { for _ in 0..<10_000 { x = x &* 6364136223846793005 &+ 1442695040888963407 } }
+        spinStop.set()
+        let (spinCalls, spinWorst) = await spinIngest.value
+        if x == 42 { print("") }
         report(["scenario": "render", "series": series, "renders": renders, "bytes": bytes,
                 "cpu_ms_per_render": Double(cpuTotal) / Double(renders) / 1e6,
                 "wall_ms_per_render": ms(wall) / Double(renders),
                 "ingest_calls_during_renders": calls, "ingest_worst_call_ms": ms(worst),
                 "ingest_calls_per_s_alone": Double(baselineCalls) / 3, "ingest_calls_per_s_during_renders": Double(calls) / (ms(wall) / 1000),
-                "ingest_worst_call_ms_alone": ms(baselineWorst)])
+                "ingest_worst_call_ms_alone": ms(baselineWorst),
+                "ingest_calls_per_s_during_cpu_spin": Double(spinCalls) / (ms(wall) / 1000), "ingest_worst_call_ms_during_cpu_spin": ms(spinWorst)])
     }
 
     func spanmetrics() async throws {
