@@ -109,7 +109,7 @@ def free_port() -> int:
 class PrometheusServer:
     """A real Prometheus (Debian package) on loopback scraping the given targets every second."""
 
-    def __init__(self, workdir: Path, targets: list[str]):
+    def __init__(self, workdir: Path, targets: list[str], extra_args: tuple[str, ...] = ()):
         self.port = free_port()
         config = workdir / "prometheus.yml"
         config.write_text(f"""global:
@@ -124,7 +124,7 @@ scrape_configs:
         self.log = open(workdir / "prometheus.log", "wb")
         self.proc = subprocess.Popen(
             [shutil.which("prometheus") or "prometheus", f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
+             f"--web.listen-address=127.0.0.1:{self.port}", *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -146,6 +146,13 @@ scrape_configs:
         body = r.json()
         assert body["status"] == "success", body
         return body["data"]["result"]
+
+    def exemplars(self, promql: str) -> list[dict]:
+        now = time.time()
+        r = httpx.get(self.url("/api/v1/query_exemplars?" + urllib.parse.urlencode(
+            {"query": promql, "start": now - 600, "end": now + 60})), timeout=10)
+        r.raise_for_status()
+        return r.json()["data"]
 
     def wait_for(self, promql: str, timeout: float = 30) -> list[dict]:
         deadline = time.monotonic() + timeout

@@ -98,7 +98,8 @@ def test_self_telemetry_uses_otelcol_names_and_labels(prom_server):
 
 
 def test_real_prometheus_reads_back_sdk_counter_and_histogram_quantile(prom_server, tmp_path):
-    prom = PrometheusServer(tmp_path, [prom_server.prometheus_address, prom_server.telemetry_address])
+    prom = PrometheusServer(tmp_path, [prom_server.prometheus_address, prom_server.telemetry_address],
+                            extra_args=("--enable-feature=exemplar-storage",))
     try:
         result = prom.wait_for('shop_orders_total{payment_method="card"}')
         assert len(result) == 1, result
@@ -114,6 +115,13 @@ def test_real_prometheus_reads_back_sdk_counter_and_histogram_quantile(prom_serv
         assert spans and float(spans[0]["value"][1]) == 12
         red = prom.wait_for('histogram_quantile(0.9, sum by (le, span_name) (traces_span_metrics_duration_milliseconds_bucket))')
         assert {r["metric"]["span_name"] for r in red} == {"GET /cart", "SELECT cart"}
+        # Exemplars went through Prometheus' OpenMetrics parser into its exemplar storage, pointing at stored traces.
+        deadline = time.monotonic() + 20
+        stored = []
+        while not stored and time.monotonic() < deadline:
+            stored = [e for series in prom.exemplars("traces_span_metrics_duration_milliseconds_bucket") for e in series["exemplars"]]
+            time.sleep(0.5)
+        assert stored and {e["labels"]["trace_id"] for e in stored} <= set(prom_server.trace_ids), stored
         up = prom.query("up")
         assert len(up) == 2 and all(r["value"][1] == "1" for r in up), up
     finally:
