@@ -91,7 +91,7 @@ service:
     proc = subprocess.Popen([args.bin, "serve", "--config", str(work / "c.yaml")], stdout=log, stderr=subprocess.STDOUT)
     address = None
     for _ in range(300):
-        m = re.search(r"protocol=grpc address=(\S+)", (work / "log").read_text())
+        m = re.search(r"address=(\S+) \S+ protocol=grpc\b", (work / "log").read_text())
         if m:
             address = m.group(1)
             break

@@ -9,6 +9,10 @@ import OTLP
 /// counts are exact at every bound, so `histogram_quantile` interpolates within the same ranges as the native
 /// buckets would.
 enum ExponentialBuckets {
+    /// Most buckets (both signs) a point may have to be converted; larger ones are dropped as unsupported, since
+    /// every bucket becomes a line of every scrape (the SDK default is 160 per sign).
+    static let maxBuckets = 1000
+
     static func explicit(_ p: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint) -> HistogramValue {
         let base = pow(2.0, pow(2.0, -Double(p.scale)))
         var bounds: [Double] = []
@@ -23,13 +27,13 @@ enum ExponentialBuckets {
             bounds.append(zeroBound)
             counts.append(p.zeroCount)
         } else if !counts.isEmpty {
-            counts[counts.count - 1] += p.zeroCount
+            counts[counts.count - 1] &+= p.zeroCount
         }
         let pos = p.positive
         for k in 0..<pos.bucketCounts.count {
             let bound = pow(base, Double(Int(pos.offset) + k + 1))
             if let last = bounds.last, bound <= last {
-                counts[counts.count - 1] += pos.bucketCounts[k]
+                counts[counts.count - 1] &+= pos.bucketCounts[k]
                 continue
             }
             bounds.append(bound)
@@ -44,9 +48,9 @@ enum ExponentialBuckets {
             var b: [Double] = [], c: [UInt64] = []
             var overflow: UInt64 = 0
             for i in bounds.indices {
-                if bounds[i].isFinite { b.append(bounds[i]); c.append(counts[i]) } else { overflow += counts[i] }
+                if bounds[i].isFinite { b.append(bounds[i]); c.append(counts[i]) } else { overflow &+= counts[i] }
             }
-            c.append(counts[counts.count - 1] + overflow)
+            c.append(counts[counts.count - 1] &+ overflow)
             return HistogramValue(bounds: b, counts: c, sum: p.hasSum ? p.sum : 0, count: max(p.count, total))
         }
         return HistogramValue(bounds: bounds, counts: counts, sum: p.hasSum ? p.sum : 0, count: max(p.count, total))

@@ -145,6 +145,7 @@ public struct OTLPMetricsTranslator: Sendable {
             guard let temporality = Self.temporality(h.aggregationTemporality) else { out.unsupported += h.dataPoints.count; return }
             let family = name(.histogram)
             for p in h.dataPoints {
+                guard p.positive.bucketCounts.count + p.negative.bucketCounts.count <= ExponentialBuckets.maxBuckets else { out.unsupported += 1; continue }
                 guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "le") else { out.conflicts += 1; continue }
                 let value = ExponentialBuckets.explicit(p)
                 out.updates.append(SeriesUpdate(family: family, type: .histogram, help: help, labels: labels,

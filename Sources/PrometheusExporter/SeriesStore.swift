@@ -146,8 +146,8 @@ public final class SeriesStore: Sendable {
             } else if previous.bounds == delta.bounds {
                 var sum = delta
                 sum.sum += previous.sum
-                sum.count += previous.count
-                for i in sum.counts.indices where i < previous.counts.count { sum.counts[i] += previous.counts[i] }
+                sum.count &+= previous.count  // wrapping: hostile counts must not trap
+                for i in sum.counts.indices where i < previous.counts.count { sum.counts[i] &+= previous.counts[i] }
                 next.value = .histogram(sum)
                 next.startNanos = old.startNanos
                 let n = max(u.exemplars.count, old.exemplars.count)
