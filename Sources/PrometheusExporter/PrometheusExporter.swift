@@ -15,6 +15,7 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
     let context: ComponentContext
     let conflicts: TelemetryCounter
     let unsupported: TelemetryCounter
+    let overLimit: TelemetryCounter
 
     public init(config: PrometheusExporterConfig, context: ComponentContext) {
         self.config = config
@@ -25,7 +26,7 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
         t.addMetricSuffixes = config.addMetricSuffixes
         t.withoutScopeInfo = config.withoutScopeInfo
         translator = t
-        store = SeriesStore(expiration: config.metricExpiration)
+        store = SeriesStore(expiration: config.metricExpiration, maxSeries: config.maxSeries)
         self.context = context
         let id = context.id.description
         conflicts = context.telemetry.counter("otelsink_prometheus_dropped_points_total",
@@ -34,6 +35,9 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
         unsupported = context.telemetry.counter("otelsink_prometheus_dropped_points_total",
                                                 help: "Data points the prometheus exporter dropped: identity conflicts with another metric, or what Prometheus cannot represent.",
                                                 labels: ["exporter": id, "reason": "unsupported"])
+        overLimit = context.telemetry.counter("otelsink_prometheus_dropped_points_total",
+                                              help: "Data points the prometheus exporter dropped: identity conflicts with another metric, or what Prometheus cannot represent.",
+                                              labels: ["exporter": id, "reason": "max_series"])
         let store = self.store
         context.telemetry.gauge("otelsink_prometheus_series", help: "Series the prometheus exporter holds.", labels: ["exporter": id]) {
             Double(store.seriesCount)
@@ -45,10 +49,15 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
     public func consume(_ request: ExportMetricsRequest) async throws {
         let out = translator.translate(request)
         unsupported.add(out.unsupported)
-        let dropped = store.apply(out.updates, targets: out.targets, now: context.clock.now) + out.conflicts
-        if dropped > 0 {
-            conflicts.add(dropped)
-            context.logger.debug("dropped points whose metric identity conflicts with another metric", metadata: ["points": "\(dropped)"])
+        let dropped = store.apply(out.updates, targets: out.targets, now: context.clock.now)
+        let conflicting = dropped.conflicts + out.conflicts
+        if conflicting > 0 {
+            conflicts.add(conflicting)
+            context.logger.debug("dropped points whose metric identity conflicts with another metric", metadata: ["points": "\(conflicting)"])
+        }
+        if dropped.overLimit > 0 {
+            overLimit.add(dropped.overLimit)
+            context.logger.debug("dropped points that would exceed max_series", metadata: ["points": "\(dropped.overLimit)"])
         }
     }
 

@@ -20,6 +20,9 @@ public struct PrometheusExporterConfig: ComponentConfig {
     public var addMetricSuffixes = true
     /// Leave out the `otel_scope_*` labels.
     public var withoutScopeInfo = false
+    /// Most series held (otelsink's bound; otelcol has none): points that would add more are dropped and counted
+    /// until others expire.
+    public var maxSeries = 1_000_000
 
     public init() {}
 
@@ -46,5 +49,6 @@ public struct PrometheusExporterConfig: ComponentConfig {
         resourceToTelemetry = r.child("resource_to_telemetry_conversion").bool("enabled", default: resourceToTelemetry)
         addMetricSuffixes = r.bool("add_metric_suffixes", default: addMetricSuffixes)
         withoutScopeInfo = r.bool("without_scope_info", default: withoutScopeInfo)
+        maxSeries = r.int("max_series", default: maxSeries, range: 1...100_000_000)
     }
 }

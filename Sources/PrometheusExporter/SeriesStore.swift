@@ -42,6 +42,8 @@ public struct SeriesUpdate: Sendable {
 /// (copy-on-write) under the lock and the caller renders outside it.
 public final class SeriesStore: Sendable {
     public let expiration: Duration
+    /// Most series held; a point that would create one more is dropped (and counted) until others expire.
+    public let maxSeries: Int
     private let state = Mutex(State())
 
     struct StoredSeries: Sendable {
@@ -65,21 +67,41 @@ public final class SeriesStore: Sendable {
         /// `target_info` series: rendered labels → last update.
         var targets: [String: Duration] = [:]
         var conflicts = 0
+        var seriesTotal = 0
     }
 
-    public init(expiration: Duration) {
+    /// What happened to one point.
+    enum Outcome { case applied, conflict, overLimit }
+
+    /// Points dropped by one ``apply(_:targets:now:)``.
+    public struct Dropped: Sendable, Equatable {
+        /// Identity conflicts with another metric.
+        public var conflicts = 0
+        /// New series beyond `maxSeries`.
+        public var overLimit = 0
+    }
+
+    public init(expiration: Duration, maxSeries: Int = 1_000_000) {
         self.expiration = expiration
+        self.maxSeries = maxSeries
     }
 
     /// Applies `updates` (and `targets`, the `target_info` label sets of their resources) at `now`. Returns the
     /// number of points dropped for conflicting identity.
     @discardableResult
-    public func apply(_ updates: [SeriesUpdate], targets: [String] = [], now: Duration) -> Int {
-        state.withLock { s in
+    public func apply(_ updates: [SeriesUpdate], targets: [String] = [], now: Duration) -> Dropped {
+        let limit = maxSeries
+        return state.withLock { s in
             for t in targets { s.targets[t] = now }
-            var dropped = 0
-            for u in updates where !Self.apply(u, to: &s, now: now) { dropped += 1 }
-            s.conflicts += dropped
+            var dropped = Dropped()
+            for u in updates {
+                switch Self.apply(u, to: &s, now: now, maxSeries: limit) {
+                case .applied: break
+                case .conflict: dropped.conflicts += 1
+                case .overLimit: dropped.overLimit += 1
+                }
+            }
+            s.conflicts += dropped.conflicts
             return dropped
         }
     }
@@ -88,30 +110,33 @@ public final class SeriesStore: Sendable {
     public var conflicts: Int { state.withLock { $0.conflicts } }
 
     /// Number of series held (without `target_info`).
-    public var seriesCount: Int { state.withLock { $0.families.values.reduce(0) { $0 + $1.series.count } } }
+    public var seriesCount: Int { state.withLock { $0.seriesTotal } }
 
-    private static func apply(_ u: SeriesUpdate, to s: inout State, now: Duration) -> Bool {
+    private static func apply(_ u: SeriesUpdate, to s: inout State, now: Duration, maxSeries: Int) -> Outcome {
         // One hash of the family name and one of the label set per point: index-based access modifies in place.
         var familyIndex = s.families.index(forKey: u.family)
         if familyIndex == nil {
-            if u.noRecordedValue { return true }
-            guard register(u, in: &s) else { return false }
+            if u.noRecordedValue { return .applied }
+            if s.seriesTotal >= maxSeries { return .overLimit }
+            guard register(u, in: &s) else { return .conflict }
             familyIndex = s.families.index(forKey: u.family)
         }
-        guard let fi = familyIndex, s.families.values[fi].type == u.type else { return false }
+        guard let fi = familyIndex, s.families.values[fi].type == u.type else { return .conflict }
         if u.noRecordedValue {
-            s.families.values[fi].series[u.labels] = nil
-            return true
+            if s.families.values[fi].series.removeValue(forKey: u.labels) != nil { s.seriesTotal -= 1 }
+            return .applied
         }
         let fresh = StoredSeries(value: u.value, exemplars: u.exemplars, startNanos: u.startNanos, timeNanos: u.timeNanos, updated: now)
         guard let si = s.families.values[fi].series.index(forKey: u.labels) else {
+            guard s.seriesTotal < maxSeries else { return .overLimit }
             s.families.values[fi].series[u.labels] = fresh
-            return true
+            s.seriesTotal += 1
+            return .applied
         }
         let old = s.families.values[fi].series.values[si]
-        guard let next = merged(old, u, fresh, now: now) else { return true }
+        guard let next = merged(old, u, fresh, now: now) else { return .applied }
         s.families.values[fi].series.values[si] = next
-        return true
+        return .applied
     }
 
     /// Creates the family of `u` unless one of its sample names belongs to another family.
@@ -174,7 +199,7 @@ public final class SeriesStore: Sendable {
         if !stale.isEmpty || !staleTargets.isEmpty {
             state.withLock { s in
                 for (name, labels) in stale where (s.families[name]?.series[labels]?.updated ?? now) < cutoff {
-                    s.families[name]?.series[labels] = nil
+                    if s.families[name]?.series.removeValue(forKey: labels) != nil { s.seriesTotal -= 1 }
                 }
                 for t in staleTargets where (s.targets[t] ?? now) < cutoff { s.targets[t] = nil }
                 for name in Set(stale.map(\.0)) where s.families[name]?.series.isEmpty == true {

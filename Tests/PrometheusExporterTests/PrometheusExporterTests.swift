@@ -158,6 +158,22 @@ import Testing
         #expect(text(e).contains("old 2") || samples(e).contains { $0.hasPrefix("old{") })
     }
 
+    @Test func maxSeriesBoundsTheStoreAndCountsWhatItDrops() async throws {
+        let e = exporter { $0.maxSeries = 2; $0.metricExpiration = .seconds(60) }
+        try await e.consume(Metrics.request([Metrics.gauge("g", [Metrics.point(1, [("k", "a")]), Metrics.point(2, [("k", "b")]), Metrics.point(3, [("k", "c")])])]))
+        #expect(samples(e).count == 2)
+        #expect(e.overLimit.value == 1)
+        // Existing series keep updating at the limit.
+        try await e.consume(Metrics.request([Metrics.gauge("g", [Metrics.point(9, [("k", "a")], time: 3)])]))
+        #expect(samples(e).contains { $0.contains(#"k="a""#) && $0.hasSuffix(" 9") })
+        // Once series expire there is room again.
+        clock.advance(by: .seconds(61))
+        _ = text(e)
+        try await e.consume(Metrics.request([Metrics.gauge("g", [Metrics.point(3, [("k", "c")])])]))
+        #expect(samples(e).count == 1)
+        #expect(e.store.seriesCount == 1)
+    }
+
     @Test func noRecordedValueFlagRemovesTheSeries() async throws {
         let e = exporter()
         try await e.consume(Metrics.request([Metrics.gauge("g", [Metrics.point(1, time: 2)])]))
