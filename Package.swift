@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "otelsink", targets: ["otelsink"]),
         .executable(name: "otelsink-loadgen", targets: ["LoadGenerator"]),
         .executable(name: "otelsink-pipeline-bench", targets: ["PipelineBench"]),
+        .executable(name: "otelsink-prometheus-bench", targets: ["PrometheusBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -109,11 +110,33 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .target(
+            name: "PrometheusExporter",
+            dependencies: [
+                "CollectorCore", "OTLP", "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .target(
+            name: "Connectors",
+            dependencies: [
+                "CollectorCore", "OTLP",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
         // Layer 3.5: the component registry and the pipeline graph built from config.
         .target(
             name: "CollectorService",
             dependencies: [
-                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters", "Processors", "QueryAPI",
+                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters", "Processors", "QueryAPI", "PrometheusExporter", "Connectors",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -161,6 +184,18 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // In-process Prometheus exporter / spanmetrics benchmark for bench/ (see docs/performance.md).
+        .executableTarget(
+            name: "PrometheusBench",
+            dependencies: [
+                "PrometheusExporter", "Connectors", "CollectorCore", "OTLP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/PrometheusBench",
+            swiftSettings: strict
+        ),
+
         // Test kit: sinks, fakes, a test server harness.
         .target(
             name: "CollectorTesting",
@@ -184,6 +219,11 @@ let package = Package(
         .testTarget(
             name: "ProcessorsTests",
             dependencies: ["Processors", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PrometheusExporterTests",
+            dependencies: ["PrometheusExporter", "Connectors", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
             swiftSettings: strict
         ),
         .testTarget(

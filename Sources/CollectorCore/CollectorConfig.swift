@@ -22,8 +22,13 @@ public struct CollectorConfig: Sendable {
     public var extensions: [ComponentID: Configured] = [:]
     /// The extensions `service.extensions` lists, in order: the ones that run.
     public var serviceExtensions: [ComponentID] = []
+    /// Connectors (`connectors:`): each is listed as an exporter in one or more pipelines and as a receiver in others.
+    public var connectors: [ComponentID: Configured] = [:]
     public var pipelines: [PipelineID: Pipeline] = [:]
     public var logLevel: Logger.Level = .info
+    /// Where otelsink serves its own metrics (`service.telemetry.metrics.address`, default `localhost:8888` as
+    /// otelcol); `nil` when `service.telemetry.metrics.level` is `none`.
+    public var telemetryMetricsAddress: String? = "localhost:8888"
     /// The config as otelsink understood it, defaults filled in; what `print-config` prints.
     public var effective: ConfigNode = .null
 
@@ -82,7 +87,11 @@ public struct CollectorConfig: Sendable {
         config.processors = readSection(.processor)
         config.exporters = readSection(.exporter)
         config.extensions = readSection(.extension)
-        _ = root.raw("connectors").map { _ in problems.add(path: "connectors", "connectors are not supported yet") }
+        config.connectors = readSection(.connector)
+        for id in Set(config.connectors.keys).intersection(config.receivers.keys).union(Set(config.connectors.keys).intersection(config.exporters.keys)).sorted() {
+            problems.add(path: ConfigPath.render(["connectors", id.description]), "a connector may not have the id of a receiver or exporter")
+        }
+        var connectorAsExporter: [ComponentID: Set<Signal>] = [:], connectorAsReceiver: [ComponentID: Set<Signal>] = [:]
 
         let service = root.child("service")
         let pipelines = service.child("pipelines")
@@ -110,13 +119,17 @@ public struct CollectorConfig: Sendable {
                         problems.add(path: itemPath, "invalid component id \"\(name)\"")
                         continue
                     }
-                    guard let configured = defined[id] else {
-                        problems.add(path: itemPath, "references \(kind) \"\(name)\", which is not defined under \(kind.section)")
+                    guard let configured = defined[id] ?? (kind == .processor ? nil : config.connectors[id]) else {
+                        let sections = kind == .processor || config.connectors.isEmpty ? kind.section : "\(kind.section) or connectors"
+                        problems.add(path: itemPath, "references \(kind) \"\(name)\", which is not defined under \(sections)")
                         continue
                     }
-                    guard configured.factory.signals.contains(pid.signal) else {
-                        let supported = configured.factory.signals.sorted().map(\.rawValue).joined(separator: ", ")
-                        problems.add(path: itemPath, "\(kind) \"\(name)\" does not support \(pid.signal) (it supports: \(supported))")
+                    let connector = configured.factory as? any ConnectorFactory
+                    let signals = connector.map { kind == .receiver ? $0.receiverSignals : $0.exporterSignals } ?? configured.factory.signals
+                    guard signals.contains(pid.signal) else {
+                        let what = connector == nil ? "\(kind)" : "connector (as \(kind))"
+                        let supported = signals.sorted().map(\.rawValue).joined(separator: ", ")
+                        problems.add(path: itemPath, "\(what) \"\(name)\" does not support \(pid.signal) (it supports: \(supported))")
                         continue
                     }
                     if out.contains(id) {
@@ -124,6 +137,9 @@ public struct CollectorConfig: Sendable {
                         continue
                     }
                     out.append(id)
+                    if connector != nil {
+                        if kind == .receiver { connectorAsReceiver[id, default: []].insert(pid.signal) } else { connectorAsExporter[id, default: []].insert(pid.signal) }
+                    }
                 }
                 return out
             }
@@ -147,6 +163,15 @@ public struct CollectorConfig: Sendable {
         ] {
             for id in defined.subtracting(used).sorted() {
                 problems.add(path: ConfigPath.render([kind.section, id.description]), "defined but not used in any pipeline")
+            }
+        }
+        for id in config.connectors.keys.sorted() {
+            let path = ConfigPath.render(["connectors", id.description])
+            if connectorAsExporter[id] == nil {
+                problems.add(path: path, "connector is not used as an exporter in any pipeline (it must end one pipeline and start another)")
+            }
+            if connectorAsReceiver[id] == nil {
+                problems.add(path: path, "connector is not used as a receiver in any pipeline (it must end one pipeline and start another)")
             }
         }
         let serviceExtensions = service.stringList("extensions")
@@ -177,6 +202,18 @@ public struct CollectorConfig: Sendable {
         case "warn", "warning": config.logLevel = .warning
         case "error": config.logLevel = .error
         default: logs.report("level", "expected one of debug, info, warn, error; got \"\(level)\"")
+        }
+        let metrics = telemetry.child("metrics")
+        let metricsLevel = metrics.string("level", default: "normal").lowercased()
+        let address = metrics.string("address", default: "localhost:8888")
+        switch metricsLevel {
+        case "none": config.telemetryMetricsAddress = nil
+        case "basic", "normal", "detailed":
+            config.telemetryMetricsAddress = address
+            if let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) {} else {
+                metrics.report("address", "expected host:port, got \"\(address)\"")
+            }
+        default: metrics.report("level", "expected one of none, basic, normal, detailed; got \"\(metricsLevel)\"")
         }
         effective.append(("service", service.finish()))
         root.finish()

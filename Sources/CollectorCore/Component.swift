@@ -45,12 +45,16 @@ public struct ComponentContext: Sendable {
     /// The clock time-driven components (batch timeouts, decision windows, check intervals) use; tests pass a
     /// manual clock so they never sleep.
     public var clock: any MonotonicClock
+    /// otelsink's own metrics; components register their instruments here when they are built.
+    public var telemetry: TelemetryRegistry
 
-    public init(id: ComponentID, logger: Logger, listening: ListeningAddresses = ListeningAddresses(), clock: any MonotonicClock = SystemClock()) {
+    public init(id: ComponentID, logger: Logger, listening: ListeningAddresses = ListeningAddresses(), clock: any MonotonicClock = SystemClock(),
+                telemetry: TelemetryRegistry = TelemetryRegistry()) {
         self.id = id
         self.logger = logger
         self.listening = listening
         self.clock = clock
+        self.telemetry = telemetry
     }
 }
 
@@ -79,6 +83,21 @@ public protocol ExporterFactory: ComponentFactory {
 public protocol ProcessorFactory: ComponentFactory {
     /// Builds one instance for one pipeline (processors are never shared between pipelines, as in otelcol).
     func makeProcessor(config: any ComponentConfig, next: SignalConsumers, context: ComponentContext) throws -> any Processor
+}
+
+/// A connector: the exporter of one pipeline and the receiver of another (`spanmetrics`: traces in, metrics out).
+public protocol Connector: Service {
+    /// What the pipelines that list it as an exporter deliver to.
+    var consumers: SignalConsumers { get }
+}
+
+public protocol ConnectorFactory: ComponentFactory {
+    /// Signals it takes as an exporter.
+    var exporterSignals: Set<Signal> { get }
+    /// Signals it produces as a receiver.
+    var receiverSignals: Set<Signal> { get }
+    /// Builds the connector; `next` feeds the pipelines that list it as a receiver.
+    func makeConnector(config: any ComponentConfig, next: SignalConsumers, context: ComponentContext) throws -> any Connector
 }
 
 /// Raised when a factory is handed a config of another component's type (a programming error in the registry).

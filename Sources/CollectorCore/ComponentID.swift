@@ -4,9 +4,10 @@ public enum ComponentKind: String, Sendable, CaseIterable, CustomStringConvertib
     case processor
     case exporter
     case `extension`
+    case connector
 
     /// The config section that declares components of this kind (`receivers`, ...).
-    public var section: String { rawValue == "extension" ? "extensions" : rawValue + "s" }
+    public var section: String { rawValue + "s" }
     public var description: String { rawValue }
 }
 

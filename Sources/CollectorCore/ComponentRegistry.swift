@@ -4,6 +4,7 @@ public struct ComponentRegistry: Sendable {
     public private(set) var processors: [String: any ProcessorFactory] = [:]
     public private(set) var exporters: [String: any ExporterFactory] = [:]
     public private(set) var extensions: [String: any ExtensionFactory] = [:]
+    public private(set) var connectors: [String: any ConnectorFactory] = [:]
 
     public init(_ factories: [any ComponentFactory]) {
         for f in factories {
@@ -11,6 +12,7 @@ public struct ComponentRegistry: Sendable {
             if let p = f as? any ProcessorFactory { processors[f.type] = p }
             if let e = f as? any ExporterFactory { exporters[f.type] = e }
             if let x = f as? any ExtensionFactory { extensions[f.type] = x }
+            if let c = f as? any ConnectorFactory { connectors[f.type] = c }
         }
     }
 
@@ -21,6 +23,7 @@ public struct ComponentRegistry: Sendable {
         case .processor: processors[type]
         case .exporter: exporters[type]
         case .extension: extensions[type]
+        case .connector: connectors[type]
         }
     }
 
@@ -31,6 +34,7 @@ public struct ComponentRegistry: Sendable {
         case .processor: processors.keys.sorted()
         case .exporter: exporters.keys.sorted()
         case .extension: extensions.keys.sorted()
+        case .connector: connectors.keys.sorted()
         }
     }
 

@@ -1,8 +1,10 @@
 import CollectorCore
+import Connectors
 import Exporters
 import OTLPReceivers
 import Processors
 import QueryAPI
+import PrometheusExporter
 import SQLiteStore
 
 extension ComponentRegistry {
@@ -12,6 +14,8 @@ extension ComponentRegistry {
         SQLiteExporterFactory(),
         DebugExporterFactory(),
         NopExporterFactory(),
+        PrometheusExporterFactory(),
+        SpanMetricsConnectorFactory(),
         BatchProcessorFactory(),
         MemoryLimiterProcessorFactory(),
         ProbabilisticSamplerFactory(),

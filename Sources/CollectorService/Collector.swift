@@ -1,5 +1,6 @@
 import CollectorCore
 import Logging
+import PrometheusExporter
 import ServiceLifecycle
 import UnixSignals
 
@@ -15,38 +16,70 @@ public struct Collector: Sendable {
     public let pipelineEntries: [PipelineID: SignalConsumers]
     public let listening: ListeningAddresses
     public let config: CollectorConfig
+    /// otelsink's own metrics, served by ``selfTelemetry`` (`service.telemetry.metrics.address`).
+    public let telemetry: TelemetryRegistry
+    /// The `GET /metrics` server for ``telemetry``; `nil` when `service.telemetry.metrics.level` is `none`. It runs
+    /// first and stops last (see ``serviceGroup(logger:signals:)``), so the final counts stay scrapeable.
+    public let selfTelemetry: (any Service)?
 
     /// Builds every component. Throws when a component cannot be built (e.g. a database cannot be opened).
     public init(config: CollectorConfig, logger: Logger) throws {
         self.config = config
         let listening = ListeningAddresses()
         self.listening = listening
+        let telemetry = TelemetryRegistry()
+        self.telemetry = telemetry
         func context(_ id: ComponentID, _ kind: ComponentKind) -> ComponentContext {
             var l = logger
             l[metadataKey: "component"] = "\(kind)/\(id)"
-            return ComponentContext(id: id, logger: l, listening: listening)
+            return ComponentContext(id: id, logger: l, listening: listening, telemetry: telemetry)
+        }
+        if let address = config.telemetryMetricsAddress {
+            ProcessTelemetry.register(telemetry)
+            selfTelemetry = SelfTelemetryServer(address: address, registry: telemetry, context: context(ComponentID(type: "telemetry"), .extension))
+        } else {
+            selfTelemetry = nil
         }
 
         var exporters: [ComponentID: any Exporter] = [:]
+        var exporterInputs: [ComponentID: SignalConsumers] = [:]
         for (id, configured) in config.exporters.sorted(by: { $0.key < $1.key }) {
             guard let factory = configured.factory as? any ExporterFactory else { continue }
-            exporters[id] = try factory.makeExporter(config: configured.config, context: context(id, .exporter))
+            let exporter = try factory.makeExporter(config: configured.config, context: context(id, .exporter))
+            exporters[id] = exporter
+            let used = Set(config.pipelines.filter { $0.value.exporters.contains(id) }.map(\.key.signal))
+            exporterInputs[id] = exporter.consumers.restricted(to: used).observedAsExporter(id, registry: telemetry)
+        }
+        // Connectors are built before the pipelines they feed exist; their output is bound once those are built.
+        var connectors: [ComponentID: any Connector] = [:]
+        var connectorOutputs: [ComponentID: LateBoundConsumers] = [:]
+        for (id, configured) in config.connectors.sorted(by: { $0.key < $1.key }) {
+            guard let factory = configured.factory as? any ConnectorFactory else { continue }
+            let output = LateBoundConsumers()
+            connectorOutputs[id] = output
+            let connector = try factory.makeConnector(config: configured.config, next: output.consumers(factory.receiverSignals), context: context(id, .connector))
+            connectors[id] = connector
+            exporterInputs[id] = connector.consumers
         }
 
         var processors: [any Processor] = []
         var heads: [PipelineID: SignalConsumers] = [:]
         for (pid, pipeline) in config.pipelines.sorted(by: { $0.key < $1.key }) {
-            var next = SignalConsumers.fanout(pipeline.exporters.compactMap { exporters[$0]?.consumers.only(pid.signal) })
+            var next = SignalConsumers.fanout(pipeline.exporters.compactMap { exporterInputs[$0]?.only(pid.signal) })
             for id in pipeline.processors.reversed() {
                 guard let configured = config.processors[id], let factory = configured.factory as? any ProcessorFactory else { continue }
-                let p = try factory.makeProcessor(config: configured.config, next: next, context: context(id, .processor))
+                let p = try factory.makeProcessor(config: configured.config, next: next.observedAsProcessorOutput(id, registry: telemetry),
+                                                  context: context(id, .processor))
                 processors.append(p)
-                next = p.consumers.only(pid.signal)
+                next = p.consumers.only(pid.signal).observedAsProcessorInput(id, registry: telemetry)
             }
             heads[pid] = next
         }
 
         pipelineEntries = heads
+        for (id, output) in connectorOutputs {
+            output.bind(.fanout(config.pipelines.filter { $0.value.receivers.contains(id) }.compactMap { heads[$0.key] }))
+        }
 
         // Extensions are built after exporters so that they can use them (the query API reads the sqlite store).
         var extensions: [any Extension] = []
@@ -60,16 +93,19 @@ public struct Collector: Sendable {
         for (id, configured) in config.receivers.sorted(by: { $0.key < $1.key }) {
             guard let factory = configured.factory as? any ReceiverFactory else { continue }
             let feeds = config.pipelines.filter { $0.value.receivers.contains(id) }.compactMap { heads[$0.key] }
-            receivers.append(try factory.makeReceiver(config: configured.config, next: .fanout(feeds), context: context(id, .receiver)))
+            let next = ReceiverObserver(registry: telemetry, receiver: id).wrap(.fanout(feeds))
+            receivers.append(try factory.makeReceiver(config: configured.config, next: next, context: context(id, .receiver)))
         }
-        services = exporters.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + processors + extensions + receivers
+        // Connectors stop after receivers and the query API, and before the processors and exporters they feed.
+        services = exporters.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + processors
+            + connectors.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + extensions + receivers
     }
 
     /// The service group that runs every component; graceful shutdown stops receivers first and exporters last.
     /// - Parameter signals: signals that start a graceful shutdown (none in tests, which trigger it directly).
     public func serviceGroup(logger: Logger, signals: [UnixSignal] = [.sigterm, .sigint]) -> ServiceGroup {
         var configuration = ServiceGroupConfiguration(
-            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            services: ((selfTelemetry.map { [$0] } ?? []) + services).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: signals,
             logger: logger
         )

@@ -11,8 +11,12 @@ public final class TestCollector: Sendable {
     private let task: Task<Void, any Error>
 
     /// Starts a collector and waits until every receiver protocol in the config is listening.
-    public init(yaml: String, registry: ComponentRegistry = .builtin, environment: [String: String] = [:]) async throws {
-        let config = try CollectorConfig.load(yaml: yaml, environment: environment, registry: registry)
+    /// - Parameter selfTelemetryAddress: where self-telemetry listens; a free loopback port by default (tests run many
+    ///   collectors at once), `nil` for none.
+    public init(yaml: String, registry: ComponentRegistry = .builtin, environment: [String: String] = [:],
+                selfTelemetryAddress: String? = "127.0.0.1:0") async throws {
+        var config = try CollectorConfig.load(yaml: yaml, environment: environment, registry: registry)
+        config.telemetryMetricsAddress = selfTelemetryAddress
         var logger = Logger(label: "test-collector")
         logger.logLevel = .warning
         collector = try Collector(config: config, logger: logger)

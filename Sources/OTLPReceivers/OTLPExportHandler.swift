@@ -4,6 +4,8 @@ import OTLP
 /// The transport-independent part of an OTLP export: validate IDs, hand to the pipeline, build the answer.
 struct OTLPExportHandler: Sendable {
     let next: SignalConsumers
+    /// `grpc` or `http`: what self-telemetry labels this receiver's counts with (``ReceiverTransport``).
+    var transport = ""
 
     /// A successful answer; `rejected` > 0 becomes `partial_success`.
     struct Accepted: Sendable {
@@ -16,7 +18,7 @@ struct OTLPExportHandler: Sendable {
         var request = request
         let outcome = SpanIDValidation.filter(&request)
         if request.spanCount > 0 {
-            do { try await consumer.consume(request) } catch { throw PipelineError.classify(error) }
+            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(request) } } catch { throw PipelineError.classify(error) }
         }
         return Accepted(rejected: Int64(outcome.rejected), message: outcome.message)
     }
@@ -24,7 +26,7 @@ struct OTLPExportHandler: Sendable {
     func export(_ request: ExportMetricsRequest) async throws(PipelineError) -> Accepted {
         guard let consumer = next.metrics else { throw PipelineError(.permanent, "metrics are not handled by any pipeline") }
         if request.dataPointCount > 0 || !request.resourceMetrics.isEmpty {
-            do { try await consumer.consume(request) } catch { throw PipelineError.classify(error) }
+            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(request) } } catch { throw PipelineError.classify(error) }
         }
         return Accepted()
     }
@@ -32,7 +34,7 @@ struct OTLPExportHandler: Sendable {
     func export(_ request: ExportLogsRequest) async throws(PipelineError) -> Accepted {
         guard let consumer = next.logs else { throw PipelineError(.permanent, "logs are not handled by any pipeline") }
         if request.logRecordCount > 0 || !request.resourceLogs.isEmpty {
-            do { try await consumer.consume(request) } catch { throw PipelineError.classify(error) }
+            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(request) } } catch { throw PipelineError.classify(error) }
         }
         return Accepted()
     }

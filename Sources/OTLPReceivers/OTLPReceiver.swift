@@ -36,6 +36,8 @@ public struct OTLPReceiver: Receiver {
 
     private func runGRPC(_ settings: OTLPReceiverConfig.GRPC) async throws {
         let limit = settings.maxRecvMsgSizeMiB << 20
+        var handler = self.handler
+        handler.transport = "grpc"
         var services: [any RegistrableRPCService] = []
         var names: Set<String> = []
         if handler.next.traces != nil {
@@ -86,6 +88,8 @@ public struct OTLPReceiver: Receiver {
     }
 
     private func runHTTP(_ settings: OTLPReceiverConfig.HTTP) async throws {
+        var handler = self.handler
+        handler.transport = "http"
         let service = OTLPHTTPService(handler: handler, maxBodySize: settings.maxRequestBodySize)
         let budget = InFlightBudget(limit: settings.maxInFlightBytes)
         let server = try await OTLPHTTPServer.bind(endpoint: settings.endpoint, service: service, budget: budget)

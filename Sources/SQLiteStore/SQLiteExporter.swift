@@ -41,6 +41,9 @@ public struct SQLiteExporterFactory: ExporterFactory {
 
     public func makeExporter(config: any ComponentConfig, context: ComponentContext) throws -> any Exporter {
         let c = try config.as(SQLiteStoreConfig.self, for: "sqlite")
-        return SQLiteExporter(store: try SQLiteTraceStore(config: c, logger: context.logger))
+        let id = context.id.description
+        let store = try SQLiteTraceStore(config: c, logger: context.logger, telemetry: SQLiteStoreTelemetry(registry: context.telemetry, exporter: id))
+        SQLiteStoreTelemetry.registerGauges(context.telemetry, exporter: id, store: store)
+        return SQLiteExporter(store: store)
     }
 }

@@ -22,6 +22,7 @@ public final class SQLiteTraceStore: Sendable {
     /// WAL size beyond which the writer checkpoints itself (the background checkpointer is falling behind).
     static let walBackstopBytes: Int64 = 256 << 20
     private let logger: Logger
+    private let telemetry: SQLiteStoreTelemetry
     private let state = Mutex(State())
     private let writerQueue = DispatchQueue(label: "otelsink.sqlite.writer")
     /// Owned by `writerQueue`: touched only from `drain()` and `enforceRetention()`, which run there.
@@ -52,9 +53,10 @@ public final class SQLiteTraceStore: Sendable {
     static let retentionInterval: Duration = .seconds(10)
 
     /// Opens (creating if needed) the database at `config.path`.
-    public init(config: SQLiteStoreConfig, logger: Logger = Logger(label: "otelsink.sqlite")) throws {
+    public init(config: SQLiteStoreConfig, logger: Logger = Logger(label: "otelsink.sqlite"), telemetry: SQLiteStoreTelemetry = .unobserved) throws {
         self.config = config
         self.logger = logger
+        self.telemetry = telemetry
         let url = URL(fileURLWithPath: config.path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         var dbConfig = Configuration()
@@ -157,6 +159,8 @@ public final class SQLiteTraceStore: Sendable {
             do {
                 result = .success(try pool.write { db in try writer.write(batch.map(\.batch), db: db, now: now) })
                 let took = ContinuousClock.now - began
+                telemetry.commitDuration.observe(took)
+                telemetry.transactionSpans.observe(Double(batch.reduce(0) { $0 + $1.spans }))
                 if took > Self.slowCommit {
                     logger.warning("slow SQLite commit", metadata: ["took": "\(took)", "spans": "\(batch.reduce(0) { $0 + $1.spans })"])
                 }
@@ -240,8 +244,7 @@ public final class SQLiteTraceStore: Sendable {
             try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions WHERE end_ns <= ? ORDER BY bucket", arguments: [now - retentionNanos])
         }
         for b in expired {
-            try pool.write { db in try SQLiteSchema.dropPartition(db, bucket: b) }
-            writer.forget(bucket: b)
+            try dropPartition(b)
             removed += 1
         }
         if removed > 0 { try pruneUnreferenced() }
@@ -254,8 +257,7 @@ public final class SQLiteTraceStore: Sendable {
             }
             guard used > limit else { break }
             if buckets.count > 1, let oldest = buckets.first {
-                try pool.write { db in try SQLiteSchema.dropPartition(db, bucket: oldest) }
-                writer.forget(bucket: oldest)
+                try dropPartition(oldest)
                 removed += 1
                 try pruneUnreferenced()
             } else if let only = buckets.first {
@@ -279,6 +281,7 @@ public final class SQLiteTraceStore: Sendable {
                     for id in Set(ids) { try orphan.execute(arguments: [id]) }
                     return ids.count
                 }
+                telemetry.retentionRemovedSpans.add(deleted)
                 if deleted == 0 { break }
             } else {
                 break
@@ -289,6 +292,18 @@ public final class SQLiteTraceStore: Sendable {
             if try Self.pageUsage(db).file > limit { try db.execute(sql: "PRAGMA incremental_vacuum(2560)") }
         }
         return removed
+    }
+
+    /// Drops one partition (on the writer), counting its spans approximately (its rowid range) for self-telemetry.
+    private func dropPartition(_ bucket: Int64) throws {
+        let spans = try pool.write { db -> Int64 in
+            let n = (try? Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(SQLiteSchema.spansTable(bucket))")) ?? 0
+            try SQLiteSchema.dropPartition(db, bucket: bucket)
+            return n
+        }
+        writer.forget(bucket: bucket)
+        telemetry.retentionRemovedSpans.add(Int(spans))
+        telemetry.retentionRemovedPartitions.increment()
     }
 
     /// Bytes of the database file, and of the pages in it that hold data (the file minus its free list).

@@ -93,18 +93,21 @@ struct Validate: AsyncParsableCommand {
 }
 
 struct Components: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the receivers, processors and exporters otelsink has.")
+    static let configuration = CommandConfiguration(abstract: "List the receivers, processors, exporters and connectors otelsink has.")
 
     func run() async throws {
         let registry = ComponentRegistry.builtin
-        for kind in [ComponentKind.receiver, .processor, .exporter] {
+        for kind in [ComponentKind.receiver, .processor, .exporter, .connector] {
             print("\(kind.section):")
             let types = registry.types(of: kind)
             if types.isEmpty { print("  (none yet)") }
             for type in types {
                 guard let f = registry.factory(kind: kind, type: type) else { continue }
-                let signals = f.signals.sorted().map(\.rawValue).joined(separator: ", ")
-                print("  \(type.padding(toLength: 10, withPad: " ", startingAt: 0)) [\(signals)] \(f.summary)")
+                var signals = f.signals.sorted().map(\.rawValue).joined(separator: ", ")
+                if let c = f as? any ConnectorFactory {
+                    signals = c.exporterSignals.sorted().map(\.rawValue).joined(separator: ", ") + " → " + c.receiverSignals.sorted().map(\.rawValue).joined(separator: ", ")
+                }
+                print("  \(type.padding(toLength: max(10, type.count), withPad: " ", startingAt: 0)) [\(signals)] \(f.summary)")
             }
         }
     }

@@ -117,15 +117,16 @@ struct ConfigLoadTests {
 
     @Test func unknownComponentTypeIsReported() {
         let yaml = validBaseYAML.replacingOccurrences(of: "  debug:\n", with: "  debug:\n  kafka:\n    brokers: [a]\n")
-        #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, nop, sqlite)"#])
+        #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, nop, prometheus, sqlite)"#])
     }
 
-    @Test func unknownExtensionTypesAndConnectorsAreReported() {
+    @Test func unknownExtensionTypesAndUnusedConnectorsAreReported() {
         let yaml = validBaseYAML + "\nextensions:\n  health_check:\nconnectors:\n  spanmetrics:\n"
         let problems = loadProblemTexts(yaml)
         #expect(Set(problems) == [
             #"extensions::health_check: unknown extension type "health_check" (known types: query)"#,
-            "connectors: connectors are not supported yet",
+            "connectors::spanmetrics: connector is not used as an exporter in any pipeline (it must end one pipeline and start another)",
+            "connectors::spanmetrics: connector is not used as a receiver in any pipeline (it must end one pipeline and start another)",
         ])
     }
 

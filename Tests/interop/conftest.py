@@ -34,7 +34,11 @@ def otelsink_binary() -> Path:
 
 def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, http_max_body: int = MAX_REQUEST_BODY,
                  sqlite_extra: str = "", grpc: bool = True, http: bool = True, debug_verbosity: str = "basic",
-                 query: bool = False, query_extra: str = "") -> Path:
+                 query: bool = False, query_extra: str = "",
+                 prometheus: bool = False, spanmetrics: bool = False, open_metrics: bool = False) -> Path:
+    """A config on loopback port 0. `prometheus` adds the prometheus exporter to the metrics pipeline;
+    `spanmetrics` (implies `prometheus`) adds the spanmetrics connector from traces to metrics."""
+    prometheus = prometheus or spanmetrics
     protocols = ""
     if grpc:
         protocols += f"""
@@ -54,6 +58,19 @@ def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, http_max_b
     storage: sqlite{query_lines}
 """ if query else ""
     service_extensions = "\n  extensions: [query]" if query else ""
+    prom = f"""
+  prometheus:
+    endpoint: 127.0.0.1:0
+    enable_open_metrics: {str(open_metrics).lower()}""" if prometheus else ""
+    connectors = """
+connectors:
+  spanmetrics:
+    exemplars:
+      enabled: true
+    metrics_flush_interval: 1s""" if spanmetrics else ""
+    metrics_exporters = "[debug, prometheus]" if prometheus else "[debug]"
+    traces_exporters = "[sqlite, spanmetrics]" if spanmetrics else "[sqlite]"
+    metrics_receivers = "[otlp, spanmetrics]" if spanmetrics else "[otlp]"
     path.write_text(f"""{extensions}receivers:
   otlp:
     protocols:{protocols}
@@ -61,15 +78,18 @@ exporters:
   sqlite:
     path: {db_path}{extra}
   debug:
-    verbosity: {debug_verbosity}
+    verbosity: {debug_verbosity}{prom}{connectors}
 service:{service_extensions}
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
   pipelines:
     traces:
       receivers: [otlp]
-      exporters: [sqlite]
+      exporters: {traces_exporters}
     metrics:
-      receivers: [otlp]
-      exporters: [debug]
+      receivers: {metrics_receivers}
+      exporters: {metrics_exporters}
     logs:
       receivers: [otlp]
       exporters: [debug]
@@ -89,6 +109,8 @@ class OtelsinkServer:
         self.grpc_address: str | None = None
         self.http_address: str | None = None
         self.query_address: str | None = None
+        self.telemetry_address: str | None = None
+        self.prometheus_address: str | None = None
         self.starts = 0
         self.log_path: Path | None = None
         self._log_file = None
@@ -100,7 +122,7 @@ class OtelsinkServer:
         self.starts += 1
         self.log_path = self.workdir / f"otelsink-{self.starts}.log"
         self._log_file = open(self.log_path, "wb")
-        self.grpc_address = self.http_address = self.query_address = None
+        self.grpc_address = self.http_address = self.query_address = self.telemetry_address = self.prometheus_address = None
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", "--config", str(self.config)],
             stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, cwd=self.workdir,
@@ -109,6 +131,8 @@ class OtelsinkServer:
         want_grpc = "grpc:" in self.config.read_text()
         want_http = "http:" in self.config.read_text()
         want_query = "extensions: [query]" in self.config.read_text()
+        want_prometheus = "\n  prometheus:" in self.config.read_text()
+        want_telemetry = "level: none" not in self.config.read_text()
         while True:
             for line in self.log().splitlines():
                 if _LISTENING.search(line):
@@ -119,8 +143,13 @@ class OtelsinkServer:
                         self.grpc_address = fields["address"]
                     elif fields.get("protocol") == "http":
                         self.http_address = fields["address"]
+                    elif fields.get("protocol") == "telemetry":
+                        self.telemetry_address = fields["address"]
+                    elif fields.get("protocol") == "prometheus":
+                        self.prometheus_address = fields["address"]
             if ((self.grpc_address or not want_grpc) and (self.http_address or not want_http)
-                    and (self.query_address or not want_query)):
+                    and (self.query_address or not want_query)
+                    and (self.telemetry_address or not want_telemetry) and (self.prometheus_address or not want_prometheus)):
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(f"otelsink exited with {self.proc.returncode} before listening:\n{self.log()}")

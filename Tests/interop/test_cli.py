@@ -226,6 +226,7 @@ def test_components_lists_the_builtin_components(otelsink_bin):
     assert "otlp" in sections["receivers"]
     assert {"sqlite", "debug"} <= set(sections["exporters"])
     assert "sqlite" not in sections["receivers"] and "otlp" not in sections["exporters"]
+    assert "prometheus" in sections["exporters"] and "spanmetrics" in sections["connectors"]
 
 
 # ---------------------------------------------------------------------------------------------- trace

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Prometheus path benchmark (in process, release build): metrics ingest CPU per data point (OTLP protobuf decode +
+# prometheus exporter, otelcol Metric10kDPS-shaped requests), /metrics render CPU with 100k series and the longest
+# ingest call while renders run, and spanmetrics CPU per span. Prints one JSON line per scenario.
+#
+#   bench/run-prometheus.sh
+#   OTELSINK_BENCH_NO_BUILD=1 bench/run-prometheus.sh   # reuse the existing release binary
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCRATCH=.build-release
+BIN=$SCRATCH/release/otelsink-prometheus-bench
+if [ "${OTELSINK_BENCH_NO_BUILD:-0}" != 1 ]; then
+    swift build -c release --scratch-path "$SCRATCH" --product otelsink-prometheus-bench >&2
+fi
+"$BIN" ingest --iterations 20000
+"$BIN" render --series 100000 --iterations 20
+"$BIN" spanmetrics --iterations 5000
