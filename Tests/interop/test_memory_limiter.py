@@ -47,6 +47,9 @@ exporters:
   sqlite:
     path: {db_path}
 service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
   pipelines:
     traces:
       receivers: [otlp]
