@@ -60,54 +60,51 @@ public final class SpanMetricsConnector: Connector, TracesConsumer, Sendable {
     public var consumers: SignalConsumers { SignalConsumers(traces: self) }
 
     public func consume(_ request: ExportTraceRequest) async throws {
-        struct Observation { var key: Key; var value: Double; var trace: Data; var span: Data }
-        var observations: [Observation] = []
-        observations.reserveCapacity(request.spanCount)
         let scale = config.unit == .ms ? 1e-6 : 1e-9
-        for rs in request.resourceSpans {
-            let service = includeDefault.service ? (rs.resource.attributes.stringValue("service.name") ?? "") : ""
-            for ss in rs.scopeSpans {
-                for span in ss.spans {
-                    var dims: [String?] = []
-                    if !config.dimensions.isEmpty {
-                        dims.reserveCapacity(config.dimensions.count)
-                        for d in config.dimensions {
-                            dims.append(Self.attribute(d.name, span.attributes) ?? Self.attribute(d.name, rs.resource.attributes) ?? d.defaultValue)
-                        }
-                    }
-                    let key = Key(service: service, name: includeDefault.name ? span.name : "", kind: includeDefault.kind ? span.kind.rawValue : -1,
-                                  status: includeDefault.status ? span.status.code.rawValue : -1, dimensions: dims)
-                    let nanos = span.endTimeUnixNano > span.startTimeUnixNano ? span.endTimeUnixNano - span.startTimeUnixNano : 0
-                    observations.append(Observation(key: key, value: Double(nanos) * scale, trace: span.traceID, span: span.spanID))
-                }
-            }
-        }
         let buckets = config.buckets, limit = config.dimensionsCacheSize, exemplars = config.exemplars
+        let dimensions = config.dimensions, include = includeDefault
+        // One pass under the lock (a few hundred ns per span): no intermediate array of keys.
         let overflowed = state.withLock { s -> Int in
             var overflowed = 0
-            for o in observations {
-                var bucket = 0
-                while bucket < buckets.count && o.value > buckets[bucket] { bucket += 1 }
-                // One hash per span: find the entry, create it (or fall back to the overflow series) only when new.
-                var index = s.entries.index(forKey: o.key)
-                if index == nil {
-                    var key = o.key
-                    if s.entries.count >= limit {
-                        key = Key(service: "", name: "", kind: -1, status: -1, dimensions: [], overflow: true)
-                        overflowed += 1
-                    }
-                    index = s.entries.index(forKey: key)
-                    if index == nil {
-                        s.entries[key] = Entry(counts: Array(repeating: 0, count: buckets.count + 1),
-                                               exemplars: exemplars ? Array(repeating: nil, count: buckets.count + 1) : [])
-                        index = s.entries.index(forKey: key)
+            for rs in request.resourceSpans {
+                let service = include.service ? (rs.resource.attributes.stringValue("service.name") ?? "") : ""
+                for ss in rs.scopeSpans {
+                    for span in ss.spans {
+                        var dims: [String?] = []
+                        if !dimensions.isEmpty {
+                            dims.reserveCapacity(dimensions.count)
+                            for d in dimensions {
+                                dims.append(Self.attribute(d.name, span.attributes) ?? Self.attribute(d.name, rs.resource.attributes) ?? d.defaultValue)
+                            }
+                        }
+                        let key = Key(service: service, name: include.name ? span.name : "", kind: include.kind ? span.kind.rawValue : -1,
+                                      status: include.status ? span.status.code.rawValue : -1, dimensions: dims)
+                        let nanos = span.endTimeUnixNano > span.startTimeUnixNano ? span.endTimeUnixNano - span.startTimeUnixNano : 0
+                        let value = Double(nanos) * scale
+                        var bucket = 0
+                        while bucket < buckets.count && value > buckets[bucket] { bucket += 1 }
+                        // One hash per span: find the entry, create it (or fall back to the overflow series) only when new.
+                        var index = s.entries.index(forKey: key)
+                        if index == nil {
+                            var newKey = key
+                            if s.entries.count >= limit {
+                                newKey = Key(service: "", name: "", kind: -1, status: -1, dimensions: [], overflow: true)
+                                overflowed += 1
+                            }
+                            index = s.entries.index(forKey: newKey)
+                            if index == nil {
+                                s.entries[newKey] = Entry(counts: Array(repeating: 0, count: buckets.count + 1),
+                                                          exemplars: exemplars ? Array(repeating: nil, count: buckets.count + 1) : [])
+                                index = s.entries.index(forKey: newKey)
+                            }
+                        }
+                        guard let i = index else { continue }
+                        s.entries.values[i].calls += 1
+                        s.entries.values[i].counts[bucket] += 1
+                        s.entries.values[i].sum += value
+                        if exemplars { s.entries.values[i].exemplars[bucket] = SpanSample(value: value, trace: span.traceID, span: span.spanID) }
                     }
                 }
-                guard let i = index else { continue }
-                s.entries.values[i].calls += 1
-                s.entries.values[i].counts[bucket] += 1
-                s.entries.values[i].sum += o.value
-                if exemplars { s.entries.values[i].exemplars[bucket] = SpanSample(value: o.value, trace: o.trace, span: o.span) }
             }
             return overflowed
         }
