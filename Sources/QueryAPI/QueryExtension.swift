@@ -17,7 +17,9 @@ public struct QueryExtension: Extension {
 
     /// Listens until graceful shutdown; then stops accepting, lets requests in flight finish (bounded) and returns.
     public func run() async throws {
-        let server = try await QueryHTTPServer.bind(endpoint: config.endpoint, router: QueryRouter(service: service))
+        let latency = PipelineTelemetry.QueryAPILatency(registry: context.telemetry)
+        let router = QueryRouter(service: service, observe: { route, took in latency.observe(route: route, took) })
+        let server = try await QueryHTTPServer.bind(endpoint: config.endpoint, router: router)
         let text = server.localAddress
         context.listening.record(component: context.id, protocolName: "http", address: text)
         context.logger.info("listening", metadata: ["protocol": "http", "address": "\(text)"])

@@ -27,10 +27,16 @@ public struct QueryRouter: Sendable {
     let service: TraceQueryService
     /// The clock for default time ranges (tests pin it).
     let now: @Sendable () -> Int64
+    /// Told every request's route (a template such as `/api/traces/{traceID}`, never the raw path) and latency.
+    let observe: @Sendable (_ route: String, _ took: Duration) -> Void
 
-    public init(service: TraceQueryService, now: @escaping @Sendable () -> Int64 = QueryRouter.systemNow) {
+    public init(
+        service: TraceQueryService, now: @escaping @Sendable () -> Int64 = QueryRouter.systemNow,
+        observe: @escaping @Sendable (_ route: String, _ took: Duration) -> Void = { _, _ in }
+    ) {
         self.service = service
         self.now = now
+        self.observe = observe
     }
 
     public static let systemNow: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1e9) }
@@ -38,7 +44,34 @@ public struct QueryRouter: Sendable {
     /// The longest request target accepted (Jaeger's UI sends at most a few hundred bytes).
     static let maxURILength = 16 * 1024
 
+    /// Answers one request and reports its route and latency to `observe`.
     public func handle(method: HTTPMethod, uri: String) async -> QueryResponse {
+        let began = ContinuousClock.now
+        let response = await dispatch(method: method, uri: uri)
+        observe(Self.routeTemplate(uri), ContinuousClock.now - began)
+        return response
+    }
+
+    /// The route a request target belongs to, with IDs and names replaced by placeholders (bounded label values).
+    static func routeTemplate(_ uri: String) -> String {
+        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let s = path.split(separator: "/").map(String.init)
+        switch s {
+        case ["health"], ["api", "services"], ["api", "operations"], ["api", "traces"], ["api", "dependencies"],
+             ["api", "v3", "services"], ["api", "v3", "operations"], ["api", "v3", "traces"]:
+            return "/" + s.joined(separator: "/")
+        case let s where s.count == 4 && s[0] == "api" && s[1] == "services" && s[3] == "operations":
+            return "/api/services/{service}/operations"
+        case let s where s.count == 3 && s[0] == "api" && s[1] == "traces":
+            return "/api/traces/{traceID}"
+        case let s where s.count == 4 && s[0] == "api" && s[1] == "v3" && s[2] == "traces":
+            return "/api/v3/traces/{traceID}"
+        default:
+            return "other"
+        }
+    }
+
+    private func dispatch(method: HTTPMethod, uri: String) async -> QueryResponse {
         guard method == .GET || method == .HEAD else {
             var r = v1Error(.methodNotAllowed, "method \(method) is not allowed; the query API is read-only (GET)")
             r.headers.append(("Allow", "GET, HEAD"))
