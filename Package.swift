@@ -59,6 +59,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Layer 2.5: what otelsink's SwiftNIO servers share.
+        .target(
+            name: "NIOServing",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+
         // Layer 3: components, each wrapping one heavy dependency.
         .target(
             name: "SQLiteStore",
@@ -72,7 +79,7 @@ let package = Package(
         .target(
             name: "OTLPReceivers",
             dependencies: [
-                "CollectorCore", "OTLP", "CZlib",
+                "CollectorCore", "OTLP", "CZlib", "NIOServing",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -101,7 +108,7 @@ let package = Package(
         .target(
             name: "QueryAPI",
             dependencies: [
-                "CollectorCore", "OTLP", "SQLiteStore",
+                "CollectorCore", "OTLP", "SQLiteStore", "NIOServing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import CollectorCore
 import NIOCore
+import NIOServing
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
@@ -75,30 +76,6 @@ final class OTLPHTTPServer: Sendable {
     func drain() async {
         try? await channel.closeFuture.get()
         await connections.closeAll(after: .seconds(10))
-    }
-}
-
-/// The set of open connections of a server.
-final class ConnectionTracker: Sendable {
-    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
-
-    func add(_ channel: any Channel) {
-        let id = ObjectIdentifier(channel)
-        open.withLock { $0[id] = channel }
-        channel.closeFuture.whenComplete { [weak self] _ in
-            self?.open.withLock { _ = $0.removeValue(forKey: id) }
-        }
-    }
-
-    /// Gives idle keep-alive connections a moment to finish what they are doing, then closes whatever is left.
-    func closeAll(after grace: Duration) async {
-        let deadline = ContinuousClock.now + grace
-        // Half-close politely: NIO's HTTP/1 server closes an idle keep-alive connection on quiesce.
-        for c in open.withLock({ Array($0.values) }) { c.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
-        while ContinuousClock.now < deadline, !open.withLock({ $0.isEmpty }) {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        for c in open.withLock({ Array($0.values) }) { c.close(promise: nil) }
     }
 }
 

@@ -1,5 +1,6 @@
 import CollectorCore
 import NIOCore
+import NIOServing
 import NIOHTTP1
 import NIOPosix
 import Synchronization
@@ -8,9 +9,9 @@ import Synchronization
 final class QueryHTTPServer: Sendable {
     let channel: any Channel
     let localAddress: String
-    private let open: OpenConnections
+    private let open: ConnectionTracker
 
-    private init(channel: any Channel, open: OpenConnections) {
+    private init(channel: any Channel, open: ConnectionTracker) {
         self.channel = channel
         self.open = open
         let a = channel.localAddress
@@ -22,7 +23,7 @@ final class QueryHTTPServer: Sendable {
     }
 
     static func bind(endpoint: ListenEndpoint, router: QueryRouter) async throws -> QueryHTTPServer {
-        let open = OpenConnections()
+        let open = ConnectionTracker()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -47,28 +48,6 @@ final class QueryHTTPServer: Sendable {
     func drain() async {
         try? await channel.closeFuture.get()
         await open.closeAll(after: .seconds(5))
-    }
-}
-
-/// The open connections of the query server.
-final class OpenConnections: Sendable {
-    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
-
-    func add(_ channel: any Channel) {
-        let id = ObjectIdentifier(channel)
-        open.withLock { $0[id] = channel }
-        channel.closeFuture.whenComplete { [weak self] _ in
-            self?.open.withLock { _ = $0.removeValue(forKey: id) }
-        }
-    }
-
-    func closeAll(after grace: Duration) async {
-        let deadline = ContinuousClock.now + grace
-        for c in open.withLock({ Array($0.values) }) { c.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
-        while ContinuousClock.now < deadline, !open.withLock({ $0.isEmpty }) {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        for c in open.withLock({ Array($0.values) }) { c.close(promise: nil) }
     }
 }
 
