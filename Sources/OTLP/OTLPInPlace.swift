@@ -7,22 +7,7 @@
 extension ExportTraceRequest {
     /// Calls `body` on every span in place, with the span's resource and scope.
     public mutating func modifySpans(_ body: (inout Span, Resource, InstrumentationScope) throws -> Void) rethrows {
-        var resources = resourceSpans
-        resourceSpans = []
-        defer { resourceSpans = resources }
-        for r in resources.indices {
-            let resource = resources[r].resource
-            var scopes = resources[r].scopeSpans
-            resources[r].scopeSpans = []
-            defer { resources[r].scopeSpans = scopes }
-            for s in scopes.indices {
-                let scope = scopes[s].scope
-                var spans = scopes[s].spans
-                scopes[s].spans = []
-                defer { scopes[s].spans = spans }
-                for i in spans.indices { try body(&spans[i], resource, scope) }
-            }
-        }
+        try modifyInPlace(&resourceSpans, resource: \.resource, scopes: \.scopeSpans, scope: \.scope, items: \.spans, body)
     }
 }
 
@@ -31,22 +16,7 @@ extension ExportLogsRequest {
     public mutating func modifyLogRecords(
         _ body: (inout Opentelemetry_Proto_Logs_V1_LogRecord, Resource, InstrumentationScope) throws -> Void
     ) rethrows {
-        var resources = resourceLogs
-        resourceLogs = []
-        defer { resourceLogs = resources }
-        for r in resources.indices {
-            let resource = resources[r].resource
-            var scopes = resources[r].scopeLogs
-            resources[r].scopeLogs = []
-            defer { resources[r].scopeLogs = scopes }
-            for s in scopes.indices {
-                let scope = scopes[s].scope
-                var records = scopes[s].logRecords
-                scopes[s].logRecords = []
-                defer { scopes[s].logRecords = records }
-                for i in records.indices { try body(&records[i], resource, scope) }
-            }
-        }
+        try modifyInPlace(&resourceLogs, resource: \.resource, scopes: \.scopeLogs, scope: \.scope, items: \.logRecords, body)
     }
 }
 
@@ -55,21 +25,31 @@ extension ExportMetricsRequest {
     public mutating func modifyMetrics(
         _ body: (inout Opentelemetry_Proto_Metrics_V1_Metric, Resource, InstrumentationScope) throws -> Void
     ) rethrows {
-        var resources = resourceMetrics
-        resourceMetrics = []
-        defer { resourceMetrics = resources }
-        for r in resources.indices {
-            let resource = resources[r].resource
-            var scopes = resources[r].scopeMetrics
-            resources[r].scopeMetrics = []
-            defer { resources[r].scopeMetrics = scopes }
-            for s in scopes.indices {
-                let scope = scopes[s].scope
-                var metrics = scopes[s].metrics
-                scopes[s].metrics = []
-                defer { scopes[s].metrics = metrics }
-                for i in metrics.indices { try body(&metrics[i], resource, scope) }
-            }
+        try modifyInPlace(&resourceMetrics, resource: \.resource, scopes: \.scopeMetrics, scope: \.scope, items: \.metrics, body)
+    }
+}
+
+/// The walk behind the three: each list is taken out of its parent while it is edited and put back after. Key
+/// paths are applied once per resource and scope, never per item.
+private func modifyInPlace<R, S, Item>(
+    _ list: inout [R], resource: KeyPath<R, Resource>, scopes: WritableKeyPath<R, [S]>,
+    scope: KeyPath<S, InstrumentationScope>, items: WritableKeyPath<S, [Item]>,
+    _ body: (inout Item, Resource, InstrumentationScope) throws -> Void
+) rethrows {
+    var resources = list
+    list = []
+    defer { list = resources }
+    for r in resources.indices {
+        let res = resources[r][keyPath: resource]
+        var scopeList = resources[r][keyPath: scopes]
+        resources[r][keyPath: scopes] = []
+        defer { resources[r][keyPath: scopes] = scopeList }
+        for s in scopeList.indices {
+            let sc = scopeList[s][keyPath: scope]
+            var itemList = scopeList[s][keyPath: items]
+            scopeList[s][keyPath: items] = []
+            defer { scopeList[s][keyPath: items] = itemList }
+            for i in itemList.indices { try body(&itemList[i], res, sc) }
         }
     }
 }
