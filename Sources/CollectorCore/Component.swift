@@ -58,6 +58,15 @@ public struct ComponentContext: Sendable {
     }
 }
 
+extension ComponentContext {
+    /// Records that this component serves `protocolName` on `address` and logs the `listening` line that tests and
+    /// operators read to find bound ports.
+    public func announceListening(protocolName: String, address: String) {
+        listening.record(component: id, protocolName: protocolName, address: address)
+        logger.info("listening", metadata: ["protocol": "\(protocolName)", "address": "\(address)"])
+    }
+}
+
 /// A receiver: serves until graceful shutdown, then stops taking new data, lets in-flight requests finish and returns.
 public protocol Receiver: Service {}
 

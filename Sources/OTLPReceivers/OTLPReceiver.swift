@@ -78,8 +78,7 @@ public struct OTLPReceiver: Receiver {
             Task {
                 guard let bound = try? await transport.listeningAddress else { return }
                 let text = bound.ipv4.map { "\($0.host):\($0.port)" } ?? bound.ipv6.map { "[\($0.host)]:\($0.port)" } ?? "\(bound)"
-                context.listening.record(component: context.id, protocolName: "grpc", address: text)
-                context.logger.info("listening", metadata: ["protocol": "grpc", "address": "\(text)"])
+                context.announceListening(protocolName: "grpc", address: text)
             }
             try await server.serve()
         } onCancelOrGracefulShutdown: {
@@ -94,8 +93,7 @@ public struct OTLPReceiver: Receiver {
         let budget = InFlightBudget(limit: settings.maxInFlightBytes)
         let server = try await OTLPHTTPServer.bind(endpoint: settings.endpoint, service: service, budget: budget)
         let text = server.localAddress
-        context.listening.record(component: context.id, protocolName: "http", address: text)
-        context.logger.info("listening", metadata: ["protocol": "http", "address": "\(text)"])
+        context.announceListening(protocolName: "http", address: text)
         await withTaskCancellationOrGracefulShutdownHandler {
             await server.waitUntilClosed()
         } onCancelOrGracefulShutdown: {

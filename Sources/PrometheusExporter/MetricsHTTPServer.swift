@@ -58,8 +58,7 @@ public final class MetricsHTTPServer: Sendable {
     /// Serves until graceful shutdown or cancellation, logging the bound address as `listening`.
     public static func serve(address: String, source: any MetricsSource, context: ComponentContext, protocolName: String) async throws {
         let server = try await bind(address: address, source: source)
-        context.listening.record(component: context.id, protocolName: protocolName, address: server.localAddress)
-        context.logger.info("listening", metadata: ["protocol": "\(protocolName)", "address": "\(server.localAddress)"])
+        context.announceListening(protocolName: protocolName, address: server.localAddress)
         let channel = server.channel
         await withTaskCancellationOrGracefulShutdownHandler {
             try? await channel.closeFuture.get()

@@ -21,8 +21,7 @@ public struct QueryExtension: Extension {
         let router = QueryRouter(service: service, observe: { route, took in latency.observe(route: route, took) })
         let server = try await QueryHTTPServer.bind(endpoint: config.endpoint, router: router)
         let text = server.localAddress
-        context.listening.record(component: context.id, protocolName: "http", address: text)
-        context.logger.info("listening", metadata: ["protocol": "http", "address": "\(text)"])
+        context.announceListening(protocolName: "http", address: text)
         await withTaskCancellationOrGracefulShutdownHandler {
             await server.waitUntilClosed()
         } onCancelOrGracefulShutdown: {
