@@ -214,7 +214,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OTLPTests",
-            dependencies: ["OTLP"],
+            dependencies: ["OTLP", "CollectorTesting"],
             swiftSettings: strict
         ),
         .testTarget(

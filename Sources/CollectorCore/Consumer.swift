@@ -17,6 +17,22 @@ extension DataConsumer {
 /// the data was not taken.
 public protocol TracesConsumer: DataConsumer {
     func consume(_ traces: ExportTraceRequest) async throws
+
+    /// Takes traces still in their protobuf wire form (see ``EncodedTraces``), as the OTLP receiver hands them on
+    /// when it could index them. The default decodes them and calls the decoded `consume`; consumers that use the
+    /// bytes as they are (the SQLite exporter) or only pass data on (fan-out, counters, the memory limiter)
+    /// override it, so a pipeline made of those never builds the message graph.
+    func consume(_ traces: EncodedTraces) async throws
+}
+
+extension TracesConsumer {
+    public func consume(_ traces: EncodedTraces) async throws {
+        let request: ExportTraceRequest
+        do { request = try traces.decoded() } catch {
+            throw PipelineError(.invalidData, "cannot decode the trace request: \(error)")
+        }
+        try await consume(request)
+    }
 }
 
 /// Something that takes metrics; see ``TracesConsumer``.

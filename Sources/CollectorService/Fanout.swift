@@ -12,6 +12,11 @@ struct TracesFanout: TracesConsumer {
     func consume(_ traces: ExportTraceRequest) async throws {
         try await fanout(consumers) { try await $0.consume(traces) }
     }
+
+    /// Each consumer gets the encoded request and decodes it only if it needs to.
+    func consume(_ traces: EncodedTraces) async throws {
+        try await fanout(consumers) { try await $0.consume(traces) }
+    }
 }
 
 struct MetricsFanout: MetricsConsumer {

@@ -26,6 +26,11 @@ final class LateBoundConsumers: Sendable {
             try await c.consume(request)
         }
 
+        func consume(_ request: EncodedTraces) async throws {
+            guard let c = owner.target.withLock({ $0.traces }) else { return }
+            try await c.consume(request)
+        }
+
         func consume(_ request: ExportMetricsRequest) async throws {
             guard let c = owner.target.withLock({ $0.metrics }) else { return }
             try await c.consume(request)

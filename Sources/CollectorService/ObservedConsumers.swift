@@ -94,6 +94,12 @@ struct ObservedTraces: TracesConsumer {
         do { try await next.consume(request) } catch { record(n, false); throw error }
         record(n, true)
     }
+
+    func consume(_ request: EncodedTraces) async throws {
+        let n = request.spanCount
+        do { try await next.consume(request) } catch { record(n, false); throw error }
+        record(n, true)
+    }
 }
 
 struct ObservedMetrics: MetricsConsumer {

@@ -14,6 +14,7 @@ public struct NopExporter: Exporter, TracesConsumer, MetricsConsumer, LogsConsum
     public var consumers: SignalConsumers { SignalConsumers(traces: self, metrics: self, logs: self) }
     public func run() async throws { try? await gracefulShutdown() }
     public func consume(_ traces: ExportTraceRequest) async throws {}
+    public func consume(_ traces: EncodedTraces) async throws {}
     public func consume(_ metrics: ExportMetricsRequest) async throws {}
     public func consume(_ logs: ExportLogsRequest) async throws {}
 }

@@ -23,6 +23,19 @@ struct OTLPExportHandler: Sendable {
         return Accepted(rejected: Int64(outcome.rejected), message: outcome.message)
     }
 
+    func export(_ traces: ReceivedTraces) async throws(PipelineError) -> Accepted {
+        switch traces {
+        case .decoded(let request):
+            return try await export(request)
+        case .encoded(let encoded):
+            guard let consumer = next.traces else { throw PipelineError(.permanent, "traces are not handled by any pipeline") }
+            if encoded.spanCount > 0 {
+                do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(encoded) } } catch { throw PipelineError.classify(error) }
+            }
+            return Accepted()
+        }
+    }
+
     func export(_ request: ExportMetricsRequest) async throws(PipelineError) -> Accepted {
         guard let consumer = next.metrics else { throw PipelineError(.permanent, "metrics are not handled by any pipeline") }
         if request.dataPointCount > 0 || !request.resourceMetrics.isEmpty {

@@ -37,6 +37,22 @@ struct SizeLimitedDeserializer<Message: SwiftProtobuf.Message & Sendable>: Messa
     }
 }
 
+/// Keeps a trace request in its wire form when ``EncodedTraces`` can index it, and decodes it with swift-protobuf
+/// otherwise (which then reports what is malformed), refusing any over `limit` bytes with `RESOURCE_EXHAUSTED`.
+struct TraceRequestDeserializer: MessageDeserializer {
+    let limit: Int
+
+    func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> ReceivedTraces {
+        guard bytes.count <= limit else {
+            throw RPCError(
+                code: .resourceExhausted,
+                message: "request of \(bytes.count) bytes exceeds the limit of \(limit) bytes (max_recv_msg_size_mib)")
+        }
+        let copy = bytes.withUnsafeBytes { [UInt8]($0) }
+        return try ReceivedTraces(copy) { try ProtobufDeserializer<ExportTraceRequest>().deserialize(bytes) }
+    }
+}
+
 struct OTLPTraceService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.SimpleServiceProtocol {
     let handler: OTLPExportHandler
     let limit: Int
@@ -44,12 +60,20 @@ struct OTLPTraceService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.Sim
     func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
         router.registerHandler(
             forMethod: Opentelemetry_Proto_Collector_Trace_V1_TraceService.Method.Export.descriptor,
-            deserializer: SizeLimitedDeserializer<ExportTraceRequest>(limit: limit),
+            deserializer: TraceRequestDeserializer(limit: limit),
             serializer: ProtobufSerializer<ExportTraceResponse>(),
-            handler: { request, context in try await self.export(request: request, context: context) })
+            handler: { stream, context in
+                let request = try await ServerRequest(stream: stream)
+                let response = try await self.export(request.message, context: context)
+                return StreamingServerResponse(single: ServerResponse(message: response))
+            })
     }
 
     func export(request: ExportTraceRequest, context: ServerContext) async throws -> ExportTraceResponse {
+        try await export(.decoded(request), context: context)
+    }
+
+    func export(_ request: ReceivedTraces, context: ServerContext) async throws -> ExportTraceResponse {
         do {
             return handler.traceResponse(try await handler.export(request))
         } catch {

@@ -99,7 +99,9 @@ struct OTLPHTTPService: Sendable {
         do {
             switch signal {
             case .traces:
-                let request: ExportTraceRequest = try decode(bytes, encoding)
+                let request: ReceivedTraces = encoding == .protobuf
+                    ? try ReceivedTraces(bytes) { try decode(bytes, encoding) }
+                    : .decoded(try decode(bytes, encoding))
                 let accepted = try await handler.export(request)
                 return try respond(handler.traceResponse(accepted), encoding)
             case .metrics:

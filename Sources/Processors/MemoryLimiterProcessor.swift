@@ -152,6 +152,11 @@ public final class MemoryLimiterProcessor: Processor, TracesConsumer, MetricsCon
         try await next.traces?.consume(request)
     }
 
+    public func consume(_ request: EncodedTraces) async throws {
+        try admit()
+        try await next.traces?.consume(request)
+    }
+
     public func consume(_ request: ExportMetricsRequest) async throws {
         try admit()
         try await next.metrics?.consume(request)

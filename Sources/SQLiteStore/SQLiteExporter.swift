@@ -15,6 +15,11 @@ public struct SQLiteExporter: Exporter, TracesConsumer {
         try await store.append(traces)
     }
 
+    /// Stores the spans' bytes as they arrived: no decode, no re-encode.
+    public func consume(_ traces: EncodedTraces) async throws {
+        try await store.append(traces)
+    }
+
     /// Checkpoints the WAL every second and applies retention (every 10 s) until shutdown, then commits what was
     /// accepted and closes.
     public func run() async throws {

@@ -31,7 +31,8 @@ public final class SQLiteTraceStore: Sendable {
     private nonisolated(unsafe) var lastRetention: ContinuousClock.Instant = .now - .seconds(3600)
 
     private struct Pending {
-        var batch: PreparedBatch
+        var batch: EncodedTraces
+        var bytes: Int
         var continuation: CheckedContinuation<Void, any Error>
         var spans: Int { batch.spanCount }
     }
@@ -93,16 +94,23 @@ public final class SQLiteTraceStore: Sendable {
     public func append(_ request: ExportTraceRequest) async throws {
         guard request.spanCount > 0 else { return }
         if let refusal = state.withLock({ s in self.refusal(s, adding: request.spanCount, bytes: 0) }) { throw refusal }
-        // Serialize here, in the exporting task, so the single writer only binds and steps.
-        let prepared: PreparedBatch
-        do { prepared = try PreparedBatch(request) } catch { throw PipelineError(.invalidData, "cannot encode spans: \(error)") }
-        let spans = prepared.spanCount
+        // Encode here, in the exporting task, so the single writer only binds and steps.
+        let encoded: EncodedTraces
+        do { encoded = try EncodedTraces(encoding: request) } catch { throw PipelineError(.invalidData, "cannot encode spans: \(error)") }
+        try await append(encoded)
+    }
+
+    /// Stores every span of an encoded request, each span's bytes as they are; see ``append(_:)-ExportTraceRequest``.
+    public func append(_ traces: EncodedTraces) async throws {
+        let spans = traces.spanCount
+        guard spans > 0 else { return }
+        let bytes = traces.byteCount
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let outcome: PipelineError? = state.withLock { s in
-                if let refusal = refusal(s, adding: spans, bytes: prepared.byteCount) { return refusal }
-                s.pending.append(Pending(batch: prepared, continuation: continuation))
+                if let refusal = refusal(s, adding: spans, bytes: bytes) { return refusal }
+                s.pending.append(Pending(batch: traces, bytes: bytes, continuation: continuation))
                 s.pendingSpans += spans
-                s.pendingBytes += prepared.byteCount
+                s.pendingBytes += bytes
                 if s.draining { return nil }
                 s.draining = true
                 writerQueue.async { self.drain() }
@@ -138,7 +146,7 @@ public final class SQLiteTraceStore: Sendable {
                 let batch = Array(s.pending.prefix(count))
                 s.pending.removeFirst(count)
                 s.pendingSpans -= taken
-                s.pendingBytes -= batch.reduce(0) { $0 + $1.batch.byteCount }
+                s.pendingBytes -= batch.reduce(0) { $0 + $1.bytes }
                 return batch
             }
             if batch.isEmpty {

@@ -14,8 +14,8 @@ final class SpanBatchWriter {
     /// Partitions known to exist. Bounded by retention / partition width (plus a small margin).
     private var partitions: Set<Int64> = []
     /// Resource and scope ids by their protobuf body; cleared when large so it stays bounded.
-    private var resourceIDs: [Data: Int64] = [:]
-    private var scopeIDs: [Data: Int64] = [:]
+    private var resourceIDs: [[UInt8]: Int64] = [:]
+    private var scopeIDs: [[UInt8]: Int64] = [:]
     private var operations: Set<OperationKey> = []
     private var cachedBytes = 0
     static let cacheLimit = 10_000
@@ -38,7 +38,21 @@ final class SpanBatchWriter {
         var rootService: String?, rootName: String?
     }
 
-    struct Outcome { var inserted = 0, duplicates = 0 }
+    struct Outcome { var inserted = 0, duplicates = 0, invalid = 0 }
+
+    /// A 16-byte trace ID as a dictionary key, without allocating.
+    struct TraceKey: Hashable {
+        var high: UInt64, low: UInt64
+
+        init(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) {
+            high = buffer.loadUnaligned(fromByteOffset: range.lowerBound, as: UInt64.self)
+            low = buffer.loadUnaligned(fromByteOffset: range.lowerBound + 8, as: UInt64.self)
+        }
+
+        var data: Data {
+            withUnsafeBytes(of: (high, low)) { Data($0) }
+        }
+    }
 
     init(config: SQLiteStoreConfig) {
         widthNanos = max(1, Int64(config.partition.components.seconds) * 1_000_000_000)
@@ -59,32 +73,41 @@ final class SpanBatchWriter {
         return min(max(b, nowBucket - retentionBuckets + 1), nowBucket + 1)
     }
 
-    func write(_ batches: [PreparedBatch], db: Database, now: Int64) throws -> Outcome {
+    func write(_ batches: [EncodedTraces], db: Database, now: Int64) throws -> Outcome {
         var outcome = Outcome()
-        var summaries: [Int64: [Data: TraceSummary]] = [:]
+        var summaries: [Int64: [TraceKey: TraceSummary]] = [:]
         for batch in batches {
-            for resource in batch.resources {
-                let service = resource.service
-                let resourceID = try resourceID(resource, db: db)
-                for scope in resource.scopes {
-                    let scopeID = try scopeID(scope, db: db)
-                    for span in scope.spans {
-                        let b = bucket(startNanos: span.start, now: now)
-                        if !partitions.contains(b) {
-                            try SQLiteSchema.createPartition(db, bucket: b, widthNanos: widthNanos)
-                            partitions.insert(b)
+            try batch.bytes.withUnsafeBytes { buffer in
+                for resource in batch.resources {
+                    let service = resource.serviceName.map { batch.string($0) } ?? "unknown_service"
+                    let resourceID = try resourceID(key: resource.key, service: service, db: db)
+                    for scope in batch.scopes[resource.scopes] {
+                        let scopeID = try scopeID(key: scope.key, name: { batch.string(scope.name) }, db: db)
+                        for span in batch.spans[scope.spans] {
+                            // Receivers drop spans with malformed IDs before they get here; never store one.
+                            guard batch.hasValidIDs(span) else {
+                                outcome.invalid += 1
+                                continue
+                            }
+                            let b = bucket(startNanos: span.start, now: now)
+                            if !partitions.contains(b) {
+                                try SQLiteSchema.createPartition(db, bucket: b, widthNanos: widthNanos)
+                                partitions.insert(b)
+                            }
+                            let inserted = try insert(span, buffer, bucket: b, resourceID: resourceID, scopeID: scopeID, service: service, db: db)
+                            guard inserted else {
+                                outcome.duplicates += 1
+                                continue
+                            }
+                            outcome.inserted += 1
+                            let start = Int64(clamping: span.start), end = Int64(clamping: span.end)
+                            let name = batch.string(span.name)
+                            let key = TraceKey(buffer, span.traceID)
+                            summaries[b, default: [:]][key, default: TraceSummary(start: start, end: end)].merge(
+                                start: start, end: end, error: span.statusCode == errorStatus,
+                                root: span.parentSpanID.isEmpty ? (service, name) : nil)
+                            try recordOperation(OperationKey(service: service, name: name, kind: Int(span.kind)), db: db)
                         }
-                        let inserted = try insert(span, bucket: b, resourceID: resourceID, scopeID: scopeID, service: service, db: db)
-                        guard inserted else {
-                            outcome.duplicates += 1
-                            continue
-                        }
-                        outcome.inserted += 1
-                        let start = Int64(clamping: span.start), end = Int64(clamping: span.end)
-                        summaries[b, default: [:]][span.traceID, default: TraceSummary(start: start, end: end)].merge(
-                            start: start, end: end, error: span.isError,
-                            root: span.parentSpanID.isEmpty ? (service, span.name) : nil)
-                        try recordOperation(OperationKey(service: service, name: span.name, kind: span.kind), db: db)
                     }
                 }
             }
@@ -100,59 +123,55 @@ final class SpanBatchWriter {
                     root_name = coalesce(excluded.root_name, root_name)
                 """)
             for (traceID, s) in traces {
-                try statement.execute(arguments: [traceID, s.start, s.end, s.spans, s.errors, s.rootService, s.rootName])
+                try statement.execute(arguments: [traceID.data, s.start, s.end, s.spans, s.errors, s.rootService, s.rootName])
             }
         }
         return outcome
     }
 
+    /// `STATUS_CODE_ERROR`.
+    private let errorStatus = Int32(SpanStatus.StatusCode.error.rawValue)
+
     /// Inserts one span; false when (trace_id, span_id) was already stored (a retried export).
-    private func insert(_ span: PreparedBatch.SpanRow, bucket: Int64, resourceID: Int64, scopeID: Int64, service: String, db: Database) throws -> Bool {
+    private func insert(
+        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, bucket: Int64,
+        resourceID: Int64, scopeID: Int64, service: String, db: Database
+    ) throws -> Bool {
         let statement = try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO \(SQLiteSchema.spansTable(bucket))
             (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        let body = span.body
         let stmt = statement.sqliteStatement
         let start = Int64(clamping: span.start)
         let end = Int64(clamping: span.end)
         sqlite3_reset(stmt)
-        let rc: Int32 = span.traceID.withUnsafeBytes { trace in
-            span.spanID.withUnsafeBytes { spanID in
-                span.parentSpanID.withUnsafeBytes { parent in
-                    body.withUnsafeBytes { bodyBytes in
-                        bindBlob(stmt, 1, trace)
-                        bindBlob(stmt, 2, spanID)
-                        bindBlob(stmt, 3, parent)
-                        sqlite3_bind_int64(stmt, 4, resourceID)
-                        sqlite3_bind_int64(stmt, 5, scopeID)
-                        bindText(stmt, 6, service)
-                        bindText(stmt, 7, span.name)
-                        sqlite3_bind_int64(stmt, 8, Int64(span.kind))
-                        sqlite3_bind_int64(stmt, 9, start)
-                        sqlite3_bind_int64(stmt, 10, end >= start ? end - start : 0)
-                        sqlite3_bind_int64(stmt, 11, Int64(span.statusCode))
-                        bindBlob(stmt, 12, bodyBytes)
-                        let rc = sqlite3_step(stmt)
-                        sqlite3_reset(stmt)
-                        sqlite3_clear_bindings(stmt)
-                        return rc
-                    }
-                }
-            }
-        }
+        bindBlob(stmt, 1, buffer, span.traceID)
+        bindBlob(stmt, 2, buffer, span.spanID)
+        bindBlob(stmt, 3, buffer, span.parentSpanID)
+        sqlite3_bind_int64(stmt, 4, resourceID)
+        sqlite3_bind_int64(stmt, 5, scopeID)
+        bindText(stmt, 6, service)
+        bindText(stmt, 7, buffer, span.name)
+        sqlite3_bind_int64(stmt, 8, Int64(span.kind))
+        sqlite3_bind_int64(stmt, 9, start)
+        sqlite3_bind_int64(stmt, 10, end >= start ? end - start : 0)
+        sqlite3_bind_int64(stmt, 11, Int64(span.statusCode))
+        bindBlob(stmt, 12, buffer, span.body)
+        let rc = sqlite3_step(stmt)
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
         guard rc == SQLITE_DONE else {
             throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
         return sqlite3_changes(db.sqliteConnection) == 1
     }
 
-    private func resourceID(_ resource: PreparedBatch.Resource, db: Database) throws -> Int64 {
-        let body = resource.key
+    private func resourceID(key body: [UInt8], service: String, db: Database) throws -> Int64 {
         if let id = resourceIDs[body] { return id }
-        try db.execute(sql: "INSERT OR IGNORE INTO resources(service, body) VALUES (?, ?)", arguments: [resource.service, body])
-        guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM resources WHERE body = ?", arguments: [body]) else {
+        let blob = Data(body)
+        try db.execute(sql: "INSERT OR IGNORE INTO resources(service, body) VALUES (?, ?)", arguments: [service, blob])
+        guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM resources WHERE body = ?", arguments: [blob]) else {
             throw DatabaseError(message: "resource row missing after insert")
         }
         if resourceIDs.count >= Self.cacheLimit { resourceIDs.removeAll(keepingCapacity: true) }
@@ -160,11 +179,11 @@ final class SpanBatchWriter {
         return id
     }
 
-    private func scopeID(_ scope: PreparedBatch.Scope, db: Database) throws -> Int64 {
-        let body = scope.key
+    private func scopeID(key body: [UInt8], name: () -> String, db: Database) throws -> Int64 {
         if let id = scopeIDs[body] { return id }
-        try db.execute(sql: "INSERT OR IGNORE INTO scopes(name, body) VALUES (?, ?)", arguments: [scope.name, body])
-        guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM scopes WHERE body = ?", arguments: [body]) else {
+        let blob = Data(body)
+        try db.execute(sql: "INSERT OR IGNORE INTO scopes(name, body) VALUES (?, ?)", arguments: [name(), blob])
+        guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM scopes WHERE body = ?", arguments: [blob]) else {
             throw DatabaseError(message: "scope row missing after insert")
         }
         if scopeIDs.count >= Self.cacheLimit { scopeIDs.removeAll(keepingCapacity: true) }
@@ -203,12 +222,21 @@ extension SpanBatchWriter.TraceSummary {
     }
 }
 
-// The bound buffers live for the duration of sqlite3_step inside the closures above, so SQLITE_STATIC (nil) is safe.
-private func bindBlob(_ stmt: OpaquePointer?, _ index: Int32, _ bytes: UnsafeRawBufferPointer) {
-    if let base = bytes.baseAddress, bytes.count > 0 {
-        sqlite3_bind_blob(stmt, index, base, Int32(bytes.count), nil)
+// The bound buffers live for the duration of sqlite3_step (the batch's bytes are held by the caller), so
+// SQLITE_STATIC (nil) is safe.
+private func bindBlob(_ stmt: OpaquePointer?, _ index: Int32, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) {
+    if let base = buffer.baseAddress, !range.isEmpty {
+        sqlite3_bind_blob(stmt, index, base + range.lowerBound, Int32(range.count), nil)
     } else {
         sqlite3_bind_zeroblob(stmt, index, 0)
+    }
+}
+
+private func bindText(_ stmt: OpaquePointer?, _ index: Int32, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) {
+    if let base = buffer.baseAddress, !range.isEmpty {
+        sqlite3_bind_text(stmt, index, (base + range.lowerBound).assumingMemoryBound(to: CChar.self), Int32(range.count), nil)
+    } else {
+        sqlite3_bind_text(stmt, index, "", 0, nil)
     }
 }
 
