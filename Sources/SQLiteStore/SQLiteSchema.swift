@@ -4,15 +4,21 @@ import GRDB
 /// retention drops whole tables and every index stays the size of one partition.
 ///
 /// Per partition `b` (the partition number, start time / partition width):
-/// - `spans_b`: one row per span: the columns queries filter on (trace and span IDs, service, name, kind, start,
-///   duration, status) plus `body`, the span itself as OTLP protobuf, which makes storage lossless. Indexes:
-///   unique (trace_id, span_id) — lookup by trace and idempotent writes — and (service, start_ns) for search.
-/// - `traces_b`: one row per trace: start, end, span and error counts, root service and operation; search reads
-///   this instead of spans when it can.
+/// - `traces_b`: one row per trace: a sequence number (`seq`, its rowid, assigned in arrival order), the trace ID
+///   (unique index), start, end, span and error counts, root service and operation.
+/// - `spans_b`: one row per span: the columns queries filter on (trace ID and the trace's `seq`, span ID, service,
+///   name, kind, start, duration, status) plus `body`, the span itself as OTLP protobuf, which makes storage
+///   lossless. Indexes: unique (trace_seq, span_id) — a trace's spans, and idempotent writes — and
+///   (service, start_ns) for search.
+///
+/// Why `seq`: an index keyed by a random ID puts each new entry on a random page, and once the index outgrows the
+/// cache every insert writes a page of its own to the WAL (LIMITS.md: an order of magnitude more per span). Keying
+/// the span index by the trace's arrival number appends new entries at its end instead; only the trace ID index
+/// stays random, with one entry per trace rather than per span.
 /// Shared tables: `resources` and `scopes` (each distinct resource/scope stored once, as protobuf, with its
 /// schema URL), `operations` (distinct service, span name and kind), `partitions`, `meta`.
 enum SQLiteSchema {
-    static let version = 1
+    static let version = 2
 
     static func migrate(_ db: Database) throws {
         try db.execute(sql: """
@@ -27,7 +33,7 @@ enum SQLiteSchema {
             """)
         let stored = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'")
         if let stored, stored != String(version) {
-            throw DatabaseError(message: "database schema version \(stored) is not supported (this otelsink writes version \(version))")
+            throw DatabaseError(message: "database schema version \(stored) is not supported (this otelsink writes version \(version)); move the file away and start with a new one")
         }
         try db.execute(sql: "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", arguments: [String(version)])
     }
@@ -39,18 +45,18 @@ enum SQLiteSchema {
         let spans = spansTable(bucket), traces = tracesTable(bucket)
         try db.execute(sql: """
             CREATE TABLE IF NOT EXISTS \(spans)(
-                trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
+                trace_seq INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
                 resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
                 service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
                 start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
                 body BLOB NOT NULL);
-            CREATE UNIQUE INDEX IF NOT EXISTS \(spans)_id ON \(spans)(trace_id, span_id);
+            CREATE UNIQUE INDEX IF NOT EXISTS \(spans)_id ON \(spans)(trace_seq, span_id);
             CREATE INDEX IF NOT EXISTS \(spans)_service ON \(spans)(service, start_ns);
             CREATE TABLE IF NOT EXISTS \(traces)(
-                trace_id BLOB PRIMARY KEY, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
+                seq INTEGER PRIMARY KEY, trace_id BLOB NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
                 span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
-                root_service TEXT, root_name TEXT) WITHOUT ROWID;
-            CREATE INDEX IF NOT EXISTS \(traces)_start ON \(traces)(start_ns);
+                root_service TEXT, root_name TEXT);
+            CREATE UNIQUE INDEX IF NOT EXISTS \(traces)_id ON \(traces)(trace_id);
             """)
         try db.execute(
             sql: "INSERT OR IGNORE INTO partitions(bucket, start_ns, end_ns) VALUES (?, ?, ?)",

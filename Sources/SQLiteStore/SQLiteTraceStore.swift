@@ -279,12 +279,12 @@ public final class SQLiteTraceStore: Sendable {
                 let perSpan = max(1, used / max(1, approxCount))
                 let step = Int(min(max((used - limit) / perSpan, 100), 20_000))
                 let deleted = try pool.write { db -> Int in
-                    let ids = try Data.fetchAll(db, sql: """
+                    let ids = try Int64.fetchAll(db, sql: """
                         DELETE FROM \(spans) WHERE rowid IN (SELECT rowid FROM \(spans) ORDER BY rowid LIMIT ?)
-                        RETURNING trace_id
+                        RETURNING trace_seq
                         """, arguments: [step])
                     let orphan = try db.cachedStatement(sql: """
-                        DELETE FROM \(traces) WHERE trace_id = ?1 AND NOT EXISTS (SELECT 1 FROM \(spans) WHERE trace_id = ?1)
+                        DELETE FROM \(traces) WHERE seq = ?1 AND NOT EXISTS (SELECT 1 FROM \(spans) WHERE trace_seq = ?1)
                         """)
                     for id in Set(ids) { try orphan.execute(arguments: [id]) }
                     return ids.count

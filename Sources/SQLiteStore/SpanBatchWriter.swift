@@ -17,6 +17,8 @@ final class SpanBatchWriter {
     private var resourceIDs: [[UInt8]: Int64] = [:]
     private var scopeIDs: [[UInt8]: Int64] = [:]
     private var operations: Set<OperationKey> = []
+    /// The next free trace sequence number per partition (the writer is the only one assigning them).
+    private var nextSeq: [Int64: Int64] = [:]
     private var cachedBytes = 0
     static let cacheLimit = 10_000
     /// Keys larger than this are not cached (they are looked up in SQLite each time), and all caches together hold
@@ -26,14 +28,16 @@ final class SpanBatchWriter {
 
     private func admit(_ keyBytes: Int) -> Bool {
         guard keyBytes <= Self.cacheKeyLimit else { return false }
-        if cachedBytes + keyBytes > Self.cacheBytesLimit { resetCaches() }
+        if cachedBytes + keyBytes > Self.cacheBytesLimit { resetKeyCaches() }
         cachedBytes += keyBytes
         return true
     }
 
     struct OperationKey: Hashable { var service: String, name: String, kind: Int }
 
+    /// What a transaction adds to one trace's row.
     struct TraceSummary {
+        var seq: Int64, isNew: Bool
         var start: Int64, end: Int64, spans: Int64 = 0, errors: Int64 = 0
         var rootService: String?, rootName: String?
     }
@@ -63,7 +67,10 @@ final class SpanBatchWriter {
         partitions = Set(try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions"))
     }
 
-    func forget(bucket: Int64) { partitions.remove(bucket) }
+    func forget(bucket: Int64) {
+        partitions.remove(bucket)
+        nextSeq[bucket] = nil
+    }
 
     /// The partition a span belongs to: by start time, clamped to the retained window so a client clock far off
     /// (or a zero start time) cannot create partitions retention would drop at once or keep forever.
@@ -75,7 +82,7 @@ final class SpanBatchWriter {
 
     func write(_ batches: [EncodedTraces], db: Database, now: Int64) throws -> Outcome {
         var outcome = Outcome()
-        var summaries: [Int64: [TraceKey: TraceSummary]] = [:]
+        var traces: [Int64: [TraceKey: TraceSummary]] = [:]
         for batch in batches {
             try batch.bytes.withUnsafeBytes { buffer in
                 for resource in batch.resources {
@@ -94,17 +101,25 @@ final class SpanBatchWriter {
                                 try SQLiteSchema.createPartition(db, bucket: b, widthNanos: widthNanos)
                                 partitions.insert(b)
                             }
-                            let inserted = try insert(span, buffer, bucket: b, resourceID: resourceID, scopeID: scopeID, service: service, db: db)
+                            let key = TraceKey(buffer, span.traceID)
+                            let seq: Int64
+                            if let known = traces[b]?[key]?.seq {
+                                seq = known
+                            } else {
+                                let (found, isNew) = try traceSeq(bucket: b, traceID: span.traceID, buffer, db: db)
+                                seq = found
+                                traces[b, default: [:]][key] = TraceSummary(seq: found, isNew: isNew, start: Int64.max, end: Int64.min)
+                            }
+                            let inserted = try insert(span, buffer, bucket: b, traceSeq: seq, resourceID: resourceID, scopeID: scopeID, service: service, db: db)
                             guard inserted else {
                                 outcome.duplicates += 1
                                 continue
                             }
                             outcome.inserted += 1
-                            let start = Int64(clamping: span.start), end = Int64(clamping: span.end)
                             let name = batch.string(span.name)
-                            let key = TraceKey(buffer, span.traceID)
-                            summaries[b, default: [:]][key, default: TraceSummary(start: start, end: end)].merge(
-                                start: start, end: end, error: span.statusCode == errorStatus,
+                            traces[b]?[key]?.merge(
+                                start: Int64(clamping: span.start), end: Int64(clamping: span.end),
+                                error: span.statusCode == errorStatus,
                                 root: span.parentSpanID.isEmpty ? (service, name) : nil)
                             try recordOperation(OperationKey(service: service, name: name, kind: Int(span.kind)), db: db)
                         }
@@ -112,21 +127,53 @@ final class SpanBatchWriter {
                 }
             }
         }
-        for (b, traces) in summaries {
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO \(SQLiteSchema.tracesTable(b))(trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(trace_id) DO UPDATE SET
-                    start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns),
-                    span_count = span_count + excluded.span_count, error_count = error_count + excluded.error_count,
-                    root_service = coalesce(excluded.root_service, root_service),
-                    root_name = coalesce(excluded.root_name, root_name)
+        for (b, summaries) in traces {
+            let table = SQLiteSchema.tracesTable(b)
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO \(table)(seq, trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            for (traceID, s) in traces {
-                try statement.execute(arguments: [traceID.data, s.start, s.end, s.spans, s.errors, s.rootService, s.rootName])
+            let update = try db.cachedStatement(sql: """
+                UPDATE \(table) SET
+                    start_ns = min(start_ns, ?), end_ns = max(end_ns, ?),
+                    span_count = span_count + ?, error_count = error_count + ?,
+                    root_service = coalesce(?, root_service), root_name = coalesce(?, root_name)
+                WHERE seq = ?
+                """)
+            for (traceID, s) in summaries where s.spans > 0 {
+                if s.isNew {
+                    try insert.execute(arguments: [s.seq, traceID.data, s.start, s.end, s.spans, s.errors, s.rootService, s.rootName])
+                } else {
+                    try update.execute(arguments: [s.start, s.end, s.spans, s.errors, s.rootService, s.rootName, s.seq])
+                }
             }
         }
         return outcome
+    }
+
+    /// The sequence number of a trace in partition `bucket`: its row's when stored there already, else the next
+    /// free one (the row is inserted with the trace's summary at the end of the transaction).
+    private func traceSeq(bucket: Int64, traceID: Range<Int>, _ buffer: UnsafeRawBufferPointer, db: Database) throws -> (seq: Int64, isNew: Bool) {
+        let statement = try db.cachedStatement(sql: "SELECT seq FROM \(SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?")
+        let stmt = statement.sqliteStatement
+        sqlite3_reset(stmt)
+        bindBlob(stmt, 1, buffer, traceID)
+        let rc = sqlite3_step(stmt)
+        let existing: Int64? = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : nil
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+        guard rc == SQLITE_ROW || rc == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+        if let existing { return (existing, false) }
+        let next: Int64
+        if let cached = nextSeq[bucket] {
+            next = cached
+        } else {
+            next = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) + 1 FROM \(SQLiteSchema.tracesTable(bucket))") ?? 1
+        }
+        nextSeq[bucket] = next + 1
+        return (next, true)
     }
 
     /// `STATUS_CODE_ERROR`.
@@ -134,13 +181,13 @@ final class SpanBatchWriter {
 
     /// Inserts one span; false when (trace_id, span_id) was already stored (a retried export).
     private func insert(
-        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, bucket: Int64,
+        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, bucket: Int64, traceSeq: Int64,
         resourceID: Int64, scopeID: Int64, service: String, db: Database
     ) throws -> Bool {
         let statement = try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO \(SQLiteSchema.spansTable(bucket))
-            (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body, trace_seq)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let stmt = statement.sqliteStatement
         let start = Int64(clamping: span.start)
@@ -158,6 +205,7 @@ final class SpanBatchWriter {
         sqlite3_bind_int64(stmt, 10, end >= start ? end - start : 0)
         sqlite3_bind_int64(stmt, 11, Int64(span.statusCode))
         bindBlob(stmt, 12, buffer, span.body)
+        sqlite3_bind_int64(stmt, 13, traceSeq)
         let rc = sqlite3_step(stmt)
         sqlite3_reset(stmt)
         sqlite3_clear_bindings(stmt)
@@ -202,6 +250,12 @@ final class SpanBatchWriter {
 
     /// Caches must not outlive a rolled-back transaction: ids they hold may not exist.
     func resetCaches() {
+        resetKeyCaches()
+        nextSeq.removeAll()
+    }
+
+    /// Empties the resource, scope and operation caches (safe mid-transaction, unlike the sequence numbers).
+    private func resetKeyCaches() {
         resourceIDs.removeAll()
         scopeIDs.removeAll()
         operations.removeAll()
@@ -242,7 +296,7 @@ private func bindText(_ stmt: OpaquePointer?, _ index: Int32, _ buffer: UnsafeRa
 
 private func bindText(_ stmt: OpaquePointer?, _ index: Int32, _ text: String) {
     var text = text
-    text.withUTF8 { utf8 in
+    _ = text.withUTF8 { utf8 in
         if let base = utf8.baseAddress {
             sqlite3_bind_text(stmt, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(utf8.count), sqliteTransient)
         } else {

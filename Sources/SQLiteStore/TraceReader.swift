@@ -38,7 +38,11 @@ public struct TraceReader: Sendable {
             for b in buckets {
                 let cursor = try Row.fetchCursor(
                     db,
-                    sql: "SELECT resource_id, scope_id, start_ns, body FROM \(SQLiteSchema.spansTable(b)) WHERE trace_id = ?",
+                    sql: """
+                        SELECT s.resource_id, s.scope_id, s.start_ns, s.body
+                        FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
+                        WHERE t.trace_id = ?
+                        """,
                     arguments: [traceID])
                 while let row = try cursor.next() {
                     rows.append((row[0], row[1], row[2], row[3]))

@@ -171,7 +171,11 @@ extension TraceReader {
                 for b in buckets {
                     let cursor = try Row.fetchCursor(
                         db,
-                        sql: "SELECT trace_id, resource_id, scope_id, start_ns, body FROM \(SQLiteSchema.spansTable(b)) WHERE trace_id IN (\(placeholders))",
+                        sql: """
+                            SELECT t.trace_id, s.resource_id, s.scope_id, s.start_ns, s.body
+                            FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
+                            WHERE t.trace_id IN (\(placeholders))
+                            """,
                         arguments: StatementArguments(chunk))
                     while let row = try cursor.next() {
                         rows[row[0], default: []].append((row[1], row[2], row[3], row[4]))
@@ -221,7 +225,7 @@ extension TraceReader {
                     do {
                         let rows = try Row.fetchAll(db, sql: """
                             SELECT p.service, c.service, count(*) FROM \(t) c
-                            JOIN \(t) p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+                            JOIN \(t) p ON p.trace_seq = c.trace_seq AND p.span_id = c.parent_span_id
                             WHERE c.start_ns >= ? AND c.start_ns <= ? AND p.service != c.service
                             GROUP BY p.service, c.service
                             """, arguments: [startMin, startMax])

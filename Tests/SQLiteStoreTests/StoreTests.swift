@@ -473,6 +473,38 @@ struct StoreTests {
             #expect(try reader.spanCount() == 18)
             #expect(try reader.partitions().count == 3)
             #expect(try reader.trace(id: third.trace) == third.request)
+
+            // A new trace in a partition written before the restart gets a sequence number of its own.
+            let fourth = traceRequest(spans: 4, start: time(inBucket: bucket, seconds: 120))
+            try await store.append(fourth.request)
+            #expect(try reader.trace(id: fourth.trace) == fourth.request)
+            #expect(try reader.trace(id: second.trace) == second.request)
+            #expect(try reader.spanCount() == 22)
+            await store.close()
+        }
+    }
+
+    /// New traces are numbered in arrival order, so the span index, keyed by that number, grows at its end
+    /// instead of on random pages; a late span of an older trace joins that trace's number.
+    @Test func tracesAreNumberedInArrivalOrderAndLateSpansJoinTheirTrace() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let start = nowNanos()
+            let requests = (0..<3).map { i in traceRequest(spans: 2, start: start + UInt64(i) * 1000) }
+            for (_, request) in requests { try await store.append(request) }
+            let late = makeSpan(trace: requests[0].trace, name: "late", start: start + 5000)
+            try await store.append(makeRequest(spans: [late]))
+            let bucket = Int64(start / hourNanos)
+            let rows = try await store.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT seq, trace_id FROM \(SQLiteSchema.tracesTable(bucket)) ORDER BY seq").map { row -> (Int64, Data) in (row[0], row[1]) }
+            }
+            #expect(rows.map(\.0) == [1, 2, 3])
+            #expect(rows.map(\.1) == requests.map(\.trace))
+            let lateSeq = try await store.pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT trace_seq FROM \(SQLiteSchema.spansTable(bucket)) WHERE name = 'late'")
+            }
+            #expect(lateSeq == 1)
+            #expect(try TraceReader(store: store).trace(id: requests[0].trace)?.spanCount == 3)
             await store.close()
         }
     }
