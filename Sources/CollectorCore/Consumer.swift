@@ -16,7 +16,9 @@ extension DataConsumer {
 /// SQLite exporter that means committed. It throws a ``PipelineError`` (or any error, treated as permanent) when
 /// the data was not taken.
 public protocol TracesConsumer: DataConsumer {
-    func consume(_ traces: ExportTraceRequest) async throws
+    /// `traces` is consumed: pass your last use on with `consume` (`try await next.consume(consume request)`) so
+    /// that the consumer editing it holds the only reference and edits in place instead of copying.
+    func consume(_ traces: consuming ExportTraceRequest) async throws
 
     /// Takes traces still in their protobuf wire form (see ``EncodedTraces``), as the OTLP receiver hands them on
     /// when it could index them. The default decodes them and calls the decoded `consume`; consumers that use the
@@ -31,18 +33,18 @@ extension TracesConsumer {
         do { request = try traces.decoded() } catch {
             throw PipelineError(.invalidData, "cannot decode the trace request: \(error)")
         }
-        try await consume(request)
+        try await consume(consume request)
     }
 }
 
 /// Something that takes metrics; see ``TracesConsumer``.
 public protocol MetricsConsumer: DataConsumer {
-    func consume(_ metrics: ExportMetricsRequest) async throws
+    func consume(_ metrics: consuming ExportMetricsRequest) async throws
 }
 
 /// Something that takes logs; see ``TracesConsumer``.
 public protocol LogsConsumer: DataConsumer {
-    func consume(_ logs: ExportLogsRequest) async throws
+    func consume(_ logs: consuming ExportLogsRequest) async throws
 }
 
 /// The consumers of one component, per signal; `nil` where it does not handle that signal.

@@ -9,8 +9,10 @@ struct TracesFanout: TracesConsumer {
     let consumers: [any TracesConsumer]
     var mutatesData: Bool { consumers.contains { $0.mutatesData } }
 
-    func consume(_ traces: ExportTraceRequest) async throws {
-        try await fanout(consumers) { try await $0.consume(traces) }
+    func consume(_ traces: consuming ExportTraceRequest) async throws {
+        if consumers.count == 1 { return try await consumers[0].consume(consume traces) }
+        let shared = copy traces
+        try await fanout(consumers) { try await $0.consume(shared) }
     }
 
     /// Each consumer gets the encoded request and decodes it only if it needs to.
@@ -23,8 +25,10 @@ struct MetricsFanout: MetricsConsumer {
     let consumers: [any MetricsConsumer]
     var mutatesData: Bool { consumers.contains { $0.mutatesData } }
 
-    func consume(_ metrics: ExportMetricsRequest) async throws {
-        try await fanout(consumers) { try await $0.consume(metrics) }
+    func consume(_ metrics: consuming ExportMetricsRequest) async throws {
+        if consumers.count == 1 { return try await consumers[0].consume(consume metrics) }
+        let shared = copy metrics
+        try await fanout(consumers) { try await $0.consume(shared) }
     }
 }
 
@@ -32,8 +36,10 @@ struct LogsFanout: LogsConsumer {
     let consumers: [any LogsConsumer]
     var mutatesData: Bool { consumers.contains { $0.mutatesData } }
 
-    func consume(_ logs: ExportLogsRequest) async throws {
-        try await fanout(consumers) { try await $0.consume(logs) }
+    func consume(_ logs: consuming ExportLogsRequest) async throws {
+        if consumers.count == 1 { return try await consumers[0].consume(consume logs) }
+        let shared = copy logs
+        try await fanout(consumers) { try await $0.consume(shared) }
     }
 }
 

@@ -21,9 +21,9 @@ final class LateBoundConsumers: Sendable {
         let owner: LateBoundConsumers
         var mutatesData: Bool { true }
 
-        func consume(_ request: ExportTraceRequest) async throws {
+        func consume(_ request: consuming ExportTraceRequest) async throws {
             guard let c = owner.target.withLock({ $0.traces }) else { return }
-            try await c.consume(request)
+            try await c.consume(consume request)
         }
 
         func consume(_ request: EncodedTraces) async throws {
@@ -31,14 +31,14 @@ final class LateBoundConsumers: Sendable {
             try await c.consume(request)
         }
 
-        func consume(_ request: ExportMetricsRequest) async throws {
+        func consume(_ request: consuming ExportMetricsRequest) async throws {
             guard let c = owner.target.withLock({ $0.metrics }) else { return }
-            try await c.consume(request)
+            try await c.consume(consume request)
         }
 
-        func consume(_ request: ExportLogsRequest) async throws {
+        func consume(_ request: consuming ExportLogsRequest) async throws {
             guard let c = owner.target.withLock({ $0.logs }) else { return }
-            try await c.consume(request)
+            try await c.consume(consume request)
         }
     }
 }

@@ -89,9 +89,9 @@ struct ObservedTraces: TracesConsumer {
     let record: @Sendable (Int, Bool) -> Void
     var mutatesData: Bool { next.mutatesData }
 
-    func consume(_ request: ExportTraceRequest) async throws {
+    func consume(_ request: consuming ExportTraceRequest) async throws {
         let n = request.spanCount
-        do { try await next.consume(request) } catch { record(n, false); throw error }
+        do { try await next.consume(consume request) } catch { record(n, false); throw error }
         record(n, true)
     }
 
@@ -107,9 +107,9 @@ struct ObservedMetrics: MetricsConsumer {
     let record: @Sendable (Int, Bool) -> Void
     var mutatesData: Bool { next.mutatesData }
 
-    func consume(_ request: ExportMetricsRequest) async throws {
+    func consume(_ request: consuming ExportMetricsRequest) async throws {
         let n = request.dataPointCount
-        do { try await next.consume(request) } catch { record(n, false); throw error }
+        do { try await next.consume(consume request) } catch { record(n, false); throw error }
         record(n, true)
     }
 }
@@ -119,9 +119,9 @@ struct ObservedLogs: LogsConsumer {
     let record: @Sendable (Int, Bool) -> Void
     var mutatesData: Bool { next.mutatesData }
 
-    func consume(_ request: ExportLogsRequest) async throws {
+    func consume(_ request: consuming ExportLogsRequest) async throws {
         let n = request.logRecordCount
-        do { try await next.consume(request) } catch { record(n, false); throw error }
+        do { try await next.consume(consume request) } catch { record(n, false); throw error }
         record(n, true)
     }
 }

@@ -13,20 +13,27 @@ struct OTLPExportHandler: Sendable {
         var message = ""
     }
 
-    func export(_ request: ExportTraceRequest) async throws(PipelineError) -> Accepted {
+    func export(_ request: consuming ExportTraceRequest) async throws(PipelineError) -> Accepted {
         guard let consumer = next.traces else { throw PipelineError(.permanent, "traces are not handled by any pipeline") }
-        var request = request
+        var request = consume request
         let outcome = SpanIDValidation.filter(&request)
         if request.spanCount > 0 {
-            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(request) } } catch { throw PipelineError.classify(error) }
+            // Handed over, not shared: the first processor that edits the request then edits it in place.
+            var handedOver: ExportTraceRequest? = consume request
+            do {
+                try await ReceiverTransport.$current.withValue(transport) {
+                    guard let r = handedOver.take() else { return }
+                    try await consumer.consume(consume r)
+                }
+            } catch { throw PipelineError.classify(error) }
         }
         return Accepted(rejected: Int64(outcome.rejected), message: outcome.message)
     }
 
-    func export(_ traces: ReceivedTraces) async throws(PipelineError) -> Accepted {
-        switch traces {
+    func export(_ traces: consuming ReceivedTraces) async throws(PipelineError) -> Accepted {
+        switch consume traces {
         case .decoded(let request):
-            return try await export(request)
+            return try await export(consume request)
         case .encoded(let encoded):
             guard let consumer = next.traces else { throw PipelineError(.permanent, "traces are not handled by any pipeline") }
             if encoded.spanCount > 0 {

@@ -102,7 +102,7 @@ struct OTLPHTTPService: Sendable {
                 let request: ReceivedTraces = encoding == .protobuf
                     ? try ReceivedTraces(bytes) { try decode(bytes, encoding) }
                     : .decoded(try decode(bytes, encoding))
-                let accepted = try await handler.export(request)
+                let accepted = try await handler.export(consume request)
                 return try respond(handler.traceResponse(accepted), encoding)
             case .metrics:
                 let request: ExportMetricsRequest = try decode(bytes, encoding)

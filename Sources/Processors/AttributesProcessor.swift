@@ -50,11 +50,11 @@ public struct AttributesProcessor: StatelessProcessor, TracesConsumer, MetricsCo
 
     // MARK: - Traces
 
-    public func consume(_ traces: ExportTraceRequest) async throws {
+    public func consume(_ traces: consuming ExportTraceRequest) async throws {
         guard let downstream = next.traces else { return }
-        var request = traces
+        var request = consume traces
         process(&request)
-        try await downstream.consume(request)
+        try await downstream.consume(consume request)
     }
 
     /// Applies the actions to the selected spans of `request`, in place.
@@ -72,11 +72,11 @@ public struct AttributesProcessor: StatelessProcessor, TracesConsumer, MetricsCo
 
     // MARK: - Logs
 
-    public func consume(_ logs: ExportLogsRequest) async throws {
+    public func consume(_ logs: consuming ExportLogsRequest) async throws {
         guard let downstream = next.logs else { return }
-        var request = logs
+        var request = consume logs
         process(&request)
-        try await downstream.consume(request)
+        try await downstream.consume(consume request)
     }
 
     /// Applies the actions to the selected log records of `request`, in place.
@@ -94,11 +94,11 @@ public struct AttributesProcessor: StatelessProcessor, TracesConsumer, MetricsCo
 
     // MARK: - Metrics
 
-    public func consume(_ metrics: ExportMetricsRequest) async throws {
+    public func consume(_ metrics: consuming ExportMetricsRequest) async throws {
         guard let downstream = next.metrics else { return }
-        var request = metrics
+        var request = consume metrics
         process(&request)
-        try await downstream.consume(request)
+        try await downstream.consume(consume request)
     }
 
     /// Applies the actions to every data point of the selected metrics of `request`, in place.

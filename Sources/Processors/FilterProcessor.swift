@@ -20,11 +20,11 @@ public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsum
 
     // MARK: - Traces
 
-    public func consume(_ traces: ExportTraceRequest) async throws {
+    public func consume(_ traces: consuming ExportTraceRequest) async throws {
         guard let downstream = next.traces else { return }
-        var request = traces
+        var request = consume traces
         guard process(&request) else { return }
-        try await downstream.consume(request)
+        try await downstream.consume(consume request)
     }
 
     /// Filters `request` in place; returns false when nothing is left to forward.
@@ -64,11 +64,11 @@ public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsum
 
     // MARK: - Metrics
 
-    public func consume(_ metrics: ExportMetricsRequest) async throws {
+    public func consume(_ metrics: consuming ExportMetricsRequest) async throws {
         guard let downstream = next.metrics else { return }
-        var request = metrics
+        var request = consume metrics
         guard process(&request) else { return }
-        try await downstream.consume(request)
+        try await downstream.consume(consume request)
     }
 
     /// Filters `request` in place; returns false when nothing is left to forward.
@@ -124,11 +124,11 @@ public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsum
 
     // MARK: - Logs
 
-    public func consume(_ logs: ExportLogsRequest) async throws {
+    public func consume(_ logs: consuming ExportLogsRequest) async throws {
         guard let downstream = next.logs else { return }
-        var request = logs
+        var request = consume logs
         guard process(&request) else { return }
-        try await downstream.consume(request)
+        try await downstream.consume(consume request)
     }
 
     /// Filters `request` in place; returns false when nothing is left to forward.

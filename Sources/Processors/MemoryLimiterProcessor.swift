@@ -147,9 +147,9 @@ public final class MemoryLimiterProcessor: Processor, TracesConsumer, MetricsCon
         }
     }
 
-    public func consume(_ request: ExportTraceRequest) async throws {
+    public func consume(_ request: consuming ExportTraceRequest) async throws {
         try admit()
-        try await next.traces?.consume(request)
+        try await next.traces?.consume(consume request)
     }
 
     public func consume(_ request: EncodedTraces) async throws {
@@ -157,14 +157,14 @@ public final class MemoryLimiterProcessor: Processor, TracesConsumer, MetricsCon
         try await next.traces?.consume(request)
     }
 
-    public func consume(_ request: ExportMetricsRequest) async throws {
+    public func consume(_ request: consuming ExportMetricsRequest) async throws {
         try admit()
-        try await next.metrics?.consume(request)
+        try await next.metrics?.consume(consume request)
     }
 
-    public func consume(_ request: ExportLogsRequest) async throws {
+    public func consume(_ request: consuming ExportLogsRequest) async throws {
         try admit()
-        try await next.logs?.consume(request)
+        try await next.logs?.consume(consume request)
     }
 }
 

@@ -226,34 +226,48 @@ public struct ProbabilisticSampler: StatelessProcessor, TracesConsumer {
     /// It rewrites `tracestate` of kept spans.
     public var mutatesData: Bool { true }
 
-    public func consume(_ traces: ExportTraceRequest) async throws {
-        guard let kept = sample(traces) else { return }
-        try await next.consume(kept)
+    public func consume(_ traces: consuming ExportTraceRequest) async throws {
+        guard let kept = sample(consume traces) else { return }
+        try await next.consume(consume kept)
     }
 
-    /// The request with only the sampled spans, or `nil` when none is left.
-    func sample(_ traces: ExportTraceRequest) -> ExportTraceRequest? {
-        var request = traces
-        var resources: [ResourceSpans] = []
-        resources.reserveCapacity(traces.resourceSpans.count)
-        for var rs in traces.resourceSpans {
-            var scopes: [ScopeSpans] = []
-            scopes.reserveCapacity(rs.scopeSpans.count)
-            for var ss in rs.scopeSpans {
-                var spans: [Span] = []
-                spans.reserveCapacity(ss.spans.count)
-                for var span in ss.spans where sampler.sample(&span) {
-                    spans.append(span)
+    /// The request with only the sampled spans, or `nil` when none is left. Each list is taken out of its parent
+    /// while it is filtered, so a request the caller handed over is edited in place rather than copied.
+    func sample(_ traces: consuming ExportTraceRequest) -> ExportTraceRequest? {
+        var request = consume traces
+        var resources = request.resourceSpans
+        request.resourceSpans = []
+        var keptResources = 0
+        for r in resources.indices {
+            var rs = resources[r]
+            resources[r] = ResourceSpans()
+            var scopes = rs.scopeSpans
+            rs.scopeSpans = []
+            var keptScopes = 0
+            for s in scopes.indices {
+                var ss = scopes[s]
+                scopes[s] = ScopeSpans()
+                var spans = ss.spans
+                ss.spans = []
+                var kept = 0
+                for i in spans.indices where sampler.sample(&spans[i]) {
+                    if kept != i { spans.swapAt(kept, i) }
+                    kept += 1
                 }
-                if spans.isEmpty { continue }
+                guard kept > 0 else { continue }
+                spans.removeLast(spans.count - kept)
                 ss.spans = spans
-                scopes.append(ss)
+                scopes[keptScopes] = ss
+                keptScopes += 1
             }
-            if scopes.isEmpty { continue }
+            guard keptScopes > 0 else { continue }
+            scopes.removeLast(scopes.count - keptScopes)
             rs.scopeSpans = scopes
-            resources.append(rs)
+            resources[keptResources] = rs
+            keptResources += 1
         }
-        if resources.isEmpty { return nil }
+        guard keptResources > 0 else { return nil }
+        resources.removeLast(resources.count - keptResources)
         request.resourceSpans = resources
         return request
     }

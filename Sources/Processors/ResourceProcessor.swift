@@ -28,25 +28,25 @@ public struct ResourceProcessor: StatelessProcessor, TracesConsumer, MetricsCons
 
     public var consumers: SignalConsumers { next.routed(through: self) }
 
-    public func consume(_ traces: ExportTraceRequest) async throws {
+    public func consume(_ traces: consuming ExportTraceRequest) async throws {
         guard let downstream = next.traces else { return }
-        var request = traces
+        var request = consume traces
         process(&request)
-        try await downstream.consume(request)
+        try await downstream.consume(consume request)
     }
 
-    public func consume(_ metrics: ExportMetricsRequest) async throws {
+    public func consume(_ metrics: consuming ExportMetricsRequest) async throws {
         guard let downstream = next.metrics else { return }
-        var request = metrics
+        var request = consume metrics
         process(&request)
-        try await downstream.consume(request)
+        try await downstream.consume(consume request)
     }
 
-    public func consume(_ logs: ExportLogsRequest) async throws {
+    public func consume(_ logs: consuming ExportLogsRequest) async throws {
         guard let downstream = next.logs else { return }
-        var request = logs
+        var request = consume logs
         process(&request)
-        try await downstream.consume(request)
+        try await downstream.consume(consume request)
     }
 
     /// Applies the actions to every resource of `request`, in place.

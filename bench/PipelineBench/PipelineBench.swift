@@ -35,6 +35,9 @@ struct PipelineBench: AsyncParsableCommand {
     @Option(help: "Generate this many requests before measuring and cycle through them (0: generate each request as it is sent, which costs CPU in the measured window). Pre-generated requests repeat their trace IDs, so use 0 for processors that remember traces.")
     var pregenerate: Int = 0
 
+    @Flag(help: "With --pregenerate: keep the requests as protobuf bytes and decode a fresh copy for every send, so the pipeline owns what it gets (as it does behind a receiver) and edits in place. Run the baseline the same way: the decode is then subtracted.")
+    var decodeEach = false
+
     @Option(help: "A label for the result line.")
     var label: String = ""
 
@@ -54,6 +57,7 @@ struct PipelineBench: AsyncParsableCommand {
         var seedRNG = SplitMix64(seed: 42)
         let nowNanos = UInt64(Date().timeIntervalSince1970 * 1e9)
         let pool = (0..<pregenerate).map { _ in workload.next(using: &seedRNG, nowNanos: nowNanos) }
+        let encodedPool: [[UInt8]] = decodeEach ? try pool.map { try $0.serializedBytes() } : []
         let stats = FeedStats()
         let warmupEnd = ContinuousClock.now + .seconds(1)
         let end = warmupEnd + .milliseconds(Int(seconds * 1000))
@@ -84,12 +88,17 @@ struct PipelineBench: AsyncParsableCommand {
                             nextSend += interval
                             if nextSend > ContinuousClock.now { try? await Task.sleep(until: nextSend, clock: .continuous) }
                         }
-                        let request = pool.isEmpty
-                            ? workload.next(using: &rng, nowNanos: UInt64(Date().timeIntervalSince1970 * 1e9))
-                            : pool[sent % pool.count]
+                        let request: ExportTraceRequest
+                        if !encodedPool.isEmpty {
+                            request = (try? ExportTraceRequest(serializedBytes: encodedPool[sent % encodedPool.count])) ?? ExportTraceRequest()
+                        } else if pool.isEmpty {
+                            request = workload.next(using: &rng, nowNanos: UInt64(Date().timeIntervalSince1970 * 1e9))
+                        } else {
+                            request = pool[sent % pool.count]
+                        }
                         sent += concurrency
                         let began = ContinuousClock.now
-                        let ok = (try? await entry.consume(request)) != nil
+                        let ok = (try? await entry.consume(consume request)) != nil
                         if began >= warmupEnd { stats.record(latency: ContinuousClock.now - began, ok: ok, spans: Workload.spansPerRequest) }
                     }
                 }
