@@ -67,8 +67,8 @@ start_server
 have=$(stored)
 log "database $OTELSINK_BENCH_DB holds $have spans; target $TARGET"
 while [ "$have" -lt "$TARGET" ]; do
-    need=$(( (TARGET - have) / 25000 + 5 ))
-    [ "$need" -gt 600 ] && need=600
+    need=$(( (TARGET - have) / 40000 + 5 ))
+    [ "$need" -gt 120 ] && need=120
     log "filling: about ${need}s flat out"
     loadgen "$need" --rate 0 --warmup 0s >/dev/null
     have=$(stored)

@@ -19,8 +19,14 @@ public final class SQLiteTraceStore: Sendable {
     /// A second connection that copies the WAL into the database (PASSIVE checkpoints) beside the writer.
     private let checkpointer: DatabaseQueue
     private let checkpointRunning = Atomic<Bool>(false)
-    /// WAL size beyond which the writer checkpoints itself (the background checkpointer is falling behind).
-    static let walBackstopBytes: Int64 = 256 << 20
+    /// WAL frames (pages) beyond which the writer checkpoints itself. The background checkpointer copies frames
+    /// as they come, so this checkpoint has little left to copy; what it guarantees is that the WAL restarts from
+    /// its beginning (which needs a checkpoint that completes between two write transactions) and stays bounded.
+    static let defaultWALBackstopFrames = 16_384
+    let walBackstopFrames: Int
+    private let walFrames = WALFrameCounter()
+    /// Frames the background checkpointer's last pass had copied (0 after the writer's own checkpoint).
+    private let backgroundBackfill = Atomic<Int>(0)
     private let logger: Logger
     private let telemetry: SQLiteStoreTelemetry
     private let state = Mutex(State())
@@ -54,8 +60,13 @@ public final class SQLiteTraceStore: Sendable {
     static let retentionInterval: Duration = .seconds(10)
 
     /// Opens (creating if needed) the database at `config.path`.
-    public init(config: SQLiteStoreConfig, logger: Logger = Logger(label: "otelsink.sqlite"), telemetry: SQLiteStoreTelemetry = .unobserved) throws {
+    public convenience init(config: SQLiteStoreConfig, logger: Logger = Logger(label: "otelsink.sqlite"), telemetry: SQLiteStoreTelemetry = .unobserved) throws {
+        try self.init(config: config, logger: logger, telemetry: telemetry, walBackstopFrames: Self.defaultWALBackstopFrames)
+    }
+
+    init(config: SQLiteStoreConfig, logger: Logger, telemetry: SQLiteStoreTelemetry, walBackstopFrames: Int) throws {
         self.config = config
+        self.walBackstopFrames = walBackstopFrames
         self.logger = logger
         self.telemetry = telemetry
         let url = URL(fileURLWithPath: config.path)
@@ -81,6 +92,7 @@ public final class SQLiteTraceStore: Sendable {
         checkpointConfig.busyMode = .timeout(10)
         checkpointer = try DatabaseQueue(path: config.path, configuration: checkpointConfig)
         writer = SpanBatchWriter(config: config)
+        try pool.writeWithoutTransaction { db in walFrames.install(on: db) }
         try pool.write { db in
             try SQLiteSchema.migrate(db)
             try writer.loadPartitions(db)
@@ -194,15 +206,22 @@ public final class SQLiteTraceStore: Sendable {
     }
 
     /// Copies committed WAL frames into the database file on the checkpoint connection, without blocking the writer
-    /// (a PASSIVE checkpoint); SQLite restarts the WAL from its beginning once it has been fully copied. Called every
-    /// second by the exporter.
+    /// (PASSIVE checkpoints), pass after pass until it has caught up with the writer or a second has passed. Called
+    /// every second by the exporter.
     public func checkpointInBackground() {
         if state.withLock({ $0.closed }) { return }
         guard checkpointRunning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
         DispatchQueue.global(qos: .utility).async {
             defer { self.checkpointRunning.store(false, ordering: .releasing) }
+            let until = ContinuousClock.now + .seconds(1)
             do {
-                try self.checkpointer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+                while ContinuousClock.now < until {
+                    let (wal, copied) = try self.checkpointer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+                    self.backgroundBackfill.store(copied, ordering: .relaxed)
+                    // Caught up (within 1 MiB): the writer's next backstop checkpoint has almost nothing to copy.
+                    if wal - copied < 256 { break }
+                    Thread.sleep(forTimeInterval: 0.01)
+                }
             } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
                 // Another checkpoint (the writer's backstop, or close) is running: nothing to do this time.
                 self.logger.debug("WAL checkpoint skipped", metadata: ["error": "\(error)"])
@@ -212,12 +231,18 @@ public final class SQLiteTraceStore: Sendable {
         }
     }
 
-    /// Runs on the writer: if the WAL grew past the backstop, checkpoint here so it cannot grow without bound.
+    /// Runs on the writer after a commit: once the WAL holds more than ``walBackstopFrames`` frames and the
+    /// background checkpointer has copied nearly all of them, checkpoint here, between transactions — copying the
+    /// few frames left — so that the WAL restarts from its beginning. If the background checkpointer falls far behind
+    /// (4 × the backstop), the writer copies everything itself: slower commits, but a bounded WAL.
     private func checkpointIfWALTooLarge() {
-        let wal = config.path + "-wal"
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size]) as? Int64 ?? nil,
-              size > Self.walBackstopBytes else { return }
-        _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+        let frames = walFrames.current
+        guard frames > walBackstopFrames else { return }
+        let backfilled = backgroundBackfill.load(ordering: .relaxed)
+        guard frames - backfilled < min(2048, walBackstopFrames / 4) || frames > 4 * walBackstopFrames else { return }
+        if (try? pool.writeWithoutTransaction({ db in try db.checkpoint(.passive) })) != nil {
+            backgroundBackfill.store(0, ordering: .relaxed)
+        }
     }
 
     /// Asks the writer to apply retention now if it is due (called periodically while idle).

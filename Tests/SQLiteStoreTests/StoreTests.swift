@@ -1,6 +1,7 @@
 import CollectorCore
 import Foundation
 import GRDB
+import Logging
 import OTLP
 @testable import SQLiteStore
 import Testing
@@ -505,6 +506,27 @@ struct StoreTests {
             }
             #expect(lateSeq == 1)
             #expect(try TraceReader(store: store).trace(id: requests[0].trace)?.spanCount == 3)
+            await store.close()
+        }
+    }
+
+    /// The WAL file keeps its size when SQLite reuses it, so the backstop counts live frames: once the WAL passes it
+    /// (here 64 frames; 4 × that when no background checkpoint has run, as in this test), the writer checkpoints
+    /// between transactions and the WAL starts again from its beginning, instead of growing with everything written.
+    @Test func theWALIsReusedOnceItPassesTheBackstop() async throws {
+        try await withTemporaryDirectory { dir in
+            let config = storeConfig(dir)
+            let store = try SQLiteTraceStore(config: config, logger: Logger(label: "test"), telemetry: .unobserved, walBackstopFrames: 64)
+            let start = nowNanos()
+            for i in 0..<200 {
+                try await store.append(traceRequest(spans: 50, start: start + UInt64(i) * 1_000_000, payload: String(repeating: "x", count: 200)).request)
+            }
+            #expect(try TraceReader(store: store).spanCount() == 10_000)
+            let wal = try FileManager.default.attributesOfItem(atPath: config.path + "-wal")[.size] as? Int ?? 0
+            let database = try FileManager.default.attributesOfItem(atPath: config.path)[.size] as? Int ?? 0
+            // About 3 MB were written; without the restart the WAL would hold all of it.
+            #expect(database > 2_000_000)
+            #expect(wal < 1_500_000, "WAL file is \(wal) bytes")
             await store.close()
         }
     }
