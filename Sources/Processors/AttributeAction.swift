@@ -1,5 +1,8 @@
 import CollectorCore
 import OTLP
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One step of the action list shared by the `attributes` and `resource` processors (otelcol's `attraction`).
 ///
@@ -236,8 +239,24 @@ public struct AttributeActions: Sendable {
         }
     }
 
+    /// The first attribute named `key`. Compares UTF-8 bytes (lengths first), which is what `==` decides for the
+    /// keys met in practice, without its general comparison path; any string without contiguous UTF-8 falls back
+    /// to `==`.
     @inline(__always)
     static func index(of key: String, in attributes: [KeyValue]) -> Int? {
+        let found: Int?? = key.utf8.withContiguousStorageIfAvailable { target -> Int? in
+            for i in attributes.indices {
+                let candidate = attributes[i].key.utf8
+                guard candidate.count == target.count else { continue }
+                let same = candidate.withContiguousStorageIfAvailable { bytes -> Bool in
+                    guard let a = bytes.baseAddress, let b = target.baseAddress else { return true }  // both empty
+                    return memcmp(a, b, target.count) == 0
+                } ?? (attributes[i].key == key)
+                if same { return i }
+            }
+            return nil
+        }
+        if let found { return found }
         for i in attributes.indices where attributes[i].key == key { return i }
         return nil
     }

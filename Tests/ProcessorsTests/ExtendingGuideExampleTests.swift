@@ -27,16 +27,10 @@ public struct SpanNamePrefixProcessor: StatelessProcessor, TracesConsumer {
     public var consumers: SignalConsumers { SignalConsumers(traces: self) }
     public var mutatesData: Bool { true }
 
-    public func consume(_ request: ExportTraceRequest) async throws {
-        var request = request
-        for r in request.resourceSpans.indices {
-            for s in request.resourceSpans[r].scopeSpans.indices {
-                for i in request.resourceSpans[r].scopeSpans[s].spans.indices {
-                    request.resourceSpans[r].scopeSpans[s].spans[i].name = prefix + request.resourceSpans[r].scopeSpans[s].spans[i].name
-                }
-            }
-        }
-        try await next.consume(request)
+    public func consume(_ request: consuming ExportTraceRequest) async throws {
+        var request = consume request
+        request.modifySpans { span, _, _ in span.name = prefix + span.name }
+        try await next.consume(consume request)
     }
 }
 

@@ -27,6 +27,16 @@ enum ProcessCPU {
     }
 }
 
+/// CPU time of the calling thread. Around a call that does not suspend (a synchronous pipeline), the difference
+/// is that call's CPU, excluding whatever the process's other threads did meanwhile.
+enum ThreadCPU {
+    static func nanos() -> Int64 {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Int64(t.tv_sec) * 1_000_000_000 + Int64(t.tv_nsec)
+    }
+}
+
 /// What the feeders saw: accepted and refused spans, export latencies, peak RSS.
 final class FeedStats: Sendable {
     struct Snapshot {
@@ -34,6 +44,8 @@ final class FeedStats: Sendable {
         var refusedSpans = 0
         var latenciesMs: [Double] = []
         var peakRSSKiB = 0
+        /// Thread CPU spent inside the pipeline calls (only recorded with --decode-each).
+        var insideCPUNanos: Int64 = 0
 
         func percentile(_ p: Double) -> Double {
             guard !latenciesMs.isEmpty else { return 0 }
@@ -52,6 +64,8 @@ final class FeedStats: Sendable {
             if s.latenciesMs.count < 2_000_000 { s.latenciesMs.append(ms) }
         }
     }
+
+    func record(insideCPU nanos: Int64) { state.withLock { $0.insideCPUNanos += nanos } }
 
     func recordRSS(kib: Int) { state.withLock { $0.peakRSSKiB = max($0.peakRSSKiB, kib) } }
 
