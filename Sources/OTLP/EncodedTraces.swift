@@ -143,12 +143,12 @@ private struct Indexer {
         var r = Reader(buffer, 0..<buffer.count)
         while !r.isAtEnd {
             let f = try r.field()
-            if f.number == 1 {
-                guard f.type == .lengthDelimited else { throw Unreadable() }
-                try resourceSpans(buffer, try r.lengthDelimited())
-            } else {
+            guard f.number == 1 else {
                 try r.skip(f.type)
+                continue
             }
+            guard f.type == .lengthDelimited else { throw Unreadable() }
+            try resourceSpans(buffer, try r.lengthDelimited())
         }
     }
 
@@ -210,21 +210,19 @@ private struct Indexer {
     }
 
     private static func span(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> EncodedTraces.SpanEntry {
-        var r = Reader(buffer, range)
         let none = range.lowerBound..<range.lowerBound
         var span = EncodedTraces.SpanEntry(
             body: range, traceID: none, spanID: none, parentSpanID: none, name: none,
             kind: 0, statusCode: 0, start: 0, end: 0)
         // Bit n set once field n was seen: the fields extracted here must appear at most once.
         var seen: UInt32 = 0
-        while !r.isAtEnd {
-            let f = try r.field()
-            if f.number <= 16 {
-                let bit = UInt32(1) << UInt32(f.number)
-                if seen & bit != 0, f.number <= 8 || f.number == 15 { throw Unreadable() }
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            if number <= 16 {
+                let bit = UInt32(1) << UInt32(number)
+                if seen & bit != 0, number <= 8 || number == 15 { throw Unreadable() }
                 seen |= bit
             }
-            switch (f.number, f.type) {
+            switch (number, type) {
             case (1, .lengthDelimited): span.traceID = try r.lengthDelimited()
             case (2, .lengthDelimited): span.spanID = try r.lengthDelimited()
             case (3, .lengthDelimited): _ = try r.string()
@@ -240,71 +238,67 @@ private struct Indexer {
             case (15, .lengthDelimited): span.statusCode = try status(buffer, try r.lengthDelimited())
             case (16, .fixed32): _ = try r.fixed32()
             case (1...16, _): throw Unreadable()
-            default: try r.skip(f.type)
+            default: return false
             }
+            return true
         }
         return span
     }
 
     /// `Status`: returns its code.
     private static func status(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> Int32 {
-        var r = Reader(buffer, range)
         var code: Int32 = 0
         var seenCode = false
-        while !r.isAtEnd {
-            let f = try r.field()
-            switch (f.number, f.type) {
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            switch (number, type) {
             case (2, .lengthDelimited): _ = try r.string()
             case (3, .varint):
                 if seenCode { throw Unreadable() }
                 seenCode = true
                 code = Int32(truncatingIfNeeded: try r.varint())
             case (2...3, _): throw Unreadable()
-            default: try r.skip(f.type)
+            default: return false
             }
+            return true
         }
         return code
     }
 
     private static func event(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
-        var r = Reader(buffer, range)
-        while !r.isAtEnd {
-            let f = try r.field()
-            switch (f.number, f.type) {
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            switch (number, type) {
             case (1, .fixed64): _ = try r.fixed64()
             case (2, .lengthDelimited): _ = try r.string()
             case (3, .lengthDelimited): try keyValue(buffer, try r.lengthDelimited(), depth: 6)
             case (4, .varint): _ = try r.varint()
             case (1...4, _): throw Unreadable()
-            default: try r.skip(f.type)
+            default: return false
             }
+            return true
         }
     }
 
     private static func link(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
-        var r = Reader(buffer, range)
-        while !r.isAtEnd {
-            let f = try r.field()
-            switch (f.number, f.type) {
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            switch (number, type) {
             case (1, .lengthDelimited), (2, .lengthDelimited): _ = try r.lengthDelimited()
             case (3, .lengthDelimited): _ = try r.string()
             case (4, .lengthDelimited): try keyValue(buffer, try r.lengthDelimited(), depth: 6)
             case (5, .varint): _ = try r.varint()
             case (6, .fixed32): _ = try r.fixed32()
             case (1...6, _): throw Unreadable()
-            default: try r.skip(f.type)
+            default: return false
             }
+            return true
         }
     }
 
     /// `Resource`: returns the value of its first `service.name` attribute when that is a string.
     private static func resource(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> Range<Int>? {
-        var r = Reader(buffer, range)
         var service: Range<Int>?
         var serviceDecided = false
-        while !r.isAtEnd {
-            let f = try r.field()
-            switch (f.number, f.type) {
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            switch (number, type) {
             case (1, .lengthDelimited):
                 let kv = try keyValue(buffer, try r.lengthDelimited(), depth: 4)
                 if !serviceDecided, equals(buffer, kv.key, "service.name") {
@@ -314,38 +308,37 @@ private struct Indexer {
             case (2, .varint): _ = try r.varint()
             case (3, .lengthDelimited): try entityRef(buffer, try r.lengthDelimited())
             case (1...3, _): throw Unreadable()
-            default: try r.skip(f.type)
+            default: return false
             }
+            return true
         }
         return service
     }
 
     private static func entityRef(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
-        var r = Reader(buffer, range)
-        while !r.isAtEnd {
-            let f = try r.field()
-            switch (f.number, f.type) {
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            switch (number, type) {
             case (1...4, .lengthDelimited): _ = try r.string()
             case (1...4, _): throw Unreadable()
-            default: try r.skip(f.type)
+            default: return false
             }
+            return true
         }
     }
 
     /// `InstrumentationScope`: returns its name's range when present.
     private static func instrumentationScope(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> Range<Int>? {
-        var r = Reader(buffer, range)
         var name: Range<Int>?
-        while !r.isAtEnd {
-            let f = try r.field()
-            switch (f.number, f.type) {
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            switch (number, type) {
             case (1, .lengthDelimited): name = try r.string()
             case (2, .lengthDelimited): _ = try r.string()
             case (3, .lengthDelimited): try keyValue(buffer, try r.lengthDelimited(), depth: 5)
             case (4, .varint): _ = try r.varint()
             case (1...4, _): throw Unreadable()
-            default: try r.skip(f.type)
+            default: return false
             }
+            return true
         }
         return name
     }
@@ -354,13 +347,11 @@ private struct Indexer {
     @discardableResult
     private static func keyValue(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int) throws(Unreadable) -> (key: Range<Int>, stringValue: Range<Int>?) {
         guard depth < maxDepth else { throw Unreadable() }
-        var r = Reader(buffer, range)
         var key = range.lowerBound..<range.lowerBound
         var value: Range<Int>?
         var seenValue = false
-        while !r.isAtEnd {
-            let f = try r.field()
-            switch (f.number, f.type) {
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            switch (number, type) {
             case (1, .lengthDelimited): key = try r.string()
             case (2, .lengthDelimited):
                 if seenValue { throw Unreadable() }
@@ -368,8 +359,9 @@ private struct Indexer {
                 value = try anyValue(buffer, try r.lengthDelimited(), depth: depth + 1)
             case (3, .varint): _ = try r.varint()
             case (1...3, _): throw Unreadable()
-            default: try r.skip(f.type)
+            default: return false
             }
+            return true
         }
         return (key, value)
     }
@@ -378,41 +370,36 @@ private struct Indexer {
     @discardableResult
     private static func anyValue(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int) throws(Unreadable) -> Range<Int>? {
         guard depth < maxDepth else { throw Unreadable() }
-        var r = Reader(buffer, range)
         var string: Range<Int>?
         var seenOneof = false
-        while !r.isAtEnd {
-            let f = try r.field()
-            if (1...8).contains(f.number) {
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            if (1...8).contains(number) {
                 // A oneof set twice merges in swift-protobuf; leave that to it.
                 if seenOneof { throw Unreadable() }
                 seenOneof = true
             }
-            switch (f.number, f.type) {
+            switch (number, type) {
             case (1, .lengthDelimited): string = try r.string()
             case (2, .varint), (3, .varint), (8, .varint): _ = try r.varint()
             case (4, .fixed64): _ = try r.fixed64()
             case (5, .lengthDelimited), (6, .lengthDelimited):
                 // ArrayValue holds AnyValues, KeyValueList holds KeyValues, both in field 1.
-                let isArray = f.number == 5
-                var inner = Reader(buffer, try r.lengthDelimited())
-                while !inner.isAtEnd {
-                    let g = try inner.field()
-                    if g.number == 1 {
-                        guard g.type == .lengthDelimited else { throw Unreadable() }
-                        if isArray {
-                            try anyValue(buffer, try inner.lengthDelimited(), depth: depth + 2)
-                        } else {
-                            try keyValue(buffer, try inner.lengthDelimited(), depth: depth + 2)
-                        }
+                let isArray = number == 5
+                try Reader.forEachField(buffer, try r.lengthDelimited()) { inner, innerType, values throws(Unreadable) in
+                    guard inner == 1 else { return false }
+                    guard innerType == .lengthDelimited else { throw Unreadable() }
+                    if isArray {
+                        try anyValue(buffer, try values.lengthDelimited(), depth: depth + 2)
                     } else {
-                        try inner.skip(g.type)
+                        try keyValue(buffer, try values.lengthDelimited(), depth: depth + 2)
                     }
+                    return true
                 }
             case (7, .lengthDelimited): _ = try r.lengthDelimited()
             case (1...8, _): throw Unreadable()
-            default: try r.skip(f.type)
+            default: return false
             }
+            return true
         }
         return string
     }

@@ -53,3 +53,16 @@ private func modifyInPlace<R, S, Item>(
         }
     }
 }
+
+extension Array {
+    /// Keeps, in order, the elements for which `keep` returns true; `keep` may edit each element in place.
+    /// Elements are moved, not copied, so an array (and elements) held by no one else is edited where it is.
+    public mutating func filterInPlace(_ keep: (inout Element) throws -> Bool) rethrows {
+        var kept = 0
+        for i in indices where try keep(&self[i]) {
+            if kept != i { swapAt(kept, i) }
+            kept += 1
+        }
+        removeLast(count - kept)
+    }
+}

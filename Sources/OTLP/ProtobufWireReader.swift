@@ -89,6 +89,20 @@ struct ProtobufWireReader {
         }
     }
 
+    /// Reads the fields of the message in `range`: `body` gets each field with the reader positioned at its value,
+    /// and returns whether it read the value; a field it leaves (returns false) is skipped.
+    @inline(__always)
+    static func forEachField(
+        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>,
+        _ body: (_ number: UInt64, _ type: WireType, _ reader: inout ProtobufWireReader) throws(Unreadable) -> Bool
+    ) throws(Unreadable) {
+        var r = ProtobufWireReader(buffer, range)
+        while !r.isAtEnd {
+            let f = try r.field()
+            if try !body(f.number, f.type, &r) { try r.skip(f.type) }
+        }
+    }
+
     /// A length-delimited field whose payload must be valid UTF-8 (a protobuf `string`).
     @inline(__always)
     mutating func string() throws(Unreadable) -> Range<Int> {

@@ -28,12 +28,17 @@ struct SizeLimitedDeserializer<Message: SwiftProtobuf.Message & Sendable>: Messa
     let limit: Int
 
     func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> Message {
-        guard bytes.count <= limit else {
-            throw RPCError(
-                code: .resourceExhausted,
-                message: "request of \(bytes.count) bytes exceeds the limit of \(limit) bytes (max_recv_msg_size_mib)")
-        }
+        try checkRequestSize(bytes.count, limit: limit)
         return try ProtobufDeserializer<Message>().deserialize(bytes)
+    }
+}
+
+/// `RESOURCE_EXHAUSTED` for a request over `limit` bytes.
+func checkRequestSize(_ count: Int, limit: Int) throws {
+    guard count <= limit else {
+        throw RPCError(
+            code: .resourceExhausted,
+            message: "request of \(count) bytes exceeds the limit of \(limit) bytes (max_recv_msg_size_mib)")
     }
 }
 
@@ -43,11 +48,7 @@ struct TraceRequestDeserializer: MessageDeserializer {
     let limit: Int
 
     func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> ReceivedTraces {
-        guard bytes.count <= limit else {
-            throw RPCError(
-                code: .resourceExhausted,
-                message: "request of \(bytes.count) bytes exceeds the limit of \(limit) bytes (max_recv_msg_size_mib)")
-        }
+        try checkRequestSize(bytes.count, limit: limit)
         let copy = bytes.withUnsafeBytes { [UInt8]($0) }
         return try ReceivedTraces(copy) { try ProtobufDeserializer<ExportTraceRequest>().deserialize(bytes) }
     }

@@ -231,45 +231,18 @@ public struct ProbabilisticSampler: StatelessProcessor, TracesConsumer {
         try await next.consume(consume kept)
     }
 
-    /// The request with only the sampled spans, or `nil` when none is left. Each list is taken out of its parent
-    /// while it is filtered, so a request the caller handed over is edited in place rather than copied.
+    /// The request with only the sampled spans, or `nil` when none is left. Lists are filtered in place, so a
+    /// request the caller handed over is not copied.
     func sample(_ traces: consuming ExportTraceRequest) -> ExportTraceRequest? {
         var request = consume traces
-        var resources = request.resourceSpans
-        request.resourceSpans = []
-        var keptResources = 0
-        for r in resources.indices {
-            var rs = resources[r]
-            resources[r] = ResourceSpans()
-            var scopes = rs.scopeSpans
-            rs.scopeSpans = []
-            var keptScopes = 0
-            for s in scopes.indices {
-                var ss = scopes[s]
-                scopes[s] = ScopeSpans()
-                var spans = ss.spans
-                ss.spans = []
-                var kept = 0
-                for i in spans.indices where sampler.sample(&spans[i]) {
-                    if kept != i { spans.swapAt(kept, i) }
-                    kept += 1
-                }
-                guard kept > 0 else { continue }
-                spans.removeLast(spans.count - kept)
-                ss.spans = spans
-                scopes[keptScopes] = ss
-                keptScopes += 1
+        request.resourceSpans.filterInPlace { rs in
+            rs.scopeSpans.filterInPlace { ss in
+                ss.spans.filterInPlace { sampler.sample(&$0) }
+                return !ss.spans.isEmpty
             }
-            guard keptScopes > 0 else { continue }
-            scopes.removeLast(scopes.count - keptScopes)
-            rs.scopeSpans = scopes
-            resources[keptResources] = rs
-            keptResources += 1
+            return !rs.scopeSpans.isEmpty
         }
-        guard keptResources > 0 else { return nil }
-        resources.removeLast(resources.count - keptResources)
-        request.resourceSpans = resources
-        return request
+        return request.resourceSpans.isEmpty ? nil : request
     }
 }
 
