@@ -25,7 +25,15 @@ public struct TraceReader: Sendable {
         }
         var config = Configuration()
         config.readonly = true
-        reader = try DatabasePool(path: path, configuration: config)
+        let pool = try DatabasePool(path: path, configuration: config)
+        // A file written with another layout would fail on its first query with SQLite's words; say it plainly.
+        let version = try pool.read { db in
+            try db.tableExists("meta") ? String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'") : nil
+        }
+        guard version == String(SQLiteSchema.version) else {
+            throw TraceReaderError.unsupportedVersion(path, version)
+        }
+        reader = pool
         source = path
     }
 
@@ -126,11 +134,16 @@ public struct TraceReader: Sendable {
 public enum TraceReaderError: Error, CustomStringConvertible {
     case noDatabase(String)
     case corrupt(String)
+    /// The file is not an otelsink database of the layout this version reads (the stored version, if any).
+    case unsupportedVersion(String, String?)
 
     public var description: String {
         switch self {
         case .noDatabase(let p): "no database at \(p)"
         case .corrupt(let m): "database is inconsistent: \(m)"
+        case .unsupportedVersion(let p, let v?):
+            "\(p) has storage schema version \(v); this otelsink reads version \(SQLiteSchema.version)"
+        case .unsupportedVersion(let p, nil): "\(p) is not an otelsink trace database"
         }
     }
 }

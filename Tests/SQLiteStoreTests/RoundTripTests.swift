@@ -64,6 +64,28 @@ struct RoundTripTests {
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
+    @Test func readerRefusesAnotherSchemaVersionOrAForeignFileByName() async throws {
+        try await withTemporaryDirectory { dir in
+            let config = storeConfig(dir)
+            let store = try SQLiteTraceStore(config: config)
+            try await store.append(traceRequest(spans: 2, start: nowNanos()).request)
+            try await store.pool.write { db in try db.execute(sql: "UPDATE meta SET value = '1' WHERE key = 'schema_version'") }
+            await store.close()
+            #expect {
+                try TraceReader(path: config.path)
+            } throws: { error in
+                "\(error)" == "\(config.path) has storage schema version 1; this otelsink reads version \(SQLiteSchema.version)"
+            }
+            let foreign = dir.appendingPathComponent("other.db").path
+            try await DatabaseQueue(path: foreign).write { db in try db.execute(sql: "CREATE TABLE t(x)") }
+            #expect {
+                try TraceReader(path: foreign)
+            } throws: { error in
+                "\(error)" == "\(foreign) is not an otelsink trace database"
+            }
+        }
+    }
+
     @Test func oddSpansAreStored() async throws {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteTraceStore(config: storeConfig(dir))
