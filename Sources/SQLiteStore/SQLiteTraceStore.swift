@@ -194,6 +194,11 @@ public final class SQLiteTraceStore: Sendable {
                 if outcome.duplicates > 0 {
                     logger.debug("retried spans already stored", metadata: ["duplicates": "\(outcome.duplicates)"])
                 }
+                if outcome.invalid > 0 {
+                    // Receivers reject such spans through partial_success; only a caller of append(_:) that skipped
+                    // that check gets here.
+                    logger.warning("spans with malformed trace or span IDs not stored", metadata: ["spans": "\(outcome.invalid)"])
+                }
                 batch.forEach { $0.continuation.resume() }
                 checkpointIfWALTooLarge()
             case .failure(let error):

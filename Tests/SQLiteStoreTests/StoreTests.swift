@@ -70,6 +70,22 @@ struct StoreTests {
         }
     }
 
+    @Test func spansWithMalformedIDsAreNeverStored() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let start = nowNanos()
+            let good = makeSpan(trace: randomBytes(16), name: "good", start: start)
+            var zeroTrace = makeSpan(trace: Data(count: 16), name: "zero-trace", start: start)
+            zeroTrace.spanID = randomBytes(8)
+            let shortSpanID = { var s = makeSpan(trace: randomBytes(16), name: "short", start: start); s.spanID = Data([1, 2]); return s }()
+            try await store.append(makeRequest(spans: [zeroTrace, good, shortSpanID]))
+            let reader = TraceReader(store: store)
+            #expect(try reader.spanCount() == 1)
+            #expect(try reader.trace(id: good.traceID)?.spanCount == 1)
+            await store.close()
+        }
+    }
+
     @Test func duplicatesWithinOneRequestAreStoredOnce() async throws {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteTraceStore(config: storeConfig(dir))
