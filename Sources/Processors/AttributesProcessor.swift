@@ -51,10 +51,10 @@ public struct AttributesProcessor: StatelessProcessor, TracesConsumer, MetricsCo
     // MARK: - Traces
 
     public func consume(_ traces: consuming ExportTraceRequest) async throws {
-        guard let downstream = next.traces else { return }
-        var request = consume traces
-        process(&request)
-        try await downstream.consume(consume request)
+        try await next.forward(consume traces) {
+            process(&$0)
+            return true
+        }
     }
 
     /// Applies the actions to the selected spans of `request`, in place.
@@ -73,10 +73,10 @@ public struct AttributesProcessor: StatelessProcessor, TracesConsumer, MetricsCo
     // MARK: - Logs
 
     public func consume(_ logs: consuming ExportLogsRequest) async throws {
-        guard let downstream = next.logs else { return }
-        var request = consume logs
-        process(&request)
-        try await downstream.consume(consume request)
+        try await next.forward(consume logs) {
+            process(&$0)
+            return true
+        }
     }
 
     /// Applies the actions to the selected log records of `request`, in place.
@@ -95,10 +95,10 @@ public struct AttributesProcessor: StatelessProcessor, TracesConsumer, MetricsCo
     // MARK: - Metrics
 
     public func consume(_ metrics: consuming ExportMetricsRequest) async throws {
-        guard let downstream = next.metrics else { return }
-        var request = consume metrics
-        process(&request)
-        try await downstream.consume(consume request)
+        try await next.forward(consume metrics) {
+            process(&$0)
+            return true
+        }
     }
 
     /// Applies the actions to every data point of the selected metrics of `request`, in place.

@@ -21,10 +21,7 @@ public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsum
     // MARK: - Traces
 
     public func consume(_ traces: consuming ExportTraceRequest) async throws {
-        guard let downstream = next.traces else { return }
-        var request = consume traces
-        guard process(&request) else { return }
-        try await downstream.consume(consume request)
+        try await next.forward(consume traces) { process(&$0) }
     }
 
     /// Filters `request` in place; returns false when nothing is left to forward.
@@ -65,10 +62,7 @@ public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsum
     // MARK: - Metrics
 
     public func consume(_ metrics: consuming ExportMetricsRequest) async throws {
-        guard let downstream = next.metrics else { return }
-        var request = consume metrics
-        guard process(&request) else { return }
-        try await downstream.consume(consume request)
+        try await next.forward(consume metrics) { process(&$0) }
     }
 
     /// Filters `request` in place; returns false when nothing is left to forward.
@@ -125,10 +119,7 @@ public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsum
     // MARK: - Logs
 
     public func consume(_ logs: consuming ExportLogsRequest) async throws {
-        guard let downstream = next.logs else { return }
-        var request = consume logs
-        guard process(&request) else { return }
-        try await downstream.consume(consume request)
+        try await next.forward(consume logs) { process(&$0) }
     }
 
     /// Filters `request` in place; returns false when nothing is left to forward.

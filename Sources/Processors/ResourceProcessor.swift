@@ -29,24 +29,24 @@ public struct ResourceProcessor: StatelessProcessor, TracesConsumer, MetricsCons
     public var consumers: SignalConsumers { next.routed(through: self) }
 
     public func consume(_ traces: consuming ExportTraceRequest) async throws {
-        guard let downstream = next.traces else { return }
-        var request = consume traces
-        process(&request)
-        try await downstream.consume(consume request)
+        try await next.forward(consume traces) {
+            process(&$0)
+            return true
+        }
     }
 
     public func consume(_ metrics: consuming ExportMetricsRequest) async throws {
-        guard let downstream = next.metrics else { return }
-        var request = consume metrics
-        process(&request)
-        try await downstream.consume(consume request)
+        try await next.forward(consume metrics) {
+            process(&$0)
+            return true
+        }
     }
 
     public func consume(_ logs: consuming ExportLogsRequest) async throws {
-        guard let downstream = next.logs else { return }
-        var request = consume logs
-        process(&request)
-        try await downstream.consume(consume request)
+        try await next.forward(consume logs) {
+            process(&$0)
+            return true
+        }
     }
 
     /// Applies the actions to every resource of `request`, in place.

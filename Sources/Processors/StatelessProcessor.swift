@@ -1,4 +1,5 @@
 import CollectorCore
+import OTLP
 import ServiceLifecycle
 
 /// A processor that handles each batch inside `consume`, with no background work and nothing buffered: it lives
@@ -8,5 +9,28 @@ public protocol StatelessProcessor: Processor {}
 extension StatelessProcessor {
     public func run() async throws {
         try? await gracefulShutdown()
+    }
+}
+
+extension SignalConsumers {
+    // What an editing stateless processor's `consume` does: edit the request it owns in place with `edit` (which
+    // returns false when nothing is left to forward), then hand it on. Nothing happens without a consumer for it.
+
+    func forward(_ request: consuming ExportTraceRequest, editedBy edit: (inout ExportTraceRequest) -> Bool) async throws {
+        guard let downstream = traces else { return }
+        var request = consume request
+        if edit(&request) { try await downstream.consume(consume request) }
+    }
+
+    func forward(_ request: consuming ExportMetricsRequest, editedBy edit: (inout ExportMetricsRequest) -> Bool) async throws {
+        guard let downstream = metrics else { return }
+        var request = consume request
+        if edit(&request) { try await downstream.consume(consume request) }
+    }
+
+    func forward(_ request: consuming ExportLogsRequest, editedBy edit: (inout ExportLogsRequest) -> Bool) async throws {
+        guard let downstream = logs else { return }
+        var request = consume request
+        if edit(&request) { try await downstream.consume(consume request) }
     }
 }
