@@ -62,7 +62,7 @@ let package = Package(
         // Layer 2.5: what otelsink's SwiftNIO servers share.
         .target(
             name: "NIOServing",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
 

@@ -124,6 +124,11 @@ func isValidUTF8(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool 
             i += 8
         }
         guard i < end else { return true }
+        // A short ASCII tail: the last eight bytes cover it, and overlap bytes already checked.
+        if end - i < 8, end - range.lowerBound >= 8,
+           buffer.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+            return true
+        }
         let b0 = buffer[i]
         if b0 < 0x80 {
             i += 1

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
+import NIOServing
 import ServiceLifecycle
 
 /// The `otlp` receiver: OTLP/gRPC and OTLP/HTTP servers feeding the pipelines that list it.
@@ -56,6 +57,10 @@ public struct OTLPReceiver: Receiver {
         let address: GRPCNIOTransportCore.SocketAddress = settings.endpoint.host.contains(":")
             ? .ipv6(host: settings.endpoint.host, port: settings.endpoint.port)
             : .ipv4(host: settings.endpoint.host, port: settings.endpoint.port)
+        // RPC handlers run on the event loops that serve their connections (see EventLoopTaskExecutor), instead of
+        // hopping to the global concurrency pool and back for every request.
+        let loops = MultiThreadedEventLoopGroup.singleton
+        let executor = EventLoopTaskExecutor(loops)
         let transport = HTTP2ServerTransport.Posix(
             address: address,
             transportSecurity: .plaintext,
@@ -66,7 +71,8 @@ public struct OTLPReceiver: Receiver {
                 c.compression.enabledAlgorithms = .all
                 c.http2.maxConcurrentStreams = settings.maxConcurrentStreams
                 c.http2.targetWindowSize = 4 << 20
-            }
+            },
+            eventLoopGroup: loops
         )
         let server = GRPCServer(transport: transport, services: services)
         // serve() returns once graceful shutdown has let in-flight RPCs finish. Cancellation (the other protocol
@@ -80,7 +86,9 @@ public struct OTLPReceiver: Receiver {
                 let text = bound.ipv4.map { "\($0.host):\($0.port)" } ?? bound.ipv6.map { "[\($0.host)]:\($0.port)" } ?? "\(bound)"
                 context.announceListening(protocolName: "grpc", address: text)
             }
-            try await server.serve()
+            try await withTaskExecutorPreference(executor) {
+                try await server.serve()
+            }
         } onCancelOrGracefulShutdown: {
             server.beginGracefulShutdown()
         }

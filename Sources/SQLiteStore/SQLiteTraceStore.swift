@@ -396,6 +396,7 @@ public final class SQLiteTraceStore: Sendable {
         }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             writerQueue.async {
+                self.writer.releaseStatements()
                 _ = try? self.pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
                 c.resume()
             }

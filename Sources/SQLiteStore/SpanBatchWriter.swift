@@ -19,6 +19,14 @@ final class SpanBatchWriter {
     private var operations: Set<OperationKey> = []
     /// The next free trace sequence number per partition (the writer is the only one assigning them).
     private var nextSeq: [Int64: Int64] = [:]
+    /// The per-span statements of each partition, prepared once: looking them up in GRDB's statement cache would
+    /// build and hash their SQL for every span.
+    private var statements: [Int64: PartitionStatements] = [:]
+
+    struct PartitionStatements {
+        var insertSpan: Statement
+        var selectTraceSeq: Statement
+    }
     private var cachedBytes = 0
     static let cacheLimit = 10_000
     /// Keys larger than this are not cached (they are looked up in SQLite each time), and all caches together hold
@@ -70,6 +78,25 @@ final class SpanBatchWriter {
     func forget(bucket: Int64) {
         partitions.remove(bucket)
         nextSeq[bucket] = nil
+        statements[bucket] = nil
+    }
+
+    /// Finalizes the prepared statements (before the database closes).
+    func releaseStatements() {
+        statements.removeAll()
+    }
+
+    private func statements(bucket: Int64, db: Database) throws -> PartitionStatements {
+        if let known = statements[bucket] { return known }
+        let prepared = PartitionStatements(
+            insertSpan: try db.makeStatement(sql: """
+                INSERT OR IGNORE INTO \(SQLiteSchema.spansTable(bucket))
+                (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body, trace_seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """),
+            selectTraceSeq: try db.makeStatement(sql: "SELECT seq FROM \(SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?"))
+        statements[bucket] = prepared
+        return prepared
     }
 
     /// The partition a span belongs to: by start time, clamped to the retained window so a client clock far off
@@ -101,16 +128,19 @@ final class SpanBatchWriter {
                                 try SQLiteSchema.createPartition(db, bucket: b, widthNanos: widthNanos)
                                 partitions.insert(b)
                             }
+                            let partition = try statements(bucket: b, db: db)
                             let key = TraceKey(buffer, span.traceID)
                             let seq: Int64
                             if let known = traces[b]?[key]?.seq {
                                 seq = known
                             } else {
-                                let (found, isNew) = try traceSeq(bucket: b, traceID: span.traceID, buffer, db: db)
+                                let (found, isNew) = try traceSeq(bucket: b, traceID: span.traceID, buffer, partition.selectTraceSeq, db: db)
                                 seq = found
                                 traces[b, default: [:]][key] = TraceSummary(seq: found, isNew: isNew, start: Int64.max, end: Int64.min)
                             }
-                            let inserted = try insert(span, buffer, bucket: b, traceSeq: seq, resourceID: resourceID, scopeID: scopeID, service: service, db: db)
+                            let inserted = try insert(
+                                span, buffer, partition.insertSpan, traceSeq: seq, resourceID: resourceID, scopeID: scopeID,
+                                service: service, db: db)
                             guard inserted else {
                                 outcome.duplicates += 1
                                 continue
@@ -153,8 +183,9 @@ final class SpanBatchWriter {
 
     /// The sequence number of a trace in partition `bucket`: its row's when stored there already, else the next
     /// free one (the row is inserted with the trace's summary at the end of the transaction).
-    private func traceSeq(bucket: Int64, traceID: Range<Int>, _ buffer: UnsafeRawBufferPointer, db: Database) throws -> (seq: Int64, isNew: Bool) {
-        let statement = try db.cachedStatement(sql: "SELECT seq FROM \(SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?")
+    private func traceSeq(
+        bucket: Int64, traceID: Range<Int>, _ buffer: UnsafeRawBufferPointer, _ statement: Statement, db: Database
+    ) throws -> (seq: Int64, isNew: Bool) {
         let stmt = statement.sqliteStatement
         sqlite3_reset(stmt)
         bindBlob(stmt, 1, buffer, traceID)
@@ -181,14 +212,9 @@ final class SpanBatchWriter {
 
     /// Inserts one span; false when (trace_id, span_id) was already stored (a retried export).
     private func insert(
-        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, bucket: Int64, traceSeq: Int64,
+        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, _ statement: Statement, traceSeq: Int64,
         resourceID: Int64, scopeID: Int64, service: String, db: Database
     ) throws -> Bool {
-        let statement = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO \(SQLiteSchema.spansTable(bucket))
-            (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body, trace_seq)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
         let stmt = statement.sqliteStatement
         let start = Int64(clamping: span.start)
         let end = Int64(clamping: span.end)
