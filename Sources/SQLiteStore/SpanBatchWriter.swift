@@ -140,7 +140,7 @@ final class SpanBatchWriter {
                             }
                             let inserted = try insert(
                                 span, buffer, partition.insertSpan, traceSeq: seq, resourceID: resourceID, scopeID: scopeID,
-                                service: service, db: db)
+                                serviceBytes: resource.serviceName, db: db)
                             guard inserted else {
                                 outcome.duplicates += 1
                                 continue
@@ -213,7 +213,7 @@ final class SpanBatchWriter {
     /// Inserts one span; false when (trace_id, span_id) was already stored (a retried export).
     private func insert(
         _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, _ statement: Statement, traceSeq: Int64,
-        resourceID: Int64, scopeID: Int64, service: String, db: Database
+        resourceID: Int64, scopeID: Int64, serviceBytes: Range<Int>?, db: Database
     ) throws -> Bool {
         let stmt = statement.sqliteStatement
         let start = Int64(clamping: span.start)
@@ -224,7 +224,12 @@ final class SpanBatchWriter {
         bindBlob(stmt, 3, buffer, span.parentSpanID)
         sqlite3_bind_int64(stmt, 4, resourceID)
         sqlite3_bind_int64(stmt, 5, scopeID)
-        bindText(stmt, 6, service)
+        // The service name's bytes in the request (SQLITE_STATIC: no copy per span).
+        if let serviceBytes {
+            bindText(stmt, 6, buffer, serviceBytes)
+        } else {
+            bindText(stmt, 6, "unknown_service")
+        }
         bindText(stmt, 7, buffer, span.name)
         sqlite3_bind_int64(stmt, 8, Int64(span.kind))
         sqlite3_bind_int64(stmt, 9, start)
