@@ -134,8 +134,18 @@ enum TailSpanSizeEstimate {
     }
 
     static func of(_ attributes: [KeyValue]) -> Int {
-        var n = 0
-        for kv in attributes { n += attributeOverhead + kv.key.utf8.count + of(kv.value) }
+        var n = attributes.count * attributeOverhead
+        for i in attributes.indices {
+            n += attributes[i].key.utf8.count
+            // Strings, the common case, without copying the value out first.
+            switch attributes[i].value.value {
+            case .stringValue(let s)?: n += s.utf8.count
+            case .bytesValue(let b)?: n += b.count
+            case .arrayValue(let a)?: n += a.values.reduce(16) { $0 + 16 + of($1) }
+            case .kvlistValue(let l)?: n += 16 + of(l.values)
+            default: n += 8
+            }
+        }
         return n
     }
 
