@@ -47,9 +47,13 @@ public struct AttributeActions: Sendable {
 
     /// Most attributes one pass can add (inserts, upserts, extract groups): the list is grown once, up front.
     private let maxAdded: Int
+    /// Set when every action is an insert, update or upsert of a config value or a delete by key: then one scan
+    /// of the list finds every key the actions name (see ``apply(to:)``).
+    private let keyed: KeyedActions?
 
     public init(_ actions: [AttributeAction]) {
         self.actions = actions
+        self.keyed = KeyedActions(actions)
         self.maxAdded = actions.reduce(0) { n, action in
             switch action {
             case .insert, .upsert: n + 1
@@ -192,6 +196,13 @@ public struct AttributeActions: Sendable {
     public func apply(to attributes: inout [KeyValue]) {
         // One allocation instead of a copy (the list is usually shared with the caller's batch) and a regrowth.
         if maxAdded > 0 { attributes.reserveCapacity(attributes.count + maxAdded) }
+        if let keyed, keyed.apply(to: &attributes) { return }
+        applyOneByOne(to: &attributes)
+    }
+
+    /// Runs the actions one after the other, each looking up its own key (the general path; internal for tests,
+    /// which check that ``apply(to:)`` gives the same result).
+    func applyOneByOne(to attributes: inout [KeyValue]) {
         for action in actions {
             switch action {
             case .insert(let key, let source):
@@ -272,6 +283,103 @@ public struct AttributeActions: Sendable {
     }
 
     @inline(__always)
+    private static func pair(_ key: String, _ value: AnyValue) -> KeyValue {
+        var kv = KeyValue()
+        kv.key = key
+        kv.value = value
+        return kv
+    }
+}
+
+/// An action list of inserts, updates and upserts of config values and deletes by key, run with one scan.
+///
+/// The scan records where each named key first occurs. When no key occurs twice, the actions then run on those
+/// positions (kept current as attributes are appended and removed), which is what running them one by one gives;
+/// with a repeated key, or a key whose bytes cannot be read in place, ``apply(to:)`` returns false and leaves the
+/// list to the one-by-one path.
+struct KeyedActions: Sendable {
+    enum Step: Sendable {
+        case insert(slot: Int, value: AnyValue)
+        case update(slot: Int, value: AnyValue)
+        case upsert(slot: Int, value: AnyValue)
+        case delete(slot: Int)
+    }
+
+    let keys: [String]
+    let keyBytes: [[UInt8]]
+    let steps: [Step]
+
+    init?(_ actions: [AttributeAction]) {
+        var keys: [String] = []
+        var steps: [Step] = []
+        func slot(_ key: String) -> Int {
+            if let i = keys.firstIndex(where: { Array($0.utf8) == Array(key.utf8) }) { return i }
+            keys.append(key)
+            return keys.count - 1
+        }
+        for action in actions {
+            switch action {
+            case .insert(let key, .value(let v)): steps.append(.insert(slot: slot(key), value: v))
+            case .update(let key, .value(let v)): steps.append(.update(slot: slot(key), value: v))
+            case .upsert(let key, .value(let v)): steps.append(.upsert(slot: slot(key), value: v))
+            case .delete(let key?, nil): steps.append(.delete(slot: slot(key)))
+            default: return nil
+            }
+        }
+        guard !keys.isEmpty, keys.count <= 16 else { return nil }
+        self.keys = keys
+        self.keyBytes = keys.map { Array($0.utf8) }
+        self.steps = steps
+    }
+
+    /// Applies the steps; false (nothing changed) when the list must go the one-by-one way.
+    func apply(to attributes: inout [KeyValue]) -> Bool {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: keys.count) { position -> Bool in
+            position.initialize(repeating: -1)
+            for i in attributes.indices {
+                let found: Bool? = attributes[i].key.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+                    for s in keyBytes.indices where keyBytes[s].count == bytes.count {
+                        let same = keyBytes[s].withUnsafeBufferPointer { key -> Bool in
+                            guard let a = key.baseAddress, let b = bytes.baseAddress else { return true }  // both empty
+                            return memcmp(a, b, bytes.count) == 0
+                        }
+                        if same {
+                            if position[s] != -1 { return false }  // a repeated key
+                            position[s] = i
+                        }
+                    }
+                    return true
+                }
+                guard found == true else { return false }
+            }
+            for step in steps {
+                switch step {
+                case .insert(let s, let value):
+                    if position[s] == -1 {
+                        attributes.append(Self.pair(keys[s], value))
+                        position[s] = attributes.count - 1
+                    }
+                case .update(let s, let value):
+                    if position[s] != -1 { attributes[position[s]].value = value }
+                case .upsert(let s, let value):
+                    if position[s] != -1 {
+                        attributes[position[s]].value = value
+                    } else {
+                        attributes.append(Self.pair(keys[s], value))
+                        position[s] = attributes.count - 1
+                    }
+                case .delete(let s):
+                    let p = position[s]
+                    guard p != -1 else { continue }
+                    attributes.remove(at: p)
+                    position[s] = -1
+                    for t in position.indices where position[t] > p { position[t] -= 1 }
+                }
+            }
+            return true
+        }
+    }
+
     private static func pair(_ key: String, _ value: AnyValue) -> KeyValue {
         var kv = KeyValue()
         kv.key = key
