@@ -283,7 +283,7 @@ public struct AttributeActions: Sendable {
     }
 
     @inline(__always)
-    private static func pair(_ key: String, _ value: AnyValue) -> KeyValue {
+    static func pair(_ key: String, _ value: AnyValue) -> KeyValue {
         var kv = KeyValue()
         kv.key = key
         kv.value = value
@@ -313,7 +313,7 @@ struct KeyedActions: Sendable {
         var keys: [String] = []
         var steps: [Step] = []
         func slot(_ key: String) -> Int {
-            if let i = keys.firstIndex(where: { Array($0.utf8) == Array(key.utf8) }) { return i }
+            if let i = keys.firstIndex(where: { $0.utf8.elementsEqual(key.utf8) }) { return i }
             keys.append(key)
             return keys.count - 1
         }
@@ -356,7 +356,7 @@ struct KeyedActions: Sendable {
                 switch step {
                 case .insert(let s, let value):
                     if position[s] == -1 {
-                        attributes.append(Self.pair(keys[s], value))
+                        attributes.append(AttributeActions.pair(keys[s], value))
                         position[s] = attributes.count - 1
                     }
                 case .update(let s, let value):
@@ -365,7 +365,7 @@ struct KeyedActions: Sendable {
                     if position[s] != -1 {
                         attributes[position[s]].value = value
                     } else {
-                        attributes.append(Self.pair(keys[s], value))
+                        attributes.append(AttributeActions.pair(keys[s], value))
                         position[s] = attributes.count - 1
                     }
                 case .delete(let s):
@@ -378,12 +378,5 @@ struct KeyedActions: Sendable {
             }
             return true
         }
-    }
-
-    private static func pair(_ key: String, _ value: AnyValue) -> KeyValue {
-        var kv = KeyValue()
-        kv.key = key
-        kv.value = value
-        return kv
     }
 }

@@ -283,6 +283,7 @@ final class SpanBatchWriter {
     func resetCaches() {
         resetKeyCaches()
         nextSeq.removeAll()
+        statements.removeAll()  // a rolled-back transaction may have created a partition its statements name
     }
 
     /// Empties the resource, scope and operation caches (safe mid-transaction, unlike the sequence numbers).
