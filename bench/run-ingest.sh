@@ -15,6 +15,8 @@
 #                             implies no build)
 #   OTELSINK_BENCH_TIMEOUT    hard limit for the load generator, seconds (default 900)
 #   OTELSINK_BENCH_KEEP=1     keep the temp dir (database, server log, raw results)
+#   OTELSINK_BENCH_CONFIG     server config (default bench/ingest.yaml; bench/ingest-nop.yaml measures the
+#                             receivers alone: spans are dropped by a nop exporter, so "spans stored" is 0)
 # Results are also saved under bench/results/ (ignored by git).
 set -euo pipefail
 
@@ -99,7 +101,7 @@ for port in "$GRPC_PORT" "$HTTP_PORT"; do
 done
 
 log "starting otelsink (database $OTELSINK_BENCH_DB)"
-"$BIN/otelsink" serve --config "$ROOT/bench/ingest.yaml" >"$WORKDIR/server.log" 2>&1 &
+"$BIN/otelsink" serve --config "${OTELSINK_BENCH_CONFIG:-$ROOT/bench/ingest.yaml}" >"$WORKDIR/server.log" 2>&1 &
 SERVER_PID=$!
 
 deadline=$((SECONDS + 60))
