@@ -40,6 +40,11 @@ extension Array where Element == Opentelemetry_Proto_Common_V1_KeyValue {
     }
 }
 
+extension Opentelemetry_Proto_Trace_V1_Span {
+    /// `status.code`, read in place (from another module the `status` getter copies the whole status).
+    public var statusCode: Opentelemetry_Proto_Trace_V1_Status.StatusCode { status.code }
+}
+
 extension Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest {
     /// Number of spans in the request.
     public var spanCount: Int {

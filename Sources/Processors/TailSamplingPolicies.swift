@@ -91,7 +91,7 @@ struct TailPolicyEvaluator {
             } ? .sampled : .notSampled
 
         case .statusCode(let codes):
-            return trace.hasSpan { codes.contains($0.status.code) } ? .sampled : .notSampled
+            return trace.hasSpan { codes.contains($0.statusCode) } ? .sampled : .notSampled
 
         case .stringAttribute(let key, let matcher, let invert):
             // Go's Value.Str() is "" for non-string values; a span's empty string never matches.
@@ -100,9 +100,9 @@ struct TailPolicyEvaluator {
                 return matcher.matches(v.value.tailSamplingStringOrEmpty)
             }
             let spanMatches = { (s: Span) -> Bool in
-                guard let v = s.attributes.first(where: { $0.key == key }) else { return false }
-                let text = v.value.tailSamplingStringOrEmpty
-                return !text.isEmpty && matcher.matches(text)
+                // Absent and non-string attributes are alike here: "" never matches for a span.
+                guard let text = s.attributes.stringValue(key), !text.isEmpty else { return false }
+                return matcher.matches(text)
             }
             return trace.decide(invert: invert, resource: resourceMatches, span: spanMatches)
 
@@ -125,7 +125,8 @@ struct TailPolicyEvaluator {
             return trace.decide(invert: invert, resource: { matches($0.attributes) }, span: { matches($0.attributes) })
 
         case .probabilistic(let saltState, let threshold):
-            return TailFNV64a.continueHash(saltState, traceID.bytes) <= threshold ? .sampled : .notSampled
+            let hash = withUnsafeBytes(of: (traceID.high, traceID.low)) { TailFNV64a.continueHash(saltState, $0) }
+            return hash <= threshold ? .sampled : .notSampled
 
         case .rateLimiting(let bucket):
             return bucket.allow(trace.spanCount, now: now) ? .sampled : .notSampled

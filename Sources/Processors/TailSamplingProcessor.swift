@@ -152,7 +152,7 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
             index.removeAll(keepingCapacity: true)
             var shell = rs
             shell.scopeSpans = []
-            let resourceBytes = TailSpanSizeEstimate.of(rs)
+            let resourceBytes = OTLPMemoryEstimate.of(rs)
             for ss in rs.scopeSpans {
                 scopeNumber += 1
                 var scopeShell = ss
@@ -180,7 +180,7 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
                     }
                     arrivals[a].fragment.scopeSpans[arrivals[a].fragment.scopeSpans.count - 1].spans.append(span)
                     arrivals[a].spanCount += 1
-                    arrivals[a].bytes += TailSpanSizeEstimate.of(span)
+                    arrivals[a].bytes += OTLPMemoryEstimate.of(span)
                 }
             }
         }

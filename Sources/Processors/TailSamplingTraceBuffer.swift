@@ -20,11 +20,6 @@ struct TailTraceKey: Hashable {
             }
         }
     }
-
-    /// The trace ID's bytes, in their original order.
-    var bytes: [UInt8] {
-        withUnsafeBytes(of: high) { Array($0) } + withUnsafeBytes(of: low) { Array($0) }
-    }
 }
 
 /// The spans of one trace waiting for a decision: one `ResourceSpans` fragment per resource per request it
@@ -112,51 +107,6 @@ struct TailArrivalQueue {
     mutating func removeAll() {
         keys.removeAll()
         head = 0
-    }
-}
-
-/// A cheap estimate of what a span or resource holds in memory: fixed overhead plus the bytes of its strings,
-/// attributes, events and links. Used for `max_buffered_bytes`.
-enum TailSpanSizeEstimate {
-    static let spanOverhead = 256
-    static let attributeOverhead = 48
-
-    static func of(_ span: Span) -> Int {
-        var n = spanOverhead + span.name.utf8.count + span.traceState.utf8.count + span.status.message.utf8.count
-        n += of(span.attributes)
-        for e in span.events { n += 64 + e.name.utf8.count + of(e.attributes) }
-        for l in span.links { n += 96 + l.traceState.utf8.count + of(l.attributes) }
-        return n
-    }
-
-    static func of(_ resource: ResourceSpans) -> Int {
-        128 + resource.schemaURL.utf8.count + of(resource.resource.attributes)
-    }
-
-    static func of(_ attributes: [KeyValue]) -> Int {
-        var n = attributes.count * attributeOverhead
-        for i in attributes.indices {
-            n += attributes[i].key.utf8.count
-            // Strings, the common case, without copying the value out first.
-            switch attributes[i].value.value {
-            case .stringValue(let s)?: n += s.utf8.count
-            case .bytesValue(let b)?: n += b.count
-            case .arrayValue(let a)?: n += a.values.reduce(16) { $0 + 16 + of($1) }
-            case .kvlistValue(let l)?: n += 16 + of(l.values)
-            default: n += 8
-            }
-        }
-        return n
-    }
-
-    static func of(_ value: AnyValue) -> Int {
-        switch value.value {
-        case .stringValue(let s)?: s.utf8.count
-        case .bytesValue(let b)?: b.count
-        case .arrayValue(let a)?: a.values.reduce(16) { $0 + 16 + of($1) }
-        case .kvlistValue(let l)?: 16 + of(l.values)
-        default: 8
-        }
     }
 }
 
