@@ -107,7 +107,7 @@ public struct EncodedTraces: Sendable {
         bytes.withUnsafeBytes { Self.hasValidIDs(span, $0) }
     }
 
-    static func hasValidIDs(_ span: SpanEntry, _ buffer: UnsafeRawBufferPointer) -> Bool {
+    public static func hasValidIDs(_ span: SpanEntry, _ buffer: UnsafeRawBufferPointer) -> Bool {
         guard span.traceID.count == 16, span.spanID.count == 8, span.parentSpanID.isEmpty || span.parentSpanID.count == 8 else {
             return false
         }

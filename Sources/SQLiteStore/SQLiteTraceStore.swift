@@ -92,7 +92,7 @@ public final class SQLiteTraceStore: Sendable {
         checkpointConfig.busyMode = .timeout(10)
         checkpointer = try DatabaseQueue(path: config.path, configuration: checkpointConfig)
         writer = SpanBatchWriter(config: config)
-        try pool.writeWithoutTransaction { db in walFrames.install(on: db) }
+        pool.writeWithoutTransaction { db in walFrames.install(on: db) }
         try pool.write { db in
             try SQLiteSchema.migrate(db)
             try writer.loadPartitions(db)

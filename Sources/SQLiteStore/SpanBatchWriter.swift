@@ -16,7 +16,10 @@ final class SpanBatchWriter {
     /// Resource and scope ids by their protobuf body; cleared when large so it stays bounded.
     private var resourceIDs: [[UInt8]: Int64] = [:]
     private var scopeIDs: [[UInt8]: Int64] = [:]
-    private var operations: Set<OperationKey> = []
+    /// Operations known to be in the `operations` table, by a hash of their bytes, so that a span's name is only
+    /// turned into a `String` the first time its operation is seen.
+    private var operations: [UInt64: [OperationKey]] = [:]
+    private var operationCount = 0
     /// The next free trace sequence number per partition (the writer is the only one assigning them).
     private var nextSeq: [Int64: Int64] = [:]
     /// The per-span statements of each partition, prepared once: looking them up in GRDB's statement cache would
@@ -42,6 +45,31 @@ final class SpanBatchWriter {
     }
 
     struct OperationKey: Hashable { var service: String, name: String, kind: Int }
+
+    /// FNV-1a, 64-bit: the hash of an operation's service, then its name and kind.
+    struct OperationHash {
+        static let offset: UInt64 = 0xCBF2_9CE4_8422_2325
+        static let prime: UInt64 = 0x0000_0100_0000_01B3
+
+        static func of(service: String) -> UInt64 {
+            var h = offset
+            for b in service.utf8 { h = (h ^ UInt64(b)) &* prime }
+            return (h ^ 0xFF) &* prime  // a byte that never occurs in UTF-8 separates service and name
+        }
+
+        static func of(serviceHash: UInt64, name: UnsafeRawBufferPointer, kind: Int32) -> UInt64 {
+            var h = serviceHash
+            for b in name { h = (h ^ UInt64(b)) &* prime }
+            return (h ^ UInt64(UInt32(bitPattern: kind))) &* prime
+        }
+    }
+
+    /// What the spans of one trace in one transaction add to its row, gathered while consecutive spans belong to
+    /// it (the common case: a request carries each trace's spans together) and merged into `traces` when another
+    /// trace comes.
+    private struct CurrentTrace {
+        var bucket: Int64, key: TraceKey, summary: TraceSummary
+    }
 
     /// What a transaction adds to one trace's row.
     struct TraceSummary {
@@ -110,16 +138,21 @@ final class SpanBatchWriter {
     func write(_ batches: [EncodedTraces], db: Database, now: Int64) throws -> Outcome {
         var outcome = Outcome()
         var traces: [Int64: [TraceKey: TraceSummary]] = [:]
+        var current: CurrentTrace?
+        func flush(_ current: CurrentTrace?) {
+            if let current { traces[current.bucket, default: [:]][current.key] = current.summary }
+        }
         for batch in batches {
             try batch.bytes.withUnsafeBytes { buffer in
                 for resource in batch.resources {
                     let service = resource.serviceName.map { batch.string($0) } ?? "unknown_service"
+                    let serviceHash = OperationHash.of(service: service)
                     let resourceID = try resourceID(key: resource.key, service: service, db: db)
                     for scope in batch.scopes[resource.scopes] {
                         let scopeID = try scopeID(key: scope.key, name: { batch.string(scope.name) }, db: db)
                         for span in batch.spans[scope.spans] {
                             // Receivers drop spans with malformed IDs before they get here; never store one.
-                            guard batch.hasValidIDs(span) else {
+                            guard EncodedTraces.hasValidIDs(span, buffer) else {
                                 outcome.invalid += 1
                                 continue
                             }
@@ -130,33 +163,36 @@ final class SpanBatchWriter {
                             }
                             let partition = try statements(bucket: b, db: db)
                             let key = TraceKey(buffer, span.traceID)
-                            let seq: Int64
-                            if let known = traces[b]?[key]?.seq {
-                                seq = known
-                            } else {
-                                let (found, isNew) = try traceSeq(bucket: b, traceID: span.traceID, buffer, partition.selectTraceSeq, db: db)
-                                seq = found
-                                traces[b, default: [:]][key] = TraceSummary(seq: found, isNew: isNew, start: Int64.max, end: Int64.min)
+                            if current?.bucket != b || current?.key != key {
+                                flush(current)
+                                if let known = traces[b]?[key] {
+                                    current = CurrentTrace(bucket: b, key: key, summary: known)
+                                } else {
+                                    let (found, isNew) = try traceSeq(bucket: b, traceID: span.traceID, buffer, partition.selectTraceSeq, db: db)
+                                    current = CurrentTrace(
+                                        bucket: b, key: key, summary: TraceSummary(seq: found, isNew: isNew, start: Int64.max, end: Int64.min))
+                                }
                             }
                             let inserted = try insert(
-                                span, buffer, partition.insertSpan, traceSeq: seq, resourceID: resourceID, scopeID: scopeID,
+                                span, buffer, partition.insertSpan, traceSeq: current?.summary.seq ?? 0, resourceID: resourceID, scopeID: scopeID,
                                 serviceBytes: resource.serviceName, db: db)
                             guard inserted else {
                                 outcome.duplicates += 1
                                 continue
                             }
                             outcome.inserted += 1
-                            let name = batch.string(span.name)
-                            traces[b]?[key]?.merge(
+                            let name = UnsafeRawBufferPointer(rebasing: buffer[span.name])
+                            current?.summary.merge(
                                 start: Int64(clamping: span.start), end: Int64(clamping: span.end),
                                 error: span.statusCode == errorStatus,
-                                root: span.parentSpanID.isEmpty ? (service, name) : nil)
-                            try recordOperation(OperationKey(service: service, name: name, kind: Int(span.kind)), db: db)
+                                root: span.parentSpanID.isEmpty ? (service, batch.string(span.name)) : nil)
+                            try recordOperation(service: service, serviceHash: serviceHash, name: name, kind: span.kind, db: db)
                         }
                     }
                 }
             }
         }
+        flush(current)
         for (b, summaries) in traces {
             let table = SQLiteSchema.tracesTable(b)
             let insert = try db.cachedStatement(sql: """
@@ -270,13 +306,25 @@ final class SpanBatchWriter {
         return id
     }
 
-    private func recordOperation(_ key: OperationKey, db: Database) throws {
-        guard !operations.contains(key) else { return }
+    private func recordOperation(
+        service: String, serviceHash: UInt64, name: UnsafeRawBufferPointer, kind: Int32, db: Database
+    ) throws {
+        let hash = OperationHash.of(serviceHash: serviceHash, name: name, kind: kind)
+        if let known = operations[hash], known.contains(where: { $0.kind == Int(kind) && $0.service == service && utf8($0.name, equals: name) }) {
+            return
+        }
+        let key = OperationKey(service: service, name: String(decoding: name, as: UTF8.self), kind: Int(kind))
         try db.execute(
             sql: "INSERT OR IGNORE INTO operations(service, name, kind) VALUES (?, ?, ?)",
             arguments: [key.service, key.name, key.kind])
-        if operations.count >= Self.cacheLimit { operations.removeAll(keepingCapacity: true) }
-        if admit(key.service.utf8.count + key.name.utf8.count) { operations.insert(key) }
+        if operationCount >= Self.cacheLimit {
+            operations.removeAll(keepingCapacity: true)
+            operationCount = 0
+        }
+        if admit(key.service.utf8.count + key.name.utf8.count) {
+            operations[hash, default: []].append(key)
+            operationCount += 1
+        }
     }
 
     /// Caches must not outlive a rolled-back transaction: ids they hold may not exist.
@@ -291,6 +339,7 @@ final class SpanBatchWriter {
         resourceIDs.removeAll()
         scopeIDs.removeAll()
         operations.removeAll()
+        operationCount = 0
         cachedBytes = 0
     }
 }
@@ -335,6 +384,15 @@ private func bindText(_ stmt: OpaquePointer?, _ index: Int32, _ text: String) {
             sqlite3_bind_text(stmt, index, "", 0, nil)
         }
     }
+}
+
+/// Whether `text` is exactly these UTF-8 bytes.
+private func utf8(_ text: String, equals bytes: UnsafeRawBufferPointer) -> Bool {
+    guard text.utf8.count == bytes.count else { return false }
+    guard let base = bytes.baseAddress, !bytes.isEmpty else { return true }
+    return text.utf8.withContiguousStorageIfAvailable { stored in
+        stored.baseAddress.map { memcmp($0, base, bytes.count) == 0 } ?? false
+    } ?? text.utf8.elementsEqual(bytes)
 }
 
 /// SQLITE_TRANSIENT: SQLite copies the value (text bound outside the buffer's lifetime).

@@ -526,6 +526,51 @@ struct StoreTests {
         }
     }
 
+    /// Spans of several traces interleaved in one request (as an SDK's batch of ended spans is): each trace's
+    /// summary counts its own spans, times and root, and every (service, name, kind) is listed once per service,
+    /// whether its name is new, seen before, or the same name with another kind or service.
+    @Test func interleavedTracesKeepTheirOwnSummariesAndOperations() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let start = nowNanos()
+            let a = randomBytes(16), b = randomBytes(16)
+            var rootA = makeSpan(trace: a, name: "GET /a", start: start, duration: 9_000)
+            rootA.kind = .server
+            var errorB = makeSpan(trace: b, name: "query", start: start + 100, duration: 50_000, parent: randomBytes(8))
+            errorB.status.code = .error
+            let spans = [
+                rootA,
+                makeSpan(trace: b, name: "query", start: start + 10, duration: 10, parent: randomBytes(8)),
+                makeSpan(trace: a, name: "query", start: start + 20, duration: 20_000, parent: rootA.spanID),
+                errorB,
+                makeSpan(trace: a, name: "GET /a", start: start + 30, duration: 30, parent: rootA.spanID),
+            ]
+            try await store.append(makeRequest(service: "front", spans: spans))
+            try await store.append(makeRequest(service: "back", spans: [makeSpan(trace: b, name: "query", start: start + 5, duration: 1)]))
+
+            let summaryA = try #require(try await summary(store, trace: a))
+            #expect(summaryA.spans == 3 && summaryA.errors == 0)
+            #expect(summaryA.rootService == "front" && summaryA.rootName == "GET /a")
+            let summaryB = try #require(try await summary(store, trace: b))
+            #expect(summaryB.spans == 3 && summaryB.errors == 1)
+            // B's root came in the second request, from another service.
+            #expect(summaryB.rootService == "back" && summaryB.rootName == "query")
+            let bounds = try await store.pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT trace_id, start_ns, end_ns FROM \(SQLiteSchema.tracesTable(Int64(start / hourNanos)))"
+                ).map { row -> (Data, Int64, Int64) in (row[0], row[1], row[2]) }
+            }
+            #expect(bounds.first { $0.0 == a }.map { [$0.1, $0.2] } == [Int64(start), Int64(start + 20_020)])
+            #expect(bounds.first { $0.0 == b }.map { [$0.1, $0.2] } == [Int64(start + 5), Int64(start + 50_100)])
+
+            let search = TraceReader(store: store)
+            let front = try search.operations(service: "front").map { "\($0.name)/\($0.kind)" }
+            #expect(front.sorted() == ["GET /a/1", "GET /a/2", "query/1"])
+            #expect(try search.operations(service: "back").map(\.name) == ["query"])
+            await store.close()
+        }
+    }
+
     /// The WAL file keeps its size when SQLite reuses it, so the backstop counts live frames: once the WAL passes it
     /// (here 64 frames; 4 × that when no background checkpoint has run, as in this test), the writer checkpoints
     /// between transactions and the WAL starts again from its beginning, instead of growing with everything written.
