@@ -96,6 +96,33 @@ public struct EncodedTraces: Sendable {
         try ExportTraceRequest(serializedBytes: bytes)
     }
 
+    /// Appends the fields of the message in `buffer[range]` to `out`, as they are, except those whose number's bit
+    /// is set in `omitting` (bit n for field n, n < 32). Returns false, having appended nothing, when the bytes are
+    /// not well-formed fields (never for a range this index recorded).
+    public static func appendFields(
+        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, omitting: UInt32, to out: inout [UInt8]
+    ) -> Bool {
+        let mark = out.count
+        var r = ProtobufWireReader(buffer, range)
+        var kept = range.lowerBound  // start of the run of kept fields not yet appended
+        do {
+            while !r.isAtEnd {
+                let fieldStart = r.position
+                let f = try r.field()
+                try r.skip(f.type)
+                if f.number < 32 && omitting & (1 << UInt32(f.number)) != 0 {
+                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[kept..<fieldStart]))
+                    kept = r.position
+                }
+            }
+        } catch {
+            out.removeSubrange(mark..<out.count)
+            return false
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[kept..<range.upperBound]))
+        return true
+    }
+
     /// The UTF-8 text in `range` (a range this index recorded).
     public func string(_ range: Range<Int>) -> String {
         bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }

@@ -18,7 +18,11 @@ import GRDB
 /// Shared tables: `resources` and `scopes` (each distinct resource/scope stored once, as protobuf, with its
 /// schema URL), `operations` (distinct service, span name and kind), `partitions`, `meta`.
 enum SQLiteSchema {
-    static let version = 2
+    /// Version 3 stores span bodies without the fields their columns hold; version 2 kept every field in the body.
+    /// This otelsink reads both (``StoredSpan`` restores what a body lacks) and marks a version 2 file as 3 when it
+    /// writes to it, since new rows then have the shorter bodies.
+    static let version = 3
+    static let readableVersions: Set<String> = ["2", "3"]
 
     static func migrate(_ db: Database) throws {
         try db.execute(sql: """
@@ -32,10 +36,10 @@ enum SQLiteSchema {
                 bucket INTEGER PRIMARY KEY, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL);
             """)
         let stored = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'")
-        if let stored, stored != String(version) {
+        if let stored, !readableVersions.contains(stored) {
             throw DatabaseError(message: "database schema version \(stored) is not supported (this otelsink writes version \(version)); move the file away and start with a new one")
         }
-        try db.execute(sql: "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", arguments: [String(version)])
+        try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", arguments: [String(version)])
     }
 
     static func spansTable(_ bucket: Int64) -> String { "spans_\(bucket)" }

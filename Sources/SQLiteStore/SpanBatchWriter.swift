@@ -29,8 +29,15 @@ final class SpanBatchWriter {
     struct PartitionStatements {
         var insertSpan: Statement
         var selectTraceSeq: Statement
+        var insertTrace: Statement
+        var updateTrace: Statement
     }
     private var cachedBytes = 0
+    /// The body being stored: the span's bytes without the fields its row's columns hold (reused, span after span).
+    private var storedBody: [UInt8] = []
+    /// The `Span` fields a row keeps in columns and not in its body: trace ID (1), span ID (2), parent span ID (4),
+    /// name (5), kind (6) and start time (7). ``TraceReader`` puts them back.
+    static let fieldsInColumns: UInt32 = 1 << 1 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7
     static let cacheLimit = 10_000
     /// Keys larger than this are not cached (they are looked up in SQLite each time), and all caches together hold
     /// at most `cacheBytesLimit` bytes of keys: a client sending huge resources cannot grow them.
@@ -88,10 +95,6 @@ final class SpanBatchWriter {
             high = buffer.loadUnaligned(fromByteOffset: range.lowerBound, as: UInt64.self)
             low = buffer.loadUnaligned(fromByteOffset: range.lowerBound + 8, as: UInt64.self)
         }
-
-        var data: Data {
-            withUnsafeBytes(of: (high, low)) { Data($0) }
-        }
     }
 
     init(config: SQLiteStoreConfig) {
@@ -122,7 +125,18 @@ final class SpanBatchWriter {
                 (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body, trace_seq)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """),
-            selectTraceSeq: try db.makeStatement(sql: "SELECT seq FROM \(SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?"))
+            selectTraceSeq: try db.makeStatement(sql: "SELECT seq FROM \(SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?"),
+            insertTrace: try db.makeStatement(sql: """
+                INSERT INTO \(SQLiteSchema.tracesTable(bucket))(seq, trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """),
+            updateTrace: try db.makeStatement(sql: """
+                UPDATE \(SQLiteSchema.tracesTable(bucket)) SET
+                    start_ns = min(start_ns, ?), end_ns = max(end_ns, ?),
+                    span_count = span_count + ?, error_count = error_count + ?,
+                    root_service = coalesce(?, root_service), root_name = coalesce(?, root_name)
+                WHERE seq = ?
+                """))
         statements[bucket] = prepared
         return prepared
     }
@@ -173,9 +187,17 @@ final class SpanBatchWriter {
                                         bucket: b, key: key, summary: TraceSummary(seq: found, isNew: isNew, start: Int64.max, end: Int64.min))
                                 }
                             }
-                            let inserted = try insert(
-                                span, buffer, partition.insertSpan, traceSeq: current?.summary.seq ?? 0, resourceID: resourceID, scopeID: scopeID,
-                                serviceBytes: resource.serviceName, db: db)
+                            storedBody.removeAll(keepingCapacity: true)
+                            // A start time past Int64.max does not fit its column: it stays in the body.
+                            let omitted = span.start <= UInt64(Int64.max) ? Self.fieldsInColumns : Self.fieldsInColumns & ~(1 << 7)
+                            if !EncodedTraces.appendFields(buffer, span.body, omitting: omitted, to: &storedBody) {
+                                storedBody.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[span.body]))
+                            }
+                            let inserted = try storedBody.withUnsafeBytes { body in
+                                try insert(
+                                    span, buffer, body: body, partition.insertSpan, traceSeq: current?.summary.seq ?? 0,
+                                    resourceID: resourceID, scopeID: scopeID, serviceBytes: resource.serviceName, db: db)
+                            }
                             guard inserted else {
                                 outcome.duplicates += 1
                                 continue
@@ -194,24 +216,10 @@ final class SpanBatchWriter {
         }
         flush(current)
         for (b, summaries) in traces {
-            let table = SQLiteSchema.tracesTable(b)
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO \(table)(seq, trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            let update = try db.cachedStatement(sql: """
-                UPDATE \(table) SET
-                    start_ns = min(start_ns, ?), end_ns = max(end_ns, ?),
-                    span_count = span_count + ?, error_count = error_count + ?,
-                    root_service = coalesce(?, root_service), root_name = coalesce(?, root_name)
-                WHERE seq = ?
-                """)
-            for (traceID, s) in summaries where s.spans > 0 {
-                if s.isNew {
-                    try insert.execute(arguments: [s.seq, traceID.data, s.start, s.end, s.spans, s.errors, s.rootService, s.rootName])
-                } else {
-                    try update.execute(arguments: [s.start, s.end, s.spans, s.errors, s.rootService, s.rootName, s.seq])
-                }
+            let partition = try statements(bucket: b, db: db)
+            // In sequence order, so new rows go to the end of the table one after another.
+            for (traceID, s) in summaries.sorted(by: { $0.value.seq < $1.value.seq }) where s.spans > 0 {
+                try writeSummary(s, traceID: traceID, partition, db: db)
             }
         }
         return outcome
@@ -243,12 +251,47 @@ final class SpanBatchWriter {
         return (next, true)
     }
 
+    /// Inserts a new trace's row, or adds a transaction's spans to an existing one.
+    private func writeSummary(_ s: TraceSummary, traceID: TraceKey, _ partition: PartitionStatements, db: Database) throws {
+        let stmt = (s.isNew ? partition.insertTrace : partition.updateTrace).sqliteStatement
+        sqlite3_reset(stmt)
+        var next: Int32 = 1
+        func bind(_ value: Int64) {
+            sqlite3_bind_int64(stmt, next, value)
+            next += 1
+        }
+        func bind(_ text: String?) {
+            if let text { bindText(stmt, next, text) } else { sqlite3_bind_null(stmt, next) }
+            next += 1
+        }
+        if s.isNew {
+            bind(s.seq)
+            withUnsafeBytes(of: (traceID.high, traceID.low)) { id in
+                _ = sqlite3_bind_blob(stmt, next, id.baseAddress, 16, sqliteTransient)
+            }
+            next += 1
+        }
+        bind(s.start)
+        bind(s.end)
+        bind(s.spans)
+        bind(s.errors)
+        bind(s.rootService)
+        bind(s.rootName)
+        if !s.isNew { bind(s.seq) }
+        let rc = sqlite3_step(stmt)
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+        guard rc == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+    }
+
     /// `STATUS_CODE_ERROR`.
     private let errorStatus = Int32(SpanStatus.StatusCode.error.rawValue)
 
     /// Inserts one span; false when (trace_id, span_id) was already stored (a retried export).
     private func insert(
-        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, _ statement: Statement, traceSeq: Int64,
+        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, _ statement: Statement, traceSeq: Int64,
         resourceID: Int64, scopeID: Int64, serviceBytes: Range<Int>?, db: Database
     ) throws -> Bool {
         let stmt = statement.sqliteStatement
@@ -271,7 +314,7 @@ final class SpanBatchWriter {
         sqlite3_bind_int64(stmt, 9, start)
         sqlite3_bind_int64(stmt, 10, end >= start ? end - start : 0)
         sqlite3_bind_int64(stmt, 11, Int64(span.statusCode))
-        bindBlob(stmt, 12, buffer, span.body)
+        bindBlob(stmt, 12, body, 0..<body.count)
         sqlite3_bind_int64(stmt, 13, traceSeq)
         let rc = sqlite3_step(stmt)
         sqlite3_reset(stmt)

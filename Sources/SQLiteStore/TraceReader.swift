@@ -30,7 +30,7 @@ public struct TraceReader: Sendable {
         let version = try pool.read { db in
             try db.tableExists("meta") ? String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'") : nil
         }
-        guard version == String(SQLiteSchema.version) else {
+        guard let version, SQLiteSchema.readableVersions.contains(version) else {
             throw TraceReaderError.unsupportedVersion(path, version)
         }
         reader = pool
@@ -42,18 +42,18 @@ public struct TraceReader: Sendable {
     public func trace(id traceID: Data) throws -> ExportTraceRequest? {
         try reader.read { db in
             let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
-            var rows: [(resource: Int64, scope: Int64, start: Int64, body: Data)] = []
+            var rows: [StoredSpan] = []
             for b in buckets {
                 let cursor = try Row.fetchCursor(
                     db,
                     sql: """
-                        SELECT s.resource_id, s.scope_id, s.start_ns, s.body
+                        SELECT \(StoredSpan.columns)
                         FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
                         WHERE t.trace_id = ?
                         """,
                     arguments: [traceID])
                 while let row = try cursor.next() {
-                    rows.append((row[0], row[1], row[2], row[3]))
+                    rows.append(StoredSpan(row, from: 0))
                 }
             }
             guard !rows.isEmpty else { return nil }
@@ -62,7 +62,7 @@ public struct TraceReader: Sendable {
     }
 
     /// Builds one trace's OTLP request from its span rows: sorted by start, resources and scopes grouped as received.
-    func assemble(_ db: Database, _ spanRows: [(resource: Int64, scope: Int64, start: Int64, body: Data)]) throws -> ExportTraceRequest {
+    func assemble(_ db: Database, _ spanRows: [StoredSpan]) throws -> ExportTraceRequest {
         let rows = spanRows.sorted { $0.start < $1.start }
         var request = ExportTraceRequest()
         var resourceIndex: [Int64: Int] = [:]
@@ -90,7 +90,7 @@ public struct TraceReader: Sendable {
                 si = request.resourceSpans[ri].scopeSpans.count - 1
                 scopeIndex[row.resource, default: [:]][row.scope] = si
             }
-            request.resourceSpans[ri].scopeSpans[si].spans.append(try Span(serializedBytes: row.body))
+            request.resourceSpans[ri].scopeSpans[si].spans.append(try row.span())
         }
         return request
     }
@@ -142,8 +142,50 @@ public enum TraceReaderError: Error, CustomStringConvertible {
         case .noDatabase(let p): "no database at \(p)"
         case .corrupt(let m): "database is inconsistent: \(m)"
         case .unsupportedVersion(let p, let v?):
-            "\(p) has storage schema version \(v); this otelsink reads version \(SQLiteSchema.version)"
+            "\(p) has storage schema version \(v); this otelsink reads versions \(SQLiteSchema.readableVersions.sorted().joined(separator: " and "))"
         case .unsupportedVersion(let p, nil): "\(p) is not an otelsink trace database"
         }
+    }
+}
+
+/// One span row as read back. Its body lacks the fields the row keeps in columns (see
+/// `SpanBatchWriter.fieldsInColumns`); ``span()`` puts them back. Rows written before that change hold every field
+/// in the body, with the same values as the columns, so both read back alike.
+struct StoredSpan {
+    var resource: Int64, scope: Int64, start: Int64, body: Data
+    var traceID: Data, spanID: Data, parentSpanID: Data, name: String, kind: Int
+
+    /// The columns to select (spans table aliased `s`), in the order ``init(_:from:)`` reads them.
+    static let columns = "s.resource_id, s.scope_id, s.start_ns, s.body, s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind"
+
+    init(_ row: Row, from i: Int) {
+        resource = row[i]
+        scope = row[i + 1]
+        start = row[i + 2]
+        body = row[i + 3]
+        traceID = row[i + 4]
+        spanID = row[i + 5]
+        parentSpanID = row[i + 6]
+        name = row[i + 7]
+        kind = row[i + 8]
+    }
+
+    func span() throws -> Span {
+        var span = try Span(serializedBytes: body)
+        Self.restoreColumns(
+            &span, traceID: traceID, spanID: spanID, parentSpanID: parentSpanID, name: name, kind: kind, start: start)
+        return span
+    }
+
+    /// Fills the fields a stored body may lack from the row's columns. A field the body holds is left as it is.
+    static func restoreColumns(
+        _ span: inout Span, traceID: Data, spanID: Data, parentSpanID: Data, name: String, kind: Int, start: Int64
+    ) {
+        if span.traceID.isEmpty { span.traceID = traceID }
+        if span.spanID.isEmpty { span.spanID = spanID }
+        if span.parentSpanID.isEmpty && !parentSpanID.isEmpty { span.parentSpanID = parentSpanID }
+        if span.name.isEmpty && !name.isEmpty { span.name = name }
+        if span.kind.rawValue == 0 && kind != 0 { span.kind = Span.SpanKind(rawValue: Int(kind)) ?? .unspecified }
+        if span.startTimeUnixNano == 0 && start > 0 { span.startTimeUnixNano = UInt64(start) }
     }
 }

@@ -140,8 +140,11 @@ extension TraceReader {
                     if !matchers.isEmpty {
                         let resourceID: Int64 = row[1]
                         let body: Data = row[2]
-                        let span = try? Span(serializedBytes: body)
-                        guard let span, matchers.allSatisfy({ $0.matches(span, resourceID: resourceID) }) else { continue }
+                        guard var span = try? Span(serializedBytes: body) else { continue }
+                        // Tags on the span kind need it; it is stored in its column (see StoredSpan).
+                        let kind: Int = row[3]
+                        if span.kind.rawValue == 0 && kind != 0 { span.kind = Span.SpanKind(rawValue: kind) ?? .unspecified }
+                        guard matchers.allSatisfy({ $0.matches(span, resourceID: resourceID) }) else { continue }
                     }
                     seen.insert(traceID)
                     result.traceIDs.append(traceID)
@@ -164,7 +167,7 @@ extension TraceReader {
         guard !ids.isEmpty else { return [:] }
         return try reader.read { db in
             let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
-            var rows: [Data: [(resource: Int64, scope: Int64, start: Int64, body: Data)]] = [:]
+            var rows: [Data: [StoredSpan]] = [:]
             // SQLite allows 32,766 parameters; callers cap the number of IDs far below that, chunk anyway.
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
                 let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
@@ -172,13 +175,13 @@ extension TraceReader {
                     let cursor = try Row.fetchCursor(
                         db,
                         sql: """
-                            SELECT t.trace_id, s.resource_id, s.scope_id, s.start_ns, s.body
+                            SELECT t.trace_id, \(StoredSpan.columns)
                             FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
                             WHERE t.trace_id IN (\(placeholders))
                             """,
                         arguments: StatementArguments(chunk))
                     while let row = try cursor.next() {
-                        rows[row[0], default: []].append((row[1], row[2], row[3], row[4]))
+                        rows[row[0], default: []].append(StoredSpan(row, from: 1))
                     }
                 }
             }

@@ -74,7 +74,7 @@ struct RoundTripTests {
             #expect {
                 try TraceReader(path: config.path)
             } throws: { error in
-                "\(error)" == "\(config.path) has storage schema version 1; this otelsink reads version \(SQLiteSchema.version)"
+                "\(error)" == "\(config.path) has storage schema version 1; this otelsink reads versions 2 and 3"
             }
             let foreign = dir.appendingPathComponent("other.db").path
             try await DatabaseQueue(path: foreign).write { db in try db.execute(sql: "CREATE TABLE t(x)") }
@@ -83,6 +83,63 @@ struct RoundTripTests {
             } throws: { error in
                 "\(error)" == "\(foreign) is not an otelsink trace database"
             }
+        }
+    }
+
+    /// A row's body leaves out what its columns hold (IDs, name, kind, start), and reads back whole. A file of
+    /// schema version 2, whose bodies hold every field, reads back the same, and keeps working once this version
+    /// writes to it.
+    @Test func bodiesLeaveOutColumnFieldsAndVersion2RowsStillRead() async throws {
+        try await withTemporaryDirectory { dir in
+            let t = randomBytes(16), u = randomBytes(16)
+            let request = Self.fullRequest(t: t, u: u, base: nowNanos() - 600 * 1_000_000_000)
+            let config = storeConfig(dir)
+            var store = try SQLiteTraceStore(config: config)
+            try await store.append(request)
+            let spans = request.resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
+            let sizes = try await store.pool.read { db in
+                try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions").flatMap { b in
+                    try Row.fetchAll(db, sql: "SELECT span_id, length(body), instr(body, trace_id) FROM \(SQLiteSchema.spansTable(b))")
+                        .map { row -> (Data, Int, Int) in (row[0], row[1], row[2]) }
+                }
+            }
+            #expect(sizes.count == spans.count)
+            for (spanID, length, traceIDAt) in sizes {
+                let original = try #require(spans.first { $0.spanID == spanID })
+                #expect(length < (try original.serializedBytes() as [UInt8]).count - 16 - 8)
+                #expect(traceIDAt == 0)
+            }
+            await store.close()
+
+            // Rewrite the rows as version 2 stored them: the whole span in the body.
+            let pool = try DatabasePool(path: config.path)
+            try await pool.write { db in
+                for b in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions") {
+                    for span in spans {
+                        try db.execute(
+                            sql: "UPDATE \(SQLiteSchema.spansTable(b)) SET body = ? WHERE span_id = ?",
+                            arguments: [try span.serializedBytes() as Data, span.spanID])
+                    }
+                }
+                try db.execute(sql: "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+            }
+            try pool.close()
+            let version2 = try TraceReader(path: config.path)
+            #expect(try version2.trace(id: t) == Self.only(t, in: request))
+            #expect(try version2.trace(id: u) == Self.only(u, in: request))
+
+            // This version writes to it: old and new rows side by side, the file marked version 3.
+            store = try SQLiteTraceStore(config: config)
+            let v = randomBytes(16)
+            let later = Self.fullRequest(t: v, u: randomBytes(16), base: nowNanos() - 300 * 1_000_000_000)
+            try await store.append(later)
+            let reader = TraceReader(store: store)
+            #expect(try reader.trace(id: t) == Self.only(t, in: request))
+            #expect(try reader.trace(id: v) == Self.only(v, in: later))
+            #expect(try reader.traces(ids: [t, v]) == [t: Self.only(t, in: request), v: Self.only(v, in: later)])
+            let version = try await store.pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'") }
+            #expect(version == "3")
+            await store.close()
         }
     }
 
