@@ -7,7 +7,8 @@ import GRDB
 /// - `traces_b`: one row per trace: a sequence number (`seq`, its rowid, assigned in arrival order), the trace ID
 ///   (unique index), start, end, span and error counts, root service and operation.
 /// - `spans_b`: one row per span: the columns queries filter on (trace ID and the trace's `seq`, span ID, service,
-///   name, kind, start, duration, status) plus `body`, the span itself as OTLP protobuf, which makes storage
+///   name, kind, start, duration, status) plus `body`, the span itself as OTLP protobuf without the fields those
+///   columns hold (`SpanBatchWriter.fieldsInColumns`; `StoredSpan` puts them back), which makes storage
 ///   lossless. Indexes: unique (trace_seq, span_id) — a trace's spans, and idempotent writes — and
 ///   (service, start_ns) for search.
 ///
