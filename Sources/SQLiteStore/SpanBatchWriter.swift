@@ -33,7 +33,8 @@ final class SpanBatchWriter {
         var updateTrace: Statement
     }
     private var cachedBytes = 0
-    /// The body being stored: the span's bytes without the fields its row's columns hold (reused, span after span).
+    /// The body being stored: the span's bytes without the fields its row's columns hold (reused, span after span;
+    /// dropped after a transaction when it grew past 1 MiB).
     private var storedBody: [UInt8] = []
     /// The `Span` fields a row keeps in columns and not in its body: trace ID (1), span ID (2), parent span ID (4),
     /// name (5), kind (6) and start time (7). ``TraceReader`` puts them back.
@@ -215,6 +216,8 @@ final class SpanBatchWriter {
             }
         }
         flush(current)
+        // One very large span (up to the receivers' message limit) must not pin its buffer for good.
+        if storedBody.capacity > 1 << 20 { storedBody = [] }
         for (b, summaries) in traces {
             let partition = try statements(bucket: b, db: db)
             // In sequence order, so new rows go to the end of the table one after another.

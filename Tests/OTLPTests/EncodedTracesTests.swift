@@ -51,6 +51,36 @@ struct EncodedTracesTests {
         #expect(try encoded.decoded() == request)
     }
 
+    /// `appendFields` copies a message's fields except the omitted numbers, byte for byte and in order (unknown
+    /// fields too); on bytes that are not well-formed fields it appends nothing and says so.
+    @Test func appendFieldsLeavesOutTheOmittedFieldsAndRejectsMalformedBytes() throws {
+        let request = Self.fullRequest()
+        let encoded = try #require(EncodedTraces(indexing: try request.serializedBytes()))
+        let omitted: UInt32 = 1 << 1 | 1 << 5 | 1 << 7
+        for (i, span) in request.resourceSpans.flatMap({ $0.scopeSpans.flatMap(\.spans) }).enumerated() {
+            var out: [UInt8] = [9, 9]
+            let ok = encoded.bytes.withUnsafeBytes { EncodedTraces.appendFields($0, encoded.spans[i].body, omitting: omitted, to: &out) }
+            #expect(ok)
+            #expect(out.prefix(2) == [9, 9])
+            var expected = span
+            expected.traceID = Data()
+            expected.name = ""
+            expected.startTimeUnixNano = 0
+            #expect(try Span(serializedBytes: Array(out.dropFirst(2))) == expected)
+            // Nothing omitted: the same bytes.
+            var all: [UInt8] = []
+            _ = encoded.bytes.withUnsafeBytes { EncodedTraces.appendFields($0, encoded.spans[i].body, omitting: 0, to: &all) }
+            #expect(all[...] == encoded.bytes[encoded.spans[i].body])
+        }
+        // A field whose length runs past the end, a group (wire type 3), a varint that never ends.
+        for malformed: [UInt8] in [[0x0A, 0x05, 0x01], [0x0B, 0x0C], [0x30, 0xFF, 0xFF]] {
+            var out: [UInt8] = [7]
+            let ok = malformed.withUnsafeBytes { EncodedTraces.appendFields($0, 0..<malformed.count, omitting: 1 << 1, to: &out) }
+            #expect(!ok)
+            #expect(out == [7])
+        }
+    }
+
     @Test func anEmptyRequestIndexesToNothing() throws {
         let encoded = try #require(EncodedTraces(indexing: []))
         #expect(encoded.spanCount == 0 && encoded.resources.isEmpty)
