@@ -1,3 +1,4 @@
+import CollectorCore
 import Foundation
 import OTLP
 
@@ -48,7 +49,7 @@ struct TailPolicyEvaluator {
         case .booleanAttribute(let key, let value, let invert):
             kind = .booleanAttribute(key: key, value: value, invertMatch: invert)
         case .probabilistic(let salt, let percentage):
-            kind = .probabilistic(saltState: TailFNV64a.hash(salt.utf8), threshold: Self.probabilisticThreshold(ratio: percentage / 100))
+            kind = .probabilistic(saltState: FNV1a64.hash(salt.utf8), threshold: Self.probabilisticThreshold(ratio: percentage / 100))
         case .rateLimiting(let rate): kind = .rateLimiting(TailTokenBucket(ratePerSecond: Double(rate), burst: Double(rate) * 2))
         case .spanCount(let lower, let upper): kind = .spanCount(minSpans: lower, maxSpans: upper)
         case .traceState(let key, let values):
@@ -125,7 +126,7 @@ struct TailPolicyEvaluator {
             return trace.decide(invert: invert, resource: { matches($0.attributes) }, span: { matches($0.attributes) })
 
         case .probabilistic(let saltState, let threshold):
-            let hash = withUnsafeBytes(of: (traceID.high, traceID.low)) { TailFNV64a.continueHash(saltState, $0) }
+            let hash = withUnsafeBytes(of: (traceID.high, traceID.low)) { FNV1a64.continueHash(saltState, $0) }
             return hash <= threshold ? .sampled : .notSampled
 
         case .rateLimiting(let bucket):
@@ -240,21 +241,6 @@ final class TailTokenBucket {
         guard n <= burst, tokens >= n else { return false }
         tokens -= n
         return true
-    }
-}
-
-/// FNV-1a, 64-bit (the tail-sampling `probabilistic` policy hashes the salt, then the trace ID).
-enum TailFNV64a {
-    static let offset: UInt64 = 0xCBF2_9CE4_8422_2325
-    static let prime: UInt64 = 0x0000_0100_0000_01B3
-
-    static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 { continueHash(offset, bytes) }
-
-    @inline(__always)
-    static func continueHash(_ state: UInt64, _ bytes: some Sequence<UInt8>) -> UInt64 {
-        var h = state
-        for b in bytes { h = (h ^ UInt64(b)) &* prime }
-        return h
     }
 }
 

@@ -54,21 +54,15 @@ final class SpanBatchWriter {
 
     struct OperationKey: Hashable { var service: String, name: String, kind: Int }
 
-    /// FNV-1a, 64-bit: the hash of an operation's service, then its name and kind.
-    struct OperationHash {
-        static let offset: UInt64 = 0xCBF2_9CE4_8422_2325
-        static let prime: UInt64 = 0x0000_0100_0000_01B3
-
+    /// The FNV-1a hash of an operation's service, then its name and kind.
+    enum OperationHash {
         static func of(service: String) -> UInt64 {
-            var h = offset
-            for b in service.utf8 { h = (h ^ UInt64(b)) &* prime }
-            return (h ^ 0xFF) &* prime  // a byte that never occurs in UTF-8 separates service and name
+            // A byte that never occurs in UTF-8 separates service and name.
+            FNV1a64.continueHash(FNV1a64.hash(service.utf8), CollectionOfOne(0xFF))
         }
 
         static func of(serviceHash: UInt64, name: UnsafeRawBufferPointer, kind: Int32) -> UInt64 {
-            var h = serviceHash
-            for b in name { h = (h ^ UInt64(b)) &* prime }
-            return (h ^ UInt64(UInt32(bitPattern: kind))) &* prime
+            (FNV1a64.continueHash(serviceHash, name) ^ UInt64(UInt32(bitPattern: kind))) &* FNV1a64.prime
         }
     }
 
