@@ -185,7 +185,12 @@ struct StoredSpan {
         if span.spanID.isEmpty { span.spanID = spanID }
         if span.parentSpanID.isEmpty && !parentSpanID.isEmpty { span.parentSpanID = parentSpanID }
         if span.name.isEmpty && !name.isEmpty { span.name = name }
-        if span.kind.rawValue == 0 && kind != 0 { span.kind = Span.SpanKind(rawValue: Int(kind)) ?? .unspecified }
+        restoreKind(&span, kind)
         if span.startTimeUnixNano == 0 && start > 0 { span.startTimeUnixNano = UInt64(start) }
+    }
+
+    /// Fills the span's kind from its column when the body lacks it.
+    static func restoreKind(_ span: inout Span, _ kind: Int) {
+        if span.kind.rawValue == 0 && kind != 0 { span.kind = Span.SpanKind(rawValue: kind) ?? .unspecified }
     }
 }

@@ -143,7 +143,7 @@ extension TraceReader {
                         guard var span = try? Span(serializedBytes: body) else { continue }
                         // Tags on the span kind need it; it is stored in its column (see StoredSpan).
                         let kind: Int = row[3]
-                        if span.kind.rawValue == 0 && kind != 0 { span.kind = Span.SpanKind(rawValue: kind) ?? .unspecified }
+                        StoredSpan.restoreKind(&span, kind)
                         guard matchers.allSatisfy({ $0.matches(span, resourceID: resourceID) }) else { continue }
                     }
                     seen.insert(traceID)
