@@ -1,164 +1,110 @@
 import CollectorCore
-import GRPCCore
-import GRPCProtobuf
 import OTLP
-import ServiceLifecycle
 import SwiftProtobuf
 
-/// Maps a pipeline refusal to the gRPC status the OTLP spec prescribes.
+/// A method the OTLP/gRPC receiver serves, found by the request's `:path`.
+enum GRPCMethod: Sendable, Equatable {
+    case traceExport, metricsExport, logsExport
+    /// `grpc.health.v1.Health`: `Check` and `List` are unary; `Watch` answers once and stays open until the client
+    /// cancels or the server shuts down.
+    case healthCheck, healthList, healthWatch
+}
+
+/// What a method answers with.
+enum GRPCReply: Sendable {
+    /// One response message, then `OK`.
+    case message([UInt8])
+    /// One response message; the stream stays open (health `Watch`) until the client or a shutdown ends it.
+    case messageThenHold([UInt8])
+    /// No message: the call fails with this status (a trailers-only response).
+    case status(GRPCStatus)
+}
+
+/// The OTLP collector services plus `grpc.health.v1.Health`: routing by path, decoding, and the answer.
 ///
-/// Retryable → `UNAVAILABLE` with `RetryInfo` (the client backs off and retries); invalid data →
-/// `INVALID_ARGUMENT`; anything else → `INTERNAL` (not retried).
-func grpcStatus(_ error: PipelineError) -> GoogleRPCStatus {
-    switch error.kind {
-    case .retryable(let after):
-        GoogleRPCStatus(code: .unavailable, message: error.message, details: [.retryInfo(delay: after)])
-    case .invalidData:
-        GoogleRPCStatus(code: .invalidArgument, message: error.message, details: [])
-    case .permanent:
-        GoogleRPCStatus(code: .internalError, message: error.message, details: [])
-    }
-}
-
-/// Decodes protobuf requests, refusing any over `limit` bytes with `RESOURCE_EXHAUSTED`.
-///
-/// The transport's own limit is set higher (see ``OTLPReceiver``): past it grpc-swift-nio-transport resets the stream
-/// without a status, which clients read as `UNAVAILABLE` and retry. Checking here gives the status the OTLP spec asks for.
-struct SizeLimitedDeserializer<Message: SwiftProtobuf.Message & Sendable>: MessageDeserializer {
-    let limit: Int
-
-    func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> Message {
-        try checkRequestSize(bytes.count, limit: limit)
-        return try ProtobufDeserializer<Message>().deserialize(bytes)
-    }
-}
-
-/// `RESOURCE_EXHAUSTED` for a request over `limit` bytes.
-func checkRequestSize(_ count: Int, limit: Int) throws {
-    guard count <= limit else {
-        throw RPCError(
-            code: .resourceExhausted,
-            message: "request of \(count) bytes exceeds the limit of \(limit) bytes (max_recv_msg_size_mib)")
-    }
-}
-
-/// Keeps a trace request in its wire form when ``EncodedTraces`` can index it, and decodes it with swift-protobuf
-/// otherwise (which then reports what is malformed), refusing any over `limit` bytes with `RESOURCE_EXHAUSTED`.
-struct TraceRequestDeserializer: MessageDeserializer {
-    let limit: Int
-
-    func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> ReceivedTraces {
-        try checkRequestSize(bytes.count, limit: limit)
-        let copy = bytes.withUnsafeBytes { [UInt8]($0) }
-        return try ReceivedTraces(copy) { try ProtobufDeserializer<ExportTraceRequest>().deserialize(bytes) }
-    }
-}
-
-struct OTLPTraceService: Opentelemetry_Proto_Collector_Trace_V1_TraceService.SimpleServiceProtocol {
+/// Only the services whose signal some pipeline handles are routed; the others are `UNIMPLEMENTED`, as in otelcol.
+struct OTLPGRPCServices: Sendable {
     let handler: OTLPExportHandler
+    /// The largest request message accepted, in bytes (`max_recv_msg_size_mib`).
     let limit: Int
 
-    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        router.registerHandler(
-            forMethod: Opentelemetry_Proto_Collector_Trace_V1_TraceService.Method.Export.descriptor,
-            deserializer: TraceRequestDeserializer(limit: limit),
-            serializer: ProtobufSerializer<ExportTraceResponse>(),
-            handler: { stream, context in
-                let request = try await ServerRequest(stream: stream)
-                let response = try await self.export(request.message, context: context)
-                return StreamingServerResponse(single: ServerResponse(message: response))
-            })
+    static let traceService = "opentelemetry.proto.collector.trace.v1.TraceService"
+    static let metricsService = "opentelemetry.proto.collector.metrics.v1.MetricsService"
+    static let logsService = "opentelemetry.proto.collector.logs.v1.LogsService"
+
+    /// The services health checks report as SERVING (besides the empty name, the server as a whole).
+    var servingServices: Set<String> {
+        var names: Set<String> = []
+        if handler.next.traces != nil { names.insert(Self.traceService) }
+        if handler.next.metrics != nil { names.insert(Self.metricsService) }
+        if handler.next.logs != nil { names.insert(Self.logsService) }
+        return names
     }
 
-    func export(request: ExportTraceRequest, context: ServerContext) async throws -> ExportTraceResponse {
-        try await export(.decoded(request), context: context)
+    func method(forPath path: String) -> GRPCMethod? {
+        switch path {
+        case "/opentelemetry.proto.collector.trace.v1.TraceService/Export":
+            handler.next.traces != nil ? .traceExport : nil
+        case "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export":
+            handler.next.metrics != nil ? .metricsExport : nil
+        case "/opentelemetry.proto.collector.logs.v1.LogsService/Export":
+            handler.next.logs != nil ? .logsExport : nil
+        case "/grpc.health.v1.Health/Check": .healthCheck
+        case "/grpc.health.v1.Health/List": .healthList
+        case "/grpc.health.v1.Health/Watch": .healthWatch
+        default: nil
+        }
     }
 
-    func export(_ request: ReceivedTraces, context: ServerContext) async throws -> ExportTraceResponse {
+    /// Decodes `message` for `method`, runs it and says what to answer.
+    func respond(to method: GRPCMethod, message: [UInt8]) async -> GRPCReply {
         do {
-            return handler.traceResponse(try await handler.export(request))
+            switch method {
+            case .traceExport:
+                let traces = try ReceivedTraces(message) { try decode(ExportTraceRequest.self, message) }
+                return .message(try handler.traceResponse(await handler.export(traces)).serializedBytes())
+            case .metricsExport:
+                _ = try await handler.export(try decode(ExportMetricsRequest.self, message))
+                return .message([])  // an empty ExportMetricsServiceResponse
+            case .logsExport:
+                _ = try await handler.export(try decode(ExportLogsRequest.self, message))
+                return .message([])
+            case .healthCheck:
+                let request = try decode(Grpc_Health_V1_HealthCheckRequest.self, message)
+                guard request.service.isEmpty || servingServices.contains(request.service) else {
+                    return .status(GRPCStatus(.notFound, "unknown service \"\(request.service.prefix(200))\""))
+                }
+                return .message(try Self.health(.serving).serializedBytes())
+            case .healthList:
+                _ = try decode(Grpc_Health_V1_HealthListRequest.self, message)
+                var response = Grpc_Health_V1_HealthListResponse()
+                for name in servingServices.union([""]) { response.statuses[name] = Self.health(.serving) }
+                return .message(try response.serializedBytes())
+            case .healthWatch:
+                let request = try decode(Grpc_Health_V1_HealthCheckRequest.self, message)
+                let known = request.service.isEmpty || servingServices.contains(request.service)
+                return .messageThenHold(try Self.health(known ? .serving : .serviceUnknown).serializedBytes())
+            }
+        } catch let status as GRPCStatus {
+            return .status(status)
+        } catch let error as PipelineError {
+            return .status(GRPCStatus(error))
         } catch {
-            throw grpcStatus(error)
+            return .status(GRPCStatus(.internalError, "cannot encode the response: \(error)"))
         }
     }
-}
 
-struct OTLPMetricsService: Opentelemetry_Proto_Collector_Metrics_V1_MetricsService.SimpleServiceProtocol {
-    let handler: OTLPExportHandler
-    let limit: Int
-
-    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        router.registerHandler(
-            forMethod: Opentelemetry_Proto_Collector_Metrics_V1_MetricsService.Method.Export.descriptor,
-            deserializer: SizeLimitedDeserializer<ExportMetricsRequest>(limit: limit),
-            serializer: ProtobufSerializer<ExportMetricsResponse>(),
-            handler: { request, context in try await self.export(request: request, context: context) })
-    }
-
-    func export(request: ExportMetricsRequest, context: ServerContext) async throws -> ExportMetricsResponse {
+    private func decode<M: SwiftProtobuf.Message>(_ type: M.Type, _ bytes: [UInt8]) throws(GRPCStatus) -> M {
         do {
-            _ = try await handler.export(request)
-            return ExportMetricsResponse()
+            return try M(serializedBytes: bytes)
         } catch {
-            throw grpcStatus(error)
+            throw GRPCStatus(.invalidArgument, "request is not a valid \(M.protoMessageName): \(error)")
         }
     }
-}
 
-struct OTLPLogsService: Opentelemetry_Proto_Collector_Logs_V1_LogsService.SimpleServiceProtocol {
-    let handler: OTLPExportHandler
-    let limit: Int
-
-    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        router.registerHandler(
-            forMethod: Opentelemetry_Proto_Collector_Logs_V1_LogsService.Method.Export.descriptor,
-            deserializer: SizeLimitedDeserializer<ExportLogsRequest>(limit: limit),
-            serializer: ProtobufSerializer<ExportLogsResponse>(),
-            handler: { request, context in try await self.export(request: request, context: context) })
-    }
-
-    func export(request: ExportLogsRequest, context: ServerContext) async throws -> ExportLogsResponse {
-        do {
-            _ = try await handler.export(request)
-            return ExportLogsResponse()
-        } catch {
-            throw grpcStatus(error)
-        }
-    }
-}
-
-/// `grpc.health.v1.Health`: SERVING while the receiver runs, for the empty service name and each OTLP service.
-struct HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
-    let services: Set<String>
-
-    func check(request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthCheckResponse {
-        guard request.service.isEmpty || services.contains(request.service) else {
-            throw RPCError(code: .notFound, message: "unknown service \"\(request.service)\"")
-        }
-        var response = Grpc_Health_V1_HealthCheckResponse()
-        response.status = .serving
-        return response
-    }
-
-    func list(request: Grpc_Health_V1_HealthListRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthListResponse {
-        var response = Grpc_Health_V1_HealthListResponse()
-        var serving = Grpc_Health_V1_HealthCheckResponse()
-        serving.status = .serving
-        for name in services.union([""]) { response.statuses[name] = serving }
-        return response
-    }
-
-    func watch(
-        request: Grpc_Health_V1_HealthCheckRequest,
-        response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>,
-        context: ServerContext
-    ) async throws {
+    private static func health(_ status: Grpc_Health_V1_HealthCheckResponse.ServingStatus) -> Grpc_Health_V1_HealthCheckResponse {
         var r = Grpc_Health_V1_HealthCheckResponse()
-        r.status = request.service.isEmpty || services.contains(request.service) ? .serving : .serviceUnknown
-        try await response.write(r)
-        // Stay open until the client goes away (the RPC is cancelled) or the server shuts down.
-        try? await cancelWhenGracefulShutdown {
-            try await context.cancellation.cancelled
-        }
+        r.status = status
+        return r
     }
 }

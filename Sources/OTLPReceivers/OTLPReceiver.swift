@@ -1,6 +1,4 @@
 import CollectorCore
-import GRPCCore
-import GRPCNIOTransportHTTP2
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -36,62 +34,18 @@ public struct OTLPReceiver: Receiver {
     }
 
     private func runGRPC(_ settings: OTLPReceiverConfig.GRPC) async throws {
-        let limit = settings.maxRecvMsgSizeMiB << 20
         var handler = self.handler
         handler.transport = "grpc"
-        var services: [any RegistrableRPCService] = []
-        var names: Set<String> = []
-        if handler.next.traces != nil {
-            services.append(OTLPTraceService(handler: handler, limit: limit))
-            names.insert("opentelemetry.proto.collector.trace.v1.TraceService")
-        }
-        if handler.next.metrics != nil {
-            services.append(OTLPMetricsService(handler: handler, limit: limit))
-            names.insert("opentelemetry.proto.collector.metrics.v1.MetricsService")
-        }
-        if handler.next.logs != nil {
-            services.append(OTLPLogsService(handler: handler, limit: limit))
-            names.insert("opentelemetry.proto.collector.logs.v1.LogsService")
-        }
-        services.append(HealthService(services: names))
-        let address: GRPCNIOTransportCore.SocketAddress = settings.endpoint.host.contains(":")
-            ? .ipv6(host: settings.endpoint.host, port: settings.endpoint.port)
-            : .ipv4(host: settings.endpoint.host, port: settings.endpoint.port)
-        // RPC handlers run on the event loops that serve their connections (see EventLoopTaskExecutor), instead of
-        // hopping to the global concurrency pool and back for every request.
-        let loops = MultiThreadedEventLoopGroup.singleton
-        let executor = EventLoopTaskExecutor(loops)
-        let transport = HTTP2ServerTransport.Posix(
-            address: address,
-            transportSecurity: .plaintext,
-            config: .defaults { c in
-                // Up to twice the limit reaches SizeLimitedDeserializer, which answers RESOURCE_EXHAUSTED; beyond
-                // that the transport resets the stream without reading more (clients see UNAVAILABLE).
-                c.rpc.maxRequestPayloadSize = 2 * limit
-                c.compression.enabledAlgorithms = .all
-                c.http2.maxConcurrentStreams = settings.maxConcurrentStreams
-                c.http2.targetWindowSize = 4 << 20
-            },
-            eventLoopGroup: loops
-        )
-        let server = GRPCServer(transport: transport, services: services)
-        // serve() returns once graceful shutdown has let in-flight RPCs finish. Cancellation (the other protocol
-        // failed to start) stops it too, so a half-started receiver never lingers.
-        try await withTaskCancellationOrGracefulShutdownHandler {
-            // Report the bound address from a detached task: `listeningAddress` never returns if the server is
-            // stopped before its transport starts (a startup failure elsewhere), and must not hold up shutdown.
-            let context = self.context
-            Task {
-                guard let bound = try? await transport.listeningAddress else { return }
-                let text = bound.ipv4.map { "\($0.host):\($0.port)" } ?? bound.ipv6.map { "[\($0.host)]:\($0.port)" } ?? "\(bound)"
-                context.announceListening(protocolName: "grpc", address: text)
-            }
-            try await withTaskExecutorPreference(executor) {
-                try await server.serve()
-            }
+        let services = OTLPGRPCServices(handler: handler, limit: settings.maxRecvMsgSizeMiB << 20)
+        let server = try await OTLPGRPCServer.bind(
+            endpoint: settings.endpoint, services: services, maxConcurrentStreams: settings.maxConcurrentStreams)
+        context.announceListening(protocolName: "grpc", address: server.localAddress)
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await server.waitUntilClosed()
         } onCancelOrGracefulShutdown: {
             server.beginGracefulShutdown()
         }
+        await server.drain()
     }
 
     private func runHTTP(_ settings: OTLPReceiverConfig.HTTP) async throws {

@@ -1,0 +1,295 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import NIOServing
+
+/// Serves gRPC on one HTTP/2 connection: the frames of all its streams arrive here, unary calls are answered here.
+///
+/// There is no channel per stream and no async-sequence bridge: a request's frames are gathered in this handler,
+/// the complete message goes to ``OTLPGRPCServices`` in a task that prefers this connection's event loop, and the
+/// answer is written as response headers, one message and trailers with a single flush. Inbound flow control is
+/// done here too, by topping windows up as `NIOHTTP2Handler` reports them shrinking.
+final class GRPCConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    /// The inbound window kept open for the connection and for each stream receiving a request.
+    static let windowSize = 4 << 20
+
+    private enum Compression { case identity, compressed }
+
+    private final class Stream {
+        enum Phase { case receiving, processing, holding }
+        let method: GRPCMethod
+        let compression: Compression
+        var received: ByteBuffer?
+        var phase = Phase.receiving
+        init(method: GRPCMethod, compression: Compression) {
+            self.method = method
+            self.compression = compression
+        }
+    }
+
+    private let services: OTLPGRPCServices
+    private let executor: EventLoopTaskExecutor
+    private var streams: [HTTP2StreamID: Stream] = [:]
+    private var lastStreamID = HTTP2StreamID.rootStream
+    private var quiescing = false
+    private var needsFlush = false
+
+    init(services: OTLPGRPCServices, executor: EventLoopTaskExecutor) {
+        self.services = services
+        self.executor = executor
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        // The connection window starts at 65,535 bytes (RFC 9113 §6.9.2); open it to the target at once.
+        let increment = Self.windowSize - 65_535
+        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        let id = frame.streamID
+        switch frame.payload {
+        case .headers(let headers):
+            if streams[id] == nil {
+                open(id, headers: headers.headers, endStream: headers.endStream, context: context)
+            } else if headers.endStream {
+                requestEnded(id, context: context)  // trailers from the client
+            }
+        case .data(let data):
+            guard case .byteBuffer(let bytes) = data.data else { return }
+            received(bytes, on: id, endStream: data.endStream, context: context)
+        case .rstStream:
+            streams[id] = nil
+            closeIfQuiesced(context: context)
+        default:
+            break  // SETTINGS, PING, GOAWAY and WINDOW_UPDATE are NIOHTTP2Handler's business.
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let window as NIOHTTP2WindowUpdatedEvent:
+            guard let inbound = window.inboundWindowSize, inbound <= Self.windowSize / 2 else { return }
+            if window.streamID != .rootStream {
+                guard let stream = streams[window.streamID], stream.phase == .receiving else { return }
+            }
+            context.write(wrapOutboundOut(HTTP2Frame(
+                streamID: window.streamID, payload: .windowUpdate(windowSizeIncrement: Self.windowSize - inbound))), promise: nil)
+            needsFlush = true
+        case let closed as StreamClosedEvent:
+            streams[closed.streamID] = nil
+            closeIfQuiesced(context: context)
+        case is ChannelShouldQuiesceEvent:
+            quiesce(context: context)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        streams.removeAll()  // answers still being computed find no stream and are dropped
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // NIOHTTP2Handler reports protocol errors after dealing with them (a stream reset, or GOAWAY and close);
+        // anything else (an I/O error) ends the connection.
+        if !(error is any NIOHTTP2Error) { context.close(promise: nil) }
+    }
+
+    // MARK: - Requests
+
+    private func open(_ id: HTTP2StreamID, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
+        if id > lastStreamID { lastStreamID = id }
+        guard headers.first(name: ":method") == "POST" else {
+            return refuse(id, httpStatus: "405", requestEnded: endStream, context: context)
+        }
+        guard let type = headers.first(name: "content-type"), type.hasPrefix("application/grpc") else {
+            // Not a gRPC request at all: plain HTTP status, as the gRPC over HTTP/2 spec says.
+            return refuse(id, httpStatus: "415", requestEnded: endStream, context: context)
+        }
+        let path = headers.first(name: ":path") ?? ""
+        guard let method = services.method(forPath: path) else {
+            return fail(id, GRPCStatus(.unimplemented, "unknown method \(path.prefix(200))"), requestEnded: endStream, context: context)
+        }
+        let compression: Compression
+        switch headers.first(name: "grpc-encoding")?.lowercased() {
+        case nil, "identity": compression = .identity
+        case "gzip", "deflate": compression = .compressed
+        case let other?:
+            return fail(id, GRPCStatus(.unimplemented, "grpc-encoding \(other.prefix(50)) is not supported; use gzip, deflate or identity"),
+                        requestEnded: endStream, context: context)
+        }
+        streams[id] = Stream(method: method, compression: compression)
+        if endStream { requestEnded(id, context: context) }
+    }
+
+    private func received(_ bytes: ByteBuffer, on id: HTTP2StreamID, endStream: Bool, context: ChannelHandlerContext) {
+        guard let stream = streams[id], stream.phase == .receiving else { return }
+        if stream.received == nil {
+            stream.received = bytes
+        } else {
+            var more = bytes
+            stream.received?.writeBuffer(&more)
+        }
+        // The message's length prefix is known after five bytes: refuse an oversized message before it arrives.
+        if let buffer = stream.received, let declared = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt32.self) {
+            if Int(declared) > services.limit {
+                return fail(id, GRPCStatus(.resourceExhausted, "request of \(declared) bytes exceeds the limit of \(services.limit) bytes (max_recv_msg_size_mib)"),
+                            requestEnded: endStream, context: context)
+            }
+            if buffer.readableBytes > 5 + Int(declared) {
+                return fail(id, GRPCStatus(.internalError, "a unary call takes one request message; got more"), requestEnded: endStream, context: context)
+            }
+        }
+        if endStream { requestEnded(id, context: context) }
+    }
+
+    private func requestEnded(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
+        guard let stream = streams[id], stream.phase == .receiving else { return }
+        stream.phase = .processing
+        var buffer = stream.received ?? ByteBuffer()
+        stream.received = nil
+        guard let flag = buffer.readInteger(as: UInt8.self), let length = buffer.readInteger(as: UInt32.self) else {
+            return fail(id, GRPCStatus(.internalError, "the call ended without a complete request message"), requestEnded: true, context: context)
+        }
+        guard buffer.readableBytes == Int(length), var message = buffer.readBytes(length: Int(length)) else {
+            return fail(id, GRPCStatus(.internalError, "the request message is truncated: \(buffer.readableBytes) of \(length) bytes"),
+                        requestEnded: true, context: context)
+        }
+        switch (flag, stream.compression) {
+        case (0, _):
+            break
+        case (1, .compressed):
+            do {
+                message = try GzipInflater.inflate(message, limit: services.limit)
+            } catch .tooLarge {
+                return fail(id, GRPCStatus(.resourceExhausted, "decompressed request exceeds the limit of \(services.limit) bytes (max_recv_msg_size_mib)"),
+                            requestEnded: true, context: context)
+            } catch {
+                return fail(id, GRPCStatus(.internalError, "cannot decompress the request: \(error)"), requestEnded: true, context: context)
+            }
+        case (1, .identity):
+            return fail(id, GRPCStatus(.internalError, "the request message is compressed but grpc-encoding names no algorithm"),
+                        requestEnded: true, context: context)
+        default:
+            return fail(id, GRPCStatus(.internalError, "invalid message flags \(flag)"), requestEnded: true, context: context)
+        }
+        let services = self.services
+        let method = stream.method
+        let loop = context.eventLoop
+        let target = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+        Task(executorPreference: executor) {
+            let reply = await services.respond(to: method, message: message)
+            if loop.inEventLoop {
+                target.value.handler.answer(id, reply, context: target.value.context)
+            } else {
+                loop.execute { target.value.handler.answer(id, reply, context: target.value.context) }
+            }
+        }
+    }
+
+    // MARK: - Answers
+
+    private func answer(_ id: HTTP2StreamID, _ reply: GRPCReply, context: ChannelHandlerContext) {
+        guard let stream = streams[id], stream.phase == .processing else { return }  // reset, or connection gone
+        switch reply {
+        case .message(let bytes):
+            writeMessage(bytes, on: id, context: context)
+            writeTrailers(.ok, on: id, context: context)
+            streams[id] = nil
+        case .messageThenHold(let bytes):
+            writeMessage(bytes, on: id, context: context)
+            stream.phase = .holding
+            if quiescing {
+                writeTrailers(.ok, on: id, context: context)
+                streams[id] = nil
+            }
+        case .status(let status):
+            writeTrailersOnly(status, on: id, context: context)
+            streams[id] = nil
+        }
+        context.flush()
+        closeIfQuiesced(context: context)
+    }
+
+    private static let responseHeaders = HPACKHeaders([
+        (":status", "200"), ("content-type", "application/grpc"), ("grpc-accept-encoding", "identity,deflate,gzip"),
+    ])
+
+    private func writeMessage(_ bytes: [UInt8], on id: HTTP2StreamID, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: Self.responseHeaders)))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: 5 + bytes.count)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(UInt32(bytes.count))
+        buffer.writeBytes(bytes)
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(buffer))))), promise: nil)
+    }
+
+    private func writeTrailers(_ status: GRPCStatus, on id: HTTP2StreamID, context: ChannelHandlerContext) {
+        var trailers = HPACKHeaders()
+        status.addTrailers(to: &trailers)
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
+    }
+
+    /// A call that fails before any message: status in the only header block.
+    private func writeTrailersOnly(_ status: GRPCStatus, on id: HTTP2StreamID, context: ChannelHandlerContext) {
+        var headers = HPACKHeaders([(":status", "200"), ("content-type", "application/grpc")])
+        status.addTrailers(to: &headers)
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: true)))), promise: nil)
+    }
+
+    /// Fails a call with `status`. A client still sending is told to stop (RST_STREAM NO_ERROR after the status,
+    /// RFC 9113 §8.1), so the rest of an oversized message is never read.
+    private func fail(_ id: HTTP2StreamID, _ status: GRPCStatus, requestEnded: Bool, context: ChannelHandlerContext) {
+        streams[id] = nil
+        writeTrailersOnly(status, on: id, context: context)
+        if !requestEnded {
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.noError))), promise: nil)
+        }
+        context.flush()
+        closeIfQuiesced(context: context)
+    }
+
+    /// Answers a request that is not gRPC with a bare HTTP status.
+    private func refuse(_ id: HTTP2StreamID, httpStatus: String, requestEnded: Bool, context: ChannelHandlerContext) {
+        let headers = HPACKHeaders([(":status", httpStatus)])
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: true)))), promise: nil)
+        if !requestEnded {
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.noError))), promise: nil)
+        }
+        context.flush()
+    }
+
+    // MARK: - Graceful shutdown
+
+    /// Takes no new calls (GOAWAY), ends held health watches, and closes once the calls in flight are answered.
+    private func quiesce(context: ChannelHandlerContext) {
+        guard !quiescing else { return }
+        quiescing = true
+        context.write(wrapOutboundOut(HTTP2Frame(
+            streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))), promise: nil)
+        for (id, stream) in streams where stream.phase == .holding {
+            writeTrailers(.ok, on: id, context: context)
+            streams[id] = nil
+        }
+        context.flush()
+        closeIfQuiesced(context: context)
+    }
+
+    private func closeIfQuiesced(context: ChannelHandlerContext) {
+        if quiescing && streams.isEmpty { context.close(promise: nil) }
+    }
+}
