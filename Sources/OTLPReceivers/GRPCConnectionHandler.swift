@@ -23,6 +23,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         let method: GRPCMethod
         let compression: Compression
         var received: ByteBuffer?
+        /// Bytes of ``received`` reserved from the receiver's in-flight budget.
+        var reserved = 0
         var phase = Phase.receiving
         init(method: GRPCMethod, compression: Compression) {
             self.method = method
@@ -31,14 +33,19 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     private let services: OTLPGRPCServices
+    private let budget: InFlightBudget
     private let executor: EventLoopTaskExecutor
     private var streams: [HTTP2StreamID: Stream] = [:]
     private var lastStreamID = HTTP2StreamID.rootStream
     private var quiescing = false
+    private var closing = false
     private var needsFlush = false
 
-    init(services: OTLPGRPCServices, executor: EventLoopTaskExecutor) {
+    /// - Parameter budget: shared by every connection of the receiver: request bytes held while they arrive and
+    ///   while their call runs. Past it, calls fail with `UNAVAILABLE` and a retry hint.
+    init(services: OTLPGRPCServices, budget: InFlightBudget, executor: EventLoopTaskExecutor) {
         self.services = services
+        self.budget = budget
         self.executor = executor
     }
 
@@ -63,7 +70,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             guard case .byteBuffer(let bytes) = data.data else { return }
             received(bytes, on: id, endStream: data.endStream, context: context)
         case .rstStream:
-            streams[id] = nil
+            remove(id)
             closeIfQuiesced(context: context)
         default:
             break  // SETTINGS, PING, GOAWAY and WINDOW_UPDATE are NIOHTTP2Handler's business.
@@ -89,7 +96,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                 streamID: window.streamID, payload: .windowUpdate(windowSizeIncrement: Self.windowSize - inbound))), promise: nil)
             needsFlush = true
         case let closed as StreamClosedEvent:
-            streams[closed.streamID] = nil
+            remove(closed.streamID)
             closeIfQuiesced(context: context)
         case is ChannelShouldQuiesceEvent:
             quiesce(context: context)
@@ -99,7 +106,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        streams.removeAll()  // answers still being computed find no stream and are dropped
+        for id in Array(streams.keys) { remove(id) }  // answers still being computed find no stream and are dropped
         context.fireChannelInactive()
     }
 
@@ -110,6 +117,11 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     // MARK: - Requests
+
+    private func remove(_ id: HTTP2StreamID) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        budget.release(stream.reserved)
+    }
 
     private func open(_ id: HTTP2StreamID, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
         if id > lastStreamID { lastStreamID = id }
@@ -138,6 +150,11 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     private func received(_ bytes: ByteBuffer, on id: HTTP2StreamID, endStream: Bool, context: ChannelHandlerContext) {
         guard let stream = streams[id], stream.phase == .receiving else { return }
+        guard budget.reserve(bytes.readableBytes) else {
+            return fail(id, GRPCStatus(.unavailable, "too many request bytes in flight; retry later", retryAfter: .seconds(1)),
+                        requestEnded: endStream, context: context)
+        }
+        stream.reserved += bytes.readableBytes
         if stream.received == nil {
             stream.received = bytes
         } else {
@@ -187,12 +204,24 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         default:
             return fail(id, GRPCStatus(.internalError, "invalid message flags \(flag)"), requestEnded: true, context: context)
         }
+        // The call holds its bytes until answered, even if the stream goes away first: the message (inflated),
+        // and what decoding it may take (swift-protobuf's object graph, ~3× the bytes).
+        // Reserved in one step, after giving back the wire bytes, so that a call alone always goes through.
+        let held = message.count * 4
+        budget.release(stream.reserved)
+        stream.reserved = 0
+        guard budget.reserve(held) else {
+            return fail(id, GRPCStatus(.unavailable, "too many request bytes in flight; retry later", retryAfter: .seconds(1)),
+                        requestEnded: true, context: context)
+        }
         let services = self.services
+        let budget = self.budget
         let method = stream.method
         let loop = context.eventLoop
         let target = NIOLoopBound((handler: self, context: context), eventLoop: loop)
         Task(executorPreference: executor) {
             let reply = await services.respond(to: method, message: message)
+            budget.release(held)
             if loop.inEventLoop {
                 target.value.handler.answer(id, reply, context: target.value.context)
             } else {
@@ -209,17 +238,17 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         case .message(let bytes):
             writeMessage(bytes, on: id, context: context)
             writeTrailers(.ok, on: id, context: context)
-            streams[id] = nil
+            remove(id)
         case .messageThenHold(let bytes):
             writeMessage(bytes, on: id, context: context)
             stream.phase = .holding
             if quiescing {
                 writeTrailers(.ok, on: id, context: context)
-                streams[id] = nil
+                remove(id)
             }
         case .status(let status):
             writeTrailersOnly(status, on: id, context: context)
-            streams[id] = nil
+            remove(id)
         }
         context.flush()
         closeIfQuiesced(context: context)
@@ -254,7 +283,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     /// Fails a call with `status`. A client still sending is told to stop (RST_STREAM NO_ERROR after the status,
     /// RFC 9113 §8.1), so the rest of an oversized message is never read.
     private func fail(_ id: HTTP2StreamID, _ status: GRPCStatus, requestEnded: Bool, context: ChannelHandlerContext) {
-        streams[id] = nil
+        remove(id)
         writeTrailersOnly(status, on: id, context: context)
         if !requestEnded {
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.noError))), promise: nil)
@@ -283,13 +312,20 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))), promise: nil)
         for (id, stream) in streams where stream.phase == .holding {
             writeTrailers(.ok, on: id, context: context)
-            streams[id] = nil
+            remove(id)
         }
         context.flush()
         closeIfQuiesced(context: context)
     }
 
+    /// Once quiesced with nothing in flight: a lingering close. Output is shut first, so the client reads every
+    /// answer and the GOAWAY before it sees the end (closing outright with unread client bytes, a WINDOW_UPDATE or a
+    /// PING ack, would make the kernel send RST and the client could lose the last answers); it then closes its
+    /// side, and a timer closes ours in case it does not.
     private func closeIfQuiesced(context: ChannelHandlerContext) {
-        if quiescing && streams.isEmpty { context.close(promise: nil) }
+        guard quiescing, streams.isEmpty, !closing else { return }
+        closing = true
+        context.close(mode: .output, promise: nil)
+        context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
     }
 }

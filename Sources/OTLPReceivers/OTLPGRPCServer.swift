@@ -23,7 +23,9 @@ final class OTLPGRPCServer: Sendable {
         localAddress = channel.localAddress.map(Self.describe) ?? "unknown"
     }
 
-    static func bind(endpoint: ListenEndpoint, services: OTLPGRPCServices, maxConcurrentStreams: Int) async throws -> OTLPGRPCServer {
+    static func bind(
+        endpoint: ListenEndpoint, services: OTLPGRPCServices, budget: InFlightBudget, maxConcurrentStreams: Int
+    ) async throws -> OTLPGRPCServer {
         let connections = ConnectionTracker()
         let loops = MultiThreadedEventLoopGroup.singleton
         let settings = [
@@ -41,7 +43,7 @@ final class OTLPGRPCServer: Sendable {
                     // Calls resume on the loop that reads their connection (see EventLoopTaskExecutor).
                     let executor = EventLoopTaskExecutor(channel.eventLoop)
                     try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: settings))
-                    try channel.pipeline.syncOperations.addHandler(GRPCConnectionHandler(services: services, executor: executor))
+                    try channel.pipeline.syncOperations.addHandler(GRPCConnectionHandler(services: services, budget: budget, executor: executor))
                 }
             }
         let channel = try await bootstrap.bind(host: endpoint.host, port: endpoint.port).get()

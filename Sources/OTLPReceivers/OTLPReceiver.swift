@@ -38,7 +38,8 @@ public struct OTLPReceiver: Receiver {
         handler.transport = "grpc"
         let services = OTLPGRPCServices(handler: handler, limit: settings.maxRecvMsgSizeMiB << 20)
         let server = try await OTLPGRPCServer.bind(
-            endpoint: settings.endpoint, services: services, maxConcurrentStreams: settings.maxConcurrentStreams)
+            endpoint: settings.endpoint, services: services, budget: InFlightBudget(limit: settings.maxInFlightBytes),
+            maxConcurrentStreams: settings.maxConcurrentStreams)
         context.announceListening(protocolName: "grpc", address: server.localAddress)
         await withTaskCancellationOrGracefulShutdownHandler {
             await server.waitUntilClosed()

@@ -8,6 +8,9 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
         public var maxRecvMsgSizeMiB = 4
         /// Concurrent streams per connection.
         public var maxConcurrentStreams = 100
+        /// Bytes of requests held in memory at once across all connections (messages as they arrive, then while
+        /// their call runs); beyond it calls fail with `UNAVAILABLE` and a retry hint.
+        public var maxInFlightBytes = 64 << 20
         public init() {}
     }
 
@@ -36,6 +39,10 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
             grpc.endpoint = Self.endpoint(g, default: grpc.endpoint)
             grpc.maxRecvMsgSizeMiB = g.int("max_recv_msg_size_mib", default: grpc.maxRecvMsgSizeMiB, range: 1...1024)
             grpc.maxConcurrentStreams = g.int("max_concurrent_streams", default: grpc.maxConcurrentStreams, range: 1...10_000)
+            grpc.maxInFlightBytes = g.int("max_in_flight_bytes", default: grpc.maxInFlightBytes, range: 1 << 20...(1 << 34))
+            if grpc.maxInFlightBytes < grpc.maxRecvMsgSizeMiB << 20 {
+                g.report("max_in_flight_bytes", "must be at least max_recv_msg_size_mib (\(grpc.maxRecvMsgSizeMiB << 20) bytes), got \(grpc.maxInFlightBytes)")
+            }
             self.grpc = grpc
         }
         if protocols.contains("http") {

@@ -342,6 +342,28 @@ struct ConfigLoadTests {
         ])
     }
 
+    @Test func grpcInFlightBudgetSmallerThanTheMessageLimitIsReported() {
+        let yaml = """
+            receivers:
+              otlp:
+                protocols:
+                  grpc:
+                    endpoint: 127.0.0.1:0
+                    max_recv_msg_size_mib: 8
+                    max_in_flight_bytes: 4194304
+            exporters:
+              debug:
+            service:
+              pipelines:
+                traces:
+                  receivers: [otlp]
+                  exporters: [debug]
+            """
+        #expect(loadProblemTexts(yaml) == [
+            "receivers::otlp::protocols::grpc::max_in_flight_bytes: must be at least max_recv_msg_size_mib (8388608 bytes), got 4194304",
+        ])
+    }
+
     @Test(arguments: ["nope", "localhost", "localhost:99999", "localhost:http", "::1:4317", "[::1]4317", "collector.internal:4317"])
     func badEndpointIsReported(_ endpoint: String) {
         let yaml = validBaseYAML.replacingOccurrences(of: "endpoint: 127.0.0.1:0", with: "endpoint: \"\(endpoint)\"")

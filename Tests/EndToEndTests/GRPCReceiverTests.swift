@@ -156,6 +156,31 @@ struct GRPCReceiverTests {
         try await collector.stop()
     }
 
+    @Test func healthListNamesServedServicesAndWatchEndsWhenTheServerStops() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let collector = try await TestCollector(yaml: sqliteConfig(db: dir.appendingPathComponent("t.db").path))
+        let stopped = try await withOTLPClient(port: try await collector.address("otlp", "grpc").port) { client in
+            let health = Grpc_Health_V1_Health.Client(wrapping: client)
+            let list = try await health.list(Grpc_Health_V1_HealthListRequest())
+            #expect(Set(list.statuses.keys) == ["", "opentelemetry.proto.collector.trace.v1.TraceService"])
+            #expect(list.statuses.values.allSatisfy { $0.status == .serving })
+            // A watch stays open after its first answer; a graceful stop ends it with OK instead of hanging.
+            let stop = LockedValue<Task<Void, any Error>?>(nil)
+            let seen = try await health.watch(Grpc_Health_V1_HealthCheckRequest()) { response in
+                var seen: [Grpc_Health_V1_HealthCheckResponse.ServingStatus] = []
+                for try await message in response.messages {
+                    seen.append(message.status)
+                    stop.withLock { $0 = Task { try await collector.stop() } }
+                }
+                return seen
+            }
+            #expect(seen == [.serving])
+            return stop.withLock { $0 }
+        }
+        try await #require(stopped).value
+    }
+
     @Test func gracefulStopCommitsEveryAcknowledgedExport() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -32,7 +32,8 @@ def otelsink_binary() -> Path:
     return Path(os.environ.get("OTELSINK_BIN") or DEFAULT_BIN)
 
 
-def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, http_max_body: int = MAX_REQUEST_BODY,
+def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, grpc_in_flight: int | None = None,
+                 http_max_body: int = MAX_REQUEST_BODY,
                  sqlite_extra: str = "", grpc: bool = True, http: bool = True, debug_verbosity: str = "basic",
                  query: bool = False, query_extra: str = "",
                  prometheus: bool = False, spanmetrics: bool = False, open_metrics: bool = False) -> Path:
@@ -45,6 +46,9 @@ def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, http_max_b
       grpc:
         endpoint: 127.0.0.1:0
         max_recv_msg_size_mib: {grpc_max_mib}"""
+        if grpc_in_flight is not None:
+            protocols += f"""
+        max_in_flight_bytes: {grpc_in_flight}"""
     if http:
         protocols += f"""
       http:

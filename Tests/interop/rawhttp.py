@@ -175,7 +175,7 @@ class H2Connection:
         self._send_body(stream_id, body)
         return stream_id
 
-    def _send_body(self, stream_id: int, body: bytes):
+    def _send_body(self, stream_id: int, body: bytes, end_stream: bool = True):
         deadline = time.monotonic() + self.timeout
         offset = 0
         while offset < len(body):
@@ -186,8 +186,23 @@ class H2Connection:
                 continue
             chunk = body[offset:offset + window]
             offset += len(chunk)
-            self.conn.send_data(stream_id, chunk, end_stream=offset >= len(body))
+            self.conn.send_data(stream_id, chunk, end_stream=end_stream and offset >= len(body))
         self.sock.sendall(self.conn.data_to_send())
+
+    def start_upload(self, method: str, path: str, headers: dict[str, str], first_part: bytes) -> int:
+        """Opens a stream and sends `first_part` of its body without ending it (see ``finish_upload``)."""
+        self._streams = {}
+        stream_id = self.conn.get_next_available_stream_id()
+        hdrs = [(":method", method), (":path", path), (":scheme", "http"), (":authority", f"{self.host}:{self.port}")]
+        self.conn.send_headers(stream_id, hdrs + [(k.lower(), v) for k, v in headers.items()], end_stream=False)
+        self._send_body(stream_id, first_part, end_stream=False)
+        return stream_id
+
+    def finish_upload(self, stream_id: int, rest: bytes) -> Response:
+        self._send_body(stream_id, rest)
+        self._pump(time.monotonic() + self.timeout, lambda: self._streams.get(stream_id, {}).get("done"))
+        headers = dict(self._streams[stream_id]["headers"] or {})
+        return Response(int(headers.pop(":status", 0)), headers, self._streams[stream_id]["body"])
 
     def _pump(self, deadline: float, done) -> None:
         """Reads frames until done() is true."""
@@ -209,6 +224,9 @@ class H2Connection:
         state = self._streams.setdefault(getattr(event, "stream_id", 0), {"headers": None, "body": b"", "done": False})
         if isinstance(event, h2.events.ResponseReceived):
             state["headers"] = {k: v for k, v in event.headers}
+        elif isinstance(event, h2.events.TrailersReceived):
+            # gRPC's status arrives in trailers; merged into the headers the Response carries.
+            state["headers"] = {**(state["headers"] or {}), **{k: v for k, v in event.headers}}
         elif isinstance(event, h2.events.DataReceived):
             state["body"] += event.data
             self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -222,9 +240,10 @@ class H2Connection:
     _streams: dict
 
     def upload_until_answered(self, method: str, path: str, headers: dict[str, str], total: int,
-                              chunk: int = 1 << 16) -> tuple[Response, int]:
-        """Streams `total` zero bytes (no content-length unless given in `headers`), stopping as soon as the server
-        answers or resets the stream; returns (answer, bytes sent). A reset without an answer gives status 0."""
+                              chunk: int = 1 << 16, prefix: bytes = b"") -> tuple[Response, int]:
+        """Streams `total` bytes, `prefix` then zeros (no content-length unless given in `headers`), stopping as soon
+        as the server answers or resets the stream; returns (answer, bytes sent). A reset without an answer gives
+        status 0."""
         self._streams = {}
         stream_id = self.conn.get_next_available_stream_id()
         hdrs = [(":method", method), (":path", path), (":scheme", "http"), (":authority", f"{self.host}:{self.port}")]
@@ -251,8 +270,9 @@ class H2Connection:
                     raise TimeoutError("no flow-control window and no answer")
                 continue
             n = min(window, total - sent)
+            part = prefix[sent:sent + n]
+            self.conn.send_data(stream_id, part + bytes(n - len(part)), end_stream=sent + n >= total)
             sent += n
-            self.conn.send_data(stream_id, bytes(n), end_stream=sent >= total)
             self.sock.sendall(self.conn.data_to_send())
         self._pump(deadline, lambda: state().get("done"))
         s = state()

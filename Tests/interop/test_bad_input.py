@@ -500,6 +500,60 @@ def test_grpc_message_under_limit_is_stored(module_server):
     assert len(stored_span_ids(module_server.db_path, trace_ids)) == len(trace_ids)
 
 
+def _grpc_frame(message: bytes, compressed: bool = False) -> bytes:
+    return bytes([1 if compressed else 0]) + len(message).to_bytes(4, "big") + message
+
+
+def _raw_grpc(server, body: bytes, headers: dict[str, str] | None = None, path: str = GRPC_EXPORT):
+    """One gRPC call over a hand-driven HTTP/2 connection, for what real gRPC clients never send."""
+    host, port = server.grpc_address.rsplit(":", 1)
+    with H2Connection(host, int(port)) as conn:
+        hdrs = {"content-type": "application/grpc", "te": "trailers", **(headers or {})}
+        return conn.requests([("POST", path, body, hdrs)])[0]
+
+
+def test_grpc_port_answers_non_grpc_content_type_with_415(module_server):
+    r = _raw_grpc(module_server, make_request([make_span(new_trace_id())]).SerializeToString(),
+                  {"content-type": "application/x-protobuf"})
+    assert r.status == 415 and "grpc-status" not in r.headers
+
+
+def test_grpc_unsupported_encoding_is_unimplemented_and_names_it(module_server):
+    r = _raw_grpc(module_server, _grpc_frame(b"\x00" * 10, compressed=True), {"grpc-encoding": "snappy"})
+    assert r.status == 200 and r.headers["grpc-status"] == "12", r.headers
+    assert "snappy" in r.headers["grpc-message"]
+
+
+@pytest.mark.parametrize("body,reason", [
+    (_grpc_frame(b"\x0a\x00", compressed=True), "compressed but grpc-encoding names no algorithm"),
+    (_grpc_frame(b"") + _grpc_frame(b""), "one request message"),
+    (_grpc_frame(b"\x0a\x00" * 50)[:20], "truncated"),
+    (b"\x00\x00", "without a complete request message"),
+], ids=["compressed-flag-without-encoding", "two-messages", "truncated-frame", "short-prefix"])
+def test_grpc_framing_errors_are_internal_with_a_message(module_server, body, reason):
+    r = _raw_grpc(module_server, body)
+    assert r.status == 200 and r.headers["grpc-status"] == "13", r.headers
+    assert reason in r.headers["grpc-message"], r.headers["grpc-message"]
+
+
+def test_grpc_deflate_compressed_request_is_stored(module_server):
+    """grpc-encoding deflate (zlib format), which grpc-java and grpc-go clients can choose, besides gzip."""
+    trace_id = new_trace_id()
+    request = make_request([make_span(trace_id, "deflated")])
+    r = _raw_grpc(module_server, _grpc_frame(zlib.compress(request.SerializeToString()), compressed=True),
+                  {"grpc-encoding": "deflate"})
+    assert r.status == 200 and r.headers["grpc-status"] == "0", r.headers
+    assert not trace_service_pb2.ExportTraceServiceResponse.FromString(r.body[5:]).HasField("partial_success")
+    assert len(stored_span_ids(module_server.db_path, {trace_id}).get(trace_id, ())) == 1
+
+
+def test_grpc_error_message_is_percent_encoded(module_server):
+    """grpc-message carries non-ASCII text percent-encoded (gRPC over HTTP/2 spec), so clients decode it intact."""
+    r = _raw_grpc(module_server, _grpc_frame(b""), path="/no.such.Service/M\u00e9thode")
+    assert r.status == 200 and r.headers["grpc-status"] == "12", r.headers
+    assert r.headers["grpc-message"] == "unknown method /no.such.Service/M%C3%A9thode"
+
+
 # ---------------------------------------------------------------------------------------------- backpressure
 
 
@@ -514,6 +568,37 @@ def _retry_info_delay(error: grpc.RpcError) -> float | None:
                 if detail.Unpack(info):
                     return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
     return None
+
+
+def test_grpc_bytes_past_the_in_flight_budget_are_unavailable_with_retry_info(server_factory):
+    """gRPC `max_in_flight_bytes` bounds the request bytes held across connections: a call that would pass it fails
+    with UNAVAILABLE and RetryInfo (clients retry), while the call holding the bytes completes and is stored, and
+    once it has, the budget is free again."""
+    import base64
+    from google.rpc import error_details_pb2, status_pb2
+    server = server_factory(grpc_max_mib=1, grpc_in_flight=1 << 20)
+    host, port = server.grpc_address.rsplit(":", 1)
+    headers = {"content-type": "application/grpc", "te": "trailers"}
+    holding = make_request([make_span(new_trace_id(), "x" * 1000) for _ in range(700)]).SerializeToString()
+    assert 700_000 < len(holding) < 1 << 20
+    held = _grpc_frame(holding)
+    with H2Connection(host, int(port)) as first, H2Connection(host, int(port)) as second:
+        stream = first.start_upload("POST", GRPC_EXPORT, headers, held[:-1000])
+        time.sleep(0.3)  # let the server read it
+        refused, sent = second.upload_until_answered("POST", GRPC_EXPORT, headers, total=600_000,
+                                                     prefix=_grpc_frame(b"")[:1] + (600_000 - 5).to_bytes(4, "big"))
+        assert refused.headers["grpc-status"] == "14", (sent, refused.headers)
+        assert "in flight" in refused.headers["grpc-message"]
+        status = status_pb2.Status.FromString(base64.b64decode(refused.headers["grpc-status-details-bin"]))
+        info = error_details_pb2.RetryInfo()
+        assert status.details[0].Unpack(info) and info.retry_delay.seconds == 1
+        answer = first.finish_upload(stream, held[-1000:])
+        assert answer.headers["grpc-status"] == "0", answer.headers
+    request = trace_service_pb2.ExportTraceServiceRequest.FromString(holding)
+    trace_ids = {s.trace_id for s in request.resource_spans[0].scope_spans[0].spans}
+    assert len(stored_span_ids(server.db_path, trace_ids)) == len(trace_ids)
+    again = _raw_grpc(server, held)
+    assert again.headers["grpc-status"] == "0", again.headers
 
 
 def test_store_behind_is_503_with_retry_after_and_unavailable_with_retry_info(server_factory):
