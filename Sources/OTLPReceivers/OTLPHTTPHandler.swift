@@ -1,6 +1,7 @@
 import CollectorCore
 import NIOCore
 import NIOHTTP1
+import NIOServing
 import Synchronization
 
 /// Bytes of request bodies held across all connections of one HTTP receiver.
@@ -46,6 +47,14 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private var state = State.idle
+    private var loopExecutor: EventLoopTaskExecutor?
+
+    private func executor(for loop: any EventLoop) -> EventLoopTaskExecutor {
+        if let loopExecutor { return loopExecutor }
+        let made = EventLoopTaskExecutor(loop)
+        loopExecutor = made
+        return made
+    }
 
     init(service: OTLPHTTPService, budget: InFlightBudget) {
         self.service = service
@@ -101,14 +110,18 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let gzip = head.headers.first(name: "content-encoding")?.lowercased() == "gzip"
             let service = self.service
             let budget = self.budget
-            let promise = context.eventLoop.makePromise(of: OTLPHTTPService.Response.self)
-            promise.completeWithTask {
-                defer { budget.release(reserved) }
-                return await service.handle(signal: signal, encoding: encoding, gzip: gzip, body: body, budget: budget)
-            }
-            promise.futureResult.assumeIsolated().whenSuccess { response in
-                self.state = .idle
-                self.write(response, head: head, context: context, close: false)
+            // The request runs on this connection's event loop (no hop to the global pool and back), and the
+            // answer is written from there.
+            let loop = context.eventLoop
+            let target = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+            Task(executorPreference: executor(for: loop)) {
+                let response = await service.handle(signal: signal, encoding: encoding, gzip: gzip, body: body, budget: budget)
+                budget.release(reserved)
+                let deliver: @Sendable () -> Void = {
+                    target.value.handler.state = .idle
+                    target.value.handler.write(response, head: head, context: target.value.context, close: false)
+                }
+                if loop.inEventLoop { deliver() } else { loop.execute(deliver) }
             }
         case (.end, .discarding(let head, let error)):
             state = .idle

