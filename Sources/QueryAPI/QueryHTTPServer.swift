@@ -6,48 +6,14 @@ import NIOPosix
 import Synchronization
 
 /// The query API's HTTP/1.1 listener (SwiftNIO; see docs/architecture.md for why not Hummingbird).
-final class QueryHTTPServer: Sendable {
-    let channel: any Channel
-    let localAddress: String
-    private let open: ConnectionTracker
-
-    private init(channel: any Channel, open: ConnectionTracker) {
-        self.channel = channel
-        self.open = open
-        let a = channel.localAddress
-        if let ip = a?.ipAddress, let port = a?.port {
-            localAddress = a?.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-        } else {
-            localAddress = "\(String(describing: a))"
+enum QueryHTTPServer {
+    /// Requests in flight get 5 s to finish on shutdown.
+    static func bind(endpoint: ListenEndpoint, router: QueryRouter) async throws -> TCPServer {
+        try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5)) { channel in
+            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(60)))
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+            try channel.pipeline.syncOperations.addHandler(QueryHTTPHandler(router: router))
         }
-    }
-
-    static func bind(endpoint: ListenEndpoint, router: QueryRouter) async throws -> QueryHTTPServer {
-        let open = ConnectionTracker()
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                open.add(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(60)))
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(QueryHTTPHandler(router: router))
-                }
-            }
-        let channel = try await bootstrap.bind(host: endpoint.host, port: endpoint.port).get()
-        return QueryHTTPServer(channel: channel, open: open)
-    }
-
-    func beginGracefulShutdown() { channel.close(promise: nil) }
-
-    func waitUntilClosed() async { try? await channel.closeFuture.get() }
-
-    /// After the listener closed: gives requests in flight up to 5 s, then closes every connection.
-    func drain() async {
-        try? await channel.closeFuture.get()
-        await open.closeAll(after: .seconds(5))
     }
 }
 
