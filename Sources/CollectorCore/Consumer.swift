@@ -40,6 +40,21 @@ extension TracesConsumer {
 /// Something that takes metrics; see ``TracesConsumer``.
 public protocol MetricsConsumer: DataConsumer {
     func consume(_ metrics: consuming ExportMetricsRequest) async throws
+
+    /// Takes metrics still in their protobuf wire form (see ``EncodedMetrics``), as the OTLP receiver hands them on
+    /// when it could index them. The default decodes them and calls the decoded `consume`; consumers that read the
+    /// bytes (the `prometheus` exporter) or only pass data on override it.
+    func consume(_ metrics: EncodedMetrics) async throws
+}
+
+extension MetricsConsumer {
+    public func consume(_ metrics: EncodedMetrics) async throws {
+        let request: ExportMetricsRequest
+        do { request = try metrics.decoded() } catch {
+            throw PipelineError(.invalidData, "cannot decode the metrics request: \(error)")
+        }
+        try await consume(consume request)
+    }
 }
 
 /// Something that takes logs; see ``TracesConsumer``.

@@ -30,6 +30,11 @@ struct MetricsFanout: MetricsConsumer {
         let shared = copy metrics
         try await fanout(consumers) { try await $0.consume(shared) }
     }
+
+    /// Each consumer gets the encoded request and decodes it only if it needs to.
+    func consume(_ metrics: EncodedMetrics) async throws {
+        try await fanout(consumers) { try await $0.consume(metrics) }
+    }
 }
 
 struct LogsFanout: LogsConsumer {

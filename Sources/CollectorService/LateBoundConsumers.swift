@@ -36,6 +36,11 @@ final class LateBoundConsumers: Sendable {
             try await c.consume(consume request)
         }
 
+        func consume(_ request: EncodedMetrics) async throws {
+            guard let c = owner.target.withLock({ $0.metrics }) else { return }
+            try await c.consume(request)
+        }
+
         func consume(_ request: consuming ExportLogsRequest) async throws {
             guard let c = owner.target.withLock({ $0.logs }) else { return }
             try await c.consume(consume request)

@@ -112,6 +112,12 @@ struct ObservedMetrics: MetricsConsumer {
         do { try await next.consume(consume request) } catch { record(n, false); throw error }
         record(n, true)
     }
+
+    func consume(_ request: EncodedMetrics) async throws {
+        let n = request.dataPointCount
+        do { try await next.consume(request) } catch { record(n, false); throw error }
+        record(n, true)
+    }
 }
 
 struct ObservedLogs: LogsConsumer {

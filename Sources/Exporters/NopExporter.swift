@@ -16,6 +16,7 @@ public struct NopExporter: Exporter, TracesConsumer, MetricsConsumer, LogsConsum
     public func consume(_ traces: ExportTraceRequest) async throws {}
     public func consume(_ traces: EncodedTraces) async throws {}
     public func consume(_ metrics: ExportMetricsRequest) async throws {}
+    public func consume(_ metrics: EncodedMetrics) async throws {}
     public func consume(_ logs: ExportLogsRequest) async throws {}
 }
 

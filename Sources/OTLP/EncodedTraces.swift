@@ -163,9 +163,6 @@ private struct Indexer {
     var spans: [EncodedTraces.SpanEntry] = []
     var invalidIDs = 0
 
-    /// swift-protobuf refuses messages nested deeper than 100; stop short of that and let it decide.
-    static let maxDepth = 90
-
     mutating func request(_ buffer: UnsafeRawBufferPointer) throws(Unreadable) {
         var r = Reader(buffer, 0..<buffer.count)
         while !r.isAtEnd {
@@ -190,7 +187,7 @@ private struct Indexer {
             switch f.number {
             case 1:
                 guard f.type == .lengthDelimited else { throw Unreadable() }
-                let found = try Self.resource(buffer, try r.lengthDelimited())
+                let found = try OTLPCommonWire.resource(buffer, try r.lengthDelimited())
                 if service == nil { service = found }
             case 2:
                 guard f.type == .lengthDelimited else { throw Unreadable() }
@@ -218,7 +215,7 @@ private struct Indexer {
             switch f.number {
             case 1:
                 guard f.type == .lengthDelimited else { throw Unreadable() }
-                if let n = try Self.instrumentationScope(buffer, try r.lengthDelimited()) { name = n }
+                if let n = try OTLPCommonWire.instrumentationScope(buffer, try r.lengthDelimited()) { name = n }
             case 2:
                 guard f.type == .lengthDelimited else { throw Unreadable() }
                 let span = try Self.span(buffer, try r.lengthDelimited())
@@ -258,7 +255,7 @@ private struct Indexer {
             case (6, .varint): span.kind = Int32(truncatingIfNeeded: try r.varint())
             case (7, .fixed64): span.start = try r.fixed64()
             case (8, .fixed64): span.end = try r.fixed64()
-            case (9, .lengthDelimited): try keyValue(buffer, try r.lengthDelimited(), depth: 5)
+            case (9, .lengthDelimited): try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 5)
             case (10, .varint), (12, .varint), (14, .varint): _ = try r.varint()
             case (11, .lengthDelimited): try event(buffer, try r.lengthDelimited())
             case (13, .lengthDelimited): try link(buffer, try r.lengthDelimited())
@@ -296,7 +293,7 @@ private struct Indexer {
             switch (number, type) {
             case (1, .fixed64): _ = try r.fixed64()
             case (2, .lengthDelimited): _ = try r.string()
-            case (3, .lengthDelimited): try keyValue(buffer, try r.lengthDelimited(), depth: 6)
+            case (3, .lengthDelimited): try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 6)
             case (4, .varint): _ = try r.varint()
             case (1...4, _): throw Unreadable()
             default: return false
@@ -310,7 +307,7 @@ private struct Indexer {
             switch (number, type) {
             case (1, .lengthDelimited), (2, .lengthDelimited): _ = try r.lengthDelimited()
             case (3, .lengthDelimited): _ = try r.string()
-            case (4, .lengthDelimited): try keyValue(buffer, try r.lengthDelimited(), depth: 6)
+            case (4, .lengthDelimited): try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 6)
             case (5, .varint): _ = try r.varint()
             case (6, .fixed32): _ = try r.fixed32()
             case (1...6, _): throw Unreadable()
@@ -318,126 +315,5 @@ private struct Indexer {
             }
             return true
         }
-    }
-
-    /// `Resource`: returns the value of its first `service.name` attribute when that is a string.
-    private static func resource(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> Range<Int>? {
-        var service: Range<Int>?
-        var serviceDecided = false
-        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
-            switch (number, type) {
-            case (1, .lengthDelimited):
-                let kv = try keyValue(buffer, try r.lengthDelimited(), depth: 4)
-                if !serviceDecided, equals(buffer, kv.key, "service.name") {
-                    serviceDecided = true
-                    service = kv.stringValue
-                }
-            case (2, .varint): _ = try r.varint()
-            case (3, .lengthDelimited): try entityRef(buffer, try r.lengthDelimited())
-            case (1...3, _): throw Unreadable()
-            default: return false
-            }
-            return true
-        }
-        return service
-    }
-
-    private static func entityRef(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
-        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
-            switch (number, type) {
-            case (1...4, .lengthDelimited): _ = try r.string()
-            case (1...4, _): throw Unreadable()
-            default: return false
-            }
-            return true
-        }
-    }
-
-    /// `InstrumentationScope`: returns its name's range when present.
-    private static func instrumentationScope(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> Range<Int>? {
-        var name: Range<Int>?
-        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
-            switch (number, type) {
-            case (1, .lengthDelimited): name = try r.string()
-            case (2, .lengthDelimited): _ = try r.string()
-            case (3, .lengthDelimited): try keyValue(buffer, try r.lengthDelimited(), depth: 5)
-            case (4, .varint): _ = try r.varint()
-            case (1...4, _): throw Unreadable()
-            default: return false
-            }
-            return true
-        }
-        return name
-    }
-
-    /// `KeyValue`: returns its key and, when its value is a string, the string's range.
-    @discardableResult
-    private static func keyValue(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int) throws(Unreadable) -> (key: Range<Int>, stringValue: Range<Int>?) {
-        guard depth < maxDepth else { throw Unreadable() }
-        var key = range.lowerBound..<range.lowerBound
-        var value: Range<Int>?
-        var seenValue = false
-        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
-            switch (number, type) {
-            case (1, .lengthDelimited): key = try r.string()
-            case (2, .lengthDelimited):
-                if seenValue { throw Unreadable() }
-                seenValue = true
-                value = try anyValue(buffer, try r.lengthDelimited(), depth: depth + 1)
-            case (3, .varint): _ = try r.varint()
-            case (1...3, _): throw Unreadable()
-            default: return false
-            }
-            return true
-        }
-        return (key, value)
-    }
-
-    /// `AnyValue`: returns the string's range when it holds a string.
-    @discardableResult
-    private static func anyValue(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int) throws(Unreadable) -> Range<Int>? {
-        guard depth < maxDepth else { throw Unreadable() }
-        var string: Range<Int>?
-        var seenOneof = false
-        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
-            if (1...8).contains(number) {
-                // A oneof set twice merges in swift-protobuf; leave that to it.
-                if seenOneof { throw Unreadable() }
-                seenOneof = true
-            }
-            switch (number, type) {
-            case (1, .lengthDelimited): string = try r.string()
-            case (2, .varint), (3, .varint), (8, .varint): _ = try r.varint()
-            case (4, .fixed64): _ = try r.fixed64()
-            case (5, .lengthDelimited), (6, .lengthDelimited):
-                // ArrayValue holds AnyValues, KeyValueList holds KeyValues, both in field 1.
-                let isArray = number == 5
-                try Reader.forEachField(buffer, try r.lengthDelimited()) { inner, innerType, values throws(Unreadable) in
-                    guard inner == 1 else { return false }
-                    guard innerType == .lengthDelimited else { throw Unreadable() }
-                    if isArray {
-                        try anyValue(buffer, try values.lengthDelimited(), depth: depth + 2)
-                    } else {
-                        try keyValue(buffer, try values.lengthDelimited(), depth: depth + 2)
-                    }
-                    return true
-                }
-            case (7, .lengthDelimited): _ = try r.lengthDelimited()
-            case (1...8, _): throw Unreadable()
-            default: return false
-            }
-            return true
-        }
-        return string
-    }
-
-    private static func equals(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, _ text: StaticString) -> Bool {
-        guard range.count == text.utf8CodeUnitCount else { return false }
-        var i = range.lowerBound
-        for byte in UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount) {
-            guard buffer[i] == byte else { return false }
-            i += 1
-        }
-        return true
     }
 }

@@ -103,6 +103,20 @@ struct ProtobufWireReader {
         }
     }
 
+    /// As ``forEachField(_:_:_:)``, also giving where each field starts (its tag).
+    @inline(__always)
+    static func forEachField(
+        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>,
+        _ body: (_ number: UInt64, _ type: WireType, _ fieldStart: Int, _ reader: inout ProtobufWireReader) throws(Unreadable) -> Bool
+    ) throws(Unreadable) {
+        var r = ProtobufWireReader(buffer, range)
+        while !r.isAtEnd {
+            let start = r.position
+            let f = try r.field()
+            if try !body(f.number, f.type, start, &r) { try r.skip(f.type) }
+        }
+    }
+
     /// A length-delimited field whose payload must be valid UTF-8 (a protobuf `string`).
     @inline(__always)
     mutating func string() throws(Unreadable) -> Range<Int> {

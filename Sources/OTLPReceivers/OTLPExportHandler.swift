@@ -51,6 +51,15 @@ struct OTLPExportHandler: Sendable {
         return Accepted()
     }
 
+    /// Metrics still in wire form (indexed by the receiver): consumers decode them only if they need to.
+    func export(_ metrics: EncodedMetrics) async throws(PipelineError) -> Accepted {
+        guard let consumer = next.metrics else { throw PipelineError(.permanent, "metrics are not handled by any pipeline") }
+        if metrics.dataPointCount > 0 || !metrics.resources.isEmpty {
+            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(metrics) } } catch { throw PipelineError.classify(error) }
+        }
+        return Accepted()
+    }
+
     func export(_ request: ExportLogsRequest) async throws(PipelineError) -> Accepted {
         guard let consumer = next.logs else { throw PipelineError(.permanent, "logs are not handled by any pipeline") }
         if request.logRecordCount > 0 || !request.resourceLogs.isEmpty {

@@ -64,7 +64,11 @@ struct OTLPGRPCServices: Sendable {
                 let traces = try ReceivedTraces(message) { try decode(ExportTraceRequest.self, message) }
                 return .message(try handler.traceResponse(await handler.export(traces)).serializedBytes())
             case .metricsExport:
-                _ = try await handler.export(try decode(ExportMetricsRequest.self, message))
+                if let encoded = EncodedMetrics(indexing: message) {
+                    _ = try await handler.export(encoded)
+                } else {
+                    _ = try await handler.export(try decode(ExportMetricsRequest.self, message))
+                }
                 return .message([])  // an empty ExportMetricsServiceResponse
             case .logsExport:
                 _ = try await handler.export(try decode(ExportLogsRequest.self, message))

@@ -111,8 +111,12 @@ struct OTLPHTTPService: Sendable {
                 let accepted = try await handler.export(consume request)
                 return try respond(handler.traceResponse(accepted), encoding)
             case .metrics:
-                let request: ExportMetricsRequest = try decode(bytes, encoding)
-                _ = try await handler.export(request)
+                if encoding == .protobuf, let encoded = EncodedMetrics(indexing: bytes) {
+                    _ = try await handler.export(encoded)
+                } else {
+                    let request: ExportMetricsRequest = try decode(bytes, encoding)
+                    _ = try await handler.export(request)
+                }
                 return try respond(ExportMetricsResponse(), encoding)
             case .logs:
                 let request: ExportLogsRequest = try decode(bytes, encoding)

@@ -162,6 +162,11 @@ public final class MemoryLimiterProcessor: Processor, TracesConsumer, MetricsCon
         try await next.metrics?.consume(consume request)
     }
 
+    public func consume(_ request: EncodedMetrics) async throws {
+        try admit()
+        try await next.metrics?.consume(request)
+    }
+
     public func consume(_ request: consuming ExportLogsRequest) async throws {
         try admit()
         try await next.logs?.consume(consume request)

@@ -12,11 +12,13 @@ public struct OTLPMetricsTranslator: Sendable {
     public var withoutScopeInfo = false
     /// Metric names already translated (the same few metrics arrive again and again).
     let names = MetricNameCache()
+    /// Label sets already built, by attribute bytes (for ``translate(_:)-(EncodedMetrics)``).
+    let labelSets = LabelSetCache()
 
     public init() {}
 
     /// What one request becomes.
-    public struct Output: Sendable {
+    public struct Output: Sendable, Equatable {
         public var updates: [SeriesUpdate] = []
         /// `target_info` label sets of the request's resources.
         public var targets: [String] = []
@@ -31,36 +33,172 @@ public struct OTLPMetricsTranslator: Sendable {
         var out = Output()
         out.updates.reserveCapacity(request.dataPointCount)
         for rm in request.resourceMetrics {
-            let attrs = rm.resource.attributes
-            let serviceName = attrs.stringValue("service.name") ?? ""
-            let job = attrs.stringValue("service.namespace").map { ns in serviceName.isEmpty ? ns + "/" : ns + "/" + serviceName } ?? serviceName
-            let instance = attrs.stringValue("service.instance.id") ?? ""
-            var identity: [(name: String, value: String)] = []
-            if !job.isEmpty { identity.append(("job", job)) }
-            if !instance.isEmpty { identity.append(("instance", instance)) }
-
-            let others = attrs.filter { !["service.name", "service.namespace", "service.instance.id"].contains($0.key) }
-            if !others.isEmpty {
-                let pairs = others.map { ($0.key, Self.string($0.value)) }
-                out.targets.append(PrometheusLabels.render(Self.merge(PrometheusLabels.build(pairs), identity)))
-            }
-            let resourcePairs: [PrometheusLabels.Entry] = resourceToTelemetry ? attrs.filter { !$0.key.isEmpty }.map { .attribute($0.key, Self.string($0.value)) } : []
-
+            let resource = resourceLabels(rm.resource.attributes, into: &out)
             for sm in rm.scopeMetrics {
-                var fixed = (identity + constLabels).map { PrometheusLabels.Entry.fixed($0.name, $0.value) }
-                if !withoutScopeInfo {
-                    let scope = sm.scope
-                    if !scope.name.isEmpty { fixed.append(.fixed("otel_scope_name", scope.name)) }
-                    if !scope.version.isEmpty { fixed.append(.fixed("otel_scope_version", scope.version)) }
-                    if !sm.schemaURL.isEmpty { fixed.append(.fixed("otel_scope_schema_url", sm.schemaURL)) }
-                    for kv in scope.attributes { fixed.append(.fixed(PrometheusLabels.sanitize("otel_scope_" + kv.key), Self.string(kv.value))) }
-                }
+                let fixed = fixedLabels(resource.identity, sm.scope, schemaURL: sm.schemaURL)
                 for metric in sm.metrics {
-                    translate(metric, resourcePairs: resourcePairs, fixed: fixed, into: &out)
+                    translate(metric, resourcePairs: resource.pairs, fixed: fixed, into: &out)
                 }
             }
         }
         return out
+    }
+
+    /// The same translation from the wire form: gauges, sums and histograms without exemplars (what exporters send
+    /// over and over) are read from the index, their label sets taken from ``labelSets`` by attribute bytes;
+    /// anything else is decoded and translated as above. Throws only when a part the index vouched for does not
+    /// decode (which would be a bug in the index).
+    public func translate(_ request: EncodedMetrics) throws -> Output {
+        var out = Output()
+        out.updates.reserveCapacity(request.dataPointCount)
+        for re in request.resources {
+            let attributes = try re.resource.map { try request.message($0, as: Resource.self).attributes } ?? []
+            let resource = resourceLabels(attributes, into: &out)
+            for scopeIndex in re.scopes {
+                let se = request.scopes[scopeIndex]
+                let scope = try se.scope.map { try request.message($0, as: InstrumentationScope.self) } ?? InstrumentationScope()
+                let fixed = fixedLabels(resource.identity, scope, schemaURL: request.string(se.schemaURL))
+                let context = labelSets.context(Self.contextText(resource.pairs, fixed))
+                for metricIndex in se.metrics {
+                    let m = request.metrics[metricIndex]
+                    let fast: Bool = switch m.kind {
+                    case .gauge, .sum, .histogram: !request.points[m.points].contains { $0.hasExemplars }
+                    case .none, .exponentialHistogram, .summary: false
+                    }
+                    if fast {
+                        try translate(m, of: request, context: context, resourcePairs: resource.pairs, fixed: fixed, into: &out)
+                    } else {
+                        translate(try request.message(m.body, as: Opentelemetry_Proto_Metrics_V1_Metric.self),
+                                  resourcePairs: resource.pairs, fixed: fixed, into: &out)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// `job` and `instance` from a resource, the resource's `target_info` labels (added to `out`) and, with
+    /// `resource_to_telemetry_conversion`, its attributes as label candidates.
+    private func resourceLabels(_ attrs: [KeyValue], into out: inout Output) -> (identity: [(name: String, value: String)], pairs: [PrometheusLabels.Entry]) {
+        let serviceName = attrs.stringValue("service.name") ?? ""
+        let job = attrs.stringValue("service.namespace").map { ns in serviceName.isEmpty ? ns + "/" : ns + "/" + serviceName } ?? serviceName
+        let instance = attrs.stringValue("service.instance.id") ?? ""
+        var identity: [(name: String, value: String)] = []
+        if !job.isEmpty { identity.append(("job", job)) }
+        if !instance.isEmpty { identity.append(("instance", instance)) }
+
+        let others = attrs.filter { !["service.name", "service.namespace", "service.instance.id"].contains($0.key) }
+        if !others.isEmpty {
+            let pairs = others.map { ($0.key, Self.string($0.value)) }
+            out.targets.append(PrometheusLabels.render(Self.merge(PrometheusLabels.build(pairs), identity)))
+        }
+        let resourcePairs: [PrometheusLabels.Entry] = resourceToTelemetry ? attrs.filter { !$0.key.isEmpty }.map { .attribute($0.key, Self.string($0.value)) } : []
+        return (identity, resourcePairs)
+    }
+
+    /// The labels every point of a scope gets: `job`, `instance`, const labels and the `otel_scope_*` labels.
+    private func fixedLabels(_ identity: [(name: String, value: String)], _ scope: InstrumentationScope, schemaURL: String) -> [PrometheusLabels.Entry] {
+        var fixed = (identity + constLabels).map { PrometheusLabels.Entry.fixed($0.name, $0.value) }
+        if !withoutScopeInfo {
+            if !scope.name.isEmpty { fixed.append(.fixed("otel_scope_name", scope.name)) }
+            if !scope.version.isEmpty { fixed.append(.fixed("otel_scope_version", scope.version)) }
+            if !schemaURL.isEmpty { fixed.append(.fixed("otel_scope_schema_url", schemaURL)) }
+            for kv in scope.attributes { fixed.append(.fixed(PrometheusLabels.sanitize("otel_scope_" + kv.key), Self.string(kv.value))) }
+        }
+        return fixed
+    }
+
+    /// Text that differs whenever the label candidates around a point differ (for ``LabelSetCache/context(_:)``).
+    static func contextText(_ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry]) -> String {
+        var text = ""
+        for e in resourcePairs + fixed {
+            text += e.fixed ? "F" : "A"
+            text += String(e.name.utf8.count) + ":" + e.name + String(e.key.utf8.count) + ":" + e.key + String(e.value.utf8.count) + ":" + e.value
+        }
+        return text
+    }
+
+    /// A gauge, sum or histogram without exemplars, from the index.
+    private func translate(_ m: EncodedMetrics.MetricEntry, of request: EncodedMetrics, context: UInt64, resourcePairs: [PrometheusLabels.Entry],
+                           fixed: [PrometheusLabels.Entry], into out: inout Output) throws {
+        let metricName = request.string(m.name)
+        let unit = request.string(m.unit)
+        let help = request.string(m.description)
+        func name(_ kind: PrometheusNaming.Kind) -> String {
+            names.name(metricName, unit: unit, kind: kind) {
+                PrometheusNaming.metricName(metricName, unit: unit, kind: kind, namespace: namespace, addSuffixes: addMetricSuffixes)
+            }
+        }
+        guard PrometheusNaming.isValidMetricName(name(.gauge)) else {
+            out.unsupported += m.points.count
+            return
+        }
+        func labels(_ p: EncodedMetrics.PointEntry, reserving reserved: LabelSetCache.Reserved) throws -> String? {
+            let key = LabelSetCache.Key(context: context, reserved: reserved, attributes: request.slice(p.attributes))
+            if let hit = labelSets.lookup(key) { return hit }
+            var entries = self.entries(try request.attributes(of: p), resourcePairs, fixed)
+            let made: String? = switch reserved {
+            case .none: PrometheusLabels.labelSet(&entries) ?? ""
+            case .le: PrometheusLabels.labelSet(&entries, reserving: "le")
+            case .quantile: PrometheusLabels.labelSet(&entries, reserving: "quantile")
+            }
+            labelSets.insert(key, made)
+            return made
+        }
+        let temporality: SeriesUpdate.Temporality? = switch m.temporality {
+        case 2: .cumulative
+        case 1: .delta
+        default: nil
+        }
+        switch m.kind {
+        case .gauge:
+            let family = name(.gauge)
+            for p in request.points[m.points] {
+                out.updates.append(SeriesUpdate(family: family, type: .gauge, help: help, labels: try labels(p, reserving: .none) ?? "",
+                                                value: .number(p.value), startNanos: p.start, timeNanos: p.time,
+                                                noRecordedValue: p.flags & 1 != 0))
+            }
+        case .sum:
+            guard let temporality, temporality == .cumulative || m.isMonotonic else {
+                out.unsupported += m.points.count
+                return
+            }
+            let type: ExpositionType = m.isMonotonic ? .counter : .gauge
+            let family = name(m.isMonotonic ? .counter : .nonMonotonicSum)
+            // No exemplars here: a monotonic sum's series still gets its one (empty) exemplar slot.
+            let exemplars: [Exemplar?] = m.isMonotonic ? [nil] : []
+            for p in request.points[m.points] {
+                out.updates.append(SeriesUpdate(family: family, type: type, help: help, labels: try labels(p, reserving: .none) ?? "",
+                                                value: .number(p.value), temporality: temporality, startNanos: p.start,
+                                                timeNanos: p.time, exemplars: exemplars, noRecordedValue: p.flags & 1 != 0))
+            }
+        case .histogram:
+            guard let temporality else {
+                out.unsupported += m.points.count
+                return
+            }
+            let family = name(.histogram)
+            // Points of one metric nearly always share their bounds: decode them once and share the array.
+            var boundsBytes: Range<Int>?
+            var bounds: [Double] = []
+            for p in request.points[m.points] {
+                guard let labels = try labels(p, reserving: .le) else {
+                    out.conflicts += 1
+                    continue
+                }
+                if boundsBytes.map({ !request.bytesEqual($0, p.explicitBounds) }) ?? true {
+                    bounds = request.doubles(p.explicitBounds)
+                    boundsBytes = p.explicitBounds
+                }
+                let value = HistogramValue(bounds: bounds, counts: Self.counts(request.fixed64s(p.bucketCounts), buckets: bounds.count + 1),
+                                           sum: p.sum ?? 0, count: p.count)
+                out.updates.append(SeriesUpdate(family: family, type: .histogram, help: help, labels: labels,
+                                                value: .histogram(value), temporality: temporality, startNanos: p.start,
+                                                timeNanos: p.time, noRecordedValue: p.flags & 1 != 0))
+            }
+        case .none, .exponentialHistogram, .summary:
+            break
+        }
     }
 
     private func labels(_ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry]) -> String {

@@ -47,7 +47,19 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
     public var consumers: SignalConsumers { SignalConsumers(metrics: self) }
 
     public func consume(_ request: ExportMetricsRequest) async throws {
-        let out = translator.translate(request)
+        apply(translator.translate(request))
+    }
+
+    /// Reads the wire form directly (see ``OTLPMetricsTranslator/translate(_:)-(EncodedMetrics)``).
+    public func consume(_ request: EncodedMetrics) async throws {
+        let out: OTLPMetricsTranslator.Output
+        do { out = try translator.translate(request) } catch {
+            throw PipelineError(.invalidData, "cannot decode the metrics request: \(error)")
+        }
+        apply(out)
+    }
+
+    private func apply(_ out: OTLPMetricsTranslator.Output) {
         unsupported.add(out.unsupported)
         let dropped = store.apply(out.updates, targets: out.targets, now: context.clock.now)
         let conflicting = dropped.conflicts + out.conflicts

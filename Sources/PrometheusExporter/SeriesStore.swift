@@ -1,8 +1,8 @@
 import Synchronization
 
 /// One data point translated for the store: which series it updates and how.
-public struct SeriesUpdate: Sendable {
-    public enum Temporality: Sendable { case cumulative, delta }
+public struct SeriesUpdate: Sendable, Equatable {
+    public enum Temporality: Sendable, Equatable { case cumulative, delta }
 
     public var family: String
     public var type: ExpositionType

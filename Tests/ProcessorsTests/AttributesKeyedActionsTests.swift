@@ -1,3 +1,4 @@
+import CollectorTesting
 import OTLP
 @testable import Processors
 import Testing
@@ -6,23 +7,10 @@ import Testing
 @Suite struct AttributesKeyedActionsTests {
     typealias B = OTLPBuild
 
-    /// A small deterministic generator, so a failure reproduces.
-    struct SplitMix64 {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     @Test func theOneScanPathMatchesRunningActionsOneByOne() {
         // Few keys, so actions hit present, absent, repeated and just-inserted or just-deleted keys.
         let keys = ["a", "b", "c", "dd", "é", ""]
-        var random = SplitMix64(state: 42)
+        var random = SplitMix64(seed: 42)
         var keyedRuns = 0
         for _ in 0..<5_000 {
             var actions: [AttributeAction] = []

@@ -1,0 +1,535 @@
+import Foundation
+import SwiftProtobuf
+
+/// A metrics export request kept in its protobuf wire form, checked and indexed down to its data points.
+///
+/// Decoding a request into swift-protobuf's message graph allocates for every data point, attribute and string;
+/// the `prometheus` exporter needs little of that (a point's attributes only identify its series, and the same
+/// attribute bytes arrive again with every export). This type checks the bytes once — what swift-protobuf's
+/// decoder checks: structure, wire types, UTF-8 of every string, nesting depth — and records where each resource,
+/// scope, metric and data point lies, with the scalar fields of number and histogram points. Consumers that read
+/// or edit messages call ``decoded()``.
+///
+/// Indexing is strict about what it takes as given: a singular field it extracts appearing twice, a oneof set
+/// twice, repeated scalars not packed, attributes interleaved with other fields, groups, or anything malformed
+/// make ``init(indexing:)`` return nil, and the caller decodes with swift-protobuf instead (which accepts or
+/// rejects the request with its own error).
+public struct EncodedMetrics: Sendable {
+    /// The request as received.
+    public let bytes: [UInt8]
+    public private(set) var resources: [ResourceEntry] = []
+    public private(set) var scopes: [ScopeEntry] = []
+    public private(set) var metrics: [MetricEntry] = []
+    public private(set) var points: [PointEntry] = []
+
+    /// Data points of every kind, as `ExportMetricsRequest.dataPointCount` counts them.
+    public var dataPointCount: Int { points.count }
+
+    /// One `ResourceMetrics`.
+    public struct ResourceEntry: Sendable {
+        /// The `Resource` message, when present.
+        public var resource: Range<Int>?
+        public var schemaURL: Range<Int>
+        /// Its scopes, as indexes into ``EncodedMetrics/scopes``.
+        public var scopes: Range<Int>
+    }
+
+    /// One `ScopeMetrics`.
+    public struct ScopeEntry: Sendable {
+        /// The `InstrumentationScope` message, when present.
+        public var scope: Range<Int>?
+        public var schemaURL: Range<Int>
+        /// Its metrics, as indexes into ``EncodedMetrics/metrics``.
+        public var metrics: Range<Int>
+    }
+
+    /// Which `data` a metric holds.
+    public enum DataKind: Sendable {
+        case none, gauge, sum, histogram, exponentialHistogram, summary
+    }
+
+    /// One `Metric`.
+    public struct MetricEntry: Sendable {
+        /// The whole `Metric` message.
+        public var body: Range<Int>
+        public var name: Range<Int>
+        public var description: Range<Int>
+        public var unit: Range<Int>
+        public var kind: DataKind
+        /// `AggregationTemporality` as its number (unknown numbers kept; 0 for gauges and summaries).
+        public var temporality: Int32
+        public var isMonotonic: Bool
+        /// Its data points, as indexes into ``EncodedMetrics/points``.
+        public var points: Range<Int>
+    }
+
+    /// One data point: where its encoding lies, and the scalar fields of number and histogram points.
+    public struct PointEntry: Sendable {
+        /// The whole data point message (a `NumberDataPoint`, `HistogramDataPoint`, ... as its metric says).
+        public var body: Range<Int>
+        /// The point's attribute fields, tags included: equal bytes mean equal attributes. Empty when it has none.
+        public var attributes: Range<Int>
+        public var start: UInt64 = 0
+        public var time: UInt64 = 0
+        public var flags: UInt32 = 0
+        /// Number points: `as_double`, or `as_int` converted; 0 when neither is set.
+        public var value: Double = 0
+        /// Histogram points: `count`, `sum` (nil when absent), and the packed payloads of `bucket_counts` and
+        /// `explicit_bounds`.
+        public var count: UInt64 = 0
+        public var sum: Double?
+        public var bucketCounts: Range<Int>
+        public var explicitBounds: Range<Int>
+        public var hasExemplars = false
+
+        init(body: Range<Int>) {
+            self.body = body
+            let none = body.lowerBound..<body.lowerBound
+            attributes = none
+            bucketCounts = none
+            explicitBounds = none
+        }
+    }
+
+    /// Indexes `bytes`, an `ExportMetricsServiceRequest`; nil when they must be decoded by swift-protobuf instead.
+    public init?(indexing bytes: [UInt8]) {
+        self.bytes = bytes
+        var indexer = MetricsIndexer()
+        let ok: Bool = bytes.withUnsafeBytes { buffer in
+            do {
+                try indexer.request(buffer)
+                return true
+            } catch {
+                return false
+            }
+        }
+        guard ok else { return nil }
+        resources = indexer.resources
+        scopes = indexer.scopes
+        metrics = indexer.metrics
+        points = indexer.points
+    }
+
+    /// Encodes `request` and indexes the result (nil when the encoding cannot be indexed).
+    public init?(encoding request: ExportMetricsRequest) throws {
+        self.init(indexing: try request.serializedBytes())
+    }
+
+    /// The request as swift-protobuf messages, for consumers that read or edit them.
+    public func decoded() throws -> ExportMetricsRequest {
+        try ExportMetricsRequest(serializedBytes: bytes)
+    }
+
+    /// The message in `range` (a range this index recorded), decoded by swift-protobuf.
+    public func message<M: SwiftProtobuf.Message>(_ range: Range<Int>, as type: M.Type = M.self) throws -> M {
+        try bytes.withUnsafeBytes { try Self.decode(M.self, $0, range) }
+    }
+
+    /// The UTF-8 text in `range` (a range this index recorded).
+    public func string(_ range: Range<Int>) -> String {
+        bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) }
+    }
+
+    /// The bytes in `range`.
+    public func slice(_ range: Range<Int>) -> [UInt8] { Array(bytes[range]) }
+
+    /// A point's attributes, decoded by swift-protobuf.
+    public func attributes(of point: PointEntry) throws -> [KeyValue] {
+        var out: [KeyValue] = []
+        try bytes.withUnsafeBytes { buffer in
+            var r = ProtobufWireReader(buffer, point.attributes)
+            while !r.isAtEnd {
+                do {
+                    let f = try r.field()
+                    guard f.type == .lengthDelimited else { throw ProtobufWireReader.Unreadable() }
+                    out.append(try Self.decode(KeyValue.self, buffer, try r.lengthDelimited()))
+                } catch is ProtobufWireReader.Unreadable {
+                    throw EncodingError.unreadableAttributes
+                }
+            }
+        }
+        return out
+    }
+
+    /// Decodes `buffer[range]` in place (the `Data` wraps the bytes without copying them; the decoder copies out
+    /// what it keeps).
+    private static func decode<M: SwiftProtobuf.Message>(_ type: M.Type, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws -> M {
+        guard !range.isEmpty, let base = buffer.baseAddress else { return M() }
+        let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base + range.lowerBound), count: range.count, deallocator: .none)
+        return try M(serializedBytes: data)
+    }
+
+    enum EncodingError: Error, CustomStringConvertible {
+        case unreadableAttributes
+        var description: String { "a data point's attributes could not be read" }
+    }
+
+    /// Whether the bytes in two ranges are equal.
+    public func bytesEqual(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
+        guard a.count == b.count else { return false }
+        if a == b { return true }
+        return bytes[a].elementsEqual(bytes[b])
+    }
+
+    /// A packed `repeated double` payload (a range this index recorded: its length is a multiple of 8).
+    public func doubles(_ range: Range<Int>) -> [Double] {
+        fixed64s(range).map { Double(bitPattern: $0) }
+    }
+
+    /// A packed `repeated fixed64` payload (a range this index recorded: its length is a multiple of 8).
+    public func fixed64s(_ range: Range<Int>) -> [UInt64] {
+        let n = range.count / 8
+        return bytes.withUnsafeBytes { raw in
+            [UInt64](unsafeUninitializedCapacity: n) { out, count in
+                for i in 0..<n { out[i] = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: range.lowerBound + 8 * i, as: UInt64.self)) }
+                count = n
+            }
+        }
+    }
+}
+
+/// The walk behind ``EncodedMetrics/init(indexing:)``: one pass over the request, validating every nested message
+/// the OTLP metrics schema defines, skipping (but checking the framing of) unknown fields.
+private struct MetricsIndexer {
+    typealias Reader = ProtobufWireReader
+    typealias Unreadable = ProtobufWireReader.Unreadable
+
+    var resources: [EncodedMetrics.ResourceEntry] = []
+    var scopes: [EncodedMetrics.ScopeEntry] = []
+    var metrics: [EncodedMetrics.MetricEntry] = []
+    var points: [EncodedMetrics.PointEntry] = []
+
+    mutating func request(_ buffer: UnsafeRawBufferPointer) throws(Unreadable) {
+        try Reader.forEachField(buffer, 0..<buffer.count) { number, type, r throws(Unreadable) in
+            guard number == 1 else { return false }
+            guard type == .lengthDelimited else { throw Unreadable() }
+            try resourceMetrics(buffer, try r.lengthDelimited())
+            return true
+        }
+    }
+
+    private mutating func resourceMetrics(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
+        var resource: Range<Int>?
+        var schemaURL = range.lowerBound..<range.lowerBound
+        var seen: UInt32 = 0
+        let firstScope = scopes.count
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            try Self.once(number, &seen, singular: Singular.resourceOrScopeMetrics)
+            switch (number, type) {
+            case (1, .lengthDelimited):
+                let body = try r.lengthDelimited()
+                _ = try OTLPCommonWire.resource(buffer, body)
+                resource = body
+            case (2, .lengthDelimited): try scopeMetrics(buffer, try r.lengthDelimited())
+            case (3, .lengthDelimited): schemaURL = try r.string()
+            case (1...3, _): throw Unreadable()
+            default: return false
+            }
+            return true
+        }
+        resources.append(.init(resource: resource, schemaURL: schemaURL, scopes: firstScope..<scopes.count))
+    }
+
+    private mutating func scopeMetrics(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
+        var scope: Range<Int>?
+        var schemaURL = range.lowerBound..<range.lowerBound
+        var seen: UInt32 = 0
+        let firstMetric = metrics.count
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            try Self.once(number, &seen, singular: Singular.resourceOrScopeMetrics)
+            switch (number, type) {
+            case (1, .lengthDelimited):
+                let body = try r.lengthDelimited()
+                _ = try OTLPCommonWire.instrumentationScope(buffer, body)
+                scope = body
+            case (2, .lengthDelimited): try metric(buffer, try r.lengthDelimited())
+            case (3, .lengthDelimited): schemaURL = try r.string()
+            case (1...3, _): throw Unreadable()
+            default: return false
+            }
+            return true
+        }
+        scopes.append(.init(scope: scope, schemaURL: schemaURL, metrics: firstMetric..<metrics.count))
+    }
+
+    private mutating func metric(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
+        let none = range.lowerBound..<range.lowerBound
+        var entry = EncodedMetrics.MetricEntry(body: range, name: none, description: none, unit: none, kind: .none, temporality: 0,
+                                               isMonotonic: false, points: points.count..<points.count)
+        var seen: UInt32 = 0
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            try Self.once(number, &seen, singular: Singular.metric)
+            switch (number, type) {
+            case (1, .lengthDelimited): entry.name = try r.string()
+            case (2, .lengthDelimited): entry.description = try r.string()
+            case (3, .lengthDelimited): entry.unit = try r.string()
+            case (5, .lengthDelimited), (7, .lengthDelimited), (9, .lengthDelimited), (10, .lengthDelimited), (11, .lengthDelimited):
+                // The `data` oneof: set twice, swift-protobuf would merge or replace; leave that to it.
+                guard entry.kind == .none else { throw Unreadable() }
+                try data(number, buffer, try r.lengthDelimited(), into: &entry)
+            case (12, .lengthDelimited): try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 6)
+            case (1...3, _), (5, _), (7, _), (9...12, _): throw Unreadable()
+            default: return false
+            }
+            return true
+        }
+        entry.points = entry.points.lowerBound..<points.count
+        metrics.append(entry)
+    }
+
+    /// `Gauge` (5), `Sum` (7), `Histogram` (9), `ExponentialHistogram` (10) or `Summary` (11).
+    private mutating func data(_ field: UInt64, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, into entry: inout EncodedMetrics.MetricEntry) throws(Unreadable) {
+        switch field {
+        case 5: entry.kind = .gauge
+        case 7: entry.kind = .sum
+        case 9: entry.kind = .histogram
+        case 10: entry.kind = .exponentialHistogram
+        default: entry.kind = .summary
+        }
+        let kind = entry.kind
+        var seen: UInt32 = 0
+        var temporality: Int32 = 0
+        var monotonic = false
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            switch (kind, number, type) {
+            case (_, 1, .lengthDelimited):
+                let body = try r.lengthDelimited()
+                switch kind {
+                case .gauge, .sum: points.append(try Self.numberPoint(buffer, body))
+                case .histogram: points.append(try Self.histogramPoint(buffer, body))
+                case .exponentialHistogram: points.append(try Self.exponentialHistogramPoint(buffer, body))
+                default: points.append(try Self.summaryPoint(buffer, body))
+                }
+            case (.sum, 2, .varint), (.histogram, 2, .varint), (.exponentialHistogram, 2, .varint):
+                try Self.once(number, &seen, singular: Singular.temporality)
+                temporality = Int32(truncatingIfNeeded: try r.varint())
+            case (.sum, 3, .varint):
+                try Self.once(number, &seen, singular: Singular.isMonotonic)
+                monotonic = try r.varint() != 0
+            case (_, 1, _), (.sum, 2...3, _), (.histogram, 2, _), (.exponentialHistogram, 2, _): throw Unreadable()
+            default: return false
+            }
+            return true
+        }
+        entry.temporality = temporality
+        entry.isMonotonic = monotonic
+    }
+
+    /// `NumberDataPoint`.
+    private static func numberPoint(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> EncodedMetrics.PointEntry {
+        var p = EncodedMetrics.PointEntry(body: range)
+        var seen: UInt32 = 0
+        var attributes = Attributes()
+        try Reader.forEachField(buffer, range) { number, type, fieldStart, r throws(Unreadable) in
+            // as_double (4) and as_int (6) are one oneof: set at most once between them.
+            try once(number == 6 ? 4 : number, &seen, singular: Singular.numberPoint)
+            switch (number, type) {
+            case (2, .fixed64): p.start = try r.fixed64()
+            case (3, .fixed64): p.time = try r.fixed64()
+            case (4, .fixed64): p.value = Double(bitPattern: try r.fixed64())
+            case (6, .fixed64): p.value = Double(Int64(bitPattern: try r.fixed64()))
+            case (5, .lengthDelimited):
+                try exemplar(buffer, try r.lengthDelimited())
+                p.hasExemplars = true
+            case (7, .lengthDelimited):
+                try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 8)
+                try attributes.add(fieldStart..<r.position)
+                return true
+            case (8, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
+            case (2...8, _): throw Unreadable()
+            default: break
+            }
+            if number != 7 { attributes.interrupt() }
+            return number >= 2 && number <= 8
+        }
+        p.attributes = attributes.range ?? p.attributes
+        return p
+    }
+
+    /// `HistogramDataPoint`.
+    private static func histogramPoint(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> EncodedMetrics.PointEntry {
+        var p = EncodedMetrics.PointEntry(body: range)
+        var seen: UInt32 = 0
+        var attributes = Attributes()
+        try Reader.forEachField(buffer, range) { number, type, fieldStart, r throws(Unreadable) in
+            try once(number, &seen, singular: Singular.histogramPoint)
+            switch (number, type) {
+            case (2, .fixed64): p.start = try r.fixed64()
+            case (3, .fixed64): p.time = try r.fixed64()
+            case (4, .fixed64): p.count = try r.fixed64()
+            case (5, .fixed64): p.sum = Double(bitPattern: try r.fixed64())
+            case (6, .lengthDelimited): p.bucketCounts = try packedFixed64(&r)
+            case (7, .lengthDelimited): p.explicitBounds = try packedFixed64(&r)
+            case (8, .lengthDelimited):
+                try exemplar(buffer, try r.lengthDelimited())
+                p.hasExemplars = true
+            case (9, .lengthDelimited):
+                try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 8)
+                try attributes.add(fieldStart..<r.position)
+                return true
+            case (10, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
+            case (11, .fixed64), (12, .fixed64): _ = try r.fixed64()
+            case (2...12, _): throw Unreadable()  // including unpacked bucket_counts / explicit_bounds
+            default: break
+            }
+            if number != 9 { attributes.interrupt() }
+            return number >= 2 && number <= 12
+        }
+        p.attributes = attributes.range ?? p.attributes
+        return p
+    }
+
+    /// `ExponentialHistogramDataPoint`: validated; its consumers decode it.
+    private static func exponentialHistogramPoint(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> EncodedMetrics.PointEntry {
+        var p = EncodedMetrics.PointEntry(body: range)
+        var seen: UInt32 = 0
+        var attributes = Attributes()
+        try Reader.forEachField(buffer, range) { number, type, fieldStart, r throws(Unreadable) in
+            try once(number, &seen, singular: Singular.exponentialHistogramPoint)
+            switch (number, type) {
+            case (1, .lengthDelimited):
+                try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 8)
+                try attributes.add(fieldStart..<r.position)
+                return true
+            case (2, .fixed64): p.start = try r.fixed64()
+            case (3, .fixed64): p.time = try r.fixed64()
+            case (4, .fixed64): p.count = try r.fixed64()
+            case (5, .fixed64): p.sum = Double(bitPattern: try r.fixed64())
+            case (6, .varint): _ = try r.varint()
+            case (7, .fixed64), (12, .fixed64), (13, .fixed64), (14, .fixed64): _ = try r.fixed64()
+            case (8, .lengthDelimited), (9, .lengthDelimited): try buckets(buffer, try r.lengthDelimited())
+            case (10, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
+            case (11, .lengthDelimited):
+                try exemplar(buffer, try r.lengthDelimited())
+                p.hasExemplars = true
+            case (1...14, _): throw Unreadable()
+            default: break
+            }
+            attributes.interrupt()
+            return number >= 1 && number <= 14
+        }
+        p.attributes = attributes.range ?? p.attributes
+        return p
+    }
+
+    /// `ExponentialHistogramDataPoint.Buckets`.
+    private static func buckets(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
+        var seen: UInt32 = 0
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            try once(number, &seen, singular: Singular.buckets)
+            switch (number, type) {
+            case (1, .varint): _ = try r.varint()
+            case (2, .lengthDelimited):
+                // Packed varints.
+                var inner = Reader(buffer, try r.lengthDelimited())
+                while !inner.isAtEnd { _ = try inner.varint() }
+            case (1...2, _): throw Unreadable()
+            default: return false
+            }
+            return true
+        }
+    }
+
+    /// `SummaryDataPoint`: validated; its consumers decode it.
+    private static func summaryPoint(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> EncodedMetrics.PointEntry {
+        var p = EncodedMetrics.PointEntry(body: range)
+        var seen: UInt32 = 0
+        var attributes = Attributes()
+        try Reader.forEachField(buffer, range) { number, type, fieldStart, r throws(Unreadable) in
+            try once(number, &seen, singular: Singular.summaryPoint)
+            switch (number, type) {
+            case (2, .fixed64): p.start = try r.fixed64()
+            case (3, .fixed64): p.time = try r.fixed64()
+            case (4, .fixed64): p.count = try r.fixed64()
+            case (5, .fixed64): p.sum = Double(bitPattern: try r.fixed64())
+            case (6, .lengthDelimited):
+                try Reader.forEachField(buffer, try r.lengthDelimited()) { n, t, q throws(Unreadable) in
+                    switch (n, t) {
+                    case (1, .fixed64), (2, .fixed64): _ = try q.fixed64()
+                    case (1...2, _): throw Unreadable()
+                    default: return false
+                    }
+                    return true
+                }
+            case (7, .lengthDelimited):
+                try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 8)
+                try attributes.add(fieldStart..<r.position)
+                return true
+            case (8, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
+            case (2...8, _): throw Unreadable()
+            default: break
+            }
+            if number != 7 { attributes.interrupt() }
+            return number >= 2 && number <= 8
+        }
+        p.attributes = attributes.range ?? p.attributes
+        return p
+    }
+
+    /// `Exemplar`.
+    private static func exemplar(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
+        var seen: UInt32 = 0
+        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
+            try once(number == 6 ? 3 : number, &seen, singular: Singular.exemplar)
+            switch (number, type) {
+            case (2, .fixed64), (3, .fixed64), (6, .fixed64): _ = try r.fixed64()
+            case (4, .lengthDelimited), (5, .lengthDelimited): _ = try r.lengthDelimited()
+            case (7, .lengthDelimited): try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 9)
+            case (2...7, _): throw Unreadable()
+            default: return false
+            }
+            return true
+        }
+    }
+
+    /// The payload of a packed `repeated fixed64` / `double` field: its length must be a multiple of 8.
+    private static func packedFixed64(_ r: inout Reader) throws(Unreadable) -> Range<Int> {
+        let payload = try r.lengthDelimited()
+        guard payload.count % 8 == 0 else { throw Unreadable() }
+        return payload
+    }
+
+    /// Throws when a field listed in `singular` (numbers below 32) is seen a second time.
+    @inline(__always)
+    private static func once(_ number: UInt64, _ seen: inout UInt32, singular: UInt32) throws(Unreadable) {
+        guard number < 32 else { return }
+        let bit = UInt32(1) << UInt32(number)
+        guard singular & bit != 0 else { return }
+        if seen & bit != 0 { throw Unreadable() }
+        seen |= bit
+    }
+
+    /// Tracks a point's attribute fields, which must form one run.
+    private struct Attributes {
+        var range: Range<Int>?
+        var closed = false
+
+        mutating func add(_ field: Range<Int>) throws(Unreadable) {
+            guard let current = range else {
+                range = field
+                return
+            }
+            guard !closed, current.upperBound == field.lowerBound else { throw Unreadable() }
+            range = current.lowerBound..<field.upperBound
+        }
+
+        /// Another field came: a later attribute field would not be contiguous.
+        mutating func interrupt() { if range != nil { closed = true } }
+    }
+}
+
+/// The singular fields of each message, as bit sets of field numbers (bit n for field n).
+private enum Singular {
+    static let resourceOrScopeMetrics = mask(1, 3)
+    static let metric = mask(1, 2, 3)
+    static let temporality = mask(2)
+    static let isMonotonic = mask(3)
+    static let numberPoint = mask(2, 3, 4, 8)
+    static let histogramPoint = mask(2, 3, 4, 5, 6, 7, 10, 11, 12)
+    static let exponentialHistogramPoint = mask(2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14)
+    static let summaryPoint = mask(2, 3, 4, 5, 8)
+    static let exemplar = mask(2, 3, 4, 5)
+    static let buckets = mask(1, 2)
+
+    static func mask(_ numbers: UInt64...) -> UInt32 { numbers.reduce(0) { $0 | 1 << UInt32($1) } }
+}

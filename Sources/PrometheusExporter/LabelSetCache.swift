@@ -1,0 +1,79 @@
+import Synchronization
+
+/// Rendered label sets by the wire bytes of a data point's attributes, within a label context (the resource and
+/// scope labels around the point) and a reserved label name.
+///
+/// A label set is a pure function of those three, and the same attribute bytes arrive with every export of a series,
+/// so the sanitizing, sorting and string building of ``PrometheusLabels/labelSet(_:reserving:)`` runs once per
+/// series instead of once per point; the cached string is also the one the series store keys on.
+///
+/// Bounded: two generations of at most `generationSize` entries each. When the current one fills, it becomes the
+/// previous one and the older is dropped; a hit in the previous generation moves the entry forward. Contexts get
+/// numbers that are never reused, so an entry of a forgotten context can never answer for another.
+final class LabelSetCache: Sendable {
+    /// Which label the exposition adds itself, so that an attribute of that name makes the point unrepresentable.
+    enum Reserved: UInt8 { case none, le, quantile }
+
+    struct Key: Hashable {
+        var context: UInt64
+        var reserved: Reserved
+        var attributes: [UInt8]
+    }
+
+    /// A rendered label set, or `nil` when the point has a label named as the reserved one.
+    typealias Entry = String?
+
+    private struct State {
+        var contexts: [String: UInt64] = [:]
+        var nextContext: UInt64 = 0
+        var current: [Key: Entry] = [:]
+        var previous: [Key: Entry] = [:]
+    }
+
+    private let state = Mutex(State())
+    let generationSize: Int
+    let maxContexts: Int
+
+    init(generationSize: Int = 32_768, maxContexts: Int = 4_096) {
+        self.generationSize = max(1, generationSize)
+        self.maxContexts = max(1, maxContexts)
+    }
+
+    /// The number of the label context described by `text` (any text that differs when the context differs).
+    func context(_ text: String) -> UInt64 {
+        state.withLock { s in
+            if let n = s.contexts[text] { return n }
+            if s.contexts.count >= maxContexts { s.contexts.removeAll(keepingCapacity: true) }
+            let n = s.nextContext
+            s.nextContext += 1
+            s.contexts[text] = n
+            return n
+        }
+    }
+
+    /// The cached label set for `key`; the outer optional is nil on a miss.
+    func lookup(_ key: Key) -> Entry? {
+        state.withLock { s in
+            if let hit = s.current[key] { return hit }
+            guard let hit = s.previous[key] else { return nil }
+            Self.insert(key, hit, into: &s, generationSize: generationSize)
+            return hit
+        }
+    }
+
+    func insert(_ key: Key, _ entry: Entry) {
+        state.withLock { s in Self.insert(key, entry, into: &s, generationSize: generationSize) }
+    }
+
+    private static func insert(_ key: Key, _ entry: Entry, into s: inout State, generationSize: Int) {
+        if s.current.count >= generationSize {
+            s.previous = s.current
+            s.current = [:]
+            s.current.reserveCapacity(generationSize)
+        }
+        s.current[key] = entry
+    }
+
+    /// Entries held (both generations), for tests.
+    var count: Int { state.withLock { $0.current.count + $0.previous.count } }
+}

@@ -1,0 +1,115 @@
+import CollectorCore
+import CollectorTesting
+import Logging
+import OTLP
+@testable import PrometheusExporter
+import Testing
+
+/// The wire-form path (``OTLPMetricsTranslator/translate(_:)-(EncodedMetrics)``, what the OTLP receiver feeds the
+/// exporter) must translate exactly as the decoded path the other tests pin, cache cold or warm.
+@Suite struct EncodedMetricsTranslationTests {
+    /// Translator settings that change labels and names: defaults; namespace and const labels; resource to
+    /// telemetry; no suffixes and no scope info.
+    static func configure(_ t: inout OTLPMetricsTranslator, _ n: Int) {
+        switch n {
+        case 1:
+            t.namespace = "ns"
+            t.constLabels = [("a", "const"), ("zone", "z1")]
+        case 2:
+            t.resourceToTelemetry = true
+        case 3:
+            t.addMetricSuffixes = false
+            t.withoutScopeInfo = true
+        default:
+            break
+        }
+    }
+
+    @Test(arguments: 0..<4)
+    func wireFormTranslatesLikeTheDecodedRequest(configuration: Int) throws {
+        var translator = OTLPMetricsTranslator()
+        Self.configure(&translator, configuration)
+        var g = SplitMix64(seed: UInt64(100 + configuration))
+        var points = 0
+        for _ in 0..<400 {
+            let request = RandomMetricsRequests.request(&g)
+            let encoded = try #require(EncodedMetrics(indexing: try request.serializedBytes()))
+            let expected = translator.translate(request)
+            points += expected.updates.count
+            // Twice: the first fills the label-set cache, the second reads from it.
+            #expect(try translator.translate(encoded) == expected)
+            #expect(try translator.translate(encoded) == expected)
+        }
+        #expect(points > 1000)
+        #expect(translator.labelSets.count > 0)
+    }
+
+    /// The same through the exporter: a stream of requests consumed in wire form and decoded renders the same.
+    @Test func exporterRendersTheSameWhicheverFormItIsFed() async throws {
+        let clock = ManualClock()
+        func exporter() -> PrometheusExporter {
+            PrometheusExporter(config: PrometheusExporterConfig(), context: ComponentContext(id: ComponentID(type: "prometheus"), logger: Logger(label: "test"), clock: clock))
+        }
+        let wire = exporter(), decoded = exporter()
+        var g = SplitMix64(seed: 5)
+        for _ in 0..<200 {
+            let request = RandomMetricsRequests.request(&g)
+            try await wire.consume(try #require(EncodedMetrics(indexing: try request.serializedBytes())))
+            try await decoded.consume(request)
+        }
+        for format in [ExpositionFormat.text, .openMetrics] {
+            // Series within a family come in dictionary order, which differs between two stores.
+            let a = String(decoding: wire.render(format: format), as: UTF8.self)
+            let b = String(decoding: decoded.render(format: format), as: UTF8.self)
+            #expect(a.split(separator: "\n").sorted() == b.split(separator: "\n").sorted())
+            #expect(a.contains("_bucket{"))
+            #expect(a.utf8.count > 10_000)
+        }
+    }
+
+    /// Byte-flipped requests that still index translate like their decoding too.
+    @Test func mutatedRequestsThatIndexTranslateLikeTheirDecoding() throws {
+        let translator = OTLPMetricsTranslator()
+        var g = SplitMix64(seed: 23)
+        var compared = 0
+        for _ in 0..<80 {
+            let bytes: [UInt8] = try RandomMetricsRequests.request(&g).serializedBytes()
+            guard !bytes.isEmpty else { continue }
+            for _ in 0..<40 {
+                var mutated = bytes
+                mutated[g.below(mutated.count)] = UInt8(truncatingIfNeeded: g.next())
+                guard let encoded = EncodedMetrics(indexing: mutated) else { continue }
+                let request = try ExportMetricsRequest(serializedBytes: mutated)
+                #expect(try translator.translate(encoded) == translator.translate(request))
+                compared += 1
+            }
+        }
+        #expect(compared > 200)
+    }
+
+    @Test func labelSetCacheKeepsTwoBoundedGenerations() {
+        let cache = LabelSetCache(generationSize: 4)
+        func key(_ i: Int) -> LabelSetCache.Key { LabelSetCache.Key(context: 0, reserved: .none, attributes: [UInt8(i)]) }
+        for i in 0..<20 { cache.insert(key(i), "l\(i)") }
+        #expect(cache.count <= 8)
+        #expect(cache.lookup(key(19)) == .some("l19"))
+        #expect(cache.lookup(key(0)) == nil)
+        // A hit in the older generation survives the next rotation.
+        for i in 20..<24 { cache.insert(key(i), "l\(i)") }
+        #expect(cache.lookup(key(19)) == .some("l19"))
+        for i in 24..<27 { cache.insert(key(i), "l\(i)") }
+        #expect(cache.lookup(key(19)) == .some("l19"))
+        // "Not representable" is cached too, as distinct from a miss.
+        cache.insert(LabelSetCache.Key(context: 0, reserved: .le, attributes: [1]), nil)
+        #expect(cache.lookup(LabelSetCache.Key(context: 0, reserved: .le, attributes: [1])) == .some(nil))
+    }
+
+    @Test func contextNumbersAreNeverReusedAfterTheContextsAreForgotten() {
+        let cache = LabelSetCache(generationSize: 16, maxContexts: 2)
+        let a = cache.context("a"), b = cache.context("b")
+        #expect(cache.context("a") == a)
+        let c = cache.context("c")  // forgets a and b
+        let a2 = cache.context("a")
+        #expect(Set([a, b, c, a2]).count == 4)
+    }
+}
