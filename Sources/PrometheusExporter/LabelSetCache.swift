@@ -18,6 +18,13 @@ final class LabelSetCache: Sendable {
         var context: UInt64
         var reserved: Reserved
         var attributes: [UInt8]
+
+        /// The attribute bytes in one call (an array of bytes hashes element by element, several times slower).
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(context)
+            hasher.combine(reserved)
+            attributes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
     }
 
     /// A rendered label set, or `nil` when the point has a label named as the reserved one.

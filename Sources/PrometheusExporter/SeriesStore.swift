@@ -94,8 +94,12 @@ public final class SeriesStore: Sendable {
         return state.withLock { s in
             for t in targets { s.targets[t] = now }
             var dropped = Dropped()
+            // Consecutive points mostly belong to one family: look its index up once per run. Only registering
+            // a family changes the dictionary's layout, and that happens only while no index is held.
+            var family: (name: String, index: Dictionary<String, StoredFamily>.Index)?
             for u in updates {
-                switch Self.apply(u, to: &s, now: now, maxSeries: limit) {
+                if family?.name != u.family { family = s.families.index(forKey: u.family).map { (u.family, $0) } }
+                switch Self.apply(u, familyIndex: family?.index, to: &s, now: now, maxSeries: limit) {
                 case .applied: break
                 case .conflict: dropped.conflicts += 1
                 case .overLimit: dropped.overLimit += 1
@@ -112,9 +116,10 @@ public final class SeriesStore: Sendable {
     /// Number of series held (without `target_info`).
     public var seriesCount: Int { state.withLock { $0.seriesTotal } }
 
-    private static func apply(_ u: SeriesUpdate, to s: inout State, now: Duration, maxSeries: Int) -> Outcome {
-        // One hash of the family name and one of the label set per point: index-based access modifies in place.
-        var familyIndex = s.families.index(forKey: u.family)
+    /// Applies one point; `familyIndex` is where its family is (nil when it has none yet).
+    private static func apply(_ u: SeriesUpdate, familyIndex: Dictionary<String, StoredFamily>.Index?, to s: inout State, now: Duration, maxSeries: Int) -> Outcome {
+        // At most one hash of the label set per point: index-based access modifies in place.
+        var familyIndex = familyIndex
         if familyIndex == nil {
             if u.noRecordedValue { return .applied }
             if s.seriesTotal >= maxSeries { return .overLimit }
