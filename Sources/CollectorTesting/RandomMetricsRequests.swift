@@ -23,7 +23,8 @@ public enum RandomMetricsRequests {
                 rm.resource.attributes = attrs.map { kv($0.0, .string($0.1)) }
             }
             if g.chance(0.2) { rm.schemaURL = "https://opentelemetry.io/schemas/1.21.0" }
-            for _ in 0..<(1 + g.below(2)) {
+            // Now and then a resource without scopes: it still has its target_info.
+            for _ in 0..<(g.chance(0.1) ? 0 : 1 + g.below(2)) {
                 var sm = Opentelemetry_Proto_Metrics_V1_ScopeMetrics()
                 if g.chance(0.8) {
                     sm.scope.name = g.pick(["demo", "io.opentelemetry.x", ""])

@@ -17,13 +17,12 @@ final class LabelSetCache: Sendable {
     struct Key: Hashable {
         var context: UInt64
         var reserved: Reserved
-        var attributes: [UInt8]
+        var attributes: ByteKey
 
-        /// The attribute bytes in one call (an array of bytes hashes element by element, several times slower).
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(context)
-            hasher.combine(reserved)
-            attributes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        init(context: UInt64, reserved: Reserved, attributes: [UInt8]) {
+            self.context = context
+            self.reserved = reserved
+            self.attributes = ByteKey(attributes)
         }
     }
 

@@ -14,6 +14,8 @@ public struct OTLPMetricsTranslator: Sendable {
     let names = MetricNameCache()
     /// Label sets already built, by attribute bytes (for ``translate(_:)-(EncodedMetrics)``).
     let labelSets = LabelSetCache()
+    /// Resource and scope labels already built, by the bytes they come from (same).
+    let scopeLabels = ScopeLabelsCache()
 
     public init() {}
 
@@ -33,7 +35,8 @@ public struct OTLPMetricsTranslator: Sendable {
         var out = Output()
         out.updates.reserveCapacity(request.dataPointCount)
         for rm in request.resourceMetrics {
-            let resource = resourceLabels(rm.resource.attributes, into: &out)
+            let resource = resourceLabels(rm.resource.attributes)
+            if let target = resource.target { out.targets.append(target) }
             for sm in rm.scopeMetrics {
                 let fixed = fixedLabels(resource.identity, sm.scope, schemaURL: sm.schemaURL)
                 for metric in sm.metrics {
@@ -52,13 +55,24 @@ public struct OTLPMetricsTranslator: Sendable {
         var out = Output()
         out.updates.reserveCapacity(request.dataPointCount)
         for re in request.resources {
-            let attributes = try re.resource.map { try request.message($0, as: Resource.self).attributes } ?? []
-            let resource = resourceLabels(attributes, into: &out)
+            func resource() throws -> ResourceLabels {
+                resourceLabels(try re.resource.map { try request.message($0, as: Resource.self).attributes } ?? [])
+            }
+            if re.scopes.isEmpty, let target = try resource().target { out.targets.append(target) }
             for scopeIndex in re.scopes {
                 let se = request.scopes[scopeIndex]
-                let scope = try se.scope.map { try request.message($0, as: InstrumentationScope.self) } ?? InstrumentationScope()
-                let fixed = fixedLabels(resource.identity, scope, schemaURL: request.string(se.schemaURL))
-                let context = labelSets.context(Self.contextText(resource.pairs, fixed))
+                // An absent resource or scope reads as an empty one: the same bytes, the same labels.
+                let key = ScopeLabelsCache.key(resource: re.resource.map { request.bytes[$0] } ?? [],
+                                               scope: se.scope.map { request.bytes[$0] } ?? [], schemaURL: request.bytes[se.schemaURL])
+                let labels = try scopeLabels.labels(key) {
+                    let resource = try resource()
+                    let scope = try se.scope.map { try request.message($0, as: InstrumentationScope.self) } ?? InstrumentationScope()
+                    let fixed = fixedLabels(resource.identity, scope, schemaURL: request.string(se.schemaURL))
+                    return ScopeLabelsCache.Labels(target: resource.target, resourcePairs: resource.pairs, fixed: fixed,
+                                                   context: labelSets.context(Self.contextText(resource.pairs, fixed)))
+                }
+                if scopeIndex == re.scopes.lowerBound, let target = labels.target { out.targets.append(target) }
+                let fixed = labels.fixed, context = labels.context, resourcePairs = labels.resourcePairs
                 for metricIndex in se.metrics {
                     let m = request.metrics[metricIndex]
                     let fast: Bool = switch m.kind {
@@ -66,10 +80,10 @@ public struct OTLPMetricsTranslator: Sendable {
                     case .none, .exponentialHistogram, .summary: false
                     }
                     if fast {
-                        try translate(m, of: request, context: context, resourcePairs: resource.pairs, fixed: fixed, into: &out)
+                        try translate(m, of: request, context: context, resourcePairs: resourcePairs, fixed: fixed, into: &out)
                     } else {
                         translate(try request.message(m.body, as: Opentelemetry_Proto_Metrics_V1_Metric.self),
-                                  resourcePairs: resource.pairs, fixed: fixed, into: &out)
+                                  resourcePairs: resourcePairs, fixed: fixed, into: &out)
                     }
                 }
             }
@@ -77,9 +91,17 @@ public struct OTLPMetricsTranslator: Sendable {
         return out
     }
 
-    /// `job` and `instance` from a resource, the resource's `target_info` labels (added to `out`) and, with
-    /// `resource_to_telemetry_conversion`, its attributes as label candidates.
-    private func resourceLabels(_ attrs: [KeyValue], into out: inout Output) -> (identity: [(name: String, value: String)], pairs: [PrometheusLabels.Entry]) {
+    /// What a resource contributes to labels.
+    private struct ResourceLabels {
+        /// `job` and `instance`.
+        var identity: [(name: String, value: String)]
+        /// With `resource_to_telemetry_conversion`, its attributes as label candidates.
+        var pairs: [PrometheusLabels.Entry]
+        /// Its `target_info` label set, when it has attributes other than the identifying ones.
+        var target: String?
+    }
+
+    private func resourceLabels(_ attrs: [KeyValue]) -> ResourceLabels {
         let serviceName = attrs.stringValue("service.name") ?? ""
         let job = attrs.stringValue("service.namespace").map { ns in serviceName.isEmpty ? ns + "/" : ns + "/" + serviceName } ?? serviceName
         let instance = attrs.stringValue("service.instance.id") ?? ""
@@ -88,12 +110,13 @@ public struct OTLPMetricsTranslator: Sendable {
         if !instance.isEmpty { identity.append(("instance", instance)) }
 
         let others = attrs.filter { !["service.name", "service.namespace", "service.instance.id"].contains($0.key) }
+        var target: String?
         if !others.isEmpty {
             let pairs = others.map { ($0.key, Self.string($0.value)) }
-            out.targets.append(PrometheusLabels.render(Self.merge(PrometheusLabels.build(pairs), identity)))
+            target = PrometheusLabels.render(Self.merge(PrometheusLabels.build(pairs), identity))
         }
         let resourcePairs: [PrometheusLabels.Entry] = resourceToTelemetry ? attrs.filter { !$0.key.isEmpty }.map { .attribute($0.key, Self.string($0.value)) } : []
-        return (identity, resourcePairs)
+        return ResourceLabels(identity: identity, pairs: resourcePairs, target: target)
     }
 
     /// The labels every point of a scope gets: `job`, `instance`, const labels and the `otel_scope_*` labels.
