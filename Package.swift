@@ -118,7 +118,7 @@ let package = Package(
         .target(
             name: "PrometheusExporter",
             dependencies: [
-                "CollectorCore", "OTLP", "CZlib",
+                "CollectorCore", "OTLP", "CZlib", "NIOServing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

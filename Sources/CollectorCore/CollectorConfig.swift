@@ -210,8 +210,8 @@ public struct CollectorConfig: Sendable {
         case "none": config.telemetryMetricsAddress = nil
         case "basic", "normal", "detailed":
             config.telemetryMetricsAddress = address
-            if let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) {} else {
-                metrics.report("address", "expected host:port, got \"\(address)\"")
+            if ListenEndpoint(parsing: address) == nil {
+                metrics.report("address", "expected host:port with an IP address or localhost (e.g. \"localhost:8888\"), got \"\(address)\"")
             }
         default: metrics.report("level", "expected one of none, basic, normal, detailed; got \"\(metricsLevel)\"")
         }

@@ -1,7 +1,7 @@
 import CollectorCore
 import NIOCore
 import NIOHTTP1
-import NIOPosix
+import NIOServing
 import ServiceLifecycle
 
 /// Something `GET /metrics` can render.
@@ -15,56 +15,29 @@ public protocol MetricsSource: Sendable {
 /// A small HTTP/1.1 server for `GET /metrics` on SwiftNIO (the same stack as the OTLP/HTTP receiver, so no further
 /// dependency). Each scrape renders on a task of the concurrency pool, never on the event loop, so a large
 /// exposition does not delay other connections; gzip when `Accept-Encoding` allows it.
-public final class MetricsHTTPServer: Sendable {
-    let channel: any Channel
-    public let localAddress: String
-
-    private init(channel: any Channel) {
-        self.channel = channel
-        let a = channel.localAddress
-        if let ip = a?.ipAddress, let port = a?.port {
-            localAddress = a?.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-        } else {
-            localAddress = "\(String(describing: a))"
+public enum MetricsHTTPServer {
+    /// Binds `address` (`host:port`; `localhost` is the IPv4 loopback) and serves `source` at `path`.
+    public static func bind(address: String, path: String = "/metrics", source: any MetricsSource) async throws -> TCPServer {
+        guard let endpoint = ListenEndpoint(parsing: address) else {
+            throw PipelineError.permanent("invalid listen address \"\(address)\": expected host:port with an IP address or localhost")
+        }
+        return try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5)) { channel in
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+            try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(path: path, source: source))
         }
     }
 
-    /// Binds `host:port` (`localhost` is the IPv4 loopback) and serves `source` at `path`.
-    public static func bind(address: String, path: String = "/metrics", source: any MetricsSource) async throws -> MetricsHTTPServer {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-            throw PipelineError.permanent("invalid listen address \"\(address)\": expected host:port")
-        }
-        var host = String(address[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host.isEmpty { host = "0.0.0.0" }
-        if host == "localhost" { host = "127.0.0.1" }
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 64)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(path: path, source: source))
-                }
-            }
-        let channel = try await bootstrap.bind(host: host, port: port).get()
-        return MetricsHTTPServer(channel: channel)
-    }
-
-    public func close() async {
-        try? await channel.close()
-    }
-
-    /// Serves until graceful shutdown or cancellation, logging the bound address as `listening`.
+    /// Serves until graceful shutdown or cancellation, logging the bound address as `listening`; then stops
+    /// accepting and lets scrapes in flight finish (up to 5 s).
     public static func serve(address: String, source: any MetricsSource, context: ComponentContext, protocolName: String) async throws {
         let server = try await bind(address: address, source: source)
         context.announceListening(protocolName: protocolName, address: server.localAddress)
-        let channel = server.channel
         await withTaskCancellationOrGracefulShutdownHandler {
-            try? await channel.closeFuture.get()
+            await server.waitUntilClosed()
         } onCancelOrGracefulShutdown: {
-            channel.close(promise: nil)
+            server.beginGracefulShutdown()
         }
+        await server.drain()
     }
 }
 

@@ -28,8 +28,8 @@ public struct PrometheusExporterConfig: ComponentConfig {
 
     public init(reading r: ConfigReader) {
         endpoint = r.string("endpoint", default: endpoint)
-        if let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]), (0...65535).contains(port) {} else {
-            r.report("endpoint", "expected host:port, got \"\(endpoint)\"")
+        if ListenEndpoint(parsing: endpoint) == nil {
+            r.report("endpoint", "expected host:port with an IP address or localhost (e.g. \"localhost:8889\"), got \"\(endpoint)\"")
         }
         namespace = r.string("namespace", default: namespace)
         if !namespace.isEmpty && !PrometheusNaming.isValidMetricName(namespace) {

@@ -400,6 +400,11 @@ struct ConfigLoadTests {
         #expect(problems.contains("service::pipelines::traces::receivers: expected a list, got a scalar"))
     }
 
+    @Test func telemetryMetricsAddressMustBeAListenAddress() {
+        let yaml = validBaseYAML + "\n  telemetry:\n    metrics:\n      address: telemetry.internal:8888\n"
+        #expect(loadProblemTexts(yaml) == [#"service::telemetry::metrics::address: expected host:port with an IP address or localhost (e.g. "localhost:8888"), got "telemetry.internal:8888""#])
+    }
+
     @Test func badLogLevelIsReported() {
         let yaml = validBaseYAML + "\n  telemetry:\n    logs:\n      level: verbose\n"
         #expect(loadProblemTexts(yaml) == [#"service::telemetry::logs::level: expected one of debug, info, warn, error; got "verbose""#])

@@ -241,5 +241,9 @@ import Testing
         #expect(bad.contains { $0.contains("exporters::prometheus::namespace") })
         #expect(bad.contains { $0.contains("exporters::prometheus::metric_expiration") })
         #expect(bad.contains { $0.contains("exporters::prometheus::bogus: unknown key") })
+        // A listen address is an IP literal or localhost, as for the receivers: a name is reported at validation.
+        let named = readComponentConfig(PrometheusExporterFactory(), yaml: "endpoint: metrics.example.com:8889\n").problems
+        #expect(named == [#"exporters::prometheus::endpoint: expected host:port with an IP address or localhost (e.g. "localhost:8889"), got "metrics.example.com:8889""#])
+        #expect(readComponentConfig(PrometheusExporterFactory(), yaml: "endpoint: \"[::1]:0\"\n").problems.isEmpty)
     }
 }
