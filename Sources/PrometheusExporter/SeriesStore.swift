@@ -138,6 +138,11 @@ public final class SeriesStore: Sendable {
             s.seriesTotal += 1
             return .applied
         }
+        if u.temporality == .cumulative {
+            // Cumulative points and gauges: the newest one wins. Compared in place, without copying the old state.
+            if u.timeNanos >= s.families.values[fi].series.values[si].timeNanos { s.families.values[fi].series.values[si] = fresh }
+            return .applied
+        }
         let old = s.families.values[fi].series.values[si]
         guard let next = merged(old, u, fresh, now: now) else { return .applied }
         s.families.values[fi].series.values[si] = next
