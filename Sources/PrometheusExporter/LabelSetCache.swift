@@ -7,9 +7,11 @@ import Synchronization
 /// so the sanitizing, sorting and string building of ``PrometheusLabels/labelSet(_:reserving:)`` runs once per
 /// series instead of once per point; the cached string is also the one the series store keys on.
 ///
-/// Bounded: two generations of at most `generationSize` entries each. When the current one fills, it becomes the
-/// previous one and the older is dropped; a hit in the previous generation moves the entry forward. Contexts get
-/// numbers that are never reused, so an entry of a forgotten context can never answer for another.
+/// Bounded: two generations of at most `generationSize` entries and `generationBytes` of keys and label strings
+/// each; attribute bytes over `maxKeyBytes` are not cached (their label sets are built every time). When the
+/// current generation fills, it becomes the previous one and the older is dropped; a hit in the previous
+/// generation moves the entry forward. Contexts get numbers that are never reused, so an entry of a forgotten
+/// context can never answer for another.
 final class LabelSetCache: Sendable {
     /// Which label the exposition adds itself, so that an attribute of that name makes the point unrepresentable.
     enum Reserved: UInt8 { case none, le, quantile }
@@ -33,15 +35,20 @@ final class LabelSetCache: Sendable {
         var contexts: [String: UInt64] = [:]
         var nextContext: UInt64 = 0
         var current: [Key: Entry] = [:]
+        var currentBytes = 0
         var previous: [Key: Entry] = [:]
     }
 
     private let state = Mutex(State())
     let generationSize: Int
+    let generationBytes: Int
+    let maxKeyBytes: Int
     let maxContexts: Int
 
-    init(generationSize: Int = 32_768, maxContexts: Int = 4_096) {
+    init(generationSize: Int = 32_768, generationBytes: Int = 8 << 20, maxKeyBytes: Int = 4_096, maxContexts: Int = 4_096) {
         self.generationSize = max(1, generationSize)
+        self.generationBytes = generationBytes
+        self.maxKeyBytes = maxKeyBytes
         self.maxContexts = max(1, maxContexts)
     }
 
@@ -62,22 +69,26 @@ final class LabelSetCache: Sendable {
         state.withLock { s in
             if let hit = s.current[key] { return hit }
             guard let hit = s.previous[key] else { return nil }
-            Self.insert(key, hit, into: &s, generationSize: generationSize)
+            insert(key, hit, into: &s)
             return hit
         }
     }
 
     func insert(_ key: Key, _ entry: Entry) {
-        state.withLock { s in Self.insert(key, entry, into: &s, generationSize: generationSize) }
+        guard key.attributes.bytes.count <= maxKeyBytes else { return }
+        state.withLock { s in insert(key, entry, into: &s) }
     }
 
-    private static func insert(_ key: Key, _ entry: Entry, into s: inout State, generationSize: Int) {
-        if s.current.count >= generationSize {
+    private func insert(_ key: Key, _ entry: Entry, into s: inout State) {
+        // Keys and label strings, plus a rough overhead per entry.
+        let cost = key.attributes.bytes.count + (entry?.utf8.count ?? 0) + 64
+        if s.current.count >= generationSize || s.currentBytes + cost > generationBytes {
             s.previous = s.current
             s.current = [:]
-            s.current.reserveCapacity(generationSize)
+            s.currentBytes = 0
         }
         s.current[key] = entry
+        s.currentBytes += cost
     }
 
     /// Entries held (both generations), for tests.

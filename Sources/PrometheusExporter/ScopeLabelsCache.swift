@@ -6,7 +6,7 @@ import Synchronization
 /// the ``LabelSetCache`` context number. Building them decodes the resource and scope messages; exporters send the
 /// same few with every request.
 ///
-/// Bounded: cleared when it holds `limit` entries.
+/// Bounded: cleared when it holds `limit` entries or `limitBytes` of keys; keys over `maxKeyBytes` are not cached.
 final class ScopeLabelsCache: Sendable {
     struct Labels: Sendable {
         var target: String?
@@ -15,10 +15,16 @@ final class ScopeLabelsCache: Sendable {
         var context: UInt64
     }
 
-    private let entries = Mutex<[ByteKey: Labels]>([:])
+    private let entries = Mutex<(labels: [ByteKey: Labels], bytes: Int)>(([:], 0))
     let limit: Int
+    let limitBytes: Int
+    let maxKeyBytes: Int
 
-    init(limit: Int = 1_024) { self.limit = max(1, limit) }
+    init(limit: Int = 1_024, limitBytes: Int = 4 << 20, maxKeyBytes: Int = 64 << 10) {
+        self.limit = max(1, limit)
+        self.limitBytes = limitBytes
+        self.maxKeyBytes = maxKeyBytes
+    }
 
     /// The key for a resource, scope and schema URL (each a protobuf payload; lengths keep the parts apart).
     static func key(resource: ArraySlice<UInt8>, scope: ArraySlice<UInt8>, schemaURL: ArraySlice<UInt8>) -> ByteKey {
@@ -33,14 +39,20 @@ final class ScopeLabelsCache: Sendable {
     }
 
     func labels(_ key: ByteKey, make: () throws -> Labels) rethrows -> Labels {
-        if let hit = entries.withLock({ $0[key] }) { return hit }
+        if let hit = entries.withLock({ $0.labels[key] }) { return hit }
         let made = try make()
+        let size = key.bytes.count
+        guard size <= maxKeyBytes else { return made }
         entries.withLock { e in
-            if e.count >= limit { e.removeAll(keepingCapacity: true) }
-            e[key] = made
+            if e.labels.count >= limit || e.bytes + size > limitBytes {
+                e.labels.removeAll(keepingCapacity: true)
+                e.bytes = 0
+            }
+            e.labels[key] = made
+            e.bytes += size
         }
         return made
     }
 
-    var count: Int { entries.withLock { $0.count } }
+    var count: Int { entries.withLock { $0.labels.count } }
 }

@@ -106,6 +106,33 @@ import Testing
         #expect(cache.lookup(LabelSetCache.Key(context: 0, reserved: .le, attributes: [1])) == .some(nil))
     }
 
+    @Test func labelSetCacheBoundsItsBytesAndSkipsLargeKeys() {
+        let cache = LabelSetCache(generationSize: 1_000, generationBytes: 1_000, maxKeyBytes: 100)
+        let big = LabelSetCache.Key(context: 0, reserved: .none, attributes: [UInt8](repeating: 1, count: 101))
+        cache.insert(big, "x")
+        #expect(cache.lookup(big) == nil)
+        // 20 entries of ~150 bytes each (key, label, overhead) in 1,000-byte generations: at most two generations.
+        for i in 0..<20 {
+            cache.insert(LabelSetCache.Key(context: 0, reserved: .none, attributes: [UInt8](repeating: UInt8(i), count: 50)), String(repeating: "l", count: 40))
+        }
+        #expect(cache.count <= 2 * (1_000 / 150 + 1))
+        #expect(cache.lookup(LabelSetCache.Key(context: 0, reserved: .none, attributes: [UInt8](repeating: 19, count: 50))) != nil)
+    }
+
+    @Test func scopeLabelsCacheIsBoundedByEntriesAndBytes() {
+        let cache = ScopeLabelsCache(limit: 3, limitBytes: 100, maxKeyBytes: 60)
+        let labels = ScopeLabelsCache.Labels(target: nil, resourcePairs: [], fixed: [], context: 0)
+        var made = 0
+        for i in 0..<10 {
+            _ = cache.labels(ByteKey([UInt8](repeating: UInt8(i), count: 40))) { made += 1; return labels }
+            #expect(cache.count <= 2)  // 40-byte keys in 100 bytes
+        }
+        _ = cache.labels(ByteKey([UInt8](repeating: 9, count: 40))) { made += 1; return labels }
+        #expect(made == 10)  // the last key was still held
+        _ = cache.labels(ByteKey([UInt8](repeating: 0, count: 61))) { labels }
+        #expect(cache.count <= 2)
+    }
+
     @Test func contextNumbersAreNeverReusedAfterTheContextsAreForgotten() {
         let cache = LabelSetCache(generationSize: 16, maxContexts: 2)
         let a = cache.context("a"), b = cache.context("b")
