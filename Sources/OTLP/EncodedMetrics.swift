@@ -209,47 +209,39 @@ private struct MetricsIndexer {
     }
 
     private mutating func resourceMetrics(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
-        var resource: Range<Int>?
-        var schemaURL = range.lowerBound..<range.lowerBound
-        var seen: UInt32 = 0
         let firstScope = scopes.count
-        try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
-            try Self.once(number, &seen, singular: Singular.resourceOrScopeMetrics)
-            switch (number, type) {
-            case (1, .lengthDelimited):
-                let body = try r.lengthDelimited()
-                _ = try OTLPCommonWire.resource(buffer, body)
-                resource = body
-            case (2, .lengthDelimited): try scopeMetrics(buffer, try r.lengthDelimited())
-            case (3, .lengthDelimited): schemaURL = try r.string()
-            case (1...3, _): throw Unreadable()
-            default: return false
-            }
-            return true
-        }
+        let (resource, schemaURL) = try envelope(buffer, range, ofResource: true)
         resources.append(.init(resource: resource, schemaURL: schemaURL, scopes: firstScope..<scopes.count))
     }
 
     private mutating func scopeMetrics(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
-        var scope: Range<Int>?
+        let firstMetric = metrics.count
+        let (scope, schemaURL) = try envelope(buffer, range, ofResource: false)
+        scopes.append(.init(scope: scope, schemaURL: schemaURL, metrics: firstMetric..<metrics.count))
+    }
+
+    /// `ResourceMetrics` or `ScopeMetrics`, which share their shape: 1 the `Resource` or `InstrumentationScope`,
+    /// 2 the repeated `ScopeMetrics` or `Metric`, 3 the schema URL. Indexes the children; returns the other two.
+    private mutating func envelope(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, ofResource: Bool) throws(Unreadable) -> (Range<Int>?, Range<Int>) {
+        var head: Range<Int>?
         var schemaURL = range.lowerBound..<range.lowerBound
         var seen: UInt32 = 0
-        let firstMetric = metrics.count
         try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
             try Self.once(number, &seen, singular: Singular.resourceOrScopeMetrics)
             switch (number, type) {
             case (1, .lengthDelimited):
                 let body = try r.lengthDelimited()
-                _ = try OTLPCommonWire.instrumentationScope(buffer, body)
-                scope = body
-            case (2, .lengthDelimited): try metric(buffer, try r.lengthDelimited())
+                if ofResource { _ = try OTLPCommonWire.resource(buffer, body) } else { _ = try OTLPCommonWire.instrumentationScope(buffer, body) }
+                head = body
+            case (2, .lengthDelimited):
+                if ofResource { try scopeMetrics(buffer, try r.lengthDelimited()) } else { try metric(buffer, try r.lengthDelimited()) }
             case (3, .lengthDelimited): schemaURL = try r.string()
             case (1...3, _): throw Unreadable()
             default: return false
             }
             return true
         }
-        scopes.append(.init(scope: scope, schemaURL: schemaURL, metrics: firstMetric..<metrics.count))
+        return (head, schemaURL)
     }
 
     private mutating func metric(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {

@@ -213,19 +213,3 @@ struct EncodedMetricsTests {
         #expect(mutatedAndIndexed > 50)
     }
 }
-
-/// A length-delimited field.
-private func field(_ number: Int, _ payload: [UInt8]) -> [UInt8] {
-    varint(number << 3 | 2) + varint(payload.count) + payload
-}
-
-private func varint(_ n: Int) -> [UInt8] {
-    var n = UInt64(n)
-    var out: [UInt8] = []
-    while n >= 0x80 {
-        out.append(UInt8(n & 0x7F) | 0x80)
-        n >>= 7
-    }
-    out.append(UInt8(n))
-    return out
-}

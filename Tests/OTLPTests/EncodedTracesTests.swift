@@ -196,17 +196,6 @@ struct EncodedTracesTests {
     }
 }
 
-private func varint(_ n: Int) -> [UInt8] {
-    var n = UInt64(n)
-    var out: [UInt8] = []
-    while n >= 0x80 {
-        out.append(UInt8(n & 0x7F) | 0x80)
-        n >>= 7
-    }
-    out.append(UInt8(n))
-    return out
-}
-
 private func isValidUTF8(_ bytes: [UInt8]) -> Bool {
     bytes.withUnsafeBytes { OTLP.isValidUTF8($0, 0..<$0.count) }
 }
