@@ -286,12 +286,7 @@ private struct MetricsIndexer {
             switch (kind, number, type) {
             case (_, 1, .lengthDelimited):
                 let body = try r.lengthDelimited()
-                switch kind {
-                case .gauge, .sum: points.append(try Self.numberPoint(buffer, body))
-                case .histogram: points.append(try Self.histogramPoint(buffer, body))
-                case .exponentialHistogram: points.append(try Self.exponentialHistogramPoint(buffer, body))
-                default: points.append(try Self.summaryPoint(buffer, body))
-                }
+                points.append(try Self.point(kind, buffer, body))
             case (.sum, 2, .varint), (.histogram, 2, .varint), (.exponentialHistogram, 2, .varint):
                 try Self.once(number, &seen, singular: Singular.temporality)
                 temporality = Int32(truncatingIfNeeded: try r.varint())
@@ -307,98 +302,100 @@ private struct MetricsIndexer {
         entry.isMonotonic = monotonic
     }
 
-    /// `NumberDataPoint`.
-    private static func numberPoint(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> EncodedMetrics.PointEntry {
-        var p = EncodedMetrics.PointEntry(body: range)
-        var seen: UInt32 = 0
-        var attributes = Attributes()
-        try Reader.forEachField(buffer, range) { number, type, fieldStart, r throws(Unreadable) in
-            // as_double (4) and as_int (6) are one oneof: set at most once between them.
-            try once(number == 6 ? 4 : number, &seen, singular: Singular.numberPoint)
-            switch (number, type) {
-            case (2, .fixed64): p.start = try r.fixed64()
-            case (3, .fixed64): p.time = try r.fixed64()
-            case (4, .fixed64): p.value = Double(bitPattern: try r.fixed64())
-            case (6, .fixed64): p.value = Double(Int64(bitPattern: try r.fixed64()))
-            case (5, .lengthDelimited):
-                try exemplar(buffer, try r.lengthDelimited())
-                p.hasExemplars = true
-            case (7, .lengthDelimited):
-                try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 8)
-                try attributes.add(fieldStart..<r.position)
-                return true
-            case (8, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
-            case (2...8, _): throw Unreadable()
-            default: break
-            }
-            if number != 7 { attributes.interrupt() }
-            return number >= 2 && number <= 8
+    /// A data point of a metric of `kind`: `NumberDataPoint` (gauge, sum), `HistogramDataPoint`,
+    /// `ExponentialHistogramDataPoint` or `SummaryDataPoint`. Exponential histogram and summary points are only
+    /// validated (their consumers decode them); the others also give their scalar fields.
+    private static func point(_ kind: EncodedMetrics.DataKind, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> EncodedMetrics.PointEntry {
+        // Where each kind keeps its attributes, its highest field number, and its singular fields.
+        let (attributesField, lastField, singular): (UInt64, UInt64, UInt32) = switch kind {
+        case .histogram: (9, 12, Singular.histogramPoint)
+        case .exponentialHistogram: (1, 14, Singular.exponentialHistogramPoint)
+        case .summary: (7, 8, Singular.summaryPoint)
+        default: (7, 8, Singular.numberPoint)
         }
-        p.attributes = attributes.range ?? p.attributes
-        return p
-    }
-
-    /// `HistogramDataPoint`.
-    private static func histogramPoint(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> EncodedMetrics.PointEntry {
         var p = EncodedMetrics.PointEntry(body: range)
         var seen: UInt32 = 0
         var attributes = Attributes()
         try Reader.forEachField(buffer, range) { number, type, fieldStart, r throws(Unreadable) in
-            try once(number, &seen, singular: Singular.histogramPoint)
-            switch (number, type) {
-            case (2, .fixed64): p.start = try r.fixed64()
-            case (3, .fixed64): p.time = try r.fixed64()
-            case (4, .fixed64): p.count = try r.fixed64()
-            case (5, .fixed64): p.sum = Double(bitPattern: try r.fixed64())
-            case (6, .lengthDelimited): p.bucketCounts = try packedFixed64(&r)
-            case (7, .lengthDelimited): p.explicitBounds = try packedFixed64(&r)
-            case (8, .lengthDelimited):
-                try exemplar(buffer, try r.lengthDelimited())
-                p.hasExemplars = true
-            case (9, .lengthDelimited):
+            if number == attributesField {
+                guard type == .lengthDelimited else { throw Unreadable() }
                 try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 8)
                 try attributes.add(fieldStart..<r.position)
                 return true
-            case (10, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
-            case (11, .fixed64), (12, .fixed64): _ = try r.fixed64()
-            case (2...12, _): throw Unreadable()  // including unpacked bucket_counts / explicit_bounds
-            default: break
-            }
-            if number != 9 { attributes.interrupt() }
-            return number >= 2 && number <= 12
-        }
-        p.attributes = attributes.range ?? p.attributes
-        return p
-    }
-
-    /// `ExponentialHistogramDataPoint`: validated; its consumers decode it.
-    private static func exponentialHistogramPoint(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> EncodedMetrics.PointEntry {
-        var p = EncodedMetrics.PointEntry(body: range)
-        var seen: UInt32 = 0
-        var attributes = Attributes()
-        try Reader.forEachField(buffer, range) { number, type, fieldStart, r throws(Unreadable) in
-            try once(number, &seen, singular: Singular.exponentialHistogramPoint)
-            switch (number, type) {
-            case (1, .lengthDelimited):
-                try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 8)
-                try attributes.add(fieldStart..<r.position)
-                return true
-            case (2, .fixed64): p.start = try r.fixed64()
-            case (3, .fixed64): p.time = try r.fixed64()
-            case (4, .fixed64): p.count = try r.fixed64()
-            case (5, .fixed64): p.sum = Double(bitPattern: try r.fixed64())
-            case (6, .varint): _ = try r.varint()
-            case (7, .fixed64), (12, .fixed64), (13, .fixed64), (14, .fixed64): _ = try r.fixed64()
-            case (8, .lengthDelimited), (9, .lengthDelimited): try buckets(buffer, try r.lengthDelimited())
-            case (10, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
-            case (11, .lengthDelimited):
-                try exemplar(buffer, try r.lengthDelimited())
-                p.hasExemplars = true
-            case (1...14, _): throw Unreadable()
-            default: break
             }
             attributes.interrupt()
-            return number >= 1 && number <= 14
+            guard number <= lastField else { return false }  // unknown: skipped
+            switch kind {
+            case .gauge, .sum:
+                // as_double (4) and as_int (6) are one oneof: set at most once between them.
+                try once(number == 6 ? 4 : number, &seen, singular: singular)
+                switch (number, type) {
+                case (2, .fixed64): p.start = try r.fixed64()
+                case (3, .fixed64): p.time = try r.fixed64()
+                case (4, .fixed64): p.value = Double(bitPattern: try r.fixed64())
+                case (6, .fixed64): p.value = Double(Int64(bitPattern: try r.fixed64()))
+                case (5, .lengthDelimited):
+                    try exemplar(buffer, try r.lengthDelimited())
+                    p.hasExemplars = true
+                case (8, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
+                case (2...8, _): throw Unreadable()
+                default: return false  // 1 is reserved
+                }
+            case .histogram:
+                try once(number, &seen, singular: singular)
+                switch (number, type) {
+                case (2, .fixed64): p.start = try r.fixed64()
+                case (3, .fixed64): p.time = try r.fixed64()
+                case (4, .fixed64): p.count = try r.fixed64()
+                case (5, .fixed64): p.sum = Double(bitPattern: try r.fixed64())
+                case (6, .lengthDelimited): p.bucketCounts = try packedFixed64(&r)
+                case (7, .lengthDelimited): p.explicitBounds = try packedFixed64(&r)
+                case (8, .lengthDelimited):
+                    try exemplar(buffer, try r.lengthDelimited())
+                    p.hasExemplars = true
+                case (10, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
+                case (11, .fixed64), (12, .fixed64): _ = try r.fixed64()
+                case (2...12, _): throw Unreadable()  // including unpacked bucket_counts / explicit_bounds
+                default: return false
+                }
+            case .exponentialHistogram:
+                try once(number, &seen, singular: singular)
+                switch (number, type) {
+                case (2, .fixed64): p.start = try r.fixed64()
+                case (3, .fixed64): p.time = try r.fixed64()
+                case (4, .fixed64): p.count = try r.fixed64()
+                case (5, .fixed64): p.sum = Double(bitPattern: try r.fixed64())
+                case (6, .varint): _ = try r.varint()
+                case (7, .fixed64), (12, .fixed64), (13, .fixed64), (14, .fixed64): _ = try r.fixed64()
+                case (8, .lengthDelimited), (9, .lengthDelimited): try buckets(buffer, try r.lengthDelimited())
+                case (10, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
+                case (11, .lengthDelimited):
+                    try exemplar(buffer, try r.lengthDelimited())
+                    p.hasExemplars = true
+                default: throw Unreadable()
+                }
+            case .summary, .none:
+                try once(number, &seen, singular: singular)
+                switch (number, type) {
+                case (2, .fixed64): p.start = try r.fixed64()
+                case (3, .fixed64): p.time = try r.fixed64()
+                case (4, .fixed64): p.count = try r.fixed64()
+                case (5, .fixed64): p.sum = Double(bitPattern: try r.fixed64())
+                case (6, .lengthDelimited):
+                    try Reader.forEachField(buffer, try r.lengthDelimited()) { n, t, q throws(Unreadable) in
+                        switch (n, t) {
+                        case (1, .fixed64), (2, .fixed64): _ = try q.fixed64()
+                        case (1...2, _): throw Unreadable()
+                        default: return false
+                        }
+                        return true
+                    }
+                case (8, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
+                case (2...8, _): throw Unreadable()
+                default: return false
+                }
+            }
+            return true
         }
         p.attributes = attributes.range ?? p.attributes
         return p
@@ -420,42 +417,6 @@ private struct MetricsIndexer {
             }
             return true
         }
-    }
-
-    /// `SummaryDataPoint`: validated; its consumers decode it.
-    private static func summaryPoint(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> EncodedMetrics.PointEntry {
-        var p = EncodedMetrics.PointEntry(body: range)
-        var seen: UInt32 = 0
-        var attributes = Attributes()
-        try Reader.forEachField(buffer, range) { number, type, fieldStart, r throws(Unreadable) in
-            try once(number, &seen, singular: Singular.summaryPoint)
-            switch (number, type) {
-            case (2, .fixed64): p.start = try r.fixed64()
-            case (3, .fixed64): p.time = try r.fixed64()
-            case (4, .fixed64): p.count = try r.fixed64()
-            case (5, .fixed64): p.sum = Double(bitPattern: try r.fixed64())
-            case (6, .lengthDelimited):
-                try Reader.forEachField(buffer, try r.lengthDelimited()) { n, t, q throws(Unreadable) in
-                    switch (n, t) {
-                    case (1, .fixed64), (2, .fixed64): _ = try q.fixed64()
-                    case (1...2, _): throw Unreadable()
-                    default: return false
-                    }
-                    return true
-                }
-            case (7, .lengthDelimited):
-                try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 8)
-                try attributes.add(fieldStart..<r.position)
-                return true
-            case (8, .varint): p.flags = UInt32(truncatingIfNeeded: try r.varint())
-            case (2...8, _): throw Unreadable()
-            default: break
-            }
-            if number != 7 { attributes.interrupt() }
-            return number >= 2 && number <= 8
-        }
-        p.attributes = attributes.range ?? p.attributes
-        return p
     }
 
     /// `Exemplar`.
