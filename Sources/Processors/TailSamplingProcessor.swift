@@ -43,12 +43,12 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
     public var statistics: TailSamplingStatistics { state.buffer.withLock { $0.stats } }
 
     public func consume(_ traces: ExportTraceRequest) async throws {
-        let arrivals = Self.groupByTrace(traces)
+        var arrivals = Self.groupByTrace(traces, checks: state.checks)
         if arrivals.isEmpty { return }
         let now = clock.now
         let result = state.buffer.withLock { buffer -> (late: [ResourceSpans], evicted: [ResourceSpans])? in
             if buffer.shuttingDown { return nil }
-            return buffer.add(arrivals, now: now)
+            return buffer.add(&arrivals, now: now)
         }
         guard let result else { throw PipelineError.retryable("tail_sampling is shutting down") }
         if !result.evicted.isEmpty { await forwardDecided(result.evicted) }
@@ -142,45 +142,82 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
         return out
     }
 
-    /// Splits a request into one fragment per trace per resource, keeping resources and scopes.
-    static func groupByTrace(_ request: ExportTraceRequest) -> [TailTraceBuffer.Arrival] {
+    /// Splits a request into one fragment per trace per resource, keeping resources and scopes, and runs the
+    /// policies' per-span checks on each span (and resource) while it is at hand.
+    ///
+    /// Each scope is walked twice: first to find each span's trace (estimating its size and running the checks),
+    /// then to append the spans to lists allocated at their final size.
+    static func groupByTrace(_ request: ExportTraceRequest, checks: TailSpanChecks) -> [TailTraceBuffer.Arrival] {
         var arrivals: [TailTraceBuffer.Arrival] = []
         var scopeMarkers: [Int] = []  // per arrival: the scope (numbered across the request) its last span came from
-        var index: [TailTraceKey: Int] = [:]
+        var scopeCounts: [Int] = []  // per arrival: its spans in the current scope
+        var spanArrivals: [Int] = []  // per span of the current scope: its arrival
+        var index: [TailTraceKey: Int] = [:]  // a resource's arrivals by trace, once there are many
         var scopeNumber = 0
+        let resourceChecks = checks.hasAttributeChecks
         for rs in request.resourceSpans {
-            index.removeAll(keepingCapacity: true)
+            let resourceStart = arrivals.count
+            var indexed = false
             var shell = rs
             shell.scopeSpans = []
             let resourceBytes = OTLPMemoryEstimate.of(rs)
+            let resourceFacts = TailTraceFacts(matches: resourceChecks ? checks.resourceMatches(rs) : TailPolicyMatches())
             for ss in rs.scopeSpans {
                 scopeNumber += 1
-                var scopeShell = ss
-                scopeShell.spans = []
+                let spans = ss.spans
+                spanArrivals.removeAll(keepingCapacity: true)
+                spanArrivals.reserveCapacity(spans.count)
                 var lastKey: TailTraceKey?
                 var lastArrival = -1
-                for span in ss.spans {
-                    let key = TailTraceKey(span.traceID)
-                    let a: Int
-                    if key == lastKey {
-                        a = lastArrival
-                    } else if let existing = index[key] {
-                        a = existing
-                    } else {
-                        a = arrivals.count
-                        index[key] = a
-                        arrivals.append(TailTraceBuffer.Arrival(key: key, fragment: shell, spanCount: 0, bytes: resourceBytes))
-                        scopeMarkers.append(0)
+                // Spans are read in place (`TailSamplingSpan`): passed to the readers, each would be retained.
+                spans.withUnsafeBufferPointer { spans in
+                    for i in spans.indices {
+                        let span = TailSamplingSpan(spans, i)
+                        let key = TailTraceKey(of: span)
+                        if key != lastKey {
+                            lastArrival = -1
+                            if indexed {
+                                lastArrival = index[key] ?? -1
+                            } else if let j = arrivals[resourceStart...].firstIndex(where: { $0.key == key }) {
+                                lastArrival = j
+                            }
+                            if lastArrival < 0 {
+                                lastArrival = arrivals.count
+                                arrivals.append(TailTraceBuffer.Arrival(key: key, fragment: shell, spanCount: 0, bytes: resourceBytes, facts: resourceFacts))
+                                scopeMarkers.append(0)
+                                scopeCounts.append(0)
+                                if indexed {
+                                    index[key] = lastArrival
+                                } else if arrivals.count - resourceStart > 16 {
+                                    // Past a few traces, a linear search costs more than hashing.
+                                    index.removeAll(keepingCapacity: true)
+                                    for j in resourceStart..<arrivals.count { index[arrivals[j].key] = j }
+                                    indexed = true
+                                }
+                            }
+                            lastKey = key
+                        }
+                        let a = lastArrival
+                        spanArrivals.append(a)
+                        scopeCounts[a] += 1
+                        let bytes = span.estimatedBytes
+                        arrivals[a].spanCount += 1
+                        arrivals[a].bytes += bytes
+                        checks.observe(span, into: &arrivals[a].facts)
                     }
-                    lastKey = key
-                    lastArrival = a
+                }
+                var scopeShell = ss
+                scopeShell.spans = []
+                for i in spans.indices {
+                    let a = spanArrivals[i]
                     if scopeMarkers[a] != scopeNumber {
-                        arrivals[a].fragment.scopeSpans.append(scopeShell)
                         scopeMarkers[a] = scopeNumber
+                        var scope = scopeShell
+                        scope.spans.reserveCapacity(scopeCounts[a])
+                        scopeCounts[a] = 0
+                        arrivals[a].fragment.scopeSpans.append(scope)
                     }
-                    arrivals[a].fragment.scopeSpans[arrivals[a].fragment.scopeSpans.count - 1].spans.append(span)
-                    arrivals[a].spanCount += 1
-                    arrivals[a].bytes += OTLPMemoryEstimate.of(span)
+                    arrivals[a].fragment.scopeSpans[arrivals[a].fragment.scopeSpans.count - 1].spans.append(spans[i])
                 }
             }
         }
@@ -191,7 +228,12 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
 /// The processor's mutable state, shared by `consume` callers and the decision timer.
 final class TailSamplingState: Sendable {
     let buffer: Mutex<TailTraceBuffer>
-    init(_ buffer: sending TailTraceBuffer) { self.buffer = Mutex(buffer) }
+    /// The policies' per-span checks, run as spans arrive (outside the lock).
+    let checks: TailSpanChecks
+    init(_ buffer: sending TailTraceBuffer) {
+        checks = buffer.checks
+        self.buffer = Mutex(buffer)
+    }
 }
 
 /// Registers `tail_sampling`.

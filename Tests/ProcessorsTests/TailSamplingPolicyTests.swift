@@ -40,22 +40,42 @@ func tailRequest(_ spans: [TailSpan], resource: [KeyValue] = []) -> ExportTraceR
     return request
 }
 
-/// The pending trace a request's spans form (all spans must share one trace ID).
-func tailPending(_ spans: [TailSpan], resource: [KeyValue] = []) -> TailPendingTrace {
-    let arrivals = TailSamplingProcessor.groupByTrace(tailRequest(spans, resource: resource))
-    return TailPendingTrace(fragments: arrivals.map(\.fragment), spanCount: spans.count, bytes: 0, arrival: .zero)
+/// The pending trace a request's spans form (all spans must share one trace ID), with `checks` run on its spans as
+/// the buffer runs them.
+func tailPending(_ spans: [TailSpan], resource: [KeyValue] = [], checks: TailSpanChecks) -> TailPendingTrace {
+    tailPending(requests: [tailRequest(spans, resource: resource)], checks: checks)
+}
+
+/// The pending trace that several requests (in arrival order) form, each fragment absorbed as the buffer does
+/// (only the spans of `traceID`, when given).
+func tailPending(requests: [ExportTraceRequest], checks: TailSpanChecks, traceID: Data? = nil) -> TailPendingTrace {
+    var trace: TailPendingTrace?
+    let wanted = traceID.map(TailTraceKey.init)
+    for request in requests {
+        for arrival in TailSamplingProcessor.groupByTrace(request, checks: checks) where wanted == nil || arrival.key == wanted {
+            if trace == nil { trace = TailPendingTrace(first: arrival, now: .zero) } else { trace?.absorb(arrival, checks: checks) }
+        }
+    }
+    return trace!
+}
+
+/// One compiled policy and the checks it reads.
+func tailCompile(_ rule: TailSamplingPolicy.Rule) -> (TailPolicyEvaluator, TailSpanChecks) {
+    let decider = TailSamplingDecider(policies: [TailSamplingPolicy(name: "p", rule: rule)], sampleOnFirstMatch: false)
+    return (decider.policies[0], decider.checks)
 }
 
 func tailEvaluate(_ rule: TailSamplingPolicy.Rule, _ spans: [TailSpan], resource: [KeyValue] = [], now: Duration = .zero) -> TailPolicyDecision {
-    let trace = tailPending(spans, resource: resource)
+    let (policy, checks) = tailCompile(rule)
+    let trace = tailPending(spans, resource: resource, checks: checks)
     let key = TailTraceKey(samplingHexData(spans.first?.traceID ?? ""))
-    return TailPolicyEvaluator(TailSamplingPolicy(name: "p", rule: rule)).evaluate(trace, traceID: key, now: now)
+    return policy.evaluate(trace, traceID: key, now: now)
 }
 
 func tailDecide(_ rules: [TailSamplingPolicy.Rule], _ spans: [TailSpan], firstMatch: Bool = false) -> Bool {
     let policies = rules.enumerated().map { TailSamplingPolicy(name: "p\($0.offset)", rule: $0.element) }
     let decider = TailSamplingDecider(policies: policies, sampleOnFirstMatch: firstMatch)
-    return decider.decide(tailPending(spans), traceID: TailTraceKey(samplingHexData(spans[0].traceID)), now: .zero)
+    return decider.decide(tailPending(spans, checks: decider.checks), traceID: TailTraceKey(samplingHexData(spans[0].traceID)), now: .zero)
 }
 
 @Suite struct TailSamplingPolicyTests {
@@ -148,8 +168,8 @@ func tailDecide(_ rules: [TailSamplingPolicy.Rule], _ spans: [TailSpan], firstMa
     }
 
     @Test func rateLimitingIsATokenBucketOfSpansWithBurstTwiceTheRate() {
-        let policy = TailPolicyEvaluator(TailSamplingPolicy(name: "rl", rule: .rateLimiting(spansPerSecond: 10)))
-        let five = tailPending((0..<5).map { _ in TailSpan() })
+        let (policy, checks) = tailCompile(.rateLimiting(spansPerSecond: 10))
+        let five = tailPending((0..<5).map { _ in TailSpan() }, checks: checks)
         let key = TailTraceKey(samplingHexData(TailSpan().traceID))
         // Burst 20: four traces of 5 spans pass, the fifth does not.
         for _ in 0..<4 { #expect(policy.evaluate(five, traceID: key, now: .zero) == .sampled) }
@@ -158,7 +178,7 @@ func tailDecide(_ rules: [TailSamplingPolicy.Rule], _ spans: [TailSpan], firstMa
         #expect(policy.evaluate(five, traceID: key, now: .milliseconds(500)) == .sampled)
         #expect(policy.evaluate(five, traceID: key, now: .milliseconds(500)) == .notSampled)
         // A trace larger than the burst never passes.
-        let big = tailPending((0..<21).map { _ in TailSpan() })
+        let big = tailPending((0..<21).map { _ in TailSpan() }, checks: checks)
         #expect(policy.evaluate(big, traceID: key, now: .seconds(60)) == .notSampled)
     }
 
@@ -224,7 +244,7 @@ func tailDecide(_ rules: [TailSamplingPolicy.Rule], _ spans: [TailSpan], firstMa
     @Test func sampleOnFirstMatchSkipsLaterStatefulPolicies() {
         let policies = [TailSamplingPolicy(name: "all", rule: .alwaysSample), TailSamplingPolicy(name: "rl", rule: .rateLimiting(spansPerSecond: 1))]
         let decider = TailSamplingDecider(policies: policies, sampleOnFirstMatch: true)
-        let trace = tailPending([TailSpan(), TailSpan()])
+        let trace = tailPending([TailSpan(), TailSpan()], checks: decider.checks)
         let key = TailTraceKey(samplingHexData(TailSpan().traceID))
         for _ in 0..<5 { _ = decider.decide(trace, traceID: key, now: .zero) }
         // The rate limiter never ran, so its bucket (burst 2) is still full.

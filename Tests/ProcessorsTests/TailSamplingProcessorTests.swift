@@ -105,6 +105,33 @@ func tailDeliveredTraceIDs(_ sink: TracesSink) -> Set<Data> {
         try await running.stop()
     }
 
+    @Test func decisionCachesForgetTheirOldestTraceIDsFirst() async throws {
+        let (processor, sink, clock) = tailProcessor([.statusCode([.error])]) {
+            $0.sampledCacheSize = 2
+            $0.nonSampledCacheSize = 1
+        }
+        let running = RunningService(processor)
+        await clock.waitForSleepers(1)
+        // Traces 1–3 sampled, 4 and 5 not, decided in that order.
+        let first = (1...3).map { TailSpan(traceID: tailTraceID($0), status: .error) } + (4...5).map { TailSpan(traceID: tailTraceID($0)) }
+        try await processor.consume(tailRequest(first))
+        await tailAdvance(clock, by: .seconds(10))
+        #expect(sink.spanCount == 3)
+        // The sampled cache remembers 2 and 3, the other 5: late spans of those follow their decision; 1 and 4 were
+        // forgotten, so theirs start new pending traces.
+        try await processor.consume(tailRequest((1...5).map { TailSpan(traceID: tailTraceID($0)) }))
+        #expect(sink.spanCount == 5)
+        var stats = processor.statistics
+        #expect(stats.lateSpansForwarded == 2 && stats.lateSpansDropped == 1 && stats.pendingTraces == 2)
+        // Decided again (not sampled this time: no error), 1 and 4 are now in the non-sampled cache, which holds
+        // one: 1 was decided first, so 4 is remembered.
+        await tailAdvance(clock, by: .seconds(10))
+        try await processor.consume(tailRequest([TailSpan(traceID: tailTraceID(1), status: .error), TailSpan(traceID: tailTraceID(4), status: .error)]))
+        stats = processor.statistics
+        #expect(stats.lateSpansDropped == 2 && stats.pendingTraces == 1 && sink.spanCount == 5)
+        try await running.stop()
+    }
+
     @Test func oldestTracesAreDecidedEarlyWhenNumTracesIsExceeded() async throws {
         let (processor, sink, _) = tailProcessor([.alwaysSample]) { $0.numTraces = 3 }
         for i in 0..<5 { try await processor.consume(tailRequest([TailSpan(traceID: tailTraceID(i))])) }
@@ -172,13 +199,46 @@ func tailDeliveredTraceIDs(_ sink: TracesSink) -> Set<Data> {
         try await running.stop()
     }
 
+    @Test func manyInterleavedTracesAreGroupedInOrder() {
+        // 40 traces, their spans interleaved, over two scopes and two resources: past 16 traces in a resource the
+        // grouping switches from a scan to a table.
+        var request = ExportTraceRequest()
+        for r in 0..<2 {
+            var rs = ResourceSpans()
+            rs.resource.attributes = [samplingAttribute("r", .intValue(Int64(r)))]
+            for scope in 0..<2 {
+                var ss = ScopeSpans()
+                ss.scope.name = "s\(scope)"
+                for round in 0..<3 {
+                    for t in 0..<40 where (t + round + r) % 3 != 0 {
+                        var span = TailSpan(traceID: tailTraceID(t)).span()
+                        span.name = "r\(r)-s\(scope)-\(round)"
+                        ss.spans.append(span)
+                    }
+                }
+                rs.scopeSpans.append(ss)
+            }
+            request.resourceSpans.append(rs)
+        }
+        let arrivals = TailSamplingProcessor.groupByTrace(request, checks: TailSamplingDecider(policies: [], sampleOnFirstMatch: false).checks)
+        #expect(arrivals.count == 80)
+        #expect(arrivals.reduce(0) { $0 + $1.spanCount } == request.spanCount)
+        for a in arrivals {
+            let spans = a.fragment.scopeSpans.flatMap(\.spans)
+            #expect(spans.count == a.spanCount)
+            #expect(spans.allSatisfy { TailTraceKey($0.traceID) == a.key })
+            // In request order: by scope, then by round.
+            #expect(spans.map(\.name) == spans.map(\.name).sorted())
+        }
+    }
+
     @Test func spansOfOneRequestAreGroupedPerTraceAndScope() {
         var request = tailRequest([TailSpan(traceID: tailTraceID(1)), TailSpan(traceID: tailTraceID(2)), TailSpan(traceID: tailTraceID(1))])
         var second = ScopeSpans()
         second.scope.name = "other"
         second.spans = [TailSpan(traceID: tailTraceID(1)).span()]
         request.resourceSpans[0].scopeSpans.append(second)
-        let arrivals = TailSamplingProcessor.groupByTrace(request)
+        let arrivals = TailSamplingProcessor.groupByTrace(request, checks: TailSamplingDecider(policies: [], sampleOnFirstMatch: false).checks)
         #expect(arrivals.count == 2)
         #expect(arrivals[0].spanCount == 3)
         #expect(arrivals[0].fragment.scopeSpans.map(\.scope.name) == ["scope", "other"])

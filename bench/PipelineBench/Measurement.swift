@@ -44,7 +44,7 @@ final class FeedStats: Sendable {
         var refusedSpans = 0
         var latenciesMs: [Double] = []
         var peakRSSKiB = 0
-        /// Thread CPU spent inside the pipeline calls (only recorded with --decode-each).
+        /// Thread CPU spent inside the pipeline calls.
         var insideCPUNanos: Int64 = 0
 
         func percentile(_ p: Double) -> Double {
