@@ -158,6 +158,8 @@ extension Array where Element == KeyValue {
 public struct TailSamplingSpan {
     let pointer: UnsafePointer<Span>
 
+    /// `i` must be one of `spans.indices`: the one caller iterates exactly those, so no input reaches the trap
+    /// (which guards against a bad pointer, never a bad request).
     public init(_ spans: UnsafeBufferPointer<Span>, _ i: Int) {
         guard spans.indices.contains(i), let base = spans.baseAddress else { preconditionFailure("span index \(i) out of range") }
         pointer = base + i
