@@ -158,11 +158,9 @@ extension Array where Element == KeyValue {
 public struct TailSamplingSpan {
     let pointer: UnsafePointer<Span>
 
-    /// `i` must be one of `spans.indices`: the one caller iterates exactly those, so no input reaches the trap
-    /// (which guards against a bad pointer, never a bad request).
-    public init(_ spans: UnsafeBufferPointer<Span>, _ i: Int) {
-        guard spans.indices.contains(i), let base = spans.baseAddress else { preconditionFailure("span index \(i) out of range") }
-        pointer = base + i
+    /// The span at `pointer`, an element of a list whose buffer outlives this value.
+    public init(_ pointer: UnsafePointer<Span>) {
+        self.pointer = pointer
     }
 
     /// The trace ID's 16 bytes as two words (loaded in native byte order); nil when the ID is not 16 bytes long.

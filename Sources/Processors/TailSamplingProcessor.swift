@@ -171,8 +171,9 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
                 var lastArrival = -1
                 // Spans are read in place (`TailSamplingSpan`): passed to the readers, each would be retained.
                 spans.withUnsafeBufferPointer { spans in
+                    guard let base = spans.baseAddress else { return }
                     for i in spans.indices {
-                        let span = TailSamplingSpan(spans, i)
+                        let span = TailSamplingSpan(base + i)
                         let key = TailTraceKey(of: span)
                         if key != lastKey {
                             lastArrival = -1
