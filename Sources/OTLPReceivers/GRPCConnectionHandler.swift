@@ -40,25 +40,63 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private var quiescing = false
     private var closing = false
     private var needsFlush = false
+    private let keepalive: GRPCKeepalive
+    private var sessionEstablished = false
+    private var lastRead = NIODeadline.now()
+    private var lastClientPing: NIODeadline?
+    private var pingStrikes = 0
+    private var keepaliveTimer: Scheduled<Void>?
+    private var pingTimeout: Scheduled<Void>?
+    private var ageTimer: Scheduled<Void>?
+    private static let keepalivePing = HTTP2PingData(withInteger: 0x6f74_656c_7369_6e6b)
 
     /// - Parameter budget: shared by every connection of the receiver: request bytes held while they arrive and
     ///   while their call runs. Past it, calls fail with `UNAVAILABLE` and a retry hint.
-    init(services: OTLPGRPCServices, budget: InFlightBudget, executor: EventLoopTaskExecutor) {
+    init(services: OTLPGRPCServices, budget: InFlightBudget, executor: EventLoopTaskExecutor, keepalive: GRPCKeepalive = GRPCKeepalive()) {
         self.services = services
         self.budget = budget
         self.executor = executor
+        self.keepalive = keepalive
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private var started = false
+
+    private func start(context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
         // The connection window starts at 65,535 bytes (RFC 9113 §6.9.2); open it to the target at once.
         let increment = Self.windowSize - 65_535
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
-        context.fireChannelActive()
+        lastRead = .now()
+        scheduleKeepalive(at: lastRead + TimeAmount(keepalive.time), context: context)
+        if let age = keepalive.maxConnectionAge {
+            // ±10 % jitter, as grpc-go, so connections opened together do not all go away together.
+            let nanos = TimeAmount(age).nanoseconds
+            let jitter = nanos / 10 > 0 ? Int64.random(in: -(nanos / 10)...(nanos / 10)) : 0
+            ageTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(nanos &+ jitter)) { [weak self] in
+                self?.connectionAged(context: context)
+            }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         let id = frame.streamID
+        lastRead = .now()
+        if !sessionEstablished {
+            // The preface and the client's SETTINGS are in: from now on the connection is idle between calls.
+            sessionEstablished = true
+            context.triggerUserOutboundEvent(ConnectionActivity.sessionEstablished, promise: nil)
+        }
         switch frame.payload {
         case .headers(let headers):
             if streams[id] == nil {
@@ -70,8 +108,15 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             guard case .byteBuffer(let bytes) = data.data else { return }
             received(bytes, on: id, endStream: data.endStream, context: context)
         case .rstStream:
-            remove(id)
+            remove(id, context: context)
             closeIfQuiesced(context: context)
+        case .ping(_, let ack):
+            if ack {
+                pingTimeout?.cancel()
+                pingTimeout = nil
+            } else {
+                clientPinged(context: context)
+            }
         default:
             break  // SETTINGS, PING, GOAWAY and WINDOW_UPDATE are NIOHTTP2Handler's business.
         }
@@ -96,7 +141,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                 streamID: window.streamID, payload: .windowUpdate(windowSizeIncrement: Self.windowSize - inbound))), promise: nil)
             needsFlush = true
         case let closed as StreamClosedEvent:
-            remove(closed.streamID)
+            remove(closed.streamID, context: context)
             closeIfQuiesced(context: context)
         case is ChannelShouldQuiesceEvent:
             quiesce(context: context)
@@ -107,7 +152,54 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         for id in Array(streams.keys) { remove(id) }  // answers still being computed find no stream and are dropped
+        for timer in [keepaliveTimer, pingTimeout, ageTimer] { timer?.cancel() }
         context.fireChannelInactive()
+    }
+
+    // MARK: - Keepalive
+
+    private func scheduleKeepalive(at when: NIODeadline, context: ChannelHandlerContext) {
+        keepaliveTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [weak self] in
+            self?.keepaliveDue(context: context)
+        }
+    }
+
+    /// With nothing read for `keepalive.time`, ping the client; no answer within `keepalive.timeout` closes.
+    private func keepaliveDue(context: ChannelHandlerContext) {
+        let due = lastRead + TimeAmount(keepalive.time)
+        guard due <= .now() else { return scheduleKeepalive(at: due, context: context) }
+        if pingTimeout == nil {
+            context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .ping(Self.keepalivePing, ack: false))), promise: nil)
+            pingTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(keepalive.timeout)) {
+                context.close(promise: nil)
+            }
+        }
+        scheduleKeepalive(at: .now() + TimeAmount(keepalive.time), context: context)
+    }
+
+    /// grpc-go's enforcement policy: a ping with no call open (unless permitted) or sooner than `min_time` after the
+    /// previous one is a strike; the third strike ends the connection with GOAWAY ENHANCE_YOUR_CALM.
+    private func clientPinged(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        defer { lastClientPing = now }
+        if streams.isEmpty && !keepalive.permitWithoutStream {
+            pingStrikes += 1
+        } else if let last = lastClientPing, now - last < TimeAmount(keepalive.minTime) {
+            pingStrikes += 1
+        }
+        guard pingStrikes > 2, !closing else { return }
+        closing = true
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .goAway(
+            lastStreamID: lastStreamID, errorCode: .enhanceYourCalm, opaqueData: context.channel.allocator.buffer(string: "too_many_pings")))), promise: nil)
+        context.flush()
+    }
+
+    /// `max_connection_age`: GOAWAY, then after `max_connection_age_grace` close whatever is still open.
+    private func connectionAged(context: ChannelHandlerContext) {
+        quiesce(context: context)
+        if let grace = keepalive.maxConnectionAgeGrace {
+            context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(grace)) { context.close(promise: nil) }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -118,9 +210,10 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     // MARK: - Requests
 
-    private func remove(_ id: HTTP2StreamID) {
+    private func remove(_ id: HTTP2StreamID, context: ChannelHandlerContext? = nil) {
         guard let stream = streams.removeValue(forKey: id) else { return }
         budget.release(stream.reserved)
+        context?.triggerUserOutboundEvent(ConnectionActivity.requestFinished, promise: nil)
     }
 
     private func open(_ id: HTTP2StreamID, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
@@ -145,12 +238,13 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                         requestEnded: endStream, context: context)
         }
         streams[id] = Stream(method: method, compression: compression)
+        context.triggerUserOutboundEvent(ConnectionActivity.requestStarted, promise: nil)
         if endStream { requestEnded(id, context: context) }
     }
 
     private func received(_ bytes: ByteBuffer, on id: HTTP2StreamID, endStream: Bool, context: ChannelHandlerContext) {
         guard let stream = streams[id], stream.phase == .receiving else { return }
-        guard budget.reserve(bytes.readableBytes) else {
+        guard budget.reserve(bytes.readableBytes, holding: stream.reserved) else {
             return fail(id, GRPCStatus(.unavailable, "too many request bytes in flight; retry later", retryAfter: .seconds(1)),
                         requestEnded: endStream, context: context)
         }
@@ -238,18 +332,19 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         case .message(let bytes):
             writeMessage(bytes, on: id, context: context)
             writeTrailers(.ok, on: id, context: context)
-            remove(id)
+            remove(id, context: context)
         case .messageThenHold(let bytes):
             writeMessage(bytes, on: id, context: context)
             stream.phase = .holding
             if quiescing {
                 writeTrailers(.ok, on: id, context: context)
-                remove(id)
+                remove(id, context: context)
             }
         case .status(let status):
             writeTrailersOnly(status, on: id, context: context)
-            remove(id)
+            remove(id, context: context)
         }
+        pingStrikes = 0  // as grpc-go: sending a response resets the client's ping strikes
         context.flush()
         closeIfQuiesced(context: context)
     }
@@ -283,7 +378,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     /// Fails a call with `status`. A client still sending is told to stop (RST_STREAM NO_ERROR after the status,
     /// RFC 9113 §8.1), so the rest of an oversized message is never read.
     private func fail(_ id: HTTP2StreamID, _ status: GRPCStatus, requestEnded: Bool, context: ChannelHandlerContext) {
-        remove(id)
+        remove(id, context: context)
         writeTrailersOnly(status, on: id, context: context)
         if !requestEnded {
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.noError))), promise: nil)
@@ -312,7 +407,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))), promise: nil)
         for (id, stream) in streams where stream.phase == .holding {
             writeTrailers(.ok, on: id, context: context)
-            remove(id)
+            remove(id, context: context)
         }
         context.flush()
         closeIfQuiesced(context: context)

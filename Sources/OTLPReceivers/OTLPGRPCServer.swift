@@ -1,11 +1,12 @@
 import CollectorCore
+import Logging
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import NIOServing
 
-/// The OTLP/gRPC listener: cleartext HTTP/2 (prior knowledge, as gRPC clients speak it) on SwiftNIO, one
-/// ``GRPCConnectionHandler`` per connection.
+/// The OTLP/gRPC listener: HTTP/2 (cleartext with prior knowledge, as gRPC clients speak it, or TLS with ALPN
+/// `h2`) on SwiftNIO, one ``GRPCConnectionHandler`` per connection.
 ///
 /// Built on swift-nio-http2 directly rather than grpc-swift: otelsink serves four unary methods and one
 /// server-streaming health watch, and grpc-swift's general machinery (a channel, an async sequence and several
@@ -13,18 +14,23 @@ import NIOServing
 /// "The gRPC server").
 enum OTLPGRPCServer {
     static func bind(
-        endpoint: ListenEndpoint, services: OTLPGRPCServices, budget: InFlightBudget, maxConcurrentStreams: Int
+        endpoint: ListenEndpoint, services: OTLPGRPCServices, budget: InFlightBudget, maxConcurrentStreams: Int,
+        options: ListenerOptions, keepalive: GRPCKeepalive, logger: Logger
     ) async throws -> TCPServer {
         let settings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: maxConcurrentStreams),
             HTTP2Setting(parameter: .initialWindowSize, value: GRPCConnectionHandler.windowSize),
             HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
         ]
-        return try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(10)) { channel in
+        return try await TCPServer.bind(
+            host: endpoint.host, port: endpoint.port, drainGrace: .seconds(10), options: options, logger: logger
+        ) { channel in
             // Calls resume on the loop that reads their connection (see EventLoopTaskExecutor).
             let executor = EventLoopTaskExecutor(channel.eventLoop)
-            try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: settings))
-            try channel.pipeline.syncOperations.addHandler(GRPCConnectionHandler(services: services, budget: budget, executor: executor))
+            let sync = channel.pipeline.syncOperations
+            try sync.addHandler(HTTP2GoAwayWatcher())
+            try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: settings))
+            try sync.addHandler(GRPCConnectionHandler(services: services, budget: budget, executor: executor, keepalive: keepalive))
         }
     }
 }

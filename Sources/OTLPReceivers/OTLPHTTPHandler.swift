@@ -4,27 +4,6 @@ import NIOHTTP1
 import NIOServing
 import Synchronization
 
-/// Bytes of request bodies held across all connections of one HTTP receiver.
-final class InFlightBudget: Sendable {
-    private let used = Atomic<Int>(0)
-    let limit: Int
-
-    init(limit: Int) { self.limit = limit }
-
-    /// Reserves `n` bytes; false (nothing reserved) when that would pass the limit while other requests hold
-    /// bytes. With nothing else in flight any single reservation succeeds, so one large request always progresses.
-    func reserve(_ n: Int) -> Bool {
-        let after = used.add(n, ordering: .relaxed).newValue
-        if after > limit && after != n {
-            used.subtract(n, ordering: .relaxed)
-            return false
-        }
-        return true
-    }
-
-    func release(_ n: Int) { used.subtract(n, ordering: .relaxed) }
-}
-
 /// One OTLP/HTTP request at a time on an HTTP/1.1 connection or an HTTP/2 stream.
 ///
 /// Bodies are accumulated up to the limit; a body known (Content-Length) or found to be over it is answered 413 at
@@ -95,7 +74,7 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             let needed = body.count + chunk.readableBytes - reserved
             if needed > 0 {
-                guard budget.reserve(needed) else {
+                guard budget.reserve(needed, holding: reserved) else {
                     budget.release(reserved)
                     rejectNow(context: context, head: head, error: ResponseError(
                         .serviceUnavailable, "too many request bytes in flight; retry later", encoding, headers: [("Retry-After", "1")]))
@@ -115,7 +94,7 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let loop = context.eventLoop
             let target = NIOLoopBound((handler: self, context: context), eventLoop: loop)
             Task(executorPreference: executor(for: loop)) {
-                let response = await service.handle(signal: signal, encoding: encoding, gzip: gzip, body: body, budget: budget)
+                let response = await service.handle(signal: signal, encoding: encoding, gzip: gzip, body: body, budget: budget, holding: reserved)
                 budget.release(reserved)
                 let deliver: @Sendable () -> Void = {
                     target.value.handler.state = .idle

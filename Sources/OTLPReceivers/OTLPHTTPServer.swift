@@ -1,4 +1,5 @@
 import CollectorCore
+import Logging
 import NIOCore
 import NIOServing
 import NIOHTTP1
@@ -6,32 +7,44 @@ import NIOHTTP2
 import NIOPosix
 import Synchronization
 
-/// The OTLP/HTTP listener: HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on one port.
+/// The OTLP/HTTP listener: HTTP/1.1 and HTTP/2 on one port, in cleartext (HTTP/2 with prior knowledge) or over
+/// TLS (ALPN offers `h2` and `http/1.1`); either way the first bytes after the handshake tell which.
 ///
 /// Built directly on SwiftNIO: Hummingbird serves HTTP/1.1 or plaintext HTTP/2 on a port, not both, and the
 /// receiver needs byte-level control of body limits (see docs/architecture.md).
 enum OTLPHTTPServer {
-    static func bind(endpoint: ListenEndpoint, service: OTLPHTTPService, budget: InFlightBudget) async throws -> TCPServer {
-        try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(10)) { channel in
-            // A connection that sends nothing for a minute is closed (idle keep-alive or a stalled client).
-            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(60)))
+    static func bind(
+        endpoint: ListenEndpoint, service: OTLPHTTPService, budget: InFlightBudget, options: ListenerOptions, logger: Logger
+    ) async throws -> TCPServer {
+        try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(10), options: options, logger: logger) { channel in
+            // A request that stalls (no bytes for the idle timeout) is closed; between requests the connection's
+            // deadlines are ConnectionDeadlineHandler's.
+            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
             try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser())
             let sniffer = HTTPProtocolSniffer(
                 http1: { channel in
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
                     try channel.pipeline.syncOperations.addHandler(OTLPHTTPHandler(service: service, budget: budget))
                 },
                 http2: { channel in
+                    try channel.pipeline.syncOperations.addHandler(HTTP2GoAwayWatcher())
                     _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                         mode: .server,
                         connectionConfiguration: .init(),
                         streamConfiguration: .init()
                     ) { stream in
                         stream.eventLoop.makeCompletedFuture {
+                            // Each stream is a request: the connection is not idle while one is open.
+                            let parent = stream.parent
+                            parent?.pipeline.triggerUserOutboundEvent(ConnectionActivity.requestStarted, promise: nil)
+                            stream.closeFuture.whenComplete { _ in
+                                parent?.pipeline.triggerUserOutboundEvent(ConnectionActivity.requestFinished, promise: nil)
+                            }
                             try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                             try stream.pipeline.syncOperations.addHandler(OTLPHTTPHandler(service: service, budget: budget))
                         }
                     }
+                    channel.pipeline.triggerUserOutboundEvent(ConnectionActivity.sessionEstablished, promise: nil)
                 })
             try channel.pipeline.syncOperations.addHandler(sniffer)
         }

@@ -76,7 +76,9 @@ struct OTLPHTTPService: Sendable {
 
     /// Decodes and exports a complete body. Memory it needs beyond the body (inflated bytes, decoded messages) is
     /// reserved from `budget` first; when the budget is spent the answer is 503 and the client retries.
-    func handle(signal: Signal, encoding: Encoding, gzip: Bool, body: [UInt8], budget: InFlightBudget) async -> Response {
+    /// - Parameter held: bytes this request already holds in `budget` (its body), so that a request alone in
+    ///   flight is never refused for its own reservations.
+    func handle(signal: Signal, encoding: Encoding, gzip: Bool, body: [UInt8], budget: InFlightBudget, holding held: Int = 0) async -> Response {
         var reserved = 0
         defer { budget.release(reserved) }
         let busy = ResponseError(.serviceUnavailable, "too many request bytes in flight; retry later", encoding, headers: [("Retry-After", "1")])
@@ -84,7 +86,7 @@ struct OTLPHTTPService: Sendable {
         if gzip {
             do {
                 bytes = try GzipInflater.inflate(body, limit: maxBodySize) { n in
-                    guard budget.reserve(n) else { return false }
+                    guard budget.reserve(n, holding: held + reserved) else { return false }
                     reserved += n
                     return true
                 }
@@ -100,7 +102,7 @@ struct OTLPHTTPService: Sendable {
             }
         }
         let decodeBytes = bytes.count * Self.decodeFactor(encoding)
-        guard budget.reserve(decodeBytes) else { return busy.response }
+        guard budget.reserve(decodeBytes, holding: held + reserved) else { return busy.response }
         reserved += decodeBytes
         do {
             switch signal {

@@ -37,9 +37,11 @@ public struct OTLPReceiver: Receiver {
         var handler = self.handler
         handler.transport = "grpc"
         let services = OTLPGRPCServices(handler: handler, limit: settings.maxRecvMsgSizeMiB << 20)
+        let options = try ListenerOptions(settings.listener, applicationProtocols: ["h2"])
         let server = try await OTLPGRPCServer.bind(
             endpoint: settings.endpoint, services: services, budget: InFlightBudget(limit: settings.maxInFlightBytes),
-            maxConcurrentStreams: settings.maxConcurrentStreams)
+            maxConcurrentStreams: settings.maxConcurrentStreams, options: options, keepalive: settings.keepalive,
+            logger: context.logger)
         context.announceListening(protocolName: "grpc", address: server.localAddress)
         await withTaskCancellationOrGracefulShutdownHandler {
             await server.waitUntilClosed()
@@ -54,7 +56,8 @@ public struct OTLPReceiver: Receiver {
         handler.transport = "http"
         let service = OTLPHTTPService(handler: handler, maxBodySize: settings.maxRequestBodySize)
         let budget = InFlightBudget(limit: settings.maxInFlightBytes)
-        let server = try await OTLPHTTPServer.bind(endpoint: settings.endpoint, service: service, budget: budget)
+        let options = try ListenerOptions(settings.listener, applicationProtocols: ["h2", "http/1.1"])
+        let server = try await OTLPHTTPServer.bind(endpoint: settings.endpoint, service: service, budget: budget, options: options, logger: context.logger)
         let text = server.localAddress
         context.announceListening(protocolName: "http", address: text)
         await withTaskCancellationOrGracefulShutdownHandler {

@@ -11,6 +11,10 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
         /// Bytes of requests held in memory at once across all connections (messages as they arrive, then while
         /// their call runs); beyond it calls fail with `UNAVAILABLE` and a retry hint.
         public var maxInFlightBytes = 64 << 20
+        /// Connections, deadlines and TLS. `idleTimeout` is `keepalive.server_parameters.max_connection_idle`.
+        public var listener = ListenerSettings(maxConnections: 4096, idleTimeout: .seconds(300))
+        /// `keepalive`: connection age, server pings, and how often clients may ping.
+        public var keepalive = GRPCKeepalive()
         public init() {}
     }
 
@@ -20,6 +24,8 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
         public var maxRequestBodySize = 20 << 20
         /// Bytes of request bodies held in memory at once across all connections; beyond it requests get 503.
         public var maxInFlightBytes = 64 << 20
+        /// Connections, deadlines (`read_header_timeout`, `idle_timeout`, `write_timeout`) and TLS.
+        public var listener = ListenerSettings(maxConnections: 4096)
         public init() {}
     }
 
@@ -43,6 +49,8 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
             if grpc.maxInFlightBytes < grpc.maxRecvMsgSizeMiB << 20 {
                 g.report("max_in_flight_bytes", "must be at least max_recv_msg_size_mib (\(grpc.maxRecvMsgSizeMiB << 20) bytes), got \(grpc.maxInFlightBytes)")
             }
+            grpc.listener = ListenerSettings.readGRPC(g, defaults: grpc.listener)
+            grpc.keepalive = GRPCKeepalive(reading: g.child("keepalive"), listener: &grpc.listener)
             self.grpc = grpc
         }
         if protocols.contains("http") {
@@ -54,6 +62,7 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
             if http.maxInFlightBytes < http.maxRequestBodySize {
                 h.report("max_in_flight_bytes", "must be at least max_request_body_size (\(http.maxRequestBodySize)), got \(http.maxInFlightBytes)")
             }
+            http.listener = ListenerSettings.readHTTP(h, defaults: http.listener)
             self.http = http
         }
         if grpc == nil && http == nil {

@@ -1,4 +1,5 @@
 import CollectorCore
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOServing
@@ -17,20 +18,26 @@ public protocol MetricsSource: Sendable {
 /// exposition does not delay other connections; gzip when `Accept-Encoding` allows it.
 public enum MetricsHTTPServer {
     /// Binds `address` (`host:port`; `localhost` is the IPv4 loopback) and serves `source` at `path`.
-    public static func bind(address: String, path: String = "/metrics", source: any MetricsSource) async throws -> TCPServer {
+    public static func bind(
+        address: String, path: String = "/metrics", listener: ListenerSettings, source: any MetricsSource, logger: Logger
+    ) async throws -> TCPServer {
         guard let endpoint = ListenEndpoint(parsing: address) else {
             throw PipelineError.permanent("invalid listen address \"\(address)\": expected host:port with an IP address or localhost")
         }
-        return try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5)) { channel in
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+        let options = try ListenerOptions(listener, applicationProtocols: ["http/1.1"])
+        return try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5), options: options, logger: logger) { channel in
+            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
+            try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
             try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(path: path, source: source))
         }
     }
 
     /// Serves until graceful shutdown or cancellation, logging the bound address as `listening`; then stops
     /// accepting and lets scrapes in flight finish (up to 5 s).
-    public static func serve(address: String, source: any MetricsSource, context: ComponentContext, protocolName: String) async throws {
-        let server = try await bind(address: address, source: source)
+    public static func serve(
+        address: String, listener: ListenerSettings, source: any MetricsSource, context: ComponentContext, protocolName: String
+    ) async throws {
+        let server = try await bind(address: address, listener: listener, source: source, logger: context.logger)
         context.announceListening(protocolName: protocolName, address: server.localAddress)
         await withTaskCancellationOrGracefulShutdownHandler {
             await server.waitUntilClosed()

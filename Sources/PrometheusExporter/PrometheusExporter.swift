@@ -84,7 +84,7 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
     }
 
     public func run() async throws {
-        try await MetricsHTTPServer.serve(address: config.endpoint, source: self, context: context, protocolName: "prometheus")
+        try await MetricsHTTPServer.serve(address: config.endpoint, listener: config.listener, source: self, context: context, protocolName: "prometheus")
     }
 }
 

@@ -23,6 +23,8 @@ public struct PrometheusExporterConfig: ComponentConfig {
     /// Most series held (otelsink's bound; otelcol has none): points that would add more are dropped and counted
     /// until others expire.
     public var maxSeries = 1_000_000
+    /// Connections, deadlines and TLS of the `/metrics` listener (`tls` as otelcol's; the rest otelsink's).
+    public var listener = ListenerSettings(maxConnections: 64)
 
     public init() {}
 
@@ -50,5 +52,6 @@ public struct PrometheusExporterConfig: ComponentConfig {
         addMetricSuffixes = r.bool("add_metric_suffixes", default: addMetricSuffixes)
         withoutScopeInfo = r.bool("without_scope_info", default: withoutScopeInfo)
         maxSeries = r.int("max_series", default: maxSeries, range: 1...100_000_000)
+        listener = ListenerSettings.readHTTP(r, defaults: listener)
     }
 }

@@ -5,11 +5,13 @@ import ServiceLifecycle
 /// ``TelemetryRegistry`` rendered in the Prometheus text format (OpenMetrics when asked for).
 public struct SelfTelemetryServer: Service, MetricsSource {
     let address: String
+    let listener: ListenerSettings
     let registry: TelemetryRegistry
     let context: ComponentContext
 
-    public init(address: String, registry: TelemetryRegistry, context: ComponentContext) {
+    public init(address: String, listener: ListenerSettings = ListenerSettings(maxConnections: 64), registry: TelemetryRegistry, context: ComponentContext) {
         self.address = address
+        self.listener = listener
         self.registry = registry
         self.context = context
     }
@@ -40,6 +42,6 @@ public struct SelfTelemetryServer: Service, MetricsSource {
     }
 
     public func run() async throws {
-        try await MetricsHTTPServer.serve(address: address, source: self, context: context, protocolName: "telemetry")
+        try await MetricsHTTPServer.serve(address: address, listener: listener, source: self, context: context, protocolName: "telemetry")
     }
 }

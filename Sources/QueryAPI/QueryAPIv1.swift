@@ -54,45 +54,63 @@ struct V1 {
         guard let id = QueryValues.traceID(idText) else {
             throw BadParameter("traceID", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))")
         }
-        guard let trace = try await service.trace(id: id) else {
+        guard let (trace, truncated) = try await service.trace(id: id) else {
             return QueryResponse(status: .notFound, json: Self.envelope(data: .null, errors: [Self.error(404, "trace not found")]))
         }
-        return QueryResponse(json: Self.envelope(data: .array([JaegerTrace.json(trace)])))
+        let idHex = JaegerTrace.idHex(id)
+        let errors = truncated ? [Self.error(206, ReadNotes.truncated(service.config), traceID: idHex)] : nil
+        return QueryResponse(json: Self.envelope(data: .array([JaegerTrace.json(trace)]), errors: errors),
+                             headers: ReadNotes.headers(truncated: truncated, config: service.config))
     }
 
-    /// `/api/traces`: search, or several traces by ID (repeated `traceID=`).
+    /// `/api/traces`: search, or several traces by ID (repeated `traceID=`; a repeated ID is answered once).
     func search(_ q: QueryParameters) async throws -> QueryResponse {
         let idTexts = q.all("traceID").filter { !$0.isEmpty }
         if !idTexts.isEmpty {
-            guard idTexts.count <= service.config.maxLimit else {
-                throw BadParameter("traceID", "at most \(service.config.maxLimit) trace IDs per request, got \(idTexts.count)")
-            }
             var ids: [Data] = []
+            var seen = Set<Data>()
             for t in idTexts {
                 guard let id = QueryValues.traceID(t) else {
                     throw BadParameter("traceID", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(t))")
                 }
-                ids.append(id)
+                if seen.insert(id).inserted { ids.append(id) }
             }
-            let found = try await service.traces(ids: ids)
+            guard ids.count <= service.config.maxLimit else {
+                throw BadParameter("traceID", "at most \(service.config.maxLimit) trace IDs per request, got \(ids.count)")
+            }
+            let read = try await service.traces(ids: ids)
             var data: [JSON] = [], errors: [JSON] = []
+            let unread = Set(read.unreadForSpans + read.unreadForTime)
             for id in ids {
-                if let t = found[id] { data.append(JaegerTrace.json(t)) } else {
-                    errors.append(Self.error(404, "trace not found", traceID: JaegerTrace.idHex(id)))
+                let idHex = JaegerTrace.idHex(id)
+                if let t = read.traces[id] {
+                    data.append(JaegerTrace.json(t))
+                    if read.truncated.contains(id) { errors.append(Self.error(206, ReadNotes.truncated(service.config), traceID: idHex)) }
+                } else if !unread.contains(id) {
+                    errors.append(Self.error(404, "trace not found", traceID: idHex))
                 }
             }
-            return QueryResponse(json: Self.envelope(data: .array(data), errors: errors.isEmpty ? nil : errors))
+            for id in read.unreadForSpans {
+                errors.append(Self.error(206, ReadNotes.unreadForSpans(service.config), traceID: JaegerTrace.idHex(id)))
+            }
+            for id in read.unreadForTime {
+                errors.append(Self.error(206, ReadNotes.unreadForTime(service.config), traceID: JaegerTrace.idHex(id)))
+            }
+            return QueryResponse(json: Self.envelope(data: .array(data), errors: errors.isEmpty ? nil : errors),
+                                 headers: ReadNotes.headers(truncated: !read.complete, config: service.config))
         }
         let query = try parseSearch(q)
-        let (traces, complete) = try await service.search(query)
+        let (traces, complete, read) = try await service.search(query)
         var headers: [(String, String)] = []
-        var errors: [JSON]?
+        var errors: [JSON] = []
         if !complete {
             let message = "search stopped after its time budget (\(DurationFormat.text(service.config.timeBudget))); results may be incomplete"
             headers.append(("Otelsink-Search-Incomplete", message))
-            errors = [Self.error(206, message)]
+            errors.append(Self.error(206, message))
         }
-        return QueryResponse(json: Self.envelope(data: .array(traces.map(JaegerTrace.json)), errors: errors), headers: headers)
+        errors += ReadNotes.searchErrors(read, config: service.config).map { Self.error(206, $0) }
+        headers += ReadNotes.headers(truncated: !read.complete, config: service.config)
+        return QueryResponse(json: Self.envelope(data: .array(traces.map(JaegerTrace.json)), errors: errors.isEmpty ? nil : errors), headers: headers)
     }
 
     func parseSearch(_ q: QueryParameters) throws(BadParameter) -> TraceSearchQuery {
@@ -101,6 +119,9 @@ struct V1 {
         if let json = q.first("tags") { tags += try QueryValues.tagsJSON(json) }
         for t in q.all("tag") where !t.isEmpty {
             tags.append(try QueryValues.tagPair(t, separators: [":"], parameter: "tag"))
+        }
+        if tags.count > service.config.maxTagCriteria {
+            throw BadParameter("tags", "at most \(service.config.maxTagCriteria) tag criteria per search, got \(tags.count)")
         }
         let minDuration = try q.first("minDuration").map { t throws(BadParameter) in try Self.duration(t, "minDuration") }
         let maxDuration = try q.first("maxDuration").map { t throws(BadParameter) in try Self.duration(t, "maxDuration") }

@@ -39,17 +39,20 @@ struct V3 {
         guard let id = QueryValues.traceID(idText) else {
             throw Self.bad(BadParameter("trace_id", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))"))
         }
-        guard let trace = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
-        return try Self.result(trace)
+        guard let (trace, truncated) = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
+        var response = try Self.result(trace, warnings: truncated ? [ReadNotes.truncated(service.config)] : [])
+        response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
+        return response
     }
 
     func search(_ q: QueryParameters) async throws -> QueryResponse {
         let query = try parseSearch(q)
-        let (traces, complete) = try await service.search(query)
+        let (traces, complete, read) = try await service.search(query)
         guard !traces.isEmpty else { return Self.error(.notFound, "No traces found") }
         var combined = ExportTraceRequest()
         for t in traces { combined.resourceSpans += t.resourceSpans }
-        var response = try Self.result(combined)
+        var response = try Self.result(combined, warnings: ReadNotes.searchErrors(read, config: service.config))
+        response.headers += ReadNotes.headers(truncated: !read.complete, config: service.config)
         if !complete {
             response.headers.append(("Otelsink-Search-Incomplete",
                                      "search stopped after its time budget (\(DurationFormat.text(service.config.timeBudget))); results may be incomplete"))
@@ -62,6 +65,9 @@ struct V3 {
         var tags: [TagFilter] = []
         if let json = q.first("query.attributes") {
             do { tags = try QueryValues.tagsJSON(json) } catch { throw Self.bad(BadParameter("query.attributes", error.message)) }
+        }
+        if tags.count > service.config.maxTagCriteria {
+            throw Self.bad(BadParameter("query.attributes", "at most \(service.config.maxTagCriteria) attribute criteria per search, got \(tags.count)"))
         }
         func duration(_ names: String...) throws(BadParameter) -> Int64? {
             for n in names {
@@ -108,10 +114,15 @@ struct V3 {
         return b
     }
 
-    /// `{"result": <OTLP JSON>}`, the protobuf JSON mapping (lossless: every OTLP field).
-    static func result(_ trace: ExportTraceRequest) throws -> QueryResponse {
+    /// `{"result": <OTLP JSON>}`, the protobuf JSON mapping (lossless: every OTLP field), with `"warnings"` when
+    /// the response's span cap or time budget left something out.
+    static func result(_ trace: ExportTraceRequest, warnings: [String] = []) throws -> QueryResponse {
         var body = Array("{\"result\":".utf8)
         body += try OTLPJSON.encode(trace)
+        if !warnings.isEmpty {
+            body += Array(",\"warnings\":".utf8)
+            body += JSON.array(warnings.map(JSON.string)).serialized()
+        }
         body.append(UInt8(ascii: "}"))
         return QueryResponse(status: .ok, body: body)
     }

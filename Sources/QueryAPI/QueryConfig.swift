@@ -12,8 +12,16 @@ public struct QueryConfig: ComponentConfig, Equatable {
     public var maxLimit: Int = 1000
     /// How far back a search looks when the request gives no `start` (Jaeger's default: two days).
     public var defaultLookback: Duration = .seconds(48 * 3600)
-    /// A search or dependency scan stops after this long and answers with what it found, saying it is incomplete.
+    /// A search, a lookup by ID or a dependency scan stops after this long and answers with what it found, saying
+    /// it is incomplete.
     public var timeBudget: Duration = .seconds(2)
+    /// The most spans one response carries, across all its traces; a trace that reaches it is cut short and the
+    /// answer says so (a 20,000-span response is about 10-20 MB of JSON).
+    public var maxSpansPerResponse: Int = 20_000
+    /// The most attribute criteria (`tags`, `tag`, `query.attributes`) one search may give; more is a 400.
+    public var maxTagCriteria: Int = 32
+    /// Connections, deadlines and TLS of the listener.
+    public var listener = ListenerSettings(maxConnections: 256)
 
     public init() {}
 
@@ -28,5 +36,8 @@ public struct QueryConfig: ComponentConfig, Equatable {
         if defaultLimit > maxLimit { r.report("default_limit", "must not be above max_limit (\(maxLimit))") }
         defaultLookback = r.duration("default_lookback", default: defaultLookback, minimum: .seconds(1))
         timeBudget = r.duration("time_budget", default: timeBudget, minimum: .milliseconds(10))
+        maxSpansPerResponse = r.int("max_spans_per_response", default: maxSpansPerResponse, range: 1...10_000_000)
+        maxTagCriteria = r.int("max_tag_criteria", default: maxTagCriteria, range: 1...1_000)
+        listener = ListenerSettings.readHTTP(r, defaults: listener)
     }
 }

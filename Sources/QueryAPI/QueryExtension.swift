@@ -1,4 +1,5 @@
 import CollectorCore
+import NIOServing
 import Logging
 import ServiceLifecycle
 import SQLiteStore
@@ -19,7 +20,8 @@ public struct QueryExtension: Extension {
     public func run() async throws {
         let latency = PipelineTelemetry.QueryAPILatency(registry: context.telemetry)
         let router = QueryRouter(service: service, observe: { route, took in latency.observe(route: route, took) })
-        let server = try await QueryHTTPServer.bind(endpoint: config.endpoint, router: router)
+        let options = try ListenerOptions(config.listener, applicationProtocols: ["http/1.1"])
+        let server = try await QueryHTTPServer.bind(endpoint: config.endpoint, router: router, options: options, logger: context.logger)
         let text = server.localAddress
         context.announceListening(protocolName: "http", address: text)
         await withTaskCancellationOrGracefulShutdownHandler {

@@ -1,4 +1,5 @@
 import CollectorCore
+import Logging
 import NIOCore
 import NIOServing
 import NIOHTTP1
@@ -8,10 +9,10 @@ import Synchronization
 /// The query API's HTTP/1.1 listener (SwiftNIO; see docs/architecture.md for why not Hummingbird).
 enum QueryHTTPServer {
     /// Requests in flight get 5 s to finish on shutdown.
-    static func bind(endpoint: ListenEndpoint, router: QueryRouter) async throws -> TCPServer {
-        try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5)) { channel in
-            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(60)))
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+    static func bind(endpoint: ListenEndpoint, router: QueryRouter, options: ListenerOptions, logger: Logger) async throws -> TCPServer {
+        try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5), options: options, logger: logger) { channel in
+            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
+            try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
             try channel.pipeline.syncOperations.addHandler(QueryHTTPHandler(router: router))
         }
     }

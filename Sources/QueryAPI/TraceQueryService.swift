@@ -29,20 +29,37 @@ public struct TraceQueryService: Sendable {
         try await run { try $0.operations(service: service, kind: kind) }
     }
 
-    public func trace(id: Data) async throws -> ExportTraceRequest? { try await run { try $0.trace(id: id) } }
+    /// The limits one response is read under: ``QueryConfig/maxSpansPerResponse`` and the time budget from now.
+    func readLimits() -> TraceReadLimits {
+        TraceReadLimits(maxSpans: config.maxSpansPerResponse, deadline: .now + config.timeBudget)
+    }
 
-    public func traces(ids: [Data]) async throws -> [Data: ExportTraceRequest] { try await run { try $0.traces(ids: ids) } }
+    /// One trace, at most ``QueryConfig/maxSpansPerResponse`` of its spans (`truncated` says when it has more).
+    public func trace(id: Data) async throws -> (trace: ExportTraceRequest, truncated: Bool)? {
+        let limits = readLimits()
+        let read = try await run { try $0.traces(ids: [id], limits: limits) }
+        return read.traces[id].map { ($0, read.truncated.contains(id)) }
+    }
 
-    /// The traces a search finds, newest first (by trace start), and whether the search saw every candidate.
-    public func search(_ query: TraceSearchQuery) async throws -> (traces: [ExportTraceRequest], complete: Bool) {
-        try await run { reader in
+    /// Traces by ID within the response's span cap and time budget (duplicates read once).
+    public func traces(ids: [Data]) async throws -> BoundedTraces {
+        let limits = readLimits()
+        return try await run { try $0.traces(ids: ids, limits: limits) }
+    }
+
+    /// The traces a search finds, newest first (by trace start), and whether the search saw every candidate;
+    /// `read` says which traces the response's span cap or time budget cut short or left out.
+    public func search(_ query: TraceSearchQuery) async throws -> (traces: [ExportTraceRequest], complete: Bool, read: BoundedTraces) {
+        let limits = readLimits()
+        return try await run { reader in
             let found = try reader.searchTraces(query)
-            let loaded = try reader.traces(ids: found.traceIDs)
-            let traces = found.traceIDs.compactMap { loaded[$0] }
+            var read = try reader.traces(ids: found.traceIDs, limits: limits)
+            let traces = found.traceIDs.compactMap { read.traces[$0] }
                 .map { (trace: $0, start: TraceSummary($0).startNanos) }
                 .sorted { $0.start > $1.start }
                 .map(\.trace)
-            return (traces, found.complete)
+            read.traces = [:]
+            return (traces, found.complete, read)
         }
     }
 

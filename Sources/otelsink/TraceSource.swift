@@ -16,7 +16,11 @@ struct SourceOptions: ParsableArguments {
     func open() throws -> TraceSource {
         if let db {
             do {
-                return .database(TraceQueryService(reader: try TraceReader(path: db)))
+                // Reading the file directly, the user asked for whole traces: no span cap or time budget.
+                var config = QueryConfig()
+                config.maxSpansPerResponse = .max
+                config.timeBudget = .seconds(86_400)
+                return .database(TraceQueryService(reader: try TraceReader(path: db), config: config))
             } catch {
                 throw CLIError.storage("cannot open \(db): \(error)")
             }
@@ -72,7 +76,7 @@ enum TraceSource {
     func trace(id: Data) async throws -> ExportTraceRequest? {
         switch self {
         case .database(let s):
-            return try await s.trace(id: id)
+            return try await s.trace(id: id)?.trace
         case .server(let c):
             let (status, body) = try await get(c, "/api/v3/traces/\(JaegerTrace.idHex(id))")
             if status == 404 { return nil }
@@ -84,7 +88,8 @@ enum TraceSource {
     func search(_ query: TraceSearchQuery) async throws -> (traces: [ExportTraceRequest], complete: Bool) {
         switch self {
         case .database(let s):
-            return try await s.search(query)
+            let found = try await s.search(query)
+            return (found.traces, found.complete)
         case .server(let c):
             var params: [(String, String)] = [("query.service_name", query.service)]
             if let op = query.operation { params.append(("query.operation_name", op)) }

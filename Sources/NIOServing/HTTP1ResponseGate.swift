@@ -1,0 +1,90 @@
+import NIOCore
+import NIOHTTP1
+
+/// Back-pressure and request boundaries for an HTTP/1.1 server connection, between NIO's HTTP server pipeline
+/// and the application handler.
+///
+/// - The next request is handed on only once the previous response has been written to the socket (its `.end`
+///   write completed), and nothing more is read from the socket meanwhile; so a client that sends many requests
+///   and never reads the answers holds at most one response in memory.
+/// - A response the client has not taken within the write timeout closes the connection.
+/// - It tells ``ConnectionDeadlineHandler`` when a request head arrives and when its response is out.
+public final class HTTP1ResponseGate: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias InboundOut = HTTPServerRequestPart
+    public typealias OutboundIn = HTTPServerResponsePart
+    public typealias OutboundOut = HTTPServerResponsePart
+
+    private let writeTimeout: TimeAmount
+    private var writing = false
+    private var held = CircularBuffer<HTTPServerRequestPart>()
+    private var readHeld = false
+    private var writeTimer: Scheduled<Void>?
+
+    public init(writeTimeout: TimeAmount) { self.writeTimeout = writeTimeout }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if writing || !held.isEmpty {
+            held.append(part)
+        } else {
+            deliver(part, context: context)
+        }
+    }
+
+    private func deliver(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        if case .head = part { context.triggerUserOutboundEvent(ConnectionActivity.requestStarted, promise: nil) }
+        context.fireChannelRead(wrapInboundOut(part))
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if writing {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+        writing = true
+        let done = promise ?? context.eventLoop.makePromise()
+        writeTimer?.cancel()
+        writeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: writeTimeout) {
+            // The client has not read the response for the whole write timeout.
+            context.close(promise: nil)
+        }
+        context.write(data, promise: done)
+        done.futureResult.assumeIsolated().whenComplete { _ in self.written(context: context) }
+    }
+
+    private func written(context: ChannelHandlerContext) {
+        writeTimer?.cancel()
+        writeTimer = nil
+        writing = false
+        context.triggerUserOutboundEvent(ConnectionActivity.requestFinished, promise: nil)
+        while !writing, let part = held.popFirst() {
+            deliver(part, context: context)
+        }
+        if !writing, readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        writeTimer?.cancel()
+        writeTimer = nil
+        held.removeAll()
+        context.fireChannelInactive()
+    }
+}
+
+extension ChannelPipeline.SynchronousOperations {
+    /// NIO's HTTP/1.1 server pipeline (with pipelining assistance and error handling) plus ``HTTP1ResponseGate``;
+    /// the application handler goes after it.
+    public func configureBoundedHTTPServerPipeline(writeTimeout: TimeAmount) throws {
+        try configureHTTPServerPipeline(withErrorHandling: true)
+        try addHandler(HTTP1ResponseGate(writeTimeout: writeTimeout))
+    }
+}

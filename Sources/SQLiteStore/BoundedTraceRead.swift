@@ -1,0 +1,82 @@
+import Foundation
+import GRDB
+import OTLP
+
+/// How much one read of traces by ID may load: a cap on spans across every trace it returns, and a deadline.
+/// The query API reads under these so that no request (a thousand repeated IDs, a trace of a million spans) builds
+/// an answer without bound.
+public struct TraceReadLimits: Sendable {
+    /// Spans loaded across all traces of one read; the trace that reaches it is cut short.
+    public var maxSpans: Int
+    /// After this, IDs not yet looked up are left unread.
+    public var deadline: ContinuousClock.Instant?
+
+    public init(maxSpans: Int, deadline: ContinuousClock.Instant? = nil) {
+        self.maxSpans = max(1, maxSpans)
+        self.deadline = deadline
+    }
+
+    public static let unlimited = TraceReadLimits(maxSpans: .max)
+}
+
+/// Traces read under ``TraceReadLimits``.
+public struct BoundedTraces: Sendable {
+    /// The traces found, by ID.
+    public var traces: [Data: ExportTraceRequest] = [:]
+    /// Traces in ``traces`` holding only their first `maxSpans`-bounded share of spans (in storage order).
+    public var truncated: Set<Data> = []
+    /// IDs not looked up because the span cap was reached first.
+    public var unreadForSpans: [Data] = []
+    /// IDs not looked up because the deadline passed first.
+    public var unreadForTime: [Data] = []
+
+    public var complete: Bool { truncated.isEmpty && unreadForSpans.isEmpty && unreadForTime.isEmpty }
+}
+
+extension TraceReader {
+    /// The traces with `ids` (duplicates are read once), each assembled as ``trace(id:)`` does, within `limits`.
+    /// IDs are read in order; once the span cap is reached the trace being read is cut short and the rest are left
+    /// unread, and the same once the deadline has passed.
+    public func traces(ids: [Data], limits: TraceReadLimits) throws -> BoundedTraces {
+        var seen = Set<Data>()
+        let unique = ids.filter { seen.insert($0).inserted }
+        guard !unique.isEmpty else { return BoundedTraces() }
+        return try reader.read { db in
+            let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
+            var out = BoundedTraces()
+            var remaining = limits.maxSpans
+            for (index, id) in unique.enumerated() {
+                if remaining == 0 {
+                    out.unreadForSpans = Array(unique[index...])
+                    break
+                }
+                if let deadline = limits.deadline, ContinuousClock.now >= deadline {
+                    out.unreadForTime = Array(unique[index...])
+                    break
+                }
+                var rows: [StoredSpan] = []
+                var cut = false
+                bucketLoop: for b in buckets {
+                    let statement = try db.cachedStatement(sql: """
+                        SELECT \(StoredSpan.columns)
+                        FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
+                        WHERE t.trace_id = ?
+                        """)
+                    let cursor = try Row.fetchCursor(statement, arguments: [id])
+                    while let row = try cursor.next() {
+                        if rows.count == remaining {
+                            cut = true
+                            break bucketLoop
+                        }
+                        rows.append(StoredSpan(row, from: 0))
+                    }
+                }
+                guard !rows.isEmpty else { continue }
+                remaining -= rows.count
+                out.traces[id] = try assemble(db, rows)
+                if cut { out.truncated.insert(id) }
+            }
+            return out
+        }
+    }
+}
