@@ -98,6 +98,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Extensions",
+            dependencies: [
+                "CollectorCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Exporters",
             dependencies: ["CollectorCore", "OTLP"],
             swiftSettings: strict
@@ -151,7 +160,7 @@ let package = Package(
         .target(
             name: "CollectorService",
             dependencies: [
-                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters", "Processors", "QueryAPI", "PrometheusExporter", "Connectors",
+                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters", "Extensions", "Processors", "QueryAPI", "PrometheusExporter", "Connectors",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],

@@ -186,6 +186,19 @@ public struct CollectorConfig: Sendable {
             }
             config.serviceExtensions.append(id)
         }
+        for reference in problems.authenticatorReferences {
+            guard let id = try? ComponentID(parsing: reference.id), let configured = config.extensions[id] else {
+                problems.add(path: reference.path, "references extension \"\(reference.id)\", which is not defined under extensions")
+                continue
+            }
+            guard configured.factory is any ServerAuthenticatorFactory else {
+                problems.add(path: reference.path, "extension \"\(reference.id)\" is of type \(configured.factory.type), which is not an authenticator (use bearertokenauth or basicauth)")
+                continue
+            }
+            if !config.serviceExtensions.contains(id) {
+                problems.add(path: reference.path, "extension \"\(reference.id)\" must also be listed under service::extensions")
+            }
+        }
         for (id, configured) in config.extensions.sorted(by: { $0.key < $1.key }) {
             guard let factory = configured.factory as? any ExtensionFactory else { continue }
             factory.checkReferences(config: configured.config, in: config) { key, message in

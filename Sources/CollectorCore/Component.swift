@@ -47,14 +47,17 @@ public struct ComponentContext: Sendable {
     public var clock: any MonotonicClock
     /// otelsink's own metrics; components register their instruments here when they are built.
     public var telemetry: TelemetryRegistry
+    /// The authenticator extensions, for listeners with `auth: {authenticator: ID}` (look up when starting).
+    public var authenticators: AuthenticatorDirectory
 
     public init(id: ComponentID, logger: Logger, listening: ListeningAddresses = ListeningAddresses(), clock: any MonotonicClock = SystemClock(),
-                telemetry: TelemetryRegistry = TelemetryRegistry()) {
+                telemetry: TelemetryRegistry = TelemetryRegistry(), authenticators: AuthenticatorDirectory = AuthenticatorDirectory()) {
         self.id = id
         self.logger = logger
         self.listening = listening
         self.clock = clock
         self.telemetry = telemetry
+        self.authenticators = authenticators
     }
 }
 

@@ -1,6 +1,7 @@
 import CollectorCore
 import Connectors
 import Exporters
+import Extensions
 import OTLPReceivers
 import Processors
 import QueryAPI
@@ -24,5 +25,6 @@ extension ComponentRegistry {
         ResourceProcessorFactory(),
         FilterProcessorFactory(),
         QueryExtensionFactory(),
+        BearerTokenAuthFactory(),
     ])
 }

@@ -29,10 +29,11 @@ public struct Collector: Sendable {
         self.listening = listening
         let telemetry = TelemetryRegistry()
         self.telemetry = telemetry
+        let authenticators = AuthenticatorDirectory()
         func context(_ id: ComponentID, _ kind: ComponentKind) -> ComponentContext {
             var l = logger
             l[metadataKey: "component"] = "\(kind)/\(id)"
-            return ComponentContext(id: id, logger: l, listening: listening, telemetry: telemetry)
+            return ComponentContext(id: id, logger: l, listening: listening, telemetry: telemetry, authenticators: authenticators)
         }
         if let address = config.telemetryMetricsAddress {
             ProcessTelemetry.register(telemetry)
@@ -86,7 +87,9 @@ public struct Collector: Sendable {
         let host = ExtensionHost(exporters: exporters)
         for id in config.serviceExtensions {
             guard let configured = config.extensions[id], let factory = configured.factory as? any ExtensionFactory else { continue }
-            extensions.append(try factory.makeExtension(config: configured.config, host: host, context: context(id, .extension)))
+            let built = try factory.makeExtension(config: configured.config, host: host, context: context(id, .extension))
+            if let authenticator = built as? any ServerAuthenticator { authenticators.register(authenticator, as: id) }
+            extensions.append(built)
         }
 
         var receivers: [any Receiver] = []

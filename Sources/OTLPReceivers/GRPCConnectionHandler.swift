@@ -26,6 +26,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         /// Bytes of ``received`` reserved from the receiver's in-flight budget.
         var reserved = 0
         var phase = Phase.receiving
+        /// Credentials the authenticator could not decide on at once (``ServerAuthenticator/verify(_:)``).
+        var credentialsToVerify: String?
         init(method: GRPCMethod, compression: Compression) {
             self.method = method
             self.compression = compression
@@ -237,7 +239,20 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             return fail(id, GRPCStatus(.unimplemented, "grpc-encoding \(other.prefix(50)) is not supported; use gzip, deflate or identity"),
                         requestEnded: endStream, context: context)
         }
-        streams[id] = Stream(method: method, compression: compression)
+        let stream = Stream(method: method, compression: compression)
+        if let auth = services.authenticator, method.isExport {
+            let credentials = headers.first(name: auth.headerName)
+            switch auth.check(credentials) {
+            case false?:
+                return fail(id, GRPCStatus(.unauthenticated, "missing or invalid credentials in the \(auth.headerName) header"),
+                            requestEnded: endStream, context: context)
+            case nil:
+                stream.credentialsToVerify = credentials
+            case true?:
+                break
+            }
+        }
+        streams[id] = stream
         context.triggerUserOutboundEvent(ConnectionActivity.requestStarted, promise: nil)
         if endStream { requestEnded(id, context: context) }
     }
@@ -313,8 +328,14 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         let method = stream.method
         let loop = context.eventLoop
         let target = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+        let verify = stream.credentialsToVerify
         Task(executorPreference: executor) {
-            let reply = await services.respond(to: method, message: message)
+            let reply: GRPCReply
+            if let verify, let auth = services.authenticator, await !auth.verify(verify) {
+                reply = .status(GRPCStatus(.unauthenticated, "missing or invalid credentials in the \(auth.headerName) header"))
+            } else {
+                reply = await services.respond(to: method, message: message)
+            }
             budget.release(held)
             if loop.inEventLoop {
                 target.value.handler.answer(id, reply, context: target.value.context)

@@ -15,6 +15,7 @@ struct GRPCStatus: Error, Sendable, Equatable {
         case unimplemented = 12
         case internalError = 13
         case unavailable = 14
+        case unauthenticated = 16
     }
 
     var code: Code

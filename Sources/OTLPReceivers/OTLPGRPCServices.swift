@@ -8,6 +8,9 @@ enum GRPCMethod: Sendable, Equatable {
     /// `grpc.health.v1.Health`: `Check` and `List` are unary; `Watch` answers once and stays open until the client
     /// cancels or the server shuts down.
     case healthCheck, healthList, healthWatch
+
+    /// One of the OTLP `Export` methods (what authentication guards).
+    var isExport: Bool { self == .traceExport || self == .metricsExport || self == .logsExport }
 }
 
 /// What a method answers with.
@@ -27,6 +30,8 @@ struct OTLPGRPCServices: Sendable {
     let handler: OTLPExportHandler
     /// The largest request message accepted, in bytes (`max_recv_msg_size_mib`).
     let limit: Int
+    /// Checks the credentials of export calls (health checks stay open); nil: no authentication.
+    var authenticator: (any ServerAuthenticator)? = nil
 
     static let traceService = "opentelemetry.proto.collector.trace.v1.TraceService"
     static let metricsService = "opentelemetry.proto.collector.metrics.v1.MetricsService"

@@ -87,6 +87,7 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case (.end, .receiving(let head, let signal, let encoding, let body, let reserved)):
             state = .processing
             let gzip = head.headers.first(name: "content-encoding")?.lowercased() == "gzip"
+            let verify = service.credentialsToVerify(head)
             let service = self.service
             let budget = self.budget
             // The request runs on this connection's event loop (no hop to the global pool and back), and the
@@ -94,7 +95,8 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let loop = context.eventLoop
             let target = NIOLoopBound((handler: self, context: context), eventLoop: loop)
             Task(executorPreference: executor(for: loop)) {
-                let response = await service.handle(signal: signal, encoding: encoding, gzip: gzip, body: body, budget: budget, holding: reserved)
+                let response = await service.handle(signal: signal, encoding: encoding, gzip: gzip, body: body, budget: budget, holding: reserved,
+                                                    verify: verify)
                 budget.release(reserved)
                 let deliver: @Sendable () -> Void = {
                     target.value.handler.state = .idle

@@ -11,6 +11,8 @@ import SwiftProtobuf
 struct OTLPHTTPService: Sendable {
     let handler: OTLPExportHandler
     let maxBodySize: Int
+    /// Checks each request's credentials; nil: no authentication.
+    var authenticator: (any ServerAuthenticator)? = nil
 
     enum Encoding: Sendable { case protobuf, json }
 
@@ -37,6 +39,9 @@ struct OTLPHTTPService: Sendable {
             return .failure(ResponseError(.notFound, "no OTLP endpoint at \(head.uri.prefix(200)); use POST /v1/traces, /v1/metrics or /v1/logs", .protobuf))
         }
         let encoding = Self.encoding(head.headers)
+        if let auth = authenticator, auth.check(head.headers.first(name: auth.headerName)) == false {
+            return .failure(Self.unauthenticated(auth, encoding ?? .protobuf))
+        }
         guard head.method == .POST else {
             return .failure(ResponseError(.methodNotAllowed, "method \(head.method) is not allowed; use POST", encoding ?? .protobuf, headers: [("Allow", "POST")]))
         }
@@ -52,6 +57,17 @@ struct OTLPHTTPService: Sendable {
             return .failure(ResponseError(.payloadTooLarge, "request body of \(length) bytes exceeds the limit of \(maxBodySize) bytes", encoding))
         }
         return .success((signal, encoding))
+    }
+
+    static func unauthenticated(_ auth: any ServerAuthenticator, _ encoding: Encoding) -> ResponseError {
+        ResponseError(.unauthorized, "missing or invalid credentials in the \(auth.headerName) header", encoding,
+                      headers: [("WWW-Authenticate", auth.challenge)])
+    }
+
+    /// The credentials of `head` when the authenticator needs its slow path to decide on them.
+    func credentialsToVerify(_ head: HTTPRequestHead) -> String? {
+        guard let auth = authenticator, let credentials = head.headers.first(name: auth.headerName) else { return nil }
+        return auth.check(credentials) == nil ? credentials : nil
     }
 
     static func encoding(_ headers: HTTPHeaders) -> Encoding? {
@@ -78,7 +94,11 @@ struct OTLPHTTPService: Sendable {
     /// reserved from `budget` first; when the budget is spent the answer is 503 and the client retries.
     /// - Parameter held: bytes this request already holds in `budget` (its body), so that a request alone in
     ///   flight is never refused for its own reservations.
-    func handle(signal: Signal, encoding: Encoding, gzip: Bool, body: [UInt8], budget: InFlightBudget, holding held: Int = 0) async -> Response {
+    func handle(signal: Signal, encoding: Encoding, gzip: Bool, body: [UInt8], budget: InFlightBudget, holding held: Int = 0,
+                verify credentials: String? = nil) async -> Response {
+        if let credentials, let auth = authenticator, await !auth.verify(credentials) {
+            return Self.unauthenticated(auth, encoding).response
+        }
         var reserved = 0
         defer { budget.release(reserved) }
         let busy = ResponseError(.serviceUnavailable, "too many request bytes in flight; retry later", encoding, headers: [("Retry-After", "1")])
@@ -212,6 +232,7 @@ struct ResponseError: Error, Sendable {
         case .notFound: 12  // google.rpc.Code 12: no such endpoint
         case .methodNotAllowed, .unsupportedMediaType: 3
         case .payloadTooLarge: 8  // RESOURCE_EXHAUSTED
+        case .unauthorized: 16  // UNAUTHENTICATED
         case .serviceUnavailable, .tooManyRequests: 14  // UNAVAILABLE
         default: 13  // INTERNAL
         }

@@ -36,7 +36,8 @@ public struct OTLPReceiver: Receiver {
     private func runGRPC(_ settings: OTLPReceiverConfig.GRPC) async throws {
         var handler = self.handler
         handler.transport = "grpc"
-        let services = OTLPGRPCServices(handler: handler, limit: settings.maxRecvMsgSizeMiB << 20)
+        var services = OTLPGRPCServices(handler: handler, limit: settings.maxRecvMsgSizeMiB << 20)
+        services.authenticator = try settings.auth.map { try context.authenticators.authenticator($0) }
         let options = try ListenerOptions(settings.listener, applicationProtocols: ["h2"])
         let server = try await OTLPGRPCServer.bind(
             endpoint: settings.endpoint, services: services, budget: InFlightBudget(limit: settings.maxInFlightBytes),
@@ -54,7 +55,8 @@ public struct OTLPReceiver: Receiver {
     private func runHTTP(_ settings: OTLPReceiverConfig.HTTP) async throws {
         var handler = self.handler
         handler.transport = "http"
-        let service = OTLPHTTPService(handler: handler, maxBodySize: settings.maxRequestBodySize)
+        var service = OTLPHTTPService(handler: handler, maxBodySize: settings.maxRequestBodySize)
+        service.authenticator = try settings.auth.map { try context.authenticators.authenticator($0) }
         let budget = InFlightBudget(limit: settings.maxInFlightBytes)
         let options = try ListenerOptions(settings.listener, applicationProtocols: ["h2", "http/1.1"])
         let server = try await OTLPHTTPServer.bind(endpoint: settings.endpoint, service: service, budget: budget, options: options, logger: context.logger)

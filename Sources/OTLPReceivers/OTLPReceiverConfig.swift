@@ -15,6 +15,8 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
         public var listener = ListenerSettings(maxConnections: 4096, idleTimeout: .seconds(300))
         /// `keepalive`: connection age, server pings, and how often clients may ping.
         public var keepalive = GRPCKeepalive()
+        /// `auth.authenticator`: the extension that checks each export's credentials.
+        public var auth: ComponentID?
         public init() {}
     }
 
@@ -26,6 +28,8 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
         public var maxInFlightBytes = 64 << 20
         /// Connections, deadlines (`read_header_timeout`, `idle_timeout`, `write_timeout`) and TLS.
         public var listener = ListenerSettings(maxConnections: 4096)
+        /// `auth.authenticator`: the extension that checks each request's credentials.
+        public var auth: ComponentID?
         public init() {}
     }
 
@@ -51,6 +55,7 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
             }
             grpc.listener = ListenerSettings.readGRPC(g, defaults: grpc.listener)
             grpc.keepalive = GRPCKeepalive(reading: g.child("keepalive"), listener: &grpc.listener)
+            grpc.auth = g.authenticatorReference()
             self.grpc = grpc
         }
         if protocols.contains("http") {
@@ -63,6 +68,7 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
                 h.report("max_in_flight_bytes", "must be at least max_request_body_size (\(http.maxRequestBodySize)), got \(http.maxInFlightBytes)")
             }
             http.listener = ListenerSettings.readHTTP(h, defaults: http.listener)
+            http.auth = h.authenticatorReference()
             self.http = http
         }
         if grpc == nil && http == nil {

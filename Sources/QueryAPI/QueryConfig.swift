@@ -22,6 +22,8 @@ public struct QueryConfig: ComponentConfig, Equatable {
     public var maxTagCriteria: Int = 32
     /// Connections, deadlines and TLS of the listener.
     public var listener = ListenerSettings(maxConnections: 256)
+    /// `auth.authenticator`: the extension that checks each request's credentials (`/health` stays open).
+    public var auth: ComponentID?
 
     public init() {}
 
@@ -39,5 +41,6 @@ public struct QueryConfig: ComponentConfig, Equatable {
         maxSpansPerResponse = r.int("max_spans_per_response", default: maxSpansPerResponse, range: 1...10_000_000)
         maxTagCriteria = r.int("max_tag_criteria", default: maxTagCriteria, range: 1...1_000)
         listener = ListenerSettings.readHTTP(r, defaults: listener)
+        auth = r.authenticatorReference()
     }
 }

@@ -41,8 +41,9 @@ final class QueryHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let router = self.router
             let method = head.method
             let uri = head.uri
+            let credentials = router.authenticator.flatMap { head.headers.first(name: $0.headerName) }
             let promise = context.eventLoop.makePromise(of: QueryResponse.self)
-            promise.completeWithTask { await router.handle(method: method, uri: uri) }
+            promise.completeWithTask { await router.handle(method: method, uri: uri, credentials: credentials) }
             promise.futureResult.assumeIsolated().whenSuccess { response in
                 self.busy = false
                 self.head = nil

@@ -1,3 +1,4 @@
+import CollectorCore
 import Foundation
 import NIOHTTP1
 import OTLP
@@ -29,14 +30,18 @@ public struct QueryRouter: Sendable {
     let now: @Sendable () -> Int64
     /// Told every request's route (a template such as `/api/traces/{traceID}`, never the raw path) and latency.
     let observe: @Sendable (_ route: String, _ took: Duration) -> Void
+    /// Checks the credentials of every request but `/health`; nil: no authentication.
+    let authenticator: (any ServerAuthenticator)?
 
     public init(
         service: TraceQueryService, now: @escaping @Sendable () -> Int64 = QueryRouter.systemNow,
-        observe: @escaping @Sendable (_ route: String, _ took: Duration) -> Void = { _, _ in }
+        observe: @escaping @Sendable (_ route: String, _ took: Duration) -> Void = { _, _ in },
+        authenticator: (any ServerAuthenticator)? = nil
     ) {
         self.service = service
         self.now = now
         self.observe = observe
+        self.authenticator = authenticator
     }
 
     public static let systemNow: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1e9) }
@@ -45,9 +50,17 @@ public struct QueryRouter: Sendable {
     static let maxURILength = 16 * 1024
 
     /// Answers one request and reports its route and latency to `observe`.
-    public func handle(method: HTTPMethod, uri: String) async -> QueryResponse {
+    /// - Parameter credentials: the value of the authenticator's header, when the request has one.
+    public func handle(method: HTTPMethod, uri: String, credentials: String? = nil) async -> QueryResponse {
         let began = ContinuousClock.now
-        let response = await dispatch(method: method, uri: uri)
+        let response: QueryResponse
+        if let auth = authenticator, Self.routeTemplate(uri) != "/health", await !auth.authenticate(credentials) {
+            var r = v1Error(.unauthorized, "missing or invalid credentials in the \(auth.headerName) header")
+            r.headers.append(("WWW-Authenticate", auth.challenge))
+            response = r
+        } else {
+            response = await dispatch(method: method, uri: uri)
+        }
         observe(Self.routeTemplate(uri), ContinuousClock.now - began)
         return response
     }

@@ -45,6 +45,14 @@ struct EffectiveConfigTests {
                     ("max_recv_msg_size_mib", .scalar("4")),
                     ("max_concurrent_streams", .scalar("100")),
                     ("max_in_flight_bytes", .scalar("67108864")),
+                    ("max_connections", .scalar("4096")),
+                    ("read_header_timeout", .scalar("10s")),
+                    ("keepalive", .mapping([
+                        ("server_parameters", .mapping([
+                            ("max_connection_idle", .scalar("5m")), ("time", .scalar("2h")), ("timeout", .scalar("20s")),
+                        ])),
+                        ("enforcement_policy", .mapping([("min_time", .scalar("5m")), ("permit_without_stream", .scalar("false"))])),
+                    ])),
                 ])),
             ])),
         ]))
