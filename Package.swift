@@ -230,13 +230,23 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "NIOServingTests",
+            dependencies: [
+                "NIOServing",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "OTLPTests",
             dependencies: ["OTLP", "CollectorTesting"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "CollectorCoreTests",
-            dependencies: ["CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
+            dependencies: ["CollectorCore", "CollectorService", "CollectorTesting", "Extensions", "OTLP"],
             resources: [],
             swiftSettings: strict
         ),

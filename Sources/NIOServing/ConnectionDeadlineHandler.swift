@@ -45,14 +45,14 @@ public final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableCha
     private func start(context: ChannelHandlerContext) {
         guard !started else { return }
         started = true
-        arm(.header, at: .now() + headerTimeout, context: context)
+        arm(.header, at: context.eventLoop.now + headerTimeout, context: context)
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if waiting == .idle && inFlight == 0 && !multiplexed {
             // The start of the next request head: it must be complete within the header timeout (or by the idle
             // deadline, if that comes first).
-            arm(.header, at: min(deadline, .now() + headerTimeout), context: context)
+            arm(.header, at: min(deadline, context.eventLoop.now + headerTimeout), context: context)
         }
         context.fireChannelRead(data)
     }
@@ -67,10 +67,10 @@ public final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableCha
             disarm()
         case .requestFinished:
             inFlight = max(0, inFlight - 1)
-            if inFlight == 0 { arm(.idle, at: .now() + idleTimeout, context: context) }
+            if inFlight == 0 { arm(.idle, at: context.eventLoop.now + idleTimeout, context: context) }
         case .sessionEstablished:
             multiplexed = true
-            if inFlight == 0 { arm(.idle, at: .now() + idleTimeout, context: context) }
+            if inFlight == 0 { arm(.idle, at: context.eventLoop.now + idleTimeout, context: context) }
         }
         promise?.succeed()
     }

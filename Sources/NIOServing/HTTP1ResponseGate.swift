@@ -16,7 +16,11 @@ public final class HTTP1ResponseGate: ChannelDuplexHandler, RemovableChannelHand
     public typealias OutboundOut = HTTPServerResponsePart
 
     private let writeTimeout: TimeAmount
+    /// A request was handed on and its response has not been written to the socket yet.
+    private var responsePending = false
+    /// The response's `.end` is being written.
     private var writing = false
+    /// Parts of the next request(s), held until the pending response is out.
     private var held = CircularBuffer<HTTPServerRequestPart>()
     private var readHeld = false
     private var writeTimer: Scheduled<Void>?
@@ -25,7 +29,7 @@ public final class HTTP1ResponseGate: ChannelDuplexHandler, RemovableChannelHand
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if writing || !held.isEmpty {
+        if !held.isEmpty || (responsePending && part.isHead) {
             held.append(part)
         } else {
             deliver(part, context: context)
@@ -33,12 +37,17 @@ public final class HTTP1ResponseGate: ChannelDuplexHandler, RemovableChannelHand
     }
 
     private func deliver(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        if case .head = part { context.triggerUserOutboundEvent(ConnectionActivity.requestStarted, promise: nil) }
+        if part.isHead {
+            responsePending = true
+            context.triggerUserOutboundEvent(ConnectionActivity.requestStarted, promise: nil)
+        }
         context.fireChannelRead(wrapInboundOut(part))
     }
 
+    /// Reads wait while a response is being written or a next request is held (the body of the request being
+    /// answered is still read: a handler may answer before it has all of it).
     public func read(context: ChannelHandlerContext) {
-        if writing {
+        if writing || !held.isEmpty {
             readHeld = true
         } else {
             context.read()
@@ -62,11 +71,14 @@ public final class HTTP1ResponseGate: ChannelDuplexHandler, RemovableChannelHand
         writeTimer?.cancel()
         writeTimer = nil
         writing = false
+        responsePending = false
         context.triggerUserOutboundEvent(ConnectionActivity.requestFinished, promise: nil)
-        while !writing, let part = held.popFirst() {
+        // Hand on the next request (up to, not including, the head after it).
+        while let part = held.first, !(responsePending && part.isHead) {
+            held.removeFirst()
             deliver(part, context: context)
         }
-        if !writing, readHeld {
+        if readHeld, !writing, held.isEmpty {
             readHeld = false
             context.read()
         }
@@ -78,6 +90,10 @@ public final class HTTP1ResponseGate: ChannelDuplexHandler, RemovableChannelHand
         held.removeAll()
         context.fireChannelInactive()
     }
+}
+
+extension HTTPServerRequestPart {
+    fileprivate var isHead: Bool { if case .head = self { true } else { false } }
 }
 
 extension ChannelPipeline.SynchronousOperations {

@@ -78,7 +78,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         // The connection window starts at 65,535 bytes (RFC 9113 §6.9.2); open it to the target at once.
         let increment = Self.windowSize - 65_535
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
-        lastRead = .now()
+        lastRead = context.eventLoop.now
         scheduleKeepalive(at: lastRead + TimeAmount(keepalive.time), context: context)
         if let age = keepalive.maxConnectionAge {
             // ±10 % jitter, as grpc-go, so connections opened together do not all go away together.
@@ -93,7 +93,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         let id = frame.streamID
-        lastRead = .now()
+        lastRead = context.eventLoop.now
         if !sessionEstablished {
             // The preface and the client's SETTINGS are in: from now on the connection is idle between calls.
             sessionEstablished = true
@@ -169,20 +169,20 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     /// With nothing read for `keepalive.time`, ping the client; no answer within `keepalive.timeout` closes.
     private func keepaliveDue(context: ChannelHandlerContext) {
         let due = lastRead + TimeAmount(keepalive.time)
-        guard due <= .now() else { return scheduleKeepalive(at: due, context: context) }
+        guard due <= context.eventLoop.now else { return scheduleKeepalive(at: due, context: context) }
         if pingTimeout == nil {
             context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .ping(Self.keepalivePing, ack: false))), promise: nil)
             pingTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(keepalive.timeout)) {
                 context.close(promise: nil)
             }
         }
-        scheduleKeepalive(at: .now() + TimeAmount(keepalive.time), context: context)
+        scheduleKeepalive(at: context.eventLoop.now + TimeAmount(keepalive.time), context: context)
     }
 
     /// grpc-go's enforcement policy: a ping with no call open (unless permitted) or sooner than `min_time` after the
     /// previous one is a strike; the third strike ends the connection with GOAWAY ENHANCE_YOUR_CALM.
     private func clientPinged(context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         defer { lastClientPing = now }
         if streams.isEmpty && !keepalive.permitWithoutStream {
             pingStrikes += 1
