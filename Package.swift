@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -101,6 +102,7 @@ let package = Package(
             name: "Extensions",
             dependencies: [
                 "CollectorCore",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -246,7 +248,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CollectorCoreTests",
-            dependencies: ["CollectorCore", "CollectorService", "CollectorTesting", "Extensions", "OTLP"],
+            dependencies: [
+                "CollectorCore", "CollectorService", "CollectorTesting", "Extensions", "OTLP",
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
             resources: [],
             swiftSettings: strict
         ),

@@ -26,5 +26,6 @@ extension ComponentRegistry {
         FilterProcessorFactory(),
         QueryExtensionFactory(),
         BearerTokenAuthFactory(),
+        BasicAuthFactory(),
     ])
 }

@@ -3,6 +3,7 @@ import CollectorService
 import CollectorTesting
 @testable import Extensions
 import Foundation
+import HummingbirdBcrypt
 import Testing
 
 @Suite("Listener security settings: tls, auth, bounds")
@@ -115,5 +116,54 @@ struct BearerTokenAuthenticatorTests {
             let b = (0..<Int.random(in: 0...6, using: &rng)).map { _ in UInt8.random(in: 0...2, using: &rng) }
             #expect(ConstantTime.equal(a, b) == (a == b), "\(a) vs \(b) (seed \(seed))")
         }
+    }
+}
+
+@Suite("basicauth")
+struct BasicAuthenticatorTests {
+    func header(_ user: String, _ password: String) -> String {
+        "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+    }
+
+    func authenticator(_ htpasswd: String) -> BasicAuthenticator {
+        var config = BasicAuthConfig()
+        BasicAuthConfig.parse(htpasswd, into: &config.entries) { line, message in Issue.record("line \(line): \(message)") }
+        return BasicAuthenticator(config: config)
+    }
+
+    @Test func bcryptEntriesAreVerifiedOnceThenRememberedAndHtpasswdsTwoYPrefixIsAccepted() async {
+        let hash = Bcrypt.hash("s3cret", cost: 4)  // $2b$04$…
+        let apacheStyle = "$2y$" + hash.dropFirst(4)
+        let auth = authenticator("alice:\(hash)\nbob:\(apacheStyle)\n")
+        let alice = header("alice", "s3cret")
+        #expect(auth.check(alice) == nil)  // needs bcrypt
+        #expect(await auth.authenticate(alice))
+        #expect(auth.check(alice) == true)  // remembered
+        #expect(await auth.authenticate(header("bob", "s3cret")))
+        #expect(await !auth.authenticate(header("alice", "wrong")))
+        #expect(await !auth.authenticate(header("carol", "s3cret")))
+        #expect(await !auth.authenticate("Bearer s3cret"))
+        #expect(await !auth.authenticate("Basic !!!notbase64"))
+        #expect(await !auth.authenticate(nil))
+    }
+
+    @Test func plainEntriesCompareTheWholePassword() {
+        let auth = authenticator("svc:hunter2")
+        #expect(auth.check(header("svc", "hunter2")) == true)
+        #expect(auth.check(header("svc", "hunter")) == false)
+        #expect(auth.check(header("svc", "hunter2x")) == false)
+    }
+
+    @Test func unsupportedHashSchemesAndMalformedLinesAreReported() {
+        var entries: [String: String] = [:]
+        var problems: [String] = []
+        BasicAuthConfig.parse("a:$apr1$abc$def\nb:{SHA}xyz\nnocolon\nc:$2y$10$short\n# comment\n\nd:ok", into: &entries) { problems.append("\($0): \($1)") }
+        #expect(problems == [
+            "1: user a: unsupported hash scheme; use bcrypt (htpasswd -B)",
+            "2: user b: unsupported hash scheme; use bcrypt (htpasswd -B)",
+            "3: expected user:hash",
+            "4: user c: malformed bcrypt hash",
+        ])
+        #expect(entries == ["d": "ok"])
     }
 }
