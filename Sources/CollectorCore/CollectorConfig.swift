@@ -29,6 +29,8 @@ public struct CollectorConfig: Sendable {
     /// Where otelsink serves its own metrics (`service.telemetry.metrics.address`, default `localhost:8888` as
     /// otelcol); `nil` when `service.telemetry.metrics.level` is `none`.
     public var telemetryMetricsAddress: String? = "localhost:8888"
+    /// Connections, deadlines and TLS of the self-telemetry listener (`service.telemetry.metrics.tls`, …).
+    public var telemetryListener = ListenerSettings(maxConnections: 64)
     /// The config as otelsink understood it, defaults filled in; what `print-config` prints.
     public var effective: ConfigNode = .null
 
@@ -226,6 +228,7 @@ public struct CollectorConfig: Sendable {
             if ListenEndpoint(parsing: address) == nil {
                 metrics.report("address", "expected host:port with an IP address or localhost (e.g. \"localhost:8888\"), got \"\(address)\"")
             }
+            config.telemetryListener = ListenerSettings.readHTTP(metrics, defaults: config.telemetryListener)
         default: metrics.report("level", "expected one of none, basic, normal, detailed; got \"\(metricsLevel)\"")
         }
         effective.append(("service", service.finish()))

@@ -37,7 +37,8 @@ public struct Collector: Sendable {
         }
         if let address = config.telemetryMetricsAddress {
             ProcessTelemetry.register(telemetry)
-            selfTelemetry = SelfTelemetryServer(address: address, registry: telemetry, context: context(ComponentID(type: "telemetry"), .extension))
+            selfTelemetry = SelfTelemetryServer(address: address, listener: config.telemetryListener, registry: telemetry,
+                                                context: context(ComponentID(type: "telemetry"), .extension))
         } else {
             selfTelemetry = nil
         }

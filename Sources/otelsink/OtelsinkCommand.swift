@@ -64,6 +64,7 @@ struct Serve: AsyncParsableCommand {
             return h
         }
         let logger = Logger(label: "otelsink")
+        DescriptorLimit.raise()
         let collector: Collector
         do {
             collector = try Collector(config: config, logger: logger)

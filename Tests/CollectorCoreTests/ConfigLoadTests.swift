@@ -37,9 +37,17 @@ struct ConfigLoadTests {
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
             .sorted()
         #expect(files.contains("default.yaml"))
+        // secure.yaml reads certificates, a token file and an htpasswd file from $OTELSINK_SECRETS: validation
+        // checks that they can be read, so give it a folder that has them.
+        let secrets = FileManager.default.temporaryDirectory.appendingPathComponent("otelsink-secrets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: secrets) }
+        for (file, content) in [("server.pem", "-"), ("server-key.pem", "-"), ("ingest-token", "t"), ("htpasswd", "grafana:plain")] {
+            try Data(content.utf8).write(to: secrets.appendingPathComponent(file))
+        }
         for name in files {
             let text = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
-            let problems = loadProblemTexts(text)
+            let problems = loadProblemTexts(text, environment: ["OTELSINK_SECRETS": secrets.path])
             #expect(problems.isEmpty, "pipelines/\(name): \(problems)")
         }
     }
