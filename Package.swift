@@ -239,7 +239,7 @@ let package = Package(
         .testTarget(
             name: "QueryAPITests",
             dependencies: [
-                "QueryAPI", "SQLiteStore", "CollectorCore", "CollectorService", "OTLP",
+                "QueryAPI", "SQLiteStore", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
