@@ -237,6 +237,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ExportersTests",
+            dependencies: ["Exporters", "CollectorCore", "CollectorTesting", "OTLP"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "QueryAPITests",
             dependencies: [
                 "QueryAPI", "SQLiteStore", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP",
