@@ -271,9 +271,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ExportersTests",
+            dependencies: ["Exporters", "CollectorCore", "CollectorTesting", "OTLP"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "QueryAPITests",
             dependencies: [
-                "QueryAPI", "SQLiteStore", "CollectorCore", "CollectorService", "OTLP",
+                "QueryAPI", "SQLiteStore", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict

@@ -31,6 +31,10 @@ public struct DebugExporterConfig: ComponentConfig, Equatable {
 
 /// The `debug` exporter: writes what it receives to the log, for metrics and logs until their own exporters exist,
 /// and for looking at what a pipeline delivers.
+///
+/// Received text is untrusted: at `normal` every name, value and body goes through ``TerminalSafeText/escape(_:)``,
+/// and `detailed`'s OTLP JSON through ``TerminalSafeText/escapeJSON(_:)``, so each emitted line is one log line
+/// with no control characters in it.
 public struct DebugExporter: Exporter, TracesConsumer, MetricsConsumer, LogsConsumer {
     public let config: DebugExporterConfig
     /// Where lines go; the logger by default, a closure in tests.
@@ -57,10 +61,10 @@ public struct DebugExporter: Exporter, TracesConsumer, MetricsConsumer, LogsCons
         case .basic: break
         case .normal:
             for rs in traces.resourceSpans {
-                let service = rs.resource.attributes.stringValue("service.name") ?? "unknown_service"
+                let service = safe(rs.resource.attributes.stringValue("service.name") ?? "unknown_service")
                 for ss in rs.scopeSpans {
                     for s in ss.spans {
-                        emit("\(service) \(s.name) trace_id=\(s.traceID.hex) span_id=\(s.spanID.hex) kind=\(s.kind) status=\(s.status.code) duration_ns=\(s.endTimeUnixNano &- s.startTimeUnixNano) attributes=\(s.attributes.count)")
+                        emit("\(service) \(safe(s.name)) trace_id=\(s.traceID.hex) span_id=\(s.spanID.hex) kind=\(s.kind) status=\(s.status.code) duration_ns=\(s.endTimeUnixNano &- s.startTimeUnixNano) attributes=\(s.attributes.count)")
                     }
                 }
             }
@@ -76,10 +80,10 @@ public struct DebugExporter: Exporter, TracesConsumer, MetricsConsumer, LogsCons
         case .basic: break
         case .normal:
             for rm in metrics.resourceMetrics {
-                let service = rm.resource.attributes.stringValue("service.name") ?? "unknown_service"
+                let service = safe(rm.resource.attributes.stringValue("service.name") ?? "unknown_service")
                 for sm in rm.scopeMetrics {
                     for m in sm.metrics {
-                        emit("\(service) \(m.name) unit=\(m.unit.isEmpty ? "-" : m.unit) type=\(Self.typeName(m))")
+                        emit("\(service) \(safe(m.name)) unit=\(m.unit.isEmpty ? "-" : safe(m.unit)) type=\(Self.typeName(m))")
                     }
                 }
             }
@@ -94,11 +98,12 @@ public struct DebugExporter: Exporter, TracesConsumer, MetricsConsumer, LogsCons
         case .basic: break
         case .normal:
             for rl in logs.resourceLogs {
-                let service = rl.resource.attributes.stringValue("service.name") ?? "unknown_service"
+                let service = safe(rl.resource.attributes.stringValue("service.name") ?? "unknown_service")
                 for sl in rl.scopeLogs {
                     for r in sl.logRecords {
                         let body: String = if case .stringValue(let s)? = r.body.value { s } else { r.body.textFormatString() }
-                        emit("\(service) severity=\(r.severityText.isEmpty ? "\(r.severityNumber)" : r.severityText) body=\(body.prefix(500))")
+                        let severity = r.severityText.isEmpty ? "\(r.severityNumber)" : safe(r.severityText)
+                        emit("\(service) severity=\(severity) body=\(safe(String(body.prefix(500))))")
                     }
                 }
             }
@@ -107,9 +112,15 @@ public struct DebugExporter: Exporter, TracesConsumer, MetricsConsumer, LogsCons
         }
     }
 
+    /// The message as one line of OTLP JSON (its strings' control characters escaped), or escaped text format.
     private func dump(_ message: some SwiftProtobuf.Message) -> String {
-        (try? OTLPJSON.encode(message)).flatMap { String(bytes: $0, encoding: .utf8) } ?? message.textFormatString()
+        if let json = (try? OTLPJSON.encode(message)).flatMap({ String(bytes: $0, encoding: .utf8) }) {
+            return TerminalSafeText.escapeJSON(json)
+        }
+        return safe(message.textFormatString())
     }
+
+    private func safe(_ text: String) -> String { TerminalSafeText.escape(text) }
 
     private static func typeName(_ m: Opentelemetry_Proto_Metrics_V1_Metric) -> String {
         switch m.data {

@@ -1,3 +1,4 @@
+import CollectorCore
 import Foundation
 import OTLP
 import SQLiteStore
@@ -5,6 +6,9 @@ import SQLiteStore
 /// Renders a trace as a terminal waterfall: one line per span, indented under its parent, with service and
 /// operation, a bar placed on the trace's timeline, the duration and an error mark; optionally each span's
 /// attributes and events below it. Colours (ANSI) only when asked for.
+///
+/// Span data is untrusted: every text from the trace is printed through ``TerminalSafeText``, and the layout uses
+/// no arithmetic that any timestamps (reversed, zero, `UInt64.max`) can make trap.
 public struct TraceWaterfall: Sendable {
     public var color = false
     public var attributes = false
@@ -53,12 +57,16 @@ public struct TraceWaterfall: Sendable {
         }
         var rows: [(depth: Int, item: Item)] = []
         var shown = Set<Int>()  // each span once, even when duplicate IDs make parent links cyclic
-        func walk(_ item: Item, depth: Int) {
-            guard shown.insert(item.order).inserted else { return }
+        // Depth first with an explicit stack (a chain of spans as long as the trace must not overflow the call
+        // stack); children are pushed in reverse so they come out in start order.
+        var pending: [(depth: Int, item: Item)] = roots.reversed().map { (0, $0) }
+        while let (depth, item) = pending.popLast() {
+            guard shown.insert(item.order).inserted else { continue }
             rows.append((depth, item))
-            for c in children[item.span.spanID] ?? [] { walk(c, depth: min(depth + 1, 40)) }
+            for c in (children[item.span.spanID] ?? []).reversed() where !shown.contains(c.order) {
+                pending.append((min(depth + 1, 40), c))
+            }
         }
-        roots.forEach { walk($0, depth: 0) }
         for item in items where !shown.contains(item.order) { rows.append((0, item)) }
 
         let services = Set(items.map(\.service))
@@ -75,24 +83,26 @@ public struct TraceWaterfall: Sendable {
         out += (color ? bold + header + reset : header) + "\n"
 
         let labels = rows.map { row in
-            Self.truncate(String(repeating: "  ", count: row.depth) + "\(row.item.service): \(row.item.span.name)", maxLabelWidth)
+            Self.truncate(String(repeating: "  ", count: row.depth) + Self.safe(row.item.service) + ": " + Self.safe(row.item.span.name),
+                          maxLabelWidth)
         }
         let labelWidth = labels.map(\.count).max() ?? 0
+        let columns = max(1, barWidth)
         for (row, label) in zip(rows, labels) {
             let s = row.item.span
             let start = s.startTimeUnixNano >= traceStart ? s.startTimeUnixNano - traceStart : 0
             let length = s.endTimeUnixNano > s.startTimeUnixNano ? s.endTimeUnixNano - s.startTimeUnixNano : 0
-            let offset = min(barWidth - 1, Int(Double(start) / Double(traceDuration) * Double(barWidth)))
-            let cells = max(1, min(barWidth - offset, Int((Double(length) / Double(traceDuration) * Double(barWidth)).rounded())))
+            let offset = min(columns - 1, Self.columns(start, of: traceDuration, width: columns, rounded: false))
+            let cells = max(1, min(columns - offset, Self.columns(length, of: traceDuration, width: columns, rounded: true)))
             let isError = s.status.code == .error
             let bar = String(repeating: " ", count: offset) + String(repeating: "█", count: cells)
-                + String(repeating: " ", count: barWidth - offset - cells)
+                + String(repeating: " ", count: columns - offset - cells)
             let padded = label + String(repeating: " ", count: labelWidth - label.count)
             let durationText = Self.duration(length)
             let paddedDuration = String(repeating: " ", count: max(0, 9 - durationText.count)) + durationText
             var mark = ""
             if isError {
-                mark = "  ERROR" + (s.status.message.isEmpty ? "" : ": " + Self.truncate(s.status.message, 80))
+                mark = "  ERROR" + (s.status.message.isEmpty ? "" : ": " + Self.truncate(Self.safe(s.status.message), 80))
             }
             if color {
                 let barColor = isError ? red : (palette[row.item.service] ?? "")
@@ -104,11 +114,11 @@ public struct TraceWaterfall: Sendable {
                 let indent = String(repeating: "  ", count: row.depth + 2)
                 var details: [String] = []
                 details.append("span \(JaegerTrace.idHex(s.spanID)) kind=\(SpanKindName.name(s.kind.rawValue) ?? "unspecified")")
-                for kv in s.attributes { details.append("\(kv.key)=\(AttributeText.text(kv.value))") }
+                for kv in s.attributes { details.append(Self.safe(kv)) }
                 for e in s.events {
                     let at = e.timeUnixNano >= s.startTimeUnixNano ? e.timeUnixNano - s.startTimeUnixNano : 0
-                    let attrs = e.attributes.map { "\($0.key)=\(AttributeText.text($0.value))" }.joined(separator: " ")
-                    details.append("event +\(Self.duration(at)) \(e.name)" + (attrs.isEmpty ? "" : " " + attrs))
+                    let attrs = e.attributes.map(Self.safe).joined(separator: " ")
+                    details.append("event +\(Self.duration(at)) \(Self.safe(e.name))" + (attrs.isEmpty ? "" : " " + attrs))
                 }
                 for d in details { out += (color ? dim : "") + indent + Self.truncate(d, 200) + (color ? reset : "") + "\n" }
             }
@@ -139,17 +149,44 @@ public struct TraceWaterfall: Sendable {
     }
 
     static func truncate(_ s: String, _ width: Int) -> String {
-        s.count <= width ? s : String(s.prefix(width - 1)) + "…"
+        s.count <= width ? s : String(s.prefix(max(0, width - 1))) + "…"
+    }
+
+    /// Untrusted text as printed: see ``TerminalSafeText``.
+    static func safe(_ text: String) -> String { TerminalSafeText.escape(text) }
+
+    /// `key=value`, both escaped; arrays and key-value lists stay readable JSON.
+    static func safe(_ attribute: KeyValue) -> String {
+        let text = AttributeText.text(attribute.value)
+        let value: String = switch attribute.value.value {
+        case .arrayValue?, .kvlistValue?: TerminalSafeText.escapeJSON(text)
+        default: safe(text)
+        }
+        return safe(attribute.key) + "=" + value
+    }
+
+    /// How many of `width` columns `nanos` covers on a timeline `total` long: `nanos * width / total`, rounded
+    /// down or to nearest, at most `width`. Exact in 128 bits, so no timestamps can overflow it.
+    static func columns(_ nanos: UInt64, of total: UInt64, width: Int, rounded: Bool) -> Int {
+        guard total > 0, width > 0 else { return 0 }
+        guard nanos < total else { return width }
+        // nanos < total, so the quotient is below width and the division cannot overflow.
+        let (quotient, remainder) = total.dividingFullWidth(nanos.multipliedFullWidth(by: UInt64(width)))
+        let roundsUp = rounded && remainder >= total - remainder
+        return Int(clamping: roundsUp ? quotient &+ 1 : quotient)
     }
 }
 
-/// The CLI's search result table: trace ID, start, root service and operation, duration, spans, errors.
+/// The CLI's search result table: trace ID, start, root service and operation, duration, spans, errors. The root's
+/// service and operation are escaped (``TerminalSafeText``) before the columns are measured; ``json(_:)`` keeps
+/// them exact.
 public enum TraceTable {
     public static func render(_ summaries: [TraceSummary]) -> String {
         var rows = [["TRACE ID", "START (UTC)", "ROOT", "DURATION", "SPANS", "ERRORS"]]
         for s in summaries {
             rows.append([JaegerTrace.idHex(s.traceID), TraceWaterfall.timestamp(s.startNanos),
-                         TraceWaterfall.truncate("\(s.rootService): \(s.rootName)", 60), TraceWaterfall.duration(s.durationNanos),
+                         TraceWaterfall.truncate(TraceWaterfall.safe(s.rootService) + ": " + TraceWaterfall.safe(s.rootName), 60),
+                         TraceWaterfall.duration(s.durationNanos),
                          String(s.spanCount), String(s.errorCount)])
         }
         let widths = (0..<6).map { c in rows.map { $0[c].count }.max() ?? 0 }

@@ -155,8 +155,9 @@ struct StoredSpan {
     var resource: Int64, scope: Int64, start: Int64, body: Data
     var traceID: Data, spanID: Data, parentSpanID: Data, name: String, kind: Int
 
-    /// The columns to select (spans table aliased `s`), in the order ``init(_:from:)`` reads them.
-    static let columns = "s.resource_id, s.scope_id, s.start_ns, s.body, s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind"
+    /// The columns to select (spans table aliased `s`), in the order ``init(_:from:)`` reads them. The name is read
+    /// as a blob: GRDB reads text as a C string, which would cut a name at a NUL character.
+    static let columns = "s.resource_id, s.scope_id, s.start_ns, s.body, s.trace_id, s.span_id, s.parent_span_id, CAST(s.name AS BLOB), s.kind"
 
     init(_ row: Row, from i: Int) {
         resource = row[i]
@@ -166,7 +167,7 @@ struct StoredSpan {
         traceID = row[i + 4]
         spanID = row[i + 5]
         parentSpanID = row[i + 6]
-        name = row[i + 7]
+        name = String(decoding: (row[i + 7] as Data?) ?? Data(), as: UTF8.self)
         kind = row[i + 8]
     }
 

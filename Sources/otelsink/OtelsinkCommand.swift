@@ -117,10 +117,14 @@ struct Components: AsyncParsableCommand {
 struct PrintConfig: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "print-config",
-        abstract: "Print the effective config: environment substituted, defaults filled in.")
+        abstract: "Print the effective config: environment substituted, defaults filled in, secrets redacted.")
     @OptionGroup var options: ConfigOption
 
+    @Flag(help: "Print secrets (tokens, passwords, header values, TLS files) instead of [REDACTED].")
+    var showSecrets = false
+
     func run() async throws {
-        print(try options.load().effective.yaml(), terminator: "")
+        let effective = try options.load().effective
+        print((showSecrets ? effective : effective.redactingSecrets()).yaml(), terminator: "")
     }
 }

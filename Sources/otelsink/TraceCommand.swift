@@ -190,10 +190,10 @@ struct ServicesCommand: AsyncParsableCommand {
             let source = try self.source.open()
             var out = ""
             for s in try await source.services() {
-                out += s + "\n"
+                out += TerminalSafeText.escape(s) + "\n"
                 if operations {
                     for op in try await source.operations(service: s) {
-                        out += "  \(op.name)" + (SpanKindName.name(op.kind).map { "  (\($0))" } ?? "") + "\n"
+                        out += "  " + TerminalSafeText.escape(op.name) + (SpanKindName.name(op.kind).map { "  (\($0))" } ?? "") + "\n"
                     }
                 }
             }
@@ -216,7 +216,7 @@ struct Stats: AsyncParsableCommand {
     func run() async throws {
         let reader: TraceReader
         do { reader = try TraceReader(path: db) } catch {
-            FileHandle.standardError.write(Data("otelsink: cannot open \(db): \(error)\n".utf8))
+            FileHandle.standardError.write(Data("otelsink: \(TerminalSafeText.escape("cannot open \(db): \(error)"))\n".utf8))
             throw ExitCode(1)
         }
         let count = try reader.spanCount()
@@ -227,7 +227,7 @@ struct Stats: AsyncParsableCommand {
         let size = (try? FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
         print("spans: \(count)")
         print("partitions: \(try reader.partitions().count)")
-        print("services: \(try reader.services().joined(separator: ", "))")
+        print("services: \(try reader.services().map(TerminalSafeText.escape).joined(separator: ", "))")
         print("file bytes: \(size)")
     }
 }

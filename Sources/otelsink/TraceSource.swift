@@ -1,4 +1,5 @@
 import ArgumentParser
+import CollectorCore
 import Foundation
 import OTLP
 import QueryAPI
@@ -54,10 +55,11 @@ enum CLIError: Error, CustomStringConvertible {
         }
     }
 
-    /// Prints `otelsink: message` to stderr and exits with the code.
+    /// Prints `otelsink: message` to stderr and exits with the code. The message is escaped: it can quote a
+    /// server's answer or the user's input.
     static func exit(_ error: any Error) -> Never {
         let e = error as? CLIError ?? .storage("\(error)")
-        FileHandle.standardError.write(Data("otelsink: \(e)\n".utf8))
+        FileHandle.standardError.write(Data("otelsink: \(TerminalSafeText.escape(e.description))\n".utf8))
         Foundation.exit(e.exitCode)
     }
 }

@@ -190,6 +190,19 @@ struct RoundTripTests {
         }
     }
 
+    @Test func spanNamesWithControlCharactersAndNULReadBackExactly() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let trace = randomBytes(16)
+            let names = ["a\u{0}b", "\u{0}", "x\u{1B}[2J\r\n\u{202E}\u{0}\u{7}"]
+            let spans = names.enumerated().map { i, name in makeSpan(trace: trace, name: name, start: nowNanos() + UInt64(i)) }
+            try await store.append(makeRequest(spans: spans))
+            let got = try #require(try TraceReader(store: store).trace(id: trace))
+            #expect(got.resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }.map(\.name) == names)
+            await store.close()
+        }
+    }
+
     @Test func emptyRequestIsANoOp() async throws {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteTraceStore(config: storeConfig(dir))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import socket
 import subprocess
@@ -13,7 +15,8 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT, write_config
-from otlp_util import PROTOBUF, make_trace_request, new_trace_id, run_cli
+from otlp_util import (PROTOBUF, from_otlp_json, kv, make_request, make_span, make_trace_request, new_trace_id,
+                       run_cli)
 
 PIPELINES = sorted((REPO_ROOT / "pipelines").glob("*.y*ml"))
 
@@ -208,6 +211,18 @@ def test_print_config_without_config_prints_the_default_pipeline(otelsink_bin, t
     assert effective["receivers"]["otlp"]["protocols"]["http"]["endpoint"] in ("localhost:4318", "127.0.0.1:4318")
 
 
+def test_print_config_redacts_secrets_unless_asked(otelsink_bin, tmp_path):
+    """print-config replaces secrets with [REDACTED] (Tests/CollectorCoreTests/ConfigSecretRedactionTests pins which
+    keys); --show-secrets prints them. otelsink's own components have no secret settings, so here the two agree."""
+    config = tmp_path / "config.yaml"
+    config.write_text(PRINT_CONFIG)
+    redacted = run_cli(otelsink_bin, "print-config", "--config", config)
+    shown = run_cli(otelsink_bin, "print-config", "--config", config, "--show-secrets")
+    assert redacted.returncode == 0 and shown.returncode == 0, (redacted.stderr, shown.stderr)
+    assert yaml.safe_load(redacted.stdout) == yaml.safe_load(shown.stdout)
+    assert b"[REDACTED]" not in redacted.stdout
+
+
 # ---------------------------------------------------------------------------------------------- components
 
 
@@ -351,3 +366,169 @@ def test_serve_exits_when_only_the_grpc_port_is_in_use(server_factory, tmp_path)
     out, err = text(p)
     assert p.returncode != 0, err
     assert "stopped" in err or "error" in err.lower(), err
+
+
+# ---------------------------------------------------------------------------------------------- untrusted text
+
+# Span text is hostile: clear screen, set the terminal title, carriage return and newline (a forged line), NUL, BEL
+# and a right-to-left override. The service has no NUL: it is also passed to `search --service` (an argv string).
+# Service and name are short enough that the waterfall's label (cut at 60 columns) shows both whole.
+HOSTILE_SERVICE = "s\x1b[2J\r\nforged\u202e"
+HOSTILE_NAME = "n\x1b]0;pwned\x07\x00\r\n\u202e"
+HOSTILE_KEY = "k\u202e\x1b[2J"
+HOSTILE_VALUE = "v\x1b]0;pwned\x07\r\n\x00"
+RAW_CONTROLS = ["\x1b", "\x07", "\r", "\x00", "\u202e"]
+ESCAPED = {
+    HOSTILE_SERVICE: r"s\x1b[2J\r\nforged\u202e",
+    HOSTILE_NAME: r"n\x1b]0;pwned\x07\x00\r\n\u202e",
+    HOSTILE_KEY: r"k\u202e\x1b[2J",
+    HOSTILE_VALUE: r"v\x1b]0;pwned\x07\r\n\x00",
+}
+
+
+def _store_hostile_trace(server) -> bytes:
+    trace_id = new_trace_id()
+    root = make_span(trace_id, name=HOSTILE_NAME)
+    root.attributes.append(kv(HOSTILE_KEY, HOSTILE_VALUE))
+    root.status.code = 2  # STATUS_CODE_ERROR: the waterfall shows the message
+    root.status.message = HOSTILE_VALUE
+    event = root.events.add()
+    event.name = HOSTILE_NAME
+    event.time_unix_nano = root.start_time_unix_nano
+    child = make_span(trace_id, name="child", parent=root.span_id, start_ns=root.start_time_unix_nano + 1)
+    request = make_request([root, child], service=HOSTILE_SERVICE)
+    r = httpx.post(server.url(), content=request.SerializeToString(), headers={"Content-Type": PROTOBUF}, timeout=10)
+    assert r.status_code == 200, r.content
+    return trace_id
+
+
+def _assert_no_raw_controls(out: str, *, lines: int | None = None):
+    for raw in RAW_CONTROLS:
+        assert raw not in out, f"raw {raw!r} in output:\n{out!r}"
+    if lines is not None:
+        assert len(out.split("\n")) == lines + 1 and out.endswith("\n"), out  # no forged lines
+    assert not any(line.startswith("forged") for line in out.split("\n")), out
+
+
+@pytest.fixture
+def hostile_server(server_factory):
+    server = server_factory(query=True)
+    return server, _store_hostile_trace(server)
+
+
+@pytest.mark.parametrize("source", ["db", "endpoint"])
+def test_cli_escapes_untrusted_text(hostile_server, source):
+    server, trace_id = hostile_server
+    where = ["--db", server.db_path] if source == "db" else ["--endpoint", server.query_url]
+
+    # trace: the waterfall (plain, with attributes, and coloured: only its own SGR colour codes are escapes).
+    p = run_cli(server.binary, "trace", trace_id.hex(), *where)
+    out, err = text(p)
+    assert p.returncode == 0, err
+    _assert_no_raw_controls(out, lines=3)
+    assert f"{ESCAPED[HOSTILE_SERVICE]}: {ESCAPED[HOSTILE_NAME]}" in out
+    assert f"ERROR: {ESCAPED[HOSTILE_VALUE]}" in out
+    p = run_cli(server.binary, "trace", trace_id.hex(), "--attributes", *where)
+    out, err = text(p)
+    assert p.returncode == 0, err
+    _assert_no_raw_controls(out)
+    assert f"{ESCAPED[HOSTILE_KEY]}={ESCAPED[HOSTILE_VALUE]}" in out
+    assert f"event +0ns {ESCAPED[HOSTILE_NAME]}" in out
+    p = run_cli(server.binary, "trace", trace_id.hex(), "--color", "always", "--attributes", *where)
+    out, err = text(p)
+    assert p.returncode == 0, err
+    _assert_no_raw_controls(re.sub(r"\x1b\[[0-9;]*m", "", out))
+
+    # search: the table, escaped before its columns are measured.
+    p = run_cli(server.binary, "search", "--service", HOSTILE_SERVICE, *where)
+    out, err = text(p)
+    assert p.returncode == 0, err
+    _assert_no_raw_controls(out, lines=2)
+    header, row = out.splitlines()
+    assert trace_id.hex() in row and f"{ESCAPED[HOSTILE_SERVICE]}: {ESCAPED[HOSTILE_NAME]}" in row
+    assert len(header) == len(row)  # the last column is right-aligned: equal lengths mean aligned columns
+
+    # services, with operations.
+    p = run_cli(server.binary, "services", "--operations", *where)
+    out, err = text(p)
+    assert p.returncode == 0, err
+    _assert_no_raw_controls(out)
+    assert out.splitlines()[0] == ESCAPED[HOSTILE_SERVICE]
+    # The operations table keeps a name up to its first NUL (GRDB binds text as a C string): known, not a safety
+    # problem; the span itself keeps the whole name (see --json below).
+    assert any(line.startswith("  " + ESCAPED[HOSTILE_NAME].split(r"\x00")[0]) and line.endswith("  (internal)")
+               for line in out.splitlines()), out
+
+    # --json keeps the exact strings.
+    p = run_cli(server.binary, "trace", trace_id.hex(), "--json", *where)
+    assert p.returncode == 0, p.stderr
+    request = from_otlp_json(json.loads(p.stdout))
+    rs = request.resource_spans[0]
+    assert [a.value.string_value for a in rs.resource.attributes if a.key == "service.name"] == [HOSTILE_SERVICE]
+    root = next(s for s in rs.scope_spans[0].spans if s.name != "child")
+    assert root.name == HOSTILE_NAME and root.events[0].name == HOSTILE_NAME
+    assert root.status.message == HOSTILE_VALUE
+    assert [(a.key, a.value.string_value) for a in root.attributes] == [(HOSTILE_KEY, HOSTILE_VALUE)]
+    p = run_cli(server.binary, "search", "--service", HOSTILE_SERVICE, "--json", *where)
+    assert p.returncode == 0, p.stderr
+    [found] = json.loads(p.stdout)
+    assert (found["rootService"], found["rootOperation"]) == (HOSTILE_SERVICE, HOSTILE_NAME)
+
+
+def test_stats_escapes_service_names(hostile_server):
+    server, _ = hostile_server
+    p = run_cli(server.binary, "stats", "--db", server.db_path)
+    out, err = text(p)
+    assert p.returncode == 0, err
+    _assert_no_raw_controls(out, lines=4)
+    assert ESCAPED[HOSTILE_SERVICE] in out
+
+
+def test_debug_exporter_escapes_untrusted_text(server_factory):
+    """Logs and metrics reach the debug exporter (verbosity normal): a forged line or terminal escape in a body,
+    severity or metric name stays inside one escaped log line."""
+    from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+
+    server = server_factory(debug_verbosity="normal")
+    logs = logs_service_pb2.ExportLogsServiceRequest()
+    rl = logs.resource_logs.add()
+    rl.resource.attributes.append(kv("service.name", HOSTILE_SERVICE))
+    record = rl.scope_logs.add().log_records.add()
+    record.severity_text = HOSTILE_NAME
+    record.body.string_value = HOSTILE_VALUE
+    metrics = metrics_service_pb2.ExportMetricsServiceRequest()
+    rm = metrics.resource_metrics.add()
+    rm.resource.attributes.append(kv("service.name", HOSTILE_SERVICE))
+    metric = rm.scope_metrics.add().metrics.add()
+    metric.name = HOSTILE_NAME
+    metric.gauge.data_points.add().as_double = 1
+    for path, request in (("/v1/logs", logs), ("/v1/metrics", metrics)):
+        r = httpx.post(server.url(path), content=request.SerializeToString(), headers={"Content-Type": PROTOBUF},
+                       timeout=10)
+        assert r.status_code == 200, r.content
+    expected_log = f"{ESCAPED[HOSTILE_SERVICE]} severity={ESCAPED[HOSTILE_NAME]} body={ESCAPED[HOSTILE_VALUE]}"
+    expected_metric = f"{ESCAPED[HOSTILE_SERVICE]} {ESCAPED[HOSTILE_NAME]} unit=- type=gauge"
+    deadline = time.monotonic() + 10
+    while not (expected_log in server.log() and expected_metric in server.log()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = server.log()
+    assert expected_log in log and expected_metric in log, log[-3000:]
+    _assert_no_raw_controls(log)
+
+
+def test_trace_with_a_span_from_9e18_to_1_renders(server):
+    """The waterfall once trapped (Double to Int overflow) on a span starting at 9e18 ns and ending at 1 in a trace
+    1 ns long: the span's offset on the timeline was 9e18 × 40 columns."""
+    trace_id = new_trace_id()
+    odd = make_span(trace_id, name="backwards", start_ns=9 * 10**18)
+    odd.end_time_unix_nano = 1
+    request = make_request([odd, make_span(trace_id, name="ordinary", start_ns=1_000, duration_ns=1)])
+    r = httpx.post(server.url(), content=request.SerializeToString(), headers={"Content-Type": PROTOBUF}, timeout=10)
+    assert r.status_code == 200, r.content
+    for extra in ([], ["--attributes"], ["--color", "always"]):
+        p = run_cli(server.binary, "trace", trace_id.hex(), "--db", server.db_path, *extra)
+        out, err = text(p)
+        assert p.returncode == 0, (p.returncode, err)
+        assert out.startswith(f"Trace {trace_id.hex()} · 2 spans") or "\x1b[1mTrace" in out
+        assert "backwards" in out and "ordinary" in out
