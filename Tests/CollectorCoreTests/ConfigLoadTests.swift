@@ -132,7 +132,7 @@ struct ConfigLoadTests {
         let yaml = validBaseYAML + "\nextensions:\n  health_check:\nconnectors:\n  spanmetrics:\n"
         let problems = loadProblemTexts(yaml)
         #expect(Set(problems) == [
-            #"extensions::health_check: unknown extension type "health_check" (known types: bearertokenauth, query)"#,
+            #"extensions::health_check: unknown extension type "health_check" (known types: basicauth, bearertokenauth, query)"#,
             "connectors::spanmetrics: connector is not used as an exporter in any pipeline (it must end one pipeline and start another)",
             "connectors::spanmetrics: connector is not used as a receiver in any pipeline (it must end one pipeline and start another)",
         ])
