@@ -26,6 +26,8 @@ MAX_REQUEST_BODY = 20 * 1024 * 1024
 
 _LISTENING = re.compile(r"\blistening\b")
 _FIELD = re.compile(r"(\w+)=(\S+)")
+# `query` listed in service.extensions (alone, as before, or with other extensions).
+_QUERY_IN_SERVICE = re.compile(r"extensions: \[(?:[^\]\n]*, )?query(?:, [^\]\n]*)?\]")
 
 
 def otelsink_binary() -> Path:
@@ -36,9 +38,17 @@ def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, grpc_in_fl
                  http_max_body: int = MAX_REQUEST_BODY,
                  sqlite_extra: str = "", grpc: bool = True, http: bool = True, debug_verbosity: str = "basic",
                  query: bool = False, query_extra: str = "",
-                 prometheus: bool = False, spanmetrics: bool = False, open_metrics: bool = False) -> Path:
+                 prometheus: bool = False, spanmetrics: bool = False, open_metrics: bool = False,
+                 grpc_extra: str = "", http_extra: str = "", prometheus_extra: str = "",
+                 extensions_extra: str = "", service_extensions: tuple[str, ...] = (),
+                 telemetry_extra: str = "") -> Path:
     """A config on loopback port 0. `prometheus` adds the prometheus exporter to the metrics pipeline;
-    `spanmetrics` (implies `prometheus`) adds the spanmetrics connector from traces to metrics."""
+    `spanmetrics` (implies `prometheus`) adds the spanmetrics connector from traces to metrics.
+
+    `grpc_extra`, `http_extra`, `prometheus_extra`: YAML added under `protocols.grpc`, `protocols.http` and
+    `exporters.prometheus` (tls, auth, listener bounds); `extensions_extra`: YAML added under `extensions`
+    (e.g. a `bearertokenauth` extension), whose names go in `service_extensions`; `telemetry_extra`: YAML added
+    under `service.telemetry.metrics` (the self-telemetry listener's keys)."""
     prometheus = prometheus or spanmetrics
     protocols = ""
     if grpc:
@@ -49,23 +59,29 @@ def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, grpc_in_fl
         if grpc_in_flight is not None:
             protocols += f"""
         max_in_flight_bytes: {grpc_in_flight}"""
+        protocols += "".join(f"\n        {line}" for line in grpc_extra.strip("\n").splitlines())
     if http:
         protocols += f"""
       http:
         endpoint: 127.0.0.1:0
         max_request_body_size: {http_max_body}"""
+        protocols += "".join(f"\n        {line}" for line in http_extra.strip("\n").splitlines())
     extra = "".join(f"\n    {line}" for line in sqlite_extra.strip().splitlines())
     query_lines = "".join(f"\n    {line}" for line in query_extra.strip().splitlines())
-    extensions = f"""extensions:
+    more_extensions = "".join(f"\n  {line}" for line in extensions_extra.strip("\n").splitlines())
+    query_extension = f"""
   query:
     endpoint: 127.0.0.1:0
-    storage: sqlite{query_lines}
-""" if query else ""
-    service_extensions = "\n  extensions: [query]" if query else ""
+    storage: sqlite{query_lines}""" if query else ""
+    extensions = f"extensions:{more_extensions}{query_extension}\n" if query or more_extensions else ""
+    extension_names = (["query"] if query else []) + list(service_extensions)
+    service_extensions = f"\n  extensions: [{', '.join(extension_names)}]" if extension_names else ""
     prom = f"""
   prometheus:
     endpoint: 127.0.0.1:0
     enable_open_metrics: {str(open_metrics).lower()}""" if prometheus else ""
+    if prometheus:
+        prom += "".join(f"\n    {line}" for line in prometheus_extra.strip("\n").splitlines())
     connectors = """
 connectors:
   spanmetrics:
@@ -75,6 +91,7 @@ connectors:
     metrics_exporters = "[debug, prometheus]" if prometheus else "[debug]"
     traces_exporters = "[sqlite, spanmetrics]" if spanmetrics else "[sqlite]"
     metrics_receivers = "[otlp, spanmetrics]" if spanmetrics else "[otlp]"
+    telemetry_lines = "".join(f"\n      {line}" for line in telemetry_extra.strip("\n").splitlines())
     path.write_text(f"""{extensions}receivers:
   otlp:
     protocols:{protocols}
@@ -86,7 +103,7 @@ exporters:
 service:{service_extensions}
   telemetry:
     metrics:
-      address: 127.0.0.1:0
+      address: 127.0.0.1:0{telemetry_lines}
   pipelines:
     traces:
       receivers: [otlp]
@@ -134,7 +151,7 @@ class OtelsinkServer:
         deadline = time.monotonic() + timeout
         want_grpc = "grpc:" in self.config.read_text()
         want_http = "http:" in self.config.read_text()
-        want_query = "extensions: [query]" in self.config.read_text()
+        want_query = _QUERY_IN_SERVICE.search(self.config.read_text()) is not None
         want_prometheus = "\n  prometheus:" in self.config.read_text()
         want_telemetry = "level: none" not in self.config.read_text()
         while True:
