@@ -15,16 +15,21 @@ public final class HTTP2GoAwayWatcher: ChannelOutboundHandler, RemovableChannelH
     private var skip = 0
     /// A frame header (9 bytes), plus the first 8 bytes of a GOAWAY payload, split across writes.
     private var pending: [UInt8] = []
+    private var goAwaySeen = false
     private var closing = false
 
     public init() {}
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        var goAwayWithError = false
-        if !closing, case .byteBuffer(let buffer) = unwrapOutboundIn(data) {
-            goAwayWithError = scan(buffer.readableBytesView)
+        if !closing, !goAwaySeen, case .byteBuffer(let buffer) = unwrapOutboundIn(data), scan(buffer.readableBytesView) {
+            goAwaySeen = true
+            // Should the rest of the frame never be written, close anyway.
+            context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
+        } else if goAwaySeen, !closing, case .byteBuffer(let buffer) = unwrapOutboundIn(data) {
+            _ = scan(buffer.readableBytesView)
         }
-        guard goAwayWithError else { return context.write(data, promise: promise) }
+        // Close once the GOAWAY frame is out whole: its debug data may come in a later write.
+        guard goAwaySeen, !closing, skip == 0, pending.isEmpty else { return context.write(data, promise: promise) }
         closing = true
         let written = promise ?? context.eventLoop.makePromise()
         context.writeAndFlush(data, promise: written)

@@ -17,37 +17,42 @@ enum OTLPHTTPServer {
         endpoint: ListenEndpoint, service: OTLPHTTPService, budget: InFlightBudget, options: ListenerOptions, logger: Logger
     ) async throws -> TCPServer {
         try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(10), options: options, logger: logger) { channel in
-            // A request that stalls (no bytes for the idle timeout) is closed; between requests the connection's
-            // deadlines are ConnectionDeadlineHandler's.
-            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
-            try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser())
-            let sniffer = HTTPProtocolSniffer(
-                http1: { channel in
-                    try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
-                    try channel.pipeline.syncOperations.addHandler(OTLPHTTPHandler(service: service, budget: budget))
-                },
-                http2: { channel in
-                    try channel.pipeline.syncOperations.addHandler(HTTP2GoAwayWatcher())
-                    _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                        mode: .server,
-                        connectionConfiguration: .init(),
-                        streamConfiguration: .init()
-                    ) { stream in
-                        stream.eventLoop.makeCompletedFuture {
-                            // Each stream is a request: the connection is not idle while one is open.
-                            let parent = stream.parent
-                            parent?.pipeline.triggerUserOutboundEvent(ConnectionActivity.requestStarted, promise: nil)
-                            stream.closeFuture.whenComplete { _ in
-                                parent?.pipeline.triggerUserOutboundEvent(ConnectionActivity.requestFinished, promise: nil)
-                            }
-                            try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                            try stream.pipeline.syncOperations.addHandler(OTLPHTTPHandler(service: service, budget: budget))
-                        }
-                    }
-                    channel.pipeline.triggerUserOutboundEvent(ConnectionActivity.sessionEstablished, promise: nil)
-                })
-            try channel.pipeline.syncOperations.addHandler(sniffer)
+            try configure(channel, service: service, budget: budget, options: options)
         }
+    }
+
+    /// The handlers of one connection after the deadline and TLS handlers (the fuzz target feeds bytes to these).
+    static func configure(_ channel: any Channel, service: OTLPHTTPService, budget: InFlightBudget, options: ListenerOptions) throws {
+        // A request that stalls (no bytes for the idle timeout) is closed; between requests the connection's
+        // deadlines are ConnectionDeadlineHandler's.
+        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
+        try channel.pipeline.syncOperations.addHandler(IdleConnectionCloser())
+        let sniffer = HTTPProtocolSniffer(
+            http1: { channel in
+                try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
+                try channel.pipeline.syncOperations.addHandler(OTLPHTTPHandler(service: service, budget: budget))
+            },
+            http2: { channel in
+                try channel.pipeline.syncOperations.addHandler(HTTP2GoAwayWatcher())
+                _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                    mode: .server,
+                    connectionConfiguration: .init(),
+                    streamConfiguration: .init()
+                ) { stream in
+                    stream.eventLoop.makeCompletedFuture {
+                        // Each stream is a request: the connection is not idle while one is open.
+                        let parent = stream.parent
+                        parent?.pipeline.triggerUserOutboundEvent(ConnectionActivity.requestStarted, promise: nil)
+                        stream.closeFuture.whenComplete { _ in
+                            parent?.pipeline.triggerUserOutboundEvent(ConnectionActivity.requestFinished, promise: nil)
+                        }
+                        try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                        try stream.pipeline.syncOperations.addHandler(OTLPHTTPHandler(service: service, budget: budget))
+                    }
+                }
+                channel.pipeline.triggerUserOutboundEvent(ConnectionActivity.sessionEstablished, promise: nil)
+            })
+        try channel.pipeline.syncOperations.addHandler(sniffer)
     }
 }
 

@@ -823,17 +823,8 @@ FLOODS = {
     "CONTINUATION flood (2000 frames)": (_continuation_flood, None),
     "ping flood without calls (keepalive enforcement)": (_ping_flood, 11),
 }
-TRUNCATED_GOAWAY = (
-    "server bug: HTTP2GoAwayWatcher closes the output as soon as the write holding the GOAWAY's first 8 payload "
-    "bytes completes; the opaque data (\"too_many_pings\"), written separately, never goes out. On the wire: "
-    "00001607 00 00000000 00000000 0000000b, then EOF: a frame declaring 22 bytes with 8, so clients (grpc-go) never "
-    "see the GOAWAY and do not back off their keepalive")
-
-
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("flood", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=TRUNCATED_GOAWAY)) if code == 11 else name
-    for name, (_, code) in FLOODS.items()])
+@pytest.mark.parametrize("flood", list(FLOODS))
 def test_floods_get_goaway_and_close_while_others_are_served(module_server, flood):
     """Each flood on a fresh connection, again and again for 2 s while a well-behaved exporter keeps exporting:
     every time GOAWAY with an error code, then the connection closed; memory bounded."""
