@@ -5,12 +5,15 @@ The binary is `$OTELSINK_BIN`, else `<repo>/.build/debug/otelsink` (build it wit
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -313,3 +316,84 @@ def module_server(otelsink_bin, tmp_path_factory):
     server = factory()
     yield server
     factory.teardown()
+
+
+# ---------------------------------------------------------------------------------------------- certificates
+# Made once per session with `openssl` (test_security.py, and test_sdk_interop.py's TLS variants).
+
+
+@dataclass(frozen=True)
+class Pair:
+    cert: Path
+    key: Path
+
+    @property
+    def der(self) -> bytes:
+        return ssl.PEM_cert_to_DER_cert(self.cert.read_text())
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.der).hexdigest()
+
+
+@dataclass(frozen=True)
+class PKI:
+    ca: Pair                # signs server, client, expired, rotated
+    server: Pair            # SAN IP:127.0.0.1, DNS:localhost
+    client: Pair            # clientAuth, signed by `ca`
+    other_ca: Pair          # unrelated CA
+    other_client: Pair      # clientAuth, signed by `other_ca`
+    other_server: Pair      # a valid server certificate for 127.0.0.1, but from `other_ca`
+    expired: Pair           # server certificate from `ca` whose validity ended yesterday
+    rotated: Pair           # a second server certificate from `ca` (other serial, other CN)
+
+
+def _openssl(*args: str, cwd: Path):
+    p = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, timeout=60)
+    assert p.returncode == 0, f"openssl {' '.join(args)}: {p.stderr.decode(errors='replace')}"
+
+
+def _make_ca(d: Path, name: str) -> Pair:
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "30", "-subj", f"/CN=otelsink test {name}",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             cwd=d)
+    return Pair(d / f"{name}.pem", d / f"{name}.key")
+
+
+def _make_leaf(d: Path, name: str, ca: Pair, serial: int, *, server: bool, days: int = 30) -> Pair:
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f"{name}.key",
+             "-out", f"{name}.csr", "-subj", f"/CN=otelsink {name}", cwd=d)
+    ext = d / f"{name}.ext"
+    ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n" + (
+        "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n" if server
+        else "extendedKeyUsage=clientAuth\n"))
+    # `-days -1`: valid from now until yesterday, i.e. expired.
+    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", str(ca.cert), "-CAkey", str(ca.key), "-set_serial",
+             str(serial), "-days", str(days), "-extfile", str(ext), "-out", f"{name}.pem", cwd=d)
+    return Pair(d / f"{name}.pem", d / f"{name}.key")
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory) -> PKI:
+    d = tmp_path_factory.mktemp("pki")
+    ca = _make_ca(d, "ca")
+    other_ca = _make_ca(d, "other-ca")
+    return PKI(
+        ca=ca,
+        server=_make_leaf(d, "server", ca, 1001, server=True),
+        client=_make_leaf(d, "client", ca, 1002, server=False),
+        other_ca=other_ca,
+        other_client=_make_leaf(d, "other-client", other_ca, 2001, server=False),
+        other_server=_make_leaf(d, "other-server", other_ca, 2002, server=True),
+        expired=_make_leaf(d, "expired", ca, 1003, server=True, days=-1),
+        rotated=_make_leaf(d, "rotated", ca, 1004, server=True),
+    )
+
+
+def tls_yaml(pair: Pair, client_ca: Pair | None = None, **extra: str) -> str:
+    lines = ["tls:", f"  cert_file: {pair.cert}", f"  key_file: {pair.key}"]
+    if client_ca is not None:
+        lines.append(f"  client_ca_file: {client_ca.cert}")
+    lines += [f"  {k}: {v}" for k, v in extra.items()]
+    return "\n".join(lines)

@@ -3,16 +3,22 @@
 The spans are made by the SDK, captured in memory, and exported with the real exporters. What those exporters put
 on the wire is exactly `encode_spans(spans)` (the exporters call that encoder), so every stored span, resource and
 scope is compared as a protobuf message with it: nothing may be lost or altered.
+
+The tests that use the SDK exporters (traces, metrics, logs) and the hand-made OTLP/JSON post run twice: in clear
+text, and with TLS on both OTLP ports (the session's openssl-made certificates, see conftest.py; the exporters trust
+the test CA and nothing else). The edge-value tests at the end post raw requests to a shared clear-text server.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import time
 
 import grpc
 import httpx
 import pytest
+import requests
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GRPCSpanExporter
@@ -27,9 +33,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import (Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags,
                                  TraceState, set_span_in_context)
 
+from conftest import tls_yaml
 from otlp_util import (JSON, assert_same_trace, by_trace, cli_trace_json, cli_trace_request, encode_body,
                        from_otlp_json, make_request, make_span, new_trace_id, parse_trace_response, stored_rows,
                        stored_span_ids, to_otlp_json)
+
+# Every test here takes well under a second; a hang fails it instead of the run.
+pytestmark = pytest.mark.timeout(60)
 
 SERVICE = "interop-sdk-service"
 
@@ -116,8 +126,54 @@ def make_sdk_spans():
     return spans
 
 
+# ---------------------------------------------------------------------------------------------- clear text or TLS
+
+
+@pytest.fixture(params=["clear", "tls"])
+def security(request):
+    """None (clear text), or the session's certificates: the server gets `tls` on both OTLP ports."""
+    return request.getfixturevalue("pki") if request.param == "tls" else None
+
+
+def start_server(server_factory, pki, **options):
+    """A server with TLS on its OTLP/gRPC and OTLP/HTTP ports when `pki` is given; `server.tls_ca` is the CA the
+    clients trust (None in clear text)."""
+    if pki is not None:
+        options.update(grpc_extra=tls_yaml(pki.server), http_extra=tls_yaml(pki.server))
+    server = server_factory(**options)
+    server.tls_ca = pki.ca if pki is not None else None
+    return server
+
+
+@pytest.fixture
+def server(server_factory, security):
+    return start_server(server_factory, security)
+
+
+def grpc_target(server) -> dict:
+    """Keyword arguments for an SDK OTLP/gRPC exporter."""
+    if server.tls_ca is None:
+        return {"endpoint": server.grpc_address, "insecure": True}
+    return {"endpoint": server.grpc_address, "insecure": False,
+            "credentials": grpc.ssl_channel_credentials(root_certificates=server.tls_ca.cert.read_bytes())}
+
+
+def otlp_http_url(server, path: str) -> str:
+    return f"{'https' if server.tls_ca is not None else 'http'}://{server.http_address}{path}"
+
+
+def http_target(server, path: str) -> dict:
+    """Keyword arguments for an SDK OTLP/HTTP exporter."""
+    if server.tls_ca is None:
+        return {"endpoint": otlp_http_url(server, path)}
+    # requests lets REQUESTS_CA_BUNDLE override `certificate_file` unless the session ignores the environment.
+    session = requests.Session()
+    session.trust_env = False
+    return {"endpoint": otlp_http_url(server, path), "certificate_file": str(server.tls_ca.cert), "session": session}
+
+
 def _export_grpc(server, spans, compression=None):
-    exporter = GRPCSpanExporter(endpoint=server.grpc_address, insecure=True, timeout=10, compression=compression)
+    exporter = GRPCSpanExporter(**grpc_target(server), timeout=10, compression=compression)
     try:
         return exporter.export(spans)
     finally:
@@ -125,7 +181,7 @@ def _export_grpc(server, spans, compression=None):
 
 
 def _export_http(server, spans, compression=HTTPCompression.NoCompression):
-    exporter = HTTPSpanExporter(endpoint=server.url("/v1/traces"), timeout=10, compression=compression)
+    exporter = HTTPSpanExporter(**http_target(server, "/v1/traces"), timeout=10, compression=compression)
     try:
         return exporter.export(spans)
     finally:
@@ -238,8 +294,9 @@ def test_hand_made_otlp_json_is_lossless(server):
     first_span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     assert len(first_span["traceId"]) == 32 and len(first_span["spanId"]) == 16  # hex, not base64
     assert isinstance(first_span["kind"], int)
-    with httpx.Client(timeout=10) as client:
-        r = client.post(server.url(), content=json.dumps(doc), headers={"Content-Type": JSON})
+    verify = ssl.create_default_context(cafile=str(server.tls_ca.cert)) if server.tls_ca is not None else True
+    with httpx.Client(timeout=10, verify=verify, trust_env=False) as client:
+        r = client.post(otlp_http_url(server, "/v1/traces"), content=json.dumps(doc), headers={"Content-Type": JSON})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith(JSON)
     response = parse_trace_response(r.content, r.headers["content-type"])
@@ -346,7 +403,7 @@ def _debug_dumps(server, prefix: str, count: int, timeout: float = 10.0) -> list
         time.sleep(0.05)
 
 
-def test_sdk_metrics_exporters_deliver_every_data_point(server_factory):
+def test_sdk_metrics_exporters_deliver_every_data_point(server_factory, security):
     """The SDK's metric exporters (gRPC and HTTP) deliver sums, gauges, histograms and exponential histograms; the
     debug exporter's dump of what otelsink decoded equals what the SDK encoded."""
     from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
@@ -355,13 +412,13 @@ def test_sdk_metrics_exporters_deliver_every_data_point(server_factory):
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
     from opentelemetry.sdk.metrics.export import MetricExportResult
 
-    server = server_factory(debug_verbosity="detailed")
+    server = start_server(server_factory, security, debug_verbosity="detailed")
     data = _sdk_metrics()
     expected = encode_metrics(data)
     kinds = {m.WhichOneof("data") for m in expected.resource_metrics[0].scope_metrics[0].metrics}
     assert kinds == {"sum", "gauge", "histogram", "exponential_histogram"}
-    for exporter in (GRPCMetricExporter(endpoint=server.grpc_address, insecure=True, timeout=10),
-                     HTTPMetricExporter(endpoint=server.url("/v1/metrics"), timeout=10)):
+    for exporter in (GRPCMetricExporter(**grpc_target(server), timeout=10),
+                     HTTPMetricExporter(**http_target(server, "/v1/metrics"), timeout=10)):
         try:
             assert exporter.export(data) == MetricExportResult.SUCCESS
         finally:
@@ -372,20 +429,20 @@ def test_sdk_metrics_exporters_deliver_every_data_point(server_factory):
         assert from_otlp_json(doc, ExportMetricsServiceRequest) == expected
 
 
-def test_sdk_log_exporters_deliver_every_record(server_factory):
+def test_sdk_log_exporters_deliver_every_record(server_factory, security):
     from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
     from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GRPCLogExporter
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HTTPLogExporter
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
     from opentelemetry.sdk._logs.export import LogRecordExportResult
 
-    server = server_factory(debug_verbosity="detailed")
+    server = start_server(server_factory, security, debug_verbosity="detailed")
     records = _sdk_logs()
     expected = encode_logs(records)
     with_span = [r for rl in expected.resource_logs for sl in rl.scope_logs for r in sl.log_records if r.trace_id]
     assert len(with_span) == 1 and len(with_span[0].span_id) == 8
-    for exporter in (GRPCLogExporter(endpoint=server.grpc_address, insecure=True, timeout=10),
-                     HTTPLogExporter(endpoint=server.url("/v1/logs"), timeout=10)):
+    for exporter in (GRPCLogExporter(**grpc_target(server), timeout=10),
+                     HTTPLogExporter(**http_target(server, "/v1/logs"), timeout=10)):
         try:
             assert exporter.export(records) == LogRecordExportResult.SUCCESS
         finally:

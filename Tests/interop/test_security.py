@@ -15,7 +15,6 @@ import ssl
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -30,6 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from conftest import Pair, tls_yaml  # the session fixture `pki` (openssl-made certificates) is in conftest.py
 from otlp_util import PROTOBUF, make_trace_request, run_cli, stored_span_ids
 from rawhttp import H2Connection
 
@@ -40,84 +40,7 @@ GOOD_AUTH = {"authorization": f"Bearer {TOKEN}"}
 CHALLENGE = 'Bearer realm="otelsink"'
 
 
-# ---------------------------------------------------------------------------------------------- certificates
-
-
-@dataclass(frozen=True)
-class Pair:
-    cert: Path
-    key: Path
-
-    @property
-    def der(self) -> bytes:
-        return ssl.PEM_cert_to_DER_cert(self.cert.read_text())
-
-    @property
-    def fingerprint(self) -> str:
-        return hashlib.sha256(self.der).hexdigest()
-
-
-@dataclass(frozen=True)
-class PKI:
-    ca: Pair                # signs server, client, expired, rotated
-    server: Pair            # SAN IP:127.0.0.1, DNS:localhost
-    client: Pair            # clientAuth, signed by `ca`
-    other_ca: Pair          # unrelated CA
-    other_client: Pair      # clientAuth, signed by `other_ca`
-    other_server: Pair      # a valid server certificate for 127.0.0.1, but from `other_ca`
-    expired: Pair           # server certificate from `ca` whose validity ended yesterday
-    rotated: Pair           # a second server certificate from `ca` (other serial, other CN)
-
-
-def _openssl(*args: str, cwd: Path):
-    p = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, timeout=60)
-    assert p.returncode == 0, f"openssl {' '.join(args)}: {p.stderr.decode(errors='replace')}"
-
-
-def _make_ca(d: Path, name: str) -> Pair:
-    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "30", "-subj", f"/CN=otelsink test {name}",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-             cwd=d)
-    return Pair(d / f"{name}.pem", d / f"{name}.key")
-
-
-def _make_leaf(d: Path, name: str, ca: Pair, serial: int, *, server: bool, days: int = 30) -> Pair:
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f"{name}.key",
-             "-out", f"{name}.csr", "-subj", f"/CN=otelsink {name}", cwd=d)
-    ext = d / f"{name}.ext"
-    ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n" + (
-        "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n" if server
-        else "extendedKeyUsage=clientAuth\n"))
-    # `-days -1`: valid from now until yesterday, i.e. expired.
-    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", str(ca.cert), "-CAkey", str(ca.key), "-set_serial",
-             str(serial), "-days", str(days), "-extfile", str(ext), "-out", f"{name}.pem", cwd=d)
-    return Pair(d / f"{name}.pem", d / f"{name}.key")
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory) -> PKI:
-    d = tmp_path_factory.mktemp("pki")
-    ca = _make_ca(d, "ca")
-    other_ca = _make_ca(d, "other-ca")
-    return PKI(
-        ca=ca,
-        server=_make_leaf(d, "server", ca, 1001, server=True),
-        client=_make_leaf(d, "client", ca, 1002, server=False),
-        other_ca=other_ca,
-        other_client=_make_leaf(d, "other-client", other_ca, 2001, server=False),
-        other_server=_make_leaf(d, "other-server", other_ca, 2002, server=True),
-        expired=_make_leaf(d, "expired", ca, 1003, server=True, days=-1),
-        rotated=_make_leaf(d, "rotated", ca, 1004, server=True),
-    )
-
-
-def tls_yaml(pair: Pair, client_ca: Pair | None = None, **extra: str) -> str:
-    lines = ["tls:", f"  cert_file: {pair.cert}", f"  key_file: {pair.key}"]
-    if client_ca is not None:
-        lines.append(f"  client_ca_file: {client_ca.cert}")
-    lines += [f"  {k}: {v}" for k, v in extra.items()]
-    return "\n".join(lines)
+# ---------------------------------------------------------------------------------------------- TLS clients
 
 
 def client_context(ca: Pair | None, client: Pair | None = None, alpn: list[str] | None = None) -> ssl.SSLContext:
