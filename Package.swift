@@ -222,6 +222,27 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Fuzzing (bench/fuzz, scripts/fuzz.sh): what each target checks, shared with the regression test, and the
+        // libFuzzer entry point (built with -sanitize=fuzzer,address -parse-as-library; a no-op otherwise).
+        .target(
+            name: "FuzzChecks",
+            dependencies: [
+                "OTLP", "CollectorCore", "CollectorService", "OTLPReceivers", "NIOServing", "QueryAPI", "SQLiteStore", "CZlib",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "bench/fuzz/FuzzChecks",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "OtelsinkFuzz",
+            dependencies: ["FuzzChecks"],
+            path: "bench/fuzz/OtelsinkFuzz",
+            swiftSettings: strict
+        ),
+
         // Test kit: sinks, fakes, a test server harness.
         .target(
             name: "CollectorTesting",
@@ -229,6 +250,11 @@ let package = Package(
                 "CollectorCore", "OTLP", "CollectorService",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FuzzRegressionTests",
+            dependencies: ["FuzzChecks"],
             swiftSettings: strict
         ),
         .testTarget(
