@@ -3,12 +3,15 @@
 TLS: certificates made once per session with `openssl` (a CA, a server certificate for 127.0.0.1/localhost, a
 client certificate, an unrelated CA with its own client certificate, an expired server certificate and a second
 server certificate for rotation); the official Python SDK exporters (gRPC and HTTP) and raw `ssl` sockets as
-clients. Authentication: the `bearertokenauth` extension on OTLP/gRPC, OTLP/HTTP and the query API.
+clients. Authentication: the `bearertokenauth` and `basicauth` (htpasswd with bcrypt hashes made by python's
+`bcrypt`) extensions on OTLP/gRPC, OTLP/HTTP and the query API.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 import socket
 import ssl
@@ -681,3 +684,174 @@ def test_missing_certificate_file_is_a_config_error(otelsink_bin, server_factory
                        timeout=30, stdin=subprocess.DEVNULL, cwd=server.workdir)
     out = (p.stdout + p.stderr).decode(errors="replace")
     assert p.returncode != 0 and "receivers::otlp::protocols::grpc::tls::cert_file" in out, (p.returncode, out)
+
+
+# ---------------------------------------------------------------------------------------------- basicauth
+
+BASIC_CHALLENGE = 'Basic realm="otelsink", charset="UTF-8"'
+BASIC_AUTH = "auth:\n  authenticator: basicauth"
+# user -> password. alice: a `$2b$` hash (python bcrypt); bob: the same kind of hash with htpasswd's `$2y$` prefix;
+# dave: a UTF-8 password with a colon in it (only the first colon of `user:password` separates); carol: a plain
+# `user:password` inline entry.
+BASIC_USERS = {"alice": "alice-pw", "bob": "bob-pw", "dave": "pa:ss wörd", "carol": "carol-plain"}
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def basic_headers(user: str, password: str) -> dict[str, str]:
+    return {"authorization": basic(user, password)}
+
+
+@pytest.fixture(scope="module")
+def htpasswd(tmp_path_factory) -> Path:
+    import bcrypt
+    path = tmp_path_factory.mktemp("basicauth") / "htpasswd"
+    lines = ["# made by the interop tests"]
+    for user in ("alice", "bob", "dave"):
+        hashed = bcrypt.hashpw(BASIC_USERS[user].encode(), bcrypt.gensalt(rounds=5)).decode()
+        assert hashed.startswith("$2b$05$") and len(hashed) == 60
+        lines.append(f"{user}:{'$2y$' + hashed[4:] if user == 'bob' else hashed}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def basicauth_yaml(file: Path | None = None, inline: str | None = None) -> str:
+    lines = ["basicauth:", "  htpasswd:"]
+    if file is not None:
+        lines.append(f"    file: {file}")
+    if inline is not None:
+        lines.append(f"    inline: {json.dumps(inline)}")
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def basic_server(server_factory, htpasswd):
+    return server_factory(grpc_extra=BASIC_AUTH, http_extra=BASIC_AUTH, query=True, query_extra=BASIC_AUTH,
+                          extensions_extra=basicauth_yaml(htpasswd, f"carol:{BASIC_USERS['carol']}"),
+                          service_extensions=("basicauth",))
+
+
+# Credentials that must be refused: wrong passwords (bcrypt, `$2y$`, plain), an unknown user, a user's password for
+# another user, no password, not base64, another scheme, and a remembered (already verified) header's user with a
+# wrong password.
+BAD_BASIC = [
+    {},
+    {"Authorization": basic("alice", "wrong")},
+    {"Authorization": basic("alice", "alice-pw ")},
+    {"Authorization": basic("bob", "alice-pw")},
+    {"Authorization": basic("carol", "carol-plai")},
+    {"Authorization": basic("dave", "pa")},
+    {"Authorization": basic("mallory", "alice-pw")},
+    {"Authorization": basic("alice", "")},
+    {"Authorization": "Basic !!!not-base64!!!"},
+    {"Authorization": "Bearer alice-pw"},
+    {"Authorization": "Basic " + base64.b64encode(b"alice-pw").decode()},
+]
+
+
+@pytest.mark.timeout(60)
+def test_basic_auth_on_the_query_api(basic_server):
+    server = basic_server
+    trace_id, request = make_trace_request(3)
+    r = httpx.post(server.url(), content=request.SerializeToString(), timeout=10,
+                   headers={"Content-Type": PROTOBUF, **basic_headers("alice", "alice-pw")})
+    assert r.status_code == 200, r.content[:300]
+    paths = ["/api/services", f"/api/traces/{trace_id.hex()}", "/api/v3/services"]
+    with httpx.Client(base_url=f"http://{server.query_address}", timeout=10) as c:
+        r = c.get("/health")
+        assert r.status_code == 200, r.text[:200]
+        for user, password in BASIC_USERS.items():
+            for path in paths:
+                r = c.get(path, headers={"Authorization": basic(user, password)})
+                assert r.status_code == 200, (user, path, r.status_code, r.text[:200])
+        r = c.get(f"/api/traces/{trace_id.hex()}", headers={"Authorization": basic("bob", "bob-pw")})
+        assert len(r.json()["data"][0]["spans"]) == 3
+        for headers in BAD_BASIC:
+            for path in paths:
+                r = c.get(path, headers=headers)
+                assert r.status_code == 401, (path, headers, r.status_code, r.text[:200])
+                assert r.headers.get("www-authenticate") == BASIC_CHALLENGE, (path, headers, r.headers)
+                assert trace_id.hex() not in r.text and "interop-test" not in r.text
+        # The right credentials still work after all the refusals.
+        assert c.get(paths[0], headers={"Authorization": basic("dave", "pa:ss wörd")}).status_code == 200
+
+
+@pytest.mark.timeout(60)
+def test_basic_auth_on_otlp_http(basic_server):
+    server = basic_server
+    assert_exported_and_stored(server, http_exporter(server, headers=basic_headers("alice", "alice-pw")),
+                               "HTTP exporter, alice ($2b$)")
+    assert_exported_and_stored(server, http_exporter(server, headers=basic_headers("bob", "bob-pw")),
+                               "HTTP exporter, bob ($2y$)")
+    assert_exported_and_stored(server, http_exporter(server, headers=basic_headers("carol", "carol-plain")),
+                               "HTTP exporter, carol (plain inline entry)")
+    assert_export_fails_and_nothing_stored(server, http_exporter(server), "HTTP exporter without credentials")
+    assert_export_fails_and_nothing_stored(server, http_exporter(server, headers=basic_headers("alice", "nope")),
+                                           "HTTP exporter, wrong password")
+    assert_export_fails_and_nothing_stored(server, http_exporter(server, headers=basic_headers("eve", "alice-pw")),
+                                           "HTTP exporter, unknown user")
+
+    trace_id, request = make_trace_request(2)
+    body = request.SerializeToString()
+    for headers in BAD_BASIC:
+        r = httpx.post(server.url(), content=body, headers={"Content-Type": PROTOBUF, **headers}, timeout=10)
+        assert r.status_code == 401, (headers, r.status_code, r.content[:200])
+        assert r.headers.get("www-authenticate") == BASIC_CHALLENGE, (headers, r.headers)
+    assert stored(server, trace_id) == set()
+    r = httpx.post(server.url(), content=body, timeout=10,
+                   headers={"Content-Type": PROTOBUF, "Authorization": basic("dave", "pa:ss wörd")})
+    assert r.status_code == 200, r.content[:200]
+    assert len(stored(server, trace_id)) == 2
+
+
+@pytest.mark.timeout(60)
+def test_basic_auth_on_otlp_grpc(basic_server):
+    server = basic_server
+    assert_exported_and_stored(server, grpc_exporter(server, headers=basic_headers("bob", "bob-pw")),
+                               "gRPC exporter, bob ($2y$)")
+    assert_export_fails_and_nothing_stored(server, grpc_exporter(server, headers=basic_headers("bob", "alice-pw")),
+                                           "gRPC exporter, wrong password")
+    assert grpc_export_raw(server) == grpc.StatusCode.UNAUTHENTICATED
+    assert grpc_export_raw(server, metadata=[("authorization", basic("mallory", "x"))]) == grpc.StatusCode.UNAUTHENTICATED
+    assert grpc_export_raw(server, metadata=[("authorization", basic("carol", "carol-plain"))]) == grpc.StatusCode.OK
+    assert grpc_export_raw(server, metadata=[("authorization", basic("alice", "alice-pw"))]) == grpc.StatusCode.OK
+
+
+@pytest.mark.timeout(60)
+def test_basic_auth_inline_plain_entry_alone(server_factory):
+    """Only `htpasswd.inline` with a plain `user:password` line (as otelcol's README writes it from env vars)."""
+    server = server_factory(grpc=False, http_extra=BASIC_AUTH, extensions_extra=basicauth_yaml(inline="ops:let-me-in"),
+                            service_extensions=("basicauth",))
+    assert_exported_and_stored(server, http_exporter(server, headers=basic_headers("ops", "let-me-in")),
+                               "inline plain entry")
+    assert_export_fails_and_nothing_stored(server, http_exporter(server, headers=basic_headers("ops", "let-me-i")),
+                                           "inline plain entry, wrong password")
+    _, request = make_trace_request(1)
+    r = httpx.post(server.url(), content=request.SerializeToString(), timeout=10,
+                   headers={"Content-Type": PROTOBUF, "Authorization": basic("ops", "LET-ME-IN")})
+    assert r.status_code == 401 and r.headers.get("www-authenticate") == BASIC_CHALLENGE, (r.status_code, r.headers)
+
+
+@pytest.mark.timeout(60)
+def test_validate_refuses_non_bcrypt_htpasswd_hashes(otelsink_bin, tmp_path, htpasswd):
+    apr1 = "$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/"  # htpasswd -m (MD5)
+    rc, err = _validate(otelsink_bin, tmp_path, "apr1-inline", http_extra=BASIC_AUTH,
+                        extensions_extra=basicauth_yaml(inline=f"md5user:{apr1}"), service_extensions=("basicauth",))
+    assert rc == 1, err
+    assert "extensions::basicauth::htpasswd::inline:" in err and "md5user" in err, err
+    assert apr1 not in err and "HqJZimcKQFAMYayBlzkrA" not in err, f"the hash is echoed:\n{err}"
+
+    bad_file = tmp_path / "htpasswd-md5"
+    bad_file.write_text(htpasswd.read_text() + f"md5user:{apr1}\n")
+    rc, err = _validate(otelsink_bin, tmp_path, "apr1-file", http_extra=BASIC_AUTH,
+                        extensions_extra=basicauth_yaml(bad_file), service_extensions=("basicauth",))
+    assert rc == 1, err
+    assert "extensions::basicauth::htpasswd::file:" in err and "md5user" in err, err
+    assert "HqJZimcKQFAMYayBlzkrA" not in err, f"the hash is echoed:\n{err}"
+
+    rc, err = _validate(otelsink_bin, tmp_path, "good", grpc_extra=BASIC_AUTH, http_extra=BASIC_AUTH, query=True,
+                        query_extra=BASIC_AUTH, extensions_extra=basicauth_yaml(htpasswd, "carol:carol-plain"),
+                        service_extensions=("basicauth",))
+    assert rc == 0, err
