@@ -109,6 +109,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "OTLPExporters",
+            dependencies: [
+                "CollectorCore", "OTLP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Exporters",
             dependencies: ["CollectorCore", "OTLP"],
             swiftSettings: strict
@@ -255,6 +264,11 @@ let package = Package(
         .testTarget(
             name: "FuzzRegressionTests",
             dependencies: ["FuzzChecks"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OTLPExportersTests",
+            dependencies: ["OTLPExporters", "CollectorCore", "CollectorTesting"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -45,6 +45,15 @@ public final class ManualClock: MonotonicClock, Sendable {
         }
     }
 
+    /// The earliest deadline a task sleeps until, if any.
+    public var nextDeadline: Duration? { state.withLock { $0.sleepers.map(\.deadline).min() } }
+
+    /// Moves time to the earliest sleeper's deadline (if any) and wakes it.
+    public func advanceToNextDeadline() {
+        guard let next = nextDeadline else { return }
+        advance(by: max(.zero, next - now))
+    }
+
     /// Moves time forward and wakes every sleeper whose deadline has passed.
     public func advance(by duration: Duration) {
         let due: [Sleeper] = state.withLock { s in

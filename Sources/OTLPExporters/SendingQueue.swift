@@ -1,0 +1,258 @@
+import CollectorCore
+import NIOCore
+import Logging
+import Synchronization
+
+/// One export waiting to go upstream: the encoded request and how many items (spans, points, records) it holds.
+public struct OutgoingRequest: Sendable {
+    public var signal: Signal
+    public var bytes: [UInt8]
+    public var items: Int
+
+    public init(signal: Signal, bytes: [UInt8], items: Int) {
+        self.signal = signal
+        self.bytes = bytes
+        self.items = items
+    }
+}
+
+/// Sends one request upstream once and says what the answer means.
+public protocol UpstreamSender: Sendable {
+    func send(_ request: OutgoingRequest) async -> UpstreamVerdict
+}
+
+/// What happened to the items of a request in the end; the queue reports each request once.
+public struct DeliveryReport: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable { case delivered, dropped }
+    public var signal: Signal
+    public var items: Int
+    public var outcome: Outcome
+    /// Items the upstream refused individually (partial success) or why the request was dropped.
+    public var rejected: Int64 = 0
+    public var reason = ""
+
+    public init(signal: Signal, items: Int, outcome: Outcome, rejected: Int64 = 0, reason: String = "") {
+        self.signal = signal
+        self.items = items
+        self.outcome = outcome
+        self.rejected = rejected
+        self.reason = reason
+    }
+}
+
+/// otelcol's exporterhelper in memory: a bounded queue in front of `num_consumers` senders, each retrying with
+/// ``RetryPolicy``. A full queue refuses (retryably) or waits (`block_on_overflow`); with `wait_for_result` the
+/// caller waits for delivery. Items still queued when the process dies are lost (docs/configuration.md).
+public final class SendingQueue: Sendable {
+    private struct Entry: Sendable {
+        var request: OutgoingRequest
+        var size: Int
+        var waiter: CheckedContinuation<Void, any Error>?
+    }
+
+    private struct State {
+        var entries = CircularBuffer<Entry>()
+        var used = 0
+        var idleConsumers: [CheckedContinuation<Entry?, Never>] = []
+        var blockedProducers: [CheckedContinuation<Void, Never>] = []
+        var closed = false
+    }
+
+    public let settings: SendingQueueSettings
+    public let retry: RetryPolicy
+    private let sender: any UpstreamSender
+    private let clock: any MonotonicClock
+    private let logger: Logger
+    private let report: @Sendable (DeliveryReport) -> Void
+    private let state = Mutex(State())
+    private let randomSeed: UInt64
+
+    /// - Parameters:
+    ///   - report: told what became of every request (self-telemetry and logs hang off it).
+    ///   - randomSeed: seeds the backoff jitter (tests pass a fixed one).
+    public init(settings: SendingQueueSettings, retry: RetryPolicy, sender: any UpstreamSender, clock: any MonotonicClock,
+                logger: Logger, randomSeed: UInt64 = UInt64.random(in: 0...UInt64.max),
+                report: @escaping @Sendable (DeliveryReport) -> Void = { _ in }) {
+        self.settings = settings
+        self.retry = retry
+        self.sender = sender
+        self.clock = clock
+        self.logger = logger
+        self.randomSeed = randomSeed
+        self.report = report
+    }
+
+    /// The queue's fill in `sizer` units, and its capacity.
+    public var size: Int { state.withLock { $0.used } }
+    public var capacity: Int { settings.queueSize }
+
+    private func size(of r: OutgoingRequest) -> Int {
+        switch settings.sizer {
+        case .requests: 1
+        case .items: max(1, r.items)
+        case .bytes: max(1, r.bytes.count)
+        }
+    }
+
+    /// Queues `request` (or, with the queue disabled, sends it now, retrying). Throws a retryable
+    /// ``PipelineError`` when the queue is full and does not block, or when it is shutting down.
+    public func submit(_ request: OutgoingRequest) async throws {
+        guard settings.enabled else {
+            let outcome = await deliver(request)
+            if case .dropped = outcome.outcome { throw PipelineError.permanent("export failed: \(outcome.reason)") }
+            return
+        }
+        let size = size(of: request)
+        while true {
+            enum Step { case queued, full, closed }
+            let step: Step = state.withLock { s in
+                if s.closed { return .closed }
+                // A request larger than the whole queue goes in alone, so nothing is refused for ever.
+                if s.used + size > settings.queueSize && s.used > 0 { return .full }
+                return .queued
+            }
+            switch step {
+            case .closed:
+                throw PipelineError.retryable("the exporter is shutting down")
+            case .full where !settings.blockOnOverflow:
+                throw PipelineError.retryable("sending queue is full")
+            case .full:
+                await withCheckedContinuation { c in
+                    let resumeNow = state.withLock { s -> Bool in
+                        if s.closed || s.used + size <= settings.queueSize || s.used == 0 { return true }
+                        s.blockedProducers.append(c)
+                        return false
+                    }
+                    if resumeNow { c.resume() }
+                }
+                continue
+            case .queued:
+                break
+            }
+            if settings.waitForResult {
+                try await withCheckedThrowingContinuation { c in enqueue(Entry(request: request, size: size, waiter: c)) }
+            } else {
+                enqueue(Entry(request: request, size: size, waiter: nil))
+            }
+            return
+        }
+    }
+
+    private func enqueue(_ entry: Entry) {
+        let consumer: CheckedContinuation<Entry?, Never>? = state.withLock { s in
+            s.used += entry.size
+            if !s.idleConsumers.isEmpty { return s.idleConsumers.removeFirst() }
+            s.entries.append(entry)
+            return nil
+        }
+        consumer?.resume(returning: entry)
+    }
+
+    /// The next entry for a consumer; nil once closed and empty.
+    private func next() async -> Entry? {
+        await withCheckedContinuation { c in
+            let ready: Entry?? = state.withLock { s in
+                if let e = s.entries.popFirst() { return .some(e) }
+                if s.closed { return .some(nil) }
+                s.idleConsumers.append(c)
+                return nil
+            }
+            if let ready { c.resume(returning: ready) }
+        }
+    }
+
+    private func finished(_ entry: Entry) {
+        let producers = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.used -= entry.size
+            let p = s.blockedProducers
+            s.blockedProducers = []
+            return p
+        }
+        for p in producers { p.resume() }
+    }
+
+    /// Runs the consumers until ``close()`` and the queue is empty, or the task is cancelled.
+    public func run() async {
+        await withDiscardingTaskGroup { group in
+            for _ in 0..<settings.numConsumers {
+                group.addTask {
+                    while let entry = await self.next() {
+                        let outcome = await self.deliver(entry.request)
+                        self.finished(entry)
+                        if case .dropped = outcome.outcome {
+                            entry.waiter?.resume(throwing: PipelineError.permanent("export failed: \(outcome.reason)"))
+                        } else {
+                            entry.waiter?.resume()
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes no more requests; consumers finish what is queued and stop.
+    public func close() {
+        let (consumers, producers) = state.withLock { s in
+            s.closed = true
+            let c = s.entries.isEmpty ? s.idleConsumers : []
+            if s.entries.isEmpty { s.idleConsumers = [] }
+            let p = s.blockedProducers
+            s.blockedProducers = []
+            return (c, p)
+        }
+        for c in consumers { c.resume(returning: nil) }
+        for p in producers { p.resume() }
+    }
+
+    /// Sends until delivered, dropped for good, or out of retry time; reports and returns the outcome.
+    func deliver(_ request: OutgoingRequest) async -> DeliveryReport {
+        var random = SplitMix64Jitter(seed: randomSeed &+ UInt64(truncatingIfNeeded: request.bytes.count))
+        let started = clock.now
+        var attempt = 0
+        var outcome: DeliveryReport
+        while true {
+            let verdict = await sender.send(request)
+            switch verdict {
+            case .delivered(let rejected, let message):
+                outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .delivered, rejected: rejected, reason: message)
+                if rejected > 0 {
+                    logger.warning("upstream accepted the export partially", metadata: ["rejected": "\(rejected)", "message": "\(message)"])
+                }
+            case .permanent(let reason):
+                outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: reason)
+                logger.error("export dropped: the upstream refused it for good", metadata: ["items": "\(request.items)", "reason": "\(reason)"])
+            case .retryable(let after, let reason):
+                let wait = retry.delay(attempt: attempt, serverDelay: after, random: &random)
+                let outOfTime = retry.maxElapsedTime != .zero && clock.now + wait - started > retry.maxElapsedTime
+                if !retry.enabled || outOfTime || Task.isCancelled {
+                    let why = !retry.enabled ? "retry_on_failure is disabled" : outOfTime ? "max_elapsed_time reached" : "shutting down"
+                    outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "\(reason) (\(why))")
+                    logger.error("export dropped after retrying", metadata: ["items": "\(request.items)", "reason": "\(reason)", "why": "\(why)"])
+                    break
+                }
+                attempt += 1
+                do { try await clock.sleep(for: wait) } catch {
+                    outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "\(reason) (shutting down)")
+                    break
+                }
+                continue
+            }
+            break
+        }
+        report(outcome)
+        return outcome
+    }
+}
+
+/// SplitMix64 for backoff jitter: seeded, so a test's waits are the same every run.
+struct SplitMix64Jitter: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
