@@ -114,6 +114,11 @@ let package = Package(
                 "CollectorCore", "OTLP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
             swiftSettings: strict
         ),
@@ -171,7 +176,7 @@ let package = Package(
         .target(
             name: "CollectorService",
             dependencies: [
-                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "Exporters", "Extensions", "Processors", "QueryAPI", "PrometheusExporter", "Connectors",
+                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "OTLPExporters", "Exporters", "Extensions", "Processors", "QueryAPI", "PrometheusExporter", "Connectors",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],

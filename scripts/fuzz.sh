@@ -20,7 +20,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(otlp-protobuf otlp-json gzip http query config)
 jobs=${JOBS:-1}
 
-flags=(--scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
+flags=(--scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING)
 swift build "${flags[@]}" --product OtelsinkFuzz >&2
 bin="$(swift build "${flags[@]}" --show-bin-path)/OtelsinkFuzz"
 

@@ -2,6 +2,7 @@ import CollectorCore
 import Connectors
 import Exporters
 import Extensions
+import OTLPExporters
 import OTLPReceivers
 import Processors
 import QueryAPI
@@ -15,6 +16,8 @@ extension ComponentRegistry {
         SQLiteExporterFactory(),
         DebugExporterFactory(),
         NopExporterFactory(),
+        OTLPGRPCExporterFactory(type: "otlp"),
+        OTLPGRPCExporterFactory(type: "otlp_grpc"),
         PrometheusExporterFactory(),
         SpanMetricsConnectorFactory(),
         BatchProcessorFactory(),

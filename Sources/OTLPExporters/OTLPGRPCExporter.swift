@@ -1,0 +1,112 @@
+import CollectorCore
+import Logging
+import OTLP
+import ServiceLifecycle
+
+/// The `otlp` exporter (also `otlp_grpc`): forwards traces, metrics and logs to another collector or backend over
+/// OTLP/gRPC, through an in-memory ``SendingQueue`` with retries. Requests that arrive in wire form and that no
+/// processor changed go upstream as the bytes received.
+public final class OTLPGRPCExporter: Exporter, TracesConsumer, MetricsConsumer, LogsConsumer {
+    let config: OTLPGRPCExporterConfig
+    let context: ComponentContext
+    let upstream: GRPCUpstream
+    let queue: SendingQueue
+    private let enqueueFailed: [Signal: TelemetryCounter]
+    private let dropped: [Signal: TelemetryCounter]
+
+    public init(config: OTLPGRPCExporterConfig, context: ComponentContext) throws {
+        self.config = config
+        self.context = context
+        upstream = try GRPCUpstream(config: config)
+        let labels: TelemetryLabels = ["exporter": context.id.description]
+        var enqueueFailed: [Signal: TelemetryCounter] = [:], dropped: [Signal: TelemetryCounter] = [:]
+        for (signal, noun) in [(Signal.traces, "spans"), (.metrics, "metric_points"), (.logs, "log_records")] {
+            enqueueFailed[signal] = context.telemetry.counter(
+                "otelcol_exporter_enqueue_failed_\(noun)_total", help: "Number of \(noun) failed to be added to the sending queue.", labels: labels)
+            dropped[signal] = context.telemetry.counter(
+                "otelsink_exporter_dropped_\(noun)_total", help: "Number of \(noun) given up on after the queue: refused for good or out of retries.",
+                labels: labels)
+        }
+        self.enqueueFailed = enqueueFailed
+        self.dropped = dropped
+        let droppedCounters = dropped
+        queue = SendingQueue(settings: config.queue, retry: config.retry, sender: upstream, clock: context.clock,
+                             logger: context.logger) { report in
+            if report.outcome == .dropped { droppedCounters[report.signal]?.add(report.items) }
+        }
+        let q = queue
+        context.telemetry.gauge("otelcol_exporter_queue_size", help: "Current size of the retry queue (in sizer units).", labels: labels) { Double(q.size) }
+        context.telemetry.gauge("otelcol_exporter_queue_capacity", help: "Fixed capacity of the retry queue (in sizer units).", labels: labels) {
+            Double(q.capacity)
+        }
+    }
+
+    public var consumers: SignalConsumers { SignalConsumers(traces: self, metrics: self, logs: self) }
+
+    private func submit(_ request: OutgoingRequest) async throws {
+        do { try await queue.submit(request) } catch {
+            enqueueFailed[request.signal]?.add(request.items)
+            throw error
+        }
+    }
+
+    public func consume(_ traces: ExportTraceRequest) async throws {
+        try await submit(OutgoingRequest(signal: .traces, bytes: try traces.serializedBytes(), items: traces.spanCount))
+    }
+
+    public func consume(_ traces: EncodedTraces) async throws {
+        try await submit(OutgoingRequest(signal: .traces, bytes: traces.bytes, items: traces.spanCount))
+    }
+
+    public func consume(_ metrics: ExportMetricsRequest) async throws {
+        try await submit(OutgoingRequest(signal: .metrics, bytes: try metrics.serializedBytes(), items: metrics.dataPointCount))
+    }
+
+    public func consume(_ metrics: EncodedMetrics) async throws {
+        try await submit(OutgoingRequest(signal: .metrics, bytes: metrics.bytes, items: metrics.dataPointCount))
+    }
+
+    public func consume(_ logs: ExportLogsRequest) async throws {
+        let items = logs.resourceLogs.reduce(0) { $0 + $1.scopeLogs.reduce(0) { $0 + $1.logRecords.count } }
+        try await submit(OutgoingRequest(signal: .logs, bytes: try logs.serializedBytes(), items: items))
+    }
+
+    /// Connects and sends until graceful shutdown; then takes nothing more, lets the queue drain for up to 10 s
+    /// (what is still queued after that is lost: the queue is in memory) and closes the connection.
+    public func run() async throws {
+        let client = upstream.client
+        let queue = self.queue
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await client.runConnections() }
+            group.addTask {
+                await withGracefulShutdownHandler {
+                    await queue.run()
+                } onGracefulShutdown: {
+                    queue.close()
+                }
+            }
+            group.addTask {
+                try? await gracefulShutdown()
+                // The queue's consumers stop once it is empty; after the drain period the connection goes.
+                let deadline = ContinuousClock.now + .seconds(10)
+                while queue.size > 0, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+                client.beginGracefulShutdown()
+            }
+        }
+    }
+}
+
+/// Registers the `otlp` exporter (OTLP/gRPC) under its otelcol names, `otlp` and `otlp_grpc`.
+public struct OTLPGRPCExporterFactory: ExporterFactory {
+    public let type: String
+    public init(type: String = "otlp") { self.type = type }
+    public var kind: ComponentKind { .exporter }
+    public var signals: Set<Signal> { [.traces, .metrics, .logs] }
+    public var summary: String { "forwards OTLP over gRPC, with a sending queue and retries (TLS by default; tls.insecure for h2c)" }
+
+    public func readConfig(_ reader: ConfigReader) -> any ComponentConfig { OTLPGRPCExporterConfig(reading: reader) }
+
+    public func makeExporter(config: any ComponentConfig, context: ComponentContext) throws -> any Exporter {
+        try OTLPGRPCExporter(config: try config.as(OTLPGRPCExporterConfig.self, for: type), context: context)
+    }
+}

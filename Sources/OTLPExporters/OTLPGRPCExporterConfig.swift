@@ -1,0 +1,72 @@
+import CollectorCore
+import Foundation
+
+/// Settings of the `otlp` (`otlp_grpc`) exporter, with otelcol's keys and defaults.
+public struct OTLPGRPCExporterConfig: ComponentConfig, Equatable {
+    public enum Compression: String, Sendable, Equatable { case gzip, none }
+
+    /// `host:port` of the upstream (an `http://` or `https://` prefix is accepted and chooses cleartext or TLS).
+    public var host = ""
+    public var port = 4317
+    /// Cleartext HTTP/2 (`tls.insecure: true`, or an `http://` endpoint); otherwise TLS, as in otelcol.
+    public var insecure = false
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    public var insecureSkipVerify = false
+    public var headers: [String: String] = [:]
+    public var compression = Compression.gzip
+    /// Per attempt.
+    public var timeout: Duration = .seconds(5)
+    public var keepaliveTime: Duration = .seconds(10)
+    public var keepaliveTimeout: Duration = .seconds(10)
+    public var permitWithoutStream = false
+    public var queue = SendingQueueSettings()
+    public var retry = RetryPolicy()
+
+    public init() {}
+
+    public init(reading r: ConfigReader) {
+        var endpoint = r.string("endpoint", default: "")
+        if endpoint.isEmpty { r.report("endpoint", "is required: host:port of the upstream (e.g. \"gateway:4317\")") }
+        var scheme: String?
+        for prefix in ["http://", "https://"] where endpoint.lowercased().hasPrefix(prefix) {
+            scheme = String(prefix.dropLast(3))
+            endpoint = String(endpoint.dropFirst(prefix.count))
+        }
+        if endpoint.hasSuffix("/") { endpoint.removeLast() }
+        if let colon = endpoint.lastIndex(of: ":"), let p = Int(endpoint[endpoint.index(after: colon)...]), (1...65535).contains(p) {
+            host = String(endpoint[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            port = p
+        } else if !endpoint.isEmpty {
+            r.report("endpoint", "expected host:port, got \"\(endpoint)\"")
+        }
+        let tls = r.child("tls")
+        insecure = tls.bool("insecure", default: scheme == "http")
+        caFile = tls.optionalString("ca_file")
+        certFile = tls.optionalString("cert_file")
+        keyFile = tls.optionalString("key_file")
+        insecureSkipVerify = tls.bool("insecure_skip_verify", default: false)
+        for (key, path) in [("ca_file", caFile), ("cert_file", certFile), ("key_file", keyFile)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) { tls.report(key, "cannot read \(path)") }
+        }
+        if (certFile == nil) != (keyFile == nil) { tls.report("cert_file", "cert_file and key_file go together (client certificate)") }
+        for key in ["server_name_override", "min_version", "max_version", "reload_interval"] where tls.contains(key) {
+            _ = tls.raw(key)
+            tls.report(key, "not supported by otelsink's otlp exporter yet")
+        }
+        let h = r.child("headers")
+        for key in h.keys { headers[key.lowercased()] = h.string(key, default: "") }
+        let c = r.string("compression", default: compression.rawValue)
+        if let value = Compression(rawValue: c == "" ? "none" : c) { compression = value } else {
+            r.report("compression", "expected gzip or none, got \"\(c)\"")
+        }
+        timeout = r.duration("timeout", default: timeout, minimum: .milliseconds(1))
+        let k = r.child("keepalive")
+        keepaliveTime = k.duration("time", default: keepaliveTime, minimum: .seconds(1))
+        keepaliveTimeout = k.duration("timeout", default: keepaliveTimeout, minimum: .seconds(1))
+        permitWithoutStream = k.bool("permit_without_stream", default: permitWithoutStream)
+        queue = SendingQueueSettings(reading: r.child("sending_queue"))
+        retry = RetryPolicy(reading: r.child("retry_on_failure"))
+    }
+}

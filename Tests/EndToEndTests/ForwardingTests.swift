@@ -1,0 +1,132 @@
+import CollectorCore
+import CollectorService
+import CollectorTesting
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import GRPCProtobuf
+import OTLP
+import SQLiteStore
+import Testing
+
+/// An edge collector forwarding with the `otlp` exporter to a gateway that stores, over real sockets.
+@Suite("otlp exporter: edge → gateway")
+struct ForwardingTests {
+    func edgeConfig(gatewayPort: Int, exporterExtra: String = "") -> String {
+        """
+        receivers:
+          otlp:
+            protocols:
+              grpc:
+                endpoint: 127.0.0.1:0
+        exporters:
+          otlp:
+            endpoint: 127.0.0.1:\(gatewayPort)
+            tls:
+              insecure: true
+            \(exporterExtra)
+        service:
+          pipelines:
+            traces:
+              receivers: [otlp]
+              exporters: [otlp]
+            metrics:
+              receivers: [otlp]
+              exporters: [otlp]
+        """
+    }
+
+    func gatewayConfig(db: String, port: Int) -> String {
+        """
+        receivers:
+          otlp:
+            protocols:
+              grpc:
+                endpoint: 127.0.0.1:\(port)
+        exporters:
+          sqlite:
+            path: \(db)
+        service:
+          pipelines:
+            traces:
+              receivers: [otlp]
+              exporters: [sqlite]
+        """
+    }
+
+    func waitForSpans(_ db: String, _ count: Int) async throws -> TraceReader {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if FileManager.default.fileExists(atPath: db), let reader = try? TraceReader(path: db), (try? reader.spanCount()) ?? 0 >= count {
+                return reader
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestCollectorError.notListening("gateway never stored \(count) spans")
+    }
+
+    @Test func spansSentToTheEdgeAreStoredByTheGatewayFieldForField() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("gateway.db").path
+        let gateway = try await TestCollector(yaml: gatewayConfig(db: db, port: 0))
+        let gatewayPort = try await gateway.address("otlp", "grpc").port
+        let edge = try await TestCollector(yaml: edgeConfig(gatewayPort: gatewayPort, exporterExtra: "compression: gzip"))
+        let edgePort = try await edge.address("otlp", "grpc").port
+
+        let request = SpanFactory.request(service: "cart", traces: 4, spansPerTrace: 5)
+        _ = try await withOTLPClient(port: edgePort) { client in
+            try await Opentelemetry_Proto_Collector_Trace_V1_TraceService.Client(wrapping: client).export(request)
+        }
+        let reader = try await waitForSpans(db, 20)
+        #expect(try reader.spanCount() == 20)
+        let traceID = request.resourceSpans[0].scopeSpans[0].spans[0].traceID
+        var expected = request
+        expected.resourceSpans[0].scopeSpans[0].spans = request.resourceSpans[0].scopeSpans[0].spans.filter { $0.traceID == traceID }
+        #expect(try reader.trace(id: traceID) == expected)
+        try await edge.stop()
+        try await gateway.stop()
+    }
+
+    @Test func exportsQueuedWhileTheGatewayIsDownAreDeliveredWhenItComesUp() async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("gateway.db").path
+        // Find a free port for the gateway, then leave it closed for a while.
+        let probe = try await TestCollector(yaml: gatewayConfig(db: dir.appendingPathComponent("probe.db").path, port: 0))
+        let gatewayPort = try await probe.address("otlp", "grpc").port
+        try await probe.stop()
+        let retry = """
+            retry_on_failure:
+                  initial_interval: 100ms
+                  max_interval: 200ms
+            """
+        let edge = try await TestCollector(yaml: edgeConfig(gatewayPort: gatewayPort, exporterExtra: retry))
+        let edgePort = try await edge.address("otlp", "grpc").port
+        let request = SpanFactory.request(service: "cart", traces: 2, spansPerTrace: 3)
+        _ = try await withOTLPClient(port: edgePort) { client in
+            try await Opentelemetry_Proto_Collector_Trace_V1_TraceService.Client(wrapping: client).export(request)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let gateway = try await TestCollector(yaml: gatewayConfig(db: db, port: gatewayPort))
+        _ = try await gateway.address("otlp", "grpc")
+        let reader = try await waitForSpans(db, 6)
+        #expect(try reader.spanCount() == 6)
+        try await edge.stop()
+        try await gateway.stop()
+    }
+
+    @Test func anEndpointWithoutPortAndUnsupportedKeysAreConfigErrors() throws {
+        let yaml = edgeConfig(gatewayPort: 1).replacingOccurrences(of: "endpoint: 127.0.0.1:1", with: "endpoint: gateway")
+            .replacingOccurrences(of: "insecure: true", with: "insecure: true\n      server_name_override: x")
+        do {
+            _ = try CollectorConfig.load(yaml: yaml, environment: [:], registry: .builtin)
+            Issue.record("loaded")
+        } catch {
+            #expect(Set(error.problems.map(\.description)) == [
+                "exporters::otlp::endpoint: expected host:port, got \"gateway\"",
+                "exporters::otlp::tls::server_name_override: not supported by otelsink's otlp exporter yet",
+            ])
+        }
+    }
+}
