@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,6 +49,9 @@ let package = Package(
             exclude: ["Generated/VERSION"],
             swiftSettings: strict
         ),
+
+        // Layer 1: gzip compression (zlib), for response and request bodies.
+        .target(name: "GzipCompression", dependencies: ["CZlib"], swiftSettings: strict),
 
         // Layer 2: batches, component protocols, config model and validation, error classification.
         .target(
@@ -111,7 +115,8 @@ let package = Package(
         .target(
             name: "OTLPExporters",
             dependencies: [
-                "CollectorCore", "OTLP",
+                "CollectorCore", "OTLP", "GzipCompression",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -153,7 +158,7 @@ let package = Package(
         .target(
             name: "PrometheusExporter",
             dependencies: [
-                "CollectorCore", "OTLP", "CZlib", "NIOServing",
+                "CollectorCore", "OTLP", "CZlib", "NIOServing", "GzipCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -307,7 +312,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PrometheusExporterTests",
-            dependencies: ["PrometheusExporter", "Connectors", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
+            dependencies: ["PrometheusExporter", "GzipCompression", "Connectors", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
             swiftSettings: strict
         ),
         .testTarget(

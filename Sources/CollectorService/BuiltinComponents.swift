@@ -18,6 +18,8 @@ extension ComponentRegistry {
         NopExporterFactory(),
         OTLPGRPCExporterFactory(type: "otlp"),
         OTLPGRPCExporterFactory(type: "otlp_grpc"),
+        OTLPHTTPExporterFactory(type: "otlphttp"),
+        OTLPHTTPExporterFactory(type: "otlp_http"),
         PrometheusExporterFactory(),
         SpanMetricsConnectorFactory(),
         BatchProcessorFactory(),

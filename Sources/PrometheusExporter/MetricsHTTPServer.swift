@@ -1,4 +1,5 @@
 import CollectorCore
+import GzipCompression
 import Logging
 import NIOCore
 import NIOHTTP1

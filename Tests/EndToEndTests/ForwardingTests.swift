@@ -43,6 +43,8 @@ struct ForwardingTests {
             protocols:
               grpc:
                 endpoint: 127.0.0.1:\(port)
+              http:
+                endpoint: 127.0.0.1:0
         exporters:
           sqlite:
             path: \(db)
@@ -80,6 +82,32 @@ struct ForwardingTests {
         }
         let reader = try await waitForSpans(db, 20)
         #expect(try reader.spanCount() == 20)
+        let traceID = request.resourceSpans[0].scopeSpans[0].spans[0].traceID
+        var expected = request
+        expected.resourceSpans[0].scopeSpans[0].spans = request.resourceSpans[0].scopeSpans[0].spans.filter { $0.traceID == traceID }
+        #expect(try reader.trace(id: traceID) == expected)
+        try await edge.stop()
+        try await gateway.stop()
+    }
+
+    @Test(arguments: ["proto", "json"])
+    func theOTLPHTTPExporterForwardsInEitherEncoding(_ encoding: String) async throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("gateway.db").path
+        let gateway = try await TestCollector(yaml: gatewayConfig(db: db, port: 0))
+        let gatewayHTTP = try await gateway.address("otlp", "http").port
+        let edgeYAML = edgeConfig(gatewayPort: 1)
+            .replacingOccurrences(of: "otlp:\n    endpoint: 127.0.0.1:1\n    tls:\n      insecure: true",
+                                  with: "otlphttp:\n    endpoint: http://127.0.0.1:\(gatewayHTTP)\n    encoding: \(encoding)")
+            .replacingOccurrences(of: "exporters: [otlp]", with: "exporters: [otlphttp]")
+        let edge = try await TestCollector(yaml: edgeYAML)
+        let edgePort = try await edge.address("otlp", "grpc").port
+        let request = SpanFactory.request(service: "cart", traces: 3, spansPerTrace: 2)
+        _ = try await withOTLPClient(port: edgePort) { client in
+            try await Opentelemetry_Proto_Collector_Trace_V1_TraceService.Client(wrapping: client).export(request)
+        }
+        let reader = try await waitForSpans(db, 6)
         let traceID = request.resourceSpans[0].scopeSpans[0].spans[0].traceID
         var expected = request
         expected.resourceSpans[0].scopeSpans[0].spans = request.resourceSpans[0].scopeSpans[0].spans.filter { $0.traceID == traceID }

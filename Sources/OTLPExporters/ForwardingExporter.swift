@@ -3,21 +3,26 @@ import Logging
 import OTLP
 import ServiceLifecycle
 
-/// The `otlp` exporter (also `otlp_grpc`): forwards traces, metrics and logs to another collector or backend over
-/// OTLP/gRPC, through an in-memory ``SendingQueue`` with retries. Requests that arrive in wire form and that no
+/// A forwarding exporter (`otlp`, `otlphttp`): takes traces, metrics and logs, queues them in an in-memory
+/// ``SendingQueue`` and sends them to one upstream, with retries. Requests that arrive in wire form and that no
 /// processor changed go upstream as the bytes received.
-public final class OTLPGRPCExporter: Exporter, TracesConsumer, MetricsConsumer, LogsConsumer {
-    let config: OTLPGRPCExporterConfig
+public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer, LogsConsumer {
     let context: ComponentContext
-    let upstream: GRPCUpstream
+    let upstream: any UpstreamSender
     let queue: SendingQueue
+    private let connect: @Sendable () async throws -> Void
+    private let disconnect: @Sendable () async -> Void
     private let enqueueFailed: [Signal: TelemetryCounter]
     private let dropped: [Signal: TelemetryCounter]
 
-    public init(config: OTLPGRPCExporterConfig, context: ComponentContext) throws {
-        self.config = config
+    /// - Parameters:
+    ///   - connect: runs the upstream's connections until `disconnect` is called.
+    init(upstream: any UpstreamSender, queue settings: SendingQueueSettings, retry: RetryPolicy, context: ComponentContext,
+         connect: @escaping @Sendable () async throws -> Void, disconnect: @escaping @Sendable () async -> Void) {
         self.context = context
-        upstream = try GRPCUpstream(config: config)
+        self.upstream = upstream
+        self.connect = connect
+        self.disconnect = disconnect
         let labels: TelemetryLabels = ["exporter": context.id.description]
         var enqueueFailed: [Signal: TelemetryCounter] = [:], dropped: [Signal: TelemetryCounter] = [:]
         for (signal, noun) in [(Signal.traces, "spans"), (.metrics, "metric_points"), (.logs, "log_records")] {
@@ -30,7 +35,7 @@ public final class OTLPGRPCExporter: Exporter, TracesConsumer, MetricsConsumer, 
         self.enqueueFailed = enqueueFailed
         self.dropped = dropped
         let droppedCounters = dropped
-        queue = SendingQueue(settings: config.queue, retry: config.retry, sender: upstream, clock: context.clock,
+        queue = SendingQueue(settings: settings, retry: retry, sender: upstream, clock: context.clock,
                              logger: context.logger) { report in
             if report.outcome == .dropped { droppedCounters[report.signal]?.add(report.items) }
         }
@@ -74,10 +79,10 @@ public final class OTLPGRPCExporter: Exporter, TracesConsumer, MetricsConsumer, 
     /// Connects and sends until graceful shutdown; then takes nothing more, lets the queue drain for up to 10 s
     /// (what is still queued after that is lost: the queue is in memory) and closes the connection.
     public func run() async throws {
-        let client = upstream.client
         let queue = self.queue
+        let connect = self.connect, disconnect = self.disconnect
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await client.runConnections() }
+            group.addTask { try await connect() }
             group.addTask {
                 await withGracefulShutdownHandler {
                     await queue.run()
@@ -90,23 +95,8 @@ public final class OTLPGRPCExporter: Exporter, TracesConsumer, MetricsConsumer, 
                 // The queue's consumers stop once it is empty; after the drain period the connection goes.
                 let deadline = ContinuousClock.now + .seconds(10)
                 while queue.size > 0, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-                client.beginGracefulShutdown()
+                await disconnect()
             }
         }
-    }
-}
-
-/// Registers the `otlp` exporter (OTLP/gRPC) under its otelcol names, `otlp` and `otlp_grpc`.
-public struct OTLPGRPCExporterFactory: ExporterFactory {
-    public let type: String
-    public init(type: String = "otlp") { self.type = type }
-    public var kind: ComponentKind { .exporter }
-    public var signals: Set<Signal> { [.traces, .metrics, .logs] }
-    public var summary: String { "forwards OTLP over gRPC, with a sending queue and retries (TLS by default; tls.insecure for h2c)" }
-
-    public func readConfig(_ reader: ConfigReader) -> any ComponentConfig { OTLPGRPCExporterConfig(reading: reader) }
-
-    public func makeExporter(config: any ComponentConfig, context: ComponentContext) throws -> any Exporter {
-        try OTLPGRPCExporter(config: try config.as(OTLPGRPCExporterConfig.self, for: type), context: context)
     }
 }

@@ -1,10 +1,10 @@
 import CZlib
 
-/// Compresses a response body with gzip (zlib's deflate with a gzip header), for scrapers that send
-/// `Accept-Encoding: gzip`.
-enum Gzip {
+/// Compresses a body with gzip (zlib's deflate with a gzip header): `/metrics` answers for scrapers that send
+/// `Accept-Encoding: gzip`, and the `otlphttp` exporter's requests.
+public enum Gzip {
     /// The gzip encoding of `input`, or `nil` if zlib fails (the caller then sends it uncompressed).
-    static func compress(_ input: [UInt8], level: Int32 = 1) -> [UInt8]? {
+    public static func compress(_ input: [UInt8], level: Int32 = 1) -> [UInt8]? {
         var stream = z_stream()
         // 15 window bits + 16 = gzip wrapper; memLevel 8 is zlib's default.
         guard deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return nil }

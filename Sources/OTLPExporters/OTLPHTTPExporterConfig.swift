@@ -1,0 +1,69 @@
+import CollectorCore
+import Foundation
+
+/// Settings of the `otlphttp` (`otlp_http`) exporter, with otelcol's keys and defaults.
+public struct OTLPHTTPExporterConfig: ComponentConfig, Equatable {
+    public enum Encoding: String, Sendable, Equatable { case proto, json }
+
+    /// Where each signal goes: `endpoint` + `/v1/traces` etc., unless `traces_endpoint` … name a full URL.
+    public var urls: [Signal: String] = [:]
+    public var encoding = Encoding.proto
+    public var compression = OTLPGRPCExporterConfig.Compression.gzip
+    public var headers: [String: String] = [:]
+    public var timeout: Duration = .seconds(30)
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    public var insecureSkipVerify = false
+    public var queue = SendingQueueSettings()
+    public var retry = RetryPolicy()
+
+    public init() {}
+
+    public init(reading r: ConfigReader) {
+        let endpoint = r.optionalString("endpoint")
+        let perSignal: [(Signal, String)] = [(.traces, "traces"), (.metrics, "metrics"), (.logs, "logs")]
+        for (signal, name) in perSignal {
+            if let url = r.optionalString("\(name)_endpoint") {
+                urls[signal] = url
+            } else if let endpoint {
+                urls[signal] = (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/v1/\(name)"
+            }
+        }
+        if endpoint == nil && urls.count < 3 {
+            r.report("endpoint", "is required (e.g. \"https://gateway:4318\"), unless traces_endpoint, metrics_endpoint and logs_endpoint are all set")
+        }
+        for (signal, url) in urls.sorted(by: { $0.key < $1.key }) {
+            guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme), parsed.host != nil else {
+                r.report(signal == .traces && r.contains("traces_endpoint") ? "traces_endpoint" : "endpoint",
+                         "expected an http:// or https:// URL, got \"\(url)\"")
+                continue
+            }
+        }
+        let e = r.string("encoding", default: encoding.rawValue)
+        if let value = Encoding(rawValue: e) { encoding = value } else { r.report("encoding", "expected proto or json, got \"\(e)\"") }
+        let c = r.string("compression", default: compression.rawValue)
+        if let value = OTLPGRPCExporterConfig.Compression(rawValue: c == "" ? "none" : c) { compression = value } else {
+            r.report("compression", "expected gzip or none, got \"\(c)\"")
+        }
+        let h = r.child("headers")
+        for key in h.keys { headers[key.lowercased()] = h.string(key, default: "") }
+        timeout = r.duration("timeout", default: timeout, minimum: .milliseconds(1))
+        let tls = r.child("tls")
+        _ = tls.bool("insecure", default: false)  // the URL's scheme decides, as in otelcol's confighttp
+        caFile = tls.optionalString("ca_file")
+        certFile = tls.optionalString("cert_file")
+        keyFile = tls.optionalString("key_file")
+        insecureSkipVerify = tls.bool("insecure_skip_verify", default: false)
+        for (key, path) in [("ca_file", caFile), ("cert_file", certFile), ("key_file", keyFile)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) { tls.report(key, "cannot read \(path)") }
+        }
+        if (certFile == nil) != (keyFile == nil) { tls.report("cert_file", "cert_file and key_file go together (client certificate)") }
+        for key in ["server_name_override", "min_version", "max_version", "reload_interval"] where tls.contains(key) {
+            _ = tls.raw(key)
+            tls.report(key, "not supported by otelsink's otlphttp exporter yet")
+        }
+        queue = SendingQueueSettings(reading: r.child("sending_queue"))
+        retry = RetryPolicy(reading: r.child("retry_on_failure"))
+    }
+}
