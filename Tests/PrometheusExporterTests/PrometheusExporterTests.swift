@@ -1,4 +1,5 @@
 import CollectorCore
+import GzipCompression
 import CollectorTesting
 import Foundation
 import Logging
