@@ -17,7 +17,8 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
 
     /// - Parameters:
     ///   - connect: runs the upstream's connections until `disconnect` is called.
-    init(upstream: any UpstreamSender, queue settings: SendingQueueSettings, retry: RetryPolicy, context: ComponentContext,
+    init(upstream: any UpstreamSender, queue settings: SendingQueueSettings, retry: RetryPolicy, breaker: CircuitBreakerSettings,
+         context: ComponentContext,
          connect: @escaping @Sendable () async throws -> Void, disconnect: @escaping @Sendable () async -> Void) {
         self.context = context
         self.upstream = upstream
@@ -35,12 +36,16 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
         self.enqueueFailed = enqueueFailed
         self.dropped = dropped
         let droppedCounters = dropped
-        queue = SendingQueue(settings: settings, retry: retry, sender: upstream, clock: context.clock,
+        queue = SendingQueue(settings: settings, retry: retry, breaker: breaker, sender: upstream, clock: context.clock,
                              logger: context.logger) { report in
             if report.outcome == .dropped { droppedCounters[report.signal]?.add(report.items) }
         }
         let q = queue
         context.telemetry.gauge("otelcol_exporter_queue_size", help: "Current size of the retry queue (in sizer units).", labels: labels) { Double(q.size) }
+        if breaker.enabled {
+            context.telemetry.gauge("otelsink_exporter_circuit_state", help: "The upstream's circuit breaker: 0 closed, 1 half-open, 2 open.",
+                                    labels: labels) { q.breaker.state.gaugeValue }
+        }
         context.telemetry.gauge("otelcol_exporter_queue_capacity", help: "Fixed capacity of the retry queue (in sizer units).", labels: labels) {
             Double(q.capacity)
         }

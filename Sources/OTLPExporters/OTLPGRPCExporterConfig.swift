@@ -23,6 +23,7 @@ public struct OTLPGRPCExporterConfig: ComponentConfig, Equatable {
     public var permitWithoutStream = false
     public var queue = SendingQueueSettings()
     public var retry = RetryPolicy()
+    public var circuitBreaker = CircuitBreakerSettings()
 
     public init() {}
 
@@ -68,5 +69,6 @@ public struct OTLPGRPCExporterConfig: ComponentConfig, Equatable {
         permitWithoutStream = k.bool("permit_without_stream", default: permitWithoutStream)
         queue = SendingQueueSettings(reading: r.child("sending_queue"))
         retry = RetryPolicy(reading: r.child("retry_on_failure"))
+        circuitBreaker = CircuitBreakerSettings(reading: r.child("circuit_breaker"))
     }
 }

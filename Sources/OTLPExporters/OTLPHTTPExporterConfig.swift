@@ -17,6 +17,7 @@ public struct OTLPHTTPExporterConfig: ComponentConfig, Equatable {
     public var insecureSkipVerify = false
     public var queue = SendingQueueSettings()
     public var retry = RetryPolicy()
+    public var circuitBreaker = CircuitBreakerSettings()
 
     public init() {}
 
@@ -65,5 +66,6 @@ public struct OTLPHTTPExporterConfig: ComponentConfig, Equatable {
         }
         queue = SendingQueueSettings(reading: r.child("sending_queue"))
         retry = RetryPolicy(reading: r.child("retry_on_failure"))
+        circuitBreaker = CircuitBreakerSettings(reading: r.child("circuit_breaker"))
     }
 }

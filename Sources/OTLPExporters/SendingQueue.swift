@@ -66,13 +66,16 @@ public final class SendingQueue: Sendable {
     private let report: @Sendable (DeliveryReport) -> Void
     private let state = Mutex(State())
     private let randomSeed: UInt64
+    /// Gates every attempt (disabled unless `circuit_breaker.enabled`).
+    public let breaker: CircuitBreaker
 
     /// - Parameters:
     ///   - report: told what became of every request (self-telemetry and logs hang off it).
     ///   - randomSeed: seeds the backoff jitter (tests pass a fixed one).
-    public init(settings: SendingQueueSettings, retry: RetryPolicy, sender: any UpstreamSender, clock: any MonotonicClock,
-                logger: Logger, randomSeed: UInt64 = UInt64.random(in: 0...UInt64.max),
-                report: @escaping @Sendable (DeliveryReport) -> Void = { _ in }) {
+    public init(settings: SendingQueueSettings, retry: RetryPolicy, breaker: CircuitBreakerSettings = CircuitBreakerSettings(),
+                sender: any UpstreamSender, clock: any MonotonicClock, logger: Logger,
+                randomSeed: UInt64 = UInt64.random(in: 0...UInt64.max), report: @escaping @Sendable (DeliveryReport) -> Void = { _ in }) {
+        self.breaker = CircuitBreaker(settings: breaker, clock: clock, logger: logger)
         self.settings = settings
         self.retry = retry
         self.sender = sender
@@ -211,7 +214,12 @@ public final class SendingQueue: Sendable {
         var attempt = 0
         var outcome: DeliveryReport
         while true {
+            do { try await breaker.acquire() } catch {
+                outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "shutting down while the circuit was open")
+                break
+            }
             let verdict = await sender.send(request)
+            if case .retryable = verdict { breaker.record(success: false) } else { breaker.record(success: true) }
             switch verdict {
             case .delivered(let rejected, let message):
                 outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .delivered, rejected: rejected, reason: message)
