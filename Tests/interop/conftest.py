@@ -266,12 +266,21 @@ class ServerFactory:
         self.base = base
         self.servers: list[OtelsinkServer] = []
 
-    def __call__(self, *, start: bool = True, db_path: Path | None = None, **config_options) -> OtelsinkServer:
+    def __call__(self, *, start: bool = True, db_path: Path | None = None, config_text: str | None = None,
+                 **config_options) -> OtelsinkServer:
+        """`config_text`: the whole YAML, written as given instead of `write_config(**config_options)` (it should
+        put its listeners, and the self-telemetry's, on port 0 of loopback; `server.db_path` is then only what
+        `db_path` says, the config is not told about it)."""
         n = len(self.servers) + 1
         workdir = self.base / f"server{n}"
         workdir.mkdir(parents=True, exist_ok=True)
         db = db_path or workdir / "data" / "traces.db"
-        config = write_config(workdir / "otelsink.yaml", db, **config_options)
+        if config_text is not None:
+            assert not config_options, "config_text replaces the write_config options"
+            config = workdir / "otelsink.yaml"
+            config.write_text(config_text)
+        else:
+            config = write_config(workdir / "otelsink.yaml", db, **config_options)
         server = OtelsinkServer(self.binary, workdir, config, db)
         self.servers.append(server)
         return server.start() if start else server
