@@ -76,6 +76,13 @@ public protocol Receiver: Service {}
 /// An exporter: the end of a pipeline. Its `run` keeps it alive until graceful shutdown, then it drains what it accepted.
 public protocol Exporter: Service {
     var consumers: SignalConsumers { get }
+    /// True for exporters that count `otelcol_exporter_sent_*` and `send_failed_*` themselves, when their queue
+    /// delivers or gives up (forwarding exporters); otherwise the collector counts what `consume` accepted.
+    var countsItsOwnDelivery: Bool { get }
+}
+
+extension Exporter {
+    public var countsItsOwnDelivery: Bool { false }
 }
 
 /// A processor sits between receivers and exporters; it is built with its downstream `next` consumers.

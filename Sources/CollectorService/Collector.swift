@@ -50,7 +50,8 @@ public struct Collector: Sendable {
             let exporter = try factory.makeExporter(config: configured.config, context: context(id, .exporter))
             exporters[id] = exporter
             let used = Set(config.pipelines.filter { $0.value.exporters.contains(id) }.map(\.key.signal))
-            exporterInputs[id] = exporter.consumers.restricted(to: used).observedAsExporter(id, registry: telemetry)
+            let inputs = exporter.consumers.restricted(to: used)
+            exporterInputs[id] = exporter.countsItsOwnDelivery ? inputs : inputs.observedAsExporter(id, registry: telemetry)
         }
         // Connectors are built before the pipelines they feed exist; their output is bound once those are built.
         var connectors: [ComponentID: any Connector] = [:]

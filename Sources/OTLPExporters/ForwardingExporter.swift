@@ -36,9 +36,23 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
         self.enqueueFailed = enqueueFailed
         self.dropped = dropped
         let droppedCounters = dropped
+        var counters: [Signal: PipelineTelemetry.ExporterCounters] = [:]
+        for signal in [Signal.traces, .metrics, .logs] {
+            counters[signal] = PipelineTelemetry.ExporterCounters(registry: context.telemetry, exporter: context.id, signal: signal)
+        }
+        let delivery = counters
         queue = SendingQueue(settings: settings, retry: retry, breaker: breaker, sender: upstream, clock: context.clock,
                              logger: context.logger) { report in
-            if report.outcome == .dropped { droppedCounters[report.signal]?.add(report.items) }
+            // sent: what the upstream accepted; send_failed: what it refused (partially or for good) or was given up on.
+            switch report.outcome {
+            case .delivered:
+                let rejected = Int(clamping: min(Int64(report.items), max(0, report.rejected)))
+                delivery[report.signal]?.sent.add(report.items - rejected)
+                delivery[report.signal]?.failed.add(rejected)
+            case .dropped:
+                delivery[report.signal]?.failed.add(report.items)
+                droppedCounters[report.signal]?.add(report.items)
+            }
         }
         let q = queue
         context.telemetry.gauge("otelcol_exporter_queue_size", help: "Current size of the retry queue (in sizer units).", labels: labels) { Double(q.size) }
@@ -52,6 +66,7 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
     }
 
     public var consumers: SignalConsumers { SignalConsumers(traces: self, metrics: self, logs: self) }
+    public var countsItsOwnDelivery: Bool { true }
 
     private func submit(_ request: OutgoingRequest) async throws {
         do { try await queue.submit(request) } catch {
@@ -81,27 +96,34 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
         try await submit(OutgoingRequest(signal: .logs, bytes: try logs.serializedBytes(), items: items))
     }
 
-    /// Connects and sends until graceful shutdown; then takes nothing more, lets the queue drain for up to 10 s
-    /// (what is still queued after that is lost: the queue is in memory) and closes the connection.
+    /// Connects and sends until graceful shutdown; then takes nothing more, lets the queue drain for up to 10 s and
+    /// drops what is left (the queue is in memory: logged and counted), and closes the connection. Cancellation (a
+    /// failed start of another component) ends it at once.
     public func run() async throws {
         let queue = self.queue
         let connect = self.connect, disconnect = self.disconnect
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await connect() }
+        let logger = context.logger
+        await withDiscardingTaskGroup { group in
+            group.addTask { try? await connect() }
             group.addTask {
-                await withGracefulShutdownHandler {
+                await withTaskCancellationHandler {
                     await queue.run()
-                } onGracefulShutdown: {
+                } onCancel: {
                     queue.close()
                 }
             }
-            group.addTask {
-                try? await gracefulShutdown()
-                // The queue's consumers stop once it is empty; after the drain period the connection goes.
-                let deadline = ContinuousClock.now + .seconds(10)
-                while queue.size > 0, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-                await disconnect()
+            try? await gracefulShutdown()
+            queue.close()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while queue.size > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(20))
             }
+            if queue.size > 0 {
+                logger.warning("shutting down with exports still queued; they are dropped", metadata: ["queued": "\(queue.size)"])
+            }
+            // Cancelled consumers give up on what they hold (counted as dropped) instead of retrying.
+            group.cancelAll()
+            await disconnect()
         }
     }
 }

@@ -33,8 +33,15 @@ final class GRPCUpstream: UpstreamSender {
                 if config.insecureSkipVerify { tls.serverCertificateVerification = .noVerification }
             }
         }
+        // An IP address is a target of its own: as a DNS name it would be sent as the TLS server name, which TLS forbids.
+        let target: any ResolvableTarget
+        if ListenEndpoint.isIPLiteral(config.host) {
+            target = config.host.contains(":") ? .ipv6(host: config.host, port: config.port) : .ipv4(host: config.host, port: config.port)
+        } else {
+            target = .dns(host: config.host, port: config.port)
+        }
         let transport = try HTTP2ClientTransport.Posix(
-            target: .dns(host: config.host, port: config.port),
+            target: target,
             transportSecurity: security,
             config: .defaults { c in
                 c.connection.keepalive = .init(time: config.keepaliveTime, timeout: config.keepaliveTimeout,
