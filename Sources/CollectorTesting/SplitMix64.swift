@@ -1,17 +1,10 @@
-/// SplitMix64 (Steele, Lea & Flood): a tiny seeded generator, so randomized tests are reproducible.
-public struct SplitMix64: RandomNumberGenerator {
-    public var state: UInt64
+import CollectorCore
 
-    public init(seed: UInt64) { state = seed }
+/// The seeded generator randomized tests use (CollectorCore's ``SeededRandom``), so a failure can be reproduced
+/// from the seed it prints.
+public typealias SplitMix64 = SeededRandom
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SeededRandom {
     /// A number in `0..<n` (n > 0).
     public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 

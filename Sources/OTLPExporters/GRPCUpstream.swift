@@ -21,16 +21,16 @@ final class GRPCUpstream: UpstreamSender {
     init(config: OTLPGRPCExporterConfig) throws {
         self.config = config
         let security: HTTP2ClientTransport.Posix.TransportSecurity
-        if config.insecure {
+        if config.tls.insecure {
             security = .plaintext
         } else {
             security = .tls { tls in
-                if let ca = config.caFile { tls.trustRoots = .certificates([.file(path: ca, format: .pem)]) }
-                if let cert = config.certFile, let key = config.keyFile {
+                if let ca = config.tls.caFile { tls.trustRoots = .certificates([.file(path: ca, format: .pem)]) }
+                if let cert = config.tls.certFile, let key = config.tls.keyFile {
                     tls.certificateChain = [.file(path: cert, format: .pem)]
                     tls.privateKey = .file(path: key, format: .pem)
                 }
-                if config.insecureSkipVerify { tls.serverCertificateVerification = .noVerification }
+                if config.tls.insecureSkipVerify { tls.serverCertificateVerification = .noVerification }
             }
         }
         // An IP address is a target of its own: as a DNS name it would be sent as the TLS server name, which TLS forbids.

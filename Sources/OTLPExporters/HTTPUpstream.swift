@@ -18,12 +18,12 @@ final class HTTPUpstream: UpstreamSender {
     init(config: OTLPHTTPExporterConfig) throws {
         self.config = config
         var tls = TLSConfiguration.makeClientConfiguration()
-        if let ca = config.caFile { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) }
-        if let cert = config.certFile, let key = config.keyFile {
+        if let ca = config.tls.caFile { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) }
+        if let cert = config.tls.certFile, let key = config.tls.keyFile {
             tls.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
         }
-        if config.insecureSkipVerify { tls.certificateVerification = .none }
+        if config.tls.insecureSkipVerify { tls.certificateVerification = .none }
         var clientConfig = HTTPClient.Configuration(tlsConfiguration: tls)
         clientConfig.decompression = .enabled(limit: .size(Self.maxAnswerBytes * 16))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfig)

@@ -8,12 +8,8 @@ public struct OTLPGRPCExporterConfig: ComponentConfig, Equatable {
     /// `host:port` of the upstream (an `http://` or `https://` prefix is accepted and chooses cleartext or TLS).
     public var host = ""
     public var port = 4317
-    /// Cleartext HTTP/2 (`tls.insecure: true`, or an `http://` endpoint); otherwise TLS, as in otelcol.
-    public var insecure = false
-    public var caFile: String?
-    public var certFile: String?
-    public var keyFile: String?
-    public var insecureSkipVerify = false
+    /// `tls`: cleartext HTTP/2 with `insecure: true` (or an `http://` endpoint); otherwise TLS, as in otelcol.
+    public var tls = ClientTLSSettings()
     public var headers: [String: String] = [:]
     public var compression = Compression.gzip
     /// Per attempt.
@@ -42,20 +38,7 @@ public struct OTLPGRPCExporterConfig: ComponentConfig, Equatable {
         } else if !endpoint.isEmpty {
             r.report("endpoint", "expected host:port, got \"\(endpoint)\"")
         }
-        let tls = r.child("tls")
-        insecure = tls.bool("insecure", default: scheme == "http")
-        caFile = tls.optionalString("ca_file")
-        certFile = tls.optionalString("cert_file")
-        keyFile = tls.optionalString("key_file")
-        insecureSkipVerify = tls.bool("insecure_skip_verify", default: false)
-        for (key, path) in [("ca_file", caFile), ("cert_file", certFile), ("key_file", keyFile)] {
-            if let path, !FileManager.default.isReadableFile(atPath: path) { tls.report(key, "cannot read \(path)") }
-        }
-        if (certFile == nil) != (keyFile == nil) { tls.report("cert_file", "cert_file and key_file go together (client certificate)") }
-        for key in ["server_name_override", "min_version", "max_version", "reload_interval"] where tls.contains(key) {
-            _ = tls.raw(key)
-            tls.report(key, "not supported by otelsink's otlp exporter yet")
-        }
+        tls = ClientTLSSettings(reading: r.child("tls"), defaultInsecure: scheme == "http", exporter: "otlp")
         let h = r.child("headers")
         for key in h.keys { headers[key.lowercased()] = h.string(key, default: "") }
         let c = r.string("compression", default: compression.rawValue)

@@ -11,10 +11,7 @@ public struct OTLPHTTPExporterConfig: ComponentConfig, Equatable {
     public var compression = OTLPGRPCExporterConfig.Compression.gzip
     public var headers: [String: String] = [:]
     public var timeout: Duration = .seconds(30)
-    public var caFile: String?
-    public var certFile: String?
-    public var keyFile: String?
-    public var insecureSkipVerify = false
+    public var tls = ClientTLSSettings()
     public var queue = SendingQueueSettings()
     public var retry = RetryPolicy()
     public var circuitBreaker = CircuitBreakerSettings()
@@ -50,20 +47,7 @@ public struct OTLPHTTPExporterConfig: ComponentConfig, Equatable {
         let h = r.child("headers")
         for key in h.keys { headers[key.lowercased()] = h.string(key, default: "") }
         timeout = r.duration("timeout", default: timeout, minimum: .milliseconds(1))
-        let tls = r.child("tls")
-        _ = tls.bool("insecure", default: false)  // the URL's scheme decides, as in otelcol's confighttp
-        caFile = tls.optionalString("ca_file")
-        certFile = tls.optionalString("cert_file")
-        keyFile = tls.optionalString("key_file")
-        insecureSkipVerify = tls.bool("insecure_skip_verify", default: false)
-        for (key, path) in [("ca_file", caFile), ("cert_file", certFile), ("key_file", keyFile)] {
-            if let path, !FileManager.default.isReadableFile(atPath: path) { tls.report(key, "cannot read \(path)") }
-        }
-        if (certFile == nil) != (keyFile == nil) { tls.report("cert_file", "cert_file and key_file go together (client certificate)") }
-        for key in ["server_name_override", "min_version", "max_version", "reload_interval"] where tls.contains(key) {
-            _ = tls.raw(key)
-            tls.report(key, "not supported by otelsink's otlphttp exporter yet")
-        }
+        tls = ClientTLSSettings(reading: r.child("tls"), defaultInsecure: false, exporter: "otlphttp")
         queue = SendingQueueSettings(reading: r.child("sending_queue"))
         retry = RetryPolicy(reading: r.child("retry_on_failure"))
         circuitBreaker = CircuitBreakerSettings(reading: r.child("circuit_breaker"))

@@ -209,7 +209,7 @@ public final class SendingQueue: Sendable {
 
     /// Sends until delivered, dropped for good, or out of retry time; reports and returns the outcome.
     func deliver(_ request: OutgoingRequest) async -> DeliveryReport {
-        var random = SplitMix64Jitter(seed: randomSeed &+ UInt64(truncatingIfNeeded: request.bytes.count))
+        var random = SeededRandom(seed: randomSeed &+ UInt64(truncatingIfNeeded: request.bytes.count))
         let started = clock.now
         var attempt = 0
         var outcome: DeliveryReport
@@ -249,18 +249,5 @@ public final class SendingQueue: Sendable {
         }
         report(outcome)
         return outcome
-    }
-}
-
-/// SplitMix64 for backoff jitter: seeded, so a test's waits are the same every run.
-struct SplitMix64Jitter: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -4,18 +4,8 @@ import Foundation
 import Glibc
 #endif
 
-/// SplitMix64: cheap, good enough for unique IDs in a benchmark.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// SplitMix64 for unique IDs in a benchmark.
+typealias SplitMix64 = SeededRandom
 
 /// User + system CPU time of this process, all threads.
 enum ProcessCPU {
