@@ -27,7 +27,6 @@ public enum MetricsHTTPServer {
         }
         let options = try ListenerOptions(listener, applicationProtocols: ["http/1.1"])
         return try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5), options: options, logger: logger) { channel in
-            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
             try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
             try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(path: path, source: source))
         }

@@ -86,10 +86,16 @@ struct ForwardingTests {
         var expected = request
         expected.resourceSpans[0].scopeSpans[0].spans = request.resourceSpans[0].scopeSpans[0].spans.filter { $0.traceID == traceID }
         #expect(try reader.trace(id: traceID) == expected)
-        // sent counts what the gateway accepted, once the queue delivered it.
-        let sent = edge.collector.telemetry.snapshot().first { $0.name == "otelcol_exporter_sent_spans_total" }?
-            .series.first { $0.labels.contains { $0 == ("exporter", "otlp") } }
-        if case .number(let n)? = sent?.value { #expect(n == 20) } else { Issue.record("no sent counter: \(String(describing: sent))") }
+        // sent counts what the gateway accepted, once the edge has its answer (just after the gateway stored it).
+        func sent() -> Double? {
+            let series = edge.collector.telemetry.snapshot().first { $0.name == "otelcol_exporter_sent_spans_total" }?
+                .series.first { $0.labels.contains { $0 == ("exporter", "otlp") } }
+            if case .number(let n)? = series?.value { return n }
+            return nil
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while sent() != 20, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(sent() == 20)
         try await edge.stop()
         try await gateway.stop()
     }
