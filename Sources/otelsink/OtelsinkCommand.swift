@@ -94,17 +94,18 @@ struct Validate: AsyncParsableCommand {
 }
 
 struct Components: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the receivers, processors, exporters and connectors otelsink has.")
+    static let configuration = CommandConfiguration(abstract: "List the receivers, processors, exporters, connectors and extensions otelsink has.")
 
     func run() async throws {
         let registry = ComponentRegistry.builtin
-        for kind in [ComponentKind.receiver, .processor, .exporter, .connector] {
+        for kind in [ComponentKind.receiver, .processor, .exporter, .connector, .extension] {
             print("\(kind.section):")
             let types = registry.types(of: kind)
             if types.isEmpty { print("  (none yet)") }
             for type in types {
                 guard let f = registry.factory(kind: kind, type: type) else { continue }
                 var signals = f.signals.sorted().map(\.rawValue).joined(separator: ", ")
+                if kind == .extension { signals = f is any ServerAuthenticatorFactory ? "authenticator" : "service" }
                 if let c = f as? any ConnectorFactory {
                     signals = c.exporterSignals.sorted().map(\.rawValue).joined(separator: ", ") + " → " + c.receiverSignals.sorted().map(\.rawValue).joined(separator: ", ")
                 }

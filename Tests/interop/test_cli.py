@@ -244,7 +244,10 @@ def test_components_lists_the_builtin_components(otelsink_bin):
             sections[current].append(line.split()[0])
     assert "otlp" in sections["receivers"]
     assert {"sqlite", "debug"} <= set(sections["exporters"])
-    assert "sqlite" not in sections["receivers"] and "otlp" not in sections["exporters"]
+    assert "sqlite" not in sections["receivers"]
+    # otlp is both a receiver and (forwarding) an exporter, as in otelcol; so are its renamed aliases.
+    assert {"otlp", "otlp_grpc", "otlphttp", "otlp_http"} <= set(sections["exporters"])
+    assert {"bearertokenauth", "basicauth", "query"} <= set(sections["extensions"])
     assert "prometheus" in sections["exporters"] and "spanmetrics" in sections["connectors"]
 
 
