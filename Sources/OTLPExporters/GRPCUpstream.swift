@@ -36,7 +36,7 @@ final class GRPCUpstream: UpstreamSender {
         // An IP address is a target of its own: as a DNS name it would be sent as the TLS server name, which TLS forbids.
         let target: any ResolvableTarget
         if ListenEndpoint.isIPLiteral(config.host) {
-            target = config.host.contains(":") ? .ipv6(host: config.host, port: config.port) : .ipv4(host: config.host, port: config.port)
+            target = config.host.contains(":") ? .ipv6(address: config.host, port: config.port) : .ipv4(address: config.host, port: config.port)
         } else {
             target = .dns(host: config.host, port: config.port)
         }
