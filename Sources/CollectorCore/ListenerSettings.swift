@@ -35,8 +35,8 @@ public struct ListenerSettings: Sendable, Equatable {
         return s
     }
 
-    /// Reads a gRPC listener's keys from `r`: `max_connections`, `read_header_timeout` (the HTTP/2 preface),
-    /// `keepalive.server_parameters.max_connection_idle` and `tls`.
+    /// Reads a gRPC listener's keys from `r`: `max_connections`, `read_header_timeout` (the HTTP/2 preface) and
+    /// `tls`. The idle timeout is `keepalive.server_parameters.max_connection_idle`, read with the rest of `keepalive`.
     public static func readGRPC(_ r: ConfigReader, defaults: ListenerSettings) -> ListenerSettings {
         var s = defaults
         s.maxConnections = r.int("max_connections", default: s.maxConnections, range: 1...1_000_000)

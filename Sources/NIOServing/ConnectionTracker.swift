@@ -23,9 +23,6 @@ public final class ConnectionTracker: Sendable {
         return true
     }
 
-    /// Connections open now.
-    public var count: Int { open.withLock { $0.count } }
-
     /// Asks every connection to quiesce (NIO's HTTP/1 server closes an idle keep-alive connection then, and lets a
     /// request in flight finish), waits up to `grace` for them to close, then closes whatever is left.
     public func closeAll(after grace: Duration) async {

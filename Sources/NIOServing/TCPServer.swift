@@ -82,9 +82,6 @@ public final class TCPServer: Sendable {
         return TCPServer(channel: channel, connections: connections, drainGrace: drainGrace, reloader: reloader)
     }
 
-    /// Connections open now.
-    public var openConnections: Int { connections.count }
-
     /// Stops accepting connections; open ones finish their requests (see ``drain()``).
     public func beginGracefulShutdown() {
         reloader?.cancel()

@@ -21,7 +21,4 @@ final class InFlightBudget: Sendable {
     }
 
     func release(_ n: Int) { used.subtract(n, ordering: .relaxed) }
-
-    /// Bytes currently reserved.
-    var inUse: Int { used.load(ordering: .relaxed) }
 }
