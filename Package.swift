@@ -90,6 +90,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "FileStorage",
+            dependencies: [
+                "CollectorCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "OTLPReceivers",
             dependencies: [
                 "CollectorCore", "OTLP", "CZlib", "NIOServing",
@@ -181,7 +191,7 @@ let package = Package(
         .target(
             name: "CollectorService",
             dependencies: [
-                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "OTLPExporters", "Exporters", "Extensions", "Processors", "QueryAPI", "PrometheusExporter", "Connectors",
+                "CollectorCore", "OTLP", "SQLiteStore", "OTLPReceivers", "OTLPExporters", "Exporters", "Extensions", "FileStorage", "Processors", "QueryAPI", "PrometheusExporter", "Connectors",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -278,7 +288,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OTLPExportersTests",
-            dependencies: ["OTLPExporters", "CollectorCore", "CollectorTesting"],
+            dependencies: ["OTLPExporters", "FileStorage", "CollectorCore", "CollectorTesting"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -188,13 +188,13 @@ public struct CollectorConfig: Sendable {
             }
             config.serviceExtensions.append(id)
         }
-        for reference in problems.authenticatorReferences {
+        for reference in problems.extensionReferences {
             guard let id = try? ComponentID(parsing: reference.id), let configured = config.extensions[id] else {
                 problems.add(path: reference.path, "references extension \"\(reference.id)\", which is not defined under extensions")
                 continue
             }
-            guard configured.factory is any ServerAuthenticatorFactory else {
-                problems.add(path: reference.path, "extension \"\(reference.id)\" is of type \(configured.factory.type), which is not an authenticator (use bearertokenauth or basicauth)")
+            guard reference.role.accepts(configured.factory) else {
+                problems.add(path: reference.path, "extension \"\(reference.id)\" is of type \(configured.factory.type), which is not \(reference.role.expected)")
                 continue
             }
             if !config.serviceExtensions.contains(id) {

@@ -47,17 +47,18 @@ public struct ComponentContext: Sendable {
     public var clock: any MonotonicClock
     /// otelsink's own metrics; components register their instruments here when they are built.
     public var telemetry: TelemetryRegistry
-    /// The authenticator extensions, for listeners with `auth: {authenticator: ID}` (look up when starting).
-    public var authenticators: AuthenticatorDirectory
+    /// The running extensions that components refer to by ID: authenticators (`auth: {authenticator: ID}`, looked
+    /// up when a listener starts) and storage (`sending_queue: {storage: ID}`, looked up when an exporter is built).
+    public var extensions: ExtensionDirectory
 
     public init(id: ComponentID, logger: Logger, listening: ListeningAddresses = ListeningAddresses(), clock: any MonotonicClock = SystemClock(),
-                telemetry: TelemetryRegistry = TelemetryRegistry(), authenticators: AuthenticatorDirectory = AuthenticatorDirectory()) {
+                telemetry: TelemetryRegistry = TelemetryRegistry(), extensions: ExtensionDirectory = ExtensionDirectory()) {
         self.id = id
         self.logger = logger
         self.listening = listening
         self.clock = clock
         self.telemetry = telemetry
-        self.authenticators = authenticators
+        self.extensions = extensions
     }
 }
 

@@ -64,11 +64,11 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 /// Collects problems while a config is read. Not shared across tasks: one load, one collector.
 public final class ConfigProblems {
     public private(set) var all: [ConfigProblem] = []
-    /// Authenticator extensions that settings refer to (`auth: {authenticator: ID}`), with the path of the
-    /// reference: checked once every section has been read.
-    public private(set) var authenticatorReferences: [(path: String, id: String)] = []
+    /// Extensions that settings refer to (`auth: {authenticator: ID}`, `sending_queue: {storage: ID}`), with the
+    /// path of the reference and the role the extension must play: checked once every section has been read.
+    public private(set) var extensionReferences: [(path: String, id: String, role: ExtensionRole)] = []
     public init() {}
-    public func addAuthenticatorReference(path: String, id: String) { authenticatorReferences.append((path, id)) }
+    public func addExtensionReference(path: String, id: String, role: ExtensionRole) { extensionReferences.append((path, id, role)) }
     public func add(_ problem: ConfigProblem) { all.append(problem) }
     public func add(path: String, _ message: String) { all.append(ConfigProblem(path: path, message)) }
     public var isEmpty: Bool { all.isEmpty }

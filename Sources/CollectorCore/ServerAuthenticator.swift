@@ -30,26 +30,6 @@ extension ServerAuthenticator {
 /// A factory whose extensions are ``ServerAuthenticator``s: what `auth.authenticator` may name.
 public protocol ServerAuthenticatorFactory: ExtensionFactory {}
 
-/// The authenticators of a running collector, by component ID: filled as extensions are built, read by the
-/// listeners that refer to one when they start.
-public final class AuthenticatorDirectory: Sendable {
-    private let entries = Mutex<[ComponentID: any ServerAuthenticator]>([:])
-
-    public init() {}
-
-    public func register(_ authenticator: any ServerAuthenticator, as id: ComponentID) {
-        entries.withLock { $0[id] = authenticator }
-    }
-
-    /// The authenticator `id` names; throws (naming it) when there is none, which config validation prevents.
-    public func authenticator(_ id: ComponentID) throws -> any ServerAuthenticator {
-        guard let found = entries.withLock({ $0[id] }) else {
-            throw PipelineError.permanent("authenticator \"\(id)\" is not running; list it under service.extensions")
-        }
-        return found
-    }
-}
-
 extension ConfigReader {
     /// Reads `auth: {authenticator: ID}`; the reference is checked against the extensions once the whole config
     /// is read.
@@ -64,7 +44,7 @@ extension ConfigReader {
             auth.report("authenticator", "invalid component id \"\(name)\"")
             return nil
         }
-        problems.addAuthenticatorReference(path: auth.pathString("authenticator"), id: name)
+        problems.addExtensionReference(path: auth.pathString("authenticator"), id: name, role: .authenticator)
         return id
     }
 }

@@ -2,6 +2,7 @@ import CollectorCore
 import Connectors
 import Exporters
 import Extensions
+import FileStorage
 import OTLPExporters
 import OTLPReceivers
 import Processors
@@ -32,5 +33,6 @@ extension ComponentRegistry {
         QueryExtensionFactory(),
         BearerTokenAuthFactory(),
         BasicAuthFactory(),
+        FileStorageFactory(),
     ])
 }

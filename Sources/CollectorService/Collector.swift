@@ -29,11 +29,11 @@ public struct Collector: Sendable {
         self.listening = listening
         let telemetry = TelemetryRegistry()
         self.telemetry = telemetry
-        let authenticators = AuthenticatorDirectory()
+        let directory = ExtensionDirectory()
         func context(_ id: ComponentID, _ kind: ComponentKind) -> ComponentContext {
             var l = logger
             l[metadataKey: "component"] = "\(kind)/\(id)"
-            return ComponentContext(id: id, logger: l, listening: listening, telemetry: telemetry, authenticators: authenticators)
+            return ComponentContext(id: id, logger: l, listening: listening, telemetry: telemetry, extensions: directory)
         }
         if let address = config.telemetryMetricsAddress {
             ProcessTelemetry.register(telemetry)
@@ -41,6 +41,15 @@ public struct Collector: Sendable {
                                                 context: context(ComponentID(type: "telemetry"), .extension))
         } else {
             selfTelemetry = nil
+        }
+
+        // Storage extensions come first: exporters open their persistent queues in them when they are built.
+        var storage: [any Extension] = []
+        for id in config.serviceExtensions {
+            guard let configured = config.extensions[id], let factory = configured.factory as? any StorageExtensionFactory else { continue }
+            let built = try factory.makeExtension(config: configured.config, host: ExtensionHost(exporters: [:]), context: context(id, .extension))
+            directory.register(built, as: id)
+            storage.append(built)
         }
 
         var exporters: [ComponentID: any Exporter] = [:]
@@ -88,9 +97,10 @@ public struct Collector: Sendable {
         var extensions: [any Extension] = []
         let host = ExtensionHost(exporters: exporters)
         for id in config.serviceExtensions {
-            guard let configured = config.extensions[id], let factory = configured.factory as? any ExtensionFactory else { continue }
+            guard let configured = config.extensions[id], let factory = configured.factory as? any ExtensionFactory,
+                  !(factory is any StorageExtensionFactory) else { continue }
             let built = try factory.makeExtension(config: configured.config, host: host, context: context(id, .extension))
-            if let authenticator = built as? any ServerAuthenticator { authenticators.register(authenticator, as: id) }
+            directory.register(built, as: id)
             extensions.append(built)
         }
 
@@ -101,8 +111,9 @@ public struct Collector: Sendable {
             let next = ReceiverObserver(registry: telemetry, receiver: id).wrap(.fanout(feeds))
             receivers.append(try factory.makeReceiver(config: configured.config, next: next, context: context(id, .receiver)))
         }
-        // Connectors stop after receivers and the query API, and before the processors and exporters they feed.
-        services = exporters.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + processors
+        // Connectors stop after receivers and the query API, and before the processors and exporters they feed;
+        // storage stops last, after the exporters that keep their queues in it.
+        services = storage + exporters.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + processors
             + connectors.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + extensions + receivers
     }
 

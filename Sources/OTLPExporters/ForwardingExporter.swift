@@ -3,9 +3,9 @@ import Logging
 import OTLP
 import ServiceLifecycle
 
-/// A forwarding exporter (`otlp`, `otlphttp`): takes traces, metrics and logs, queues them in an in-memory
-/// ``SendingQueue`` and sends them to one upstream, with retries. Requests that arrive in wire form and that no
-/// processor changed go upstream as the bytes received.
+/// A forwarding exporter (`otlp`, `otlphttp`): takes traces, metrics and logs, queues them in a ``SendingQueue``
+/// (in memory, or in a storage extension with `sending_queue.storage`) and sends them to one upstream, with
+/// retries. Requests that arrive in wire form and that no processor changed go upstream as the bytes received.
 public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer, LogsConsumer {
     let context: ComponentContext
     let upstream: any UpstreamSender
@@ -17,9 +17,10 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
 
     /// - Parameters:
     ///   - connect: runs the upstream's connections until `disconnect` is called.
+    /// - Throws: when the persistent queue's storage cannot be opened or read.
     init(upstream: any UpstreamSender, queue settings: SendingQueueSettings, retry: RetryPolicy, breaker: CircuitBreakerSettings,
          context: ComponentContext,
-         connect: @escaping @Sendable () async throws -> Void, disconnect: @escaping @Sendable () async -> Void) {
+         connect: @escaping @Sendable () async throws -> Void, disconnect: @escaping @Sendable () async -> Void) throws {
         self.context = context
         self.upstream = upstream
         self.connect = connect
@@ -41,8 +42,9 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
             counters[signal] = PipelineTelemetry.ExporterCounters(registry: context.telemetry, exporter: context.id, signal: signal)
         }
         let delivery = counters
+        let store = try settings.storage.map { try context.extensions.storage($0).openQueue(owner: context.id, kind: .exporter, name: "queue") }
         queue = SendingQueue(settings: settings, retry: retry, breaker: breaker, sender: upstream, clock: context.clock,
-                             logger: context.logger) { report in
+                             logger: context.logger, store: store) { report in
             // sent: what the upstream accepted; send_failed: what it refused (partially or for good) or was given up on.
             switch report.outcome {
             case .delivered:
@@ -52,8 +54,11 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
             case .dropped:
                 delivery[report.signal]?.failed.add(report.items)
                 droppedCounters[report.signal]?.add(report.items)
+            case .kept:
+                break
             }
         }
+        try queue.restore()
         let q = queue
         context.telemetry.gauge("otelcol_exporter_queue_size", help: "Current size of the retry queue (in sizer units).", labels: labels) { Double(q.size) }
         if breaker.enabled {
@@ -96,9 +101,9 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
         try await submit(OutgoingRequest(signal: .logs, bytes: try logs.serializedBytes(), items: items))
     }
 
-    /// Connects and sends until graceful shutdown; then takes nothing more, lets the queue drain for up to 10 s and
-    /// drops what is left (the queue is in memory: logged and counted), and closes the connection. Cancellation (a
-    /// failed start of another component) ends it at once.
+    /// Connects and sends until graceful shutdown; then takes nothing more, lets the queue drain for up to 10 s, and
+    /// closes the connection. What is left is dropped from an in-memory queue (logged and counted) and kept by a
+    /// persistent one for the next start. Cancellation (a failed start of another component) ends it at once.
     public func run() async throws {
         let queue = self.queue
         let connect = self.connect, disconnect = self.disconnect
@@ -118,7 +123,9 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
             while queue.size > 0, ContinuousClock.now < deadline, !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(20))
             }
-            if queue.size > 0 {
+            if queue.size > 0 && queue.isPersistent {
+                logger.info("shutting down with exports still queued; they stay on disk for the next start", metadata: ["queued": "\(queue.size)"])
+            } else if queue.size > 0 {
                 logger.warning("shutting down with exports still queued; they are dropped", metadata: ["queued": "\(queue.size)"])
             }
             // Cancelled consumers give up on what they hold (counted as dropped) instead of retrying.

@@ -15,7 +15,7 @@ public struct OTLPGRPCExporterFactory: ExporterFactory {
         let c = try config.as(OTLPGRPCExporterConfig.self, for: type)
         let upstream = try GRPCUpstream(config: c)
         let client = upstream.client
-        return ForwardingExporter(upstream: upstream, queue: c.queue, retry: c.retry, breaker: c.circuitBreaker, context: context,
+        return try ForwardingExporter(upstream: upstream, queue: c.queue, retry: c.retry, breaker: c.circuitBreaker, context: context,
                                   connect: { try await client.runConnections() }, disconnect: { client.beginGracefulShutdown() })
     }
 }
@@ -34,7 +34,7 @@ public struct OTLPHTTPExporterFactory: ExporterFactory {
         let c = try config.as(OTLPHTTPExporterConfig.self, for: type)
         let upstream = try HTTPUpstream(config: c)
         let client = upstream.client
-        return ForwardingExporter(upstream: upstream, queue: c.queue, retry: c.retry, breaker: c.circuitBreaker, context: context,
+        return try ForwardingExporter(upstream: upstream, queue: c.queue, retry: c.retry, breaker: c.circuitBreaker, context: context,
                                   connect: { try? await gracefulShutdown() }, disconnect: { try? await client.shutdown() })
     }
 }

@@ -23,7 +23,8 @@ public protocol UpstreamSender: Sendable {
 
 /// What happened to the items of a request in the end; the queue reports each request once.
 public struct DeliveryReport: Sendable, Equatable {
-    public enum Outcome: Sendable, Equatable { case delivered, dropped }
+    /// `kept`: still in the persistent queue when the exporter stopped; it goes out after the next start.
+    public enum Outcome: Sendable, Equatable { case delivered, dropped, kept }
     public var signal: Signal
     public var items: Int
     public var outcome: Outcome
@@ -42,12 +43,19 @@ public struct DeliveryReport: Sendable, Equatable {
 
 /// otelcol's exporterhelper in memory: a bounded queue in front of `num_consumers` senders, each retrying with
 /// ``RetryPolicy``. A full queue refuses (retryably) or waits (`block_on_overflow`); with `wait_for_result` the
-/// caller waits for delivery. Items still queued when the process dies are lost (docs/configuration.md).
+/// caller waits for delivery.
+///
+/// In memory, items still queued when the process dies are lost (docs/configuration.md). With a
+/// ``DurableQueueStore`` (`sending_queue.storage`), a request is committed to it before ``submit(_:)`` returns,
+/// its bytes are read back only when a consumer takes it, and it is removed once delivered or dropped; what is
+/// held when the exporter stops stays for the next start (``restore()``).
 public final class SendingQueue: Sendable {
     private struct Entry: Sendable {
+        /// For a stored entry, the bytes are empty until a consumer reads them back.
         var request: OutgoingRequest
         var size: Int
         var waiter: CheckedContinuation<Void, any Error>?
+        var storedID: Int64?
     }
 
     private struct State {
@@ -68,13 +76,15 @@ public final class SendingQueue: Sendable {
     private let randomSeed: UInt64
     /// Gates every attempt (disabled unless `circuit_breaker.enabled`).
     public let breaker: CircuitBreaker
+    private let store: (any DurableQueueStore)?
 
     /// - Parameters:
     ///   - report: told what became of every request (self-telemetry and logs hang off it).
     ///   - randomSeed: seeds the backoff jitter (tests pass a fixed one).
     public init(settings: SendingQueueSettings, retry: RetryPolicy, breaker: CircuitBreakerSettings = CircuitBreakerSettings(),
-                sender: any UpstreamSender, clock: any MonotonicClock, logger: Logger,
+                sender: any UpstreamSender, clock: any MonotonicClock, logger: Logger, store: (any DurableQueueStore)? = nil,
                 randomSeed: UInt64 = UInt64.random(in: 0...UInt64.max), report: @escaping @Sendable (DeliveryReport) -> Void = { _ in }) {
+        self.store = store
         self.breaker = CircuitBreaker(settings: breaker, clock: clock, logger: logger)
         self.settings = settings
         self.retry = retry
@@ -89,12 +99,34 @@ public final class SendingQueue: Sendable {
     public var size: Int { state.withLock { $0.used } }
     public var capacity: Int { settings.queueSize }
 
-    private func size(of r: OutgoingRequest) -> Int {
+    /// Whether the queue lives in a storage extension.
+    public var isPersistent: Bool { store != nil }
+
+    private func size(items: Int, byteCount: Int) -> Int {
         switch settings.sizer {
         case .requests: 1
-        case .items: max(1, r.items)
-        case .bytes: max(1, r.bytes.count)
+        case .items: max(1, items)
+        case .bytes: max(1, byteCount)
         }
+    }
+
+    /// Queues again what the store held when the exporter last stopped (or crashed), oldest first; returns how
+    /// many requests. Call once, before ``run()``.
+    @discardableResult
+    public func restore() throws -> Int {
+        guard let store else { return 0 }
+        let held = try store.stored()
+        for r in held {
+            let entry = Entry(request: OutgoingRequest(signal: r.signal, bytes: [], items: r.items),
+                              size: size(items: r.items, byteCount: r.byteCount), waiter: nil, storedID: r.id)
+            state.withLock { $0.used += entry.size }
+            enqueue(entry)
+        }
+        if !held.isEmpty {
+            logger.info("restored the persistent sending queue", metadata: ["requests": "\(held.count)",
+                                                                            "items": "\(held.reduce(0) { $0 + $1.items })"])
+        }
+        return held.count
     }
 
     /// Queues `request` (or, with the queue disabled, sends it now, retrying). Throws a retryable
@@ -105,13 +137,14 @@ public final class SendingQueue: Sendable {
             if case .dropped = outcome.outcome { throw PipelineError.permanent("export failed: \(outcome.reason)") }
             return
         }
-        let size = size(of: request)
+        let size = size(items: request.items, byteCount: request.bytes.count)
         while true {
             enum Step { case queued, full, closed }
             let step: Step = state.withLock { s in
                 if s.closed { return .closed }
                 // A request larger than the whole queue goes in alone, so nothing is refused for ever.
                 if s.used + size > settings.queueSize && s.used > 0 { return .full }
+                s.used += size
                 return .queued
             }
             switch step {
@@ -132,18 +165,33 @@ public final class SendingQueue: Sendable {
             case .queued:
                 break
             }
+            var entry = Entry(request: request, size: size, waiter: nil)
+            if let store {
+                do {
+                    let stored = try await store.append(signal: request.signal, items: request.items, bytes: request.bytes)
+                    entry.storedID = stored.id
+                    entry.request.bytes = []
+                } catch {
+                    release(size)
+                    logger.error("cannot write to the persistent sending queue; refusing the export", metadata: ["error": "\(error)"])
+                    throw PipelineError.retryable("the sending queue's storage failed: \(error)")
+                }
+            }
             if settings.waitForResult {
-                try await withCheckedThrowingContinuation { c in enqueue(Entry(request: request, size: size, waiter: c)) }
+                try await withCheckedThrowingContinuation { c in
+                    entry.waiter = c
+                    enqueue(entry)
+                }
             } else {
-                enqueue(Entry(request: request, size: size, waiter: nil))
+                enqueue(entry)
             }
             return
         }
     }
 
+    /// Hands a reserved entry (its size already counted in `used`) to an idle consumer or the queue.
     private func enqueue(_ entry: Entry) {
         let consumer: CheckedContinuation<Entry?, Never>? = state.withLock { s in
-            s.used += entry.size
             if !s.idleConsumers.isEmpty { return s.idleConsumers.removeFirst() }
             s.entries.append(entry)
             return nil
@@ -164,9 +212,10 @@ public final class SendingQueue: Sendable {
         }
     }
 
-    private func finished(_ entry: Entry) {
+    /// Gives back `size` units of room and wakes blocked producers.
+    private func release(_ size: Int) {
         let producers = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.used -= entry.size
+            s.used -= size
             let p = s.blockedProducers
             s.blockedProducers = []
             return p
@@ -180,12 +229,12 @@ public final class SendingQueue: Sendable {
             for _ in 0..<settings.numConsumers {
                 group.addTask {
                     while let entry = await self.next() {
-                        let outcome = await self.deliver(entry.request)
-                        self.finished(entry)
-                        if case .dropped = outcome.outcome {
-                            entry.waiter?.resume(throwing: PipelineError.permanent("export failed: \(outcome.reason)"))
-                        } else {
-                            entry.waiter?.resume()
+                        let outcome = await self.process(entry)
+                        self.release(entry.size)
+                        switch outcome.outcome {
+                        case .delivered: entry.waiter?.resume()
+                        case .dropped: entry.waiter?.resume(throwing: PipelineError.permanent("export failed: \(outcome.reason)"))
+                        case .kept: entry.waiter?.resume(throwing: PipelineError.retryable("the exporter is shutting down"))
                         }
                     }
                 }
@@ -207,14 +256,45 @@ public final class SendingQueue: Sendable {
         for p in producers { p.resume() }
     }
 
-    /// Sends until delivered, dropped for good, or out of retry time; reports and returns the outcome.
-    func deliver(_ request: OutgoingRequest) async -> DeliveryReport {
+    /// Delivers one entry; a stored one is read back first and removed from the store once delivered or dropped.
+    private func process(_ entry: Entry) async -> DeliveryReport {
+        guard let store, let id = entry.storedID else { return await deliver(entry.request) }
+        var request = entry.request
+        do {
+            guard let bytes = try await store.bytes(of: id) else {
+                return DeliveryReport(signal: request.signal, items: request.items, outcome: .kept, reason: "no longer stored")
+            }
+            request.bytes = bytes
+        } catch {
+            logger.error("cannot read a request back from the persistent sending queue; dropping it",
+                         metadata: ["id": "\(id)", "items": "\(request.items)", "error": "\(error)"])
+            let outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "unreadable in storage: \(error)")
+            report(outcome)
+            try? await store.remove(id)
+            return outcome
+        }
+        let outcome = await deliver(request, keepWhenCancelled: true)
+        if outcome.outcome != .kept {
+            do { try await store.remove(id) } catch {
+                logger.error("cannot remove a finished request from the persistent sending queue; it will be sent again after a restart",
+                             metadata: ["id": "\(id)", "error": "\(error)"])
+            }
+        }
+        return outcome
+    }
+
+    /// Sends until delivered, dropped for good, or out of retry time; reports and returns the outcome. With
+    /// `keepWhenCancelled` (a persistent queue), shutting down returns `kept` unreported instead of dropping.
+    func deliver(_ request: OutgoingRequest, keepWhenCancelled: Bool = false) async -> DeliveryReport {
+        let kept = DeliveryReport(signal: request.signal, items: request.items, outcome: .kept, reason: "kept for the next start")
+        if keepWhenCancelled && Task.isCancelled { return kept }
         var random = SeededRandom(seed: randomSeed &+ UInt64(truncatingIfNeeded: request.bytes.count))
         let started = clock.now
         var attempt = 0
         var outcome: DeliveryReport
         while true {
             do { try await breaker.acquire() } catch {
+                if keepWhenCancelled { return kept }
                 outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "shutting down while the circuit was open")
                 break
             }
@@ -232,6 +312,7 @@ public final class SendingQueue: Sendable {
             case .retryable(let after, let reason):
                 let wait = retry.delay(attempt: attempt, serverDelay: after, random: &random)
                 let outOfTime = retry.maxElapsedTime != .zero && clock.now + wait - started > retry.maxElapsedTime
+                if keepWhenCancelled && Task.isCancelled { return kept }
                 if !retry.enabled || outOfTime || Task.isCancelled {
                     let why = !retry.enabled ? "retry_on_failure is disabled" : outOfTime ? "max_elapsed_time reached" : "shutting down"
                     outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "\(reason) (\(why))")
@@ -240,6 +321,7 @@ public final class SendingQueue: Sendable {
                 }
                 attempt += 1
                 do { try await clock.sleep(for: wait) } catch {
+                    if keepWhenCancelled { return kept }
                     outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "\(reason) (shutting down)")
                     break
                 }

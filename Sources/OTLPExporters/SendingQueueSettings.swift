@@ -13,6 +13,8 @@ public struct SendingQueueSettings: Sendable, Equatable {
     public var blockOnOverflow = false
     /// Answer the caller only once its data was delivered (or dropped), instead of when it was queued.
     public var waitForResult = false
+    /// The storage extension that holds the queue on disk (`file_storage`); nil keeps it in memory.
+    public var storage: ComponentID?
 
     public init() {}
 
@@ -24,9 +26,6 @@ public struct SendingQueueSettings: Sendable, Equatable {
         if let s = Sizer(rawValue: sizerText) { sizer = s } else { r.report("sizer", "expected requests, items or bytes; got \"\(sizerText)\"") }
         blockOnOverflow = r.bool("block_on_overflow", default: blockOnOverflow)
         waitForResult = r.bool("wait_for_result", default: waitForResult)
-        if r.contains("storage") {
-            _ = r.optionalString("storage")
-            r.report("storage", "persistent sending queues (a storage extension) are not implemented yet; remove storage to queue in memory")
-        }
+        storage = r.storageReference("storage")
     }
 }

@@ -37,7 +37,7 @@ public struct OTLPReceiver: Receiver {
         var handler = self.handler
         handler.transport = "grpc"
         var services = OTLPGRPCServices(handler: handler, limit: settings.maxRecvMsgSizeMiB << 20)
-        services.authenticator = try settings.auth.map { try context.authenticators.authenticator($0) }
+        services.authenticator = try settings.auth.map { try context.extensions.authenticator($0) }
         let options = try ListenerOptions(settings.listener, applicationProtocols: ["h2"])
         let server = try await OTLPGRPCServer.bind(
             endpoint: settings.endpoint, services: services, budget: InFlightBudget(limit: settings.maxInFlightBytes),
@@ -56,7 +56,7 @@ public struct OTLPReceiver: Receiver {
         var handler = self.handler
         handler.transport = "http"
         var service = OTLPHTTPService(handler: handler, maxBodySize: settings.maxRequestBodySize)
-        service.authenticator = try settings.auth.map { try context.authenticators.authenticator($0) }
+        service.authenticator = try settings.auth.map { try context.extensions.authenticator($0) }
         let budget = InFlightBudget(limit: settings.maxInFlightBytes)
         let options = try ListenerOptions(settings.listener, applicationProtocols: ["h2", "http/1.1"])
         let server = try await OTLPHTTPServer.bind(endpoint: settings.endpoint, service: service, budget: budget, options: options, logger: context.logger)
