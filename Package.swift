@@ -346,7 +346,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "CollectorService", "CollectorCore", "CollectorTesting", "SQLiteStore", "OTLP",
+                "CollectorService", "CollectorCore", "CollectorTesting", "SQLiteStore", "OTLP", "OTLPExporters",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

@@ -21,6 +21,8 @@ extension ComponentRegistry {
         OTLPGRPCExporterFactory(type: "otlp_grpc"),
         OTLPHTTPExporterFactory(type: "otlphttp"),
         OTLPHTTPExporterFactory(type: "otlp_http"),
+        LoadBalancingExporterFactory(type: "loadbalancing"),
+        LoadBalancingExporterFactory(type: "load_balancing"),
         PrometheusExporterFactory(),
         SpanMetricsConnectorFactory(),
         BatchProcessorFactory(),

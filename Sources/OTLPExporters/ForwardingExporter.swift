@@ -12,8 +12,7 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
     let queue: SendingQueue
     private let connect: @Sendable () async throws -> Void
     private let disconnect: @Sendable () async -> Void
-    private let enqueueFailed: [Signal: TelemetryCounter]
-    private let dropped: [Signal: TelemetryCounter]
+    private let telemetry: ForwardingTelemetry
 
     /// - Parameters:
     ///   - connect: runs the upstream's connections until `disconnect` is called.
@@ -25,49 +24,14 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
         self.upstream = upstream
         self.connect = connect
         self.disconnect = disconnect
-        let labels: TelemetryLabels = ["exporter": context.id.description]
-        var enqueueFailed: [Signal: TelemetryCounter] = [:], dropped: [Signal: TelemetryCounter] = [:]
-        for (signal, noun) in [(Signal.traces, "spans"), (.metrics, "metric_points"), (.logs, "log_records")] {
-            enqueueFailed[signal] = context.telemetry.counter(
-                "otelcol_exporter_enqueue_failed_\(noun)_total", help: "Number of \(noun) failed to be added to the sending queue.", labels: labels)
-            dropped[signal] = context.telemetry.counter(
-                "otelsink_exporter_dropped_\(noun)_total", help: "Number of \(noun) given up on after the queue: refused for good or out of retries.",
-                labels: labels)
-        }
-        self.enqueueFailed = enqueueFailed
-        self.dropped = dropped
-        let droppedCounters = dropped
-        var counters: [Signal: PipelineTelemetry.ExporterCounters] = [:]
-        for signal in [Signal.traces, .metrics, .logs] {
-            counters[signal] = PipelineTelemetry.ExporterCounters(registry: context.telemetry, exporter: context.id, signal: signal)
-        }
-        let delivery = counters
+        let telemetry = ForwardingTelemetry(context: context)
+        self.telemetry = telemetry
         let store = try settings.storage.map { try context.extensions.storage($0).openQueue(owner: context.id, kind: .exporter, name: "queue") }
-        queue = SendingQueue(settings: settings, retry: retry, breaker: breaker, sender: upstream, clock: context.clock,
-                             logger: context.logger, store: store) { report in
-            // sent: what the upstream accepted; send_failed: what it refused (partially or for good) or was given up on.
-            switch report.outcome {
-            case .delivered:
-                let rejected = Int(clamping: min(Int64(report.items), max(0, report.rejected)))
-                delivery[report.signal]?.sent.add(report.items - rejected)
-                delivery[report.signal]?.failed.add(rejected)
-            case .dropped:
-                delivery[report.signal]?.failed.add(report.items)
-                droppedCounters[report.signal]?.add(report.items)
-            case .kept:
-                break
-            }
-        }
+        let queue = SendingQueue(settings: settings, retry: retry, breaker: breaker, sender: upstream, clock: context.clock,
+                                 logger: context.logger, store: store, report: telemetry.record)
+        self.queue = queue
+        telemetry.registerQueueGauges(breakerEnabled: breaker.enabled) { queue }
         try queue.restore()
-        let q = queue
-        context.telemetry.gauge("otelcol_exporter_queue_size", help: "Current size of the retry queue (in sizer units).", labels: labels) { Double(q.size) }
-        if breaker.enabled {
-            context.telemetry.gauge("otelsink_exporter_circuit_state", help: "The upstream's circuit breaker: 0 closed, 1 half-open, 2 open.",
-                                    labels: labels) { q.breaker.state.gaugeValue }
-        }
-        context.telemetry.gauge("otelcol_exporter_queue_capacity", help: "Fixed capacity of the retry queue (in sizer units).", labels: labels) {
-            Double(q.capacity)
-        }
     }
 
     public var consumers: SignalConsumers { SignalConsumers(traces: self, metrics: self, logs: self) }
@@ -75,7 +39,7 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
 
     private func submit(_ request: OutgoingRequest) async throws {
         do { try await queue.submit(request) } catch {
-            enqueueFailed[request.signal]?.add(request.items)
+            telemetry.recordEnqueueFailed(request.signal, items: request.items)
             throw error
         }
     }

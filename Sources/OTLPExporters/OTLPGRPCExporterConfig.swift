@@ -23,9 +23,12 @@ public struct OTLPGRPCExporterConfig: ComponentConfig, Equatable {
 
     public init() {}
 
-    public init(reading r: ConfigReader) {
+    /// - Parameter backendTemplate: read as `loadbalancing`'s `protocol.otlp`, where the resolver supplies the
+    ///   endpoints (an `endpoint` given is ignored, as in otelcol).
+    public init(reading r: ConfigReader, backendTemplate: Bool = false) {
         var endpoint = r.string("endpoint", default: "")
-        if endpoint.isEmpty { r.report("endpoint", "is required: host:port of the upstream (e.g. \"gateway:4317\")") }
+        if backendTemplate { endpoint = "" }
+        if endpoint.isEmpty && !backendTemplate { r.report("endpoint", "is required: host:port of the upstream (e.g. \"gateway:4317\")") }
         var scheme: String?
         for prefix in ["http://", "https://"] where endpoint.lowercased().hasPrefix(prefix) {
             scheme = String(prefix.dropLast(3))

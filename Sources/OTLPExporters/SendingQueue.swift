@@ -64,6 +64,9 @@ public final class SendingQueue: Sendable {
         var idleConsumers: [CheckedContinuation<Entry?, Never>] = []
         var blockedProducers: [CheckedContinuation<Void, Never>] = []
         var closed = false
+        /// Set by ``beginHandoff()``: what is queued or in flight is handed back instead of sent.
+        var handingOff = false
+        var leftovers: [OutgoingRequest] = []
     }
 
     public let settings: SendingQueueSettings
@@ -191,13 +194,61 @@ public final class SendingQueue: Sendable {
 
     /// Hands a reserved entry (its size already counted in `used`) to an idle consumer or the queue.
     private func enqueue(_ entry: Entry) {
+        var handedBack = false
         let consumer: CheckedContinuation<Entry?, Never>? = state.withLock { s in
+            if s.handingOff {
+                s.used -= entry.size
+                handedBack = true
+                return nil
+            }
             if !s.idleConsumers.isEmpty { return s.idleConsumers.removeFirst() }
             s.entries.append(entry)
             return nil
         }
+        if handedBack { handBack(entry) }
         consumer?.resume(returning: entry)
     }
+
+    /// An entry taken out during a handoff: a caller waiting for its result is told to retry (it resends); otherwise
+    /// its request joins the leftovers for the owner to send elsewhere.
+    private func handBack(_ entry: Entry) {
+        if let waiter = entry.waiter {
+            waiter.resume(throwing: PipelineError.retryable("the backend was removed; send again"))
+        } else {
+            state.withLock { $0.leftovers.append(entry.request) }
+        }
+    }
+
+    /// Stops sending to this upstream for good (a load-balanced backend that went away): takes no more requests and
+    /// hands back what is queued; cancel ``run()`` next, and what was in flight is handed back too. Collect it all
+    /// with ``takeLeftovers()`` once ``run()`` has returned. Only for in-memory queues.
+    public func beginHandoff() {
+        let (queued, consumers, producers) = state.withLock { s in
+            s.closed = true
+            s.handingOff = true
+            let queued = Array(s.entries)
+            s.entries.removeAll()
+            s.used -= queued.reduce(0) { $0 + $1.size }
+            let c = s.idleConsumers, p = s.blockedProducers
+            s.idleConsumers = []
+            s.blockedProducers = []
+            return (queued, c, p)
+        }
+        for entry in queued { handBack(entry) }
+        for c in consumers { c.resume(returning: nil) }
+        for p in producers { p.resume() }
+    }
+
+    /// The requests handed back since ``beginHandoff()``.
+    public func takeLeftovers() -> [OutgoingRequest] {
+        state.withLock { s in
+            defer { s.leftovers = [] }
+            return s.leftovers
+        }
+    }
+
+    /// Whether ``beginHandoff()`` was called.
+    public var isHandingOff: Bool { state.withLock { $0.handingOff } }
 
     /// The next entry for a consumer; nil once closed and empty.
     private func next() async -> Entry? {
@@ -231,6 +282,10 @@ public final class SendingQueue: Sendable {
                     while let entry = await self.next() {
                         let outcome = await self.process(entry)
                         self.release(entry.size)
+                        if outcome.outcome == .kept && entry.storedID == nil {
+                            self.handBack(entry)
+                            continue
+                        }
                         switch outcome.outcome {
                         case .delivered: entry.waiter?.resume()
                         case .dropped: entry.waiter?.resume(throwing: PipelineError.permanent("export failed: \(outcome.reason)"))
@@ -258,7 +313,7 @@ public final class SendingQueue: Sendable {
 
     /// Delivers one entry; a stored one is read back first and removed from the store once delivered or dropped.
     private func process(_ entry: Entry) async -> DeliveryReport {
-        guard let store, let id = entry.storedID else { return await deliver(entry.request) }
+        guard let store, let id = entry.storedID else { return await deliver(entry.request, keepWhenCancelled: false) }
         var request = entry.request
         do {
             guard let bytes = try await store.bytes(of: id) else {
@@ -284,9 +339,11 @@ public final class SendingQueue: Sendable {
     }
 
     /// Sends until delivered, dropped for good, or out of retry time; reports and returns the outcome. With
-    /// `keepWhenCancelled` (a persistent queue), shutting down returns `kept` unreported instead of dropping.
-    func deliver(_ request: OutgoingRequest, keepWhenCancelled: Bool = false) async -> DeliveryReport {
+    /// `keepWhenCancelled` (a persistent queue) or during a handoff, cancellation returns `kept` unreported
+    /// instead of dropping.
+    func deliver(_ request: OutgoingRequest, keepWhenCancelled keepFlag: Bool = false) async -> DeliveryReport {
         let kept = DeliveryReport(signal: request.signal, items: request.items, outcome: .kept, reason: "kept for the next start")
+        var keepWhenCancelled: Bool { keepFlag || isHandingOff }
         if keepWhenCancelled && Task.isCancelled { return kept }
         var random = SeededRandom(seed: randomSeed &+ UInt64(truncatingIfNeeded: request.bytes.count))
         let started = clock.now
