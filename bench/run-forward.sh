@@ -6,6 +6,7 @@
 #
 #   bench/run-forward.sh --protocol grpc --rate 0 --concurrency 8 --duration 20s --warmup 3s
 #   OTELSINK_BENCH_COMPRESSION=gzip bench/run-forward.sh ...     # the exporter's compression (default none)
+#   OTELSINK_BENCH_FORWARD_CONFIG=bench/forward-persistent.yaml bench/run-forward.sh ...   # persistent queue
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${OTELSINK_BENCH_BIN:-}" ] && [ -z "${OTELSINK_BENCH_NO_BUILD:-}" ]; then
@@ -19,6 +20,10 @@ trap 'kill -TERM $UPSTREAM 2>/dev/null || true; wait $UPSTREAM 2>/dev/null || tr
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/14317) 2>/dev/null && break; sleep 0.1; done
 upstream_cpu() { awk '{print $14 + $15}' "/proc/$UPSTREAM/stat"; }
 before=$(upstream_cpu)
-OTELSINK_BENCH_BIN=$BIN OTELSINK_BENCH_CONFIG=bench/forward.yaml bash bench/run-ingest.sh "$@"
+FORWARD_CONFIG=${OTELSINK_BENCH_FORWARD_CONFIG:-bench/forward.yaml}
+if grep -q file_storage "$FORWARD_CONFIG"; then
+    export OTELSINK_BENCH_QUEUE_DIR=${OTELSINK_BENCH_QUEUE_DIR:-$(mktemp -d /tmp/otelsink-bench-queue.XXXXXX)}
+fi
+OTELSINK_BENCH_BIN=$BIN OTELSINK_BENCH_CONFIG=$FORWARD_CONFIG bash bench/run-ingest.sh "$@"
 after=$(upstream_cpu)
 echo "upstream CPU during the run: $(( (after - before) * 10 )) ms (its own process, not counted above)" >&2
