@@ -35,6 +35,64 @@ def prom_server(server_factory):
     return server
 
 
+def forwarding_yaml(gateway: str) -> str:
+    """Every signal forwarded to `gateway` twice: through an `otlp` exporter and through a `loadbalancing` exporter
+    (static resolver, the gateway its one backend), both with the circuit breaker enabled."""
+    return f"""receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:0
+exporters:
+  otlp:
+    endpoint: {gateway}
+    tls:
+      insecure: true
+    circuit_breaker:
+      enabled: true
+  loadbalancing:
+    protocol:
+      otlp:
+        tls:
+          insecure: true
+        circuit_breaker:
+          enabled: true
+    resolver:
+      static:
+        hostnames: ["{gateway}"]
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [otlp, loadbalancing]
+    metrics:
+      receivers: [otlp]
+      exporters: [otlp, loadbalancing]
+    logs:
+      receivers: [otlp]
+      exporters: [otlp, loadbalancing]
+"""
+
+
+@pytest.fixture
+def forwarding_server(server_factory):
+    """An otelsink that forwards (see `forwarding_yaml`) to a gateway otelsink, after the standard traces and metrics
+    workloads went through it: its self-telemetry has the forwarding exporters' and the load balancer's metrics."""
+    gateway = server_factory(http=False)
+    server = server_factory(config_text=forwarding_yaml(gateway.grpc_address))
+    send_metrics_workload(server.grpc_address)
+    send_traces_workload(server.grpc_address)
+    delivered = [rf'otelcol_exporter_sent_spans_total\{{exporter="{e}"\}} 12\n' for e in ("otlp", "loadbalancing")]
+    deadline = time.monotonic() + 15
+    while not all(re.search(d, scrape(server.telemetry_address).text) for d in delivered):
+        assert time.monotonic() < deadline, f"spans not delivered upstream:\n{scrape(server.telemetry_address).text}"
+        time.sleep(0.1)
+    return server
+
+
 def test_promtool_accepts_both_endpoints_after_the_workload(prom_server):
     exporter_text = scrape(prom_server.prometheus_address).text
     telemetry_text = scrape(prom_server.telemetry_address).text
@@ -128,38 +186,89 @@ def test_real_prometheus_reads_back_sdk_counter_and_histogram_quantile(prom_serv
         prom.stop()
 
 
-def dashboard_metric_names(path: Path) -> set[str]:
-    """Every metric name in every panel query of a Grafana dashboard."""
-    board = json.loads(path.read_text())
-    names = set()
-    functions = {"sum", "rate", "irate", "increase", "histogram_quantile", "by", "without", "max", "min", "avg",
-                 "le", "clamp_min", "topk", "count", "on", "ignoring", "group_left", "or", "and", "unless", "bool"}
+def dashboard_targets(path: Path) -> list[tuple[str, dict]]:
+    """(panel title, target) for every query of every panel, rows' nested panels included."""
     def panels(items):
         for p in items:
             yield p
             yield from panels(p.get("panels", []))
-    for panel in panels(board.get("panels", [])):
-        for target in panel.get("targets", []):
-            expr = re.sub(r'\{[^}]*\}', '', target.get("expr", ""))
-            expr = re.sub(r'\[[^\]]*\]', '', expr)
-            expr = re.sub(r'\b(by|without)\s*\([^)]*\)', '', expr)
-            expr = re.sub(r'"[^"]*"', '', expr)
-            for token in re.findall(r'[a-zA-Z_:][a-zA-Z0-9_:]*', expr):
-                if token not in functions and not token.startswith("$"):
-                    names.add(token)
+    board = json.loads(path.read_text())
+    return [(p.get("title", ""), t) for p in panels(board.get("panels", [])) for t in p.get("targets", [])]
+
+
+def dashboard_metric_names(path: Path) -> set[str]:
+    """Every metric name in every panel query of a Grafana dashboard."""
+    names = set()
+    functions = {"sum", "rate", "irate", "increase", "histogram_quantile", "by", "without", "max", "min", "avg",
+                 "le", "clamp_min", "topk", "count", "on", "ignoring", "group_left", "or", "and", "unless", "bool"}
+    for _, target in dashboard_targets(path):
+        expr = re.sub(r'\{[^}]*\}', '', target.get("expr", ""))
+        expr = re.sub(r'\[[^\]]*\]', '', expr)
+        expr = re.sub(r'\b(by|without)\s*\([^)]*\)', '', expr)
+        expr = re.sub(r'"[^"]*"', '', expr)
+        for token in re.findall(r'[a-zA-Z_:][a-zA-Z0-9_:]*', expr):
+            if token not in functions and not token.startswith("$"):
+                names.add(token)
     return names
 
 
-@pytest.mark.parametrize("board", ["otelsink-health.json", "service-red.json"])
-def test_every_dashboard_metric_is_exposed_after_the_workload(prom_server, board):
+BOARDS = ["otelsink-health.json", "service-red.json"]
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_every_dashboard_metric_is_exposed_after_the_workload(prom_server, forwarding_server, board):
+    """Every metric a dashboard queries is exposed by a real server after a workload: the storing server's exporter
+    and self-telemetry, and the forwarding server's self-telemetry (the health board's Forwarding row)."""
     path = REPO_ROOT / "dashboards" / board
-    exposed = metric_names(scrape(prom_server.prometheus_address).text) | metric_names(scrape(prom_server.telemetry_address).text)
+    exposed = (metric_names(scrape(prom_server.prometheus_address).text)
+               | metric_names(scrape(prom_server.telemetry_address).text)
+               | metric_names(scrape(forwarding_server.telemetry_address).text))
     wanted = dashboard_metric_names(path)
     assert wanted, f"no queries found in {board}"
     assert wanted <= exposed, sorted(wanted - exposed)
     board_json = json.loads(path.read_text())
     assert any(v.get("type") == "datasource" and v.get("query") == "prometheus"
                for v in board_json.get("templating", {}).get("list", []))
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_every_dashboard_query_returns_series_in_a_real_prometheus(prom_server, forwarding_server, board, tmp_path):
+    """A real Prometheus scrapes both servers; every panel query (with `$__rate_interval` 10s and the variables set to
+    match everything) parses and returns series, and each label a legend shows is on some of them."""
+    prom = PrometheusServer(tmp_path, [prom_server.prometheus_address, prom_server.telemetry_address,
+                                       forwarding_server.telemetry_address])
+    try:
+        problems = []
+        deadline = time.monotonic() + 40
+        for title, target in dashboard_targets(REPO_ROOT / "dashboards" / board):
+            expr = target["expr"].replace("$__rate_interval", "10s").replace("$service", ".*")
+            assert "$" not in expr, f"{title}: a dashboard variable the test does not set: {expr}"
+            result = prom.wait_for(expr, timeout=max(0.0, deadline - time.monotonic()))
+            if not result:
+                problems.append(f"{title}: no series for {expr}")
+                continue
+            for label in re.findall(r"\{\{\s*(\w+)\s*\}\}", target.get("legendFormat", "")):
+                if not any(label in r["metric"] for r in result):
+                    problems.append(f"{title}: legend label {label!r} is on none of {[r['metric'] for r in result]}")
+        assert not problems, "\n".join(problems)
+    finally:
+        prom.stop()
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_dashboard_layout(board):
+    """Unique panel ids, panels within the 24-column grid and not overlapping (a row is one unit high)."""
+    panels = json.loads((REPO_ROOT / "dashboards" / board).read_text())["panels"]
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids)), ids
+    cells = {}
+    for p in panels:
+        g = p["gridPos"]
+        assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0, (p["title"], g)
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                assert (x, y) not in cells, f"{p['title']!r} overlaps {cells[(x, y)]!r} at {(x, y)}"
+                cells[(x, y)] = p["title"]
 
 
 def test_hostile_metrics_never_break_the_exposition(server_factory):
