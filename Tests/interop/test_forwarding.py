@@ -5,8 +5,8 @@ SDK → edge (otlp receiver → `otlp` exporter) → gateway (otlp receiver → 
 once the data is queued, so every check on the gateway polls. Covered: field-for-field delivery of the SDK's spans
 (gRPC and HTTP into the edge) and of metrics, TLS to the upstream (right and wrong CA), bearer-token auth (right
 and wrong token: UNAUTHENTICATED is permanent, the spans are dropped and counted), an upstream that comes up late
-(queued and retried), a full queue (503 + Retry-After / UNAVAILABLE, enqueue failures counted) and the persistent
-queue being refused at validation.
+(queued and retried) and a full queue (503 + Retry-After / UNAVAILABLE, enqueue failures counted). The persistent
+queue (`sending_queue.storage`) has its own module, test_persistent_queue.py, which uses these helpers.
 
 TLS to an IP-address endpoint, shutdown within the 10 s drain and a clean exit when another component fails to start
 are pinned too. A strict xfail marks what is still wrong: a TLS failure to the upstream is not named in the log
@@ -30,7 +30,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from conftest import tls_yaml
-from otlp_util import PROTOBUF, by_trace, make_trace_request, open_db_readonly, run_cli, stored_span_ids
+from otlp_util import PROTOBUF, by_trace, make_trace_request, open_db_readonly, stored_span_ids
 from prometheus_util import scrape, send_metrics_workload
 from test_sdk_interop import _export_grpc, _export_http, check_stored, make_sdk_spans
 
@@ -413,19 +413,3 @@ def test_a_start_up_failure_exits_with_an_otlp_exporter_configured(server_factor
         with pytest.raises(AssertionError, match="exited with 1 before listening"):
             edge.start(timeout=4)
     assert "Address already in use" in edge.log()
-
-
-# ---------------------------------------------------------------------------------------------- 6. validation
-
-
-def test_a_persistent_queue_is_a_validate_error(otelsink_bin, tmp_path):
-    config = tmp_path / "edge.yaml"
-    config.write_text(edge_yaml("127.0.0.1:4317", f"{INSECURE}\nsending_queue:\n  storage: file_storage"))
-    p = run_cli(otelsink_bin, "validate", "--config", config)
-    err = p.stderr.decode(errors="replace")
-    assert p.returncode == 1, (p.returncode, p.stdout, err)
-    assert "exporters::otlp::sending_queue::storage" in err, err
-    # The same config without `storage` is valid.
-    config.write_text(edge_yaml("127.0.0.1:4317", f"{INSECURE}\nsending_queue:\n  queue_size: 10"))
-    ok = run_cli(otelsink_bin, "validate", "--config", config)
-    assert ok.returncode == 0, ok.stderr.decode(errors="replace")
