@@ -12,11 +12,14 @@ public struct ClientTLSSettings: Sendable, Equatable {
     public var keyFile: String?
     /// No verification of the upstream's certificate (testing only).
     public var insecureSkipVerify = false
+    /// The name the upstream's certificate must carry, sent as SNI (and, for gRPC, as `:authority`), instead of the
+    /// endpoint's host. `otlp` exporter only.
+    public var serverNameOverride: String?
 
     public init() {}
 
-    /// Reads `tls`; unsupported keys (`server_name_override`, `min_version`, `max_version`, `reload_interval`) are
-    /// reported, never ignored.
+    /// Reads `tls`; unsupported keys (`min_version`, `max_version`, `reload_interval`, and `server_name_override`
+    /// except for the `otlp` exporter) are reported, never ignored.
     init(reading tls: ConfigReader, defaultInsecure: Bool, exporter: String) {
         insecure = tls.bool("insecure", default: defaultInsecure)
         caFile = tls.optionalString("ca_file")
@@ -27,7 +30,14 @@ public struct ClientTLSSettings: Sendable, Equatable {
             if let path, !FileManager.default.isReadableFile(atPath: path) { tls.report(key, "cannot read \(path)") }
         }
         if (certFile == nil) != (keyFile == nil) { tls.report("cert_file", "cert_file and key_file go together (client certificate)") }
-        for key in ["server_name_override", "min_version", "max_version", "reload_interval"] where tls.contains(key) {
+        var unsupported = ["min_version", "max_version", "reload_interval"]
+        if exporter == "otlp" {
+            serverNameOverride = tls.optionalString("server_name_override")
+            if serverNameOverride?.isEmpty == true { serverNameOverride = nil }
+        } else {
+            unsupported.insert("server_name_override", at: 0)
+        }
+        for key in unsupported where tls.contains(key) {
             _ = tls.raw(key)
             tls.report(key, "not supported by otelsink's \(exporter) exporter yet")
         }

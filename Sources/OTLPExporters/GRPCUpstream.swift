@@ -47,6 +47,8 @@ final class GRPCUpstream: UpstreamSender {
                 c.connection.keepalive = .init(time: config.keepaliveTime, timeout: config.keepaliveTimeout,
                                                allowWithoutCalls: config.permitWithoutStream)
                 c.compression.algorithm = config.compression == .gzip ? .gzip : .none
+                // The name checked against the certificate and sent as SNI is the authority's host.
+                if let name = config.tls.serverNameOverride, !config.tls.insecure { c.http2.authority = name }
                 c.backoff = .init(initial: .seconds(1), max: .seconds(30), multiplier: 1.6, jitter: 0.2)
             })
         client = GRPCClient(transport: transport)

@@ -56,6 +56,8 @@ public final class SendingQueue: Sendable {
         var size: Int
         var waiter: CheckedContinuation<Void, any Error>?
         var storedID: Int64?
+        /// Bytes of a stored entry kept in memory too (within ``residentBudget``), so it is not read back.
+        var resident = 0
     }
 
     private struct State {
@@ -67,7 +69,13 @@ public final class SendingQueue: Sendable {
         /// Set by ``beginHandoff()``: what is queued or in flight is handed back instead of sent.
         var handingOff = false
         var leftovers: [OutgoingRequest] = []
+        /// Bytes of stored entries also held in memory.
+        var resident = 0
     }
+
+    /// How many bytes of a persistent queue's requests stay in memory besides the disk, so that a queue that keeps up
+    /// never reads its requests back.
+    static let residentBudget = 32 << 20
 
     public let settings: SendingQueueSettings
     public let retry: RetryPolicy
@@ -173,7 +181,13 @@ public final class SendingQueue: Sendable {
                 do {
                     let stored = try await store.append(signal: request.signal, items: request.items, bytes: request.bytes)
                     entry.storedID = stored.id
-                    entry.request.bytes = []
+                    let count = request.bytes.count
+                    let keep = state.withLock { s in
+                        guard s.resident + count <= Self.residentBudget else { return false }
+                        s.resident += count
+                        return true
+                    }
+                    if keep { entry.resident = count } else { entry.request.bytes = [] }
                 } catch {
                     release(size)
                     logger.error("cannot write to the persistent sending queue; refusing the export", metadata: ["error": "\(error)"])
@@ -263,10 +277,11 @@ public final class SendingQueue: Sendable {
         }
     }
 
-    /// Gives back `size` units of room and wakes blocked producers.
-    private func release(_ size: Int) {
+    /// Gives back `size` units of room (and `resident` bytes of the memory budget) and wakes blocked producers.
+    private func release(_ size: Int, resident: Int = 0) {
         let producers = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.used -= size
+            s.resident -= resident
             let p = s.blockedProducers
             s.blockedProducers = []
             return p
@@ -281,7 +296,7 @@ public final class SendingQueue: Sendable {
                 group.addTask {
                     while let entry = await self.next() {
                         let outcome = await self.process(entry)
-                        self.release(entry.size)
+                        self.release(entry.size, resident: entry.resident)
                         if outcome.outcome == .kept && entry.storedID == nil {
                             self.handBack(entry)
                             continue
@@ -315,18 +330,18 @@ public final class SendingQueue: Sendable {
     private func process(_ entry: Entry) async -> DeliveryReport {
         guard let store, let id = entry.storedID else { return await deliver(entry.request, keepWhenCancelled: false) }
         var request = entry.request
-        do {
-            guard let bytes = try await store.bytes(of: id) else {
-                return DeliveryReport(signal: request.signal, items: request.items, outcome: .kept, reason: "no longer stored")
+        if entry.resident == 0 {
+            let bytes: [UInt8]?
+            do { bytes = try await store.bytes(of: id) } catch {
+                logger.error("cannot read a request back from the persistent sending queue; dropping it",
+                             metadata: ["id": "\(id)", "items": "\(request.items)", "error": "\(error)"])
+                let outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "unreadable in storage: \(error)")
+                report(outcome)
+                try? await store.remove(id)
+                return outcome
             }
+            guard let bytes else { return DeliveryReport(signal: request.signal, items: request.items, outcome: .kept, reason: "no longer stored") }
             request.bytes = bytes
-        } catch {
-            logger.error("cannot read a request back from the persistent sending queue; dropping it",
-                         metadata: ["id": "\(id)", "items": "\(request.items)", "error": "\(error)"])
-            let outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "unreadable in storage: \(error)")
-            report(outcome)
-            try? await store.remove(id)
-            return outcome
         }
         let outcome = await deliver(request, keepWhenCancelled: true)
         if outcome.outcome != .kept {
