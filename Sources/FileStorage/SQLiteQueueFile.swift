@@ -62,11 +62,11 @@ final class SQLiteQueueFile: DurableQueueStore {
         }
         c.busyMode = .timeout(TimeInterval(config.timeout.components.seconds) + Double(config.timeout.components.attoseconds) / 1e18)
         let database = try DatabaseQueue(path: path, configuration: c)
-        // WAL: a commit appends to the log (and, with fsync, syncs only it), instead of syncing a rollback journal
-        // and the database file on every transaction.
-        try database.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
         let check = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
         if check != ["ok"] { throw QueueFileDamaged(detail: "integrity check: " + check.prefix(3).joined(separator: "; ")) }
+        // Only once the file is known sound (a damaged one is moved aside as found). WAL: a commit appends to the
+        // log (and, with fsync, syncs only it), instead of syncing a rollback journal and the database file.
+        try database.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
         try database.write { db in
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS queue (

@@ -1,5 +1,6 @@
 import CollectorCore
 import Foundation
+import NIOSSL
 
 /// A forwarding exporter's client `tls` settings (otelcol's configtls `ClientConfig`, the subset otelsink supports).
 public struct ClientTLSSettings: Sendable, Equatable {
@@ -15,11 +16,16 @@ public struct ClientTLSSettings: Sendable, Equatable {
     /// The name the upstream's certificate must carry, sent as SNI (and, for gRPC, as `:authority`), instead of the
     /// endpoint's host. `otlp` exporter only.
     public var serverNameOverride: String?
+    /// `min_version` (otelcol's default 1.2) and `max_version`; `otlp` exporter only.
+    public var minVersion = TLSVersion.tlsv12
+    public var maxVersion: TLSVersion?
+    /// Read the files again at most this often, for new connections; `otlp` exporter only.
+    public var reloadInterval: Duration?
 
     public init() {}
 
-    /// Reads `tls`; unsupported keys (`min_version`, `max_version`, `reload_interval`, and `server_name_override`
-    /// except for the `otlp` exporter) are reported, never ignored.
+    /// Reads `tls`; keys the exporter does not support (`server_name_override`, `min_version`, `max_version` and
+    /// `reload_interval` are the `otlp` exporter's only) are reported, never ignored.
     init(reading tls: ConfigReader, defaultInsecure: Bool, exporter: String) {
         insecure = tls.bool("insecure", default: defaultInsecure)
         caFile = tls.optionalString("ca_file")
@@ -30,12 +36,22 @@ public struct ClientTLSSettings: Sendable, Equatable {
             if let path, !FileManager.default.isReadableFile(atPath: path) { tls.report(key, "cannot read \(path)") }
         }
         if (certFile == nil) != (keyFile == nil) { tls.report("cert_file", "cert_file and key_file go together (client certificate)") }
-        var unsupported = ["min_version", "max_version", "reload_interval"]
+        var unsupported: [String] = []
         if exporter == "otlp" {
             serverNameOverride = tls.optionalString("server_name_override")
             if serverNameOverride?.isEmpty == true { serverNameOverride = nil }
+            let versions: [String: TLSVersion] = ["1.0": .tlsv1, "1.1": .tlsv11, "1.2": .tlsv12, "1.3": .tlsv13]
+            let min = tls.string("min_version", default: "1.2")
+            if let v = versions[min] { minVersion = v } else { tls.report("min_version", "expected 1.0, 1.1, 1.2 or 1.3, got \"\(min)\"") }
+            if let max = tls.optionalString("max_version") {
+                if let v = versions[max] { maxVersion = v } else { tls.report("max_version", "expected 1.0, 1.1, 1.2 or 1.3, got \"\(max)\"") }
+            }
+            if tls.contains("reload_interval") {
+                let d = tls.duration("reload_interval", default: .zero)
+                reloadInterval = d > .zero ? d : nil
+            }
         } else {
-            unsupported.insert("server_name_override", at: 0)
+            unsupported = ["server_name_override", "min_version", "max_version", "reload_interval"]
         }
         for key in unsupported where tls.contains(key) {
             _ = tls.raw(key)

@@ -203,13 +203,12 @@ public final class LoadBalancingExporter: Exporter, TracesConsumer, MetricsConsu
     private func run(_ backend: Backend) async {
         let client = backend.upstream.client
         await withDiscardingTaskGroup { group in
-            group.addTask { try? await client.runConnections() }
             group.addTask { await backend.queue.run() }
             for await _ in backend.retirement {}
             // Retired (or the exporter is stopping): in-flight sends end now.
             group.cancelAll()
         }
-        client.beginGracefulShutdown()
+        client.close()
         let leftovers = backend.queue.takeLeftovers()
         guard !leftovers.isEmpty else { return }
         var moved = 0, lost = 0

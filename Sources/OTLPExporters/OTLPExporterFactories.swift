@@ -16,7 +16,7 @@ public struct OTLPGRPCExporterFactory: ExporterFactory {
         let upstream = try GRPCUpstream(config: c)
         let client = upstream.client
         return try ForwardingExporter(upstream: upstream, queue: c.queue, retry: c.retry, breaker: c.circuitBreaker, context: context,
-                                  connect: { try await client.runConnections() }, disconnect: { client.beginGracefulShutdown() })
+                                  connect: { try? await gracefulShutdown() }, disconnect: { client.close() })
     }
 }
 

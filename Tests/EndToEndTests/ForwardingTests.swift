@@ -154,16 +154,16 @@ struct ForwardingTests {
         try await gateway.stop()
     }
 
-    @Test func anEndpointWithoutPortAndUnsupportedKeysAreConfigErrors() throws {
+    @Test func anEndpointWithoutPortAndAnUnknownTLSVersionAreConfigErrors() throws {
         let yaml = edgeConfig(gatewayPort: 1).replacingOccurrences(of: "endpoint: 127.0.0.1:1", with: "endpoint: gateway")
-            .replacingOccurrences(of: "insecure: true", with: "insecure: true\n      server_name_override: x")
+            .replacingOccurrences(of: "insecure: true", with: "insecure: true\n      min_version: \"1.4\"")
         do {
             _ = try CollectorConfig.load(yaml: yaml, environment: [:], registry: .builtin)
             Issue.record("loaded")
         } catch {
             #expect(Set(error.problems.map(\.description)) == [
                 "exporters::otlp::endpoint: expected host:port, got \"gateway\"",
-                "exporters::otlp::tls::server_name_override: not supported by otelsink's otlp exporter yet",
+                "exporters::otlp::tls::min_version: expected 1.0, 1.1, 1.2 or 1.3, got \"1.4\"",
             ])
         }
     }

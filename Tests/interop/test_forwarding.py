@@ -8,9 +8,8 @@ and wrong token: UNAUTHENTICATED is permanent, the spans are dropped and counted
 (queued and retried) and a full queue (503 + Retry-After / UNAVAILABLE, enqueue failures counted). The persistent
 queue (`sending_queue.storage`) has its own module, test_persistent_queue.py, which uses these helpers.
 
-TLS to an IP-address endpoint, shutdown within the 10 s drain and a clean exit when another component fails to start
-are pinned too. A strict xfail marks what is still wrong: a TLS failure to the upstream is not named in the log
-(grpc-swift reports only that the connection closed before the HTTP/2 preface).
+TLS to an IP-address endpoint, a TLS failure named in the log (the certificate problem), shutdown within the 10 s
+drain and a clean exit when another component fails to start are pinned too.
 """
 
 from __future__ import annotations
@@ -260,9 +259,6 @@ def test_tls_upstream_with_a_wrong_ca(server_factory, pki, tls_gateway):
     assert row_count(tls_gateway.db_path) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: the only log line is 'export dropped after retrying' with grpc "
-                   "status 14 'The server accepted the TCP connection but closed the connection before completing "
-                   "the HTTP/2 connection preface': the certificate failure itself is not named")
 def test_tls_wrong_ca_log_names_the_certificate_problem(server_factory, pki, tls_gateway):
     edge = start_edge(server_factory, f"localhost:{tls_gateway.port}", WRONG_CA.format(ca=pki.other_ca.cert))
     export_sdk(edge, "grpc")
