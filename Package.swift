@@ -288,7 +288,14 @@ let package = Package(
         ),
         .testTarget(
             name: "OTLPExportersTests",
-            dependencies: ["OTLPExporters", "FileStorage", "CollectorCore", "CollectorTesting"],
+            dependencies: [
+                "OTLPExporters", "FileStorage", "CollectorCore", "CollectorTesting", "OTLP",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
