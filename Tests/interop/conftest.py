@@ -370,12 +370,13 @@ def _make_ca(d: Path, name: str) -> Pair:
     return Pair(d / f"{name}.pem", d / f"{name}.key")
 
 
-def _make_leaf(d: Path, name: str, ca: Pair, serial: int, *, server: bool, days: int = 30) -> Pair:
+def _make_leaf(d: Path, name: str, ca: Pair, serial: int, *, server: bool, days: int = 30,
+               san: str = "IP:127.0.0.1,DNS:localhost") -> Pair:
     _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", f"{name}.key",
              "-out", f"{name}.csr", "-subj", f"/CN=otelsink {name}", cwd=d)
     ext = d / f"{name}.ext"
     ext.write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n" + (
-        "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n" if server
+        f"extendedKeyUsage=serverAuth\nsubjectAltName={san}\n" if server
         else "extendedKeyUsage=clientAuth\n"))
     # `-days -1`: valid from now until yesterday, i.e. expired.
     _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", str(ca.cert), "-CAkey", str(ca.key), "-set_serial",
