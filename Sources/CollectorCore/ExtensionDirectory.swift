@@ -6,11 +6,14 @@ public enum ExtensionRole: Sendable {
     case authenticator
     /// `sending_queue: {storage: ID}` on an exporter.
     case storage
+    /// `auth: {authenticator: ID}` on an exporter.
+    case clientAuthenticator
 
     public func accepts(_ factory: any ComponentFactory) -> Bool {
         switch self {
         case .authenticator: factory is any ServerAuthenticatorFactory
         case .storage: factory is any StorageExtensionFactory
+        case .clientAuthenticator: factory is any ClientAuthenticatorFactory
         }
     }
 
@@ -19,6 +22,7 @@ public enum ExtensionRole: Sendable {
         switch self {
         case .authenticator: "an authenticator (use bearertokenauth or basicauth)"
         case .storage: "a storage extension (use file_storage)"
+        case .clientAuthenticator: "a client authenticator (use bearertokenauth, or basicauth with client_auth)"
         }
     }
 }
@@ -45,6 +49,11 @@ public final class ExtensionDirectory: Sendable {
     /// The authenticator `id` names; throws (naming it) when there is none, which config validation prevents.
     public func authenticator(_ id: ComponentID) throws -> any ServerAuthenticator {
         try lookup(id, as: (any ServerAuthenticator).self, role: .authenticator)
+    }
+
+    /// The client authenticator `id` names; throws (naming it) when it is not running (yet).
+    public func clientAuthenticator(_ id: ComponentID) throws -> any ClientAuthenticator {
+        try lookup(id, as: (any ClientAuthenticator).self, role: .clientAuthenticator)
     }
 
     /// The storage extension `id` names; throws (naming it) when there is none, which config validation prevents.

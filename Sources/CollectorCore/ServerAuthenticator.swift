@@ -32,8 +32,8 @@ public protocol ServerAuthenticatorFactory: ExtensionFactory {}
 
 extension ConfigReader {
     /// Reads `auth: {authenticator: ID}`; the reference is checked against the extensions once the whole config
-    /// is read.
-    public func authenticatorReference(_ key: String = "auth") -> ComponentID? {
+    /// is read: a listener's must be a server authenticator, an exporter's (`role: .clientAuthenticator`) a client one.
+    public func authenticatorReference(_ key: String = "auth", role: ExtensionRole = .authenticator) -> ComponentID? {
         guard contains(key) else { return nil }
         let auth = child(key)
         guard let name = auth.optionalString("authenticator") else {
@@ -44,7 +44,7 @@ extension ConfigReader {
             auth.report("authenticator", "invalid component id \"\(name)\"")
             return nil
         }
-        problems.addExtensionReference(path: auth.pathString("authenticator"), id: name, role: .authenticator)
+        problems.addExtensionReference(path: auth.pathString("authenticator"), id: name, role: role)
         return id
     }
 }

@@ -17,14 +17,26 @@ public struct BasicAuthConfig: ComponentConfig, Equatable {
     public var inline: String?
     /// Users and their bcrypt hash or plain password, once read.
     var entries: [String: String] = [:]
+    /// `client_auth`: the credentials sent when an exporter uses this extension.
+    public var clientUsername: String?
+    public var clientPassword: String?
 
     public init() {}
 
     public init(reading r: ConfigReader) {
+        if r.contains("client_auth") {
+            let c = r.child("client_auth")
+            clientUsername = c.optionalString("username")
+            clientPassword = c.optionalString("password")
+            if clientUsername?.isEmpty ?? true { c.report("username", "is required") }
+            if clientUsername?.contains(":") == true { c.report("username", "must not contain \":\"") }
+            if clientPassword == nil { c.report("password", "is required") }
+        }
+        guard r.contains("htpasswd") || clientUsername == nil else { return }
         let h = r.child("htpasswd")
         file = h.optionalString("file")
         inline = h.optionalString("inline")
-        if file == nil && inline == nil { h.report(nil, "set htpasswd.file or htpasswd.inline") }
+        if file == nil && inline == nil { h.report(nil, "set htpasswd.file or htpasswd.inline (or client_auth, for exporters)") }
         if let file {
             if let text = try? String(contentsOfFile: file, encoding: .utf8) {
                 Self.parse(text, into: &entries) { h.report("file", "\(file) line \($0): \($1)") }
@@ -64,7 +76,7 @@ public struct BasicAuthConfig: ComponentConfig, Equatable {
 /// htpasswd list. A bcrypt check takes tens of milliseconds, so it runs on one dedicated queue, at most 64 waiting
 /// (beyond that a request is refused rather than queued), and a header that passed is remembered (256 entries), so
 /// a client's next requests are decided at once.
-public final class BasicAuthenticator: Extension, ServerAuthenticator {
+public final class BasicAuthenticator: Extension, ServerAuthenticator, ClientAuthenticator {
     let config: BasicAuthConfig
     private let verified = Mutex<Set<String>>([])
     private let waiting = Atomic<Int>(0)
@@ -76,6 +88,14 @@ public final class BasicAuthenticator: Extension, ServerAuthenticator {
 
     public var headerName: String { "authorization" }
     public var challenge: String { "Basic realm=\"otelsink\", charset=\"UTF-8\"" }
+
+    /// As a client authenticator: `authorization: Basic base64(username:password)` from `client_auth`.
+    public func requestHeaders() throws -> [(name: String, value: String)] {
+        guard let user = config.clientUsername, let password = config.clientPassword else {
+            throw PipelineError.permanent("this basicauth extension has no client_auth (username, password) to send")
+        }
+        return [("authorization", "Basic " + Data("\(user):\(password)".utf8).base64EncodedString())]
+    }
 
     /// `user` and `password` from a `Basic` header; nil when malformed.
     static func decode(_ header: String) -> (user: String, password: String)? {
@@ -122,7 +142,7 @@ public final class BasicAuthenticator: Extension, ServerAuthenticator {
 }
 
 /// Registers the `basicauth` extension.
-public struct BasicAuthFactory: ServerAuthenticatorFactory {
+public struct BasicAuthFactory: ServerAuthenticatorFactory, ClientAuthenticatorFactory {
     public init() {}
     public var type: String { "basicauth" }
     public var kind: ComponentKind { .extension }

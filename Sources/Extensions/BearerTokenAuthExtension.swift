@@ -42,7 +42,7 @@ public struct BearerTokenAuthConfig: ComponentConfig, Equatable {
 /// The `bearertokenauth` extension (server side): a request is accepted when its header holds
 /// `<scheme> <token>` for one of the configured tokens, compared in constant time. With `filename`, the file is
 /// read again every second and a change takes effect for the next request.
-public final class BearerTokenAuthenticator: Extension, ServerAuthenticator {
+public final class BearerTokenAuthenticator: Extension, ServerAuthenticator, ClientAuthenticator {
     let config: BearerTokenAuthConfig
     let context: ComponentContext
     /// Accepted header values (`Bearer s3cret`), as bytes.
@@ -66,6 +66,14 @@ public final class BearerTokenAuthenticator: Extension, ServerAuthenticator {
         var match = false
         for token in accepted.withLock({ $0 }) { match = ConstantTime.equal(given, token) || match }
         return match
+    }
+
+    /// As a client authenticator: `<header>: <scheme> <token>`, with the first token (from the file as last read).
+    public func requestHeaders() throws -> [(name: String, value: String)] {
+        guard let first = accepted.withLock({ $0.first }) else {
+            throw PipelineError.retryable("bearertokenauth has no token to send")
+        }
+        return [(headerName, String(decoding: first, as: UTF8.self))]
     }
 
     static func headerValue(scheme: String, token: String) -> [UInt8] {
@@ -110,7 +118,7 @@ public final class BearerTokenAuthenticator: Extension, ServerAuthenticator {
 }
 
 /// Registers the `bearertokenauth` extension.
-public struct BearerTokenAuthFactory: ServerAuthenticatorFactory {
+public struct BearerTokenAuthFactory: ServerAuthenticatorFactory, ClientAuthenticatorFactory {
     public init() {}
     public var type: String { "bearertokenauth" }
     public var kind: ComponentKind { .extension }

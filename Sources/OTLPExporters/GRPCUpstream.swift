@@ -6,6 +6,7 @@ import OTLP
 final class GRPCUpstream: UpstreamSender {
     let client: OTLPGRPCClient
     let config: OTLPGRPCExporterConfig
+    let credentials: UpstreamCredentials?
 
     static let paths: [Signal: String] = [
         .traces: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -13,8 +14,9 @@ final class GRPCUpstream: UpstreamSender {
         .logs: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
     ]
 
-    init(config: OTLPGRPCExporterConfig) throws {
+    init(config: OTLPGRPCExporterConfig, credentials: UpstreamCredentials? = nil) throws {
         self.config = config
+        self.credentials = credentials
         let hostText = config.host.contains(":") ? "[\(config.host)]" : config.host
         let authority = config.tls.insecure ? "\(hostText):\(config.port)" : (config.tls.serverNameOverride ?? "\(hostText):\(config.port)")
         client = try OTLPGRPCClient(settings: .init(
@@ -33,7 +35,14 @@ final class GRPCUpstream: UpstreamSender {
 
     func send(_ request: OutgoingRequest) async -> UpstreamVerdict {
         guard let path = Self.paths[request.signal] else { return .permanent(reason: "no gRPC method for \(request.signal)") }
-        let answer = await client.call(path: path, message: request.bytes)
+        var extra: [(name: String, value: String)] = []
+        if let credentials {
+            switch credentials.headers() {
+            case .success(let headers): extra = headers
+            case .failure(let e): return e.verdict
+            }
+        }
+        let answer = await client.call(path: path, message: request.bytes, extraHeaders: extra)
         guard answer.status == 0 else {
             return UpstreamAnswer.grpc(code: answer.status, message: "\(answer.message) (upstream \(client.target))", retryInfo: answer.retryDelay)
         }

@@ -15,8 +15,11 @@ final class HTTPUpstream: UpstreamSender {
     /// The answer's body is read up to this (otelcol reads 64 KiB), for its message and partial success.
     static let maxAnswerBytes = 64 << 10
 
-    init(config: OTLPHTTPExporterConfig) throws {
+    let credentials: UpstreamCredentials?
+
+    init(config: OTLPHTTPExporterConfig, credentials: UpstreamCredentials? = nil) throws {
         self.config = config
+        self.credentials = credentials
         var tls = TLSConfiguration.makeClientConfiguration()
         if let ca = config.tls.caFile { tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca)) }
         if let cert = config.tls.certFile, let key = config.tls.keyFile {
@@ -42,6 +45,12 @@ final class HTTPUpstream: UpstreamSender {
                 http.headers.add(name: "Content-Encoding", value: "gzip")
             }
             for (name, value) in config.headers.sorted(by: { $0.key < $1.key }) { http.headers.add(name: name, value: value) }
+            if let credentials {
+                switch credentials.headers() {
+                case .success(let headers): for (name, value) in headers { http.headers.replaceOrAdd(name: name, value: value) }
+                case .failure(let e): return e.verdict
+                }
+            }
             http.body = .bytes(ByteBuffer(bytes: body))
             let response = try await client.execute(http, timeout: TimeAmount(config.timeout))
             var answer = ByteBuffer()

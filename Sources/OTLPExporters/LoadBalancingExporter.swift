@@ -139,7 +139,7 @@ public final class LoadBalancingExporter: Exporter, TracesConsumer, MetricsConsu
         }
         settings.host = parsed.host
         settings.port = parsed.port
-        let upstream = try GRPCUpstream(config: settings)
+        let upstream = try GRPCUpstream(config: settings, credentials: UpstreamCredentials(settings.auth, context: context))
         let queue = SendingQueue(settings: settings.queue, retry: settings.retry, breaker: settings.circuitBreaker, sender: upstream,
                                  clock: context.clock, logger: context.logger, report: telemetry.record)
         let backend = Backend(endpoint: endpoint, upstream: upstream, queue: queue)

@@ -13,7 +13,7 @@ public struct OTLPGRPCExporterFactory: ExporterFactory {
 
     public func makeExporter(config: any ComponentConfig, context: ComponentContext) throws -> any Exporter {
         let c = try config.as(OTLPGRPCExporterConfig.self, for: type)
-        let upstream = try GRPCUpstream(config: c)
+        let upstream = try GRPCUpstream(config: c, credentials: UpstreamCredentials(c.auth, context: context))
         let client = upstream.client
         return try ForwardingExporter(upstream: upstream, queue: c.queue, retry: c.retry, breaker: c.circuitBreaker, context: context,
                                   connect: { try? await gracefulShutdown() }, disconnect: { client.close() })
@@ -32,7 +32,7 @@ public struct OTLPHTTPExporterFactory: ExporterFactory {
 
     public func makeExporter(config: any ComponentConfig, context: ComponentContext) throws -> any Exporter {
         let c = try config.as(OTLPHTTPExporterConfig.self, for: type)
-        let upstream = try HTTPUpstream(config: c)
+        let upstream = try HTTPUpstream(config: c, credentials: UpstreamCredentials(c.auth, context: context))
         let client = upstream.client
         return try ForwardingExporter(upstream: upstream, queue: c.queue, retry: c.retry, breaker: c.circuitBreaker, context: context,
                                   connect: { try? await gracefulShutdown() }, disconnect: { try? await client.shutdown() })

@@ -20,6 +20,8 @@ public struct OTLPGRPCExporterConfig: ComponentConfig, Equatable {
     public var queue = SendingQueueSettings()
     public var retry = RetryPolicy()
     public var circuitBreaker = CircuitBreakerSettings()
+    /// `auth: {authenticator: ID}`: a client authenticator extension whose credentials go with every request.
+    public var auth: ComponentID?
 
     public init() {}
 
@@ -56,5 +58,6 @@ public struct OTLPGRPCExporterConfig: ComponentConfig, Equatable {
         queue = SendingQueueSettings(reading: r.child("sending_queue"))
         retry = RetryPolicy(reading: r.child("retry_on_failure"))
         circuitBreaker = CircuitBreakerSettings(reading: r.child("circuit_breaker"))
+        auth = r.authenticatorReference("auth", role: .clientAuthenticator)
     }
 }

@@ -15,6 +15,8 @@ public struct OTLPHTTPExporterConfig: ComponentConfig, Equatable {
     public var queue = SendingQueueSettings()
     public var retry = RetryPolicy()
     public var circuitBreaker = CircuitBreakerSettings()
+    /// `auth: {authenticator: ID}`: a client authenticator extension whose credentials go with every request.
+    public var auth: ComponentID?
 
     public init() {}
 
@@ -51,5 +53,6 @@ public struct OTLPHTTPExporterConfig: ComponentConfig, Equatable {
         queue = SendingQueueSettings(reading: r.child("sending_queue"))
         retry = RetryPolicy(reading: r.child("retry_on_failure"))
         circuitBreaker = CircuitBreakerSettings(reading: r.child("circuit_breaker"))
+        auth = r.authenticatorReference("auth", role: .clientAuthenticator)
     }
 }

@@ -51,7 +51,7 @@ final class OTLPGRPCClient: Sendable {
     var target: String { "\(settings.host.contains(":") ? "[\(settings.host)]" : settings.host):\(settings.port)" }
 
     /// Calls `path` with `message` (the serialized request) and returns how it ended; never throws.
-    func call(path: String, message: [UInt8]) async -> GRPCCallAnswer {
+    func call(path: String, message: [UInt8], extraHeaders: [(name: String, value: String)] = []) async -> GRPCCallAnswer {
         let live: Live
         switch await connection() {
         case .success(let l): live = l
@@ -76,6 +76,7 @@ final class OTLPGRPCClient: Sendable {
             flag = 1
         }
         for (name, value) in settings.headers { headers.add(name: name, value: value) }
+        for (name, value) in extraHeaders { headers.replaceOrAdd(name: name, value: value) }
         var buffer = live.channel.allocator.buffer(capacity: payload.count + 5)
         buffer.writeInteger(flag)
         buffer.writeInteger(UInt32(truncatingIfNeeded: payload.count))
