@@ -140,8 +140,25 @@ public final class LoadBalancingExporter: Exporter, TracesConsumer, MetricsConsu
         settings.host = parsed.host
         settings.port = parsed.port
         let upstream = try GRPCUpstream(config: settings, credentials: UpstreamCredentials(settings.auth, context: context))
+        let telemetry = self.telemetry
+        var outcome: [Bool: TelemetryCounter] = [:]
+        for success in [true, false] {
+            outcome[success] = context.telemetry.counter(
+                "otelcol_loadbalancer_backend_outcome_total", help: "Requests finished per backend: delivered (success) or dropped.",
+                labels: ["exporter": context.id.description, "endpoint": endpoint, "success": "\(success)"])
+        }
+        let outcomes = outcome
+        var logger = context.logger
+        logger[metadataKey: "backend"] = "\(endpoint)"
         let queue = SendingQueue(settings: settings.queue, retry: settings.retry, breaker: settings.circuitBreaker, sender: upstream,
-                                 clock: context.clock, logger: context.logger, report: telemetry.record)
+                                 clock: context.clock, logger: logger) { report in
+            telemetry.record(report)
+            switch report.outcome {
+            case .delivered: outcomes[true]?.add(1)
+            case .dropped: outcomes[false]?.add(1)
+            case .kept: break
+            }
+        }
         let backend = Backend(endpoint: endpoint, upstream: upstream, queue: queue)
         telemetry.registerQueueGauges(extraLabels: ["backend": endpoint], breakerEnabled: settings.circuitBreaker.enabled) { [weak self] in
             self?.state.withLock { $0.backends.first { $0.endpoint == endpoint }?.queue }

@@ -87,6 +87,9 @@ public final class SendingQueue: Sendable {
     private let randomSeed: UInt64
     /// Gates every attempt (disabled unless `circuit_breaker.enabled`).
     public let breaker: CircuitBreaker
+    /// Whether the last attempt failed retryably: the first failure of a streak is logged with its cause, and the
+    /// first success after it, so an unreachable upstream is one log line, not one per attempt.
+    private let failing = Atomic(false)
     private let store: (any DurableQueueStore)?
 
     /// - Parameters:
@@ -374,6 +377,7 @@ public final class SendingQueue: Sendable {
             if case .retryable = verdict { breaker.record(success: false) } else { breaker.record(success: true) }
             switch verdict {
             case .delivered(let rejected, let message):
+                if failing.exchange(false, ordering: .relaxed) { logger.info("the upstream accepts exports again") }
                 outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .delivered, rejected: rejected, reason: message)
                 if rejected > 0 {
                     logger.warning("upstream accepted the export partially", metadata: ["rejected": "\(rejected)", "message": "\(message)"])
@@ -382,6 +386,9 @@ public final class SendingQueue: Sendable {
                 outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: reason)
                 logger.error("export dropped: the upstream refused it for good", metadata: ["items": "\(request.items)", "reason": "\(reason)"])
             case .retryable(let after, let reason):
+                if !failing.exchange(true, ordering: .relaxed) {
+                    logger.warning("export failed; retrying (logged once until the upstream accepts again)", metadata: ["reason": "\(reason)"])
+                }
                 let wait = retry.delay(attempt: attempt, serverDelay: after, random: &random)
                 let outOfTime = retry.maxElapsedTime != .zero && clock.now + wait - started > retry.maxElapsedTime
                 if keepWhenCancelled && Task.isCancelled { return kept }

@@ -125,14 +125,14 @@ struct ConfigLoadTests {
 
     @Test func unknownComponentTypeIsReported() {
         let yaml = validBaseYAML.replacingOccurrences(of: "  debug:\n", with: "  debug:\n  kafka:\n    brokers: [a]\n")
-        #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, nop, otlp, otlp_grpc, otlp_http, otlphttp, prometheus, sqlite)"#])
+        #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, load_balancing, loadbalancing, nop, otlp, otlp_grpc, otlp_http, otlphttp, prometheus, sqlite)"#])
     }
 
     @Test func unknownExtensionTypesAndUnusedConnectorsAreReported() {
         let yaml = validBaseYAML + "\nextensions:\n  health_check:\nconnectors:\n  spanmetrics:\n"
         let problems = loadProblemTexts(yaml)
         #expect(Set(problems) == [
-            #"extensions::health_check: unknown extension type "health_check" (known types: basicauth, bearertokenauth, query)"#,
+            #"extensions::health_check: unknown extension type "health_check" (known types: basicauth, bearertokenauth, file_storage, query)"#,
             "connectors::spanmetrics: connector is not used as an exporter in any pipeline (it must end one pipeline and start another)",
             "connectors::spanmetrics: connector is not used as a receiver in any pipeline (it must end one pipeline and start another)",
         ])
