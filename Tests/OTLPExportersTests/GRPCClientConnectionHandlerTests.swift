@@ -183,7 +183,7 @@ struct GRPCClientConnectionHandlerTests {
         #expect(try answer(reset)?.status == 14)
     }
 
-    @Test func keepalivePingsWhileCallsAreOpenAndClosesWhenUnanswered() throws {
+    @Test func keepalivePingsAQuietConnectionWithOpenCallsAndClosesWhenUnanswered() throws {
         let h = try Harness(keepalive: .init(time: .seconds(10), timeout: .seconds(3), permitWithoutStream: false))
         h.channel.embeddedEventLoop.advanceTime(by: .seconds(10))
         #expect(try h.outbound().isEmpty, "no ping without calls unless permit_without_stream")
@@ -196,6 +196,12 @@ struct GRPCClientConnectionHandlerTests {
             return
         }
         try h.receive(0, .ping(data, ack: true))
+        // A connection that is reading is not pinged.
+        h.channel.embeddedEventLoop.advanceTime(by: .seconds(5))
+        try h.receive(0, .windowUpdate(windowSizeIncrement: 1))
+        h.channel.embeddedEventLoop.advanceTime(by: .seconds(5))
+        #expect(try h.outbound().isEmpty, "pinged a connection that read a frame 5 s ago")
+        // Quiet for keepalive.time: pinged; unanswered for keepalive.timeout: closed, the call fails.
         h.channel.embeddedEventLoop.advanceTime(by: .seconds(10))
         _ = try h.outbound()
         h.channel.embeddedEventLoop.advanceTime(by: .seconds(3))

@@ -53,6 +53,9 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     private var failure: String?
     private var pingTimer: RepeatedTask?
     private var pingTimeout: Scheduled<Void>?
+    /// When a frame last arrived: keepalive pings only a connection that has been quiet for `keepalive.time`, as
+    /// gRPC clients do, so a busy connection never trips the server's ping enforcement.
+    private var lastRead = NIODeadline.now()
     private static let pingData = HTTP2PingData(withInteger: 0x6f74_656c_7369_6e6b)
 
     init(health: GRPCConnectionHealth, keepalive: Keepalive?) {
@@ -61,6 +64,7 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        lastRead = context.eventLoop.now
         let increment = Self.connectionWindow - 65_535
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
         if let keepalive {
@@ -74,7 +78,8 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     }
 
     private func ping(context: ChannelHandlerContext) {
-        guard let keepalive, pingTimeout == nil, !calls.isEmpty || keepalive.permitWithoutStream else { return }
+        guard let keepalive, pingTimeout == nil, !calls.isEmpty || keepalive.permitWithoutStream,
+              context.eventLoop.now - lastRead >= keepalive.time else { return }
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .ping(Self.pingData, ack: false))), promise: nil)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         pingTimeout = context.eventLoop.scheduleTask(in: keepalive.timeout) {
@@ -114,6 +119,7 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        lastRead = context.eventLoop.now
         switch frame.payload {
         case .headers(let h):
             guard var call = calls[frame.streamID] else { return }
