@@ -214,3 +214,29 @@ struct GRPCClientConnectionHandlerTests {
 struct NIOSSLStandInError: Error, CustomStringConvertible {
     var description: String
 }
+
+@Suite("HTTP2AnswerCheck")
+struct HTTP2AnswerCheckTests {
+    func problem(_ bytes: [UInt8]) -> String? { HTTP2AnswerCheck.problem(with: ByteBuffer(bytes: bytes)) }
+
+    @Test func aSettingsFrameIsHTTP2AndAnythingElseIsNamed() throws {
+        #expect(problem([0, 0, 6, 4, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100]) == nil)
+        #expect(problem([0, 0]) == nil, "too short to tell")
+        #expect(problem(Array("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".utf8)) == "\"HTTP/1.1 400 Bad Request\" (HTTP/1.x)")
+        let html = try #require(problem(Array("<!DOCTYPE HTML>\n<html>".utf8)))
+        #expect(html.hasPrefix("bytes that are not an HTTP/2 SETTINGS frame (\"<!DOCTYPE HTML>?\")"))
+        #expect(problem([0x16, 0x03, 0x03, 0x00, 0x2a]) != nil, "a TLS record (the upstream wants TLS)")
+    }
+
+    @Test func theCauseIsRecordedForTheConnectionAndTheBytesPassOn() throws {
+        let health = GRPCConnectionHealth()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(HTTP2AnswerCheck(health: health, target: "gw:4317"))
+        try channel.writeInbound(ByteBuffer(string: "HTTP/1.0 505 HTTP Version Not Supported\r\n"))
+        #expect(health.failureReason == "gw:4317 does not speak HTTP/2 (is this a gRPC endpoint?): it answered \"HTTP/1.0 505 HTTP Version Not Supported\" (HTTP/1.x)")
+        #expect(try channel.readInbound(as: ByteBuffer.self) == ByteBuffer(string: "HTTP/1.0 505 HTTP Version Not Supported\r\n"))
+        // Only the first read is checked.
+        try channel.writeInbound(ByteBuffer(string: "<html>"))
+        #expect(try channel.readInbound(as: ByteBuffer.self) == ByteBuffer(string: "<html>"))
+    }
+}

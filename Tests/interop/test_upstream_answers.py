@@ -10,8 +10,8 @@ clock in Tests/OTLPExportersTests/UpstreamAnswerTests.swift; this module pins a 
 * `otlp` (OTLP/gRPC) — UNAVAILABLE is retried; RESOURCE_EXHAUSTED is retried after `RetryInfo.retry_delay` when the
   server attached one (in `grpc-status-details-bin`) and is permanent without it; INVALID_ARGUMENT and
   PERMISSION_DENIED are permanent. An upstream that is plain HTTP/1.1 is one warning in the log (naming the
-  upstream), retried without spinning and given up on at `max_elapsed_time`; that the warning names the cause (not
-  HTTP/2) is an xfail, see test_grpc_exporter_to_a_plain_http1_upstream_names_the_cause.
+  upstream and the cause: it does not speak HTTP/2), retried without spinning and given up on at
+  `max_elapsed_time`.
 
 Timing: only lower bounds, on delays the fake upstream imposes (Retry-After, RetryInfo); no tight upper bounds (the
 machine is shared). Span and trace IDs and span counts come from a seed printed by each test;
@@ -458,15 +458,6 @@ def test_grpc_exporter_to_a_plain_http1_upstream_warns_once_and_does_not_spin(fa
     assert not upstream.attempts, "the HTTP/1.1 server was sent a POST"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "otelsink never says that the upstream is not HTTP/2 (gRPC). The one warning's reason is either "
-    "'grpc status 14: the upstream closed the connection' or 'grpc status 14: UnableToParseFrame(file: "
-    "\"NIOHTTP2/HTTP2ChannelHandler.swift\", line: 662)', by a race: on the server's answer (http.server's 505 "
-    "error page) NIOHTTP2Handler finds no valid frame, writes a GOAWAY and only then fires errorCaught; when the "
-    "server has already closed (and reset, having unread data), that write fails with EPIPE and NIO closes the "
-    "channel at once, so GRPCClientConnectionHandler.channelInactive finishes the call with failure == nil before "
-    "the error reaches it. Neither text names an HTTP/1.x answer, and as the warning is logged once per failure "
-    "streak, no later attempt names it either."))
 def test_grpc_exporter_to_a_plain_http1_upstream_names_the_cause(fake_http, server_factory, rng):
     """The warning says what is wrong: the upstream answered in HTTP/1.x, not HTTP/2 (as the client already says
     "is this a gRPC endpoint?" for an HTTP/2 answer without grpc-status)."""

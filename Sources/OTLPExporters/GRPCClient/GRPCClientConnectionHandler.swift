@@ -111,7 +111,8 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenFailure { error in
             let (handler, context) = loopBound.value
-            handler.finish(id, .unavailable("sending to the upstream failed: \(handler.failure ?? "\(error)")"), context: context)
+            handler.finish(id, .unavailable("sending to the upstream failed: \(handler.health.failureReason ?? handler.failure ?? "\(error)")"),
+                           context: context)
         }
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(start.message), endStream: true)))),
                               promise: written)
@@ -177,7 +178,7 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         stopAccepting()
         pingTimer?.cancel()
         pingTimeout?.cancel()
-        let reason = failure ?? "the upstream closed the connection"
+        let reason = health.failureReason ?? failure ?? "the upstream closed the connection"
         for id in Array(calls.keys) { finish(id, .unavailable(reason), context: context) }
         context.fireChannelInactive()
     }
@@ -190,7 +191,8 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     }
 
     private func fail(context: ChannelHandlerContext, because reason: String) {
-        if failure == nil { failure = reason }
+        health.recordFailure(reason)
+        if failure == nil { failure = health.failureReason ?? reason }
         stopAccepting()
         context.close(promise: nil)
     }

@@ -141,6 +141,7 @@ final class OTLPGRPCClient: Sendable {
         let serverName = settings.tls?.serverNameOverride ?? (ListenEndpoint.isIPLiteral(settings.host) ? nil : settings.host)
         let keepalive = settings.keepalive
         let timeout = settings.timeout
+        let target = self.target
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.nanoseconds(timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -150,6 +151,7 @@ final class OTLPGRPCClient: Sendable {
                     if let sslContext {
                         try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     }
+                    try sync.addHandler(HTTP2AnswerCheck(health: health, target: target))
                     try sync.addHandler(NIOHTTP2Handler(mode: .client, initialSettings: [
                         HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
                         HTTP2Setting(parameter: .initialWindowSize, value: 65_535),
