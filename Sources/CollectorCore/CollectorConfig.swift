@@ -50,6 +50,10 @@ public struct CollectorConfig: Sendable {
         let root = ConfigReader(node, path: [], problems: problems)
         var effective: [(key: String, value: ConfigNode)] = []
 
+        /// Components defined with a type otelsink does not have: reported once, where they are defined, and not
+        /// again at every pipeline that refers to them.
+        struct ComponentReference: Hashable { var kind: ComponentKind; var id: ComponentID }
+        var unknownTypes = Set<ComponentReference>()
         func readSection(_ kind: ComponentKind) -> [ComponentID: Configured] {
             let section = kind.section
             var out: [ComponentID: Configured] = [:]
@@ -71,6 +75,7 @@ public struct CollectorConfig: Sendable {
                     continue
                 }
                 guard let factory = registry.factory(kind: kind, type: id.type) else {
+                    unknownTypes.insert(ComponentReference(kind: kind, id: id))
                     let known = registry.types(of: kind)
                     let list = known.isEmpty ? "none are available yet" : "known types: " + known.joined(separator: ", ")
                     problems.add(path: path, "unknown \(kind) type \"\(id.type)\" (\(list))")
@@ -122,6 +127,8 @@ public struct CollectorConfig: Sendable {
                         continue
                     }
                     guard let configured = defined[id] ?? (kind == .processor ? nil : config.connectors[id]) else {
+                        if unknownTypes.contains(ComponentReference(kind: kind, id: id))
+                            || (kind != .processor && unknownTypes.contains(ComponentReference(kind: .connector, id: id))) { continue }
                         let sections = kind == .processor || config.connectors.isEmpty ? kind.section : "\(kind.section) or connectors"
                         problems.add(path: itemPath, "references \(kind) \"\(name)\", which is not defined under \(sections)")
                         continue
@@ -179,6 +186,7 @@ public struct CollectorConfig: Sendable {
         let serviceExtensions = service.stringList("extensions")
         for (i, name) in serviceExtensions.enumerated() {
             guard let id = try? ComponentID(parsing: name), config.extensions[id] != nil else {
+                if let id = try? ComponentID(parsing: name), unknownTypes.contains(ComponentReference(kind: .extension, id: id)) { continue }
                 problems.add(path: "service::extensions::\(i)", "references extension \"\(name)\", which is not defined under extensions")
                 continue
             }
@@ -190,6 +198,7 @@ public struct CollectorConfig: Sendable {
         }
         for reference in problems.extensionReferences {
             guard let id = try? ComponentID(parsing: reference.id), let configured = config.extensions[id] else {
+                if let id = try? ComponentID(parsing: reference.id), unknownTypes.contains(ComponentReference(kind: .extension, id: id)) { continue }
                 problems.add(path: reference.path, "references extension \"\(reference.id)\", which is not defined under extensions")
                 continue
             }

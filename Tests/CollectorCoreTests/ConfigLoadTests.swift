@@ -128,6 +128,35 @@ struct ConfigLoadTests {
         #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, load_balancing, loadbalancing, nop, otlp, otlp_grpc, otlp_http, otlphttp, prometheus, sqlite)"#])
     }
 
+    @Test func aComponentOfAnUnknownTypeIsReportedOnceNotAgainWhereItIsUsed() {
+        let yaml = """
+            extensions:
+              health_check:
+            receivers:
+              otlp:
+                protocols: {grpc: {endpoint: 127.0.0.1:0}}
+            processors:
+              transform:
+                trace_statements: []
+            exporters:
+              kafka:
+                brokers: [a]
+            service:
+              extensions: [health_check]
+              pipelines:
+                traces: {receivers: [otlp], processors: [transform], exporters: [kafka]}
+            """
+        let problems = loadProblemTexts(yaml)
+        #expect(problems.count == 3, "\(problems)")
+        #expect(problems.allSatisfy { $0.contains("unknown") && $0.contains("type") }, "\(problems)")
+        #expect(problems.contains { $0.hasPrefix("processors::transform: unknown processor type") })
+        #expect(problems.contains { $0.hasPrefix("exporters::kafka: unknown exporter type") })
+        #expect(problems.contains { $0.hasPrefix("extensions::health_check: unknown extension type") })
+        // A reference to something not defined at all is still reported.
+        let undefined = yaml.replacingOccurrences(of: "exporters: [kafka]", with: "exporters: [kafka, zipkin]")
+        #expect(loadProblemTexts(undefined).contains(#"service::pipelines::traces::exporters::1: references exporter "zipkin", which is not defined under exporters"#))
+    }
+
     @Test func unknownExtensionTypesAndUnusedConnectorsAreReported() {
         let yaml = validBaseYAML + "\nextensions:\n  health_check:\nconnectors:\n  spanmetrics:\n"
         let problems = loadProblemTexts(yaml)
