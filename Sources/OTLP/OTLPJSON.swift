@@ -1,11 +1,15 @@
 import SwiftProtobuf
+import Synchronization
 
 /// The OTLP/JSON encoding (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding).
 ///
 /// OTLP/JSON is proto3 JSON with these differences:
 /// - `traceId`, `spanId` and `parentSpanId` (spans, span links, log records, exemplars) are hex
 ///   strings, not base64. Input may use either case; output is lowercase. Other `bytes` fields
-///   (e.g. AnyValue `bytesValue`) stay base64.
+///   (e.g. AnyValue `bytesValue`) stay base64. Input IDs in base64 (protobuf's own JSON mapping, which
+///   some SDKs write, e.g. swift-otel) are accepted too: the lengths tell them apart (32 or 16 hex
+///   characters; 24/22 or 12/11 base64 characters for 16 or 8 bytes). They are counted in
+///   ``base64IDsAccepted``.
 /// - Enums are integers on output. Input may also use enum value names.
 /// - Unknown fields are ignored.
 ///
@@ -13,6 +17,13 @@ import SwiftProtobuf
 /// checked, enum numbers must be values the enum defines, and every rejection names the JSON path
 /// of the offending field. Other message types are decoded and encoded as plain proto3 JSON.
 public enum OTLPJSON {
+    private static let base64IDs = Atomic<Int>(0)
+
+    /// How many IDs written in base64 instead of hex this process has decoded.
+    public static var base64IDsAccepted: Int { base64IDs.load(ordering: .relaxed) }
+
+    static func countBase64ID() { base64IDs.add(1, ordering: .relaxed) }
+
     /// Decodes an OTLP/JSON document (e.g. an OTLP/HTTP request body) into `M`, typically
     /// `ExportTraceServiceRequest`, `ExportMetricsServiceRequest` or `ExportLogsServiceRequest`.
     ///
@@ -338,6 +349,15 @@ struct OTLPJSONRewriter {
         var replacement: [UInt8] = [UInt8(ascii: "\"")]
         switch direction {
         case .hexToBase64:
+            // A trace ID (16 bytes) or span ID (8 bytes) in base64: 24/22 or 12/11 characters, never a hex length.
+            // Unpadded lengths (22, 11) must hold a non-hex character, so a malformed hex ID is not read as base64.
+            let unpadded = text.count == 22 || text.count == 11
+            if [24, 22, 12, 11].contains(text.count), !unpadded || text.contains(where: { JSONText.hexDigitValue($0) == nil }),
+               let raw = OTLPJSONBytes.decodeBase64(text), raw.count == 16 || raw.count == 8 {
+                OTLPJSON.countBase64ID()
+                OTLPJSONBytes.appendBase64(of: raw, to: &replacement)
+                break
+            }
             guard text.count % 2 == 0 else {
                 throw failure("expected an even number of hex characters, got \(describe(node))")
             }

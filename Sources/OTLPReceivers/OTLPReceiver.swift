@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
 import NIOServing
+import OTLP
 import ServiceLifecycle
 
 /// The `otlp` receiver: OTLP/gRPC and OTLP/HTTP servers feeding the pipelines that list it.
@@ -20,6 +21,13 @@ public struct OTLPReceiver: Receiver {
         self.config = config
         self.handler = OTLPExportHandler(next: next)
         self.context = context
+        if config.http != nil {
+            context.telemetry.observedCounter(
+                "otelsink_receiver_json_base64_ids_total",
+                help: "Trace and span IDs in OTLP/JSON requests written in base64 (protobuf's JSON mapping) instead of hex, accepted.") {
+                Double(OTLPJSON.base64IDsAccepted)
+            }
+        }
     }
 
     public func run() async throws {

@@ -127,6 +127,30 @@ struct OTLPJSONTests {
         #expect(span.links.first?.spanID == Fixtures.linkSpanID)
     }
 
+    @Test("trace and span IDs in base64 (protobuf's JSON mapping, as swift-otel writes them) are accepted and counted")
+    func base64IDsIn() throws {
+        let before = OTLPJSON.base64IDsAccepted
+        let trace = Fixtures.traceID.base64EncodedString(), span = Fixtures.spanID.base64EncodedString()
+        #expect(trace.count == 24 && span.count == 12)
+        let unpadded = String(Fixtures.linkTraceID.base64EncodedString().dropLast(2))
+        let request = try decode(TraceRequest.self, traceJSON(spans: """
+            {"traceId":"\(trace)","spanId":"\(span)","parentSpanId":"EEE19B7EC3C1B174",
+             "links":[{"traceId":"\(unpadded)","spanId":"0123456789ABCDEF"}]}
+            """))
+        let decoded = try #require(request.resourceSpans.first?.scopeSpans.first?.spans.first)
+        #expect(decoded.traceID == Fixtures.traceID)
+        #expect(decoded.spanID == Fixtures.spanID)
+        #expect(decoded.parentSpanID == Fixtures.spanID)
+        #expect(decoded.links.first?.traceID == Fixtures.linkTraceID)
+        #expect(OTLPJSON.base64IDsAccepted - before >= 3)
+        // Output stays hex.
+        let text = String(decoding: try OTLPJSON.encode(request), as: UTF8.self)
+        #expect(text.contains(Fixtures.traceIDHex))
+        // 22 hex digits are a malformed hex ID, not base64.
+        let malformed = try decode(TraceRequest.self, traceJSON(spans: #"{"traceId":"0123456789abcdef012345"}"#))
+        #expect(malformed.resourceSpans.first?.scopeSpans.first?.spans.first?.traceID.count == 11)
+    }
+
     @Test("IDs of any even length are accepted here (the receiver checks lengths)")
     func idLengthNotChecked() throws {
         let request = try decode(TraceRequest.self, traceJSON(spans: #"{"traceId":"abcd","spanId":"00"}"#))

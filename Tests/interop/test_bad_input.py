@@ -106,7 +106,7 @@ JSON_CASES = {
     "name-not-string": (_set("name", 5), f"{SPAN1}.name"),
     "traceId-not-hex": (_set("traceId", "zz" * 16), f"{SPAN1}.traceId"),
     "spanId-odd-hex": (_set("spanId", "abc"), f"{SPAN1}.spanId"),
-    "spanId-base64": (_set("spanId", "AAECAwQFBgc="), f"{SPAN1}.spanId"),
+    "spanId-base64-of-7-bytes": (_set("spanId", "AAECAwQFBg=="), f"{SPAN1}.spanId"),
     "kind-unknown-enum": (_set("kind", 99), f"{SPAN1}.kind"),
     "status-code-unknown-enum": (_set("status", {"code": 7}), f"{SPAN1}.status.code"),
     "start-not-integer": (_set("startTimeUnixNano", "soon"), f"{SPAN1}.startTimeUnixNano"),
