@@ -117,6 +117,16 @@ struct ProtobufWireReader {
         }
     }
 
+    /// Bytes a varint encoding of `value` takes.
+    static func varintSize(_ value: UInt64) -> Int {
+        var v = value, n = 1
+        while v >= 0x80 {
+            v >>= 7
+            n += 1
+        }
+        return n
+    }
+
     /// A length-delimited field whose payload must be valid UTF-8 (a protobuf `string`).
     @inline(__always)
     mutating func string() throws(Unreadable) -> Range<Int> {

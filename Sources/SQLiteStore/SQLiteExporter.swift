@@ -3,13 +3,14 @@ import Logging
 import OTLP
 import ServiceLifecycle
 
-/// The `sqlite` exporter: stores traces durably in SQLite. An export completes when its spans are committed.
-public struct SQLiteExporter: Exporter, TracesConsumer {
+/// The `sqlite` exporter: stores traces and logs durably in SQLite. An export completes when its spans or log
+/// records are committed.
+public struct SQLiteExporter: Exporter, TracesConsumer, LogsConsumer {
     public let store: SQLiteTraceStore
 
     public init(store: SQLiteTraceStore) { self.store = store }
 
-    public var consumers: SignalConsumers { SignalConsumers(traces: self) }
+    public var consumers: SignalConsumers { SignalConsumers(traces: self, logs: self) }
 
     public func consume(_ traces: ExportTraceRequest) async throws {
         try await store.append(traces)
@@ -18,6 +19,10 @@ public struct SQLiteExporter: Exporter, TracesConsumer {
     /// Stores the spans' bytes as they arrived: no decode, no re-encode.
     public func consume(_ traces: EncodedTraces) async throws {
         try await store.append(traces)
+    }
+
+    public func consume(_ logs: ExportLogsRequest) async throws {
+        try await store.append(logs)
     }
 
     /// Checkpoints the WAL every second and applies retention (every 10 s) until shutdown, then commits what was
@@ -39,8 +44,8 @@ public struct SQLiteExporterFactory: ExporterFactory {
     public init() {}
     public var type: String { "sqlite" }
     public var kind: ComponentKind { .exporter }
-    public var signals: Set<Signal> { [.traces] }
-    public var summary: String { "stores traces durably in a SQLite database (WAL, time partitions, retention)" }
+    public var signals: Set<Signal> { [.traces, .logs] }
+    public var summary: String { "stores traces and logs durably in a SQLite database (WAL, time partitions, retention)" }
 
     public func readConfig(_ reader: ConfigReader) -> any ComponentConfig { SQLiteStoreConfig(reading: reader) }
 

@@ -16,8 +16,15 @@ import GRDB
 /// cache every insert writes a page of its own to the WAL (LIMITS.md: an order of magnitude more per span). Keying
 /// the span index by the trace's arrival number appends new entries at its end instead; only the trace ID index
 /// stays random, with one entry per trace rather than per span.
+/// - `logs_b`: one row per log record (see ``LogBatchWriter``): its stream, time (the record's time, or its observed
+///   time when unset), severity number, trace and span IDs (NULL when absent), `line` (the body as text) and
+///   `record`, the record as OTLP protobuf without the fields the columns hold. Its rowid is the arrival order.
+///   Indexes: time; (stream, time) — a service's or a stream's logs in a range; trace ID (only rows that have one).
+///
 /// Shared tables: `resources` and `scopes` (each distinct resource/scope stored once, as protobuf, with its
-/// schema URL), `operations` (distinct service, span name and kind), `partitions`, `meta`.
+/// schema URL), `operations` (distinct service, span name and kind), `log_streams` (each distinct resource, scope
+/// and level of log records: a Loki stream, with its labels as JSON), `log_stream_buckets` (which streams have
+/// records in which partition, for label queries over a time range), `partitions`, `meta`.
 enum SQLiteSchema {
     /// Version 3 stores span bodies without the fields their columns hold; version 2 kept every field in the body.
     /// This otelsink reads both (``StoredSpan`` restores what a body lacks) and marks a version 2 file as 3 when it
@@ -35,7 +42,16 @@ enum SQLiteSchema {
                 PRIMARY KEY(service, name, kind)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS partitions(
                 bucket INTEGER PRIMARY KEY, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS log_streams(
+                id INTEGER PRIMARY KEY, resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, level TEXT NOT NULL,
+                service TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE(resource_id, scope_id, level));
+            CREATE TABLE IF NOT EXISTS log_stream_buckets(
+                bucket INTEGER NOT NULL, stream_id INTEGER NOT NULL, PRIMARY KEY(bucket, stream_id)) WITHOUT ROWID;
             """)
+        // A database written before logs were stored gains their tables in each existing partition.
+        for bucket in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions") {
+            try createLogsTable(db, bucket: bucket)
+        }
         let stored = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'")
         if let stored, !readableVersions.contains(stored) {
             throw DatabaseError(message: "database schema version \(stored) is not supported (this otelsink writes version \(version)); move the file away and start with a new one")
@@ -45,6 +61,19 @@ enum SQLiteSchema {
 
     static func spansTable(_ bucket: Int64) -> String { "spans_\(bucket)" }
     static func tracesTable(_ bucket: Int64) -> String { "traces_\(bucket)" }
+    static func logsTable(_ bucket: Int64) -> String { "logs_\(bucket)" }
+
+    static func createLogsTable(_ db: Database, bucket: Int64) throws {
+        let logs = logsTable(bucket)
+        try db.execute(sql: """
+            CREATE TABLE IF NOT EXISTS \(logs)(
+                stream_id INTEGER NOT NULL, time_ns INTEGER NOT NULL, severity INTEGER NOT NULL,
+                trace_id BLOB, span_id BLOB, line TEXT NOT NULL, record BLOB NOT NULL);
+            CREATE INDEX IF NOT EXISTS \(logs)_time ON \(logs)(time_ns);
+            CREATE INDEX IF NOT EXISTS \(logs)_stream ON \(logs)(stream_id, time_ns);
+            CREATE INDEX IF NOT EXISTS \(logs)_trace ON \(logs)(trace_id) WHERE trace_id IS NOT NULL;
+            """)
+    }
 
     static func createPartition(_ db: Database, bucket: Int64, widthNanos: Int64) throws {
         let spans = spansTable(bucket), traces = tracesTable(bucket)
@@ -63,13 +92,18 @@ enum SQLiteSchema {
                 root_service TEXT, root_name TEXT);
             CREATE UNIQUE INDEX IF NOT EXISTS \(traces)_id ON \(traces)(trace_id);
             """)
+        try createLogsTable(db, bucket: bucket)
         try db.execute(
             sql: "INSERT OR IGNORE INTO partitions(bucket, start_ns, end_ns) VALUES (?, ?, ?)",
             arguments: [bucket, bucket &* widthNanos, (bucket &+ 1) &* widthNanos])
     }
 
     static func dropPartition(_ db: Database, bucket: Int64) throws {
-        try db.execute(sql: "DROP TABLE IF EXISTS \(spansTable(bucket)); DROP TABLE IF EXISTS \(tracesTable(bucket))")
+        try db.execute(sql: """
+            DROP TABLE IF EXISTS \(spansTable(bucket)); DROP TABLE IF EXISTS \(tracesTable(bucket));
+            DROP TABLE IF EXISTS \(logsTable(bucket))
+            """)
         try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])
+        try db.execute(sql: "DELETE FROM log_stream_buckets WHERE bucket = ?", arguments: [bucket])
     }
 }

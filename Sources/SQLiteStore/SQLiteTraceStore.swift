@@ -6,13 +6,13 @@ import Logging
 import OTLP
 import Synchronization
 
-/// The durable trace store: a SQLite database in WAL mode with one writer and concurrent readers.
+/// The durable trace and log store: a SQLite database in WAL mode with one writer and concurrent readers.
 ///
 /// Writes use group commit. ``append(_:)`` queues a request and suspends; the writer takes everything queued
 /// while the previous transaction ran, writes it in one transaction, commits, and only then resumes the callers.
 /// At light load a request waits for its own commit (no timer); at heavy load transactions grow. The queue is
-/// bounded by ``SQLiteStoreConfig/queueSize`` spans and ``maxQueuedBytes`` bytes: beyond either, ``append(_:)``
-/// refuses with a retryable error.
+/// bounded by ``SQLiteStoreConfig/queueSize`` items (spans and log records) and ``maxQueuedBytes`` bytes: beyond
+/// either, ``append(_:)`` refuses with a retryable error.
 public final class SQLiteTraceStore: Sendable {
     public let config: SQLiteStoreConfig
     let pool: DatabasePool
@@ -34,13 +34,27 @@ public final class SQLiteTraceStore: Sendable {
     /// Owned by `writerQueue`: touched only from `drain()` and `enforceRetention()`, which run there.
     private nonisolated(unsafe) let writer: SpanBatchWriter
     /// Owned by `writerQueue`.
+    private nonisolated(unsafe) let logWriter: LogBatchWriter
+    /// Owned by `writerQueue`.
     private nonisolated(unsafe) var lastRetention: ContinuousClock.Instant = .now - .seconds(3600)
 
+    /// What one export adds: spans or log records, in wire form.
+    private enum Batch {
+        case traces(EncodedTraces)
+        case logs(EncodedLogs)
+    }
+
     private struct Pending {
-        var batch: EncodedTraces
+        var batch: Batch
         var bytes: Int
         var continuation: CheckedContinuation<Void, any Error>
-        var spans: Int { batch.spanCount }
+        /// Spans or log records: what the queue and transaction limits count.
+        var spans: Int {
+            switch batch {
+            case .traces(let t): t.spanCount
+            case .logs(let l): l.recordCount
+            }
+        }
     }
 
     private struct State {
@@ -92,6 +106,7 @@ public final class SQLiteTraceStore: Sendable {
         checkpointConfig.busyMode = .timeout(10)
         checkpointer = try DatabaseQueue(path: config.path, configuration: checkpointConfig)
         writer = SpanBatchWriter(config: config)
+        logWriter = LogBatchWriter(spans: writer)
         pool.writeWithoutTransaction { db in walFrames.install(on: db) }
         try pool.write { db in
             try SQLiteSchema.migrate(db)
@@ -114,13 +129,31 @@ public final class SQLiteTraceStore: Sendable {
 
     /// Stores every span of an encoded request, each span's bytes as they are; see ``append(_:)-ExportTraceRequest``.
     public func append(_ traces: EncodedTraces) async throws {
-        let spans = traces.spanCount
-        guard spans > 0 else { return }
-        let bytes = traces.byteCount
+        guard traces.spanCount > 0 else { return }
+        try await enqueue(.traces(traces), items: traces.spanCount, bytes: traces.byteCount)
+    }
+
+    /// Stores every log record of `request` and returns once they are committed. Log records have no ID: when a
+    /// commit succeeded but its answer was lost, the client's retry stores the records a second time.
+    public func append(_ request: ExportLogsRequest) async throws {
+        guard request.logRecordCount > 0 else { return }
+        if let refusal = state.withLock({ s in self.refusal(s, adding: request.logRecordCount, bytes: 0) }) { throw refusal }
+        let encoded: EncodedLogs
+        do { encoded = try EncodedLogs(encoding: request) } catch { throw PipelineError(.invalidData, "cannot encode log records: \(error)") }
+        try await append(encoded)
+    }
+
+    /// Stores every log record of an encoded request; see ``append(_:)-ExportLogsRequest``.
+    public func append(_ logs: EncodedLogs) async throws {
+        guard logs.recordCount > 0 else { return }
+        try await enqueue(.logs(logs), items: logs.recordCount, bytes: logs.byteCount)
+    }
+
+    private func enqueue(_ batch: Batch, items spans: Int, bytes: Int) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let outcome: PipelineError? = state.withLock { s in
                 if let refusal = refusal(s, adding: spans, bytes: bytes) { return refusal }
-                s.pending.append(Pending(batch: traces, bytes: bytes, continuation: continuation))
+                s.pending.append(Pending(batch: batch, bytes: bytes, continuation: continuation))
                 s.pendingSpans += spans
                 s.pendingBytes += bytes
                 if s.draining { return nil }
@@ -141,7 +174,7 @@ public final class SQLiteTraceStore: Sendable {
         if s.closed { return .retryable("otelsink is shutting down") }
         guard s.pendingSpans > 0 else { return nil }
         if s.pendingSpans + spans > config.queueSize || s.pendingBytes + bytes > Self.maxQueuedBytes {
-            return .retryable("the SQLite writer is behind (\(s.pendingSpans) spans queued, limit \(config.queueSize); \(s.pendingBytes >> 20) MiB queued, limit \(Self.maxQueuedBytes >> 20) MiB); retry later")
+            return .retryable("the SQLite writer is behind (\(s.pendingSpans) spans and log records queued, limit \(config.queueSize); \(s.pendingBytes >> 20) MiB queued, limit \(Self.maxQueuedBytes >> 20) MiB); retry later")
         }
         return nil
     }
@@ -177,7 +210,18 @@ public final class SQLiteTraceStore: Sendable {
             let now = Int64(Date().timeIntervalSince1970 * 1e9)
             let began = ContinuousClock.now
             do {
-                result = .success(try pool.write { db in try writer.write(batch.map(\.batch), db: db, now: now) })
+                result = .success(try pool.write { db in
+                    var traces: [EncodedTraces] = [], logs: [EncodedLogs] = []
+                    for p in batch {
+                        switch p.batch {
+                        case .traces(let t): traces.append(t)
+                        case .logs(let l): logs.append(l)
+                        }
+                    }
+                    var outcome = traces.isEmpty ? SpanBatchWriter.Outcome() : try writer.write(traces, db: db, now: now)
+                    if !logs.isEmpty { outcome.logRecords = try logWriter.write(logs, db: db, now: now) }
+                    return outcome
+                })
                 let took = ContinuousClock.now - began
                 telemetry.commitDuration.observe(took)
                 telemetry.transactionSpans.observe(Double(batch.reduce(0) { $0 + $1.spans }))
@@ -186,6 +230,7 @@ public final class SQLiteTraceStore: Sendable {
                 }
             } catch {
                 writer.resetCaches()
+                logWriter.resetCaches()
                 try? pool.read { db in try writer.loadPartitions(db) }
                 result = .failure(error)
             }
@@ -303,12 +348,16 @@ public final class SQLiteTraceStore: Sendable {
                 // partition's average bytes per span (rowids approximate the count), then the summaries of traces
                 // left without spans.
                 let spans = SQLiteSchema.spansTable(only), traces = SQLiteSchema.tracesTable(only)
+                let logs = SQLiteSchema.logsTable(only)
                 let approxCount = try pool.read { db in
-                    try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(spans)") ?? 0
+                    try Int64.fetchOne(db, sql: """
+                        SELECT (SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(spans))
+                             + (SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(logs))
+                        """) ?? 0
                 }
                 let perSpan = max(1, used / max(1, approxCount))
                 let step = Int(min(max((used - limit) / perSpan, 100), 20_000))
-                let deleted = try pool.write { db -> Int in
+                let (deleted, deletedLogs) = try pool.write { db -> (Int, Int) in
                     let ids = try Int64.fetchAll(db, sql: """
                         DELETE FROM \(spans) WHERE rowid IN (SELECT rowid FROM \(spans) ORDER BY rowid LIMIT ?)
                         RETURNING trace_seq
@@ -317,10 +366,12 @@ public final class SQLiteTraceStore: Sendable {
                         DELETE FROM \(traces) WHERE seq = ?1 AND NOT EXISTS (SELECT 1 FROM \(spans) WHERE trace_seq = ?1)
                         """)
                     for id in Set(ids) { try orphan.execute(arguments: [id]) }
-                    return ids.count
+                    try db.execute(
+                        sql: "DELETE FROM \(logs) WHERE rowid IN (SELECT rowid FROM \(logs) ORDER BY rowid LIMIT ?)", arguments: [step])
+                    return (ids.count, db.changesCount)
                 }
                 telemetry.retentionRemovedSpans.add(deleted)
-                if deleted == 0 { break }
+                if deleted == 0 && deletedLogs == 0 { break }
             } else {
                 break
             }
@@ -340,6 +391,7 @@ public final class SQLiteTraceStore: Sendable {
             return n
         }
         writer.forget(bucket: bucket)
+        logWriter.forget(bucket: bucket)
         telemetry.retentionRemovedSpans.add(Int(spans))
         telemetry.retentionRemovedPartitions.increment()
     }
@@ -360,11 +412,14 @@ public final class SQLiteTraceStore: Sendable {
     private func pruneUnreferenced() throws {
         try pool.write { db in
             let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions")
+            try db.execute(sql: "DELETE FROM log_streams WHERE id NOT IN (SELECT stream_id FROM log_stream_buckets)")
             if buckets.isEmpty {
-                try db.execute(sql: "DELETE FROM resources; DELETE FROM scopes; DELETE FROM operations")
+                try db.execute(sql: "DELETE FROM resources; DELETE FROM scopes; DELETE FROM operations; DELETE FROM log_streams")
             } else {
-                let resourceRefs = buckets.map { "SELECT resource_id FROM \(SQLiteSchema.spansTable($0))" }.joined(separator: " UNION ")
-                let scopeRefs = buckets.map { "SELECT scope_id FROM \(SQLiteSchema.spansTable($0))" }.joined(separator: " UNION ")
+                let resourceRefs = (buckets.map { "SELECT resource_id FROM \(SQLiteSchema.spansTable($0))" } + ["SELECT resource_id FROM log_streams"])
+                    .joined(separator: " UNION ")
+                let scopeRefs = (buckets.map { "SELECT scope_id FROM \(SQLiteSchema.spansTable($0))" } + ["SELECT scope_id FROM log_streams"])
+                    .joined(separator: " UNION ")
                 let operationRefs = buckets.map { "SELECT service, name, kind FROM \(SQLiteSchema.spansTable($0))" }.joined(separator: " UNION ")
                 try db.execute(sql: "DELETE FROM resources WHERE id NOT IN (\(resourceRefs))")
                 try db.execute(sql: "DELETE FROM scopes WHERE id NOT IN (\(scopeRefs))")
@@ -372,6 +427,7 @@ public final class SQLiteTraceStore: Sendable {
             }
         }
         writer.resetCaches()
+        logWriter.resetCaches()
     }
 
     /// Applies retention immediately on the writer, as if it were `now`, and waits for it (used by tests).
@@ -397,6 +453,7 @@ public final class SQLiteTraceStore: Sendable {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             writerQueue.async {
                 self.writer.releaseStatements()
+                self.logWriter.releaseStatements()
                 _ = try? self.pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
                 c.resume()
             }

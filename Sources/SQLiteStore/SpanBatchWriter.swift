@@ -4,7 +4,7 @@ import GRDB
 import GRDBSQLite
 import OTLP
 
-/// Writes decoded export requests into the partitioned tables inside one transaction.
+/// Writes trace export requests (in wire form) into the partitioned tables inside one transaction.
 ///
 /// Runs only on the store's writer (GRDB's serial writer queue). The hot insert binds values straight to the
 /// prepared statement with the SQLite C API, without building argument arrays per span.
@@ -80,7 +80,7 @@ final class SpanBatchWriter {
         var rootService: String?, rootName: String?
     }
 
-    struct Outcome { var inserted = 0, duplicates = 0, invalid = 0 }
+    struct Outcome { var inserted = 0, duplicates = 0, invalid = 0, logRecords = 0 }
 
     /// A 16-byte trace ID as a dictionary key, without allocating.
     struct TraceKey: Hashable {
@@ -166,10 +166,7 @@ final class SpanBatchWriter {
                                 continue
                             }
                             let b = bucket(startNanos: span.start, now: now)
-                            if !partitions.contains(b) {
-                                try SQLiteSchema.createPartition(db, bucket: b, widthNanos: widthNanos)
-                                partitions.insert(b)
-                            }
+                            try ensurePartition(b, db: db)
                             let partition = try statements(bucket: b, db: db)
                             let key = TraceKey(buffer, span.traceID)
                             if current?.bucket != b || current?.key != key {
@@ -322,7 +319,16 @@ final class SpanBatchWriter {
         return sqlite3_changes(db.sqliteConnection) == 1
     }
 
-    private func resourceID(key body: [UInt8], service: String, db: Database) throws -> Int64 {
+    /// Creates partition `b`'s tables (spans, traces, logs) unless known to exist.
+    func ensurePartition(_ b: Int64, db: Database) throws {
+        if !partitions.contains(b) {
+            try SQLiteSchema.createPartition(db, bucket: b, widthNanos: widthNanos)
+            partitions.insert(b)
+        }
+    }
+
+    /// The `resources` row of a resource (by its bytes), inserted if new. Shared with ``LogBatchWriter``.
+    func resourceID(key body: [UInt8], service: String, db: Database) throws -> Int64 {
         if let id = resourceIDs[body] { return id }
         let blob = Data(body)
         try db.execute(sql: "INSERT OR IGNORE INTO resources(service, body) VALUES (?, ?)", arguments: [service, blob])
@@ -334,7 +340,8 @@ final class SpanBatchWriter {
         return id
     }
 
-    private func scopeID(key body: [UInt8], name: () -> String, db: Database) throws -> Int64 {
+    /// The `scopes` row of a scope (by its bytes), inserted if new. Shared with ``LogBatchWriter``.
+    func scopeID(key body: [UInt8], name: () -> String, db: Database) throws -> Int64 {
         if let id = scopeIDs[body] { return id }
         let blob = Data(body)
         try db.execute(sql: "INSERT OR IGNORE INTO scopes(name, body) VALUES (?, ?)", arguments: [name(), blob])
@@ -397,35 +404,6 @@ extension SpanBatchWriter.TraceSummary {
     }
 }
 
-// The bound buffers live for the duration of sqlite3_step (the batch's bytes are held by the caller), so
-// SQLITE_STATIC (nil) is safe.
-private func bindBlob(_ stmt: OpaquePointer?, _ index: Int32, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) {
-    if let base = buffer.baseAddress, !range.isEmpty {
-        sqlite3_bind_blob(stmt, index, base + range.lowerBound, Int32(range.count), nil)
-    } else {
-        sqlite3_bind_zeroblob(stmt, index, 0)
-    }
-}
-
-private func bindText(_ stmt: OpaquePointer?, _ index: Int32, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) {
-    if let base = buffer.baseAddress, !range.isEmpty {
-        sqlite3_bind_text(stmt, index, (base + range.lowerBound).assumingMemoryBound(to: CChar.self), Int32(range.count), nil)
-    } else {
-        sqlite3_bind_text(stmt, index, "", 0, nil)
-    }
-}
-
-private func bindText(_ stmt: OpaquePointer?, _ index: Int32, _ text: String) {
-    var text = text
-    _ = text.withUTF8 { utf8 in
-        if let base = utf8.baseAddress {
-            sqlite3_bind_text(stmt, index, UnsafeRawPointer(base).assumingMemoryBound(to: CChar.self), Int32(utf8.count), sqliteTransient)
-        } else {
-            sqlite3_bind_text(stmt, index, "", 0, nil)
-        }
-    }
-}
-
 /// Whether `text` is exactly these UTF-8 bytes.
 private func utf8(_ text: String, equals bytes: UnsafeRawBufferPointer) -> Bool {
     guard text.utf8.count == bytes.count else { return false }
@@ -434,6 +412,3 @@ private func utf8(_ text: String, equals bytes: UnsafeRawBufferPointer) -> Bool 
         stored.baseAddress.map { memcmp($0, base, bytes.count) == 0 } ?? false
     } ?? text.utf8.elementsEqual(bytes)
 }
-
-/// SQLITE_TRANSIENT: SQLite copies the value (text bound outside the buffer's lifetime).
-private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

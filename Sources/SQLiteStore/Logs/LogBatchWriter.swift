@@ -1,0 +1,159 @@
+import CollectorCore
+import Foundation
+import GRDB
+import GRDBSQLite
+import OTLP
+
+/// Writes log export requests (in wire form) into the partitioned `logs_b` tables, inside the transaction the
+/// store's writer runs (beside ``SpanBatchWriter``, whose partitions, resources and scopes it shares).
+///
+/// Each record becomes one row; its partition is chosen by its time (or observed time when unset). The row's
+/// `record` is the `LogRecord` as received without the fields its columns hold — severity number; trace and span
+/// ID when they have their OTLP lengths; the body when it is a non-empty string (`line` holds it) — so that
+/// ``StoredLogRecord`` restores the record exactly. Log records carry no ID: a retried export is stored again.
+final class LogBatchWriter {
+    private let spans: SpanBatchWriter
+    /// Stream ids by resource id, scope id and level. Bounded (cleared when large).
+    private var streams: [StreamKey: Int64] = [:]
+    /// (partition, stream) pairs known to be in `log_stream_buckets`.
+    private var streamBuckets: Set<StreamBucket> = []
+    /// The insert statement of each partition, prepared once.
+    private var inserts: [Int64: Statement] = [:]
+    /// The record bytes being stored (reused record after record).
+    private var stored: [UInt8] = []
+
+    struct StreamKey: Hashable { var resource: Int64, scope: Int64, level: String }
+    struct StreamBucket: Hashable { var bucket: Int64, stream: Int64 }
+
+    static let cacheLimit = 10_000
+
+    init(spans: SpanBatchWriter) { self.spans = spans }
+
+    /// Writes every record of `batches`; returns how many were stored.
+    func write(_ batches: [EncodedLogs], db: Database, now: Int64) throws -> Int {
+        var written = 0
+        for batch in batches {
+            try batch.bytes.withUnsafeBytes { buffer in
+                for resource in batch.resources {
+                    let service = resource.serviceName.map { batch.string($0) } ?? "unknown_service"
+                    let resourceID = try spans.resourceID(key: resource.key, service: service, db: db)
+                    for scope in batch.scopes[resource.scopes] {
+                        let scopeID = try spans.scopeID(key: scope.key, name: { batch.string(scope.name) }, db: db)
+                        for record in batch.records[scope.spans] {
+                            let level = LogStreamLabels.level(
+                                severityText: batch.string(record.severityText), severityNumber: record.severityNumber)
+                            let stream = try streamID(
+                                StreamKey(resource: resourceID, scope: scopeID, level: level), resourceKey: resource.key,
+                                service: service, scopeName: batch.string(scope.name), db: db)
+                            let b = spans.bucket(startNanos: record.effectiveTime, now: now)
+                            try spans.ensurePartition(b, db: db)
+                            if streamBuckets.insert(StreamBucket(bucket: b, stream: stream)).inserted {
+                                if streamBuckets.count > Self.cacheLimit { streamBuckets = [StreamBucket(bucket: b, stream: stream)] }
+                                try db.execute(
+                                    sql: "INSERT OR IGNORE INTO log_stream_buckets(bucket, stream_id) VALUES (?, ?)",
+                                    arguments: [b, stream])
+                            }
+                            try insert(record, buffer, stream: stream, statement: try insertStatement(bucket: b, db: db), db: db)
+                            written += 1
+                        }
+                    }
+                }
+            }
+        }
+        if stored.capacity > 1 << 20 { stored = [] }
+        return written
+    }
+
+    private func insert(
+        _ record: EncodedLogs.RecordEntry, _ buffer: UnsafeRawBufferPointer, stream: Int64, statement: Statement, db: Database
+    ) throws {
+        let traceInColumn = record.traceID.count == 16
+        let spanInColumn = record.spanID.count == 8
+        let bodyInLine = record.stringValue.map { !$0.isEmpty } ?? false
+        var omitted: UInt32 = 1 << EncodedLogs.Field.severityNumber
+        if traceInColumn { omitted |= 1 << EncodedLogs.Field.traceID }
+        if spanInColumn { omitted |= 1 << EncodedLogs.Field.spanID }
+        if bodyInLine { omitted |= 1 << EncodedLogs.Field.body }
+        stored.removeAll(keepingCapacity: true)
+        if !EncodedTraces.appendFields(buffer, record.body, omitting: omitted, to: &stored) {
+            throw DatabaseError(message: "log record bytes could not be re-read")  // never for an indexed record
+        }
+        let line: String? = bodyInLine ? nil : Self.bodyText(buffer, record.value)
+        let stmt = statement.sqliteStatement
+        sqlite3_reset(stmt)
+        sqlite3_bind_int64(stmt, 1, stream)
+        sqlite3_bind_int64(stmt, 2, Int64(clamping: record.effectiveTime))
+        sqlite3_bind_int64(stmt, 3, Int64(record.severityNumber))
+        if traceInColumn { bindBlob(stmt, 4, buffer, record.traceID) } else { sqlite3_bind_null(stmt, 4) }
+        if spanInColumn { bindBlob(stmt, 5, buffer, record.spanID) } else { sqlite3_bind_null(stmt, 5) }
+        if bodyInLine, let text = record.stringValue {
+            bindText(stmt, 6, buffer, text)
+        } else {
+            bindText(stmt, 6, line ?? "")
+        }
+        stored.withUnsafeBytes { bindBlob(stmt, 7, $0, 0..<$0.count) }
+        let rc = sqlite3_step(stmt)
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+        guard rc == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+    }
+
+    /// The text of a body that is not a plain string, as the line queries see: numbers and booleans as text, bytes
+    /// in base64, maps and arrays as JSON (as the OpenTelemetry Collector's `AsString` renders them); empty
+    /// when there is no body.
+    static func bodyText(_ buffer: UnsafeRawBufferPointer, _ value: Range<Int>) -> String {
+        guard !value.isEmpty,
+              let decoded = try? AnyValue(serializedBytes: Array(UnsafeRawBufferPointer(rebasing: buffer[value])))
+        else { return "" }
+        return AttributeText.text(decoded)
+    }
+
+    private func insertStatement(bucket: Int64, db: Database) throws -> Statement {
+        if let known = inserts[bucket] { return known }
+        let statement = try db.makeStatement(sql: """
+            INSERT INTO \(SQLiteSchema.logsTable(bucket))(stream_id, time_ns, severity, trace_id, span_id, line, record)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        inserts[bucket] = statement
+        return statement
+    }
+
+    private func streamID(_ key: StreamKey, resourceKey: [UInt8], service: String, scopeName: String, db: Database) throws -> Int64 {
+        if let id = streams[key] { return id }
+        if let id = try Int64.fetchOne(
+            db, sql: "SELECT id FROM log_streams WHERE resource_id = ? AND scope_id = ? AND level = ?",
+            arguments: [key.resource, key.scope, key.level]) {
+            remember(key, id)
+            return id
+        }
+        let resource = (try? ResourceLogs(serializedBytes: resourceKey))?.resource ?? Resource()
+        let labels = LogStreamLabels.labels(resource: resource, service: service, scopeName: scopeName, level: key.level)
+        try db.execute(
+            sql: "INSERT INTO log_streams(resource_id, scope_id, level, service, labels) VALUES (?, ?, ?, ?, ?)",
+            arguments: [key.resource, key.scope, key.level, service, LogStreamLabels.json(labels)])
+        let id = db.lastInsertedRowID
+        remember(key, id)
+        return id
+    }
+
+    private func remember(_ key: StreamKey, _ id: Int64) {
+        if streams.count >= Self.cacheLimit { streams.removeAll(keepingCapacity: true) }
+        if key.level.utf8.count <= SpanBatchWriter.cacheKeyLimit { streams[key] = id }
+    }
+
+    func forget(bucket: Int64) {
+        inserts[bucket] = nil
+        streamBuckets = streamBuckets.filter { $0.bucket != bucket }
+    }
+
+    /// Caches must not outlive a rolled-back transaction or a pruning of shared rows.
+    func resetCaches() {
+        streams.removeAll()
+        streamBuckets.removeAll()
+        inserts.removeAll()
+    }
+
+    func releaseStatements() { inserts.removeAll() }
+}

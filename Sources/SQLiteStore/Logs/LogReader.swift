@@ -1,0 +1,204 @@
+import Foundation
+import GRDB
+import OTLP
+
+/// What to read of the stored log records. Every condition narrows; the unset ones do not.
+public struct LogQuery: Sendable {
+    /// Time range, inclusive, in Unix nanoseconds (the record's time, or its observed time when unset).
+    public var start: Int64 = 0
+    public var end: Int64 = .max
+    /// Only records of these streams (see ``LogReader/streams(start:end:)``); nil: all.
+    public var streams: Set<Int64>?
+    /// Only records whose severity number is at least this.
+    public var minSeverity: Int32?
+    public var traceID: Data?
+    public var spanID: Data?
+    /// Substrings the line must contain, all of them (case-sensitive, as LogQL's `|=`).
+    public var lineContains: [String] = []
+    /// Newest first (`true`, the default, as Loki's `backward`) or oldest first.
+    public var newestFirst = true
+
+    public init() {}
+}
+
+/// A log stream: the records of one resource, scope and level, with the labels Loki's API shows for them.
+public struct LogStream: Sendable, Equatable {
+    public var id: Int64
+    public var service: String
+    public var labels: [String: String]
+}
+
+/// One stored log record as its row holds it.
+public struct StoredLogRow: Sendable {
+    public var bucket: Int64
+    public var rowID: Int64
+    public var stream: Int64
+    public var time: Int64
+    public var severity: Int32
+    public var traceID: Data?
+    public var spanID: Data?
+    /// The body as text (a string body as it is; other bodies rendered, see ``LogBatchWriter``).
+    public var line: String
+    var record: Data
+
+    /// The record as received.
+    public func logRecord() throws -> LogRecord {
+        var r = try LogRecord(serializedBytes: record)
+        r.severityNumber = Opentelemetry_Proto_Logs_V1_SeverityNumber(rawValue: Int(severity)) ?? .unspecified
+        if let traceID { r.traceID = traceID }
+        if let spanID { r.spanID = spanID }
+        // A non-empty string body is kept only in `line`; any other body stays in the record.
+        if !r.hasBody, !line.isEmpty { r.body.stringValue = line }
+        return r
+    }
+}
+
+public typealias LogRecord = Opentelemetry_Proto_Logs_V1_LogRecord
+
+/// Reads log records back from a database written by ``SQLiteTraceStore``.
+public struct LogReader: Sendable {
+    let reader: any DatabaseReader
+
+    public init(_ traces: TraceReader) { reader = traces.reader }
+
+    /// The streams with records in partitions overlapping `start`…`end` (nanoseconds).
+    public func streams(start: Int64 = 0, end: Int64 = .max) throws -> [LogStream] {
+        try reader.read { db in
+            guard try db.tableExists("log_streams") else { return [] }
+            return try Row.fetchAll(db, sql: """
+                SELECT id, service, labels FROM log_streams WHERE id IN (
+                    SELECT b.stream_id FROM log_stream_buckets b JOIN partitions p ON p.bucket = b.bucket
+                    WHERE p.end_ns > ? AND p.start_ns <= ?)
+                ORDER BY id
+                """, arguments: [start, end]
+            ).map { LogStream(id: $0[0], service: $0[1], labels: LogStreamLabels.parse($0[2])) }
+        }
+    }
+
+    /// Visits the records `query` selects in time order (newest first unless asked otherwise) until `visit`
+    /// returns false or none are left. Partitions are read one after another, so the order holds across them
+    /// except for records whose time lies far outside the retained window (filed in the nearest partition).
+    public func scan(_ query: LogQuery, visit: (StoredLogRow) throws -> Bool) throws {
+        if let streams = query.streams, streams.isEmpty { return }
+        try reader.read { db in
+            guard try db.tableExists("log_streams") else { return }
+            let order = query.newestFirst ? "DESC" : "ASC"
+            let buckets = try Int64.fetchAll(db, sql: """
+                SELECT bucket FROM partitions WHERE end_ns > ? AND start_ns <= ? ORDER BY bucket \(order)
+                """, arguments: [query.start == 0 ? Int64.min : query.start, query.end])
+            var conditions = ["time_ns >= ?", "time_ns <= ?"]
+            var arguments: [any DatabaseValueConvertible] = [query.start, query.end]
+            if let streams = query.streams {
+                conditions.append("stream_id IN (\(streams.sorted().map(String.init).joined(separator: ",")))")
+            }
+            if let min = query.minSeverity {
+                conditions.append("severity >= ?")
+                arguments.append(Int64(min))
+            }
+            if let t = query.traceID {
+                conditions.append("trace_id = ?")
+                arguments.append(t)
+            }
+            if let s = query.spanID {
+                conditions.append("span_id = ?")
+                arguments.append(s)
+            }
+            for text in query.lineContains where !text.isEmpty {
+                conditions.append("instr(line, ?) > 0")
+                arguments.append(text)
+            }
+            for b in buckets {
+                let table = SQLiteSchema.logsTable(b)
+                guard try db.tableExists(table) else { continue }
+                let cursor = try Row.fetchCursor(db, sql: """
+                    SELECT rowid, stream_id, time_ns, severity, trace_id, span_id, line, record FROM \(table)
+                    WHERE \(conditions.joined(separator: " AND ")) ORDER BY time_ns \(order), rowid \(order)
+                    """, arguments: StatementArguments(arguments))
+                while let row = try cursor.next() {
+                    let stored = StoredLogRow(
+                        bucket: b, rowID: row[0], stream: row[1], time: row[2], severity: Int32(clamping: row[3] as Int64),
+                        traceID: row[4], spanID: row[5], line: row[6], record: row[7])
+                    if try !visit(stored) { return }
+                }
+            }
+        }
+    }
+
+    /// Records that arrived after `cursor` (the highest row id seen per partition), oldest first, at most `limit`;
+    /// for following new records as they come. Updates `cursor`.
+    public func arrivals(after cursor: inout [Int64: Int64], query: LogQuery, limit: Int) throws -> [StoredLogRow] {
+        var rows: [StoredLogRow] = []
+        var scanQuery = query
+        scanQuery.newestFirst = false
+        let known = cursor
+        try scan(scanQuery) { row in
+            if row.rowID > known[row.bucket] ?? 0 { rows.append(row) }
+            return true
+        }
+        rows.sort { ($0.bucket, $0.rowID) < ($1.bucket, $1.rowID) }
+        if rows.count > limit { rows.removeFirst(rows.count - limit) }
+        for row in rows { cursor[row.bucket] = max(cursor[row.bucket] ?? 0, row.rowID) }
+        return rows
+    }
+
+    /// The highest row id of every partition now: a cursor from which ``arrivals(after:query:limit:)`` returns only
+    /// records written later.
+    public func currentCursor() throws -> [Int64: Int64] {
+        try reader.read { db in
+            var cursor: [Int64: Int64] = [:]
+            for b in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions") {
+                let table = SQLiteSchema.logsTable(b)
+                guard try db.tableExists(table) else { continue }
+                cursor[b] = try Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid), 0) FROM \(table)") ?? 0
+            }
+            return cursor
+        }
+    }
+
+    /// `rows` as an OTLP request, grouped by resource and scope in the order of their first record.
+    public func request(_ rows: [StoredLogRow]) throws -> ExportLogsRequest {
+        try reader.read { db in
+            var request = ExportLogsRequest()
+            var streamPlace: [Int64: (resource: Int, scope: Int)] = [:]
+            var resourceIndex: [Int64: Int] = [:]
+            var scopeIndex: [Int64: [Int64: Int]] = [:]
+            for row in rows {
+                let place: (resource: Int, scope: Int)
+                if let known = streamPlace[row.stream] {
+                    place = known
+                } else {
+                    guard let ids = try Row.fetchOne(
+                        db, sql: "SELECT resource_id, scope_id FROM log_streams WHERE id = ?", arguments: [row.stream])
+                    else { continue }
+                    let resourceID: Int64 = ids[0], scopeID: Int64 = ids[1]
+                    let ri: Int
+                    if let i = resourceIndex[resourceID] {
+                        ri = i
+                    } else {
+                        let body = try Data.fetchOne(db, sql: "SELECT body FROM resources WHERE id = ?", arguments: [resourceID]) ?? Data()
+                        var rl = try ResourceLogs(serializedBytes: body)
+                        rl.scopeLogs = []
+                        request.resourceLogs.append(rl)
+                        ri = request.resourceLogs.count - 1
+                        resourceIndex[resourceID] = ri
+                    }
+                    let si: Int
+                    if let i = scopeIndex[resourceID]?[scopeID] {
+                        si = i
+                    } else {
+                        let body = try Data.fetchOne(db, sql: "SELECT body FROM scopes WHERE id = ?", arguments: [scopeID]) ?? Data()
+                        var sl = try Opentelemetry_Proto_Logs_V1_ScopeLogs(serializedBytes: body)
+                        sl.logRecords = []
+                        request.resourceLogs[ri].scopeLogs.append(sl)
+                        si = request.resourceLogs[ri].scopeLogs.count - 1
+                        scopeIndex[resourceID, default: [:]][scopeID] = si
+                    }
+                    place = (ri, si)
+                    streamPlace[row.stream] = place
+                }
+                request.resourceLogs[place.resource].scopeLogs[place.scope].logRecords.append(try row.logRecord())
+            }
+            return request
+        }
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import GRDB
+import OTLP
+@testable import SQLiteStore
+import Testing
+
+private typealias ScopeLogs = Opentelemetry_Proto_Logs_V1_ScopeLogs
+
+/// A log record with every field set; `body` as given.
+private func fullRecord(time: UInt64, body: AnyValue?, severity: Int = 13, text: String = "WARN", trace: Data? = nil, span: Data? = nil) -> LogRecord {
+    var r = LogRecord()
+    r.timeUnixNano = time
+    r.observedTimeUnixNano = time + 5
+    r.severityNumber = Opentelemetry_Proto_Logs_V1_SeverityNumber(rawValue: severity) ?? .unspecified
+    r.severityText = text
+    if let body { r.body = body }
+    r.attributes = [stringAttribute("http.method", "GET"), attribute("retries", .int(3))]
+    r.droppedAttributesCount = 2
+    r.flags = 1
+    if let trace { r.traceID = trace }
+    if let span { r.spanID = span }
+    r.eventName = "request.done"
+    return r
+}
+
+private func logsRequest(service: String = "svc", scope: String = "app.logger", extra: [KeyValue] = [], records: [LogRecord]) -> ExportLogsRequest {
+    var rl = ResourceLogs()
+    rl.resource.attributes = [stringAttribute("service.name", service), stringAttribute("deployment.environment", "prod")] + extra
+    rl.schemaURL = "https://opentelemetry.io/schemas/1.26.0"
+    var sl = ScopeLogs()
+    sl.scope.name = scope
+    sl.scope.version = "1.2"
+    sl.logRecords = records
+    rl.scopeLogs = [sl]
+    var r = ExportLogsRequest()
+    r.resourceLogs = [rl]
+    return r
+}
+
+private func allRows(_ reader: LogReader, _ configure: (inout LogQuery) -> Void = { _ in }) throws -> [StoredLogRow] {
+    var q = LogQuery()
+    configure(&q)
+    var rows: [StoredLogRow] = []
+    try reader.scan(q) { rows.append($0); return true }
+    return rows
+}
+
+@Suite("Log storage")
+struct LogStorageTests {
+    @Test func everyFieldOfEveryBodyKindComesBackAsSent() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let now = nowNanos()
+            var map = AnyValue()
+            map.kvlistValue.values = [stringAttribute("user", "ada"), attribute("n", .int(7))]
+            var array = AnyValue()
+            array.arrayValue.values = [.string("a"), .int(1)]
+            var bytes = AnyValue()
+            bytes.bytesValue = Data([0, 1, 2, 255])
+            let bodies: [AnyValue?] = [.string("plain text body"), .string(""), map, array, bytes, .int(42), .double(1.5), .bool(true), nil]
+            var records: [LogRecord] = []
+            for (i, body) in bodies.enumerated() {
+                records.append(fullRecord(time: now + UInt64(i) * 1000, body: body, trace: randomBytes(16), span: randomBytes(8)))
+            }
+            // Records without IDs, with an unknown severity number and without a time (observed time only).
+            var bare = LogRecord()
+            bare.observedTimeUnixNano = now + 99_000
+            bare.severityNumber = Opentelemetry_Proto_Logs_V1_SeverityNumber(rawValue: 77) ?? .unspecified
+            bare.body = .string("observed only")
+            records.append(bare)
+            let sent = logsRequest(records: records)
+            try await store.append(sent)
+
+            let reader = LogReader(TraceReader(store: store))
+            let rows = try allRows(reader) { $0.newestFirst = false }
+            #expect(rows.count == records.count)
+            let back = try reader.request(rows)
+            #expect(back == sent)
+            #expect(rows.map(\.line) == [
+                "plain text body", "", #"{"n":7,"user":"ada"}"#, #"["a",1]"#, "AAEC/w==", "42", "1.5", "true", "", "observed only",
+            ])
+            #expect(rows.last?.time == Int64(now + 99_000))
+            await store.close()
+        }
+    }
+
+    @Test func indexesAnswerTraceSpanServiceSeverityAndSubstringQueries() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let now = nowNanos()
+            let trace = randomBytes(16), span = randomBytes(8), otherSpan = randomBytes(8)
+            try await store.append(logsRequest(service: "checkout", records: [
+                fullRecord(time: now, body: .string("payment accepted"), severity: 9, text: "INFO", trace: trace, span: span),
+                fullRecord(time: now + 10, body: .string("payment slow"), severity: 13, text: "WARN", trace: trace, span: otherSpan),
+                fullRecord(time: now + 20, body: .string("card declined"), severity: 17, text: "ERROR"),
+            ]))
+            try await store.append(logsRequest(service: "cart", records: [
+                fullRecord(time: now + 5, body: .string("payment page shown"), severity: 9, text: "INFO"),
+            ]))
+            let reader = LogReader(TraceReader(store: store))
+            #expect(try allRows(reader) { $0.traceID = trace }.map(\.line) == ["payment slow", "payment accepted"])
+            #expect(try allRows(reader) { $0.traceID = trace; $0.spanID = span }.map(\.line) == ["payment accepted"])
+
+            let streams = try reader.streams()
+            #expect(Set(streams.map { $0.labels["level"] ?? "" }) == ["INFO", "WARN", "ERROR"])
+            let first = try #require(streams.first)
+            #expect(first.labels["deployment_environment"] == "prod")
+            #expect(first.labels["scope_name"] == "app.logger")
+            let checkout = Set(streams.filter { $0.service == "checkout" }.map(\.id))
+            #expect(try allRows(reader) { $0.streams = checkout; $0.minSeverity = 13 }.map(\.line) == ["card declined", "payment slow"])
+            #expect(try allRows(reader) { $0.lineContains = ["payment"] }.map(\.line) == ["payment slow", "payment page shown", "payment accepted"])
+            #expect(try allRows(reader) { $0.lineContains = ["payment"]; $0.newestFirst = false; $0.end = Int64(now + 5) }.map(\.line)
+                == ["payment accepted", "payment page shown"])
+            #expect(try allRows(reader) { $0.streams = [] }.isEmpty)
+
+            // The query plans use the indexes, not a scan of the table.
+            let plans = try await store.pool.read { db in
+                let table = SQLiteSchema.logsTable(Int64(now / hourNanos))
+                return try [
+                    "SELECT rowid FROM \(table) WHERE trace_id = x'00' AND time_ns >= 0",
+                    "SELECT rowid FROM \(table) WHERE stream_id IN (1,2) AND time_ns >= 5 AND time_ns <= 10 ORDER BY time_ns DESC",
+                ].map { sql in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: " | ") }
+            }
+            #expect(plans[0].contains("_trace"), "\(plans[0])")
+            #expect(plans[1].contains("INDEX") && plans[1].contains("_stream"), "\(plans[1])")
+            await store.close()
+        }
+    }
+
+    @Test func retentionRemovesLogsWithTheirPartitionAndForgetsUnusedStreams() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let now = nowNanos()
+            let bucket = Int64(now / hourNanos)
+            try await store.append(logsRequest(service: "old", records: [fullRecord(time: time(inBucket: bucket - 2), body: .string("old line"))]))
+            try await store.append(logsRequest(service: "new", records: [fullRecord(time: time(inBucket: bucket), body: .string("new line"))]))
+            let reader = LogReader(TraceReader(store: store))
+            #expect(try allRows(reader).count == 2)
+            #expect(try await store.applyRetention(now: Int64(now + 71 * hourNanos)) == 1)
+            #expect(try allRows(reader).map(\.line) == ["new line"])
+            #expect(try reader.streams().map(\.service) == ["new"])
+            let tables = try await store.pool.read { db in
+                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'logs%'")
+            }
+            #expect(tables == [SQLiteSchema.logsTable(bucket)])
+            #expect(try await store.applyRetention(now: Int64(now + 1000 * hourNanos)) == 1)
+            let shared = try await store.pool.read { db in
+                try ["resources", "scopes", "log_streams", "log_stream_buckets"].map { try Int.fetchOne(db, sql: "SELECT count(*) FROM \($0)") ?? -1 }
+            }
+            #expect(shared == [0, 0, 0, 0])
+            await store.close()
+        }
+    }
+
+    @Test func spansAndLogsOfOneResourceShareItsRowAndBothSurvivePruning() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let now = nowNanos()
+            let bucket = Int64(now / hourNanos)
+            // Spans of "svc" only in an old partition; its logs in the current one.
+            let old = traceRequest(spans: 2, start: time(inBucket: bucket - 2))
+            try await store.append(old.request)
+            var logs = logsRequest(records: [fullRecord(time: now, body: .string("still here"))])
+            logs.resourceLogs[0].resource = old.request.resourceSpans[0].resource
+            logs.resourceLogs[0].schemaURL = ""
+            try await store.append(logs)
+            #expect(try await store.applyRetention(now: Int64(now + 71 * hourNanos)) == 1)
+            let reader = LogReader(TraceReader(store: store))
+            let back = try reader.request(try allRows(reader))
+            #expect(back.resourceLogs.first?.resource == old.request.resourceSpans[0].resource)
+            #expect(back.resourceLogs.first?.scopeLogs.first?.logRecords.first?.body.stringValue == "still here")
+            await store.close()
+        }
+    }
+
+    @Test func aDatabaseWrittenBeforeLogsOpensAndGainsTheLogTables() async throws {
+        try await withTemporaryDirectory { dir in
+            let config = storeConfig(dir)
+            let first = try SQLiteTraceStore(config: config)
+            let t = traceRequest(spans: 3, start: nowNanos())
+            try await first.append(t.request)
+            await first.close()
+            // Make it look like a file of the previous otelsink: no log tables anywhere.
+            let db = try DatabaseQueue(path: config.path)
+            try await db.write { db in
+                for name in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'log%'") {
+                    try db.execute(sql: "DROP TABLE \(name)")
+                }
+            }
+            try db.close()
+
+            // A reader of the old file sees no logs rather than failing.
+            let oldReader = LogReader(try TraceReader(path: config.path))
+            #expect(try allRows(oldReader).isEmpty)
+            #expect(try oldReader.streams().isEmpty)
+
+            let store = try SQLiteTraceStore(config: config)
+            try await store.append(logsRequest(records: [fullRecord(time: nowNanos(), body: .string("after upgrade"))]))
+            let reader = LogReader(TraceReader(store: store))
+            #expect(try allRows(reader).map(\.line) == ["after upgrade"])
+            #expect(try TraceReader(store: store).trace(id: t.trace)?.spanCount == 3)
+            await store.close()
+        }
+    }
+
+    @Test func followingReturnsOnlyRecordsWrittenAfterTheCursor() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let now = nowNanos()
+            try await store.append(logsRequest(records: [fullRecord(time: now, body: .string("before"))]))
+            let reader = LogReader(TraceReader(store: store))
+            var cursor = try reader.currentCursor()
+            #expect(try reader.arrivals(after: &cursor, query: LogQuery(), limit: 100).isEmpty)
+            // A late record (older time, written later) still counts as an arrival.
+            try await store.append(logsRequest(records: [
+                fullRecord(time: now + 10, body: .string("one")), fullRecord(time: now - 1_000_000, body: .string("late")),
+            ]))
+            #expect(try reader.arrivals(after: &cursor, query: LogQuery(), limit: 100).map(\.line) == ["one", "late"])
+            #expect(try reader.arrivals(after: &cursor, query: LogQuery(), limit: 100).isEmpty)
+            await store.close()
+        }
+    }
+}
+
+extension AnyValue {
+    static func int(_ i: Int64) -> AnyValue { var v = AnyValue(); v.intValue = i; return v }
+    static func double(_ d: Double) -> AnyValue { var v = AnyValue(); v.doubleValue = d; return v }
+    static func bool(_ b: Bool) -> AnyValue { var v = AnyValue(); v.boolValue = b; return v }
+}
