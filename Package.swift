@@ -204,6 +204,7 @@ let package = Package(
             dependencies: [
                 "CollectorService", "CollectorCore", "SQLiteStore", "OTLP", "QueryAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -3,9 +3,9 @@
 /// The embedded default config: what `otelsink serve` runs without `--config`.
 public let defaultConfigYAML = #"""
 # otelsink's embedded default pipeline (identical to what `otelsink serve` runs without --config).
-# OTLP in on localhost:4317 (gRPC) and localhost:4318 (HTTP); traces stored in SQLite under ./otelsink-data/;
-# metrics and logs go to the debug exporter until their own exporters exist. The query API (Jaeger-compatible, for
-# Grafana, the Jaeger UI and `otelsink trace/search/services`) reads the stored traces on localhost:16686.
+# OTLP in on localhost:4317 (gRPC) and localhost:4318 (HTTP); traces and logs stored in SQLite under
+# ./otelsink-data/; metrics go to the debug exporter. The query API (Jaeger-compatible and Loki-compatible, for
+# Grafana, the Jaeger UI and `otelsink trace/search/logs/services`) reads the stored data on localhost:16686.
 receivers:
   otlp:
     protocols:
@@ -38,6 +38,6 @@ service:
       exporters: [debug]
     logs:
       receivers: [otlp]
-      exporters: [debug]
+      exporters: [sqlite]
 
 """#

@@ -60,12 +60,23 @@ struct OTLPExportHandler: Sendable {
         return Accepted()
     }
 
-    func export(_ request: ExportLogsRequest) async throws(PipelineError) -> Accepted {
+    func export(_ request: consuming ExportLogsRequest) async throws(PipelineError) -> Accepted {
         guard let consumer = next.logs else { throw PipelineError(.permanent, "logs are not handled by any pipeline") }
-        if request.logRecordCount > 0 || !request.resourceLogs.isEmpty {
+        var request = consume request
+        let outcome = LogIDValidation.filter(&request)
+        if request.logRecordCount > 0 || (!request.resourceLogs.isEmpty && outcome.rejected == 0) {
             do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(request) } } catch { throw PipelineError.classify(error) }
         }
-        return Accepted()
+        return Accepted(rejected: Int64(outcome.rejected), message: outcome.message)
+    }
+
+    func logsResponse(_ a: Accepted) -> ExportLogsResponse {
+        var r = ExportLogsResponse()
+        if a.rejected > 0 || !a.message.isEmpty {
+            r.partialSuccess.rejectedLogRecords = a.rejected
+            r.partialSuccess.errorMessage = a.message
+        }
+        return r
     }
 
     func traceResponse(_ a: Accepted) -> ExportTraceResponse {

@@ -76,8 +76,7 @@ struct OTLPGRPCServices: Sendable {
                 }
                 return .message([])  // an empty ExportMetricsServiceResponse
             case .logsExport:
-                _ = try await handler.export(try decode(ExportLogsRequest.self, message))
-                return .message([])
+                return .message(try handler.logsResponse(await handler.export(try decode(ExportLogsRequest.self, message))).serializedBytes())
             case .healthCheck:
                 let request = try decode(Grpc_Health_V1_HealthCheckRequest.self, message)
                 guard request.service.isEmpty || servingServices.contains(request.service) else {

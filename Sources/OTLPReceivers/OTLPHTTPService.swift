@@ -142,8 +142,7 @@ struct OTLPHTTPService: Sendable {
                 return try respond(ExportMetricsResponse(), encoding)
             case .logs:
                 let request: ExportLogsRequest = try decode(bytes, encoding)
-                _ = try await handler.export(request)
-                return try respond(ExportLogsResponse(), encoding)
+                return try respond(handler.logsResponse(await handler.export(request)), encoding)
             }
         } catch let e as ResponseError {
             return e.response

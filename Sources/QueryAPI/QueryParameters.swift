@@ -102,6 +102,22 @@ public enum QueryValues {
         return bytes
     }
 
+    /// A span ID: 16 hex digits (or fewer, left-padded with zeros); never all zero.
+    public static func spanID(_ text: String) -> Data? {
+        guard !text.isEmpty, text.count <= 16, text.allSatisfy(\.isHexDigit) else { return nil }
+        let hex = String(repeating: "0", count: 16 - text.count) + text.lowercased()
+        var bytes = Data(capacity: 8)
+        var i = hex.startIndex
+        while i < hex.endIndex {
+            let j = hex.index(i, offsetBy: 2)
+            guard let b = UInt8(hex[i..<j], radix: 16) else { return nil }
+            bytes.append(b)
+            i = j
+        }
+        guard bytes.contains(where: { $0 != 0 }) else { return nil }
+        return bytes
+    }
+
     /// Jaeger's `tags` parameter: a JSON object of string values (`{"http.status_code":"500"}`). Non-string
     /// scalar values are accepted and compared as text.
     public static func tagsJSON(_ text: String) throws(BadParameter) -> [TagFilter] {

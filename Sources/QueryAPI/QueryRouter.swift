@@ -71,7 +71,7 @@ public struct QueryRouter: Sendable {
         let s = path.split(separator: "/").map(String.init)
         switch s {
         case ["health"], ["api", "services"], ["api", "operations"], ["api", "traces"], ["api", "dependencies"],
-             ["api", "v3", "services"], ["api", "v3", "operations"], ["api", "v3", "traces"]:
+             ["api", "v3", "services"], ["api", "v3", "operations"], ["api", "v3", "traces"], ["api", "v3", "logs"]:
             return "/" + s.joined(separator: "/")
         case let s where s.count == 4 && s[0] == "api" && s[1] == "services" && s[3] == "operations":
             return "/api/services/{service}/operations"
@@ -121,6 +121,8 @@ public struct QueryRouter: Sendable {
                 return try await V3(service: service, now: now).search(query)
             case let s where s.count == 4 && s[0] == "api" && s[1] == "v3" && s[2] == "traces":
                 return try await V3(service: service, now: now).trace(s[3])
+            case ["api", "v3", "logs"]:
+                return try await V3(service: service, now: now).logs(query)
             default:
                 if segments.first == "api", segments.dropFirst().first == "v3" {
                     return V3.error(.notFound, "no such endpoint: \(path)")

@@ -16,6 +16,8 @@ public struct TraceWaterfall: Sendable {
     public var barWidth = 40
     /// The widest the label column gets; longer labels are cut with `…`.
     public var maxLabelWidth = 60
+    /// Log records of the trace, shown under their span (those of no stored span after the waterfall).
+    public var logs: [FlatLogRecord] = []
 
     public init(color: Bool = false, attributes: Bool = false) {
         self.color = color
@@ -88,6 +90,7 @@ public struct TraceWaterfall: Sendable {
         }
         let labelWidth = labels.map(\.count).max() ?? 0
         let columns = max(1, barWidth)
+        let bySpan = logsBySpan
         for (row, label) in zip(rows, labels) {
             let s = row.item.span
             let start = s.startTimeUnixNano >= traceStart ? s.startTimeUnixNano - traceStart : 0
@@ -122,8 +125,24 @@ public struct TraceWaterfall: Sendable {
                 }
                 for d in details { out += (color ? dim : "") + indent + Self.truncate(d, 200) + (color ? reset : "") + "\n" }
             }
+            for record in bySpan[s.spanID] ?? [] {
+                out += String(repeating: "  ", count: row.depth + 2) + "▸ " + logFormat.render(record, showService: false) + "\n"
+            }
+        }
+        let unplaced = logs.filter { $0.record.spanID.isEmpty || !ids.contains($0.record.spanID) }
+        if !unplaced.isEmpty {
+            out += (color ? bold : "") + "Logs of the trace outside its stored spans:" + (color ? reset : "") + "\n"
+            for record in unplaced { out += "  ▸ " + logFormat.render(record) + "\n" }
         }
         return out
+    }
+
+    private var logFormat: LogLineFormat { LogLineFormat(color: color) }
+
+    private var logsBySpan: [Data: [FlatLogRecord]] {
+        var by: [Data: [FlatLogRecord]] = [:]
+        for r in logs where !r.record.spanID.isEmpty { by[r.record.spanID, default: []].append(r) }
+        return by
     }
 
     /// `850µs`, `12.35ms`, `1.234s`, `2m3.4s`.

@@ -38,6 +38,9 @@ struct TraceCommand: AsyncParsableCommand {
     @Flag(help: "Show each span's attributes and events under it.")
     var attributes = false
 
+    @Flag(help: "Show the trace's log records under their spans (at most 10,000).")
+    var logs = false
+
     @Option(help: "Colours: auto (when writing to a terminal), always, never.")
     var color: ColorMode = .auto
 
@@ -67,7 +70,15 @@ struct TraceCommand: AsyncParsableCommand {
         } else if jaeger {
             FileHandle.standardOutput.write(Data(JaegerTrace.json(trace).serialized()) + Data("\n".utf8))
         } else {
-            let text = TraceWaterfall(color: color.enabled, attributes: attributes).render(trace)
+            var waterfall = TraceWaterfall(color: color.enabled, attributes: attributes)
+            if logs {
+                var search = LogSearch()
+                search.traceID = id
+                search.newestFirst = false
+                search.limit = 10_000
+                waterfall.logs = try await source.logs(search).records
+            }
+            let text = waterfall.render(trace)
             FileHandle.standardOutput.write(Data(text.utf8))
         }
     }

@@ -4,6 +4,7 @@ import Foundation
 import OTLP
 import QueryAPI
 import SQLiteStore
+import SwiftProtobuf
 
 /// Where the lookup commands read: a running server's query API (`--endpoint`, the default) or a database file
 /// (`--db`, opened read-only, safe while a server writes to it).
@@ -107,7 +108,7 @@ enum TraceSource {
             let (status, body) = try await get(c, "/api/v3/traces?" + Self.encode(params))
             if status == 404 { return ([], true) }
             try Self.check(status, body, c)
-            let combined = try Self.otlpResult(body)
+            let combined: ExportTraceRequest = try Self.otlpResult(body)
             // The server concatenates the traces' resource spans, newest trace first: split them by trace ID.
             var order: [Data] = []
             var byTrace: [Data: ExportTraceRequest] = [:]
@@ -167,12 +168,38 @@ enum TraceSource {
         throw CLIError.storage("\(c.endpoint) answered \(status): \(message)")
     }
 
+    /// Log records a search finds, oldest first, and whether the search saw every candidate.
+    func logs(_ search: LogSearch) async throws -> (records: [FlatLogRecord], complete: Bool) {
+        switch self {
+        case .database(let s):
+            let found = try await s.logs(search)
+            return (FlatLogRecord.flatten(try await s.logsRequest(found.rows)), found.complete)
+        case .server(let c):
+            var params: [(String, String)] = []
+            if let v = search.service { params.append(("service", v)) }
+            if let v = search.traceID { params.append(("trace_id", JaegerTrace.idHex(v))) }
+            if let v = search.spanID { params.append(("span_id", JaegerTrace.idHex(v))) }
+            if let v = search.minSeverity { params.append(("severity_min", String(v))) }
+            for q in search.contains { params.append(("q", q)) }
+            if let v = search.pattern { params.append(("re", v)) }
+            if search.start > 0 { params.append(("start", String(search.start))) }
+            if search.end < .max { params.append(("end", String(search.end))) }
+            params.append(("limit", String(search.limit)))
+            params.append(("direction", search.newestFirst ? "backward" : "forward"))
+            let (status, body) = try await get(c, "/api/v3/logs?" + Self.encode(params))
+            try Self.check(status, body, c)
+            let request: ExportLogsRequest = try Self.otlpResult(body)
+            let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any]
+            return (FlatLogRecord.flatten(request), (object?["warnings"] as? [Any])?.isEmpty ?? true)
+        }
+    }
+
     /// The OTLP JSON inside `{"result": …}`.
-    private static func otlpResult(_ body: Data) throws -> ExportTraceRequest {
+    private static func otlpResult<M: SwiftProtobuf.Message>(_ body: Data) throws -> M {
         // otelsink answers exactly `{"result":<OTLP JSON>}`: decode the inner bytes as they are.
         let prefix = Data("{\"result\":".utf8)
         if body.starts(with: prefix), body.last == UInt8(ascii: "}"),
-           let t = try? OTLPJSON.decode(ExportTraceRequest.self, from: body.dropFirst(prefix.count).dropLast()) {
+           let t = try? OTLPJSON.decode(M.self, from: body.dropFirst(prefix.count).dropLast()) {
             return t
         }
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
@@ -180,7 +207,7 @@ enum TraceSource {
               let data = try? JSONSerialization.data(withJSONObject: result)
         else { throw CLIError.storage("the query API's answer is not {\"result\": …}") }
         do {
-            return try OTLPJSON.decode(ExportTraceRequest.self, from: Array(data))
+            return try OTLPJSON.decode(M.self, from: Array(data))
         } catch {
             throw CLIError.storage("the query API's answer is not OTLP JSON: \(error)")
         }

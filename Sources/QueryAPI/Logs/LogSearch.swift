@@ -1,0 +1,90 @@
+import Foundation
+import OTLP
+import SQLiteStore
+
+/// A search of stored log records, as `GET /api/v3/logs` and `otelsink logs` express it.
+public struct LogSearch: Sendable {
+    /// Only this service's records (the resource's `service.name`).
+    public var service: String?
+    public var traceID: Data?
+    public var spanID: Data?
+    /// Only records at least this severe (a severity number).
+    public var minSeverity: Int32?
+    /// Substrings the line must contain (case-sensitive).
+    public var contains: [String] = []
+    /// A regular expression the line must match somewhere (unanchored); checked when the search is parsed.
+    public var pattern: String?
+    /// Time range, inclusive, Unix nanoseconds.
+    public var start: Int64 = 0
+    public var end: Int64 = .max
+    public var limit: Int = 100
+    public var newestFirst = true
+
+    public init() {}
+
+    /// The longest regular expression accepted: matching cost grows with it.
+    public static let maxPatternLength = 4096
+
+    /// Compiles `pattern`, naming the problem when it does not compile.
+    public static func compile(_ pattern: String, parameter: String) throws(BadParameter) -> NSRegularExpression {
+        guard pattern.utf8.count <= maxPatternLength else {
+            throw BadParameter(parameter, "the regular expression is longer than \(maxPatternLength) bytes")
+        }
+        do { return try NSRegularExpression(pattern: pattern) } catch {
+            throw BadParameter(parameter, "invalid regular expression \(QueryValues.quoted(pattern))")
+        }
+    }
+}
+
+/// What a log search found: the rows in the order asked for, and whether the search saw every candidate.
+public struct LogSearchResult: Sendable {
+    public var rows: [StoredLogRow]
+    /// False when the time budget stopped the search before it had looked at every candidate.
+    public var complete: Bool
+}
+
+extension TraceQueryService {
+    /// Runs `search` within the configured time budget.
+    public func logs(_ search: LogSearch) async throws -> LogSearchResult {
+        let budget = config.timeBudget
+        return try await run { reader in try Self.logs(search, in: LogReader(reader), budget: budget) }
+    }
+
+    /// `rows` as an OTLP request (resources and scopes grouped, records in the rows' order).
+    public func logsRequest(_ rows: [StoredLogRow]) async throws -> ExportLogsRequest {
+        try await run { reader in try LogReader(reader).request(rows) }
+    }
+
+    static func logs(_ search: LogSearch, in reader: LogReader, budget: Duration) throws -> LogSearchResult {
+        var query = LogQuery()
+        query.start = search.start
+        query.end = search.end
+        query.minSeverity = search.minSeverity
+        query.traceID = search.traceID
+        query.spanID = search.spanID
+        query.lineContains = search.contains
+        query.newestFirst = search.newestFirst
+        if let service = search.service {
+            query.streams = Set(try reader.streams(start: search.start, end: search.end).filter { $0.service == service }.map(\.id))
+        }
+        let regex = try search.pattern.map { pattern throws(BadParameter) in try LogSearch.compile(pattern, parameter: "re") }
+        let deadline = ContinuousClock.now + budget
+        var rows: [StoredLogRow] = []
+        var complete = true
+        var seen = 0
+        try reader.scan(query) { row in
+            seen += 1
+            if seen % 256 == 0, ContinuousClock.now > deadline {
+                complete = false
+                return false
+            }
+            if let regex {
+                let line = row.line
+                guard regex.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)) != nil else { return true }
+            }
+            rows.append(row)
+            return rows.count < search.limit
+        }
+        return LogSearchResult(rows: rows, complete: complete)
+    }
+}
