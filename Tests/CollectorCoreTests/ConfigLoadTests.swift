@@ -12,7 +12,7 @@ struct ConfigLoadTests {
         #expect(Set(config.pipelines.keys) == [PipelineID(signal: .traces), PipelineID(signal: .metrics), PipelineID(signal: .logs)])
         #expect(config.pipelines[PipelineID(signal: .traces)]?.exporters == [ComponentID(type: "sqlite")])
         #expect(config.pipelines[PipelineID(signal: .metrics)]?.exporters == [ComponentID(type: "debug")])
-        #expect(config.pipelines[PipelineID(signal: .logs)]?.exporters == [ComponentID(type: "debug")])
+        #expect(config.pipelines[PipelineID(signal: .logs)]?.exporters == [ComponentID(type: "sqlite")])
         for p in config.pipelines.values { #expect(p.receivers == [ComponentID(type: "otlp")]) }
         #expect(Set(config.receivers.keys) == [ComponentID(type: "otlp")])
         #expect(Set(config.exporters.keys) == [ComponentID(type: "sqlite"), ComponentID(type: "debug")])
@@ -98,7 +98,7 @@ struct ConfigLoadTests {
             #"exporters::sqlite::max_size_mib: expected an integer, got "abc""#,
             "exporters::sqlite::retentoin: unknown key",
             #"service::pipelines::traces::exporters::1: references exporter "missing", which is not defined under exporters"#,
-            #"service::pipelines::metrics::exporters::0: exporter "sqlite" does not support metrics (it supports: traces)"#,
+            #"service::pipelines::metrics::exporters::0: exporter "sqlite" does not support metrics (it supports: traces, logs)"#,
             "service::pipelines::logs::exporters: a logs pipeline needs at least one exporter",
             #"service::pipelines::foo: unknown signal "foo": pipelines are named traces, metrics or logs, optionally followed by /name"#,
             "exporters::debug: defined but not used in any pipeline",
@@ -207,7 +207,7 @@ struct ConfigLoadTests {
     @Test func componentNotSupportingTheSignalIsReported() {
         let yaml = validBaseYAML.replacingOccurrences(of: "exporters: [debug]", with: "exporters: [sqlite]")
         #expect(Set(loadProblemTexts(yaml)) == [
-            #"service::pipelines::metrics::exporters::0: exporter "sqlite" does not support metrics (it supports: traces)"#,
+            #"service::pipelines::metrics::exporters::0: exporter "sqlite" does not support metrics (it supports: traces, logs)"#,
             "exporters::debug: defined but not used in any pipeline",
         ])
     }

@@ -44,14 +44,15 @@ def write_config(path: Path, db_path: Path, *, grpc_max_mib: int = 4, grpc_in_fl
                  prometheus: bool = False, spanmetrics: bool = False, open_metrics: bool = False,
                  grpc_extra: str = "", http_extra: str = "", prometheus_extra: str = "",
                  extensions_extra: str = "", service_extensions: tuple[str, ...] = (),
-                 telemetry_extra: str = "") -> Path:
+                 telemetry_extra: str = "", logs_exporters: str = "[debug]") -> Path:
     """A config on loopback port 0. `prometheus` adds the prometheus exporter to the metrics pipeline;
     `spanmetrics` (implies `prometheus`) adds the spanmetrics connector from traces to metrics.
 
     `grpc_extra`, `http_extra`, `prometheus_extra`: YAML added under `protocols.grpc`, `protocols.http` and
     `exporters.prometheus` (tls, auth, listener bounds); `extensions_extra`: YAML added under `extensions`
     (e.g. a `bearertokenauth` extension), whose names go in `service_extensions`; `telemetry_extra`: YAML added
-    under `service.telemetry.metrics` (the self-telemetry listener's keys)."""
+    under `service.telemetry.metrics` (the self-telemetry listener's keys); `logs_exporters`: the logs pipeline's
+    exporters (e.g. `"[sqlite]"` to store log records)."""
     prometheus = prometheus or spanmetrics
     protocols = ""
     if grpc:
@@ -116,7 +117,7 @@ service:{service_extensions}
       exporters: {metrics_exporters}
     logs:
       receivers: [otlp]
-      exporters: [debug]
+      exporters: {logs_exporters}
 """)
     return path
 
