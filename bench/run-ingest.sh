@@ -119,13 +119,16 @@ done
 log "server up (pid $SERVER_PID)"
 
 # Spans live in time-partitioned tables; `otelsink stats --spans` sums them (read-only, safe while serving).
+# With `--signal logs` among the load generator's arguments, log records are counted instead.
+COUNT_FLAG=--spans
+for arg in "$@"; do [ "$arg" = logs ] && COUNT_FLAG=--log-records; done
 count_stored() {
-    "$BIN/otelsink" stats --db "$OTELSINK_BENCH_DB" --spans 2>/dev/null | tail -n 1
+    "$BIN/otelsink" stats --db "$OTELSINK_BENCH_DB" "$COUNT_FLAG" 2>/dev/null | tail -n 1
 }
 COUNT_ARGS=()
 COUNT_BEFORE=
 if COUNT_BEFORE=$(count_stored) && [[ "$COUNT_BEFORE" =~ ^[0-9]+$ ]]; then
-    COUNT_ARGS=(--count-command "$(printf '%q' "$BIN/otelsink") stats --db $(printf '%q' "$OTELSINK_BENCH_DB") --spans")
+    COUNT_ARGS=(--count-command "$(printf '%q' "$BIN/otelsink") stats --db $(printf '%q' "$OTELSINK_BENCH_DB") $COUNT_FLAG")
 else
     log "counting stored spans failed on $OTELSINK_BENCH_DB: spans stored not reported"
     COUNT_BEFORE=

@@ -60,6 +60,21 @@ extension MetricsConsumer {
 /// Something that takes logs; see ``TracesConsumer``.
 public protocol LogsConsumer: DataConsumer {
     func consume(_ logs: consuming ExportLogsRequest) async throws
+
+    /// Takes logs still in their protobuf wire form (see ``EncodedLogs``), as the OTLP receiver hands them on when
+    /// it could index them. The default decodes them; consumers that use the bytes (the SQLite exporter, the
+    /// forwarding exporters) or only pass data on override it.
+    func consume(_ logs: EncodedLogs) async throws
+}
+
+extension LogsConsumer {
+    public func consume(_ logs: EncodedLogs) async throws {
+        let request: ExportLogsRequest
+        do { request = try logs.decoded() } catch {
+            throw PipelineError(.invalidData, "cannot decode the logs request: \(error)")
+        }
+        try await consume(consume request)
+    }
 }
 
 /// The consumers of one component, per signal; `nil` where it does not handle that signal.

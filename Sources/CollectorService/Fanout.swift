@@ -46,6 +46,11 @@ struct LogsFanout: LogsConsumer {
         let shared = copy logs
         try await fanout(consumers) { try await $0.consume(shared) }
     }
+
+    /// Each consumer gets the encoded request and decodes it only if it needs to.
+    func consume(_ logs: EncodedLogs) async throws {
+        try await fanout(consumers) { try await $0.consume(logs) }
+    }
 }
 
 /// Runs `deliver` on every consumer concurrently and reports the combined failure, if any.

@@ -45,5 +45,10 @@ final class LateBoundConsumers: Sendable {
             guard let c = owner.target.withLock({ $0.logs }) else { return }
             try await c.consume(consume request)
         }
+
+        func consume(_ request: EncodedLogs) async throws {
+            guard let c = owner.target.withLock({ $0.logs }) else { return }
+            try await c.consume(request)
+        }
     }
 }

@@ -130,4 +130,10 @@ struct ObservedLogs: LogsConsumer {
         do { try await next.consume(consume request) } catch { record(n, false); throw error }
         record(n, true)
     }
+
+    func consume(_ request: EncodedLogs) async throws {
+        let n = request.recordCount
+        do { try await next.consume(request) } catch { record(n, false); throw error }
+        record(n, true)
+    }
 }

@@ -18,6 +18,7 @@ public struct NopExporter: Exporter, TracesConsumer, MetricsConsumer, LogsConsum
     public func consume(_ metrics: ExportMetricsRequest) async throws {}
     public func consume(_ metrics: EncodedMetrics) async throws {}
     public func consume(_ logs: ExportLogsRequest) async throws {}
+    public func consume(_ logs: EncodedLogs) async throws {}
 }
 
 public struct NopExporterFactory: ExporterFactory {

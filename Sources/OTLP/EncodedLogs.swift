@@ -8,6 +8,9 @@ public struct EncodedLogs: Sendable {
     /// Scopes, whose ``EncodedTraces/ScopeEntry/spans`` range indexes ``records``.
     public private(set) var scopes: [EncodedTraces.ScopeEntry] = []
     public private(set) var records: [RecordEntry] = []
+    /// Records whose trace ID is neither empty nor 16 bytes, or whose span ID is neither empty nor 8 bytes: a
+    /// receiver drops and reports them, which needs the decoded request.
+    public private(set) var recordsWithInvalidIDs = 0
 
     public var recordCount: Int { records.count }
 
@@ -64,6 +67,9 @@ public struct EncodedLogs: Sendable {
         resources = indexer.resources
         scopes = indexer.scopes
         records = indexer.records
+        recordsWithInvalidIDs = indexer.records.reduce(0) { n, r in
+            n + ((r.traceID.isEmpty || r.traceID.count == 16) && (r.spanID.isEmpty || r.spanID.count == 8) ? 0 : 1)
+        }
     }
 
     /// Encodes `request` and indexes the result.

@@ -65,6 +65,10 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
         try await submit(OutgoingRequest(signal: .logs, bytes: try logs.serializedBytes(), items: items))
     }
 
+    public func consume(_ logs: EncodedLogs) async throws {
+        try await submit(OutgoingRequest(signal: .logs, bytes: logs.bytes, items: logs.recordCount))
+    }
+
     /// Connects and sends until graceful shutdown; then takes nothing more, lets the queue drain for up to 10 s, and
     /// closes the connection. What is left is dropped from an in-memory queue (logged and counted) and kept by a
     /// persistent one for the next start. Cancellation (a failed start of another component) ends it at once.

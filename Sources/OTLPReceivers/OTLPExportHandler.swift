@@ -70,6 +70,21 @@ struct OTLPExportHandler: Sendable {
         return Accepted(rejected: Int64(outcome.rejected), message: outcome.message)
     }
 
+    /// Logs still in wire form, indexed by the receiver: handed on as they are when every record's IDs have valid
+    /// lengths; otherwise decoded, so the bad records can be dropped and reported.
+    func export(_ logs: EncodedLogs) async throws(PipelineError) -> Accepted {
+        guard let consumer = next.logs else { throw PipelineError(.permanent, "logs are not handled by any pipeline") }
+        guard logs.recordsWithInvalidIDs == 0 else {
+            let request: ExportLogsRequest
+            do { request = try logs.decoded() } catch { throw PipelineError(.invalidData, "cannot decode the logs request: \(error)") }
+            return try await export(request)
+        }
+        if logs.recordCount > 0 || !logs.resources.isEmpty {
+            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(logs) } } catch { throw PipelineError.classify(error) }
+        }
+        return Accepted()
+    }
+
     func logsResponse(_ a: Accepted) -> ExportLogsResponse {
         var r = ExportLogsResponse()
         if a.rejected > 0 || !a.message.isEmpty {

@@ -141,6 +141,9 @@ struct OTLPHTTPService: Sendable {
                 }
                 return try respond(ExportMetricsResponse(), encoding)
             case .logs:
+                if encoding == .protobuf, let encoded = EncodedLogs(indexing: bytes) {
+                    return try respond(handler.logsResponse(await handler.export(encoded)), encoding)
+                }
                 let request: ExportLogsRequest = try decode(bytes, encoding)
                 return try respond(handler.logsResponse(await handler.export(request)), encoding)
             }

@@ -171,6 +171,11 @@ public final class MemoryLimiterProcessor: Processor, TracesConsumer, MetricsCon
         try admit()
         try await next.logs?.consume(consume request)
     }
+
+    public func consume(_ request: EncodedLogs) async throws {
+        try admit()
+        try await next.logs?.consume(request)
+    }
 }
 
 public struct MemoryLimiterProcessorFactory: ProcessorFactory {

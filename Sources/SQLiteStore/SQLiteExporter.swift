@@ -25,6 +25,11 @@ public struct SQLiteExporter: Exporter, TracesConsumer, LogsConsumer {
         try await store.append(logs)
     }
 
+    /// Stores the records' bytes as they arrived.
+    public func consume(_ logs: EncodedLogs) async throws {
+        try await store.append(logs)
+    }
+
     /// Checkpoints the WAL every second and applies retention (every 10 s) until shutdown, then commits what was
     /// accepted and closes.
     public func run() async throws {

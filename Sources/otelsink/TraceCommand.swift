@@ -216,7 +216,7 @@ struct ServicesCommand: AsyncParsableCommand {
 }
 
 struct Stats: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show what a database holds: spans, partitions, size.")
+    static let configuration = CommandConfiguration(abstract: "Show what a database holds: spans, log records, partitions, size.")
 
     @Option(help: "The SQLite database (opened read-only).")
     var db: String = "./otelsink-data/traces.db"
@@ -224,11 +224,18 @@ struct Stats: AsyncParsableCommand {
     @Flag(help: "Print only the number of stored spans.")
     var spans = false
 
+    @Flag(help: "Print only the number of stored log records.")
+    var logRecords = false
+
     func run() async throws {
         let reader: TraceReader
         do { reader = try TraceReader(path: db) } catch {
             FileHandle.standardError.write(Data("otelsink: \(TerminalSafeText.escape("cannot open \(db): \(error)"))\n".utf8))
             throw ExitCode(1)
+        }
+        if logRecords {
+            print(try LogReader(reader).recordCount())
+            return
         }
         let count = try reader.spanCount()
         if spans {
@@ -237,6 +244,7 @@ struct Stats: AsyncParsableCommand {
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
         print("spans: \(count)")
+        print("log records: \(try LogReader(reader).recordCount())")
         print("partitions: \(try reader.partitions().count)")
         print("services: \(try reader.services().map(TerminalSafeText.escape).joined(separator: ", "))")
         print("file bytes: \(size)")

@@ -23,9 +23,14 @@ typealias TraceExportResponse = Opentelemetry_Proto_Collector_Trace_V1_ExportTra
 final class GRPCSender: RequestSender {
     let client: GRPCClient<HTTP2ClientTransport.Posix>
     let options: CallOptions
+    /// TraceService/Export or LogsService/Export (their responses share one wire layout, read as the trace one).
+    let method: MethodDescriptor
 
-    init(client: GRPCClient<HTTP2ClientTransport.Posix>, timeout: Duration) {
+    init(client: GRPCClient<HTTP2ClientTransport.Posix>, timeout: Duration, signal: WorkloadSignal = .traces) {
         self.client = client
+        method = signal == .traces
+            ? Opentelemetry_Proto_Collector_Trace_V1_TraceService.Method.Export.descriptor
+            : Opentelemetry_Proto_Collector_Logs_V1_LogsService.Method.Export.descriptor
         var options = CallOptions.defaults
         options.timeout = timeout
         options.waitForReady = false  // fail fast when the server is not there
@@ -58,7 +63,7 @@ final class GRPCSender: RequestSender {
         do {
             return try await client.unary(
                 request: ClientRequest(message: PreEncodedExportRequest(bytes: body)),
-                descriptor: Opentelemetry_Proto_Collector_Trace_V1_TraceService.Method.Export.descriptor,
+                descriptor: method,
                 serializer: PreEncodedSerializer(),
                 deserializer: ProtobufDeserializer<TraceExportResponse>(),
                 options: options

@@ -23,6 +23,9 @@ struct LoadGen: AsyncParsableCommand {
     @Option(name: .customLong("protocol"), help: "grpc (TraceService/Export) or http (POST /v1/traces, protobuf).")
     var transport: TransportProtocol = .grpc
 
+    @Option(help: "traces (the standard workload) or logs (100 log records per request, see LogsPayload.swift; the report's \"spans\" are then log records).")
+    var signal: WorkloadSignal = .traces
+
     @Option(help: "Offered load in spans per second (requests are 100 spans); 0 = flat out.")
     var rate: Double = 0
 
@@ -47,8 +50,8 @@ struct LoadGen: AsyncParsableCommand {
     @Option(help: "Per-request timeout.")
     var timeout: DurationArg = DurationArg(seconds: 10)
 
-    @Option(help: "OTLP/HTTP path.")
-    var path: String = "/v1/traces"
+    @Option(help: "OTLP/HTTP path (default /v1/traces, or /v1/logs with --signal logs).")
+    var path: String?
 
     @Option(help: "NIO event-loop threads for the client connections.")
     var threads: Int = 1
@@ -89,13 +92,21 @@ struct LoadGen: AsyncParsableCommand {
 
     func run() async throws {
         let endpoint = Endpoint.parse(self.endpoint ?? (transport == .grpc ? "127.0.0.1:4317" : "127.0.0.1:4318"))!
-        let templates = services == 1
-            ? [try PayloadTemplate.make()]
-            : try (1...services).map { try PayloadTemplate.make(service: "bench-svc-\($0)", tenOperations: true) }
+        let templates: [PayloadTemplate]
+        switch signal {
+        case .traces:
+            templates = services == 1
+                ? [try PayloadTemplate.make()]
+                : try (1...services).map { try PayloadTemplate.make(service: "bench-svc-\($0)", tenOperations: true) }
+        case .logs:
+            templates = try (1...services).map { try PayloadTemplate.makeLogs(service: services == 1 ? "otelsink-loadgen" : "bench-svc-\($0)") }
+        }
         let template = templates[0]
         var probe = PayloadFactory(template: template, seed: 42)
         let sample = probe.next()
-        let shape = try PayloadTemplate.validate(sample, baseNanos: unixNanosNow())
+        let shape = signal == .traces
+            ? try PayloadTemplate.validate(sample, baseNanos: unixNanosNow())
+            : try PayloadTemplate.validateLogs(sample, baseNanos: unixNanosNow())
 
         if printPayloadSize {
             print("payload: \(sample.count) bytes per request (\(String(format: "%.1f KB = %.1f KiB", Double(sample.count) / 1000, Double(sample.count) / 1024)))")
@@ -168,14 +179,15 @@ struct LoadGen: AsyncParsableCommand {
             )
             let timeout = self.timeout.duration
             let serverPid = self.serverPid
+            let signal = self.signal
             (stats, samples) = try await withGRPCClient(transport: grpcTransport) { client in
                 await LoadRunner.run(plan: plan, templates: templates, serverPID: serverPid) { _ in
-                    GRPCSender(client: client, timeout: timeout)
+                    GRPCSender(client: client, timeout: timeout, signal: signal)
                 }
             }
         case .http:
             let timeout = self.timeout.duration
-            let path = self.path
+            let path = self.path ?? (signal == .traces ? "/v1/traces" : "/v1/logs")
             (stats, samples) = await LoadRunner.run(plan: plan, templates: templates, serverPID: serverPid) { _ in
                 HTTPSender(endpoint: endpoint, path: path, timeout: timeout, group: group)
             }

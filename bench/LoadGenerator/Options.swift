@@ -64,3 +64,9 @@ struct Endpoint: Sendable, CustomStringConvertible {
 
     var description: String { isIPv6Literal ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
+
+/// Which OTLP signal the load generator sends.
+enum WorkloadSignal: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case traces
+    case logs
+}

@@ -122,7 +122,6 @@ struct PayloadTemplate: Sendable {
             return d
         }
 
-        enum Slot { case trace(Int), spanID(span: Int), parentID(span: Int), time(delta: Int64) }
         var slots: [UInt64: (Slot, UInt64?)] = [:]  // first word -> (slot, second word for 16-byte IDs)
 
         var resource = Opentelemetry_Proto_Resource_V1_Resource()
@@ -206,11 +205,17 @@ struct PayloadTemplate: Sendable {
         rs.scopeSpans = [scopeSpans]
         var request = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
         request.resourceSpans = [rs]
-        let bytes: [UInt8] = try request.serializedBytes()
+        return try locate(try request.serializedBytes(), slots, traces: tracesPerRequest, spans: spansPerRequest)
+    }
 
+    /// What a placeholder in a template stands for.
+    enum Slot { case trace(Int), spanID(span: Int), parentID(span: Int), time(delta: Int64) }
+
+    /// Finds every placeholder of `slots` (first word -> slot, second word for 16-byte IDs) in `bytes`.
+    static func locate(_ bytes: [UInt8], _ slots: [UInt64: (Slot, UInt64?)], traces: Int, spans: Int) throws -> PayloadTemplate {
         // Locate every placeholder in the encoding.
-        var traceOffsets = [[Int]](repeating: [], count: tracesPerRequest)
-        var spanOffsets = [[Int]](repeating: [], count: spansPerRequest)
+        var traceOffsets = [[Int]](repeating: [], count: traces)
+        var spanOffsets = [[Int]](repeating: [], count: spans)
         var timeSlots: [TimeSlot] = []
         var found = Set<UInt64>()
         bytes.withUnsafeBytes { raw in

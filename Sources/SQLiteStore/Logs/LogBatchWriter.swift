@@ -38,20 +38,29 @@ final class LogBatchWriter {
                     let service = resource.serviceName.map { batch.string($0) } ?? "unknown_service"
                     let resourceID = try spans.resourceID(key: resource.key, service: service, db: db)
                     for scope in batch.scopes[resource.scopes] {
-                        let scopeID = try spans.scopeID(key: scope.key, name: { batch.string(scope.name) }, db: db)
+                        let scopeName = batch.string(scope.name)
+                        let scopeID = try spans.scopeID(key: scope.key, name: { scopeName }, db: db)
+                        // Consecutive records mostly share their level and partition: look both up only on a change.
+                        var last: (text: Range<Int>, number: Int32, stream: Int64, bucket: Int64)?
                         for record in batch.records[scope.spans] {
-                            let level = LogStreamLabels.level(
-                                severityText: batch.string(record.severityText), severityNumber: record.severityNumber)
-                            let stream = try streamID(
-                                StreamKey(resource: resourceID, scope: scopeID, level: level), resourceKey: resource.key,
-                                service: service, scopeName: batch.string(scope.name), db: db)
                             let b = spans.bucket(startNanos: record.effectiveTime, now: now)
-                            try spans.ensurePartition(b, db: db)
-                            if streamBuckets.insert(StreamBucket(bucket: b, stream: stream)).inserted {
-                                if streamBuckets.count > Self.cacheLimit { streamBuckets = [StreamBucket(bucket: b, stream: stream)] }
-                                try db.execute(
-                                    sql: "INSERT OR IGNORE INTO log_stream_buckets(bucket, stream_id) VALUES (?, ?)",
-                                    arguments: [b, stream])
+                            let stream: Int64
+                            if let last, Self.sameLevel(buffer, last.text, last.number, record), last.bucket == b {
+                                stream = last.stream
+                            } else {
+                                let level = LogStreamLabels.level(
+                                    severityText: batch.string(record.severityText), severityNumber: record.severityNumber)
+                                stream = try streamID(
+                                    StreamKey(resource: resourceID, scope: scopeID, level: level), resourceKey: resource.key,
+                                    service: service, scopeName: scopeName, db: db)
+                                try spans.ensurePartition(b, db: db)
+                                if streamBuckets.insert(StreamBucket(bucket: b, stream: stream)).inserted {
+                                    if streamBuckets.count > Self.cacheLimit { streamBuckets = [StreamBucket(bucket: b, stream: stream)] }
+                                    try db.execute(
+                                        sql: "INSERT OR IGNORE INTO log_stream_buckets(bucket, stream_id) VALUES (?, ?)",
+                                        arguments: [b, stream])
+                                }
+                                last = (record.severityText, record.severityNumber, stream, b)
                             }
                             try insert(record, buffer, stream: stream, statement: try insertStatement(bucket: b, db: db), db: db)
                             written += 1
@@ -62,6 +71,14 @@ final class LogBatchWriter {
         }
         if stored.capacity > 1 << 20 { stored = [] }
         return written
+    }
+
+    /// Whether `record` has the level of a record whose severity text was at `text` (and number `number`).
+    private static func sameLevel(_ buffer: UnsafeRawBufferPointer, _ text: Range<Int>, _ number: Int32, _ record: EncodedLogs.RecordEntry) -> Bool {
+        guard text.count == record.severityText.count else { return false }
+        if text.isEmpty { return LogStreamLabels.levelName(number) == LogStreamLabels.levelName(record.severityNumber) }
+        guard let base = buffer.baseAddress else { return false }
+        return memcmp(base + text.lowerBound, base + record.severityText.lowerBound, text.count) == 0
     }
 
     private func insert(

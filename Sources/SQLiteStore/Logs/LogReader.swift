@@ -61,6 +61,17 @@ public struct LogReader: Sendable {
 
     public init(_ traces: TraceReader) { reader = traces.reader }
 
+    /// Number of stored log records (all partitions).
+    public func recordCount() throws -> Int {
+        try reader.read { db in
+            var total = 0
+            for b in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions") where try db.tableExists(SQLiteSchema.logsTable(b)) {
+                total += try Int.fetchOne(db, sql: "SELECT count(*) FROM \(SQLiteSchema.logsTable(b))") ?? 0
+            }
+            return total
+        }
+    }
+
     /// The streams with records in partitions overlapping `start`…`end` (nanoseconds).
     public func streams(start: Int64 = 0, end: Int64 = .max) throws -> [LogStream] {
         try reader.read { db in
