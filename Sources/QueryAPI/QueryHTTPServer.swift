@@ -42,8 +42,9 @@ final class QueryHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let method = head.method
             let uri = head.uri
             let credentials = router.authenticator.flatMap { head.headers.first(name: $0.headerName) }
+            let flags = head.headers["X-Loki-Response-Encoding-Flags"].map { ("X-Loki-Response-Encoding-Flags", $0) }
             let promise = context.eventLoop.makePromise(of: QueryResponse.self)
-            promise.completeWithTask { await router.handle(method: method, uri: uri, credentials: credentials) }
+            promise.completeWithTask { await router.handle(method: method, uri: uri, credentials: credentials, headers: flags) }
             promise.futureResult.assumeIsolated().whenSuccess { response in
                 self.busy = false
                 self.head = nil

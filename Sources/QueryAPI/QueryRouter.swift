@@ -51,7 +51,7 @@ public struct QueryRouter: Sendable {
 
     /// Answers one request and reports its route and latency to `observe`.
     /// - Parameter credentials: the value of the authenticator's header, when the request has one.
-    public func handle(method: HTTPMethod, uri: String, credentials: String? = nil) async -> QueryResponse {
+    public func handle(method: HTTPMethod, uri: String, credentials: String? = nil, headers: [(String, String)] = []) async -> QueryResponse {
         let began = ContinuousClock.now
         let response: QueryResponse
         if let auth = authenticator, Self.routeTemplate(uri) != "/health", await !auth.authenticate(credentials) {
@@ -59,7 +59,7 @@ public struct QueryRouter: Sendable {
             r.headers.append(("WWW-Authenticate", auth.challenge))
             response = r
         } else {
-            response = await dispatch(method: method, uri: uri)
+            response = await dispatch(method: method, uri: uri, headers: headers)
         }
         observe(Self.routeTemplate(uri), ContinuousClock.now - began)
         return response
@@ -79,12 +79,17 @@ public struct QueryRouter: Sendable {
             return "/api/traces/{traceID}"
         case let s where s.count == 4 && s[0] == "api" && s[1] == "v3" && s[2] == "traces":
             return "/api/v3/traces/{traceID}"
+        case ["loki", "api", "v1", "labels"], ["loki", "api", "v1", "series"], ["loki", "api", "v1", "query_range"],
+             ["loki", "api", "v1", "query"]:
+            return "/" + s.joined(separator: "/")
+        case let s where s.count == 6 && s[0] == "loki" && s[3] == "label" && s[5] == "values":
+            return "/loki/api/v1/label/{name}/values"
         default:
             return "other"
         }
     }
 
-    private func dispatch(method: HTTPMethod, uri: String) async -> QueryResponse {
+    private func dispatch(method: HTTPMethod, uri: String, headers: [(String, String)]) async -> QueryResponse {
         guard method == .GET || method == .HEAD else {
             var r = v1Error(.methodNotAllowed, "method \(method) is not allowed; the query API is read-only (GET)")
             r.headers.append(("Allow", "GET, HEAD"))
@@ -97,6 +102,7 @@ public struct QueryRouter: Sendable {
         let path = parts[0]
         let query = QueryParameters(query: parts.count > 1 ? parts[1] : nil)
         let segments = path.split(separator: "/").map { QueryParameters.decode($0) }
+        if segments.first == "loki" { return await loki(segments, query, headers: headers) }
         do {
             switch segments {
             case ["health"]:
@@ -135,6 +141,28 @@ public struct QueryRouter: Sendable {
         } catch {
             if segments.dropFirst().first == "v3" { return V3.error(.internalServerError, "storage error: \(error)") }
             return v1Error(.internalServerError, "storage error: \(error)")
+        }
+    }
+
+    /// Loki's API: errors as plain text, as Loki answers them.
+    private func loki(_ segments: [String], _ query: QueryParameters, headers: [(String, String)]) async -> QueryResponse {
+        let api = LokiAPI(service: service, now: now)
+        // Grafana asks for labels and metadata apart with this header (Loki 3's categorize-labels encoding).
+        let categorize = headers.contains { $0.0.lowercased() == "x-loki-response-encoding-flags" && $0.1.contains("categorize-labels") }
+        do {
+            switch segments {
+            case ["loki", "api", "v1", "labels"]: return try await api.labels(query)
+            case let s where s.count == 6 && s[1] == "api" && s[2] == "v1" && s[3] == "label" && s[5] == "values":
+                return try await api.labelValues(s[4], query)
+            case ["loki", "api", "v1", "series"]: return try await api.series(query)
+            case ["loki", "api", "v1", "query_range"]: return try await api.queryRange(query, categorizeLabels: categorize)
+            case ["loki", "api", "v1", "query"]: return try await api.query(query)
+            default: return LokiAPI.error(.notFound, "404 page not found: otelsink answers /loki/api/v1/labels, /label/{name}/values, /series, /query_range and /query")
+            }
+        } catch let e as LogQLError {
+            return LokiAPI.error(.badRequest, e.description)
+        } catch {
+            return LokiAPI.error(.internalServerError, "storage error: \(error)")
         }
     }
 

@@ -1,0 +1,178 @@
+import Foundation
+import NIOHTTP1
+import OTLP
+import SQLiteStore
+
+/// Loki's HTTP API over the stored log records, for Grafana's Loki data source and `logcli`:
+/// `/loki/api/v1/labels`, `/label/{name}/values`, `/series`, `/query_range` and `/query` (LogQL, see
+/// ``LogQLParser``). A stream is a resource, scope and level (``LogStreamLabels``); each record's attributes and its
+/// trace and span IDs are its structured metadata. Errors are answered as Loki does: 400 with the message as
+/// plain text.
+struct LokiAPI {
+    let service: TraceQueryService
+    let now: @Sendable () -> Int64
+
+    static func error(_ status: HTTPResponseStatus, _ message: String) -> QueryResponse {
+        var r = QueryResponse(status: status, body: Array(message.utf8))
+        r.contentType = "text/plain; charset=utf-8"
+        return r
+    }
+
+    func labels(_ q: QueryParameters) async throws -> QueryResponse {
+        let (start, end) = try LokiParameters.bounds(q, nowNanos: now())
+        let selector = try q.first("query").map { text throws(LogQLError) in try LogQLParser.parseStreamSelector(text, requireNonEmptyMatcher: true) }
+        let streams = try await matchingStreams(start: start, end: end, matchers: selector.map { [$0] } ?? [])
+        return QueryResponse(json: LokiResponse.strings(streams.flatMap { $0.labels.filter { !$0.value.isEmpty }.map(\.key) }))
+    }
+
+    func labelValues(_ name: String, _ q: QueryParameters) async throws -> QueryResponse {
+        let (start, end) = try LokiParameters.bounds(q, nowNanos: now())
+        let selector = try q.first("query").map { text throws(LogQLError) in try LogQLParser.parseStreamSelector(text, requireNonEmptyMatcher: true) }
+        let streams = try await matchingStreams(start: start, end: end, matchers: selector.map { [$0] } ?? [])
+        return QueryResponse(json: LokiResponse.strings(streams.compactMap { $0.labels[name] }.filter { !$0.isEmpty }))
+    }
+
+    func series(_ q: QueryParameters) async throws -> QueryResponse {
+        let (start, end) = try LokiParameters.bounds(q, nowNanos: now())
+        let selectors = try (q.all("match[]") + q.all("match")).filter { !$0.isEmpty }.map { text throws(LogQLError) in
+            try LogQLParser.parseStreamSelector(text, requireNonEmptyMatcher: false)
+        }
+        let streams = try await matchingStreams(start: start, end: end, matchers: selectors)
+        var seen = Set<[String]>()
+        let sets = streams.map { $0.labels.filter { !$0.value.isEmpty } }.filter { seen.insert($0.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }).inserted }
+        return QueryResponse(json: LokiResponse.series(sets))
+    }
+
+    /// `/query_range`: a log query answers streams, a metric query a matrix.
+    func queryRange(_ q: QueryParameters, categorizeLabels: Bool) async throws -> QueryResponse {
+        let p = try LokiParameters.range(q, nowNanos: now(), maxLimit: service.config.maxLimit * 5)
+        let began = ContinuousClock.now
+        switch try LogQLParser.parse(p.query) {
+        case .logs(let selector):
+            var collector = LokiStreamCollector(
+                selector: selector, startNanos: p.startNanos, endNanos: p.endNanos, limit: p.limit, direction: p.direction,
+                categorizeLabels: categorizeLabels)
+            collector = try await collect(collector)
+            var stats = collector.statistics
+            stats.execTimeSeconds = Self.seconds(ContinuousClock.now - began)
+            return QueryResponse(json: LokiResponse.streams(collector.streams(), statistics: stats, categorizeLabels: categorizeLabels))
+        case .metric(let metric):
+            var evaluator = try LogQLMetricEvaluator(query: metric, startNanos: p.startNanos, endNanos: p.endNanos, stepNanos: p.stepNanos)
+            evaluator = try await evaluate(evaluator)
+            var stats = evaluator.statistics
+            stats.execTimeSeconds = Self.seconds(ContinuousClock.now - began)
+            return QueryResponse(json: LokiResponse.matrix(evaluator.matrix(), statistics: stats))
+        }
+    }
+
+    /// `/query`: an instant metric query answers a vector; a log query is refused as Loki refuses it.
+    func query(_ q: QueryParameters) async throws -> QueryResponse {
+        let p = try LokiParameters.instant(q, nowNanos: now(), maxLimit: service.config.maxLimit * 5)
+        let began = ContinuousClock.now
+        switch try LogQLParser.parse(p.query) {
+        case .logs:
+            throw LogQLError.logQueryAsInstantQuery
+        case .metric(let metric):
+            var evaluator = try LogQLMetricEvaluator(query: metric, timeNanos: p.timeNanos)
+            evaluator = try await evaluate(evaluator)
+            var stats = evaluator.statistics
+            stats.execTimeSeconds = Self.seconds(ContinuousClock.now - began)
+            return QueryResponse(json: LokiResponse.vector(evaluator.vector(), statistics: stats))
+        }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    // MARK: - Reading
+
+    /// Streams with records between `start` and `end` whose labels satisfy any of `matchers` (every matcher of
+    /// one selector); all streams when there are none.
+    private func matchingStreams(start: Int64, end: Int64, matchers: [[LabelMatcher]]) async throws -> [LogStream] {
+        let streams = try await service.run { try LogReader($0).streams(start: start, end: end) }
+        guard !matchers.isEmpty else { return streams }
+        return streams.filter { s in matchers.contains { set in set.allSatisfy { $0.matches(s.labels[$0.name] ?? "") } } }
+    }
+
+    /// Feeds the collector the candidate records in its direction until it can take no more, the candidates run
+    /// out or the time budget ends (then the answer is what was found, as Loki answers a partial query).
+    private func collect(_ initial: LokiStreamCollector) async throws -> LokiStreamCollector {
+        let budget = service.config.timeBudget
+        return try await service.run { reader in
+            var collector = initial
+            var query = try Self.candidates(initial.selector, in: LogReader(reader), start: initial.startNanos, end: initial.endNanos &- 1)
+            query.newestFirst = initial.direction == .backward
+            let deadline = ContinuousClock.now + budget
+            var seen = 0
+            let streams = try LogReader(reader).streams(start: initial.startNanos, end: initial.endNanos)
+            let labels = Dictionary(streams.map { ($0.id, $0.labels) }, uniquingKeysWith: { a, _ in a })
+            try LogReader(reader).scan(query) { row in
+                seen += 1
+                if seen % 512 == 0 {
+                    if ContinuousClock.now > deadline { return false }
+                    if let cutoff = collector.cutoffNanos {
+                        if initial.direction == .backward ? row.time < cutoff : row.time > cutoff { return false }
+                    }
+                }
+                collector.add(Self.entry(row, streamLabels: labels[row.stream] ?? [:]))
+                return true
+            }
+            return collector
+        }
+    }
+
+    private func evaluate(_ initial: LogQLMetricEvaluator) async throws -> LogQLMetricEvaluator {
+        let budget = service.config.timeBudget
+        return try await service.run { reader in
+            var evaluator = initial
+            let range = initial.entryTimeRange
+            let query = try Self.candidates(initial.query.selector, in: LogReader(reader), start: range.lowerBound, end: range.upperBound)
+            let streams = try LogReader(reader).streams(start: range.lowerBound, end: range.upperBound)
+            let labels = Dictionary(streams.map { ($0.id, $0.labels) }, uniquingKeysWith: { a, _ in a })
+            let deadline = ContinuousClock.now + budget
+            var seen = 0
+            var failure: LogQLError?
+            try LogReader(reader).scan(query) { row in
+                seen += 1
+                if seen % 512 == 0, ContinuousClock.now > deadline {
+                    failure = LogQLError(.limit, "the query did not finish within the time budget (\(DurationFormat.text(budget))); narrow the selector or the time range")
+                    return false
+                }
+                do throws(LogQLError) { try evaluator.add(Self.entry(row, streamLabels: labels[row.stream] ?? [:])) } catch {
+                    failure = error
+                    return false
+                }
+                return true
+            }
+            if let failure { throw failure }
+            return evaluator
+        }
+    }
+
+    /// The store query that narrows candidates for `selector`: its streams, its `|=` substrings, and a trace or
+    /// span ID it filters on exactly. Every candidate still goes through the whole selector.
+    static func candidates(_ selector: LogSelector, in reader: LogReader, start: Int64, end: Int64) throws -> LogQuery {
+        var query = LogQuery()
+        query.start = start
+        query.end = end
+        query.streams = Set(try reader.streams(start: start, end: end).filter { selector.matchesStream($0.labels) }.map(\.id))
+        query.lineContains = selector.lineContains
+        let equals = selector.labelEquals
+        if let t = equals["trace_id"], let id = QueryValues.traceID(t), t.count == 32 { query.traceID = id }
+        if let s = equals["span_id"], let id = QueryValues.spanID(s), s.count == 16 { query.spanID = id }
+        return query
+    }
+
+    /// A stored row as LogQL sees it: its stream's labels, its line, and as structured metadata its attributes
+    /// (names made label names) and its trace and span IDs in hex.
+    static func entry(_ row: StoredLogRow, streamLabels: [String: String]) -> LogQLEntry {
+        var metadata: [String: String] = [:]
+        if let record = try? row.logRecord() {
+            for kv in record.attributes { metadata[LogStreamLabels.labelName(kv.key)] = AttributeText.text(kv.value) }
+        }
+        if let t = row.traceID { metadata["trace_id"] = JaegerTrace.idHex(t) }
+        if let s = row.spanID { metadata["span_id"] = JaegerTrace.idHex(s) }
+        return LogQLEntry(timestampNanos: row.time, line: row.line, streamLabels: streamLabels, structuredMetadata: metadata)
+    }
+}
