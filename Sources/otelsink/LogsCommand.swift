@@ -61,7 +61,7 @@ struct LogsCommand: AsyncParsableCommand {
     }
 
     private func show(_ search: LogSearch, from source: TraceSource) async throws {
-        let (records, complete) = try await source.logs(search)
+        let (records, complete, cursor) = try await source.logs(search)
         let format = LogLineFormat(color: color.enabled)
         print(records, format)
         if !complete {
@@ -71,36 +71,30 @@ struct LogsCommand: AsyncParsableCommand {
             if records.isEmpty && !json { FileHandle.standardError.write(Data("no log records found\n".utf8)) }
             return
         }
-        // Follow: ask again every second for records from the newest time printed on, skipping those already shown.
+        // Follow by arrival, not by record time: a record stamped earlier (a batching SDK, a clock behind) or later
+        // (a clock ahead) still shows once, when it is stored.
         var next = search
-        next.newestFirst = false
         next.limit = 1000
-        var last = records.last.map { Int64(clamping: $0.time) } ?? Int64(Date().timeIntervalSince1970 * 1e9)
-        var shownAtLast = Set(records.filter { Int64(clamping: $0.time) == last }.map { (try? $0.record.serializedBytes()) ?? [] })
+        next.after = cursor
         while !Task.isCancelled {
-            try await Task.sleep(for: .seconds(1))
-            next.start = last
-            let (fresh, _) = try await source.logs(next)
-            let new = fresh.filter { r in
-                let t = Int64(clamping: r.time)
-                return t > last || (t == last && !shownAtLast.contains((try? r.record.serializedBytes()) ?? []))
+            let (fresh, _, advanced) = try await source.logs(next)
+            next.after = advanced
+            if fresh.isEmpty {
+                try await Task.sleep(for: .seconds(1))
+            } else {
+                print(fresh, format)
             }
-            guard !new.isEmpty else { continue }
-            print(new, format)
-            let newest = new.map { Int64(clamping: $0.time) }.max() ?? last
-            if newest > last { shownAtLast = [] }
-            last = newest
-            for r in new where Int64(clamping: r.time) == last { shownAtLast.insert((try? r.record.serializedBytes()) ?? []) }
         }
     }
 
     private func print(_ records: [FlatLogRecord], _ format: LogLineFormat) {
-        guard !records.isEmpty else { return }
         if json {
+            // Always a JSON document, `{}` when nothing matched, except while following.
+            if records.isEmpty && follow { return }
             let request = FlatLogRecord.request(records)
             let bytes = (try? OTLPJSON.encode(request)) ?? []
             FileHandle.standardOutput.write(Data(bytes) + Data("\n".utf8))
-        } else {
+        } else if !records.isEmpty {
             let text = records.map { format.render($0) + "\n" }.joined()
             FileHandle.standardOutput.write(Data(text.utf8))
         }

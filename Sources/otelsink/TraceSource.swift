@@ -169,11 +169,12 @@ enum TraceSource {
     }
 
     /// Log records a search finds, oldest first, and whether the search saw every candidate.
-    func logs(_ search: LogSearch) async throws -> (records: [FlatLogRecord], complete: Bool) {
+    func logs(_ search: LogSearch) async throws -> (records: [FlatLogRecord], complete: Bool, cursor: [Int64: Int64]) {
         switch self {
         case .database(let s):
             let found = try await s.logs(search)
-            return (FlatLogRecord.flatten(try await s.logsRequest(found.rows)), found.complete)
+            let records = FlatLogRecord.flatten(try await s.logsRequest(found.rows))
+            return (records, found.complete, found.cursor)
         case .server(let c):
             var params: [(String, String)] = []
             if let v = search.service { params.append(("service", v)) }
@@ -186,11 +187,13 @@ enum TraceSource {
             if search.end < .max { params.append(("end", String(search.end))) }
             params.append(("limit", String(search.limit)))
             params.append(("direction", search.newestFirst ? "backward" : "forward"))
+            if let after = search.after { params.append(("after", LogSearchResult.text(after))) }
             let (status, body) = try await get(c, "/api/v3/logs?" + Self.encode(params))
             try Self.check(status, body, c)
             let request: ExportLogsRequest = try Self.otlpResult(body)
             let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any]
-            return (FlatLogRecord.flatten(request), (object?["warnings"] as? [Any])?.isEmpty ?? true)
+            let cursor = (object?["cursor"] as? String).flatMap(LogSearchResult.cursor) ?? search.after ?? [:]
+            return (FlatLogRecord.flatten(request), (object?["warnings"] as? [Any])?.isEmpty ?? true, cursor)
         }
     }
 

@@ -19,6 +19,9 @@ public struct LogSearch: Sendable {
     public var end: Int64 = .max
     public var limit: Int = 100
     public var newestFirst = true
+    /// Only records that arrived after this cursor, in arrival order (following new records); see
+    /// ``LogSearchResult/cursor``.
+    public var after: [Int64: Int64]?
 
     public init() {}
 
@@ -41,6 +44,25 @@ public struct LogSearchResult: Sendable {
     public var rows: [StoredLogRow]
     /// False when the time budget stopped the search before it had looked at every candidate.
     public var complete: Bool
+    /// Where records that arrive later begin: pass it as ``LogSearch/after`` to get only those.
+    public var cursor: [Int64: Int64]
+
+    /// A cursor as text (`bucket:rowid,…`), for the API's `after` parameter and `Otelsink-Logs-Cursor` header.
+    public static func text(_ cursor: [Int64: Int64]) -> String {
+        cursor.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",")
+    }
+
+    /// The cursor written by ``text(_:)``; nil when malformed.
+    public static func cursor(_ text: String) -> [Int64: Int64]? {
+        var out: [Int64: Int64] = [:]
+        guard text.utf8.count <= 64 * 1024 else { return nil }
+        for part in text.split(separator: ",") {
+            let pair = part.split(separator: ":")
+            guard pair.count == 2, let b = Int64(pair[0]), let r = Int64(pair[1]), r >= 0 else { return nil }
+            out[b] = r
+        }
+        return out
+    }
 }
 
 extension TraceQueryService {
@@ -64,6 +86,13 @@ extension TraceQueryService {
         query.spanID = search.spanID
         query.lineContains = search.contains
         query.newestFirst = search.newestFirst
+        query.arrivedAfter = search.after
+        if search.after != nil {
+            query.start = .min
+            query.end = .max
+        }
+        // Taken before reading: a record committed meanwhile is returned by the next call after this cursor.
+        var cursor = try search.after ?? reader.currentCursor()
         if let service = search.service {
             query.streams = Set(try reader.streams(start: search.start, end: search.end).filter { $0.service == service }.map(\.id))
         }
@@ -85,6 +114,9 @@ extension TraceQueryService {
             rows.append(row)
             return rows.count < search.limit
         }
-        return LogSearchResult(rows: rows, complete: complete)
+        if search.after != nil {
+            for row in rows { cursor[row.bucket] = max(cursor[row.bucket] ?? 0, row.rowID) }
+        }
+        return LogSearchResult(rows: rows, complete: complete, cursor: cursor)
     }
 }

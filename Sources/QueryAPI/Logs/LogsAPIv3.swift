@@ -5,7 +5,10 @@ import SQLiteStore
 /// `GET /api/v3/logs`: stored log records as OTLP JSON (`{"result": {"resourceLogs": […]}}`), what `otelsink logs
 /// --endpoint` reads. Parameters: `service`, `trace_id`, `span_id`, `severity_min` (a level name or number), `q`
 /// (substring, repeatable), `re` (regular expression), `start` / `end` (RFC 3339 or Unix nanoseconds), `limit`,
-/// `direction` (`backward`, newest first, the default; or `forward`).
+/// `direction` (`backward`, newest first, the default; or `forward`), `after` (only records that arrived after this
+/// cursor, in arrival order, whatever their time). Every answer carries the cursor to pass as `after` next, as
+/// `"cursor"` beside `"result"` and in the `Otelsink-Logs-Cursor` header: `otelsink logs --follow` follows new
+/// records this way.
 extension V3 {
     func logs(_ q: QueryParameters) async throws -> QueryResponse {
         let search = try parseLogSearch(q)
@@ -13,12 +16,15 @@ extension V3 {
         let request = try await service.logsRequest(found.rows)
         var body = Array("{\"result\":".utf8)
         body += try OTLPJSON.encode(request)
+        body += Array(",\"cursor\":".utf8)
+        body += JSON.string(LogSearchResult.text(found.cursor)).serialized()
         if !found.complete {
             body += Array(",\"warnings\":".utf8)
             body += JSON.array([.string(Self.incompleteLogs(service.config))]).serialized()
         }
         body.append(UInt8(ascii: "}"))
         var response = QueryResponse(status: .ok, body: body)
+        response.headers.append(("Otelsink-Logs-Cursor", LogSearchResult.text(found.cursor)))
         if !found.complete { response.headers.append(("Otelsink-Search-Incomplete", Self.incompleteLogs(service.config))) }
         return response
     }
@@ -38,7 +44,7 @@ extension V3 {
         }
         if let t = q.first("span_id") {
             guard let id = QueryValues.spanID(t) else {
-                throw Self.bad(BadParameter("span_id", "expected 16 hex digits, not all zero; got \(QueryValues.quoted(t))"))
+                throw Self.bad(BadParameter("span_id", "expected up to 16 hex digits, not all zero; got \(QueryValues.quoted(t))"))
             }
             s.spanID = id
         }
@@ -66,6 +72,12 @@ extension V3 {
         if s.start > s.end { throw Self.bad(BadParameter("end", "must not be before start")) }
         do { s.limit = try V1.limit(q.first("limit"), "limit", service.config) } catch { throw Self.bad(error) }
         if q.first("limit") == nil { s.limit = 100 }
+        if let after = q.first("after") {
+            guard let cursor = LogSearchResult.cursor(after) else {
+                throw Self.bad(BadParameter("after", "expected a cursor from an Otelsink-Logs-Cursor header (partition:row,…), got \(QueryValues.quoted(after))"))
+            }
+            s.after = cursor
+        }
         switch q.first("direction") ?? "backward" {
         case "backward": s.newestFirst = true
         case "forward": s.newestFirst = false

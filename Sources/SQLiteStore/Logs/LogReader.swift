@@ -17,6 +17,9 @@ public struct LogQuery: Sendable {
     public var lineContains: [String] = []
     /// Newest first (`true`, the default, as Loki's `backward`) or oldest first.
     public var newestFirst = true
+    /// Only records that arrived after this cursor (the highest row id seen per partition, see
+    /// ``LogReader/currentCursor()``), in arrival order; `newestFirst` is then ignored.
+    public var arrivedAfter: [Int64: Int64]?
 
     public init() {}
 }
@@ -93,7 +96,7 @@ public struct LogReader: Sendable {
         if let streams = query.streams, streams.isEmpty { return }
         try reader.read { db in
             guard try db.tableExists("log_streams") else { return }
-            let order = query.newestFirst ? "DESC" : "ASC"
+            let order = query.newestFirst && query.arrivedAfter == nil ? "DESC" : "ASC"
             let buckets = try Int64.fetchAll(db, sql: """
                 SELECT bucket FROM partitions WHERE end_ns > ? AND start_ns <= ? ORDER BY bucket \(order)
                 """, arguments: [query.start == 0 ? Int64.min : query.start, query.end])
@@ -121,10 +124,17 @@ public struct LogReader: Sendable {
             for b in buckets {
                 let table = SQLiteSchema.logsTable(b)
                 guard try db.tableExists(table) else { continue }
+                var where_ = conditions, bucketArguments = arguments
+                var ordering = "time_ns \(order), rowid \(order)"
+                if let after = query.arrivedAfter {
+                    where_.append("rowid > ?")
+                    bucketArguments.append(after[b] ?? 0)
+                    ordering = "rowid"
+                }
                 let cursor = try Row.fetchCursor(db, sql: """
                     SELECT rowid, stream_id, time_ns, severity, trace_id, span_id, line, record FROM \(table)
-                    WHERE \(conditions.joined(separator: " AND ")) ORDER BY time_ns \(order), rowid \(order)
-                    """, arguments: StatementArguments(arguments))
+                    WHERE \(where_.joined(separator: " AND ")) ORDER BY \(ordering)
+                    """, arguments: StatementArguments(bucketArguments))
                 while let row = try cursor.next() {
                     let stored = StoredLogRow(
                         bucket: b, rowID: row[0], stream: row[1], time: row[2], severity: Int32(clamping: row[3] as Int64),
@@ -135,19 +145,19 @@ public struct LogReader: Sendable {
         }
     }
 
-    /// Records that arrived after `cursor` (the highest row id seen per partition), oldest first, at most `limit`;
-    /// for following new records as they come. Updates `cursor`.
+    /// Records that arrived after `cursor` (the highest row id seen per partition), in arrival order, at most
+    /// `limit`; for following new records as they come. Advances `cursor` past what it returns.
     public func arrivals(after cursor: inout [Int64: Int64], query: LogQuery, limit: Int) throws -> [StoredLogRow] {
         var rows: [StoredLogRow] = []
         var scanQuery = query
-        scanQuery.newestFirst = false
-        let known = cursor
+        scanQuery.arrivedAfter = cursor
+        // The bounds are for record times; arrivals are asked by arrival, whatever their time.
+        scanQuery.start = .min
+        scanQuery.end = .max
         try scan(scanQuery) { row in
-            if row.rowID > known[row.bucket] ?? 0 { rows.append(row) }
-            return true
+            rows.append(row)
+            return rows.count < limit
         }
-        rows.sort { ($0.bucket, $0.rowID) < ($1.bucket, $1.rowID) }
-        if rows.count > limit { rows.removeFirst(rows.count - limit) }
         for row in rows { cursor[row.bucket] = max(cursor[row.bucket] ?? 0, row.rowID) }
         return rows
     }
