@@ -87,26 +87,16 @@ public enum QueryValues {
     }
 
     /// A trace ID: 32 hex digits, or fewer (Jaeger's short IDs, left-padded with zeros); never all zero.
-    public static func traceID(_ text: String) -> Data? {
-        guard !text.isEmpty, text.count <= 32, text.allSatisfy(\.isHexDigit) else { return nil }
-        let hex = String(repeating: "0", count: 32 - text.count) + text.lowercased()
-        var bytes = Data(capacity: 16)
-        var i = hex.startIndex
-        while i < hex.endIndex {
-            let j = hex.index(i, offsetBy: 2)
-            guard let b = UInt8(hex[i..<j], radix: 16) else { return nil }
-            bytes.append(b)
-            i = j
-        }
-        guard bytes.contains(where: { $0 != 0 }) else { return nil }
-        return bytes
-    }
+    public static func traceID(_ text: String) -> Data? { hexID(text, bytes: 16) }
 
     /// A span ID: 16 hex digits (or fewer, left-padded with zeros); never all zero.
-    public static func spanID(_ text: String) -> Data? {
-        guard !text.isEmpty, text.count <= 16, text.allSatisfy(\.isHexDigit) else { return nil }
-        let hex = String(repeating: "0", count: 16 - text.count) + text.lowercased()
-        var bytes = Data(capacity: 8)
+    public static func spanID(_ text: String) -> Data? { hexID(text, bytes: 8) }
+
+    /// An ID of `bytes` bytes in hex, left-padded with zeros when shorter; nil when malformed or all zero.
+    static func hexID(_ text: String, bytes count: Int) -> Data? {
+        guard !text.isEmpty, text.count <= 2 * count, text.allSatisfy(\.isHexDigit) else { return nil }
+        let hex = String(repeating: "0", count: 2 * count - text.count) + text.lowercased()
+        var bytes = Data(capacity: count)
         var i = hex.startIndex
         while i < hex.endIndex {
             let j = hex.index(i, offsetBy: 2)
