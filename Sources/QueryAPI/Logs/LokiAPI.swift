@@ -156,11 +156,15 @@ struct LokiAPI {
         var query = LogQuery()
         query.start = start
         query.end = end
-        query.streams = Set(try reader.streams(start: start, end: end).filter { selector.matchesStream($0.labels) }.map(\.id))
+        let streams = try reader.streams(start: start, end: end).filter { selector.matchesStream($0.labels) }
+        query.streams = Set(streams.map(\.id))
         query.lineContains = selector.lineContains
         let equals = selector.labelEquals
-        if let t = equals["trace_id"], let id = QueryValues.traceID(t), t.count == 32 { query.traceID = id }
-        if let s = equals["span_id"], let id = QueryValues.spanID(s), s.count == 16 { query.spanID = id }
+        // Where a stream has a `trace_id` (or `span_id`) label (a resource attribute of that name), the filter reads
+        // that label and the record's own ID is `trace_id_extracted`: the record's ID cannot narrow then.
+        func isStreamLabel(_ name: String) -> Bool { streams.contains { !($0.labels[name] ?? "").isEmpty } }
+        if let t = equals["trace_id"], let id = QueryValues.traceID(t), t.count == 32, !isStreamLabel("trace_id") { query.traceID = id }
+        if let s = equals["span_id"], let id = QueryValues.spanID(s), s.count == 16, !isStreamLabel("span_id") { query.spanID = id }
         return query
     }
 
