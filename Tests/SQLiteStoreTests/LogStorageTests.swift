@@ -3,6 +3,7 @@ import GRDB
 import OTLP
 @testable import SQLiteStore
 import Testing
+import CollectorCore
 
 private typealias ScopeLogs = Opentelemetry_Proto_Logs_V1_ScopeLogs
 
@@ -123,6 +124,45 @@ struct LogStorageTests {
             }
             #expect(plans[0].contains("_trace"), "\(plans[0])")
             #expect(plans[1].contains("INDEX") && plans[1].contains("_stream"), "\(plans[1])")
+            await store.close()
+        }
+    }
+
+    /// Several streams are read as one index range each and merged: the order must be the one a single sorted
+    /// read gives, in both directions, and stopping early must return the first records of that order.
+    @Test(arguments: [UInt64(11), 12])
+    func recordsOfSeveralStreamsMergeInTimeOrder(seed: UInt64) async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            var rng = SeededRandom(seed: seed)
+            let now = nowNanos()
+            let levels = [(9, "INFO"), (13, "WARN"), (17, "ERROR"), (5, "DEBUG")]
+            for batch in 0..<4 {
+                var records: [LogRecord] = []
+                for i in 0..<50 {
+                    let (n, text) = levels[Int(rng.next() % 4)]
+                    // Times repeat (ties are broken by arrival) and go back and forth.
+                    let t = now - UInt64(rng.next() % 40) * 1_000_000
+                    records.append(fullRecord(time: t, body: .string("b\(batch)-\(i)"), severity: n, text: text))
+                }
+                try await store.append(logsRequest(records: records))
+            }
+            let reader = LogReader(TraceReader(store: store))
+            let streams = try reader.streams()
+            #expect(streams.count == 4, "seed \(seed)")
+            let chosen = Set(streams.filter { $0.labels["level"] != "DEBUG" }.map(\.id))
+            for newestFirst in [true, false] {
+                let all = try allRows(reader) { $0.newestFirst = newestFirst }
+                let expected = all.filter { chosen.contains($0.stream) }.map(\.line)
+                let merged = try allRows(reader) { $0.streams = chosen; $0.newestFirst = newestFirst }.map(\.line)
+                #expect(merged == expected, "seed \(seed), newestFirst \(newestFirst)")
+                var firstTen: [String] = []
+                var q = LogQuery()
+                q.streams = chosen
+                q.newestFirst = newestFirst
+                try reader.scan(q) { firstTen.append($0.line); return firstTen.count < 10 }
+                #expect(firstTen == Array(expected.prefix(10)), "seed \(seed)")
+            }
             await store.close()
         }
     }

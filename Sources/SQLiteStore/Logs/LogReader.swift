@@ -102,9 +102,6 @@ public struct LogReader: Sendable {
                 """, arguments: [query.start == 0 ? Int64.min : query.start, query.end])
             var conditions = ["time_ns >= ?", "time_ns <= ?"]
             var arguments: [any DatabaseValueConvertible] = [query.start, query.end]
-            if let streams = query.streams {
-                conditions.append("stream_id IN (\(streams.sorted().map(String.init).joined(separator: ",")))")
-            }
             if let min = query.minSeverity {
                 conditions.append("severity >= ?")
                 arguments.append(Int64(min))
@@ -121,10 +118,40 @@ public struct LogReader: Sendable {
                 conditions.append("instr(line, ?) > 0")
                 arguments.append(text)
             }
+            let columns = "rowid, stream_id, time_ns, severity, trace_id, span_id, line, record"
+            // Several streams in time order: one index range per stream, merged here. SQLite would read every row of
+            // every stream in the range and sort them before the first could be returned.
+            let merged = query.arrivedAfter == nil && query.traceID == nil && (2...Self.maxMergedStreams).contains(query.streams?.count ?? 0)
             for b in buckets {
                 let table = SQLiteSchema.logsTable(b)
                 guard try db.tableExists(table) else { continue }
+                if merged, let streams = query.streams {
+                    var heads: [(row: StoredLogRow, cursor: RowCursor)] = []
+                    for stream in streams {
+                        let cursor = try Row.fetchCursor(db, sql: """
+                            SELECT \(columns) FROM \(table) WHERE stream_id = ? AND \(conditions.joined(separator: " AND "))
+                            ORDER BY time_ns \(order), rowid \(order)
+                            """, arguments: StatementArguments([stream] + arguments))
+                        if let row = try cursor.next() { heads.append((Self.stored(row, bucket: b), cursor)) }
+                    }
+                    while !heads.isEmpty {
+                        var best = 0
+                        for i in heads.indices.dropFirst() where Self.precedes(heads[i].row, heads[best].row, newestFirst: order == "DESC") {
+                            best = i
+                        }
+                        if try !visit(heads[best].row) { return }
+                        if let row = try heads[best].cursor.next() {
+                            heads[best].row = Self.stored(row, bucket: b)
+                        } else {
+                            heads.remove(at: best)
+                        }
+                    }
+                    continue
+                }
                 var where_ = conditions, bucketArguments = arguments
+                if let streams = query.streams {
+                    where_.append("stream_id IN (\(streams.sorted().map(String.init).joined(separator: ",")))")
+                }
                 var ordering = "time_ns \(order), rowid \(order)"
                 if let after = query.arrivedAfter {
                     where_.append("rowid > ?")
@@ -132,17 +159,27 @@ public struct LogReader: Sendable {
                     ordering = "rowid"
                 }
                 let cursor = try Row.fetchCursor(db, sql: """
-                    SELECT rowid, stream_id, time_ns, severity, trace_id, span_id, line, record FROM \(table)
-                    WHERE \(where_.joined(separator: " AND ")) ORDER BY \(ordering)
+                    SELECT \(columns) FROM \(table) WHERE \(where_.joined(separator: " AND ")) ORDER BY \(ordering)
                     """, arguments: StatementArguments(bucketArguments))
                 while let row = try cursor.next() {
-                    let stored = StoredLogRow(
-                        bucket: b, rowID: row[0], stream: row[1], time: row[2], severity: Int32(clamping: row[3] as Int64),
-                        traceID: row[4], spanID: row[5], line: row[6], record: row[7])
-                    if try !visit(stored) { return }
+                    if try !visit(Self.stored(row, bucket: b)) { return }
                 }
             }
         }
+    }
+
+    /// The most streams read as separate index ranges and merged; more are read with `IN` (and sorted by SQLite).
+    static let maxMergedStreams = 64
+
+    private static func stored(_ row: Row, bucket: Int64) -> StoredLogRow {
+        StoredLogRow(
+            bucket: bucket, rowID: row[0], stream: row[1], time: row[2], severity: Int32(clamping: row[3] as Int64),
+            traceID: row[4], spanID: row[5], line: row[6], record: row[7])
+    }
+
+    /// Whether `a` comes before `b` in the scan's order (time, then arrival).
+    private static func precedes(_ a: StoredLogRow, _ b: StoredLogRow, newestFirst: Bool) -> Bool {
+        newestFirst ? (a.time, a.rowID) > (b.time, b.rowID) : (a.time, a.rowID) < (b.time, b.rowID)
     }
 
     /// Records that arrived after `cursor` (the highest row id seen per partition), in arrival order, at most
