@@ -167,6 +167,29 @@ struct LogStorageTests {
         }
     }
 
+    /// A filter that matches nothing reads the whole range inside one SQLite step; the time budget still ends it.
+    @Test func aScanPastItsTimeBudgetEndsAndSaysSo() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let now = nowNanos()
+            let records = (0..<2000).map { fullRecord(time: now + UInt64($0), body: .string("line \($0)")) }
+            try await store.append(logsRequest(records: records))
+            let reader = LogReader(TraceReader(store: store))
+            var q = LogQuery()
+            q.lineContains = ["never there"]
+            q.timeBudget = .zero
+            var visited = 0
+            #expect(try reader.scan(q) { _ in visited += 1; return true } == false)
+            #expect(visited == 0)
+            q.timeBudget = .seconds(60)
+            #expect(try reader.scan(q) { _ in visited += 1; return true } == true)
+            q.lineContains = ["line 1999"]
+            #expect(try reader.scan(q) { _ in visited += 1; return true } == true)
+            #expect(visited == 1)
+            await store.close()
+        }
+    }
+
     @Test func retentionRemovesLogsWithTheirPartitionAndForgetsUnusedStreams() async throws {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteTraceStore(config: storeConfig(dir))

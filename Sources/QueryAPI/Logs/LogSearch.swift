@@ -98,10 +98,11 @@ extension TraceQueryService {
         }
         let regex = try search.pattern.map { pattern throws(BadParameter) in try LogSearch.compile(pattern, parameter: "re") }
         let deadline = ContinuousClock.now + budget
+        query.timeBudget = budget
         var rows: [StoredLogRow] = []
         var complete = true
         var seen = 0
-        try reader.scan(query) { row in
+        let finished = try reader.scan(query) { row in
             seen += 1
             if seen % 256 == 0, ContinuousClock.now > deadline {
                 complete = false
@@ -114,6 +115,7 @@ extension TraceQueryService {
             rows.append(row)
             return rows.count < search.limit
         }
+        complete = complete && finished
         if search.after != nil {
             for row in rows { cursor[row.bucket] = max(cursor[row.bucket] ?? 0, row.rowID) }
         }

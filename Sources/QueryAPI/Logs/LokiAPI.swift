@@ -103,6 +103,7 @@ struct LokiAPI {
             var collector = initial
             var query = try Self.candidates(initial.selector, in: LogReader(reader), start: initial.startNanos, end: initial.endNanos &- 1)
             query.newestFirst = initial.direction == .backward
+            query.timeBudget = budget
             let deadline = ContinuousClock.now + budget
             var seen = 0
             let streams = try LogReader(reader).streams(start: initial.startNanos, end: initial.endNanos)
@@ -127,16 +128,18 @@ struct LokiAPI {
         return try await service.run { reader in
             var evaluator = initial
             let range = initial.entryTimeRange
-            let query = try Self.candidates(initial.query.selector, in: LogReader(reader), start: range.lowerBound, end: range.upperBound)
+            var query = try Self.candidates(initial.query.selector, in: LogReader(reader), start: range.lowerBound, end: range.upperBound)
+            query.timeBudget = budget
             let streams = try LogReader(reader).streams(start: range.lowerBound, end: range.upperBound)
             let labels = Dictionary(streams.map { ($0.id, $0.labels) }, uniquingKeysWith: { a, _ in a })
             let deadline = ContinuousClock.now + budget
             var seen = 0
             var failure: LogQLError?
-            try LogReader(reader).scan(query) { row in
+            let tooSlow = LogQLError(.limit, "the query did not finish within the time budget (\(DurationFormat.text(budget))); narrow the selector or the time range")
+            let finished = try LogReader(reader).scan(query) { row in
                 seen += 1
                 if seen % 512 == 0, ContinuousClock.now > deadline {
-                    failure = LogQLError(.limit, "the query did not finish within the time budget (\(DurationFormat.text(budget))); narrow the selector or the time range")
+                    failure = tooSlow
                     return false
                 }
                 do throws(LogQLError) { try evaluator.add(Self.entry(row, streamLabels: labels[row.stream] ?? [:])) } catch {
@@ -146,6 +149,7 @@ struct LokiAPI {
                 return true
             }
             if let failure { throw failure }
+            if !finished { throw tooSlow }
             return evaluator
         }
     }

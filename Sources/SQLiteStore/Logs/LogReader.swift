@@ -20,6 +20,9 @@ public struct LogQuery: Sendable {
     /// Only records that arrived after this cursor (the highest row id seen per partition, see
     /// ``LogReader/currentCursor()``), in arrival order; `newestFirst` is then ignored.
     public var arrivedAfter: [Int64: Int64]?
+    /// The longest the scan may take: SQLite's progress handler interrupts a statement that runs past it (a filter
+    /// that matches nothing reads the whole range inside one step), and the scan then ends early.
+    public var timeBudget: Duration?
 
     public init() {}
 }
@@ -92,78 +95,94 @@ public struct LogReader: Sendable {
     /// Visits the records `query` selects in time order (newest first unless asked otherwise) until `visit`
     /// returns false or none are left. Partitions are read one after another, so the order holds across them
     /// except for records whose time lies far outside the retained window (filed in the nearest partition).
-    public func scan(_ query: LogQuery, visit: (StoredLogRow) throws -> Bool) throws {
-        if let streams = query.streams, streams.isEmpty { return }
-        try reader.read { db in
-            guard try db.tableExists("log_streams") else { return }
-            let order = query.newestFirst && query.arrivedAfter == nil ? "DESC" : "ASC"
-            let buckets = try Int64.fetchAll(db, sql: """
-                SELECT bucket FROM partitions WHERE end_ns > ? AND start_ns <= ? ORDER BY bucket \(order)
-                """, arguments: [query.start == 0 ? Int64.min : query.start, query.end])
-            var conditions = ["time_ns >= ?", "time_ns <= ?"]
-            var arguments: [any DatabaseValueConvertible] = [query.start, query.end]
-            if let min = query.minSeverity {
-                conditions.append("severity >= ?")
-                arguments.append(Int64(min))
+    /// Returns false when the query's time budget ended the scan.
+    @discardableResult
+    public func scan(_ query: LogQuery, visit: (StoredLogRow) throws -> Bool) throws -> Bool {
+        if let streams = query.streams, streams.isEmpty { return true }
+        return try reader.read { db in
+            guard let budget = query.timeBudget else {
+                try scan(db, query, visit: visit)
+                return true
             }
-            if let t = query.traceID {
-                conditions.append("trace_id = ?")
-                arguments.append(t)
+            let deadline = Deadline(after: budget)
+            do {
+                try deadline.interrupting(db) { try scan(db, query, visit: visit) }
+                return true
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
+                return false
             }
-            if let s = query.spanID {
-                conditions.append("span_id = ?")
-                arguments.append(s)
-            }
-            for text in query.lineContains where !text.isEmpty {
-                conditions.append("instr(line, ?) > 0")
-                arguments.append(text)
-            }
-            let columns = "rowid, stream_id, time_ns, severity, trace_id, span_id, line, record"
-            // Several streams in time order: one index range per stream, merged here. SQLite would read every row of
-            // every stream in the range and sort them before the first could be returned.
-            let merged = query.arrivedAfter == nil && query.traceID == nil && (2...Self.maxMergedStreams).contains(query.streams?.count ?? 0)
-            for b in buckets {
-                let table = SQLiteSchema.logsTable(b)
-                guard try db.tableExists(table) else { continue }
-                if merged, let streams = query.streams {
-                    var heads: [(row: StoredLogRow, cursor: RowCursor)] = []
-                    for stream in streams {
-                        let cursor = try Row.fetchCursor(db, sql: """
-                            SELECT \(columns) FROM \(table) WHERE stream_id = ? AND \(conditions.joined(separator: " AND "))
-                            ORDER BY time_ns \(order), rowid \(order)
-                            """, arguments: StatementArguments([stream] + arguments))
-                        if let row = try cursor.next() { heads.append((Self.stored(row, bucket: b), cursor)) }
+        }
+    }
+
+    private func scan(_ db: Database, _ query: LogQuery, visit: (StoredLogRow) throws -> Bool) throws {
+        guard try db.tableExists("log_streams") else { return }
+        let order = query.newestFirst && query.arrivedAfter == nil ? "DESC" : "ASC"
+        let buckets = try Int64.fetchAll(db, sql: """
+            SELECT bucket FROM partitions WHERE end_ns > ? AND start_ns <= ? ORDER BY bucket \(order)
+            """, arguments: [query.start == 0 ? Int64.min : query.start, query.end])
+        var conditions = ["time_ns >= ?", "time_ns <= ?"]
+        var arguments: [any DatabaseValueConvertible] = [query.start, query.end]
+        if let min = query.minSeverity {
+            conditions.append("severity >= ?")
+            arguments.append(Int64(min))
+        }
+        if let t = query.traceID {
+            conditions.append("trace_id = ?")
+            arguments.append(t)
+        }
+        if let s = query.spanID {
+            conditions.append("span_id = ?")
+            arguments.append(s)
+        }
+        for text in query.lineContains where !text.isEmpty {
+            conditions.append("instr(line, ?) > 0")
+            arguments.append(text)
+        }
+        let columns = "rowid, stream_id, time_ns, severity, trace_id, span_id, line, record"
+        // Several streams in time order: one index range per stream, merged here. SQLite would read every row of
+        // every stream in the range and sort them before the first could be returned.
+        let merged = query.arrivedAfter == nil && query.traceID == nil && (2...Self.maxMergedStreams).contains(query.streams?.count ?? 0)
+        for b in buckets {
+            let table = SQLiteSchema.logsTable(b)
+            guard try db.tableExists(table) else { continue }
+            if merged, let streams = query.streams {
+                var heads: [(row: StoredLogRow, cursor: RowCursor)] = []
+                for stream in streams {
+                    let cursor = try Row.fetchCursor(db, sql: """
+                        SELECT \(columns) FROM \(table) WHERE stream_id = ? AND \(conditions.joined(separator: " AND "))
+                        ORDER BY time_ns \(order), rowid \(order)
+                        """, arguments: StatementArguments([stream] + arguments))
+                    if let row = try cursor.next() { heads.append((Self.stored(row, bucket: b), cursor)) }
+                }
+                while !heads.isEmpty {
+                    var best = 0
+                    for i in heads.indices.dropFirst() where Self.precedes(heads[i].row, heads[best].row, newestFirst: order == "DESC") {
+                        best = i
                     }
-                    while !heads.isEmpty {
-                        var best = 0
-                        for i in heads.indices.dropFirst() where Self.precedes(heads[i].row, heads[best].row, newestFirst: order == "DESC") {
-                            best = i
-                        }
-                        if try !visit(heads[best].row) { return }
-                        if let row = try heads[best].cursor.next() {
-                            heads[best].row = Self.stored(row, bucket: b)
-                        } else {
-                            heads.remove(at: best)
-                        }
+                    if try !visit(heads[best].row) { return }
+                    if let row = try heads[best].cursor.next() {
+                        heads[best].row = Self.stored(row, bucket: b)
+                    } else {
+                        heads.remove(at: best)
                     }
-                    continue
                 }
-                var where_ = conditions, bucketArguments = arguments
-                if let streams = query.streams {
-                    where_.append("stream_id IN (\(streams.sorted().map(String.init).joined(separator: ",")))")
-                }
-                var ordering = "time_ns \(order), rowid \(order)"
-                if let after = query.arrivedAfter {
-                    where_.append("rowid > ?")
-                    bucketArguments.append(after[b] ?? 0)
-                    ordering = "rowid"
-                }
-                let cursor = try Row.fetchCursor(db, sql: """
-                    SELECT \(columns) FROM \(table) WHERE \(where_.joined(separator: " AND ")) ORDER BY \(ordering)
-                    """, arguments: StatementArguments(bucketArguments))
-                while let row = try cursor.next() {
-                    if try !visit(Self.stored(row, bucket: b)) { return }
-                }
+                continue
+            }
+            var where_ = conditions, bucketArguments = arguments
+            if let streams = query.streams {
+                where_.append("stream_id IN (\(streams.sorted().map(String.init).joined(separator: ",")))")
+            }
+            var ordering = "time_ns \(order), rowid \(order)"
+            if let after = query.arrivedAfter {
+                where_.append("rowid > ?")
+                bucketArguments.append(after[b] ?? 0)
+                ordering = "rowid"
+            }
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT \(columns) FROM \(table) WHERE \(where_.joined(separator: " AND ")) ORDER BY \(ordering)
+                """, arguments: StatementArguments(bucketArguments))
+            while let row = try cursor.next() {
+                if try !visit(Self.stored(row, bucket: b)) { return }
             }
         }
     }
