@@ -17,12 +17,7 @@ import sys
 import time
 import urllib.parse
 
-SERVICES = [f"bench-svc-{i}" for i in range(1, 6)]
-
-
-def percentile(values, p):
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+from query_latency import SERVICES, percentile
 
 
 def main():

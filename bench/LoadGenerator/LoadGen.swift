@@ -111,7 +111,9 @@ struct LoadGen: AsyncParsableCommand {
         if printPayloadSize {
             print("payload: \(sample.count) bytes per request (\(String(format: "%.1f KB = %.1f KiB", Double(sample.count) / 1000, Double(sample.count) / 1024)))")
             print("shape:   1 resource (5 attributes), 1 scope, \(shape)")
-            print("         10 string attributes per span (20-char keys and values), 1 event, a status")
+            print(signal == .traces
+                ? "         10 string attributes per span (20-char keys and values), 1 event, a status"
+                : "         10 string attributes per record (20-char keys and values), a 200-byte body, time, observed time, severity")
             return
         }
 

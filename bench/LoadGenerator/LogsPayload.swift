@@ -9,34 +9,12 @@ extension PayloadTemplate {
     static let bodyBytes = 200
 
     static func makeLogs(service: String = "otelsink-loadgen") throws -> PayloadTemplate {
-        var sys = SystemRandomNumberGenerator()
-        var used = Set<UInt64>()
-        func sentinel() -> UInt64 {
-            while true {
-                let v = sys.next()
-                if v != 0, used.insert(v).inserted { return v }
-            }
-        }
-        func data(_ words: [UInt64]) -> Data {
-            var d = Data()
-            for w in words { withUnsafeBytes(of: w.littleEndian) { d.append(contentsOf: $0) } }
-            return d
-        }
-        func kv(_ k: String, _ v: String) -> Opentelemetry_Proto_Common_V1_KeyValue {
-            var kv = Opentelemetry_Proto_Common_V1_KeyValue()
-            kv.key = k
-            kv.value.stringValue = v
-            return kv
-        }
+        var placeholders = Placeholders()
+        func sentinel() -> UInt64 { placeholders.next() }
+        let data = Placeholders.data, kv = Placeholders.kv
         var slots: [UInt64: (Slot, UInt64?)] = [:]
         var resource = Opentelemetry_Proto_Resource_V1_Resource()
-        resource.attributes = [
-            kv("service.name", service),
-            kv("service.version", "1.0.0"),
-            kv("service.instance.id", "5b1c3f0e-8d2a-4c47-9e61-2f7a9d0b4c13"),
-            kv("host.name", "bench-host-01"),
-            kv("deployment.environment.name", "bench"),
-        ]
+        resource.attributes = benchResourceAttributes(service: service)
         var scope = Opentelemetry_Proto_Common_V1_InstrumentationScope()
         scope.name = "otelsink.loadgen"
         scope.version = "1.0.0"

@@ -108,36 +108,14 @@ struct PayloadTemplate: Sendable {
     ///   - tenOperations: use 10 span names (4 internal ones instead of 3), for the query benchmark's
     ///     "5 services, 50 operations" workload; the default 9 keep the ingest workload as it was measured.
     static func make(service: String = "otelsink-loadgen", tenOperations: Bool = false) throws -> PayloadTemplate {
-        var sys = SystemRandomNumberGenerator()
-        var used = Set<UInt64>()
-        func sentinel() -> UInt64 {
-            while true {
-                let v = sys.next()
-                if v != 0, used.insert(v).inserted { return v }
-            }
-        }
-        func data(_ words: [UInt64]) -> Data {
-            var d = Data()
-            for w in words { withUnsafeBytes(of: w.littleEndian) { d.append(contentsOf: $0) } }
-            return d
-        }
+        var placeholders = Placeholders()
+        func sentinel() -> UInt64 { placeholders.next() }
+        let data = Placeholders.data, kv = Placeholders.kv
 
         var slots: [UInt64: (Slot, UInt64?)] = [:]  // first word -> (slot, second word for 16-byte IDs)
 
         var resource = Opentelemetry_Proto_Resource_V1_Resource()
-        func kv(_ k: String, _ v: String) -> Opentelemetry_Proto_Common_V1_KeyValue {
-            var kv = Opentelemetry_Proto_Common_V1_KeyValue()
-            kv.key = k
-            kv.value.stringValue = v
-            return kv
-        }
-        resource.attributes = [
-            kv("service.name", service),
-            kv("service.version", "1.0.0"),
-            kv("service.instance.id", "5b1c3f0e-8d2a-4c47-9e61-2f7a9d0b4c13"),
-            kv("host.name", "bench-host-01"),
-            kv("deployment.environment.name", "bench"),
-        ]
+        resource.attributes = benchResourceAttributes(service: service)
         var scope = Opentelemetry_Proto_Common_V1_InstrumentationScope()
         scope.name = "otelsink.loadgen"
         scope.version = "1.0.0"
@@ -206,6 +184,45 @@ struct PayloadTemplate: Sendable {
         var request = Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest()
         request.resourceSpans = [rs]
         return try locate(try request.serializedBytes(), slots, traces: tracesPerRequest, spans: spansPerRequest)
+    }
+
+    /// The workloads' resource: `service.name` and 4 more string attributes.
+    static func benchResourceAttributes(service: String) -> [Opentelemetry_Proto_Common_V1_KeyValue] {
+        let kv = Placeholders.kv
+        return [
+            kv("service.name", service),
+            kv("service.version", "1.0.0"),
+            kv("service.instance.id", "5b1c3f0e-8d2a-4c47-9e61-2f7a9d0b4c13"),
+            kv("host.name", "bench-host-01"),
+            kv("deployment.environment.name", "bench"),
+        ]
+    }
+
+    /// Unique random 64-bit words written where IDs and timestamps go, found again in the encoding by ``locate``.
+    struct Placeholders {
+        private var system = SystemRandomNumberGenerator()
+        private var used = Set<UInt64>()
+
+        mutating func next() -> UInt64 {
+            while true {
+                let v = system.next()
+                if v != 0, used.insert(v).inserted { return v }
+            }
+        }
+
+        /// The words as little-endian bytes (an 8- or 16-byte ID).
+        static func data(_ words: [UInt64]) -> Data {
+            var d = Data()
+            for w in words { withUnsafeBytes(of: w.littleEndian) { d.append(contentsOf: $0) } }
+            return d
+        }
+
+        static func kv(_ k: String, _ v: String) -> Opentelemetry_Proto_Common_V1_KeyValue {
+            var kv = Opentelemetry_Proto_Common_V1_KeyValue()
+            kv.key = k
+            kv.value.stringValue = v
+            return kv
+        }
     }
 
     /// What a placeholder in a template stands for.
