@@ -19,7 +19,8 @@ import GRDB
 /// - `logs_b`: one row per log record (see ``LogBatchWriter``): its stream, time (the record's time, or its observed
 ///   time when unset), severity number, trace and span IDs (NULL when absent), `line` (the body as text) and
 ///   `record`, the record as OTLP protobuf without the fields the columns hold. Its rowid is the arrival order.
-///   Indexes: time; (stream, time) — a service's or a stream's logs in a range; trace ID (only rows that have one).
+///   Indexes: time; (stream, time) — a service's or a stream's logs in a range; `trace_seq` (only rows with a
+///   trace), the number of the record's trace in `log_traces_b` (trace ID → number, one row per trace).
 ///
 /// Shared tables: `resources` and `scopes` (each distinct resource/scope stored once, as protobuf, with its
 /// schema URL), `operations` (distinct service, span name and kind), `log_streams` (each distinct resource, scope
@@ -62,17 +63,27 @@ enum SQLiteSchema {
     static func spansTable(_ bucket: Int64) -> String { "spans_\(bucket)" }
     static func tracesTable(_ bucket: Int64) -> String { "traces_\(bucket)" }
     static func logsTable(_ bucket: Int64) -> String { "logs_\(bucket)" }
+    static func logTracesTable(_ bucket: Int64) -> String { "log_traces_\(bucket)" }
 
+    /// `logs_b` and `log_traces_b`: the traces of log records are numbered per partition in arrival order
+    /// (`log_traces_b`, one row per trace) and records refer to that number (`trace_seq`), so that the index a
+    /// trace's records are found by grows at its end — a random trace ID key is inserted once per trace, not per
+    /// record (see "Why `trace_seq`" above).
     static func createLogsTable(_ db: Database, bucket: Int64) throws {
-        let logs = logsTable(bucket)
+        let logs = logsTable(bucket), traces = logTracesTable(bucket)
         try db.execute(sql: """
             CREATE TABLE IF NOT EXISTS \(logs)(
                 stream_id INTEGER NOT NULL, time_ns INTEGER NOT NULL, severity INTEGER NOT NULL,
-                trace_id BLOB, span_id BLOB, line TEXT NOT NULL, record BLOB NOT NULL);
+                trace_id BLOB, span_id BLOB, line TEXT NOT NULL, record BLOB NOT NULL, trace_seq INTEGER);
             CREATE INDEX IF NOT EXISTS \(logs)_time ON \(logs)(time_ns);
             CREATE INDEX IF NOT EXISTS \(logs)_stream ON \(logs)(stream_id, time_ns);
-            CREATE INDEX IF NOT EXISTS \(logs)_trace ON \(logs)(trace_id) WHERE trace_id IS NOT NULL;
+            CREATE TABLE IF NOT EXISTS \(traces)(trace_id BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
             """)
+        // A logs table of an early development build (trace ID index, no trace number) gains the column and index.
+        if try !Row.fetchAll(db, sql: "PRAGMA table_info(\(logs))").contains(where: { ($0["name"] as String?) == "trace_seq" }) {
+            try db.execute(sql: "ALTER TABLE \(logs) ADD COLUMN trace_seq INTEGER")
+        }
+        try db.execute(sql: "CREATE INDEX IF NOT EXISTS \(logs)_trace_seq ON \(logs)(trace_seq) WHERE trace_seq IS NOT NULL")
     }
 
     static func createPartition(_ db: Database, bucket: Int64, widthNanos: Int64) throws {
@@ -101,7 +112,7 @@ enum SQLiteSchema {
     static func dropPartition(_ db: Database, bucket: Int64) throws {
         try db.execute(sql: """
             DROP TABLE IF EXISTS \(spansTable(bucket)); DROP TABLE IF EXISTS \(tracesTable(bucket));
-            DROP TABLE IF EXISTS \(logsTable(bucket))
+            DROP TABLE IF EXISTS \(logsTable(bucket)); DROP TABLE IF EXISTS \(logTracesTable(bucket))
             """)
         try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM log_stream_buckets WHERE bucket = ?", arguments: [bucket])

@@ -118,11 +118,11 @@ struct LogStorageTests {
             let plans = try await store.pool.read { db in
                 let table = SQLiteSchema.logsTable(Int64(now / hourNanos))
                 return try [
-                    "SELECT rowid FROM \(table) WHERE trace_id = x'00' AND time_ns >= 0",
+                    "SELECT rowid FROM \(table) WHERE trace_seq = (SELECT seq FROM \(SQLiteSchema.logTracesTable(Int64(now / hourNanos))) WHERE trace_id = x'00') AND time_ns >= 0",
                     "SELECT rowid FROM \(table) WHERE stream_id IN (1,2) AND time_ns >= 5 AND time_ns <= 10 ORDER BY time_ns DESC",
                 ].map { sql in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: " | ") }
             }
-            #expect(plans[0].contains("_trace"), "\(plans[0])")
+            #expect(plans[0].contains("_trace_seq"), "\(plans[0])")
             #expect(plans[1].contains("INDEX") && plans[1].contains("_stream"), "\(plans[1])")
             await store.close()
         }
@@ -186,6 +186,35 @@ struct LogStorageTests {
             q.lineContains = ["line 1999"]
             #expect(try reader.scan(q) { _ in visited += 1; return true } == true)
             #expect(visited == 1)
+            await store.close()
+        }
+    }
+
+    /// A trace's records are found by its number in the partition, which later records (another transaction,
+    /// another process after a restart) reuse; new traces get new numbers.
+    @Test func aTracesRecordsShareItsNumberAcrossTransactionsAndRestarts() async throws {
+        try await withTemporaryDirectory { dir in
+            let config = storeConfig(dir)
+            let now = nowNanos()
+            let a = randomBytes(16), b = randomBytes(16)
+            var store = try SQLiteTraceStore(config: config)
+            try await store.append(logsRequest(records: [fullRecord(time: now, body: .string("a1"), trace: a)]))
+            try await store.append(logsRequest(records: [
+                fullRecord(time: now + 1, body: .string("b1"), trace: b), fullRecord(time: now + 2, body: .string("a2"), trace: a),
+            ]))
+            await store.close()
+            store = try SQLiteTraceStore(config: config)
+            try await store.append(logsRequest(records: [
+                fullRecord(time: now + 3, body: .string("c1"), trace: randomBytes(16)), fullRecord(time: now + 4, body: .string("a3"), trace: a),
+            ]))
+            let reader = LogReader(TraceReader(store: store))
+            #expect(try allRows(reader) { $0.traceID = a; $0.newestFirst = false }.map(\.line) == ["a1", "a2", "a3"])
+            #expect(try allRows(reader) { $0.traceID = b }.map(\.line) == ["b1"])
+            #expect(try allRows(reader) { $0.traceID = randomBytes(16) }.isEmpty)
+            let numbers = try await store.pool.read { db in
+                try Int64.fetchAll(db, sql: "SELECT seq FROM \(SQLiteSchema.logTracesTable(Int64(now / hourNanos))) ORDER BY seq")
+            }
+            #expect(numbers == [1, 2, 3])
             await store.close()
         }
     }

@@ -17,8 +17,19 @@ final class LogBatchWriter {
     private var streams: [StreamKey: Int64] = [:]
     /// (partition, stream) pairs known to be in `log_stream_buckets`.
     private var streamBuckets: Set<StreamBucket> = []
-    /// The insert statement of each partition, prepared once.
-    private var inserts: [Int64: Statement] = [:]
+    /// The statements of each partition, prepared once.
+    private var statements: [Int64: PartitionStatements] = [:]
+    /// Trace numbers (`log_traces_b`) known per partition; the next free number per partition. Bounded (cleared
+    /// when large), and reset with a rolled-back transaction, whose numbers were never stored.
+    private var traceSeqs: [Int64: [SpanBatchWriter.TraceKey: Int64]] = [:]
+    private var traceSeqCount = 0
+    private var nextTraceSeq: [Int64: Int64] = [:]
+
+    struct PartitionStatements {
+        var insert: Statement
+        var selectTraceSeq: Statement
+        var insertTrace: Statement
+    }
     /// The record bytes being stored (reused record after record).
     private var stored: [UInt8] = []
 
@@ -62,7 +73,10 @@ final class LogBatchWriter {
                                 }
                                 last = (record.severityText, record.severityNumber, stream, b)
                             }
-                            try insert(record, buffer, stream: stream, statement: try insertStatement(bucket: b, db: db), db: db)
+                            let partition = try statements(bucket: b, db: db)
+                            let traceSeq = record.traceID.count == 16
+                                ? try traceSeq(bucket: b, traceID: record.traceID, buffer, partition, db: db) : nil
+                            try insert(record, buffer, stream: stream, traceSeq: traceSeq, statement: partition.insert, db: db)
                             written += 1
                         }
                     }
@@ -81,8 +95,59 @@ final class LogBatchWriter {
         return memcmp(base + text.lowerBound, base + record.severityText.lowerBound, text.count) == 0
     }
 
+    /// The number of the trace with this ID in partition `bucket`: its row's, or a new one (next in arrival order),
+    /// inserted now.
+    private func traceSeq(
+        bucket: Int64, traceID: Range<Int>, _ buffer: UnsafeRawBufferPointer, _ partition: PartitionStatements, db: Database
+    ) throws -> Int64 {
+        let key = SpanBatchWriter.TraceKey(buffer, traceID)
+        if let known = traceSeqs[bucket]?[key] { return known }
+        let select = partition.selectTraceSeq.sqliteStatement
+        sqlite3_reset(select)
+        bindBlob(select, 1, buffer, traceID)
+        let rc = sqlite3_step(select)
+        let existing: Int64? = rc == SQLITE_ROW ? sqlite3_column_int64(select, 0) : nil
+        sqlite3_reset(select)
+        sqlite3_clear_bindings(select)
+        guard rc == SQLITE_ROW || rc == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+        }
+        let seq: Int64
+        if let existing {
+            seq = existing
+        } else {
+            if let next = nextTraceSeq[bucket] {
+                seq = next
+            } else {
+                seq = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) + 1 FROM \(SQLiteSchema.logTracesTable(bucket))") ?? 1
+            }
+            nextTraceSeq[bucket] = seq + 1
+            let insert = partition.insertTrace.sqliteStatement
+            sqlite3_reset(insert)
+            bindBlob(insert, 1, buffer, traceID)
+            sqlite3_bind_int64(insert, 2, seq)
+            let done = sqlite3_step(insert)
+            sqlite3_reset(insert)
+            sqlite3_clear_bindings(insert)
+            guard done == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: done), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+        }
+        if traceSeqCount >= Self.traceCacheLimit {
+            traceSeqs.removeAll(keepingCapacity: true)
+            traceSeqCount = 0
+        }
+        traceSeqs[bucket, default: [:]][key] = seq
+        traceSeqCount += 1
+        return seq
+    }
+
+    /// Trace numbers remembered at most (about 40 bytes each).
+    static let traceCacheLimit = 100_000
+
     private func insert(
-        _ record: EncodedLogs.RecordEntry, _ buffer: UnsafeRawBufferPointer, stream: Int64, statement: Statement, db: Database
+        _ record: EncodedLogs.RecordEntry, _ buffer: UnsafeRawBufferPointer, stream: Int64, traceSeq: Int64?,
+        statement: Statement, db: Database
     ) throws {
         let traceInColumn = record.traceID.count == 16
         let spanInColumn = record.spanID.count == 8
@@ -109,6 +174,7 @@ final class LogBatchWriter {
             bindText(stmt, 6, line ?? "")
         }
         stored.withUnsafeBytes { bindBlob(stmt, 7, $0, 0..<$0.count) }
+        if let traceSeq { sqlite3_bind_int64(stmt, 8, traceSeq) } else { sqlite3_bind_null(stmt, 8) }
         let rc = sqlite3_step(stmt)
         sqlite3_reset(stmt)
         sqlite3_clear_bindings(stmt)
@@ -127,14 +193,17 @@ final class LogBatchWriter {
         return AttributeText.text(decoded)
     }
 
-    private func insertStatement(bucket: Int64, db: Database) throws -> Statement {
-        if let known = inserts[bucket] { return known }
-        let statement = try db.makeStatement(sql: """
-            INSERT INTO \(SQLiteSchema.logsTable(bucket))(stream_id, time_ns, severity, trace_id, span_id, line, record)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
-        inserts[bucket] = statement
-        return statement
+    private func statements(bucket: Int64, db: Database) throws -> PartitionStatements {
+        if let known = statements[bucket] { return known }
+        let prepared = PartitionStatements(
+            insert: try db.makeStatement(sql: """
+                INSERT INTO \(SQLiteSchema.logsTable(bucket))(stream_id, time_ns, severity, trace_id, span_id, line, record, trace_seq)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """),
+            selectTraceSeq: try db.makeStatement(sql: "SELECT seq FROM \(SQLiteSchema.logTracesTable(bucket)) WHERE trace_id = ?"),
+            insertTrace: try db.makeStatement(sql: "INSERT INTO \(SQLiteSchema.logTracesTable(bucket))(trace_id, seq) VALUES (?, ?)"))
+        statements[bucket] = prepared
+        return prepared
     }
 
     private func streamID(_ key: StreamKey, resourceKey: [UInt8], service: String, scopeName: String, db: Database) throws -> Int64 {
@@ -161,16 +230,21 @@ final class LogBatchWriter {
     }
 
     func forget(bucket: Int64) {
-        inserts[bucket] = nil
+        statements[bucket] = nil
         streamBuckets = streamBuckets.filter { $0.bucket != bucket }
+        traceSeqCount -= traceSeqs.removeValue(forKey: bucket)?.count ?? 0
+        nextTraceSeq[bucket] = nil
     }
 
     /// Caches must not outlive a rolled-back transaction or a pruning of shared rows.
     func resetCaches() {
         streams.removeAll()
         streamBuckets.removeAll()
-        inserts.removeAll()
+        statements.removeAll()
+        traceSeqs.removeAll()
+        traceSeqCount = 0
+        nextTraceSeq.removeAll()
     }
 
-    func releaseStatements() { inserts.removeAll() }
+    func releaseStatements() { statements.removeAll() }
 }

@@ -126,10 +126,6 @@ public struct LogReader: Sendable {
             conditions.append("severity >= ?")
             arguments.append(Int64(min))
         }
-        if let t = query.traceID {
-            conditions.append("trace_id = ?")
-            arguments.append(t)
-        }
         if let s = query.spanID {
             conditions.append("span_id = ?")
             arguments.append(s)
@@ -169,6 +165,11 @@ public struct LogReader: Sendable {
                 continue
             }
             var where_ = conditions, bucketArguments = arguments
+            if let t = query.traceID {
+                // The trace's number in this partition (one probe), then its records (see SQLiteSchema).
+                where_.append("trace_seq = (SELECT seq FROM \(SQLiteSchema.logTracesTable(b)) WHERE trace_id = ?)")
+                bucketArguments.append(t)
+            }
             if let streams = query.streams {
                 where_.append("stream_id IN (\(streams.sorted().map(String.init).joined(separator: ",")))")
             }
