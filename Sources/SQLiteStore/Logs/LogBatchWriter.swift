@@ -142,8 +142,8 @@ final class LogBatchWriter {
         return seq
     }
 
-    /// Trace numbers remembered at most (about 40 bytes each).
-    static let traceCacheLimit = 100_000
+    /// Trace numbers remembered at most (a trace's records mostly come together; a miss is one index probe).
+    static let traceCacheLimit = 16_384
 
     private func insert(
         _ record: EncodedLogs.RecordEntry, _ buffer: UnsafeRawBufferPointer, stream: Int64, traceSeq: Int64?,
