@@ -101,13 +101,11 @@ struct LokiAPI {
         let budget = service.config.timeBudget
         return try await service.run { reader in
             var collector = initial
-            var query = try Self.candidates(initial.selector, in: LogReader(reader), start: initial.startNanos, end: initial.endNanos &- 1)
+            var (query, labels) = try Self.candidates(initial.selector, in: LogReader(reader), start: initial.startNanos, end: initial.endNanos &- 1)
             query.newestFirst = initial.direction == .backward
             query.timeBudget = budget
             let deadline = ContinuousClock.now + budget
             var seen = 0
-            let streams = try LogReader(reader).streams(start: initial.startNanos, end: initial.endNanos)
-            let labels = Dictionary(streams.map { ($0.id, $0.labels) }, uniquingKeysWith: { a, _ in a })
             try LogReader(reader).scan(query) { row in
                 seen += 1
                 if seen % 512 == 0 {
@@ -128,10 +126,8 @@ struct LokiAPI {
         return try await service.run { reader in
             var evaluator = initial
             let range = initial.entryTimeRange
-            var query = try Self.candidates(initial.query.selector, in: LogReader(reader), start: range.lowerBound, end: range.upperBound)
+            var (query, labels) = try Self.candidates(initial.query.selector, in: LogReader(reader), start: range.lowerBound, end: range.upperBound)
             query.timeBudget = budget
-            let streams = try LogReader(reader).streams(start: range.lowerBound, end: range.upperBound)
-            let labels = Dictionary(streams.map { ($0.id, $0.labels) }, uniquingKeysWith: { a, _ in a })
             let deadline = ContinuousClock.now + budget
             var seen = 0
             var failure: LogQLError?
@@ -155,8 +151,11 @@ struct LokiAPI {
     }
 
     /// The store query that narrows candidates for `selector`: its streams, its `|=` substrings, and a trace or
-    /// span ID it filters on exactly. Every candidate still goes through the whole selector.
-    static func candidates(_ selector: LogSelector, in reader: LogReader, start: Int64, end: Int64) throws -> LogQuery {
+    /// span ID it filters on exactly. Every candidate still goes through the whole selector. Also returns the labels
+    /// of the streams it reads, by stream id.
+    static func candidates(
+        _ selector: LogSelector, in reader: LogReader, start: Int64, end: Int64
+    ) throws -> (query: LogQuery, labels: [Int64: [String: String]]) {
         var query = LogQuery()
         query.start = start
         query.end = end
@@ -169,7 +168,7 @@ struct LokiAPI {
         func isStreamLabel(_ name: String) -> Bool { streams.contains { !($0.labels[name] ?? "").isEmpty } }
         if let t = equals["trace_id"], let id = QueryValues.traceID(t), t.count == 32, !isStreamLabel("trace_id") { query.traceID = id }
         if let s = equals["span_id"], let id = QueryValues.spanID(s), s.count == 16, !isStreamLabel("span_id") { query.spanID = id }
-        return query
+        return (query, Dictionary(streams.map { ($0.id, $0.labels) }, uniquingKeysWith: { a, _ in a }))
     }
 
     /// A stored row as LogQL sees it: its stream's labels, its line, and as structured metadata its attributes
