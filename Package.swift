@@ -115,7 +115,9 @@ let package = Package(
         .target(
             name: "Extensions",
             dependencies: [
-                "CollectorCore",
+                "CollectorCore", "NIOServing",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -182,6 +182,17 @@ public struct CollectorConfig: Sendable {
             if connectorAsReceiver[id] == nil {
                 problems.add(path: path, "connector is not used as a receiver in any pipeline (it must end one pipeline and start another)")
             }
+            guard let factory = config.connectors[id]?.factory as? any ConnectorFactory,
+                  let into = connectorAsExporter[id], let outOf = connectorAsReceiver[id] else { continue }
+            for signal in into.sorted() where !outOf.contains(where: { factory.connects(signal, to: $0) }) {
+                problems.add(path: path, "connector takes \(signal) but no pipeline it feeds can receive what it makes of them")
+            }
+            for signal in outOf.sorted() where !into.contains(where: { factory.connects($0, to: signal) }) {
+                problems.add(path: path, "connector feeds a \(signal) pipeline but no pipeline exports to it what it needs for \(signal)")
+            }
+        }
+        if let cycle = Self.connectorCycle(config.pipelines) {
+            problems.add(path: "service::pipelines", "pipelines form a cycle through connectors: \(cycle.map(\.description).joined(separator: " → "))")
         }
         let serviceExtensions = service.stringList("extensions")
         for (i, name) in serviceExtensions.enumerated() {
@@ -244,5 +255,29 @@ public struct CollectorConfig: Sendable {
         root.finish()
         config.effective = .mapping(effective)
         return config
+    }
+}
+
+extension CollectorConfig {
+    /// A chain of pipelines that leads back to its start through connectors (data would loop forever), if any.
+    static func connectorCycle(_ pipelines: [PipelineID: Pipeline]) -> [PipelineID]? {
+        var feeds: [PipelineID: [PipelineID]] = [:]
+        for (from, p) in pipelines {
+            feeds[from] = pipelines.filter { q in q.value.receivers.contains { p.exporters.contains($0) } }.map(\.key).sorted()
+        }
+        var done = Set<PipelineID>()
+        func visit(_ id: PipelineID, path: [PipelineID]) -> [PipelineID]? {
+            if let start = path.firstIndex(of: id) { return Array(path[start...]) + [id] }
+            guard !done.contains(id) else { return nil }
+            for next in feeds[id] ?? [] {
+                if let cycle = visit(next, path: path + [id]) { return cycle }
+            }
+            done.insert(id)
+            return nil
+        }
+        for id in pipelines.keys.sorted() {
+            if let cycle = visit(id, path: []) { return cycle }
+        }
+        return nil
     }
 }

@@ -35,6 +35,12 @@ public final class ListeningAddresses: Sendable {
     }
 
     public var all: [String: String] { store.withLock { $0 } }
+
+    /// Whether `component` has announced at least one address.
+    public func isListening(component: ComponentID) -> Bool {
+        let prefix = "\(component)/"
+        return store.withLock { $0.keys.contains { $0.hasPrefix(prefix) } }
+    }
 }
 
 /// What a component is given when it is built.
@@ -116,8 +122,15 @@ public protocol ConnectorFactory: ComponentFactory {
     var exporterSignals: Set<Signal> { get }
     /// Signals it produces as a receiver.
     var receiverSignals: Set<Signal> { get }
+    /// Whether data taken from a `from` pipeline comes out into `to` pipelines (`spanmetrics`: traces to metrics;
+    /// `forward`: each signal to the same signal). By default any taken signal to any produced one.
+    func connects(_ from: Signal, to: Signal) -> Bool
     /// Builds the connector; `next` feeds the pipelines that list it as a receiver.
     func makeConnector(config: any ComponentConfig, next: SignalConsumers, context: ComponentContext) throws -> any Connector
+}
+
+extension ConnectorFactory {
+    public func connects(_ from: Signal, to: Signal) -> Bool { exporterSignals.contains(from) && receiverSignals.contains(to) }
 }
 
 /// Raised when a factory is handed a config of another component's type (a programming error in the registry).

@@ -9,8 +9,13 @@ public protocol Extension: Service {}
 public struct ExtensionHost: Sendable {
     /// The exporters that were built, by ID (an extension reading an exporter's storage finds it here).
     public var exporters: [ComponentID: any Exporter]
+    /// Whether the collector is starting, serving or stopping (what a health probe reports).
+    public var status: CollectorStatus
 
-    public init(exporters: [ComponentID: any Exporter]) { self.exporters = exporters }
+    public init(exporters: [ComponentID: any Exporter], status: CollectorStatus = CollectorStatus()) {
+        self.exporters = exporters
+        self.status = status
+    }
 }
 
 public protocol ExtensionFactory: ComponentFactory {

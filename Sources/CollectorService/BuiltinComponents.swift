@@ -25,6 +25,7 @@ extension ComponentRegistry {
         LoadBalancingExporterFactory(type: "load_balancing"),
         PrometheusExporterFactory(),
         SpanMetricsConnectorFactory(),
+        ForwardConnectorFactory(),
         BatchProcessorFactory(),
         MemoryLimiterProcessorFactory(),
         ProbabilisticSamplerFactory(),
@@ -35,6 +36,7 @@ extension ComponentRegistry {
         QueryExtensionFactory(),
         BearerTokenAuthFactory(),
         BasicAuthFactory(),
+        HealthCheckFactory(),
         FileStorageFactory(),
     ])
 }

@@ -21,6 +21,8 @@ public struct Collector: Sendable {
     /// The `GET /metrics` server for ``telemetry``; `nil` when `service.telemetry.metrics.level` is `none`. It runs
     /// first and stops last (see ``serviceGroup(logger:signals:)``), so the final counts stay scrapeable.
     public let selfTelemetry: (any Service)?
+    /// Starting, ready (every receiver listens) or stopping: what the `health_check` extension reports.
+    public let status: CollectorStatus
 
     /// Builds every component. Throws when a component cannot be built (e.g. a database cannot be opened).
     public init(config: CollectorConfig, logger: Logger) throws {
@@ -30,6 +32,8 @@ public struct Collector: Sendable {
         let telemetry = TelemetryRegistry()
         self.telemetry = telemetry
         let directory = ExtensionDirectory()
+        let status = CollectorStatus()
+        self.status = status
         func context(_ id: ComponentID, _ kind: ComponentKind) -> ComponentContext {
             var l = logger
             l[metadataKey: "component"] = "\(kind)/\(id)"
@@ -95,7 +99,7 @@ public struct Collector: Sendable {
 
         // Extensions are built after exporters so that they can use them (the query API reads the sqlite store).
         var extensions: [any Extension] = []
-        let host = ExtensionHost(exporters: exporters)
+        let host = ExtensionHost(exporters: exporters, status: status)
         for id in config.serviceExtensions {
             guard let configured = config.extensions[id], let factory = configured.factory as? any ExtensionFactory,
                   !(factory is any StorageExtensionFactory) else { continue }
@@ -105,16 +109,26 @@ public struct Collector: Sendable {
         }
 
         var receivers: [any Receiver] = []
+        var receiverIDs: [ComponentID] = []
         for (id, configured) in config.receivers.sorted(by: { $0.key < $1.key }) {
             guard let factory = configured.factory as? any ReceiverFactory else { continue }
             let feeds = config.pipelines.filter { $0.value.receivers.contains(id) }.compactMap { heads[$0.key] }
             let next = ReceiverObserver(registry: telemetry, receiver: id).wrap(.fanout(feeds))
             receivers.append(try factory.makeReceiver(config: configured.config, next: next, context: context(id, .receiver)))
+            receiverIDs.append(id)
         }
         // Connectors stop after receivers and the query API, and before the processors and exporters they feed;
-        // storage stops last, after the exporters that keep their queues in it.
-        services = storage + exporters.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + processors
-            + connectors.sorted(by: { $0.key < $1.key }).map { $0.value as any Service } + extensions + receivers
+        // storage stops last, after the exporters that keep their queues in it. The readiness marker comes last so
+        // that it is the first to hear of a shutdown: health probes fail before receivers stop taking data.
+        let marker = ReadinessMarker(status: status, listening: listening, receivers: receiverIDs)
+        var all: [any Service] = storage
+        all += exporters.sorted(by: { $0.key < $1.key }).map { $0.value as any Service }
+        all += processors as [any Service]
+        all += connectors.sorted(by: { $0.key < $1.key }).map { $0.value as any Service }
+        all += extensions as [any Service]
+        all += receivers as [any Service]
+        all.append(marker)
+        services = all
     }
 
     /// The service group that runs every component; graceful shutdown stops receivers first and exporters last.
