@@ -16,6 +16,7 @@ extension ComponentRegistry {
         OTLPReceiverFactory(),
         SQLiteExporterFactory(),
         DebugExporterFactory(),
+        FileExporterFactory(),
         NopExporterFactory(),
         OTLPGRPCExporterFactory(type: "otlp"),
         OTLPGRPCExporterFactory(type: "otlp_grpc"),

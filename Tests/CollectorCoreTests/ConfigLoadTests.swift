@@ -125,7 +125,7 @@ struct ConfigLoadTests {
 
     @Test func unknownComponentTypeIsReported() {
         let yaml = validBaseYAML.replacingOccurrences(of: "  debug:\n", with: "  debug:\n  kafka:\n    brokers: [a]\n")
-        #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, load_balancing, loadbalancing, nop, otlp, otlp_grpc, otlp_http, otlphttp, prometheus, sqlite)"#])
+        #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, file, load_balancing, loadbalancing, nop, otlp, otlp_grpc, otlp_http, otlphttp, prometheus, sqlite)"#])
     }
 
     @Test func aComponentOfAnUnknownTypeIsReportedOnceNotAgainWhereItIsUsed() {

@@ -243,7 +243,7 @@ def test_components_lists_the_builtin_components(otelsink_bin):
         elif line.strip() and current:
             sections[current].append(line.split()[0])
     assert "otlp" in sections["receivers"]
-    assert {"sqlite", "debug"} <= set(sections["exporters"])
+    assert {"sqlite", "debug", "file", "nop"} <= set(sections["exporters"])
     assert "sqlite" not in sections["receivers"]
     # otlp is both a receiver and (forwarding) an exporter, as in otelcol; so are its renamed aliases.
     assert {"otlp", "otlp_grpc", "otlphttp", "otlp_http"} <= set(sections["exporters"])
