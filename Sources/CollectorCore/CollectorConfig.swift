@@ -191,7 +191,7 @@ public struct CollectorConfig: Sendable {
                 problems.add(path: path, "connector feeds a \(signal) pipeline but no pipeline exports to it what it needs for \(signal)")
             }
         }
-        if let cycle = Self.connectorCycle(config.pipelines) {
+        if let cycle = Self.connectorCycle(config.pipelines, connectors: Set(config.connectors.keys)) {
             problems.add(path: "service::pipelines", "pipelines form a cycle through connectors: \(cycle.map(\.description).joined(separator: " → "))")
         }
         let serviceExtensions = service.stringList("extensions")
@@ -260,10 +260,11 @@ public struct CollectorConfig: Sendable {
 
 extension CollectorConfig {
     /// A chain of pipelines that leads back to its start through connectors (data would loop forever), if any.
-    static func connectorCycle(_ pipelines: [PipelineID: Pipeline]) -> [PipelineID]? {
+    static func connectorCycle(_ pipelines: [PipelineID: Pipeline], connectors: Set<ComponentID>) -> [PipelineID]? {
         var feeds: [PipelineID: [PipelineID]] = [:]
         for (from, p) in pipelines {
-            feeds[from] = pipelines.filter { q in q.value.receivers.contains { p.exporters.contains($0) } }.map(\.key).sorted()
+            let into = Set(p.exporters).intersection(connectors)
+            feeds[from] = pipelines.filter { q in q.value.receivers.contains { into.contains($0) } }.map(\.key).sorted()
         }
         var done = Set<PipelineID>()
         func visit(_ id: PipelineID, path: [PipelineID]) -> [PipelineID]? {

@@ -10,7 +10,7 @@ import Testing
 // MARK: Test components
 
 /// A receiver that does nothing but hand its downstream consumers to the test.
-private final class CaptureReceiverFactory: ReceiverFactory, Sendable {
+final class CaptureReceiverFactory: ReceiverFactory, Sendable {
     struct Config: ComponentConfig {}
     let captured = LockedValue<[ComponentID: SignalConsumers]>([:])
     var type: String { "capture" }
@@ -29,7 +29,7 @@ private struct CaptureReceiver: Receiver {
 }
 
 /// An exporter that counts what each instance receives, by component id; `refuse: retryable|permanent` makes it fail.
-private final class RecordingExporterFactory: ExporterFactory, Sendable {
+final class RecordingExporterFactory: ExporterFactory, Sendable {
     struct Config: ComponentConfig { var refuse: String }
     let spans = LockedValue<[String: Int]>([:])
     let logRecords = LockedValue<[String: Int]>([:])
@@ -69,7 +69,7 @@ private struct RecordingExporter: Exporter, TracesConsumer, LogsConsumer {
     }
 }
 
-private func quietLogger() -> Logger {
+func quietLogger() -> Logger {
     var l = Logger(label: "collector-graph-test")
     l.logLevel = .critical
     return l
@@ -104,12 +104,13 @@ struct CollectorGraphTests {
             """
         let config = try loadConfig(yaml)
         let collector = try Collector(config: config, logger: quietLogger())
-        // Two exporters (each built once although shared by pipelines) and one receiver; no processors.
-        #expect(collector.services.count == 3)
+        // Two exporters (each built once although shared by pipelines), one receiver and the readiness marker; no
+        // processors.
+        #expect(collector.services.count == 4)
         #expect(collector.services.filter { $0 is any Exporter }.count == 2)
         #expect(collector.services.filter { $0 is any Receiver }.count == 1)
-        // Start order: exporters first, receivers last.
-        #expect(collector.services.last is any Receiver)
+        // Start order: exporters first, receivers last but for the readiness marker (the first told of a shutdown).
+        #expect(collector.services.dropLast().last is any Receiver)
         #expect(collector.services.first is any Exporter)
         // Nothing listens until the collector runs.
         #expect(collector.listening.all.isEmpty)
@@ -140,7 +141,7 @@ struct CollectorGraphTests {
             """
         let config = try loadConfig(yaml, registry: registry)
         let collector = try Collector(config: config, logger: quietLogger())
-        #expect(collector.services.count == 4)
+        #expect(collector.services.count == 5)  // two receivers, two exporters, the readiness marker
         #expect(recording.built.withLock { $0.sorted() } == ["rec/only2", "rec/shared"])
 
         let main = try #require(capture.captured.withLock { $0[ComponentID(type: "capture")] })

@@ -131,7 +131,7 @@ struct ConfigLoadTests {
     @Test func aComponentOfAnUnknownTypeIsReportedOnceNotAgainWhereItIsUsed() {
         let yaml = """
             extensions:
-              health_check:
+              zpages:
             receivers:
               otlp:
                 protocols: {grpc: {endpoint: 127.0.0.1:0}}
@@ -142,7 +142,7 @@ struct ConfigLoadTests {
               kafka:
                 brokers: [a]
             service:
-              extensions: [health_check]
+              extensions: [zpages]
               pipelines:
                 traces: {receivers: [otlp], processors: [transform], exporters: [kafka]}
             """
@@ -151,17 +151,17 @@ struct ConfigLoadTests {
         #expect(problems.allSatisfy { $0.contains("unknown") && $0.contains("type") }, "\(problems)")
         #expect(problems.contains { $0.hasPrefix("processors::transform: unknown processor type") })
         #expect(problems.contains { $0.hasPrefix("exporters::kafka: unknown exporter type") })
-        #expect(problems.contains { $0.hasPrefix("extensions::health_check: unknown extension type") })
+        #expect(problems.contains { $0.hasPrefix("extensions::zpages: unknown extension type") })
         // A reference to something not defined at all is still reported.
         let undefined = yaml.replacingOccurrences(of: "exporters: [kafka]", with: "exporters: [kafka, zipkin]")
         #expect(loadProblemTexts(undefined).contains(#"service::pipelines::traces::exporters::1: references exporter "zipkin", which is not defined under exporters"#))
     }
 
     @Test func unknownExtensionTypesAndUnusedConnectorsAreReported() {
-        let yaml = validBaseYAML + "\nextensions:\n  health_check:\nconnectors:\n  spanmetrics:\n"
+        let yaml = validBaseYAML + "\nextensions:\n  zpages:\nconnectors:\n  spanmetrics:\n"
         let problems = loadProblemTexts(yaml)
         #expect(Set(problems) == [
-            #"extensions::health_check: unknown extension type "health_check" (known types: basicauth, bearertokenauth, file_storage, query)"#,
+            #"extensions::zpages: unknown extension type "zpages" (known types: basicauth, bearertokenauth, file_storage, health_check, query)"#,
             "connectors::spanmetrics: connector is not used as an exporter in any pipeline (it must end one pipeline and start another)",
             "connectors::spanmetrics: connector is not used as a receiver in any pipeline (it must end one pipeline and start another)",
         ])

@@ -1,7 +1,6 @@
 import CollectorCore
 import CollectorService
 import CollectorTesting
-import Connectors
 import OTLP
 import Testing
 
@@ -10,7 +9,8 @@ struct ForwardConnectorTests {
     @Test func joinsPipelinesOfTheSameSignalUnchanged() async throws {
         let capture = CaptureReceiverFactory()
         let recording = RecordingExporterFactory()
-        let registry = ComponentRegistry([capture, recording, ForwardConnectorFactory()])
+        let forward = try #require(ComponentRegistry.builtin.connectors["forward"])
+        let registry = ComponentRegistry([capture, recording, forward])
         let yaml = """
             receivers:
               capture:

@@ -247,8 +247,8 @@ def test_components_lists_the_builtin_components(otelsink_bin):
     assert "sqlite" not in sections["receivers"]
     # otlp is both a receiver and (forwarding) an exporter, as in otelcol; so are its renamed aliases.
     assert {"otlp", "otlp_grpc", "otlphttp", "otlp_http"} <= set(sections["exporters"])
-    assert {"bearertokenauth", "basicauth", "query"} <= set(sections["extensions"])
-    assert "prometheus" in sections["exporters"] and "spanmetrics" in sections["connectors"]
+    assert {"bearertokenauth", "basicauth", "health_check", "query"} <= set(sections["extensions"])
+    assert "prometheus" in sections["exporters"] and {"spanmetrics", "forward"} <= set(sections["connectors"])
 
 
 # ---------------------------------------------------------------------------------------------- trace
