@@ -320,8 +320,9 @@ let package = Package(
         .testTarget(
             name: "CollectorCoreTests",
             dependencies: [
-                "CollectorCore", "CollectorService", "CollectorTesting", "Extensions", "OTLP",
+                "CollectorCore", "CollectorService", "CollectorTesting", "Extensions", "OTLP", "OTLPReceivers",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             resources: [],
             swiftSettings: strict

@@ -18,8 +18,9 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private enum State {
         case idle
         case receiving(head: HTTPRequestHead, signal: Signal, encoding: OTLPHTTPService.Encoding, body: [UInt8], reserved: Int)
-        /// Reading and dropping the body of a request already known to fail; answered at its end.
-        case discarding(head: HTTPRequestHead, error: ResponseError)
+        /// Reading and dropping the body of a request whose answer is already known (an error, a CORS preflight);
+        /// answered at its end.
+        case discarding(head: HTTPRequestHead, response: OTLPHTTPService.Response)
         case processing
         /// The answer was sent early; ignore the rest of the request.
         case rejected
@@ -43,6 +44,10 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (unwrapInboundIn(data), state) {
         case (.head(let head), .idle):
+            if let cors = service.cors, CORSPolicy.isPreflight(head) {
+                state = .discarding(head: head, response: cors.preflightResponse(head))
+                return
+            }
             let expectsContinue = head.version.major == 1 && head.version.minor >= 1
                 && head.headers.first(name: "expect")?.lowercased() == "100-continue"
             switch service.checkHead(head) {
@@ -50,7 +55,7 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 // The client has not sent the body (or must not, for 413): answer now and close.
                 rejectNow(context: context, head: head, error: error)
             case .failure(let error):
-                state = .discarding(head: head, error: error)
+                state = .discarding(head: head, response: error.response)
             case .success(let (signal, encoding)):
                 // Bytes are reserved from the budget as they arrive, not on the promise of a Content-Length, so
                 // clients that announce large bodies and send nothing cannot starve the others.
@@ -104,9 +109,9 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 }
                 if loop.inEventLoop { deliver() } else { loop.execute(deliver) }
             }
-        case (.end, .discarding(let head, let error)):
+        case (.end, .discarding(let head, let response)):
             state = .idle
-            write(error.response, head: head, context: context, close: false)
+            write(response, head: head, context: context, close: false)
         case (.body, .discarding), (_, .rejected):
             break
         default:
@@ -123,6 +128,7 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func write(_ response: OTLPHTTPService.Response, head: HTTPRequestHead, context: ChannelHandlerContext, close: Bool) {
         var headers = HTTPHeaders(response.headers)
+        if let cors = service.cors, !CORSPolicy.isPreflight(head) { headers.add(contentsOf: cors.responseHeaders(head)) }
         headers.add(name: "Content-Length", value: String(response.body.count))
         let keepAlive = head.isKeepAlive && !close
         if head.version.major == 1 { headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close") }

@@ -13,6 +13,8 @@ struct OTLPHTTPService: Sendable {
     let maxBodySize: Int
     /// Checks each request's credentials; nil: no authentication.
     var authenticator: (any ServerAuthenticator)? = nil
+    /// Cross-origin requests from web pages; nil: none.
+    var cors: CORSPolicy? = nil
 
     enum Encoding: Sendable { case protobuf, json }
 

@@ -65,6 +65,7 @@ public struct OTLPReceiver: Receiver {
         handler.transport = "http"
         var service = OTLPHTTPService(handler: handler, maxBodySize: settings.maxRequestBodySize)
         service.authenticator = try settings.auth.map { try context.extensions.authenticator($0) }
+        service.cors = settings.cors
         let budget = InFlightBudget(limit: settings.maxInFlightBytes)
         let options = try ListenerOptions(settings.listener, applicationProtocols: ["h2", "http/1.1"])
         let server = try await OTLPHTTPServer.bind(endpoint: settings.endpoint, service: service, budget: budget, options: options, logger: context.logger)

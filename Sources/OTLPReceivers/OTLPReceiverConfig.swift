@@ -30,6 +30,8 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
         public var listener = ListenerSettings(maxConnections: 4096)
         /// `auth.authenticator`: the extension that checks each request's credentials.
         public var auth: ComponentID?
+        /// `cors`: which web pages may export from the browser; nil: no CORS headers, preflights get 405.
+        public var cors: CORSPolicy?
         public init() {}
     }
 
@@ -69,6 +71,7 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
             }
             http.listener = ListenerSettings.readHTTP(h, defaults: http.listener)
             http.auth = h.authenticatorReference()
+            http.cors = CORSPolicy.read(h)
             self.http = http
         }
         if grpc == nil && http == nil {
