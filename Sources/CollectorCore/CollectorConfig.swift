@@ -26,6 +26,10 @@ public struct CollectorConfig: Sendable {
     public var connectors: [ComponentID: Configured] = [:]
     public var pipelines: [PipelineID: Pipeline] = [:]
     public var logLevel: Logger.Level = .info
+    /// `service.telemetry.logs.encoding`: `console` (one `key=value` line per event) or `json` (one JSON object per line).
+    public var logEncoding: LogEncoding = .console
+
+    public enum LogEncoding: String, Sendable { case console, json }
     /// Where otelsink serves its own metrics (`service.telemetry.metrics.address`, default `localhost:8888` as
     /// otelcol); `nil` when `service.telemetry.metrics.level` is `none`.
     public var telemetryMetricsAddress: String? = "localhost:8888"
@@ -238,9 +242,17 @@ public struct CollectorConfig: Sendable {
         case "error": config.logLevel = .error
         default: logs.report("level", "expected one of debug, info, warn, error; got \"\(level)\"")
         }
+        let encoding = logs.string("encoding", default: "console")
+        if let e = LogEncoding(rawValue: encoding) { config.logEncoding = e } else {
+            logs.report("encoding", "expected console or json; got \"\(encoding)\"")
+        }
         let metrics = telemetry.child("metrics")
         let metricsLevel = metrics.string("level", default: "normal").lowercased()
-        let address = metrics.string("address", default: "localhost:8888")
+        var address = metrics.string("address", default: "localhost:8888")
+        if let pulled = Self.readPrometheusReader(metrics) {
+            if metrics.contains("address") { metrics.report("address", "give either address or readers, not both") }
+            address = pulled
+        }
         switch metricsLevel {
         case "none": config.telemetryMetricsAddress = nil
         case "basic", "normal", "detailed":
@@ -259,6 +271,29 @@ public struct CollectorConfig: Sendable {
 }
 
 extension CollectorConfig {
+    /// otelcol's current form of the self-telemetry endpoint, `readers: [{pull: {exporter: {prometheus: {host, port}}}}]`:
+    /// the address it gives, or nil without `readers`. Push (`periodic`) readers and more than one reader are reported.
+    static func readPrometheusReader(_ metrics: ConfigReader) -> String? {
+        guard metrics.contains("readers") else { return nil }
+        let readers = metrics.mappingList("readers")
+        guard readers.count == 1, let reader = readers.first else {
+            metrics.report("readers", "give exactly one reader: pull with a prometheus exporter (otelsink serves its metrics on one endpoint)")
+            return nil
+        }
+        guard reader.contains("pull") else {
+            reader.report(nil, "only a pull reader with a prometheus exporter is supported (periodic OTLP push is not)")
+            return nil
+        }
+        let prometheus = reader.child("pull").child("exporter").child("prometheus")
+        let host = prometheus.string("host", default: "localhost")
+        let port = prometheus.int("port", default: 8888, range: 0...65535)
+        let address = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        if ListenEndpoint(parsing: address) == nil {
+            prometheus.report("host", "expected an IP address or localhost, got \"\(host)\"")
+        }
+        return address
+    }
+
     /// A chain of pipelines that leads back to its start through connectors (data would loop forever), if any.
     static func connectorCycle(_ pipelines: [PipelineID: Pipeline], connectors: Set<ComponentID>) -> [PipelineID]? {
         var feeds: [PipelineID: [PipelineID]] = [:]

@@ -58,7 +58,13 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         let level = config.logLevel
+        let json = config.logEncoding == .json
         LoggingSystem.bootstrap { label in
+            if json {
+                var h = JSONLogHandler(label: label)
+                h.logLevel = level
+                return h
+            }
             var h = StreamLogHandler.standardError(label: label)
             h.logLevel = level
             return h

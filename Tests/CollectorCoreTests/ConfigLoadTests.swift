@@ -447,6 +447,28 @@ struct ConfigLoadTests {
         #expect(loadProblemTexts(yaml) == [#"service::telemetry::logs::level: expected one of debug, info, warn, error; got "verbose""#])
     }
 
+    @Test func telemetryReadersFormGivesTheAddress() throws {
+        let readers = "\n  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 0.0.0.0\n                port: 18888\n"
+        #expect(try loadConfig(validBaseYAML + readers).telemetryMetricsAddress == "0.0.0.0:18888")
+        let ipv6 = readers.replacingOccurrences(of: "0.0.0.0", with: "::1")
+        #expect(try loadConfig(validBaseYAML + ipv6).telemetryMetricsAddress == "[::1]:18888")
+        let both = readers.replacingOccurrences(of: "      readers:", with: "      address: localhost:8888\n      readers:")
+        #expect(loadProblemTexts(validBaseYAML + both) == ["service::telemetry::metrics::address: give either address or readers, not both"])
+        let push = "\n  telemetry:\n    metrics:\n      readers:\n        - periodic:\n            exporter:\n              otlp:\n                endpoint: http://x:4318\n"
+        #expect(loadProblemTexts(validBaseYAML + push).contains {
+            $0.hasPrefix("service::telemetry::metrics::readers::0: only a pull reader with a prometheus exporter is supported")
+        })
+        let odd = readers.replacingOccurrences(of: "port: 18888", with: "port: 18888\n                without_units: true")
+        #expect(loadProblemTexts(validBaseYAML + odd) == ["service::telemetry::metrics::readers::0::pull::exporter::prometheus::without_units: unknown key"])
+    }
+
+    @Test func logEncodingIsConsoleOrJSON() throws {
+        #expect(try loadConfig(validBaseYAML).logEncoding == .console)
+        #expect(try loadConfig(validBaseYAML + "\n  telemetry:\n    logs:\n      encoding: json\n").logEncoding == .json)
+        #expect(loadProblemTexts(validBaseYAML + "\n  telemetry:\n    logs:\n      encoding: logfmt\n")
+            == [#"service::telemetry::logs::encoding: expected console or json; got "logfmt""#])
+    }
+
     @Test func logLevelIsRead() throws {
         let config = try loadConfig(validBaseYAML + "\n  telemetry:\n    logs:\n      level: WARN\n")
         #expect(config.logLevel == .warning)
