@@ -1,3 +1,4 @@
+import CollectorCore
 import Foundation
 import Logging
 
@@ -56,22 +57,5 @@ struct JSONLogHandler: LogHandler {
         return f.string(from: date)
     }
 
-    /// Appends `text` as a JSON string literal.
-    static func append(_ text: String, to out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-    }
+    static func append(_ text: String, to out: inout String) { JSONStringLiteral.append(text, to: &out) }
 }
