@@ -21,7 +21,7 @@ public struct HTTPAnswer: Sendable {
     }
 }
 
-/// Serves small request/answer HTTP/1.1 endpoints (the `health_check` extension): waits for a whole request (its
+/// Serves request/answer HTTP/1.1 endpoints (the query API, `/metrics`, the `health_check` extension): waits for a whole request (its
 /// body is ignored), computes the answer with `respond` on a task (never on the event loop), and writes it with
 /// `Content-Length`, keep-alive as the request asked, no body for `HEAD`, and a close after the answer otherwise.
 /// Put it after ``HTTP1ResponseGate`` (``ChannelPipeline/SynchronousOperations/configureBoundedHTTPServerPipeline(writeTimeout:)``),
@@ -50,6 +50,15 @@ public final class HTTPRequestResponder: ChannelInboundHandler, RemovableChannel
             promise.futureResult.assumeIsolated().whenSuccess { answer in
                 self.write(answer, for: head, context: context)
             }
+        }
+    }
+
+    /// An ``IdleStateHandler`` in front (the query API's) closes a connection left idle.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
         }
     }
 

@@ -28,7 +28,7 @@ public enum MetricsHTTPServer {
         let options = try ListenerOptions(listener, applicationProtocols: ["http/1.1"])
         return try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5), options: options, logger: logger) { channel in
             try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
-            try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(path: path, source: source))
+            try channel.pipeline.syncOperations.addHandler(HTTPRequestResponder { head in Self.answer(head, path: path, source: source) })
         }
     }
 
@@ -46,72 +46,18 @@ public enum MetricsHTTPServer {
         }
         await server.drain()
     }
-}
 
-/// Answers `GET <path>` with the rendered metrics, anything else with 404/405.
-final class MetricsHTTPHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    let path: String
-    let source: any MetricsSource
-    private var head: HTTPRequestHead?
-
-    init(path: String, source: any MetricsSource) {
-        self.path = path
-        self.source = source
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h): head = h
-        case .body: break
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            respond(context: context, head: head)
-        }
-    }
-
-    private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
+    /// `GET <path>` gets the rendered metrics (gzip when accepted); anything else 404/405. Runs off the event loop.
+    static func answer(_ head: HTTPRequestHead, path: String, source: any MetricsSource) -> HTTPAnswer {
         let target = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
-        guard target == path else { return send(context: context, head: head, status: .notFound, body: Array("not found; metrics are at \(path)\n".utf8), contentType: "text/plain") }
-        guard head.method == .GET || head.method == .HEAD else {
-            return send(context: context, head: head, status: .methodNotAllowed, body: Array("use GET\n".utf8), contentType: "text/plain")
-        }
+        guard target == path else { return .text(.notFound, "not found; metrics are at \(path)") }
+        guard head.method == .GET || head.method == .HEAD else { return .text(.methodNotAllowed, "use GET") }
         let format = ExpositionFormat.negotiate(accept: head.headers.first(name: "accept"), allowOpenMetrics: source.allowsOpenMetrics)
         let gzip = head.headers[canonicalForm: "accept-encoding"].contains { $0.lowercased().hasPrefix("gzip") }
-        let source = self.source
-        let loop = context.eventLoop
-        let ctx = NIOLoopBound(context, eventLoop: loop)
-        let me = NIOLoopBound(self, eventLoop: loop)
-        Task {
-            let body = source.render(format: format)
-            let compressed = gzip ? Gzip.compress(body) : nil
-            loop.execute {
-                me.value.send(context: ctx.value, head: head, status: .ok, body: compressed ?? body, contentType: format.contentType,
-                              encoding: compressed == nil ? nil : "gzip")
-            }
+        let body = source.render(format: format)
+        if gzip, let compressed = Gzip.compress(body) {
+            return HTTPAnswer(status: .ok, contentType: format.contentType, headers: [("Content-Encoding", "gzip")], body: compressed)
         }
-    }
-
-    private func send(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, body: [UInt8], contentType: String, encoding: String? = nil) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: contentType)
-        headers.add(name: "Content-Length", value: String(body.count))
-        if let encoding { headers.add(name: "Content-Encoding", value: encoding) }
-        let keepAlive = head.isKeepAlive
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-        if head.method != .HEAD {
-            var buffer = context.channel.allocator.buffer(capacity: body.count)
-            buffer.writeBytes(body)
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        }
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            let channel = context.channel
-            done.whenComplete { _ in channel.close(promise: nil) }
-        }
+        return HTTPAnswer(status: .ok, contentType: format.contentType, body: body)
     }
 }

@@ -60,13 +60,28 @@ def probe(address: str, path: str = "/healthz") -> tuple[int, bytes, str]:
         return e.code, e.read(), e.headers.get("Content-Type", "")
 
 
+def wait_until_serving(address: str) -> tuple[int, bytes, str]:
+    """Probes until 200 (receivers may still be binding when the probe's own port is up); before that, only 503 or no
+    answer is acceptable."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            answer = probe(address)
+        except OSError:
+            answer = None
+        if answer and answer[0] == 200:
+            return answer
+        assert answer is None or answer[0] == 503, answer
+        assert time.monotonic() < deadline, "never became ready"
+        time.sleep(0.01)
+
+
 def test_health_check_serving_then_unavailable_from_sigterm_while_a_request_finishes(server_factory, tmp_path):
     db = tmp_path / "health.db"
     server = server_factory(config_text=config_text(db), db_path=db)
     address = health_address(server)
 
-    status, body, content_type = probe(address)
-    assert status == 200, body
+    status, body, content_type = wait_until_serving(address)
     assert content_type == "application/json"
     doc = json.loads(body)
     assert doc["status"] == "Server available"
@@ -117,5 +132,5 @@ def test_health_check_custom_bodies_and_pipeline_check_keys_load(server_factory,
       exporter_failure_threshold: 3"""
     server = server_factory(config_text=config_text(db, extra), db_path=db)
     address = health_address(server)
-    status, body, _ = probe(address)
-    assert (status, body) == (200, b"I'm OK")
+    status, body, _ = wait_until_serving(address)
+    assert body == b"I'm OK"
