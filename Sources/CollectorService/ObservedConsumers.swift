@@ -8,27 +8,22 @@ import OTLP
 struct ReceiverObserver: Sendable {
     let registry: TelemetryRegistry
     let receiver: ComponentID
-    let grpc: [Signal: PipelineTelemetry.ReceiverCounters]
-    let http: [Signal: PipelineTelemetry.ReceiverCounters]
+    let counters: [ReceiverTransport: [Signal: PipelineTelemetry.ReceiverCounters]]
 
     init(registry: TelemetryRegistry, receiver: ComponentID) {
         self.registry = registry
         self.receiver = receiver
-        var g: [Signal: PipelineTelemetry.ReceiverCounters] = [:], h = g
-        for s in Signal.allCases {
-            g[s] = .init(registry: registry, receiver: receiver, transport: "grpc", signal: s)
-            h[s] = .init(registry: registry, receiver: receiver, transport: "http", signal: s)
+        var all: [ReceiverTransport: [Signal: PipelineTelemetry.ReceiverCounters]] = [:]
+        // Series for the real transports exist from the start (at zero); `unspecified` ones only once used.
+        for t in [ReceiverTransport.grpc, .http] {
+            for s in Signal.allCases { all[t, default: [:]][s] = .init(registry: registry, receiver: receiver, transport: t, signal: s) }
         }
-        grpc = g
-        http = h
+        counters = all
     }
 
     func counters(_ signal: Signal) -> PipelineTelemetry.ReceiverCounters {
-        switch ReceiverTransport.current {
-        case "grpc": grpc[signal] ?? .init(registry: registry, receiver: receiver, transport: "grpc", signal: signal)
-        case "http": http[signal] ?? .init(registry: registry, receiver: receiver, transport: "http", signal: signal)
-        case let other: .init(registry: registry, receiver: receiver, transport: other, signal: signal)
-        }
+        let transport = ReceiverTransport.current
+        return counters[transport]?[signal] ?? .init(registry: registry, receiver: receiver, transport: transport, signal: signal)
     }
 
     func wrap(_ next: SignalConsumers) -> SignalConsumers {

@@ -5,7 +5,7 @@ import OTLP
 struct OTLPExportHandler: Sendable {
     let next: SignalConsumers
     /// `grpc` or `http`: what self-telemetry labels this receiver's counts with (``ReceiverTransport``).
-    var transport = ""
+    var transport = ReceiverTransport.unspecified
 
     /// A successful answer; `rejected` > 0 becomes `partial_success`.
     struct Accepted: Sendable {

@@ -43,7 +43,7 @@ public struct OTLPReceiver: Receiver {
 
     private func runGRPC(_ settings: OTLPReceiverConfig.GRPC) async throws {
         var handler = self.handler
-        handler.transport = "grpc"
+        handler.transport = .grpc
         var services = OTLPGRPCServices(handler: handler, limit: settings.maxRecvMsgSizeMiB << 20)
         services.authenticator = try settings.auth.map { try context.extensions.authenticator($0) }
         let options = try ListenerOptions(settings.listener, applicationProtocols: ["h2"])
@@ -62,7 +62,7 @@ public struct OTLPReceiver: Receiver {
 
     private func runHTTP(_ settings: OTLPReceiverConfig.HTTP) async throws {
         var handler = self.handler
-        handler.transport = "http"
+        handler.transport = .http
         var service = OTLPHTTPService(handler: handler, maxBodySize: settings.maxRequestBodySize)
         service.authenticator = try settings.auth.map { try context.extensions.authenticator($0) }
         service.cors = settings.cors

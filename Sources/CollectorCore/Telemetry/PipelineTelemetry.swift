@@ -24,8 +24,8 @@ public enum PipelineTelemetry {
         public let accepted: TelemetryCounter
         public let refused: TelemetryCounter
 
-        public init(registry: TelemetryRegistry, receiver: ComponentID, transport: String, signal: Signal) {
-            let labels: TelemetryLabels = ["receiver": receiver.description, "transport": transport]
+        public init(registry: TelemetryRegistry, receiver: ComponentID, transport: ReceiverTransport, signal: Signal) {
+            let labels: TelemetryLabels = ["receiver": receiver.description, "transport": transport.rawValue]
             let noun = itemNoun(signal)
             accepted = registry.counter("otelcol_receiver_accepted_\(noun)_total",
                                         help: "Number of \(noun) successfully pushed into the pipeline.", labels: labels)
