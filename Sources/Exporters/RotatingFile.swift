@@ -45,7 +45,7 @@ final class RotatingFile: Sendable {
         var descriptor: Int32 = -1
         /// Bytes in the current file.
         var size = 0
-        /// Bytes written since the last fsync.
+        /// Something was written since the last fsync.
         var unsynced = false
         var closed = false
     }
