@@ -144,10 +144,16 @@ let package = Package(
             dependencies: ["CollectorCore", "OTLP"],
             swiftSettings: strict
         ),
+        // The OpenTelemetry Transformation Language subset used by the transform processor and the routing connector.
+        .target(
+            name: "OTTL",
+            dependencies: ["CollectorCore", "OTLP"],
+            swiftSettings: strict
+        ),
         .target(
             name: "Processors",
             dependencies: [
-                "CollectorCore", "OTLP",
+                "CollectorCore", "OTLP", "OTTL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -183,7 +189,7 @@ let package = Package(
         .target(
             name: "Connectors",
             dependencies: [
-                "CollectorCore", "OTLP",
+                "CollectorCore", "OTLP", "OTTL",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -282,6 +288,11 @@ let package = Package(
                 "CollectorCore", "OTLP", "CollectorService",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OTTLTests",
+            dependencies: ["OTTL", "CollectorCore", "OTLP"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -50,6 +50,14 @@ public final class ConfigReader {
         return entries.first { $0.key == key }?.value
     }
 
+    /// The raw node at `key`, marking it read and showing it as written in the effective settings; for settings a
+    /// component reads itself (a list that mixes strings and mappings, such as the transform processor's).
+    public func node(_ key: String) -> ConfigNode? {
+        let n = raw(key)
+        if let n { record(key, n) }
+        return n
+    }
+
     private func record(_ key: String, _ value: ConfigNode) {
         if let i = effective.firstIndex(where: { $0.key == key }) {
             effective[i].value = value

@@ -34,6 +34,7 @@ extension ComponentRegistry {
         AttributesProcessorFactory(),
         ResourceProcessorFactory(),
         FilterProcessorFactory(),
+        TransformProcessorFactory(),
         QueryExtensionFactory(),
         BearerTokenAuthFactory(),
         BasicAuthFactory(),

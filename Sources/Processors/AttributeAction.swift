@@ -380,3 +380,33 @@ struct KeyedActions: Sendable {
         }
     }
 }
+
+extension AttributeValueText {
+    /// Converts as otelcol's attraction does; a value that cannot be converted (a string that does not parse,
+    /// an array or map to a number) is left as it was.
+    static func convert(_ value: inout AnyValue, to target: AttributeConversionTarget) {
+        switch target {
+        case .string:
+            if case .stringValue? = value.value { return }
+            value = .string(asString(value))
+        case .int:
+            switch value.value {
+            case .doubleValue(let d)?:
+                // Go's int64(float64) truncates toward zero; out-of-range results are unspecified there,
+                // here they saturate.
+                if d.isNaN { value.intValue = Int64.min } else if d >= 9.223372036854775807e18 { value.intValue = Int64.max } else if d < -9.223372036854775807e18 { value.intValue = Int64.min } else { value.intValue = Int64(d) }
+            case .boolValue(let b)?: value.intValue = b ? 1 : 0
+            case .stringValue(let s)?: if let i = goParseInt(s) { value.intValue = i }
+            default: break
+            }
+        case .double:
+            switch value.value {
+            case .intValue(let i)?: value.doubleValue = Double(i)
+            case .boolValue(let b)?: value.doubleValue = b ? 1 : 0
+            case .stringValue(let s)?: if let d = goParseFloat(s) { value.doubleValue = d }
+            default: break
+            }
+        }
+    }
+
+}

@@ -14,8 +14,6 @@ extension Opentelemetry_Proto_Metrics_V1_HistogramDataPoint: AttributeCarrier {}
 extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint: AttributeCarrier {}
 extension Opentelemetry_Proto_Metrics_V1_SummaryDataPoint: AttributeCarrier {}
 
-public typealias Metric = Opentelemetry_Proto_Metrics_V1_Metric
-
 extension AttributeCarrier {
     /// Edits the attribute list in place. The item gives up its reference to the list first, so the list is
     /// uniquely owned while `body` runs and is not copied (spans keep their fields behind a shared storage object

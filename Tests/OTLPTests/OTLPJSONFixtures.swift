@@ -16,7 +16,6 @@ typealias Resource = Opentelemetry_Proto_Resource_V1_Resource
 typealias Scope = Opentelemetry_Proto_Common_V1_InstrumentationScope
 typealias Exemplar = Opentelemetry_Proto_Metrics_V1_Exemplar
 typealias NumberDataPoint = Opentelemetry_Proto_Metrics_V1_NumberDataPoint
-typealias LogRecord = Opentelemetry_Proto_Logs_V1_LogRecord
 
 /// Messages with every field of every OTLP message set to a non-default value somewhere.
 enum Fixtures {

@@ -1,3 +1,4 @@
+import CollectorCore
 import CollectorTesting
 import OTLP
 @testable import Processors

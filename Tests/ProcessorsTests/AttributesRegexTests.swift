@@ -1,3 +1,4 @@
+import CollectorCore
 import Processors
 import Testing
 

@@ -25,6 +25,14 @@ import Testing
                 value: true
                 action: insert
             """,
+        "transform": """
+            trace_statements:
+              - set(span.attributes["conformance.checked"], true)
+            metric_statements:
+              - set(datapoint.attributes["conformance.checked"], true)
+            log_statements:
+              - set(log.attributes["conformance.checked"], true)
+            """,
         "resource": """
             attributes:
               - key: conformance.checked

@@ -59,8 +59,6 @@ public struct StoredLogRow: Sendable {
     }
 }
 
-public typealias LogRecord = Opentelemetry_Proto_Logs_V1_LogRecord
-
 /// Reads log records back from a database written by ``SQLiteTraceStore``.
 public struct LogReader: Sendable {
     let reader: any DatabaseReader

@@ -3,7 +3,7 @@ import Foundation
 import OTLP
 
 /// Conversions between attribute values, config scalars and text, with otelcol's (pdata's) rules.
-enum AttributeValueText {
+public enum AttributeValueText {
     // MARK: - Config scalars → values
 
     /// The value a YAML node stands for, typed as otelcol types it (yaml.v3 into `any`, then pdata's `FromRaw`):
@@ -12,7 +12,7 @@ enum AttributeValueText {
     ///
     /// otelsink's config tree keeps a scalar's text but not whether it was quoted, so `"123"` is read as the int
     /// 123 (otelcol would read a string); documented in docs/configuration.md.
-    static func value(from node: ConfigNode) -> AnyValue? {
+    public static func value(from node: ConfigNode) -> AnyValue? {
         switch node {
         case .null: return nil
         case .scalar(let text): return scalar(text)
@@ -36,7 +36,7 @@ enum AttributeValueText {
         }
     }
 
-    static func scalar(_ text: String) -> AnyValue {
+    public static func scalar(_ text: String) -> AnyValue {
         var v = AnyValue()
         switch text {
         case "true", "True", "TRUE": v.boolValue = true; return v
@@ -94,7 +94,7 @@ enum AttributeValueText {
 
     /// pdata's `Value.AsString()`: strings as they are, bools `true`/`false`, ints in decimal, doubles as
     /// JavaScript prints numbers, bytes in base64, arrays and maps as JSON, an empty value as "".
-    static func asString(_ value: AnyValue) -> String {
+    public static func asString(_ value: AnyValue) -> String {
         switch value.value {
         case .stringValue(let s)?: return s
         case .boolValue(let b)?: return b ? "true" : "false"
@@ -113,7 +113,7 @@ enum AttributeValueText {
 
     /// The text otelcol's attribute matcher compares a regexp against: strings, bools, ints, and doubles in Go's
     /// `%f`-style shortest form; nil for other types (they never match a regexp).
-    static func matchText(_ value: AnyValue) -> String? {
+    public static func matchText(_ value: AnyValue) -> String? {
         switch value.value {
         case .stringValue(let s)?: return s
         case .boolValue(let b)?: return b ? "true" : "false"
@@ -145,7 +145,7 @@ enum AttributeValueText {
     }
 
     /// Go's `strconv.FormatFloat(d, 'f', -1, 64)`.
-    static func formatFixed(_ d: Double) -> String {
+    public static func formatFixed(_ d: Double) -> String {
         if d.isNaN { return "NaN" }
         if d.isInfinite { return d > 0 ? "+Inf" : "-Inf" }
         let (digits, point) = shortestDigits(d)
@@ -163,7 +163,7 @@ enum AttributeValueText {
 
     /// Numbers as Go's encoding/json (and pdata's `AsString`) print them: fixed notation, or exponent notation
     /// below 1e-6 and from 1e21 (`1e-7`, `1e+21`).
-    static func jsonNumber(_ d: Double) -> String {
+    public static func jsonNumber(_ d: Double) -> String {
         let a = abs(d)
         guard a != 0, a < 1e-6 || a >= 1e21 else { return formatFixed(d) }
         let (digits, point) = shortestDigits(d)
@@ -229,37 +229,8 @@ enum AttributeValueText {
         out += "\""
     }
 
-    // MARK: - convert action
-
-    /// Converts as otelcol's attraction does; a value that cannot be converted (a string that does not parse,
-    /// an array or map to a number) is left as it was.
-    static func convert(_ value: inout AnyValue, to target: AttributeConversionTarget) {
-        switch target {
-        case .string:
-            if case .stringValue? = value.value { return }
-            value = .string(asString(value))
-        case .int:
-            switch value.value {
-            case .doubleValue(let d)?:
-                // Go's int64(float64) truncates toward zero; out-of-range results are unspecified there,
-                // here they saturate.
-                if d.isNaN { value.intValue = Int64.min } else if d >= 9.223372036854775807e18 { value.intValue = Int64.max } else if d < -9.223372036854775807e18 { value.intValue = Int64.min } else { value.intValue = Int64(d) }
-            case .boolValue(let b)?: value.intValue = b ? 1 : 0
-            case .stringValue(let s)?: if let i = goParseInt(s) { value.intValue = i }
-            default: break
-            }
-        case .double:
-            switch value.value {
-            case .intValue(let i)?: value.doubleValue = Double(i)
-            case .boolValue(let b)?: value.doubleValue = b ? 1 : 0
-            case .stringValue(let s)?: if let d = goParseFloat(s) { value.doubleValue = d }
-            default: break
-            }
-        }
-    }
-
     /// Go's `strconv.ParseInt(s, 10, 64)`: optional sign, decimal digits only.
-    static func goParseInt(_ s: String) -> Int64? {
+    public static func goParseInt(_ s: String) -> Int64? {
         var body = Substring(s)
         if body.first == "+" || body.first == "-" { body = body.dropFirst() }
         guard !body.isEmpty, body.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
@@ -268,7 +239,7 @@ enum AttributeValueText {
 
     /// Go's `strconv.ParseFloat(s, 64)`, for the forms people send: decimal and exponent notation, `inf`,
     /// `infinity`, `nan` (any case), hex floats; `_` separators are not accepted.
-    static func goParseFloat(_ s: String) -> Double? {
+    public static func goParseFloat(_ s: String) -> Double? {
         guard !s.isEmpty, !s.contains("_"), !s.contains(where: \.isWhitespace) else { return nil }
         var body = Substring(s.lowercased())
         if body.first == "+" || body.first == "-" { body = body.dropFirst() }

@@ -122,7 +122,7 @@ public struct AttributeRegex: @unchecked Sendable {
 
     /// Walks the pattern once: lists its capturing groups (named or not) and rewrites named groups as plain ones.
     /// Escapes and character classes are skipped so that a `(` inside them is not taken for a group.
-    static func scan(_ pattern: String) throws(CompileError) -> (groupNames: [String?], icuPattern: String) {
+    public static func scan(_ pattern: String) throws(CompileError) -> (groupNames: [String?], icuPattern: String) {
         let chars = Array(pattern.unicodeScalars)
         var out = String.UnicodeScalarView()
         var names: [String?] = []
