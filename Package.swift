@@ -340,7 +340,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProcessorsTests",
-            dependencies: ["Processors", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
+            dependencies: ["Processors", "OTTL", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
             swiftSettings: strict
         ),
         .testTarget(
