@@ -147,7 +147,7 @@ let package = Package(
         // The OpenTelemetry Transformation Language subset used by the transform processor and the routing connector.
         .target(
             name: "OTTL",
-            dependencies: ["CollectorCore", "OTLP"],
+            dependencies: ["CollectorCore", "OTLP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -331,7 +331,7 @@ let package = Package(
         .testTarget(
             name: "CollectorCoreTests",
             dependencies: [
-                "CollectorCore", "CollectorService", "CollectorTesting", "Extensions", "OTLP", "OTLPReceivers",
+                "CollectorCore", "CollectorService", "CollectorTesting", "Connectors", "Extensions", "OTLP", "OTLPReceivers",
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -186,8 +186,12 @@ public struct CollectorConfig: Sendable {
             if connectorAsReceiver[id] == nil {
                 problems.add(path: path, "connector is not used as a receiver in any pipeline (it must end one pipeline and start another)")
             }
-            guard let factory = config.connectors[id]?.factory as? any ConnectorFactory,
-                  let into = connectorAsExporter[id], let outOf = connectorAsReceiver[id] else { continue }
+            guard let factory = config.connectors[id]?.factory as? any ConnectorFactory else { continue }
+            let feeds = config.pipelines.filter { $0.value.receivers.contains(id) }.keys.sorted()
+            if let configured = config.connectors[id] {
+                for problem in factory.problems(config: configured.config, feeds: feeds) { problems.add(path: path, problem) }
+            }
+            guard let into = connectorAsExporter[id], let outOf = connectorAsReceiver[id] else { continue }
             for signal in into.sorted() where !outOf.contains(where: { factory.connects(signal, to: $0) }) {
                 problems.add(path: path, "connector takes \(signal) but no pipeline it feeds can receive what it makes of them")
             }

@@ -127,10 +127,40 @@ public protocol ConnectorFactory: ComponentFactory {
     func connects(_ from: Signal, to: Signal) -> Bool
     /// Builds the connector; `next` feeds the pipelines that list it as a receiver.
     func makeConnector(config: any ComponentConfig, next: SignalConsumers, context: ComponentContext) throws -> any Connector
+    /// Builds the connector with access to each pipeline it feeds (the `routing` connector sends data to some of
+    /// them). By default, `makeConnector(config:next:context:)` with all of them.
+    func makeConnector(config: any ComponentConfig, outputs: ConnectorOutputs, context: ComponentContext) throws -> any Connector
+    /// Problems with the connector's settings given the pipelines it feeds (`feeds`, by signal), reported at the
+    /// connector's path by validation; none by default.
+    func problems(config: any ComponentConfig, feeds: [PipelineID]) -> [String]
 }
 
 extension ConnectorFactory {
     public func connects(_ from: Signal, to: Signal) -> Bool { exporterSignals.contains(from) && receiverSignals.contains(to) }
+
+    public func makeConnector(config: any ComponentConfig, outputs: ConnectorOutputs, context: ComponentContext) throws -> any Connector {
+        try makeConnector(config: config, next: outputs.all, context: context)
+    }
+
+    public func problems(config: any ComponentConfig, feeds: [PipelineID]) -> [String] { [] }
+}
+
+/// The pipelines a connector feeds: all of them together, or the ones it picks.
+public struct ConnectorOutputs: Sendable {
+    /// Every pipeline that lists the connector as a receiver.
+    public let all: SignalConsumers
+    /// Their IDs.
+    public let pipelines: Set<PipelineID>
+    private let select: @Sendable ([PipelineID]) -> SignalConsumers
+
+    public init(all: SignalConsumers, pipelines: Set<PipelineID>, select: @escaping @Sendable ([PipelineID]) -> SignalConsumers) {
+        self.all = all
+        self.pipelines = pipelines
+        self.select = select
+    }
+
+    /// The given pipelines together (each delivery goes to every one of them); IDs it does not feed are skipped.
+    public func feeding(_ ids: [PipelineID]) -> SignalConsumers { select(ids) }
 }
 
 /// Raised when a factory is handed a config of another component's type (a programming error in the registry).

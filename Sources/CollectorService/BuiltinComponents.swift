@@ -27,6 +27,7 @@ extension ComponentRegistry {
         PrometheusExporterFactory(),
         SpanMetricsConnectorFactory(),
         ForwardConnectorFactory(),
+        RoutingConnectorFactory(),
         BatchProcessorFactory(),
         MemoryLimiterProcessorFactory(),
         ProbabilisticSamplerFactory(),

@@ -69,11 +69,22 @@ public struct Collector: Sendable {
         // Connectors are built before the pipelines they feed exist; their output is bound once those are built.
         var connectors: [ComponentID: any Connector] = [:]
         var connectorOutputs: [ComponentID: LateBoundConsumers] = [:]
+        var pipelineOutputs: [PipelineID: LateBoundConsumers] = [:]
         for (id, configured) in config.connectors.sorted(by: { $0.key < $1.key }) {
             guard let factory = configured.factory as? any ConnectorFactory else { continue }
             let output = LateBoundConsumers()
             connectorOutputs[id] = output
-            let connector = try factory.makeConnector(config: configured.config, next: output.consumers(factory.receiverSignals), context: context(id, .connector))
+            let fed = Set(config.pipelines.filter { $0.value.receivers.contains(id) }.keys)
+            var byPipeline: [PipelineID: SignalConsumers] = [:]
+            for pid in fed {
+                let late = pipelineOutputs[pid] ?? LateBoundConsumers()
+                pipelineOutputs[pid] = late
+                byPipeline[pid] = late.consumers([pid.signal])
+            }
+            let selected = byPipeline
+            let outputs = ConnectorOutputs(all: output.consumers(factory.receiverSignals), pipelines: fed,
+                                           select: { ids in .fanout(ids.compactMap { selected[$0] }) })
+            let connector = try factory.makeConnector(config: configured.config, outputs: outputs, context: context(id, .connector))
             connectors[id] = connector
             exporterInputs[id] = connector.consumers
         }
@@ -95,6 +106,9 @@ public struct Collector: Sendable {
         pipelineEntries = heads
         for (id, output) in connectorOutputs {
             output.bind(.fanout(config.pipelines.filter { $0.value.receivers.contains(id) }.compactMap { heads[$0.key] }))
+        }
+        for (pid, output) in pipelineOutputs {
+            if let head = heads[pid] { output.bind(head) }
         }
 
         // Extensions are built after exporters so that they can use them (the query API reads the sqlite store).

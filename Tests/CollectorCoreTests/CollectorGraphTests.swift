@@ -33,6 +33,8 @@ final class RecordingExporterFactory: ExporterFactory, Sendable {
     struct Config: ComponentConfig { var refuse: String }
     let spans = LockedValue<[String: Int]>([:])
     let logRecords = LockedValue<[String: Int]>([:])
+    /// The `tenant` resource attribute values each instance saw, with the span or record names under them.
+    let tenants = LockedValue<[String: Set<String>]>([:])
     let built = LockedValue<[String]>([])
     var type: String { "rec" }
     var kind: ComponentKind { .exporter }
@@ -62,6 +64,10 @@ private struct RecordingExporter: Exporter, TracesConsumer, LogsConsumer {
     func consume(_ traces: ExportTraceRequest) async throws {
         try check()
         factory.spans.withLock { $0[id, default: 0] += traces.spanCount }
+        for rs in traces.resourceSpans {
+            let tenant = rs.resource.attributes.stringValue("tenant") ?? "-"
+            for ss in rs.scopeSpans { for s in ss.spans { factory.tenants.withLock { _ = $0[id, default: []].insert("\(tenant):\(s.name)") } } }
+        }
     }
     func consume(_ logs: ExportLogsRequest) async throws {
         try check()

@@ -23,7 +23,7 @@ import Testing
     }
 
     static func errors(_ telemetry: TelemetryRegistry) -> UInt64 {
-        telemetry.counter("otelsink_processor_ottl_errors_total", help: "", labels: ["processor": "transform"]).value
+        telemetry.counter("otelsink_ottl_errors_total", help: "", labels: ["component": "transform"]).value
     }
 
     static func request() -> ExportTraceRequest {

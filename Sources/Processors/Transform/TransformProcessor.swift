@@ -2,7 +2,6 @@ import CollectorCore
 import Logging
 import OTLP
 import OTTL
-import Synchronization
 
 /// The `transform` processor: runs OTTL statements on the spans, span events, metrics, data points, log records,
 /// scopes and resources of each batch, in place, in the order the config lists them.
@@ -10,16 +9,16 @@ import Synchronization
 /// A statement that fails on an item (a value of the wrong type, an index out of range) is handled per
 /// `error_mode`: `propagate` refuses the whole request as invalid data (INVALID_ARGUMENT / HTTP 400, naming the
 /// statement), `ignore` logs it (at most once every 10 s, with a count) and goes on with the next statement,
-/// `silent` goes on without logging. Every failure is counted in `otelsink_processor_ottl_errors_total`.
+/// `silent` goes on without logging. Every failure is counted in `otelsink_ottl_errors_total` (``OTTLFailureHandler``).
 public struct TransformProcessor: StatelessProcessor, TracesConsumer, MetricsConsumer, LogsConsumer {
     public let config: TransformProcessorConfig
     let next: SignalConsumers
-    private let failures: FailureLog
+    private let failures: OTTLFailureHandler
 
     public init(config: TransformProcessorConfig, next: SignalConsumers, context: ComponentContext) {
         self.config = config
         self.next = next
-        self.failures = FailureLog(context: context)
+        self.failures = OTTLFailureHandler(context: context, component: "transform")
     }
 
     public var mutatesData: Bool { true }
@@ -85,47 +84,6 @@ public struct TransformProcessor: StatelessProcessor, TracesConsumer, MetricsCon
                 try statement.execute(&target)
             } catch {
                 try failures.handle(error, in: statement.text, mode: mode)
-            }
-        }
-    }
-
-    /// Counts failures and, under `ignore`, logs them without flooding the log.
-    final class FailureLog: Sendable {
-        private let logger: Logger
-        private let counter: TelemetryCounter
-        private let clock: any MonotonicClock
-        private let state = Mutex<(last: Duration?, suppressed: Int)>((nil, 0))
-        private static let interval = Duration.seconds(10)
-
-        init(context: ComponentContext) {
-            logger = context.logger
-            clock = context.clock
-            counter = context.telemetry.counter("otelsink_processor_ottl_errors_total",
-                                                help: "OTTL statements or conditions that failed on an item.",
-                                                labels: ["processor": context.id.description])
-        }
-
-        func handle(_ error: any Error, in text: String, mode: OTTLErrorMode) throws {
-            counter.add(1)
-            switch mode {
-            case .propagate:
-                throw PipelineError(.invalidData, "transform: \"\(text)\" failed: \(error)")
-            case .silent:
-                return
-            case .ignore:
-                let now = clock.now
-                let suppressed: Int? = state.withLock { s in
-                    if let last = s.last, now - last < Self.interval {
-                        s.suppressed += 1
-                        return nil
-                    }
-                    defer { s = (now, 0) }
-                    return s.suppressed
-                }
-                guard let suppressed else { return }
-                logger.warning("transform statement failed; going on (error_mode: ignore)",
-                               metadata: ["statement": "\(text)", "error": "\(error)",
-                                          "suppressed_since_last": "\(suppressed)"])
             }
         }
     }
