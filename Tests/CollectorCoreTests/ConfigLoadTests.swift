@@ -136,20 +136,20 @@ struct ConfigLoadTests {
               otlp:
                 protocols: {grpc: {endpoint: 127.0.0.1:0}}
             processors:
-              transform:
-                trace_statements: []
+              groupbytrace:
+                wait_duration: 1s
             exporters:
               kafka:
                 brokers: [a]
             service:
               extensions: [zpages]
               pipelines:
-                traces: {receivers: [otlp], processors: [transform], exporters: [kafka]}
+                traces: {receivers: [otlp], processors: [groupbytrace], exporters: [kafka]}
             """
         let problems = loadProblemTexts(yaml)
         #expect(problems.count == 3, "\(problems)")
         #expect(problems.allSatisfy { $0.contains("unknown") && $0.contains("type") }, "\(problems)")
-        #expect(problems.contains { $0.hasPrefix("processors::transform: unknown processor type") })
+        #expect(problems.contains { $0.hasPrefix("processors::groupbytrace: unknown processor type") })
         #expect(problems.contains { $0.hasPrefix("exporters::kafka: unknown exporter type") })
         #expect(problems.contains { $0.hasPrefix("extensions::zpages: unknown extension type") })
         // A reference to something not defined at all is still reported.
