@@ -36,7 +36,7 @@ SELECTED=("$@")
 # and edits it in place; the baseline decodes the same way, so the decode is subtracted.
 POOL=(--pregenerate 512 --concurrency 1 --decode-each)
 run baseline baseline --seconds "$SECONDS_PER" "${POOL[@]}"
-for scenario in memory_limiter attributes attributes_hash resource filter probabilistic_sampler; do
+for scenario in memory_limiter attributes attributes_hash resource filter transform routing probabilistic_sampler; do
     if [ ${#SELECTED[@]} -eq 0 ] || wanted "$scenario"; then run "$scenario" "$scenario" --seconds "$SECONDS_PER" "${POOL[@]}"; fi
 done
 # Scenarios that remember traces or store them need fresh IDs: requests are generated as they are sent, and the

@@ -196,7 +196,7 @@ enum OTTLEditors {
         for m in regex.allMatches(in: s) {
             guard let whole = m[0] else { continue }
             let result = transform.apply(regex.expand(template, match: m, in: s))
-            updated = updated.replacingOccurrences(of: String(s[whole]), with: result)
+            updated = updated.replacingOccurrences(of: String(s[whole]), with: result, options: .literal)
         }
         return updated
     }

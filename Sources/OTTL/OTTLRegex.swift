@@ -9,12 +9,16 @@ struct OTTLRegex: @unchecked Sendable {
     let matcher: AttributeRegex
     private let icu: NSRegularExpression
     private let groupNames: [String?]
+    /// The pattern when it is plain text (no regex syntax), so replacing can skip ICU.
+    private let literal: String?
 
     init(_ pattern: String) throws {
         matcher = try AttributeRegex(pattern)
         let scanned = try AttributeRegex.scan(pattern)
         groupNames = scanned.groupNames
         icu = try NSRegularExpression(pattern: scanned.icuPattern)
+        let syntax = Set("\\.+*?()|[]{}^$")
+        literal = !pattern.isEmpty && !pattern.contains(where: syntax.contains) ? pattern : nil
     }
 
     func matches(_ text: String) -> Bool { matcher.matches(text) }
@@ -28,6 +32,7 @@ struct OTTLRegex: @unchecked Sendable {
 
     /// Every match replaced by `template` expanded with that match's groups.
     func replaceAll(in text: String, template: String) -> String {
+        if let literal, !template.contains("$") { return text.replacingOccurrences(of: literal, with: template, options: .literal) }
         let matches = allMatches(in: text)
         guard !matches.isEmpty else { return text }
         var out = ""
