@@ -72,7 +72,7 @@ enum OTTLInference {
                     + allowed.map { "\($0.rawValue)." }.joined(separator: ", "))
             }
             throw OTTLParseError(text: text, offset: 0, message: "cannot tell which context this is for: prefix its paths with "
-                + allowed.map { "\($0.rawValue)." }.joined(separator: ", ") + " or give context: and statements:")
+                + allowed.map { "\($0.rawValue)." }.joined(separator: ", ") + " (or give the context explicitly)")
         }
         for (c, offset) in named where !deepest.0.reachable.contains(c) {
             throw OTTLParseError(text: text, offset: offset, message: "\(c.rawValue) and \(deepest.0.rawValue) paths cannot be mixed")

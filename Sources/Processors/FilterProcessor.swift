@@ -1,17 +1,37 @@
 import CollectorCore
+import Logging
 import OTLP
+import OTTL
 
 /// The `filter` processor: drops spans, span events, metrics, data points and log records that its
 /// `include`/`exclude` match properties do not select (an item is kept when it matches `include`, if given, and
 /// does not match `exclude`, if given). Scopes and resources left empty are removed; a batch left empty is not
 /// forwarded at all (the caller is answered with success, as otelcol does).
+///
+/// With OTTL conditions, an item for which any condition of its context holds is dropped; a condition that fails
+/// to evaluate is handled per `error_mode` (``OTTLFailureHandler``: under `propagate` the request is refused).
 public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsumer, LogsConsumer {
     public let config: FilterProcessorConfig
     let next: SignalConsumers
+    let failures: OTTLFailureHandler
 
-    public init(config: FilterProcessorConfig, next: SignalConsumers) {
+    public init(config: FilterProcessorConfig, next: SignalConsumers,
+                context: ComponentContext = ComponentContext(id: ComponentID(type: "filter"), logger: Logger(label: "otelsink.filter"))) {
         self.config = config
         self.next = next
+        self.failures = OTTLFailureHandler(context: context, component: "filter")
+    }
+
+    /// Whether any condition of `group` holds for the item in `target`.
+    private func holds(_ group: [OTTLCondition], _ target: inout OTTLTarget) throws -> Bool {
+        for condition in group {
+            do {
+                if try condition.evaluate(&target) { return true }
+            } catch {
+                try failures.handle(error, in: condition.text, mode: config.errorMode)
+            }
+        }
+        return false
     }
 
     public var mutatesData: Bool { true }
@@ -21,7 +41,17 @@ public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsum
     // MARK: - Traces
 
     public func consume(_ traces: consuming ExportTraceRequest) async throws {
-        try await next.forward(consume traces) { process(&$0) }
+        guard let downstream = next.traces else { return }
+        var request = consume traces
+        guard try filterWithConditions(&request), process(&request) else { return }
+        try await downstream.consume(consume request)
+    }
+
+    /// Applies the OTTL conditions for traces; returns false when nothing is left.
+    public func filterWithConditions(_ request: inout ExportTraceRequest) throws -> Bool {
+        guard let groups = config.conditions[.traces], !groups.isEmpty else { return true }
+        for (context, group) in groups { try OTTLFilter.traces(&request, context) { try holds(group, &$0) } }
+        return !request.resourceSpans.isEmpty
     }
 
     /// Filters `request` in place; returns false when nothing is left to forward.
@@ -62,7 +92,17 @@ public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsum
     // MARK: - Metrics
 
     public func consume(_ metrics: consuming ExportMetricsRequest) async throws {
-        try await next.forward(consume metrics) { process(&$0) }
+        guard let downstream = next.metrics else { return }
+        var request = consume metrics
+        guard try filterWithConditions(&request), process(&request) else { return }
+        try await downstream.consume(consume request)
+    }
+
+    /// Applies the OTTL conditions for metrics; returns false when nothing is left.
+    public func filterWithConditions(_ request: inout ExportMetricsRequest) throws -> Bool {
+        guard let groups = config.conditions[.metrics], !groups.isEmpty else { return true }
+        for (context, group) in groups { try OTTLFilter.metrics(&request, context) { try holds(group, &$0) } }
+        return !request.resourceMetrics.isEmpty
     }
 
     /// Filters `request` in place; returns false when nothing is left to forward.
@@ -119,7 +159,17 @@ public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsum
     // MARK: - Logs
 
     public func consume(_ logs: consuming ExportLogsRequest) async throws {
-        try await next.forward(consume logs) { process(&$0) }
+        guard let downstream = next.logs else { return }
+        var request = consume logs
+        guard try filterWithConditions(&request), process(&request) else { return }
+        try await downstream.consume(consume request)
+    }
+
+    /// Applies the OTTL conditions for logs; returns false when nothing is left.
+    public func filterWithConditions(_ request: inout ExportLogsRequest) throws -> Bool {
+        guard let groups = config.conditions[.logs], !groups.isEmpty else { return true }
+        for (context, group) in groups { try OTTLFilter.logs(&request, context) { try holds(group, &$0) } }
+        return !request.resourceLogs.isEmpty
     }
 
     /// Filters `request` in place; returns false when nothing is left to forward.
@@ -151,11 +201,11 @@ public struct FilterProcessorFactory: ProcessorFactory {
     public var type: String { "filter" }
     public var kind: ComponentKind { .processor }
     public var signals: Set<Signal> { [.traces, .metrics, .logs] }
-    public var summary: String { "drops spans, span events, metrics, data points and log records by include/exclude match properties" }
+    public var summary: String { "drops spans, span events, metrics, data points and log records by OTTL conditions or include/exclude match properties" }
 
     public func readConfig(_ reader: ConfigReader) -> any ComponentConfig { FilterProcessorConfig(reading: reader) }
 
     public func makeProcessor(config: any ComponentConfig, next: SignalConsumers, context: ComponentContext) throws -> any Processor {
-        FilterProcessor(config: try config.as(FilterProcessorConfig.self, for: "filter"), next: next)
+        FilterProcessor(config: try config.as(FilterProcessorConfig.self, for: "filter"), next: next, context: context)
     }
 }

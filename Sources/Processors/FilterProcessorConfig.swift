@@ -1,8 +1,11 @@
 import CollectorCore
+import OTTL
 
 /// Settings of the `filter` processor: otelcol-contrib's filter processor in its match-properties form
 /// (`spans`, `metrics`, `logs` with `include`/`exclude`), plus two otelsink blocks in the same style for what that
-/// form cannot express: `span_events` and `data_points`. OTTL conditions are rejected with a clear message.
+/// form cannot express: `span_events` and `data_points`; and its OTTL form (`traces.span`, `metrics.datapoint`,
+/// `logs.log_record`, …, and the flat `trace_conditions`, `metric_conditions`, `log_conditions`), whose conditions
+/// drop the items they hold for. One signal uses one form or the other.
 public struct FilterProcessorConfig: ComponentConfig {
     /// `spans.include`/`exclude`: which spans are kept.
     public var spans: MatchConfig
@@ -15,8 +18,12 @@ public struct FilterProcessorConfig: ComponentConfig {
     public var dataPoints: MatchConfig
     /// `logs.include`/`exclude`: which log records are kept (otelcol's `LogMatchProperties`).
     public var logs: MatchConfig
+    /// OTTL conditions per signal, in the order they are evaluated (resource before its items); an item for which
+    /// any holds is dropped.
+    public var conditions: [Signal: [(context: OTTLContext, conditions: [OTTLCondition])]] = [:]
+    public var errorMode: OTTLErrorMode = .propagate
 
-    static let ottlMessage = "OTTL conditions are not supported by otelsink; use include/exclude match properties"
+    static let mixedMessage = "OTTL conditions and include/exclude match properties cannot be used for the same signal"
 
     public static let spanKeys: [String: MatchProperties.Field] = MatchProperties.generalKeys.merging(["status_codes": .statusCodes]) { a, _ in a }
     public static let spanEventKeys: [String: MatchProperties.Field] = [
@@ -41,22 +48,18 @@ public struct FilterProcessorConfig: ComponentConfig {
     }
 
     public init(reading r: ConfigReader) {
-        // error_mode only governs OTTL evaluation errors; match properties cannot fail, so it has no effect.
-        let mode = r.string("error_mode", default: "propagate")
-        if !["ignore", "silent", "propagate"].contains(mode) {
-            r.report("error_mode", "expected one of ignore, silent, propagate; got \"\(mode)\"")
-        }
-        for key in ["trace_conditions", "metric_conditions", "log_conditions", "profile_conditions", "profiles"] where r.contains(key) {
+        // error_mode governs OTTL evaluation errors; match properties cannot fail.
+        errorMode = OTTLErrorMode.read(r)
+        for key in ["profile_conditions", "profiles"] where r.contains(key) {
             _ = r.raw(key)
-            r.report(key, Self.ottlMessage)
+            r.report(key, "profiles are not supported by otelsink")
         }
-        if r.contains("traces") {
-            let traces = r.child("traces")
-            for key in ["resource", "span", "spanevent"] where traces.contains(key) {
-                _ = traces.raw(key)
-                traces.report(key, Self.ottlMessage)
-            }
-        }
+        conditions[.traces] = Self.conditions(r, block: "traces", keys: ["resource": .resource, "span": .span, "spanevent": .spanevent],
+                                              flat: "trace_conditions", signal: .traces)
+        conditions[.metrics] = Self.conditions(r, block: "metrics", keys: ["resource": .resource, "metric": .metric, "datapoint": .datapoint],
+                                               flat: "metric_conditions", signal: .metrics)
+        conditions[.logs] = Self.conditions(r, block: "logs", keys: ["resource": .resource, "log_record": .log],
+                                            flat: "log_conditions", signal: .logs)
 
         spans = .none
         if r.contains("spans") {
@@ -75,10 +78,6 @@ public struct FilterProcessorConfig: ComponentConfig {
         metrics = .none
         if r.contains("metrics") {
             let m = r.child("metrics")
-            for key in ["resource", "metric", "datapoint"] where m.contains(key) {
-                _ = m.raw(key)
-                m.report(key, Self.ottlMessage)
-            }
             for side in ["include", "exclude"] where m.contains(side) {
                 let block = m.child(side)
                 if block.contains("expressions") {
@@ -102,14 +101,42 @@ public struct FilterProcessorConfig: ComponentConfig {
         logs = .none
         if r.contains("logs") {
             let l = r.child("logs")
-            for key in ["resource", "log_record"] where l.contains(key) {
-                _ = l.raw(key)
-                l.report(key, Self.ottlMessage)
-            }
             let read = MatchConfig(reading: l, keys: Self.logKeys)
             // As otelcol: an include/exclude without any property is ignored.
             logs = MatchConfig(include: read.include.flatMap { $0.given.isEmpty ? nil : $0 }, exclude: read.exclude.flatMap { $0.given.isEmpty ? nil : $0 })
         }
+        for (signal, blocks) in [(Signal.traces, [spans, spanEvents]), (.metrics, [metrics, dataPoints]), (.logs, [logs])]
+        where conditions[signal]?.isEmpty == false && blocks.contains(where: { $0.include != nil || $0.exclude != nil }) {
+            r.report(nil, "\(signal): " + Self.mixedMessage)
+        }
+    }
+
+    /// The OTTL conditions of one signal: `block.<context>` lists (explicit context) and the flat list (context
+    /// inferred per condition), grouped by context and ordered from the resource inwards.
+    private static func conditions(_ r: ConfigReader, block: String, keys: [String: OTTLContext], flat: String,
+                                   signal: Signal) -> [(context: OTTLContext, conditions: [OTTLCondition])] {
+        var byContext: [OTTLContext: [OTTLCondition]] = [:]
+        if r.contains(block) {
+            let b = r.child(block)
+            for (key, context) in keys.sorted(by: { $0.key < $1.key }) where b.contains(key) {
+                for (i, text) in b.stringList(key).enumerated() {
+                    do {
+                        byContext[context, default: []].append(try OTTLCondition(text, context: context, signal: signal))
+                    } catch {
+                        r.problems.add(path: b.pathString(key) + "::\(i)", "condition \(error)")
+                    }
+                }
+            }
+        }
+        for (i, text) in r.stringList(flat).enumerated() {
+            do {
+                let c = try OTTLCondition(text, context: nil, signal: signal)
+                byContext[c.context, default: []].append(c)
+            } catch {
+                r.problems.add(path: r.pathString(flat) + "::\(i)", "condition \(error)")
+            }
+        }
+        return OTTLContext.contexts(for: signal).compactMap { c in byContext[c].map { (c, $0) } }
     }
 
     /// An otelsink block (`span_events`, `data_points`): include/exclude, each needing at least one property.
