@@ -50,16 +50,17 @@ public struct QueryExtensionFactory: ExtensionFactory {
             report("storage", "references exporter \"\(c.storage)\", which is not defined under exporters")
             return
         }
-        if !(exporter.factory is SQLiteExporterFactory) {
-            report("storage", "exporter \"\(c.storage)\" is of type \(exporter.factory.type); the query API reads a sqlite exporter")
+        if !(exporter.factory is any QueryableExporterFactory) {
+            report("storage", "exporter \"\(c.storage)\" is of type \(exporter.factory.type), which cannot serve queries; the query API reads a sqlite exporter")
         }
     }
 
     public func makeExtension(config: any ComponentConfig, host: ExtensionHost, context: ComponentContext) throws -> any Extension {
         let c = try config.as(QueryConfig.self, for: "query")
-        guard let id = try? ComponentID(parsing: c.storage), let exporter = host.exporters[id] as? SQLiteExporter else {
-            throw ConfigTypeMismatch(component: "query (storage \(c.storage))")
+        guard let id = try? ComponentID(parsing: c.storage), let exporter = host.exporters[id] as? any QueryableExporter else {
+            throw ConfigProblem(path: "extensions::\(context.id)::storage",
+                                "exporter \"\(c.storage)\" is not built or cannot serve queries; the query API reads a sqlite exporter")
         }
-        return QueryExtension(config: c, reader: TraceReader(store: exporter.store), context: context)
+        return QueryExtension(config: c, reader: TraceReader(store: exporter.queryableStore), context: context)
     }
 }

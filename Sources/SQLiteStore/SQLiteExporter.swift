@@ -5,8 +5,10 @@ import ServiceLifecycle
 
 /// The `sqlite` exporter: stores traces and logs durably in SQLite. An export completes when its spans or log
 /// records are committed.
-public struct SQLiteExporter: Exporter, TracesConsumer, LogsConsumer {
+public struct SQLiteExporter: QueryableExporter, TracesConsumer, LogsConsumer {
     public let store: SQLiteTraceStore
+
+    public var queryableStore: SQLiteTraceStore { store }
 
     public init(store: SQLiteTraceStore) { self.store = store }
 
@@ -45,7 +47,7 @@ public struct SQLiteExporter: Exporter, TracesConsumer, LogsConsumer {
 }
 
 /// Registers the `sqlite` exporter.
-public struct SQLiteExporterFactory: ExporterFactory {
+public struct SQLiteExporterFactory: QueryableExporterFactory {
     public init() {}
     public var type: String { "sqlite" }
     public var kind: ComponentKind { .exporter }

@@ -318,7 +318,7 @@ enum SpanFactoryLike {
         #expect(unknown.contains("not defined under exporters"))
         let (_, wrongType) = load(pipelines + "extensions: { query: { storage: debug } }\n")
         #expect(wrongType.contains("extensions::query::storage"))
-        #expect(wrongType.contains("sqlite"))
+        #expect(wrongType.contains("exporter \"debug\" is of type debug, which cannot serve queries"))
     }
 
     @Test func badSettingsAreReportedWithTheirPaths() {
