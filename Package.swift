@@ -345,7 +345,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PrometheusExporterTests",
-            dependencies: ["PrometheusExporter", "GzipCompression", "Connectors", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
+            dependencies: ["PrometheusExporter", "GzipCompression", "Connectors", "QueryAPI", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -18,7 +18,7 @@ public struct QueryExtension: Extension {
 
     /// Listens until graceful shutdown; then stops accepting, lets requests in flight finish (bounded) and returns.
     public func run() async throws {
-        let latency = PipelineTelemetry.QueryAPILatency(registry: context.telemetry)
+        let latency = QueryAPILatency(registry: context.telemetry)
         let authenticator = try config.auth.map { try context.extensions.authenticator($0) }
         let router = QueryRouter(service: service, observe: { route, took in latency.observe(route: route, took) }, authenticator: authenticator)
         let options = try ListenerOptions(config.listener, applicationProtocols: ["http/1.1"])

@@ -2,6 +2,7 @@ import CollectorCore
 import CollectorService
 import CollectorTesting
 import OTLP
+import QueryAPI
 @testable import PrometheusExporter
 import Testing
 
@@ -67,7 +68,7 @@ import Testing
 
     @Test func queryAPILatencyHookRecordsPerRoute() {
         let registry = TelemetryRegistry()
-        let latency = PipelineTelemetry.QueryAPILatency(registry: registry)
+        let latency = QueryAPILatency(registry: registry)
         latency.observe(route: "/api/traces", .milliseconds(3))
         let family = registry.snapshot().first { $0.name == "otelsink_query_request_duration_seconds" }
         guard case .histogram(_, _, _, let count)? = family?.series.first?.value else { Issue.record("no histogram"); return }
