@@ -32,7 +32,7 @@ struct OTTLRegex: @unchecked Sendable {
 
     /// Every match replaced by `template` expanded with that match's groups.
     func replaceAll(in text: String, template: String) -> String {
-        if let literal, !template.contains("$") { return text.replacingOccurrences(of: literal, with: template, options: .literal) }
+        if let literal, !template.contains("$") { return Self.replace(literal, with: template, in: text) }
         let matches = allMatches(in: text)
         guard !matches.isEmpty else { return text }
         var out = ""
@@ -45,6 +45,33 @@ struct OTTLRegex: @unchecked Sendable {
         }
         out += text[last...]
         return out
+    }
+
+    /// Every non-overlapping occurrence of `needle` (from the left) replaced, byte for byte as Go's
+    /// `strings.ReplaceAll` does, without Foundation (whose bridging costs microseconds per call).
+    static func replace(_ needle: String, with replacement: String, in text: String) -> String {
+        let n = Array(needle.utf8), r = Array(replacement.utf8)
+        guard !n.isEmpty else { return text }
+        var t = Array(text.utf8)
+        guard t.count >= n.count else { return text }
+        var out: [UInt8] = []
+        var i = 0, copied = 0
+        let last = t.count - n.count
+        while i <= last {
+            if t[i] == n[0], t[i..<i + n.count].elementsEqual(n) {
+                if out.isEmpty { out.reserveCapacity(t.count + max(0, r.count - n.count) * 4) }
+                out.append(contentsOf: t[copied..<i])
+                out.append(contentsOf: r)
+                i += n.count
+                copied = i
+            } else {
+                i += 1
+            }
+        }
+        guard copied > 0 else { return text }
+        out.append(contentsOf: t[copied...])
+        t = out
+        return String(decoding: t, as: UTF8.self)
     }
 
     /// Go's `Regexp.Expand`: `$name` / `${name}` take the longest run of letters, digits and `_` as the name; a

@@ -50,6 +50,9 @@ import Testing
              expected: #""SELECT * FROM t WHERE pw=? AND token=?""#),
         Case(statement: #"replace_pattern(span.attributes["user.password"], "^.*$", "$0", SHA256, "sha256:%s")"#, key: "user.password",
              expected: #""sha256:f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7""#),
+        Case(statement: #"replace_pattern(span.attributes["db.statement"], "'", "\"")"#, key: "db.statement",
+             expected: #""SELECT * FROM t WHERE pw="secret" AND token="abc"""#),
+        Case(statement: #"replace_pattern(span.attributes["user.password"], "hunter", "ø")"#, key: "user.password", expected: #""ø2""#),
         Case(statement: #"replace_pattern(span.attributes["http.status_code"], "5", "x")"#, key: "http.status_code", expected: "500"),
         Case(statement: #"replace_all_patterns(span.attributes, "value", "secret|hunter2", "***")"#, key: "user.password", expected: #""***""#),
         Case(statement: #"replace_all_patterns(span.attributes, "value", "secret|hunter2", "***")"#, key: "db.statement",
@@ -238,5 +241,13 @@ import Testing
         #expect(!r.resourceSpans[0].hasResource)
         #expect(!r.resourceSpans[0].scopeSpans[0].hasScope)
         #expect(F.span(r).name == "x")
+    }
+}
+
+extension OTTLStatementTests {
+    @Test func plainTextPatternsReplaceEveryOccurrenceFromTheLeft() throws {
+        var r = F.traces()
+        try F.run([#"set(span.attributes["s"], "aaaXaa")"#, #"replace_pattern(span.attributes["s"], "aa", "b")"#], on: &r)
+        #expect(F.span(r).attributes.stringValue("s") == "baXb")
     }
 }
