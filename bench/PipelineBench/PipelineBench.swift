@@ -38,6 +38,9 @@ struct PipelineBench: AsyncParsableCommand {
     @Flag(help: "With --pregenerate: keep the requests as protobuf bytes and decode a fresh copy for every send, so the pipeline owns what it gets (as it does behind a receiver) and edits in place. CPU per span is then the feeding thread's CPU inside the pipeline calls (the decode before each call is not counted), which is exact for pipelines that answer without suspending (stateless processors, nop).")
     var decodeEach = false
 
+    @Flag(help: "Hand each request to the pipeline in wire form (EncodedTraces: serialized and indexed before the call, as the OTLP receiver does), so consumers that read the bytes never decode it. The encoding counts in the process's CPU: subtract a baseline run with the same flag.")
+    var encoded = false
+
     @Option(help: "A label for the result line.")
     var label: String = ""
 
@@ -97,9 +100,16 @@ struct PipelineBench: AsyncParsableCommand {
                             request = pool[sent % pool.count]
                         }
                         sent += concurrency
+                        var wire: EncodedTraces?
+                        if encoded { wire = try? EncodedTraces(encoding: request) }
                         let began = ContinuousClock.now
                         let cpuBefore = ThreadCPU.nanos()
-                        let ok = (try? await entry.consume(consume request)) != nil
+                        let ok: Bool
+                        if let wire {
+                            ok = (try? await entry.consume(wire)) != nil
+                        } else {
+                            ok = (try? await entry.consume(consume request)) != nil
+                        }
                         let cpuInside = ThreadCPU.nanos() - cpuBefore
                         if began >= warmupEnd {
                             stats.record(latency: ContinuousClock.now - began, ok: ok, spans: Workload.spansPerRequest)
