@@ -106,25 +106,25 @@ def test_real_prometheus_reads_the_service_graph_of_two_sdk_services(server_fact
     prom = PrometheusServer(tmp_path, [server.prometheus_address, server.telemetry_address])
     try:
         # The request edge, as Grafana's service graph panel queries it.
-        total = prom.wait_for('sum by (client, server) (traces_service_graph_request_total{client="frontend",server="backend"})')
+        total = prom.wait_for('sum by (client, server) (traces_service_graph_request_total{client="frontend",server="backend",connection_type=""})')
         assert value(total) == 3, total
-        series = prom.query('traces_service_graph_request_total{client="frontend",server="backend"}')
+        series = prom.query('traces_service_graph_request_total{client="frontend",server="backend",connection_type=""}')
         assert sorted((r["metric"]["failed"], float(r["value"][1])) for r in series) == [("false", 2), ("true", 1)], series
         labels = series[0]["metric"]
         assert labels.get("connection_type", "") == ""
         assert labels["client_deployment_environment"] == "test" and labels["server_deployment_environment"] == "test"
-        failed = prom.wait_for('sum by (client, server) (traces_service_graph_request_failed_total{client="frontend",server="backend"})')
+        failed = prom.wait_for('sum by (client, server) (traces_service_graph_request_failed_total{client="frontend",server="backend",connection_type=""})')
         assert value(failed) == 1, failed
         # Latency from both sides, in seconds; the server side took at least 13 ms each time.
-        count = prom.wait_for('sum(traces_service_graph_request_server_seconds_count{client="frontend",server="backend"})')
+        count = prom.wait_for('sum(traces_service_graph_request_server_seconds_count{client="frontend",server="backend",connection_type=""})')
         assert value(count) == 3
-        total_seconds = value(prom.query('sum(traces_service_graph_request_server_seconds_sum{client="frontend",server="backend"})'))
+        total_seconds = value(prom.query('sum(traces_service_graph_request_server_seconds_sum{client="frontend",server="backend",connection_type=""})'))
         assert 0.03 < total_seconds < 5, total_seconds
-        client_sum = value(prom.query('sum(traces_service_graph_request_client_seconds_sum{client="frontend",server="backend"})'))
+        client_sum = value(prom.query('sum(traces_service_graph_request_client_seconds_sum{client="frontend",server="backend",connection_type=""})'))
         assert client_sum >= total_seconds
-        inf = prom.query('sum(traces_service_graph_request_server_seconds_bucket{client="frontend",server="backend",le="+Inf"})')
+        inf = prom.query('sum(traces_service_graph_request_server_seconds_bucket{client="frontend",server="backend",connection_type="",le="+Inf"})')
         assert value(inf) == 3
-        median = prom.query('histogram_quantile(0.5, sum by (le) (traces_service_graph_request_server_seconds_bucket{client="frontend",server="backend"}))')
+        median = prom.query('histogram_quantile(0.5, sum by (le) (traces_service_graph_request_server_seconds_bucket{client="frontend",server="backend",connection_type=""}))')
         assert 0.01 <= value(median) <= 5, median
         # Messaging and database edges.
         messaging = prom.wait_for('traces_service_graph_request_total{connection_type="messaging_system"}')
