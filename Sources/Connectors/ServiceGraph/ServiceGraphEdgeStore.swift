@@ -5,6 +5,11 @@
 /// from its head. The slot array never grows past `maxItems`, and a full store takes no new edge unless its oldest
 /// has expired: memory is bounded whatever the offered load. Not thread-safe; the connector holds it under its
 /// lock.
+///
+/// Edges are found by key through a chained hash table threaded through the same slots (bucket heads in
+/// `buckets`, the next slot of a chain in the slot), with Swift's seeded `Hasher`, so IDs chosen to collide do not
+/// make chains long. A `Dictionary` beside the slots cost a lookup, an insertion and a removal (with its backward
+/// shift) in a table of up to `maxItems` random keys per edge: cache misses that were most of the store's time.
 struct ServiceGraphEdgeStore: Sendable {
     /// What an upsert did with a span.
     enum Outcome {
@@ -21,15 +26,20 @@ struct ServiceGraphEdgeStore: Sendable {
     private struct Slot: Sendable {
         var edge: ServiceGraphEdge
         var expiresAt: Duration
+        var hash: Int
         var previous: Int32 = -1
         var next: Int32 = -1
+        /// The next slot in this slot's hash chain.
+        var chain: Int32 = -1
     }
 
     let maxItems: Int
     let ttl: Duration
     private var slots: [Slot] = []
     private var free: [Int32] = []
-    private var index: [ServiceGraphEdgeKey: Int32] = [:]
+    /// Heads of the hash chains (a power of two of them, at least as many as live edges).
+    private var buckets: [Int32] = Array(repeating: -1, count: 64)
+    private var live = 0
     private var head: Int32 = -1
     private var tail: Int32 = -1
 
@@ -39,13 +49,14 @@ struct ServiceGraphEdgeStore: Sendable {
     }
 
     /// Edges waiting now.
-    var count: Int { index.count }
+    var count: Int { live }
 
     /// Folds `span` into the edge of its key, creating the edge if needed. An edge that becomes complete leaves the
     /// store and is returned. When the store is full, expired edges at its head are removed first (appended to
     /// `expired`) to make room, as otelcol does.
     mutating func upsert(_ span: ServiceGraphSpanSide, now: Duration, expired: inout [ServiceGraphEdge]) -> Outcome {
-        if let i = index[span.key] {
+        let hash = span.key.hashValue
+        if let i = find(span.key, hash: hash) {
             let slot = Int(i)
             slots[slot].edge.fold(span)
             guard slots[slot].edge.isComplete else { return .updated }
@@ -56,12 +67,14 @@ struct ServiceGraphEdgeStore: Sendable {
         var edge = ServiceGraphEdge(key: span.key)
         edge.fold(span)
         if edge.isComplete { return .completed(edge, created: true) }  // a database call: no server span to wait for
-        if index.count >= maxItems {
-            while index.count >= maxItems, let oldest = popExpired(now: now) { expired.append(oldest) }
-            if index.count >= maxItems { return .dropped }
+        if live >= maxItems {
+            while live >= maxItems, let oldest = popExpired(now: now) { expired.append(oldest) }
+            if live >= maxItems { return .dropped }
         }
         let i: Int32
-        let slot = Slot(edge: edge, expiresAt: now + ttl, previous: tail)
+        if live >= buckets.count { growBuckets() }
+        let bucket = hash & (buckets.count - 1)
+        let slot = Slot(edge: edge, expiresAt: now + ttl, hash: hash, previous: tail, chain: buckets[bucket])
         if let reused = free.popLast() {
             i = reused
             slots[Int(reused)] = slot
@@ -71,7 +84,8 @@ struct ServiceGraphEdgeStore: Sendable {
         }
         if tail >= 0 { slots[Int(tail)].next = i } else { head = i }
         tail = i
-        index[span.key] = i
+        buckets[bucket] = i
+        live += 1
         return .inserted
     }
 
@@ -100,9 +114,49 @@ struct ServiceGraphEdgeStore: Sendable {
         let previous = slots[s].previous, next = slots[s].next
         if previous >= 0 { slots[Int(previous)].next = next } else { head = next }
         if next >= 0 { slots[Int(next)].previous = previous } else { tail = previous }
-        index[slots[s].edge.key] = nil
+        // Unlink from the hash chain.
+        let bucket = slots[s].hash & (buckets.count - 1)
+        if buckets[bucket] == i {
+            buckets[bucket] = slots[s].chain
+        } else {
+            var p = buckets[bucket]
+            while p >= 0 {
+                let after = slots[Int(p)].chain
+                if after == i {
+                    slots[Int(p)].chain = slots[s].chain
+                    break
+                }
+                p = after
+            }
+        }
+        live -= 1
         // Let go of the edge's strings now rather than when the slot is reused.
-        slots[s] = Slot(edge: ServiceGraphEdge(key: slots[s].edge.key), expiresAt: .zero)
+        slots[s] = Slot(edge: ServiceGraphEdge(key: slots[s].edge.key), expiresAt: .zero, hash: 0)
         free.append(i)
+    }
+
+    /// The slot holding `key`'s edge.
+    @inline(__always)
+    private func find(_ key: ServiceGraphEdgeKey, hash: Int) -> Int32? {
+        var i = buckets[hash & (buckets.count - 1)]
+        while i >= 0 {
+            if slots[Int(i)].hash == hash && slots[Int(i)].edge.key == key { return i }
+            i = slots[Int(i)].chain
+        }
+        return nil
+    }
+
+    /// Doubles the buckets and links every live edge into them again (amortized: the table only grows, up to the
+    /// first power of two at least `maxItems`).
+    private mutating func growBuckets() {
+        let size = buckets.count * 2
+        buckets = Array(repeating: -1, count: size)
+        var i = head
+        while i >= 0 {
+            let b = slots[Int(i)].hash & (size - 1)
+            slots[Int(i)].chain = buckets[b]
+            buckets[b] = i
+            i = slots[Int(i)].next
+        }
     }
 }
