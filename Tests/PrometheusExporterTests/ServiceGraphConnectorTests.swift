@@ -619,3 +619,20 @@ struct GraphMetrics {
         #expect(decoded.droppedSpans.value == wire.droppedSpans.value && decoded.expiredEdges.value == wire.expiredEdges.value, "seed \(seed)")
     }
 }
+
+@Suite struct ServiceGraphExpiryBatchTests {
+    @Test func expiryTakesEveryExpiredEdgeAcrossSeveralHoldsOfTheLock() async throws {
+        let clock = ManualClock()
+        var config = ServiceGraphConfig()
+        config.storeMaxItems = 10_000
+        let c = ServiceGraphConnector(config: config, next: TracesSink(),
+                                      context: ComponentContext(id: ComponentID(type: "servicegraph"), logger: Logger(label: "t"), clock: clock))
+        let count = ServiceGraphConnector.expiryBatch * 2 + 5
+        try await c.consume(GraphSpans.request("frontend", (1...count).map { GraphSpans.span(.client, id: UInt64($0)) }))
+        clock.advance(by: .seconds(2))
+        c.expire()
+        #expect(c.pendingEdges == 0)
+        #expect(c.expiredEdges.value == UInt64(count))
+        #expect(GraphMetrics(request: c.metrics(nowNanos: 1)).counter("traces_service_graph_request_total", ["server": "unknown"]) == Int64(count))
+    }
+}

@@ -161,16 +161,29 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
         if tally.overflowed > 0 { overflowEdges.add(tally.overflowed) }
     }
 
-    /// Removes the edges that have waited `store.ttl`, counting them and recording virtual nodes.
+    /// Removes the edges that have waited `store.ttl`, counting them and recording virtual nodes; at most
+    /// ``expiryBatch`` per hold of the lock, so that `consume` calls wait for a short stretch of it, not for the
+    /// whole tick's work (tens of thousands of edges at high rates).
     public func expire() {
         let now = context.clock.now
-        let tally = state.withLock { s -> Tally in
-            var tally = Tally()
-            while let edge = s.store.popExpired(now: now) { Self.expire(edge, now: now, state: &s, config: config, tally: &tally) }
-            return tally
+        var more = true
+        while more {
+            let (tally, full) = state.withLock { s -> (Tally, Bool) in
+                var tally = Tally()
+                var n = 0
+                while n < Self.expiryBatch, let edge = s.store.popExpired(now: now) {
+                    Self.expire(edge, now: now, state: &s, config: config, tally: &tally)
+                    n += 1
+                }
+                return (tally, n == Self.expiryBatch)
+            }
+            count(tally)
+            more = full
         }
-        count(tally)
     }
+
+    /// Edges expired per hold of the lock.
+    static let expiryBatch = 2048
 
     /// Removes series not updated for 15 minutes (otelcol's rule).
     public func removeStaleSeries() {
