@@ -9,11 +9,12 @@
 # Environment:
 #   OTELSINK_BENCH_SECONDS   seconds measured per flat-out scenario (default 8)
 #   OTELSINK_BENCH_NO_BUILD=1 use the existing release binary
+#   OTELSINK_BENCH_SCRATCH   SwiftPM scratch path of the release build (default .build-release)
 # Raw JSON lines are saved under bench/results/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER=${OTELSINK_BENCH_SECONDS:-8}
-SCRATCH=.build-release
+SCRATCH=${OTELSINK_BENCH_SCRATCH:-.build-release}
 BIN=$SCRATCH/release/otelsink-pipeline-bench
 if [ "${OTELSINK_BENCH_NO_BUILD:-0}" != 1 ]; then
     swift build -c release --scratch-path "$SCRATCH" --product otelsink-pipeline-bench >&2
@@ -51,6 +52,18 @@ if [ ${#SELECTED[@]} -eq 0 ] || wanted tail_sampling; then
     run tail_sampling-50k tail_sampling --seconds 20 --concurrency 8 --rate 50000
     run baseline-50k baseline --seconds 20 --concurrency 8 --rate 50000
 fi
+# servicegraph pairs spans by trace ID, so requests need fresh IDs, at a fixed rate like tail_sampling; once fed
+# decoded requests (what a pipeline with processors before it gets), once in wire form (what the OTLP receiver hands
+# a pipeline of exporters and connectors), each net of a baseline fed the same way whose pipeline fans out to two
+# `nop` exporters (a connector always sits beside an exporter: the fan-out is not the connector's cost).
+if [ ${#SELECTED[@]} -eq 0 ] || wanted servicegraph; then
+    run servicegraph-50k servicegraph --seconds 20 --concurrency 8 --rate 50000
+    run servicegraph_default-50k servicegraph_default --seconds 20 --concurrency 8 --rate 50000
+    run baseline-50k baseline --seconds 20 --concurrency 8 --rate 50000
+    run baseline_fanout-50k baseline_fanout --seconds 20 --concurrency 8 --rate 50000
+    run servicegraph-encoded-50k servicegraph --seconds 20 --concurrency 8 --rate 50000 --encoded
+    run baseline_fanout-encoded-50k baseline_fanout --seconds 20 --concurrency 8 --rate 50000 --encoded
+fi
 if [ ${#SELECTED[@]} -eq 0 ] || wanted chain; then
     run chain chain --seconds "$SECONDS_PER" --concurrency 128 --pregenerate 512
     run baseline-flat baseline --seconds "$SECONDS_PER" --concurrency 16
@@ -63,6 +76,8 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 base = {r["label"]: r for r in rows}
 def baseline_for(r):
+    if r["label"].startswith("servicegraph") and "encoded" in r["label"]: return base.get("baseline_fanout-encoded-50k", base["baseline"])
+    if r["label"].startswith("servicegraph"): return base.get("baseline_fanout-50k", base["baseline"])
     if r["offered_rate"] == 50000: return base.get("baseline-50k", base["baseline"])
     if r["offered_rate"] == 10000: return base.get("baseline-10k-rate", base["baseline"])
     if r["label"] in ("sqlite", "chain_sqlite"): return base.get("baseline-flat", base["baseline"])

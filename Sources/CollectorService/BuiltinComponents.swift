@@ -26,6 +26,7 @@ extension ComponentRegistry {
         LoadBalancingExporterFactory(type: "load_balancing"),
         PrometheusExporterFactory(),
         SpanMetricsConnectorFactory(),
+        ServiceGraphConnectorFactory(),
         ForwardConnectorFactory(),
         RoutingConnectorFactory(),
         BatchProcessorFactory(),

@@ -248,7 +248,7 @@ def test_components_lists_the_builtin_components(otelsink_bin):
     # otlp is both a receiver and (forwarding) an exporter, as in otelcol; so are its renamed aliases.
     assert {"otlp", "otlp_grpc", "otlphttp", "otlp_http"} <= set(sections["exporters"])
     assert {"bearertokenauth", "basicauth", "health_check", "query"} <= set(sections["extensions"])
-    assert "prometheus" in sections["exporters"] and {"spanmetrics", "forward"} <= set(sections["connectors"])
+    assert "prometheus" in sections["exporters"] and {"spanmetrics", "servicegraph", "forward"} <= set(sections["connectors"])
 
 
 # ---------------------------------------------------------------------------------------------- trace

@@ -6,6 +6,38 @@ import Logging
 import OTLP
 import ServiceLifecycle
 
+extension PipelineBench {
+    /// `template` (the standard workload in wire form) with fresh trace and span IDs written over the old ones in
+    /// place (parents kept consistent: span j of each trace is the child of span (j-1)/2): a copy of the bytes and
+    /// an index of them (as the receiver makes), but no encoding.
+    static func withFreshIDs(_ template: EncodedTraces, using rng: inout SplitMix64) -> EncodedTraces? {
+        let spans = template.spans
+        var bytes = template.bytes
+        bytes.withUnsafeMutableBytes { raw in
+            var ids: [UInt64] = []
+            ids.reserveCapacity(Workload.spansPerTrace)
+            var trace = (UInt64(0), UInt64(0))
+            for (i, span) in spans.enumerated() {
+                let j = i % Workload.spansPerTrace
+                if j == 0 {
+                    trace = (rng.next() | 1, rng.next())
+                    ids.removeAll(keepingCapacity: true)
+                }
+                let id = rng.next() | 1
+                ids.append(id)
+                guard span.traceID.count == 16, span.spanID.count == 8 else { continue }
+                raw.storeBytes(of: trace.0, toByteOffset: span.traceID.lowerBound, as: UInt64.self)
+                raw.storeBytes(of: trace.1, toByteOffset: span.traceID.lowerBound + 8, as: UInt64.self)
+                raw.storeBytes(of: id, toByteOffset: span.spanID.lowerBound, as: UInt64.self)
+                if j > 0, span.parentSpanID.count == 8 {
+                    raw.storeBytes(of: ids[(j - 1) / 2], toByteOffset: span.parentSpanID.lowerBound, as: UInt64.self)
+                }
+            }
+        }
+        return EncodedTraces(indexing: bytes)
+    }
+}
+
 /// Feeds the standard workload straight into one pipeline of a real collector (built from a config file, no
 /// network hop) and reports the process's CPU time per span, throughput, export latency and peak RSS.
 ///
@@ -37,6 +69,9 @@ struct PipelineBench: AsyncParsableCommand {
 
     @Flag(help: "With --pregenerate: keep the requests as protobuf bytes and decode a fresh copy for every send, so the pipeline owns what it gets (as it does behind a receiver) and edits in place. CPU per span is then the feeding thread's CPU inside the pipeline calls (the decode before each call is not counted), which is exact for pipelines that answer without suspending (stateless processors, nop).")
     var decodeEach = false
+
+    @Flag(help: "Hand each request to the pipeline in wire form (EncodedTraces, as the OTLP receiver does), so consumers that read the bytes never decode it. Each feeder encodes the workload once, then sends copies of it with fresh IDs written in place, indexed as the receiver indexes them; subtract a baseline run with the same flag.")
+    var encoded = false
 
     @Option(help: "A label for the result line.")
     var label: String = ""
@@ -82,6 +117,7 @@ struct PipelineBench: AsyncParsableCommand {
                 tasks.addTask {
                     var rng = SplitMix64(seed: UInt64(f) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(DispatchTime.now().uptimeNanoseconds))
                     var nextSend = ContinuousClock.now
+                    var template: EncodedTraces?  // --encoded: indexed once, then sent with fresh IDs
                     var sent = f
                     while ContinuousClock.now < end {
                         if let interval = perFeederInterval {
@@ -97,9 +133,19 @@ struct PipelineBench: AsyncParsableCommand {
                             request = pool[sent % pool.count]
                         }
                         sent += concurrency
+                        var wire: EncodedTraces?
+                        if encoded {
+                            if template == nil { template = try? EncodedTraces(encoding: request) }
+                            wire = template.flatMap { Self.withFreshIDs($0, using: &rng) }
+                        }
                         let began = ContinuousClock.now
                         let cpuBefore = ThreadCPU.nanos()
-                        let ok = (try? await entry.consume(consume request)) != nil
+                        let ok: Bool
+                        if let wire {
+                            ok = (try? await entry.consume(wire)) != nil
+                        } else {
+                            ok = (try? await entry.consume(consume request)) != nil
+                        }
                         let cpuInside = ThreadCPU.nanos() - cpuBefore
                         if began >= warmupEnd {
                             stats.record(latency: ContinuousClock.now - began, ok: ok, spans: Workload.spansPerRequest)
