@@ -9,16 +9,16 @@ struct OTTLRegex: @unchecked Sendable {
     let matcher: AttributeRegex
     private let icu: NSRegularExpression
     private let groupNames: [String?]
-    /// The pattern when it is plain text (no regex syntax), so replacing can skip ICU.
-    private let literal: String?
+    /// The pattern's bytes when it is plain text (no regex syntax), so replacing can skip ICU.
+    private let literal: [UInt8]?
 
     init(_ pattern: String) throws {
         matcher = try AttributeRegex(pattern)
         let scanned = try AttributeRegex.scan(pattern)
         groupNames = scanned.groupNames
         icu = try NSRegularExpression(pattern: scanned.icuPattern)
-        let syntax = Set("\\.+*?()|[]{}^$")
-        literal = !pattern.isEmpty && !pattern.contains(where: syntax.contains) ? pattern : nil
+        let syntax = Set("\\.+*?()|[]{}^$".utf8)
+        literal = !pattern.isEmpty && !pattern.utf8.contains(where: syntax.contains) ? Array(pattern.utf8) : nil
     }
 
     func matches(_ text: String) -> Bool { matcher.matches(text) }
@@ -32,7 +32,7 @@ struct OTTLRegex: @unchecked Sendable {
 
     /// Every match replaced by `template` expanded with that match's groups.
     func replaceAll(in text: String, template: String) -> String {
-        if let literal, !template.contains("$") { return Self.replace(literal, with: template, in: text) }
+        if let literal, !template.utf8.contains(UInt8(ascii: "$")) { return Self.replace(literal, with: template, in: text) }
         let matches = allMatches(in: text)
         guard !matches.isEmpty else { return text }
         var out = ""
@@ -49,29 +49,31 @@ struct OTTLRegex: @unchecked Sendable {
 
     /// Every non-overlapping occurrence of `needle` (from the left) replaced, byte for byte as Go's
     /// `strings.ReplaceAll` does, without Foundation (whose bridging costs microseconds per call).
-    static func replace(_ needle: String, with replacement: String, in text: String) -> String {
-        let n = Array(needle.utf8), r = Array(replacement.utf8)
-        guard !n.isEmpty else { return text }
-        var t = Array(text.utf8)
-        guard t.count >= n.count else { return text }
-        var out: [UInt8] = []
-        var i = 0, copied = 0
-        let last = t.count - n.count
-        while i <= last {
-            if t[i] == n[0], t[i..<i + n.count].elementsEqual(n) {
-                if out.isEmpty { out.reserveCapacity(t.count + max(0, r.count - n.count) * 4) }
-                out.append(contentsOf: t[copied..<i])
-                out.append(contentsOf: r)
-                i += n.count
-                copied = i
-            } else {
-                i += 1
+    static func replace(_ needle: [UInt8], with replacement: String, in text: String) -> String {
+        guard let first = needle.first else { return text }
+        var text = text
+        text.makeContiguousUTF8()
+        let result: String?? = text.utf8.withContiguousStorageIfAvailable { t -> String? in
+            guard t.count >= needle.count else { return nil }
+            var out: [UInt8] = []
+            var i = 0, copied = 0
+            let last = t.count - needle.count
+            while i <= last {
+                if t[i] == first, UnsafeBufferPointer(rebasing: t[i..<i + needle.count]).elementsEqual(needle) {
+                    if out.isEmpty { out.reserveCapacity(t.count + 16) }
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: t[copied..<i]))
+                    out.append(contentsOf: replacement.utf8)
+                    i += needle.count
+                    copied = i
+                } else {
+                    i += 1
+                }
             }
+            guard copied > 0 else { return nil }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: t[copied...]))
+            return String(decoding: out, as: UTF8.self)
         }
-        guard copied > 0 else { return text }
-        out.append(contentsOf: t[copied...])
-        t = out
-        return String(decoding: t, as: UTF8.self)
+        return (result ?? nil) ?? text
     }
 
     /// Go's `Regexp.Expand`: `$name` / `${name}` take the longest run of letters, digits and `_` as the name; a
