@@ -64,11 +64,16 @@ func ids(of span: any Span, name: String, kind: String) throws -> Produced.SpanI
     return .init(name: name, traceID: String(parts[1]), spanID: String(parts[2]), kind: kind)
 }
 
+/// Where the application leaves what it produced, for `main` to print once everything has been flushed.
+final class ResultBox: Sendable {
+    let produced = Mutex<Produced?>(nil)
+}
+
 /// The application: does its work, records the IDs, and returns, which shuts the service group down gracefully.
 struct ClientWork: Service {
     let serviceName: String
     let exportProtocol: String
-    let result: Mutex<Produced?>
+    let result: ResultBox
 
     func run() async throws {
         let logger = Logger(label: "swift-sdk-client")
@@ -90,18 +95,20 @@ struct ClientWork: Service {
         Metrics.Timer(label: "swift_client.checkout.duration").recordMilliseconds(42)
 
         // A span of another trace (a message that was enqueued earlier), linked from the server span below.
-        let (producer, producerContext) = try await withSpan("enqueue order", context: .topLevel, ofKind: .producer) { span in
+        let (producer, producerContext) = try withSpan("enqueue order", context: .topLevel, ofKind: .producer) { span in
             span.attributes["messaging.system"] = "memory"
             return (try ids(of: span, name: "enqueue order", kind: "producer"), span.context)
         }
 
-        let (server, client) = try await withSpan("GET /orders/{id}", context: .topLevel, ofKind: .server) { server in
+        let (server, client) = try withSpan("GET /orders/{id}", context: .topLevel, ofKind: .server) { server in
             server.attributes["http.request.method"] = "GET"
             server.attributes["http.response.status_code"] = 500
             server.attributes["order.total"] = 12.75
             server.attributes["order.express"] = true
             server.attributes["order.tags"] = ["gift", "fragile"]
-            server.attributes["order.quantities"] = [1, 2, 3]
+            server.attributes["order.quantities"] = [1, 2, 3] as [Int64]
+            // swift-distributed-tracing types an array of `Int` (not Int32/Int64) as strings: a trap for users.
+            server.attributes["order.sizes"] = [36, 42] as [Int]
             server.attributes["order.weights"] = [0.5, 1.25]
             server.attributes["order.flags"] = [true, false]
             server.addEvent(SpanEvent(name: "order.validated", attributes: [
@@ -110,7 +117,7 @@ struct ClientWork: Service {
             server.addLink(SpanLink(context: producerContext, attributes: ["link.reason": "dequeued", "link.attempt": 2]))
             let serverIDs = try ids(of: server, name: "GET /orders/{id}", kind: "server")
 
-            let clientIDs = try await withSpan("POST /payments", ofKind: .client) { client in
+            let clientIDs = try withSpan("POST /payments", ofKind: .client) { client in
                 client.attributes["server.address"] = "payments.internal"
                 client.attributes["server.port"] = 8443
                 client.attributes["payment.amount"] = 12.75
@@ -133,7 +140,7 @@ struct ClientWork: Service {
 
         logger.info("client finished")
 
-        result.withLock {
+        result.produced.withLock {
             $0 = Produced(serviceName: serviceName, exportProtocol: exportProtocol, server: server, client: client,
                           producer: producer, logBodies: ["payment declined", "order failed", "client finished"])
         }
@@ -163,7 +170,7 @@ struct SwiftSDKClient {
 
         let observability = try OTel.bootstrap(configuration: config)
 
-        let result = Mutex<Produced?>(nil)
+        let result = ResultBox()
         let work = ClientWork(
             serviceName: environment["OTEL_SERVICE_NAME"] ?? config.serviceName,
             exportProtocol: environment["OTEL_EXPORTER_OTLP_PROTOCOL"] ?? "http/protobuf",
@@ -182,7 +189,7 @@ struct SwiftSDKClient {
         groupConfig.maximumGracefulShutdownDuration = .seconds(30)
         try await ServiceGroup(configuration: groupConfig).run()
 
-        guard let produced = result.withLock({ $0 }) else {
+        guard let produced = result.produced.withLock({ $0 }) else {
             throw CancellationError()
         }
         let encoder = JSONEncoder()
