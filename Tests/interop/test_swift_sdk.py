@@ -12,7 +12,8 @@ extension); what it stored is read back through its public surfaces, field for f
 `/api/v3/traces/{id}` (lossless OTLP JSON) and the Jaeger API, the logs through Loki's API and `/api/v3/logs`, the
 metrics through the prometheus exporter's scrape.
 
-What swift-otel itself does not send (and so is not expected here), as of swift-otel 1.6.0:
+What the Swift packages themselves do not send (and so is not expected here), as of swift-otel 1.6.0 and
+swift-distributed-tracing 1.7.3 (limitations on their side, not otelsink's):
 - its instrumentation scope is always `swift-otel` with version "1.0.0" (a constant it has not updated); spans,
   metrics and logs all come under it, whatever tracer or logger label the application uses;
 - swift-distributed-tracing makes an `[Int]` attribute an array of strings (only [Int32] and [Int64] are typed);
