@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command, for developers and CI: installs what the tests need, builds, runs the Swift tests, then
-# the interop tests (Tests/interop: the built otelsink against the official OpenTelemetry SDK and raw clients).
+# the interop tests (Tests/interop: the built otelsink against the official OpenTelemetry SDK, the Swift one
+# (swift-otel, through the client package in Tests/SwiftSDKClient) and raw clients).
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -k bad_input    # extra arguments go to pytest
@@ -70,6 +71,18 @@ swift build
 BIN_DIR=$(swift build --show-bin-path)
 export OTELSINK_BIN="$BIN_DIR/otelsink"
 test -x "$OTELSINK_BIN"
+
+# --------------------------------------------------------------------------------------------------------------
+current="swift sdk client build (Tests/SwiftSDKClient)"
+stage "$current"
+# The Swift SDK interop client: its own package (swift-otel and its dependencies), built in its own scratch
+# directory (git-ignored) in debug, the quickest to build. Tests/interop/test_swift_sdk.py runs it and fails when
+# $SWIFT_SDK_CLIENT_BIN is missing. Cost from a clean state: about 12 CPU-minutes (11 min of wall time on this
+# 2-core machine while other builds ran); seconds once built.
+client_build=(swift build --package-path Tests/SwiftSDKClient --scratch-path Tests/SwiftSDKClient/.build)
+"${client_build[@]}"
+export SWIFT_SDK_CLIENT_BIN="$("${client_build[@]}" --show-bin-path)/SwiftSDKClient"
+test -x "$SWIFT_SDK_CLIENT_BIN"
 
 # --------------------------------------------------------------------------------------------------------------
 current="swift test"
