@@ -89,16 +89,17 @@ struct OTTLCompiler {
         }
         // The common case, `attributes["k"]`, without building key arrays.
         if keys.count == 1, case .constant(.string(let k)) = keys[0] {
+            let match = OTTLKeyMatch(k)
             return OTTLAccess(
                 get: { t in
                     let list = read(&t)
-                    guard let i = list.firstIndex(where: { $0.key == k }) else { return .null }
+                    guard let i = match.index(in: list) else { return .null }
                     return OTTLValue(list[i].value)
                 },
                 set: { t, v in
                     let new = try Self.storable(v)
                     try edit(&t) { list in
-                        if let i = list.firstIndex(where: { $0.key == k }) {
+                        if let i = match.index(in: list) {
                             list[i].value = new
                         } else {
                             var kv = KeyValue()

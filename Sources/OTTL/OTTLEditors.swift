@@ -25,7 +25,17 @@ enum OTTLEditors {
             let a = try OTTLArguments(call, [P("target"), P("key")], c)
             let map = try a.map("target")
             if case .string(let key)? = a.node("key")?.value {
-                return { t in try map(&t) { $0.removeAll { $0.key == key } } }
+                let match = OTTLKeyMatch(key)
+                return { t in
+                    try map(&t) { list in
+                        // Keys are unique in practice: find, remove, and look on only after the first match.
+                        guard let first = match.index(in: list) else { return }
+                        list.remove(at: first)
+                        if first < list.count, list[first...].contains(where: { match.matches($0.key) }) {
+                            list.removeAll { match.matches($0.key) }
+                        }
+                    }
+                }
             }
             let key = try a.value("key")
             return { t in

@@ -251,3 +251,13 @@ extension OTTLStatementTests {
         #expect(F.span(r).attributes.stringValue("s") == "baXb")
     }
 }
+
+extension OTTLStatementTests {
+    @Test func deleteKeyRemovesEveryAttributeOfThatKeyEvenRepeated() throws {
+        var r = F.traces()
+        r.resourceSpans[0].scopeSpans[0].spans[0].attributes += [F.kv("dup", .string("1")), F.kv("x", .string("2")), F.kv("dup", .string("3"))]
+        try F.run([#"delete_key(span.attributes, "dup")"#, #"delete_key(span.attributes, "absent")"#], on: &r)
+        let keys = F.span(r).attributes.map(\.key)
+        #expect(!keys.contains("dup") && keys.last == "x" && keys.count == 10)
+    }
+}
