@@ -7,40 +7,21 @@ import OTLP
 public enum OTTLWalk {
     public static func traces(_ request: inout ExportTraceRequest, _ context: OTTLContext,
                               _ body: (inout OTTLTarget) throws -> Void) rethrows {
-        var t = OTTLTarget()
-        var resources = request.resourceSpans
-        request.resourceSpans = []
-        defer { request.resourceSpans = resources }
-        for r in resources.indices {
-            let hadResource = resources[r].hasResource
-            t.resource = resources[r].resource
-            resources[r].clearResource()
-            defer { if let held = taken(&t.resource, had: hadResource) { resources[r].resource = held } }
-            if context == .resource { try body(&t); continue }
-            var scopes = resources[r].scopeSpans
-            resources[r].scopeSpans = []
-            defer { resources[r].scopeSpans = scopes }
-            for s in scopes.indices {
-                let hadScope = scopes[s].hasScope
-                t.scope = scopes[s].scope
-                scopes[s].clearScope()
-                defer { if let held = taken(&t.scope, had: hadScope) { scopes[s].scope = held } }
-                if context == .scope { try body(&t); continue }
-                var spans = scopes[s].spans
-                scopes[s].spans = []
-                defer { scopes[s].spans = spans }
-                for i in spans.indices {
-                    swap(&t.span, &spans[i])
-                    defer { swap(&t.span, &spans[i]) }
-                    if context == .span { try body(&t); continue }
-                    var events = t.span.events
-                    t.span.events = []
-                    defer { t.span.events = events }
-                    for e in events.indices {
-                        swap(&t.event, &events[e])
-                        defer { swap(&t.event, &events[e]) }
-                        try body(&t)
-                    }
+        try eachScope(&request.resourceSpans, scopes: \.scopeSpans, context, body) { ss, t in
+            var spans = ss.spans
+            ss.spans = []
+            defer { ss.spans = spans }
+            for i in spans.indices {
+                swap(&t.span, &spans[i])
+                defer { swap(&t.span, &spans[i]) }
+                if context == .span { try body(&t); continue }
+                var events = t.span.events
+                t.span.events = []
+                defer { t.span.events = events }
+                for e in events.indices {
+                    swap(&t.event, &events[e])
+                    defer { swap(&t.event, &events[e]) }
+                    try body(&t)
                 }
             }
         }
@@ -48,67 +29,60 @@ public enum OTTLWalk {
 
     public static func logs(_ request: inout ExportLogsRequest, _ context: OTTLContext,
                             _ body: (inout OTTLTarget) throws -> Void) rethrows {
-        var t = OTTLTarget()
-        var resources = request.resourceLogs
-        request.resourceLogs = []
-        defer { request.resourceLogs = resources }
-        for r in resources.indices {
-            let hadResource = resources[r].hasResource
-            t.resource = resources[r].resource
-            resources[r].clearResource()
-            defer { if let held = taken(&t.resource, had: hadResource) { resources[r].resource = held } }
-            if context == .resource { try body(&t); continue }
-            var scopes = resources[r].scopeLogs
-            resources[r].scopeLogs = []
-            defer { resources[r].scopeLogs = scopes }
-            for s in scopes.indices {
-                let hadScope = scopes[s].hasScope
-                t.scope = scopes[s].scope
-                scopes[s].clearScope()
-                defer { if let held = taken(&t.scope, had: hadScope) { scopes[s].scope = held } }
-                if context == .scope { try body(&t); continue }
-                var records = scopes[s].logRecords
-                scopes[s].logRecords = []
-                defer { scopes[s].logRecords = records }
-                for i in records.indices {
-                    swap(&t.log, &records[i])
-                    defer { swap(&t.log, &records[i]) }
-                    try body(&t)
-                }
+        try eachScope(&request.resourceLogs, scopes: \.scopeLogs, context, body) { sl, t in
+            var records = sl.logRecords
+            sl.logRecords = []
+            defer { sl.logRecords = records }
+            for i in records.indices {
+                swap(&t.log, &records[i])
+                defer { swap(&t.log, &records[i]) }
+                try body(&t)
             }
         }
     }
 
     public static func metrics(_ request: inout ExportMetricsRequest, _ context: OTTLContext,
                                _ body: (inout OTTLTarget) throws -> Void) rethrows {
+        try eachScope(&request.resourceMetrics, scopes: \.scopeMetrics, context, body) { sm, t in
+            var metrics = sm.metrics
+            sm.metrics = []
+            defer { sm.metrics = metrics }
+            for i in metrics.indices {
+                swap(&t.metric, &metrics[i])
+                defer { swap(&t.metric, &metrics[i]) }
+                if context == .metric { try body(&t); continue }
+                try points(&t, body)
+            }
+        }
+    }
+
+    /// The resource and scope levels every signal shares: runs `body` on each resource (resource context) or
+    /// scope (scope context), or hands each scope to `items` with the target's resource and scope filled. Lists are
+    /// taken out of their parents while they are visited and put back after.
+    private static func eachScope<R: OTTLResourceLevel, S: OTTLScopeLevel>(
+        _ list: inout [R], scopes: WritableKeyPath<R, [S]>, _ context: OTTLContext,
+        _ body: (inout OTTLTarget) throws -> Void, items: (inout S, inout OTTLTarget) throws -> Void
+    ) rethrows {
         var t = OTTLTarget()
-        var resources = request.resourceMetrics
-        request.resourceMetrics = []
-        defer { request.resourceMetrics = resources }
+        var resources = list
+        list = []
+        defer { list = resources }
         for r in resources.indices {
             let hadResource = resources[r].hasResource
             t.resource = resources[r].resource
             resources[r].clearResource()
             defer { if let held = taken(&t.resource, had: hadResource) { resources[r].resource = held } }
             if context == .resource { try body(&t); continue }
-            var scopes = resources[r].scopeMetrics
-            resources[r].scopeMetrics = []
-            defer { resources[r].scopeMetrics = scopes }
-            for s in scopes.indices {
-                let hadScope = scopes[s].hasScope
-                t.scope = scopes[s].scope
-                scopes[s].clearScope()
-                defer { if let held = taken(&t.scope, had: hadScope) { scopes[s].scope = held } }
+            var scopeList = resources[r][keyPath: scopes]
+            resources[r][keyPath: scopes] = []
+            defer { resources[r][keyPath: scopes] = scopeList }
+            for s in scopeList.indices {
+                let hadScope = scopeList[s].hasScope
+                t.scope = scopeList[s].scope
+                scopeList[s].clearScope()
+                defer { if let held = taken(&t.scope, had: hadScope) { scopeList[s].scope = held } }
                 if context == .scope { try body(&t); continue }
-                var metrics = scopes[s].metrics
-                scopes[s].metrics = []
-                defer { scopes[s].metrics = metrics }
-                for i in metrics.indices {
-                    swap(&t.metric, &metrics[i])
-                    defer { swap(&t.metric, &metrics[i]) }
-                    if context == .metric { try body(&t); continue }
-                    try points(&t, body)
-                }
+                try items(&scopeList[s], &t)
             }
         }
     }
@@ -180,3 +154,24 @@ public enum OTTLWalk {
         taken(&held, had: had, empty: InstrumentationScope())
     }
 }
+
+/// A resource-level message (`ResourceSpans`, `ResourceLogs`, `ResourceMetrics`), as the walk reaches its resource.
+protocol OTTLResourceLevel {
+    var resource: Resource { get set }
+    var hasResource: Bool { get }
+    mutating func clearResource()
+}
+
+/// A scope-level message (`ScopeSpans`, `ScopeLogs`, `ScopeMetrics`), as the walk reaches its scope.
+protocol OTTLScopeLevel {
+    var scope: InstrumentationScope { get set }
+    var hasScope: Bool { get }
+    mutating func clearScope()
+}
+
+extension ResourceSpans: OTTLResourceLevel {}
+extension ResourceLogs: OTTLResourceLevel {}
+extension ResourceMetrics: OTTLResourceLevel {}
+extension ScopeSpans: OTTLScopeLevel {}
+extension Opentelemetry_Proto_Logs_V1_ScopeLogs: OTTLScopeLevel {}
+extension Opentelemetry_Proto_Metrics_V1_ScopeMetrics: OTTLScopeLevel {}
