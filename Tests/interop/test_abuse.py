@@ -81,11 +81,14 @@ class RssSampler:
 
 def server_socket_open(server_port: int, client_port: int) -> bool:
     """Whether the server still holds its end of the loopback connection from `client_port`: the socket exists,
-    is ESTABLISHED and still owned by a process (inode != 0; a closed socket with unsent data lingers orphaned)."""
+    is ESTABLISHED and still owned by a process (inode != 0; a closed socket with unsent data lingers orphaned).
+    Every line with these ports is looked at: an earlier connection between the same two port numbers (ports are
+    reused over a long run) can still be listed, in TIME_WAIT, before the live one."""
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         f = line.split()
         if int(f[1].rsplit(":", 1)[1], 16) == server_port and int(f[2].rsplit(":", 1)[1], 16) == client_port:
-            return f[3] == "01" and f[9] != "0"
+            if f[3] == "01" and f[9] != "0":
+                return True
     return False
 
 
