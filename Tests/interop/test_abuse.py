@@ -81,7 +81,8 @@ class RssSampler:
 
 def server_socket_open(server_port: int, client_port: int) -> bool:
     """Whether the server still holds its end of the loopback connection from `client_port`: the socket exists,
-    is ESTABLISHED and still owned by a process (inode != 0; a closed socket with unsent data lingers orphaned).
+    is ESTABLISHED and owned by a process (inode != 0: a closed socket with unsent data lingers orphaned, and so
+    does one not yet accepted from the listen backlog, so callers must first see the connection open).
     Every line with these ports is looked at: an earlier connection between the same two port numbers (ports are
     reused over a long run) can still be listed, in TIME_WAIT, before the live one."""
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
@@ -521,11 +522,17 @@ def test_never_reading_client_is_closed_at_the_write_timeout_with_bounded_memory
         for name, (address, request, n, _) in targets.items():
             sockets[name] = _never_read(address, request.encode() * n)
         closed_at: dict[str, float] = {}
+        # A connection counts as closed only once it was seen open: until the server accepts it, a connection
+        # waits in the listen backlog with no owner (inode 0), which looks the same as one already closed.
+        seen_open: set[str] = set()
         # Meanwhile a well-behaved reader of the same trace and of /metrics is served.
         while time.monotonic() - started < 10:
             for name, (address, _, _, timeout) in targets.items():
-                if name not in closed_at and not server_socket_open(
-                        host_port(address)[1], sockets[name][1]):
+                if name in closed_at:
+                    continue
+                if server_socket_open(host_port(address)[1], sockets[name][1]):
+                    seen_open.add(name)
+                elif name in seen_open:
                     closed_at[name] = time.monotonic() - started
             r = httpx.get(f"http://{server.query_address}/api/traces/{server.big_trace.hex()}", timeout=10)
             assert r.status_code == 200 and len(r.json()["data"][0]["spans"]) == BIG_TRACE_SPANS
@@ -534,6 +541,7 @@ def test_never_reading_client_is_closed_at_the_write_timeout_with_bounded_memory
     try:
         for name, (address, _, n, timeout) in targets.items():
             at = closed_at.get(name)
+            assert name in seen_open, f"{name}: the server never accepted the connection"
             assert at is not None, f"{name}: the never-reading connection is still open after 10 s"
             print(f"{name}: closed {at:.2f} s after the requests were sent")
             assert timeout - 0.5 <= at <= timeout + 2.0, f"{name}: closed after {at:.2f} s (write_timeout {timeout} s)"

@@ -658,8 +658,25 @@ def test_store_behind_is_503_with_retry_after_and_unavailable_with_retry_info(se
         assert trace_id not in stored
 
 
+def _request_of_size(size: int) -> bytes:
+    """A serialized trace request of exactly `size` bytes (spans with long names, the last one trimmed to fit)."""
+    trace_id = new_trace_id()
+    spans = [make_span(trace_id, "x" * 1000) for _ in range(size // 1100)]
+    request = make_request(spans)
+    for _ in range(8):  # a name's length prefix can change by a byte; converge
+        missing = size - request.ByteSize()
+        if missing == 0:
+            return request.SerializeToString()
+        span = request.resource_spans[0].scope_spans[0].spans[-1]
+        span.name = "x" * (len(span.name) + missing)
+    raise AssertionError(f"no request of exactly {size} bytes")
+
+
+@pytest.mark.timeout(120)
 def test_sdk_exporters_retry_through_backpressure(server_factory, caplog):
-    """The SDK exporters treat 503/UNAVAILABLE as retryable: under backpressure every batch is stored eventually."""
+    """The SDK exporters treat 503/UNAVAILABLE as retryable: while both receivers' in-flight budgets are held by
+    an unfinished upload each, every SDK export is refused; the exporters retry, and once the uploads finish,
+    every batch is stored."""
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GRPCSpanExporter
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HTTPSpanExporter
     from opentelemetry.sdk.trace import TracerProvider
@@ -668,7 +685,21 @@ def test_sdk_exporters_retry_through_backpressure(server_factory, caplog):
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     caplog.set_level(logging.WARNING)
-    server = server_factory(sqlite_extra="queue_size: 100")
+    budget = 1 << 20
+    server = server_factory(grpc_max_mib=1, grpc_in_flight=budget, http_max_body=budget,
+                            http_extra=f"max_in_flight_bytes: {budget}")
+    # Two uploads that leave less of each budget free than any SDK batch needs, held unfinished.
+    unsent = 100
+    grpc_body = _grpc_frame(_request_of_size(budget - 5 - 200))
+    http_body = _request_of_size(budget - 200)
+    grpc_host, grpc_port = server.grpc_address.rsplit(":", 1)
+    holder = H2Connection(grpc_host, int(grpc_port))
+    grpc_stream = holder.start_upload("POST", GRPC_EXPORT, {"content-type": "application/grpc", "te": "trailers"},
+                                      grpc_body[:-unsent])
+    http_host, http_port = server.http_address.rsplit(":", 1)
+    http_hold = socket.create_connection((http_host, int(http_port)), timeout=30)
+    http_hold.sendall(f"POST /v1/traces HTTP/1.1\r\nHost: h\r\nContent-Type: {PROTOBUF}\r\n"
+                      f"Content-Length: {len(http_body)}\r\n\r\n".encode() + http_body[:-unsent])
     results, trace_ids = [], set()
     lock = threading.Lock()
 
@@ -677,8 +708,8 @@ def test_sdk_exporters_retry_through_backpressure(server_factory, caplog):
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(memory))
         tracer = provider.get_tracer("backpressure")
-        exporter = (GRPCSpanExporter(endpoint=server.grpc_address, insecure=True, timeout=30) if kind == "grpc"
-                    else HTTPSpanExporter(endpoint=server.url(), timeout=30))
+        exporter = (GRPCSpanExporter(endpoint=server.grpc_address, insecure=True, timeout=60) if kind == "grpc"
+                    else HTTPSpanExporter(endpoint=server.url(), timeout=60))
         try:
             for _ in range(4):
                 memory.clear()
@@ -694,14 +725,33 @@ def test_sdk_exporters_retry_through_backpressure(server_factory, caplog):
         finally:
             exporter.shutdown()
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in ["grpc", "http"] * 4]
-    for t in threads:
-        t.start()
+    def retries() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "Transient error" in r.getMessage()]
+
+    try:
+        threads = [threading.Thread(target=worker, args=(k,)) for k in ["grpc", "http"] * 4]
+        for t in threads:
+            t.start()
+        # Every exporter is refused at least once while the budgets are held.
+        deadline = time.monotonic() + 20
+        while len(retries()) < len(threads) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        refused = retries()
+        assert len(refused) >= len(threads), refused
+        assert any("Error details" in m for m in refused) and any("Error details" not in m for m in refused), \
+            "both the gRPC and the HTTP exporter retry"
+        assert not results, "an export succeeded while the budgets were held"
+        # The held uploads complete and are stored too.
+        answer = holder.finish_upload(grpc_stream, grpc_body[-unsent:])
+        assert answer.headers["grpc-status"] == "0", answer.headers
+        http_hold.sendall(http_body[-unsent:])
+        head = http_hold.recv(4096)
+        assert head.startswith(b"HTTP/1.1 200"), head[:200]
+    finally:
+        holder.close()
+        http_hold.close()
     for t in threads:
         t.join(90)
     assert results == [SpanExportResult.SUCCESS] * 32
-    # The retry path was really taken (the exporters log each transient refusal they retry).
-    retried = [r.getMessage() for r in caplog.records if "Transient error" in r.getMessage()]
-    assert retried, "no export was refused: the test did not exercise backpressure"
     stored = stored_span_ids(server.db_path, trace_ids)
     assert {t: len(v) for t, v in stored.items()} == {t: 90 for t in trace_ids}
