@@ -84,7 +84,11 @@ final class OTLPGRPCClient: Sendable {
         let promise = live.channel.eventLoop.makePromise(of: GRPCCallAnswer.self)
         let nanos = settings.timeout.components.seconds * 1_000_000_000 + settings.timeout.components.attoseconds / 1_000_000_000
         live.channel.triggerUserOutboundEvent(GRPCStartCall(headers: headers, message: buffer, timeout: .nanoseconds(nanos), promise: promise))
-            .whenFailure { error in promise.succeed(.unavailable("the connection to \(self.target) is closed: \(error)")) }
+            .whenFailure { error in
+                // The connection closed before the call could start: say why it closed (a failed TLS handshake
+                // closes it right after the TCP connect succeeds), not only that it is closed.
+                promise.succeed(.unavailable(live.health.failureReason ?? "the connection to \(self.target) is closed: \(error)"))
+            }
         do { return try await promise.futureResult.get() } catch { return .unavailable("\(error)") }
     }
 
