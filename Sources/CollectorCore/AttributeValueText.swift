@@ -208,25 +208,7 @@ public enum AttributeValueText {
 
     /// A JSON string with Go's escaping (including `<`, `>`, `&` as `\u003c`, `\u003e`, `\u0026`).
     private static func appendJSONString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "<", ">", "&", "\u{2028}", "\u{2029}":
-                out += "\\u" + String(format: "%04x", scalar.value)
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u" + String(format: "%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        JSONStringLiteral.append(s, to: &out, htmlSafe: true)
     }
 
     /// Go's `strconv.ParseInt(s, 10, 64)`: optional sign, decimal digits only.

@@ -2,7 +2,9 @@
 /// everything else as it is. For small JSON written by hand (log lines, label values); documents go through an
 /// encoder.
 public enum JSONStringLiteral {
-    public static func append(_ text: String, to out: inout String) {
+    /// Appends `text` quoted. `htmlSafe` also escapes `<`, `>`, `&`, U+2028 and U+2029 as `\u003c`… the way Go's
+    /// encoding/json does by default (pdata's text for map and list values).
+    public static func append(_ text: String, to out: inout String, htmlSafe: Bool = false) {
         out += "\""
         for c in text.unicodeScalars {
             switch c {
@@ -11,9 +13,9 @@ public enum JSONStringLiteral {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            case "<", ">", "&", "\u{2028}", "\u{2029}":
+                if htmlSafe { appendEscaped(c, to: &out) } else { out.unicodeScalars.append(c) }
+            case _ where c.value < 0x20: appendEscaped(c, to: &out)
             default: out.unicodeScalars.append(c)
             }
         }
@@ -24,5 +26,11 @@ public enum JSONStringLiteral {
         var out = ""
         append(text, to: &out)
         return out
+    }
+
+    /// `\uXXXX`, lower-case hex.
+    private static func appendEscaped(_ c: Unicode.Scalar, to out: inout String) {
+        let hex = String(c.value, radix: 16)
+        out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 }

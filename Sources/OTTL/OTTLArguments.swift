@@ -60,11 +60,14 @@ struct OTTLArguments {
     }
 
     /// A path that can be written.
-    func settable(_ name: String) throws(OTTLParseError) -> (get: OTTLAccess.Getter, set: OTTLAccess.Setter) {
+    func settable(_ name: String) throws(OTTLParseError) -> (get: OTTLAccess.Getter, set: OTTLAccess.Setter, update: OTTLAccess.Updater) {
         let node = try required(name)
         let a = try compiler.access(node)
         guard let set = a.set else { throw compiler.fail(node, "this path cannot be set") }
-        return (a.get, set)
+        let get = a.get
+        return (get, set, a.update ?? { t, change in
+            if let new = try change(try get(&t)) { try set(&t, new) }
+        })
     }
 
     /// A path to a map, edited in place.

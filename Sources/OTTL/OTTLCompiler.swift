@@ -109,7 +109,19 @@ struct OTTLCompiler {
                         }
                     }
                 },
-                editMap: { t, body in try edit(&t) { try OTTLKeyedAccess.editMap(&$0, [.string(k)], body) } })
+                editMap: { t, body in try edit(&t) { try OTTLKeyedAccess.editMap(&$0, [.string(k)], body) } },
+                update: { t, change in
+                    try edit(&t) { list in
+                        if let i = match.index(in: list) {
+                            if let new = try change(OTTLValue(list[i].value)) { list[i].value = try Self.storable(new) }
+                        } else if let new = try change(.null) {
+                            var kv = KeyValue()
+                            kv.key = k
+                            kv.value = try Self.storable(new)
+                            list.append(kv)
+                        }
+                    }
+                })
         }
         return OTTLAccess(
             get: { t in try OTTLKeyedAccess.get(read(&t), Self.resolve(keys, &t)[...]) },

@@ -105,9 +105,18 @@ enum OTTLEditors {
             let replacement = try a.value("replacement")
             let transform = try a.replacementTransform()
             return { t in
-                guard case .string(let s) = try target.get(&t), regex.matches(s) else { return }
-                guard case .string(let template) = try replacement(&t) else { throw OTTLRuntimeError("the replacement must be a string") }
-                try target.set(&t, .string(replace(s, regex, template, transform)))
+                // The replacement first (getters have no side effects), so that the target is read and written in
+                // one step; its error counts only when there is something to replace.
+                let replacement = Result { try replacement(&t) }
+                try target.update(&t) { v in
+                    guard case .string(let s) = v else { return nil }
+                    if transform == nil, case .success(.string(let template)) = replacement {
+                        return regex.replacingAll(in: s, template: template).map(OTTLValue.string)
+                    }
+                    guard regex.matches(s) else { return nil }
+                    guard case .string(let template) = try replacement.get() else { throw OTTLRuntimeError("the replacement must be a string") }
+                    return .string(replace(s, regex, template, transform))
+                }
             }
         case "replace_all_patterns":
             let a = try OTTLArguments(call, [P("target"), P("mode"), P("regex"), P("replacement"), P("function", optional: true),

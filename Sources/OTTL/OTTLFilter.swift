@@ -9,44 +9,25 @@ public enum OTTLFilter {
                               _ drop: (inout OTTLTarget) throws -> Bool) throws -> Int {
         var removed = 0
         var t = OTTLTarget()
-        try request.resourceSpans.filterInPlace { rs in
-            t.resource = rs.resource
-            if context == .resource {
-                let gone = try drop(&t)
-                if gone { removed += rs.scopeSpans.reduce(0) { $0 + $1.spans.count } }
-                return !gone
-            }
-            var scopes = rs.scopeSpans
-            rs.scopeSpans = []
-            defer { rs.scopeSpans = scopes }
-            try scopes.filterInPlace { ss in
-                t.scope = ss.scope
-                var spans = ss.spans
-                ss.spans = []
-                defer { ss.spans = spans }
-                try spans.filterInPlace { span in
-                    swap(&t.span, &span)
-                    defer { swap(&t.span, &span) }
-                    if context == .span {
-                        let gone = try drop(&t)
-                        if gone { removed += 1 }
-                        return !gone
-                    }
-                    var events = t.span.events
-                    t.span.events = []
-                    defer { t.span.events = events }
-                    try events.filterInPlace { event in
-                        swap(&t.event, &event)
-                        defer { swap(&t.event, &event) }
-                        let gone = try drop(&t)
-                        if gone { removed += 1 }
-                        return !gone
-                    }
-                    return true
+        try eachScope(&request.resourceSpans, scopes: \.scopeSpans, count: { $0.spans.count }, context, &t, drop, &removed) { ss, t, removed in
+            var spans = ss.spans
+            ss.spans = []
+            defer { ss.spans = spans }
+            try spans.filterInPlace { span in
+                swap(&t.span, &span)
+                defer { swap(&t.span, &span) }
+                if context == .span { return try !dropped(&t, drop, &removed) }
+                var events = t.span.events
+                t.span.events = []
+                defer { t.span.events = events }
+                try events.filterInPlace { event in
+                    swap(&t.event, &event)
+                    defer { swap(&t.event, &event) }
+                    return try !dropped(&t, drop, &removed)
                 }
-                return !spans.isEmpty
+                return true
             }
-            return !scopes.isEmpty
+            return !spans.isEmpty
         }
         return removed
     }
@@ -56,31 +37,16 @@ public enum OTTLFilter {
                             _ drop: (inout OTTLTarget) throws -> Bool) throws -> Int {
         var removed = 0
         var t = OTTLTarget()
-        try request.resourceLogs.filterInPlace { rl in
-            t.resource = rl.resource
-            if context == .resource {
-                let gone = try drop(&t)
-                if gone { removed += rl.scopeLogs.reduce(0) { $0 + $1.logRecords.count } }
-                return !gone
+        try eachScope(&request.resourceLogs, scopes: \.scopeLogs, count: { $0.logRecords.count }, context, &t, drop, &removed) { sl, t, removed in
+            var records = sl.logRecords
+            sl.logRecords = []
+            defer { sl.logRecords = records }
+            try records.filterInPlace { record in
+                swap(&t.log, &record)
+                defer { swap(&t.log, &record) }
+                return try !dropped(&t, drop, &removed)
             }
-            var scopes = rl.scopeLogs
-            rl.scopeLogs = []
-            defer { rl.scopeLogs = scopes }
-            try scopes.filterInPlace { sl in
-                t.scope = sl.scope
-                var records = sl.logRecords
-                sl.logRecords = []
-                defer { sl.logRecords = records }
-                try records.filterInPlace { record in
-                    swap(&t.log, &record)
-                    defer { swap(&t.log, &record) }
-                    let gone = try drop(&t)
-                    if gone { removed += 1 }
-                    return !gone
-                }
-                return !records.isEmpty
-            }
-            return !scopes.isEmpty
+            return !records.isEmpty
         }
         return removed
     }
@@ -90,38 +56,56 @@ public enum OTTLFilter {
                                _ drop: (inout OTTLTarget) throws -> Bool) throws -> Int {
         var removed = 0
         var t = OTTLTarget()
-        try request.resourceMetrics.filterInPlace { rm in
-            t.resource = rm.resource
-            if context == .resource {
-                let gone = try drop(&t)
-                if gone { removed += rm.scopeMetrics.reduce(0) { $0 + $1.metrics.count } }
-                return !gone
+        try eachScope(&request.resourceMetrics, scopes: \.scopeMetrics, count: { $0.metrics.count }, context, &t, drop, &removed) { sm, t, removed in
+            var metrics = sm.metrics
+            sm.metrics = []
+            defer { sm.metrics = metrics }
+            try metrics.filterInPlace { metric in
+                swap(&t.metric, &metric)
+                defer { swap(&t.metric, &metric) }
+                if context == .metric { return try !dropped(&t, drop, &removed) }
+                let (kept, gone) = try points(&t, drop)
+                removed += gone
+                return kept
             }
-            var scopes = rm.scopeMetrics
-            rm.scopeMetrics = []
-            defer { rm.scopeMetrics = scopes }
-            try scopes.filterInPlace { sm in
-                t.scope = sm.scope
-                var metrics = sm.metrics
-                sm.metrics = []
-                defer { sm.metrics = metrics }
-                try metrics.filterInPlace { metric in
-                    swap(&t.metric, &metric)
-                    defer { swap(&t.metric, &metric) }
-                    if context == .metric {
-                        let gone = try drop(&t)
-                        if gone { removed += 1 }
-                        return !gone
-                    }
-                    let (kept, gone) = try points(&t, drop)
-                    removed += gone
-                    return kept
-                }
-                return !metrics.isEmpty
-            }
-            return !scopes.isEmpty
+            return !metrics.isEmpty
         }
         return removed
+    }
+
+    /// The resource and scope levels the signals share: in the resource context, drops whole resources (counting
+    /// their items with `count`); otherwise hands each scope to `items` with the target (resource and scope filled)
+    /// and the count of removed items; `items` filters the scope's items and says whether any are left. Scopes and
+    /// resources left empty are removed.
+    private static func eachScope<R: OTTLResourceLevel, S: OTTLScopeLevel>(
+        _ resources: inout [R], scopes: WritableKeyPath<R, [S]>, count: (S) -> Int, _ context: OTTLContext,
+        _ t: inout OTTLTarget, _ drop: (inout OTTLTarget) throws -> Bool, _ removed: inout Int,
+        _ items: (inout S, inout OTTLTarget, inout Int) throws -> Bool
+    ) throws {
+        try resources.filterInPlace { r in
+            t.resource = r.resource
+            if context == .resource {
+                let gone = try drop(&t)
+                if gone { removed += r[keyPath: scopes].reduce(0) { $0 + count($1) } }
+                return !gone
+            }
+            var list = r[keyPath: scopes]
+            r[keyPath: scopes] = []
+            defer { r[keyPath: scopes] = list }
+            try list.filterInPlace { scope in
+                t.scope = scope.scope
+                return try items(&scope, &t, &removed)
+            }
+            return !list.isEmpty
+        }
+    }
+
+    /// Whether `drop` holds for the target's item, counting it when it does.
+    @inline(__always)
+    private static func dropped(_ t: inout OTTLTarget, _ drop: (inout OTTLTarget) throws -> Bool, _ removed: inout Int) throws -> Bool {
+        let gone = try drop(&t)
+        if gone { removed += 1 }
+        return gone
     }
 
     /// Filters `t.metric`'s data points; whether the metric keeps any (a metric with no data type is kept).

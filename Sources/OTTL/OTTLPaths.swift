@@ -8,10 +8,17 @@ struct OTTLAccess: Sendable {
     typealias Setter = @Sendable (inout OTTLTarget, OTTLValue) throws -> Void
     typealias MapEditor = @Sendable (inout OTTLTarget, (inout [KeyValue]) throws -> Void) throws -> Void
 
+    /// Reads the value and writes what `change` makes of it (nothing when it returns nil). `change` must not read
+    /// the target: a map's list may be taken out of it meanwhile.
+    typealias Updater = @Sendable (inout OTTLTarget, (OTTLValue) throws -> OTTLValue?) throws -> Void
+
     var get: Getter
     var set: Setter?
     /// Edits the map at this path in place; throws when the value there is not a map.
     var editMap: MapEditor?
+    /// A read and a write in one step, for paths where that saves a second lookup; nil where `get` then `set` is
+    /// as cheap.
+    var update: Updater? = nil
 }
 
 /// A run-time failure of a statement: a value of the wrong type, an index out of range, an invalid ID.

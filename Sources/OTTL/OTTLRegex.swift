@@ -1,5 +1,8 @@
 import CollectorCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A regular expression of an OTTL function: matched as Go's `regexp.MatchString` (``AttributeRegex``, with its
 /// plain-text fast paths) and replaced as `ReplaceAllString` with Go's template syntax (`$1`, `${1}`, `${name}`,
@@ -32,9 +35,15 @@ struct OTTLRegex: @unchecked Sendable {
 
     /// Every match replaced by `template` expanded with that match's groups.
     func replaceAll(in text: String, template: String) -> String {
+        replacingAll(in: text, template: template) ?? text
+    }
+
+    /// Every match replaced by `template` expanded with that match's groups; nil when nothing matches, so that a
+    /// caller can leave the value as it is without scanning it a second time.
+    func replacingAll(in text: String, template: String) -> String? {
         if let literal, !template.utf8.contains(UInt8(ascii: "$")) { return Self.replace(literal, with: template, in: text) }
         let matches = allMatches(in: text)
-        guard !matches.isEmpty else { return text }
+        guard !matches.isEmpty else { return nil }
         var out = ""
         var last = text.startIndex
         for m in matches {
@@ -48,32 +57,51 @@ struct OTTLRegex: @unchecked Sendable {
     }
 
     /// Every non-overlapping occurrence of `needle` (from the left) replaced, byte for byte as Go's
-    /// `strings.ReplaceAll` does, without Foundation (whose bridging costs microseconds per call).
-    static func replace(_ needle: [UInt8], with replacement: String, in text: String) -> String {
-        guard let first = needle.first else { return text }
+    /// `strings.ReplaceAll` does, without Foundation (whose bridging costs microseconds per call); nil when there
+    /// is none. Occurrences are found with `memchr` and `memcmp`; the result is written once, at its final size.
+    static func replace(_ needle: [UInt8], with replacement: String, in text: String) -> String? {
+        guard !needle.isEmpty else { return nil }
         var text = text
         text.makeContiguousUTF8()
+        var replacement = replacement
+        replacement.makeContiguousUTF8()
         let result: String?? = text.utf8.withContiguousStorageIfAvailable { t -> String? in
-            guard t.count >= needle.count else { return nil }
-            var out: [UInt8] = []
-            var i = 0, copied = 0
-            let last = t.count - needle.count
-            while i <= last {
-                if t[i] == first, UnsafeBufferPointer(rebasing: t[i..<i + needle.count]).elementsEqual(needle) {
-                    if out.isEmpty { out.reserveCapacity(t.count + 16) }
-                    out.append(contentsOf: UnsafeBufferPointer(rebasing: t[copied..<i]))
-                    out.append(contentsOf: replacement.utf8)
-                    i += needle.count
-                    copied = i
-                } else {
-                    i += 1
+            needle.withUnsafeBufferPointer { n -> String? in
+                guard let tb = t.baseAddress, let nb = n.baseAddress, t.count >= n.count else { return nil }
+                // Where the next occurrence at or after `from` starts, if any.
+                func next(_ from: Int) -> Int? {
+                    var at = from
+                    while t.count - at >= n.count {
+                        // The needle's first byte with `memchr`, then the rest with `memcmp`.
+                        guard let hit = memchr(tb + at, Int32(nb[0]), t.count - at - n.count + 1) else { return nil }
+                        let i = tb.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                        if memcmp(tb + i, nb, n.count) == 0 { return i }
+                        at = i + 1
+                    }
+                    return nil
+                }
+                guard let first = next(0) else { return nil }
+                var hits = 1
+                var at = first + n.count
+                while let h = next(at) { hits += 1; at = h + n.count }
+                return replacement.utf8.withContiguousStorageIfAvailable { r -> String in
+                    let size = t.count + hits * (r.count - n.count)
+                    return String(unsafeUninitializedCapacity: size) { out in
+                        var written = 0, copied = 0
+                        var hit: Int? = first
+                        while let h = hit {
+                            written += UnsafeMutableBufferPointer(rebasing: out[written...]).initialize(fromContentsOf: t[copied..<h])
+                            written += UnsafeMutableBufferPointer(rebasing: out[written...]).initialize(fromContentsOf: r)
+                            copied = h + n.count
+                            hit = next(copied)
+                        }
+                        written += UnsafeMutableBufferPointer(rebasing: out[written...]).initialize(fromContentsOf: t[copied...])
+                        return written
+                    }
                 }
             }
-            guard copied > 0 else { return nil }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: t[copied...]))
-            return String(decoding: out, as: UTF8.self)
         }
-        return (result ?? nil) ?? text
+        return result ?? nil
     }
 
     /// Go's `Regexp.Expand`: `$name` / `${name}` take the longest run of letters, digits and `_` as the name; a

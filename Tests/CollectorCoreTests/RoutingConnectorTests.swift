@@ -66,7 +66,7 @@ struct RoutingConnectorTests {
               exporters: [rec/other]
         """
 
-    func build(_ yaml: String = Self.graph) throws -> (TracesConsumer, RecordingExporterFactory) {
+    func build(_ yaml: String = Self.graph) throws -> (any TracesConsumer, RecordingExporterFactory) {
         let capture = CaptureReceiverFactory()
         let recording = RecordingExporterFactory()
         let registry = ComponentRegistry([capture, recording, try #require(ComponentRegistry.builtin.connectors["routing"])])

@@ -261,3 +261,39 @@ extension OTTLStatementTests {
         #expect(!keys.contains("dup") && keys.last == "x" && keys.count == 10)
     }
 }
+
+extension OTTLStatementTests {
+    /// `replace_pattern` with a plain-text pattern replaces byte for byte (no regex engine): compared with
+    /// Foundation's literal replacement on random texts over a small alphabet (so needles overlap and repeat).
+    @Test(arguments: [UInt64(1), 2, 3])
+    func plainTextReplaceAgreesWithLiteralReplacement(seed: UInt64) throws {
+        var rng = SeededRandom(seed: seed)
+        let alphabet: [Character] = ["a", "b", "é", "🦄"]
+        for _ in 0..<200 {
+            let text = String((0..<Int(rng.next() % 12)).map { _ in alphabet[Int(rng.next() % 4)] })
+            let needle = ["a", "aa", "ab", "bab", "é", "🦄a"][Int(rng.next() % 6)]
+            let replacement = ["", "x", "yyy", "é🦄"][Int(rng.next() % 4)]
+            var target = OTTLTarget()
+            target.span.attributes = [F.kv("s", .string(text))]
+            try OTTLStatement(#"replace_pattern(span.attributes["s"], "\#(needle)", "\#(replacement)")"#, context: nil, signal: .traces)
+                .execute(&target)
+            let expected = text.replacingOccurrences(of: needle, with: replacement, options: .literal)
+            #expect(target.span.attributes.stringValue("s") == expected,
+                    "seed \(seed): \(text.debugDescription) with \(needle.debugDescription) → \(replacement.debugDescription)")
+        }
+    }
+
+    /// A replacement that is not a string fails the statement only when there is something to replace.
+    @Test func replacementOfTheWrongTypeFailsOnlyWhenThePatternMatches() throws {
+        let statement = try OTTLStatement(#"replace_pattern(span.attributes["s"], "a", span.attributes["n"])"#, context: nil, signal: .traces)
+        var target = OTTLTarget()
+        target.span.attributes = [F.kv("s", .string("bbb")), F.kv("n", F.int(1))]
+        try statement.execute(&target)
+        #expect(target.span.attributes.stringValue("s") == "bbb")
+        target.span.attributes = [F.kv("s", .string("bab")), F.kv("n", F.int(1))]
+        #expect(throws: (any Error).self) { try statement.execute(&target) }
+        target.span.attributes = [F.kv("s", .string("bab")), F.kv("n", .string("c"))]
+        try statement.execute(&target)
+        #expect(target.span.attributes.stringValue("s") == "bcb")
+    }
+}

@@ -79,11 +79,12 @@ public struct TransformProcessor: StatelessProcessor, TracesConsumer, MetricsCon
             }
             guard holds else { return }
         }
-        for statement in group.statements {
+        // By index: the statements are used in place, not copied (and retained) once per item.
+        for i in group.statements.indices {
             do {
-                try statement.execute(&target)
+                try group.statements[i].execute(&target)
             } catch {
-                try failures.handle(error, in: statement.text, mode: mode)
+                try failures.handle(error, in: group.statements[i].text, mode: mode)
             }
         }
     }
