@@ -1,7 +1,8 @@
 import CollectorCore
 
-/// A compiled OTTL statement (`editor(...) where condition`) bound to the context it runs in.
-public struct OTTLStatement: Sendable {
+/// A compiled OTTL statement (`editor(...) where condition`) bound to the context it runs in. A class: a
+/// processor runs each statement on every item, and one reference is cheaper to hold than the text and closures.
+public final class OTTLStatement: Sendable {
     public let text: String
     public let context: OTTLContext
     private let editor: @Sendable (inout OTTLTarget) throws -> Void
@@ -28,7 +29,7 @@ public struct OTTLStatement: Sendable {
 }
 
 /// A compiled OTTL condition (the part after `where`), as the routing connector's `condition` uses it.
-public struct OTTLCondition: Sendable {
+public final class OTTLCondition: Sendable {
     public let text: String
     public let context: OTTLContext
     private let test: @Sendable (inout OTTLTarget) throws -> Bool
