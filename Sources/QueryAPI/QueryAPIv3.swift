@@ -45,6 +45,18 @@ struct V3 {
         return response
     }
 
+    /// The trace's critical path (``CriticalPath``) as `{"result": {…}}`.
+    func criticalPath(_ idText: String) async throws -> QueryResponse {
+        guard let id = QueryValues.traceID(idText) else {
+            throw Self.bad(BadParameter("trace_id", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))"))
+        }
+        guard let (trace, truncated) = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
+        guard let path = CriticalPath(trace) else { return Self.error(.notFound, "the trace has no span to start a critical path from") }
+        var response = QueryResponse(json: .object([("result", path.json(traceID: id))]))
+        response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
+        return response
+    }
+
     func search(_ q: QueryParameters) async throws -> QueryResponse {
         let query = try parseSearch(q)
         let (traces, complete, read) = try await service.search(query)

@@ -79,6 +79,8 @@ public struct QueryRouter: Sendable {
             return "/api/traces/{traceID}"
         case let s where s.count == 4 && s[0] == "api" && s[1] == "v3" && s[2] == "traces":
             return "/api/v3/traces/{traceID}"
+        case let s where s.count == 5 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "critical_path":
+            return "/api/v3/traces/{traceID}/critical_path"
         case ["loki", "api", "v1", "labels"], ["loki", "api", "v1", "series"], ["loki", "api", "v1", "query_range"],
              ["loki", "api", "v1", "query"]:
             return "/" + s.joined(separator: "/")
@@ -127,6 +129,8 @@ public struct QueryRouter: Sendable {
                 return try await V3(service: service, now: now).search(query)
             case let s where s.count == 4 && s[0] == "api" && s[1] == "v3" && s[2] == "traces":
                 return try await V3(service: service, now: now).trace(s[3])
+            case let s where s.count == 5 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "critical_path":
+                return try await V3(service: service, now: now).criticalPath(s[3])
             case ["api", "v3", "logs"]:
                 return try await V3(service: service, now: now).logs(query)
             default:

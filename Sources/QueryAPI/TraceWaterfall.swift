@@ -18,6 +18,8 @@ public struct TraceWaterfall: Sendable {
     public var maxLabelWidth = 60
     /// Log records of the trace, shown under their span (those of no stored span after the waterfall).
     public var logs: [FlatLogRecord] = []
+    /// When set, spans on it are marked `◆` with their time on it, and its summary follows the waterfall.
+    public var criticalPath: CriticalPath?
 
     public init(color: Bool = false, attributes: Bool = false) {
         self.color = color
@@ -91,6 +93,7 @@ public struct TraceWaterfall: Sendable {
         let labelWidth = labels.map(\.count).max() ?? 0
         let columns = max(1, barWidth)
         let bySpan = logsBySpan
+        let onPath = criticalPath?.bySpan ?? [:]
         for (row, label) in zip(rows, labels) {
             let s = row.item.span
             let start = s.startTimeUnixNano >= traceStart ? s.startTimeUnixNano - traceStart : 0
@@ -104,12 +107,13 @@ public struct TraceWaterfall: Sendable {
             let durationText = Self.duration(length)
             let paddedDuration = String(repeating: " ", count: max(0, 9 - durationText.count)) + durationText
             var mark = ""
+            if let time = onPath[s.spanID] { mark += "  ◆ " + Self.duration(time) }
             if isError {
-                mark = "  ERROR" + (s.status.message.isEmpty ? "" : ": " + Self.truncate(Self.safe(s.status.message), 80))
+                mark += "  ERROR" + (s.status.message.isEmpty ? "" : ": " + Self.truncate(Self.safe(s.status.message), 80))
             }
             if color {
                 let barColor = isError ? red : (palette[row.item.service] ?? "")
-                out += "\(padded) │\(barColor)\(bar)\(reset)│ \(paddedDuration)\(isError ? red + mark + reset : "")\n"
+                out += "\(padded) │\(barColor)\(bar)\(reset)│ \(paddedDuration)\(isError || onPath[s.spanID] != nil ? (isError ? red : bold) + mark + reset : "")\n"
             } else {
                 out += "\(padded) │\(bar)│ \(paddedDuration)\(mark)\n"
             }
@@ -133,6 +137,10 @@ public struct TraceWaterfall: Sendable {
         if !unplaced.isEmpty {
             out += (color ? bold : "") + "Logs of the trace outside its stored spans:" + (color ? reset : "") + "\n"
             for record in unplaced { out += "  ▸ " + logFormat.render(record) + "\n" }
+        }
+        if let criticalPath {
+            out += (color ? bold : "") + "◆ marks the spans on the critical path, with their time on it." + (color ? reset : "") + "\n"
+            out += criticalPath.summaryText()
         }
         return out
     }

@@ -41,6 +41,9 @@ struct TraceCommand: AsyncParsableCommand {
     @Flag(help: "Show the trace's log records under their spans (at most 10,000).")
     var logs = false
 
+    @Flag(help: "Mark the critical path (the spans that determined the trace's duration) and summarise it by service and operation; with --json, print {\"trace\": <OTLP JSON>, \"criticalPath\": {…}}.")
+    var criticalPath = false
+
     @Option(help: "Colours: auto (when writing to a terminal), always, never.")
     var color: ColorMode = .auto
 
@@ -61,16 +64,23 @@ struct TraceCommand: AsyncParsableCommand {
             throw CLIError.input("invalid trace ID \"\(shown)\": expected 32 hex characters")
         }
         if json && jaeger { throw CLIError.input("--json and --jaeger cannot be used together") }
+        if criticalPath && jaeger { throw CLIError.input("--critical-path and --jaeger cannot be used together") }
         let source = try self.source.open()
         guard let trace = try await source.trace(id: id) else {
             throw CLIError.notFound("trace \(traceID.lowercased()) not found in \(source.name)")
         }
-        if json {
+        let path = criticalPath ? CriticalPath(trace) : nil
+        if json && criticalPath {
+            var out = Data("{\"trace\":".utf8) + Data(try OTLPJSON.encode(trace)) + Data(",\"criticalPath\":".utf8)
+            out += Data((path?.json(traceID: id) ?? .null).serialized()) + Data("}\n".utf8)
+            FileHandle.standardOutput.write(out)
+        } else if json {
             FileHandle.standardOutput.write(Data(try OTLPJSON.encode(trace)) + Data("\n".utf8))
         } else if jaeger {
             FileHandle.standardOutput.write(Data(JaegerTrace.json(trace).serialized()) + Data("\n".utf8))
         } else {
             var waterfall = TraceWaterfall(color: color.enabled, attributes: attributes)
+            waterfall.criticalPath = path
             if logs {
                 var search = LogSearch()
                 search.traceID = id

@@ -85,6 +85,27 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
         }
     }
 
+    @Test func v3CriticalPathAnswersSectionsAndSharesOr404() async throws {
+        try await withRouter([fixtureTrace()], now: fixtureNow) { router in
+            let r = try await get(router, "/api/v3/traces/0102030405060708090a0b0c0d0e0f10/critical_path")
+            #expect(r.status == 200)
+            let result = try #require(r.json["result"] as? [String: Any])
+            #expect(result["traceId"] as? String == "0102030405060708090a0b0c0d0e0f10")
+            #expect(result["durationNanos"] as? Int == 12_345_000)
+            let sections = try #require(result["sections"] as? [[String: Any]])
+            #expect(sections.map { $0["operation"] as? String } == ["GET /cart", "charge", "GET /cart"])
+            #expect(sections.map { $0["durationNanos"] as? Int } == [2_000_000, 4_000_000, 6_345_000])
+            #expect(sections[1]["spanId"] as? String == "b200000000000002")
+            let services = try #require(result["services"] as? [[String: Any]])
+            #expect(services.map { $0["service"] as? String } == ["checkout", "payment"])
+            #expect(services.map { $0["share"] as? Double } == [0.676, 0.324])
+            let missing = try await get(router, "/api/v3/traces/0102030405060708090a0b0c0d0e0f11/critical_path")
+            #expect(missing.status == 404)
+            let bad = try await get(router, "/api/v3/traces/zz/critical_path")
+            #expect(bad.status == 400 && ((bad.json["error"] as? [String: Any])?["message"] as? String ?? "").contains("trace_id"))
+        }
+    }
+
     @Test func searchMatchesServiceOperationTagsAndDurations() async throws {
         try await withRouter([fixtureTrace()], now: fixtureNow) { router in
             func count(_ query: String) async -> Int {

@@ -445,6 +445,12 @@ def test_cli_escapes_untrusted_text(hostile_server, source):
     out, err = text(p)
     assert p.returncode == 0, err
     _assert_no_raw_controls(re.sub(r"\x1b\[[0-9;]*m", "", out))
+    # The critical path's summary names services and operations too.
+    p = run_cli(server.binary, "trace", trace_id.hex(), "--critical-path", *where)
+    out, err = text(p)
+    assert p.returncode == 0, err
+    _assert_no_raw_controls(out)
+    assert f"    {ESCAPED[HOSTILE_SERVICE]}: {ESCAPED[HOSTILE_NAME]}" in out
 
     # search: the table, escaped before its columns are measured.
     p = run_cli(server.binary, "search", "--service", HOSTILE_SERVICE, *where)

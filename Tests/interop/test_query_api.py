@@ -301,7 +301,8 @@ def cli(server, *args, endpoint=True):
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
-@pytest.mark.parametrize("golden, extra", [("waterfall.txt", []), ("waterfall-attributes.txt", ["--attributes"])])
+@pytest.mark.parametrize("golden, extra", [("waterfall.txt", []), ("waterfall-attributes.txt", ["--attributes"]),
+                                           ("waterfall-critical-path.txt", ["--critical-path"])])
 def test_trace_waterfall_matches_the_golden_file_from_server_and_database(qserver, golden, extra):
     if os.environ.get("OTELSINK_UPDATE_GOLDEN") == "1":  # regenerate, then review the diff
         rc, out, err = cli(qserver, "trace", qserver.golden_id.hex(), *extra, endpoint=False)
@@ -313,6 +314,27 @@ def test_trace_waterfall_matches_the_golden_file_from_server_and_database(qserve
         assert rc == 0, err
         assert out == expected, f"endpoint={endpoint}\n{out}"
         assert "\x1b[" not in out  # piped: no colours
+
+
+def test_critical_path_from_the_api_and_the_cli_agree(qserver):
+    """GET /api/v3/traces/{id}/critical_path and `otelsink trace ID --critical-path --json` give the same path: the
+    root until the cart loads, the cart load, the root until the charge, the charge, the root to its end."""
+    r = httpx.get(f"{qserver.query_url}/api/v3/traces/{qserver.golden_id.hex()}/critical_path", timeout=10)
+    assert r.status_code == 200, r.text
+    path = r.json()["result"]
+    assert path["traceId"] == qserver.golden_id.hex() and path["durationNanos"] == 12_000_000
+    assert sum(s["durationNanos"] for s in path["sections"]) == path["durationNanos"]
+    assert [(s["service"], s["operation"]) for s in path["sections"]][1::2] == [("checkout", "load cart"), ("payment", "charge")]
+    assert abs(sum(s["share"] for s in path["services"]) - 1) < 1e-3
+    for endpoint in (True, False):
+        rc, out, err = cli(qserver, "trace", qserver.golden_id.hex(), "--critical-path", "--json", endpoint=endpoint)
+        assert rc == 0, err
+        printed = json.loads(out)
+        assert printed["criticalPath"] == path
+        assert len(printed["trace"]["resourceSpans"]) == 2
+    assert httpx.get(f"{qserver.query_url}/api/v3/traces/{'0' * 31}1/critical_path", timeout=10).status_code == 404
+    rc, _, err = cli(qserver, "trace", qserver.golden_id.hex(), "--critical-path", "--jaeger")
+    assert rc != 0 and "--critical-path" in err
 
 
 def test_trace_colours_on_request(qserver):
