@@ -57,6 +57,23 @@ struct V3 {
         return response
     }
 
+    /// What differs from trace A to trace B (``TraceDiff``) as `{"result": {…}}`.
+    func diff(_ aText: String, _ bText: String) async throws -> QueryResponse {
+        var traces: [ExportTraceRequest] = []
+        var truncated = false
+        for (name, text) in [("trace_id_a", aText), ("trace_id_b", bText)] {
+            guard let id = QueryValues.traceID(text) else {
+                throw Self.bad(BadParameter(name, "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(text))"))
+            }
+            guard let (trace, cut) = try await service.trace(id: id) else { return Self.error(.notFound, "trace \(text) not found") }
+            traces.append(trace)
+            truncated = truncated || cut
+        }
+        var response = QueryResponse(json: .object([("result", TraceDiff(traces[0], traces[1]).json())]))
+        response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
+        return response
+    }
+
     func search(_ q: QueryParameters) async throws -> QueryResponse {
         let query = try parseSearch(q)
         let (traces, complete, read) = try await service.search(query)

@@ -81,6 +81,8 @@ public struct QueryRouter: Sendable {
             return "/api/v3/traces/{traceID}"
         case let s where s.count == 5 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "critical_path":
             return "/api/v3/traces/{traceID}/critical_path"
+        case let s where s.count == 6 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "diff":
+            return "/api/v3/traces/{traceID}/diff/{traceID}"
         case ["loki", "api", "v1", "labels"], ["loki", "api", "v1", "series"], ["loki", "api", "v1", "query_range"],
              ["loki", "api", "v1", "query"]:
             return "/" + s.joined(separator: "/")
@@ -131,6 +133,8 @@ public struct QueryRouter: Sendable {
                 return try await V3(service: service, now: now).trace(s[3])
             case let s where s.count == 5 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "critical_path":
                 return try await V3(service: service, now: now).criticalPath(s[3])
+            case let s where s.count == 6 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "diff":
+                return try await V3(service: service, now: now).diff(s[3], s[5])
             case ["api", "v3", "logs"]:
                 return try await V3(service: service, now: now).logs(query)
             default:

@@ -337,6 +337,49 @@ def test_critical_path_from_the_api_and_the_cli_agree(qserver):
     assert rc != 0 and "--critical-path" in err
 
 
+def test_diff_of_two_requests_from_the_cli_and_the_api(qserver, server_factory):
+    """Two requests to the same endpoint: identical ones give an empty diff; a slower one with an extra call, an
+    error status and a changed attribute shows each, from `otelsink diff` (text and --json, server and file) and
+    from GET /api/v3/traces/{a}/diff/{b}."""
+    rc, out, err = cli(qserver, "diff", qserver.golden_id.hex(), qserver.recent_id.hex())
+    assert rc == 0, err
+    assert "No differences" in out
+    server = server_factory(query=True)
+    fast_id, slow_id = bytes.fromhex("0a" * 16), bytes.fromhex("0b" * 16)
+    send(server, fixture_trace(fast_id, T0))
+    slow = fixture_trace(slow_id, T0)
+    charge = slow[1].resource_spans[0].scope_spans[0].spans[0]
+    charge.end_time_unix_nano += 20_000_000
+    charge.status.code = trace_pb2.Status.STATUS_CODE_OK
+    root = slow[0].resource_spans[0].scope_spans[0].spans[0]
+    root.end_time_unix_nano += 30_000_000
+    for a in root.attributes:
+        if a.key == "http.status_code":
+            a.value.int_value = 503
+    extra = make_span(slow_id, name="load cart", parent=ROOT_ID, start_ns=T0 + 27_000_000, duration_ns=2_000_000, db="cart")
+    slow[0].resource_spans[0].scope_spans[0].spans.append(extra)
+    send(server, slow)
+
+    api_diff = api(server, f"/api/v3/traces/{fast_id.hex()}/diff/{slow_id.hex()}")["result"]
+    assert [c["path"][-1]["operation"] for c in api_diff["changed"]] == ["GET /cart", "charge"]
+    assert [c["deltaNanos"] for c in api_diff["changed"]] == [30_000_000, 20_000_000]
+    assert api_diff["changed"][0]["attributes"] == [{"key": "http.status_code", "a": "200", "b": "503"}]
+    assert api_diff["changed"][1]["a"]["statusCode"] == "STATUS_CODE_ERROR" and api_diff["changed"][1]["b"]["statusCode"] == "STATUS_CODE_OK"
+    assert api_diff["changed"][1]["b"]["criticalPathNanos"] > api_diff["changed"][1]["a"]["criticalPathNanos"]
+    assert api_diff["onlyInA"] == []
+    assert [(o["path"][-1]["operation"], o["path"][-1]["index"]) for o in api_diff["onlyInB"]] == [("load cart", 1)]
+    for endpoint in (True, False):
+        rc, out, err = cli(server, "diff", fast_id.hex(), slow_id.hex(), "--json", endpoint=endpoint)
+        assert rc == 0, err
+        assert json.loads(out) == api_diff
+        rc, out, err = cli(server, "diff", fast_id.hex(), slow_id.hex(), endpoint=endpoint)
+        assert rc == 0, err
+        assert "2 changed, 0 only in A, 1 only in B." in out and "status ERROR" in out and "load cart #2" in out
+    rc, _, err = cli(server, "diff", fast_id.hex(), "0c" * 16)
+    assert rc == 1 and "not found" in err
+    assert httpx.get(f"{server.query_url}/api/v3/traces/{fast_id.hex()}/diff/xyz", timeout=10).status_code == 400
+
+
 def test_trace_colours_on_request(qserver):
     rc, out, _ = cli(qserver, "trace", qserver.golden_id.hex(), "--color", "always")
     assert rc == 0 and "\x1b[31m" in out

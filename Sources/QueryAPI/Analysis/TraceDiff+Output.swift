@@ -1,0 +1,103 @@
+import CollectorCore
+import Foundation
+import OTLP
+
+/// The diff as the API and `otelsink diff --json` give it, and as the terminal prints it.
+extension TraceDiff {
+    /// `{"a": {"traceId", "durationNanos"}, "b": {…}, "changed": […], "onlyInA": […], "onlyInB": […]}`. A listed
+    /// span has its `path` (`[{"service", "operation", "index"}]`, at most the 16 innermost steps) and `depth`; each
+    /// side is `{"spanId", "durationNanos", "criticalPathNanos", "statusCode", "statusMessage"}`; a change also has
+    /// `deltaNanos` (B − A) and `attributes` (`[{"key", "a", "b"}]`, values as text, null when absent).
+    public func json() -> JSON {
+        func steps(_ path: [Step]) -> JSON {
+            .array(path.map { .object([("service", .string($0.service)), ("operation", .string($0.operation)), ("index", .int(Int64($0.index)))]) })
+        }
+        func side(_ s: Side) -> JSON {
+            .object([
+                ("spanId", .string(CriticalPath.hex(s.spanID))), ("durationNanos", .int(Int64(clamping: s.durationNanos))),
+                ("criticalPathNanos", .int(Int64(clamping: s.criticalNanos))), ("statusCode", .string(Self.statusName(s.statusCode))),
+                ("statusMessage", .string(s.statusMessage)),
+            ])
+        }
+        func value(_ v: AnyValue?) -> JSON { v.map { .string(AttributeValueText.asString($0)) } ?? .null }
+        return .object([
+            ("a", .object([("traceId", .string(CriticalPath.hex(traceA))), ("durationNanos", .int(Int64(clamping: durationA)))])),
+            ("b", .object([("traceId", .string(CriticalPath.hex(traceB))), ("durationNanos", .int(Int64(clamping: durationB)))])),
+            ("changed", .array(changed.map { c in
+                .object([
+                    ("path", steps(c.path)), ("depth", .int(Int64(c.depth))), ("a", side(c.a)), ("b", side(c.b)),
+                    ("deltaNanos", .int(c.deltaNanos)),
+                    ("attributes", .array(c.attributes.map { .object([("key", .string($0.key)), ("a", value($0.a)), ("b", value($0.b))]) })),
+                ])
+            })),
+            ("onlyInA", .array(onlyInA.map { .object([("path", steps($0.path)), ("depth", .int(Int64($0.depth))), ("span", side($0.side))]) })),
+            ("onlyInB", .array(onlyInB.map { .object([("path", steps($0.path)), ("depth", .int(Int64($0.depth))), ("span", side($0.side))]) })),
+        ])
+    }
+
+    /// The diff for a terminal: a header, then the changed spans (largest difference first, with their status and
+    /// attribute changes), then the spans only in A and only in B; at most `limit` of each. `◆` marks a span on the
+    /// critical path of either trace. Every text from the traces goes through ``TerminalSafeText``.
+    public func text(limit: Int = 20) -> String {
+        let d = TraceWaterfall.duration
+        let delta = Int64(clamping: durationB) &- Int64(clamping: durationA)
+        var out = "A \(CriticalPath.hex(traceA)) \(d(durationA)) → B \(CriticalPath.hex(traceB)) \(d(durationB)) (\(Self.signed(delta)))\n"
+        if isEmpty { return out + "No differences: every span matched, with the same duration, status and attributes.\n" }
+        out += "\(changed.count) changed, \(onlyInA.count) only in A, \(onlyInB.count) only in B.\n"
+        func label(_ path: [Step], _ depth: Int) -> String {
+            let names = path.map { TerminalSafeText.escape($0.service) + ": " + TerminalSafeText.escape($0.operation) + ($0.index > 0 ? " #\($0.index + 1)" : "") }
+            var text = (depth > path.count ? "… ▸ " : "") + names.joined(separator: " ▸ ")
+            if text.count > 80 { text = "…" + text.suffix(79) }
+            return text
+        }
+        func section<T>(_ title: String, _ items: [T], _ line: (T) -> String) {
+            guard !items.isEmpty else { return }
+            out += "\n\(title):\n"
+            for item in items.prefix(limit) { out += line(item) }
+            if items.count > limit { out += "  … \(items.count - limit) more\n" }
+        }
+        section("Changed, largest difference first", changed) { c in
+            var line = "  " + label(c.path, c.depth) + "  " + d(c.a.durationNanos) + " → " + d(c.b.durationNanos) + "  " + Self.signed(c.deltaNanos)
+            if c.a.criticalNanos > 0 || c.b.criticalNanos > 0 {
+                line += "  ◆ critical path " + d(c.a.criticalNanos) + " → " + d(c.b.criticalNanos)
+            }
+            line += "\n"
+            if c.statusChanged {
+                line += "      status " + Self.status(c.a) + " → " + Self.status(c.b) + "\n"
+            }
+            for a in c.attributes {
+                line += "      " + TerminalSafeText.escape(a.key) + ": " + Self.valueText(a.a) + " → " + Self.valueText(a.b) + "\n"
+            }
+            return line
+        }
+        for (title, items) in [("Only in A, longest first", onlyInA), ("Only in B, longest first", onlyInB)] {
+            section(title, items) { o in
+                "  " + label(o.path, o.depth) + "  " + d(o.side.durationNanos) + (o.side.criticalNanos > 0 ? "  ◆ critical path " + d(o.side.criticalNanos) : "")
+                    + (o.side.statusCode == 2 ? "  ERROR" : "") + "\n"
+            }
+        }
+        return out
+    }
+
+    static func statusName(_ code: Int) -> String {
+        switch code {
+        case 1: "STATUS_CODE_OK"
+        case 2: "STATUS_CODE_ERROR"
+        default: "STATUS_CODE_UNSET"
+        }
+    }
+
+    private static func status(_ s: Side) -> String {
+        let name = ["UNSET", "OK", "ERROR"][min(max(s.statusCode, 0), 2)]
+        return s.statusMessage.isEmpty ? name : name + " " + TerminalSafeText.escape(s.statusMessage).debugDescription
+    }
+
+    private static func valueText(_ v: AnyValue?) -> String {
+        guard let v else { return "(absent)" }
+        return TraceWaterfall.truncate(TerminalSafeText.escape(AttributeValueText.asString(v)), 60)
+    }
+
+    private static func signed(_ nanos: Int64) -> String {
+        (nanos < 0 ? "−" : "+") + TraceWaterfall.duration(nanos.magnitude)
+    }
+}

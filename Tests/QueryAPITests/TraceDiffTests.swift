@@ -1,0 +1,139 @@
+import Foundation
+import OTLP
+import QueryAPI
+import Testing
+
+/// Diffs of hand-built trace pairs: spans matched by service, operation and place among same-named siblings.
+@Suite struct TraceDiffTests {
+    struct S {
+        var id: Int
+        var parent: Int?
+        var service = "svc"
+        var name: String
+        var start: UInt64
+        var end: UInt64
+        var error = false
+        var attributes: [String: String] = [:]
+    }
+
+    static func trace(_ traceByte: UInt8, _ spans: [S]) -> ExportTraceRequest {
+        var request = ExportTraceRequest()
+        for service in Set(spans.map(\.service)).sorted() {
+            var rs = ResourceSpans()
+            rs.resource.attributes = [kv("service.name", service)]
+            var ss = ScopeSpans()
+            ss.spans = spans.filter { $0.service == service }.map { s in
+                var span = Span()
+                span.traceID = Data(repeating: traceByte, count: 16)
+                span.spanID = Data([traceByte, 0, 0, 0, 0, 0, UInt8(s.id >> 8), UInt8(s.id & 0xFF)])
+                if let p = s.parent { span.parentSpanID = Data([traceByte, 0, 0, 0, 0, 0, UInt8(p >> 8), UInt8(p & 0xFF)]) }
+                span.name = s.name
+                span.startTimeUnixNano = s.start
+                span.endTimeUnixNano = s.end
+                if s.error { span.status.code = .error }
+                span.attributes = s.attributes.sorted { $0.key < $1.key }.map { kv($0.key, $0.value) }
+                return span
+            }
+            rs.scopeSpans = [ss]
+            request.resourceSpans.append(rs)
+        }
+        return request
+    }
+
+    static func kv(_ k: String, _ v: String) -> KeyValue {
+        var x = KeyValue()
+        x.key = k
+        x.value = .string(v)
+        return x
+    }
+
+    static func names(_ path: [TraceDiff.Step]) -> String { path.map { "\($0.operation)#\($0.index)" }.joined(separator: "/") }
+
+    static let base = [
+        S(id: 0, name: "GET /cart", start: 0, end: 100),
+        S(id: 1, parent: 0, service: "db", name: "query", start: 10, end: 20),
+        S(id: 2, parent: 0, service: "db", name: "query", start: 30, end: 40),
+        S(id: 3, parent: 0, service: "pay", name: "charge", start: 50, end: 90, attributes: ["tries": "1"]),
+    ]
+
+    @Test func identicalTracesGiveAnEmptyDiff() {
+        let diff = TraceDiff(Self.trace(1, Self.base), Self.trace(2, Self.base))
+        #expect(diff.isEmpty)
+        #expect(diff.text().contains("No differences"))
+    }
+
+    @Test func reorderedSiblingsStillMatch() {
+        // B runs the charge first and the queries after: same spans, other start order.
+        var b = Self.base
+        b[3].start = 5; b[3].end = 45
+        b[1].start = 50; b[1].end = 60
+        b[2].start = 70; b[2].end = 80
+        let diff = TraceDiff(Self.trace(1, Self.base), Self.trace(2, b))
+        #expect(diff.onlyInA.isEmpty && diff.onlyInB.isEmpty)
+        #expect(diff.changed.isEmpty)
+    }
+
+    @Test func anAddedRepeatedSiblingIsOnlyInBAndMatchesInOrder() {
+        var b = Self.base
+        b.append(S(id: 4, parent: 0, service: "db", name: "query", start: 42, end: 48))
+        let diff = TraceDiff(Self.trace(1, Self.base), Self.trace(2, b))
+        #expect(diff.changed.isEmpty && diff.onlyInA.isEmpty)
+        #expect(diff.onlyInB.map { Self.names($0.path) } == ["GET /cart#0/query#2"])
+        #expect(diff.onlyInB.first?.side.durationNanos == 6)
+    }
+
+    @Test func aRemovedSpanIsOnlyInAWithEverySpanBelowIt() {
+        var a = Self.base
+        a.append(S(id: 5, parent: 3, service: "bank", name: "authorize", start: 60, end: 80))
+        let diff = TraceDiff(Self.trace(1, a), Self.trace(2, Array(Self.base.prefix(3))))
+        #expect(diff.onlyInA.map { Self.names($0.path) } == ["GET /cart#0/charge#0", "GET /cart#0/charge#0/authorize#0"])
+        #expect(diff.onlyInB.isEmpty)
+    }
+
+    @Test func changedSpansAreListedLargestDifferenceFirstWithStatusAndAttributes() throws {
+        var b = Self.base
+        b[0].end = 400
+        b[3].end = 380
+        b[3].error = true
+        b[3].attributes = ["tries": "3", "card": "visa"]
+        b[1].end = 25
+        let diff = TraceDiff(Self.trace(1, Self.base), Self.trace(2, b))
+        #expect(diff.changed.map { Self.names($0.path) } == ["GET /cart#0", "GET /cart#0/charge#0", "GET /cart#0/query#0"])
+        #expect(diff.changed.map(\.deltaNanos) == [300, 290, 5])
+        let charge = diff.changed[1]
+        #expect(charge.statusChanged && charge.b.statusCode == 2)
+        #expect(charge.attributes.map(\.key) == ["card", "tries"])
+        #expect(charge.attributes[0].a == nil && charge.attributes[1].a == .string("1") && charge.attributes[1].b == .string("3"))
+        // The charge owns most of B's critical path; the second query (unchanged) is not listed.
+        #expect(charge.b.criticalNanos == 330 && charge.a.criticalNanos == 40)
+        let text = diff.text()
+        #expect(text.contains("3 changed, 0 only in A, 0 only in B."))
+        #expect(text.contains("◆ critical path 40ns → 330ns"))
+        #expect(text.contains("status UNSET → ERROR"))
+        #expect(text.contains("tries: 1 → 3") && text.contains("card: (absent) → visa"))
+    }
+
+    @Test func jsonHasTheSameStructure() throws {
+        var b = Self.base
+        b[3].end = 95
+        let json = TraceDiff(Self.trace(1, Self.base), Self.trace(2, b)).json()
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.serialized())) as? [String: Any])
+        let changed = try #require(object["changed"] as? [[String: Any]])
+        #expect(changed.count == 1 && changed[0]["deltaNanos"] as? Int == 5)
+        #expect((changed[0]["path"] as? [[String: Any]])?.last?["operation"] as? String == "charge")
+        #expect(((object["a"] as? [String: Any])?["traceId"] as? String) == String(repeating: "01", count: 16))
+    }
+
+    /// 10,000 repeated siblings and a 5,000-deep chain: matched in order, without quadratic work or recursion.
+    @Test func largeTracesDiffWithoutBlowingUp() {
+        let wide = [S(id: 0, name: "root", start: 0, end: 100_000)] + (1...10_000).map { S(id: $0, parent: 0, name: "step", start: UInt64($0), end: UInt64($0 + 5)) }
+        var wider = wide
+        wider[10_000].end += 7
+        let d = TraceDiff(Self.trace(1, wide), Self.trace(2, wider))
+        #expect(d.changed.map { Self.names($0.path) } == ["root#0/step#9999"] && d.onlyInA.isEmpty && d.onlyInB.isEmpty)
+        let deep = (0..<5_000).map { S(id: $0, parent: $0 == 0 ? nil : $0 - 1, name: "n", start: UInt64($0), end: UInt64(20_000 - $0)) }
+        let deeper = deep + [S(id: 5_000, parent: 4_999, name: "extra", start: 5_000, end: 5_001)]
+        let e = TraceDiff(Self.trace(1, deep), Self.trace(2, deeper))
+        #expect(e.onlyInB.count == 1 && e.onlyInB[0].depth == 5_001 && e.onlyInB[0].path.count == TraceDiff.maxPathSteps)
+    }
+}
