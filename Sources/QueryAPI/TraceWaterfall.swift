@@ -16,6 +16,10 @@ public struct TraceWaterfall: Sendable {
     public var barWidth = 40
     /// The widest the label column gets; longer labels are cut with `…`.
     public var maxLabelWidth = 60
+    /// The terminal's width in cells: when set, the label column and the bar share it (labels get at most half,
+    /// shortened in the middle), error messages are cut to fit and the header wraps; `barWidth` and
+    /// `maxLabelWidth` are then ignored.
+    public var width: Int?
     /// Log records of the trace, shown under their span (those of no stored span after the waterfall).
     public var logs: [FlatLogRecord] = []
     /// When set, spans on it are marked `◆` with their time on it, and its summary follows the waterfall.
@@ -81,17 +85,48 @@ public struct TraceWaterfall: Sendable {
 
         var out = ""
         let errorText = summary.errorCount == 1 ? "1 error" : "\(summary.errorCount) errors"
-        let header = "Trace \(JaegerTrace.idHex(summary.traceID)) · \(summary.spanCount) span\(summary.spanCount == 1 ? "" : "s") · "
-            + "\(services.count) service\(services.count == 1 ? "" : "s") · \(Self.duration(summary.durationNanos))"
-            + (summary.errorCount > 0 ? " · \(errorText)" : "") + " · started \(Self.timestamp(summary.startNanos))"
-        out += (color ? bold + header + reset : header) + "\n"
-
-        let labels = rows.map { row in
-            Self.truncate(String(repeating: "  ", count: row.depth) + Self.safe(row.item.service) + ": " + Self.safe(row.item.span.name),
-                          maxLabelWidth)
+        let parts = ["Trace \(JaegerTrace.idHex(summary.traceID))", "\(summary.spanCount) span\(summary.spanCount == 1 ? "" : "s")",
+                     "\(services.count) service\(services.count == 1 ? "" : "s")", Self.duration(summary.durationNanos)]
+            + (summary.errorCount > 0 ? [errorText] : []) + ["started \(Self.timestamp(summary.startNanos))"]
+        // One line, or as many as the width needs, broken between parts.
+        var headerLines = [""]
+        for part in parts {
+            let last = headerLines[headerLines.count - 1]
+            if last.isEmpty {
+                headerLines[headerLines.count - 1] = part
+            } else if let width, TerminalCells.width(last) + 3 + TerminalCells.width(part) > width {
+                headerLines.append(part)
+            } else {
+                headerLines[headerLines.count - 1] = last + " · " + part
+            }
         }
-        let labelWidth = labels.map(\.count).max() ?? 0
-        let columns = max(1, barWidth)
+        for line in headerLines { out += (color ? bold + line + reset : line) + "\n" }
+
+        // The layout: label │bar│ duration (9 cells), then marks. Widths count terminal cells (CJK and emoji take
+        // two), so the bars line up whatever the names.
+        let fixed = 13
+        let names = rows.map { Self.safe($0.item.service) + ": " + Self.safe($0.item.span.name) }
+        let longest = zip(rows, names).map { 2 * $0.0.depth + TerminalCells.width($0.1) }.max() ?? 0
+        let labelCells: Int, columns: Int
+        if let width {
+            // Room for the marks after the duration: `◆ time` on the critical path, `ERROR` and (what fits of)
+            // the message. The label gets at most half of the rest, the bar what is left (at least 8 cells).
+            let onPath = criticalPath != nil ? 12 : 0
+            let longestMessage = rows.map { $0.item.span.status.code == .error ? TerminalCells.width(Self.safe($0.item.span.status.message)) : -1 }.max() ?? -1
+            let markMin = onPath + (longestMessage >= 0 ? 7 : 0)
+            let markWanted = onPath + (longestMessage >= 0 ? 7 + min(40, longestMessage + 2) : 0)
+            labelCells = min(longest, max(12, (width - fixed - markMin) / 2))
+            let reserve = min(markWanted, max(markMin, (width - fixed - labelCells) * 2 / 5))  // the bar keeps 3/5
+            columns = max(8, width - fixed - labelCells - reserve)
+        } else {
+            labelCells = min(longest, maxLabelWidth)
+            columns = max(1, barWidth)
+        }
+        let labels = zip(rows, names).map { row, name in
+            let indent = min(2 * row.depth, labelCells / 2)
+            return String(repeating: " ", count: indent) + TerminalCells.fit(name, labelCells - indent)
+        }
+        let labelWidth = labels.map(TerminalCells.width).max() ?? 0
         let bySpan = logsBySpan
         let onPath = criticalPath?.bySpan ?? [:]
         for (row, label) in zip(rows, labels) {
@@ -103,13 +138,15 @@ public struct TraceWaterfall: Sendable {
             let isError = s.status.code == .error
             let bar = String(repeating: " ", count: offset) + String(repeating: "█", count: cells)
                 + String(repeating: " ", count: columns - offset - cells)
-            let padded = label + String(repeating: " ", count: labelWidth - label.count)
+            let padded = TerminalCells.padded(label, labelWidth)
             let durationText = Self.duration(length)
             let paddedDuration = String(repeating: " ", count: max(0, 9 - durationText.count)) + durationText
             var mark = ""
             if let time = onPath[s.spanID] { mark += "  ◆ " + Self.duration(time) }
             if isError {
-                mark += "  ERROR" + (s.status.message.isEmpty ? "" : ": " + Self.truncate(Self.safe(s.status.message), 80))
+                // The message gets what is left of the width (nothing when under 3 cells are), or 80 cells.
+                let room = width.map { $0 - labelWidth - fixed - columns - TerminalCells.width(mark) - 9 } ?? 80
+                mark += "  ERROR" + (s.status.message.isEmpty || room < 3 ? "" : ": " + Self.truncate(Self.safe(s.status.message), room))
             }
             if color {
                 let barColor = isError ? red : (palette[row.item.service] ?? "")
@@ -127,7 +164,8 @@ public struct TraceWaterfall: Sendable {
                     let attrs = e.attributes.map(Self.safe).joined(separator: " ")
                     details.append("event +\(Self.duration(at)) \(Self.safe(e.name))" + (attrs.isEmpty ? "" : " " + attrs))
                 }
-                for d in details { out += (color ? dim : "") + indent + Self.truncate(d, 200) + (color ? reset : "") + "\n" }
+                let room = width.map { max(20, $0 - TerminalCells.width(indent)) } ?? 200
+                for d in details { out += (color ? dim : "") + indent + Self.truncate(d, room) + (color ? reset : "") + "\n" }
             }
             for record in bySpan[s.spanID] ?? [] {
                 out += String(repeating: "  ", count: row.depth + 2) + "▸ " + logFormat.render(record, showService: false) + "\n"
@@ -139,8 +177,8 @@ public struct TraceWaterfall: Sendable {
             for record in unplaced { out += "  ▸ " + logFormat.render(record) + "\n" }
         }
         if let criticalPath {
-            out += (color ? bold : "") + "◆ marks the spans on the critical path, with their time on it." + (color ? reset : "") + "\n"
-            out += criticalPath.summaryText()
+            out += (color ? bold : "") + "◆ on the critical path, with the span's time on it." + (color ? reset : "") + "\n"
+            out += criticalPath.summaryText(width: width)
         }
         return out
     }
@@ -157,11 +195,17 @@ public struct TraceWaterfall: Sendable {
     public static func duration(_ nanos: UInt64) -> String {
         let n = Double(nanos)
         if nanos < 1_000 { return "\(nanos)ns" }
-        if nanos < 1_000_000 { return String(format: "%.0fµs", n / 1e3) }
-        if nanos < 1_000_000_000 { return String(format: "%.2fms", n / 1e6) }
-        if nanos < 60_000_000_000 { return String(format: "%.3fs", n / 1e9) }
-        let minutes = nanos / 60_000_000_000
-        return "\(minutes)m" + String(format: "%.1fs", Double(nanos - minutes * 60_000_000_000) / 1e9)
+        // Each unit up to where its rounding would print 1000 (999,999 ns is "1.00ms", not "1000µs").
+        if nanos < 999_500 { return String(format: "%.0fµs", n / 1e3) }
+        if nanos < 999_995_000 { return String(format: "%.2fms", n / 1e6) }
+        if nanos < 59_999_500_000 { return String(format: "%.3fs", n / 1e9) }
+        if nanos < 3_600_000_000_000 {
+            let minutes = nanos / 60_000_000_000
+            return "\(minutes)m" + String(format: "%.1fs", Double(nanos - minutes * 60_000_000_000) / 1e9)
+        }
+        // Hours as Go prints them: 3h0m1s.
+        let seconds = nanos / 1_000_000_000
+        return "\(seconds / 3600)h\(seconds / 60 % 60)m\(seconds % 60)s"
     }
 
     /// UTC, millisecond precision: `2024-05-01T12:00:00.123Z`.
@@ -175,9 +219,8 @@ public struct TraceWaterfall: Sendable {
                       Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
     }
 
-    static func truncate(_ s: String, _ width: Int) -> String {
-        s.count <= width ? s : String(s.prefix(max(0, width - 1))) + "…"
-    }
+    /// `s` in at most `width` terminal cells, cut at the end with `…`.
+    static func truncate(_ s: String, _ width: Int) -> String { TerminalCells.prefix(s, width) }
 
     /// Untrusted text as printed: see ``TerminalSafeText``.
     static func safe(_ text: String) -> String { TerminalSafeText.escape(text) }
@@ -208,20 +251,26 @@ public struct TraceWaterfall: Sendable {
 /// service and operation are escaped (``TerminalSafeText``) before the columns are measured; ``json(_:)`` keeps
 /// them exact.
 public enum TraceTable {
-    public static func render(_ summaries: [TraceSummary]) -> String {
+    /// The table; with `width`, the ROOT column is shortened so that rows fit it.
+    public static func render(_ summaries: [TraceSummary], width: Int? = nil) -> String {
         var rows = [["TRACE ID", "START (UTC)", "ROOT", "DURATION", "SPANS", "ERRORS"]]
         for s in summaries {
             rows.append([JaegerTrace.idHex(s.traceID), TraceWaterfall.timestamp(s.startNanos),
-                         TraceWaterfall.truncate(TraceWaterfall.safe(s.rootService) + ": " + TraceWaterfall.safe(s.rootName), 60),
+                         TerminalCells.fit(TraceWaterfall.safe(s.rootService) + ": " + TraceWaterfall.safe(s.rootName), 60),
                          TraceWaterfall.duration(s.durationNanos),
                          String(s.spanCount), String(s.errorCount)])
         }
-        let widths = (0..<6).map { c in rows.map { $0[c].count }.max() ?? 0 }
+        var widths = (0..<6).map { c in rows.map { TerminalCells.width($0[c]) }.max() ?? 0 }
+        if let width {
+            // The ROOT column takes what the others leave (at least 12 cells), shortened in the middle.
+            let others = widths.enumerated().filter { $0.offset != 2 }.reduce(0) { $0 + $1.element } + 2 * 5
+            widths[2] = min(widths[2], max(12, width - others))
+            for r in rows.indices { rows[r][2] = TerminalCells.fit(rows[r][2], widths[2]) }
+        }
         let rightAligned: Set<Int> = [3, 4, 5]
         return rows.map { row in
             row.enumerated().map { c, cell in
-                let pad = String(repeating: " ", count: widths[c] - cell.count)
-                return rightAligned.contains(c) ? pad + cell : cell + pad
+                rightAligned.contains(c) ? TerminalCells.leftPadded(cell, widths[c]) : TerminalCells.padded(cell, widths[c])
             }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }.joined(separator: "\n") + "\n"
     }

@@ -23,6 +23,8 @@ struct DiffCommand: AsyncParsableCommand {
     @Option(help: "At most this many spans in each list (changed, only in A, only in B); --json lists all.")
     var limit = 20
 
+    @OptionGroup var output: OutputWidth
+
     func run() async throws {
         do {
             guard limit > 0 else { throw CLIError.input("--limit must be at least 1, got \(limit)") }
@@ -38,7 +40,7 @@ struct DiffCommand: AsyncParsableCommand {
                 traces.append(trace)
             }
             let diff = TraceDiff(traces[0], traces[1])
-            let out = json ? Data(diff.json().serialized()) + Data("\n".utf8) : Data(diff.text(limit: limit).utf8)
+            let out = json ? Data(diff.json().serialized()) + Data("\n".utf8) : Data(diff.text(limit: limit, width: try output.resolve()).utf8)
             FileHandle.standardOutput.write(out)
         } catch {
             CLIError.exit(error)

@@ -47,6 +47,8 @@ struct TraceCommand: AsyncParsableCommand {
     @Option(help: "Colours: auto (when writing to a terminal), always, never.")
     var color: ColorMode = .auto
 
+    @OptionGroup var output: OutputWidth
+
     func run() async throws {
         do {
             try await lookUp()
@@ -80,6 +82,7 @@ struct TraceCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(JaegerTrace.json(trace).serialized()) + Data("\n".utf8))
         } else {
             var waterfall = TraceWaterfall(color: color.enabled, attributes: attributes)
+            waterfall.width = try output.resolve()
             waterfall.criticalPath = path
             if logs {
                 var search = LogSearch()
@@ -136,6 +139,8 @@ struct SearchCommand: AsyncParsableCommand {
 
     @OptionGroup var source: SourceOptions
 
+    @OptionGroup var output: OutputWidth
+
     func run() async throws {
         do {
             try await find()
@@ -154,7 +159,7 @@ struct SearchCommand: AsyncParsableCommand {
         } else if summaries.isEmpty {
             FileHandle.standardError.write(Data("no traces found\n".utf8))
         } else {
-            FileHandle.standardOutput.write(Data(TraceTable.render(summaries).utf8))
+            FileHandle.standardOutput.write(Data(TraceTable.render(summaries, width: try output.resolve()).utf8))
         }
         if !complete {
             FileHandle.standardError.write(Data("otelsink: the search stopped at its time budget; there may be more matches\n".utf8))

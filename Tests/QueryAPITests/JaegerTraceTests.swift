@@ -1,3 +1,4 @@
+import CollectorCore
 import Foundation
 import OTLP
 import QueryAPI
@@ -185,8 +186,34 @@ func tags(_ span: [String: Any]) -> [String: (type: String, value: Any)] {
         #expect(text.contains("event +1.00ms retry attempt=2"))
     }
 
-    @Test(arguments: [(UInt64(999), "999ns"), (850_000, "850µs"), (12_345_678, "12.35ms"), (1_234_000_000, "1.234s"), (123_400_000_000, "2m3.4s")])
+    @Test(arguments: [(UInt64(999), "999ns"), (850_000, "850µs"), (999_999, "1.00ms"), (12_345_678, "12.35ms"), (999_999_999, "1.000s"),
+                      (1_234_000_000, "1.234s"), (123_400_000_000, "2m3.4s"), (10_801_000_000_000, "3h0m1s")])
     func durationsAreShort(nanos: UInt64, text: String) {
         #expect(TraceWaterfall.duration(nanos) == text)
+    }
+}
+
+/// The waterfall laid out for a terminal width, with names in wide scripts: every line fits and the bars line up.
+struct WaterfallWidthTests {
+    static func trace() -> ExportTraceRequest {
+        var request = fixtureTrace()
+        request.resourceSpans[0].scopeSpans[0].spans[0].name = "GET /カート/商品/🦄/一覧を表示する/とても長い名前の操作"
+        request.resourceSpans[1].scopeSpans[0].spans[0].name = "課金 💳 " + String(repeating: "x", count: 40)
+        return request
+    }
+
+    @Test(arguments: [60, 80, 200])
+    func everyLineFitsAndTheBarsLineUp(width: Int) {
+        var waterfall = TraceWaterfall()
+        waterfall.width = width
+        waterfall.criticalPath = CriticalPath(Self.trace())
+        let lines = waterfall.render(Self.trace()).split(separator: "\n").map(String.init)
+        // Marks and the error message after the duration are cut to what is left.
+        for line in lines { #expect(TerminalCells.width(line) <= width, "\(width): \(line)") }
+        let rows = lines.filter { $0.contains("│") }
+        #expect(rows.count == 2)
+        let barStarts = Set(rows.map { TerminalCells.width(String($0.prefix(while: { $0 != "│" }))) })
+        #expect(barStarts.count == 1, "bars do not line up at \(width):\n\(rows.joined(separator: "\n"))")
+        #expect(rows.contains { $0.contains("…") } == (width < 200))
     }
 }

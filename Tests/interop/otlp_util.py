@@ -257,8 +257,9 @@ def assert_same_trace(expected_request, actual_request):
 
 
 def run_cli(binary, *args, env=None, unset=(), timeout=60, input_bytes=None, cwd=None) -> subprocess.CompletedProcess:
-    """Runs `otelsink ARGS` with the test's environment plus `env`, minus the variables in `unset`."""
-    full_env = {k: v for k, v in os.environ.items() if k not in unset}
+    """Runs `otelsink ARGS` with the test's environment plus `env`, minus the variables in `unset` (and minus
+    COLUMNS, so that piped output is laid out for 80 cells wherever the tests run, unless `env` sets it)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in unset and k != "COLUMNS"}
     if env:
         full_env.update(env)
     if input_bytes is None:
@@ -280,3 +281,16 @@ def cli_trace_request(binary, db_path, trace_id: bytes) -> trace_service_pb2.Exp
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["resource_pb2"]
+
+
+def terminal_cells(text: str) -> int:
+    """Terminal cells of `text`, per code point as wcwidth counts them: East Asian wide and fullwidth characters
+    (CJK, most emoji) 2, combining marks and format characters 0, the rest 1. (Tests keep to text where this and
+    otelsink's per-grapheme count agree: no ZWJ sequences or flags.)"""
+    import unicodedata
+    total = 0
+    for ch in text:
+        if unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+            continue
+        total += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return total

@@ -16,7 +16,7 @@ import yaml
 
 from conftest import REPO_ROOT, write_config
 from otlp_util import (PROTOBUF, from_otlp_json, kv, make_request, make_span, make_trace_request, new_trace_id,
-                       run_cli)
+                       run_cli, terminal_cells)
 
 PIPELINES = sorted((REPO_ROOT / "pipelines").glob("*.y*ml"))
 
@@ -293,14 +293,15 @@ def test_trace_found_unknown_and_outline(server):
     out, err = text(p)
     assert p.returncode == 1, (p.returncode, err)
     assert unknown in err and "not found" in err
-    # Found: the waterfall (piped: plain text) has a header line, then every span, children indented under the
-    # root; upper case IDs are accepted.
+    # Found: the waterfall (piped: plain text, 80 cells) has a header (two lines at that width), then every span,
+    # children indented under the root; upper case IDs are accepted.
     p = run_cli(server.binary, "trace", trace_id.hex().upper(), "--db", server.db_path)
     out, err = text(p)
     assert p.returncode == 0, err
-    header, *lines = out.splitlines()
-    assert header.startswith(f"Trace {trace_id.hex()} · 3 spans")
+    header, started, *lines = out.splitlines()
+    assert header.startswith(f"Trace {trace_id.hex()} · 3 spans") and started.startswith("started ")
     assert len(lines) == 3
+    assert all(terminal_cells(line) <= 80 for line in out.splitlines())
     assert "root" in lines[0] and not lines[0].startswith(" ")
     assert all(line.startswith("  ") and "child-" in line for line in lines[1:])
 
@@ -332,7 +333,7 @@ def test_serve_restarts_on_its_database(server_factory):
     assert server.stop() == 0
     server.start()
     p = run_cli(server.binary, "trace", trace_id.hex(), "--db", server.db_path)
-    assert p.returncode == 0 and len(p.stdout.decode().splitlines()) == 1 + 4  # the waterfall's header, 4 spans
+    assert p.returncode == 0 and sum("│" in line for line in p.stdout.decode().splitlines()) == 4  # 4 span rows
 
 
 def test_serve_refuses_a_port_in_use(server_factory, tmp_path):
@@ -428,11 +429,17 @@ def test_cli_escapes_untrusted_text(hostile_server, source):
     server, trace_id = hostile_server
     where = ["--db", server.db_path] if source == "db" else ["--endpoint", server.query_url]
 
-    # trace: the waterfall (plain, with attributes, and coloured: only its own SGR colour codes are escapes).
-    p = run_cli(server.binary, "trace", trace_id.hex(), *where)
+    # trace: the waterfall (plain, with attributes, and coloured: only its own SGR colour codes are escapes); wide
+    # enough that the escaped names are not shortened, and at 80 cells, where they are.
+    p = run_cli(server.binary, "trace", trace_id.hex(), "--width", "200", *where)
     out, err = text(p)
     assert p.returncode == 0, err
     _assert_no_raw_controls(out, lines=3)
+    p = run_cli(server.binary, "trace", trace_id.hex(), *where)
+    short, err = text(p)
+    assert p.returncode == 0, err
+    _assert_no_raw_controls(short, lines=4)  # a two-line header at 80 cells, two span rows
+    assert "…" in short
     assert f"{ESCAPED[HOSTILE_SERVICE]}: {ESCAPED[HOSTILE_NAME]}" in out
     assert f"ERROR: {ESCAPED[HOSTILE_VALUE]}" in out
     p = run_cli(server.binary, "trace", trace_id.hex(), "--attributes", *where)
@@ -446,14 +453,14 @@ def test_cli_escapes_untrusted_text(hostile_server, source):
     assert p.returncode == 0, err
     _assert_no_raw_controls(re.sub(r"\x1b\[[0-9;]*m", "", out))
     # The critical path's summary names services and operations too.
-    p = run_cli(server.binary, "trace", trace_id.hex(), "--critical-path", *where)
+    p = run_cli(server.binary, "trace", trace_id.hex(), "--critical-path", "--width", "200", *where)
     out, err = text(p)
     assert p.returncode == 0, err
     _assert_no_raw_controls(out)
     assert f"    {ESCAPED[HOSTILE_SERVICE]}: {ESCAPED[HOSTILE_NAME]}" in out
 
     # search: the table, escaped before its columns are measured.
-    p = run_cli(server.binary, "search", "--service", HOSTILE_SERVICE, *where)
+    p = run_cli(server.binary, "search", "--service", HOSTILE_SERVICE, "--width", "200", *where)
     out, err = text(p)
     assert p.returncode == 0, err
     _assert_no_raw_controls(out, lines=2)

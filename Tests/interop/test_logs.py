@@ -455,7 +455,8 @@ def test_trace_logs_shows_records_under_their_spans(logs_server):
         outside = lines.index("Logs of the trace outside its stored spans:")
         # The waterfall: each span row followed by its records (indented deeper), in time order.
         rows: list[tuple[str, int, list[str]]] = []
-        for line in lines[1:outside]:
+        first_row = next(i for i, line in enumerate(lines) if "│" in line)  # after the header (it wraps at 80 cells)
+        for line in lines[first_row:outside]:
             indent = len(line) - len(line.lstrip(" "))
             if line.lstrip().startswith("▸ "):
                 assert rows, f"a record line before any span row:\n{out}"

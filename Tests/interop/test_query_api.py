@@ -15,7 +15,7 @@ import httpx
 import pytest
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from otlp_util import PROTOBUF, kv, make_request, make_span, from_otlp_json, run_cli
+from otlp_util import PROTOBUF, kv, make_request, make_span, from_otlp_json, run_cli, terminal_cells
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 T0 = 1_714_564_800_000_000_000  # 2024-05-01T12:00:00Z: the golden trace's fixed start
@@ -378,6 +378,64 @@ def test_diff_of_two_requests_from_the_cli_and_the_api(qserver, server_factory):
     rc, _, err = cli(server, "diff", fast_id.hex(), "0c" * 16)
     assert rc == 1 and "not found" in err
     assert httpx.get(f"{server.query_url}/api/v3/traces/{fast_id.hex()}/diff/xyz", timeout=10).status_code == 400
+
+
+def _on_a_pty(args: list[str], columns: int) -> str:
+    """Runs otelsink with stdout on a pseudo-terminal `columns` wide (COLUMNS unset); what it printed, without
+    its SGR colour codes."""
+    import fcntl
+    import pty
+    import re
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the other side closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    proc.wait(timeout=30)
+    os.close(master)
+    assert proc.returncode == 0, b"".join(chunks)
+    return re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode().replace("\r\n", "\n"))
+
+
+def test_trace_fits_the_terminal_with_wide_names_piped_and_on_a_pty(server_factory):
+    """CJK and emoji names take two cells each: at 60, 80 and 200 cells (--width when piped, the terminal's own
+    width on a pty) every line fits and the bars line up; names are shortened in the middle where needed."""
+    server = server_factory(query=True)
+    tid = bytes.fromhex("1c" * 16)
+    root = make_span(tid, name="GET /カート/商品/一覧 🛒", span_id=ROOT_ID, start_ns=T0, duration_ns=40_000_000)
+    child = make_span(tid, name="在庫を確認する 📦 " + "x" * 30, span_id=CHILD_ID, parent=ROOT_ID, start_ns=T0 + 5_000_000,
+                      duration_ns=20_000_000)
+    child.status.code = trace_pb2.Status.STATUS_CODE_ERROR
+    child.status.message = "在庫がありません " * 5
+    send(server, [make_request([root], service="ショップ"), make_request([child], service="在庫🏭")])
+    outputs = {}
+    for width in (60, 80, 200):
+        rc, out, err = cli(server, "trace", tid.hex(), "--critical-path", "--width", str(width), endpoint=False)
+        assert rc == 0, err
+        outputs[("piped", width)] = out
+        outputs[("pty", width)] = _on_a_pty([str(server.binary), "trace", tid.hex(), "--critical-path", "--db", str(server.db_path)], width)
+    for (how, width), out in outputs.items():
+        lines = out.splitlines()
+        assert all(terminal_cells(line) <= width for line in lines), (how, width, out)
+        rows = [line for line in lines if "│" in line]
+        assert len(rows) == 2, (how, width, out)
+        assert len({terminal_cells(r.split("│")[0]) for r in rows}) == 1, (how, width, out)
+        assert ("…" in rows[1].split("│")[0]) == (width < 200), (how, width, out)
+    # The terminal's own width gives the same layout as --width.
+    for width in (60, 80, 200):
+        assert outputs[("pty", width)] == outputs[("piped", width)], width
 
 
 def test_trace_colours_on_request(qserver):

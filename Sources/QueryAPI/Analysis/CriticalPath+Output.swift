@@ -34,19 +34,19 @@ extension CriticalPath {
     }
 
     /// The summary under the waterfall: the path's length, then its time by service and by operation (at most
-    /// `limit` rows each), every name through ``TerminalSafeText``.
-    public func summaryText(limit: Int = 10) -> String {
+    /// `limit` rows each), every name through ``TerminalSafeText``, fitted to `width` cells (80 when nil).
+    public func summaryText(limit: Int = 10, width: Int? = nil) -> String {
         var out = "Critical path: \(TraceWaterfall.duration(nanos)) in \(sections.count) section\(sections.count == 1 ? "" : "s")\n"
         func table(_ title: String, _ rows: [Share], _ label: (Share) -> String) {
             out += "  by \(title):\n"
             let shown = rows.prefix(limit)
-            let labels = shown.map { TraceWaterfall.truncate(label($0), 60) }
-            let width = labels.map(\.count).max() ?? 0
+            // Label, 9-cell time, 6-cell share: the label gets what a `width` leaves, at most 60 cells.
+            let labels = shown.map { TerminalCells.fit(label($0), min(60, max(12, (width ?? 80) - 25))) }
+            let labelCells = labels.map(TerminalCells.width).max() ?? 0
             for (row, text) in zip(shown, labels) {
-                let time = TraceWaterfall.duration(row.nanos)
                 let percent = String(format: "%5.1f%%", share(row.nanos) * 100)
-                out += "    " + text + String(repeating: " ", count: width - text.count) + "  "
-                    + String(repeating: " ", count: max(0, 9 - time.count)) + time + "  " + percent + "\n"
+                out += "    " + TerminalCells.padded(text, labelCells) + "  " + TerminalCells.leftPadded(TraceWaterfall.duration(row.nanos), 9)
+                    + "  " + percent + "\n"
             }
             if rows.count > limit { out += "    … \(rows.count - limit) more\n" }
         }

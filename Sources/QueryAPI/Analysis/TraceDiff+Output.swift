@@ -35,45 +35,47 @@ extension TraceDiff {
         ])
     }
 
-    /// The diff for a terminal: a header, then the changed spans (largest difference first, with their status and
-    /// attribute changes), then the spans only in A and only in B; at most `limit` of each. `◆` marks a span on the
-    /// critical path of either trace. Every text from the traces goes through ``TerminalSafeText``.
-    public func text(limit: Int = 20) -> String {
+    /// The diff for a terminal: a header, then the changed spans (largest difference first: the span's path, then
+    /// its durations, status and attribute changes), then the spans only in A and only in B; at most `limit` of
+    /// each. `◆` marks time on the critical path of either trace. Every text from the traces goes through
+    /// ``TerminalSafeText``; every line fits `width` cells (120 when nil).
+    public func text(limit: Int = 20, width: Int? = nil) -> String {
+        let cells = width ?? 120
         let d = TraceWaterfall.duration
         let delta = Int64(clamping: durationB) &- Int64(clamping: durationA)
-        var out = "A \(CriticalPath.hex(traceA)) \(d(durationA)) → B \(CriticalPath.hex(traceB)) \(d(durationB)) (\(Self.signed(delta)))\n"
+        var out = "A \(CriticalPath.hex(traceA)) \(d(durationA))\nB \(CriticalPath.hex(traceB)) \(d(durationB)) (\(Self.signed(delta)))\n"
         if isEmpty { return out + "No differences: every span matched, with the same duration, status and attributes.\n" }
         out += "\(changed.count) changed, \(onlyInA.count) only in A, \(onlyInB.count) only in B.\n"
-        func label(_ path: [Step], _ depth: Int) -> String {
+        // A span's path on its own line, shortened in the middle (the innermost steps say most); its details under
+        // it, each cut to the width.
+        func label(_ path: [Step], _ depth: Int, room: Int) -> String {
             let names = path.map { TerminalSafeText.escape($0.service) + ": " + TerminalSafeText.escape($0.operation) + ($0.index > 0 ? " #\($0.index + 1)" : "") }
-            var text = (depth > path.count ? "… ▸ " : "") + names.joined(separator: " ▸ ")
-            if text.count > 80 { text = "…" + text.suffix(79) }
-            return text
+            return TerminalCells.fit((depth > path.count ? "… ▸ " : "") + names.joined(separator: " ▸ "), room)
         }
-        func section<T>(_ title: String, _ items: [T], _ line: (T) -> String) {
+        func detail(_ text: String) -> String { "      " + TraceWaterfall.truncate(text, cells - 6) + "\n" }
+        func section<T>(_ title: String, _ items: [T], _ lines: (T) -> String) {
             guard !items.isEmpty else { return }
             out += "\n\(title):\n"
-            for item in items.prefix(limit) { out += line(item) }
+            for item in items.prefix(limit) { out += lines(item) }
             if items.count > limit { out += "  … \(items.count - limit) more\n" }
         }
         section("Changed, largest difference first", changed) { c in
-            var line = "  " + label(c.path, c.depth) + "  " + d(c.a.durationNanos) + " → " + d(c.b.durationNanos) + "  " + Self.signed(c.deltaNanos)
+            var lines = "  " + label(c.path, c.depth, room: cells - 2) + "\n"
+            var timing = d(c.a.durationNanos) + " → " + d(c.b.durationNanos) + " (" + Self.signed(c.deltaNanos) + ")"
             if c.a.criticalNanos > 0 || c.b.criticalNanos > 0 {
-                line += "  ◆ critical path " + d(c.a.criticalNanos) + " → " + d(c.b.criticalNanos)
+                timing += " · ◆ critical path " + d(c.a.criticalNanos) + " → " + d(c.b.criticalNanos)
             }
-            line += "\n"
-            if c.statusChanged {
-                line += "      status " + Self.status(c.a) + " → " + Self.status(c.b) + "\n"
-            }
+            lines += detail(timing)
+            if c.statusChanged { lines += detail("status " + Self.status(c.a) + " → " + Self.status(c.b)) }
             for a in c.attributes {
-                line += "      " + TerminalSafeText.escape(a.key) + ": " + Self.valueText(a.a) + " → " + Self.valueText(a.b) + "\n"
+                lines += detail(TerminalSafeText.escape(a.key) + ": " + Self.valueText(a.a) + " → " + Self.valueText(a.b))
             }
-            return line
+            return lines
         }
         for (title, items) in [("Only in A, longest first", onlyInA), ("Only in B, longest first", onlyInB)] {
             section(title, items) { o in
-                "  " + label(o.path, o.depth) + "  " + d(o.side.durationNanos) + (o.side.criticalNanos > 0 ? "  ◆ critical path " + d(o.side.criticalNanos) : "")
-                    + (o.side.statusCode == 2 ? "  ERROR" : "") + "\n"
+                let tail = "  " + d(o.side.durationNanos) + (o.side.criticalNanos > 0 ? " ◆" : "") + (o.side.statusCode == 2 ? " ERROR" : "")
+                return "  " + label(o.path, o.depth, room: max(10, cells - 2 - TerminalCells.width(tail))) + tail + "\n"
             }
         }
         return out
