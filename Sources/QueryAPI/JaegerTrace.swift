@@ -123,8 +123,12 @@ public enum JaegerTrace {
 
     /// Lowercase hex; a trace ID whose high 64 bits are zero is shown as 16 digits, as Jaeger does.
     public static func idHex(_ id: Data) -> String {
-        var bytes = id
-        if bytes.count == 16, bytes.prefix(8).allSatisfy({ $0 == 0 }) { bytes = bytes.suffix(8) }
+        if id.count == 16, id.prefix(8).allSatisfy({ $0 == 0 }) { return hex(id.suffix(8)) }
+        return hex(id)
+    }
+
+    /// Every byte as two lower-case hex digits.
+    public static func hex(_ bytes: Data) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)

@@ -55,14 +55,5 @@ extension CriticalPath {
         return out
     }
 
-    static func hex(_ id: Data) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(id.count * 2)
-        for b in id {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(_ id: Data) -> String { JaegerTrace.hex(id) }
 }
