@@ -24,6 +24,14 @@ public struct TraceWaterfall: Sendable {
     public var logs: [FlatLogRecord] = []
     /// When set, spans on it are marked `◆` with their time on it, and its summary follows the waterfall.
     public var criticalPath: CriticalPath?
+    /// Spans deeper than this (the roots are depth 0) are not shown, and counted in a note.
+    public var maxDepth: Int?
+    /// At most this many rows; the rest are counted in a note.
+    public var maxSpans: Int?
+    /// Runs of 3 or more consecutive sibling spans with the same service and name and no children of their own are
+    /// shown as one row (`× 240 GET /item`); nil: when the trace has more than ``foldThreshold`` spans.
+    public var foldSimilarSiblings: Bool?
+    public static let foldThreshold = 300
 
     public init(color: Bool = false, attributes: Bool = false) {
         self.color = color
@@ -63,19 +71,44 @@ public struct TraceWaterfall: Sendable {
                 children[item.span.parentSpanID, default: []].append(item)
             }
         }
-        var rows: [(depth: Int, item: Item)] = []
-        var shown = Set<Int>()  // each span once, even when duplicate IDs make parent links cyclic
+        // A row is a span, or a run of similar sibling spans folded into one (`run` holds them all).
+        var rows: [(depth: Int, item: Item, run: [Item])] = []
+        var visited = Set<Int>()  // each span once, even when duplicate IDs make parent links cyclic
+        var hidden = 0, foldedRuns = 0
+        let fold = foldSimilarSiblings ?? (items.count > Self.foldThreshold)
+        func isLeaf(_ i: Item) -> Bool { (children[i.span.spanID] ?? []).isEmpty }
+        func visible(_ depth: Int) -> Bool { depth <= (maxDepth ?? .max) && rows.count < (maxSpans ?? .max) }
         // Depth first with an explicit stack (a chain of spans as long as the trace must not overflow the call
         // stack); children are pushed in reverse so they come out in start order.
-        var pending: [(depth: Int, item: Item)] = roots.reversed().map { (0, $0) }
-        while let (depth, item) = pending.popLast() {
-            guard shown.insert(item.order).inserted else { continue }
-            rows.append((depth, item))
-            for c in (children[item.span.spanID] ?? []).reversed() where !shown.contains(c.order) {
-                pending.append((min(depth + 1, 40), c))
+        var pending: [(depth: Int, item: Item, run: [Item])] = roots.reversed().map { (0, $0, []) }
+        while let (depth, item, run) = pending.popLast() {
+            if !run.isEmpty {  // a folded run: its spans were marked visited when it was made
+                if visible(depth) { rows.append((depth, item, run)); foldedRuns += 1 } else { hidden += run.count }
+                continue
+            }
+            guard visited.insert(item.order).inserted else { continue }
+            if visible(depth) { rows.append((depth, item, [])) } else { hidden += 1 }
+            let kids = (children[item.span.spanID] ?? []).filter { !visited.contains($0.order) }
+            var groups: [[Item]] = []
+            for c in kids {
+                if fold, let last = groups.last?.last, isLeaf(c), isLeaf(last), c.service == last.service, c.span.name == last.span.name {
+                    groups[groups.count - 1].append(c)
+                } else {
+                    groups.append([c])
+                }
+            }
+            for g in groups.reversed() {
+                if g.count >= 3 {
+                    for c in g { visited.insert(c.order) }
+                    pending.append((min(depth + 1, 40), g[0], g))
+                } else {
+                    for c in g.reversed() { pending.append((min(depth + 1, 40), c, [])) }
+                }
             }
         }
-        for item in items where !shown.contains(item.order) { rows.append((0, item)) }
+        for item in items where !visited.contains(item.order) {
+            if visible(0) { rows.append((0, item, [])) } else { hidden += 1 }
+        }
 
         let services = Set(items.map(\.service))
         var palette: [String: String] = [:]
@@ -105,7 +138,7 @@ public struct TraceWaterfall: Sendable {
         // The layout: label │bar│ duration (9 cells), then marks. Widths count terminal cells (CJK and emoji take
         // two), so the bars line up whatever the names.
         let fixed = 13
-        let names = rows.map { Self.safe($0.item.service) + ": " + Self.safe($0.item.span.name) }
+        let names = rows.map { ($0.run.isEmpty ? "" : "× \($0.run.count) ") + Self.safe($0.item.service) + ": " + Self.safe($0.item.span.name) }
         let longest = zip(rows, names).map { 2 * $0.0.depth + TerminalCells.width($0.1) }.max() ?? 0
         let labelCells: Int, columns: Int
         if let width {
@@ -131,30 +164,37 @@ public struct TraceWaterfall: Sendable {
         let onPath = criticalPath?.bySpan ?? [:]
         for (row, label) in zip(rows, labels) {
             let s = row.item.span
-            let start = s.startTimeUnixNano >= traceStart ? s.startTimeUnixNano - traceStart : 0
-            let length = s.endTimeUnixNano > s.startTimeUnixNano ? s.endTimeUnixNano - s.startTimeUnixNano : 0
+            // A folded run is drawn from its first start to its last end.
+            let first = row.run.isEmpty ? s.startTimeUnixNano : row.run.map(\.span.startTimeUnixNano).min() ?? s.startTimeUnixNano
+            let last = row.run.isEmpty ? s.endTimeUnixNano : row.run.map(\.span.endTimeUnixNano).max() ?? s.endTimeUnixNano
+            let start = first >= traceStart ? first - traceStart : 0
+            let length = last > first ? last - first : 0
             let offset = min(columns - 1, Self.columns(start, of: traceDuration, width: columns, rounded: false))
             let cells = max(1, min(columns - offset, Self.columns(length, of: traceDuration, width: columns, rounded: true)))
-            let isError = s.status.code == .error
+            let errors = row.run.isEmpty ? (s.status.code == .error ? 1 : 0) : row.run.filter { $0.span.status.code == .error }.count
+            let isError = errors > 0
             let bar = String(repeating: " ", count: offset) + String(repeating: "█", count: cells)
                 + String(repeating: " ", count: columns - offset - cells)
             let padded = TerminalCells.padded(label, labelWidth)
             let durationText = Self.duration(length)
             let paddedDuration = String(repeating: " ", count: max(0, 9 - durationText.count)) + durationText
             var mark = ""
-            if let time = onPath[s.spanID] { mark += "  ◆ " + Self.duration(time) }
-            if isError {
+            let pathTime = row.run.isEmpty ? onPath[s.spanID] : row.run.compactMap { onPath[$0.span.spanID] }.reduce(0, +)
+            if let time = pathTime, time > 0 || row.run.isEmpty { mark += "  ◆ " + Self.duration(time) }
+            if !row.run.isEmpty, isError {
+                mark += "  \(errors) ERROR\(errors == 1 ? "" : "S")"
+            } else if isError {
                 // The message gets what is left of the width (nothing when under 3 cells are), or 80 cells.
                 let room = width.map { $0 - labelWidth - fixed - columns - TerminalCells.width(mark) - 9 } ?? 80
                 mark += "  ERROR" + (s.status.message.isEmpty || room < 3 ? "" : ": " + Self.truncate(Self.safe(s.status.message), room))
             }
             if color {
                 let barColor = isError ? red : (palette[row.item.service] ?? "")
-                out += "\(padded) │\(barColor)\(bar)\(reset)│ \(paddedDuration)\(isError || onPath[s.spanID] != nil ? (isError ? red : bold) + mark + reset : "")\n"
+                out += "\(padded) │\(barColor)\(bar)\(reset)│ \(paddedDuration)\(mark.isEmpty ? "" : (isError ? red : bold) + mark + reset)\n"
             } else {
                 out += "\(padded) │\(bar)│ \(paddedDuration)\(mark)\n"
             }
-            if attributes {
+            if attributes, row.run.isEmpty {
                 let indent = String(repeating: "  ", count: row.depth + 2)
                 var details: [String] = []
                 details.append("span \(JaegerTrace.idHex(s.spanID)) kind=\(SpanKindName.name(s.kind.rawValue) ?? "unspecified")")
@@ -167,9 +207,20 @@ public struct TraceWaterfall: Sendable {
                 let room = width.map { max(20, $0 - TerminalCells.width(indent)) } ?? 200
                 for d in details { out += (color ? dim : "") + indent + Self.truncate(d, room) + (color ? reset : "") + "\n" }
             }
-            for record in bySpan[s.spanID] ?? [] {
+            for record in row.run.isEmpty ? bySpan[s.spanID] ?? [] : row.run.flatMap({ bySpan[$0.span.spanID] ?? [] }) {
                 out += String(repeating: "  ", count: row.depth + 2) + "▸ " + logFormat.render(record, showService: false) + "\n"
             }
+        }
+        if foldedRuns > 0 || hidden > 0 {
+            var notes: [String] = []
+            if foldedRuns > 0 {
+                notes.append("\(foldedRuns) run\(foldedRuns == 1 ? "" : "s") of similar sibling spans folded (× N)")
+            }
+            if hidden > 0 {
+                let limits = [maxDepth.map { "--depth \($0)" }, maxSpans.map { "--max-spans \($0)" }].compactMap { $0 }.joined(separator: ", ")
+                notes.append("\(hidden) span\(hidden == 1 ? "" : "s") not shown (\(limits))")
+            }
+            out += (color ? dim : "") + notes.joined(separator: "; ") + "." + (color ? reset : "") + "\n"
         }
         let unplaced = logs.filter { $0.record.spanID.isEmpty || !ids.contains($0.record.spanID) }
         if !unplaced.isEmpty {

@@ -49,6 +49,15 @@ struct TraceCommand: AsyncParsableCommand {
 
     @OptionGroup var output: OutputWidth
 
+    @Option(help: "Show spans down to this depth (the root is 0); deeper ones are counted in a note.")
+    var depth: Int?
+
+    @Option(help: "Show at most this many rows; the rest are counted in a note.")
+    var maxSpans: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Fold runs of 3 or more similar sibling spans (same service and name, no children) into one row (× N). Default: on for traces of more than 300 spans.")
+    var fold: Bool?
+
     func run() async throws {
         do {
             try await lookUp()
@@ -66,6 +75,8 @@ struct TraceCommand: AsyncParsableCommand {
             throw CLIError.input("invalid trace ID \"\(shown)\": expected 32 hex characters")
         }
         if json && jaeger { throw CLIError.input("--json and --jaeger cannot be used together") }
+        if let depth, depth < 0 { throw CLIError.input("--depth must be 0 (the roots only) or more, got \(depth)") }
+        if let maxSpans, maxSpans < 1 { throw CLIError.input("--max-spans must be at least 1, got \(maxSpans)") }
         if criticalPath && jaeger { throw CLIError.input("--critical-path and --jaeger cannot be used together") }
         let source = try self.source.open()
         guard let trace = try await source.trace(id: id) else {
@@ -84,6 +95,9 @@ struct TraceCommand: AsyncParsableCommand {
             var waterfall = TraceWaterfall(color: color.enabled, attributes: attributes)
             waterfall.width = try output.resolve()
             waterfall.criticalPath = path
+            waterfall.maxDepth = depth
+            waterfall.maxSpans = maxSpans
+            waterfall.foldSimilarSiblings = fold
             if logs {
                 var search = LogSearch()
                 search.traceID = id

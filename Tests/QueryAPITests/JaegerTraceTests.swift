@@ -217,3 +217,63 @@ struct WaterfallWidthTests {
         #expect(rows.contains { $0.contains("…") } == (width < 200))
     }
 }
+
+/// Big traces stay readable: runs of similar siblings fold, and --depth / --max-spans cut with a note.
+struct WaterfallFoldingTests {
+    /// A root with 400 calls to `GET /item`, one `audit` call after the 200th, and a child under the last call.
+    static func trace() -> ExportTraceRequest {
+        func span(_ n: Int, parent: Int?, _ name: String, start: UInt64) -> Span {
+            var s = Span()
+            s.traceID = Data(repeating: 9, count: 16)
+            s.spanID = withUnsafeBytes(of: UInt64(n + 1).bigEndian) { Data($0) }
+            if let parent { s.parentSpanID = withUnsafeBytes(of: UInt64(parent + 1).bigEndian) { Data($0) } }
+            s.name = name
+            s.startTimeUnixNano = start
+            s.endTimeUnixNano = start + 5
+            return s
+        }
+        var spans = [span(0, parent: nil, "GET /basket", start: 0)]
+        spans[0].endTimeUnixNano = 10_000
+        for i in 1...400 { spans.append(span(i, parent: 0, "GET /item", start: UInt64(i * 10))) }
+        spans.append(span(401, parent: 0, "audit", start: 2_005))
+        spans.append(span(402, parent: 400, "cache", start: 4_001))
+        spans[5].status.code = .error
+        var rs = ResourceSpans()
+        var kv = KeyValue()
+        kv.key = "service.name"
+        kv.value = .string("shop")
+        rs.resource.attributes = [kv]
+        var ss = ScopeSpans()
+        ss.spans = spans
+        rs.scopeSpans = [ss]
+        var request = ExportTraceRequest()
+        request.resourceSpans = [rs]
+        return request
+    }
+
+    static func rows(_ text: String) -> [String] { text.split(separator: "\n").map(String.init).filter { $0.contains("│") } }
+
+    @Test func runsOfSimilarSiblingsFoldPastTheThresholdAndNotOtherwise() {
+        let folded = TraceWaterfall().render(Self.trace())
+        // The root; 200 calls before the audit, the audit, 198 leaf calls after it, the last call (it has a child)
+        // and its child.
+        #expect(Self.rows(folded).map { $0.split(separator: "│")[0].trimmingCharacters(in: .whitespaces) }
+            == ["shop: GET /basket", "× 200 shop: GET /item", "shop: audit", "× 199 shop: GET /item", "shop: GET /item", "shop: cache"])
+        #expect(folded.contains("1 ERROR") && folded.contains("2 runs of similar sibling spans folded"))
+        var plain = TraceWaterfall()
+        plain.foldSimilarSiblings = false
+        #expect(Self.rows(plain.render(Self.trace())).count == 403)
+    }
+
+    @Test func depthAndMaxSpansCutWithANote() {
+        var w = TraceWaterfall()
+        w.maxDepth = 0
+        let shallow = w.render(Self.trace())
+        #expect(Self.rows(shallow).count == 1 && shallow.contains("402 spans not shown (--depth 0)"))
+        w = TraceWaterfall()
+        w.foldSimilarSiblings = false
+        w.maxSpans = 10
+        let short = w.render(Self.trace())
+        #expect(Self.rows(short).count == 10 && short.contains("393 spans not shown (--max-spans 10)"))
+    }
+}
