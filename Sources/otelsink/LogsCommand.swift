@@ -128,7 +128,7 @@ struct LogsCommand: AsyncParsableCommand {
         }
         func time(_ text: String?, _ flag: String) throws -> Int64? {
             guard let text else { return nil }
-            if let d = QueryValues.goDuration(text.hasSuffix("d") ? Self.days(text) : text) { return now - d }
+            if let d = CLIDuration.nanos(text) { return now - d }
             if let t = QueryValues.rfc3339(text) { return t }
             throw CLIError.input("invalid \(flag) \"\(text.prefix(64))\": expected a duration back from now (15m, 1h, 2d) or an RFC 3339 time (2024-05-01T12:00:00Z)")
         }
@@ -141,9 +141,5 @@ struct LogsCommand: AsyncParsableCommand {
     }
 
     /// `2d` as hours (Go durations have no day unit).
-    static func days(_ text: String) -> String {
-        guard let n = Double(text.dropLast()) else { return text }
-        return "\(n * 24)h"
-    }
 
 }

@@ -183,8 +183,8 @@ struct SearchCommand: AsyncParsableCommand {
     func makeQuery(now: Int64) throws -> TraceSearchQuery {
         func duration(_ text: String?, _ flag: String) throws -> Int64? {
             guard let text else { return nil }
-            guard let d = QueryValues.goDuration(text) else {
-                throw CLIError.input("invalid duration \"\(text.prefix(64))\" for \(flag): expected a number with a unit, e.g. 200ms, 1.5s, 2m, 1h30m (units ns, us, ms, s, m, h)")
+            guard let d = CLIDuration.nanos(text) else {
+                throw CLIError.input("invalid duration \"\(text.prefix(64))\" for \(flag): expected a number with a unit, e.g. 200ms, 1.5s, 2m, 1h30m, 7d (units ns, us, ms, s, m, h, d)")
             }
             return d
         }

@@ -466,6 +466,9 @@ def test_search_table_and_json(qserver):
         assert lines[0].split() == ["TRACE", "ID", "START", "(UTC)", "ROOT", "DURATION", "SPANS", "ERRORS"]
         assert [l.split()[0] for l in lines[1:]] == list(reversed(qserver.order_ids))[:2]
         assert "clock: tick" in lines[1] and lines[1].split()[-2:] == ["1", "0"]
+    # Days work in --since, as the help says (Go's duration syntax has no days).
+    rc, out, err = cli(qserver, "search", "--service", "clock", "--since", "7d", "--limit", "1")
+    assert rc == 0 and out.splitlines()[1].split()[0] == qserver.order_ids[-1], err
     rc, out, err = cli(qserver, "search", "--service", "payment", "--tag", "error=true", "--min-duration", "1ms",
                        "--max-duration", "1s", "--since", "1h", "--json")
     assert rc == 0, err
