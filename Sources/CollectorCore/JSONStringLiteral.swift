@@ -28,7 +28,7 @@ public enum JSONStringLiteral {
         return out
     }
 
-    /// `\uXXXX`, lower-case hex.
+    /// A `\u` escape: four lower-case hex digits.
     private static func appendEscaped(_ c: Unicode.Scalar, to out: inout String) {
         let hex = String(c.value, radix: 16)
         out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex

@@ -144,10 +144,10 @@ public struct TraceWaterfall: Sendable {
         if let width {
             // Room for the marks after the duration: `◆ time` on the critical path, `ERROR` and (what fits of)
             // the message. The label gets at most half of the rest, the bar what is left (at least 8 cells).
-            let onPath = criticalPath != nil ? 12 : 0
+            let pathMark = criticalPath != nil ? 12 : 0
             let longestMessage = rows.map { $0.item.span.status.code == .error ? TerminalCells.width(Self.safe($0.item.span.status.message)) : -1 }.max() ?? -1
-            let markMin = onPath + (longestMessage >= 0 ? 7 : 0)
-            let markWanted = onPath + (longestMessage >= 0 ? 7 + min(40, longestMessage + 2) : 0)
+            let markMin = pathMark + (longestMessage >= 0 ? 7 : 0)
+            let markWanted = pathMark + (longestMessage >= 0 ? 7 + min(40, longestMessage + 2) : 0)
             labelCells = min(longest, max(12, (width - fixed - markMin) / 2))
             let reserve = min(markWanted, max(markMin, (width - fixed - labelCells) * 2 / 5))  // the bar keeps 3/5
             columns = max(8, width - fixed - labelCells - reserve)
