@@ -7,10 +7,12 @@ import SQLiteStore
 /// `serviceName`); the parent becomes a `CHILD_OF` reference and links `FOLLOWS_FROM`; times are microseconds;
 /// span kind, status, scope and trace state become the tags `span.kind`, `otel.status_code`,
 /// `otel.status_description`, `error=true`, `otel.scope.name`, `otel.scope.version`, `w3c.tracestate`; events
-/// become logs with the event name as the field `event`.
+/// become logs with the event name as the field `event`. A span flagged as unusually slow at ingest
+/// (``SpanAnomaly``) gets the tag `otelsink.anomaly=true` and a span warning saying by how much.
 public enum JaegerTrace {
-    /// One trace as Jaeger JSON: `{traceID, spans, processes, warnings}`.
-    public static func json(_ trace: ExportTraceRequest) -> JSON {
+    /// One trace as Jaeger JSON: `{traceID, spans, processes, warnings}`. `anomalies`: flagged spans by trace ID,
+    /// then span ID.
+    public static func json(_ trace: ExportTraceRequest, anomalies: [Data: [Data: SpanAnomaly]] = [:]) -> JSON {
         var processes: [(key: String, process: JSON)] = []
         var processIDs: [[UInt8]: String] = [:]
         var spans: [(start: UInt64, json: JSON)] = []
@@ -29,7 +31,8 @@ public enum JaegerTrace {
             for ss in rs.scopeSpans {
                 for span in ss.spans {
                     if traceID.isEmpty { traceID = span.traceID }
-                    spans.append((span.startTimeUnixNano, spanJSON(span, scope: ss.scope, processID: pid)))
+                    spans.append((span.startTimeUnixNano, spanJSON(
+                        span, scope: ss.scope, processID: pid, anomaly: anomalies[span.traceID]?[span.spanID])))
                 }
             }
         }
@@ -55,7 +58,7 @@ public enum JaegerTrace {
         return .object([("serviceName", .string(service)), ("tags", .array(tags))])
     }
 
-    static func spanJSON(_ span: Span, scope: InstrumentationScope, processID: String) -> JSON {
+    static func spanJSON(_ span: Span, scope: InstrumentationScope, processID: String, anomaly: SpanAnomaly? = nil) -> JSON {
         var references: [JSON] = []
         if !span.parentSpanID.isEmpty {
             references.append(reference("CHILD_OF", span.traceID, span.parentSpanID))
@@ -76,6 +79,11 @@ public enum JaegerTrace {
         }
         if !span.status.message.isEmpty { tags.append(stringTag("otel.status_description", span.status.message)) }
         if !span.traceState.isEmpty { tags.append(stringTag("w3c.tracestate", span.traceState)) }
+        var warnings = JSON.null
+        if let anomaly {
+            tags.append(.object([("key", .string(SpanAnomaly.tag.key)), ("type", .string("bool")), ("value", .bool(true))]))
+            warnings = .array([.string(anomalyWarning(anomaly))])
+        }
         let logs: [JSON] = span.events.map { event in
             var fields: [JSON] = []
             if !event.name.isEmpty { fields.append(stringTag("event", event.name)) }
@@ -94,8 +102,15 @@ public enum JaegerTrace {
             ("tags", .array(tags)),
             ("logs", .array(logs)),
             ("processID", .string(processID)),
-            ("warnings", .null),
+            ("warnings", warnings),
         ])
+    }
+
+    /// "took 1.2s, 6.1× the p99 of its operation (196ms) in otelsink's latency baseline".
+    public static func anomalyWarning(_ a: SpanAnomaly) -> String {
+        let ratio = (a.ratio * 10).rounded() / 10
+        return "took \(TraceWaterfall.duration(UInt64(max(0, a.durationNanos)))), \(ratio)× the p99 of its operation "
+            + "(\(TraceWaterfall.duration(UInt64(max(0, a.baselineP99Nanos))))) in otelsink's latency baseline"
     }
 
     static func reference(_ type: String, _ traceID: Data, _ spanID: Data) -> JSON {

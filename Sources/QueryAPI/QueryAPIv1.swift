@@ -54,12 +54,12 @@ struct V1 {
         guard let id = QueryValues.traceID(idText) else {
             throw BadParameter("traceID", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))")
         }
-        guard let (trace, truncated) = try await service.trace(id: id) else {
+        guard let (trace, truncated, anomalies) = try await service.trace(id: id) else {
             return QueryResponse(status: .notFound, json: Self.envelope(data: .null, errors: [Self.error(404, "trace not found")]))
         }
         let idHex = JaegerTrace.idHex(id)
         let errors = truncated ? [Self.error(206, ReadNotes.truncated(service.config), traceID: idHex)] : nil
-        return QueryResponse(json: Self.envelope(data: .array([JaegerTrace.json(trace)]), errors: errors),
+        return QueryResponse(json: Self.envelope(data: .array([JaegerTrace.json(trace, anomalies: [id: anomalies])]), errors: errors),
                              headers: ReadNotes.headers(truncated: truncated, config: service.config))
     }
 
@@ -84,7 +84,7 @@ struct V1 {
             for id in ids {
                 let idHex = JaegerTrace.idHex(id)
                 if let t = read.traces[id] {
-                    data.append(JaegerTrace.json(t))
+                    data.append(JaegerTrace.json(t, anomalies: read.anomalies))
                     if read.truncated.contains(id) { errors.append(Self.error(206, ReadNotes.truncated(service.config), traceID: idHex)) }
                 } else if !unread.contains(id) {
                     errors.append(Self.error(404, "trace not found", traceID: idHex))
@@ -110,7 +110,7 @@ struct V1 {
         }
         errors += ReadNotes.searchErrors(read, config: service.config).map { Self.error(206, $0) }
         headers += ReadNotes.headers(truncated: !read.complete, config: service.config)
-        return QueryResponse(json: Self.envelope(data: .array(traces.map(JaegerTrace.json)), errors: errors.isEmpty ? nil : errors), headers: headers)
+        return QueryResponse(json: Self.envelope(data: .array(traces.map { JaegerTrace.json($0, anomalies: read.anomalies) }), errors: errors.isEmpty ? nil : errors), headers: headers)
     }
 
     func parseSearch(_ q: QueryParameters) throws(BadParameter) -> TraceSearchQuery {

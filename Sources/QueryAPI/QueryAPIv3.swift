@@ -39,7 +39,7 @@ struct V3 {
         guard let id = QueryValues.traceID(idText) else {
             throw Self.bad(BadParameter("trace_id", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))"))
         }
-        guard let (trace, truncated) = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
+        guard let (trace, truncated, _) = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
         var response = try Self.result(trace, warnings: truncated ? [ReadNotes.truncated(service.config)] : [])
         response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
         return response
@@ -50,9 +50,42 @@ struct V3 {
         guard let id = QueryValues.traceID(idText) else {
             throw Self.bad(BadParameter("trace_id", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))"))
         }
-        guard let (trace, truncated) = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
+        guard let (trace, truncated, _) = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
         guard let path = CriticalPath(trace) else { return Self.error(.notFound, "the trace has no span to start a critical path from") }
         var response = QueryResponse(json: .object([("result", path.json(traceID: id))]))
+        response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
+        return response
+    }
+
+    /// `GET /api/v3/baselines?limit=N`: the operations whose recent p99 moved most against their latency baseline,
+    /// as `{"result": {"operations": [{service, operation, spanKind, baselineP99Nanos, recentP99Nanos, ratio, …}]}}`.
+    func baselines(_ q: QueryParameters) async throws -> QueryResponse {
+        var limit = 20
+        if let text = q.first("limit") {
+            guard let n = Int(text), (1...service.config.maxLimit).contains(n) else {
+                throw Self.bad(BadParameter("limit", "expected a number from 1 to \(service.config.maxLimit), got \(QueryValues.quoted(text))"))
+            }
+            limit = n
+        }
+        let shifts = try await service.latencyShifts(now: now(), limit: limit)
+        return QueryResponse(json: .object([("result", .object([("operations", .array(shifts.map(\.json)))]))]))
+    }
+
+    /// The trace's spans flagged as unusually slow at ingest, as `{"result": {"traceID", "anomalies": […]}}`, slowest
+    /// against its baseline first.
+    func anomalies(_ idText: String) async throws -> QueryResponse {
+        guard let id = QueryValues.traceID(idText) else {
+            throw Self.bad(BadParameter("trace_id", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))"))
+        }
+        guard let (_, truncated, anomalies) = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
+        let list: [JSON] = anomalies.sorted { $0.value.ratio != $1.value.ratio ? $0.value.ratio > $1.value.ratio : $0.key.lexicographicallyPrecedes($1.key) }
+            .map { spanID, a in
+                .object([
+                    ("spanID", .string(JaegerTrace.hex(spanID))), ("durationNanos", .string(String(a.durationNanos))),
+                    ("baselineP99Nanos", .string(String(a.baselineP99Nanos))), ("ratio", .double((a.ratio * 100).rounded() / 100)),
+                ])
+            }
+        var response = QueryResponse(json: .object([("result", .object([("traceID", .string(JaegerTrace.hex(id))), ("anomalies", .array(list))]))]))
         response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
         return response
     }
@@ -65,7 +98,7 @@ struct V3 {
             guard let id = QueryValues.traceID(text) else {
                 throw Self.bad(BadParameter(name, "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(text))"))
             }
-            guard let (trace, cut) = try await service.trace(id: id) else { return Self.error(.notFound, "trace \(text) not found") }
+            guard let (trace, cut, _) = try await service.trace(id: id) else { return Self.error(.notFound, "trace \(text) not found") }
             traces.append(trace)
             truncated = truncated || cut
         }

@@ -81,6 +81,10 @@ public struct QueryRouter: Sendable {
             return "/api/v3/traces/{traceID}"
         case let s where s.count == 5 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "critical_path":
             return "/api/v3/traces/{traceID}/critical_path"
+        case let s where s.count == 5 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "anomalies":
+            return "/api/v3/traces/{traceID}/anomalies"
+        case ["api", "v3", "baselines"]:
+            return "/api/v3/baselines"
         case let s where s.count == 6 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "diff":
             return "/api/v3/traces/{traceID}/diff/{traceID}"
         case ["loki", "api", "v1", "labels"], ["loki", "api", "v1", "series"], ["loki", "api", "v1", "query_range"],
@@ -129,10 +133,14 @@ public struct QueryRouter: Sendable {
                 return try await V3(service: service, now: now).operations(query)
             case ["api", "v3", "traces"]:
                 return try await V3(service: service, now: now).search(query)
+            case ["api", "v3", "baselines"]:
+                return try await V3(service: service, now: now).baselines(query)
             case let s where s.count == 4 && s[0] == "api" && s[1] == "v3" && s[2] == "traces":
                 return try await V3(service: service, now: now).trace(s[3])
             case let s where s.count == 5 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "critical_path":
                 return try await V3(service: service, now: now).criticalPath(s[3])
+            case let s where s.count == 5 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "anomalies":
+                return try await V3(service: service, now: now).anomalies(s[3])
             case let s where s.count == 6 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "diff":
                 return try await V3(service: service, now: now).diff(s[3], s[5])
             case ["api", "v3", "logs"]:

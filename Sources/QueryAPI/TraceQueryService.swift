@@ -35,10 +35,11 @@ public struct TraceQueryService: Sendable {
     }
 
     /// One trace, at most ``QueryConfig/maxSpansPerResponse`` of its spans (`truncated` says when it has more).
-    public func trace(id: Data) async throws -> (trace: ExportTraceRequest, truncated: Bool)? {
+    /// `anomalies`: its spans flagged as unusually slow at ingest, by span ID.
+    public func trace(id: Data) async throws -> (trace: ExportTraceRequest, truncated: Bool, anomalies: [Data: SpanAnomaly])? {
         let limits = readLimits()
         let read = try await run { try $0.traces(ids: [id], limits: limits) }
-        return read.traces[id].map { ($0, read.truncated.contains(id)) }
+        return read.traces[id].map { ($0, read.truncated.contains(id), read.anomalies[id] ?? [:]) }
     }
 
     /// Traces by ID within the response's span cap and time budget (duplicates read once).
@@ -61,6 +62,11 @@ public struct TraceQueryService: Sendable {
             read.traces = [:]
             return (traces, found.complete, read)
         }
+    }
+
+    /// The operations whose recent p99 moved most against their latency baseline (``TraceReader/latencyShifts``).
+    public func latencyShifts(now: Int64, limit: Int) async throws -> [LatencyShift] {
+        try await run { try $0.latencyShifts(now: now, limit: limit) }
     }
 
     public func dependencies(startMin: Int64, startMax: Int64) async throws -> DependencyResult {

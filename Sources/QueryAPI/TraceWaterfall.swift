@@ -24,6 +24,9 @@ public struct TraceWaterfall: Sendable {
     public var logs: [FlatLogRecord] = []
     /// When set, spans on it are marked `◆` with their time on it, and its summary follows the waterfall.
     public var criticalPath: CriticalPath?
+    /// Spans flagged as unusually slow at ingest, by span ID: marked `▲` with how many times their operation's
+    /// baseline p99 they took.
+    public var anomalies: [Data: SpanAnomaly] = [:]
     /// Spans deeper than this (the roots are depth 0) are not shown, and counted in a note.
     public var maxDepth: Int?
     /// At most this many rows; the rest are counted in a note.
@@ -144,7 +147,7 @@ public struct TraceWaterfall: Sendable {
         if let width {
             // Room for the marks after the duration: `◆ time` on the critical path, `ERROR` and (what fits of)
             // the message. The label gets at most half of the rest, the bar what is left (at least 8 cells).
-            let pathMark = criticalPath != nil ? 12 : 0
+            let pathMark = (criticalPath != nil ? 12 : 0) + (anomalies.isEmpty ? 0 : 9)
             let longestMessage = rows.map { $0.item.span.status.code == .error ? TerminalCells.width(Self.safe($0.item.span.status.message)) : -1 }.max() ?? -1
             let markMin = pathMark + (longestMessage >= 0 ? 7 : 0)
             let markWanted = pathMark + (longestMessage >= 0 ? 7 + min(40, longestMessage + 2) : 0)
@@ -181,6 +184,12 @@ public struct TraceWaterfall: Sendable {
             var mark = ""
             let pathTime = row.run.isEmpty ? onPath[s.spanID] : row.run.compactMap { onPath[$0.span.spanID] }.reduce(0, +)
             if let time = pathTime, time > 0 || row.run.isEmpty { mark += "  ◆ " + Self.duration(time) }
+            if row.run.isEmpty, let anomaly = anomalies[s.spanID] {
+                mark += "  ▲ \(Self.ratio(anomaly.ratio))"
+            } else if !row.run.isEmpty {
+                let slow = row.run.filter { anomalies[$0.span.spanID] != nil }.count
+                if slow > 0 { mark += "  ▲ \(slow)" }
+            }
             if !row.run.isEmpty, isError {
                 mark += "  \(errors) ERROR\(errors == 1 ? "" : "S")"
             } else if isError {
@@ -227,6 +236,10 @@ public struct TraceWaterfall: Sendable {
             out += (color ? bold : "") + "Logs of the trace outside its stored spans:" + (color ? reset : "") + "\n"
             for record in unplaced { out += "  ▸ " + logFormat.render(record) + "\n" }
         }
+        if !anomalies.isEmpty {
+            out += (color ? bold : "") + "▲ unusually slow: N× its operation's p99 in otelsink's latency baseline "
+                + "(on a folded row: how many of its spans are)." + (color ? reset : "") + "\n"
+        }
         if let criticalPath {
             out += (color ? bold : "") + "◆ on the critical path, with the span's time on it." + (color ? reset : "") + "\n"
             out += criticalPath.summaryText(width: width)
@@ -235,6 +248,11 @@ public struct TraceWaterfall: Sendable {
     }
 
     private var logFormat: LogLineFormat { LogLineFormat(color: color) }
+
+    /// `6.1×`, `12×`: one decimal below 10.
+    public static func ratio(_ r: Double) -> String {
+        r < 10 ? "\((r * 10).rounded(.down) / 10)×" : "\(Int(min(r, 1e9)))×"
+    }
 
     private var logsBySpan: [Data: [FlatLogRecord]] {
         var by: [Data: [FlatLogRecord]] = [:]

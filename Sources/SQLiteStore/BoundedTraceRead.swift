@@ -29,6 +29,8 @@ public struct BoundedTraces: Sendable {
     public var unreadForSpans: [Data] = []
     /// IDs not looked up because the deadline passed first.
     public var unreadForTime: [Data] = []
+    /// The anomalous spans of the traces read, by trace ID, then span ID (traces without any are absent).
+    public var anomalies: [Data: [Data: SpanAnomaly]] = [:]
 
     public var complete: Bool { truncated.isEmpty && unreadForSpans.isEmpty && unreadForTime.isEmpty }
 }
@@ -43,6 +45,7 @@ extension TraceReader {
         guard !unique.isEmpty else { return BoundedTraces() }
         return try reader.read { db in
             let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
+            let anomalyTables = try Self.anomalyTables(db)
             var out = BoundedTraces()
             var remaining = limits.maxSpans
             for (index, id) in unique.enumerated() {
@@ -75,6 +78,8 @@ extension TraceReader {
                 remaining -= rows.count
                 out.traces[id] = try assemble(db, rows)
                 if cut { out.truncated.insert(id) }
+                let anomalies = try Self.anomalies(db, traceID: id, buckets: buckets, tables: anomalyTables)
+                if !anomalies.isEmpty { out.anomalies[id] = anomalies }
             }
             return out
         }

@@ -48,10 +48,14 @@ enum SQLiteSchema {
                 service TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE(resource_id, scope_id, level));
             CREATE TABLE IF NOT EXISTS log_stream_buckets(
                 bucket INTEGER NOT NULL, stream_id INTEGER NOT NULL, PRIMARY KEY(bucket, stream_id)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS latency_baselines(
+                service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, baseline BLOB NOT NULL, recent BLOB NOT NULL,
+                PRIMARY KEY(service, name, kind)) WITHOUT ROWID;
             """)
-        // A database written before logs were stored gains their tables in each existing partition.
+        // A database written before logs (or anomalies) were stored gains their tables in each existing partition.
         for bucket in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions") {
             try createLogsTable(db, bucket: bucket)
+            try createAnomaliesTable(db, bucket: bucket)
         }
         let stored = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'")
         if let stored, !readableVersions.contains(stored) {
@@ -64,6 +68,17 @@ enum SQLiteSchema {
     static func tracesTable(_ bucket: Int64) -> String { "traces_\(bucket)" }
     static func logsTable(_ bucket: Int64) -> String { "logs_\(bucket)" }
     static func logTracesTable(_ bucket: Int64) -> String { "log_traces_\(bucket)" }
+    static func anomaliesTable(_ bucket: Int64) -> String { "anomalies_\(bucket)" }
+
+    /// `anomalies_b`: the spans of partition `b` flagged as unusually slow at ingest (``LatencyBaselines``), with
+    /// the baseline p99 they were judged against.
+    static func createAnomaliesTable(_ db: Database, bucket: Int64) throws {
+        try db.execute(sql: """
+            CREATE TABLE IF NOT EXISTS \(anomaliesTable(bucket))(
+                trace_seq INTEGER NOT NULL, span_id BLOB NOT NULL, duration_ns INTEGER NOT NULL, p99_ns INTEGER NOT NULL,
+                PRIMARY KEY(trace_seq, span_id)) WITHOUT ROWID
+            """)
+    }
 
     /// `logs_b` and `log_traces_b`: the traces of log records are numbered per partition in arrival order
     /// (`log_traces_b`, one row per trace) and records refer to that number (`trace_seq`), so that the index a
@@ -104,6 +119,7 @@ enum SQLiteSchema {
             CREATE UNIQUE INDEX IF NOT EXISTS \(traces)_id ON \(traces)(trace_id);
             """)
         try createLogsTable(db, bucket: bucket)
+        try createAnomaliesTable(db, bucket: bucket)
         try db.execute(
             sql: "INSERT OR IGNORE INTO partitions(bucket, start_ns, end_ns) VALUES (?, ?, ?)",
             arguments: [bucket, bucket &* widthNanos, (bucket &+ 1) &* widthNanos])
@@ -112,7 +128,8 @@ enum SQLiteSchema {
     static func dropPartition(_ db: Database, bucket: Int64) throws {
         try db.execute(sql: """
             DROP TABLE IF EXISTS \(spansTable(bucket)); DROP TABLE IF EXISTS \(tracesTable(bucket));
-            DROP TABLE IF EXISTS \(logsTable(bucket)); DROP TABLE IF EXISTS \(logTracesTable(bucket))
+            DROP TABLE IF EXISTS \(logsTable(bucket)); DROP TABLE IF EXISTS \(logTracesTable(bucket));
+            DROP TABLE IF EXISTS \(anomaliesTable(bucket))
             """)
         try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM log_stream_buckets WHERE bucket = ?", arguments: [bucket])

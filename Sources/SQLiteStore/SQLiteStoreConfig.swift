@@ -14,6 +14,8 @@ public struct SQLiteStoreConfig: ComponentConfig, Equatable {
     public var queueSize: Int = 50_000
     /// `normal` survives a crash of otelsink (kill -9); `full` also survives power loss, at a cost per commit.
     public var synchronous: Synchronous = .normal
+    /// Latency baselines and the flagging of unusually slow spans.
+    public var anomalies = AnomalyDetectionConfig()
 
     public enum Synchronous: String, Sendable, CaseIterable { case normal, full }
 
@@ -33,5 +35,6 @@ public struct SQLiteStoreConfig: ComponentConfig, Equatable {
         if let s = Synchronous(rawValue: sync) { synchronous = s } else {
             r.report("synchronous", "expected normal or full, got \"\(sync)\"")
         }
+        anomalies = AnomalyDetectionConfig(reading: r.child("anomalies"))
     }
 }

@@ -8,11 +8,15 @@ public struct SQLiteStoreTelemetry: Sendable {
     let transactionSpans: TelemetryHistogram
     let retentionRemovedSpans: TelemetryCounter
     let retentionRemovedPartitions: TelemetryCounter
+    private let registry: TelemetryRegistry
+    private let exporter: String
 
     /// Instruments that count into a registry nobody reads (tests, tools).
     public static let unobserved = SQLiteStoreTelemetry(registry: TelemetryRegistry(), exporter: "sqlite")
 
     public init(registry: TelemetryRegistry, exporter: String) {
+        self.registry = registry
+        self.exporter = exporter
         let labels: TelemetryLabels = ["exporter": exporter]
         commitDuration = registry.histogram(
             "otelsink_sqlite_commit_duration_seconds", help: "Time to write and commit one SQLite transaction (group commit).",
@@ -26,6 +30,14 @@ public struct SQLiteStoreTelemetry: Sendable {
             labels: labels)
         retentionRemovedPartitions = registry.counter(
             "otelsink_sqlite_retention_removed_partitions_total", help: "Time partitions dropped by retention.", labels: labels)
+    }
+
+    /// Spans of `service` flagged as anomalous at ingest. Services are bounded by the baselines' `max_operations`.
+    func anomalousSpans(service: String) -> TelemetryCounter {
+        registry.counter(
+            "otelsink_sqlite_anomalous_spans_total",
+            help: "Stored spans slower than their operation's baseline p99 times anomalies.factor.",
+            labels: ["exporter": exporter, "service": service])
     }
 
     /// Registers the gauges read at scrape time: otelcol's queue size and capacity, and the database file size.

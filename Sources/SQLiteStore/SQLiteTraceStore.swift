@@ -111,6 +111,7 @@ public final class SQLiteTraceStore: Sendable {
         try pool.write { db in
             try SQLiteSchema.migrate(db)
             try writer.loadPartitions(db)
+            try writer.baselines?.load(db)
         }
     }
 
@@ -244,6 +245,7 @@ public final class SQLiteTraceStore: Sendable {
                     // that check gets here.
                     logger.warning("spans with malformed trace or span IDs not stored", metadata: ["spans": "\(outcome.invalid)"])
                 }
+                for (service, spans) in outcome.anomalous { telemetry.anomalousSpans(service: service).add(spans) }
                 batch.forEach { $0.continuation.resume() }
                 checkpointIfWALTooLarge()
             case .failure(let error):
@@ -452,6 +454,11 @@ public final class SQLiteTraceStore: Sendable {
         }
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             writerQueue.async {
+                if let baselines = self.writer.baselines {
+                    do { try self.pool.write { db in try baselines.saveIfDue(db, force: true) } } catch {
+                        self.logger.warning("latency baselines not saved", metadata: ["error": "\(error)"])
+                    }
+                }
                 self.writer.releaseStatements()
                 self.logWriter.releaseStatements()
                 _ = try? self.pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }

@@ -20,6 +20,8 @@ final class SpanBatchWriter {
     /// turned into a `String` the first time its operation is seen.
     private var operations: [UInt64: [OperationKey]] = [:]
     private var operationCount = 0
+    /// Latency baselines per operation, and the flagging of anomalous spans (nil when `anomalies.enabled` is false).
+    let baselines: LatencyBaselines?
     /// The next free trace sequence number per partition (the writer is the only one assigning them).
     private var nextSeq: [Int64: Int64] = [:]
     /// The per-span statements of each partition, prepared once: looking them up in GRDB's statement cache would
@@ -80,7 +82,11 @@ final class SpanBatchWriter {
         var rootService: String?, rootName: String?
     }
 
-    struct Outcome { var inserted = 0, duplicates = 0, invalid = 0, logRecords = 0 }
+    struct Outcome {
+        var inserted = 0, duplicates = 0, invalid = 0, logRecords = 0
+        /// Spans flagged as anomalous, by service.
+        var anomalous: [String: Int] = [:]
+    }
 
     /// A 16-byte trace ID as a dictionary key, without allocating.
     struct TraceKey: Hashable {
@@ -95,6 +101,7 @@ final class SpanBatchWriter {
     init(config: SQLiteStoreConfig) {
         widthNanos = max(1, Int64(config.partition.components.seconds) * 1_000_000_000)
         retentionBuckets = max(1, Int64(config.retention.components.seconds) * 1_000_000_000 / widthNanos + 1)
+        baselines = config.anomalies.enabled ? LatencyBaselines(config: config.anomalies) : nil
     }
 
     func loadPartitions(_ db: Database) throws {
@@ -148,6 +155,7 @@ final class SpanBatchWriter {
         var outcome = Outcome()
         var traces: [Int64: [TraceKey: TraceSummary]] = [:]
         var current: CurrentTrace?
+        baselines?.begin(now: now)
         func flush(_ current: CurrentTrace?) {
             if let current { traces[current.bucket, default: [:]][current.key] = current.summary }
         }
@@ -200,7 +208,13 @@ final class SpanBatchWriter {
                                 start: Int64(clamping: span.start), end: Int64(clamping: span.end),
                                 error: span.statusCode == errorStatus,
                                 root: span.parentSpanID.isEmpty ? (service, batch.string(span.name)) : nil)
-                            try recordOperation(service: service, serviceHash: serviceHash, name: name, kind: span.kind, db: db)
+                            let operation = OperationHash.of(serviceHash: serviceHash, name: name, kind: span.kind)
+                            try recordOperation(hash: operation, service: service, name: name, kind: span.kind, db: db)
+                            let duration = span.end >= span.start ? Int64(clamping: span.end - span.start) : 0
+                            if let p99 = baselines?.observe(hash: operation, service: service, name: name, kind: span.kind, durationNanos: duration) {
+                                try recordAnomaly(bucket: b, traceSeq: current?.summary.seq ?? 0, spanID: span.spanID, buffer, duration: duration, p99: p99, db: db)
+                                outcome.anomalous[service, default: 0] += 1
+                            }
                         }
                     }
                 }
@@ -216,6 +230,7 @@ final class SpanBatchWriter {
                 try writeSummary(s, traceID: traceID, partition, db: db)
             }
         }
+        try baselines?.saveIfDue(db)
         return outcome
     }
 
@@ -353,10 +368,19 @@ final class SpanBatchWriter {
         return id
     }
 
-    private func recordOperation(
-        service: String, serviceHash: UInt64, name: UnsafeRawBufferPointer, kind: Int32, db: Database
+    /// Flags a stored span as anomalous (rare: a prepared statement from GRDB's cache is enough).
+    private func recordAnomaly(
+        bucket: Int64, traceSeq: Int64, spanID: Range<Int>, _ buffer: UnsafeRawBufferPointer, duration: Int64, p99: Double, db: Database
     ) throws {
-        let hash = OperationHash.of(serviceHash: serviceHash, name: name, kind: kind)
+        let statement = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO \(SQLiteSchema.anomaliesTable(bucket))(trace_seq, span_id, duration_ns, p99_ns) VALUES (?, ?, ?, ?)
+            """)
+        try statement.execute(arguments: [traceSeq, Data(buffer[spanID]), duration, Int64(p99.rounded())])
+    }
+
+    private func recordOperation(
+        hash: UInt64, service: String, name: UnsafeRawBufferPointer, kind: Int32, db: Database
+    ) throws {
         if let known = operations[hash], known.contains(where: { $0.kind == Int(kind) && $0.service == service && utf8($0.name, equals: name) }) {
             return
         }
@@ -377,6 +401,7 @@ final class SpanBatchWriter {
     /// Caches must not outlive a rolled-back transaction: ids they hold may not exist.
     func resetCaches() {
         resetKeyCaches()
+        baselines?.markUnsaved()
         nextSeq.removeAll()
         statements.removeAll()  // a rolled-back transaction may have created a partition its statements name
     }

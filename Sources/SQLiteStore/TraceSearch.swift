@@ -101,13 +101,17 @@ extension TraceReader {
         // future) sits in a partition whose range does not contain its start, so partitions are not pruned by
         // range; a partition without matching rows costs one index probe.
         let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket DESC")
-        let matchers = try q.tags.map { try TagMatcher($0, db: db, reader: self) }
+        // `otelsink.anomaly=true` is not in the span: it asks for spans flagged in the partition's anomaly table.
+        let anomalousOnly = q.tags.contains(SpanAnomaly.tag)
+        let anomalyTables = anomalousOnly ? try Self.anomalyTables(db) : []
+        let matchers = try q.tags.filter { $0 != SpanAnomaly.tag }.map { try TagMatcher($0, db: db, reader: self) }
         var seen = Set<Data>()
         partitions: for b in buckets {
             if deadline.expired {
                 result.complete = false
                 break
             }
+            if anomalousOnly && !anomalyTables.contains(SQLiteSchema.anomaliesTable(b)) { continue }
             var sql = "SELECT trace_id, resource_id"
             if !matchers.isEmpty { sql += ", body, kind, status_code" }
             sql += " FROM \(SQLiteSchema.spansTable(b)) INDEXED BY \(SQLiteSchema.spansTable(b))_service"
@@ -124,6 +128,9 @@ extension TraceReader {
             if let max = q.maxDuration {
                 sql += " AND duration_ns <= ?"
                 args.append(max)
+            }
+            if anomalousOnly {
+                sql += " AND (trace_seq, span_id) IN (SELECT trace_seq, span_id FROM \(SQLiteSchema.anomaliesTable(b)))"
             }
             for m in matchers {
                 let (clause, clauseArgs) = m.prefilter

@@ -9,7 +9,7 @@ struct OtelsinkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "otelsink",
         abstract: "An OpenTelemetry-compatible collector: OTLP in, traces stored in SQLite.",
-        subcommands: [Serve.self, Validate.self, Components.self, PrintConfig.self, TraceCommand.self, DiffCommand.self, SearchCommand.self, LogsCommand.self, ServicesCommand.self, Stats.self],
+        subcommands: [Serve.self, Validate.self, Components.self, PrintConfig.self, TraceCommand.self, DiffCommand.self, SearchCommand.self, BaselinesCommand.self, LogsCommand.self, ServicesCommand.self, Stats.self],
         defaultSubcommand: Serve.self
     )
 }

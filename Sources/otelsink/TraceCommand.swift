@@ -79,7 +79,7 @@ struct TraceCommand: AsyncParsableCommand {
         if let maxSpans, maxSpans < 1 { throw CLIError.input("--max-spans must be at least 1, got \(maxSpans)") }
         if criticalPath && jaeger { throw CLIError.input("--critical-path and --jaeger cannot be used together") }
         let source = try self.source.open()
-        guard let trace = try await source.trace(id: id) else {
+        guard let (trace, anomalies) = try await source.traceWithAnomalies(id: id) else {
             throw CLIError.notFound("trace \(traceID.lowercased()) not found in \(source.name)")
         }
         let path = criticalPath ? CriticalPath(trace) : nil
@@ -90,11 +90,12 @@ struct TraceCommand: AsyncParsableCommand {
         } else if json {
             FileHandle.standardOutput.write(Data(try OTLPJSON.encode(trace)) + Data("\n".utf8))
         } else if jaeger {
-            FileHandle.standardOutput.write(Data(JaegerTrace.json(trace).serialized()) + Data("\n".utf8))
+            FileHandle.standardOutput.write(Data(JaegerTrace.json(trace, anomalies: [id: anomalies]).serialized()) + Data("\n".utf8))
         } else {
             var waterfall = TraceWaterfall(color: color.enabled, attributes: attributes)
             waterfall.width = try output.resolve()
             waterfall.criticalPath = path
+            waterfall.anomalies = anomalies
             waterfall.maxDepth = depth
             waterfall.maxSpans = maxSpans
             waterfall.foldSimilarSiblings = fold
@@ -135,6 +136,9 @@ struct SearchCommand: AsyncParsableCommand {
 
     @Option(help: "Maximum span duration.")
     var maxDuration: String?
+
+    @Flag(help: "Only traces where a span of the service (matching the other criteria) was flagged as unusually slow for its operation (the same as --tag otelsink.anomaly=true).")
+    var anomalous = false
 
     @Option(help: "Look this far back from now (e.g. 15m, 1h, 2d is 48h). Default 48h.")
     var since: String?
@@ -205,6 +209,7 @@ struct SearchCommand: AsyncParsableCommand {
                 throw CLIError.input("invalid --tag \"\(t.prefix(64))\": expected key=value")
             }
         }
+        if anomalous && !filters.contains(SpanAnomaly.tag) { filters.append(SpanAnomaly.tag) }
         let minD = try duration(minDuration, "--min-duration"), maxD = try duration(maxDuration, "--max-duration")
         if let lo = minD, let hi = maxD, hi < lo { throw CLIError.input("--max-duration is less than --min-duration") }
         let endNanos = try time(end, "--end") ?? now

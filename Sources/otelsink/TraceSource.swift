@@ -88,6 +88,33 @@ enum TraceSource {
         }
     }
 
+    /// The trace and its spans flagged as unusually slow (none from a server too old to say).
+    func traceWithAnomalies(id: Data) async throws -> (trace: ExportTraceRequest, anomalies: [Data: SpanAnomaly])? {
+        switch self {
+        case .database(let s):
+            return try await s.trace(id: id).map { ($0.trace, $0.anomalies) }
+        case .server(let c):
+            guard let trace = try await trace(id: id) else { return nil }
+            let (status, body) = try await get(c, "/api/v3/traces/\(JaegerTrace.idHex(id))/anomalies")
+            guard status == 200 else { return (trace, [:]) }
+            return (trace, Self.anomalies(body))
+        }
+    }
+
+    /// Reads `{"result": {"anomalies": [{spanID, durationNanos, baselineP99Nanos}]}}`; entries it cannot read are skipped.
+    static func anomalies(_ body: Data) -> [Data: SpanAnomaly] {
+        guard let doc = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let result = doc["result"] as? [String: Any], let list = result["anomalies"] as? [[String: Any]] else { return [:] }
+        var out: [Data: SpanAnomaly] = [:]
+        for item in list {
+            guard let hex = item["spanID"] as? String, let id = QueryValues.spanID(hex),
+                  let d = (item["durationNanos"] as? String).flatMap({ Int64($0) }),
+                  let p = (item["baselineP99Nanos"] as? String).flatMap({ Int64($0) }) else { continue }
+            out[id] = SpanAnomaly(durationNanos: d, baselineP99Nanos: p)
+        }
+        return out
+    }
+
     func search(_ query: TraceSearchQuery) async throws -> (traces: [ExportTraceRequest], complete: Bool) {
         switch self {
         case .database(let s):
@@ -132,6 +159,29 @@ enum TraceSource {
                   let names = object["services"] as? [String]
             else { throw CLIError.storage("unexpected answer from \(c.endpoint)/api/v3/services") }
             return names
+        }
+    }
+
+    func latencyShifts(limit: Int) async throws -> [LatencyShift] {
+        switch self {
+        case .database(let s):
+            return try await s.latencyShifts(now: Int64(Date().timeIntervalSince1970 * 1e9), limit: limit)
+        case .server(let c):
+            let (status, body) = try await get(c, "/api/v3/baselines?" + Self.encode([("limit", String(limit))]))
+            try Self.check(status, body, c)
+            guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+                  let result = object["result"] as? [String: Any], let ops = result["operations"] as? [[String: Any]]
+            else { throw CLIError.storage("unexpected answer from \(c.endpoint)/api/v3/baselines") }
+            return ops.map { o in
+                func number(_ key: String) -> Double {
+                    (o[key] as? String).flatMap(Double.init) ?? (o[key] as? NSNumber)?.doubleValue ?? 0
+                }
+                return LatencyShift(
+                    service: o["service"] as? String ?? "", operation: o["operation"] as? String ?? "",
+                    kind: SpanKindName.kind(o["spanKind"] as? String ?? "") ?? 0,
+                    baselineP99Nanos: number("baselineP99Nanos"), recentP99Nanos: number("recentP99Nanos"),
+                    baselineSamples: number("baselineSamples"), recentSamples: number("recentSamples"))
+            }
         }
     }
 

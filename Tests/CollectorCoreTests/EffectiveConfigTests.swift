@@ -36,6 +36,14 @@ struct EffectiveConfigTests {
             ("partition", .scalar("1h")),
             ("queue_size", .scalar("50000")),
             ("synchronous", .scalar("normal")),
+            ("anomalies", .mapping([
+                ("enabled", .scalar("true")),
+                ("factor", .scalar("2.0")),
+                ("min_samples", .scalar("200")),
+                ("baseline_half_life", .scalar("24h")),
+                ("recent_half_life", .scalar("1h")),
+                ("max_operations", .scalar("10000")),
+            ])),
         ]))
         #expect(effective["exporters"]?["debug"] == .mapping([("verbosity", .scalar("normal"))]))
         #expect(effective["receivers"]?["otlp"] == .mapping([
