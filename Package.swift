@@ -239,7 +239,7 @@ let package = Package(
         .executableTarget(
             name: "PipelineBench",
             dependencies: [
-                "CollectorService", "CollectorCore", "OTLP",
+                "CollectorService", "CollectorCore", "OTLP", "SQLiteStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

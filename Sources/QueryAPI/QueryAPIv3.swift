@@ -71,8 +71,8 @@ struct V3 {
         return QueryResponse(json: .object([("result", .object([("operations", .array(shifts.map(\.json)))]))]))
     }
 
-    /// The trace's spans flagged as unusually slow at ingest, as `{"result": {"traceID", "anomalies": […]}}`, slowest
-    /// against its baseline first.
+    /// The trace's spans flagged as unusually slow at ingest, slowest against its baseline first, as
+    /// `{"result": {"traceId", "anomalies": [{spanId, durationNanos, baselineP99Nanos, ratio}]}}`.
     func anomalies(_ idText: String) async throws -> QueryResponse {
         guard let id = QueryValues.traceID(idText) else {
             throw Self.bad(BadParameter("trace_id", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))"))
@@ -81,11 +81,11 @@ struct V3 {
         let list: [JSON] = anomalies.sorted { $0.value.ratio != $1.value.ratio ? $0.value.ratio > $1.value.ratio : $0.key.lexicographicallyPrecedes($1.key) }
             .map { spanID, a in
                 .object([
-                    ("spanID", .string(JaegerTrace.hex(spanID))), ("durationNanos", .string(String(a.durationNanos))),
+                    ("spanId", .string(JaegerTrace.hex(spanID))), ("durationNanos", .string(String(a.durationNanos))),
                     ("baselineP99Nanos", .string(String(a.baselineP99Nanos))), ("ratio", .double((a.ratio * 100).rounded() / 100)),
                 ])
             }
-        var response = QueryResponse(json: .object([("result", .object([("traceID", .string(JaegerTrace.hex(id))), ("anomalies", .array(list))]))]))
+        var response = QueryResponse(json: .object([("result", .object([("traceId", .string(JaegerTrace.hex(id))), ("anomalies", .array(list))]))]))
         response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
         return response
     }

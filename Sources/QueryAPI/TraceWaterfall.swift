@@ -237,8 +237,8 @@ public struct TraceWaterfall: Sendable {
             for record in unplaced { out += "  ▸ " + logFormat.render(record) + "\n" }
         }
         if !anomalies.isEmpty {
-            out += (color ? bold : "") + "▲ unusually slow: N× its operation's p99 in otelsink's latency baseline "
-                + "(on a folded row: how many of its spans are)." + (color ? reset : "") + "\n"
+            // On a folded row `▲ N` counts the run's flagged spans.
+            out += (color ? bold : "") + "▲ unusually slow: N× the p99 of its operation's latency baseline." + (color ? reset : "") + "\n"
         }
         if let criticalPath {
             out += (color ? bold : "") + "◆ on the critical path, with the span's time on it." + (color ? reset : "") + "\n"

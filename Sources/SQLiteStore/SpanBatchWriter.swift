@@ -430,7 +430,7 @@ extension SpanBatchWriter.TraceSummary {
 }
 
 /// Whether `text` is exactly these UTF-8 bytes.
-private func utf8(_ text: String, equals bytes: UnsafeRawBufferPointer) -> Bool {
+func utf8(_ text: String, equals bytes: UnsafeRawBufferPointer) -> Bool {
     guard text.utf8.count == bytes.count else { return false }
     guard let base = bytes.baseAddress, !bytes.isEmpty else { return true }
     return text.utf8.withContiguousStorageIfAvailable { stored in

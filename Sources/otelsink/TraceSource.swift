@@ -101,13 +101,13 @@ enum TraceSource {
         }
     }
 
-    /// Reads `{"result": {"anomalies": [{spanID, durationNanos, baselineP99Nanos}]}}`; entries it cannot read are skipped.
+    /// Reads `{"result": {"anomalies": [{spanId, durationNanos, baselineP99Nanos}]}}`; entries it cannot read are skipped.
     static func anomalies(_ body: Data) -> [Data: SpanAnomaly] {
         guard let doc = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
               let result = doc["result"] as? [String: Any], let list = result["anomalies"] as? [[String: Any]] else { return [:] }
         var out: [Data: SpanAnomaly] = [:]
         for item in list {
-            guard let hex = item["spanID"] as? String, let id = QueryValues.spanID(hex),
+            guard let hex = item["spanId"] as? String, let id = QueryValues.spanID(hex),
                   let d = (item["durationNanos"] as? String).flatMap({ Int64($0) }),
                   let p = (item["baselineP99Nanos"] as? String).flatMap({ Int64($0) }) else { continue }
             out[id] = SpanAnomaly(durationNanos: d, baselineP99Nanos: p)

@@ -3,7 +3,7 @@ import CollectorService
 import Foundation
 import NIOHTTP1
 import OTLP
-import QueryAPI
+@testable import QueryAPI
 import SQLiteStore
 import Testing
 
@@ -103,6 +103,22 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
             #expect(missing.status == 404)
             let bad = try await get(router, "/api/v3/traces/zz/critical_path")
             #expect(bad.status == 400 && ((bad.json["error"] as? [String: Any])?["message"] as? String ?? "").contains("trace_id"))
+        }
+    }
+
+    @Test func v3AnomaliesAndBaselinesAnswerEmptyListsWithoutFlagsOr404() async throws {
+        try await withRouter([fixtureTrace()], now: fixtureNow) { router in
+            let r = try await get(router, "/api/v3/traces/0102030405060708090a0b0c0d0e0f10/anomalies")
+            #expect(r.status == 200)
+            let result = try #require(r.json["result"] as? [String: Any])
+            #expect(result["traceId"] as? String == "0102030405060708090a0b0c0d0e0f10")
+            #expect((result["anomalies"] as? [Any])?.isEmpty == true)
+            #expect(try await get(router, "/api/v3/traces/0102030405060708090a0b0c0d0e0f11/anomalies").status == 404)
+            let baselines = try await get(router, "/api/v3/baselines?limit=5")
+            #expect(baselines.status == 200)
+            #expect(((baselines.json["result"] as? [String: Any])?["operations"] as? [Any]) != nil)
+            #expect(QueryRouter.routeTemplate("/api/v3/traces/0102/anomalies") == "/api/v3/traces/{traceID}/anomalies")
+            #expect(QueryRouter.routeTemplate("/api/v3/baselines?limit=3") == "/api/v3/baselines")
         }
     }
 
@@ -209,6 +225,9 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
         ("/api/v3/traces?query.service_name=a&query.search_depth=x", "query.search_depth"),
         ("/api/v3/traces/nothex", "trace_id"),
         ("/api/v3/operations?service=a&span_kind=up", "span_kind"),
+        ("/api/v3/traces/nothex/anomalies", "trace_id"),
+        ("/api/v3/baselines?limit=0", "limit"),
+        ("/api/v3/baselines?limit=many", "limit"),
     ])
     func v3BadInputIs400NamingTheParameter(uri: String, expected: String) async throws {
         try await withRouter([], now: fixtureNow) { router in

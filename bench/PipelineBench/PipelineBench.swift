@@ -4,6 +4,7 @@ import CollectorService
 import Foundation
 import Logging
 import OTLP
+import SQLiteStore
 import ServiceLifecycle
 
 extension PipelineBench {
@@ -49,8 +50,14 @@ struct PipelineBench: AsyncParsableCommand {
         commandName: "otelsink-pipeline-bench",
         abstract: "Measure a pipeline's CPU cost per span in process.")
 
-    @Option(help: "Collector config file; its traces pipeline is fed.")
-    var config: String
+    @Option(help: "Collector config file; its traces pipeline is fed (required unless --anomaly-upkeep).")
+    var config: String?
+
+    @Flag(help: "Instead of a pipeline, measure the sqlite exporter's latency-baseline upkeep per stored span (no SQLite), over --runs runs.")
+    var anomalyUpkeep = false
+
+    @Option(help: "With --anomaly-upkeep: runs (each 2 million spans over 200 operations).")
+    var runs = 7
 
     @Option(help: "Pipeline to feed.")
     var pipeline = "traces"
@@ -77,6 +84,14 @@ struct PipelineBench: AsyncParsableCommand {
     var label: String = ""
 
     func run() async throws {
+        if anomalyUpkeep {
+            for run in 0..<runs {
+                let r = AnomalyUpkeepBenchmark.run(operations: 200, spans: 2_000_000, seed: UInt64(run + 1))
+                print("{\"label\":\"anomaly-upkeep\",\"run\":\(run),\"ns_per_span\":\((r.nanosPerSpan * 10).rounded() / 10),\"flagged\":\(r.flagged)}")
+            }
+            return
+        }
+        guard let config else { throw ValidationError("--config is required") }
         var logger = Logger(label: "pipeline-bench")
         logger.logLevel = .warning
         let yaml = try String(contentsOfFile: config, encoding: .utf8)

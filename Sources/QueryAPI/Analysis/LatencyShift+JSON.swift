@@ -15,8 +15,9 @@ extension LatencyShift {
         ])
     }
 
-    /// `1.5× slower`, `2.1× faster`.
+    /// `1.5× slower`, `2.1× faster`, `unchanged` (within 5 %).
     public var changeText: String {
-        ratio >= 1 ? "\(TraceWaterfall.ratio(ratio)) slower" : "\(TraceWaterfall.ratio(1 / max(ratio, 1e-9))) faster"
+        if abs(ratio - 1) < 0.05 { return "unchanged" }
+        return ratio >= 1 ? "\(TraceWaterfall.ratio(ratio)) slower" : "\(TraceWaterfall.ratio(1 / max(ratio, 1e-9))) faster"
     }
 }

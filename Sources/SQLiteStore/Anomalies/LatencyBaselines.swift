@@ -71,8 +71,9 @@ final class LatencyBaselines {
         guard let entry = entry(hash: hash, service: service, name: name, kind: kind) else { return nil }
         if entry.sinceRefresh >= Self.refreshEvery { refresh(entry) }
         let p99 = Double(durationNanos) > entry.threshold ? entry.threshold / config.factor : nil
-        entry.baseline.add(nanos: durationNanos, weight: baselineWeight)
-        entry.recent.add(nanos: durationNanos, weight: recentWeight)
+        let index = durationNanos > 0 ? LatencySketch.index(of: durationNanos) : 0
+        entry.baseline.add(nanos: durationNanos, index: index, weight: baselineWeight)
+        entry.recent.add(nanos: durationNanos, index: index, weight: recentWeight)
         entry.dirty = true
         entry.sinceRefresh += 1
         return p99
@@ -92,7 +93,7 @@ final class LatencyBaselines {
 
     private func entry(hash: UInt64, service: String, name: UnsafeRawBufferPointer, kind: Int32) -> Entry? {
         if let list = byHash[hash] {
-            for e in list where e.key.kind == Int(kind) && e.key.service == service && e.key.name.utf8.elementsEqual(name) {
+            for e in list where e.key.kind == Int(kind) && e.key.service == service && utf8(e.key.name, equals: name) {
                 return e
             }
         }

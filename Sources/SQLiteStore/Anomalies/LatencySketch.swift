@@ -38,12 +38,16 @@ struct LatencySketch: Equatable {
     }
 
     mutating func add(nanos: Int64, weight: Float) {
+        add(nanos: nanos, index: nanos > 0 ? Self.index(of: nanos) : 0, weight: weight)
+    }
+
+    /// Adds a duration whose bucket ``index(of:)`` is already known (one logarithm for several sketches).
+    mutating func add(nanos: Int64, index i: Int32, weight: Float) {
         total += weight
         guard nanos > 0 else {
             zero += weight
             return
         }
-        let i = Self.index(of: nanos)
         if counts.isEmpty {
             offset = i
             counts = [weight]
