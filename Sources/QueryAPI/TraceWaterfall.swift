@@ -260,21 +260,36 @@ public struct TraceWaterfall: Sendable {
         return by
     }
 
-    /// `850µs`, `12.35ms`, `1.234s`, `2m3.4s`.
+    /// Three significant digits, trailing zeros dropped, in the largest unit below the value: `850ns`, `12.3µs`,
+    /// `250µs`, `1.5ms`, `80ms`, `1.23s`; from a minute on `2m3.4s`, from an hour as Go prints it, `3h0m1s`.
     public static func duration(_ nanos: UInt64) -> String {
-        let n = Double(nanos)
         if nanos < 1_000 { return "\(nanos)ns" }
-        // Each unit up to where its rounding would print 1000 (999,999 ns is "1.00ms", not "1000µs").
-        if nanos < 999_500 { return String(format: "%.0fµs", n / 1e3) }
-        if nanos < 999_995_000 { return String(format: "%.2fms", n / 1e6) }
-        if nanos < 59_999_500_000 { return String(format: "%.3fs", n / 1e9) }
-        if nanos < 3_600_000_000_000 {
-            let minutes = nanos / 60_000_000_000
-            return "\(minutes)m" + String(format: "%.1fs", Double(nanos - minutes * 60_000_000_000) / 1e9)
+        for (unit, scale) in [("µs", 1e3), ("ms", 1e6), ("s", 1e9)] {
+            let value = Double(nanos) / scale
+            // What rounds up to 1000 belongs to the next unit ("1ms", not "1000µs"); from 59.95 s on, minutes.
+            if unit == "s" ? nanos < 59_950_000_000 : value < 999.5 { return significant(value) + unit }
+        }
+        let tenths = (nanos / 50_000_000 + 1) / 2  // whole tenths of a second, rounded half up
+        if tenths < 36_000 {
+            let rest = tenths % 600
+            return "\(tenths / 600)m\(rest / 10)" + (rest % 10 == 0 ? "" : ".\(rest % 10)") + "s"
         }
         // Hours as Go prints them: 3h0m1s.
         let seconds = nanos / 1_000_000_000
         return "\(seconds / 3600)h\(seconds / 60 % 60)m\(seconds % 60)s"
+    }
+
+    /// `v` (1 ≤ v < 1000) with three significant digits, trailing zeros dropped.
+    private static func significant(_ v: Double) -> String {
+        trimmed(String(format: v < 9.995 ? "%.2f" : v < 99.95 ? "%.1f" : "%.0f", v))
+    }
+
+    private static func trimmed(_ text: String) -> String {
+        guard text.contains(".") else { return text }
+        var t = Substring(text)
+        while t.hasSuffix("0") { t = t.dropLast() }
+        if t.hasSuffix(".") { t = t.dropLast() }
+        return String(t)
     }
 
     /// UTC, millisecond precision: `2024-05-01T12:00:00.123Z`.

@@ -170,12 +170,12 @@ func tags(_ span: [String: Any]) -> [String: (type: String, value: Any)] {
         let text = TraceWaterfall(color: false).render(fixtureTrace())
         let lines = text.split(separator: "\n").map(String.init)
         #expect(lines.count == 3)
-        #expect(lines[0].hasPrefix("Trace 0102030405060708090a0b0c0d0e0f10 · 2 spans · 2 services · 12.35ms · 1 error"))
+        #expect(lines[0].hasPrefix("Trace 0102030405060708090a0b0c0d0e0f10 · 2 spans · 2 services · 12.3ms · 1 error"))
         #expect(lines[1].hasPrefix("checkout: GET /cart"))
         #expect(lines[1].contains("│████████████████████████████████████████│"))
-        #expect(lines[1].hasSuffix("12.35ms"))
+        #expect(lines[1].hasSuffix("12.3ms"))
         #expect(lines[2].hasPrefix("  payment: charge"))
-        #expect(lines[2].hasSuffix("4.00ms  ERROR: card declined"))
+        #expect(lines[2].hasSuffix("4ms  ERROR: card declined"))
         #expect(!text.contains("\u{1B}"))
     }
 
@@ -183,11 +183,13 @@ func tags(_ span: [String: Any]) -> [String: (type: String, value: Any)] {
         let text = TraceWaterfall(color: true, attributes: true).render(fixtureTrace())
         #expect(text.contains("\u{1B}[31m"))
         #expect(text.contains("http.status_code=200"))
-        #expect(text.contains("event +1.00ms retry attempt=2"))
+        #expect(text.contains("event +1ms retry attempt=2"))
     }
 
-    @Test(arguments: [(UInt64(999), "999ns"), (850_000, "850µs"), (999_999, "1.00ms"), (12_345_678, "12.35ms"), (999_999_999, "1.000s"),
-                      (1_234_000_000, "1.234s"), (123_400_000_000, "2m3.4s"), (10_801_000_000_000, "3h0m1s")])
+    @Test(arguments: [(UInt64(999), "999ns"), (1_000, "1µs"), (12_340, "12.3µs"), (250_000, "250µs"), (850_000, "850µs"),
+                      (999_499, "999µs"), (999_999, "1ms"), (1_500_000, "1.5ms"), (12_345_678, "12.3ms"), (80_000_000, "80ms"),
+                      (250_000_000, "250ms"), (999_999_999, "1s"), (1_234_000_000, "1.23s"), (59_940_000_000, "59.9s"),
+                      (59_960_000_000, "1m0s"), (123_400_000_000, "2m3.4s"), (179_970_000_000, "3m0s"), (10_801_000_000_000, "3h0m1s")])
     func durationsAreShort(nanos: UInt64, text: String) {
         #expect(TraceWaterfall.duration(nanos) == text)
     }

@@ -42,11 +42,27 @@ struct LatencyBaselineTests {
         #expect(LatencySketch(encoded: []) == nil)
         #expect(LatencySketch(encoded: [2, 0, 0, 0, 0, 0, 0, 0, 0]) == nil)  // unknown version
         var negative = sketch.encoded()
-        negative.replaceSubrange(9..<13, with: withUnsafeBytes(of: Float(-1).bitPattern.littleEndian, Array.init))
+        negative.replaceSubrange(13..<21, with: withUnsafeBytes(of: Double(-1).bitPattern.littleEndian, Array.init))
         #expect(LatencySketch(encoded: negative) == nil)
-        var huge = [UInt8](repeating: 0, count: 9 + 4 * 3000)
-        huge[0] = 1
-        #expect(LatencySketch(encoded: huge) == nil)  // more buckets than any duration has
+        var huge = [UInt8](repeating: 0, count: 13 + 8 * (LatencySketch.maxBuckets + 1))
+        huge[0] = 2
+        #expect(LatencySketch(encoded: huge) == nil)  // more buckets than a sketch keeps
+    }
+
+    @Test func aSketchKeepsAtMostItsBucketBoundAndItsHighQuantilesExact() {
+        var sketch = LatencySketch()
+        // A hostile spread: 1 ns to 2^62 ns, in both orders.
+        for shift in 0..<63 { sketch.add(nanos: 1 << shift, weight: 1) }
+        for shift in (0..<63).reversed() { sketch.add(nanos: 1 << shift, weight: 1) }
+        #expect(sketch.counts.count <= LatencySketch.maxBuckets)
+        #expect(sketch.total == 126)
+        // The top of the range is kept apart: the maximum is within 2 %.
+        let top = Double(Int64(1) << 62)
+        #expect(abs((sketch.quantile(1) ?? 0) - top) / top < 0.021)
+        // A normal sketch stays small: 10–20 ms is about 18 buckets.
+        var normal = LatencySketch()
+        for d in stride(from: Int64(10_000_000), to: 20_000_000, by: 10_000) { normal.add(nanos: d, weight: 1) }
+        #expect(normal.counts.count < 25)
     }
 
     private func observe(_ b: LatencyBaselines, _ op: String, _ d: Int64, service: String = "shop") -> Double? {

@@ -37,8 +37,8 @@ final class LatencyBaselines {
     private(set) var count = 0
     /// Decay landmark (Unix nanoseconds).
     private(set) var landmark: Int64 = 0
-    private var baselineWeight: Float = 1
-    private var recentWeight: Float = 1
+    private var baselineWeight = 1.0
+    private var recentWeight = 1.0
     private var now: Int64 = 0
     private var lastSave: Int64 = 0
     /// Entries forgotten (decayed to nothing) whose rows are still to be deleted.
@@ -61,8 +61,8 @@ final class LatencyBaselines {
         self.now = max(now, landmark)
         let elapsed = Double(self.now - landmark)
         if elapsed / recentHalfLife > Self.maxExponent { moveLandmark() }
-        baselineWeight = Float(exp2(Double(self.now - landmark) / baselineHalfLife))
-        recentWeight = Float(exp2(Double(self.now - landmark) / recentHalfLife))
+        baselineWeight = exp2(Double(self.now - landmark) / baselineHalfLife)
+        recentWeight = exp2(Double(self.now - landmark) / recentHalfLife)
     }
 
     /// Adds a stored span's duration to its operation's baseline. Returns the baseline's p99 (nanoseconds) when the
@@ -80,7 +80,7 @@ final class LatencyBaselines {
     }
 
     /// Decayed samples in `sketch` as of the current clock.
-    private func samples(_ sketch: LatencySketch, weight: Float) -> Double { Double(sketch.total) / Double(weight) }
+    private func samples(_ sketch: LatencySketch, weight: Double) -> Double { sketch.total / weight }
 
     private func refresh(_ entry: Entry) {
         entry.sinceRefresh = 0
@@ -107,8 +107,8 @@ final class LatencyBaselines {
     /// Scales every sketch to a landmark at the current clock; baselines decayed to almost nothing are forgotten.
     private func moveLandmark() {
         let elapsed = Double(now - landmark)
-        let baselineScale = Float(exp2(-elapsed / baselineHalfLife))
-        let recentScale = Float(exp2(-elapsed / recentHalfLife))
+        let baselineScale = exp2(-elapsed / baselineHalfLife)
+        let recentScale = exp2(-elapsed / recentHalfLife)
         landmark = now
         for (hash, list) in byHash {
             var kept: [Entry] = []

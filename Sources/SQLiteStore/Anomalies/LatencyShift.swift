@@ -49,8 +49,8 @@ extension TraceReader {
             while let row = try rows.next() {
                 guard let baseline = LatencySketch(encoded: [UInt8](row[3] as Data)),
                       let recent = LatencySketch(encoded: [UInt8](row[4] as Data)) else { continue }
-                let baselineSamples = Double(baseline.total) / baselineWeight
-                let recentSamples = Double(recent.total) / recentWeight
+                let baselineSamples = baseline.total / baselineWeight
+                let recentSamples = recent.total / recentWeight
                 guard baselineSamples >= minBaselineSamples, recentSamples >= minRecentSamples,
                       let b = baseline.quantile(0.99), let r = recent.quantile(0.99) else { continue }
                 shifts.append(LatencyShift(
