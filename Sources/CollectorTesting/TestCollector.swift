@@ -9,6 +9,8 @@ public final class TestCollector: Sendable {
     public let collector: Collector
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
+    /// Why the collector stopped, once it has (a receiver that could not bind, a component that failed to start).
+    private let ended = LockedValue<String?>(nil)
 
     /// Starts a collector and waits until every receiver protocol in the config is listening.
     /// - Parameter selfTelemetryAddress: where self-telemetry listens; a free loopback port by default (tests run many
@@ -22,7 +24,16 @@ public final class TestCollector: Sendable {
         collector = try Collector(config: config, logger: logger)
         let group = collector.serviceGroup(logger: logger, signals: [])
         self.group = group
-        task = Task { try await group.run() }
+        let ended = self.ended
+        task = Task {
+            do {
+                try await group.run()
+                ended.withLock { $0 = "stopped" }
+            } catch {
+                ended.withLock { $0 = "failed: \(error)" }
+                throw error
+            }
+        }
     }
 
     /// The `host:port` that `receiver` serves `protocolName` (`grpc`, `http`) on; waits (up to 20 s) until it listens.
@@ -30,6 +41,7 @@ public final class TestCollector: Sendable {
         let key = "\(receiver)/\(protocolName)"
         let deadline = ContinuousClock.now + .seconds(20)
         while collector.listening.all[key] == nil, ContinuousClock.now < deadline {
+            if let why = ended.withLock({ $0 }) { throw TestCollectorError.notListening("\(key) (the collector \(why))") }
             try await Task.sleep(for: .milliseconds(10))
         }
         guard let text = collector.listening.all[key],

@@ -57,15 +57,17 @@ struct V3 {
         return response
     }
 
-    /// `GET /api/v3/baselines?limit=N`: the operations whose recent p99 moved most against their latency baseline,
-    /// as `{"result": {"operations": [{service, operation, spanKind, baselineP99Nanos, recentP99Nanos, ratio, …}]}}`.
+    /// `GET /api/v3/baselines?limit=N` (default 20, capped at `max_limit`): the operations whose recent p99 moved most
+    /// against their latency baseline, as
+    /// `{"result": {"operations": [{service, operation, spanKind, baselineP99Nanos, recentP99Nanos, ratio, …}]}}`.
     func baselines(_ q: QueryParameters) async throws -> QueryResponse {
-        var limit = 20
+        // As for searches: at most max_limit, however many are asked for.
+        var limit = min(20, service.config.maxLimit)
         if let text = q.first("limit") {
-            guard let n = Int(text), (1...service.config.maxLimit).contains(n) else {
-                throw Self.bad(BadParameter("limit", "expected a number from 1 to \(service.config.maxLimit), got \(QueryValues.quoted(text))"))
+            guard let n = Int(text), n >= 1 else {
+                throw Self.bad(BadParameter("limit", "expected a positive number, got \(QueryValues.quoted(text))"))
             }
-            limit = n
+            limit = min(n, service.config.maxLimit)
         }
         let shifts = try await service.latencyShifts(now: now(), limit: limit)
         return QueryResponse(json: .object([("result", .object([("operations", .array(shifts.map(\.json)))]))]))

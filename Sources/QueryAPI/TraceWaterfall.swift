@@ -335,8 +335,9 @@ public struct TraceWaterfall: Sendable {
 /// service and operation are escaped (``TerminalSafeText``) before the columns are measured; ``json(_:)`` keeps
 /// them exact.
 public enum TraceTable {
-    /// The table; with `width`, the ROOT column is shortened so that rows fit it.
-    public static func render(_ summaries: [TraceSummary], width: Int? = nil) -> String {
+    /// The table; with `width`, the ROOT column is shortened so that rows fit it. `style`: the header bold, error
+    /// counts red.
+    public static func render(_ summaries: [TraceSummary], width: Int? = nil, style: TerminalStyle = TerminalStyle(enabled: false)) -> String {
         var rows = [["TRACE ID", "START (UTC)", "ROOT", "DURATION", "SPANS", "ERRORS"]]
         for s in summaries {
             rows.append([JaegerTrace.idHex(s.traceID), TraceWaterfall.timestamp(s.startNanos),
@@ -352,10 +353,12 @@ public enum TraceTable {
             for r in rows.indices { rows[r][2] = TerminalCells.fit(rows[r][2], widths[2]) }
         }
         let rightAligned: Set<Int> = [3, 4, 5]
-        return rows.map { row in
-            row.enumerated().map { c, cell in
-                rightAligned.contains(c) ? TerminalCells.leftPadded(cell, widths[c]) : TerminalCells.padded(cell, widths[c])
+        return rows.enumerated().map { r, row in
+            let line = row.enumerated().map { c, cell in
+                let text = rightAligned.contains(c) ? TerminalCells.leftPadded(cell, widths[c]) : TerminalCells.padded(cell, widths[c])
+                return r > 0 && c == 5 && cell != "0" ? style.red(text) : text
             }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+            return r == 0 ? style.bold(line) : line
         }.joined(separator: "\n") + "\n"
     }
 

@@ -20,17 +20,18 @@ struct BaselinesCommand: AsyncParsableCommand {
 
     @OptionGroup var output: OutputWidth
 
+    @OptionGroup var colors: ColorOption
+
     func run() async throws {
         do {
             guard (1...10_000).contains(limit) else { throw CLIError.input("--limit must be from 1 to 10000, got \(limit)") }
             let shifts = try await source.open().latencyShifts(limit: limit)
             if json {
                 FileHandle.standardOutput.write(Data(Self.json(shifts).serialized()) + Data("\n".utf8))
-            } else if shifts.isEmpty {
-                FileHandle.standardError.write(Data("no operation has enough samples for a baseline yet\n".utf8))
-            } else {
-                FileHandle.standardOutput.write(Data(Self.table(shifts, width: try output.resolve()).utf8))
+            } else if !shifts.isEmpty {
+                FileHandle.standardOutput.write(Data(Self.table(shifts, width: try output.resolve(), style: colors.style).utf8))
             }
+            if shifts.isEmpty { throw CLIError.notFound("no operation has enough samples for a baseline yet") }
         } catch {
             CLIError.exit(error)
         }
@@ -41,22 +42,24 @@ struct BaselinesCommand: AsyncParsableCommand {
     }
 
     /// One line per operation: `service: operation (kind)`, baseline p99 → recent p99, the change, sample counts.
-    static func table(_ shifts: [LatencyShift], width: Int) -> String {
+    static func table(_ shifts: [LatencyShift], width: Int, style: TerminalStyle = TerminalStyle(enabled: false)) -> String {
         func duration(_ nanos: Double) -> String { TraceWaterfall.duration(UInt64(max(0, nanos.rounded()))) }
-        let numbers = shifts.map { s -> String in
+        func numbers(_ s: LatencyShift, _ style: TerminalStyle) -> String {
             let samples = "(\(Int(s.recentSamples.rounded())) recent / \(Int(s.baselineSamples.rounded())) samples)"
-            return duration(s.baselineP99Nanos) + " → " + duration(s.recentP99Nanos) + "  " + s.changeText + "  " + samples
+            let change = abs(s.ratio - 1) < 0.05 ? s.changeText : s.ratio > 1 ? style.red(s.changeText) : style.green(s.changeText)
+            return duration(s.baselineP99Nanos) + " → " + duration(s.recentP99Nanos) + "  " + change + "  " + samples
         }
+        let plain = TerminalStyle(enabled: false)
         let names = shifts.map { s -> String in
             let kind = SpanKindName.name(s.kind).map { " (\($0))" } ?? ""
             return TerminalSafeText.escape(s.service) + ": " + TerminalSafeText.escape(s.operation) + kind
         }
         let header = "OPERATION", values = "p99 BASELINE → RECENT"
-        let numberCells = max(TerminalCells.width(values), numbers.map(TerminalCells.width).max() ?? 0)
+        let numberCells = max(TerminalCells.width(values), shifts.map { TerminalCells.width(numbers($0, plain)) }.max() ?? 0)
         let nameCells = max(12, min(names.map(TerminalCells.width).max() ?? 0, width - numberCells - 2))
-        var out = TerminalCells.padded(header, nameCells) + "  " + values + "\n"
-        for (name, number) in zip(names, numbers) {
-            out += TerminalCells.padded(TerminalCells.fit(name, nameCells), nameCells) + "  " + number + "\n"
+        var out = style.bold(TerminalCells.padded(header, nameCells) + "  " + values) + "\n"
+        for (name, s) in zip(names, shifts) {
+            out += TerminalCells.padded(TerminalCells.fit(name, nameCells), nameCells) + "  " + numbers(s, style) + "\n"
         }
         return out
     }

@@ -25,6 +25,8 @@ struct DiffCommand: AsyncParsableCommand {
 
     @OptionGroup var output: OutputWidth
 
+    @OptionGroup var colors: ColorOption
+
     func run() async throws {
         do {
             guard limit > 0 else { throw CLIError.input("--limit must be at least 1, got \(limit)") }
@@ -40,7 +42,7 @@ struct DiffCommand: AsyncParsableCommand {
                 traces.append(trace)
             }
             let diff = TraceDiff(traces[0], traces[1])
-            let out = json ? Data(diff.json().serialized()) + Data("\n".utf8) : Data(diff.text(limit: limit, width: try output.resolve()).utf8)
+            let out = json ? Data(diff.json().serialized()) + Data("\n".utf8) : Data(diff.text(limit: limit, width: try output.resolve(), style: colors.style).utf8)
             FileHandle.standardOutput.write(out)
         } catch {
             CLIError.exit(error)

@@ -68,7 +68,8 @@ struct LogsCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("otelsink: the search stopped at its time budget; there may be more matches\n".utf8))
         }
         guard follow else {
-            if records.isEmpty && !json { FileHandle.standardError.write(Data("no log records found\n".utf8)) }
+            // Nothing found is exit code 1, as for every lookup command (the JSON, `{}`, is still printed).
+            if records.isEmpty { throw CLIError.notFound("no log records found") }
             return
         }
         // Follow by arrival, not by record time: a record stamped earlier (a batching SDK, a clock behind) or later
@@ -135,7 +136,7 @@ struct LogsCommand: AsyncParsableCommand {
         s.start = try time(since, "--since") ?? 0
         s.end = try time(until, "--until") ?? .max
         if s.start > s.end { throw CLIError.input("--since is after --until") }
-        guard limit > 0 else { throw CLIError.input("--limit must be at least 1") }
+        guard limit > 0 else { throw CLIError.input("--limit must be at least 1, got \(limit)") }
         s.limit = limit
         return s
     }

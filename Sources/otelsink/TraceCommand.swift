@@ -5,20 +5,6 @@ import OTLP
 import QueryAPI
 import SQLiteStore
 
-/// How to colour terminal output.
-enum ColorMode: String, ExpressibleByArgument, CaseIterable {
-    case auto, always, never
-
-    /// `auto`: colours when stdout is a terminal and `NO_COLOR` is not set.
-    var enabled: Bool {
-        switch self {
-        case .always: true
-        case .never: false
-        case .auto: isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-        }
-    }
-}
-
 struct TraceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
@@ -159,6 +145,8 @@ struct SearchCommand: AsyncParsableCommand {
 
     @OptionGroup var output: OutputWidth
 
+    @OptionGroup var colors: ColorOption
+
     func run() async throws {
         do {
             try await find()
@@ -174,14 +162,14 @@ struct SearchCommand: AsyncParsableCommand {
         let summaries = traces.map(TraceSummary.init)
         if json {
             FileHandle.standardOutput.write(Data(TraceTable.json(summaries).serialized()) + Data("\n".utf8))
-        } else if summaries.isEmpty {
-            FileHandle.standardError.write(Data("no traces found\n".utf8))
-        } else {
-            FileHandle.standardOutput.write(Data(TraceTable.render(summaries, width: try output.resolve()).utf8))
+        } else if !summaries.isEmpty {
+            FileHandle.standardOutput.write(Data(TraceTable.render(summaries, width: try output.resolve(), style: colors.style).utf8))
         }
         if !complete {
             FileHandle.standardError.write(Data("otelsink: the search stopped at its time budget; there may be more matches\n".utf8))
         }
+        // Nothing found is exit code 1, as for every lookup command (the JSON, `[]`, is still printed).
+        if summaries.isEmpty { throw CLIError.notFound("no traces found") }
     }
 
     func makeQuery(now: Int64) throws -> TraceSearchQuery {
@@ -202,7 +190,7 @@ struct SearchCommand: AsyncParsableCommand {
         if since != nil, start != nil || end != nil {
             throw CLIError.input("--since cannot be combined with --start/--end")
         }
-        guard limit > 0 else { throw CLIError.input("--limit must be at least 1") }
+        guard limit > 0 else { throw CLIError.input("--limit must be at least 1, got \(limit)") }
         var filters: [TagFilter] = []
         for t in tags {
             do { filters.append(try QueryValues.tagPair(t, separators: ["="], parameter: "--tag")) } catch {
@@ -230,12 +218,15 @@ struct ServicesCommand: AsyncParsableCommand {
 
     @OptionGroup var source: SourceOptions
 
+    @OptionGroup var colors: ColorOption
+
     func run() async throws {
         do {
             let source = try self.source.open()
+            let style = colors.style
             var out = ""
             for s in try await source.services() {
-                out += TerminalSafeText.escape(s) + "\n"
+                out += style.bold(TerminalSafeText.escape(s)) + "\n"
                 if operations {
                     for op in try await source.operations(service: s) {
                         out += "  " + TerminalSafeText.escape(op.name) + (SpanKindName.name(op.kind).map { "  (\($0))" } ?? "") + "\n"
@@ -261,11 +252,12 @@ struct Stats: AsyncParsableCommand {
     @Flag(help: "Print only the number of stored log records.")
     var logRecords = false
 
+    @OptionGroup var colors: ColorOption
+
     func run() async throws {
         let reader: TraceReader
         do { reader = try TraceReader(path: db) } catch {
-            FileHandle.standardError.write(Data("otelsink: \(TerminalSafeText.escape("cannot open \(db): \(error)"))\n".utf8))
-            throw ExitCode(1)
+            CLIError.exit(CLIError.storage("cannot open \(db): \(error)"))
         }
         if logRecords {
             print(try LogReader(reader).recordCount())
@@ -277,10 +269,11 @@ struct Stats: AsyncParsableCommand {
             return
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
-        print("spans: \(count)")
-        print("log records: \(try LogReader(reader).recordCount())")
-        print("partitions: \(try reader.partitions().count)")
-        print("services: \(try reader.services().map(TerminalSafeText.escape).joined(separator: ", "))")
-        print("file bytes: \(size)")
+        let label = colors.style.bold
+        print("\(label("spans:")) \(count)")
+        print("\(label("log records:")) \(try LogReader(reader).recordCount())")
+        print("\(label("partitions:")) \(try reader.partitions().count)")
+        print("\(label("services:")) \(try reader.services().map(TerminalSafeText.escape).joined(separator: ", "))")
+        print("\(label("file bytes:")) \(size)")
     }
 }

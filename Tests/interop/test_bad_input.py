@@ -658,6 +658,26 @@ def test_store_behind_is_503_with_retry_after_and_unavailable_with_retry_info(se
         assert trace_id not in stored
 
 
+def _wait_until_read(sock: socket.socket, timeout: float = 20) -> None:
+    """Waits until the server has read everything sent on `sock` (loopback): nothing left in the client's send
+    queue nor in the server socket's receive queue (`ss`), so what the server does with those bytes is done."""
+    import subprocess
+    local, peer = sock.getsockname()[1], sock.getpeername()[1]
+    deadline = time.monotonic() + timeout
+
+    def queues(src: int, dst: int) -> tuple[int, int] | None:
+        out = subprocess.run(["ss", "-tnH", f"( sport = :{src} and dport = :{dst} )"], capture_output=True, text=True).stdout
+        fields = out.split()
+        return (int(fields[1]), int(fields[2])) if len(fields) >= 3 else None
+
+    while time.monotonic() < deadline:
+        client, server = queues(local, peer), queues(peer, local)
+        if client is not None and server is not None and client[1] == 0 and server[0] == 0:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the server did not read the held upload")
+
+
 def _request_of_size(size: int) -> bytes:
     """A serialized trace request of exactly `size` bytes (spans with long names, the last one trimmed to fit)."""
     trace_id = new_trace_id()
@@ -700,8 +720,11 @@ def test_sdk_exporters_retry_through_backpressure(server_factory, caplog):
     http_hold = socket.create_connection((http_host, int(http_port)), timeout=30)
     http_hold.sendall(f"POST /v1/traces HTTP/1.1\r\nHost: h\r\nContent-Type: {PROTOBUF}\r\n"
                       f"Content-Length: {len(http_body)}\r\n\r\n".encode() + http_body[:-unsent])
-    # The server reads the held bytes asynchronously: wait until both receivers refuse a request that
-    # cannot fit in what is left of either budget.
+    # The server reads the held bytes asynchronously; a request arriving before they are read would take the budget
+    # first (and the held upload be refused). Wait until they are read, then until both receivers refuse a request
+    # that cannot fit in what is left of either budget.
+    _wait_until_read(holder.sock)
+    _wait_until_read(http_hold)
     probe = _request_of_size(20_000)
     with grpc.insecure_channel(server.grpc_address) as channel:
         stub = trace_service_pb2_grpc.TraceServiceStub(channel)

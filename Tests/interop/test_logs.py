@@ -118,7 +118,9 @@ def cli_logs(server, *args, source: str = "db") -> subprocess.CompletedProcess:
 def cli_logs_request(server, *args, source: str = "db") -> ExportLogsServiceRequest:
     """`otelsink logs … --json`, parsed; an empty request when nothing matched."""
     p = cli_logs(server, "--json", *args, source=source)
-    assert p.returncode == 0, (p.returncode, p.stderr.decode(errors="replace"))
+    # Exit code 1 (with the empty document printed) when nothing matched.
+    assert p.returncode == 0 or (p.returncode == 1 and "no log records found" in p.stderr.decode()), \
+        (p.returncode, p.stderr.decode(errors="replace"))
     out = p.stdout.decode()
     if not out.strip():
         return ExportLogsServiceRequest()
@@ -549,11 +551,12 @@ def test_cli_filters(filter_server, source, case):
     args, want = FILTER_CASES[case]
     assert bodies(cli_logs_request(filter_server, *args, source=source)) == want
     p = cli_logs(filter_server, *args, "--color", "never", source=source)
-    assert p.returncode == 0, p.stderr
+    # Nothing found is exit code 1, as for every lookup command.
+    assert p.returncode == (0 if want else 1), p.stderr
     lines = p.stdout.decode().splitlines()
     assert len(lines) == len(want) and all(b in line for b, line in zip(want, lines)), lines
     if not want:
-        assert p.stderr.decode().strip() == "no log records found"
+        assert p.stderr.decode().strip() == "otelsink: no log records found"
 
 
 @pytest.mark.parametrize("source", ["db", "endpoint"])
@@ -568,7 +571,7 @@ def test_cli_since_until_rfc3339(filter_server, source):
 
 def test_cli_json_with_no_match_is_still_a_json_document(filter_server):
     p = cli_logs(filter_server, "--json", "--service", "nobody")
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 1 and b"no log records found" in p.stderr, p.stderr  # nothing found: exit code 1
     doc = json.loads(p.stdout)
     assert doc.get("resourceLogs", []) == []
 

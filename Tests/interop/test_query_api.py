@@ -433,9 +433,13 @@ def test_trace_fits_the_terminal_with_wide_names_piped_and_on_a_pty(server_facto
         assert len(rows) == 2, (how, width, out)
         assert len({terminal_cells(r.split("│")[0]) for r in rows}) == 1, (how, width, out)
         assert ("…" in rows[1].split("│")[0]) == (width < 200), (how, width, out)
-    # The terminal's own width gives the same layout as --width.
+    # The terminal's own width gives the same layout as --width, and each width's layout is pinned by a golden file.
     for width in (60, 80, 200):
         assert outputs[("pty", width)] == outputs[("piped", width)], width
+        golden = GOLDEN / f"waterfall-wide-names-{width}.txt"
+        if os.environ.get("OTELSINK_UPDATE_GOLDEN") == "1":  # regenerate, then review the diff
+            golden.write_text(outputs[("piped", width)])
+        assert outputs[("piped", width)] == golden.read_text(), width
 
 
 def test_trace_colours_on_request(qserver):
@@ -515,3 +519,35 @@ def test_cli_errors_have_messages_and_exit_codes(qserver, tmp_path):
     assert rc == 2 and "--tag" in err
     p = run_cli(qserver.binary, "search", "--service", "a", "--db", str(tmp_path / "missing.db"))
     assert p.returncode == 3 and "missing.db" in p.stderr.decode()
+
+
+def test_every_printing_command_takes_color_and_nothing_found_is_exit_1(qserver):
+    """One rule for all commands: `--color always` styles the output (and `never` does not); a lookup that finds
+    nothing exits 1 with a message (its --json document still printed); a --limit out of range says what is
+    allowed."""
+    sgr = "\x1b["
+    golden = qserver.golden_id.hex()
+    for args in (["search", "--service", "checkout", "--since", "1000d"], ["diff", golden, qserver.recent_id.hex()],
+                 ["services"], ["trace", golden], ["logs", "--service", "checkout", "--since", "1000d"]):
+        for mode, styled in (("always", True), ("never", False)):
+            rc, out, err = cli(qserver, *args, "--color", mode)
+            assert rc in (0, 1), (args, err)
+            if rc == 0:
+                assert (sgr in out) == styled, (args, mode, out)
+    p = run_cli(qserver.binary, "stats", "--db", str(qserver.db_path), "--color", "always")
+    assert p.returncode == 0 and sgr in p.stdout.decode()
+    p = run_cli(qserver.binary, "stats", "--db", str(qserver.db_path) + ".missing")
+    assert p.returncode == 3 and "cannot open" in p.stderr.decode()
+
+    for endpoint in (True, False):
+        rc, out, err = cli(qserver, "search", "--service", "nobody", endpoint=endpoint)
+        assert (rc, out, err.strip()) == (1, "", "otelsink: no traces found")
+        rc, out, err = cli(qserver, "search", "--service", "nobody", "--json", endpoint=endpoint)
+        assert rc == 1 and json.loads(out) == []
+        rc, out, err = cli(qserver, "logs", "--service", "nobody", endpoint=endpoint)
+        assert (rc, err.strip()) == (1, "otelsink: no log records found")
+        rc, out, err = cli(qserver, "baselines", endpoint=endpoint)
+        assert rc == 1 and "no operation has enough samples" in err
+    for command in (["search", "--service", "a"], ["logs"], ["diff", golden, golden], ["baselines"]):
+        rc, _, err = cli(qserver, *command, "--limit", "0")
+        assert rc == 2 and "--limit must be" in err and "got 0" in err, (command, err)

@@ -39,13 +39,13 @@ extension TraceDiff {
     /// its durations, status and attribute changes), then the spans only in A and only in B; at most `limit` of
     /// each. `◆` marks time on the critical path of either trace. Every text from the traces goes through
     /// ``TerminalSafeText``; every line fits `width` cells (120 when nil).
-    public func text(limit: Int = 20, width: Int? = nil) -> String {
+    public func text(limit: Int = 20, width: Int? = nil, style: TerminalStyle = TerminalStyle(enabled: false)) -> String {
         let cells = width ?? 120
         let d = TraceWaterfall.duration
         let delta = Int64(clamping: durationB) &- Int64(clamping: durationA)
         var out = "A \(CriticalPath.hex(traceA)) \(d(durationA))\nB \(CriticalPath.hex(traceB)) \(d(durationB)) (\(Self.signed(delta)))\n"
-        if isEmpty { return out + "No differences: every span matched, with the same duration, status and attributes.\n" }
-        out += "\(changed.count) changed, \(onlyInA.count) only in A, \(onlyInB.count) only in B.\n"
+        if isEmpty { return out + style.bold("No differences: every span matched, with the same duration, status and attributes.") + "\n" }
+        out += style.bold("\(changed.count) changed, \(onlyInA.count) only in A, \(onlyInB.count) only in B.") + "\n"
         // A span's path on its own line, shortened in the middle (the innermost steps say most); its details under
         // it, each cut to the width.
         func label(_ path: [Step], _ depth: Int, room: Int) -> String {
@@ -55,7 +55,7 @@ extension TraceDiff {
         func detail(_ text: String) -> String { "      " + TraceWaterfall.truncate(text, cells - 6) + "\n" }
         func section<T>(_ title: String, _ items: [T], _ lines: (T) -> String) {
             guard !items.isEmpty else { return }
-            out += "\n\(title):\n"
+            out += "\n" + style.bold(title + ":") + "\n"
             for item in items.prefix(limit) { out += lines(item) }
             if items.count > limit { out += "  … \(items.count - limit) more\n" }
         }
