@@ -50,8 +50,9 @@ struct V3 {
         guard let id = QueryValues.traceID(idText) else {
             throw Self.bad(BadParameter("trace_id", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))"))
         }
-        guard let (trace, truncated, _) = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
-        guard let path = CriticalPath(trace) else { return Self.error(.notFound, "the trace has no span to start a critical path from") }
+        // The path needs each span's IDs, service, name and times: read from the columns, no span body decoded.
+        guard let (spans, truncated) = try await service.outlines(id: id) else { return Self.error(.notFound, "trace not found") }
+        guard let path = CriticalPath(spans) else { return Self.error(.notFound, "the trace has no span to start a critical path from") }
         var response = QueryResponse(json: .object([("result", path.json(traceID: id))]))
         response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
         return response

@@ -42,6 +42,12 @@ public struct TraceQueryService: Sendable {
         return read.traces[id].map { ($0, read.truncated.contains(id), read.anomalies[id] ?? [:]) }
     }
 
+    /// The outlines of one trace's spans (columns only, no body decoded), at most ``QueryConfig/maxSpansPerResponse``.
+    public func outlines(id: Data) async throws -> (spans: [SpanOutline], truncated: Bool)? {
+        let limits = readLimits()
+        return try await run { try $0.outlines(id: id, limits: limits) }
+    }
+
     /// Traces by ID within the response's span cap and time budget (duplicates read once).
     public func traces(ids: [Data]) async throws -> BoundedTraces {
         let limits = readLimits()

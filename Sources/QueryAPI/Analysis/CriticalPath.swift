@@ -1,5 +1,6 @@
 import Foundation
 import OTLP
+import SQLiteStore
 
 /// The critical path of a trace: the chain of spans that determined its end-to-end duration, computed as Jaeger's
 /// UI computes it. Shared by `otelsink trace --critical-path` and `GET /api/v3/traces/{id}/critical_path`.
@@ -76,19 +77,30 @@ public struct CriticalPath: Sendable, Equatable {
 
     /// The path of `trace`; nil when it has no span to start from (no spans, or every span's parent is another).
     public init?(_ trace: ExportTraceRequest) {
-        var nodes: [Node] = []
-        var index: [Data: Int] = [:]
-        var parentIDs: [Data] = []
+        var outlines: [SpanOutline] = []
         for rs in trace.resourceSpans {
             let service = rs.resource.attributes.stringValue("service.name") ?? "unknown_service"
             for ss in rs.scopeSpans {
-                for span in ss.spans where !span.spanID.isEmpty && index[span.spanID] == nil {
-                    index[span.spanID] = nodes.count
-                    let start = span.startTimeUnixNano
-                    nodes.append(Node(id: span.spanID, service: service, name: span.name, start: start, end: max(start, span.endTimeUnixNano)))
-                    parentIDs.append(span.parentSpanID)
+                for span in ss.spans {
+                    outlines.append(SpanOutline(
+                        spanID: span.spanID, parentSpanID: span.parentSpanID, service: service, name: span.name,
+                        startNanos: span.startTimeUnixNano, endNanos: max(span.startTimeUnixNano, span.endTimeUnixNano)))
                 }
             }
+        }
+        self.init(outlines)
+    }
+
+    /// The path through spans given by their outlines (as the store reads them without decoding their bodies).
+    public init?(_ spans: [SpanOutline]) {
+        var nodes: [Node] = []
+        var index: [Data: Int] = [:]
+        var parentIDs: [Data] = []
+        for span in spans where !span.spanID.isEmpty && index[span.spanID] == nil {
+            index[span.spanID] = nodes.count
+            let start = span.startNanos
+            nodes.append(Node(id: span.spanID, service: span.service, name: span.name, start: start, end: max(start, span.endNanos)))
+            parentIDs.append(span.parentSpanID)
         }
         // Roots: no parent; failing that, spans whose parent is not stored. The earliest (then the longest) is the
         // one whose duration the path explains.

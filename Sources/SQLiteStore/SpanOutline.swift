@@ -1,0 +1,52 @@
+import Foundation
+import GRDB
+
+/// What a span's row holds in columns — its place in the tree, its service and name, and when it ran — read
+/// without decoding its body, for analyses that need no more (a critical path).
+public struct SpanOutline: Sendable, Equatable {
+    public var spanID: Data
+    public var parentSpanID: Data
+    public var service: String
+    public var name: String
+    public var startNanos: UInt64
+    /// Not before ``startNanos`` (a span that ends before it starts is stored with no length).
+    public var endNanos: UInt64
+
+    public init(spanID: Data, parentSpanID: Data, service: String, name: String, startNanos: UInt64, endNanos: UInt64) {
+        self.spanID = spanID
+        self.parentSpanID = parentSpanID
+        self.service = service
+        self.name = name
+        self.startNanos = startNanos
+        self.endNanos = endNanos
+    }
+}
+
+extension TraceReader {
+    /// The outlines of trace `traceID`'s spans, at most `limits.maxSpans` of them (`truncated` when there are more);
+    /// nil when no span of it is stored. One indexed read per partition, no protobuf decoded.
+    public func outlines(id traceID: Data, limits: TraceReadLimits) throws -> (spans: [SpanOutline], truncated: Bool)? {
+        try reader.read { db in
+            let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
+            var spans: [SpanOutline] = []
+            for b in buckets {
+                let statement = try db.cachedStatement(sql: """
+                    SELECT s.span_id, s.parent_span_id, s.service, s.name, s.start_ns, s.duration_ns
+                    FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
+                    WHERE t.trace_id = ?
+                    """)
+                let rows = try Row.fetchCursor(statement, arguments: [traceID])
+                while let row = try rows.next() {
+                    if spans.count == limits.maxSpans { return (spans, true) }
+                    let start = UInt64(max(0, row[4] as Int64))
+                    let duration = UInt64(max(0, row[5] as Int64))
+                    let (end, overflow) = start.addingReportingOverflow(duration)
+                    spans.append(SpanOutline(
+                        spanID: row[0], parentSpanID: row[1], service: row[2], name: row[3],
+                        startNanos: start, endNanos: overflow ? .max : end))
+                }
+            }
+            return spans.isEmpty ? nil : (spans, false)
+        }
+    }
+}
