@@ -173,14 +173,16 @@ enum TraceSource {
                   let result = object["result"] as? [String: Any], let ops = result["operations"] as? [[String: Any]]
             else { throw CLIError.storage("unexpected answer from \(c.endpoint)/api/v3/baselines") }
             return ops.map { o in
-                func number(_ key: String) -> Double {
-                    (o[key] as? String).flatMap(Double.init) ?? (o[key] as? NSNumber)?.doubleValue ?? 0
+                // Bounded as the store bounds them, so that printing them as integers cannot trap, whatever answered.
+                func number(_ key: String, upTo limit: Double = 9.2e18) -> Double {
+                    let value = (o[key] as? String).flatMap(Double.init) ?? (o[key] as? NSNumber)?.doubleValue ?? 0
+                    return value.isFinite ? min(max(value, 0), limit) : 0
                 }
                 return LatencyShift(
                     service: o["service"] as? String ?? "", operation: o["operation"] as? String ?? "",
                     kind: SpanKindName.kind(o["spanKind"] as? String ?? "") ?? 0,
                     baselineP99Nanos: number("baselineP99Nanos"), recentP99Nanos: number("recentP99Nanos"),
-                    baselineSamples: number("baselineSamples"), recentSamples: number("recentSamples"))
+                    baselineSamples: number("baselineSamples", upTo: 1e15), recentSamples: number("recentSamples", upTo: 1e15))
             }
         }
     }

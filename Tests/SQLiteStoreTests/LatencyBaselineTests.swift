@@ -35,7 +35,7 @@ struct LatencyBaselineTests {
         }
     }
 
-    @Test func sketchRoundTripsThroughItsStoredFormAndRejectsGarbage() {
+    @Test func sketchRoundTripsThroughItsStoredFormAndRejectsGarbage() throws {
         var sketch = LatencySketch()
         for v: Int64 in [0, 5, 1_000, 1_000_000, 3_000_000_000] { sketch.add(nanos: v, weight: 1.5) }
         #expect(LatencySketch(encoded: sketch.encoded()) == sketch)
@@ -44,6 +44,13 @@ struct LatencyBaselineTests {
         var negative = sketch.encoded()
         negative.replaceSubrange(13..<21, with: withUnsafeBytes(of: Double(-1).bitPattern.littleEndian, Array.init))
         #expect(LatencySketch(encoded: negative) == nil)
+        // The highest bucket a stored sketch can name still converts to Int64 nanoseconds.
+        var top = [UInt8](repeating: 0, count: 21)
+        top[0] = 2
+        top.replaceSubrange(1..<5, with: withUnsafeBytes(of: LatencySketch.maxIndex.littleEndian, Array.init))
+        top.replaceSubrange(13..<21, with: withUnsafeBytes(of: Double(1).bitPattern.littleEndian, Array.init))
+        let highest = try #require(LatencySketch(encoded: top)?.quantile(0.99))
+        #expect(Int64(exactly: highest.rounded()) != nil)
         var huge = [UInt8](repeating: 0, count: 13 + 8 * (LatencySketch.maxBuckets + 1))
         huge[0] = 2
         #expect(LatencySketch(encoded: huge) == nil)  // more buckets than a sketch keeps

@@ -49,8 +49,9 @@ extension TraceReader {
             while let row = try rows.next() {
                 guard let baseline = LatencySketch(encoded: [UInt8](row[3] as Data)),
                       let recent = LatencySketch(encoded: [UInt8](row[4] as Data)) else { continue }
-                let baselineSamples = baseline.total / baselineWeight
-                let recentSamples = recent.total / recentWeight
+                // Bounded, so that they convert to integers even from a file something else wrote.
+                let baselineSamples = min(baseline.total / baselineWeight, 1e15)
+                let recentSamples = min(recent.total / recentWeight, 1e15)
                 guard baselineSamples >= minBaselineSamples, recentSamples >= minRecentSamples,
                       let b = baseline.quantile(0.99), let r = recent.quantile(0.99) else { continue }
                 shifts.append(LatencyShift(

@@ -36,9 +36,10 @@ struct LatencySketch: Equatable {
         return i >= Double(maxIndex) ? maxIndex : Int32(i)
     }
 
-    /// The duration a bucket stands for: the middle of its range in relative terms.
+    /// The duration a bucket stands for: the middle of its range in relative terms; at most 9.2e18 ns, so that it
+    /// converts to `Int64` whatever bucket a stored sketch names.
     static func value(ofIndex i: Int32) -> Double {
-        2 * pow(gamma, Double(i)) / (gamma + 1)
+        min(2 * pow(gamma, Double(i)) / (gamma + 1), 9.2e18)
     }
 
     mutating func add(nanos: Int64, weight: Double) {
