@@ -27,8 +27,6 @@ struct LatencySketch: Equatable {
     /// Sum of every weight added (zero included).
     private(set) var total: Double = 0
 
-    var isEmpty: Bool { total == 0 }
-
     /// The bucket a duration of `nanos` (> 0) falls in.
     static func index(of nanos: Int64) -> Int32 {
         guard nanos > 1 else { return 0 }
