@@ -95,17 +95,18 @@ struct V3 {
 
     /// What differs from trace A to trace B (``TraceDiff``) as `{"result": {…}}`.
     func diff(_ aText: String, _ bText: String) async throws -> QueryResponse {
-        var traces: [ExportTraceRequest] = []
+        var traces: [(id: Data, spans: [SpanSummary])] = []
         var truncated = false
         for (name, text) in [("trace_id_a", aText), ("trace_id_b", bText)] {
             guard let id = QueryValues.traceID(text) else {
                 throw Self.bad(BadParameter(name, "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(text))"))
             }
-            guard let (trace, cut, _) = try await service.trace(id: id) else { return Self.error(.notFound, "trace \(text) not found") }
-            traces.append(trace)
+            guard let (spans, cut) = try await service.summaries(id: id) else { return Self.error(.notFound, "trace \(text) not found") }
+            traces.append((id, spans))
             truncated = truncated || cut
         }
-        var response = QueryResponse(json: .object([("result", TraceDiff(traces[0], traces[1]).json())]))
+        let diff = TraceDiff(traceA: traces[0].id, traces[0].spans, traceB: traces[1].id, traces[1].spans)
+        var response = QueryResponse(json: .object([("result", diff.json())]))
         response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
         return response
     }

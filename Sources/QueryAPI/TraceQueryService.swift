@@ -48,6 +48,12 @@ public struct TraceQueryService: Sendable {
         return try await run { try $0.outlines(id: id, limits: limits) }
     }
 
+    /// The summaries of trace `id`'s spans (outline, status, attributes as stored), within the response's span cap.
+    public func summaries(id: Data) async throws -> (spans: [SpanSummary], truncated: Bool)? {
+        let limits = readLimits()
+        return try await run { try $0.summaries(id: id, limits: limits) }
+    }
+
     /// Traces by ID within the response's span cap and time budget (duplicates read once).
     public func traces(ids: [Data]) async throws -> BoundedTraces {
         let limits = readLimits()

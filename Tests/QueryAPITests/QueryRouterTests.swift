@@ -106,6 +106,40 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
         }
     }
 
+    /// The endpoint diffs span summaries read from the store (attributes compared as stored bytes); the answer is
+    /// the same as the diff of the two traces decoded whole.
+    @Test func v3DiffFromStoredSummariesMatchesTheDiffOfDecodedTraces() async throws {
+        let a = fixtureTrace()
+        var b = a
+        b.modifySpans { span, _, _ in
+            span.traceID = Data((101...116).map { UInt8($0) })
+            if span.name == "charge" {
+                span.endTimeUnixNano += 3_000_000
+                span.status.message = "card declined\u{0}again"
+                span.attributes.append(KeyValue.with { $0.key = "retry"; $0.value = .string("<2>") })
+            } else {
+                span.attributes[1].value.intValue = 500
+            }
+        }
+        var extra = b.resourceSpans[1].scopeSpans[0].spans[0]
+        extra.spanID = Data([0xd4, 0, 0, 0, 0, 0, 0, 4])
+        extra.name = "refund\u{0}x"
+        b.resourceSpans[1].scopeSpans[0].spans.append(extra)
+        try await withRouter([a, b], now: fixtureNow) { router in
+            let r = await router.handle(method: .GET, uri: "/api/v3/traces/0102030405060708090a0b0c0d0e0f10/diff/65666768696a6b6c6d6e6f7071727374")
+            #expect(r.status.code == 200)
+            let answer = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? NSDictionary)
+            let expected = try JSONSerialization.jsonObject(with: Data(JSON.object([("result", TraceDiff(a, b).json())]).serialized())) as? NSDictionary
+            #expect(answer == expected)
+            let result = try #require(answer["result"] as? [String: Any])
+            #expect((result["changed"] as? [Any])?.count == 2 && (result["onlyInB"] as? [[String: Any]])?.count == 1)
+            let only = try #require((result["onlyInB"] as? [[String: Any]])?.first?["path"] as? [[String: Any]])
+            #expect(only.last?["operation"] as? String == "refund\u{0}x")
+            let missing = await router.handle(method: .GET, uri: "/api/v3/traces/0102030405060708090a0b0c0d0e0f10/diff/0102030405060708090a0b0c0d0e0f11")
+            #expect(missing.status.code == 404)
+        }
+    }
+
     @Test func v3AnomaliesAndBaselinesAnswerEmptyListsWithoutFlagsOr404() async throws {
         try await withRouter([fixtureTrace()], now: fixtureNow) { router in
             let r = try await get(router, "/api/v3/traces/0102030405060708090a0b0c0d0e0f10/anomalies")

@@ -49,6 +49,9 @@ public struct CriticalPath: Sendable, Equatable {
     /// The root's duration, which the sections add up to.
     public var nanos: UInt64 { endNanos - startNanos }
 
+    /// For each section, the position of its span in the list the path was computed from.
+    private let sectionSpans: [Int]
+
     /// Time on the path of each span that has any.
     public var bySpan: [Data: UInt64] {
         var out: [Data: UInt64] = [:]
@@ -62,6 +65,14 @@ public struct CriticalPath: Sendable, Equatable {
     /// Time on the path by operation (service and span name), largest first.
     public var byOperation: [Share] { Self.shares(sections) { Share(service: $0.service, operation: $0.operation, nanos: 0) } }
 
+    /// Time on the path of each span, by its position in the list of outlines the path was computed from (0 for
+    /// a span not on it, and for a repeated span ID after its first).
+    public func nanos(bySpanIndex count: Int) -> [UInt64] {
+        var out = [UInt64](repeating: 0, count: count)
+        for (section, i) in zip(sections, sectionSpans) where i < count { out[i] += section.nanos }
+        return out
+    }
+
     /// The fraction of the trace's duration `nanos` is.
     public func share(_ nanos: UInt64) -> Double { self.nanos == 0 ? 0 : Double(nanos) / Double(self.nanos) }
 
@@ -73,6 +84,8 @@ public struct CriticalPath: Sendable, Equatable {
         var end: UInt64
         var parent: Int?
         var children: [Int] = []
+        /// Its position in the input.
+        var input: Int
     }
 
     /// The path of `trace`; nil when it has no span to start from (no spans, or every span's parent is another).
@@ -96,10 +109,10 @@ public struct CriticalPath: Sendable, Equatable {
         var nodes: [Node] = []
         var index: [Data: Int] = [:]
         var parentIDs: [Data] = []
-        for span in spans where !span.spanID.isEmpty && index[span.spanID] == nil {
+        for (position, span) in spans.enumerated() where !span.spanID.isEmpty && index[span.spanID] == nil {
             index[span.spanID] = nodes.count
             let start = span.startNanos
-            nodes.append(Node(id: span.spanID, service: span.service, name: span.name, start: start, end: max(start, span.endNanos)))
+            nodes.append(Node(id: span.spanID, service: span.service, name: span.name, start: start, end: max(start, span.endNanos), input: position))
             parentIDs.append(span.parentSpanID)
         }
         // Roots: no parent; failing that, spans whose parent is not stored. The earliest (then the longest) is the
@@ -141,6 +154,7 @@ public struct CriticalPath: Sendable, Equatable {
         // (spawn only moves back in time, so they never come back).
         var cursor = [Int](repeating: 0, count: nodes.count)
         var reversed: [Section] = []
+        var reversedSpans: [Int] = []
         var current = root
         var spawn: UInt64?
         while true {
@@ -154,6 +168,7 @@ public struct CriticalPath: Sendable, Equatable {
                 let from = nodes[next].end
                 if sectionEnd > from {
                     reversed.append(Section(spanID: node.id, service: node.service, operation: node.name, startNanos: from, endNanos: sectionEnd))
+                    reversedSpans.append(node.input)
                 }
                 current = next
                 spawn = nil
@@ -161,6 +176,7 @@ public struct CriticalPath: Sendable, Equatable {
                 cursor[current] = i
                 if sectionEnd > node.start {
                     reversed.append(Section(spanID: node.id, service: node.service, operation: node.name, startNanos: node.start, endNanos: sectionEnd))
+                    reversedSpans.append(node.input)
                 }
                 guard let parent = node.parent else { break }
                 spawn = node.start
@@ -171,6 +187,7 @@ public struct CriticalPath: Sendable, Equatable {
         startNanos = nodes[root].start
         endNanos = nodes[root].end
         sections = reversed.reversed()
+        sectionSpans = reversedSpans.reversed()
     }
 
     private static func shares(_ sections: [Section], _ key: (Section) -> Share) -> [Share] {

@@ -1,5 +1,6 @@
 import Foundation
 import OTLP
+import SQLiteStore
 
 /// What differs between two traces, typically a slow and a normal request to the same endpoint. Shared by
 /// `otelsink diff A B` and `GET /api/v3/traces/{a}/diff/{b}`.
@@ -69,58 +70,52 @@ public struct TraceDiff: Sendable {
     /// Whether nothing differs: every span matched, with the same duration, status and attributes.
     public var isEmpty: Bool { changed.isEmpty && onlyInA.isEmpty && onlyInB.isEmpty }
 
-    private struct Node {
-        var span: Span
-        var service: String
-        var children: [Int] = []
-        var duration: UInt64 { span.endTimeUnixNano > span.startTimeUnixNano ? span.endTimeUnixNano - span.startTimeUnixNano : 0 }
-    }
-
-    /// A trace as a forest: nodes, roots (spans without a stored parent) and children, each list in start order.
+    /// A trace as a forest over its span summaries: roots (spans without a stored parent) and children, each list in
+    /// start order; a repeated span ID after its first is left out.
     private struct Tree {
-        var nodes: [Node] = []
+        var spans: [SpanSummary]
+        var children: [[Int]]
         var roots: [Int] = []
-        var traceID = Data()
         var duration: UInt64 = 0
-        var critical: [Data: UInt64] = [:]
+        /// Time on the critical path by span position.
+        var critical: [UInt64]
 
-        init(_ trace: ExportTraceRequest) {
+        init(_ spans: [SpanSummary]) {
+            self.spans = spans
+            children = Array(repeating: [], count: spans.count)
             var index: [Data: Int] = [:]
+            index.reserveCapacity(spans.count)
+            var kept: [Int] = []
+            kept.reserveCapacity(spans.count)
             var start = UInt64.max, end = UInt64(0)
-            for rs in trace.resourceSpans {
-                let service = rs.resource.attributes.stringValue("service.name") ?? "unknown_service"
-                for ss in rs.scopeSpans {
-                    for span in ss.spans where index[span.spanID] == nil {
-                        if traceID.isEmpty { traceID = span.traceID }
-                        index[span.spanID] = nodes.count
-                        nodes.append(Node(span: span, service: service))
-                        start = min(start, span.startTimeUnixNano)
-                        end = max(end, span.endTimeUnixNano)
-                    }
-                }
+            for (i, span) in spans.enumerated() where index[span.outline.spanID] == nil {
+                index[span.outline.spanID] = i
+                kept.append(i)
+                start = min(start, span.outline.startNanos)
+                end = max(end, span.outline.endNanos)
             }
             duration = end > start ? end - start : 0
-            for i in nodes.indices {
-                let parent = nodes[i].span.parentSpanID
-                if !parent.isEmpty, parent != nodes[i].span.spanID, let p = index[parent] {
-                    nodes[p].children.append(i)
+            for i in kept {
+                let o = spans[i].outline
+                if !o.parentSpanID.isEmpty, o.parentSpanID != o.spanID, let p = index[o.parentSpanID] {
+                    children[p].append(i)
                 } else {
                     roots.append(i)
                 }
             }
-            let order: (Int, Int) -> Bool = { [nodes] a, b in
-                nodes[a].span.startTimeUnixNano != nodes[b].span.startTimeUnixNano
-                    ? nodes[a].span.startTimeUnixNano < nodes[b].span.startTimeUnixNano : a < b
-            }
+            let starts = spans.map(\.outline.startNanos)
+            let order: (Int, Int) -> Bool = { a, b in starts[a] != starts[b] ? starts[a] < starts[b] : a < b }
             roots.sort(by: order)
-            for i in nodes.indices where nodes[i].children.count > 1 { nodes[i].children.sort(by: order) }
-            critical = CriticalPath(trace)?.bySpan ?? [:]
+            for i in kept where children[i].count > 1 { children[i].sort(by: order) }
+            critical = CriticalPath(spans.map(\.outline))?.nanos(bySpanIndex: spans.count) ?? Array(repeating: 0, count: spans.count)
         }
 
+        func duration(_ i: Int) -> UInt64 { spans[i].outline.endNanos > spans[i].outline.startNanos ? spans[i].outline.endNanos - spans[i].outline.startNanos : 0 }
+
         func side(_ i: Int) -> Side {
-            let s = nodes[i].span
-            return Side(spanID: s.spanID, durationNanos: nodes[i].duration, criticalNanos: critical[s.spanID] ?? 0,
-                        statusCode: s.status.code.rawValue, statusMessage: s.status.message)
+            let s = spans[i]
+            return Side(spanID: s.outline.spanID, durationNanos: duration(i), criticalNanos: critical[i],
+                        statusCode: s.statusCode, statusMessage: s.parts.statusMessage)
         }
     }
 
@@ -128,16 +123,63 @@ public struct TraceDiff: Sendable {
     /// every span in it).
     public static let maxPathSteps = 16
 
-    public init(_ a: ExportTraceRequest, _ b: ExportTraceRequest) {
+    /// The diff of two traces as the store gives them (``TraceQueryService/summaries(id:)``); `traceA` and
+    /// `traceB` are their IDs.
+    public init(traceA: Data, _ a: [SpanSummary], traceB: Data, _ b: [SpanSummary]) {
         let ta = Tree(a), tb = Tree(b)
-        var changed: [Change] = []
-        var onlyA: [Only] = [], onlyB: [Only] = []
-        // Paths as a table of (parent entry, step), materialized only for what is listed.
+        // Listed spans by index, with the place entry of each; materialized and ordered at the end.
+        var changed: [(a: Int, b: Int, entry: Int, attributes: [AttributeChange])] = []
+        var onlyA: [(Int, Int)] = [], onlyB: [(Int, Int)] = []
+        // Paths as a table of (parent entry, step).
         var places: [(parent: Int, step: Step, depth: Int)] = []
         func place(_ parent: Int, _ step: Step) -> Int {
             places.append((parent, step, parent < 0 ? 1 : places[parent].depth + 1))
             return places.count - 1
         }
+        // Each span is taken once per side (spans in a parent cycle are never reached from a root).
+        var seenA = [Bool](repeating: false, count: a.count), seenB = [Bool](repeating: false, count: b.count)
+
+        func only(_ tree: Tree, _ i: Int, _ entry: Int, into list: inout [(Int, Int)], seen: inout [Bool]) {
+            var pending = [(i, entry)]
+            while let (n, e) = pending.popLast() {
+                guard !seen[n] else { continue }
+                seen[n] = true
+                list.append((n, e))
+                for (c, step) in Self.steps(tree, tree.children[n]) { pending.append((c, place(e, step))) }
+            }
+        }
+
+        var pending: [(a: [Int], b: [Int], parent: Int)] = [(ta.roots, tb.roots, -1)]
+        while let (listA, listB, parent) = pending.popLast() {
+            let stepsB = Self.steps(tb, listB)
+            var byStepB: [NameKey: [Int]] = [:]
+            for (j, step) in stepsB { byStepB[NameKey(step), default: []].append(j) }  // in occurrence order
+            var matchedB = Set<Int>()
+            for (i, step) in Self.steps(ta, listA) where !seenA[i] {
+                let entry = place(parent, step)
+                let candidates = byStepB[NameKey(step)] ?? []
+                guard step.index < candidates.count, case let j = candidates[step.index], !seenB[j] else {
+                    only(ta, i, entry, into: &onlyA, seen: &seenA)
+                    continue
+                }
+                seenA[i] = true
+                seenB[j] = true
+                matchedB.insert(j)
+                let sa = ta.spans[i], sb = tb.spans[j]
+                let attributes = Self.attributeChanges(sa.parts.attributeFields, sb.parts.attributeFields)
+                if ta.duration(i) != tb.duration(j) || sa.statusCode != sb.statusCode || sa.parts.statusMessage != sb.parts.statusMessage
+                    || !attributes.isEmpty {
+                    changed.append((i, j, entry, attributes))
+                }
+                pending.append((ta.children[i], tb.children[j], entry))
+            }
+            for (j, step) in stepsB where !matchedB.contains(j) && !seenB[j] {
+                only(tb, j, place(parent, step), into: &onlyB, seen: &seenB)
+            }
+        }
+
+        // Ties are broken by path: each place's rank in the order of whole paths compared step by step.
+        let rank = Self.ranks(places.map { ($0.parent, $0.step) })
         func path(_ entry: Int) -> (steps: [Step], depth: Int) {
             var steps: [Step] = []
             var e = entry
@@ -147,87 +189,133 @@ public struct TraceDiff: Sendable {
             }
             return (steps.reversed(), places[entry].depth)
         }
-        // Each span is taken once per side (spans in a parent cycle are never reached from a root).
-        var seenA = Set<Int>(), seenB = Set<Int>()
-
-        func only(_ tree: Tree, _ i: Int, _ entry: Int, into list: inout [Only], seen: inout Set<Int>) {
-            var pending = [(i, entry)]
-            while let (n, e) = pending.popLast() {
-                guard seen.insert(n).inserted else { continue }
+        let changedOrder = changed.indices.sorted { x, y in
+            let dx = Int64(clamping: tb.duration(changed[x].b)) &- Int64(clamping: ta.duration(changed[x].a))
+            let dy = Int64(clamping: tb.duration(changed[y].b)) &- Int64(clamping: ta.duration(changed[y].a))
+            return dx.magnitude != dy.magnitude ? dx.magnitude > dy.magnitude : rank[changed[x].entry] < rank[changed[y].entry]
+        }
+        self.changed = changedOrder.map { k in
+            let c = changed[k]
+            let (steps, depth) = path(c.entry)
+            return Change(path: steps, depth: depth, a: ta.side(c.a), b: tb.side(c.b), attributes: c.attributes)
+        }
+        func listed(_ tree: Tree, _ list: [(Int, Int)]) -> [Only] {
+            list.sorted { x, y in
+                tree.duration(x.0) != tree.duration(y.0) ? tree.duration(x.0) > tree.duration(y.0) : rank[x.1] < rank[y.1]
+            }.map { n, e in
                 let (steps, depth) = path(e)
-                list.append(Only(path: steps, depth: depth, side: tree.side(n)))
-                for (c, step) in Self.steps(tree, tree.nodes[n].children) { pending.append((c, place(e, step))) }
+                return Only(path: steps, depth: depth, side: tree.side(n))
             }
         }
-
-        var pending: [(a: [Int], b: [Int], parent: Int)] = [(ta.roots, tb.roots, -1)]
-        while let (listA, listB, parent) = pending.popLast() {
-            var byStepB: [String: [Int]] = [:]
-            let stepsB = Self.steps(tb, listB)
-            for (j, step) in stepsB { byStepB[Self.key(step), default: []].append(j) }  // in occurrence order
-            var matchedB = Set<Int>()
-            for (i, step) in Self.steps(ta, listA) where !seenA.contains(i) {
-                let entry = place(parent, step)
-                let candidates = byStepB[Self.key(step)] ?? []
-                guard step.index < candidates.count, case let j = candidates[step.index], !seenB.contains(j) else {
-                    only(ta, i, entry, into: &onlyA, seen: &seenA)
-                    continue
-                }
-                seenA.insert(i)
-                seenB.insert(j)
-                matchedB.insert(j)
-                let (steps, depth) = path(entry)
-                let change = Change(path: steps, depth: depth, a: ta.side(i), b: tb.side(j),
-                                    attributes: Self.attributeChanges(ta.nodes[i].span.attributes, tb.nodes[j].span.attributes))
-                if change.deltaNanos != 0 || change.statusChanged || !change.attributes.isEmpty { changed.append(change) }
-                pending.append((ta.nodes[i].children, tb.nodes[j].children, entry))
-            }
-            for (j, step) in stepsB where !matchedB.contains(j) && !seenB.contains(j) {
-                only(tb, j, place(parent, step), into: &onlyB, seen: &seenB)
-            }
-        }
-        traceA = ta.traceID
-        traceB = tb.traceID
+        onlyInA = listed(ta, onlyA)
+        onlyInB = listed(tb, onlyB)
+        self.traceA = traceA
+        self.traceB = traceB
         durationA = ta.duration
         durationB = tb.duration
-        self.changed = changed.sorted { x, y in
-            x.deltaNanos.magnitude != y.deltaNanos.magnitude ? x.deltaNanos.magnitude > y.deltaNanos.magnitude : Self.precedes(x.path, y.path)
+    }
+
+    /// The diff of two decoded traces (as `otelsink diff` reads them from a query API or a database file).
+    public init(_ a: ExportTraceRequest, _ b: ExportTraceRequest) {
+        func summaries(_ trace: ExportTraceRequest) -> (id: Data, spans: [SpanSummary]) {
+            var id = Data()
+            var spans: [SpanSummary] = []
+            for rs in trace.resourceSpans {
+                let service = rs.resource.attributes.stringValue("service.name") ?? "unknown_service"
+                for ss in rs.scopeSpans {
+                    for span in ss.spans {
+                        if id.isEmpty { id = span.traceID }
+                        spans.append(SpanSummary(span, service: service))
+                    }
+                }
+            }
+            return (id, spans)
         }
-        let longest: (Only, Only) -> Bool = { x, y in
-            x.side.durationNanos != y.side.durationNanos ? x.side.durationNanos > y.side.durationNanos : Self.precedes(x.path, y.path)
+        let (idA, spansA) = summaries(a), (idB, spansB) = summaries(b)
+        self.init(traceA: idA, spansA, traceB: idB, spansB)
+    }
+
+    /// A step's service and operation, as siblings are grouped by.
+    private struct NameKey: Hashable {
+        var service: String
+        var operation: String
+        init(_ step: Step) {
+            service = step.service
+            operation = step.operation
         }
-        onlyInA = onlyA.sorted(by: longest)
-        onlyInB = onlyB.sorted(by: longest)
     }
 
     /// Each span of `list` (in start order) with its step: the occurrence index counts earlier same-named siblings.
     private static func steps(_ tree: Tree, _ list: [Int]) -> [(Int, Step)] {
-        var seen: [String: Int] = [:]
+        if list.count == 1, let i = list.first {
+            return [(i, Step(service: tree.spans[i].outline.service, operation: tree.spans[i].outline.name, index: 0))]
+        }
+        var seen: [NameKey: Int] = [:]
         return list.map { i in
-            let n = tree.nodes[i]
-            let k = n.service + "\u{0}" + n.span.name
-            let index = seen[k, default: 0]
-            seen[k] = index + 1
-            return (i, Step(service: n.service, operation: n.span.name, index: index))
+            var step = Step(service: tree.spans[i].outline.service, operation: tree.spans[i].outline.name, index: 0)
+            let key = NameKey(step)
+            step.index = seen[key, default: 0]
+            seen[key] = step.index + 1
+            return (i, step)
         }
     }
 
-    private static func key(_ step: Step) -> String { step.service + "\u{0}" + step.operation }
-
-    private static func precedes(_ x: [Step], _ y: [Step]) -> Bool {
-        for (s, t) in zip(x, y) where s != t {
+    /// The rank of each place (a parent entry, or -1, and a step) in the order of whole paths from the root, step by
+    /// step (service, operation, index): a parent's path comes before its children's.
+    private static func ranks(_ places: [(parent: Int, step: Step)]) -> [Int] {
+        var children = [[Int]](repeating: [], count: places.count)
+        var roots: [Int] = []
+        for (e, p) in places.enumerated() {
+            if p.parent >= 0 { children[p.parent].append(e) } else { roots.append(e) }
+        }
+        let order: (Int, Int) -> Bool = { x, y in
+            let s = places[x].step, t = places[y].step
             return (s.service, s.operation, s.index) < (t.service, t.operation, t.index)
         }
-        return x.count < y.count
+        var rank = [Int](repeating: 0, count: places.count)
+        var next = 0
+        var pending = Array(roots.sorted(by: order).reversed())
+        while let e = pending.popLast() {
+            rank[e] = next
+            next += 1
+            if !children[e].isEmpty { pending += children[e].sorted(by: order).reversed() }
+        }
+        return rank
+    }
+
+    /// Attributes added, removed or changed from `a` to `b` (each as its encoded attribute fields), in key order
+    /// (the first of a repeated key counts). Equal bytes are equal lists; only lists that differ are decoded.
+    static func attributeChanges(_ a: Data, _ b: Data) -> [AttributeChange] {
+        guard a != b else { return [] }
+        return attributeChanges((try? Span(serializedBytes: a))?.attributes ?? [], (try? Span(serializedBytes: b))?.attributes ?? [])
     }
 
     /// Attributes added, removed or changed from `a` to `b`, in key order (the first of a repeated key counts).
     static func attributeChanges(_ a: [KeyValue], _ b: [KeyValue]) -> [AttributeChange] {
-        var left: [String: AnyValue] = [:], right: [String: AnyValue] = [:]
-        for kv in a where left[kv.key] == nil { left[kv.key] = kv.value }
-        for kv in b where right[kv.key] == nil { right[kv.key] = kv.value }
-        return Set(left.keys).union(right.keys).sorted().compactMap { key in
-            left[key] == right[key] ? nil : AttributeChange(key: key, a: left[key], b: right[key])
+        // Lists are short: each side sorted by key (first occurrence kept), then merged; no hashing.
+        func firsts(_ list: [KeyValue]) -> [KeyValue] {
+            let sorted = list.indices.sorted { list[$0].key != list[$1].key ? list[$0].key < list[$1].key : $0 < $1 }
+            var out: [KeyValue] = []
+            out.reserveCapacity(sorted.count)
+            for i in sorted where out.last?.key != list[i].key { out.append(list[i]) }
+            return out
         }
+        let left = firsts(a), right = firsts(b)
+        var changes: [AttributeChange] = []
+        var i = 0, j = 0
+        while i < left.count || j < right.count {
+            if j == right.count || (i < left.count && left[i].key < right[j].key) {
+                changes.append(AttributeChange(key: left[i].key, a: left[i].value, b: nil))
+                i += 1
+            } else if i == left.count || right[j].key < left[i].key {
+                changes.append(AttributeChange(key: right[j].key, a: nil, b: right[j].value))
+                j += 1
+            } else {
+                if left[i].value != right[j].value { changes.append(AttributeChange(key: left[i].key, a: left[i].value, b: right[j].value)) }
+                i += 1
+                j += 1
+            }
+        }
+        return changes
     }
 }

@@ -1,0 +1,51 @@
+import Foundation
+
+/// The parts of an encoded `Span` that a comparison of two spans reads — its status message and its attribute
+/// fields — found in the protobuf bytes without decoding the span.
+///
+/// `attributeFields` holds each `attributes` field (number 9) exactly as encoded, tag and length included, in the
+/// order they appear: equal bytes mean equal attribute lists, and `Span(serializedBytes: attributeFields)` gives
+/// the list back when they differ.
+public struct EncodedSpanParts: Sendable, Equatable {
+    public var statusMessage: String
+    public var attributeFields: Data
+
+    public init(statusMessage: String = "", attributeFields: Data = Data()) {
+        self.statusMessage = statusMessage
+        self.attributeFields = attributeFields
+    }
+
+    /// The parts of the span encoded in `bytes`; nil when the bytes are not a readable span (the caller can then
+    /// decode them with swift-protobuf, which words the error).
+    public init?(_ bytes: UnsafeRawBufferPointer) {
+        var message = ""
+        var attributes: [Range<Int>] = []
+        do throws(ProtobufWireReader.Unreadable) {
+            try ProtobufWireReader.forEachField(bytes, 0..<bytes.count) { number, type, start, r throws(ProtobufWireReader.Unreadable) in
+                switch (number, type) {
+                case (9, .lengthDelimited):
+                    _ = try r.lengthDelimited()
+                    attributes.append(start..<r.position)
+                    return true
+                case (15, .lengthDelimited):
+                    // Status: message is field 2 (the last one read counts, as protobuf merges).
+                    let status = try r.lengthDelimited()
+                    try ProtobufWireReader.forEachField(bytes, status) { n, t, inner throws(ProtobufWireReader.Unreadable) in
+                        guard n == 2, t == .lengthDelimited else { return false }
+                        let text = try inner.string()
+                        message = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[text]), as: UTF8.self)
+                        return true
+                    }
+                    return true
+                default:
+                    return false
+                }
+            }
+        } catch {
+            return nil
+        }
+        var fields = Data(capacity: attributes.reduce(0) { $0 + $1.count })
+        for range in attributes { fields.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[range])) }
+        self.init(statusMessage: message, attributeFields: fields)
+    }
+}
