@@ -48,4 +48,51 @@ public struct EncodedSpanParts: Sendable, Equatable {
         for range in attributes { fields.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[range])) }
         self.init(statusMessage: message, attributeFields: fields)
     }
+
+    /// Each attribute in `attributeFields` as its key and its value's encoded bytes (an `AnyValue`), in order; nil
+    /// when the bytes are not plainly readable (a key or value given twice, a malformed field): decode them with
+    /// swift-protobuf instead.
+    public static func keyedValues(_ attributeFields: Data) -> [(key: String, value: Data)]? {
+        attributeFields.withUnsafeBytes { bytes -> [(key: String, value: Data)]? in
+            var out: [(key: String, value: Data)] = []
+            do throws(ProtobufWireReader.Unreadable) {
+                try ProtobufWireReader.forEachField(bytes, 0..<bytes.count) { number, type, r throws(ProtobufWireReader.Unreadable) in
+                    guard number == 9, type == .lengthDelimited else { throw ProtobufWireReader.Unreadable() }
+                    var key: Range<Int>?, value: Range<Int>?
+                    try ProtobufWireReader.forEachField(bytes, try r.lengthDelimited()) { n, t, inner throws(ProtobufWireReader.Unreadable) in
+                        switch (n, t) {
+                        case (1, .lengthDelimited):
+                            guard key == nil else { throw ProtobufWireReader.Unreadable() }
+                            key = try inner.string()
+                        case (2, .lengthDelimited):
+                            guard value == nil else { throw ProtobufWireReader.Unreadable() }
+                            value = try inner.lengthDelimited()
+                        default:
+                            return false
+                        }
+                        return true
+                    }
+                    out.append((
+                        key.map { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0]), as: UTF8.self) } ?? "",
+                        value.map { Data(UnsafeRawBufferPointer(rebasing: bytes[$0])) } ?? Data()))
+                    return true
+                }
+            } catch {
+                return nil
+            }
+            return out
+        }
+    }
+
+    /// The value encoded in `bytes` (an `AnyValue`): a plain string is read directly, anything else through
+    /// swift-protobuf; bytes that do not decode give an empty value.
+    public static func value(_ bytes: Data) -> AnyValue {
+        let text: String? = bytes.withUnsafeBytes { buffer in
+            var r = ProtobufWireReader(buffer, 0..<buffer.count)
+            guard let f = try? r.field(), f.number == 1, f.type == .lengthDelimited, let range = try? r.string(), r.isAtEnd else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[range]), as: UTF8.self)
+        }
+        if let text { return .string(text) }
+        return (try? AnyValue(serializedBytes: bytes)) ?? AnyValue()
+    }
 }

@@ -35,4 +35,19 @@ import Testing
         #expect(Self.parts(field(15, field(2, [0xFF, 0xFE]))) == nil)  // a status message that is not UTF-8
         #expect(Self.parts([0x7A]) == nil)  // a tag with no value
     }
+
+    @Test func keyedValuesGiveEachKeyWithItsValueBytesAndRefuseRepeatsWithinOneAttribute() throws {
+        var span = Span()
+        span.attributes = [KeyValue.with { $0.key = "a"; $0.value = .string("1") }, KeyValue.with { $0.key = "b"; $0.value.intValue = 2 },
+                           KeyValue.with { $0.key = "empty" }]
+        let fields = try #require(Self.parts(Array(try span.serializedBytes() as Data))).attributeFields
+        let read = try #require(EncodedSpanParts.keyedValues(fields))
+        #expect(read.map(\.key) == ["a", "b", "empty"])
+        #expect(read.map { EncodedSpanParts.value($0.value) } == span.attributes.map(\.value))
+        // A KeyValue whose value is given twice is merged by protobuf: left to swift-protobuf.
+        let twice = field(9, field(1, Array("k".utf8)) + field(2, field(1, Array("x".utf8))) + field(2, field(1, Array("y".utf8))))
+        #expect(EncodedSpanParts.keyedValues(Data(twice)) == nil)
+        #expect(EncodedSpanParts.keyedValues(Data(field(5, []))) == nil)
+        #expect(EncodedSpanParts.value(Data([0xFF])) == AnyValue())
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import OTLP
 import QueryAPI
+import SQLiteStore
 import Testing
 
 /// Diffs of hand-built trace pairs: spans matched by service, operation and place among same-named siblings.
@@ -122,6 +123,38 @@ import Testing
         #expect(changed.count == 1 && changed[0]["deltaNanos"] as? Int == 5)
         #expect((changed[0]["path"] as? [[String: Any]])?.last?["operation"] as? String == "charge")
         #expect(((object["a"] as? [String: Any])?["traceId"] as? String) == String(repeating: "01", count: 16))
+    }
+
+    /// Attributes are compared as stored bytes, decoded only where they differ: values of any kind are reported,
+    /// the first of a repeated key counts, and an equal value encoded another way is no change.
+    @Test func attributeChangesFromStoredBytesDecodeOnlyWhatDiffers() throws {
+        func kv(_ key: String, _ set: (inout AnyValue) -> Void) -> KeyValue {
+            var v = AnyValue()
+            set(&v)
+            return KeyValue.with { $0.key = key; $0.value = v }
+        }
+        func summary(_ attributes: [KeyValue], extra: [UInt8] = []) throws -> SpanSummary {
+            var span = Span()
+            span.spanID = Data([1, 2, 3, 4, 5, 6, 7, 8])
+            span.name = "op"
+            span.endTimeUnixNano = 10
+            span.attributes = attributes
+            var s = SpanSummary(span, service: "svc")
+            s.parts.attributeFields += Data(extra)
+            return s
+        }
+        let a = try summary([kv("n") { $0.intValue = 1 }, kv("s") { $0.stringValue = "x" }, kv("same") { $0.boolValue = true },
+                             kv("dup") { $0.stringValue = "first" }, kv("dup") { $0.stringValue = "second" }])
+        // "same" again, written with the value's bytes in another (valid) form: a bool field encoded as a 10-byte varint.
+        let sameAgain: [UInt8] = [0x4A, 19, 0x0A, 4] + Array("same".utf8) + [0x12, 11, 0x10, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]
+        let b = try summary([kv("n") { $0.intValue = 2 }, kv("list") { $0.arrayValue.values = [.string("a")] },
+                             kv("dup") { $0.stringValue = "first" }], extra: sameAgain)
+        let d = TraceDiff(traceA: Data([1]), [a], traceB: Data([2]), [b])
+        let changes = try #require(d.changed.first?.attributes)
+        #expect(changes.map(\.key) == ["list", "n", "s"])
+        #expect(changes[0].a == nil && changes[0].b?.arrayValue.values == [.string("a")])
+        #expect(changes[1].a?.intValue == 1 && changes[1].b?.intValue == 2)
+        #expect(changes[2].a?.stringValue == "x" && changes[2].b == nil)
     }
 
     /// 10,000 repeated siblings and a 5,000-deep chain: matched in order, without quadratic work or recursion.

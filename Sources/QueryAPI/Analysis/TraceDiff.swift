@@ -287,33 +287,50 @@ public struct TraceDiff: Sendable {
     /// (the first of a repeated key counts). Equal bytes are equal lists; only lists that differ are decoded.
     static func attributeChanges(_ a: Data, _ b: Data) -> [AttributeChange] {
         guard a != b else { return [] }
-        return attributeChanges((try? Span(serializedBytes: a))?.attributes ?? [], (try? Span(serializedBytes: b))?.attributes ?? [])
+        guard let left = EncodedSpanParts.keyedValues(a), let right = EncodedSpanParts.keyedValues(b) else {
+            return attributeChanges((try? Span(serializedBytes: a))?.attributes ?? [], (try? Span(serializedBytes: b))?.attributes ?? [])
+        }
+        // Values compared as bytes; only those that differ are decoded, and equal values encoded differently drop out.
+        return mergeByKey(left, right, key: \.key, same: { $0.value == $1.value }) { key, x, y in
+            let va = x.map { EncodedSpanParts.value($0.value) }, vb = y.map { EncodedSpanParts.value($0.value) }
+            return va == vb ? nil : AttributeChange(key: key, a: va, b: vb)
+        }
     }
 
     /// Attributes added, removed or changed from `a` to `b`, in key order (the first of a repeated key counts).
     static func attributeChanges(_ a: [KeyValue], _ b: [KeyValue]) -> [AttributeChange] {
-        // Lists are short: each side sorted by key (first occurrence kept), then merged; no hashing.
-        func firsts(_ list: [KeyValue]) -> [KeyValue] {
-            let sorted = list.indices.sorted { list[$0].key != list[$1].key ? list[$0].key < list[$1].key : $0 < $1 }
-            var out: [KeyValue] = []
+        mergeByKey(a, b, key: \.key, same: { $0.value == $1.value }) { key, x, y in AttributeChange(key: key, a: x?.value, b: y?.value) }
+    }
+
+    /// Walks two attribute lists in key order (each sorted by key, the first of a repeated key kept; lists are short,
+    /// so no hashing) and gives `change` each key whose entries are not `same`, with nil for a side without it.
+    private static func mergeByKey<T>(
+        _ a: [T], _ b: [T], key: (T) -> String, same: (T, T) -> Bool, _ change: (String, T?, T?) -> AttributeChange?
+    ) -> [AttributeChange] {
+        func firsts(_ list: [T]) -> [T] {
+            let sorted = list.indices.sorted { key(list[$0]) != key(list[$1]) ? key(list[$0]) < key(list[$1]) : $0 < $1 }
+            var out: [T] = []
             out.reserveCapacity(sorted.count)
-            for i in sorted where out.last?.key != list[i].key { out.append(list[i]) }
+            for i in sorted where out.last.map(key) != key(list[i]) { out.append(list[i]) }
             return out
         }
         let left = firsts(a), right = firsts(b)
         var changes: [AttributeChange] = []
         var i = 0, j = 0
         while i < left.count || j < right.count {
-            if j == right.count || (i < left.count && left[i].key < right[j].key) {
-                changes.append(AttributeChange(key: left[i].key, a: left[i].value, b: nil))
+            let l = i < left.count ? key(left[i]) : nil, r = j < right.count ? key(right[j]) : nil
+            if let l, let r, l == r {
+                if !same(left[i], right[j]), let c = change(l, left[i], right[j]) { changes.append(c) }
                 i += 1
-            } else if i == left.count || right[j].key < left[i].key {
-                changes.append(AttributeChange(key: right[j].key, a: nil, b: right[j].value))
+                j += 1
+            } else if let l, r.map({ l < $0 }) ?? true {
+                if let c = change(l, left[i], nil) { changes.append(c) }
+                i += 1
+            } else if let r {
+                if let c = change(r, nil, right[j]) { changes.append(c) }
                 j += 1
             } else {
-                if left[i].value != right[j].value { changes.append(AttributeChange(key: left[i].key, a: left[i].value, b: right[j].value)) }
-                i += 1
-                j += 1
+                break
             }
         }
         return changes
