@@ -106,7 +106,12 @@ struct V3 {
             truncated = truncated || cut
         }
         let diff = TraceDiff(traceA: traces[0].id, traces[0].spans, traceB: traces[1].id, traces[1].spans)
-        var response = QueryResponse(json: .object([("result", diff.json())]))
+        var writer = JSONWriter(capacity: 256 + 600 * (diff.changed.count + diff.onlyInA.count + diff.onlyInB.count))
+        writer.beginObject()
+        writer.key("result")
+        diff.write(into: &writer)
+        writer.endObject()
+        var response = QueryResponse(status: .ok, body: writer.bytes)
         response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
         return response
     }

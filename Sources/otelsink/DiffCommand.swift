@@ -42,7 +42,7 @@ struct DiffCommand: AsyncParsableCommand {
                 traces.append(trace)
             }
             let diff = TraceDiff(traces[0], traces[1])
-            let out = json ? Data(diff.json().serialized()) + Data("\n".utf8) : Data(diff.text(limit: limit, width: try output.resolve(), style: colors.style).utf8)
+            let out = json ? Data(diff.json()) + Data("\n".utf8) : Data(diff.text(limit: limit, width: try output.resolve(), style: colors.style).utf8)
             FileHandle.standardOutput.write(out)
         } catch {
             CLIError.exit(error)

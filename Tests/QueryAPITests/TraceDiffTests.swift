@@ -118,11 +118,34 @@ import Testing
         var b = Self.base
         b[3].end = 95
         let json = TraceDiff(Self.trace(1, Self.base), Self.trace(2, b)).json()
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.serialized())) as? [String: Any])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])
         let changed = try #require(object["changed"] as? [[String: Any]])
         #expect(changed.count == 1 && changed[0]["deltaNanos"] as? Int == 5)
         #expect((changed[0]["path"] as? [[String: Any]])?.last?["operation"] as? String == "charge")
         #expect(((object["a"] as? [String: Any])?["traceId"] as? String) == String(repeating: "01", count: 16))
+    }
+
+    /// The whole answer, byte for byte: every field of a change, a span only in A, text that needs escaping.
+    @Test func jsonIsWrittenExactly() throws {
+        var a = Array(Self.base.prefix(3))
+        a[2].attributes = ["q\"uote": "1"]
+        a.append(S(id: 4, parent: 0, service: "db", name: "gone\n", start: 60, end: 70))
+        var b = Array(Self.base.prefix(3))
+        b[2].end = 45
+        b[2].error = true
+        b[2].attributes = ["new": "<x>"]
+        let text = String(decoding: TraceDiff(Self.trace(1, a), Self.trace(2, b)).json(), as: UTF8.self)
+        let sideA2 = #"{"spanId":"0100000000000002","durationNanos":10,"criticalPathNanos":10,"statusCode":"STATUS_CODE_UNSET","statusMessage":""}"#
+        let sideB2 = #"{"spanId":"0200000000000002","durationNanos":15,"criticalPathNanos":15,"statusCode":"STATUS_CODE_ERROR","statusMessage":""}"#
+        let path2 = #"[{"service":"svc","operation":"GET /cart","index":0},{"service":"db","operation":"query","index":1}]"#
+        let expected = #"{"a":{"traceId":"01010101010101010101010101010101","durationNanos":100},"#
+            + #""b":{"traceId":"02020202020202020202020202020202","durationNanos":100},"#
+            + #""changed":[{"path":"# + path2 + #","depth":2,"a":"# + sideA2 + #","b":"# + sideB2 + #","deltaNanos":5,"#
+            + #""attributes":[{"key":"new","a":null,"b":"<x>"},{"key":"q\"uote","a":"1","b":null}]}],"#
+            + #""onlyInA":[{"path":[{"service":"svc","operation":"GET /cart","index":0},{"service":"db","operation":"gone\n","index":0}],"#
+            + #""depth":2,"span":{"spanId":"0100000000000004","durationNanos":10,"criticalPathNanos":10,"statusCode":"STATUS_CODE_UNSET","statusMessage":""}}],"#
+            + #""onlyInB":[]}"#
+        #expect(text == expected)
     }
 
     /// Attributes are compared as stored bytes, decoded only where they differ: values of any kind are reported,

@@ -76,15 +76,12 @@ public struct CriticalPath: Sendable, Equatable {
     /// The fraction of the trace's duration `nanos` is.
     public func share(_ nanos: UInt64) -> Double { self.nanos == 0 ? 0 : Double(nanos) / Double(self.nanos) }
 
+    /// A span in the walk: its interval (fitted into its parent's) and its parent on the path; the rest is read
+    /// from the input at `input`.
     private struct Node {
-        var id: Data
-        var service: String
-        var name: String
         var start: UInt64
         var end: UInt64
         var parent: Int?
-        var children: [Int] = []
-        /// Its position in the input.
         var input: Int
     }
 
@@ -107,46 +104,51 @@ public struct CriticalPath: Sendable, Equatable {
     /// The path through spans given by their outlines (as the store reads them without decoding their bodies).
     public init?(_ spans: [SpanOutline]) {
         var nodes: [Node] = []
-        var index: [Data: Int] = [:]
-        var parentIDs: [Data] = []
-        for (position, span) in spans.enumerated() where !span.spanID.isEmpty && index[span.spanID] == nil {
-            index[span.spanID] = nodes.count
-            let start = span.startNanos
-            nodes.append(Node(id: span.spanID, service: span.service, name: span.name, start: start, end: max(start, span.endNanos), input: position))
-            parentIDs.append(span.parentSpanID)
+        nodes.reserveCapacity(spans.count)
+        var index = SpanIDIndex(capacity: spans.count)
+        for (position, span) in spans.enumerated() where !span.spanID.isEmpty && index.insertFirst(span.spanID, nodes.count) {
+            nodes.append(Node(start: span.startNanos, end: max(span.startNanos, span.endNanos), input: position))
         }
+        func parentID(_ n: Int) -> Data { spans[nodes[n].input].parentSpanID }
         // Roots: no parent; failing that, spans whose parent is not stored. The earliest (then the longest) is the
         // one whose duration the path explains.
-        var candidates = nodes.indices.filter { parentIDs[$0].isEmpty }
-        if candidates.isEmpty { candidates = nodes.indices.filter { index[parentIDs[$0]] == nil || parentIDs[$0] == nodes[$0].id } }
+        var candidates = nodes.indices.filter { parentID($0).isEmpty }
+        if candidates.isEmpty {
+            candidates = nodes.indices.filter { index[parentID($0)] == nil || parentID($0) == spans[nodes[$0].input].spanID }
+        }
         guard let root = candidates.min(by: { a, b in
             nodes[a].start != nodes[b].start ? nodes[a].start < nodes[b].start : nodes[a].end - nodes[a].start > nodes[b].end - nodes[b].start
         }) else { return nil }
 
         // Children by parent, in trace order; then fitted into their parents, from the root down.
-        var childrenOf: [Int: [Int]] = [:]
+        var childrenOf = [[Int]](repeating: [], count: nodes.count)
         for i in nodes.indices where i != root {
-            if let p = index[parentIDs[i]], p != i { childrenOf[p, default: []].append(i) }
+            let id = parentID(i)
+            if !id.isEmpty, let p = index[id], p != i { childrenOf[p].append(i) }
         }
-        var reached = Set([root])
+        var children = [[Int]](repeating: [], count: nodes.count)
+        var reached = [Bool](repeating: false, count: nodes.count)
+        var reachedList = [root]
+        reached[root] = true
         var pending = [root]
         while let p = pending.popLast() {
-            for c in childrenOf[p] ?? [] where !reached.contains(c) {
+            for c in childrenOf[p] where !reached[c] {
                 let parent = nodes[p]
                 // Entirely outside the parent (or the parent has no length): it did not hold the parent up.
                 guard nodes[c].start < parent.end, nodes[c].end > parent.start else { continue }
                 nodes[c].start = max(nodes[c].start, parent.start)
                 nodes[c].end = min(nodes[c].end, parent.end)
                 nodes[c].parent = p
-                nodes[p].children.append(c)
-                reached.insert(c)
+                children[p].append(c)
+                reached[c] = true
+                reachedList.append(c)
                 pending.append(c)
             }
         }
         // Latest end first; on equal ends the earlier in the trace, as Jaeger's strict comparison picks it.
         let ends = nodes.map(\.end)
-        for i in reached {
-            nodes[i].children.sort { a, b in ends[a] != ends[b] ? ends[a] > ends[b] : a < b }
+        for i in reachedList where children[i].count > 1 {
+            children[i].sort { a, b in ends[a] != ends[b] ? ends[a] > ends[b] : a < b }
         }
 
         // The walk. `spawn` is the start of the child just returned from: the parent owns the time back to the end
@@ -159,15 +161,17 @@ public struct CriticalPath: Sendable, Equatable {
         var spawn: UInt64?
         while true {
             let node = nodes[current]
+            let below = children[current]
             var i = cursor[current]
-            if let spawn { while i < node.children.count, nodes[node.children[i]].end >= spawn { i += 1 } }
+            if let spawn { while i < below.count, nodes[below[i]].end >= spawn { i += 1 } }
             let sectionEnd = spawn ?? node.end
-            if i < node.children.count {
-                let next = node.children[i]
+            if i < below.count {
+                let next = below[i]
                 cursor[current] = i + 1
                 let from = nodes[next].end
                 if sectionEnd > from {
-                    reversed.append(Section(spanID: node.id, service: node.service, operation: node.name, startNanos: from, endNanos: sectionEnd))
+                    let o = spans[node.input]
+                    reversed.append(Section(spanID: o.spanID, service: o.service, operation: o.name, startNanos: from, endNanos: sectionEnd))
                     reversedSpans.append(node.input)
                 }
                 current = next
@@ -175,7 +179,8 @@ public struct CriticalPath: Sendable, Equatable {
             } else {
                 cursor[current] = i
                 if sectionEnd > node.start {
-                    reversed.append(Section(spanID: node.id, service: node.service, operation: node.name, startNanos: node.start, endNanos: sectionEnd))
+                    let o = spans[node.input]
+                    reversed.append(Section(spanID: o.spanID, service: o.service, operation: o.name, startNanos: node.start, endNanos: sectionEnd))
                     reversedSpans.append(node.input)
                 }
                 guard let parent = node.parent else { break }
@@ -183,7 +188,7 @@ public struct CriticalPath: Sendable, Equatable {
                 current = parent
             }
         }
-        rootSpanID = nodes[root].id
+        rootSpanID = spans[nodes[root].input].spanID
         startNanos = nodes[root].start
         endNanos = nodes[root].end
         sections = reversed.reversed()

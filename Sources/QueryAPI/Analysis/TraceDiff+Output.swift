@@ -4,35 +4,112 @@ import OTLP
 
 /// The diff as the API and `otelsink diff --json` give it, and as the terminal prints it.
 extension TraceDiff {
-    /// `{"a": {"traceId", "durationNanos"}, "b": {…}, "changed": […], "onlyInA": […], "onlyInB": […]}`. A listed
-    /// span has its `path` (`[{"service", "operation", "index"}]`, at most the 16 innermost steps) and `depth`; each
-    /// side is `{"spanId", "durationNanos", "criticalPathNanos", "statusCode", "statusMessage"}`; a change also has
-    /// `deltaNanos` (B − A) and `attributes` (`[{"key", "a", "b"}]`, values as text, null when absent).
-    public func json() -> JSON {
-        func steps(_ path: [Step]) -> JSON {
-            .array(path.map { .object([("service", .string($0.service)), ("operation", .string($0.operation)), ("index", .int(Int64($0.index)))]) })
+    /// The diff as JSON: `{"a": {"traceId", "durationNanos"}, "b": {…}, "changed": […], "onlyInA": […], "onlyInB": […]}`.
+    /// A listed span has its `path` (`[{"service", "operation", "index"}]`, at most the 16 innermost steps) and
+    /// `depth`; each side is `{"spanId", "durationNanos", "criticalPathNanos", "statusCode", "statusMessage"}`; a
+    /// change also has `deltaNanos` (B − A) and `attributes` (`[{"key", "a", "b"}]`, values as text, null when
+    /// absent).
+    public func json() -> [UInt8] {
+        var writer = JSONWriter(capacity: 256 + 600 * (changed.count + onlyInA.count + onlyInB.count))
+        write(into: &writer)
+        return writer.bytes
+    }
+
+    /// Writes ``json()`` as one value of `writer`.
+    func write(into w: inout JSONWriter) {
+        func steps(_ path: [Step]) {
+            w.beginArray()
+            for step in path {
+                w.beginObject()
+                w.key("service")
+                w.string(step.service)
+                w.key("operation")
+                w.string(step.operation)
+                w.key("index")
+                w.int(Int64(step.index))
+                w.endObject()
+            }
+            w.endArray()
         }
-        func side(_ s: Side) -> JSON {
-            .object([
-                ("spanId", .string(CriticalPath.hex(s.spanID))), ("durationNanos", .int(Int64(clamping: s.durationNanos))),
-                ("criticalPathNanos", .int(Int64(clamping: s.criticalNanos))), ("statusCode", .string(Self.statusName(s.statusCode))),
-                ("statusMessage", .string(s.statusMessage)),
-            ])
+        func side(_ s: Side) {
+            w.beginObject()
+            w.key("spanId")
+            w.hex(s.spanID)
+            w.key("durationNanos")
+            w.int(Int64(clamping: s.durationNanos))
+            w.key("criticalPathNanos")
+            w.int(Int64(clamping: s.criticalNanos))
+            w.key("statusCode")
+            w.string(Self.statusName(s.statusCode))
+            w.key("statusMessage")
+            w.string(s.statusMessage)
+            w.endObject()
         }
-        func value(_ v: AnyValue?) -> JSON { v.map { .string(AttributeValueText.asString($0)) } ?? .null }
-        return .object([
-            ("a", .object([("traceId", .string(CriticalPath.hex(traceA))), ("durationNanos", .int(Int64(clamping: durationA)))])),
-            ("b", .object([("traceId", .string(CriticalPath.hex(traceB))), ("durationNanos", .int(Int64(clamping: durationB)))])),
-            ("changed", .array(changed.map { c in
-                .object([
-                    ("path", steps(c.path)), ("depth", .int(Int64(c.depth))), ("a", side(c.a)), ("b", side(c.b)),
-                    ("deltaNanos", .int(c.deltaNanos)),
-                    ("attributes", .array(c.attributes.map { .object([("key", .string($0.key)), ("a", value($0.a)), ("b", value($0.b))]) })),
-                ])
-            })),
-            ("onlyInA", .array(onlyInA.map { .object([("path", steps($0.path)), ("depth", .int(Int64($0.depth))), ("span", side($0.side))]) })),
-            ("onlyInB", .array(onlyInB.map { .object([("path", steps($0.path)), ("depth", .int(Int64($0.depth))), ("span", side($0.side))]) })),
-        ])
+        func value(_ v: AnyValue?) {
+            if let v { w.string(AttributeValueText.asString(v)) } else { w.null() }
+        }
+        func trace(_ id: Data, _ nanos: UInt64) {
+            w.beginObject()
+            w.key("traceId")
+            w.hex(id)
+            w.key("durationNanos")
+            w.int(Int64(clamping: nanos))
+            w.endObject()
+        }
+        func only(_ list: [Only]) {
+            w.beginArray()
+            for o in list {
+                w.beginObject()
+                w.key("path")
+                steps(o.path)
+                w.key("depth")
+                w.int(Int64(o.depth))
+                w.key("span")
+                side(o.side)
+                w.endObject()
+            }
+            w.endArray()
+        }
+        w.beginObject()
+        w.key("a")
+        trace(traceA, durationA)
+        w.key("b")
+        trace(traceB, durationB)
+        w.key("changed")
+        w.beginArray()
+        for c in changed {
+            w.beginObject()
+            w.key("path")
+            steps(c.path)
+            w.key("depth")
+            w.int(Int64(c.depth))
+            w.key("a")
+            side(c.a)
+            w.key("b")
+            side(c.b)
+            w.key("deltaNanos")
+            w.int(c.deltaNanos)
+            w.key("attributes")
+            w.beginArray()
+            for a in c.attributes {
+                w.beginObject()
+                w.key("key")
+                w.string(a.key)
+                w.key("a")
+                value(a.a)
+                w.key("b")
+                value(a.b)
+                w.endObject()
+            }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        w.key("onlyInA")
+        only(onlyInA)
+        w.key("onlyInB")
+        only(onlyInB)
+        w.endObject()
     }
 
     /// The diff for a terminal: a header, then the changed spans (largest difference first: the span's path, then

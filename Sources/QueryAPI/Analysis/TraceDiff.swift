@@ -83,13 +83,11 @@ public struct TraceDiff: Sendable {
         init(_ spans: [SpanSummary]) {
             self.spans = spans
             children = Array(repeating: [], count: spans.count)
-            var index: [Data: Int] = [:]
-            index.reserveCapacity(spans.count)
+            var index = SpanIDIndex(capacity: spans.count)
             var kept: [Int] = []
             kept.reserveCapacity(spans.count)
             var start = UInt64.max, end = UInt64(0)
-            for (i, span) in spans.enumerated() where index[span.outline.spanID] == nil {
-                index[span.outline.spanID] = i
+            for (i, span) in spans.enumerated() where index.insertFirst(span.outline.spanID, i) {
                 kept.append(i)
                 start = min(start, span.outline.startNanos)
                 end = max(end, span.outline.endNanos)
@@ -308,6 +306,8 @@ public struct TraceDiff: Sendable {
         _ a: [T], _ b: [T], key: (T) -> String, same: (T, T) -> Bool, _ change: (String, T?, T?) -> AttributeChange?
     ) -> [AttributeChange] {
         func firsts(_ list: [T]) -> [T] {
+            // Most lists are short and many already in key order (one attribute, or keys sorted by the sender).
+            if list.count < 2 || zip(list, list.dropFirst()).allSatisfy({ key($0) < key($1) }) { return list }
             let sorted = list.indices.sorted { key(list[$0]) != key(list[$1]) ? key(list[$0]) < key(list[$1]) : $0 < $1 }
             var out: [T] = []
             out.reserveCapacity(sorted.count)

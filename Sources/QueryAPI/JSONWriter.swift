@@ -1,0 +1,78 @@
+import Foundation
+
+/// Writes JSON straight into bytes, for answers too large to build as a ``JSON`` tree first (the diff of two
+/// 10,000-span traces is 5 MB: a tree of it costs more to build and walk than the bytes take to write). The caller
+/// gives the structure in order; the writer places the commas.
+struct JSONWriter {
+    private(set) var bytes: [UInt8] = []
+    /// Whether the next value or key follows another in the same object or array.
+    private var needsComma = false
+
+    init(capacity: Int) { bytes.reserveCapacity(capacity) }
+
+    mutating func beginObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    mutating func endObject() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// An object's key: a literal written as it is (keys are plain ASCII names that need no escaping).
+    mutating func key(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+        bytes.append(contentsOf: "\":".utf8)
+        needsComma = false
+    }
+
+    mutating func string(_ s: String) {
+        separate()
+        JSON.writeString(s, into: &bytes)
+        needsComma = true
+    }
+
+    mutating func int(_ i: Int64) {
+        separate()
+        JSON.writeInteger(i, into: &bytes)
+        needsComma = true
+    }
+
+    mutating func null() {
+        separate()
+        bytes.append(contentsOf: "null".utf8)
+        needsComma = true
+    }
+
+    /// `id` as a string of lowercase hex digits.
+    mutating func hex(_ id: Data) {
+        separate()
+        let digits: StaticString = "0123456789abcdef"
+        bytes.append(UInt8(ascii: "\""))
+        for b in id {
+            bytes.append(digits.utf8Start[Int(b >> 4)])
+            bytes.append(digits.utf8Start[Int(b & 0xF)])
+        }
+        bytes.append(UInt8(ascii: "\""))
+        needsComma = true
+    }
+
+    private mutating func separate() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+}
