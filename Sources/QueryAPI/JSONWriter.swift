@@ -37,13 +37,23 @@ struct JSONWriter {
         separate()
         bytes.append(UInt8(ascii: "\""))
         bytes.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        bytes.append(contentsOf: "\":".utf8)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
     mutating func string(_ s: String) {
         separate()
         JSON.writeString(s, into: &bytes)
+        needsComma = true
+    }
+
+    /// A string value given as a literal of plain ASCII that needs no escaping (an enum's name).
+    mutating func string(literal: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+        bytes.append(UInt8(ascii: "\""))
         needsComma = true
     }
 
@@ -55,7 +65,8 @@ struct JSONWriter {
 
     mutating func null() {
         separate()
-        bytes.append(contentsOf: "null".utf8)
+        let null: StaticString = "null"
+        bytes.append(contentsOf: UnsafeBufferPointer(start: null.utf8Start, count: null.utf8CodeUnitCount))
         needsComma = true
     }
 

@@ -95,16 +95,20 @@ struct V3 {
 
     /// What differs from trace A to trace B (``TraceDiff``) as `{"result": {…}}`.
     func diff(_ aText: String, _ bText: String) async throws -> QueryResponse {
-        var traces: [(id: Data, spans: [SpanSummary])] = []
-        var truncated = false
-        for (name, text) in [("trace_id_a", aText), ("trace_id_b", bText)] {
-            guard let id = QueryValues.traceID(text) else {
-                throw Self.bad(BadParameter(name, "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(text))"))
-            }
-            guard let (spans, cut) = try await service.summaries(id: id) else { return Self.error(.notFound, "trace \(text) not found") }
-            traces.append((id, spans))
-            truncated = truncated || cut
+        guard let idA = QueryValues.traceID(aText) else {
+            throw Self.bad(BadParameter("trace_id_a", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(aText))"))
         }
+        guard let idB = QueryValues.traceID(bText) else {
+            throw Self.bad(BadParameter("trace_id_b", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(bText))"))
+        }
+        // The two reads run side by side (the store's reader pool serves both).
+        async let readA = service.summaries(id: idA)
+        async let readB = service.summaries(id: idB)
+        let (a, b) = try await (readA, readB)
+        guard let a else { return Self.error(.notFound, "trace \(aText) not found") }
+        guard let b else { return Self.error(.notFound, "trace \(bText) not found") }
+        let traces = [(id: idA, spans: a.spans), (id: idB, spans: b.spans)]
+        let truncated = a.truncated || b.truncated
         let diff = TraceDiff(traceA: traces[0].id, traces[0].spans, traceB: traces[1].id, traces[1].spans)
         var writer = JSONWriter(capacity: 256 + 600 * (diff.changed.count + diff.onlyInA.count + diff.onlyInB.count))
         writer.beginObject()

@@ -15,78 +15,25 @@ extension TraceDiff {
         return writer.bytes
     }
 
-    /// Writes ``json()`` as one value of `writer`.
+    /// Writes ``json()`` as one value of `w`.
     func write(into w: inout JSONWriter) {
-        func steps(_ path: [Step]) {
-            w.beginArray()
-            for step in path {
-                w.beginObject()
-                w.key("service")
-                w.string(step.service)
-                w.key("operation")
-                w.string(step.operation)
-                w.key("index")
-                w.int(Int64(step.index))
-                w.endObject()
-            }
-            w.endArray()
-        }
-        func side(_ s: Side) {
-            w.beginObject()
-            w.key("spanId")
-            w.hex(s.spanID)
-            w.key("durationNanos")
-            w.int(Int64(clamping: s.durationNanos))
-            w.key("criticalPathNanos")
-            w.int(Int64(clamping: s.criticalNanos))
-            w.key("statusCode")
-            w.string(Self.statusName(s.statusCode))
-            w.key("statusMessage")
-            w.string(s.statusMessage)
-            w.endObject()
-        }
-        func value(_ v: AnyValue?) {
-            if let v { w.string(AttributeValueText.asString(v)) } else { w.null() }
-        }
-        func trace(_ id: Data, _ nanos: UInt64) {
-            w.beginObject()
-            w.key("traceId")
-            w.hex(id)
-            w.key("durationNanos")
-            w.int(Int64(clamping: nanos))
-            w.endObject()
-        }
-        func only(_ list: [Only]) {
-            w.beginArray()
-            for o in list {
-                w.beginObject()
-                w.key("path")
-                steps(o.path)
-                w.key("depth")
-                w.int(Int64(o.depth))
-                w.key("span")
-                side(o.side)
-                w.endObject()
-            }
-            w.endArray()
-        }
         w.beginObject()
         w.key("a")
-        trace(traceA, durationA)
+        Self.write(trace: traceA, durationA, into: &w)
         w.key("b")
-        trace(traceB, durationB)
+        Self.write(trace: traceB, durationB, into: &w)
         w.key("changed")
         w.beginArray()
         for c in changed {
             w.beginObject()
             w.key("path")
-            steps(c.path)
+            Self.write(c.path, into: &w)
             w.key("depth")
             w.int(Int64(c.depth))
             w.key("a")
-            side(c.a)
+            Self.write(c.a, into: &w)
             w.key("b")
-            side(c.b)
+            Self.write(c.b, into: &w)
             w.key("deltaNanos")
             w.int(c.deltaNanos)
             w.key("attributes")
@@ -96,9 +43,9 @@ extension TraceDiff {
                 w.key("key")
                 w.string(a.key)
                 w.key("a")
-                value(a.a)
+                Self.write(a.a, into: &w)
                 w.key("b")
-                value(a.b)
+                Self.write(a.b, into: &w)
                 w.endObject()
             }
             w.endArray()
@@ -106,10 +53,70 @@ extension TraceDiff {
         }
         w.endArray()
         w.key("onlyInA")
-        only(onlyInA)
+        Self.write(onlyInA, into: &w)
         w.key("onlyInB")
-        only(onlyInB)
+        Self.write(onlyInB, into: &w)
         w.endObject()
+    }
+
+    // The parts, as static functions of the writer (closures capturing it would check exclusive access at run time).
+
+    private static func write(trace id: Data, _ nanos: UInt64, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("traceId")
+        w.hex(id)
+        w.key("durationNanos")
+        w.int(Int64(clamping: nanos))
+        w.endObject()
+    }
+
+    private static func write(_ path: [Step], into w: inout JSONWriter) {
+        w.beginArray()
+        for step in path {
+            w.beginObject()
+            w.key("service")
+            w.string(step.service)
+            w.key("operation")
+            w.string(step.operation)
+            w.key("index")
+            w.int(Int64(step.index))
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    private static func write(_ s: Side, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("spanId")
+        w.hex(s.spanID)
+        w.key("durationNanos")
+        w.int(Int64(clamping: s.durationNanos))
+        w.key("criticalPathNanos")
+        w.int(Int64(clamping: s.criticalNanos))
+        w.key("statusCode")
+        w.string(literal: statusName(s.statusCode))
+        w.key("statusMessage")
+        w.string(s.statusMessage)
+        w.endObject()
+    }
+
+    private static func write(_ v: AnyValue?, into w: inout JSONWriter) {
+        if let v { w.string(AttributeValueText.asString(v)) } else { w.null() }
+    }
+
+    private static func write(_ list: [Only], into w: inout JSONWriter) {
+        w.beginArray()
+        for o in list {
+            w.beginObject()
+            w.key("path")
+            write(o.path, into: &w)
+            w.key("depth")
+            w.int(Int64(o.depth))
+            w.key("span")
+            write(o.side, into: &w)
+            w.endObject()
+        }
+        w.endArray()
     }
 
     /// The diff for a terminal: a header, then the changed spans (largest difference first: the span's path, then
@@ -158,7 +165,7 @@ extension TraceDiff {
         return out
     }
 
-    static func statusName(_ code: Int) -> String {
+    static func statusName(_ code: Int) -> StaticString {
         switch code {
         case 1: "STATUS_CODE_OK"
         case 2: "STATUS_CODE_ERROR"
