@@ -101,15 +101,14 @@ struct V3 {
         guard let idB = QueryValues.traceID(bText) else {
             throw Self.bad(BadParameter("trace_id_b", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(bText))"))
         }
-        // The two reads run side by side (the store's reader pool serves both).
-        async let readA = service.summaries(id: idA)
-        async let readB = service.summaries(id: idB)
+        // The two traces are read and prepared side by side (the store's reader pool serves both reads).
+        async let readA = prepared(idA)
+        async let readB = prepared(idB)
         let (a, b) = try await (readA, readB)
         guard let a else { return Self.error(.notFound, "trace \(aText) not found") }
         guard let b else { return Self.error(.notFound, "trace \(bText) not found") }
-        let traces = [(id: idA, spans: a.spans), (id: idB, spans: b.spans)]
         let truncated = a.truncated || b.truncated
-        let diff = TraceDiff(traceA: traces[0].id, traces[0].spans, traceB: traces[1].id, traces[1].spans)
+        let diff = TraceDiff(a.tree, b.tree)
         var writer = JSONWriter(capacity: 256 + 600 * (diff.changed.count + diff.onlyInA.count + diff.onlyInB.count))
         writer.beginObject()
         writer.key("result")
@@ -118,6 +117,11 @@ struct V3 {
         var response = QueryResponse(status: .ok, body: writer.bytes)
         response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
         return response
+    }
+
+    private func prepared(_ id: Data) async throws -> (tree: TraceDiff.Tree, truncated: Bool)? {
+        guard let (spans, truncated) = try await service.summaries(id: id) else { return nil }
+        return (TraceDiff.Tree(id: id, spans: spans), truncated)
     }
 
     func search(_ q: QueryParameters) async throws -> QueryResponse {

@@ -70,17 +70,20 @@ public struct TraceDiff: Sendable {
     /// Whether nothing differs: every span matched, with the same duration, status and attributes.
     public var isEmpty: Bool { changed.isEmpty && onlyInA.isEmpty && onlyInB.isEmpty }
 
-    /// A trace as a forest over its span summaries: roots (spans without a stored parent) and children, each list in
-    /// start order; a repeated span ID after its first is left out.
-    private struct Tree {
-        var spans: [SpanSummary]
+    /// One side of a diff: a trace as a forest over its span summaries — roots (spans without a stored parent) and
+    /// children, each list in start order, a repeated span ID after its first left out — with each span's time on
+    /// the critical path. Built apart from the diff, so that the two sides can be prepared side by side.
+    public struct Tree: Sendable {
+        let id: Data
+        let spans: [SpanSummary]
         var children: [[Int]]
         var roots: [Int] = []
         var duration: UInt64 = 0
         /// Time on the critical path by span position.
         var critical: [UInt64]
 
-        init(_ spans: [SpanSummary]) {
+        public init(id: Data, spans: [SpanSummary]) {
+            self.id = id
             self.spans = spans
             children = Array(repeating: [], count: spans.count)
             var index = SpanIDIndex(capacity: spans.count)
@@ -124,7 +127,12 @@ public struct TraceDiff: Sendable {
     /// The diff of two traces as the store gives them (``TraceQueryService/summaries(id:)``); `traceA` and
     /// `traceB` are their IDs.
     public init(traceA: Data, _ a: [SpanSummary], traceB: Data, _ b: [SpanSummary]) {
-        let ta = Tree(a), tb = Tree(b)
+        self.init(Tree(id: traceA, spans: a), Tree(id: traceB, spans: b))
+    }
+
+    /// The diff of two prepared traces.
+    public init(_ ta: Tree, _ tb: Tree) {
+        let a = ta.spans, b = tb.spans
         // Listed spans by index, with the place entry of each; materialized and ordered at the end.
         var changed: [(a: Int, b: Int, entry: Int, attributes: [AttributeChange])] = []
         var onlyA: [(Int, Int)] = [], onlyB: [(Int, Int)] = []
@@ -207,8 +215,8 @@ public struct TraceDiff: Sendable {
         }
         onlyInA = listed(ta, onlyA)
         onlyInB = listed(tb, onlyB)
-        self.traceA = traceA
-        self.traceB = traceB
+        traceA = ta.id
+        traceB = tb.id
         durationA = ta.duration
         durationB = tb.duration
     }
