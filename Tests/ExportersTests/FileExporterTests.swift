@@ -227,7 +227,7 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
     @Test func jsonWritesOneLinePerRequestThatDecodesToWhatWasSent() async throws {
         let dir = try ScratchDirectory()
         defer { dir.cleanUp() }
-        let seed = UInt64.random(in: 0...UInt64.max)
+        let seed = TestSeed.next()
         var g = SplitMix64(seed: seed)
         let file = exporter(dir.file("data.json"))
         let sentTraces = [traces(awkwardText), traces()]
@@ -257,7 +257,7 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
     @Test func protoWritesLengthPrefixedRequests() async throws {
         let dir = try ScratchDirectory()
         defer { dir.cleanUp() }
-        let seed = UInt64.random(in: 0...UInt64.max)
+        let seed = TestSeed.next()
         var g = SplitMix64(seed: seed)
         let file = exporter(dir.file("data.pb"), .proto)
         let sentTraces = traces(awkwardText)
@@ -417,7 +417,7 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
     func concurrentExportsNeverInterleave(_ format: FileExporterConfig.Format) async throws {
         let dir = try ScratchDirectory()
         defer { dir.cleanUp() }
-        let seed = UInt64.random(in: 0...UInt64.max)
+        let seed = TestSeed.next()
         // Rotation at 64 KiB with real time: records race with rotations too.
         let file = exporter(dir.file("data.out"), format, rotation: .init(maxBackups: 0), maxFileBytes: 65_536)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -517,7 +517,7 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
     @Test func backupTimestampsRoundTrip() throws {
         #expect(BackupNames.timestamp(RotatingFile.millis(rotationEpoch), localTime: false) == "2026-12-03T05-12-41.123")
         #expect(BackupNames.timestamp(5, localTime: false) == "1970-01-01T00-00-00.005")
-        let seed = UInt64.random(in: 0...UInt64.max)
+        let seed = TestSeed.next()
         var g = SplitMix64(seed: seed)
         for _ in 0..<1000 {
             let millis = Int64(g.below(4_000_000_000_000))

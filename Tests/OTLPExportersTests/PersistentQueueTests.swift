@@ -146,7 +146,7 @@ struct PersistentQueueTests {
     }
 
     @Test func aTruncatedQueueFileIsRecoveredOrMovedAsideNeverACrash() async throws {
-        let seed = UInt64.random(in: 0...UInt64.max)
+        let seed = TestSeed.next()
         var random = SplitMix64(seed: seed)
         do {
             let store = try openStore(try storage())

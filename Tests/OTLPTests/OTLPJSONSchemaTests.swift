@@ -1,3 +1,4 @@
+import CollectorTesting
 import Foundation
 import SwiftProtobuf
 import Testing
@@ -136,17 +137,18 @@ struct OTLPJSONSchemaTests {
 
     @Test("hex and base64 helpers agree with Foundation")
     func byteHelpers() throws {
-        var generator = SystemRandomNumberGenerator()
+        let seed = TestSeed.next()
+        var generator = SplitMix64(seed: seed)
         for length in 0...40 {
             let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
             var base64: [UInt8] = []
             OTLPJSONBytes.appendBase64(of: bytes, to: &base64)
-            #expect(String(decoding: base64, as: UTF8.self) == Data(bytes).base64EncodedString())
-            #expect(OTLPJSONBytes.decodeBase64(base64[...]) == bytes)
+            #expect(String(decoding: base64, as: UTF8.self) == Data(bytes).base64EncodedString(), "seed \(seed)")
+            #expect(OTLPJSONBytes.decodeBase64(base64[...]) == bytes, "seed \(seed)")
             var hex: [UInt8] = []
             OTLPJSONBytes.appendHex(of: bytes, to: &hex)
-            #expect(String(decoding: hex, as: UTF8.self) == bytes.map { String(format: "%02x", $0) }.joined())
-            #expect(OTLPJSONBytes.decodeHex(Array(String(decoding: hex, as: UTF8.self).uppercased().utf8)[...]) == bytes)
+            #expect(String(decoding: hex, as: UTF8.self) == bytes.map { String(format: "%02x", $0) }.joined(), "seed \(seed)")
+            #expect(OTLPJSONBytes.decodeHex(Array(String(decoding: hex, as: UTF8.self).uppercased().utf8)[...]) == bytes, "seed \(seed)")
         }
         #expect(OTLPJSONBytes.decodeBase64(Array("A===".utf8)[...]) == nil)
         #expect(OTLPJSONBytes.decodeBase64(Array("AA=A".utf8)[...]) == nil)

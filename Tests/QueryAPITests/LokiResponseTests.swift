@@ -1,3 +1,4 @@
+import CollectorTesting
 import QueryAPI
 import Testing
 
@@ -52,8 +53,10 @@ import Testing
         #expect(backward.cutoffNanos == 5)
         // Many entries: trimming while adding keeps the right ones.
         var many = LokiStreamCollector(selector: selector, startNanos: 0, endNanos: .max, limit: 5, direction: .backward)
-        for t in (0..<5000).shuffled() { many.add(LogQLEntry(timestampNanos: Int64(t), line: "l", streamLabels: ["app": "a"])) }
-        #expect(many.streams().first?.entries.map(\.timestampNanos) == [4999, 4998, 4997, 4996, 4995])
+        let seed = TestSeed.next()
+        var random = SplitMix64(seed: seed)
+        for t in (0..<5000).shuffled(using: &random) { many.add(LogQLEntry(timestampNanos: Int64(t), line: "l", streamLabels: ["app": "a"])) }
+        #expect(many.streams().first?.entries.map(\.timestampNanos) == [4999, 4998, 4997, 4996, 4995], "seed \(seed)")
     }
 
     @Test func categorizedLabelsCarryMetadataPerEntry() throws {

@@ -1,5 +1,6 @@
 import CollectorCore
 import CollectorService
+import CollectorTesting
 import Foundation
 import NIOHTTP1
 import OTLP
@@ -339,10 +340,12 @@ enum SpanFactoryLike {
         kv.value = .string(service)
         rs.resource.attributes = [kv]
         var ss = ScopeSpans()
+        // IDs drawn from the service and start, so that every call makes its own and a run repeats exactly.
+        var random = SplitMix64(seed: service.utf8.reduce(start) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
         for i in 0..<spans {
             var s = Span()
-            s.traceID = Data((0..<16).map { _ in UInt8.random(in: 1...255) })
-            s.spanID = Data((0..<8).map { _ in UInt8.random(in: 1...255) })
+            s.traceID = Data((0..<16).map { _ in UInt8(1 + random.below(255)) })
+            s.spanID = Data((0..<8).map { _ in UInt8(1 + random.below(255)) })
             s.name = "op"
             s.startTimeUnixNano = start + UInt64(i)
             s.endTimeUnixNano = s.startTimeUnixNano + 1000

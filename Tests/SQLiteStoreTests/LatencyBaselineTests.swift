@@ -17,7 +17,7 @@ struct LatencyBaselineTests {
     }
 
     @Test func sketchQuantilesAreWithinTwoPercent() {
-        let seed = UInt64.random(in: 0...UInt64.max)
+        let seed = TestSeed.next()
         var random = SplitMix64(seed: seed)
         var values: [Int64] = []
         var sketch = LatencySketch()
@@ -82,7 +82,7 @@ struct LatencyBaselineTests {
     }
 
     @Test func aSlowSpanIsFlaggedOnlyAgainstAnEstablishedBaseline() {
-        let seed = UInt64.random(in: 0...UInt64.max)
+        let seed = TestSeed.next()
         var config = AnomalyDetectionConfig()
         config.minSamples = 200
         config.factor = 2
