@@ -38,15 +38,23 @@ let package = Package(
         // Layer 0: system zlib, for gzip request bodies.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
-        // Layer 1: generated OTLP messages and gRPC stubs, plus the OTLP/JSON codec.
+        // Layer 1: generated OTLP messages, their wire readers and the OTLP/JSON codec.
         .target(
             name: "OTLP",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Generated/VERSION"],
+            swiftSettings: strict
+        ),
+
+        // Generated gRPC service stubs (grpc-swift 2), for the tests and the load generator that act as OTLP/gRPC
+        // clients; otelsink itself serves and sends gRPC through its own handlers and does not link grpc-swift.
+        .target(
+            name: "OTLPGRPCStubs",
             dependencies: [
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                "OTLP",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
             ],
-            exclude: ["Generated/VERSION"],
             swiftSettings: strict
         ),
 
@@ -222,7 +230,7 @@ let package = Package(
         .executableTarget(
             name: "LoadGenerator",
             dependencies: [
-                "OTLP",
+                "OTLP", "OTLPGRPCStubs",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -369,7 +377,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "CollectorService", "CollectorCore", "CollectorTesting", "SQLiteStore", "OTLP", "OTLPExporters",
+                "CollectorService", "CollectorCore", "CollectorTesting", "SQLiteStore", "OTLP", "OTLPGRPCStubs", "OTLPExporters",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

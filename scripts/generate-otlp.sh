@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates Sources/OTLP/Generated from the official OTLP schema.
+# Regenerates Sources/OTLP/Generated (the messages) and Sources/OTLPGRPCStubs/Generated (the gRPC service stubs,
+# which only tests use: the server and the exporter speak gRPC through otelsink's own handlers) from the official
+# OTLP schema.
 #
 # The schema comes from the PyPI package opentelemetry-proto, whose compiled
 # descriptors are the official .proto files of opentelemetry-proto (the pinned
@@ -26,8 +28,9 @@ python3 scripts/dump-otlp-descriptors.py "$work/otlp.pb" > "$work/files.txt"
 files=$(grep -E '^(opentelemetry|google/rpc|grpc_health)/' "$work/files.txt")
 
 out=Sources/OTLP/Generated
-rm -rf "$out"
-mkdir -p "$out"
+stubs=Sources/OTLPGRPCStubs/Generated
+rm -rf "$out" "$stubs"
+mkdir -p "$out" "$stubs"
 # FileNaming=PathToUnderscores keeps the many same-named files (trace.proto, trace_service.proto) apart.
 protoc --descriptor_set_in="$work/otlp.pb" \
   --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
@@ -35,8 +38,8 @@ protoc --descriptor_set_in="$work/otlp.pb" \
   $files
 protoc --descriptor_set_in="$work/otlp.pb" \
   --plugin=protoc-gen-grpc-swift="$bin/protoc-gen-grpc-swift-2" \
-  --grpc-swift_out="$out" \
-  --grpc-swift_opt=Visibility=Public,FileNaming=PathToUnderscores,Client=true,Server=true \
+  --grpc-swift_out="$stubs" \
+  --grpc-swift_opt=Visibility=Public,FileNaming=PathToUnderscores,Client=true,Server=true,ExtraModuleImports=OTLP \
   $(grep -E '^(opentelemetry/proto/collector|grpc_health)/' "$work/files.txt")
 echo "OTLP schema: opentelemetry-proto $OTLP_PY_VERSION (OTLP proto v1.10.0)" > "$out/VERSION"
-ls "$out"
+ls "$out" "$stubs"

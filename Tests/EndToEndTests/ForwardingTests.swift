@@ -6,6 +6,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import OTLP
+import OTLPGRPCStubs
 import SQLiteStore
 import Testing
 

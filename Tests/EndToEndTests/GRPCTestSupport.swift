@@ -5,6 +5,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import OTLP
+import OTLPGRPCStubs
 
 /// Runs `body` with a grpc-swift-2 client connected to `port` on loopback.
 func withOTLPClient<R: Sendable>(

@@ -3,6 +3,7 @@ import GRPCNIOTransportHTTP2
 import GRPCProtobuf
 import NIOCore
 import OTLP
+import OTLPGRPCStubs
 
 /// An already-encoded `ExportTraceServiceRequest`. Sending the bytes directly (instead of a swift-protobuf
 /// message) keeps encoding cost out of the generator: only IDs and timestamps change between requests.

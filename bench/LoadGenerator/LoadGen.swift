@@ -4,6 +4,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import NIOCore
 import NIOPosix
+import OTLPGRPCStubs
 
 @main
 struct LoadGen: AsyncParsableCommand {

@@ -10,6 +10,7 @@
 
 import GRPCCore
 import GRPCProtobuf
+import OTLP
 
 // MARK: - opentelemetry.proto.collector.metrics.v1.MetricsService
 

@@ -10,6 +10,7 @@
 
 import GRPCCore
 import GRPCProtobuf
+import OTLP
 
 // MARK: - grpc.health.v1.Health
 
