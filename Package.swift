@@ -322,6 +322,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "OTLPReceiversTests",
+            dependencies: [
+                "OTLPReceivers", "CollectorCore", "NIOServing", "OTLP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "NIOServingTests",
             dependencies: [
                 "NIOServing",
