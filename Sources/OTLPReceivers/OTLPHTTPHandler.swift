@@ -127,26 +127,11 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func write(_ response: OTLPHTTPService.Response, head: HTTPRequestHead, context: ChannelHandlerContext, close: Bool) {
-        var headers = HTTPHeaders(response.headers)
-        if let cors = service.cors, !CORSPolicy.isPreflight(head) { headers.add(contentsOf: cors.responseHeaders(head)) }
-        headers.add(name: "Content-Length", value: String(response.body.count))
-        let keepAlive = head.isKeepAlive && !close
-        if head.version.major == 1 { headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close") }
-        let responseHead = HTTPResponseHead(version: head.version, status: response.status, headers: headers)
-        context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
-        if !response.body.isEmpty {
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
-        }
-        let done = context.writeAndFlushPromise()
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
-        if !keepAlive {
-            // Lingering close: stop writing but keep reading (and dropping) what the client is still sending for a
-            // moment, so it reads our answer instead of a connection reset.
-            done.futureResult.assumeIsolated().whenComplete { _ in
-                context.close(mode: .output, promise: nil)
-                context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(2)) { context.close(promise: nil) }
-            }
-        }
+        var headers = response.headers
+        if let cors = service.cors, !CORSPolicy.isPreflight(head) { headers += cors.responseHeaders(head) }
+        // Not kept alive: a lingering close, so that a client still sending reads the answer, not a reset.
+        HTTPAnswer(status: response.status, contentType: nil, headers: headers, body: response.body)
+            .write(for: head, closing: head.isKeepAlive && !close ? .no : .lingering, context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -156,6 +141,3 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-extension ChannelHandlerContext {
-    fileprivate func writeAndFlushPromise() -> EventLoopPromise<Void> { eventLoop.makePromise() }
-}
