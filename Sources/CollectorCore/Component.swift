@@ -78,9 +78,20 @@ extension ComponentContext {
 }
 
 /// A receiver: serves until graceful shutdown, then stops taking new data, lets in-flight requests finish and returns.
+///
+/// It is built with its downstream consumers and owns what it listens on. `run` is its lifetime (swift-service-
+/// lifecycle): it binds, announces its address (``ComponentContext/announceListening(protocolName:address:)``),
+/// serves, and on graceful shutdown refuses new connections or calls, answers those in flight (within a bounded
+/// drain) and returns. Receivers start last and stop first, so every request they accepted meets running
+/// processors and exporters.
 public protocol Receiver: Service {}
 
 /// An exporter: the end of a pipeline. Its `run` keeps it alive until graceful shutdown, then it drains what it accepted.
+///
+/// It owns its destination (a database, a file, connections upstream) and its queue. Its ``consumers`` are called
+/// concurrently (see ``TracesConsumer``) from the moment it is built; exporters start first and stop last, so
+/// when `run` sees graceful shutdown no receiver is sending any more: it delivers or persists what it accepted,
+/// closes its destination, and returns.
 public protocol Exporter: Service {
     var consumers: SignalConsumers { get }
     /// True for exporters that count `otelcol_exporter_sent_*` and `send_failed_*` themselves, when their queue
@@ -93,6 +104,11 @@ extension Exporter {
 }
 
 /// A processor sits between receivers and exporters; it is built with its downstream `next` consumers.
+///
+/// One instance serves one pipeline. Its ``consumers`` are called concurrently and pass data on to `next` (in the
+/// same call, or later from its own task, as `batch` does); state shared between calls is its to guard. A
+/// processor that holds data (`batch`, `tail_sampling`) sends or drops it before its `run` returns at graceful
+/// shutdown, which comes after the receivers stopped and before the exporters stop.
 public protocol Processor: Service {
     var consumers: SignalConsumers { get }
 }
@@ -112,6 +128,10 @@ public protocol ProcessorFactory: ComponentFactory {
 }
 
 /// A connector: the exporter of one pipeline and the receiver of another (`spanmetrics`: traces in, metrics out).
+///
+/// As an exporter its ``consumers`` are called concurrently; what it produces goes to the consumers of the
+/// pipelines it feeds, given when it is built. It stops as an exporter of its input pipelines does, after their
+/// receivers, and flushes what it holds (pending edges, metric state) before `run` returns.
 public protocol Connector: Service {
     /// What the pipelines that list it as an exporter deliver to.
     var consumers: SignalConsumers { get }

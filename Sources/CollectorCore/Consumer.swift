@@ -15,6 +15,16 @@ extension DataConsumer {
 /// `consume` returns once the data has been handled downstream as far as this consumer's contract goes; for the
 /// SQLite exporter that means committed. It throws a ``PipelineError`` (or any error, treated as permanent) when
 /// the data was not taken.
+///
+/// - Ownership: the request is the consumer's once passed (`consuming`): it may edit it in place and pass it on,
+///   and the caller does not look at it again. A fan-out to several consumers that mutate data
+///   (``DataConsumer/mutatesData``) gives each its own copy.
+/// - Threading: `consume` is called from many tasks at once (one per request in flight, on any thread, gRPC calls
+///   on their connection's event loop), so a consumer is `Sendable` and guards shared state itself; it must not
+///   block a thread (SQLite work and the like run off the caller, and overload turns into a retryable
+///   ``PipelineError`` rather than waiting without bound).
+/// - Shutdown: calls can arrive until the receivers feeding this consumer have stopped and their requests in
+///   flight are answered (see ``Receiver``); after that no call comes.
 public protocol TracesConsumer: DataConsumer {
     /// `traces` is consumed: pass your last use on with `consume` (`try await next.consume(consume request)`) so
     /// that the consumer editing it holds the only reference and edits in place instead of copying.

@@ -3,6 +3,11 @@ import ServiceLifecycle
 /// An extension: a service beside the pipelines (otelcol's `extensions`), such as the query API. It runs only when
 /// listed in `service.extensions`; it starts after exporters and processors and before receivers, and stops after
 /// receivers and before processors and exporters.
+///
+/// What it offers other components (an authenticator, a storage) it registers in the ``ExtensionDirectory`` when
+/// built; they find it there by ID and role, never by type, and call it concurrently. Storage extensions are
+/// built before exporters (exporters open their queues in them) and outlive them. `run` serves until graceful
+/// shutdown and returns once what it serves is closed.
 public protocol Extension: Service {}
 
 /// What an extension may use of the rest of the collector when it is built.
