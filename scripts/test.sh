@@ -64,6 +64,11 @@ fi
 "$PYTHON" --version
 
 # --------------------------------------------------------------------------------------------------------------
+current="formatting (swift-format, scripts/format.sh --check)"
+stage "$current"
+bash scripts/format.sh --check
+
+# --------------------------------------------------------------------------------------------------------------
 current="swift build"
 stage "$current"
 swift --version 2>&1 | head -n 1

@@ -156,8 +156,14 @@ public struct AttributeRegex: @unchecked Sendable {
                 out.append(c)
                 i += 1
                 // A `]` right after `[` or `[^` is a literal member.
-                if i < chars.count, chars[i] == "^" { out.append(chars[i]); i += 1 }
-                if i < chars.count, chars[i] == "]" { out.append(chars[i]); i += 1 }
+                if i < chars.count, chars[i] == "^" {
+                    out.append(chars[i])
+                    i += 1
+                }
+                if i < chars.count, chars[i] == "]" {
+                    out.append(chars[i])
+                    i += 1
+                }
                 continue
             }
             if c == "(" {
@@ -173,8 +179,11 @@ public struct AttributeRegex: @unchecked Sendable {
                             throw CompileError(reason: "unterminated group name")
                         }
                         let name = String(String.UnicodeScalarView(chars[start..<end]))
-                        guard !name.isEmpty, name.unicodeScalars.allSatisfy({ $0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }),
-                              let first = name.unicodeScalars.first, !("0"..."9").contains(first)
+                        guard !name.isEmpty,
+                            name.unicodeScalars.allSatisfy({
+                                $0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                            }),
+                            let first = name.unicodeScalars.first, !("0"..."9").contains(first)
                         else {
                             throw CompileError(reason: "invalid group name \"\(name)\"")
                         }

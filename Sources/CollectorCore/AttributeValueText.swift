@@ -39,27 +39,53 @@ public enum AttributeValueText {
     public static func scalar(_ text: String) -> AnyValue {
         var v = AnyValue()
         switch text {
-        case "true", "True", "TRUE": v.boolValue = true; return v
-        case "false", "False", "FALSE": v.boolValue = false; return v
-        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": v.doubleValue = .infinity; return v
-        case "-.inf", "-.Inf", "-.INF": v.doubleValue = -.infinity; return v
-        case ".nan", ".NaN", ".NAN": v.doubleValue = .nan; return v
+        case "true", "True", "TRUE":
+            v.boolValue = true
+            return v
+        case "false", "False", "FALSE":
+            v.boolValue = false
+            return v
+        case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF":
+            v.doubleValue = .infinity
+            return v
+        case "-.inf", "-.Inf", "-.INF":
+            v.doubleValue = -.infinity
+            return v
+        case ".nan", ".NaN", ".NAN":
+            v.doubleValue = .nan
+            return v
         default: break
         }
-        if let i = yamlInt(text) { v.intValue = i; return v }
-        if isYAMLFloat(text), let d = Double(text) { v.doubleValue = d; return v }
+        if let i = yamlInt(text) {
+            v.intValue = i
+            return v
+        }
+        if isYAMLFloat(text), let d = Double(text) {
+            v.doubleValue = d
+            return v
+        }
         return .string(text)
     }
 
     private static func yamlInt(_ text: String) -> Int64? {
         var s = Substring(text.replacingOccurrences(of: "_", with: ""))
         var negative = false
-        if s.first == "-" || s.first == "+" { negative = s.first == "-"; s = s.dropFirst() }
+        if s.first == "-" || s.first == "+" {
+            negative = s.first == "-"
+            s = s.dropFirst()
+        }
         guard !s.isEmpty else { return nil }
         var radix = 10
-        if s.count > 2, s.hasPrefix("0x") || s.hasPrefix("0X") { radix = 16; s = s.dropFirst(2) }
-        else if s.count > 2, s.hasPrefix("0o") || s.hasPrefix("0O") { radix = 8; s = s.dropFirst(2) }
-        else if s.count > 2, s.hasPrefix("0b") || s.hasPrefix("0B") { radix = 2; s = s.dropFirst(2) }
+        if s.count > 2, s.hasPrefix("0x") || s.hasPrefix("0X") {
+            radix = 16
+            s = s.dropFirst(2)
+        } else if s.count > 2, s.hasPrefix("0o") || s.hasPrefix("0O") {
+            radix = 8
+            s = s.dropFirst(2)
+        } else if s.count > 2, s.hasPrefix("0b") || s.hasPrefix("0B") {
+            radix = 2
+            s = s.dropFirst(2)
+        }
         guard s.allSatisfy({ $0.isHexDigit }), let magnitude = UInt64(s, radix: radix) else { return nil }
         if negative {
             guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
@@ -75,12 +101,18 @@ public enum AttributeValueText {
         if let f = u.first, f == UInt8(ascii: "-") || f == UInt8(ascii: "+") { u = u.dropFirst() }
         func digits() -> Int {
             var n = 0
-            while let c = u.first, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") { u = u.dropFirst(); n += 1 }
+            while let c = u.first, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") {
+                u = u.dropFirst()
+                n += 1
+            }
             return n
         }
         let intDigits = digits()
         var fracDigits = 0
-        if u.first == UInt8(ascii: ".") { u = u.dropFirst(); fracDigits = digits() }
+        if u.first == UInt8(ascii: ".") {
+            u = u.dropFirst()
+            fracDigits = digits()
+        }
         guard intDigits > 0 || fracDigits > 0 else { return false }
         if let e = u.first, e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
             u = u.dropFirst()
@@ -138,7 +170,10 @@ public enum AttributeValueText {
         let fracPart = parts.count > 1 ? String(parts[1]) : ""
         var digits = Array((intPart + fracPart).utf8).map { $0 - UInt8(ascii: "0") }
         var point = intPart.count + exponent
-        while digits.count > 1, digits.first == 0 { digits.removeFirst(); point -= 1 }
+        while digits.count > 1, digits.first == 0 {
+            digits.removeFirst()
+            point -= 1
+        }
         while digits.count > 1, digits.last == 0 { digits.removeLast() }
         if digits == [0] { point = 1 }
         return (digits, point)

@@ -56,7 +56,10 @@ public struct CollectorConfig: Sendable {
 
         /// Components defined with a type otelsink does not have: reported once, where they are defined, and not
         /// again at every pipeline that refers to them.
-        struct ComponentReference: Hashable { var kind: ComponentKind; var id: ComponentID }
+        struct ComponentReference: Hashable {
+            var kind: ComponentKind
+            var id: ComponentID
+        }
         var unknownTypes = Set<ComponentReference>()
         func readSection(_ kind: ComponentKind) -> [ComponentID: Configured] {
             let section = kind.section
@@ -99,14 +102,19 @@ public struct CollectorConfig: Sendable {
         config.exporters = readSection(.exporter)
         config.extensions = readSection(.extension)
         config.connectors = readSection(.connector)
-        for id in Set(config.connectors.keys).intersection(config.receivers.keys).union(Set(config.connectors.keys).intersection(config.exporters.keys)).sorted() {
+        for id in Set(config.connectors.keys).intersection(config.receivers.keys).union(
+            Set(config.connectors.keys).intersection(config.exporters.keys)
+        ).sorted() {
             problems.add(path: ConfigPath.render(["connectors", id.description]), "a connector may not have the id of a receiver or exporter")
         }
-        var connectorAsExporter: [ComponentID: Set<Signal>] = [:], connectorAsReceiver: [ComponentID: Set<Signal>] = [:]
+        var connectorAsExporter: [ComponentID: Set<Signal>] = [:]
+        var connectorAsReceiver: [ComponentID: Set<Signal>] = [:]
 
         let service = root.child("service")
         let pipelines = service.child("pipelines")
-        var usedReceivers = Set<ComponentID>(), usedProcessors = Set<ComponentID>(), usedExporters = Set<ComponentID>()
+        var usedReceivers = Set<ComponentID>()
+        var usedProcessors = Set<ComponentID>()
+        var usedExporters = Set<ComponentID>()
         for key in pipelines.keys {
             let pipelinePath = ["service", "pipelines", key]
             let pid: PipelineID
@@ -132,7 +140,10 @@ public struct CollectorConfig: Sendable {
                     }
                     guard let configured = defined[id] ?? (kind == .processor ? nil : config.connectors[id]) else {
                         if unknownTypes.contains(ComponentReference(kind: kind, id: id))
-                            || (kind != .processor && unknownTypes.contains(ComponentReference(kind: .connector, id: id))) { continue }
+                            || (kind != .processor && unknownTypes.contains(ComponentReference(kind: .connector, id: id)))
+                        {
+                            continue
+                        }
                         let sections = kind == .processor || config.connectors.isEmpty ? kind.section : "\(kind.section) or connectors"
                         problems.add(path: itemPath, "references \(kind) \"\(name)\", which is not defined under \(sections)")
                         continue
@@ -151,7 +162,11 @@ public struct CollectorConfig: Sendable {
                     }
                     out.append(id)
                     if connector != nil {
-                        if kind == .receiver { connectorAsReceiver[id, default: []].insert(pid.signal) } else { connectorAsExporter[id, default: []].insert(pid.signal) }
+                        if kind == .receiver {
+                            connectorAsReceiver[id, default: []].insert(pid.signal)
+                        } else {
+                            connectorAsExporter[id, default: []].insert(pid.signal)
+                        }
                     }
                 }
                 return out
@@ -200,7 +215,8 @@ public struct CollectorConfig: Sendable {
             }
         }
         if let cycle = Self.connectorCycle(config.pipelines, connectors: Set(config.connectors.keys)) {
-            problems.add(path: "service::pipelines", "pipelines form a cycle through connectors: \(cycle.map(\.description).joined(separator: " → "))")
+            problems.add(
+                path: "service::pipelines", "pipelines form a cycle through connectors: \(cycle.map(\.description).joined(separator: " → "))")
         }
         let serviceExtensions = service.stringList("extensions")
         for (i, name) in serviceExtensions.enumerated() {
@@ -222,7 +238,9 @@ public struct CollectorConfig: Sendable {
                 continue
             }
             guard reference.role.accepts(configured.factory) else {
-                problems.add(path: reference.path, "extension \"\(reference.id)\" is of type \(configured.factory.type), which is not \(reference.role.expected)")
+                problems.add(
+                    path: reference.path,
+                    "extension \"\(reference.id)\" is of type \(configured.factory.type), which is not \(reference.role.expected)")
                 continue
             }
             if !config.serviceExtensions.contains(id) {
@@ -247,7 +265,9 @@ public struct CollectorConfig: Sendable {
         default: logs.report("level", "expected one of debug, info, warn, error; got \"\(level)\"")
         }
         let encoding = logs.string("encoding", default: "console")
-        if let e = LogEncoding(rawValue: encoding) { config.logEncoding = e } else {
+        if let e = LogEncoding(rawValue: encoding) {
+            config.logEncoding = e
+        } else {
             logs.report("encoding", "expected console or json; got \"\(encoding)\"")
         }
         let metrics = telemetry.child("metrics")

@@ -57,8 +57,10 @@ public struct ComponentContext: Sendable {
     /// up when a listener starts) and storage (`sending_queue: {storage: ID}`, looked up when an exporter is built).
     public var extensions: ExtensionDirectory
 
-    public init(id: ComponentID, logger: Logger, listening: ListeningAddresses = ListeningAddresses(), clock: any MonotonicClock = SystemClock(),
-                telemetry: TelemetryRegistry = TelemetryRegistry(), extensions: ExtensionDirectory = ExtensionDirectory()) {
+    public init(
+        id: ComponentID, logger: Logger, listening: ListeningAddresses = ListeningAddresses(), clock: any MonotonicClock = SystemClock(),
+        telemetry: TelemetryRegistry = TelemetryRegistry(), extensions: ExtensionDirectory = ExtensionDirectory()
+    ) {
         self.id = id
         self.logger = logger
         self.listening = listening

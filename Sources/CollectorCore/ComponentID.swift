@@ -27,7 +27,7 @@ public struct ComponentID: Hashable, Sendable, Comparable, CustomStringConvertib
         let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         let type = parts[0]
         guard let first = type.unicodeScalars.first, ("a"..."z").contains(first),
-              type.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
+            type.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })
         else {
             throw ConfigProblem("invalid component id \"\(text)\": the type must be lower-case letters, digits or \"_\", starting with a letter")
         }

@@ -58,9 +58,10 @@ public enum ConfigLoader {
                 return .scalar(scalar.string)
             }
         case .sequence(let seq):
-            return .sequence(seq.enumerated().map { i, child in
-                convert(child, path: path + ["\(i)"], environment: environment, problems: &problems, depth: depth + 1, budget: &budget)
-            })
+            return .sequence(
+                seq.enumerated().map { i, child in
+                    convert(child, path: path + ["\(i)"], environment: environment, problems: &problems, depth: depth + 1, budget: &budget)
+                })
         case .mapping(let map):
             var entries: [(key: String, value: ConfigNode)] = []
             for (k, v) in map {
@@ -69,7 +70,8 @@ public enum ConfigLoader {
                     problems.append(ConfigProblem(path: ConfigPath.render(path + [key]), "duplicate key"))
                     continue
                 }
-                entries.append((key, convert(v, path: path + [key], environment: environment, problems: &problems, depth: depth + 1, budget: &budget)))
+                entries.append(
+                    (key, convert(v, path: path + [key], environment: environment, problems: &problems, depth: depth + 1, budget: &budget)))
             }
             return .mapping(entries)
         default:
@@ -125,8 +127,8 @@ public enum EnvSubstitution {
                 fallback = String(body[range.upperBound...])
             }
             guard let first = name.unicodeScalars.first,
-                  first == "_" || ("A"..."Z").contains(first) || ("a"..."z").contains(first),
-                  name.unicodeScalars.allSatisfy({ $0 == "_" || ("A"..."Z").contains($0) || ("a"..."z").contains($0) || ("0"..."9").contains($0) })
+                first == "_" || ("A"..."Z").contains(first) || ("a"..."z").contains(first),
+                name.unicodeScalars.allSatisfy({ $0 == "_" || ("A"..."Z").contains($0) || ("a"..."z").contains($0) || ("0"..."9").contains($0) })
             else {
                 return .failure(ConfigProblem("invalid environment variable name \"\(name)\" in \"\(text)\""))
             }

@@ -86,7 +86,10 @@ extension ConfigNode {
         let pad = String(repeating: "  ", count: indent)
         switch self {
         case .mapping(let entries):
-            if entries.isEmpty { out += " {}\n"; return }
+            if entries.isEmpty {
+                out += " {}\n"
+                return
+            }
             if inList == false && indent > 0 { out += "\n" }
             for (i, (key, value)) in entries.enumerated() {
                 out += (inList && i == 0 ? "" : pad) + Self.quoted(key) + ":"
@@ -101,7 +104,10 @@ extension ConfigNode {
                 }
             }
         case .sequence(let items):
-            if items.isEmpty { out += " []\n"; return }
+            if items.isEmpty {
+                out += " []\n"
+                return
+            }
             for item in items {
                 out += pad + "- "
                 switch item {
@@ -121,9 +127,11 @@ extension ConfigNode {
 
     /// Quotes a scalar when plain YAML would read it differently.
     static func quoted(_ s: String) -> String {
-        let plainSafe = !s.isEmpty && s.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-/:".unicodeScalars.contains($0)
-        } && !s.hasPrefix("-") && !s.hasSuffix(":") && !s.contains(": ")
+        let plainSafe =
+            !s.isEmpty
+            && s.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-/:".unicodeScalars.contains($0)
+            } && !s.hasPrefix("-") && !s.hasSuffix(":") && !s.contains(": ")
             && !["null", "~", "true", "false", "yes", "no", "on", "off", "y", "n"].contains(s.lowercased())
         if plainSafe { return s }
         var escaped = "\""

@@ -94,8 +94,12 @@ public final class ConfigReader {
             return value
         }
         switch s.lowercased() {
-        case "true": record(key, .scalar("true")); return true
-        case "false": record(key, .scalar("false")); return false
+        case "true":
+            record(key, .scalar("true"))
+            return true
+        case "false":
+            record(key, .scalar("false"))
+            return false
         default:
             report(key, "expected true or false, got \"\(s)\"")
             return value
@@ -119,7 +123,9 @@ public final class ConfigReader {
         return v
     }
 
-    public func double(_ key: String, default value: Double, range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude) -> Double {
+    public func double(
+        _ key: String, default value: Double, range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
+    ) -> Double {
         guard let s = scalar(key, expected: "a number") else {
             record(key, .scalar(String(value)))
             return value
@@ -227,11 +233,12 @@ public final class ConfigReader {
 
     /// The settings as read, defaults included, in the order they were asked for.
     public var effectiveNode: ConfigNode {
-        .mapping(effective.map { entry in
-            if let child = children[entry.key] { return (entry.key, child.effectiveNode) }
-            if let list = listChildren[entry.key] { return (entry.key, .sequence(list.map(\.effectiveNode))) }
-            return entry
-        })
+        .mapping(
+            effective.map { entry in
+                if let child = children[entry.key] { return (entry.key, child.effectiveNode) }
+                if let list = listChildren[entry.key] { return (entry.key, .sequence(list.map(\.effectiveNode))) }
+                return entry
+            })
     }
 }
 
@@ -278,8 +285,14 @@ public enum DurationText {
         }
         var s = ns / 1_000_000_000
         var out = ""
-        if s >= 3600 { out += "\(s / 3600)h"; s %= 3600 }
-        if s >= 60 { out += "\(s / 60)m"; s %= 60 }
+        if s >= 3600 {
+            out += "\(s / 3600)h"
+            s %= 3600
+        }
+        if s >= 60 {
+            out += "\(s / 60)m"
+            s %= 60
+        }
         if s > 0 { out += "\(s)s" }
         return out
     }

@@ -25,13 +25,14 @@ extension ConfigNode {
         case .sequence(let items):
             return .sequence(items.map { $0.redacting(values: values) })
         case .mapping(let entries):
-            return .mapping(entries.map { key, value in
-                let name = key.lowercased().replacingOccurrences(of: "-", with: "_")
-                if Self.isSecretKey(name) { return (key, value.redacting(values: true)) }
-                if name == "headers" { return (key, value.redacting(values: true)) }
-                if values, Self.headerEntryFields.contains(name) { return (key, value) }
-                return (key, value.redacting(values: values))
-            })
+            return .mapping(
+                entries.map { key, value in
+                    let name = key.lowercased().replacingOccurrences(of: "-", with: "_")
+                    if Self.isSecretKey(name) { return (key, value.redacting(values: true)) }
+                    if name == "headers" { return (key, value.redacting(values: true)) }
+                    if values, Self.headerEntryFields.contains(name) { return (key, value) }
+                    return (key, value.redacting(values: values))
+                })
         }
     }
 

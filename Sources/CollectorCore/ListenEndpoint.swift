@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A `host:port` to listen on. `localhost` binds the IPv4 loopback, as otelcol's default does in practice.
@@ -16,7 +16,8 @@ public struct ListenEndpoint: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses `host:port`, `[v6]:port` or `:port` (all interfaces).
     public init?(parsing text: String) {
-        var host: String, portText: Substring
+        var host: String
+        var portText: Substring
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
             host = String(text[text.index(after: text.startIndex)..<close])
@@ -38,7 +39,8 @@ public struct ListenEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     public static func isIPLiteral(_ host: String) -> Bool {
-        var v4 = in_addr(), v6 = in6_addr()
+        var v4 = in_addr()
+        var v6 = in6_addr()
         return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 }

@@ -15,8 +15,10 @@ public struct ListenerSettings: Sendable, Equatable {
     public var writeTimeout: Duration
     public var tls: TLSServerSettings?
 
-    public init(maxConnections: Int, readHeaderTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60),
-                writeTimeout: Duration = .seconds(30), tls: TLSServerSettings? = nil) {
+    public init(
+        maxConnections: Int, readHeaderTimeout: Duration = .seconds(10), idleTimeout: Duration = .seconds(60),
+        writeTimeout: Duration = .seconds(30), tls: TLSServerSettings? = nil
+    ) {
         self.maxConnections = maxConnections
         self.readHeaderTimeout = readHeaderTimeout
         self.idleTimeout = idleTimeout

@@ -53,7 +53,8 @@ extension ConfigReader {
 public enum ConstantTime {
     /// Whether `a` and `b` are equal; the time taken depends only on the longer length.
     public static func equal(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
-        let x = Array(a), y = Array(b)
+        let x = Array(a)
+        let y = Array(b)
         var diff: UInt8 = x.count == y.count ? 0 : 1
         for i in 0..<max(x.count, y.count) {
             diff |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)

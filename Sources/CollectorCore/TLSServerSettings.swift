@@ -6,7 +6,10 @@ import Foundation
 public struct TLSServerSettings: Sendable, Equatable {
     /// A TLS protocol version as otelcol's configs write it (`"1.2"`).
     public enum Version: String, Sendable, Comparable, CaseIterable {
-        case tls10 = "1.0", tls11 = "1.1", tls12 = "1.2", tls13 = "1.3"
+        case tls10 = "1.0"
+        case tls11 = "1.1"
+        case tls12 = "1.2"
+        case tls13 = "1.3"
 
         public static func < (a: Version, b: Version) -> Bool {
             allCases.firstIndex(of: a) ?? 0 < allCases.firstIndex(of: b) ?? 0
@@ -79,7 +82,9 @@ public struct TLSServerSettings: Sendable, Equatable {
         }
         s.cipherSuites = t.stringList("cipher_suites")
         for name in s.cipherSuites where cipherSuiteCodes[name] == nil {
-            t.report("cipher_suites", "unknown or unsupported cipher suite \"\(name)\"; supported: \(cipherSuiteCodes.keys.sorted().joined(separator: ", "))")
+            t.report(
+                "cipher_suites",
+                "unknown or unsupported cipher suite \"\(name)\"; supported: \(cipherSuiteCodes.keys.sorted().joined(separator: ", "))")
         }
         if t.contains("reload_interval") {
             s.reloadInterval = t.duration("reload_interval", default: .seconds(60), minimum: .seconds(1))

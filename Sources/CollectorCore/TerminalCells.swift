@@ -34,9 +34,9 @@ public enum TerminalCells {
     static func isWide(_ v: UInt32) -> Bool {
         switch v {
         case 0x1100...0x115F, 0x231A...0x231B, 0x2329...0x232A, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF,
-             0x4E00...0x9FFF, 0xA000...0xA4CF, 0xA960...0xA97F, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE10...0xFE19,
-             0xFE30...0xFE6F, 0xFF00...0xFF60, 0xFFE0...0xFFE6, 0x16FE0...0x16FE4, 0x17000...0x18CFF, 0x1AFF0...0x1B2FF,
-             0x1F200...0x1F2FF, 0x20000...0x2FFFD, 0x30000...0x3FFFD:
+            0x4E00...0x9FFF, 0xA000...0xA4CF, 0xA960...0xA97F, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE10...0xFE19,
+            0xFE30...0xFE6F, 0xFF00...0xFF60, 0xFFE0...0xFFE6, 0x16FE0...0x16FE4, 0x17000...0x18CFF, 0x1AFF0...0x1B2FF,
+            0x1F200...0x1F2FF, 0x20000...0x2FFFD, 0x30000...0x3FFFD:
             return true
         default:
             return false
@@ -51,8 +51,10 @@ public enum TerminalCells {
         guard w > cells else { return text }
         guard cells > 1 else { return "…" }
         let budget = cells - 1
-        let headCells = (budget + 1) / 2, tailCells = budget - headCells
-        var head = "", used = 0
+        let headCells = (budget + 1) / 2
+        let tailCells = budget - headCells
+        var head = ""
+        var used = 0
         for c in text {
             let cw = width(c)
             if used + cw > headCells { break }
@@ -75,7 +77,8 @@ public enum TerminalCells {
     public static func prefix(_ text: String, _ cells: Int) -> String {
         guard cells > 0 else { return "" }
         guard width(text) > cells else { return text }
-        var out = "", used = 0
+        var out = ""
+        var used = 0
         for c in text {
             let cw = width(c)
             if used + cw > cells - 1 { break }

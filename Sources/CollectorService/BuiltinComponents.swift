@@ -6,8 +6,8 @@ import FileStorage
 import OTLPExporters
 import OTLPReceivers
 import Processors
-import QueryAPI
 import PrometheusExporter
+import QueryAPI
 import SQLiteStore
 
 extension ComponentRegistry {

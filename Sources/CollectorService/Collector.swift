@@ -41,8 +41,9 @@ public struct Collector: Sendable {
         }
         if let address = config.telemetryMetricsAddress {
             ProcessTelemetry.register(telemetry)
-            selfTelemetry = SelfTelemetryServer(address: address, listener: config.telemetryListener, registry: telemetry,
-                                                context: context(ComponentID(type: "telemetry"), .extension))
+            selfTelemetry = SelfTelemetryServer(
+                address: address, listener: config.telemetryListener, registry: telemetry,
+                context: context(ComponentID(type: "telemetry"), .extension))
         } else {
             selfTelemetry = nil
         }
@@ -82,8 +83,9 @@ public struct Collector: Sendable {
                 byPipeline[pid] = late.consumers([pid.signal])
             }
             let selected = byPipeline
-            let outputs = ConnectorOutputs(all: output.consumers(factory.receiverSignals), pipelines: fed,
-                                           select: { ids in .fanout(ids.compactMap { selected[$0] }) })
+            let outputs = ConnectorOutputs(
+                all: output.consumers(factory.receiverSignals), pipelines: fed,
+                select: { ids in .fanout(ids.compactMap { selected[$0] }) })
             let connector = try factory.makeConnector(config: configured.config, outputs: outputs, context: context(id, .connector))
             connectors[id] = connector
             exporterInputs[id] = connector.consumers
@@ -95,8 +97,9 @@ public struct Collector: Sendable {
             var next = SignalConsumers.fanout(pipeline.exporters.compactMap { exporterInputs[$0]?.only(pid.signal) })
             for id in pipeline.processors.reversed() {
                 guard let configured = config.processors[id], let factory = configured.factory as? any ProcessorFactory else { continue }
-                let p = try factory.makeProcessor(config: configured.config, next: next.observedAsProcessorOutput(id, registry: telemetry),
-                                                  context: context(id, .processor))
+                let p = try factory.makeProcessor(
+                    config: configured.config, next: next.observedAsProcessorOutput(id, registry: telemetry),
+                    context: context(id, .processor))
                 processors.append(p)
                 next = p.consumers.only(pid.signal).observedAsProcessorInput(id, registry: telemetry)
             }
@@ -116,7 +119,8 @@ public struct Collector: Sendable {
         let host = ExtensionHost(exporters: exporters, status: status)
         for id in config.serviceExtensions {
             guard let configured = config.extensions[id], let factory = configured.factory as? any ExtensionFactory,
-                  !(factory is any StorageExtensionFactory) else { continue }
+                !(factory is any StorageExtensionFactory)
+            else { continue }
             let built = try factory.makeExtension(config: configured.config, host: host, context: context(id, .extension))
             directory.register(built, as: id)
             extensions.append(built)

@@ -62,7 +62,10 @@ private func fanout<C: Sendable>(_ consumers: [C], _ deliver: @escaping @Sendabl
     let errors = await withTaskGroup(of: PipelineError?.self) { group in
         for c in consumers {
             group.addTask {
-                do { try await deliver(c); return nil } catch { return PipelineError.classify(error) }
+                do {
+                    try await deliver(c)
+                    return nil
+                } catch { return PipelineError.classify(error) }
             }
         }
         var errors: [PipelineError] = []
@@ -75,7 +78,9 @@ private func fanout<C: Sendable>(_ consumers: [C], _ deliver: @escaping @Sendabl
 extension SignalConsumers {
     /// One consumer per signal that delivers to every consumer in `all` handling it.
     static func fanout(_ all: [SignalConsumers]) -> SignalConsumers {
-        let t = all.compactMap(\.traces), m = all.compactMap(\.metrics), l = all.compactMap(\.logs)
+        let t = all.compactMap(\.traces)
+        let m = all.compactMap(\.metrics)
+        let l = all.compactMap(\.logs)
         return SignalConsumers(
             traces: t.isEmpty ? nil : (t.count == 1 ? t[0] : TracesFanout(consumers: t)),
             metrics: m.isEmpty ? nil : (m.count == 1 ? m[0] : MetricsFanout(consumers: m)),

@@ -42,9 +42,10 @@ struct ReceiverObserver: Sendable {
 extension SignalConsumers {
     /// Only the consumers for `signals` (so counters exist only for signals a component is used for).
     func restricted(to signals: Set<Signal>) -> SignalConsumers {
-        SignalConsumers(traces: signals.contains(.traces) ? traces : nil,
-                        metrics: signals.contains(.metrics) ? metrics : nil,
-                        logs: signals.contains(.logs) ? logs : nil)
+        SignalConsumers(
+            traces: signals.contains(.traces) ? traces : nil,
+            metrics: signals.contains(.metrics) ? metrics : nil,
+            logs: signals.contains(.logs) ? logs : nil)
     }
 
     /// Counts what an exporter was given: sent when it succeeded, send-failed when it threw.
@@ -86,13 +87,19 @@ struct ObservedTraces: TracesConsumer {
 
     func consume(_ request: consuming ExportTraceRequest) async throws {
         let n = request.spanCount
-        do { try await next.consume(consume request) } catch { record(n, false); throw error }
+        do { try await next.consume(consume request) } catch {
+            record(n, false)
+            throw error
+        }
         record(n, true)
     }
 
     func consume(_ request: EncodedTraces) async throws {
         let n = request.spanCount
-        do { try await next.consume(request) } catch { record(n, false); throw error }
+        do { try await next.consume(request) } catch {
+            record(n, false)
+            throw error
+        }
         record(n, true)
     }
 }
@@ -104,13 +111,19 @@ struct ObservedMetrics: MetricsConsumer {
 
     func consume(_ request: consuming ExportMetricsRequest) async throws {
         let n = request.dataPointCount
-        do { try await next.consume(consume request) } catch { record(n, false); throw error }
+        do { try await next.consume(consume request) } catch {
+            record(n, false)
+            throw error
+        }
         record(n, true)
     }
 
     func consume(_ request: EncodedMetrics) async throws {
         let n = request.dataPointCount
-        do { try await next.consume(request) } catch { record(n, false); throw error }
+        do { try await next.consume(request) } catch {
+            record(n, false)
+            throw error
+        }
         record(n, true)
     }
 }
@@ -122,13 +135,19 @@ struct ObservedLogs: LogsConsumer {
 
     func consume(_ request: consuming ExportLogsRequest) async throws {
         let n = request.logRecordCount
-        do { try await next.consume(consume request) } catch { record(n, false); throw error }
+        do { try await next.consume(consume request) } catch {
+            record(n, false)
+            throw error
+        }
         record(n, true)
     }
 
     func consume(_ request: EncodedLogs) async throws {
         let n = request.recordCount
-        do { try await next.consume(request) } catch { record(n, false); throw error }
+        do { try await next.consume(request) } catch {
+            record(n, false)
+            throw error
+        }
         record(n, true)
     }
 }

@@ -1,8 +1,9 @@
 import CollectorCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// otelcol's process metrics: uptime, resident memory and CPU time, read when `/metrics` is rendered.
@@ -28,10 +29,17 @@ enum ProcessTelemetry {
     static func residentBytes() -> Int {
         guard let f = fopen("/proc/self/statm", "r") else { return 0 }
         defer { fclose(f) }
-        var size = 0, resident = 0
-        guard withUnsafeMutablePointer(to: &size, { s in withUnsafeMutablePointer(to: &resident) { r in
-            withVaList([s, r]) { vfscanf(f, "%ld %ld", $0) }
-        } }) == 2 else { return 0 }
+        var size = 0
+        var resident = 0
+        guard
+            withUnsafeMutablePointer(
+                to: &size,
+                { s in
+                    withUnsafeMutablePointer(to: &resident) { r in
+                        withVaList([s, r]) { vfscanf(f, "%ld %ld", $0) }
+                    }
+                }) == 2
+        else { return 0 }
         return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }

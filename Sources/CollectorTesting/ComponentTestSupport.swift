@@ -25,8 +25,9 @@ public final class RunningService: Sendable {
     public init(_ service: any Service) {
         var logger = Logger(label: "test-service")
         logger.logLevel = .warning
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: service)], gracefulShutdownSignals: [], logger: logger))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: service)], gracefulShutdownSignals: [], logger: logger))
         self.group = group
         task = Task { try await group.run() }
     }

@@ -7,18 +7,30 @@ import OTLP
 public enum FullFieldRequests {
     /// Attributes holding every AnyValue kind, nested arrays and key-value lists included.
     public static func everyValueKind(_ prefix: String) -> [KeyValue] {
-        var s = AnyValue(); s.stringValue = "\(prefix)-héllo ✓"
-        var b = AnyValue(); b.boolValue = true
-        var f = AnyValue(); f.boolValue = false
-        var i = AnyValue(); i.intValue = Int64.min
-        var d = AnyValue(); d.doubleValue = -1234.5678e-9
-        var by = AnyValue(); by.bytesValue = Data([0, 1, 2, 0xFF, 0x80])
-        var inner = AnyValue(); inner.arrayValue.values = [.string("x"), i, d]
-        var arr = AnyValue(); arr.arrayValue.values = [s, b, inner, AnyValue()]
-        var deep = AnyValue(); deep.kvlistValue.values = [attribute("leaf", by), attribute("list", inner)]
-        var kvl = AnyValue(); kvl.kvlistValue.values = [attribute("nested", deep), attribute("n", i), attribute("empty", AnyValue())]
-        var emptyArray = AnyValue(); emptyArray.arrayValue = .init()
-        var emptyList = AnyValue(); emptyList.kvlistValue = .init()
+        var s = AnyValue()
+        s.stringValue = "\(prefix)-héllo ✓"
+        var b = AnyValue()
+        b.boolValue = true
+        var f = AnyValue()
+        f.boolValue = false
+        var i = AnyValue()
+        i.intValue = Int64.min
+        var d = AnyValue()
+        d.doubleValue = -1234.5678e-9
+        var by = AnyValue()
+        by.bytesValue = Data([0, 1, 2, 0xFF, 0x80])
+        var inner = AnyValue()
+        inner.arrayValue.values = [.string("x"), i, d]
+        var arr = AnyValue()
+        arr.arrayValue.values = [s, b, inner, AnyValue()]
+        var deep = AnyValue()
+        deep.kvlistValue.values = [attribute("leaf", by), attribute("list", inner)]
+        var kvl = AnyValue()
+        kvl.kvlistValue.values = [attribute("nested", deep), attribute("n", i), attribute("empty", AnyValue())]
+        var emptyArray = AnyValue()
+        emptyArray.arrayValue = .init()
+        var emptyList = AnyValue()
+        emptyList.kvlistValue = .init()
         return [
             attribute("\(prefix).string", s), attribute("\(prefix).bool", b), attribute("\(prefix).false", f),
             attribute("\(prefix).int", i), attribute("\(prefix).double", d), attribute("\(prefix).bytes", by),

@@ -45,7 +45,9 @@ public enum RandomMetricsRequests {
         m.name = g.pick(names)
         m.unit = g.pick(units)
         if g.chance(0.3) { m.description_p = "What it \"measures\"\\\n" }
-        let temporalities: [Opentelemetry_Proto_Metrics_V1_AggregationTemporality] = [.cumulative, .cumulative, .delta, .unspecified, .UNRECOGNIZED(7)]
+        let temporalities: [Opentelemetry_Proto_Metrics_V1_AggregationTemporality] = [
+            .cumulative, .cumulative, .delta, .unspecified, .UNRECOGNIZED(7),
+        ]
         let n = g.below(5)
         switch g.below(6) {
         case 0:
@@ -76,7 +78,12 @@ public enum RandomMetricsRequests {
                 common(&g, &p.attributes, &p.startTimeUnixNano, &p.timeUnixNano, &p.flags)
                 p.count = UInt64(g.below(10))
                 p.sum = Double(g.below(100))
-                p.quantileValues = [0.5, 0.99].map { q in .with { $0.quantile = q; $0.value = Double(g.below(50)) } }
+                p.quantileValues = [0.5, 0.99].map { q in
+                    .with {
+                        $0.quantile = q
+                        $0.value = Double(g.below(50))
+                    }
+                }
                 return p
             }
         default:
@@ -105,7 +112,10 @@ public enum RandomMetricsRequests {
         p.bucketCounts = (0..<(p.explicitBounds.count + 1 + g.below(3) - 1)).map { _ in UInt64(g.below(9)) }
         p.count = p.bucketCounts.reduce(0, +)
         if g.chance(0.8) { p.sum = Double(g.below(500)) }
-        if g.chance(0.2) { p.min = 0; p.max = 9 }
+        if g.chance(0.2) {
+            p.min = 0
+            p.max = 9
+        }
         if g.chance(0.15) { p.exemplars = [exemplar(&g), exemplar(&g)] }
         return p
     }

@@ -12,7 +12,8 @@ public enum SpanFactory {
     }
 
     /// One resource with `service`, one scope, `traces` traces of `spansPerTrace` spans (the first is the root).
-    public static func request(service: String = "checkout", traces: Int = 1, spansPerTrace: Int = 3, startNanos: UInt64? = nil) -> ExportTraceRequest {
+    public static func request(service: String = "checkout", traces: Int = 1, spansPerTrace: Int = 3, startNanos: UInt64? = nil) -> ExportTraceRequest
+    {
         let start = startNanos ?? UInt64(Date().timeIntervalSince1970 * 1e9)
         var rs = ResourceSpans()
         var kv = KeyValue()

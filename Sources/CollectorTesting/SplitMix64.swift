@@ -1,5 +1,5 @@
-import Foundation
 import CollectorCore
+import Foundation
 
 /// The seeded generator randomized tests use (CollectorCore's ``SeededRandom``), so a failure can be reproduced
 /// from the seed it prints.

@@ -15,8 +15,10 @@ public final class TestCollector: Sendable {
     /// Starts a collector and waits until every receiver protocol in the config is listening.
     /// - Parameter selfTelemetryAddress: where self-telemetry listens; a free loopback port by default (tests run many
     ///   collectors at once), `nil` for none.
-    public init(yaml: String, registry: ComponentRegistry = .builtin, environment: [String: String] = [:],
-                selfTelemetryAddress: String? = "127.0.0.1:0") async throws {
+    public init(
+        yaml: String, registry: ComponentRegistry = .builtin, environment: [String: String] = [:],
+        selfTelemetryAddress: String? = "127.0.0.1:0"
+    ) async throws {
         var config = try CollectorConfig.load(yaml: yaml, environment: environment, registry: registry)
         config.telemetryMetricsAddress = selfTelemetryAddress
         var logger = Logger(label: "test-collector")
@@ -45,7 +47,7 @@ public final class TestCollector: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         guard let text = collector.listening.all[key],
-              let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...])
+            let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...])
         else { throw TestCollectorError.notListening("\(receiver)/\(protocolName)") }
         return (String(text[..<colon]), port)
     }

@@ -57,7 +57,16 @@ struct TestExporter: Exporter, TracesConsumer, MetricsConsumer, LogsConsumer {
         }
     }
 
-    func consume(_ t: ExportTraceRequest) async throws { try check(); try await sink.consume(t) }
-    func consume(_ m: ExportMetricsRequest) async throws { try check(); try await sink.consume(m) }
-    func consume(_ l: ExportLogsRequest) async throws { try check(); try await sink.consume(l) }
+    func consume(_ t: ExportTraceRequest) async throws {
+        try check()
+        try await sink.consume(t)
+    }
+    func consume(_ m: ExportMetricsRequest) async throws {
+        try check()
+        try await sink.consume(m)
+    }
+    func consume(_ l: ExportLogsRequest) async throws {
+        try check()
+        try await sink.consume(l)
+    }
 }

@@ -51,18 +51,24 @@ public final class SpanMetricsConnector: Connector, TracesConsumer, Sendable {
         self.next = next
         self.context = context
         let excluded = Set(config.excludeDimensions)
-        includeDefault = (!excluded.contains("service.name"), !excluded.contains("span.name"), !excluded.contains("span.kind"), !excluded.contains("status.code"))
-        overflowSpans = context.telemetry.counter("otelsink_spanmetrics_overflow_spans_total",
-                                                  help: "Spans counted in the overflow series because dimensions_cache_size was reached.",
-                                                  labels: ["connector": context.id.description])
+        includeDefault = (
+            !excluded.contains("service.name"), !excluded.contains("span.name"), !excluded.contains("span.kind"), !excluded.contains("status.code")
+        )
+        overflowSpans = context.telemetry.counter(
+            "otelsink_spanmetrics_overflow_spans_total",
+            help: "Spans counted in the overflow series because dimensions_cache_size was reached.",
+            labels: ["connector": context.id.description])
     }
 
     public var consumers: SignalConsumers { SignalConsumers(traces: self) }
 
     public func consume(_ request: ExportTraceRequest) async throws {
         let scale = config.unit == .ms ? 1e-6 : 1e-9
-        let buckets = config.buckets, limit = config.dimensionsCacheSize, exemplars = config.exemplars
-        let dimensions = config.dimensions, include = includeDefault
+        let buckets = config.buckets
+        let limit = config.dimensionsCacheSize
+        let exemplars = config.exemplars
+        let dimensions = config.dimensions
+        let include = includeDefault
         // One pass under the lock (a few hundred ns per span): no intermediate array of keys.
         let overflowed = state.withLock { s -> Int in
             var overflowed = 0
@@ -74,11 +80,13 @@ public final class SpanMetricsConnector: Connector, TracesConsumer, Sendable {
                         if !dimensions.isEmpty {
                             dims.reserveCapacity(dimensions.count)
                             for d in dimensions {
-                                dims.append(Self.attribute(d.name, span.attributes) ?? Self.attribute(d.name, rs.resource.attributes) ?? d.defaultValue)
+                                dims.append(
+                                    Self.attribute(d.name, span.attributes) ?? Self.attribute(d.name, rs.resource.attributes) ?? d.defaultValue)
                             }
                         }
-                        let key = Key(service: service, name: include.name ? span.name : "", kind: include.kind ? span.kind.rawValue : -1,
-                                      status: include.status ? span.status.code.rawValue : -1, dimensions: dims)
+                        let key = Key(
+                            service: service, name: include.name ? span.name : "", kind: include.kind ? span.kind.rawValue : -1,
+                            status: include.status ? span.status.code.rawValue : -1, dimensions: dims)
                         let nanos = span.endTimeUnixNano > span.startTimeUnixNano ? span.endTimeUnixNano - span.startTimeUnixNano : 0
                         let value = Double(nanos) * scale
                         var bucket = 0
@@ -93,8 +101,9 @@ public final class SpanMetricsConnector: Connector, TracesConsumer, Sendable {
                             }
                             index = s.entries.index(forKey: newKey)
                             if index == nil {
-                                s.entries[newKey] = Entry(counts: Array(repeating: 0, count: buckets.count + 1),
-                                                          exemplars: exemplars ? Array(repeating: nil, count: buckets.count + 1) : [])
+                                s.entries[newKey] = Entry(
+                                    counts: Array(repeating: 0, count: buckets.count + 1),
+                                    exemplars: exemplars ? Array(repeating: nil, count: buckets.count + 1) : [])
                                 index = s.entries.index(forKey: newKey)
                             }
                         }
@@ -187,7 +196,12 @@ public final class SpanMetricsConnector: Connector, TracesConsumer, Sendable {
     }
 
     func attributes(_ k: Key) -> [KeyValue] {
-        if k.overflow { var kv = KeyValue(); kv.key = "otel.metric.overflow"; kv.value.boolValue = true; return [kv] }
+        if k.overflow {
+            var kv = KeyValue()
+            kv.key = "otel.metric.overflow"
+            kv.value.boolValue = true
+            return [kv]
+        }
         var out: [KeyValue] = []
         if includeDefault.service { out.append(Self.kv("service.name", k.service)) }
         if includeDefault.name { out.append(Self.kv("span.name", k.name)) }
@@ -205,7 +219,8 @@ public final class SpanMetricsConnector: Connector, TracesConsumer, Sendable {
     }
 
     static func kindName(_ kind: Int) -> String {
-        ["SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"][safe: kind] ?? "SPAN_KIND_UNSPECIFIED"
+        ["SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL", "SPAN_KIND_SERVER", "SPAN_KIND_CLIENT", "SPAN_KIND_PRODUCER", "SPAN_KIND_CONSUMER"][
+            safe: kind] ?? "SPAN_KIND_UNSPECIFIED"
     }
 
     static func statusName(_ code: Int) -> String {

@@ -23,7 +23,9 @@ public struct DebugExporterConfig: ComponentConfig, Equatable {
 
     public init(reading r: ConfigReader) {
         let v = r.string("verbosity", default: verbosity.rawValue)
-        if let parsed = Verbosity(rawValue: v) { verbosity = parsed } else {
+        if let parsed = Verbosity(rawValue: v) {
+            verbosity = parsed
+        } else {
             r.report("verbosity", "expected one of basic, normal, detailed; got \"\(v)\"")
         }
     }
@@ -64,7 +66,9 @@ public struct DebugExporter: Exporter, TracesConsumer, MetricsConsumer, LogsCons
                 let service = safe(rs.resource.attributes.stringValue("service.name") ?? "unknown_service")
                 for ss in rs.scopeSpans {
                     for s in ss.spans {
-                        emit("\(service) \(safe(s.name)) trace_id=\(s.traceID.hex) span_id=\(s.spanID.hex) kind=\(s.kind) status=\(s.status.code) duration_ns=\(s.endTimeUnixNano &- s.startTimeUnixNano) attributes=\(s.attributes.count)")
+                        emit(
+                            "\(service) \(safe(s.name)) trace_id=\(s.traceID.hex) span_id=\(s.spanID.hex) kind=\(s.kind) status=\(s.status.code) duration_ns=\(s.endTimeUnixNano &- s.startTimeUnixNano) attributes=\(s.attributes.count)"
+                        )
                     }
                 }
             }

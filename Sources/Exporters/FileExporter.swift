@@ -57,7 +57,9 @@ public struct FileExporterConfig: ComponentConfig, Equatable {
             r.report("path", "must not be empty")
         }
         let formatText = r.string("format", default: format.rawValue)
-        if let parsed = Format(rawValue: formatText) { format = parsed } else {
+        if let parsed = Format(rawValue: formatText) {
+            format = parsed
+        } else {
             r.report("format", "expected json or proto, got \"\(formatText)\"")
         }
         let compression = r.string("compression", default: "none")
@@ -108,8 +110,10 @@ public struct FileExporter: Exporter, TracesConsumer, MetricsConsumer, LogsConsu
     /// - Parameters:
     ///   - now: wall-clock time for backup names and `max_days` (tests pass a fixed one).
     ///   - maxFileBytes: the rotation size in bytes instead of `max_megabytes` (for tests); ignored without rotation.
-    public init(config: FileExporterConfig, logger: Logger, clock: any MonotonicClock = SystemClock(),
-                now: @escaping @Sendable () -> Date = { Date() }, maxFileBytes: Int? = nil) {
+    public init(
+        config: FileExporterConfig, logger: Logger, clock: any MonotonicClock = SystemClock(),
+        now: @escaping @Sendable () -> Date = { Date() }, maxFileBytes: Int? = nil
+    ) {
         self.config = config
         self.logger = logger
         self.clock = clock

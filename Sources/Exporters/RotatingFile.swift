@@ -1,9 +1,10 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file that records are appended to, each with a single write(2) and no user-space buffer, optionally rotated by
@@ -215,7 +216,8 @@ struct BackupNames: Sendable {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         return entries.compactMap { entry -> (name: String, millis: Int64)? in
             guard entry.hasPrefix(prefix), entry.hasSuffix(ext),
-                  entry.utf8.count == prefix.utf8.count + Self.timestampLength + ext.utf8.count else { return nil }
+                entry.utf8.count == prefix.utf8.count + Self.timestampLength + ext.utf8.count
+            else { return nil }
             let stamp = entry.utf8.dropFirst(prefix.utf8.count).prefix(Self.timestampLength)
             guard let millis = Self.parse(Array(stamp), localTime: localTime) else { return nil }
             return (entry, millis)
@@ -276,9 +278,10 @@ struct BackupNames: Sendable {
         ]
         for (offset, separator) in separators where text[offset] != separator { return nil }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              let fraction = number(20..<23),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            let fraction = number(20..<23),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
         var parts = tm()
         parts.tm_year = year - 1900
         parts.tm_mon = month - 1

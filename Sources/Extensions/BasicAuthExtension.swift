@@ -57,7 +57,8 @@ public struct BasicAuthConfig: ComponentConfig, Equatable {
                 report(i + 1, "expected user:hash")
                 continue
             }
-            let user = String(line[..<colon]), secret = String(line[line.index(after: colon)...])
+            let user = String(line[..<colon])
+            let secret = String(line[line.index(after: colon)...])
             if secret.hasPrefix("$2") {
                 guard secret.count == 60 else {
                     report(i + 1, "user \(user): malformed bcrypt hash")
@@ -101,8 +102,9 @@ public final class BasicAuthenticator: Extension, ServerAuthenticator, ClientAut
     static func decode(_ header: String) -> (user: String, password: String)? {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "basic",
-              let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
-              let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") else { return nil }
+            let data = Data(base64Encoded: String(parts[1]).trimmingCharacters(in: .whitespaces)),
+            let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":")
+        else { return nil }
         return (String(text[..<colon]), String(text[text.index(after: colon)...]))
     }
 

@@ -17,7 +17,9 @@ public struct BearerTokenAuthConfig: ComponentConfig, Equatable {
 
     public init(reading r: ConfigReader) {
         header = r.string("header", default: header)
-        if header.isEmpty || header.contains(where: { $0 == ":" || $0 == " " }) { r.report("header", "expected an HTTP header name, got \"\(header)\"") }
+        if header.isEmpty || header.contains(where: { $0 == ":" || $0 == " " }) {
+            r.report("header", "expected an HTTP header name, got \"\(header)\"")
+        }
         scheme = r.string("scheme", default: scheme)
         let token = r.optionalString("token")
         let list = r.contains("tokens") ? r.stringList("tokens") : nil

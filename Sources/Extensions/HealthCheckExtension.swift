@@ -25,7 +25,9 @@ public struct HealthCheckConfig: ComponentConfig, Equatable {
 
     public init(reading r: ConfigReader) {
         let text = r.string("endpoint", default: "localhost:13133")
-        if let e = ListenEndpoint(parsing: text) { endpoint = e } else {
+        if let e = ListenEndpoint(parsing: text) {
+            endpoint = e
+        } else {
             r.report("endpoint", "expected host:port with an IP address or localhost (e.g. \"0.0.0.0:13133\"), got \"\(text)\"")
         }
         path = r.string("path", default: path)
@@ -63,15 +65,18 @@ public struct HealthCheckExtension: Extension {
     public func run() async throws {
         let options = try ListenerOptions(config.listener, applicationProtocols: ["http/1.1"])
         let answer = answerer()
-        let server = try await TCPServer.bind(host: config.endpoint.host, port: config.endpoint.port, drainGrace: .seconds(1),
-                                              options: options, logger: context.logger) { channel in
+        let server = try await TCPServer.bind(
+            host: config.endpoint.host, port: config.endpoint.port, drainGrace: .seconds(1),
+            options: options, logger: context.logger
+        ) { channel in
             try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
             try channel.pipeline.syncOperations.addHandler(HTTPRequestResponder(respond: answer))
         }
         context.announceListening(protocolName: "health", address: server.localAddress)
         await withTaskGroup(of: Void.self) { group in
             if config.checkPipeline {
-                let failures = self.failures, telemetry = context.telemetry
+                let failures = self.failures
+                let telemetry = context.telemetry
                 group.addTask {
                     while !Task.isCancelled {
                         failures.record(failedTotal: Self.exporterFailures(telemetry), at: .now)
@@ -91,14 +96,17 @@ public struct HealthCheckExtension: Extension {
 
     /// What every request gets: the status now, as otelcol's extension writes it.
     func answerer() -> @Sendable (HTTPRequestHead) async -> HTTPAnswer {
-        let config = self.config, status = self.status, failures = self.failures
+        let config = self.config
+        let status = self.status
+        let failures = self.failures
         return { head in
             let target = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
             guard target == config.path else { return .text(.notFound, "not found; the health check is at \(config.path)") }
             guard head.method == .GET || head.method == .HEAD else { return .text(.methodNotAllowed, "use GET") }
             var phase = status.current
             if config.checkPipeline, case .ready = phase,
-               failures.failingSeconds(at: .now) > config.exporterFailureThreshold {
+                failures.failingSeconds(at: .now) > config.exporterFailureThreshold
+            {
                 phase = .starting
             }
             return Self.answer(phase, config: config)
@@ -110,8 +118,9 @@ public struct HealthCheckExtension: Extension {
             if let body = config.unhealthyBody {
                 return HTTPAnswer(status: .serviceUnavailable, contentType: "text/plain; charset=utf-8", body: Array(body.utf8))
             }
-            return HTTPAnswer(status: .serviceUnavailable, contentType: "application/json",
-                              body: Array(#"{"status":"Server not available","upSince":"0001-01-01T00:00:00Z","uptime":""}"#.utf8))
+            return HTTPAnswer(
+                status: .serviceUnavailable, contentType: "application/json",
+                body: Array(#"{"status":"Server not available","upSince":"0001-01-01T00:00:00Z","uptime":""}"#.utf8))
         }
         if let body = config.healthyBody {
             return HTTPAnswer(status: .ok, contentType: "text/plain; charset=utf-8", body: Array(body.utf8))

@@ -36,7 +36,9 @@ public struct FileStorageConfig: ComponentConfig, Equatable {
         fsync = r.bool("fsync", default: fsync)
         createDirectory = r.bool("create_directory", default: createDirectory)
         let permissions = r.string("directory_permissions", default: "0750")
-        if let p = UInt16(permissions, radix: 8), p <= 0o7777 { directoryPermissions = p } else {
+        if let p = UInt16(permissions, radix: 8), p <= 0o7777 {
+            directoryPermissions = p
+        } else {
             r.report("directory_permissions", "expected octal permissions such as \"0750\", got \"\(permissions)\"")
         }
         recreate = r.bool("recreate", default: recreate)
@@ -47,8 +49,10 @@ public struct FileStorageConfig: ComponentConfig, Equatable {
         _ = c.optionalString("directory")
         _ = c.int("max_transaction_size", default: 65536, range: 0...Int.max)
         _ = c.bool("cleanup_on_start", default: false)
-        compaction.reboundNeededThresholdMiB = c.int("rebound_needed_threshold_mib", default: compaction.reboundNeededThresholdMiB, range: 1...(1 << 30))
-        compaction.reboundTriggerThresholdMiB = c.int("rebound_trigger_threshold_mib", default: compaction.reboundTriggerThresholdMiB, range: 0...(1 << 30))
+        compaction.reboundNeededThresholdMiB = c.int(
+            "rebound_needed_threshold_mib", default: compaction.reboundNeededThresholdMiB, range: 1...(1 << 30))
+        compaction.reboundTriggerThresholdMiB = c.int(
+            "rebound_trigger_threshold_mib", default: compaction.reboundTriggerThresholdMiB, range: 0...(1 << 30))
         compaction.checkInterval = c.duration("check_interval", default: compaction.checkInterval, minimum: .milliseconds(100))
 
         var isDirectory: ObjCBool = false

@@ -17,17 +17,19 @@ public final class FileStorageExtension: StorageExtension {
         self.config = config
         self.context = context
         if config.createDirectory {
-            try FileManager.default.createDirectory(atPath: config.directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: NSNumber(value: config.directoryPermissions)])
+            try FileManager.default.createDirectory(
+                atPath: config.directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: NSNumber(value: config.directoryPermissions)])
         }
     }
 
     /// The file name of a queue: kind, owner and name, with anything but letters, digits, `-` and `_` turned into `_`.
     static func fileName(owner: ComponentID, kind: ComponentKind, name: String) -> String {
         let raw = [kind.rawValue, owner.type, owner.name ?? "", name].filter { !$0.isEmpty }.joined(separator: "_")
-        return String(raw.unicodeScalars.map { s -> Character in
-            (("0"..."9").contains(s) || ("a"..."z").contains(s) || ("A"..."Z").contains(s) || s == "-" || s == "_") ? Character(s) : "_"
-        })
+        return String(
+            raw.unicodeScalars.map { s -> Character in
+                (("0"..."9").contains(s) || ("a"..."z").contains(s) || ("A"..."Z").contains(s) || s == "-" || s == "_") ? Character(s) : "_"
+            })
     }
 
     public func openQueue(owner: ComponentID, kind: ComponentKind, name: String) throws -> any DurableQueueStore {
@@ -46,8 +48,12 @@ public final class FileStorageExtension: StorageExtension {
         do {
             try file.compact()
             let after = (try? file.pageCounts()).map { $0.total * $0.pageSize } ?? 0
-            context.logger.info("compacted the queue file", metadata: ["file": "\(file.path)", "trigger": "\(why)", "bytes_before": "\(before)",
-                                                                       "bytes_after": "\(after)"])
+            context.logger.info(
+                "compacted the queue file",
+                metadata: [
+                    "file": "\(file.path)", "trigger": "\(why)", "bytes_before": "\(before)",
+                    "bytes_after": "\(after)",
+                ])
         } catch {
             context.logger.warning("compacting the queue file failed", metadata: ["file": "\(file.path)", "error": "\(error)"])
         }
@@ -58,7 +64,8 @@ public final class FileStorageExtension: StorageExtension {
         let mib = 1 << 20
         for file in files.withLock({ $0 }) {
             guard let pages = try? file.pageCounts() else { continue }
-            let size = pages.total * pages.pageSize, used = (pages.total - pages.free) * pages.pageSize
+            let size = pages.total * pages.pageSize
+            let used = (pages.total - pages.free) * pages.pageSize
             if size > config.compaction.reboundNeededThresholdMiB * mib && used < config.compaction.reboundTriggerThresholdMiB * mib {
                 compact(file, why: "on_rebound")
             }

@@ -68,13 +68,14 @@ final class SQLiteQueueFile: DurableQueueStore {
         // log (and, with fsync, syncs only it), instead of syncing a rollback journal and the database file.
         try database.writeWithoutTransaction { db in _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
         try database.write { db in
-            try db.execute(sql: """
-                CREATE TABLE IF NOT EXISTS queue (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    signal TEXT NOT NULL,
-                    items INTEGER NOT NULL,
-                    body BLOB NOT NULL)
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS queue (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        signal TEXT NOT NULL,
+                        items INTEGER NOT NULL,
+                        body BLOB NOT NULL)
+                    """)
         }
         return database
     }
@@ -93,11 +94,13 @@ final class SQLiteQueueFile: DurableQueueStore {
         }
         guard moved else { return }
         if suffix == "corrupt" {
-            logger.error("the queue file is damaged; moved it aside and starting with an empty queue (what it held is not delivered)",
-                         metadata: ["file": "\(path)", "moved_to": "\(path).\(suffix)-\(stamp)", "cause": "\(reason)"])
+            logger.error(
+                "the queue file is damaged; moved it aside and starting with an empty queue (what it held is not delivered)",
+                metadata: ["file": "\(path)", "moved_to": "\(path).\(suffix)-\(stamp)", "cause": "\(reason)"])
         } else {
-            logger.warning("moved the queue file aside and starting with an empty queue",
-                           metadata: ["file": "\(path)", "moved_to": "\(path).\(suffix)-\(stamp)", "cause": "\(reason)"])
+            logger.warning(
+                "moved the queue file aside and starting with an empty queue",
+                metadata: ["file": "\(path)", "moved_to": "\(path).\(suffix)-\(stamp)", "cause": "\(reason)"])
         }
     }
 
@@ -135,7 +138,10 @@ final class SQLiteQueueFile: DurableQueueStore {
                     b.writing = false
                     return nil
                 }
-                defer { b.inserts = []; b.deletes = [] }
+                defer {
+                    b.inserts = []
+                    b.deletes = []
+                }
                 return b
             }
             guard let taken else { return }
@@ -184,8 +190,10 @@ final class SQLiteQueueFile: DurableQueueStore {
     /// Pages in the file, and how many of them are free.
     func pageCounts() throws -> (total: Int, free: Int, pageSize: Int) {
         try database.read { db in
-            (try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0, try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0,
-             try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096)
+            (
+                try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0, try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0,
+                try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+            )
         }
     }
 

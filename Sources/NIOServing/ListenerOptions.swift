@@ -10,8 +10,10 @@ public struct ListenerOptions: Sendable {
     /// The TLS context every connection starts with; nil: cleartext.
     public var tls: TLSServerContext?
 
-    public init(maxConnections: Int, headerTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(60),
-                writeTimeout: TimeAmount = .seconds(30), tls: TLSServerContext? = nil) {
+    public init(
+        maxConnections: Int, headerTimeout: TimeAmount = .seconds(10), idleTimeout: TimeAmount = .seconds(60),
+        writeTimeout: TimeAmount = .seconds(30), tls: TLSServerContext? = nil
+    ) {
         self.maxConnections = maxConnections
         self.headerTimeout = headerTimeout
         self.idleTimeout = idleTimeout

@@ -45,8 +45,9 @@ public final class TCPServer: Sendable {
                 // Out of descriptors (EMFILE/ENFILE) or another accept error: wait a moment instead of retrying
                 // at once, which would spin a core.
                 server.eventLoop.makeCompletedFuture {
-                    try server.pipeline.syncOperations.addHandler(AcceptBackoffHandler(
-                        shouldForwardIOErrorCaught: false, backoffProvider: { _ in .milliseconds(250) }))
+                    try server.pipeline.syncOperations.addHandler(
+                        AcceptBackoffHandler(
+                            shouldForwardIOErrorCaught: false, backoffProvider: { _ in .milliseconds(250) }))
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

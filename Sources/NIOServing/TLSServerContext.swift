@@ -47,8 +47,10 @@ public final class TLSServerContext: Sendable {
                 throw TLSSetupError("cannot read the \(what) \(path): \(error.localizedDescription)")
             }
         }
-        return [try read(s.certFile, "certificate"), try read(s.keyFile, "private key"),
-                try s.clientCAFile.map { try read($0, "client CA") } ?? Data()]
+        return [
+            try read(s.certFile, "certificate"), try read(s.keyFile, "private key"),
+            try s.clientCAFile.map { try read($0, "client CA") } ?? Data(),
+        ]
     }
 
     private static func makeContext(_ s: TLSServerSettings, _ alpn: [String], _ files: [Data]) throws -> NIOSSLContext {

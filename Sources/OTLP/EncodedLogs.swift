@@ -190,8 +190,9 @@ private struct LogsIndexer {
                 let value = try r.lengthDelimited()
                 record.value = value
                 if let text = try OTLPCommonWire.anyValue(buffer, value, depth: 4),
-                   text.upperBound == value.upperBound,
-                   text.lowerBound - value.lowerBound == 1 + ProtobufWireReader.varintSize(UInt64(text.count)) {
+                    text.upperBound == value.upperBound,
+                    text.lowerBound - value.lowerBound == 1 + ProtobufWireReader.varintSize(UInt64(text.count))
+                {
                     record.stringValue = text
                 }
             case (6, .lengthDelimited): try OTLPCommonWire.keyValue(buffer, try r.lengthDelimited(), depth: 4)

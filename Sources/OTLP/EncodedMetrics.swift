@@ -222,7 +222,9 @@ private struct MetricsIndexer {
 
     /// `ResourceMetrics` or `ScopeMetrics`, which share their shape: 1 the `Resource` or `InstrumentationScope`,
     /// 2 the repeated `ScopeMetrics` or `Metric`, 3 the schema URL. Indexes the children; returns the other two.
-    private mutating func envelope(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, ofResource: Bool) throws(Unreadable) -> (Range<Int>?, Range<Int>) {
+    private mutating func envelope(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, ofResource: Bool) throws(Unreadable) -> (
+        Range<Int>?, Range<Int>
+    ) {
         var head: Range<Int>?
         var schemaURL = range.lowerBound..<range.lowerBound
         var seen: UInt32 = 0
@@ -246,8 +248,9 @@ private struct MetricsIndexer {
 
     private mutating func metric(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) {
         let none = range.lowerBound..<range.lowerBound
-        var entry = EncodedMetrics.MetricEntry(body: range, name: none, description: none, unit: none, kind: .none, temporality: 0,
-                                               isMonotonic: false, points: points.count..<points.count)
+        var entry = EncodedMetrics.MetricEntry(
+            body: range, name: none, description: none, unit: none, kind: .none, temporality: 0,
+            isMonotonic: false, points: points.count..<points.count)
         var seen: UInt32 = 0
         try Reader.forEachField(buffer, range) { number, type, r throws(Unreadable) in
             try Self.once(number, &seen, singular: Singular.metric)
@@ -270,7 +273,9 @@ private struct MetricsIndexer {
     }
 
     /// `Gauge` (5), `Sum` (7), `Histogram` (9), `ExponentialHistogram` (10) or `Summary` (11).
-    private mutating func data(_ field: UInt64, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, into entry: inout EncodedMetrics.MetricEntry) throws(Unreadable) {
+    private mutating func data(_ field: UInt64, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, into entry: inout EncodedMetrics.MetricEntry)
+        throws(Unreadable)
+    {
         switch field {
         case 5: entry.kind = .gauge
         case 7: entry.kind = .sum
@@ -305,14 +310,17 @@ private struct MetricsIndexer {
     /// A data point of a metric of `kind`: `NumberDataPoint` (gauge, sum), `HistogramDataPoint`,
     /// `ExponentialHistogramDataPoint` or `SummaryDataPoint`. Exponential histogram and summary points are only
     /// validated (their consumers decode them); the others also give their scalar fields.
-    private static func point(_ kind: EncodedMetrics.DataKind, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable) -> EncodedMetrics.PointEntry {
+    private static func point(_ kind: EncodedMetrics.DataKind, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable)
+        -> EncodedMetrics.PointEntry
+    {
         // Where each kind keeps its attributes, its highest field number, and its singular fields.
-        let (attributesField, lastField, singular): (UInt64, UInt64, UInt32) = switch kind {
-        case .histogram: (9, 12, Singular.histogramPoint)
-        case .exponentialHistogram: (1, 14, Singular.exponentialHistogramPoint)
-        case .summary: (7, 8, Singular.summaryPoint)
-        default: (7, 8, Singular.numberPoint)
-        }
+        let (attributesField, lastField, singular): (UInt64, UInt64, UInt32) =
+            switch kind {
+            case .histogram: (9, 12, Singular.histogramPoint)
+            case .exponentialHistogram: (1, 14, Singular.exponentialHistogramPoint)
+            case .summary: (7, 8, Singular.summaryPoint)
+            default: (7, 8, Singular.numberPoint)
+            }
         var p = EncodedMetrics.PointEntry(body: range)
         var seen: UInt32 = 0
         var attributes = Attributes()

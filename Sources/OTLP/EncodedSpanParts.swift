@@ -58,7 +58,8 @@ public struct EncodedSpanParts: Sendable, Equatable {
             do throws(ProtobufWireReader.Unreadable) {
                 try ProtobufWireReader.forEachField(bytes, 0..<bytes.count) { number, type, r throws(ProtobufWireReader.Unreadable) in
                     guard number == 9, type == .lengthDelimited else { throw ProtobufWireReader.Unreadable() }
-                    var key: Range<Int>?, value: Range<Int>?
+                    var key: Range<Int>?
+                    var value: Range<Int>?
                     try ProtobufWireReader.forEachField(bytes, try r.lengthDelimited()) { n, t, inner throws(ProtobufWireReader.Unreadable) in
                         switch (n, t) {
                         case (1, .lengthDelimited):
@@ -72,9 +73,11 @@ public struct EncodedSpanParts: Sendable, Equatable {
                         }
                         return true
                     }
-                    out.append((
-                        key.map { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0]), as: UTF8.self) } ?? "",
-                        value.map { Data(UnsafeRawBufferPointer(rebasing: bytes[$0])) } ?? Data()))
+                    out.append(
+                        (
+                            key.map { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0]), as: UTF8.self) } ?? "",
+                            value.map { Data(UnsafeRawBufferPointer(rebasing: bytes[$0])) } ?? Data()
+                        ))
                     return true
                 }
             } catch {

@@ -62,7 +62,9 @@ enum OTLPCommonWire {
 
     /// `KeyValue`: returns its key and, when its value is a string, the string's range.
     @discardableResult
-    static func keyValue(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int) throws(Unreadable) -> (key: Range<Int>, stringValue: Range<Int>?) {
+    static func keyValue(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int) throws(Unreadable) -> (
+        key: Range<Int>, stringValue: Range<Int>?
+    ) {
         guard depth < maxDepth else { throw Unreadable() }
         var key = range.lowerBound..<range.lowerBound
         var value: Range<Int>?

@@ -135,7 +135,8 @@ public enum OTLPJSON {
                     break
                 }
             }
-            let single = [UInt8(ascii: "{")] + source[member.keyRange] + [UInt8(ascii: ":")]
+            let single =
+                [UInt8(ascii: "{")] + source[member.keyRange] + [UInt8(ascii: ":")]
                 + rewriter.render(member.node.range) + [UInt8(ascii: "}")]
             guard let memberError = decodingError(single, as: kind.messageType) else { continue }
             guard let field else {
@@ -147,7 +148,8 @@ public enum OTLPJSON {
                 return OTLPJSONError(path: memberPath, message: reason(for: memberError))
             case (_, .array(let elements)):
                 for (index, element) in elements.enumerated() {
-                    let singleElement = [UInt8(ascii: "{")] + source[member.keyRange] + [UInt8(ascii: ":"), UInt8(ascii: "[")]
+                    let singleElement =
+                        [UInt8(ascii: "{")] + source[member.keyRange] + [UInt8(ascii: ":"), UInt8(ascii: "[")]
                         + rewriter.render(element.range) + [UInt8(ascii: "]"), UInt8(ascii: "}")]
                     guard let elementError = decodingError(singleElement, as: kind.messageType) else { continue }
                     return OTLPJSONError(
@@ -353,7 +355,8 @@ struct OTLPJSONRewriter {
             // Unpadded lengths (22, 11) must hold a non-hex character, so a malformed hex ID is not read as base64.
             let unpadded = text.count == 22 || text.count == 11
             if [24, 22, 12, 11].contains(text.count), !unpadded || text.contains(where: { JSONText.hexDigitValue($0) == nil }),
-               let raw = OTLPJSONBytes.decodeBase64(text), raw.count == 16 || raw.count == 8 {
+                let raw = OTLPJSONBytes.decodeBase64(text), raw.count == 16 || raw.count == 8
+            {
                 OTLPJSON.countBase64ID()
                 OTLPJSONBytes.appendBase64(of: raw, to: &replacement)
                 break

@@ -8,7 +8,10 @@ struct ProtobufWireReader {
     struct Unreadable: Error {}
 
     enum WireType: UInt8 {
-        case varint = 0, fixed64 = 1, lengthDelimited = 2, fixed32 = 5
+        case varint = 0
+        case fixed64 = 1
+        case lengthDelimited = 2
+        case fixed32 = 5
     }
 
     let buffer: UnsafeRawBufferPointer
@@ -119,7 +122,8 @@ struct ProtobufWireReader {
 
     /// Bytes a varint encoding of `value` takes.
     static func varintSize(_ value: UInt64) -> Int {
-        var v = value, n = 1
+        var v = value
+        var n = 1
         while v >= 0x80 {
             v >>= 7
             n += 1
@@ -150,7 +154,8 @@ func isValidUTF8(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool 
         guard i < end else { return true }
         // A short ASCII tail: the last eight bytes cover it, and overlap bytes already checked.
         if end - i < 8, end - range.lowerBound >= 8,
-           buffer.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+            buffer.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self) & 0x8080_8080_8080_8080 == 0
+        {
             return true
         }
         let b0 = buffer[i]

@@ -1,9 +1,10 @@
 import CollectorCore
 import Dispatch
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Says which backends the `loadbalancing` exporter sends to, as `host:port` endpoints.
@@ -42,8 +43,10 @@ public struct DNSResolver: BackendResolver {
     public let timeout: Duration
     let lookup: Lookup
 
-    public init(hostname: String, port: Int = 4317, interval: Duration = .seconds(5), timeout: Duration = .seconds(1),
-                lookup: @escaping Lookup = DNSResolver.systemLookup) {
+    public init(
+        hostname: String, port: Int = 4317, interval: Duration = .seconds(5), timeout: Duration = .seconds(1),
+        lookup: @escaping Lookup = DNSResolver.systemLookup
+    ) {
         self.hostname = hostname
         self.port = port
         self.lookupInterval = interval
@@ -89,9 +92,9 @@ public struct DNSResolver: BackendResolver {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         #if canImport(Glibc)
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         #else
-        hints.ai_socktype = SOCK_STREAM
+            hints.ai_socktype = SOCK_STREAM
         #endif
         var result: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(hostname, nil, &hints, &result)

@@ -112,7 +112,13 @@ public final class CircuitBreaker: Sendable {
     private func transition(_ s: inout Inner, to new: State) {
         let old = s.state
         s.state = new
-        let name: (State) -> String = { switch $0 { case .closed: "closed"; case .open: "open"; case .halfOpen: "half-open" } }
+        let name: (State) -> String = {
+            switch $0 {
+            case .closed: "closed"
+            case .open: "open"
+            case .halfOpen: "half-open"
+            }
+        }
         logger.warning("circuit breaker \(name(old)) → \(name(new))", metadata: ["consecutive_failures": "\(s.consecutiveFailures)"])
     }
 }

@@ -17,9 +17,11 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
     /// - Parameters:
     ///   - connect: runs the upstream's connections until `disconnect` is called.
     /// - Throws: when the persistent queue's storage cannot be opened or read.
-    init(upstream: any UpstreamSender, queue settings: SendingQueueSettings, retry: RetryPolicy, breaker: CircuitBreakerSettings,
-         context: ComponentContext,
-         connect: @escaping @Sendable () async throws -> Void, disconnect: @escaping @Sendable () async -> Void) throws {
+    init(
+        upstream: any UpstreamSender, queue settings: SendingQueueSettings, retry: RetryPolicy, breaker: CircuitBreakerSettings,
+        context: ComponentContext,
+        connect: @escaping @Sendable () async throws -> Void, disconnect: @escaping @Sendable () async -> Void
+    ) throws {
         self.context = context
         self.upstream = upstream
         self.connect = connect
@@ -27,8 +29,9 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
         let telemetry = ForwardingTelemetry(context: context)
         self.telemetry = telemetry
         let store = try settings.storage.map { try context.extensions.storage($0).openQueue(owner: context.id, kind: .exporter, name: "queue") }
-        let queue = SendingQueue(settings: settings, retry: retry, breaker: breaker, sender: upstream, clock: context.clock,
-                                 logger: context.logger, store: store, report: telemetry.record)
+        let queue = SendingQueue(
+            settings: settings, retry: retry, breaker: breaker, sender: upstream, clock: context.clock,
+            logger: context.logger, store: store, report: telemetry.record)
         self.queue = queue
         telemetry.registerQueueGauges(breakerEnabled: breaker.enabled) { queue }
         try queue.restore()
@@ -74,7 +77,8 @@ public final class ForwardingExporter: Exporter, TracesConsumer, MetricsConsumer
     /// persistent one for the next start. Cancellation (a failed start of another component) ends it at once.
     public func run() async throws {
         let queue = self.queue
-        let connect = self.connect, disconnect = self.disconnect
+        let connect = self.connect
+        let disconnect = self.disconnect
         let logger = context.logger
         await withDiscardingTaskGroup { group in
             group.addTask { try? await connect() }

@@ -14,7 +14,8 @@ struct ForwardingTelemetry: Sendable {
         registry = context.telemetry
         exporter = context.id
         let labels: TelemetryLabels = ["exporter": context.id.description]
-        var enqueueFailed: [Signal: TelemetryCounter] = [:], dropped: [Signal: TelemetryCounter] = [:]
+        var enqueueFailed: [Signal: TelemetryCounter] = [:]
+        var dropped: [Signal: TelemetryCounter] = [:]
         var delivery: [Signal: PipelineTelemetry.ExporterCounters] = [:]
         for (signal, noun) in [(Signal.traces, "spans"), (.metrics, "metric_points"), (.logs, "log_records")] {
             enqueueFailed[signal] = context.telemetry.counter(
@@ -60,8 +61,10 @@ struct ForwardingTelemetry: Sendable {
             Double(queue()?.capacity ?? 0)
         }
         if breakerEnabled {
-            registry.gauge("otelsink_exporter_circuit_state", help: "The upstream's circuit breaker: 0 closed, 1 half-open, 2 open.",
-                           labels: labels) { queue()?.breaker.state.gaugeValue ?? 0 }
+            registry.gauge(
+                "otelsink_exporter_circuit_state", help: "The upstream's circuit breaker: 0 closed, 1 half-open, 2 open.",
+                labels: labels
+            ) { queue()?.breaker.state.gaugeValue ?? 0 }
         }
     }
 }

@@ -19,14 +19,16 @@ final class GRPCUpstream: UpstreamSender {
         self.credentials = credentials
         let hostText = config.host.contains(":") ? "[\(config.host)]" : config.host
         let authority = config.tls.insecure ? "\(hostText):\(config.port)" : (config.tls.serverNameOverride ?? "\(hostText):\(config.port)")
-        client = try OTLPGRPCClient(settings: .init(
-            host: config.host, port: config.port, authority: authority,
-            tls: config.tls.insecure ? nil : config.tls,
-            timeout: config.timeout,
-            keepalive: .init(time: .nanoseconds(Self.nanos(config.keepaliveTime)), timeout: .nanoseconds(Self.nanos(config.keepaliveTimeout)),
-                             permitWithoutStream: config.permitWithoutStream),
-            gzip: config.compression == .gzip,
-            headers: config.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        client = try OTLPGRPCClient(
+            settings: .init(
+                host: config.host, port: config.port, authority: authority,
+                tls: config.tls.insecure ? nil : config.tls,
+                timeout: config.timeout,
+                keepalive: .init(
+                    time: .nanoseconds(Self.nanos(config.keepaliveTime)), timeout: .nanoseconds(Self.nanos(config.keepaliveTimeout)),
+                    permitWithoutStream: config.permitWithoutStream),
+                gzip: config.compression == .gzip,
+                headers: config.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
     }
 
     static func nanos(_ d: Duration) -> Int64 {

@@ -62,11 +62,13 @@ final class HTTPUpstream: UpstreamSender {
             }
             let status = Int(response.status.code)
             let message = Self.message(Array(answer.readableBytesView), contentType: response.headers.first(name: "content-type"))
-            let verdict = UpstreamAnswer.http(status: status, retryAfter: response.headers.first(name: "retry-after"),
-                                              message: message.map { "\($0) (upstream \(url))" } ?? "upstream \(url)")
+            let verdict = UpstreamAnswer.http(
+                status: status, retryAfter: response.headers.first(name: "retry-after"),
+                message: message.map { "\($0) (upstream \(url))" } ?? "upstream \(url)")
             if case .delivered = verdict {
-                let (rejected, partialMessage) = Self.partialSuccess(Array(answer.readableBytesView), signal: request.signal,
-                                                                     json: response.headers.first(name: "content-type")?.contains("json") == true)
+                let (rejected, partialMessage) = Self.partialSuccess(
+                    Array(answer.readableBytesView), signal: request.signal,
+                    json: response.headers.first(name: "content-type")?.contains("json") == true)
                 return .delivered(rejected: rejected, message: partialMessage)
             }
             return verdict

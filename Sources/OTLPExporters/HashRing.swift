@@ -41,7 +41,8 @@ public struct HashRing: Sendable, Equatable {
 
     public func owner(ofHash h: UInt64) -> Int? {
         guard !points.isEmpty else { return nil }
-        var low = 0, high = points.count
+        var low = 0
+        var high = points.count
         while low < high {
             let mid = (low + high) / 2
             if points[mid] < h { low = mid + 1 } else { high = mid }

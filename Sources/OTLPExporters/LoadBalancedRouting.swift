@@ -22,7 +22,8 @@ enum LoadBalancedRouting {
                 }
                 for scopeIndex in resource.scopes {
                     for spanIndex in traces.scopes[scopeIndex].spans {
-                        owners[spanIndex] = resourceOwner
+                        owners[spanIndex] =
+                            resourceOwner
                             ?? ring.owner(of: UnsafeRawBufferPointer(rebasing: buffer[traces.spans[spanIndex].traceID])) ?? 0
                     }
                 }
@@ -46,8 +47,13 @@ enum LoadBalancedRouting {
             groups[backend, default: ExportMetricsRequest()].resourceMetrics.append(rm)
         }
         if groups.count == 1, let (backend, _) = groups.first {
-            return [RoutedPart(backend: backend, request: OutgoingRequest(signal: .metrics, bytes: try metrics.serializedBytes(),
-                                                                          items: metrics.dataPointCount))]
+            return [
+                RoutedPart(
+                    backend: backend,
+                    request: OutgoingRequest(
+                        signal: .metrics, bytes: try metrics.serializedBytes(),
+                        items: metrics.dataPointCount))
+            ]
         }
         return try groups.sorted { $0.key < $1.key }.map { backend, part in
             RoutedPart(backend: backend, request: OutgoingRequest(signal: .metrics, bytes: try part.serializedBytes(), items: part.dataPointCount))
@@ -58,11 +64,12 @@ enum LoadBalancedRouting {
         guard !ring.isEmpty else { return [] }
         var groups: [Int: ExportLogsRequest] = [:]
         for rl in logs.resourceLogs {
-            let resourceOwner: Int? = switch key {
-            case .traceID: nil
-            case .service: ring.owner(of: serviceKey(rl.resource))
-            case .resource: ring.owner(of: resourceKey(rl.resource))
-            }
+            let resourceOwner: Int? =
+                switch key {
+                case .traceID: nil
+                case .service: ring.owner(of: serviceKey(rl.resource))
+                case .resource: ring.owner(of: resourceKey(rl.resource))
+                }
             if let resourceOwner {
                 groups[resourceOwner, default: ExportLogsRequest()].resourceLogs.append(rl)
                 continue

@@ -57,13 +57,17 @@ public final class LoadBalancingExporter: Exporter, TracesConsumer, MetricsConsu
         telemetry = ForwardingTelemetry(context: context)
         let name = self.resolver.name
         resolutions = [
-            true: context.telemetry.counter("otelcol_loadbalancer_num_resolutions_total", help: "Number of times the resolver was asked for backends.",
-                                            labels: ["exporter": context.id.description, "resolver": name, "success": "true"]),
-            false: context.telemetry.counter("otelcol_loadbalancer_num_resolutions_total", help: "Number of times the resolver was asked for backends.",
-                                             labels: ["exporter": context.id.description, "resolver": name, "success": "false"]),
+            true: context.telemetry.counter(
+                "otelcol_loadbalancer_num_resolutions_total", help: "Number of times the resolver was asked for backends.",
+                labels: ["exporter": context.id.description, "resolver": name, "success": "true"]),
+            false: context.telemetry.counter(
+                "otelcol_loadbalancer_num_resolutions_total", help: "Number of times the resolver was asked for backends.",
+                labels: ["exporter": context.id.description, "resolver": name, "success": "false"]),
         ]
-        context.telemetry.gauge("otelcol_loadbalancer_num_backends", help: "Current number of backends in use.",
-                                labels: ["exporter": context.id.description, "resolver": name]) { [weak self] in
+        context.telemetry.gauge(
+            "otelcol_loadbalancer_num_backends", help: "Current number of backends in use.",
+            labels: ["exporter": context.id.description, "resolver": name]
+        ) { [weak self] in
             Double(self?.state.withLock { $0.backends.count } ?? 0)
         }
     }
@@ -90,7 +94,8 @@ public final class LoadBalancingExporter: Exporter, TracesConsumer, MetricsConsu
         for (backend, request) in parts {
             do { try await backend.queue.submit(request) } catch {
                 if rerouting && backend.queue.isHandingOff,
-                   let again = try? routed({ try LoadBalancedRouting.route(request, key: key(for: request.signal), ring: $0) }) {
+                    let again = try? routed({ try LoadBalancedRouting.route(request, key: key(for: request.signal), ring: $0) })
+                {
                     do {
                         try await submit(again, rerouting: false)
                         continue
@@ -150,8 +155,10 @@ public final class LoadBalancingExporter: Exporter, TracesConsumer, MetricsConsu
         let outcomes = outcome
         var logger = context.logger
         logger[metadataKey: "backend"] = "\(endpoint)"
-        let queue = SendingQueue(settings: settings.queue, retry: settings.retry, breaker: settings.circuitBreaker, sender: upstream,
-                                 clock: context.clock, logger: logger) { report in
+        let queue = SendingQueue(
+            settings: settings.queue, retry: settings.retry, breaker: settings.circuitBreaker, sender: upstream,
+            clock: context.clock, logger: logger
+        ) { report in
             telemetry.record(report)
             switch report.outcome {
             case .delivered: outcomes[true]?.add(1)
@@ -206,10 +213,12 @@ public final class LoadBalancingExporter: Exporter, TracesConsumer, MetricsConsu
             return true
         }
         guard installed else { return }
-        context.logger.info("backends changed", metadata: [
-            "backends": "\(endpoints.sorted().joined(separator: ","))", "added": "\(started.map(\.endpoint).joined(separator: ","))",
-            "removed": "\(retired.map(\.endpoint).joined(separator: ","))",
-        ])
+        context.logger.info(
+            "backends changed",
+            metadata: [
+                "backends": "\(endpoints.sorted().joined(separator: ","))", "added": "\(started.map(\.endpoint).joined(separator: ","))",
+                "removed": "\(retired.map(\.endpoint).joined(separator: ","))",
+            ])
         for b in retired {
             b.queue.beginHandoff()
             b.retire.finish()
@@ -228,7 +237,8 @@ public final class LoadBalancingExporter: Exporter, TracesConsumer, MetricsConsu
         client.close()
         let leftovers = backend.queue.takeLeftovers()
         guard !leftovers.isEmpty else { return }
-        var moved = 0, lost = 0
+        var moved = 0
+        var lost = 0
         for request in leftovers {
             do {
                 let parts = try routed { try LoadBalancedRouting.route(request, key: key(for: request.signal), ring: $0) }
@@ -239,9 +249,11 @@ public final class LoadBalancingExporter: Exporter, TracesConsumer, MetricsConsu
                 telemetry.record(DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "\(error)"))
             }
         }
-        context.logger.info("routed a removed backend's data to the others", metadata: [
-            "backend": "\(backend.endpoint)", "items_moved": "\(moved)", "items_dropped": "\(lost)",
-        ])
+        context.logger.info(
+            "routed a removed backend's data to the others",
+            metadata: [
+                "backend": "\(backend.endpoint)", "items_moved": "\(moved)", "items_dropped": "\(lost)",
+            ])
     }
 
     private func key(for signal: Signal) -> RoutingKey {
@@ -267,8 +279,9 @@ public final class LoadBalancingExporter: Exporter, TracesConsumer, MetricsConsu
             } catch {
                 resolutions[false]?.add(1)
                 if !failedBefore {
-                    context.logger.warning("resolving backends failed; keeping the current ones",
-                                           metadata: ["resolver": "\(resolver.name)", "error": "\(error)"])
+                    context.logger.warning(
+                        "resolving backends failed; keeping the current ones",
+                        metadata: ["resolver": "\(resolver.name)", "error": "\(error)"])
                 }
                 failedBefore = true
             }
@@ -289,7 +302,11 @@ public final class LoadBalancingExporter: Exporter, TracesConsumer, MetricsConsu
             }
             let resolving = Task { await self.resolveLoop() }
             group.addTask {
-                await withTaskCancellationHandler { await resolving.value } onCancel: { resolving.cancel() }
+                await withTaskCancellationHandler {
+                    await resolving.value
+                } onCancel: {
+                    resolving.cancel()
+                }
             }
             for await event in events {
                 guard case .start(let backend) = event else { break }

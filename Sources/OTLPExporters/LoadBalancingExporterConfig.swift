@@ -31,7 +31,8 @@ public struct LoadBalancingExporterConfig: ComponentConfig, Equatable {
         if !p.contains("otlp") { r.report("protocol", "is required: protocol.otlp holds the otlp exporter's settings used for each backend") }
         backend = OTLPGRPCExporterConfig(reading: p.child("otlp"), backendTemplate: true)
         if backend.queue.storage != nil {
-            p.child("otlp").child("sending_queue").report("storage", "a persistent queue per load-balanced backend is not supported yet; remove storage to queue in memory")
+            p.child("otlp").child("sending_queue").report(
+                "storage", "a persistent queue per load-balanced backend is not supported yet; remove storage to queue in memory")
         }
         let res = r.child("resolver")
         let given = ["static", "dns", "k8s", "aws_cloud_map"].filter { res.contains($0) }
@@ -53,8 +54,9 @@ public struct LoadBalancingExporterConfig: ComponentConfig, Equatable {
             let portText = d.string("port", default: "4317")
             var port = 4317
             if let n = Int(portText), (1...65535).contains(n) { port = n } else { d.report("port", "expected a port number, got \"\(portText)\"") }
-            resolver = .dns(hostname: hostname, port: port, interval: d.duration("interval", default: .seconds(5), minimum: .milliseconds(100)),
-                            timeout: d.duration("timeout", default: .seconds(1), minimum: .milliseconds(10)))
+            resolver = .dns(
+                hostname: hostname, port: port, interval: d.duration("interval", default: .seconds(5), minimum: .milliseconds(100)),
+                timeout: d.duration("timeout", default: .seconds(1), minimum: .milliseconds(10)))
         }
     }
 }

@@ -15,8 +15,9 @@ public struct OTLPGRPCExporterFactory: ExporterFactory {
         let c = try config.as(OTLPGRPCExporterConfig.self, for: type)
         let upstream = try GRPCUpstream(config: c, credentials: UpstreamCredentials(c.auth, context: context))
         let client = upstream.client
-        return try ForwardingExporter(upstream: upstream, queue: c.queue, retry: c.retry, breaker: c.circuitBreaker, context: context,
-                                  connect: { try? await gracefulShutdown() }, disconnect: { client.close() })
+        return try ForwardingExporter(
+            upstream: upstream, queue: c.queue, retry: c.retry, breaker: c.circuitBreaker, context: context,
+            connect: { try? await gracefulShutdown() }, disconnect: { client.close() })
     }
 }
 
@@ -34,7 +35,8 @@ public struct OTLPHTTPExporterFactory: ExporterFactory {
         let c = try config.as(OTLPHTTPExporterConfig.self, for: type)
         let upstream = try HTTPUpstream(config: c, credentials: UpstreamCredentials(c.auth, context: context))
         let client = upstream.client
-        return try ForwardingExporter(upstream: upstream, queue: c.queue, retry: c.retry, breaker: c.circuitBreaker, context: context,
-                                  connect: { try? await gracefulShutdown() }, disconnect: { try? await client.shutdown() })
+        return try ForwardingExporter(
+            upstream: upstream, queue: c.queue, retry: c.retry, breaker: c.circuitBreaker, context: context,
+            connect: { try? await gracefulShutdown() }, disconnect: { try? await client.shutdown() })
     }
 }

@@ -47,7 +47,9 @@ public struct OTLPGRPCExporterConfig: ComponentConfig, Equatable {
         let h = r.child("headers")
         for key in h.keys { headers[key.lowercased()] = h.string(key, default: "") }
         let c = r.string("compression", default: compression.rawValue)
-        if let value = Compression(rawValue: c == "" ? "none" : c) { compression = value } else {
+        if let value = Compression(rawValue: c == "" ? "none" : c) {
+            compression = value
+        } else {
             r.report("compression", "expected gzip or none, got \"\(c)\"")
         }
         timeout = r.duration("timeout", default: timeout, minimum: .milliseconds(1))

@@ -31,19 +31,24 @@ public struct OTLPHTTPExporterConfig: ComponentConfig, Equatable {
             }
         }
         if endpoint == nil && urls.count < 3 {
-            r.report("endpoint", "is required (e.g. \"https://gateway:4318\"), unless traces_endpoint, metrics_endpoint and logs_endpoint are all set")
+            r.report(
+                "endpoint", "is required (e.g. \"https://gateway:4318\"), unless traces_endpoint, metrics_endpoint and logs_endpoint are all set")
         }
         for (signal, url) in urls.sorted(by: { $0.key < $1.key }) {
-            guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme), parsed.host != nil else {
-                r.report(signal == .traces && r.contains("traces_endpoint") ? "traces_endpoint" : "endpoint",
-                         "expected an http:// or https:// URL, got \"\(url)\"")
+            guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme), parsed.host != nil
+            else {
+                r.report(
+                    signal == .traces && r.contains("traces_endpoint") ? "traces_endpoint" : "endpoint",
+                    "expected an http:// or https:// URL, got \"\(url)\"")
                 continue
             }
         }
         let e = r.string("encoding", default: encoding.rawValue)
         if let value = Encoding(rawValue: e) { encoding = value } else { r.report("encoding", "expected proto or json, got \"\(e)\"") }
         let c = r.string("compression", default: compression.rawValue)
-        if let value = OTLPGRPCExporterConfig.Compression(rawValue: c == "" ? "none" : c) { compression = value } else {
+        if let value = OTLPGRPCExporterConfig.Compression(rawValue: c == "" ? "none" : c) {
+            compression = value
+        } else {
             r.report("compression", "expected gzip or none, got \"\(c)\"")
         }
         let h = r.child("headers")

@@ -1,6 +1,6 @@
 import CollectorCore
-import NIOCore
 import Logging
+import NIOCore
 import Synchronization
 
 /// One export waiting to go upstream: the encoded request and how many items (spans, points, records) it holds.
@@ -95,9 +95,11 @@ public final class SendingQueue: Sendable {
     /// - Parameters:
     ///   - report: told what became of every request (self-telemetry and logs hang off it).
     ///   - randomSeed: seeds the backoff jitter (tests pass a fixed one).
-    public init(settings: SendingQueueSettings, retry: RetryPolicy, breaker: CircuitBreakerSettings = CircuitBreakerSettings(),
-                sender: any UpstreamSender, clock: any MonotonicClock, logger: Logger, store: (any DurableQueueStore)? = nil,
-                randomSeed: UInt64 = UInt64.random(in: 0...UInt64.max), report: @escaping @Sendable (DeliveryReport) -> Void = { _ in }) {
+    public init(
+        settings: SendingQueueSettings, retry: RetryPolicy, breaker: CircuitBreakerSettings = CircuitBreakerSettings(),
+        sender: any UpstreamSender, clock: any MonotonicClock, logger: Logger, store: (any DurableQueueStore)? = nil,
+        randomSeed: UInt64 = UInt64.random(in: 0...UInt64.max), report: @escaping @Sendable (DeliveryReport) -> Void = { _ in }
+    ) {
         self.store = store
         self.breaker = CircuitBreaker(settings: breaker, clock: clock, logger: logger)
         self.settings = settings
@@ -131,14 +133,19 @@ public final class SendingQueue: Sendable {
         guard let store else { return 0 }
         let held = try store.stored()
         for r in held {
-            let entry = Entry(request: OutgoingRequest(signal: r.signal, bytes: [], items: r.items),
-                              size: size(items: r.items, byteCount: r.byteCount), waiter: nil, storedID: r.id)
+            let entry = Entry(
+                request: OutgoingRequest(signal: r.signal, bytes: [], items: r.items),
+                size: size(items: r.items, byteCount: r.byteCount), waiter: nil, storedID: r.id)
             state.withLock { $0.used += entry.size }
             enqueue(entry)
         }
         if !held.isEmpty {
-            logger.info("restored the persistent sending queue", metadata: ["requests": "\(held.count)",
-                                                                            "items": "\(held.reduce(0) { $0 + $1.items })"])
+            logger.info(
+                "restored the persistent sending queue",
+                metadata: [
+                    "requests": "\(held.count)",
+                    "items": "\(held.reduce(0) { $0 + $1.items })",
+                ])
         }
         return held.count
     }
@@ -246,7 +253,8 @@ public final class SendingQueue: Sendable {
             let queued = Array(s.entries)
             s.entries.removeAll()
             s.used -= queued.reduce(0) { $0 + $1.size }
-            let c = s.idleConsumers, p = s.blockedProducers
+            let c = s.idleConsumers
+            let p = s.blockedProducers
             s.idleConsumers = []
             s.blockedProducers = []
             return (queued, c, p)
@@ -336,9 +344,11 @@ public final class SendingQueue: Sendable {
         if entry.resident == 0 {
             let bytes: [UInt8]?
             do { bytes = try await store.bytes(of: id) } catch {
-                logger.error("cannot read a request back from the persistent sending queue; dropping it",
-                             metadata: ["id": "\(id)", "items": "\(request.items)", "error": "\(error)"])
-                let outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "unreadable in storage: \(error)")
+                logger.error(
+                    "cannot read a request back from the persistent sending queue; dropping it",
+                    metadata: ["id": "\(id)", "items": "\(request.items)", "error": "\(error)"])
+                let outcome = DeliveryReport(
+                    signal: request.signal, items: request.items, outcome: .dropped, reason: "unreadable in storage: \(error)")
                 report(outcome)
                 try? await store.remove(id)
                 return outcome
@@ -349,8 +359,9 @@ public final class SendingQueue: Sendable {
         let outcome = await deliver(request, keepWhenCancelled: true)
         if outcome.outcome != .kept {
             do { try await store.remove(id) } catch {
-                logger.error("cannot remove a finished request from the persistent sending queue; it will be sent again after a restart",
-                             metadata: ["id": "\(id)", "error": "\(error)"])
+                logger.error(
+                    "cannot remove a finished request from the persistent sending queue; it will be sent again after a restart",
+                    metadata: ["id": "\(id)", "error": "\(error)"])
             }
         }
         return outcome
@@ -370,7 +381,8 @@ public final class SendingQueue: Sendable {
         while true {
             do { try await breaker.acquire() } catch {
                 if keepWhenCancelled { return kept }
-                outcome = DeliveryReport(signal: request.signal, items: request.items, outcome: .dropped, reason: "shutting down while the circuit was open")
+                outcome = DeliveryReport(
+                    signal: request.signal, items: request.items, outcome: .dropped, reason: "shutting down while the circuit was open")
                 break
             }
             let verdict = await sender.send(request)

@@ -36,7 +36,9 @@ public struct CORSPolicy: Sendable, Equatable {
         p.allowedHeaders = c.stringList("allowed_headers")
         p.exposedHeaders = c.stringList("exposed_headers")
         p.maxAge = c.int("max_age", default: 0, range: 0...86_400 * 365)
-        if p.allowedOrigins.isEmpty { c.report("allowed_origins", "list at least one origin (e.g. \"https://*.example.com\"); with none, no cross-origin request is allowed") }
+        if p.allowedOrigins.isEmpty {
+            c.report("allowed_origins", "list at least one origin (e.g. \"https://*.example.com\"); with none, no cross-origin request is allowed")
+        }
         return p
     }
 
@@ -98,7 +100,8 @@ public struct CORSPolicy: Sendable, Equatable {
     func responseHeaders(_ head: HTTPRequestHead) -> [(String, String)] {
         var headers: [(String, String)] = [("Vary", "Origin")]
         guard let origin = head.headers.first(name: "origin"), allows(origin: origin),
-              Self.allowedMethods.contains(head.method.rawValue) else { return headers }
+            Self.allowedMethods.contains(head.method.rawValue)
+        else { return headers }
         headers.append(("Access-Control-Allow-Origin", origin))
         headers.append(("Access-Control-Allow-Credentials", "true"))
         if !exposedHeaders.isEmpty { headers.append(("Access-Control-Expose-Headers", exposedHeaders.joined(separator: ", "))) }

@@ -77,7 +77,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         started = true
         // The connection window starts at 65,535 bytes (RFC 9113 §6.9.2); open it to the target at once.
         let increment = Self.windowSize - 65_535
-        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
+        context.writeAndFlush(
+            wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
         lastRead = context.eventLoop.now
         scheduleKeepalive(at: lastRead + TimeAmount(keepalive.time), context: context)
         if let age = keepalive.maxConnectionAge {
@@ -139,8 +140,10 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             if window.streamID != .rootStream {
                 guard let stream = streams[window.streamID], stream.phase == .receiving else { return }
             }
-            context.write(wrapOutboundOut(HTTP2Frame(
-                streamID: window.streamID, payload: .windowUpdate(windowSizeIncrement: Self.windowSize - inbound))), promise: nil)
+            context.write(
+                wrapOutboundOut(
+                    HTTP2Frame(
+                        streamID: window.streamID, payload: .windowUpdate(windowSizeIncrement: Self.windowSize - inbound))), promise: nil)
             needsFlush = true
         case let closed as StreamClosedEvent:
             remove(closed.streamID, context: context)
@@ -191,8 +194,13 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         }
         guard pingStrikes > 2, !closing else { return }
         closing = true
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .goAway(
-            lastStreamID: lastStreamID, errorCode: .enhanceYourCalm, opaqueData: context.channel.allocator.buffer(string: "too_many_pings")))), promise: nil)
+        context.write(
+            wrapOutboundOut(
+                HTTP2Frame(
+                    streamID: .rootStream,
+                    payload: .goAway(
+                        lastStreamID: lastStreamID, errorCode: .enhanceYourCalm,
+                        opaqueData: context.channel.allocator.buffer(string: "too_many_pings")))), promise: nil)
         context.flush()
     }
 
@@ -236,16 +244,18 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         case nil, "identity": compression = .identity
         case "gzip", "deflate": compression = .compressed
         case let other?:
-            return fail(id, GRPCStatus(.unimplemented, "grpc-encoding \(other.prefix(50)) is not supported; use gzip, deflate or identity"),
-                        requestEnded: endStream, context: context)
+            return fail(
+                id, GRPCStatus(.unimplemented, "grpc-encoding \(other.prefix(50)) is not supported; use gzip, deflate or identity"),
+                requestEnded: endStream, context: context)
         }
         let stream = Stream(method: method, compression: compression)
         if let auth = services.authenticator, method.isExport {
             let credentials = headers.first(name: auth.headerName)
             switch auth.check(credentials) {
             case false?:
-                return fail(id, GRPCStatus(.unauthenticated, "missing or invalid credentials in the \(auth.headerName) header"),
-                            requestEnded: endStream, context: context)
+                return fail(
+                    id, GRPCStatus(.unauthenticated, "missing or invalid credentials in the \(auth.headerName) header"),
+                    requestEnded: endStream, context: context)
             case nil:
                 stream.credentialsToVerify = credentials
             case true?:
@@ -260,8 +270,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private func received(_ bytes: ByteBuffer, on id: HTTP2StreamID, endStream: Bool, context: ChannelHandlerContext) {
         guard let stream = streams[id], stream.phase == .receiving else { return }
         guard budget.reserve(bytes.readableBytes, holding: stream.reserved) else {
-            return fail(id, GRPCStatus(.unavailable, "too many request bytes in flight; retry later", retryAfter: .seconds(1)),
-                        requestEnded: endStream, context: context)
+            return fail(
+                id, GRPCStatus(.unavailable, "too many request bytes in flight; retry later", retryAfter: .seconds(1)),
+                requestEnded: endStream, context: context)
         }
         stream.reserved += bytes.readableBytes
         if stream.received == nil {
@@ -273,11 +284,15 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         // The message's length prefix is known after five bytes: refuse an oversized message before it arrives.
         if let buffer = stream.received, let declared = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt32.self) {
             if Int(declared) > services.limit {
-                return fail(id, GRPCStatus(.resourceExhausted, "request of \(declared) bytes exceeds the limit of \(services.limit) bytes (max_recv_msg_size_mib)"),
-                            requestEnded: endStream, context: context)
+                return fail(
+                    id,
+                    GRPCStatus(
+                        .resourceExhausted, "request of \(declared) bytes exceeds the limit of \(services.limit) bytes (max_recv_msg_size_mib)"),
+                    requestEnded: endStream, context: context)
             }
             if buffer.readableBytes > 5 + Int(declared) {
-                return fail(id, GRPCStatus(.internalError, "a unary call takes one request message; got more"), requestEnded: endStream, context: context)
+                return fail(
+                    id, GRPCStatus(.internalError, "a unary call takes one request message; got more"), requestEnded: endStream, context: context)
             }
         }
         if endStream { requestEnded(id, context: context) }
@@ -292,8 +307,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             return fail(id, GRPCStatus(.internalError, "the call ended without a complete request message"), requestEnded: true, context: context)
         }
         guard buffer.readableBytes == Int(length), var message = buffer.readBytes(length: Int(length)) else {
-            return fail(id, GRPCStatus(.internalError, "the request message is truncated: \(buffer.readableBytes) of \(length) bytes"),
-                        requestEnded: true, context: context)
+            return fail(
+                id, GRPCStatus(.internalError, "the request message is truncated: \(buffer.readableBytes) of \(length) bytes"),
+                requestEnded: true, context: context)
         }
         switch (flag, stream.compression) {
         case (0, _):
@@ -302,14 +318,16 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             do {
                 message = try GzipInflater.inflate(message, limit: services.limit)
             } catch .tooLarge {
-                return fail(id, GRPCStatus(.resourceExhausted, "decompressed request exceeds the limit of \(services.limit) bytes (max_recv_msg_size_mib)"),
-                            requestEnded: true, context: context)
+                return fail(
+                    id, GRPCStatus(.resourceExhausted, "decompressed request exceeds the limit of \(services.limit) bytes (max_recv_msg_size_mib)"),
+                    requestEnded: true, context: context)
             } catch {
                 return fail(id, GRPCStatus(.internalError, "cannot decompress the request: \(error)"), requestEnded: true, context: context)
             }
         case (1, .identity):
-            return fail(id, GRPCStatus(.internalError, "the request message is compressed but grpc-encoding names no algorithm"),
-                        requestEnded: true, context: context)
+            return fail(
+                id, GRPCStatus(.internalError, "the request message is compressed but grpc-encoding names no algorithm"),
+                requestEnded: true, context: context)
         default:
             return fail(id, GRPCStatus(.internalError, "invalid message flags \(flag)"), requestEnded: true, context: context)
         }
@@ -320,8 +338,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         budget.release(stream.reserved)
         stream.reserved = 0
         guard budget.reserve(held) else {
-            return fail(id, GRPCStatus(.unavailable, "too many request bytes in flight; retry later", retryAfter: .seconds(1)),
-                        requestEnded: true, context: context)
+            return fail(
+                id, GRPCStatus(.unavailable, "too many request bytes in flight; retry later", retryAfter: .seconds(1)),
+                requestEnded: true, context: context)
         }
         let services = self.services
         let budget = self.budget
@@ -424,8 +443,10 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private func quiesce(context: ChannelHandlerContext) {
         guard !quiescing else { return }
         quiescing = true
-        context.write(wrapOutboundOut(HTTP2Frame(
-            streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))), promise: nil)
+        context.write(
+            wrapOutboundOut(
+                HTTP2Frame(
+                    streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))), promise: nil)
         for (id, stream) in streams where stream.phase == .holding {
             writeTrailers(.ok, on: id, context: context)
             remove(id, context: context)

@@ -37,7 +37,9 @@ struct OTLPExportHandler: Sendable {
         case .encoded(let encoded):
             guard let consumer = next.traces else { throw PipelineError(.permanent, "traces are not handled by any pipeline") }
             if encoded.spanCount > 0 {
-                do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(encoded) } } catch { throw PipelineError.classify(error) }
+                do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(encoded) } } catch {
+                    throw PipelineError.classify(error)
+                }
             }
             return Accepted()
         }
@@ -46,7 +48,9 @@ struct OTLPExportHandler: Sendable {
     func export(_ request: ExportMetricsRequest) async throws(PipelineError) -> Accepted {
         guard let consumer = next.metrics else { throw PipelineError(.permanent, "metrics are not handled by any pipeline") }
         if request.dataPointCount > 0 || !request.resourceMetrics.isEmpty {
-            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(request) } } catch { throw PipelineError.classify(error) }
+            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(request) } } catch {
+                throw PipelineError.classify(error)
+            }
         }
         return Accepted()
     }
@@ -55,7 +59,9 @@ struct OTLPExportHandler: Sendable {
     func export(_ metrics: EncodedMetrics) async throws(PipelineError) -> Accepted {
         guard let consumer = next.metrics else { throw PipelineError(.permanent, "metrics are not handled by any pipeline") }
         if metrics.dataPointCount > 0 || !metrics.resources.isEmpty {
-            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(metrics) } } catch { throw PipelineError.classify(error) }
+            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(metrics) } } catch {
+                throw PipelineError.classify(error)
+            }
         }
         return Accepted()
     }
@@ -65,7 +71,9 @@ struct OTLPExportHandler: Sendable {
         var request = consume request
         let outcome = LogIDValidation.filter(&request)
         if request.logRecordCount > 0 || (!request.resourceLogs.isEmpty && outcome.rejected == 0) {
-            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(request) } } catch { throw PipelineError.classify(error) }
+            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(request) } } catch {
+                throw PipelineError.classify(error)
+            }
         }
         return Accepted(rejected: Int64(outcome.rejected), message: outcome.message)
     }
@@ -80,7 +88,9 @@ struct OTLPExportHandler: Sendable {
             return try await export(request)
         }
         if logs.recordCount > 0 || !logs.resources.isEmpty {
-            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(logs) } } catch { throw PipelineError.classify(error) }
+            do { try await ReceiverTransport.$current.withValue(transport) { try await consumer.consume(logs) } } catch {
+                throw PipelineError.classify(error)
+            }
         }
         return Accepted()
     }

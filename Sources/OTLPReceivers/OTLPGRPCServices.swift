@@ -76,11 +76,12 @@ struct OTLPGRPCServices: Sendable {
                 }
                 return .message([])  // an empty ExportMetricsServiceResponse
             case .logsExport:
-                let accepted = if let encoded = EncodedLogs(indexing: message) {
-                    try await handler.export(encoded)
-                } else {
-                    try await handler.export(try decode(ExportLogsRequest.self, message))
-                }
+                let accepted =
+                    if let encoded = EncodedLogs(indexing: message) {
+                        try await handler.export(encoded)
+                    } else {
+                        try await handler.export(try decode(ExportLogsRequest.self, message))
+                    }
                 return .message(try handler.logsResponse(accepted).serializedBytes())
             case .healthCheck:
                 let request = try decode(Grpc_Health_V1_HealthCheckRequest.self, message)

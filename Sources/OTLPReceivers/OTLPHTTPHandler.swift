@@ -48,7 +48,8 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 state = .discarding(head: head, response: cors.preflightResponse(head))
                 return
             }
-            let expectsContinue = head.version.major == 1 && head.version.minor >= 1
+            let expectsContinue =
+                head.version.major == 1 && head.version.minor >= 1
                 && head.headers.first(name: "expect")?.lowercased() == "100-continue"
             switch service.checkHead(head) {
             case .failure(let error) where error.status == .payloadTooLarge || expectsContinue:
@@ -73,16 +74,20 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             state = .processing  // release the array's reference so appends below do not copy
             if body.count + chunk.readableBytes > service.maxBodySize {
                 budget.release(reserved)
-                rejectNow(context: context, head: head, error: ResponseError(
-                    .payloadTooLarge, "request body exceeds the limit of \(service.maxBodySize) bytes", encoding))
+                rejectNow(
+                    context: context, head: head,
+                    error: ResponseError(
+                        .payloadTooLarge, "request body exceeds the limit of \(service.maxBodySize) bytes", encoding))
                 return
             }
             let needed = body.count + chunk.readableBytes - reserved
             if needed > 0 {
                 guard budget.reserve(needed, holding: reserved) else {
                     budget.release(reserved)
-                    rejectNow(context: context, head: head, error: ResponseError(
-                        .serviceUnavailable, "too many request bytes in flight; retry later", encoding, headers: [("Retry-After", "1")]))
+                    rejectNow(
+                        context: context, head: head,
+                        error: ResponseError(
+                            .serviceUnavailable, "too many request bytes in flight; retry later", encoding, headers: [("Retry-After", "1")]))
                     return
                 }
                 reserved += needed
@@ -100,8 +105,9 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let loop = context.eventLoop
             let target = NIOLoopBound((handler: self, context: context), eventLoop: loop)
             Task(executorPreference: executor(for: loop)) {
-                let response = await service.handle(signal: signal, encoding: encoding, gzip: gzip, body: body, budget: budget, holding: reserved,
-                                                    verify: verify)
+                let response = await service.handle(
+                    signal: signal, encoding: encoding, gzip: gzip, body: body, budget: budget, holding: reserved,
+                    verify: verify)
                 budget.release(reserved)
                 let deliver: @Sendable () -> Void = {
                     target.value.handler.state = .idle
@@ -140,4 +146,3 @@ final class OTLPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 }
-

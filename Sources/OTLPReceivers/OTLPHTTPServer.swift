@@ -1,10 +1,10 @@
 import CollectorCore
 import Logging
 import NIOCore
-import NIOServing
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
+import NIOServing
 import Synchronization
 
 /// The OTLP/HTTP listener: HTTP/1.1 and HTTP/2 on one port, in cleartext (HTTP/2 with prior knowledge) or over

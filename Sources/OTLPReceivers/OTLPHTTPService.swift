@@ -38,22 +38,29 @@ struct OTLPHTTPService: Sendable {
     /// Checks what can be known from the head alone; returns an error response, or the body encoding.
     func checkHead(_ head: HTTPRequestHead) -> Result<(Signal, Encoding), ResponseError> {
         guard let signal = signal(forPath: head.uri) else {
-            return .failure(ResponseError(.notFound, "no OTLP endpoint at \(head.uri.prefix(200)); use POST /v1/traces, /v1/metrics or /v1/logs", .protobuf))
+            return .failure(
+                ResponseError(.notFound, "no OTLP endpoint at \(head.uri.prefix(200)); use POST /v1/traces, /v1/metrics or /v1/logs", .protobuf))
         }
         let encoding = Self.encoding(head.headers)
         if let auth = authenticator, auth.check(head.headers.first(name: auth.headerName)) == false {
             return .failure(Self.unauthenticated(auth, encoding ?? .protobuf))
         }
         guard head.method == .POST else {
-            return .failure(ResponseError(.methodNotAllowed, "method \(head.method) is not allowed; use POST", encoding ?? .protobuf, headers: [("Allow", "POST")]))
+            return .failure(
+                ResponseError(
+                    .methodNotAllowed, "method \(head.method) is not allowed; use POST", encoding ?? .protobuf, headers: [("Allow", "POST")]))
         }
         guard let encoding else {
             let given = head.headers.first(name: "content-type") ?? "(none)"
-            return .failure(ResponseError(.unsupportedMediaType, "unsupported content type \(given.prefix(100)); use application/x-protobuf or application/json", .protobuf))
+            return .failure(
+                ResponseError(
+                    .unsupportedMediaType, "unsupported content type \(given.prefix(100)); use application/x-protobuf or application/json", .protobuf)
+            )
         }
         let contentEncoding = head.headers.first(name: "content-encoding")?.lowercased() ?? "identity"
         guard contentEncoding == "gzip" || contentEncoding == "identity" || contentEncoding.isEmpty else {
-            return .failure(ResponseError(.unsupportedMediaType, "unsupported content encoding \(contentEncoding.prefix(50)); use gzip or none", encoding))
+            return .failure(
+                ResponseError(.unsupportedMediaType, "unsupported content encoding \(contentEncoding.prefix(50)); use gzip or none", encoding))
         }
         if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodySize {
             return .failure(ResponseError(.payloadTooLarge, "request body of \(length) bytes exceeds the limit of \(maxBodySize) bytes", encoding))
@@ -62,8 +69,9 @@ struct OTLPHTTPService: Sendable {
     }
 
     static func unauthenticated(_ auth: any ServerAuthenticator, _ encoding: Encoding) -> ResponseError {
-        ResponseError(.unauthorized, "missing or invalid credentials in the \(auth.headerName) header", encoding,
-                      headers: [("WWW-Authenticate", auth.challenge)])
+        ResponseError(
+            .unauthorized, "missing or invalid credentials in the \(auth.headerName) header", encoding,
+            headers: [("WWW-Authenticate", auth.challenge)])
     }
 
     /// The credentials of `head` when the authenticator needs its slow path to decide on them.
@@ -96,8 +104,10 @@ struct OTLPHTTPService: Sendable {
     /// reserved from `budget` first; when the budget is spent the answer is 503 and the client retries.
     /// - Parameter held: bytes this request already holds in `budget` (its body), so that a request alone in
     ///   flight is never refused for its own reservations.
-    func handle(signal: Signal, encoding: Encoding, gzip: Bool, body: [UInt8], budget: InFlightBudget, holding held: Int = 0,
-                verify credentials: String? = nil) async -> Response {
+    func handle(
+        signal: Signal, encoding: Encoding, gzip: Bool, body: [UInt8], budget: InFlightBudget, holding held: Int = 0,
+        verify credentials: String? = nil
+    ) async -> Response {
         if let credentials, let auth = authenticator, await !auth.verify(credentials) {
             return Self.unauthenticated(auth, encoding).response
         }
@@ -129,7 +139,8 @@ struct OTLPHTTPService: Sendable {
         do {
             switch signal {
             case .traces:
-                let request: ReceivedTraces = encoding == .protobuf
+                let request: ReceivedTraces =
+                    encoding == .protobuf
                     ? try ReceivedTraces(bytes) { try decode(bytes, encoding) }
                     : .decoded(try decode(bytes, encoding))
                 let accepted = try await handler.export(consume request)

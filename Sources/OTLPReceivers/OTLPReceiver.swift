@@ -24,7 +24,8 @@ public struct OTLPReceiver: Receiver {
         if config.http != nil {
             context.telemetry.observedCounter(
                 "otelsink_receiver_json_base64_ids_total",
-                help: "Trace and span IDs in OTLP/JSON requests written in base64 (protobuf's JSON mapping) instead of hex, accepted.") {
+                help: "Trace and span IDs in OTLP/JSON requests written in base64 (protobuf's JSON mapping) instead of hex, accepted."
+            ) {
                 Double(OTLPJSON.base64IDsAccepted)
             }
         }
@@ -68,7 +69,8 @@ public struct OTLPReceiver: Receiver {
         service.cors = settings.cors
         let budget = InFlightBudget(limit: settings.maxInFlightBytes)
         let options = try ListenerOptions(settings.listener, applicationProtocols: ["h2", "http/1.1"])
-        let server = try await OTLPHTTPServer.bind(endpoint: settings.endpoint, service: service, budget: budget, options: options, logger: context.logger)
+        let server = try await OTLPHTTPServer.bind(
+            endpoint: settings.endpoint, service: service, budget: budget, options: options, logger: context.logger)
         let text = server.localAddress
         context.announceListening(protocolName: "http", address: text)
         await withTaskCancellationOrGracefulShutdownHandler {

@@ -53,7 +53,9 @@ public struct OTLPReceiverConfig: ComponentConfig, Equatable {
             grpc.maxConcurrentStreams = g.int("max_concurrent_streams", default: grpc.maxConcurrentStreams, range: 1...10_000)
             grpc.maxInFlightBytes = g.int("max_in_flight_bytes", default: grpc.maxInFlightBytes, range: 1 << 20...(1 << 34))
             if grpc.maxInFlightBytes < grpc.maxRecvMsgSizeMiB << 20 {
-                g.report("max_in_flight_bytes", "must be at least max_recv_msg_size_mib (\(grpc.maxRecvMsgSizeMiB << 20) bytes), got \(grpc.maxInFlightBytes)")
+                g.report(
+                    "max_in_flight_bytes",
+                    "must be at least max_recv_msg_size_mib (\(grpc.maxRecvMsgSizeMiB << 20) bytes), got \(grpc.maxInFlightBytes)")
             }
             grpc.listener = ListenerSettings.readGRPC(g, defaults: grpc.listener)
             grpc.keepalive = GRPCKeepalive(reading: g.child("keepalive"), listener: &grpc.listener)

@@ -65,9 +65,12 @@ struct OTTLArguments {
         let a = try compiler.access(node)
         guard let set = a.set else { throw compiler.fail(node, "this path cannot be set") }
         let get = a.get
-        return (get, set, a.update ?? { t, change in
-            if let new = try change(try get(&t)) { try set(&t, new) }
-        })
+        return (
+            get, set,
+            a.update ?? { t, change in
+                if let new = try change(try get(&t)) { try set(&t, new) }
+            }
+        )
     }
 
     /// A path to a map, edited in place.

@@ -76,8 +76,10 @@ struct OTTLCompiler {
         return out
     }
 
-    private func mapAccess(read: @escaping @Sendable (inout OTTLTarget) -> [KeyValue], edit: @escaping OTTLAccess.MapEditor,
-                           keys: [KeyGetter]) -> OTTLAccess {
+    private func mapAccess(
+        read: @escaping @Sendable (inout OTTLTarget) -> [KeyValue], edit: @escaping OTTLAccess.MapEditor,
+        keys: [KeyGetter]
+    ) -> OTTLAccess {
         if keys.isEmpty {
             return OTTLAccess(
                 get: { .map(read(&$0)) },
@@ -136,8 +138,10 @@ struct OTTLCompiler {
             })
     }
 
-    private func anyAccess(read: @escaping @Sendable (inout OTTLTarget) -> AnyValue, write: @escaping @Sendable (inout OTTLTarget, AnyValue) -> Void,
-                           keys: [KeyGetter]) -> OTTLAccess {
+    private func anyAccess(
+        read: @escaping @Sendable (inout OTTLTarget) -> AnyValue, write: @escaping @Sendable (inout OTTLTarget, AnyValue) -> Void,
+        keys: [KeyGetter]
+    ) -> OTTLAccess {
         OTTLAccess(
             get: { t in try OTTLKeyedAccess.get(read(&t), Self.resolve(keys, &t)[...]) },
             set: { t, v in
@@ -203,7 +207,8 @@ struct OTTLCompiler {
                 return .list(out)
             }
         case .map(let entries):
-            let getters = try entries.map { (e: (key: String, value: Node)) throws(OTTLParseError) -> (String, Getter) in (e.key, try value(e.value)) }
+            let getters = try entries.map { (e: (key: String, value: Node)) throws(OTTLParseError) -> (String, Getter) in (e.key, try value(e.value))
+            }
             return { t in
                 var out: [KeyValue] = []
                 for (k, g) in getters {
@@ -215,7 +220,8 @@ struct OTTLCompiler {
                 return .map(out)
             }
         case .math(let l, let op, let r):
-            let lhs = try value(l), rhs = try value(r)
+            let lhs = try value(l)
+            let rhs = try value(r)
             return { t in try OTTLMath.apply(try lhs(&t), op, try rhs(&t)) }
         }
     }
@@ -240,7 +246,8 @@ struct OTTLCompiler {
             let p = try condition(inner)
             return { t in try !p(&t) }
         case .compare(let l, let op, let r):
-            let lhs = try value(l), rhs = try value(r)
+            let lhs = try value(l)
+            let rhs = try value(r)
             return { t in OTTLValue.compare(try lhs(&t), op, try rhs(&t)) }
         case .value(let node):
             switch node.value {
@@ -273,7 +280,8 @@ enum OTTLMath {
                 return .int(x.dividedReportingOverflow(by: y).partialValue)
             }
         case (.int, .double), (.double, .int), (.double, .double):
-            let x = number(a), y = number(b)
+            let x = number(a)
+            let y = number(b)
             switch op {
             case "+": return .double(x + y)
             case "-": return .double(x - y)

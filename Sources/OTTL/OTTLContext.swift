@@ -84,25 +84,37 @@ public enum OTTLDataPoint {
             self = .none
             var list = p.attributes
             p.attributes = []
-            defer { p.attributes = list; self = .number(p) }
+            defer {
+                p.attributes = list
+                self = .number(p)
+            }
             try body(&list)
         case .histogram(var p):
             self = .none
             var list = p.attributes
             p.attributes = []
-            defer { p.attributes = list; self = .histogram(p) }
+            defer {
+                p.attributes = list
+                self = .histogram(p)
+            }
             try body(&list)
         case .exponentialHistogram(var p):
             self = .none
             var list = p.attributes
             p.attributes = []
-            defer { p.attributes = list; self = .exponentialHistogram(p) }
+            defer {
+                p.attributes = list
+                self = .exponentialHistogram(p)
+            }
             try body(&list)
         case .summary(var p):
             self = .none
             var list = p.attributes
             p.attributes = []
-            defer { p.attributes = list; self = .summary(p) }
+            defer {
+                p.attributes = list
+                self = .summary(p)
+            }
             try body(&list)
         }
     }
@@ -140,30 +152,66 @@ public enum OTTLDataPoint {
     mutating func setStartTime(_ v: UInt64) {
         switch self {
         case .none: break
-        case .number(var p): self = .none; p.startTimeUnixNano = v; self = .number(p)
-        case .histogram(var p): self = .none; p.startTimeUnixNano = v; self = .histogram(p)
-        case .exponentialHistogram(var p): self = .none; p.startTimeUnixNano = v; self = .exponentialHistogram(p)
-        case .summary(var p): self = .none; p.startTimeUnixNano = v; self = .summary(p)
+        case .number(var p):
+            self = .none
+            p.startTimeUnixNano = v
+            self = .number(p)
+        case .histogram(var p):
+            self = .none
+            p.startTimeUnixNano = v
+            self = .histogram(p)
+        case .exponentialHistogram(var p):
+            self = .none
+            p.startTimeUnixNano = v
+            self = .exponentialHistogram(p)
+        case .summary(var p):
+            self = .none
+            p.startTimeUnixNano = v
+            self = .summary(p)
         }
     }
 
     mutating func setTime(_ v: UInt64) {
         switch self {
         case .none: break
-        case .number(var p): self = .none; p.timeUnixNano = v; self = .number(p)
-        case .histogram(var p): self = .none; p.timeUnixNano = v; self = .histogram(p)
-        case .exponentialHistogram(var p): self = .none; p.timeUnixNano = v; self = .exponentialHistogram(p)
-        case .summary(var p): self = .none; p.timeUnixNano = v; self = .summary(p)
+        case .number(var p):
+            self = .none
+            p.timeUnixNano = v
+            self = .number(p)
+        case .histogram(var p):
+            self = .none
+            p.timeUnixNano = v
+            self = .histogram(p)
+        case .exponentialHistogram(var p):
+            self = .none
+            p.timeUnixNano = v
+            self = .exponentialHistogram(p)
+        case .summary(var p):
+            self = .none
+            p.timeUnixNano = v
+            self = .summary(p)
         }
     }
 
     mutating func setFlags(_ v: UInt32) {
         switch self {
         case .none: break
-        case .number(var p): self = .none; p.flags = v; self = .number(p)
-        case .histogram(var p): self = .none; p.flags = v; self = .histogram(p)
-        case .exponentialHistogram(var p): self = .none; p.flags = v; self = .exponentialHistogram(p)
-        case .summary(var p): self = .none; p.flags = v; self = .summary(p)
+        case .number(var p):
+            self = .none
+            p.flags = v
+            self = .number(p)
+        case .histogram(var p):
+            self = .none
+            p.flags = v
+            self = .histogram(p)
+        case .exponentialHistogram(var p):
+            self = .none
+            p.flags = v
+            self = .exponentialHistogram(p)
+        case .summary(var p):
+            self = .none
+            p.flags = v
+            self = .summary(p)
         }
     }
 }

@@ -8,8 +8,10 @@ enum OTTLConverters {
     typealias Getter = OTTLAccess.Getter
     typealias P = OTTLArguments.Parameter
 
-    static let names = ["Concat", "ConvertCase", "Double", "Duration", "Int", "IsMatch", "Len", "ParseJSON", "SHA256", "Split",
-                        "String", "Substring", "ToLowerCase", "ToUpperCase"]
+    static let names = [
+        "Concat", "ConvertCase", "Double", "Duration", "Int", "IsMatch", "Len", "ParseJSON", "SHA256", "Split",
+        "String", "Substring", "ToLowerCase", "ToUpperCase",
+    ]
 
     /// Converters that can be passed by name as the `function` of the replace editors (string in, string out).
     static func stringFunction(_ name: String) -> (@Sendable (String) -> String)? {
@@ -107,7 +109,9 @@ enum OTTLConverters {
             }
         case "Substring":
             let a = try OTTLArguments(call, [P("target"), P("start"), P("length"), P("utf8_safe", optional: true)], c)
-            let target = try a.value("target"), start = try a.value("start"), length = try a.value("length")
+            let target = try a.value("target")
+            let start = try a.value("start")
+            let length = try a.value("length")
             let safe = try a.bool("utf8_safe", default: false)
             return { t in
                 let v = try target(&t)
@@ -200,7 +204,10 @@ enum OTTLCase {
         let chars = Array(s)
         for (i, ch) in chars.enumerated() {
             if ch == " " || ch == "_" || ch == "-" || ch == "." {
-                if !current.isEmpty { words.append(current); current = "" }
+                if !current.isEmpty {
+                    words.append(current)
+                    current = ""
+                }
                 continue
             }
             if ch.isUppercase, let prev = current.last {

@@ -7,8 +7,10 @@ enum OTTLEditors {
     typealias Run = @Sendable (inout OTTLTarget) throws -> Void
     typealias P = OTTLArguments.Parameter
 
-    static let names = ["set", "delete_key", "delete_matching_keys", "keep_keys", "keep_matching_keys", "limit", "truncate_all",
-                        "replace_pattern", "replace_all_patterns", "replace_match", "replace_all_matches", "merge_maps"]
+    static let names = [
+        "set", "delete_key", "delete_matching_keys", "keep_keys", "keep_matching_keys", "limit", "truncate_all",
+        "replace_pattern", "replace_all_patterns", "replace_match", "replace_all_matches", "merge_maps",
+    ]
 
     static func compile(_ call: OTTLSyntax.Call, _ c: OTTLCompiler) throws(OTTLParseError) -> Run {
         switch call.name {
@@ -69,7 +71,10 @@ enum OTTLEditors {
                     var kept = Int64(list.reduce(0) { $0 + (prioritySet.contains($1.key) ? 1 : 0) })
                     list.removeAll { kv in
                         if prioritySet.contains(kv.key) { return false }
-                        if kept < limit { kept += 1; return false }
+                        if kept < limit {
+                            kept += 1
+                            return false
+                        }
                         return true
                     }
                 }
@@ -98,8 +103,12 @@ enum OTTLEditors {
                 }
             }
         case "replace_pattern":
-            let a = try OTTLArguments(call, [P("target"), P("regex"), P("replacement"), P("function", optional: true),
-                                             P("replacementFormat", optional: true)], c)
+            let a = try OTTLArguments(
+                call,
+                [
+                    P("target"), P("regex"), P("replacement"), P("function", optional: true),
+                    P("replacementFormat", optional: true),
+                ], c)
             let target = try a.settable("target")
             let regex = try a.regex("regex")
             let replacement = try a.value("replacement")
@@ -119,8 +128,12 @@ enum OTTLEditors {
                 }
             }
         case "replace_all_patterns":
-            let a = try OTTLArguments(call, [P("target"), P("mode"), P("regex"), P("replacement"), P("function", optional: true),
-                                             P("replacementFormat", optional: true)], c)
+            let a = try OTTLArguments(
+                call,
+                [
+                    P("target"), P("mode"), P("regex"), P("replacement"), P("function", optional: true),
+                    P("replacementFormat", optional: true),
+                ], c)
             let map = try a.map("target")
             let mode = try a.string("mode")
             guard mode == "key" || mode == "value" else { throw c.fail(try a.required("mode"), "mode must be \"key\" or \"value\"") }
@@ -148,8 +161,12 @@ enum OTTLEditors {
                 }
             }
         case "replace_match":
-            let a = try OTTLArguments(call, [P("target"), P("pattern"), P("replacement"), P("function", optional: true),
-                                             P("replacementFormat", optional: true)], c)
+            let a = try OTTLArguments(
+                call,
+                [
+                    P("target"), P("pattern"), P("replacement"), P("function", optional: true),
+                    P("replacementFormat", optional: true),
+                ], c)
             let target = try a.settable("target")
             let glob = try a.glob("pattern")
             let replacement = try a.value("replacement")
@@ -160,8 +177,12 @@ enum OTTLEditors {
                 try target.set(&t, .string(transform?.apply(r) ?? r))
             }
         case "replace_all_matches":
-            let a = try OTTLArguments(call, [P("target"), P("pattern"), P("replacement"), P("function", optional: true),
-                                             P("replacementFormat", optional: true)], c)
+            let a = try OTTLArguments(
+                call,
+                [
+                    P("target"), P("pattern"), P("replacement"), P("function", optional: true),
+                    P("replacementFormat", optional: true),
+                ], c)
             let map = try a.map("target")
             let glob = try a.glob("pattern")
             let replacement = try a.value("replacement")
@@ -184,7 +205,8 @@ enum OTTLEditors {
             guard ["insert", "update", "upsert"].contains(strategy) else {
                 throw c.fail(try a.required("strategy"), "strategy must be insert, update or upsert")
             }
-            let insert = strategy != "update", update = strategy != "insert"
+            let insert = strategy != "update"
+            let update = strategy != "insert"
             return { t in
                 let v = try source(&t)
                 guard case .map(let from) = v else { throw OTTLRuntimeError("merge_maps' source must be a map, got \(v.typeName)") }

@@ -19,9 +19,10 @@ public final class OTTLFailureHandler: Sendable {
         logger = context.logger
         clock = context.clock
         self.component = component
-        counter = context.telemetry.counter("otelsink_ottl_errors_total",
-                                            help: "OTTL statements or conditions that failed on an item.",
-                                            labels: ["component": context.id.description])
+        counter = context.telemetry.counter(
+            "otelsink_ottl_errors_total",
+            help: "OTTL statements or conditions that failed on an item.",
+            labels: ["component": context.id.description])
     }
 
     /// How many failures were counted.
@@ -45,8 +46,9 @@ public final class OTTLFailureHandler: Sendable {
                 return s.suppressed
             }
             guard let suppressed else { return }
-            logger.warning("OTTL failed on an item; going on (error_mode: ignore)",
-                           metadata: ["statement": "\(text)", "error": "\(error)", "not_logged_since_last": "\(suppressed)"])
+            logger.warning(
+                "OTTL failed on an item; going on (error_mode: ignore)",
+                metadata: ["statement": "\(text)", "error": "\(error)", "not_logged_since_last": "\(suppressed)"])
         }
     }
 }

@@ -5,8 +5,10 @@ import OTLP
 /// scopes and resources left empty, are removed too. Returns the number of items removed.
 public enum OTTLFilter {
     @discardableResult
-    public static func traces(_ request: inout ExportTraceRequest, _ context: OTTLContext,
-                              _ drop: (inout OTTLTarget) throws -> Bool) throws -> Int {
+    public static func traces(
+        _ request: inout ExportTraceRequest, _ context: OTTLContext,
+        _ drop: (inout OTTLTarget) throws -> Bool
+    ) throws -> Int {
         var removed = 0
         var t = OTTLTarget()
         try eachScope(&request.resourceSpans, scopes: \.scopeSpans, count: { $0.spans.count }, context, &t, drop, &removed) { ss, t, removed in
@@ -33,8 +35,10 @@ public enum OTTLFilter {
     }
 
     @discardableResult
-    public static func logs(_ request: inout ExportLogsRequest, _ context: OTTLContext,
-                            _ drop: (inout OTTLTarget) throws -> Bool) throws -> Int {
+    public static func logs(
+        _ request: inout ExportLogsRequest, _ context: OTTLContext,
+        _ drop: (inout OTTLTarget) throws -> Bool
+    ) throws -> Int {
         var removed = 0
         var t = OTTLTarget()
         try eachScope(&request.resourceLogs, scopes: \.scopeLogs, count: { $0.logRecords.count }, context, &t, drop, &removed) { sl, t, removed in
@@ -52,8 +56,10 @@ public enum OTTLFilter {
     }
 
     @discardableResult
-    public static func metrics(_ request: inout ExportMetricsRequest, _ context: OTTLContext,
-                               _ drop: (inout OTTLTarget) throws -> Bool) throws -> Int {
+    public static func metrics(
+        _ request: inout ExportMetricsRequest, _ context: OTTLContext,
+        _ drop: (inout OTTLTarget) throws -> Bool
+    ) throws -> Int {
         var removed = 0
         var t = OTTLTarget()
         try eachScope(&request.resourceMetrics, scopes: \.scopeMetrics, count: { $0.metrics.count }, context, &t, drop, &removed) { sm, t, removed in
@@ -130,8 +136,9 @@ public enum OTTLFilter {
             kept = try keep(&g.dataPoints, { .number($0) }, .init(type: 1))
             t.metric.data = .gauge(g)
         case .sum(var s):
-            kept = try keep(&s.dataPoints, { .number($0) },
-                            .init(type: 2, temporality: Int64(s.aggregationTemporality.rawValue), isMonotonic: s.isMonotonic))
+            kept = try keep(
+                &s.dataPoints, { .number($0) },
+                .init(type: 2, temporality: Int64(s.aggregationTemporality.rawValue), isMonotonic: s.isMonotonic))
             t.metric.data = .sum(s)
         case .histogram(var h):
             kept = try keep(&h.dataPoints, { .histogram($0) }, .init(type: 3, temporality: Int64(h.aggregationTemporality.rawValue)))

@@ -40,7 +40,11 @@ enum OTTLJSON {
                 i += 1
                 var list = Opentelemetry_Proto_Common_V1_KeyValueList()
                 skipSpace()
-                if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; v.kvlistValue = list; return v }
+                if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+                    i += 1
+                    v.kvlistValue = list
+                    return v
+                }
                 while true {
                     skipSpace()
                     guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key") }
@@ -58,7 +62,10 @@ enum OTTLJSON {
                     }
                     skipSpace()
                     guard i < bytes.count else { throw fail("unexpected end") }
-                    if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if bytes[i] == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
                     guard bytes[i] == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
                     i += 1
                     break
@@ -68,13 +75,20 @@ enum OTTLJSON {
                 i += 1
                 var array = Opentelemetry_Proto_Common_V1_ArrayValue()
                 skipSpace()
-                if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; v.arrayValue = array; return v }
+                if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+                    i += 1
+                    v.arrayValue = array
+                    return v
+                }
                 while true {
                     skipSpace()
                     array.values.append(try value(depth: depth + 1))
                     skipSpace()
                     guard i < bytes.count else { throw fail("unexpected end") }
-                    if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if bytes[i] == UInt8(ascii: ",") {
+                        i += 1
+                        continue
+                    }
                     guard bytes[i] == UInt8(ascii: "]") else { throw fail("expected ',' or ']'") }
                     i += 1
                     break
@@ -92,8 +106,11 @@ enum OTTLJSON {
             default:
                 let start = i
                 if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
-                while i < bytes.count, (0x30...0x39).contains(bytes[i]) || bytes[i] == UInt8(ascii: ".")
-                    || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") || bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") {
+                while i < bytes.count,
+                    (0x30...0x39).contains(bytes[i]) || bytes[i] == UInt8(ascii: ".")
+                        || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") || bytes[i] == UInt8(ascii: "+")
+                        || bytes[i] == UInt8(ascii: "-")
+                {
                     i += 1
                 }
                 guard i > start, let d = Double(String(decoding: bytes[start..<i], as: UTF8.self)), d.isFinite else {
@@ -112,7 +129,10 @@ enum OTTLJSON {
                 i += 1
                 if c == UInt8(ascii: "\"") { return String(decoding: out, as: UTF8.self) }
                 guard c >= 0x20 else { throw fail("control character in a string") }
-                guard c == UInt8(ascii: "\\") else { out.append(c); continue }
+                guard c == UInt8(ascii: "\\") else {
+                    out.append(c)
+                    continue
+                }
                 guard i < bytes.count else { break }
                 let e = bytes[i]
                 i += 1

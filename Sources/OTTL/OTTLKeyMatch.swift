@@ -1,6 +1,7 @@
 import OTLP
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An attribute key from a statement, compared with the keys of an attribute list without going through `String ==`:

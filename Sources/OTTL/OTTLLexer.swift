@@ -34,7 +34,10 @@ struct OTTLLexer {
         }
         while i < b.count {
             let c = b[i]
-            if c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d { i += 1; continue }
+            if c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d {
+                i += 1
+                continue
+            }
             let start = i
             if isIdentStart(c) {
                 while i < b.count, isIdentStart(b[i]) || isDigit(b[i]) { i += 1 }
@@ -45,7 +48,8 @@ struct OTTLLexer {
                 out.append(Token(kind: .string(try string(b, &i, text: text)), offset: start))
                 continue
             }
-            let signed = (c == UInt8(ascii: "-") || c == UInt8(ascii: "+")) && i + 1 < b.count
+            let signed =
+                (c == UInt8(ascii: "-") || c == UInt8(ascii: "+")) && i + 1 < b.count
                 && (isDigit(b[i + 1]) || b[i + 1] == UInt8(ascii: ".")) && signAllowed()
             if isDigit(c) || signed || (c == UInt8(ascii: ".") && i + 1 < b.count && isDigit(b[i + 1])) {
                 if c == UInt8(ascii: "0"), i + 1 < b.count, b[i + 1] == UInt8(ascii: "x") || b[i + 1] == UInt8(ascii: "X") {

@@ -16,7 +16,8 @@ struct OTTLParser {
     static func statement(_ text: String) throws(OTTLParseError) -> OTTLSyntax.Statement {
         var p = try OTTLParser(text)
         guard case .identifier(let name) = p.current.kind, let first = name.first, first.isLowercase || first == "_",
-              p.peek(1).kind == .punctuation("(") else {
+            p.peek(1).kind == .punctuation("(")
+        else {
             throw p.fail("a statement starts with an editor call, such as set(...)")
         }
         let editor = try p.call()
@@ -160,10 +161,18 @@ struct OTTLParser {
             let inner = try value()
             try expect(")")
             return inner
-        case .string(let s): index += 1; return Node(value: .string(s), offset: t.offset)
-        case .int(let v): index += 1; return Node(value: .int(v), offset: t.offset)
-        case .double(let v): index += 1; return Node(value: .double(v), offset: t.offset)
-        case .bytes(let v): index += 1; return Node(value: .bytes(v), offset: t.offset)
+        case .string(let s):
+            index += 1
+            return Node(value: .string(s), offset: t.offset)
+        case .int(let v):
+            index += 1
+            return Node(value: .int(v), offset: t.offset)
+        case .double(let v):
+            index += 1
+            return Node(value: .double(v), offset: t.offset)
+        case .bytes(let v):
+            index += 1
+            return Node(value: .bytes(v), offset: t.offset)
         case .punctuation("["):
             index += 1
             var items: [Node] = []
@@ -192,9 +201,15 @@ struct OTTLParser {
             return Node(value: .map(entries), offset: t.offset)
         case .identifier(let name):
             switch name {
-            case "true": index += 1; return Node(value: .bool(true), offset: t.offset)
-            case "false": index += 1; return Node(value: .bool(false), offset: t.offset)
-            case "nil": index += 1; return Node(value: .null, offset: t.offset)
+            case "true":
+                index += 1
+                return Node(value: .bool(true), offset: t.offset)
+            case "false":
+                index += 1
+                return Node(value: .bool(false), offset: t.offset)
+            case "nil":
+                index += 1
+                return Node(value: .null, offset: t.offset)
             case "where", "and", "or", "not": throw fail("expected a value, found '\(name)'")
             default: break
             }

@@ -69,17 +69,23 @@ enum OTTLPaths {
             case "trace_state": return string({ $0.span.traceState }, { $0.span.traceState = $1 })
             case "name": return string({ $0.span.name }, { $0.span.name = $1 })
             case "kind":
-                return int({ Int64($0.span.kind.rawValue) }, { t, v in
-                    guard let k = Int(exactly: v), let kind = Span.SpanKind(rawValue: k) else { throw OTTLRuntimeError("span kind \(v) is out of range") }
-                    t.span.kind = kind
-                })
+                return int(
+                    { Int64($0.span.kind.rawValue) },
+                    { t, v in
+                        guard let k = Int(exactly: v), let kind = Span.SpanKind(rawValue: k) else {
+                            throw OTTLRuntimeError("span kind \(v) is out of range")
+                        }
+                        t.span.kind = kind
+                    })
             case "kind.string":
-                return string({ spanKindNames[$0.span.kind.rawValue] ?? "" }, { t, v in
-                    guard let k = spanKindNames.first(where: { $0.value == v })?.key, let kind = Span.SpanKind(rawValue: k) else {
-                        throw OTTLRuntimeError("\"\(v)\" is not a span kind (Unspecified, Internal, Server, Client, Producer, Consumer)")
-                    }
-                    t.span.kind = kind
-                })
+                return string(
+                    { spanKindNames[$0.span.kind.rawValue] ?? "" },
+                    { t, v in
+                        guard let k = spanKindNames.first(where: { $0.value == v })?.key, let kind = Span.SpanKind(rawValue: k) else {
+                            throw OTTLRuntimeError("\"\(v)\" is not a span kind (Unspecified, Internal, Server, Client, Producer, Consumer)")
+                        }
+                        t.span.kind = kind
+                    })
             case "start_time_unix_nano": return uint64({ $0.span.startTimeUnixNano }, { $0.span.startTimeUnixNano = $1 })
             case "end_time_unix_nano": return uint64({ $0.span.endTimeUnixNano }, { $0.span.endTimeUnixNano = $1 })
             case "start_time": return time({ $0.span.startTimeUnixNano }, { $0.span.startTimeUnixNano = $1 })
@@ -90,12 +96,14 @@ enum OTTLPaths {
             case "dropped_links_count": return uint32({ $0.span.droppedLinksCount }, { $0.span.droppedLinksCount = $1 })
             case "flags": return uint32({ $0.span.flags }, { $0.span.flags = $1 })
             case "status.code":
-                return int({ Int64($0.span.status.code.rawValue) }, { t, v in
-                    guard let c = Int(exactly: v), let code = SpanStatus.StatusCode(rawValue: c), (0...2).contains(c) else {
-                        throw OTTLRuntimeError("status code \(v) is out of range")
-                    }
-                    t.span.status.code = code
-                })
+                return int(
+                    { Int64($0.span.status.code.rawValue) },
+                    { t, v in
+                        guard let c = Int(exactly: v), let code = SpanStatus.StatusCode(rawValue: c), (0...2).contains(c) else {
+                            throw OTTLRuntimeError("status code \(v) is out of range")
+                        }
+                        t.span.status.code = code
+                    })
             case "status.message": return string({ $0.span.status.message }, { $0.span.status.message = $1 })
             default: return nil
             }
@@ -117,13 +125,15 @@ enum OTTLPaths {
             case "aggregation_temporality":
                 return int({ metricShape(&$0).temporality }, { t, v in try setTemporality(&t, v) })
             case "is_monotonic":
-                return .scalar({ .bool(metricShape(&$0).isMonotonic) }, { t, v in
-                    guard case .bool(let b) = v else { throw OTTLRuntimeError("is_monotonic takes a bool, got \(v.typeName)") }
-                    guard case .sum(var s)? = t.metric.data else { throw OTTLRuntimeError("is_monotonic can be set on sums only") }
-                    t.metric.data = nil
-                    s.isMonotonic = b
-                    t.metric.data = .sum(s)
-                })
+                return .scalar(
+                    { .bool(metricShape(&$0).isMonotonic) },
+                    { t, v in
+                        guard case .bool(let b) = v else { throw OTTLRuntimeError("is_monotonic takes a bool, got \(v.typeName)") }
+                        guard case .sum(var s)? = t.metric.data else { throw OTTLRuntimeError("is_monotonic can be set on sums only") }
+                        t.metric.data = nil
+                        s.isMonotonic = b
+                        t.metric.data = .sum(s)
+                    })
             default: return nil
             }
         case .datapoint:
@@ -136,46 +146,52 @@ enum OTTLPaths {
             case "time": return time({ $0.point.time }, { $0.point.setTime($1) })
             case "flags": return uint32({ $0.point.flags }, { $0.point.setFlags($1) })
             case "value_double":
-                return .scalar({ t in
-                    if case .number(let p) = t.point, case .asDouble(let d)? = p.value { return .double(d) }
-                    return .null
-                }, { t, v in
-                    guard case .number(var p) = t.point else { throw OTTLRuntimeError("value_double is a field of gauge and sum points") }
-                    switch v {
-                    case .double(let d): p.asDouble = d
-                    case .int(let i): p.asDouble = Double(i)
-                    default: throw OTTLRuntimeError("value_double takes a number, got \(v.typeName)")
-                    }
-                    t.point = .number(p)
-                })
+                return .scalar(
+                    { t in
+                        if case .number(let p) = t.point, case .asDouble(let d)? = p.value { return .double(d) }
+                        return .null
+                    },
+                    { t, v in
+                        guard case .number(var p) = t.point else { throw OTTLRuntimeError("value_double is a field of gauge and sum points") }
+                        switch v {
+                        case .double(let d): p.asDouble = d
+                        case .int(let i): p.asDouble = Double(i)
+                        default: throw OTTLRuntimeError("value_double takes a number, got \(v.typeName)")
+                        }
+                        t.point = .number(p)
+                    })
             case "value_int":
-                return .scalar({ t in
-                    if case .number(let p) = t.point, case .asInt(let i)? = p.value { return .int(i) }
-                    return .null
-                }, { t, v in
-                    guard case .number(var p) = t.point else { throw OTTLRuntimeError("value_int is a field of gauge and sum points") }
-                    guard case .int(let i) = v else { throw OTTLRuntimeError("value_int takes an int, got \(v.typeName)") }
-                    p.asInt = i
-                    t.point = .number(p)
-                })
+                return .scalar(
+                    { t in
+                        if case .number(let p) = t.point, case .asInt(let i)? = p.value { return .int(i) }
+                        return .null
+                    },
+                    { t, v in
+                        guard case .number(var p) = t.point else { throw OTTLRuntimeError("value_int is a field of gauge and sum points") }
+                        guard case .int(let i) = v else { throw OTTLRuntimeError("value_int takes an int, got \(v.typeName)") }
+                        p.asInt = i
+                        t.point = .number(p)
+                    })
             case "count":
-                return .scalar({ t in
-                    switch t.point {
-                    case .histogram(let p): return .int(Int64(bitPattern: p.count))
-                    case .exponentialHistogram(let p): return .int(Int64(bitPattern: p.count))
-                    case .summary(let p): return .int(Int64(bitPattern: p.count))
-                    default: return .null
-                    }
-                }, nil)
+                return .scalar(
+                    { t in
+                        switch t.point {
+                        case .histogram(let p): return .int(Int64(bitPattern: p.count))
+                        case .exponentialHistogram(let p): return .int(Int64(bitPattern: p.count))
+                        case .summary(let p): return .int(Int64(bitPattern: p.count))
+                        default: return .null
+                        }
+                    }, nil)
             case "sum":
-                return .scalar({ t in
-                    switch t.point {
-                    case .histogram(let p): return p.hasSum ? .double(p.sum) : .null
-                    case .exponentialHistogram(let p): return p.hasSum ? .double(p.sum) : .null
-                    case .summary(let p): return .double(p.sum)
-                    default: return .null
-                    }
-                }, nil)
+                return .scalar(
+                    { t in
+                        switch t.point {
+                        case .histogram(let p): return p.hasSum ? .double(p.sum) : .null
+                        case .exponentialHistogram(let p): return p.hasSum ? .double(p.sum) : .null
+                        case .summary(let p): return .double(p.sum)
+                        default: return .null
+                        }
+                    }, nil)
             default: return nil
             }
         case .log:
@@ -185,12 +201,14 @@ enum OTTLPaths {
             case "time": return time({ $0.log.timeUnixNano }, { $0.log.timeUnixNano = $1 })
             case "observed_time": return time({ $0.log.observedTimeUnixNano }, { $0.log.observedTimeUnixNano = $1 })
             case "severity_number":
-                return int({ Int64($0.log.severityNumber.rawValue) }, { t, v in
-                    guard let n = Int(exactly: v), (0...24).contains(n), let s = Opentelemetry_Proto_Logs_V1_SeverityNumber(rawValue: n) else {
-                        throw OTTLRuntimeError("severity number \(v) is out of range 0–24")
-                    }
-                    t.log.severityNumber = s
-                })
+                return int(
+                    { Int64($0.log.severityNumber.rawValue) },
+                    { t, v in
+                        guard let n = Int(exactly: v), (0...24).contains(n), let s = Opentelemetry_Proto_Logs_V1_SeverityNumber(rawValue: n) else {
+                            throw OTTLRuntimeError("severity number \(v) is out of range 0–24")
+                        }
+                        t.log.severityNumber = s
+                    })
             case "severity_text": return string({ $0.log.severityText }, { $0.log.severityText = $1 })
             case "body": return .any(read: { $0.log.body }, write: { $0.log.body = $1 })
             case "body.string":
@@ -214,19 +232,25 @@ enum OTTLPaths {
         case .resource: return ["attributes", "dropped_attributes_count"]
         case .scope: return ["name", "version", "attributes", "dropped_attributes_count"]
         case .span:
-            return ["trace_id", "trace_id.string", "span_id", "span_id.string", "parent_span_id", "parent_span_id.string",
-                    "trace_state", "name", "kind", "kind.string", "start_time_unix_nano", "end_time_unix_nano", "start_time",
-                    "end_time", "attributes", "dropped_attributes_count", "dropped_events_count", "dropped_links_count", "flags",
-                    "status.code", "status.message"]
+            return [
+                "trace_id", "trace_id.string", "span_id", "span_id.string", "parent_span_id", "parent_span_id.string",
+                "trace_state", "name", "kind", "kind.string", "start_time_unix_nano", "end_time_unix_nano", "start_time",
+                "end_time", "attributes", "dropped_attributes_count", "dropped_events_count", "dropped_links_count", "flags",
+                "status.code", "status.message",
+            ]
         case .spanevent: return ["name", "time_unix_nano", "time", "attributes", "dropped_attributes_count"]
         case .metric: return ["name", "description", "unit", "type", "aggregation_temporality", "is_monotonic"]
         case .datapoint:
-            return ["attributes", "start_time_unix_nano", "time_unix_nano", "start_time", "time", "flags", "value_double",
-                    "value_int", "count", "sum"]
+            return [
+                "attributes", "start_time_unix_nano", "time_unix_nano", "start_time", "time", "flags", "value_double",
+                "value_int", "count", "sum",
+            ]
         case .log:
-            return ["time_unix_nano", "observed_time_unix_nano", "time", "observed_time", "severity_number", "severity_text",
-                    "body", "body.string", "attributes", "dropped_attributes_count", "flags", "trace_id", "trace_id.string",
-                    "span_id", "span_id.string", "event_name"]
+            return [
+                "time_unix_nano", "observed_time_unix_nano", "time", "observed_time", "severity_number", "severity_text",
+                "body", "body.string", "attributes", "dropped_attributes_count", "flags", "trace_id", "trace_id.string",
+                "span_id", "span_id.string", "event_name",
+            ]
         }
     }
 
@@ -234,79 +258,111 @@ enum OTTLPaths {
 
     // MARK: - Field builders
 
-    private static func attributes(_ read: @escaping @Sendable (inout OTTLTarget) -> [KeyValue],
-                                   _ write: @escaping @Sendable (inout OTTLTarget, [KeyValue]) -> Void) -> Field {
-        .map(read: read, edit: { t, body in
-            // Take the list out first, so that it is the only reference while it is edited.
-            var list = read(&t)
-            write(&t, [])
-            defer { write(&t, list) }
-            try body(&list)
-        })
+    private static func attributes(
+        _ read: @escaping @Sendable (inout OTTLTarget) -> [KeyValue],
+        _ write: @escaping @Sendable (inout OTTLTarget, [KeyValue]) -> Void
+    ) -> Field {
+        .map(
+            read: read,
+            edit: { t, body in
+                // Take the list out first, so that it is the only reference while it is edited.
+                var list = read(&t)
+                write(&t, [])
+                defer { write(&t, list) }
+                try body(&list)
+            })
     }
 
-    private static func string(_ get: @escaping @Sendable (inout OTTLTarget) -> String,
-                               _ set: @escaping @Sendable (inout OTTLTarget, String) throws -> Void) -> Field {
-        .scalar({ .string(get(&$0)) }, { t, v in
-            guard case .string(let s) = v else { throw OTTLRuntimeError("expected a string, got \(v.typeName)") }
-            try set(&t, s)
-        })
+    private static func string(
+        _ get: @escaping @Sendable (inout OTTLTarget) -> String,
+        _ set: @escaping @Sendable (inout OTTLTarget, String) throws -> Void
+    ) -> Field {
+        .scalar(
+            { .string(get(&$0)) },
+            { t, v in
+                guard case .string(let s) = v else { throw OTTLRuntimeError("expected a string, got \(v.typeName)") }
+                try set(&t, s)
+            })
     }
 
-    private static func int(_ get: @escaping @Sendable (inout OTTLTarget) -> Int64,
-                            _ set: @escaping @Sendable (inout OTTLTarget, Int64) throws -> Void) -> Field {
-        .scalar({ .int(get(&$0)) }, { t, v in
-            guard case .int(let i) = v else { throw OTTLRuntimeError("expected an int, got \(v.typeName)") }
-            try set(&t, i)
-        })
+    private static func int(
+        _ get: @escaping @Sendable (inout OTTLTarget) -> Int64,
+        _ set: @escaping @Sendable (inout OTTLTarget, Int64) throws -> Void
+    ) -> Field {
+        .scalar(
+            { .int(get(&$0)) },
+            { t, v in
+                guard case .int(let i) = v else { throw OTTLRuntimeError("expected an int, got \(v.typeName)") }
+                try set(&t, i)
+            })
     }
 
-    private static func uint64(_ get: @escaping @Sendable (inout OTTLTarget) -> UInt64,
-                               _ set: @escaping @Sendable (inout OTTLTarget, UInt64) -> Void) -> Field {
-        int({ Int64(bitPattern: get(&$0)) }, { t, v in
-            guard v >= 0 else { throw OTTLRuntimeError("a time in nanoseconds cannot be negative (\(v))") }
-            set(&t, UInt64(v))
-        })
+    private static func uint64(
+        _ get: @escaping @Sendable (inout OTTLTarget) -> UInt64,
+        _ set: @escaping @Sendable (inout OTTLTarget, UInt64) -> Void
+    ) -> Field {
+        int(
+            { Int64(bitPattern: get(&$0)) },
+            { t, v in
+                guard v >= 0 else { throw OTTLRuntimeError("a time in nanoseconds cannot be negative (\(v))") }
+                set(&t, UInt64(v))
+            })
     }
 
-    private static func uint32(_ get: @escaping @Sendable (inout OTTLTarget) -> UInt32,
-                               _ set: @escaping @Sendable (inout OTTLTarget, UInt32) -> Void) -> Field {
-        int({ Int64(get(&$0)) }, { t, v in
-            guard let u = UInt32(exactly: v) else { throw OTTLRuntimeError("\(v) is out of range for an unsigned 32-bit field") }
-            set(&t, u)
-        })
+    private static func uint32(
+        _ get: @escaping @Sendable (inout OTTLTarget) -> UInt32,
+        _ set: @escaping @Sendable (inout OTTLTarget, UInt32) -> Void
+    ) -> Field {
+        int(
+            { Int64(get(&$0)) },
+            { t, v in
+                guard let u = UInt32(exactly: v) else { throw OTTLRuntimeError("\(v) is out of range for an unsigned 32-bit field") }
+                set(&t, u)
+            })
     }
 
-    private static func time(_ get: @escaping @Sendable (inout OTTLTarget) -> UInt64,
-                             _ set: @escaping @Sendable (inout OTTLTarget, UInt64) -> Void) -> Field {
-        .scalar({ .time(Int64(bitPattern: get(&$0))) }, { t, v in
-            guard case .time(let n) = v else { throw OTTLRuntimeError("expected a time, got \(v.typeName)") }
-            guard n >= 0 else { throw OTTLRuntimeError("a time before 1970 cannot be stored") }
-            set(&t, UInt64(n))
-        })
+    private static func time(
+        _ get: @escaping @Sendable (inout OTTLTarget) -> UInt64,
+        _ set: @escaping @Sendable (inout OTTLTarget, UInt64) -> Void
+    ) -> Field {
+        .scalar(
+            { .time(Int64(bitPattern: get(&$0))) },
+            { t, v in
+                guard case .time(let n) = v else { throw OTTLRuntimeError("expected a time, got \(v.typeName)") }
+                guard n >= 0 else { throw OTTLRuntimeError("a time before 1970 cannot be stored") }
+                set(&t, UInt64(n))
+            })
     }
 
-    private static func id(_ width: Int, _ get: @escaping @Sendable (inout OTTLTarget) -> Data,
-                           _ set: @escaping @Sendable (inout OTTLTarget, Data) -> Void) -> Field {
-        .scalar({ .bytes(Array(get(&$0))) }, { t, v in
-            guard case .bytes(let b) = v, b.count == width else {
-                throw OTTLRuntimeError("an ID of \(width) bytes is expected, got \(v.typeName)")
-            }
-            set(&t, Data(b))
-        })
+    private static func id(
+        _ width: Int, _ get: @escaping @Sendable (inout OTTLTarget) -> Data,
+        _ set: @escaping @Sendable (inout OTTLTarget, Data) -> Void
+    ) -> Field {
+        .scalar(
+            { .bytes(Array(get(&$0))) },
+            { t, v in
+                guard case .bytes(let b) = v, b.count == width else {
+                    throw OTTLRuntimeError("an ID of \(width) bytes is expected, got \(v.typeName)")
+                }
+                set(&t, Data(b))
+            })
     }
 
-    private static func idString(_ width: Int, _ get: @escaping @Sendable (inout OTTLTarget) -> Data,
-                                 _ set: @escaping @Sendable (inout OTTLTarget, Data) -> Void) -> Field {
-        .scalar({ t in
-            let d = get(&t)
-            return .string(d.isEmpty ? "" : OTTLHex.encode(d))
-        }, { t, v in
-            guard case .string(let s) = v, s.utf8.count == width * 2, let b = OTTLHex.decode(s) else {
-                throw OTTLRuntimeError("an ID of \(width * 2) hex characters is expected")
-            }
-            set(&t, Data(b))
-        })
+    private static func idString(
+        _ width: Int, _ get: @escaping @Sendable (inout OTTLTarget) -> Data,
+        _ set: @escaping @Sendable (inout OTTLTarget, Data) -> Void
+    ) -> Field {
+        .scalar(
+            { t in
+                let d = get(&t)
+                return .string(d.isEmpty ? "" : OTTLHex.encode(d))
+            },
+            { t, v in
+                guard case .string(let s) = v, s.utf8.count == width * 2, let b = OTTLHex.decode(s) else {
+                    throw OTTLRuntimeError("an ID of \(width * 2) hex characters is expected")
+                }
+                set(&t, Data(b))
+            })
     }
 
     private static func metricShape(_ t: inout OTTLTarget) -> OTTLTarget.MetricShape {
@@ -322,14 +378,23 @@ enum OTTLPaths {
 
     private static func setTemporality(_ t: inout OTTLTarget, _ v: Int64) throws {
         guard let n = Int(exactly: v), (0...2).contains(n),
-              let temporality = Opentelemetry_Proto_Metrics_V1_AggregationTemporality(rawValue: n) else {
+            let temporality = Opentelemetry_Proto_Metrics_V1_AggregationTemporality(rawValue: n)
+        else {
             throw OTTLRuntimeError("aggregation temporality \(v) is out of range")
         }
         switch t.metric.data {
-        case .sum(var s)?: t.metric.data = nil; s.aggregationTemporality = temporality; t.metric.data = .sum(s)
-        case .histogram(var h)?: t.metric.data = nil; h.aggregationTemporality = temporality; t.metric.data = .histogram(h)
+        case .sum(var s)?:
+            t.metric.data = nil
+            s.aggregationTemporality = temporality
+            t.metric.data = .sum(s)
+        case .histogram(var h)?:
+            t.metric.data = nil
+            h.aggregationTemporality = temporality
+            t.metric.data = .histogram(h)
         case .exponentialHistogram(var h)?:
-            t.metric.data = nil; h.aggregationTemporality = temporality; t.metric.data = .exponentialHistogram(h)
+            t.metric.data = nil
+            h.aggregationTemporality = temporality
+            t.metric.data = .exponentialHistogram(h)
         default: throw OTTLRuntimeError("aggregation_temporality can be set on sums and histograms only")
         }
     }

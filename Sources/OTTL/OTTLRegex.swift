@@ -1,7 +1,8 @@
 import CollectorCore
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A regular expression of an OTTL function: matched as Go's `regexp.MatchString` (``AttributeRegex``, with its
@@ -83,11 +84,15 @@ struct OTTLRegex: @unchecked Sendable {
                 guard let first = next(0) else { return nil }
                 var hits = 1
                 var at = first + n.count
-                while let h = next(at) { hits += 1; at = h + n.count }
+                while let h = next(at) {
+                    hits += 1
+                    at = h + n.count
+                }
                 return replacement.utf8.withContiguousStorageIfAvailable { r -> String in
                     let size = t.count + hits * (r.count - n.count)
                     return String(unsafeUninitializedCapacity: size) { out in
-                        var written = 0, copied = 0
+                        var written = 0
+                        var copied = 0
                         var hit: Int? = first
                         while let h = hit {
                             written += UnsafeMutableBufferPointer(rebasing: out[written...]).initialize(fromContentsOf: t[copied..<h])
@@ -127,7 +132,10 @@ struct OTTLRegex: @unchecked Sendable {
             var j = i + 1
             if chars[j] == "{" {
                 j += 1
-                while j < chars.count, isNameChar(chars[j]) { name.unicodeScalars.append(chars[j]); j += 1 }
+                while j < chars.count, isNameChar(chars[j]) {
+                    name.unicodeScalars.append(chars[j])
+                    j += 1
+                }
                 guard j < chars.count, chars[j] == "}", !name.isEmpty else {
                     out += "$"
                     i += 1
@@ -135,7 +143,10 @@ struct OTTLRegex: @unchecked Sendable {
                 }
                 j += 1
             } else {
-                while j < chars.count, isNameChar(chars[j]) { name.unicodeScalars.append(chars[j]); j += 1 }
+                while j < chars.count, isNameChar(chars[j]) {
+                    name.unicodeScalars.append(chars[j])
+                    j += 1
+                }
                 guard !name.isEmpty else {
                     out += "$"
                     i += 1
@@ -190,11 +201,17 @@ struct OTTLGlob: Sendable {
                 append(.literal(e))
             case "[":
                 var negated = false
-                if chars.first == "!" { negated = true; chars.removeFirst() }
+                if chars.first == "!" {
+                    negated = true
+                    chars.removeFirst()
+                }
                 var ranges: [ClosedRange<Character>] = []
                 var closed = false
                 while let m = chars.popFirst() {
-                    if m == "]" { closed = true; break }
+                    if m == "]" {
+                        closed = true
+                        break
+                    }
                     if chars.first == "-", chars.count >= 2, chars[chars.startIndex + 1] != "]" {
                         chars.removeFirst()
                         guard let hi = chars.popFirst(), m <= hi else { return nil }
@@ -237,8 +254,10 @@ struct OTTLGlob: Sendable {
 
     /// Wildcard matching that backtracks only to the last `*`.
     private static func match(_ p: [Piece], _ s: [Character]) -> Bool {
-        var i = 0, j = 0
-        var star = -1, resume = 0
+        var i = 0
+        var j = 0
+        var star = -1
+        var resume = 0
         while i < s.count {
             if j < p.count, case .any = p[j] {
                 star = j

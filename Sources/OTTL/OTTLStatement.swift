@@ -12,8 +12,9 @@ public final class OTTLStatement: Sendable {
     /// (`span.attributes[...]` → span), as otelcol infers it for the flat form of `trace_statements`.
     public init(_ text: String, context: OTTLContext?, signal: Signal) throws(OTTLParseError) {
         let syntax = try OTTLParser.statement(text)
-        let bound = try OTTLInference.context(given: context, signal: signal, text: text,
-                                              paths: OTTLInference.paths(in: syntax))
+        let bound = try OTTLInference.context(
+            given: context, signal: signal, text: text,
+            paths: OTTLInference.paths(in: syntax))
         let compiler = OTTLCompiler(text: text, context: bound)
         self.text = text
         self.context = bound
@@ -49,13 +50,17 @@ public final class OTTLCondition: Sendable {
 
 /// Which context a statement runs in when the config does not say.
 enum OTTLInference {
-    static func context(given: OTTLContext?, signal: Signal, text: String,
-                        paths: [(names: [String], offset: Int)]) throws(OTTLParseError) -> OTTLContext {
+    static func context(
+        given: OTTLContext?, signal: Signal, text: String,
+        paths: [(names: [String], offset: Int)]
+    ) throws(OTTLParseError) -> OTTLContext {
         let allowed = OTTLContext.contexts(for: signal)
         if let given {
             guard allowed.contains(given) else {
-                throw OTTLParseError(text: text, offset: 0, message: "the \(given.rawValue) context is not available for \(signal)"
-                    + " (use \(allowed.map(\.rawValue).joined(separator: ", ")))")
+                throw OTTLParseError(
+                    text: text, offset: 0,
+                    message: "the \(given.rawValue) context is not available for \(signal)"
+                        + " (use \(allowed.map(\.rawValue).joined(separator: ", ")))")
             }
             return given
         }
@@ -69,11 +74,15 @@ enum OTTLInference {
         }
         guard let deepest = named.max(by: { allowed.firstIndex(of: $0.0) ?? 0 < allowed.firstIndex(of: $1.0) ?? 0 }) else {
             if let stray = paths.first(where: { $0.names.count > 1 && OTTLContext.named($0.names[0]) == nil }) {
-                throw OTTLParseError(text: text, offset: stray.offset, message: "\(stray.names[0]) is not a context: prefix paths with "
-                    + allowed.map { "\($0.rawValue)." }.joined(separator: ", "))
+                throw OTTLParseError(
+                    text: text, offset: stray.offset,
+                    message: "\(stray.names[0]) is not a context: prefix paths with "
+                        + allowed.map { "\($0.rawValue)." }.joined(separator: ", "))
             }
-            throw OTTLParseError(text: text, offset: 0, message: "cannot tell which context this is for: prefix its paths with "
-                + allowed.map { "\($0.rawValue)." }.joined(separator: ", ") + " (or give the context explicitly)")
+            throw OTTLParseError(
+                text: text, offset: 0,
+                message: "cannot tell which context this is for: prefix its paths with "
+                    + allowed.map { "\($0.rawValue)." }.joined(separator: ", ") + " (or give the context explicitly)")
         }
         for (c, offset) in named where !deepest.0.reachable.contains(c) {
             throw OTTLParseError(text: text, offset: offset, message: "\(c.rawValue) and \(deepest.0.rawValue) paths cannot be mixed")
@@ -92,7 +101,9 @@ enum OTTLInference {
         switch c {
         case .or(let terms), .and(let terms): for t in terms { collect(t, into: &out) }
         case .not(let inner): collect(inner, into: &out)
-        case .compare(let l, _, let r): collect(l, into: &out); collect(r, into: &out)
+        case .compare(let l, _, let r):
+            collect(l, into: &out)
+            collect(r, into: &out)
         case .value(let n): collect(n, into: &out)
         }
     }
@@ -110,7 +121,9 @@ enum OTTLInference {
         case .call(let call): collect(call, into: &out)
         case .list(let items): for i in items { collect(i, into: &out) }
         case .map(let entries): for e in entries { collect(e.value, into: &out) }
-        case .math(let l, _, let r): collect(l, into: &out); collect(r, into: &out)
+        case .math(let l, _, let r):
+            collect(l, into: &out)
+            collect(r, into: &out)
         case .string, .int, .double, .bool, .null, .bytes, .name: break
         }
     }

@@ -126,7 +126,8 @@ public enum OTTLValue: Sendable, Equatable {
 
 /// -1, 0 or 1 as `a` sorts before, equal to or after `b`, byte for byte (Go's string and bytes order).
 private func byteOrder(_ a: some Sequence<UInt8>, _ b: some Sequence<UInt8>) -> Int {
-    var i = a.makeIterator(), j = b.makeIterator()
+    var i = a.makeIterator()
+    var j = b.makeIterator()
     while true {
         switch (i.next(), j.next()) {
         case (nil, nil): return 0
@@ -139,7 +140,12 @@ private func byteOrder(_ a: some Sequence<UInt8>, _ b: some Sequence<UInt8>) -> 
 
 /// A comparison operator of a `where` clause.
 public enum OTTLComparison: String, Sendable {
-    case equal = "==", notEqual = "!=", less = "<", lessOrEqual = "<=", greater = ">", greaterOrEqual = ">="
+    case equal = "=="
+    case notEqual = "!="
+    case less = "<"
+    case lessOrEqual = "<="
+    case greater = ">"
+    case greaterOrEqual = ">="
 }
 
 /// Lower-case hex, as OTTL writes IDs and bytes.

@@ -5,8 +5,10 @@ import OTLP
 /// messages share storage until written), and a resource or scope that was absent stays absent if nothing was
 /// set in it.
 public enum OTTLWalk {
-    public static func traces(_ request: inout ExportTraceRequest, _ context: OTTLContext,
-                              _ body: (inout OTTLTarget) throws -> Void) rethrows {
+    public static func traces(
+        _ request: inout ExportTraceRequest, _ context: OTTLContext,
+        _ body: (inout OTTLTarget) throws -> Void
+    ) rethrows {
         try eachScope(&request.resourceSpans, scopes: \.scopeSpans, context, body) { ss, t in
             var spans = ss.spans
             ss.spans = []
@@ -14,7 +16,10 @@ public enum OTTLWalk {
             for i in spans.indices {
                 swap(&t.span, &spans[i])
                 defer { swap(&t.span, &spans[i]) }
-                if context == .span { try body(&t); continue }
+                if context == .span {
+                    try body(&t)
+                    continue
+                }
                 var events = t.span.events
                 t.span.events = []
                 defer { t.span.events = events }
@@ -27,8 +32,10 @@ public enum OTTLWalk {
         }
     }
 
-    public static func logs(_ request: inout ExportLogsRequest, _ context: OTTLContext,
-                            _ body: (inout OTTLTarget) throws -> Void) rethrows {
+    public static func logs(
+        _ request: inout ExportLogsRequest, _ context: OTTLContext,
+        _ body: (inout OTTLTarget) throws -> Void
+    ) rethrows {
         try eachScope(&request.resourceLogs, scopes: \.scopeLogs, context, body) { sl, t in
             var records = sl.logRecords
             sl.logRecords = []
@@ -41,8 +48,10 @@ public enum OTTLWalk {
         }
     }
 
-    public static func metrics(_ request: inout ExportMetricsRequest, _ context: OTTLContext,
-                               _ body: (inout OTTLTarget) throws -> Void) rethrows {
+    public static func metrics(
+        _ request: inout ExportMetricsRequest, _ context: OTTLContext,
+        _ body: (inout OTTLTarget) throws -> Void
+    ) rethrows {
         try eachScope(&request.resourceMetrics, scopes: \.scopeMetrics, context, body) { sm, t in
             var metrics = sm.metrics
             sm.metrics = []
@@ -50,7 +59,10 @@ public enum OTTLWalk {
             for i in metrics.indices {
                 swap(&t.metric, &metrics[i])
                 defer { swap(&t.metric, &metrics[i]) }
-                if context == .metric { try body(&t); continue }
+                if context == .metric {
+                    try body(&t)
+                    continue
+                }
                 try points(&t, body)
             }
         }
@@ -72,7 +84,10 @@ public enum OTTLWalk {
             t.resource = resources[r].resource
             resources[r].clearResource()
             defer { if let held = taken(&t.resource, had: hadResource) { resources[r].resource = held } }
-            if context == .resource { try body(&t); continue }
+            if context == .resource {
+                try body(&t)
+                continue
+            }
             var scopeList = resources[r][keyPath: scopes]
             resources[r][keyPath: scopes] = []
             defer { resources[r][keyPath: scopes] = scopeList }
@@ -81,7 +96,10 @@ public enum OTTLWalk {
                 t.scope = scopeList[s].scope
                 scopeList[s].clearScope()
                 defer { if let held = taken(&t.scope, had: hadScope) { scopeList[s].scope = held } }
-                if context == .scope { try body(&t); continue }
+                if context == .scope {
+                    try body(&t)
+                    continue
+                }
                 try items(&scopeList[s], &t)
             }
         }
@@ -99,7 +117,10 @@ public enum OTTLWalk {
             for i in g.dataPoints.indices {
                 t.point = .number(g.dataPoints[i])
                 g.dataPoints[i] = .init()
-                defer { if case .number(let p) = t.point { g.dataPoints[i] = p }; t.point = .none }
+                defer {
+                    if case .number(let p) = t.point { g.dataPoints[i] = p }
+                    t.point = .none
+                }
                 try body(&t)
             }
         case .sum(var s):
@@ -108,7 +129,10 @@ public enum OTTLWalk {
             for i in s.dataPoints.indices {
                 t.point = .number(s.dataPoints[i])
                 s.dataPoints[i] = .init()
-                defer { if case .number(let p) = t.point { s.dataPoints[i] = p }; t.point = .none }
+                defer {
+                    if case .number(let p) = t.point { s.dataPoints[i] = p }
+                    t.point = .none
+                }
                 try body(&t)
             }
         case .histogram(var h):
@@ -117,7 +141,10 @@ public enum OTTLWalk {
             for i in h.dataPoints.indices {
                 t.point = .histogram(h.dataPoints[i])
                 h.dataPoints[i] = .init()
-                defer { if case .histogram(let p) = t.point { h.dataPoints[i] = p }; t.point = .none }
+                defer {
+                    if case .histogram(let p) = t.point { h.dataPoints[i] = p }
+                    t.point = .none
+                }
                 try body(&t)
             }
         case .exponentialHistogram(var h):
@@ -126,7 +153,10 @@ public enum OTTLWalk {
             for i in h.dataPoints.indices {
                 t.point = .exponentialHistogram(h.dataPoints[i])
                 h.dataPoints[i] = .init()
-                defer { if case .exponentialHistogram(let p) = t.point { h.dataPoints[i] = p }; t.point = .none }
+                defer {
+                    if case .exponentialHistogram(let p) = t.point { h.dataPoints[i] = p }
+                    t.point = .none
+                }
                 try body(&t)
             }
         case .summary(var s):
@@ -135,7 +165,10 @@ public enum OTTLWalk {
             for i in s.dataPoints.indices {
                 t.point = .summary(s.dataPoints[i])
                 s.dataPoints[i] = .init()
-                defer { if case .summary(let p) = t.point { s.dataPoints[i] = p }; t.point = .none }
+                defer {
+                    if case .summary(let p) = t.point { s.dataPoints[i] = p }
+                    t.point = .none
+                }
                 try body(&t)
             }
         }

@@ -1,7 +1,8 @@
 import CollectorCore
 import OTLP
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One step of the action list shared by the `attributes` and `resource` processors (otelcol's `attraction`).
@@ -87,7 +88,9 @@ public struct AttributeActions: Sendable {
             if case .scalar = node { _ = a.optionalString("value") }  // records it for print-config
         }
         if let context = a.optionalString("from_context"), !context.isEmpty {
-            a.report("from_context", "not supported by otelsink: request metadata (client address, headers, auth) does not reach processors; use value or from_attribute")
+            a.report(
+                "from_context",
+                "not supported by otelsink: request metadata (client address, headers, auth) does not reach processors; use value or from_attribute")
         }
 
         guard let actionText else {
@@ -117,7 +120,10 @@ public struct AttributeActions: Sendable {
 
         switch action {
         case "insert", "update", "upsert":
-            if key == nil { a.report("key", "required for action \(action)"); ok = false }
+            if key == nil {
+                a.report("key", "required for action \(action)")
+                ok = false
+            }
             reject("pattern", patternText != nil)
             reject("converted_type", convertedType != nil)
             let source: AttributeAction.Source
@@ -151,7 +157,10 @@ public struct AttributeActions: Sendable {
             return action == "delete" ? .delete(key: key, pattern: pattern) : .hash(key: key, pattern: pattern)
 
         case "extract":
-            if key == nil { a.report("key", "required for action extract"); ok = false }
+            if key == nil {
+                a.report("key", "required for action extract")
+                ok = false
+            }
             reject("value", value != nil)
             reject("from_attribute", fromAttribute != nil)
             reject("converted_type", convertedType != nil)
@@ -172,7 +181,10 @@ public struct AttributeActions: Sendable {
             return .extract(key: key, pattern: regex, names: regex.groupNames.compactMap { $0 })
 
         default:  // convert
-            if key == nil { a.report("key", "required for action convert"); ok = false }
+            if key == nil {
+                a.report("key", "required for action convert")
+                ok = false
+            }
             reject("value", value != nil)
             reject("from_attribute", fromAttribute != nil)
             reject("pattern", patternText != nil)
@@ -234,7 +246,7 @@ public struct AttributeActions: Sendable {
                 }
             case .extract(let key, let pattern, let names):
                 guard let i = Self.index(of: key, in: attributes), case .stringValue(let text)? = attributes[i].value.value,
-                      let groups = pattern.captures(in: text)
+                    let groups = pattern.captures(in: text)
                 else { continue }
                 for (name, captured) in zip(names, groups) {
                     if let j = Self.index(of: name, in: attributes) {
@@ -259,10 +271,11 @@ public struct AttributeActions: Sendable {
             for i in attributes.indices {
                 let candidate = attributes[i].key.utf8
                 guard candidate.count == target.count else { continue }
-                let same = candidate.withContiguousStorageIfAvailable { bytes -> Bool in
-                    guard let a = bytes.baseAddress, let b = target.baseAddress else { return true }  // both empty
-                    return memcmp(a, b, target.count) == 0
-                } ?? (attributes[i].key == key)
+                let same =
+                    candidate.withContiguousStorageIfAvailable { bytes -> Bool in
+                        guard let a = bytes.baseAddress, let b = target.baseAddress else { return true }  // both empty
+                        return memcmp(a, b, target.count) == 0
+                    } ?? (attributes[i].key == key)
                 if same { return i }
             }
             return nil
@@ -394,7 +407,15 @@ extension AttributeValueText {
             case .doubleValue(let d)?:
                 // Go's int64(float64) truncates toward zero; out-of-range results are unspecified there,
                 // here they saturate.
-                if d.isNaN { value.intValue = Int64.min } else if d >= 9.223372036854775807e18 { value.intValue = Int64.max } else if d < -9.223372036854775807e18 { value.intValue = Int64.min } else { value.intValue = Int64(d) }
+                if d.isNaN {
+                    value.intValue = Int64.min
+                } else if d >= 9.223372036854775807e18 {
+                    value.intValue = Int64.max
+                } else if d < -9.223372036854775807e18 {
+                    value.intValue = Int64.min
+                } else {
+                    value.intValue = Int64(d)
+                }
             case .boolValue(let b)?: value.intValue = b ? 1 : 0
             case .stringValue(let s)?: if let i = goParseInt(s) { value.intValue = i }
             default: break

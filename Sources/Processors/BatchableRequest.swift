@@ -96,20 +96,35 @@ extension Opentelemetry_Proto_Metrics_V1_Metric {
         var head = self
         switch data {
         case .gauge(var g)?:
-            var h = g; h.dataPoints = Array(g.dataPoints.prefix(n)); g.dataPoints.removeFirst(n)
-            head.gauge = h; gauge = g
+            var h = g
+            h.dataPoints = Array(g.dataPoints.prefix(n))
+            g.dataPoints.removeFirst(n)
+            head.gauge = h
+            gauge = g
         case .sum(var s)?:
-            var h = s; h.dataPoints = Array(s.dataPoints.prefix(n)); s.dataPoints.removeFirst(n)
-            head.sum = h; sum = s
+            var h = s
+            h.dataPoints = Array(s.dataPoints.prefix(n))
+            s.dataPoints.removeFirst(n)
+            head.sum = h
+            sum = s
         case .histogram(var x)?:
-            var h = x; h.dataPoints = Array(x.dataPoints.prefix(n)); x.dataPoints.removeFirst(n)
-            head.histogram = h; histogram = x
+            var h = x
+            h.dataPoints = Array(x.dataPoints.prefix(n))
+            x.dataPoints.removeFirst(n)
+            head.histogram = h
+            histogram = x
         case .exponentialHistogram(var x)?:
-            var h = x; h.dataPoints = Array(x.dataPoints.prefix(n)); x.dataPoints.removeFirst(n)
-            head.exponentialHistogram = h; exponentialHistogram = x
+            var h = x
+            h.dataPoints = Array(x.dataPoints.prefix(n))
+            x.dataPoints.removeFirst(n)
+            head.exponentialHistogram = h
+            exponentialHistogram = x
         case .summary(var s)?:
-            var h = s; h.dataPoints = Array(s.dataPoints.prefix(n)); s.dataPoints.removeFirst(n)
-            head.summary = h; summary = s
+            var h = s
+            h.dataPoints = Array(s.dataPoints.prefix(n))
+            s.dataPoints.removeFirst(n)
+            head.summary = h
+            summary = s
         case nil:
             break
         }

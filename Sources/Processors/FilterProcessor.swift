@@ -15,8 +15,10 @@ public struct FilterProcessor: StatelessProcessor, TracesConsumer, MetricsConsum
     let next: SignalConsumers
     let failures: OTTLFailureHandler
 
-    public init(config: FilterProcessorConfig, next: SignalConsumers,
-                context: ComponentContext = ComponentContext(id: ComponentID(type: "filter"), logger: Logger(label: "otelsink.filter"))) {
+    public init(
+        config: FilterProcessorConfig, next: SignalConsumers,
+        context: ComponentContext = ComponentContext(id: ComponentID(type: "filter"), logger: Logger(label: "otelsink.filter"))
+    ) {
         self.config = config
         self.next = next
         self.failures = OTTLFailureHandler(context: context, component: "filter")
@@ -201,7 +203,9 @@ public struct FilterProcessorFactory: ProcessorFactory {
     public var type: String { "filter" }
     public var kind: ComponentKind { .processor }
     public var signals: Set<Signal> { [.traces, .metrics, .logs] }
-    public var summary: String { "drops spans, span events, metrics, data points and log records by OTTL conditions or include/exclude match properties" }
+    public var summary: String {
+        "drops spans, span events, metrics, data points and log records by OTTL conditions or include/exclude match properties"
+    }
 
     public func readConfig(_ reader: ConfigReader) -> any ComponentConfig { FilterProcessorConfig(reading: reader) }
 

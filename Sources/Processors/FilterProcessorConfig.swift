@@ -39,7 +39,10 @@ public struct FilterProcessorConfig: ComponentConfig {
         "severity_number": .severityNumber, "bodies": .logBodies,
     ]
 
-    public init(spans: MatchConfig = .none, spanEvents: MatchConfig = .none, metrics: MatchConfig = .none, dataPoints: MatchConfig = .none, logs: MatchConfig = .none) {
+    public init(
+        spans: MatchConfig = .none, spanEvents: MatchConfig = .none, metrics: MatchConfig = .none, dataPoints: MatchConfig = .none,
+        logs: MatchConfig = .none
+    ) {
         self.spans = spans
         self.spanEvents = spanEvents
         self.metrics = metrics
@@ -54,12 +57,15 @@ public struct FilterProcessorConfig: ComponentConfig {
             _ = r.raw(key)
             r.report(key, "profiles are not supported by otelsink")
         }
-        conditions[.traces] = Self.conditions(r, block: "traces", keys: ["resource": .resource, "span": .span, "spanevent": .spanevent],
-                                              flat: "trace_conditions", signal: .traces)
-        conditions[.metrics] = Self.conditions(r, block: "metrics", keys: ["resource": .resource, "metric": .metric, "datapoint": .datapoint],
-                                               flat: "metric_conditions", signal: .metrics)
-        conditions[.logs] = Self.conditions(r, block: "logs", keys: ["resource": .resource, "log_record": .log],
-                                            flat: "log_conditions", signal: .logs)
+        conditions[.traces] = Self.conditions(
+            r, block: "traces", keys: ["resource": .resource, "span": .span, "spanevent": .spanevent],
+            flat: "trace_conditions", signal: .traces)
+        conditions[.metrics] = Self.conditions(
+            r, block: "metrics", keys: ["resource": .resource, "metric": .metric, "datapoint": .datapoint],
+            flat: "metric_conditions", signal: .metrics)
+        conditions[.logs] = Self.conditions(
+            r, block: "logs", keys: ["resource": .resource, "log_record": .log],
+            flat: "log_conditions", signal: .logs)
 
         spans = .none
         if r.contains("spans") {
@@ -103,7 +109,8 @@ public struct FilterProcessorConfig: ComponentConfig {
             let l = r.child("logs")
             let read = MatchConfig(reading: l, keys: Self.logKeys)
             // As otelcol: an include/exclude without any property is ignored.
-            logs = MatchConfig(include: read.include.flatMap { $0.given.isEmpty ? nil : $0 }, exclude: read.exclude.flatMap { $0.given.isEmpty ? nil : $0 })
+            logs = MatchConfig(
+                include: read.include.flatMap { $0.given.isEmpty ? nil : $0 }, exclude: read.exclude.flatMap { $0.given.isEmpty ? nil : $0 })
         }
         for (signal, blocks) in [(Signal.traces, [spans, spanEvents]), (.metrics, [metrics, dataPoints]), (.logs, [logs])]
         where conditions[signal]?.isEmpty == false && blocks.contains(where: { $0.include != nil || $0.exclude != nil }) {
@@ -113,8 +120,10 @@ public struct FilterProcessorConfig: ComponentConfig {
 
     /// The OTTL conditions of one signal: `block.<context>` lists (explicit context) and the flat list (context
     /// inferred per condition), grouped by context and ordered from the resource inwards.
-    private static func conditions(_ r: ConfigReader, block: String, keys: [String: OTTLContext], flat: String,
-                                   signal: Signal) -> [(context: OTTLContext, conditions: [OTTLCondition])] {
+    private static func conditions(
+        _ r: ConfigReader, block: String, keys: [String: OTTLContext], flat: String,
+        signal: Signal
+    ) -> [(context: OTTLContext, conditions: [OTTLCondition])] {
         var byContext: [OTTLContext: [OTTLCondition]] = [:]
         if r.contains(block) {
             let b = r.child(block)

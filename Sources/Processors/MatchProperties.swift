@@ -51,7 +51,9 @@ public struct MatchProperties: Sendable {
     public static func read(_ r: ConfigReader, keys: [String: Field]) -> MatchProperties {
         var matchType = MatchType.strict
         if let text = r.optionalString("match_type") {
-            if let t = MatchType(rawValue: text) { matchType = t } else if text == "expr" {
+            if let t = MatchType(rawValue: text) {
+                matchType = t
+            } else if text == "expr" {
                 r.report("match_type", "expr (expr-lang expressions) is not supported by otelsink; use strict or regexp")
             } else {
                 r.report("match_type", "unknown match type \"\(text)\"; expected strict or regexp")
@@ -91,7 +93,9 @@ public struct MatchProperties: Sendable {
                     continue
                 }
                 guard let minimum = SeverityNumberMatcher.parse(minText) else {
-                    s.report("min", "\"\(minText)\" is not a severity; expected TRACE, DEBUG, INFO, WARN, ERROR, FATAL (optionally 2–4, e.g. INFO3) or 1–24")
+                    s.report(
+                        "min",
+                        "\"\(minText)\" is not a severity; expected TRACE, DEBUG, INFO, WARN, ERROR, FATAL (optionally 2–4, e.g. INFO3) or 1–24")
                     continue
                 }
                 p.severityNumber = SeverityNumberMatcher(minimum: minimum, matchUndefined: matchUndefined)
@@ -102,7 +106,10 @@ public struct MatchProperties: Sendable {
                 if matchType == .strict, field == .spanKinds || field == .statusCodes {
                     let valid = field == .spanKinds ? spanKindNames : statusCodeNames
                     for (i, item) in items.enumerated() where !valid.contains(item) {
-                        r.problems.add(path: r.pathString(key) + "::\(i)", "unknown \(field == .spanKinds ? "span kind" : "status code") \"\(item)\"; with match_type strict expected one of \(valid.joined(separator: ", "))")
+                        r.problems.add(
+                            path: r.pathString(key) + "::\(i)",
+                            "unknown \(field == .spanKinds ? "span kind" : "status code") \"\(item)\"; with match_type strict expected one of \(valid.joined(separator: ", "))"
+                        )
                     }
                 }
                 let m = StringMatcher(items, matchType: matchType, reader: r, key: key)
@@ -151,7 +158,8 @@ public struct MatchProperties: Sendable {
         }
         let logFields: [Field] = [.attributes, .libraries, .resources, .logBodies, .severityTexts, .severityNumber]
         if !logFields.contains(where: { given[$0] != nil }) {
-            return "at least one of \"attributes\", \"libraries\", \"resources\", \"log_bodies\", \"log_severity_texts\" or \"log_severity_number\" must be specified"
+            return
+                "at least one of \"attributes\", \"libraries\", \"resources\", \"log_bodies\", \"log_severity_texts\" or \"log_severity_number\" must be specified"
         }
         return nil
     }

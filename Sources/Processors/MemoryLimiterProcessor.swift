@@ -131,10 +131,12 @@ public final class MemoryLimiterProcessor: Processor, TracesConsumer, MetricsCon
         let above = rss >= config.softLimitBytes
         let was = refusing.exchange(above, ordering: .relaxed)
         if above, !was {
-            logger.warning("memory usage is above the soft limit; refusing data", metadata: [
-                "rss_mib": "\(rss >> 20)", "soft_limit_mib": "\(config.softLimitBytes >> 20)",
-                "hard_limit_mib": "\(config.hardLimitBytes >> 20)",
-            ])
+            logger.warning(
+                "memory usage is above the soft limit; refusing data",
+                metadata: [
+                    "rss_mib": "\(rss >> 20)", "soft_limit_mib": "\(config.softLimitBytes >> 20)",
+                    "hard_limit_mib": "\(config.hardLimitBytes >> 20)",
+                ])
         } else if !above, was {
             logger.info("memory usage is below the soft limit again; accepting data", metadata: ["rss_mib": "\(rss >> 20)"])
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the memory limiter reads about the process and the machine (Linux `/proc` and cgroup files).
@@ -18,7 +18,8 @@ public enum ProcessMemory {
         var candidates: [Int] = []
         if let v2 = readSmallFile("/sys/fs/cgroup/memory.max"), let limit = Int(v2.trimmed) { candidates.append(limit) }
         if let v1 = readSmallFile("/sys/fs/cgroup/memory/memory.limit_in_bytes"), let limit = Int(v1.trimmed),
-           limit < (1 << 60) {
+            limit < (1 << 60)
+        {
             candidates.append(limit)
         }
         if let total = machineTotalBytes() { candidates.append(total) }
@@ -38,7 +39,7 @@ public enum ProcessMemory {
     /// Gives freed heap memory back to the system (glibc `malloc_trim`), the closest thing to otelcol's forced GC.
     public static func releaseFreeMemory() {
         #if os(Linux)
-        _ = glibcMallocTrim(0)
+            _ = glibcMallocTrim(0)
         #endif
     }
 
@@ -54,9 +55,9 @@ public enum ProcessMemory {
 }
 
 #if os(Linux)
-/// glibc's `int malloc_trim(size_t pad)`, which the Glibc module does not export.
-@_silgen_name("malloc_trim")
-private func glibcMallocTrim(_ pad: Int) -> Int32
+    /// glibc's `int malloc_trim(size_t pad)`, which the Glibc module does not export.
+    @_silgen_name("malloc_trim")
+    private func glibcMallocTrim(_ pad: Int) -> Int32
 #endif
 
 extension String {

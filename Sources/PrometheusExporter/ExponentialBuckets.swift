@@ -45,10 +45,16 @@ enum ExponentialBuckets {
         let finite = bounds.indices.filter { bounds[$0].isFinite }
         if finite.count != bounds.count {
             // Extreme scales overflow Double: drop infinite bounds, folding their counts into +Inf.
-            var b: [Double] = [], c: [UInt64] = []
+            var b: [Double] = []
+            var c: [UInt64] = []
             var overflow: UInt64 = 0
             for i in bounds.indices {
-                if bounds[i].isFinite { b.append(bounds[i]); c.append(counts[i]) } else { overflow &+= counts[i] }
+                if bounds[i].isFinite {
+                    b.append(bounds[i])
+                    c.append(counts[i])
+                } else {
+                    overflow &+= counts[i]
+                }
             }
             c.append(counts[counts.count - 1] &+ overflow)
             return HistogramValue(bounds: b, counts: c, sum: p.hasSum ? p.sum : 0, count: max(p.count, total))

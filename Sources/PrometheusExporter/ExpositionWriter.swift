@@ -53,11 +53,13 @@ public struct ExpositionWriter {
                 let bucket = family.name + "_bucket"
                 for (i, bound) in h.bounds.enumerated() {
                     cumulative &+= i < h.counts.count ? h.counts[i] : 0
-                    sample(bucket, s.labels, extra: ("le", formatBound(bound)), Double(cumulative), s.timestampMillis,
-                           exemplar: i < s.exemplars.count ? s.exemplars[i] : nil)
+                    sample(
+                        bucket, s.labels, extra: ("le", formatBound(bound)), Double(cumulative), s.timestampMillis,
+                        exemplar: i < s.exemplars.count ? s.exemplars[i] : nil)
                 }
-                sample(bucket, s.labels, extra: ("le", "+Inf"), Double(h.count), s.timestampMillis,
-                       exemplar: h.bounds.count < s.exemplars.count ? s.exemplars[h.bounds.count] : nil)
+                sample(
+                    bucket, s.labels, extra: ("le", "+Inf"), Double(h.count), s.timestampMillis,
+                    exemplar: h.bounds.count < s.exemplars.count ? s.exemplars[h.bounds.count] : nil)
                 sample(family.name + "_sum", s.labels, extra: nil, h.sum, s.timestampMillis, exemplar: nil)
                 sample(family.name + "_count", s.labels, extra: nil, Double(h.count), s.timestampMillis, exemplar: nil)
             case .summary(let q):
@@ -75,7 +77,9 @@ public struct ExpositionWriter {
         if format == .openMetrics { append("# EOF\n") }
     }
 
-    private mutating func sample(_ name: String, _ labels: String, extra: (String, String)?, _ value: Double, _ timestampMillis: Int64?, exemplar: Exemplar?) {
+    private mutating func sample(
+        _ name: String, _ labels: String, extra: (String, String)?, _ value: Double, _ timestampMillis: Int64?, exemplar: Exemplar?
+    ) {
         append(name)
         if !labels.isEmpty || extra != nil {
             append("{")

@@ -26,7 +26,8 @@ public enum MetricsHTTPServer {
             throw PipelineError.permanent("invalid listen address \"\(address)\": expected host:port with an IP address or localhost")
         }
         let options = try ListenerOptions(listener, applicationProtocols: ["http/1.1"])
-        return try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5), options: options, logger: logger) { channel in
+        return try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5), options: options, logger: logger) {
+            channel in
             try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
             try channel.pipeline.syncOperations.addHandler(HTTPRequestResponder { head in Self.answer(head, path: path, source: source) })
         }

@@ -63,28 +63,34 @@ public struct OTLPMetricsTranslator: Sendable {
             for scopeIndex in re.scopes {
                 let se = request.scopes[scopeIndex]
                 // An absent resource or scope reads as an empty one: the same bytes, the same labels.
-                let key = ScopeLabelsCache.key(resource: re.resource.map { request.bytes[$0] } ?? [],
-                                               scope: se.scope.map { request.bytes[$0] } ?? [], schemaURL: request.bytes[se.schemaURL])
+                let key = ScopeLabelsCache.key(
+                    resource: re.resource.map { request.bytes[$0] } ?? [],
+                    scope: se.scope.map { request.bytes[$0] } ?? [], schemaURL: request.bytes[se.schemaURL])
                 let labels = try scopeLabels.labels(key) {
                     let resource = try resource()
                     let scope = try se.scope.map { try request.message($0, as: InstrumentationScope.self) } ?? InstrumentationScope()
                     let fixed = fixedLabels(resource.identity, scope, schemaURL: request.string(se.schemaURL))
-                    return ScopeLabelsCache.Labels(target: resource.target, resourcePairs: resource.pairs, fixed: fixed,
-                                                   context: labelSets.context(Self.contextText(resource.pairs, fixed)))
+                    return ScopeLabelsCache.Labels(
+                        target: resource.target, resourcePairs: resource.pairs, fixed: fixed,
+                        context: labelSets.context(Self.contextText(resource.pairs, fixed)))
                 }
                 if scopeIndex == re.scopes.lowerBound, let target = labels.target { out.targets.append(target) }
-                let fixed = labels.fixed, context = labels.context, resourcePairs = labels.resourcePairs
+                let fixed = labels.fixed
+                let context = labels.context
+                let resourcePairs = labels.resourcePairs
                 for metricIndex in se.metrics {
                     let m = request.metrics[metricIndex]
-                    let fast: Bool = switch m.kind {
-                    case .gauge, .sum, .histogram: !request.points[m.points].contains { $0.hasExemplars }
-                    case .none, .exponentialHistogram, .summary: false
-                    }
+                    let fast: Bool =
+                        switch m.kind {
+                        case .gauge, .sum, .histogram: !request.points[m.points].contains { $0.hasExemplars }
+                        case .none, .exponentialHistogram, .summary: false
+                        }
                     if fast {
                         try translate(m, of: request, context: context, resourcePairs: resourcePairs, fixed: fixed, into: &out)
                     } else {
-                        translate(try request.message(m.body, as: Opentelemetry_Proto_Metrics_V1_Metric.self),
-                                  resourcePairs: resourcePairs, fixed: fixed, into: &out)
+                        translate(
+                            try request.message(m.body, as: Opentelemetry_Proto_Metrics_V1_Metric.self),
+                            resourcePairs: resourcePairs, fixed: fixed, into: &out)
                     }
                 }
             }
@@ -116,12 +122,15 @@ public struct OTLPMetricsTranslator: Sendable {
             let pairs = others.map { ($0.key, Self.string($0.value)) }
             target = PrometheusLabels.render(Self.merge(PrometheusLabels.build(pairs), identity))
         }
-        let resourcePairs: [PrometheusLabels.Entry] = resourceToTelemetry ? attrs.filter { !$0.key.isEmpty }.map { .attribute($0.key, Self.string($0.value)) } : []
+        let resourcePairs: [PrometheusLabels.Entry] =
+            resourceToTelemetry ? attrs.filter { !$0.key.isEmpty }.map { .attribute($0.key, Self.string($0.value)) } : []
         return ResourceLabels(identity: identity, pairs: resourcePairs, target: target)
     }
 
     /// The labels every point of a scope gets: `job`, `instance`, const labels and the `otel_scope_*` labels.
-    private func fixedLabels(_ identity: [(name: String, value: String)], _ scope: InstrumentationScope, schemaURL: String) -> [PrometheusLabels.Entry] {
+    private func fixedLabels(_ identity: [(name: String, value: String)], _ scope: InstrumentationScope, schemaURL: String) -> [PrometheusLabels
+        .Entry]
+    {
         var fixed = (identity + constLabels).map { PrometheusLabels.Entry.fixed($0.name, $0.value) }
         if !withoutScopeInfo {
             if !scope.name.isEmpty { fixed.append(.fixed("otel_scope_name", scope.name)) }
@@ -143,8 +152,10 @@ public struct OTLPMetricsTranslator: Sendable {
     }
 
     /// A gauge, sum or histogram without exemplars, from the index.
-    private func translate(_ m: EncodedMetrics.MetricEntry, of request: EncodedMetrics, context: UInt64, resourcePairs: [PrometheusLabels.Entry],
-                           fixed: [PrometheusLabels.Entry], into out: inout Output) throws {
+    private func translate(
+        _ m: EncodedMetrics.MetricEntry, of request: EncodedMetrics, context: UInt64, resourcePairs: [PrometheusLabels.Entry],
+        fixed: [PrometheusLabels.Entry], into out: inout Output
+    ) throws {
         let metricName = request.string(m.name)
         let unit = request.string(m.unit)
         let help = request.string(m.description)
@@ -161,26 +172,30 @@ public struct OTLPMetricsTranslator: Sendable {
             let key = LabelSetCache.Key(context: context, reserved: reserved, attributes: request.slice(p.attributes))
             if let hit = labelSets.lookup(key) { return hit }
             var entries = self.entries(try request.attributes(of: p), resourcePairs, fixed)
-            let made: String? = switch reserved {
-            case .none: PrometheusLabels.labelSet(&entries) ?? ""
-            case .le: PrometheusLabels.labelSet(&entries, reserving: "le")
-            case .quantile: PrometheusLabels.labelSet(&entries, reserving: "quantile")
-            }
+            let made: String? =
+                switch reserved {
+                case .none: PrometheusLabels.labelSet(&entries) ?? ""
+                case .le: PrometheusLabels.labelSet(&entries, reserving: "le")
+                case .quantile: PrometheusLabels.labelSet(&entries, reserving: "quantile")
+                }
             labelSets.insert(key, made)
             return made
         }
-        let temporality: SeriesUpdate.Temporality? = switch m.temporality {
-        case 2: .cumulative
-        case 1: .delta
-        default: nil
-        }
+        let temporality: SeriesUpdate.Temporality? =
+            switch m.temporality {
+            case 2: .cumulative
+            case 1: .delta
+            default: nil
+            }
         switch m.kind {
         case .gauge:
             let family = name(.gauge)
             for p in request.points[m.points] {
-                out.updates.append(SeriesUpdate(family: family, type: .gauge, help: help, labels: try labels(p, reserving: .none) ?? "",
-                                                value: .number(p.value), startNanos: p.start, timeNanos: p.time,
-                                                noRecordedValue: p.flags & 1 != 0))
+                out.updates.append(
+                    SeriesUpdate(
+                        family: family, type: .gauge, help: help, labels: try labels(p, reserving: .none) ?? "",
+                        value: .number(p.value), startNanos: p.start, timeNanos: p.time,
+                        noRecordedValue: p.flags & 1 != 0))
             }
         case .sum:
             guard let temporality, temporality == .cumulative || m.isMonotonic else {
@@ -192,9 +207,11 @@ public struct OTLPMetricsTranslator: Sendable {
             // No exemplars here: a monotonic sum's series still gets its one (empty) exemplar slot.
             let exemplars: [Exemplar?] = m.isMonotonic ? [nil] : []
             for p in request.points[m.points] {
-                out.updates.append(SeriesUpdate(family: family, type: type, help: help, labels: try labels(p, reserving: .none) ?? "",
-                                                value: .number(p.value), temporality: temporality, startNanos: p.start,
-                                                timeNanos: p.time, exemplars: exemplars, noRecordedValue: p.flags & 1 != 0))
+                out.updates.append(
+                    SeriesUpdate(
+                        family: family, type: type, help: help, labels: try labels(p, reserving: .none) ?? "",
+                        value: .number(p.value), temporality: temporality, startNanos: p.start,
+                        timeNanos: p.time, exemplars: exemplars, noRecordedValue: p.flags & 1 != 0))
             }
         case .histogram:
             guard let temporality else {
@@ -214,11 +231,14 @@ public struct OTLPMetricsTranslator: Sendable {
                     bounds = request.doubles(p.explicitBounds)
                     boundsBytes = p.explicitBounds
                 }
-                let value = HistogramValue(bounds: bounds, counts: Self.counts(request.fixed64s(p.bucketCounts), buckets: bounds.count + 1),
-                                           sum: p.sum ?? 0, count: p.count)
-                out.updates.append(SeriesUpdate(family: family, type: .histogram, help: help, labels: labels,
-                                                value: .histogram(value), temporality: temporality, startNanos: p.start,
-                                                timeNanos: p.time, noRecordedValue: p.flags & 1 != 0))
+                let value = HistogramValue(
+                    bounds: bounds, counts: Self.counts(request.fixed64s(p.bucketCounts), buckets: bounds.count + 1),
+                    sum: p.sum ?? 0, count: p.count)
+                out.updates.append(
+                    SeriesUpdate(
+                        family: family, type: .histogram, help: help, labels: labels,
+                        value: .histogram(value), temporality: temporality, startNanos: p.start,
+                        timeNanos: p.time, noRecordedValue: p.flags & 1 != 0))
             }
         case .none, .exponentialHistogram, .summary:
             break
@@ -232,12 +252,16 @@ public struct OTLPMetricsTranslator: Sendable {
 
     /// Labels of a histogram or summary point, or `nil` when an attribute would clash with the `le` / `quantile`
     /// label the exposition adds (Prometheus rejects such a series; otelcol fails to collect it).
-    private func labels(_ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry], reserving reserved: String) -> String? {
+    private func labels(
+        _ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry], reserving reserved: String
+    ) -> String? {
         var entries = self.entries(attributes, resourcePairs, fixed)
         return PrometheusLabels.labelSet(&entries, reserving: reserved)
     }
 
-    private func entries(_ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry]) -> [PrometheusLabels.Entry] {
+    private func entries(_ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry]) -> [PrometheusLabels
+        .Entry]
+    {
         var entries = resourcePairs
         entries.reserveCapacity(resourcePairs.count + attributes.count + fixed.count)
         for kv in attributes where !kv.key.isEmpty { entries.append(.attribute(kv.key, Self.string(kv.value))) }
@@ -254,7 +278,10 @@ public struct OTLPMetricsTranslator: Sendable {
         return out
     }
 
-    private func translate(_ metric: Opentelemetry_Proto_Metrics_V1_Metric, resourcePairs: [PrometheusLabels.Entry], fixed: [PrometheusLabels.Entry], into out: inout Output) {
+    private func translate(
+        _ metric: Opentelemetry_Proto_Metrics_V1_Metric, resourcePairs: [PrometheusLabels.Entry], fixed: [PrometheusLabels.Entry],
+        into out: inout Output
+    ) {
         let help = metric.description_p
         func name(_ kind: PrometheusNaming.Kind) -> String {
             names.name(metric.name, unit: metric.unit, kind: kind) {
@@ -270,9 +297,11 @@ public struct OTLPMetricsTranslator: Sendable {
         case .gauge(let g)?:
             let family = name(.gauge)
             for p in g.dataPoints {
-                out.updates.append(SeriesUpdate(family: family, type: .gauge, help: help, labels: labels(p.attributes, resourcePairs, fixed),
-                                                value: .number(Self.number(p)), startNanos: p.startTimeUnixNano, timeNanos: p.timeUnixNano,
-                                                noRecordedValue: p.flags & 1 != 0))
+                out.updates.append(
+                    SeriesUpdate(
+                        family: family, type: .gauge, help: help, labels: labels(p.attributes, resourcePairs, fixed),
+                        value: .number(Self.number(p)), startNanos: p.startTimeUnixNano, timeNanos: p.timeUnixNano,
+                        noRecordedValue: p.flags & 1 != 0))
             }
         case .sum(let s)?:
             let temporality: SeriesUpdate.Temporality
@@ -287,41 +316,68 @@ public struct OTLPMetricsTranslator: Sendable {
             let family = name(s.isMonotonic ? .counter : .nonMonotonicSum)
             for p in s.dataPoints {
                 let exemplars: [Exemplar?] = s.isMonotonic ? [p.exemplars.last.map(Self.exemplar)] : []
-                out.updates.append(SeriesUpdate(family: family, type: type, help: help, labels: labels(p.attributes, resourcePairs, fixed),
-                                                value: .number(Self.number(p)), temporality: temporality, startNanos: p.startTimeUnixNano,
-                                                timeNanos: p.timeUnixNano, exemplars: exemplars, noRecordedValue: p.flags & 1 != 0))
+                out.updates.append(
+                    SeriesUpdate(
+                        family: family, type: type, help: help, labels: labels(p.attributes, resourcePairs, fixed),
+                        value: .number(Self.number(p)), temporality: temporality, startNanos: p.startTimeUnixNano,
+                        timeNanos: p.timeUnixNano, exemplars: exemplars, noRecordedValue: p.flags & 1 != 0))
             }
         case .histogram(let h)?:
-            guard let temporality = Self.temporality(h.aggregationTemporality) else { out.unsupported += h.dataPoints.count; return }
+            guard let temporality = Self.temporality(h.aggregationTemporality) else {
+                out.unsupported += h.dataPoints.count
+                return
+            }
             let family = name(.histogram)
             for p in h.dataPoints {
-                guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "le") else { out.conflicts += 1; continue }
-                let value = HistogramValue(bounds: p.explicitBounds, counts: Self.counts(p.bucketCounts, buckets: p.explicitBounds.count + 1),
-                                           sum: p.hasSum ? p.sum : 0, count: p.count)
-                out.updates.append(SeriesUpdate(family: family, type: .histogram, help: help, labels: labels,
-                                                value: .histogram(value), temporality: temporality, startNanos: p.startTimeUnixNano,
-                                                timeNanos: p.timeUnixNano, exemplars: Self.bucketExemplars(p.exemplars, bounds: p.explicitBounds),
-                                                noRecordedValue: p.flags & 1 != 0))
+                guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "le") else {
+                    out.conflicts += 1
+                    continue
+                }
+                let value = HistogramValue(
+                    bounds: p.explicitBounds, counts: Self.counts(p.bucketCounts, buckets: p.explicitBounds.count + 1),
+                    sum: p.hasSum ? p.sum : 0, count: p.count)
+                out.updates.append(
+                    SeriesUpdate(
+                        family: family, type: .histogram, help: help, labels: labels,
+                        value: .histogram(value), temporality: temporality, startNanos: p.startTimeUnixNano,
+                        timeNanos: p.timeUnixNano, exemplars: Self.bucketExemplars(p.exemplars, bounds: p.explicitBounds),
+                        noRecordedValue: p.flags & 1 != 0))
             }
         case .exponentialHistogram(let h)?:
-            guard let temporality = Self.temporality(h.aggregationTemporality) else { out.unsupported += h.dataPoints.count; return }
+            guard let temporality = Self.temporality(h.aggregationTemporality) else {
+                out.unsupported += h.dataPoints.count
+                return
+            }
             let family = name(.histogram)
             for p in h.dataPoints {
-                guard p.positive.bucketCounts.count + p.negative.bucketCounts.count <= ExponentialBuckets.maxBuckets else { out.unsupported += 1; continue }
-                guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "le") else { out.conflicts += 1; continue }
+                guard p.positive.bucketCounts.count + p.negative.bucketCounts.count <= ExponentialBuckets.maxBuckets else {
+                    out.unsupported += 1
+                    continue
+                }
+                guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "le") else {
+                    out.conflicts += 1
+                    continue
+                }
                 let value = ExponentialBuckets.explicit(p)
-                out.updates.append(SeriesUpdate(family: family, type: .histogram, help: help, labels: labels,
-                                                value: .histogram(value), temporality: temporality, startNanos: p.startTimeUnixNano,
-                                                timeNanos: p.timeUnixNano, noRecordedValue: p.flags & 1 != 0))
+                out.updates.append(
+                    SeriesUpdate(
+                        family: family, type: .histogram, help: help, labels: labels,
+                        value: .histogram(value), temporality: temporality, startNanos: p.startTimeUnixNano,
+                        timeNanos: p.timeUnixNano, noRecordedValue: p.flags & 1 != 0))
             }
         case .summary(let s)?:
             let family = name(.summary)
             for p in s.dataPoints {
-                guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "quantile") else { out.conflicts += 1; continue }
+                guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "quantile") else {
+                    out.conflicts += 1
+                    continue
+                }
                 let value = SummaryValue(quantiles: p.quantileValues.map { ($0.quantile, $0.value) }, sum: p.sum, count: p.count)
-                out.updates.append(SeriesUpdate(family: family, type: .summary, help: help, labels: labels,
-                                                value: .summary(value), startNanos: p.startTimeUnixNano, timeNanos: p.timeUnixNano,
-                                                noRecordedValue: p.flags & 1 != 0))
+                out.updates.append(
+                    SeriesUpdate(
+                        family: family, type: .summary, help: help, labels: labels,
+                        value: .summary(value), startNanos: p.startTimeUnixNano, timeNanos: p.timeUnixNano,
+                        noRecordedValue: p.flags & 1 != 0))
             }
         case nil:
             break
@@ -366,11 +422,12 @@ public struct OTLPMetricsTranslator: Sendable {
         var labels = ""
         if !e.traceID.isEmpty { labels = "trace_id=\"\(hex(e.traceID))\"" }
         if !e.spanID.isEmpty { labels += (labels.isEmpty ? "" : ",") + "span_id=\"\(hex(e.spanID))\"" }
-        let value: Double = switch e.value {
-        case .asDouble(let d)?: d
-        case .asInt(let i)?: Double(i)
-        case nil: 0
-        }
+        let value: Double =
+            switch e.value {
+            case .asDouble(let d)?: d
+            case .asInt(let i)?: Double(i)
+            case nil: 0
+            }
         return Exemplar(labels: labels, value: value, timestamp: e.timeUnixNano > 0 ? Double(e.timeUnixNano) / 1e9 : nil)
     }
 

@@ -29,15 +29,18 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
         store = SeriesStore(expiration: config.metricExpiration, maxSeries: config.maxSeries)
         self.context = context
         let id = context.id.description
-        conflicts = context.telemetry.counter("otelsink_prometheus_dropped_points_total",
-                                              help: "Data points the prometheus exporter dropped: identity conflicts with another metric, or what Prometheus cannot represent.",
-                                              labels: ["exporter": id, "reason": "conflict"])
-        unsupported = context.telemetry.counter("otelsink_prometheus_dropped_points_total",
-                                                help: "Data points the prometheus exporter dropped: identity conflicts with another metric, or what Prometheus cannot represent.",
-                                                labels: ["exporter": id, "reason": "unsupported"])
-        overLimit = context.telemetry.counter("otelsink_prometheus_dropped_points_total",
-                                              help: "Data points the prometheus exporter dropped: identity conflicts with another metric, or what Prometheus cannot represent.",
-                                              labels: ["exporter": id, "reason": "max_series"])
+        conflicts = context.telemetry.counter(
+            "otelsink_prometheus_dropped_points_total",
+            help: "Data points the prometheus exporter dropped: identity conflicts with another metric, or what Prometheus cannot represent.",
+            labels: ["exporter": id, "reason": "conflict"])
+        unsupported = context.telemetry.counter(
+            "otelsink_prometheus_dropped_points_total",
+            help: "Data points the prometheus exporter dropped: identity conflicts with another metric, or what Prometheus cannot represent.",
+            labels: ["exporter": id, "reason": "unsupported"])
+        overLimit = context.telemetry.counter(
+            "otelsink_prometheus_dropped_points_total",
+            help: "Data points the prometheus exporter dropped: identity conflicts with another metric, or what Prometheus cannot represent.",
+            labels: ["exporter": id, "reason": "max_series"])
         let store = self.store
         context.telemetry.gauge("otelsink_prometheus_series", help: "Series the prometheus exporter holds.", labels: ["exporter": id]) {
             Double(store.seriesCount)
@@ -84,7 +87,8 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
     }
 
     public func run() async throws {
-        try await MetricsHTTPServer.serve(address: config.endpoint, listener: config.listener, source: self, context: context, protocolName: "prometheus")
+        try await MetricsHTTPServer.serve(
+            address: config.endpoint, listener: config.listener, source: self, context: context, protocolName: "prometheus")
     }
 }
 

@@ -7,7 +7,8 @@ public enum PrometheusLabels {
         guard !key.isEmpty else { return key }
         // Fast path: already a plain name (letters, digits, `_` inside), the common case for attribute keys.
         if let first = key.utf8.first, PrometheusNaming.isLetter(first),
-           key.utf8.allSatisfy({ PrometheusNaming.isLetter($0) || PrometheusNaming.isDigit($0) || $0 == UInt8(ascii: "_") }) {
+            key.utf8.allSatisfy({ PrometheusNaming.isLetter($0) || PrometheusNaming.isDigit($0) || $0 == UInt8(ascii: "_") })
+        {
             return key
         }
         var bytes = [UInt8]()
@@ -152,4 +153,3 @@ public enum PrometheusLabels {
         return out
     }
 }
-

@@ -9,7 +9,9 @@ public struct SelfTelemetryServer: Service, MetricsSource {
     let registry: TelemetryRegistry
     let context: ComponentContext
 
-    public init(address: String, listener: ListenerSettings = ListenerSettings(maxConnections: 64), registry: TelemetryRegistry, context: ComponentContext) {
+    public init(
+        address: String, listener: ListenerSettings = ListenerSettings(maxConnections: 64), registry: TelemetryRegistry, context: ComponentContext
+    ) {
         self.address = address
         self.listener = listener
         self.registry = registry
@@ -26,19 +28,22 @@ public struct SelfTelemetryServer: Service, MetricsSource {
     }
 
     static func exposed(_ f: TelemetrySnapshot) -> ExposedFamily {
-        let type: ExpositionType = switch f.type {
-        case .counter: .counter
-        case .gauge: .gauge
-        case .histogram: .histogram
-        }
-        return ExposedFamily(name: f.name, type: type, help: f.help, series: f.series.map { s in
-            let labels = PrometheusLabels.render(s.labels)
-            switch s.value {
-            case .number(let v): return ExposedSeries(labels: labels, value: .number(v))
-            case .histogram(let bounds, let counts, let sum, let count):
-                return ExposedSeries(labels: labels, value: .histogram(HistogramValue(bounds: bounds, counts: counts, sum: sum, count: count)))
+        let type: ExpositionType =
+            switch f.type {
+            case .counter: .counter
+            case .gauge: .gauge
+            case .histogram: .histogram
             }
-        })
+        return ExposedFamily(
+            name: f.name, type: type, help: f.help,
+            series: f.series.map { s in
+                let labels = PrometheusLabels.render(s.labels)
+                switch s.value {
+                case .number(let v): return ExposedSeries(labels: labels, value: .number(v))
+                case .histogram(let bounds, let counts, let sum, let count):
+                    return ExposedSeries(labels: labels, value: .histogram(HistogramValue(bounds: bounds, counts: counts, sum: sum, count: count)))
+                }
+            })
     }
 
     public func run() async throws {

@@ -17,9 +17,11 @@ public struct SeriesUpdate: Sendable, Equatable {
     /// The OTLP `NoRecordedValue` flag: the series ends now.
     public var noRecordedValue: Bool
 
-    public init(family: String, type: ExpositionType, help: String, labels: String, value: SeriesValue,
-                temporality: Temporality = .cumulative, startNanos: UInt64 = 0, timeNanos: UInt64 = 0,
-                exemplars: [Exemplar?] = [], noRecordedValue: Bool = false) {
+    public init(
+        family: String, type: ExpositionType, help: String, labels: String, value: SeriesValue,
+        temporality: Temporality = .cumulative, startNanos: UInt64 = 0, timeNanos: UInt64 = 0,
+        exemplars: [Exemplar?] = [], noRecordedValue: Bool = false
+    ) {
         self.family = family
         self.type = type
         self.help = help
@@ -117,7 +119,9 @@ public final class SeriesStore: Sendable {
     public var seriesCount: Int { state.withLock { $0.seriesTotal } }
 
     /// Applies one point; `familyIndex` is where its family is (nil when it has none yet).
-    private static func apply(_ u: SeriesUpdate, familyIndex: Dictionary<String, StoredFamily>.Index?, to s: inout State, now: Duration, maxSeries: Int) -> Outcome {
+    private static func apply(
+        _ u: SeriesUpdate, familyIndex: Dictionary<String, StoredFamily>.Index?, to s: inout State, now: Duration, maxSeries: Int
+    ) -> Outcome {
         // At most one hash of the label set per point: index-based access modifies in place.
         var familyIndex = familyIndex
         if familyIndex == nil {
@@ -186,7 +190,9 @@ public final class SeriesStore: Sendable {
                 next.value = .histogram(sum)
                 next.startNanos = old.startNanos
                 let n = max(u.exemplars.count, old.exemplars.count)
-                next.exemplars = (0..<n).map { i in (i < u.exemplars.count ? u.exemplars[i] : nil) ?? (i < old.exemplars.count ? old.exemplars[i] : nil) }
+                next.exemplars = (0..<n).map { i in
+                    (i < u.exemplars.count ? u.exemplars[i] : nil) ?? (i < old.exemplars.count ? old.exemplars[i] : nil)
+                }
             }
         default:
             // Cumulative points and gauges: the newest one wins.
@@ -213,7 +219,9 @@ public final class SeriesStore: Sendable {
                 }
                 for t in staleTargets where (s.targets[t] ?? now) < cutoff { s.targets[t] = nil }
                 for name in Set(stale.map(\.0)) where s.families[name]?.series.isEmpty == true {
-                    for n in ExposedFamily(name: name, type: s.families[name]?.type ?? .gauge, help: "", series: []).sampleNames { s.sampleOwners[n] = nil }
+                    for n in ExposedFamily(name: name, type: s.families[name]?.type ?? .gauge, help: "", series: []).sampleNames {
+                        s.sampleOwners[n] = nil
+                    }
                     if name.hasSuffix("_total") { s.sampleOwners[String(name.dropLast(6))] = nil }
                     s.families[name] = nil
                 }
@@ -227,15 +235,18 @@ public final class SeriesStore: Sendable {
             series.reserveCapacity(family.series.count)
             for (labels, s) in family.series {
                 if s.updated < cutoff { continue }
-                series.append(ExposedSeries(labels: labels, value: s.value, exemplars: s.exemplars,
-                                            timestampMillis: includeTimestamps && s.timeNanos > 0 ? Int64(s.timeNanos / 1_000_000) : nil))
+                series.append(
+                    ExposedSeries(
+                        labels: labels, value: s.value, exemplars: s.exemplars,
+                        timestampMillis: includeTimestamps && s.timeNanos > 0 ? Int64(s.timeNanos / 1_000_000) : nil))
             }
             if !series.isEmpty { out.append(ExposedFamily(name: name, type: family.type, help: family.help, series: series)) }
         }
         let targets = copy.targets.filter { $0.value >= cutoff }.keys.sorted()
         if !targets.isEmpty {
-            let info = ExposedFamily(name: "target_info", type: .gauge, help: "Target metadata",
-                                     series: targets.map { ExposedSeries(labels: $0, value: .number(1)) })
+            let info = ExposedFamily(
+                name: "target_info", type: .gauge, help: "Target metadata",
+                series: targets.map { ExposedSeries(labels: $0, value: .number(1)) })
             let i = out.firstIndex { $0.name > "target_info" } ?? out.endIndex
             out.insert(info, at: i)
         }

@@ -31,8 +31,12 @@ public enum JaegerTrace {
             for ss in rs.scopeSpans {
                 for span in ss.spans {
                     if traceID.isEmpty { traceID = span.traceID }
-                    spans.append((span.startTimeUnixNano, spanJSON(
-                        span, scope: ss.scope, processID: pid, anomaly: anomalies[span.traceID]?[span.spanID])))
+                    spans.append(
+                        (
+                            span.startTimeUnixNano,
+                            spanJSON(
+                                span, scope: ss.scope, processID: pid, anomaly: anomalies[span.traceID]?[span.spanID])
+                        ))
                 }
             }
         }

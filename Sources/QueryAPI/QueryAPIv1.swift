@@ -39,7 +39,8 @@ struct V1 {
         guard let name = q.first("service") else { throw BadParameter.required("service") }
         let kind = try q.first("spanKind").map { text throws(BadParameter) in
             guard let k = SpanKindName.kind(text) else {
-                throw BadParameter("spanKind", "expected one of server, client, producer, consumer, internal, unspecified; got \(QueryValues.quoted(text))")
+                throw BadParameter(
+                    "spanKind", "expected one of server, client, producer, consumer, internal, unspecified; got \(QueryValues.quoted(text))")
             }
             return k
         }
@@ -59,8 +60,9 @@ struct V1 {
         }
         let idHex = JaegerTrace.idHex(id)
         let errors = truncated ? [Self.error(206, ReadNotes.truncated(service.config), traceID: idHex)] : nil
-        return QueryResponse(json: Self.envelope(data: .array([JaegerTrace.json(trace, anomalies: [id: anomalies])]), errors: errors),
-                             headers: ReadNotes.headers(truncated: truncated, config: service.config))
+        return QueryResponse(
+            json: Self.envelope(data: .array([JaegerTrace.json(trace, anomalies: [id: anomalies])]), errors: errors),
+            headers: ReadNotes.headers(truncated: truncated, config: service.config))
     }
 
     /// `/api/traces`: search, or several traces by ID (repeated `traceID=`; a repeated ID is answered once).
@@ -79,7 +81,8 @@ struct V1 {
                 throw BadParameter("traceID", "at most \(service.config.maxLimit) trace IDs per request, got \(ids.count)")
             }
             let read = try await service.traces(ids: ids)
-            var data: [JSON] = [], errors: [JSON] = []
+            var data: [JSON] = []
+            var errors: [JSON] = []
             let unread = Set(read.unreadForSpans + read.unreadForTime)
             for id in ids {
                 let idHex = JaegerTrace.idHex(id)
@@ -96,8 +99,9 @@ struct V1 {
             for id in read.unreadForTime {
                 errors.append(Self.error(206, ReadNotes.unreadForTime(service.config), traceID: JaegerTrace.idHex(id)))
             }
-            return QueryResponse(json: Self.envelope(data: .array(data), errors: errors.isEmpty ? nil : errors),
-                                 headers: ReadNotes.headers(truncated: !read.complete, config: service.config))
+            return QueryResponse(
+                json: Self.envelope(data: .array(data), errors: errors.isEmpty ? nil : errors),
+                headers: ReadNotes.headers(truncated: !read.complete, config: service.config))
         }
         let query = try parseSearch(q)
         let (traces, complete, read) = try await service.search(query)
@@ -110,7 +114,9 @@ struct V1 {
         }
         errors += ReadNotes.searchErrors(read, config: service.config).map { Self.error(206, $0) }
         headers += ReadNotes.headers(truncated: !read.complete, config: service.config)
-        return QueryResponse(json: Self.envelope(data: .array(traces.map { JaegerTrace.json($0, anomalies: read.anomalies) }), errors: errors.isEmpty ? nil : errors), headers: headers)
+        return QueryResponse(
+            json: Self.envelope(data: .array(traces.map { JaegerTrace.json($0, anomalies: read.anomalies) }), errors: errors.isEmpty ? nil : errors),
+            headers: headers)
     }
 
     func parseSearch(_ q: QueryParameters) throws(BadParameter) -> TraceSearchQuery {
@@ -131,7 +137,9 @@ struct V1 {
         let maxMicros = Int64.max / 1000
         let end = try q.first("end").map { t throws(BadParameter) in try QueryValues.int(t, name: "end", range: 0...maxMicros) * 1000 } ?? now()
         let lookback = Int64(service.config.defaultLookback.components.seconds) * 1_000_000_000
-        let start = try q.first("start").map { t throws(BadParameter) in try QueryValues.int(t, name: "start", range: 0...maxMicros) * 1000 } ?? (end - lookback)
+        let start =
+            try q.first("start").map { t throws(BadParameter) in try QueryValues.int(t, name: "start", range: 0...maxMicros) * 1000 }
+            ?? (end - lookback)
         if start > end { throw BadParameter("end", "must not be before start") }
         return TraceSearchQuery(
             service: name, operation: q.first("operation"), tags: tags, minDuration: minDuration, maxDuration: maxDuration,
@@ -158,8 +166,10 @@ struct V1 {
     /// `/api/dependencies?endTs=&lookback=` (milliseconds; lookback defaults to 24 h).
     func dependencies(_ q: QueryParameters) async throws -> QueryResponse {
         let maxMillis = Int64.max / 1_000_000
-        let endMillis = try q.first("endTs").map { t throws(BadParameter) in try QueryValues.int(t, name: "endTs", range: 0...maxMillis) } ?? now() / 1_000_000
-        let lookback = try q.first("lookback").map { t throws(BadParameter) in try QueryValues.int(t, name: "lookback", range: 0...maxMillis) } ?? 86_400_000
+        let endMillis =
+            try q.first("endTs").map { t throws(BadParameter) in try QueryValues.int(t, name: "endTs", range: 0...maxMillis) } ?? now() / 1_000_000
+        let lookback =
+            try q.first("lookback").map { t throws(BadParameter) in try QueryValues.int(t, name: "lookback", range: 0...maxMillis) } ?? 86_400_000
         let end = endMillis * 1_000_000
         let start = max(0, end - lookback * 1_000_000)
         let result = try await service.dependencies(startMin: start, startMax: end)
@@ -169,7 +179,8 @@ struct V1 {
         var headers: [(String, String)] = []
         var errors: [JSON]?
         if !result.complete {
-            let message = "dependency scan stopped after its time budget (\(DurationFormat.text(service.config.timeBudget))); counts cover the newest spans only"
+            let message =
+                "dependency scan stopped after its time budget (\(DurationFormat.text(service.config.timeBudget))); counts cover the newest spans only"
             headers.append(("Otelsink-Search-Incomplete", message))
             errors = [Self.error(206, message)]
         }

@@ -10,9 +10,11 @@ struct V3 {
     let now: @Sendable () -> Int64
 
     static func error(_ status: HTTPResponseStatus, _ message: String) -> QueryResponse {
-        QueryResponse(status: status, json: .object([
-            ("error", .object([("httpCode", .int(Int64(status.code))), ("message", .string(message))])),
-        ]))
+        QueryResponse(
+            status: status,
+            json: .object([
+                ("error", .object([("httpCode", .int(Int64(status.code))), ("message", .string(message))]))
+            ]))
     }
 
     func services() async throws -> QueryResponse {
@@ -25,14 +27,23 @@ struct V3 {
         var kind: Int?
         if let text = q.first("span_kind", "spanKind") {
             guard let k = SpanKindName.kind(text) else {
-                throw Self.bad(BadParameter("span_kind", "expected one of server, client, producer, consumer, internal, unspecified; got \(QueryValues.quoted(text))"))
+                throw Self.bad(
+                    BadParameter(
+                        "span_kind", "expected one of server, client, producer, consumer, internal, unspecified; got \(QueryValues.quoted(text))"))
             }
             kind = k
         }
         let ops = try await service.operations(service: name, kind: kind)
-        return QueryResponse(json: .object([("operations", .array(ops.map {
-            .object([("name", .string($0.name)), ("spanKind", .string(SpanKindName.name($0.kind) ?? ""))])
-        }))]))
+        return QueryResponse(
+            json: .object([
+                (
+                    "operations",
+                    .array(
+                        ops.map {
+                            .object([("name", .string($0.name)), ("spanKind", .string(SpanKindName.name($0.kind) ?? ""))])
+                        })
+                )
+            ]))
     }
 
     func trace(_ idText: String) async throws -> QueryResponse {
@@ -81,13 +92,15 @@ struct V3 {
             throw Self.bad(BadParameter("trace_id", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))"))
         }
         guard let (_, truncated, anomalies) = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
-        let list: [JSON] = anomalies.sorted { $0.value.ratio != $1.value.ratio ? $0.value.ratio > $1.value.ratio : $0.key.lexicographicallyPrecedes($1.key) }
-            .map { spanID, a in
-                .object([
-                    ("spanId", .string(JaegerTrace.hex(spanID))), ("durationNanos", .string(String(a.durationNanos))),
-                    ("baselineP99Nanos", .string(String(a.baselineP99Nanos))), ("ratio", .double((a.ratio * 100).rounded() / 100)),
-                ])
-            }
+        let list: [JSON] = anomalies.sorted {
+            $0.value.ratio != $1.value.ratio ? $0.value.ratio > $1.value.ratio : $0.key.lexicographicallyPrecedes($1.key)
+        }
+        .map { spanID, a in
+            .object([
+                ("spanId", .string(JaegerTrace.hex(spanID))), ("durationNanos", .string(String(a.durationNanos))),
+                ("baselineP99Nanos", .string(String(a.baselineP99Nanos))), ("ratio", .double((a.ratio * 100).rounded() / 100)),
+            ])
+        }
         var response = QueryResponse(json: .object([("result", .object([("traceId", .string(JaegerTrace.hex(id))), ("anomalies", .array(list))]))]))
         response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
         return response
@@ -133,8 +146,11 @@ struct V3 {
         var response = try Self.result(combined, warnings: ReadNotes.searchErrors(read, config: service.config))
         response.headers += ReadNotes.headers(truncated: !read.complete, config: service.config)
         if !complete {
-            response.headers.append(("Otelsink-Search-Incomplete",
-                                     "search stopped after its time budget (\(DurationFormat.text(service.config.timeBudget))); results may be incomplete"))
+            response.headers.append(
+                (
+                    "Otelsink-Search-Incomplete",
+                    "search stopped after its time budget (\(DurationFormat.text(service.config.timeBudget))); results may be incomplete"
+                ))
         }
         return response
     }
@@ -146,7 +162,8 @@ struct V3 {
             do { tags = try QueryValues.tagsJSON(json) } catch { throw Self.bad(BadParameter("query.attributes", error.message)) }
         }
         if tags.count > service.config.maxTagCriteria {
-            throw Self.bad(BadParameter("query.attributes", "at most \(service.config.maxTagCriteria) attribute criteria per search, got \(tags.count)"))
+            throw Self.bad(
+                BadParameter("query.attributes", "at most \(service.config.maxTagCriteria) attribute criteria per search, got \(tags.count)"))
         }
         func duration(_ names: String...) throws(BadParameter) -> Int64? {
             for n in names {

@@ -31,7 +31,9 @@ public struct QueryClient: Sendable {
     public init(endpoint: String) throws(ClientError) {
         self.endpoint = endpoint
         var rest = Substring(endpoint)
-        if rest.hasPrefix("http://") { rest = rest.dropFirst(7) } else if rest.contains("://") {
+        if rest.hasPrefix("http://") {
+            rest = rest.dropFirst(7)
+        } else if rest.contains("://") {
             throw .badEndpoint(endpoint)
         }
         let hostPort = rest.prefix { $0 != "/" }
@@ -76,7 +78,10 @@ public struct QueryClient: Sendable {
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: uri, headers: headers)
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        let timeout = channel.eventLoop.scheduleTask(in: .seconds(30)) { collector.fail(.timeout(endpoint)) ; channel.close(promise: nil) }
+        let timeout = channel.eventLoop.scheduleTask(in: .seconds(30)) {
+            collector.fail(.timeout(endpoint))
+            channel.close(promise: nil)
+        }
         defer { timeout.cancel() }
         let result = await collector.result()
         channel.close(promise: nil)

@@ -29,7 +29,9 @@ public struct QueryConfig: ComponentConfig, Equatable {
 
     public init(reading r: ConfigReader) {
         let text = r.string("endpoint", default: endpoint.description)
-        if let e = ListenEndpoint(parsing: text) { endpoint = e } else {
+        if let e = ListenEndpoint(parsing: text) {
+            endpoint = e
+        } else {
             r.report("endpoint", "expected host:port with an IP address or localhost (e.g. \"localhost:16686\"), got \"\(text)\"")
         }
         storage = r.string("storage", default: storage)

@@ -1,8 +1,8 @@
 import CollectorCore
-import NIOServing
 import Logging
-import ServiceLifecycle
+import NIOServing
 import SQLiteStore
+import ServiceLifecycle
 
 /// The `query` extension: serves the Jaeger-compatible query API over the database of a `sqlite` exporter.
 public struct QueryExtension: Extension {
@@ -51,15 +51,18 @@ public struct QueryExtensionFactory: ExtensionFactory {
             return
         }
         if !(exporter.factory is any QueryableExporterFactory) {
-            report("storage", "exporter \"\(c.storage)\" is of type \(exporter.factory.type), which cannot serve queries; the query API reads a sqlite exporter")
+            report(
+                "storage",
+                "exporter \"\(c.storage)\" is of type \(exporter.factory.type), which cannot serve queries; the query API reads a sqlite exporter")
         }
     }
 
     public func makeExtension(config: any ComponentConfig, host: ExtensionHost, context: ComponentContext) throws -> any Extension {
         let c = try config.as(QueryConfig.self, for: "query")
         guard let id = try? ComponentID(parsing: c.storage), let exporter = host.exporters[id] as? any QueryableExporter else {
-            throw ConfigProblem(path: "extensions::\(context.id)::storage",
-                                "exporter \"\(c.storage)\" is not built or cannot serve queries; the query API reads a sqlite exporter")
+            throw ConfigProblem(
+                path: "extensions::\(context.id)::storage",
+                "exporter \"\(c.storage)\" is not built or cannot serve queries; the query API reads a sqlite exporter")
         }
         return QueryExtension(config: c, reader: TraceReader(store: exporter.queryableStore), context: context)
     }

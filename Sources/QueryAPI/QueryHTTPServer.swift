@@ -1,9 +1,9 @@
 import CollectorCore
 import Logging
 import NIOCore
-import NIOServing
 import NIOHTTP1
 import NIOPosix
+import NIOServing
 import Synchronization
 
 /// The query API's HTTP/1.1 listener (SwiftNIO; see docs/architecture.md for why not Hummingbird): one request at a
@@ -14,12 +14,13 @@ enum QueryHTTPServer {
         try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5), options: options, logger: logger) { channel in
             try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
             try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
-            try channel.pipeline.syncOperations.addHandler(HTTPRequestResponder { head in
-                let credentials = router.authenticator.flatMap { head.headers.first(name: $0.headerName) }
-                let flags = head.headers["X-Loki-Response-Encoding-Flags"].map { ("X-Loki-Response-Encoding-Flags", $0) }
-                let r = await router.handle(method: head.method, uri: head.uri, credentials: credentials, headers: flags)
-                return HTTPAnswer(status: r.status, contentType: r.contentType, headers: r.headers, body: r.body)
-            })
+            try channel.pipeline.syncOperations.addHandler(
+                HTTPRequestResponder { head in
+                    let credentials = router.authenticator.flatMap { head.headers.first(name: $0.headerName) }
+                    let flags = head.headers["X-Loki-Response-Encoding-Flags"].map { ("X-Loki-Response-Encoding-Flags", $0) }
+                    let r = await router.handle(method: head.method, uri: head.uri, credentials: credentials, headers: flags)
+                    return HTTPAnswer(status: r.status, contentType: r.contentType, headers: r.headers, body: r.body)
+                })
         }
     }
 }

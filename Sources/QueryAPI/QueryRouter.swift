@@ -71,7 +71,7 @@ public struct QueryRouter: Sendable {
         let s = path.split(separator: "/").map(String.init)
         switch s {
         case ["health"], ["api", "services"], ["api", "operations"], ["api", "traces"], ["api", "dependencies"],
-             ["api", "v3", "services"], ["api", "v3", "operations"], ["api", "v3", "traces"], ["api", "v3", "logs"]:
+            ["api", "v3", "services"], ["api", "v3", "operations"], ["api", "v3", "traces"], ["api", "v3", "logs"]:
             return "/" + s.joined(separator: "/")
         case let s where s.count == 4 && s[0] == "api" && s[1] == "services" && s[3] == "operations":
             return "/api/services/{service}/operations"
@@ -88,7 +88,7 @@ public struct QueryRouter: Sendable {
         case let s where s.count == 6 && s[0] == "api" && s[1] == "v3" && s[2] == "traces" && s[4] == "diff":
             return "/api/v3/traces/{traceID}/diff/{traceID}"
         case ["loki", "api", "v1", "labels"], ["loki", "api", "v1", "series"], ["loki", "api", "v1", "query_range"],
-             ["loki", "api", "v1", "query"]:
+            ["loki", "api", "v1", "query"]:
             return "/" + s.joined(separator: "/")
         case let s where s.count == 6 && s[0] == "loki" && s[3] == "label" && s[5] == "values":
             return "/loki/api/v1/label/{name}/values"
@@ -173,7 +173,9 @@ public struct QueryRouter: Sendable {
             case ["loki", "api", "v1", "series"]: return try await api.series(query)
             case ["loki", "api", "v1", "query_range"]: return try await api.queryRange(query, categorizeLabels: categorize)
             case ["loki", "api", "v1", "query"]: return try await api.query(query)
-            default: return LokiAPI.error(.notFound, "404 page not found: otelsink answers /loki/api/v1/labels, /label/{name}/values, /series, /query_range and /query")
+            default:
+                return LokiAPI.error(
+                    .notFound, "404 page not found: otelsink answers /loki/api/v1/labels, /label/{name}/values, /series, /query_range and /query")
             }
         } catch let e as LogQLError {
             return LokiAPI.error(.badRequest, e.description)

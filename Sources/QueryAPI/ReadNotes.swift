@@ -19,13 +19,19 @@ enum ReadNotes {
     static func searchErrors(_ read: BoundedTraces, config c: QueryConfig) -> [String] {
         var out: [String] = []
         if !read.truncated.isEmpty {
-            out.append("\(read.truncated.count) trace(s) truncated: the response holds at most \(c.maxSpansPerResponse) spans (query max_spans_per_response)")
+            out.append(
+                "\(read.truncated.count) trace(s) truncated: the response holds at most \(c.maxSpansPerResponse) spans (query max_spans_per_response)"
+            )
         }
         if !read.unreadForSpans.isEmpty {
-            out.append("\(read.unreadForSpans.count) matching trace(s) left out: the response reached its limit of \(c.maxSpansPerResponse) spans; lower the limit or narrow the search")
+            out.append(
+                "\(read.unreadForSpans.count) matching trace(s) left out: the response reached its limit of \(c.maxSpansPerResponse) spans; lower the limit or narrow the search"
+            )
         }
         if !read.unreadForTime.isEmpty {
-            out.append("\(read.unreadForTime.count) matching trace(s) left out: loading stopped after the time budget (\(DurationFormat.text(c.timeBudget)))")
+            out.append(
+                "\(read.unreadForTime.count) matching trace(s) left out: loading stopped after the time budget (\(DurationFormat.text(c.timeBudget)))"
+            )
         }
         return out
     }

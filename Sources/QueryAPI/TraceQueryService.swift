@@ -98,7 +98,10 @@ public struct TraceSummary: Sendable, Equatable {
     public var errorCount: Int
 
     public init(_ trace: ExportTraceRequest) {
-        var start = UInt64.max, end: UInt64 = 0, count = 0, errors = 0
+        var start = UInt64.max
+        var end: UInt64 = 0
+        var count = 0
+        var errors = 0
         var root: (start: UInt64, service: String, name: String)?
         var firstSpan: (start: UInt64, service: String, name: String)?
         var id = Data()

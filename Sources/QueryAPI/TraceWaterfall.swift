@@ -77,7 +77,8 @@ public struct TraceWaterfall: Sendable {
         // A row is a span, or a run of similar sibling spans folded into one (`run` holds them all).
         var rows: [(depth: Int, item: Item, run: [Item])] = []
         var visited = Set<Int>()  // each span once, even when duplicate IDs make parent links cyclic
-        var hidden = 0, foldedRuns = 0
+        var hidden = 0
+        var foldedRuns = 0
         let fold = foldSimilarSiblings ?? (items.count > Self.foldThreshold)
         func isLeaf(_ i: Item) -> Bool { (children[i.span.spanID] ?? []).isEmpty }
         func visible(_ depth: Int) -> Bool { depth <= (maxDepth ?? .max) && rows.count < (maxSpans ?? .max) }
@@ -86,7 +87,12 @@ public struct TraceWaterfall: Sendable {
         var pending: [(depth: Int, item: Item, run: [Item])] = roots.reversed().map { (0, $0, []) }
         while let (depth, item, run) = pending.popLast() {
             if !run.isEmpty {  // a folded run: its spans were marked visited when it was made
-                if visible(depth) { rows.append((depth, item, run)); foldedRuns += 1 } else { hidden += run.count }
+                if visible(depth) {
+                    rows.append((depth, item, run))
+                    foldedRuns += 1
+                } else {
+                    hidden += run.count
+                }
                 continue
             }
             guard visited.insert(item.order).inserted else { continue }
@@ -117,12 +123,18 @@ public struct TraceWaterfall: Sendable {
         var palette: [String: String] = [:]
         let colors = ["\u{1B}[36m", "\u{1B}[35m", "\u{1B}[34m", "\u{1B}[33m", "\u{1B}[32m", "\u{1B}[96m", "\u{1B}[95m", "\u{1B}[94m"]
         for (i, s) in services.sorted().enumerated() { palette[s] = colors[i % colors.count] }
-        let reset = "\u{1B}[0m", red = "\u{1B}[31m", bold = "\u{1B}[1m", dim = "\u{1B}[2m"
+        let reset = "\u{1B}[0m"
+        let red = "\u{1B}[31m"
+        let bold = "\u{1B}[1m"
+        let dim = "\u{1B}[2m"
 
         var out = ""
         let errorText = summary.errorCount == 1 ? "1 error" : "\(summary.errorCount) errors"
-        let parts = ["Trace \(JaegerTrace.idHex(summary.traceID))", "\(summary.spanCount) span\(summary.spanCount == 1 ? "" : "s")",
-                     "\(services.count) service\(services.count == 1 ? "" : "s")", Self.duration(summary.durationNanos)]
+        let parts =
+            [
+                "Trace \(JaegerTrace.idHex(summary.traceID))", "\(summary.spanCount) span\(summary.spanCount == 1 ? "" : "s")",
+                "\(services.count) service\(services.count == 1 ? "" : "s")", Self.duration(summary.durationNanos),
+            ]
             + (summary.errorCount > 0 ? [errorText] : []) + ["started \(Self.timestamp(summary.startNanos))"]
         // One line, or as many as the width needs, broken between parts.
         var headerLines = [""]
@@ -143,12 +155,14 @@ public struct TraceWaterfall: Sendable {
         let fixed = 13
         let names = rows.map { ($0.run.isEmpty ? "" : "× \($0.run.count) ") + Self.safe($0.item.service) + ": " + Self.safe($0.item.span.name) }
         let longest = zip(rows, names).map { 2 * $0.0.depth + TerminalCells.width($0.1) }.max() ?? 0
-        let labelCells: Int, columns: Int
+        let labelCells: Int
+        let columns: Int
         if let width {
             // Room for the marks after the duration: `◆ time` on the critical path, `ERROR` and (what fits of)
             // the message. The label gets at most half of the rest, the bar what is left (at least 8 cells).
             let pathMark = (criticalPath != nil ? 12 : 0) + (anomalies.isEmpty ? 0 : 9)
-            let longestMessage = rows.map { $0.item.span.status.code == .error ? TerminalCells.width(Self.safe($0.item.span.status.message)) : -1 }.max() ?? -1
+            let longestMessage =
+                rows.map { $0.item.span.status.code == .error ? TerminalCells.width(Self.safe($0.item.span.status.message)) : -1 }.max() ?? -1
             let markMin = pathMark + (longestMessage >= 0 ? 7 : 0)
             let markWanted = pathMark + (longestMessage >= 0 ? 7 + min(40, longestMessage + 2) : 0)
             labelCells = min(longest, max(12, (width - fixed - markMin) / 2))
@@ -176,7 +190,8 @@ public struct TraceWaterfall: Sendable {
             let cells = max(1, min(columns - offset, Self.columns(length, of: traceDuration, width: columns, rounded: true)))
             let errors = row.run.isEmpty ? (s.status.code == .error ? 1 : 0) : row.run.filter { $0.span.status.code == .error }.count
             let isError = errors > 0
-            let bar = String(repeating: " ", count: offset) + String(repeating: "█", count: cells)
+            let bar =
+                String(repeating: " ", count: offset) + String(repeating: "█", count: cells)
                 + String(repeating: " ", count: columns - offset - cells)
             let padded = TerminalCells.padded(label, labelWidth)
             let durationText = Self.duration(length)
@@ -299,8 +314,9 @@ public struct TraceWaterfall: Sendable {
         var t = time_t(seconds)
         var parts = tm()
         gmtime_r(&t, &parts)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-                      Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
+            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
     }
 
     /// `s` in at most `width` terminal cells, cut at the end with `…`.
@@ -312,10 +328,11 @@ public struct TraceWaterfall: Sendable {
     /// `key=value`, both escaped; arrays and key-value lists stay readable JSON.
     static func safe(_ attribute: KeyValue) -> String {
         let text = AttributeText.text(attribute.value)
-        let value: String = switch attribute.value.value {
-        case .arrayValue?, .kvlistValue?: TerminalSafeText.escapeJSON(text)
-        default: safe(text)
-        }
+        let value: String =
+            switch attribute.value.value {
+            case .arrayValue?, .kvlistValue?: TerminalSafeText.escapeJSON(text)
+            default: safe(text)
+            }
         return safe(attribute.key) + "=" + value
     }
 
@@ -340,10 +357,12 @@ public enum TraceTable {
     public static func render(_ summaries: [TraceSummary], width: Int? = nil, style: TerminalStyle = TerminalStyle(enabled: false)) -> String {
         var rows = [["TRACE ID", "START (UTC)", "ROOT", "DURATION", "SPANS", "ERRORS"]]
         for s in summaries {
-            rows.append([JaegerTrace.idHex(s.traceID), TraceWaterfall.timestamp(s.startNanos),
-                         TerminalCells.fit(TraceWaterfall.safe(s.rootService) + ": " + TraceWaterfall.safe(s.rootName), 60),
-                         TraceWaterfall.duration(s.durationNanos),
-                         String(s.spanCount), String(s.errorCount)])
+            rows.append([
+                JaegerTrace.idHex(s.traceID), TraceWaterfall.timestamp(s.startNanos),
+                TerminalCells.fit(TraceWaterfall.safe(s.rootService) + ": " + TraceWaterfall.safe(s.rootName), 60),
+                TraceWaterfall.duration(s.durationNanos),
+                String(s.spanCount), String(s.errorCount),
+            ])
         }
         var widths = (0..<6).map { c in rows.map { TerminalCells.width($0[c]) }.max() ?? 0 }
         if let width {
@@ -364,17 +383,18 @@ public enum TraceTable {
 
     /// The summaries as JSON (for `search --json`).
     public static func json(_ summaries: [TraceSummary]) -> JSON {
-        .array(summaries.map { s in
-            .object([
-                ("traceID", .string(JaegerTrace.idHex(s.traceID))),
-                ("startTime", .string(TraceWaterfall.timestamp(s.startNanos))),
-                ("startTimeUnixNano", .string(String(s.startNanos))),
-                ("durationNanos", .int(Int64(clamping: s.durationNanos))),
-                ("rootService", .string(s.rootService)),
-                ("rootOperation", .string(s.rootName)),
-                ("spanCount", .int(Int64(s.spanCount))),
-                ("errorCount", .int(Int64(s.errorCount))),
-            ])
-        })
+        .array(
+            summaries.map { s in
+                .object([
+                    ("traceID", .string(JaegerTrace.idHex(s.traceID))),
+                    ("startTime", .string(TraceWaterfall.timestamp(s.startNanos))),
+                    ("startTimeUnixNano", .string(String(s.startNanos))),
+                    ("durationNanos", .int(Int64(clamping: s.durationNanos))),
+                    ("rootService", .string(s.rootService)),
+                    ("rootOperation", .string(s.rootName)),
+                    ("spanCount", .int(Int64(s.spanCount))),
+                    ("errorCount", .int(Int64(s.errorCount))),
+                ])
+            })
     }
 }

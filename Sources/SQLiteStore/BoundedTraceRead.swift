@@ -60,11 +60,12 @@ extension TraceReader {
                 var rows: [StoredSpan] = []
                 var cut = false
                 bucketLoop: for b in buckets {
-                    let statement = try db.cachedStatement(sql: """
-                        SELECT \(StoredSpan.columns)
-                        FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
-                        WHERE t.trace_id = ?
-                        """)
+                    let statement = try db.cachedStatement(
+                        sql: """
+                            SELECT \(StoredSpan.columns)
+                            FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
+                            WHERE t.trace_id = ?
+                            """)
                     let cursor = try Row.fetchCursor(statement, arguments: [id])
                     while let row = try cursor.next() {
                         if rows.count == remaining {

@@ -59,7 +59,8 @@ public struct SQLiteExporterFactory: QueryableExporterFactory {
     public func makeExporter(config: any ComponentConfig, context: ComponentContext) throws -> any Exporter {
         let c = try config.as(SQLiteStoreConfig.self, for: "sqlite")
         let id = context.id.description
-        let store = try SQLiteTraceStore(config: c, logger: context.logger, telemetry: SQLiteStoreTelemetry(registry: context.telemetry, exporter: id))
+        let store = try SQLiteTraceStore(
+            config: c, logger: context.logger, telemetry: SQLiteStoreTelemetry(registry: context.telemetry, exporter: id))
         SQLiteStoreTelemetry.registerGauges(context.telemetry, exporter: id, store: store)
         return SQLiteExporter(store: store)
     }

@@ -34,24 +34,25 @@ enum SQLiteSchema {
     static let readableVersions: Set<String> = ["2", "3"]
 
     static func migrate(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS resources(id INTEGER PRIMARY KEY, service TEXT NOT NULL, body BLOB NOT NULL UNIQUE);
-            CREATE TABLE IF NOT EXISTS scopes(id INTEGER PRIMARY KEY, name TEXT NOT NULL, body BLOB NOT NULL UNIQUE);
-            CREATE TABLE IF NOT EXISTS operations(
-                service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
-                PRIMARY KEY(service, name, kind)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS partitions(
-                bucket INTEGER PRIMARY KEY, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS log_streams(
-                id INTEGER PRIMARY KEY, resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, level TEXT NOT NULL,
-                service TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE(resource_id, scope_id, level));
-            CREATE TABLE IF NOT EXISTS log_stream_buckets(
-                bucket INTEGER NOT NULL, stream_id INTEGER NOT NULL, PRIMARY KEY(bucket, stream_id)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS latency_baselines(
-                service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, baseline BLOB NOT NULL, recent BLOB NOT NULL,
-                PRIMARY KEY(service, name, kind)) WITHOUT ROWID;
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS resources(id INTEGER PRIMARY KEY, service TEXT NOT NULL, body BLOB NOT NULL UNIQUE);
+                CREATE TABLE IF NOT EXISTS scopes(id INTEGER PRIMARY KEY, name TEXT NOT NULL, body BLOB NOT NULL UNIQUE);
+                CREATE TABLE IF NOT EXISTS operations(
+                    service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
+                    PRIMARY KEY(service, name, kind)) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS partitions(
+                    bucket INTEGER PRIMARY KEY, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS log_streams(
+                    id INTEGER PRIMARY KEY, resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, level TEXT NOT NULL,
+                    service TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE(resource_id, scope_id, level));
+                CREATE TABLE IF NOT EXISTS log_stream_buckets(
+                    bucket INTEGER NOT NULL, stream_id INTEGER NOT NULL, PRIMARY KEY(bucket, stream_id)) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS latency_baselines(
+                    service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, baseline BLOB NOT NULL, recent BLOB NOT NULL,
+                    PRIMARY KEY(service, name, kind)) WITHOUT ROWID;
+                """)
         // A database written before logs (or anomalies) were stored gains their tables in each existing partition.
         for bucket in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions") {
             try createLogsTable(db, bucket: bucket)
@@ -59,7 +60,10 @@ enum SQLiteSchema {
         }
         let stored = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'")
         if let stored, !readableVersions.contains(stored) {
-            throw DatabaseError(message: "database schema version \(stored) is not supported (this otelsink writes version \(version)); move the file away and start with a new one")
+            throw DatabaseError(
+                message:
+                    "database schema version \(stored) is not supported (this otelsink writes version \(version)); move the file away and start with a new one"
+            )
         }
         try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", arguments: [String(version)])
     }
@@ -73,11 +77,12 @@ enum SQLiteSchema {
     /// `anomalies_b`: the spans of partition `b` flagged as unusually slow at ingest (``LatencyBaselines``), with
     /// the baseline p99 they were judged against.
     static func createAnomaliesTable(_ db: Database, bucket: Int64) throws {
-        try db.execute(sql: """
-            CREATE TABLE IF NOT EXISTS \(anomaliesTable(bucket))(
-                trace_seq INTEGER NOT NULL, span_id BLOB NOT NULL, duration_ns INTEGER NOT NULL, p99_ns INTEGER NOT NULL,
-                PRIMARY KEY(trace_seq, span_id)) WITHOUT ROWID
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS \(anomaliesTable(bucket))(
+                    trace_seq INTEGER NOT NULL, span_id BLOB NOT NULL, duration_ns INTEGER NOT NULL, p99_ns INTEGER NOT NULL,
+                    PRIMARY KEY(trace_seq, span_id)) WITHOUT ROWID
+                """)
     }
 
     /// `logs_b` and `log_traces_b`: the traces of log records are numbered per partition in arrival order
@@ -85,15 +90,17 @@ enum SQLiteSchema {
     /// trace's records are found by grows at its end — a random trace ID key is inserted once per trace, not per
     /// record (see "Why `trace_seq`" above).
     static func createLogsTable(_ db: Database, bucket: Int64) throws {
-        let logs = logsTable(bucket), traces = logTracesTable(bucket)
-        try db.execute(sql: """
-            CREATE TABLE IF NOT EXISTS \(logs)(
-                stream_id INTEGER NOT NULL, time_ns INTEGER NOT NULL, severity INTEGER NOT NULL,
-                trace_id BLOB, span_id BLOB, line TEXT NOT NULL, record BLOB NOT NULL, trace_seq INTEGER);
-            CREATE INDEX IF NOT EXISTS \(logs)_time ON \(logs)(time_ns);
-            CREATE INDEX IF NOT EXISTS \(logs)_stream ON \(logs)(stream_id, time_ns);
-            CREATE TABLE IF NOT EXISTS \(traces)(trace_id BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
-            """)
+        let logs = logsTable(bucket)
+        let traces = logTracesTable(bucket)
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS \(logs)(
+                    stream_id INTEGER NOT NULL, time_ns INTEGER NOT NULL, severity INTEGER NOT NULL,
+                    trace_id BLOB, span_id BLOB, line TEXT NOT NULL, record BLOB NOT NULL, trace_seq INTEGER);
+                CREATE INDEX IF NOT EXISTS \(logs)_time ON \(logs)(time_ns);
+                CREATE INDEX IF NOT EXISTS \(logs)_stream ON \(logs)(stream_id, time_ns);
+                CREATE TABLE IF NOT EXISTS \(traces)(trace_id BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+                """)
         // A logs table of an early development build (trace ID index, no trace number) gains the column and index.
         if try !Row.fetchAll(db, sql: "PRAGMA table_info(\(logs))").contains(where: { ($0["name"] as String?) == "trace_seq" }) {
             try db.execute(sql: "ALTER TABLE \(logs) ADD COLUMN trace_seq INTEGER")
@@ -102,22 +109,24 @@ enum SQLiteSchema {
     }
 
     static func createPartition(_ db: Database, bucket: Int64, widthNanos: Int64) throws {
-        let spans = spansTable(bucket), traces = tracesTable(bucket)
-        try db.execute(sql: """
-            CREATE TABLE IF NOT EXISTS \(spans)(
-                trace_seq INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
-                resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
-                service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
-                start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
-                body BLOB NOT NULL);
-            CREATE UNIQUE INDEX IF NOT EXISTS \(spans)_id ON \(spans)(trace_seq, span_id);
-            CREATE INDEX IF NOT EXISTS \(spans)_service ON \(spans)(service, start_ns);
-            CREATE TABLE IF NOT EXISTS \(traces)(
-                seq INTEGER PRIMARY KEY, trace_id BLOB NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
-                span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
-                root_service TEXT, root_name TEXT);
-            CREATE UNIQUE INDEX IF NOT EXISTS \(traces)_id ON \(traces)(trace_id);
-            """)
+        let spans = spansTable(bucket)
+        let traces = tracesTable(bucket)
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS \(spans)(
+                    trace_seq INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
+                    resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
+                    service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
+                    start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
+                    body BLOB NOT NULL);
+                CREATE UNIQUE INDEX IF NOT EXISTS \(spans)_id ON \(spans)(trace_seq, span_id);
+                CREATE INDEX IF NOT EXISTS \(spans)_service ON \(spans)(service, start_ns);
+                CREATE TABLE IF NOT EXISTS \(traces)(
+                    seq INTEGER PRIMARY KEY, trace_id BLOB NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
+                    span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
+                    root_service TEXT, root_name TEXT);
+                CREATE UNIQUE INDEX IF NOT EXISTS \(traces)_id ON \(traces)(trace_id);
+                """)
         try createLogsTable(db, bucket: bucket)
         try createAnomaliesTable(db, bucket: bucket)
         try db.execute(
@@ -126,11 +135,12 @@ enum SQLiteSchema {
     }
 
     static func dropPartition(_ db: Database, bucket: Int64) throws {
-        try db.execute(sql: """
-            DROP TABLE IF EXISTS \(spansTable(bucket)); DROP TABLE IF EXISTS \(tracesTable(bucket));
-            DROP TABLE IF EXISTS \(logsTable(bucket)); DROP TABLE IF EXISTS \(logTracesTable(bucket));
-            DROP TABLE IF EXISTS \(anomaliesTable(bucket))
-            """)
+        try db.execute(
+            sql: """
+                DROP TABLE IF EXISTS \(spansTable(bucket)); DROP TABLE IF EXISTS \(tracesTable(bucket));
+                DROP TABLE IF EXISTS \(logsTable(bucket)); DROP TABLE IF EXISTS \(logTracesTable(bucket));
+                DROP TABLE IF EXISTS \(anomaliesTable(bucket))
+                """)
         try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM log_stream_buckets WHERE bucket = ?", arguments: [bucket])
     }

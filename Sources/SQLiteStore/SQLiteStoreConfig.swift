@@ -32,7 +32,9 @@ public struct SQLiteStoreConfig: ComponentConfig, Equatable {
         if partition > retention { r.report("partition", "must not be longer than retention (\(DurationText.format(retention)))") }
         queueSize = r.int("queue_size", default: queueSize, range: 100...10_000_000)
         let sync = r.string("synchronous", default: synchronous.rawValue)
-        if let s = Synchronous(rawValue: sync) { synchronous = s } else {
+        if let s = Synchronous(rawValue: sync) {
+            synchronous = s
+        } else {
             r.report("synchronous", "expected normal or full, got \"\(sync)\"")
         }
         anomalies = AnomalyDetectionConfig(reading: r.child("anomalies"))

@@ -43,10 +43,15 @@ public struct SQLiteStoreTelemetry: Sendable {
     /// Registers the gauges read at scrape time: otelcol's queue size and capacity, and the database file size.
     public static func registerGauges(_ registry: TelemetryRegistry, exporter: String, store: SQLiteTraceStore) {
         let labels: TelemetryLabels = ["exporter": exporter]
-        registry.gauge("otelcol_exporter_queue_size", help: "Spans and log records queued for the SQLite writer (otelcol counts batches; otelsink counts items).", labels: labels) {
+        registry.gauge(
+            "otelcol_exporter_queue_size",
+            help: "Spans and log records queued for the SQLite writer (otelcol counts batches; otelsink counts items).", labels: labels
+        ) {
             Double(store.queuedSpans)
         }
-        registry.gauge("otelcol_exporter_queue_capacity", help: "Spans and log records the SQLite writer queue holds at most (queue_size).", labels: labels) {
+        registry.gauge(
+            "otelcol_exporter_queue_capacity", help: "Spans and log records the SQLite writer queue holds at most (queue_size).", labels: labels
+        ) {
             Double(store.config.queueSize)
         }
         let path = store.config.path

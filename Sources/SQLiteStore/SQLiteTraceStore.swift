@@ -74,7 +74,9 @@ public final class SQLiteTraceStore: Sendable {
     static let retentionInterval: Duration = .seconds(10)
 
     /// Opens (creating if needed) the database at `config.path`.
-    public convenience init(config: SQLiteStoreConfig, logger: Logger = Logger(label: "otelsink.sqlite"), telemetry: SQLiteStoreTelemetry = .unobserved) throws {
+    public convenience init(
+        config: SQLiteStoreConfig, logger: Logger = Logger(label: "otelsink.sqlite"), telemetry: SQLiteStoreTelemetry = .unobserved
+    ) throws {
         try self.init(config: config, logger: logger, telemetry: telemetry, walBackstopFrames: Self.defaultWALBackstopFrames)
     }
 
@@ -175,7 +177,9 @@ public final class SQLiteTraceStore: Sendable {
         if s.closed { return .retryable("otelsink is shutting down") }
         guard s.pendingSpans > 0 else { return nil }
         if s.pendingSpans + spans > config.queueSize || s.pendingBytes + bytes > Self.maxQueuedBytes {
-            return .retryable("the SQLite writer is behind (\(s.pendingSpans) spans and log records queued, limit \(config.queueSize); \(s.pendingBytes >> 20) MiB queued, limit \(Self.maxQueuedBytes >> 20) MiB); retry later")
+            return .retryable(
+                "the SQLite writer is behind (\(s.pendingSpans) spans and log records queued, limit \(config.queueSize); \(s.pendingBytes >> 20) MiB queued, limit \(Self.maxQueuedBytes >> 20) MiB); retry later"
+            )
         }
         return nil
     }
@@ -184,7 +188,8 @@ public final class SQLiteTraceStore: Sendable {
     private func drain() {
         while true {
             let batch: [Pending] = state.withLock { s in
-                var taken = 0, count = 0
+                var taken = 0
+                var count = 0
                 while count < s.pending.count && (count == 0 || taken + s.pending[count].spans <= Self.maxSpansPerTransaction) {
                     taken += s.pending[count].spans
                     count += 1
@@ -204,25 +209,27 @@ public final class SQLiteTraceStore: Sendable {
                     return (true, s.drained)
                 }
                 guard done else { continue }
-                waiters.forEach { $0.resume() }
+                for waiter in waiters { waiter.resume() }
                 return
             }
             let result: Result<SpanBatchWriter.Outcome, any Error>
             let now = Int64(Date().timeIntervalSince1970 * 1e9)
             let began = ContinuousClock.now
             do {
-                result = .success(try pool.write { db in
-                    var traces: [EncodedTraces] = [], logs: [EncodedLogs] = []
-                    for p in batch {
-                        switch p.batch {
-                        case .traces(let t): traces.append(t)
-                        case .logs(let l): logs.append(l)
+                result = .success(
+                    try pool.write { db in
+                        var traces: [EncodedTraces] = []
+                        var logs: [EncodedLogs] = []
+                        for p in batch {
+                            switch p.batch {
+                            case .traces(let t): traces.append(t)
+                            case .logs(let l): logs.append(l)
+                            }
                         }
-                    }
-                    var outcome = traces.isEmpty ? SpanBatchWriter.Outcome() : try writer.write(traces, db: db, now: now)
-                    if !logs.isEmpty { outcome.logRecords = try logWriter.write(logs, db: db, now: now) }
-                    return outcome
-                })
+                        var outcome = traces.isEmpty ? SpanBatchWriter.Outcome() : try writer.write(traces, db: db, now: now)
+                        if !logs.isEmpty { outcome.logRecords = try logWriter.write(logs, db: db, now: now) }
+                        return outcome
+                    })
                 let took = ContinuousClock.now - began
                 telemetry.commitDuration.observe(took)
                 telemetry.transactionSpans.observe(Double(batch.reduce(0) { $0 + $1.spans }))
@@ -246,12 +253,12 @@ public final class SQLiteTraceStore: Sendable {
                     logger.warning("spans with malformed trace or span IDs not stored", metadata: ["spans": "\(outcome.invalid)"])
                 }
                 for (service, spans) in outcome.anomalous { telemetry.anomalousSpans(service: service).add(spans) }
-                batch.forEach { $0.continuation.resume() }
+                for request in batch { request.continuation.resume() }
                 checkpointIfWALTooLarge()
             case .failure(let error):
                 logger.error("SQLite transaction failed", metadata: ["error": "\(error)", "requests": "\(batch.count)"])
                 let refusal = PipelineError.retryable("storing spans failed: \(error)", after: .seconds(2))
-                batch.forEach { $0.continuation.resume(throwing: refusal) }
+                for request in batch { request.continuation.resume(throwing: refusal) }
             }
             runRetentionIfDue()
         }
@@ -349,24 +356,30 @@ public final class SQLiteTraceStore: Sendable {
                 // One partition holds everything: remove its oldest spans, about as many as the overage takes at the
                 // partition's average bytes per span (rowids approximate the count), then the summaries of traces
                 // left without spans.
-                let spans = SQLiteSchema.spansTable(only), traces = SQLiteSchema.tracesTable(only)
+                let spans = SQLiteSchema.spansTable(only)
+                let traces = SQLiteSchema.tracesTable(only)
                 let logs = SQLiteSchema.logsTable(only)
                 let approxCount = try pool.read { db in
-                    try Int64.fetchOne(db, sql: """
-                        SELECT (SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(spans))
-                             + (SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(logs))
-                        """) ?? 0
+                    try Int64.fetchOne(
+                        db,
+                        sql: """
+                            SELECT (SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(spans))
+                                 + (SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(logs))
+                            """) ?? 0
                 }
                 let perSpan = max(1, used / max(1, approxCount))
                 let step = Int(min(max((used - limit) / perSpan, 100), 20_000))
                 let (deleted, deletedLogs) = try pool.write { db -> (Int, Int) in
-                    let ids = try Int64.fetchAll(db, sql: """
-                        DELETE FROM \(spans) WHERE rowid IN (SELECT rowid FROM \(spans) ORDER BY rowid LIMIT ?)
-                        RETURNING trace_seq
-                        """, arguments: [step])
-                    let orphan = try db.cachedStatement(sql: """
-                        DELETE FROM \(traces) WHERE seq = ?1 AND NOT EXISTS (SELECT 1 FROM \(spans) WHERE trace_seq = ?1)
-                        """)
+                    let ids = try Int64.fetchAll(
+                        db,
+                        sql: """
+                            DELETE FROM \(spans) WHERE rowid IN (SELECT rowid FROM \(spans) ORDER BY rowid LIMIT ?)
+                            RETURNING trace_seq
+                            """, arguments: [step])
+                    let orphan = try db.cachedStatement(
+                        sql: """
+                            DELETE FROM \(traces) WHERE seq = ?1 AND NOT EXISTS (SELECT 1 FROM \(spans) WHERE trace_seq = ?1)
+                            """)
                     for id in Set(ids) { try orphan.execute(arguments: [id]) }
                     try db.execute(
                         sql: "DELETE FROM \(logs) WHERE rowid IN (SELECT rowid FROM \(logs) ORDER BY rowid LIMIT ?)", arguments: [step])
@@ -418,7 +431,8 @@ public final class SQLiteTraceStore: Sendable {
             if buckets.isEmpty {
                 try db.execute(sql: "DELETE FROM resources; DELETE FROM scopes; DELETE FROM operations; DELETE FROM log_streams")
             } else {
-                let resourceRefs = (buckets.map { "SELECT resource_id FROM \(SQLiteSchema.spansTable($0))" } + ["SELECT resource_id FROM log_streams"])
+                let resourceRefs =
+                    (buckets.map { "SELECT resource_id FROM \(SQLiteSchema.spansTable($0))" } + ["SELECT resource_id FROM log_streams"])
                     .joined(separator: " UNION ")
                 let scopeRefs = (buckets.map { "SELECT scope_id FROM \(SQLiteSchema.spansTable($0))" } + ["SELECT scope_id FROM log_streams"])
                     .joined(separator: " UNION ")

@@ -122,23 +122,26 @@ final class SpanBatchWriter {
     private func statements(bucket: Int64, db: Database) throws -> PartitionStatements {
         if let known = statements[bucket] { return known }
         let prepared = PartitionStatements(
-            insertSpan: try db.makeStatement(sql: """
-                INSERT OR IGNORE INTO \(SQLiteSchema.spansTable(bucket))
-                (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body, trace_seq)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """),
+            insertSpan: try db.makeStatement(
+                sql: """
+                    INSERT OR IGNORE INTO \(SQLiteSchema.spansTable(bucket))
+                    (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body, trace_seq)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """),
             selectTraceSeq: try db.makeStatement(sql: "SELECT seq FROM \(SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?"),
-            insertTrace: try db.makeStatement(sql: """
-                INSERT INTO \(SQLiteSchema.tracesTable(bucket))(seq, trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """),
-            updateTrace: try db.makeStatement(sql: """
-                UPDATE \(SQLiteSchema.tracesTable(bucket)) SET
-                    start_ns = min(start_ns, ?), end_ns = max(end_ns, ?),
-                    span_count = span_count + ?, error_count = error_count + ?,
-                    root_service = coalesce(?, root_service), root_name = coalesce(?, root_name)
-                WHERE seq = ?
-                """))
+            insertTrace: try db.makeStatement(
+                sql: """
+                    INSERT INTO \(SQLiteSchema.tracesTable(bucket))(seq, trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """),
+            updateTrace: try db.makeStatement(
+                sql: """
+                    UPDATE \(SQLiteSchema.tracesTable(bucket)) SET
+                        start_ns = min(start_ns, ?), end_ns = max(end_ns, ?),
+                        span_count = span_count + ?, error_count = error_count + ?,
+                        root_service = coalesce(?, root_service), root_name = coalesce(?, root_name)
+                    WHERE seq = ?
+                    """))
         statements[bucket] = prepared
         return prepared
     }
@@ -212,7 +215,8 @@ final class SpanBatchWriter {
                             try recordOperation(hash: operation, service: service, name: name, kind: span.kind, db: db)
                             let duration = span.end >= span.start ? Int64(clamping: span.end - span.start) : 0
                             if let p99 = baselines?.observe(hash: operation, service: service, name: name, kind: span.kind, durationNanos: duration) {
-                                try recordAnomaly(bucket: b, traceSeq: current?.summary.seq ?? 0, spanID: span.spanID, buffer, duration: duration, p99: p99, db: db)
+                                try recordAnomaly(
+                                    bucket: b, traceSeq: current?.summary.seq ?? 0, spanID: span.spanID, buffer, duration: duration, p99: p99, db: db)
                                 outcome.anomalous[service, default: 0] += 1
                             }
                         }
@@ -372,9 +376,10 @@ final class SpanBatchWriter {
     private func recordAnomaly(
         bucket: Int64, traceSeq: Int64, spanID: Range<Int>, _ buffer: UnsafeRawBufferPointer, duration: Int64, p99: Double, db: Database
     ) throws {
-        let statement = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO \(SQLiteSchema.anomaliesTable(bucket))(trace_seq, span_id, duration_ns, p99_ns) VALUES (?, ?, ?, ?)
-            """)
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT OR IGNORE INTO \(SQLiteSchema.anomaliesTable(bucket))(trace_seq, span_id, duration_ns, p99_ns) VALUES (?, ?, ?, ?)
+                """)
         try statement.execute(arguments: [traceSeq, Data(buffer[spanID]), duration, Int64(p99.rounded())])
     }
 

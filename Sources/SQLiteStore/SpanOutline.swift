@@ -31,20 +31,22 @@ extension TraceReader {
             var spans: [SpanOutline] = []
             for b in buckets {
                 // The name as a blob: GRDB reads text as a C string, which would cut a name at a NUL character.
-                let statement = try db.cachedStatement(sql: """
-                    SELECT s.span_id, s.parent_span_id, s.service, CAST(s.name AS BLOB), s.start_ns, s.duration_ns
-                    FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
-                    WHERE t.trace_id = ?
-                    """)
+                let statement = try db.cachedStatement(
+                    sql: """
+                        SELECT s.span_id, s.parent_span_id, s.service, CAST(s.name AS BLOB), s.start_ns, s.duration_ns
+                        FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
+                        WHERE t.trace_id = ?
+                        """)
                 let rows = try Row.fetchCursor(statement, arguments: [traceID])
                 while let row = try rows.next() {
                     if spans.count == limits.maxSpans { return (spans, true) }
                     let start = UInt64(max(0, row[4] as Int64))
                     let duration = UInt64(max(0, row[5] as Int64))
                     let (end, overflow) = start.addingReportingOverflow(duration)
-                    spans.append(SpanOutline(
-                        spanID: row[0], parentSpanID: row[1], service: row[2], name: String(decoding: (row[3] as Data?) ?? Data(), as: UTF8.self),
-                        startNanos: start, endNanos: overflow ? .max : end))
+                    spans.append(
+                        SpanOutline(
+                            spanID: row[0], parentSpanID: row[1], service: row[2], name: String(decoding: (row[3] as Data?) ?? Data(), as: UTF8.self),
+                            startNanos: start, endNanos: overflow ? .max : end))
                 }
             }
             return spans.isEmpty ? nil : (spans, false)

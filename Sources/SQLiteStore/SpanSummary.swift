@@ -42,11 +42,12 @@ extension TraceReader {
             var spans: [SpanSummary] = []
             for b in buckets {
                 // The name as a blob: GRDB reads text as a C string, which would cut a name at a NUL character.
-                let statement = try db.cachedStatement(sql: """
-                    SELECT s.span_id, s.parent_span_id, s.service, CAST(s.name AS BLOB), s.start_ns, s.duration_ns, s.status_code, s.body
-                    FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
-                    WHERE t.trace_id = ?
-                    """)
+                let statement = try db.cachedStatement(
+                    sql: """
+                        SELECT s.span_id, s.parent_span_id, s.service, CAST(s.name AS BLOB), s.start_ns, s.duration_ns, s.status_code, s.body
+                        FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
+                        WHERE t.trace_id = ?
+                        """)
                 let rows = try Row.fetchCursor(statement, arguments: [traceID])
                 while let row = try rows.next() {
                     if spans.count == limits.maxSpans { return (spans, true) }

@@ -34,8 +34,10 @@ public struct TraceSearchQuery: Sendable, Equatable {
     /// The search stops when it has run this long and returns what it found, marked incomplete.
     public var timeBudget: Duration
 
-    public init(service: String, operation: String? = nil, tags: [TagFilter] = [], minDuration: Int64? = nil,
-                maxDuration: Int64? = nil, startMin: Int64, startMax: Int64, limit: Int, timeBudget: Duration) {
+    public init(
+        service: String, operation: String? = nil, tags: [TagFilter] = [], minDuration: Int64? = nil,
+        maxDuration: Int64? = nil, startMin: Int64, startMax: Int64, limit: Int, timeBudget: Duration
+    ) {
         self.service = service
         self.operation = operation
         self.tags = tags
@@ -233,12 +235,14 @@ extension TraceReader {
                 for b in buckets {
                     let t = SQLiteSchema.spansTable(b)
                     do {
-                        let rows = try Row.fetchAll(db, sql: """
-                            SELECT p.service, c.service, count(*) FROM \(t) c
-                            JOIN \(t) p ON p.trace_seq = c.trace_seq AND p.span_id = c.parent_span_id
-                            WHERE c.start_ns >= ? AND c.start_ns <= ? AND p.service != c.service
-                            GROUP BY p.service, c.service
-                            """, arguments: [startMin, startMax])
+                        let rows = try Row.fetchAll(
+                            db,
+                            sql: """
+                                SELECT p.service, c.service, count(*) FROM \(t) c
+                                JOIN \(t) p ON p.trace_seq = c.trace_seq AND p.span_id = c.parent_span_id
+                                WHERE c.start_ns >= ? AND c.start_ns <= ? AND p.service != c.service
+                                GROUP BY p.service, c.service
+                                """, arguments: [startMin, startMax])
                         for r in rows {
                             counts[DependencyLink(parent: r[0], child: r[1], callCount: 0), default: 0] += r[2] as Int
                         }
@@ -272,10 +276,12 @@ final class Deadline {
     func interrupting<T>(_ db: Database, _ body: () throws -> T) throws -> T {
         let connection = db.sqliteConnection
         let context = Unmanaged.passUnretained(self).toOpaque()
-        sqlite3_progress_handler(connection, 2000, { context in
-            guard let context else { return 0 }
-            return Unmanaged<Deadline>.fromOpaque(context).takeUnretainedValue().expired ? 1 : 0
-        }, context)
+        sqlite3_progress_handler(
+            connection, 2000,
+            { context in
+                guard let context else { return 0 }
+                return Unmanaged<Deadline>.fromOpaque(context).takeUnretainedValue().expired ? 1 : 0
+            }, context)
         defer { sqlite3_progress_handler(connection, 0, nil, nil) }
         return try withExtendedLifetime(self) { try body() }
     }
@@ -295,7 +301,8 @@ struct TagMatcher {
         while let row = try cursor.next() {
             let body: Data = row[1]
             if let rs = try? ResourceSpans(serializedBytes: body),
-               rs.resource.attributes.contains(where: { TagMatcher.matches($0, filter) }) {
+                rs.resource.attributes.contains(where: { TagMatcher.matches($0, filter) })
+            {
                 resources.insert(row[0])
             }
         }
@@ -317,8 +324,10 @@ struct TagMatcher {
                 prefilter = ("(\(clause))", args)
             } else if resources.count <= 500 {
                 let ids = resources.sorted()
-                prefilter = ("(resource_id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ","))) OR (\(clause)))",
-                             ids.map { $0 } + args)
+                prefilter = (
+                    "(resource_id IN (\(Array(repeating: "?", count: ids.count).joined(separator: ","))) OR (\(clause)))",
+                    ids.map { $0 } + args
+                )
             } else {
                 prefilter = ("1", [])
             }

@@ -8,7 +8,8 @@ import SQLiteStore
 struct BaselinesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "baselines",
-        abstract: "List the operations whose recent p99 latency (about the last hour) moved most against their baseline (the last days), slower or faster.")
+        abstract:
+            "List the operations whose recent p99 latency (about the last hour) moved most against their baseline (the last days), slower or faster.")
 
     @Option(help: "At most this many operations.")
     var limit = 20
@@ -54,7 +55,8 @@ struct BaselinesCommand: AsyncParsableCommand {
             let kind = SpanKindName.name(s.kind).map { " (\($0))" } ?? ""
             return TerminalSafeText.escape(s.service) + ": " + TerminalSafeText.escape(s.operation) + kind
         }
-        let header = "OPERATION", values = "p99 BASELINE → RECENT"
+        let header = "OPERATION"
+        let values = "p99 BASELINE → RECENT"
         let numberCells = max(TerminalCells.width(values), shifts.map { TerminalCells.width(numbers($0, plain)) }.max() ?? 0)
         let nameCells = max(12, min(names.map(TerminalCells.width).max() ?? 0, width - numberCells - 2))
         var out = style.bold(TerminalCells.padded(header, nameCells) + "  " + values) + "\n"

@@ -7,7 +7,9 @@ import QueryAPI
 struct DiffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
-        abstract: "Compare two stored traces (typically a slow and a normal request): spans only in one, and matched spans whose duration, status or attributes differ, largest difference first.")
+        abstract:
+            "Compare two stored traces (typically a slow and a normal request): spans only in one, and matched spans whose duration, status or attributes differ, largest difference first."
+    )
 
     @Argument(help: "Trace A (32 hex characters; 16 are zero-padded).")
     var traceA: String
@@ -42,7 +44,8 @@ struct DiffCommand: AsyncParsableCommand {
                 traces.append(trace)
             }
             let diff = TraceDiff(traces[0], traces[1])
-            let out = json ? Data(diff.json()) + Data("\n".utf8) : Data(diff.text(limit: limit, width: try output.resolve(), style: colors.style).utf8)
+            let out =
+                json ? Data(diff.json()) + Data("\n".utf8) : Data(diff.text(limit: limit, width: try output.resolve(), style: colors.style).utf8)
             FileHandle.standardOutput.write(out)
         } catch {
             CLIError.exit(error)

@@ -22,8 +22,10 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    func log(
+        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
+        file: String, function: String, line: UInt
+    ) {
         var fields = metadata
         if let explicit { fields.merge(explicit) { _, new in new } }
         var out = "{\"level\":\"\(Self.name(level))\",\"ts\":\"\(Self.timestamp(Date()))\",\"logger\":"

@@ -105,7 +105,9 @@ struct LogsCommand: AsyncParsableCommand {
         var s = LogSearch()
         s.service = service
         if let trace {
-            guard let id = TraceCommand.parseTraceID(trace) else { throw CLIError.input("invalid --trace \"\(trace.prefix(64))\": expected 32 hex characters") }
+            guard let id = TraceCommand.parseTraceID(trace) else {
+                throw CLIError.input("invalid --trace \"\(trace.prefix(64))\": expected 32 hex characters")
+            }
             s.traceID = id
         }
         if let span {
@@ -116,7 +118,8 @@ struct LogsCommand: AsyncParsableCommand {
         }
         if let severity {
             guard let n = LogStreamLabels.minimumSeverity(severity) else {
-                throw CLIError.input("invalid --severity \"\(severity.prefix(64))\": expected trace, debug, info, warn, error, fatal or a number from 1 to 24")
+                throw CLIError.input(
+                    "invalid --severity \"\(severity.prefix(64))\": expected trace, debug, info, warn, error, fatal or a number from 1 to 24")
             }
             s.minSeverity = n
         }
@@ -131,7 +134,8 @@ struct LogsCommand: AsyncParsableCommand {
             guard let text else { return nil }
             if let d = CLIDuration.nanos(text) { return now - d }
             if let t = QueryValues.rfc3339(text) { return t }
-            throw CLIError.input("invalid \(flag) \"\(text.prefix(64))\": expected a duration back from now (15m, 1h, 2d) or an RFC 3339 time (2024-05-01T12:00:00Z)")
+            throw CLIError.input(
+                "invalid \(flag) \"\(text.prefix(64))\": expected a duration back from now (15m, 1h, 2d) or an RFC 3339 time (2024-05-01T12:00:00Z)")
         }
         s.start = try time(since, "--since") ?? 0
         s.end = try time(until, "--until") ?? .max

@@ -9,7 +9,10 @@ struct OtelsinkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "otelsink",
         abstract: "An OpenTelemetry-compatible collector: OTLP in, traces stored in SQLite.",
-        subcommands: [Serve.self, Validate.self, Components.self, PrintConfig.self, TraceCommand.self, DiffCommand.self, SearchCommand.self, BaselinesCommand.self, LogsCommand.self, ServicesCommand.self, Stats.self],
+        subcommands: [
+            Serve.self, Validate.self, Components.self, PrintConfig.self, TraceCommand.self, DiffCommand.self, SearchCommand.self,
+            BaselinesCommand.self, LogsCommand.self, ServicesCommand.self, Stats.self,
+        ],
         defaultSubcommand: Serve.self
     )
 }
@@ -113,7 +116,9 @@ struct Components: AsyncParsableCommand {
                 var signals = f.signals.sorted().map(\.rawValue).joined(separator: ", ")
                 if kind == .extension { signals = f is any ServerAuthenticatorFactory ? "authenticator" : "service" }
                 if let c = f as? any ConnectorFactory {
-                    signals = c.exporterSignals.sorted().map(\.rawValue).joined(separator: ", ") + " → " + c.receiverSignals.sorted().map(\.rawValue).joined(separator: ", ")
+                    signals =
+                        c.exporterSignals.sorted().map(\.rawValue).joined(separator: ", ") + " → "
+                        + c.receiverSignals.sorted().map(\.rawValue).joined(separator: ", ")
                 }
                 print("  \(type.padding(toLength: max(10, type.count), withPad: " ", startingAt: 0)) [\(signals)] \(f.summary)")
             }

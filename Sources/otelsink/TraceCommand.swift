@@ -27,7 +27,10 @@ struct TraceCommand: AsyncParsableCommand {
     @Flag(help: "Show the trace's log records under their spans (at most 10,000).")
     var logs = false
 
-    @Flag(help: "Mark the critical path (the spans that determined the trace's duration) and summarise it by service and operation; with --json, print {\"trace\": <OTLP JSON>, \"criticalPath\": {…}}.")
+    @Flag(
+        help:
+            "Mark the critical path (the spans that determined the trace's duration) and summarise it by service and operation; with --json, print {\"trace\": <OTLP JSON>, \"criticalPath\": {…}}."
+    )
     var criticalPath = false
 
     @Option(help: "Colours: auto (when writing to a terminal), always, never.")
@@ -41,7 +44,11 @@ struct TraceCommand: AsyncParsableCommand {
     @Option(help: "Show at most this many rows; the rest are counted in a note.")
     var maxSpans: Int?
 
-    @Flag(inversion: .prefixedNo, help: "Fold runs of 3 or more similar sibling spans (same service and name, no children) into one row (× N). Default: on for traces of more than 300 spans.")
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Fold runs of 3 or more similar sibling spans (same service and name, no children) into one row (× N). Default: on for traces of more than 300 spans."
+    )
     var fold: Bool?
 
     func run() async throws {
@@ -123,7 +130,10 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "Maximum span duration.")
     var maxDuration: String?
 
-    @Flag(help: "Only traces where a span of the service (matching the other criteria) was flagged as unusually slow for its operation (the same as --tag otelsink.anomaly=true).")
+    @Flag(
+        help:
+            "Only traces where a span of the service (matching the other criteria) was flagged as unusually slow for its operation (the same as --tag otelsink.anomaly=true)."
+    )
     var anomalous = false
 
     @Option(help: "Look this far back from now (e.g. 15m, 1h, 2d is 48h). Default 48h.")
@@ -176,7 +186,9 @@ struct SearchCommand: AsyncParsableCommand {
         func duration(_ text: String?, _ flag: String) throws -> Int64? {
             guard let text else { return nil }
             guard let d = CLIDuration.nanos(text) else {
-                throw CLIError.input("invalid duration \"\(text.prefix(64))\" for \(flag): expected a number with a unit, e.g. 200ms, 1.5s, 2m, 1h30m, 7d (units ns, us, ms, s, m, h, d)")
+                throw CLIError.input(
+                    "invalid duration \"\(text.prefix(64))\" for \(flag): expected a number with a unit, e.g. 200ms, 1.5s, 2m, 1h30m, 7d (units ns, us, ms, s, m, h, d)"
+                )
             }
             return d
         }
@@ -198,14 +210,16 @@ struct SearchCommand: AsyncParsableCommand {
             }
         }
         if anomalous && !filters.contains(SpanAnomaly.tag) { filters.append(SpanAnomaly.tag) }
-        let minD = try duration(minDuration, "--min-duration"), maxD = try duration(maxDuration, "--max-duration")
+        let minD = try duration(minDuration, "--min-duration")
+        let maxD = try duration(maxDuration, "--max-duration")
         if let lo = minD, let hi = maxD, hi < lo { throw CLIError.input("--max-duration is less than --min-duration") }
         let endNanos = try time(end, "--end") ?? now
         let lookback = try duration(since, "--since") ?? 48 * 3_600_000_000_000
         let startNanos = try time(start, "--start") ?? (endNanos - lookback)
         if startNanos > endNanos { throw CLIError.input("--start is after --end") }
-        return TraceSearchQuery(service: service, operation: operation, tags: filters, minDuration: minD, maxDuration: maxD,
-                                startMin: startNanos, startMax: endNanos, limit: limit, timeBudget: .seconds(10))
+        return TraceSearchQuery(
+            service: service, operation: operation, tags: filters, minDuration: minD, maxDuration: maxD,
+            startMin: startNanos, startMax: endNanos, limit: limit, timeBudget: .seconds(10))
     }
 }
 

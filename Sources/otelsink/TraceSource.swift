@@ -104,12 +104,14 @@ enum TraceSource {
     /// Reads `{"result": {"anomalies": [{spanId, durationNanos, baselineP99Nanos}]}}`; entries it cannot read are skipped.
     static func anomalies(_ body: Data) -> [Data: SpanAnomaly] {
         guard let doc = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-              let result = doc["result"] as? [String: Any], let list = result["anomalies"] as? [[String: Any]] else { return [:] }
+            let result = doc["result"] as? [String: Any], let list = result["anomalies"] as? [[String: Any]]
+        else { return [:] }
         var out: [Data: SpanAnomaly] = [:]
         for item in list {
             guard let hex = item["spanId"] as? String, let id = QueryValues.spanID(hex),
-                  let d = (item["durationNanos"] as? String).flatMap({ Int64($0) }),
-                  let p = (item["baselineP99Nanos"] as? String).flatMap({ Int64($0) }) else { continue }
+                let d = (item["durationNanos"] as? String).flatMap({ Int64($0) }),
+                let p = (item["baselineP99Nanos"] as? String).flatMap({ Int64($0) })
+            else { continue }
             out[id] = SpanAnomaly(durationNanos: d, baselineP99Nanos: p)
         }
         return out
@@ -156,7 +158,7 @@ enum TraceSource {
             let (status, body) = try await get(c, "/api/v3/services")
             try Self.check(status, body, c)
             guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-                  let names = object["services"] as? [String]
+                let names = object["services"] as? [String]
             else { throw CLIError.storage("unexpected answer from \(c.endpoint)/api/v3/services") }
             return names
         }
@@ -170,7 +172,7 @@ enum TraceSource {
             let (status, body) = try await get(c, "/api/v3/baselines?" + Self.encode([("limit", String(limit))]))
             try Self.check(status, body, c)
             guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-                  let result = object["result"] as? [String: Any], let ops = result["operations"] as? [[String: Any]]
+                let result = object["result"] as? [String: Any], let ops = result["operations"] as? [[String: Any]]
             else { throw CLIError.storage("unexpected answer from \(c.endpoint)/api/v3/baselines") }
             return ops.map { o in
                 // Bounded as the store bounds them, so that printing them as integers cannot trap, whatever answered.
@@ -195,7 +197,7 @@ enum TraceSource {
             let (status, body) = try await get(c, "/api/v3/operations?" + Self.encode([("service", service)]))
             try Self.check(status, body, c)
             guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-                  let ops = object["operations"] as? [[String: Any]]
+                let ops = object["operations"] as? [[String: Any]]
             else { throw CLIError.storage("unexpected answer from \(c.endpoint)/api/v3/operations") }
             return ops.map {
                 OperationInfo(name: $0["name"] as? String ?? "", kind: SpanKindName.kind($0["spanKind"] as? String ?? "") ?? 0)
@@ -254,12 +256,13 @@ enum TraceSource {
         // otelsink answers exactly `{"result":<OTLP JSON>}`: decode the inner bytes as they are.
         let prefix = Data("{\"result\":".utf8)
         if body.starts(with: prefix), body.last == UInt8(ascii: "}"),
-           let t = try? OTLPJSON.decode(M.self, from: body.dropFirst(prefix.count).dropLast()) {
+            let t = try? OTLPJSON.decode(M.self, from: body.dropFirst(prefix.count).dropLast())
+        {
             return t
         }
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-              let result = object["result"],
-              let data = try? JSONSerialization.data(withJSONObject: result)
+            let result = object["result"],
+            let data = try? JSONSerialization.data(withJSONObject: result)
         else { throw CLIError.storage("the query API's answer is not {\"result\": …}") }
         do {
             return try OTLPJSON.decode(M.self, from: Array(data))

@@ -1,7 +1,8 @@
 import CollectorCore
 import NIOHTTP1
-@testable import OTLPReceivers
 import Testing
+
+@testable import OTLPReceivers
 
 @Suite("OTLP/HTTP receiver cors")
 struct CORSPolicyTests {
@@ -34,8 +35,13 @@ struct CORSPolicyTests {
 
     @Test func anAllowedPreflightGetsEveryHeaderABrowserNeeds() {
         let p = CORSPolicy(allowedOrigins: ["https://*.example.com"], maxAge: 7200)
-        let r = p.preflightResponse(head(.OPTIONS, [("Origin", "https://shop.example.com"), ("Access-Control-Request-Method", "post"),
-                                                    ("Access-Control-Request-Headers", "content-type, accept")]))
+        let r = p.preflightResponse(
+            head(
+                .OPTIONS,
+                [
+                    ("Origin", "https://shop.example.com"), ("Access-Control-Request-Method", "post"),
+                    ("Access-Control-Request-Headers", "content-type, accept"),
+                ]))
         #expect(r.status == .noContent)
         #expect(value("Access-Control-Allow-Origin", r.headers) == "https://shop.example.com")
         #expect(value("Access-Control-Allow-Methods", r.headers) == "POST")
@@ -61,13 +67,17 @@ struct CORSPolicyTests {
 
     @Test func listedHeadersAndTheStarWidenWhatIsAllowed() {
         let listed = CORSPolicy(allowedOrigins: ["*"], allowedHeaders: ["X-Tenant"])
-        let ask = head(.OPTIONS, [("Origin", "https://a.b"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "x-tenant,content-type")])
+        let ask = head(
+            .OPTIONS,
+            [("Origin", "https://a.b"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "x-tenant,content-type")])
         #expect(value("Access-Control-Allow-Origin", listed.preflightResponse(ask).headers) == "https://a.b")
-        let xrw = head(.OPTIONS, [("Origin", "https://a.b"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "x-requested-with")])
+        let xrw = head(
+            .OPTIONS, [("Origin", "https://a.b"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "x-requested-with")])
         #expect(value("Access-Control-Allow-Origin", listed.preflightResponse(xrw).headers) == nil)
         #expect(value("Access-Control-Allow-Origin", CORSPolicy(allowedOrigins: ["*"]).preflightResponse(xrw).headers) == "https://a.b")
         let any = CORSPolicy(allowedOrigins: ["*"], allowedHeaders: ["*"])
-        let odd = head(.OPTIONS, [("Origin", "https://a.b"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "x-anything")])
+        let odd = head(
+            .OPTIONS, [("Origin", "https://a.b"), ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "x-anything")])
         #expect(value("Access-Control-Allow-Headers", any.preflightResponse(odd).headers) == "x-anything")
     }
 
@@ -101,8 +111,17 @@ struct CORSPolicyTests {
                   exporters: [debug]
             """
         }
-        #expect(loadProblemTexts(yaml("allowed_origins: [\"https://*.example.com\"]\nallowed_headers: [X-Tenant]\nexposed_headers: [Retry-After]\nmax_age: 7200")) == [])
-        #expect(loadProblemTexts(yaml("max_age: 10")).contains { $0.hasPrefix("receivers::otlp::protocols::http::cors::allowed_origins: list at least one origin") })
-        #expect(loadProblemTexts(yaml("allowed_origins: [\"*\"]\nallow_credentials: true")) == ["receivers::otlp::protocols::http::cors::allow_credentials: unknown key"])
+        #expect(
+            loadProblemTexts(
+                yaml("allowed_origins: [\"https://*.example.com\"]\nallowed_headers: [X-Tenant]\nexposed_headers: [Retry-After]\nmax_age: 7200"))
+                == [])
+        #expect(
+            loadProblemTexts(yaml("max_age: 10")).contains {
+                $0.hasPrefix("receivers::otlp::protocols::http::cors::allowed_origins: list at least one origin")
+            })
+        #expect(
+            loadProblemTexts(yaml("allowed_origins: [\"*\"]\nallow_credentials: true")) == [
+                "receivers::otlp::protocols::http::cors::allow_credentials: unknown key"
+            ])
     }
 }

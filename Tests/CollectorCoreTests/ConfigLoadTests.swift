@@ -23,9 +23,12 @@ struct ConfigLoadTests {
         let file = try Data(contentsOf: repositoryRoot.appendingPathComponent("pipelines/default.yaml"))
         #expect(!file.isEmpty)
         let embedded = Data(defaultConfigYAML.utf8)
-        let firstDifference = zip(embedded, file).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        let firstDifference =
+            zip(embedded, file).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             ?? (embedded.count == file.count ? nil : min(embedded.count, file.count))
-        #expect(embedded == file, """
+        #expect(
+            embedded == file,
+            """
             defaultConfigYAML (\(embedded.count) bytes) differs from pipelines/default.yaml (\(file.count) bytes) \
             first at byte \(firstDifference.map(String.init) ?? "-"); regenerate with scripts/embed-default-config.sh
             """)
@@ -125,7 +128,10 @@ struct ConfigLoadTests {
 
     @Test func unknownComponentTypeIsReported() {
         let yaml = validBaseYAML.replacingOccurrences(of: "  debug:\n", with: "  debug:\n  kafka:\n    brokers: [a]\n")
-        #expect(loadProblemTexts(yaml) == [#"exporters::kafka: unknown exporter type "kafka" (known types: debug, file, load_balancing, loadbalancing, nop, otlp, otlp_grpc, otlp_http, otlphttp, prometheus, sqlite)"#])
+        #expect(
+            loadProblemTexts(yaml) == [
+                #"exporters::kafka: unknown exporter type "kafka" (known types: debug, file, load_balancing, loadbalancing, nop, otlp, otlp_grpc, otlp_http, otlphttp, prometheus, sqlite)"#
+            ])
     }
 
     @Test func aComponentOfAnUnknownTypeIsReportedOnceNotAgainWhereItIsUsed() {
@@ -154,17 +160,20 @@ struct ConfigLoadTests {
         #expect(problems.contains { $0.hasPrefix("extensions::zpages: unknown extension type") })
         // A reference to something not defined at all is still reported.
         let undefined = yaml.replacingOccurrences(of: "exporters: [kafka]", with: "exporters: [kafka, zipkin]")
-        #expect(loadProblemTexts(undefined).contains(#"service::pipelines::traces::exporters::1: references exporter "zipkin", which is not defined under exporters"#))
+        #expect(
+            loadProblemTexts(undefined).contains(
+                #"service::pipelines::traces::exporters::1: references exporter "zipkin", which is not defined under exporters"#))
     }
 
     @Test func unknownExtensionTypesAndUnusedConnectorsAreReported() {
         let yaml = validBaseYAML + "\nextensions:\n  zpages:\nconnectors:\n  spanmetrics:\n"
         let problems = loadProblemTexts(yaml)
-        #expect(Set(problems) == [
-            #"extensions::zpages: unknown extension type "zpages" (known types: basicauth, bearertokenauth, file_storage, health_check, query)"#,
-            "connectors::spanmetrics: connector is not used as an exporter in any pipeline (it must end one pipeline and start another)",
-            "connectors::spanmetrics: connector is not used as a receiver in any pipeline (it must end one pipeline and start another)",
-        ])
+        #expect(
+            Set(problems) == [
+                #"extensions::zpages: unknown extension type "zpages" (known types: basicauth, bearertokenauth, file_storage, health_check, query)"#,
+                "connectors::spanmetrics: connector is not used as an exporter in any pipeline (it must end one pipeline and start another)",
+                "connectors::spanmetrics: connector is not used as a receiver in any pipeline (it must end one pipeline and start another)",
+            ])
     }
 
     @Test func undefinedServiceExtensionIsReported() {
@@ -175,18 +184,21 @@ struct ConfigLoadTests {
     @Test func undefinedReferenceInPipelineIsReported() {
         let yaml = validBaseYAML.replacingOccurrences(of: "exporters: [sqlite]", with: "exporters: [sqlite/archive]")
         let problems = loadProblemTexts(yaml)
-        #expect(Set(problems) == [
-            #"service::pipelines::traces::exporters::0: references exporter "sqlite/archive", which is not defined under exporters"#,
-            "exporters::sqlite: defined but not used in any pipeline",
-        ])
+        #expect(
+            Set(problems) == [
+                #"service::pipelines::traces::exporters::0: references exporter "sqlite/archive", which is not defined under exporters"#,
+                "exporters::sqlite: defined but not used in any pipeline",
+            ])
     }
 
     @Test func undefinedReceiverAndProcessorAreReported() {
-        let yaml = validBaseYAML.replacingOccurrences(of: "receivers: [otlp]\n      exporters: [debug]", with: "receivers: [otlp, otlp/2]\n      processors: [batch]\n      exporters: [debug]")
-        #expect(Set(loadProblemTexts(yaml)) == [
-            #"service::pipelines::metrics::receivers::1: references receiver "otlp/2", which is not defined under receivers"#,
-            #"service::pipelines::metrics::processors::0: references processor "batch", which is not defined under processors"#,
-        ])
+        let yaml = validBaseYAML.replacingOccurrences(
+            of: "receivers: [otlp]\n      exporters: [debug]", with: "receivers: [otlp, otlp/2]\n      processors: [batch]\n      exporters: [debug]")
+        #expect(
+            Set(loadProblemTexts(yaml)) == [
+                #"service::pipelines::metrics::receivers::1: references receiver "otlp/2", which is not defined under receivers"#,
+                #"service::pipelines::metrics::processors::0: references processor "batch", which is not defined under processors"#,
+            ])
     }
 
     @Test func componentListedTwiceIsReported() {
@@ -200,16 +212,18 @@ struct ConfigLoadTests {
     }
 
     @Test func unusedReceiverIsReported() {
-        let yaml = validBaseYAML.replacingOccurrences(of: "exporters:\n  sqlite:", with: "  otlp/idle:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\nexporters:\n  sqlite:")
+        let yaml = validBaseYAML.replacingOccurrences(
+            of: "exporters:\n  sqlite:", with: "  otlp/idle:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\nexporters:\n  sqlite:")
         #expect(loadProblemTexts(yaml) == ["receivers::otlp/idle: defined but not used in any pipeline"])
     }
 
     @Test func componentNotSupportingTheSignalIsReported() {
         let yaml = validBaseYAML.replacingOccurrences(of: "exporters: [debug]", with: "exporters: [sqlite]")
-        #expect(Set(loadProblemTexts(yaml)) == [
-            #"service::pipelines::metrics::exporters::0: exporter "sqlite" does not support metrics (it supports: traces, logs)"#,
-            "exporters::debug: defined but not used in any pipeline",
-        ])
+        #expect(
+            Set(loadProblemTexts(yaml)) == [
+                #"service::pipelines::metrics::exporters::0: exporter "sqlite" does not support metrics (it supports: traces, logs)"#,
+                "exporters::debug: defined but not used in any pipeline",
+            ])
     }
 
     @Test func pipelineWithoutReceiversOrExportersIsReported() {
@@ -231,11 +245,12 @@ struct ConfigLoadTests {
                   receivers: []
                   exporters: [debug]
             """
-        #expect(Set(loadProblemTexts(yaml)) == [
-            "service::pipelines::traces::receivers: a traces pipeline needs at least one receiver",
-            "service::pipelines::metrics::exporters: must list at least one exporter",
-            "service::pipelines::logs::receivers: must list at least one receiver",
-        ])
+        #expect(
+            Set(loadProblemTexts(yaml)) == [
+                "service::pipelines::traces::receivers: a traces pipeline needs at least one receiver",
+                "service::pipelines::metrics::exporters: must list at least one exporter",
+                "service::pipelines::logs::receivers: must list at least one receiver",
+            ])
     }
 
     @Test func noPipelinesIsReported() {
@@ -290,7 +305,10 @@ struct ConfigLoadTests {
         let archive = ComponentID(type: "sqlite", name: "archive")
         #expect(config.pipelines.count == 2)
         #expect(config.pipelines[PipelineID(signal: .traces, name: "2")]?.exporters == [ComponentID(type: "sqlite"), archive])
-        #expect(config.pipelines[PipelineID(signal: .traces, name: "2")]?.receivers == [ComponentID(type: "otlp"), ComponentID(type: "otlp", name: "internal")])
+        #expect(
+            config.pipelines[PipelineID(signal: .traces, name: "2")]?.receivers == [
+                ComponentID(type: "otlp"), ComponentID(type: "otlp", name: "internal"),
+            ])
         #expect(config.pipelines[PipelineID(signal: .traces)]?.exporters == [ComponentID(type: "sqlite")])
         #expect(config.exporters.count == 2)
         #expect(config.exporters[archive]?.factory.type == "sqlite")
@@ -343,16 +361,18 @@ struct ConfigLoadTests {
                   receivers: [otlp]
                   exporters: [sqlite]
             """
-        #expect(Set(loadProblemTexts(yaml)) == [
-            "receivers::otlp::protocols::grpc::max_recv_msg_size_mib: must be between 1 and 1024, got 0",
-            #"receivers::otlp::protocols::grpc::max_concurrent_streams: expected an integer, got "lots""#,
-            #"exporters::sqlite::max_size_mib: expected an integer, got "abc""#,
-            "exporters::sqlite::queue_size: must be between 100 and 10000000, got 5",
-        ])
+        #expect(
+            Set(loadProblemTexts(yaml)) == [
+                "receivers::otlp::protocols::grpc::max_recv_msg_size_mib: must be between 1 and 1024, got 0",
+                #"receivers::otlp::protocols::grpc::max_concurrent_streams: expected an integer, got "lots""#,
+                #"exporters::sqlite::max_size_mib: expected an integer, got "abc""#,
+                "exporters::sqlite::queue_size: must be between 100 and 10000000, got 5",
+            ])
     }
 
     @Test func integersMayUseUnderscores() throws {
-        let yaml = validBaseYAML.replacingOccurrences(of: "path: /tmp/otelsink-config-test/traces.db", with: "path: /tmp/x.db\n    queue_size: 100_000")
+        let yaml = validBaseYAML.replacingOccurrences(
+            of: "path: /tmp/otelsink-config-test/traces.db", with: "path: /tmp/x.db\n    queue_size: 100_000")
         let config = try loadConfig(yaml)
         #expect(config.effective["exporters"]?["sqlite"]?["queue_size"] == .scalar("100000"))
     }
@@ -374,9 +394,10 @@ struct ConfigLoadTests {
                   receivers: [otlp]
                   exporters: [debug]
             """
-        #expect(loadProblemTexts(yaml) == [
-            "receivers::otlp::protocols::http::max_in_flight_bytes: must be at least max_request_body_size (33554432), got 16777216",
-        ])
+        #expect(
+            loadProblemTexts(yaml) == [
+                "receivers::otlp::protocols::http::max_in_flight_bytes: must be at least max_request_body_size (33554432), got 16777216"
+            ])
     }
 
     @Test func grpcInFlightBudgetSmallerThanTheMessageLimitIsReported() {
@@ -396,15 +417,19 @@ struct ConfigLoadTests {
                   receivers: [otlp]
                   exporters: [debug]
             """
-        #expect(loadProblemTexts(yaml) == [
-            "receivers::otlp::protocols::grpc::max_in_flight_bytes: must be at least max_recv_msg_size_mib (8388608 bytes), got 4194304",
-        ])
+        #expect(
+            loadProblemTexts(yaml) == [
+                "receivers::otlp::protocols::grpc::max_in_flight_bytes: must be at least max_recv_msg_size_mib (8388608 bytes), got 4194304"
+            ])
     }
 
     @Test(arguments: ["nope", "localhost", "localhost:99999", "localhost:http", "::1:4317", "[::1]4317", "collector.internal:4317"])
     func badEndpointIsReported(_ endpoint: String) {
         let yaml = validBaseYAML.replacingOccurrences(of: "endpoint: 127.0.0.1:0", with: "endpoint: \"\(endpoint)\"")
-        #expect(loadProblemTexts(yaml) == [#"receivers::otlp::protocols::grpc::endpoint: expected host:port with an IP address or localhost (e.g. "localhost:4317", "0.0.0.0:4317"), got "\#(endpoint)""#])
+        #expect(
+            loadProblemTexts(yaml) == [
+                #"receivers::otlp::protocols::grpc::endpoint: expected host:port with an IP address or localhost (e.g. "localhost:4317", "0.0.0.0:4317"), got "\#(endpoint)""#
+            ])
     }
 
     @Test(arguments: ["localhost:4317", ":4317", "0.0.0.0:0", "[::1]:4317"])
@@ -417,7 +442,8 @@ struct ConfigLoadTests {
         let yaml = validBaseYAML.replacingOccurrences(
             of: "endpoint: 127.0.0.1:0",
             with: "endpoint: localhost:4317\n      http:\n        endpoint: 127.0.0.1:4317")
-        #expect(loadProblemTexts(yaml) == ["receivers::otlp::protocols::http::endpoint: grpc and http cannot listen on the same endpoint 127.0.0.1:4317"])
+        #expect(
+            loadProblemTexts(yaml) == ["receivers::otlp::protocols::http::endpoint: grpc and http cannot listen on the same endpoint 127.0.0.1:4317"])
     }
 
     @Test func wrongShapesAreReported() {
@@ -439,7 +465,10 @@ struct ConfigLoadTests {
 
     @Test func telemetryMetricsAddressMustBeAListenAddress() {
         let yaml = validBaseYAML + "\n  telemetry:\n    metrics:\n      address: telemetry.internal:8888\n"
-        #expect(loadProblemTexts(yaml) == [#"service::telemetry::metrics::address: expected host:port with an IP address or localhost (e.g. "localhost:8888"), got "telemetry.internal:8888""#])
+        #expect(
+            loadProblemTexts(yaml) == [
+                #"service::telemetry::metrics::address: expected host:port with an IP address or localhost (e.g. "localhost:8888"), got "telemetry.internal:8888""#
+            ])
     }
 
     @Test func badLogLevelIsReported() {
@@ -448,25 +477,32 @@ struct ConfigLoadTests {
     }
 
     @Test func telemetryReadersFormGivesTheAddress() throws {
-        let readers = "\n  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 0.0.0.0\n                port: 18888\n"
+        let readers =
+            "\n  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 0.0.0.0\n                port: 18888\n"
         #expect(try loadConfig(validBaseYAML + readers).telemetryMetricsAddress == "0.0.0.0:18888")
         let ipv6 = readers.replacingOccurrences(of: "0.0.0.0", with: "::1")
         #expect(try loadConfig(validBaseYAML + ipv6).telemetryMetricsAddress == "[::1]:18888")
         let both = readers.replacingOccurrences(of: "      readers:", with: "      address: localhost:8888\n      readers:")
         #expect(loadProblemTexts(validBaseYAML + both) == ["service::telemetry::metrics::address: give either address or readers, not both"])
-        let push = "\n  telemetry:\n    metrics:\n      readers:\n        - periodic:\n            exporter:\n              otlp:\n                endpoint: http://x:4318\n"
-        #expect(loadProblemTexts(validBaseYAML + push).contains {
-            $0.hasPrefix("service::telemetry::metrics::readers::0: only a pull reader with a prometheus exporter is supported")
-        })
+        let push =
+            "\n  telemetry:\n    metrics:\n      readers:\n        - periodic:\n            exporter:\n              otlp:\n                endpoint: http://x:4318\n"
+        #expect(
+            loadProblemTexts(validBaseYAML + push).contains {
+                $0.hasPrefix("service::telemetry::metrics::readers::0: only a pull reader with a prometheus exporter is supported")
+            })
         let odd = readers.replacingOccurrences(of: "port: 18888", with: "port: 18888\n                without_units: true")
-        #expect(loadProblemTexts(validBaseYAML + odd) == ["service::telemetry::metrics::readers::0::pull::exporter::prometheus::without_units: unknown key"])
+        #expect(
+            loadProblemTexts(validBaseYAML + odd) == [
+                "service::telemetry::metrics::readers::0::pull::exporter::prometheus::without_units: unknown key"
+            ])
     }
 
     @Test func logEncodingIsConsoleOrJSON() throws {
         #expect(try loadConfig(validBaseYAML).logEncoding == .console)
         #expect(try loadConfig(validBaseYAML + "\n  telemetry:\n    logs:\n      encoding: json\n").logEncoding == .json)
-        #expect(loadProblemTexts(validBaseYAML + "\n  telemetry:\n    logs:\n      encoding: logfmt\n")
-            == [#"service::telemetry::logs::encoding: expected console or json; got "logfmt""#])
+        #expect(
+            loadProblemTexts(validBaseYAML + "\n  telemetry:\n    logs:\n      encoding: logfmt\n")
+                == [#"service::telemetry::logs::encoding: expected console or json; got "logfmt""#])
     }
 
     @Test func logLevelIsRead() throws {

@@ -10,7 +10,8 @@ import Testing
     }
 
     @Test func secretKeysAreRedactedWhateverTheirCaseAndShape() {
-        let node = parsed("""
+        let node = parsed(
+            """
             extensions:
               bearertokenauth:
                 token: ${env:SECRET}
@@ -50,7 +51,8 @@ import Testing
     }
 
     @Test func headerValuesAreRedactedButTheirNamesStay() {
-        let node = parsed("""
+        let node = parsed(
+            """
             exporters:
               otlphttp:
                 headers:
@@ -66,17 +68,24 @@ import Testing
                     from_context: tenant
             """)
         let redacted = node.redactingSecrets()
-        #expect(redacted["exporters"]?["otlphttp"]?["headers"] == .mapping([
-            ("X-Api-Key", .scalar("[REDACTED]")), ("X-Tenant", .scalar("[REDACTED]")),
-        ]))
-        #expect(redacted["extensions"]?["headers_setter"]?["headers"] == .sequence([.mapping([
-            ("key", .scalar("X-Scope-OrgID")), ("action", .scalar("upsert")), ("value", .scalar("[REDACTED]")),
-            ("default_value", .scalar("[REDACTED]")), ("from_context", .scalar("tenant")),
-        ])]))
+        #expect(
+            redacted["exporters"]?["otlphttp"]?["headers"]
+                == .mapping([
+                    ("X-Api-Key", .scalar("[REDACTED]")), ("X-Tenant", .scalar("[REDACTED]")),
+                ]))
+        #expect(
+            redacted["extensions"]?["headers_setter"]?["headers"]
+                == .sequence([
+                    .mapping([
+                        ("key", .scalar("X-Scope-OrgID")), ("action", .scalar("upsert")), ("value", .scalar("[REDACTED]")),
+                        ("default_value", .scalar("[REDACTED]")), ("from_context", .scalar("tenant")),
+                    ])
+                ]))
     }
 
     @Test func attributeKeysAndOrdinarySettingsAreKept() throws {
-        let config = try loadConfig("""
+        let config = try loadConfig(
+            """
             receivers:
               otlp:
                 protocols:

@@ -51,8 +51,10 @@ struct DurationTextTests {
     }
 
     /// Decimal fractions must not lose a nanosecond to binary floating point: "4.1s" is 4.1 seconds exactly.
-    @Test(arguments: [("4.1s", Duration.milliseconds(4100)), ("8.2s", .milliseconds(8200)), ("2.01s", .milliseconds(2010)),
-                      ("16.9s", .milliseconds(16900)), ("0.1s", .milliseconds(100)), ("2.5h", .seconds(9000))])
+    @Test(arguments: [
+        ("4.1s", Duration.milliseconds(4100)), ("8.2s", .milliseconds(8200)), ("2.01s", .milliseconds(2010)),
+        ("16.9s", .milliseconds(16900)), ("0.1s", .milliseconds(100)), ("2.5h", .seconds(9000)),
+    ])
     func decimalFractionsAreExact(_ text: String, _ expected: Duration) {
         #expect(DurationText.parse(text) == expected)
     }

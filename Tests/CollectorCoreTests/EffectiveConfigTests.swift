@@ -29,46 +29,70 @@ struct EffectiveConfigTests {
     @Test func defaultsAreFilledInAndEnvironmentSubstituted() throws {
         let config = try loadConfig(yaml, environment: environment)
         let effective = config.effective
-        #expect(effective["exporters"]?["sqlite"] == .mapping([
-            ("path", .scalar("/var/lib/otelsink/traces.db")),
-            ("retention", .scalar("72h")),
-            ("max_size_mib", .scalar("8192")),
-            ("partition", .scalar("1h")),
-            ("queue_size", .scalar("50000")),
-            ("synchronous", .scalar("normal")),
-            ("anomalies", .mapping([
-                ("enabled", .scalar("true")),
-                ("factor", .scalar("2.0")),
-                ("min_samples", .scalar("200")),
-                ("baseline_half_life", .scalar("24h")),
-                ("recent_half_life", .scalar("1h")),
-                ("max_operations", .scalar("10000")),
-            ])),
-        ]))
+        #expect(
+            effective["exporters"]?["sqlite"]
+                == .mapping([
+                    ("path", .scalar("/var/lib/otelsink/traces.db")),
+                    ("retention", .scalar("72h")),
+                    ("max_size_mib", .scalar("8192")),
+                    ("partition", .scalar("1h")),
+                    ("queue_size", .scalar("50000")),
+                    ("synchronous", .scalar("normal")),
+                    (
+                        "anomalies",
+                        .mapping([
+                            ("enabled", .scalar("true")),
+                            ("factor", .scalar("2.0")),
+                            ("min_samples", .scalar("200")),
+                            ("baseline_half_life", .scalar("24h")),
+                            ("recent_half_life", .scalar("1h")),
+                            ("max_operations", .scalar("10000")),
+                        ])
+                    ),
+                ]))
         #expect(effective["exporters"]?["debug"] == .mapping([("verbosity", .scalar("normal"))]))
-        #expect(effective["receivers"]?["otlp"] == .mapping([
-            ("protocols", .mapping([
-                ("grpc", .mapping([
-                    ("endpoint", .scalar("127.0.0.1:0")),
-                    ("max_recv_msg_size_mib", .scalar("4")),
-                    ("max_concurrent_streams", .scalar("100")),
-                    ("max_in_flight_bytes", .scalar("67108864")),
-                    ("max_connections", .scalar("4096")),
-                    ("read_header_timeout", .scalar("10s")),
-                    ("keepalive", .mapping([
-                        ("server_parameters", .mapping([
-                            ("max_connection_idle", .scalar("5m")), ("time", .scalar("2h")), ("timeout", .scalar("20s")),
-                        ])),
-                        ("enforcement_policy", .mapping([("min_time", .scalar("5m")), ("permit_without_stream", .scalar("false"))])),
-                    ])),
-                ])),
-            ])),
-        ]))
-        #expect(effective["service"]?["pipelines"]?["traces"] == .mapping([
-            ("receivers", .sequence([.scalar("otlp")])),
-            ("processors", .sequence([])),
-            ("exporters", .sequence([.scalar("sqlite")])),
-        ]))
+        #expect(
+            effective["receivers"]?["otlp"]
+                == .mapping([
+                    (
+                        "protocols",
+                        .mapping([
+                            (
+                                "grpc",
+                                .mapping([
+                                    ("endpoint", .scalar("127.0.0.1:0")),
+                                    ("max_recv_msg_size_mib", .scalar("4")),
+                                    ("max_concurrent_streams", .scalar("100")),
+                                    ("max_in_flight_bytes", .scalar("67108864")),
+                                    ("max_connections", .scalar("4096")),
+                                    ("read_header_timeout", .scalar("10s")),
+                                    (
+                                        "keepalive",
+                                        .mapping([
+                                            (
+                                                "server_parameters",
+                                                .mapping([
+                                                    ("max_connection_idle", .scalar("5m")), ("time", .scalar("2h")), ("timeout", .scalar("20s")),
+                                                ])
+                                            ),
+                                            (
+                                                "enforcement_policy",
+                                                .mapping([("min_time", .scalar("5m")), ("permit_without_stream", .scalar("false"))])
+                                            ),
+                                        ])
+                                    ),
+                                ])
+                            )
+                        ])
+                    )
+                ]))
+        #expect(
+            effective["service"]?["pipelines"]?["traces"]
+                == .mapping([
+                    ("receivers", .sequence([.scalar("otlp")])),
+                    ("processors", .sequence([])),
+                    ("exporters", .sequence([.scalar("sqlite")])),
+                ]))
         #expect(effective["service"]?["telemetry"]?["logs"]?["level"] == .scalar("info"))
         // Sections the user did not write are not invented.
         #expect(effective["processors"] == nil)
@@ -154,20 +178,21 @@ struct EffectiveConfigTests {
             ("g", .sequence([.mapping([("h", .scalar("1")), ("i", .scalar("2"))])])),
         ])
         let text = node.yaml()
-        #expect(text == """
-            a: 1
-            b:
-              c:
-                - x
-                - "y z"
-              d:
-              e: {}
-            f: []
-            g:
-              - h: 1
-                i: 2
+        #expect(
+            text == """
+                a: 1
+                b:
+                  c:
+                    - x
+                    - "y z"
+                  d:
+                  e: {}
+                f: []
+                g:
+                  - h: 1
+                    i: 2
 
-            """)
+                """)
         let (reparsed, problems) = ConfigLoader.parse(yaml: text, environment: [:])
         #expect(problems.isEmpty)
         #expect(reparsed == node)

@@ -101,11 +101,16 @@ struct EnvSubstitutionTests {
             """
         let (node, problems) = ConfigLoader.parse(yaml: yaml, environment: env)
         #expect(problems.isEmpty)
-        #expect(node == .mapping([
-            ("a", .mapping([
-                ("b", .sequence([.scalar("db.internal"), .scalar("x5432")])),
-                ("c", .scalar("d")),
-            ])),
-        ]))
+        #expect(
+            node
+                == .mapping([
+                    (
+                        "a",
+                        .mapping([
+                            ("b", .sequence([.scalar("db.internal"), .scalar("x5432")])),
+                            ("c", .scalar("d")),
+                        ])
+                    )
+                ]))
     }
 }

@@ -72,10 +72,11 @@ struct ForwardConnectorTests {
                   receivers: [forward]
                   exporters: [debug]
             """
-        #expect(Set(loadProblemTexts(yaml)) == [
-            "connectors::forward: connector takes traces but no pipeline it feeds can receive what it makes of them",
-            "connectors::forward: connector feeds a metrics pipeline but no pipeline exports to it what it needs for metrics",
-        ])
+        #expect(
+            Set(loadProblemTexts(yaml)) == [
+                "connectors::forward: connector takes traces but no pipeline it feeds can receive what it makes of them",
+                "connectors::forward: connector feeds a metrics pipeline but no pipeline exports to it what it needs for metrics",
+            ])
     }
 
     @Test func aCycleThroughConnectorsIsReported() {

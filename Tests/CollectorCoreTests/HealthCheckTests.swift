@@ -1,9 +1,10 @@
 import CollectorCore
 import CollectorService
 import CollectorTesting
-@testable import Extensions
 import Foundation
 import Testing
+
+@testable import Extensions
 
 @Suite("health_check extension")
 struct HealthCheckTests {
@@ -36,13 +37,15 @@ struct HealthCheckTests {
     }
 
     @Test func badSettingsAreReportedWithTheirPaths() {
-        let problems = loadProblemTexts(yaml("""
-            path: healthz
-            check_collector_pipeline:
-              interval: 48h
-              exporter_failure_threshold: 0
-            colour: red
-            """))
+        let problems = loadProblemTexts(
+            yaml(
+                """
+                path: healthz
+                check_collector_pipeline:
+                  interval: 48h
+                  exporter_failure_threshold: 0
+                colour: red
+                """))
         #expect(problems.contains("extensions::health_check::path: must start with /, got \"healthz\""))
         #expect(problems.contains { $0.hasPrefix("extensions::health_check::check_collector_pipeline::interval: must be at most 24h") })
         #expect(problems.contains { $0.hasPrefix("extensions::health_check::check_collector_pipeline::exporter_failure_threshold:") })

@@ -1,10 +1,11 @@
 import CollectorCore
 import CollectorService
 import CollectorTesting
-@testable import Extensions
 import Foundation
 import HummingbirdBcrypt
 import Testing
+
+@testable import Extensions
 
 @Suite("Listener security settings: tls, auth, bounds")
 struct ListenerSecurityConfigTests {
@@ -30,26 +31,32 @@ struct ListenerSecurityConfigTests {
 
     @Test func anAuthenticatorThatIsUndefinedOfAnotherTypeOrNotRunningIsReported() {
         let path = "receivers::otlp::protocols::grpc::auth::authenticator"
-        #expect(loadProblemTexts(yaml(grpcExtra: "auth: {authenticator: bearertokenauth}")) == [
-            "\(path): references extension \"bearertokenauth\", which is not defined under extensions",
-        ])
+        #expect(
+            loadProblemTexts(yaml(grpcExtra: "auth: {authenticator: bearertokenauth}")) == [
+                "\(path): references extension \"bearertokenauth\", which is not defined under extensions"
+            ])
         let notListed = yaml(grpcExtra: "auth: {authenticator: bearertokenauth}", extensions: "extensions:\n  bearertokenauth:\n    token: t")
-        #expect(loadProblemTexts(notListed) == [
-            "\(path): extension \"bearertokenauth\" must also be listed under service::extensions",
-        ])
-        let wrongType = yaml(grpcExtra: "auth: {authenticator: query}", extensions: "extensions:\n  query:\n    endpoint: 127.0.0.1:0",
-                             serviceExtensions: "extensions: [query]")
-        #expect(loadProblemTexts(wrongType).contains(
-            "\(path): extension \"query\" is of type query, which is not an authenticator (use bearertokenauth or basicauth)"))
-        let good = yaml(grpcExtra: "auth: {authenticator: bearertokenauth}", extensions: "extensions:\n  bearertokenauth:\n    token: t",
-                        serviceExtensions: "extensions: [bearertokenauth]")
+        #expect(
+            loadProblemTexts(notListed) == [
+                "\(path): extension \"bearertokenauth\" must also be listed under service::extensions"
+            ])
+        let wrongType = yaml(
+            grpcExtra: "auth: {authenticator: query}", extensions: "extensions:\n  query:\n    endpoint: 127.0.0.1:0",
+            serviceExtensions: "extensions: [query]")
+        #expect(
+            loadProblemTexts(wrongType).contains(
+                "\(path): extension \"query\" is of type query, which is not an authenticator (use bearertokenauth or basicauth)"))
+        let good = yaml(
+            grpcExtra: "auth: {authenticator: bearertokenauth}", extensions: "extensions:\n  bearertokenauth:\n    token: t",
+            serviceExtensions: "extensions: [bearertokenauth]")
         #expect(loadProblemTexts(good) == [])
     }
 
     @Test func bearerTokenSettingsNeedExactlyOneSource() {
         let none = yaml(extensions: "extensions:\n  bearertokenauth:\n    scheme: Bearer", serviceExtensions: "extensions: [bearertokenauth]")
         #expect(loadProblemTexts(none) == ["extensions::bearertokenauth: set one of token, tokens or filename"])
-        let both = yaml(extensions: "extensions:\n  bearertokenauth:\n    token: a\n    tokens: [b]", serviceExtensions: "extensions: [bearertokenauth]")
+        let both = yaml(
+            extensions: "extensions:\n  bearertokenauth:\n    token: a\n    tokens: [b]", serviceExtensions: "extensions: [bearertokenauth]")
         #expect(loadProblemTexts(both) == ["extensions::bearertokenauth: set only one of token, tokens or filename"])
     }
 
@@ -67,10 +74,11 @@ struct ListenerSecurityConfigTests {
         #expect(problems.contains("\(p)::key_file: cannot read /nonexistent/key.pem"))
         #expect(problems.contains("\(p)::min_version: expected one of 1.0, 1.1, 1.2, 1.3; got \"1.4\""))
         #expect(problems.contains { $0.hasPrefix("\(p)::cipher_suites: unknown or unsupported cipher suite \"TLS_NULL_WITH_NULL_NULL\"") })
-        #expect(loadProblemTexts(yaml(grpcExtra: "tls: {}")).sorted() == [
-            "\(p)::cert_file: is required when tls is set (the server's certificate, PEM)",
-            "\(p)::key_file: is required when tls is set (the server's private key, PEM)",
-        ])
+        #expect(
+            loadProblemTexts(yaml(grpcExtra: "tls: {}")).sorted() == [
+                "\(p)::cert_file: is required when tls is set (the server's certificate, PEM)",
+                "\(p)::key_file: is required when tls is set (the server's private key, PEM)",
+            ])
     }
 }
 
@@ -99,7 +107,10 @@ struct BearerTokenAuthenticatorTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("otelsink-token-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: file) }
         try Data("first\n".utf8).write(to: file)
-        let auth = authenticator { $0.filename = file.path; $0.scheme = "" }
+        let auth = authenticator {
+            $0.filename = file.path
+            $0.scheme = ""
+        }
         #expect(auth.check("first") == true)
         #expect(auth.reloadTokenFile() == false)
         try Data("second\n".utf8).write(to: file)
@@ -109,7 +120,7 @@ struct BearerTokenAuthenticatorTests {
     }
 
     @Test func constantTimeEqualityAgreesWithEquality() {
-        let seed: UInt64 = 20261202
+        let seed: UInt64 = 20_261_202
         var rng = SplitMix64(seed: seed)
         for _ in 0..<500 {
             let a = (0..<Int.random(in: 0...6, using: &rng)).map { _ in UInt8.random(in: 0...2, using: &rng) }
@@ -157,13 +168,16 @@ struct BasicAuthenticatorTests {
     @Test func unsupportedHashSchemesAndMalformedLinesAreReported() {
         var entries: [String: String] = [:]
         var problems: [String] = []
-        BasicAuthConfig.parse("a:$apr1$abc$def\nb:{SHA}xyz\nnocolon\nc:$2y$10$short\n# comment\n\nd:ok", into: &entries) { problems.append("\($0): \($1)") }
-        #expect(problems == [
-            "1: user a: unsupported hash scheme; use bcrypt (htpasswd -B)",
-            "2: user b: unsupported hash scheme; use bcrypt (htpasswd -B)",
-            "3: expected user:hash",
-            "4: user c: malformed bcrypt hash",
-        ])
+        BasicAuthConfig.parse("a:$apr1$abc$def\nb:{SHA}xyz\nnocolon\nc:$2y$10$short\n# comment\n\nd:ok", into: &entries) {
+            problems.append("\($0): \($1)")
+        }
+        #expect(
+            problems == [
+                "1: user a: unsupported hash scheme; use bcrypt (htpasswd -B)",
+                "2: user b: unsupported hash scheme; use bcrypt (htpasswd -B)",
+                "3: expected user:hash",
+                "4: user c: malformed bcrypt hash",
+            ])
         #expect(entries == ["d": "ok"])
     }
 }

@@ -78,11 +78,12 @@ struct RoutingConnectorTests {
     @Test func twoTenantsReachTheirOwnExportersAndNothingCrosses() async throws {
         let (input, recording) = try build()
         try await input.consume(Self.request([("acme", ["a1", "a2"]), ("ecorp", ["e1"]), ("acme", ["a3"]), ("globex", ["g1"]), (nil, ["n1"])]))
-        #expect(recording.tenants.withLock { $0 } == [
-            "rec/acme": ["acme:a1", "acme:a2", "acme:a3"],
-            "rec/ecorp": ["ecorp:e1"],
-            "rec/other": ["globex:g1", "-:n1"],
-        ])
+        #expect(
+            recording.tenants.withLock { $0 } == [
+                "rec/acme": ["acme:a1", "acme:a2", "acme:a3"],
+                "rec/ecorp": ["ecorp:e1"],
+                "rec/other": ["globex:g1", "-:n1"],
+            ])
     }
 
     @Test func aSpanRouteTakesSingleSpansOfWhatEarlierRoutesLeft() async throws {
@@ -90,11 +91,12 @@ struct RoutingConnectorTests {
         try await input.consume(Self.request([("globex", ["health", "work"]), ("acme", ["health"])]))
         // acme's resource was taken whole by the first route; globex's health span goes to both pipelines of the
         // span route, its other span to the default pipelines
-        #expect(recording.tenants.withLock { $0 } == [
-            "rec/acme": ["acme:health", "globex:health"],
-            "rec/ecorp": ["globex:health"],
-            "rec/other": ["globex:work"],
-        ])
+        #expect(
+            recording.tenants.withLock { $0 } == [
+                "rec/acme": ["acme:health", "globex:health"],
+                "rec/ecorp": ["globex:health"],
+                "rec/other": ["globex:work"],
+            ])
     }
 
     @Test func withoutDefaultPipelinesUnmatchedDataIsDropped() async throws {
@@ -147,15 +149,16 @@ struct RoutingConnectorTests {
                   receivers: [routing]
                   exporters: [debug]
             """
-        #expect(Set(loadProblemTexts(yaml)) == [
-            #"connectors::routing::error_mode: expected one of propagate, ignore, silent; got "loud""#,
-            "connectors::routing::match_once: removed from otelcol's routing connector: a route's first match always wins",
-            #"connectors::routing::table::0::statement: a routing statement is route() or route() where <condition>, got "drop()""#,
-            #"connectors::routing::table::1::condition: condition "attributes["x"] ==": column 19: expected a value, found the end of the text"#,
-            "connectors::routing::table::2::context: the request context (routing on request headers) is not supported by otelsink",
-            "connectors::routing: table::3 routes to pipeline traces/missing, which does not list this connector as a receiver",
-            "connectors::routing::table::4: a route needs a statement or a condition",
-        ])
+        #expect(
+            Set(loadProblemTexts(yaml)) == [
+                #"connectors::routing::error_mode: expected one of propagate, ignore, silent; got "loud""#,
+                "connectors::routing::match_once: removed from otelcol's routing connector: a route's first match always wins",
+                #"connectors::routing::table::0::statement: a routing statement is route() or route() where <condition>, got "drop()""#,
+                #"connectors::routing::table::1::condition: condition "attributes["x"] ==": column 19: expected a value, found the end of the text"#,
+                "connectors::routing::table::2::context: the request context (routing on request headers) is not supported by otelsink",
+                "connectors::routing: table::3 routes to pipeline traces/missing, which does not list this connector as a receiver",
+                "connectors::routing::table::4: a route needs a statement or a condition",
+            ])
     }
 
     @Test func statementFormIsReadAsItsCondition() {

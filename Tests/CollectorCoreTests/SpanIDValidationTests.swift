@@ -8,7 +8,9 @@ struct SpanIDValidationTests {
     static let goodTrace = Data((1...16).map { UInt8($0) })
     static let goodSpan = Data((1...8).map { UInt8($0 * 3) })
 
-    func span(_ name: String, trace: Data = SpanIDValidationTests.goodTrace, span: Data = SpanIDValidationTests.goodSpan, parent: Data = Data()) -> Span {
+    func span(_ name: String, trace: Data = SpanIDValidationTests.goodTrace, span: Data = SpanIDValidationTests.goodSpan, parent: Data = Data())
+        -> Span
+    {
         var s = Span()
         s.name = name
         s.traceID = trace
@@ -21,7 +23,14 @@ struct SpanIDValidationTests {
         var r = ExportTraceRequest()
         for (ri, resource) in scopes.enumerated() {
             var rs = ResourceSpans()
-            rs.resource.attributes = [{ var kv = KeyValue(); kv.key = "service.name"; kv.value = .string("svc\(ri)"); return kv }()]
+            rs.resource.attributes = [
+                {
+                    var kv = KeyValue()
+                    kv.key = "service.name"
+                    kv.value = .string("svc\(ri)")
+                    return kv
+                }()
+            ]
             for (si, spans) in resource.enumerated() {
                 var ss = ScopeSpans()
                 ss.scope.name = "scope\(si)"

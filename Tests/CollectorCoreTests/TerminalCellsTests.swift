@@ -14,7 +14,10 @@ struct TerminalCellsTests {
         #expect(TerminalCells.fit("checkout: GET /api/v1/items/{id}", 20) == "checkout: …tems/{id}")
         #expect(TerminalCells.fit("short", 20) == "short")
         for cells in 1...12 {
-            for text in ["漢字漢字漢字漢字", "🦄a🦄b🦄c🦄d🦄", "abcdefghijklmnop", "e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}"] {
+            for text in [
+                "漢字漢字漢字漢字", "🦄a🦄b🦄c🦄d🦄", "abcdefghijklmnop",
+                "e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}e\u{301}",
+            ] {
                 let fitted = TerminalCells.fit(text, cells)
                 #expect(TerminalCells.width(fitted) <= cells, "\(text) in \(cells): \(fitted)")
                 #expect(TerminalCells.width(TerminalCells.prefix(text, cells)) <= cells)

@@ -4,7 +4,9 @@ import Foundation
 import Testing
 
 @Suite struct TerminalSafeTextTests {
-    @Test(arguments: ["", "GET /cart", "café", "naïve résumé", "日本語のスパン", "服务-checkout", "🚀 launch 👩‍👩‍👧", "ÿ and Ā", "tab-free · middle dot", "\u{2030}‰ \u{2060}"])
+    @Test(arguments: [
+        "", "GET /cart", "café", "naïve résumé", "日本語のスパン", "服务-checkout", "🚀 launch 👩‍👩‍👧", "ÿ and Ā", "tab-free · middle dot", "\u{2030}‰ \u{2060}",
+    ])
     func plainTextIsUnchanged(_ text: String) {
         #expect(!TerminalSafeText.needsEscaping(text))
         #expect(TerminalSafeText.escape(text) == text)
@@ -67,8 +69,10 @@ import Testing
     @Test func randomTextNeverKeepsAnUnsafeScalar() throws {
         let seed = TestSeed.next()
         var random = SplitMix64(seed: seed)
-        let pool: [UInt32] = [0x0, 0x7, 0x9, 0xA, 0xD, 0x1B, 0x41, 0x5C, 0x7E, 0x7F, 0x80, 0x9F, 0xA0, 0xE9, 0x061C, 0x200E, 0x2028,
-                              0x202E, 0x2066, 0x2069, 0x3042, 0xFEFF, 0x1F680]
+        let pool: [UInt32] = [
+            0x0, 0x7, 0x9, 0xA, 0xD, 0x1B, 0x41, 0x5C, 0x7E, 0x7F, 0x80, 0x9F, 0xA0, 0xE9, 0x061C, 0x200E, 0x2028,
+            0x202E, 0x2066, 0x2069, 0x3042, 0xFEFF, 0x1F680,
+        ]
         for _ in 0..<2_000 {
             var scalars = String.UnicodeScalarView()
             for _ in 0..<random.below(12) {

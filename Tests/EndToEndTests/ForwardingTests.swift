@@ -109,8 +109,10 @@ struct ForwardingTests {
         let gateway = try await TestCollector(yaml: gatewayConfig(db: db, port: 0))
         let gatewayHTTP = try await gateway.address("otlp", "http").port
         let edgeYAML = edgeConfig(gatewayPort: 1)
-            .replacingOccurrences(of: "otlp:\n    endpoint: 127.0.0.1:1\n    tls:\n      insecure: true",
-                                  with: "otlphttp:\n    endpoint: http://127.0.0.1:\(gatewayHTTP)\n    encoding: \(encoding)")
+            .replacingOccurrences(
+                of: "otlp:\n    endpoint: 127.0.0.1:1\n    tls:\n      insecure: true",
+                with: "otlphttp:\n    endpoint: http://127.0.0.1:\(gatewayHTTP)\n    encoding: \(encoding)"
+            )
             .replacingOccurrences(of: "exporters: [otlp]", with: "exporters: [otlphttp]")
         let edge = try await TestCollector(yaml: edgeYAML)
         let edgePort = try await edge.address("otlp", "grpc").port
@@ -162,10 +164,11 @@ struct ForwardingTests {
             _ = try CollectorConfig.load(yaml: yaml, environment: [:], registry: .builtin)
             Issue.record("loaded")
         } catch {
-            #expect(Set(error.problems.map(\.description)) == [
-                "exporters::otlp::endpoint: expected host:port, got \"gateway\"",
-                "exporters::otlp::tls::min_version: expected 1.0, 1.1, 1.2 or 1.3, got \"1.4\"",
-            ])
+            #expect(
+                Set(error.problems.map(\.description)) == [
+                    "exporters::otlp::endpoint: expected host:port, got \"gateway\"",
+                    "exporters::otlp::tls::min_version: expected 1.0, 1.1, 1.2 or 1.3, got \"1.4\"",
+                ])
         }
     }
 }

@@ -87,8 +87,9 @@ struct GRPCReceiverTests {
     @Test func requestOverTheSizeLimitIsResourceExhausted() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let collector = try await TestCollector(yaml: sqliteConfig(
-            db: dir.appendingPathComponent("t.db").path, grpcExtra: "max_recv_msg_size_mib: 1"))
+        let collector = try await TestCollector(
+            yaml: sqliteConfig(
+                db: dir.appendingPathComponent("t.db").path, grpcExtra: "max_recv_msg_size_mib: 1"))
         var request = SpanFactory.request()
         request.resourceSpans[0].scopeSpans[0].spans[0].name = String(repeating: "x", count: 3 << 19)  // 1.5 MiB, limit 1 MiB
         let error = try await withOTLPClient(port: try await collector.address("otlp", "grpc").port) { client in

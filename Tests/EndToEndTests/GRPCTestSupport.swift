@@ -55,7 +55,9 @@ func temporaryDirectory() throws -> URL {
     return url
 }
 
-func sqliteConfig(db: String, grpcExtra: String = "", extraExporters: String = "", tracesExporters: String = "[sqlite]", otherPipelines: String = "") -> String {
+func sqliteConfig(db: String, grpcExtra: String = "", extraExporters: String = "", tracesExporters: String = "[sqlite]", otherPipelines: String = "")
+    -> String
+{
     """
     receivers:
       otlp:

@@ -50,7 +50,8 @@ struct LoadBalancingEndToEndTests {
 
     /// Splits each trace of `request` into two requests (first half, second half of its spans).
     func halves(_ request: ExportTraceRequest) -> (ExportTraceRequest, ExportTraceRequest) {
-        var first = request, second = request
+        var first = request
+        var second = request
         let spans = request.resourceSpans[0].scopeSpans[0].spans
         let byTrace = Dictionary(grouping: spans.enumerated(), by: { $0.element.traceID })
         var firstIDs = Set<Data>()
@@ -72,7 +73,9 @@ struct LoadBalancingEndToEndTests {
     @Test func everySpanOfATraceReachesOneGatewayAndARemovedGatewaysDataGoesToTheOthers() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var gateways: [TestCollector] = [], dbs: [String] = [], endpoints: [String] = []
+        var gateways: [TestCollector] = []
+        var dbs: [String] = []
+        var endpoints: [String] = []
         for i in 0..<3 {
             let db = dir.appendingPathComponent("gw\(i).db").path
             let g = try await TestCollector(yaml: gatewayConfig(db: db))
@@ -88,8 +91,9 @@ struct LoadBalancingEndToEndTests {
         let resolver = SwitchableResolver(endpoints)
         var logger = Logger(label: "lb")
         logger.logLevel = .warning
-        let exporter = LoadBalancingExporter(config: config, context: ComponentContext(id: ComponentID(type: "loadbalancing"), logger: logger),
-                                             resolver: resolver)
+        let exporter = LoadBalancingExporter(
+            config: config, context: ComponentContext(id: ComponentID(type: "loadbalancing"), logger: logger),
+            resolver: resolver)
         let running = RunningService(exporter)
         try await waitUntil("three backends") { exporter.backendEndpoints.count == 3 }
 

@@ -1,16 +1,17 @@
 import CollectorCore
 import CollectorService
 import CollectorTesting
-@testable import Exporters
 import Foundation
 import Logging
 import OTLP
 import Testing
 
+@testable import Exporters
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A fresh directory under the temporary directory, removed by `cleanUp()`.
@@ -133,7 +134,8 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
     }
 
     @Test func everyKey() throws {
-        let (config, problems) = try read("""
+        let (config, problems) = try read(
+            """
             path: ./out.pb
             format: proto
             compression: none
@@ -146,10 +148,12 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
               localtime: true
             """)
         #expect(problems.isEmpty)
-        #expect(config == FileExporterConfig(
-            path: "./out.pb", format: .proto,
-            rotation: .init(maxMegabytes: 5, maxDays: 3, maxBackups: 7, localTime: true),
-            flushInterval: .milliseconds(250)))
+        #expect(
+            config
+                == FileExporterConfig(
+                    path: "./out.pb", format: .proto,
+                    rotation: .init(maxMegabytes: 5, maxDays: 3, maxBackups: 7, localTime: true),
+                    flushInterval: .milliseconds(250)))
     }
 
     @Test func missingPathIsReportedByName() throws {
@@ -163,15 +167,17 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
         let problem = try #require(problems.first)
         #expect(problem.hasPrefix("exporters::file::compression: "))
         #expect(problem.contains("zstd is not supported"))
-        #expect(try read("path: out.json\ncompression: gzip").problems
-                    == ["exporters::file::compression: expected none (zstd is not supported either), got \"gzip\""])
+        #expect(
+            try read("path: out.json\ncompression: gzip").problems
+                == ["exporters::file::compression: expected none (zstd is not supported either), got \"gzip\""])
     }
 
     @Test func badValuesAndUnknownKeysAreReportedWithTheirPaths() throws {
         #expect(try read("path: out.json\nformat: yaml").problems == ["exporters::file::format: expected json or proto, got \"yaml\""])
         #expect(try read("path: out.json\npaht: x").problems == ["exporters::file::paht: unknown key"])
         #expect(try read("path: out.json\nrotation:\n  max_size: 3").problems == ["exporters::file::rotation::max_size: unknown key"])
-        let bad = try read("""
+        let bad = try read(
+            """
             path: out.json
             flush_interval: soon
             rotation:
@@ -181,7 +187,8 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
             append: false
             group_by:
               enabled: true
-            """).problems
+            """
+        ).problems
         #expect(bad.count == 6, "\(bad)")
         for key in ["flush_interval", "rotation::max_megabytes", "rotation::max_backups", "rotation::localtime", "append", "group_by"] {
             #expect(bad.contains { $0.hasPrefix("exporters::file::\(key): ") }, "\(key) in \(bad)")
@@ -189,21 +196,22 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
     }
 
     @Test func theBuiltinRegistryHasIt() throws {
-        let config = try CollectorConfig.load(yaml: """
-            receivers:
-              otlp:
-                protocols:
-                  grpc:
-                    endpoint: 127.0.0.1:0
-            exporters:
-              file:
-                path: /tmp/otelsink-file-test/out.json
-            service:
-              pipelines:
-                traces: {receivers: [otlp], exporters: [file]}
-                metrics: {receivers: [otlp], exporters: [file]}
-                logs: {receivers: [otlp], exporters: [file]}
-            """, environment: [:], registry: .builtin)
+        let config = try CollectorConfig.load(
+            yaml: """
+                receivers:
+                  otlp:
+                    protocols:
+                      grpc:
+                        endpoint: 127.0.0.1:0
+                exporters:
+                  file:
+                    path: /tmp/otelsink-file-test/out.json
+                service:
+                  pipelines:
+                    traces: {receivers: [otlp], exporters: [file]}
+                    metrics: {receivers: [otlp], exporters: [file]}
+                    logs: {receivers: [otlp], exporters: [file]}
+                """, environment: [:], registry: .builtin)
         #expect(config.pipelines.count == 3)
     }
 }
@@ -211,8 +219,10 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
 @Suite struct FileExporterTests {
     let logger = Logger(label: "file-exporter-test")
 
-    func exporter(_ path: String, _ format: FileExporterConfig.Format = .json, rotation: FileExporterConfig.Rotation? = nil,
-                  maxFileBytes: Int? = nil, clock: ManualWallClock? = nil) -> FileExporter {
+    func exporter(
+        _ path: String, _ format: FileExporterConfig.Format = .json, rotation: FileExporterConfig.Rotation? = nil,
+        maxFileBytes: Int? = nil, clock: ManualWallClock? = nil
+    ) -> FileExporter {
         FileExporter(
             config: FileExporterConfig(path: path, format: format, rotation: rotation), logger: logger,
             now: { clock?.now ?? Date() }, maxFileBytes: maxFileBytes)
@@ -346,8 +356,11 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
         for request in sent { try await file.consume(request) }
         file.shutDown()
         let names = try dir.names()
-        #expect(names == ["data-2026-12-03T05-12-41.123.pb", "data-2026-12-03T05-12-41.124.pb", "data-2026-12-03T05-12-41.125.pb",
-                          "data-2026-12-03T05-12-41.126.pb", "data.pb"])
+        #expect(
+            names == [
+                "data-2026-12-03T05-12-41.123.pb", "data-2026-12-03T05-12-41.124.pb", "data-2026-12-03T05-12-41.125.pb",
+                "data-2026-12-03T05-12-41.126.pb", "data.pb",
+            ])
         let records = try names.flatMap { try protoRecords(dir.file($0)) }
         #expect(try records.map { try ExportTraceRequest(serializedBytes: $0) } == sent)
     }
@@ -370,10 +383,11 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
         clock.advance(seconds: 86_400 + 1)
         try await file.consume(traces())  // a day and a second later: the 05:12:42 backup is more than a day old
         file.shutDown()
-        #expect(try dir.names() == [
-            "data-2020-01-01T00-00-00.000.log", "data-2026-12-04T05-12-43.123.json", "data-notatimestamp.json", "data.json",
-            "other-2020-01-01T00-00-00.000.json",
-        ])
+        #expect(
+            try dir.names() == [
+                "data-2020-01-01T00-00-00.000.log", "data-2026-12-04T05-12-43.123.json", "data-notatimestamp.json", "data.json",
+                "other-2020-01-01T00-00-00.000.json",
+            ])
     }
 
     @Test func aRecordLargerThanTheLimitIsWrittenWholeToAFreshFile() async throws {
@@ -435,10 +449,11 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
         file.shutDown()
         var services: [String] = []
         for name in try dir.names() {
-            let requests: [ExportTraceRequest] = switch format {
-            case .json: try jsonLines(dir.file(name)).map { try OTLPJSON.decode(ExportTraceRequest.self, from: $0) }
-            case .proto: try protoRecords(dir.file(name)).map { try ExportTraceRequest(serializedBytes: $0) }
-            }
+            let requests: [ExportTraceRequest] =
+                switch format {
+                case .json: try jsonLines(dir.file(name)).map { try OTLPJSON.decode(ExportTraceRequest.self, from: $0) }
+                case .proto: try protoRecords(dir.file(name)).map { try ExportTraceRequest(serializedBytes: $0) }
+                }
             services += requests.compactMap { $0.resourceSpans.first?.resource.attributes.stringValue("service.name") }
         }
         let expected = (0..<8).flatMap { task in (0..<50).map { "task-\(task)-\($0)" } }
@@ -484,16 +499,16 @@ let awkwardText = "q\"uo\\te\u{0}\u{1}\u{1B}[2J\n\r\t\u{7F}\u{85}\u{2028}\u{2029
     }
 
     #if os(Linux)
-    @Test func aFullDiskFailsTheExport() async throws {
-        let file = exporter("/dev/full")
-        await #expect {
-            try await file.consume(traces())
-        } throws: { error in
-            guard let failure = error as? PipelineError, case .retryable = failure.kind else { return false }
-            return failure.message.hasPrefix("cannot write to /dev/full: ")
+        @Test func aFullDiskFailsTheExport() async throws {
+            let file = exporter("/dev/full")
+            await #expect {
+                try await file.consume(traces())
+            } throws: { error in
+                guard let failure = error as? PipelineError, case .retryable = failure.kind else { return false }
+                return failure.message.hasPrefix("cannot write to /dev/full: ")
+            }
+            file.shutDown()
         }
-        file.shutDown()
-    }
     #endif
 
     @Test func runSyncsUntilShutdownThenClosesTheFile() async throws {

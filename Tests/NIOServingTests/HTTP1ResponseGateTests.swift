@@ -33,7 +33,8 @@ final class RequestRecorder: ChannelInboundHandler {
 @Suite("HTTP1ResponseGate")
 struct HTTP1ResponseGateTests {
     func makeChannel() throws -> (EmbeddedChannel, StalledSocket, RequestRecorder) {
-        let socket = StalledSocket(), recorder = RequestRecorder()
+        let socket = StalledSocket()
+        let recorder = RequestRecorder()
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(socket)
         try channel.pipeline.syncOperations.addHandler(HTTP1ResponseGate(writeTimeout: .seconds(30)))

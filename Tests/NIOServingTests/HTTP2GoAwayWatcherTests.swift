@@ -1,18 +1,23 @@
 import NIOCore
-@testable import NIOServing
 import Testing
+
+@testable import NIOServing
 
 @Suite("HTTP2GoAwayWatcher")
 struct HTTP2GoAwayWatcherTests {
     /// A frame: 9-byte header (length, type, flags, stream) and payload.
     func frame(type: UInt8, stream: UInt32 = 0, payload: [UInt8]) -> [UInt8] {
         let n = payload.count
-        return [UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF), type, 0,
-                UInt8(stream >> 24), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF), UInt8(stream & 0xFF)] + payload
+        return [
+            UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF), type, 0,
+            UInt8(stream >> 24), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF), UInt8(stream & 0xFF),
+        ] + payload
     }
 
     func goAway(code: UInt32) -> [UInt8] {
-        frame(type: 7, payload: [0, 0, 0, 1, UInt8(code >> 24), UInt8(code >> 16 & 0xFF), UInt8(code >> 8 & 0xFF), UInt8(code & 0xFF)] + Array("bye".utf8))
+        frame(
+            type: 7,
+            payload: [0, 0, 0, 1, UInt8(code >> 24), UInt8(code >> 16 & 0xFF), UInt8(code >> 8 & 0xFF), UInt8(code & 0xFF)] + Array("bye".utf8))
     }
 
     func scan(_ watcher: HTTP2GoAwayWatcher, _ bytes: [UInt8]) -> Bool {

@@ -5,9 +5,10 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import NIOPosix
-@testable import OTLPExporters
 import Synchronization
 import Testing
+
+@testable import OTLPExporters
 
 /// An HTTP/2 upstream that holds every call until told to answer, counting connections and open streams.
 final class HoldingUpstream: Sendable {
@@ -22,10 +23,13 @@ final class HoldingUpstream: Sendable {
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: [
-                        HTTP2Setting(parameter: .maxConcurrentStreams, value: maxConcurrentStreams),
-                        HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
-                    ]))
+                    try channel.pipeline.syncOperations.addHandler(
+                        NIOHTTP2Handler(
+                            mode: .server,
+                            initialSettings: [
+                                HTTP2Setting(parameter: .maxConcurrentStreams, value: maxConcurrentStreams),
+                                HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+                            ]))
                     try channel.pipeline.syncOperations.addHandler(Handler(upstream: holder.withLock { $0 }))
                 }
             }
@@ -38,7 +42,10 @@ final class HoldingUpstream: Sendable {
     /// Answers every held call, and every later one at once.
     func answerAll() {
         released.store(true, ordering: .sequentiallyConsistent)
-        let pending = release.withLock { r in defer { r = [] }; return r }
+        let pending = release.withLock { r in
+            defer { r = [] }
+            return r
+        }
         for p in pending { p() }
     }
 
@@ -69,7 +76,9 @@ final class HoldingUpstream: Sendable {
                     handler.answer(id, context: context)
                 }
             }
-            if upstream.released.load(ordering: .sequentiallyConsistent) { answer() } else {
+            if upstream.released.load(ordering: .sequentiallyConsistent) {
+                answer()
+            } else {
                 upstream.release.withLock { $0.append(answer) }
                 if upstream.released.load(ordering: .sequentiallyConsistent) { upstream.answerAll() }
             }
@@ -83,9 +92,12 @@ final class HoldingUpstream: Sendable {
             var buffer = context.channel.allocator.buffer(capacity: 5)
             buffer.writeInteger(UInt8(0))
             buffer.writeInteger(UInt32(0))
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: [":status": "200", "content-type": "application/grpc"])))), promise: nil)
+            context.write(
+                wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: [":status": "200", "content-type": "application/grpc"])))),
+                promise: nil)
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(buffer))))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: ["grpc-status": "0"], endStream: true)))), promise: nil)
+            context.writeAndFlush(
+                wrapOutboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: ["grpc-status": "0"], endStream: true)))), promise: nil)
         }
     }
 }
@@ -93,8 +105,10 @@ final class HoldingUpstream: Sendable {
 @Suite("OTLP/gRPC client: concurrency on one connection")
 struct GRPCClientConcurrencyTests {
     func client(port: Int) throws -> OTLPGRPCClient {
-        try OTLPGRPCClient(settings: .init(host: "127.0.0.1", port: port, authority: "127.0.0.1:\(port)", tls: nil, timeout: .seconds(20),
-                                           keepalive: nil, gzip: false, headers: []))
+        try OTLPGRPCClient(
+            settings: .init(
+                host: "127.0.0.1", port: port, authority: "127.0.0.1:\(port)", tls: nil, timeout: .seconds(20),
+                keepalive: nil, gzip: false, headers: []))
     }
 
     func wait(until done: () -> Bool) async throws {
@@ -148,8 +162,9 @@ struct GRPCClientConcurrencyTests {
         let sender = try GRPCUpstream(config: config)
         var settings = SendingQueueSettings()
         settings.queueSize = 50
-        let queue = SendingQueue(settings: settings, retry: RetryPolicy(), sender: sender, clock: SystemClock(),
-                                 logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let queue = SendingQueue(
+            settings: settings, retry: RetryPolicy(), sender: sender, clock: SystemClock(),
+            logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
         let running = Task { await queue.run() }
         // Every submit returns while the upstream holds the first ten: the ten senders wait, the queue takes the
         // rest and refuses only once full.

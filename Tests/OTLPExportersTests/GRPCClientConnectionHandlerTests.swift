@@ -5,8 +5,9 @@ import NIOHPACK
 import NIOHTTP2
 import OTLP
 import SwiftProtobuf
-@testable import OTLPExporters
 import Testing
+
+@testable import OTLPExporters
 
 /// The OTLP/gRPC client's connection handler on an `EmbeddedChannel`: the frames it writes for a call, and how it
 /// reads answers, trailers-only errors, resets, GOAWAY, deadlines and a closed connection.
@@ -32,8 +33,9 @@ struct GRPCClientConnectionHandlerTests {
             buffer.writeInteger(UInt8(0))
             buffer.writeInteger(UInt32(message.count))
             buffer.writeBytes(message)
-            channel.pipeline.triggerUserOutboundEvent(GRPCStartCall(headers: headers, message: buffer, timeout: timeout, promise: promise),
-                                                      promise: nil)
+            channel.pipeline.triggerUserOutboundEvent(
+                GRPCStartCall(headers: headers, message: buffer, timeout: timeout, promise: promise),
+                promise: nil)
             return promise.futureResult
         }
 
@@ -109,14 +111,20 @@ struct GRPCClientConnectionHandlerTests {
         any.value = try info.serializedData()
         status.details = [any]
         let details = try status.serializedData().base64EncodedString().replacingOccurrences(of: "=", with: "")
-        try h.receive(1, h.headers([(":status", "200"), ("grpc-status", "8"), ("grpc-message", "queue%20full%3A%20100%25"),
-                                    ("grpc-status-details-bin", details)], end: true))
+        try h.receive(
+            1,
+            h.headers(
+                [
+                    (":status", "200"), ("grpc-status", "8"), ("grpc-message", "queue%20full%3A%20100%25"),
+                    ("grpc-status-details-bin", details),
+                ], end: true))
         let a = try #require(try answer(call))
         #expect(a.status == 8)
         #expect(a.message == "queue full: 100%")
         #expect(a.retryDelay == .seconds(7))
-        #expect(UpstreamAnswer.grpc(code: a.status, message: a.message, retryInfo: a.retryDelay) ==
-                .retryable(after: .seconds(7), reason: "grpc status 8: queue full: 100%"))
+        #expect(
+            UpstreamAnswer.grpc(code: a.status, message: a.message, retryInfo: a.retryDelay)
+                == .retryable(after: .seconds(7), reason: "grpc status 8: queue full: 100%"))
     }
 
     @Test func anHTTPErrorWithoutAGRPCStatusIsMappedAsGRPCSays() throws {
@@ -146,7 +154,8 @@ struct GRPCClientConnectionHandlerTests {
 
     @Test func afterGoAwayUnprocessedCallsAndNewOnesEndUnavailableWhileProcessedOnesFinish() throws {
         let h = try Harness()
-        let first = h.start(), second = h.start()
+        let first = h.start()
+        let second = h.start()
         _ = try h.outbound()
         try h.receive(0, .goAway(lastStreamID: HTTP2StreamID(1), errorCode: .noError, opaqueData: nil))
         #expect(!h.health.isUsable)
@@ -173,7 +182,8 @@ struct GRPCClientConnectionHandlerTests {
 
     @Test func anOversizedAnswerIsRefusedAndAResetStreamIsRetryable() throws {
         let h = try Harness()
-        let big = h.start(), reset = h.start()
+        let big = h.start()
+        let reset = h.start()
         _ = try h.outbound()
         try h.receive(1, h.headers([(":status", "200")]))
         try h.receive(1, h.message([UInt8](repeating: 1, count: GRPCClientConnectionHandler.maxResponseBytes)))
@@ -233,7 +243,9 @@ struct HTTP2AnswerCheckTests {
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(HTTP2AnswerCheck(health: health, target: "gw:4317"))
         try channel.writeInbound(ByteBuffer(string: "HTTP/1.0 505 HTTP Version Not Supported\r\n"))
-        #expect(health.failureReason == "gw:4317 does not speak HTTP/2 (is this a gRPC endpoint?): it answered \"HTTP/1.0 505 HTTP Version Not Supported\" (HTTP/1.x)")
+        #expect(
+            health.failureReason
+                == "gw:4317 does not speak HTTP/2 (is this a gRPC endpoint?): it answered \"HTTP/1.0 505 HTTP Version Not Supported\" (HTTP/1.x)")
         #expect(try channel.readInbound(as: ByteBuffer.self) == ByteBuffer(string: "HTTP/1.0 505 HTTP Version Not Supported\r\n"))
         // Only the first read is checked.
         try channel.writeInbound(ByteBuffer(string: "<html>"))

@@ -2,8 +2,9 @@ import CollectorCore
 import CollectorTesting
 import Foundation
 import OTLP
-@testable import OTLPExporters
 import Testing
+
+@testable import OTLPExporters
 
 func keyValue(_ key: String, _ value: String) -> KeyValue {
     var kv = KeyValue()
@@ -24,7 +25,8 @@ struct LoadBalancingTests {
         let keys = Self.keys(30000, seed: seed)
         let three = HashRing(backends: ["a:4317", "b:4317", "c:4317"])
         let two = HashRing(backends: ["a:4317", "c:4317"])
-        var moved = 0, share = [0, 0, 0]
+        var moved = 0
+        var share = [0, 0, 0]
         for key in keys {
             let before = three.backends[three.owner(of: key) ?? -1]
             let after = two.backends[two.owner(of: key) ?? -1]
@@ -81,7 +83,8 @@ struct LoadBalancingTests {
         #expect(total == 30 * 4 + 30 * 3)
         // Field for field: the parts together hold exactly the original spans.
         let original = Set(try spans(of: request).map { try $0.serializedBytes() as [UInt8] })
-        let routed = Set(try parts.flatMap { spans(of: try ExportTraceRequest(serializedBytes: $0.request.bytes)) }.map { try $0.serializedBytes() as [UInt8] })
+        let routed = Set(
+            try parts.flatMap { spans(of: try ExportTraceRequest(serializedBytes: $0.request.bytes)) }.map { try $0.serializedBytes() as [UInt8] })
         #expect(original == routed)
     }
 
@@ -156,23 +159,26 @@ struct LoadBalancingTests {
     }
 
     @Test func configNeedsOneResolverAndRefusesWhatIsNotSupported() {
-        let good = readComponentConfig(LoadBalancingExporterFactory(), yaml: """
-            routing_key: traceID
-            protocol:
-              otlp:
-                tls: {insecure: true}
-                timeout: 1s
-            resolver:
-              static:
-                hostnames: [gw-1:4317, gw-2]
-            """)
+        let good = readComponentConfig(
+            LoadBalancingExporterFactory(),
+            yaml: """
+                routing_key: traceID
+                protocol:
+                  otlp:
+                    tls: {insecure: true}
+                    timeout: 1s
+                resolver:
+                  static:
+                    hostnames: [gw-1:4317, gw-2]
+                """)
         #expect(good.problems == [])
         let c = good.config as? LoadBalancingExporterConfig
         #expect(c?.resolver == .fixed(hostnames: ["gw-1:4317", "gw-2"]))
         #expect(c?.backend.timeout == .seconds(1))
         let dns = readComponentConfig(LoadBalancingExporterFactory(), yaml: "protocol: {otlp: {}}\nresolver:\n  dns: {hostname: gw, port: 5317}\n")
         #expect(dns.problems == [])
-        #expect((dns.config as? LoadBalancingExporterConfig)?.resolver == .dns(hostname: "gw", port: 5317, interval: .seconds(5), timeout: .seconds(1)))
+        #expect(
+            (dns.config as? LoadBalancingExporterConfig)?.resolver == .dns(hostname: "gw", port: 5317, interval: .seconds(5), timeout: .seconds(1)))
         let none = readComponentConfig(LoadBalancingExporterFactory(), yaml: "protocol: {otlp: {}}\n")
         #expect(none.problems == ["exporters::loadbalancing::resolver: is required: resolver.static.hostnames or resolver.dns"])
         let k8s = readComponentConfig(LoadBalancingExporterFactory(), yaml: "protocol: {otlp: {}}\nresolver:\n  k8s: {service: gw}\n")

@@ -51,15 +51,18 @@ struct PersistentQueueTests {
         try storage.openQueue(owner: ComponentID(type: "otlp", name: "up"), kind: .exporter, name: "queue")
     }
 
-    func queue(_ upstream: ScriptedUpstream, store: any DurableQueueStore, reports: Reports,
-               _ configure: (inout SendingQueueSettings) -> Void = { _ in }) -> SendingQueue {
+    func queue(
+        _ upstream: ScriptedUpstream, store: any DurableQueueStore, reports: Reports,
+        _ configure: (inout SendingQueueSettings) -> Void = { _ in }
+    ) -> SendingQueue {
         var settings = SendingQueueSettings()
         configure(&settings)
         var retry = RetryPolicy()
         retry.maxElapsedTime = .zero
-        return SendingQueue(settings: settings, retry: retry, sender: upstream, clock: upstream.clock,
-                            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), store: store, randomSeed: 3,
-                            report: reports.add)
+        return SendingQueue(
+            settings: settings, retry: retry, sender: upstream, clock: upstream.clock,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), store: store, randomSeed: 3,
+            report: reports.add)
     }
 
     static func request(_ n: Int) -> OutgoingRequest {
@@ -87,8 +90,9 @@ struct PersistentQueueTests {
         let store = try openStore(try storage())
         let up = RecordingUpstream()
         let reports = Reports()
-        let q = SendingQueue(settings: SendingQueueSettings(), retry: RetryPolicy(), sender: up, clock: clock,
-                             logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }), store: store, report: reports.add)
+        let q = SendingQueue(
+            settings: SendingQueueSettings(), retry: RetryPolicy(), sender: up, clock: clock,
+            logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }), store: store, report: reports.add)
         #expect(try q.restore() == 20)
         #expect(q.size == 20)
         let running = Task { await q.run() }
@@ -178,7 +182,10 @@ struct PersistentQueueTests {
 
     @Test func configNamesAMissingDirectoryUnlessCreateDirectoryIsSet() throws {
         let missing = readComponentConfig(FileStorageFactory(), yaml: "directory: /nonexistent/otelsink-queue\n")
-        #expect(missing.problems == ["extensions::file_storage::directory: /nonexistent/otelsink-queue does not exist; create it or set create_directory: true"])
+        #expect(
+            missing.problems == [
+                "extensions::file_storage::directory: /nonexistent/otelsink-queue does not exist; create it or set create_directory: true"
+            ])
         let created = readComponentConfig(FileStorageFactory(), yaml: "directory: \(directory)/sub\ncreate_directory: true\n")
         #expect(created.problems.isEmpty)
     }

@@ -35,14 +35,16 @@ struct SendingQueueTests {
     static let request = OutgoingRequest(signal: .traces, bytes: [1, 2, 3], items: 5)
 
     func makeQueue(_ upstream: ScriptedUpstream, _ configure: (inout SendingQueueSettings, inout RetryPolicy) -> Void = { _, _ in })
-        -> (SendingQueue, Reports) {
+        -> (SendingQueue, Reports)
+    {
         var settings = SendingQueueSettings()
         var retry = RetryPolicy()
         retry.randomizationFactor = 0
         configure(&settings, &retry)
         let reports = Reports()
-        let queue = SendingQueue(settings: settings, retry: retry, sender: upstream, clock: upstream.clock,
-                                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), randomSeed: 7, report: reports.add)
+        let queue = SendingQueue(
+            settings: settings, retry: retry, sender: upstream, clock: upstream.clock,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), randomSeed: 7, report: reports.add)
         return (queue, reports)
     }
 

@@ -37,7 +37,8 @@ struct UpstreamAnswerTests {
     @Test func retryAfterIsReadAsSecondsOrAsAnHTTPDateOn429And503() throws {
         let now = try #require(ISO8601DateFormatter().date(from: "2026-12-02T18:00:00Z"))
         #expect(UpstreamAnswer.http(status: 503, retryAfter: "12", message: "", now: now) == .retryable(after: .seconds(12), reason: "HTTP 503"))
-        #expect(UpstreamAnswer.http(status: 429, retryAfter: "Wed, 02 Dec 2026 18:00:30 GMT", message: "", now: now)
+        #expect(
+            UpstreamAnswer.http(status: 429, retryAfter: "Wed, 02 Dec 2026 18:00:30 GMT", message: "", now: now)
                 == .retryable(after: .seconds(30), reason: "HTTP 429"))
         #expect(UpstreamAnswer.http(status: 429, retryAfter: "soon", message: "", now: now) == .retryable(after: nil, reason: "HTTP 429"))
         // A date in the past means now; 502/504 carry no delay.
@@ -49,7 +50,7 @@ struct UpstreamAnswerTests {
 @Suite("retry_on_failure backoff")
 struct RetryPolicyTests {
     @Test func delaysGrowByTheMultiplierUpToTheMaximumWithinTheRandomizationBand() {
-        let seed: UInt64 = 20261202
+        let seed: UInt64 = 20_261_202
         var random = SplitMix64(seed: seed)
         let policy = RetryPolicy()  // 5s, ×1.5, max 30s, ±50 %
         let bases: [Double] = [5, 7.5, 11.25, 16.875, 25.3125, 30, 30, 30]

@@ -6,9 +6,10 @@ import NIOHPACK
 import NIOHTTP2
 import NIOServing
 import OTLP
-@testable import OTLPReceivers
 import Synchronization
 import Testing
+
+@testable import OTLPReceivers
 
 /// Counts export calls.
 private final class ExportCounter: TracesConsumer, MetricsConsumer, LogsConsumer, Sendable {
@@ -27,8 +28,9 @@ private final class GRPCConnection {
 
     init(limit: Int = 1024, budget: Int = 1 << 20) throws {
         self.budget = InFlightBudget(limit: budget)
-        let services = OTLPGRPCServices(handler: OTLPExportHandler(next: SignalConsumers(traces: counter, metrics: counter, logs: counter)),
-                                        limit: limit)
+        let services = OTLPGRPCServices(
+            handler: OTLPExportHandler(next: SignalConsumers(traces: counter, metrics: counter, logs: counter)),
+            limit: limit)
         let handler = GRPCConnectionHandler(services: services, budget: self.budget, executor: EventLoopTaskExecutor(channel.embeddedEventLoop))
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4317)).wait()
@@ -75,18 +77,18 @@ private func framed(_ message: [UInt8], declaring length: Int? = nil) -> [UInt8]
     return [0, UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + message
 }
 
-private extension HTTP2Frame {
-    var headerBlock: HPACKHeaders? { if case .headers(let h) = payload { h.headers } else { nil } }
-    var endsStream: Bool {
+extension HTTP2Frame {
+    fileprivate var headerBlock: HPACKHeaders? { if case .headers(let h) = payload { h.headers } else { nil } }
+    fileprivate var endsStream: Bool {
         switch payload {
         case .headers(let h): h.endStream
         case .data(let d): d.endStream
         default: false
         }
     }
-    var windowIncrement: Int? { if case .windowUpdate(let n) = payload { n } else { nil } }
-    var isReset: Bool { if case .rstStream = payload { true } else { false } }
-    var isGoAway: Bool { if case .goAway = payload { true } else { false } }
+    fileprivate var windowIncrement: Int? { if case .windowUpdate(let n) = payload { n } else { nil } }
+    fileprivate var isReset: Bool { if case .rstStream = payload { true } else { false } }
+    fileprivate var isGoAway: Bool { if case .goAway = payload { true } else { false } }
 }
 
 private let traceExport = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -102,10 +104,20 @@ private let traceExport = "/opentelemetry.proto.collector.trace.v1.TraceService/
         let c = try GRPCConnection()
         _ = try c.frames()
         var request = ExportTraceRequest()
-        request.resourceSpans = [ResourceSpans.with { $0.scopeSpans = [ScopeSpans.with { $0.spans = [Span.with {
-            $0.traceID = Data(repeating: 1, count: 16)
-            $0.spanID = Data(repeating: 2, count: 8)
-        }] }] }]
+        request.resourceSpans = [
+            ResourceSpans.with {
+                $0.scopeSpans = [
+                    ScopeSpans.with {
+                        $0.spans = [
+                            Span.with {
+                                $0.traceID = Data(repeating: 1, count: 16)
+                                $0.spanID = Data(repeating: 2, count: 8)
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
         try c.headers(1, path: traceExport)
         try c.data(1, framed(try request.serializedBytes()), endStream: true)
         let frames = try c.frames(atLeast: 3)

@@ -4,9 +4,10 @@ import NIOCore
 import NIOEmbedded
 import NIOServing
 import OTLP
-@testable import OTLPReceivers
 import Synchronization
 import Testing
+
+@testable import OTLPReceivers
 
 /// Counts what reaches the pipeline.
 private final class CountingSink: TracesConsumer, MetricsConsumer, LogsConsumer, Sendable {
@@ -28,8 +29,9 @@ private final class Connection {
 
     init(maxBodySize: Int = 1024, budget: Int = 1 << 20) throws {
         self.budget = InFlightBudget(limit: budget)
-        let service = OTLPHTTPService(handler: OTLPExportHandler(next: SignalConsumers(traces: sink, metrics: sink, logs: sink)),
-                                      maxBodySize: maxBodySize)
+        let service = OTLPHTTPService(
+            handler: OTLPExportHandler(next: SignalConsumers(traces: sink, metrics: sink, logs: sink)),
+            maxBodySize: maxBodySize)
         try OTLPHTTPServer.configure(channel, service: service, budget: self.budget, options: ListenerOptions(maxConnections: 1))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4318)).wait()
     }
@@ -97,11 +99,21 @@ private func request(_ path: String = "/v1/traces", length: Int, type: String = 
     @Test func expectContinueGetsA100BeforeTheBodyAndTheAnswerAfterIt() throws {
         let c = try Connection()
         var traces = ExportTraceRequest()
-        traces.resourceSpans = [ResourceSpans.with { $0.scopeSpans = [ScopeSpans.with { $0.spans = [Span.with {
-            $0.traceID = Data(repeating: 1, count: 16)
-            $0.spanID = Data(repeating: 2, count: 8)
-            $0.name = "op"
-        }] }] }]
+        traces.resourceSpans = [
+            ResourceSpans.with {
+                $0.scopeSpans = [
+                    ScopeSpans.with {
+                        $0.spans = [
+                            Span.with {
+                                $0.traceID = Data(repeating: 1, count: 16)
+                                $0.spanID = Data(repeating: 2, count: 8)
+                                $0.name = "op"
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
         let body = try traces.serializedBytes() as [UInt8]
         c.send(request(length: body.count, extra: "Expect: 100-continue\r\n"))
         #expect(try c.answer().hasPrefix("HTTP/1.1 100 Continue\r\n"))
@@ -167,7 +179,9 @@ private func request(_ path: String = "/v1/traces", length: Int, type: String = 
 
     /// Feeds `input` in pieces of `piece` bytes; returns which pipeline was chosen, what it received, and whether the
     /// sniffer left the pipeline.
-    private static func sniff(_ input: [UInt8], piece: Int, failing: Bool = false) throws -> (choice: String?, bytes: [UInt8], removed: Bool, active: Bool) {
+    private static func sniff(_ input: [UInt8], piece: Int, failing: Bool = false) throws -> (
+        choice: String?, bytes: [UInt8], removed: Bool, active: Bool
+    ) {
         let channel = EmbeddedChannel()
         let collector = Collector()
         var choice: String?

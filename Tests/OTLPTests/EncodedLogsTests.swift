@@ -1,9 +1,9 @@
 import CollectorTesting
 import Foundation
-@testable import OTLP
 import SwiftProtobuf
 import Testing
 
+@testable import OTLP
 
 private typealias ScopeLogs = Opentelemetry_Proto_Logs_V1_ScopeLogs
 

@@ -1,8 +1,9 @@
 import CollectorTesting
 import Foundation
-@testable import OTLP
 import SwiftProtobuf
 import Testing
+
+@testable import OTLP
 
 @Suite("EncodedMetrics: indexing metrics requests in their wire form")
 struct EncodedMetricsTests {
@@ -90,11 +91,12 @@ struct EncodedMetricsTests {
             #expect(try encoded.message(e.body, as: NumberPoint.self) == p)
             #expect(try encoded.attributes(of: e) == p.attributes)
             #expect(e.start == p.startTimeUnixNano && e.time == p.timeUnixNano && e.flags == p.flags)
-            let value: Double = switch p.value {
-            case .asDouble(let d)?: d
-            case .asInt(let i)?: Double(i)
-            case nil: 0
-            }
+            let value: Double =
+                switch p.value {
+                case .asDouble(let d)?: d
+                case .asInt(let i)?: Double(i)
+                case nil: 0
+                }
             #expect(e.value == value)
             #expect(e.hasExemplars == !p.exemplars.isEmpty)
         }
@@ -103,9 +105,20 @@ struct EncodedMetricsTests {
     /// Equal attribute bytes are what the exporter's label cache keys on: the same attributes give the same bytes
     /// whatever the point kind, and different attributes different bytes.
     @Test func attributeBytesIdentifyTheAttributes() throws {
-        let attrs = [KeyValue.with { $0.key = "a"; $0.value = .string("1") }, KeyValue.with { $0.key = "b"; $0.value = .string("2") }]
+        let attrs = [
+            KeyValue.with {
+                $0.key = "a"
+                $0.value = .string("1")
+            },
+            KeyValue.with {
+                $0.key = "b"
+                $0.value = .string("2")
+            },
+        ]
         var gauge = Metric()
-        gauge.gauge.dataPoints = [NumberPoint.with { $0.attributes = attrs }, NumberPoint.with { $0.attributes = Array(attrs.prefix(1)) }, NumberPoint()]
+        gauge.gauge.dataPoints = [
+            NumberPoint.with { $0.attributes = attrs }, NumberPoint.with { $0.attributes = Array(attrs.prefix(1)) }, NumberPoint(),
+        ]
         var request = ExportMetricsRequest()
         request.resourceMetrics = [.with { $0.scopeMetrics = [.with { $0.metrics = [gauge] }] }]
         let encoded = try #require(EncodedMetrics(indexing: try request.serializedBytes()))
@@ -139,7 +152,11 @@ struct EncodedMetricsTests {
         let time: [UInt8] = [3 << 3 | 1] + [UInt8](repeating: 1, count: 8)
         cases.append(("a singular field twice", wrapPoint(time + time, histogram: false)))
         // as_double and as_int both set.
-        cases.append(("a oneof set twice", wrapPoint([4 << 3 | 1] + [UInt8](repeating: 0, count: 8) + [6 << 3 | 1] + [UInt8](repeating: 0, count: 8), histogram: false)))
+        cases.append(
+            (
+                "a oneof set twice",
+                wrapPoint([4 << 3 | 1] + [UInt8](repeating: 0, count: 8) + [6 << 3 | 1] + [UInt8](repeating: 0, count: 8), histogram: false)
+            ))
         // attributes (7), then time, then attributes again.
         cases.append(("attributes split by another field", wrapPoint(field(7, attribute) + time + field(7, attribute), histogram: false)))
         // The metric's data set twice (a gauge, then a sum).
@@ -159,7 +176,16 @@ struct EncodedMetricsTests {
         var request = ExportMetricsRequest()
         var metric = Metric()
         metric.name = "NAME"
-        metric.gauge.dataPoints = [NumberPoint.with { $0.attributes = [.with { $0.key = "KEY"; $0.value = .string("x") }] }]
+        metric.gauge.dataPoints = [
+            NumberPoint.with {
+                $0.attributes = [
+                    .with {
+                        $0.key = "KEY"
+                        $0.value = .string("x")
+                    }
+                ]
+            }
+        ]
         request.resourceMetrics = [.with { $0.scopeMetrics = [.with { $0.metrics = [metric] }] }]
         let good: [UInt8] = try request.serializedBytes()
         #expect(EncodedMetrics(indexing: good) != nil)
@@ -180,7 +206,16 @@ struct EncodedMetricsTests {
             value = outer
         }
         var metric = Metric()
-        metric.gauge.dataPoints = [NumberPoint.with { $0.attributes = [KeyValue.with { $0.key = "deep"; $0.value = value }] }]
+        metric.gauge.dataPoints = [
+            NumberPoint.with {
+                $0.attributes = [
+                    KeyValue.with {
+                        $0.key = "deep"
+                        $0.value = value
+                    }
+                ]
+            }
+        ]
         var request = ExportMetricsRequest()
         request.resourceMetrics = [.with { $0.scopeMetrics = [.with { $0.metrics = [metric] }] }]
         #expect(EncodedMetrics(indexing: try request.serializedBytes()) == nil)

@@ -8,8 +8,22 @@ import Testing
     @Test func statusMessageAndAttributeFieldsAreReadWithoutDecodingTheSpan() throws {
         var span = Span()
         span.name = "GET /cart"
-        span.attributes = [KeyValue.with { $0.key = "a"; $0.value = .string("1") }, KeyValue.with { $0.key = "b"; $0.value.intValue = 2 }]
-        span.events = [Span.Event.with { $0.name = "retry"; $0.attributes = [KeyValue.with { $0.key = "inner" }] }]
+        span.attributes = [
+            KeyValue.with {
+                $0.key = "a"
+                $0.value = .string("1")
+            },
+            KeyValue.with {
+                $0.key = "b"
+                $0.value.intValue = 2
+            },
+        ]
+        span.events = [
+            Span.Event.with {
+                $0.name = "retry"
+                $0.attributes = [KeyValue.with { $0.key = "inner" }]
+            }
+        ]
         span.status.code = .error
         span.status.message = "card declined"
         let read = try #require(Self.parts(Array(try span.serializedBytes() as Data)))
@@ -20,10 +34,19 @@ import Testing
     }
 
     @Test func attributeFieldsSplitByOtherFieldsAreGatheredInOrder() throws {
-        let first = Array(try KeyValue.with { $0.key = "x"; $0.value = .string("1") }.serializedBytes() as Data)
-        let second = Array(try KeyValue.with { $0.key = "y"; $0.value = .string("2") }.serializedBytes() as Data)
+        let first = Array(
+            try KeyValue.with {
+                $0.key = "x"
+                $0.value = .string("1")
+            }.serializedBytes() as Data)
+        let second = Array(
+            try KeyValue.with {
+                $0.key = "y"
+                $0.value = .string("2")
+            }.serializedBytes() as Data)
         // attributes, name (field 5), attributes, status twice (the last message counts, as protobuf merges).
-        let bytes = field(9, first) + field(5, Array("op".utf8)) + field(9, second)
+        let bytes =
+            field(9, first) + field(5, Array("op".utf8)) + field(9, second)
             + field(15, field(2, Array("old".utf8))) + field(15, field(2, Array("new".utf8)))
         let read = try #require(Self.parts(bytes))
         #expect(try Span(serializedBytes: read.attributeFields).attributes.map(\.key) == ["x", "y"])
@@ -38,8 +61,17 @@ import Testing
 
     @Test func keyedValuesGiveEachKeyWithItsValueBytesAndRefuseRepeatsWithinOneAttribute() throws {
         var span = Span()
-        span.attributes = [KeyValue.with { $0.key = "a"; $0.value = .string("1") }, KeyValue.with { $0.key = "b"; $0.value.intValue = 2 },
-                           KeyValue.with { $0.key = "empty" }]
+        span.attributes = [
+            KeyValue.with {
+                $0.key = "a"
+                $0.value = .string("1")
+            },
+            KeyValue.with {
+                $0.key = "b"
+                $0.value.intValue = 2
+            },
+            KeyValue.with { $0.key = "empty" },
+        ]
         let fields = try #require(Self.parts(Array(try span.serializedBytes() as Data))).attributeFields
         let read = try #require(EncodedSpanParts.keyedValues(fields))
         #expect(read.map(\.key) == ["a", "b", "empty"])

@@ -1,8 +1,9 @@
 import CollectorTesting
 import Foundation
-@testable import OTLP
 import SwiftProtobuf
 import Testing
+
+@testable import OTLP
 
 @Suite("EncodedTraces: indexing trace requests in their wire form")
 struct EncodedTracesTests {
@@ -88,7 +89,12 @@ struct EncodedTracesTests {
 
     @Test func aResourceWithoutServiceNameHasNone() throws {
         var request = SpanFactory.request()
-        request.resourceSpans[0].resource.attributes = [KeyValue.with { $0.key = "service.name"; $0.value.intValue = 3 }]
+        request.resourceSpans[0].resource.attributes = [
+            KeyValue.with {
+                $0.key = "service.name"
+                $0.value.intValue = 3
+            }
+        ]
         let encoded = try #require(EncodedTraces(indexing: try request.serializedBytes()))
         #expect(encoded.resources[0].serviceName == nil)
     }
@@ -177,7 +183,12 @@ struct EncodedTracesTests {
             value = outer
         }
         var request = SpanFactory.request()
-        request.resourceSpans[0].scopeSpans[0].spans[0].attributes = [KeyValue.with { $0.key = "deep"; $0.value = value }]
+        request.resourceSpans[0].scopeSpans[0].spans[0].attributes = [
+            KeyValue.with {
+                $0.key = "deep"
+                $0.value = value
+            }
+        ]
         let bytes: [UInt8] = try request.serializedBytes()
         #expect(EncodedTraces(indexing: bytes) == nil)
     }

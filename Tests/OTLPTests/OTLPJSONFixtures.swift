@@ -43,21 +43,27 @@ enum Fixtures {
         keyValue("int", .intValue(Int64.min)),
         keyValue("double", .doubleValue(3.25)),
         keyValue("bytes", .bytesValue(bytesValue)),
-        keyValue("array", .arrayValue(.with {
-            $0.values = [
-                AnyValue.with { $0.value = .stringValue("a") },
-                AnyValue.with { $0.value = .intValue(9_007_199_254_740_993) },
-                AnyValue.with {
-                    $0.value = .arrayValue(.with { $0.values = [AnyValue.with { $0.value = .boolValue(true) }] })
-                },
-            ]
-        })),
-        keyValue("kvlist", .kvlistValue(.with {
-            $0.values = [
-                keyValue("inner", .doubleValue(-0.5)),
-                keyValue("nested", .kvlistValue(.with { $0.values = [keyValue("deep", .bytesValue(Data([7])))] })),
-            ]
-        })),
+        keyValue(
+            "array",
+            .arrayValue(
+                .with {
+                    $0.values = [
+                        AnyValue.with { $0.value = .stringValue("a") },
+                        AnyValue.with { $0.value = .intValue(9_007_199_254_740_993) },
+                        AnyValue.with {
+                            $0.value = .arrayValue(.with { $0.values = [AnyValue.with { $0.value = .boolValue(true) }] })
+                        },
+                    ]
+                })),
+        keyValue(
+            "kvlist",
+            .kvlistValue(
+                .with {
+                    $0.values = [
+                        keyValue("inner", .doubleValue(-0.5)),
+                        keyValue("nested", .kvlistValue(.with { $0.values = [keyValue("deep", .bytesValue(Data([7])))] })),
+                    ]
+                })),
         KeyValue.with {
             $0.keyStrindex = 3
             $0.value = AnyValue.with { $0.value = .stringValueStrindex(4) }
@@ -67,12 +73,14 @@ enum Fixtures {
     static let resource = Resource.with {
         $0.attributes = [keyValue("service.name", .stringValue("checkout"))] + allValueKinds
         $0.droppedAttributesCount = 1
-        $0.entityRefs = [.with {
-            $0.schemaURL = "https://opentelemetry.io/schemas/1.30.0"
-            $0.type = "service"
-            $0.idKeys = ["service.name", "service.namespace"]
-            $0.descriptionKeys = ["service.version"]
-        }]
+        $0.entityRefs = [
+            .with {
+                $0.schemaURL = "https://opentelemetry.io/schemas/1.30.0"
+                $0.type = "service"
+                $0.idKeys = ["service.name", "service.namespace"]
+                $0.descriptionKeys = ["service.version"]
+            }
+        ]
     }
 
     static let scope = Scope.with {
@@ -94,21 +102,25 @@ enum Fixtures {
         $0.endTimeUnixNano = 1_700_000_000_987_654_321
         $0.attributes = allValueKinds
         $0.droppedAttributesCount = 3
-        $0.events = [.with {
-            $0.timeUnixNano = 1_700_000_000_200_000_001
-            $0.name = "exception"
-            $0.attributes = [keyValue("exception.message", .stringValue("boom"))]
-            $0.droppedAttributesCount = 4
-        }]
+        $0.events = [
+            .with {
+                $0.timeUnixNano = 1_700_000_000_200_000_001
+                $0.name = "exception"
+                $0.attributes = [keyValue("exception.message", .stringValue("boom"))]
+                $0.droppedAttributesCount = 4
+            }
+        ]
         $0.droppedEventsCount = 5
-        $0.links = [.with {
-            $0.traceID = linkTraceID
-            $0.spanID = linkSpanID
-            $0.traceState = "other=1"
-            $0.attributes = [keyValue("link.kind", .stringValue("follows"))]
-            $0.droppedAttributesCount = 6
-            $0.flags = 0x100
-        }]
+        $0.links = [
+            .with {
+                $0.traceID = linkTraceID
+                $0.spanID = linkSpanID
+                $0.traceState = "other=1"
+                $0.attributes = [keyValue("link.kind", .stringValue("follows"))]
+                $0.droppedAttributesCount = 6
+                $0.flags = 0x100
+            }
+        ]
         $0.droppedLinksCount = 7
         $0.status = .with {
             $0.message = "upstream failed"
@@ -117,15 +129,19 @@ enum Fixtures {
     }
 
     static let traceRequest = TraceRequest.with {
-        $0.resourceSpans = [.with {
-            $0.resource = resource
-            $0.scopeSpans = [.with {
-                $0.scope = scope
-                $0.spans = [span]
-                $0.schemaURL = "https://opentelemetry.io/schemas/1.29.0"
-            }]
-            $0.schemaURL = "https://opentelemetry.io/schemas/1.28.0"
-        }]
+        $0.resourceSpans = [
+            .with {
+                $0.resource = resource
+                $0.scopeSpans = [
+                    .with {
+                        $0.scope = scope
+                        $0.spans = [span]
+                        $0.schemaURL = "https://opentelemetry.io/schemas/1.29.0"
+                    }
+                ]
+                $0.schemaURL = "https://opentelemetry.io/schemas/1.28.0"
+            }
+        ]
     }
 
     static func exemplar(_ value: Exemplar.OneOf_Value) -> Exemplar {
@@ -157,119 +173,137 @@ enum Fixtures {
     ]
 
     static let metricsRequest = MetricsRequest.with {
-        $0.resourceMetrics = [.with {
-            $0.resource = resource
-            $0.scopeMetrics = [.with {
-                $0.scope = scope
-                $0.schemaURL = "https://opentelemetry.io/schemas/1.29.0"
-                $0.metrics = [
+        $0.resourceMetrics = [
+            .with {
+                $0.resource = resource
+                $0.scopeMetrics = [
                     .with {
-                        $0.name = "temperature"
-                        $0.description_p = "Room temperature"
-                        $0.unit = "Cel"
-                        $0.metadata = [keyValue("origin", .stringValue("sensor"))]
-                        $0.gauge = .with { $0.dataPoints = numberPoints }
-                    },
-                    .with {
-                        $0.name = "requests"
-                        $0.sum = .with {
-                            $0.dataPoints = numberPoints
-                            $0.aggregationTemporality = .cumulative
-                            $0.isMonotonic = true
-                        }
-                    },
-                    .with {
-                        $0.name = "latency"
-                        $0.histogram = .with {
-                            $0.aggregationTemporality = .delta
-                            $0.dataPoints = [.with {
-                                $0.attributes = attributes
-                                $0.startTimeUnixNano = 1_700_000_000_000_000_001
-                                $0.timeUnixNano = 1_700_000_000_000_000_002
-                                $0.count = 10
-                                $0.sum = 12.5
-                                $0.bucketCounts = [1, 2, 7]
-                                $0.explicitBounds = [0.5, 5]
-                                $0.exemplars = [exemplar(.asDouble(4))]
-                                $0.flags = 1
-                                $0.min = 0.125
-                                $0.max = 9
-                            }]
-                        }
-                    },
-                    .with {
-                        $0.name = "latency.exp"
-                        $0.exponentialHistogram = .with {
-                            $0.aggregationTemporality = .cumulative
-                            $0.dataPoints = [.with {
-                                $0.attributes = attributes
-                                $0.startTimeUnixNano = 1_700_000_000_000_000_001
-                                $0.timeUnixNano = 1_700_000_000_000_000_002
-                                $0.count = 8
-                                $0.sum = 20.75
-                                $0.scale = -2
-                                $0.zeroCount = 1
-                                $0.positive = .with {
-                                    $0.offset = 3
-                                    $0.bucketCounts = [1, 2, 18_446_744_073_709_551_615]
+                        $0.scope = scope
+                        $0.schemaURL = "https://opentelemetry.io/schemas/1.29.0"
+                        $0.metrics = [
+                            .with {
+                                $0.name = "temperature"
+                                $0.description_p = "Room temperature"
+                                $0.unit = "Cel"
+                                $0.metadata = [keyValue("origin", .stringValue("sensor"))]
+                                $0.gauge = .with { $0.dataPoints = numberPoints }
+                            },
+                            .with {
+                                $0.name = "requests"
+                                $0.sum = .with {
+                                    $0.dataPoints = numberPoints
+                                    $0.aggregationTemporality = .cumulative
+                                    $0.isMonotonic = true
                                 }
-                                $0.negative = .with {
-                                    $0.offset = -1
-                                    $0.bucketCounts = [4]
+                            },
+                            .with {
+                                $0.name = "latency"
+                                $0.histogram = .with {
+                                    $0.aggregationTemporality = .delta
+                                    $0.dataPoints = [
+                                        .with {
+                                            $0.attributes = attributes
+                                            $0.startTimeUnixNano = 1_700_000_000_000_000_001
+                                            $0.timeUnixNano = 1_700_000_000_000_000_002
+                                            $0.count = 10
+                                            $0.sum = 12.5
+                                            $0.bucketCounts = [1, 2, 7]
+                                            $0.explicitBounds = [0.5, 5]
+                                            $0.exemplars = [exemplar(.asDouble(4))]
+                                            $0.flags = 1
+                                            $0.min = 0.125
+                                            $0.max = 9
+                                        }
+                                    ]
                                 }
-                                $0.flags = 1
-                                $0.exemplars = [exemplar(.asDouble(2))]
-                                $0.min = -3
-                                $0.max = 12
-                                $0.zeroThreshold = 1e-9
-                            }]
-                        }
-                    },
-                    .with {
-                        $0.name = "rpc.duration"
-                        $0.summary = .with {
-                            $0.dataPoints = [.with {
-                                $0.attributes = attributes
-                                $0.startTimeUnixNano = 1_700_000_000_000_000_001
-                                $0.timeUnixNano = 1_700_000_000_000_000_002
-                                $0.count = 3
-                                $0.sum = 6
-                                $0.quantileValues = [.with {
-                                    $0.quantile = 0.5
-                                    $0.value = 2
-                                }]
-                                $0.flags = 1
-                            }]
-                        }
-                    },
+                            },
+                            .with {
+                                $0.name = "latency.exp"
+                                $0.exponentialHistogram = .with {
+                                    $0.aggregationTemporality = .cumulative
+                                    $0.dataPoints = [
+                                        .with {
+                                            $0.attributes = attributes
+                                            $0.startTimeUnixNano = 1_700_000_000_000_000_001
+                                            $0.timeUnixNano = 1_700_000_000_000_000_002
+                                            $0.count = 8
+                                            $0.sum = 20.75
+                                            $0.scale = -2
+                                            $0.zeroCount = 1
+                                            $0.positive = .with {
+                                                $0.offset = 3
+                                                $0.bucketCounts = [1, 2, 18_446_744_073_709_551_615]
+                                            }
+                                            $0.negative = .with {
+                                                $0.offset = -1
+                                                $0.bucketCounts = [4]
+                                            }
+                                            $0.flags = 1
+                                            $0.exemplars = [exemplar(.asDouble(2))]
+                                            $0.min = -3
+                                            $0.max = 12
+                                            $0.zeroThreshold = 1e-9
+                                        }
+                                    ]
+                                }
+                            },
+                            .with {
+                                $0.name = "rpc.duration"
+                                $0.summary = .with {
+                                    $0.dataPoints = [
+                                        .with {
+                                            $0.attributes = attributes
+                                            $0.startTimeUnixNano = 1_700_000_000_000_000_001
+                                            $0.timeUnixNano = 1_700_000_000_000_000_002
+                                            $0.count = 3
+                                            $0.sum = 6
+                                            $0.quantileValues = [
+                                                .with {
+                                                    $0.quantile = 0.5
+                                                    $0.value = 2
+                                                }
+                                            ]
+                                            $0.flags = 1
+                                        }
+                                    ]
+                                }
+                            },
+                        ]
+                    }
                 ]
-            }]
-            $0.schemaURL = "https://opentelemetry.io/schemas/1.28.0"
-        }]
+                $0.schemaURL = "https://opentelemetry.io/schemas/1.28.0"
+            }
+        ]
     }
 
     static let logsRequest = LogsRequest.with {
-        $0.resourceLogs = [.with {
-            $0.resource = resource
-            $0.scopeLogs = [.with {
-                $0.scope = scope
-                $0.schemaURL = "https://opentelemetry.io/schemas/1.29.0"
-                $0.logRecords = [.with {
-                    $0.timeUnixNano = 1_700_000_000_000_000_001
-                    $0.observedTimeUnixNano = 1_700_000_000_000_000_002
-                    $0.severityNumber = .error
-                    $0.severityText = "ERROR"
-                    $0.body = AnyValue.with { $0.value = .stringValue("Example log record") }
-                    $0.attributes = allValueKinds
-                    $0.droppedAttributesCount = 1
-                    $0.flags = 1
-                    $0.traceID = traceID
-                    $0.spanID = spanID
-                    $0.eventName = "app.checkout"
-                }]
-            }]
-            $0.schemaURL = "https://opentelemetry.io/schemas/1.28.0"
-        }]
+        $0.resourceLogs = [
+            .with {
+                $0.resource = resource
+                $0.scopeLogs = [
+                    .with {
+                        $0.scope = scope
+                        $0.schemaURL = "https://opentelemetry.io/schemas/1.29.0"
+                        $0.logRecords = [
+                            .with {
+                                $0.timeUnixNano = 1_700_000_000_000_000_001
+                                $0.observedTimeUnixNano = 1_700_000_000_000_000_002
+                                $0.severityNumber = .error
+                                $0.severityText = "ERROR"
+                                $0.body = AnyValue.with { $0.value = .stringValue("Example log record") }
+                                $0.attributes = allValueKinds
+                                $0.droppedAttributesCount = 1
+                                $0.flags = 1
+                                $0.traceID = traceID
+                                $0.spanID = spanID
+                                $0.eventName = "app.checkout"
+                            }
+                        ]
+                    }
+                ]
+                $0.schemaURL = "https://opentelemetry.io/schemas/1.28.0"
+            }
+        ]
     }
 
     static let traceResponse = TraceResponse.with {

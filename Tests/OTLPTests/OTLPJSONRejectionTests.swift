@@ -198,20 +198,22 @@ struct OTLPJSONRejectionTests {
         #expect(OTLPJSONError(path: "", message: "bad").description == "bad")
     }
 
-    @Test("malformed JSON is rejected at the document level with the byte offset", arguments: [
-        (#"{"resourceSpans":[}"#, "invalid JSON at byte 18: unexpected character '}', expected a value"),
-        ("", "invalid JSON at byte 0: unexpected end of input, expected a value"),
-        (#"{"a":1} x"#, "invalid JSON at byte 8: unexpected character 'x' after the JSON value"),
-        (#"{"a":01}"#, "invalid JSON at byte 6: unexpected character '1', expected ',' or '}' in an object"),
-        (#"{"a":"\x"}"#, "invalid JSON at byte 7: invalid escape sequence in a string"),
-        ("{\"a\":\"\n\"}", "invalid JSON at byte 6: unescaped control character in a string"),
-        (#"{"a":tru}"#, "invalid JSON at byte 5: unexpected character 't', expected a value"),
-        (#"{"a" 1}"#, "invalid JSON at byte 5: unexpected character '1', expected ':' after an object key"),
-        (#"{"a":1,}"#, "invalid JSON at byte 7: unexpected character '}', expected a string key"),
-        (#"{"a":"x"#, "invalid JSON at byte 7: unterminated string"),
-        (#"{"a":-}"#, "invalid JSON at byte 6: invalid number"),
-        (#"{"a":1.}"#, "invalid JSON at byte 7: invalid number: expected digits after '.'"),
-    ])
+    @Test(
+        "malformed JSON is rejected at the document level with the byte offset",
+        arguments: [
+            (#"{"resourceSpans":[}"#, "invalid JSON at byte 18: unexpected character '}', expected a value"),
+            ("", "invalid JSON at byte 0: unexpected end of input, expected a value"),
+            (#"{"a":1} x"#, "invalid JSON at byte 8: unexpected character 'x' after the JSON value"),
+            (#"{"a":01}"#, "invalid JSON at byte 6: unexpected character '1', expected ',' or '}' in an object"),
+            (#"{"a":"\x"}"#, "invalid JSON at byte 7: invalid escape sequence in a string"),
+            ("{\"a\":\"\n\"}", "invalid JSON at byte 6: unescaped control character in a string"),
+            (#"{"a":tru}"#, "invalid JSON at byte 5: unexpected character 't', expected a value"),
+            (#"{"a" 1}"#, "invalid JSON at byte 5: unexpected character '1', expected ':' after an object key"),
+            (#"{"a":1,}"#, "invalid JSON at byte 7: unexpected character '}', expected a string key"),
+            (#"{"a":"x"#, "invalid JSON at byte 7: unterminated string"),
+            (#"{"a":-}"#, "invalid JSON at byte 6: invalid number"),
+            (#"{"a":1.}"#, "invalid JSON at byte 7: invalid number: expected digits after '.'"),
+        ])
     func malformedJSON(json: String, message: String) {
         let error = rejection(json, as: TraceRequest.self)
         #expect(error?.path == "")
@@ -230,7 +232,8 @@ struct OTLPJSONRejectionTests {
     @Test("AnyValue nesting beyond swift-protobuf's depth limit is rejected with a path")
     func deepAnyValue() throws {
         let levels = 120
-        let value = String(repeating: #"{"arrayValue":{"values":["#, count: levels) + #"{"intValue":1}"#
+        let value =
+            String(repeating: #"{"arrayValue":{"values":["#, count: levels) + #"{"intValue":1}"#
             + String(repeating: "]}}", count: levels)
         let json = traceJSON(spans: #"{"attributes":[{"key":"deep","value":"# + value + "}]}")
         let error = try #require(rejection(json, as: TraceRequest.self))

@@ -85,7 +85,9 @@ struct OTLPJSONTests {
         #expect(lookup(span, ["links", 0, "traceState"]) as? String == "other=1")
         #expect(lookup(span, ["links", 0, "flags"]) as? Int == 256)
         #expect(lookup(span, ["attributes", 4, "value", "bytesValue"]) as? String == "AAEC/w==")
-        #expect(lookup(span, ["attributes", 6, "value", "kvlistValue", "values", 1, "value", "kvlistValue", "values", 0, "value", "bytesValue"]) as? String == "Bw==")
+        #expect(
+            lookup(span, ["attributes", 6, "value", "kvlistValue", "values", 1, "value", "kvlistValue", "values", 0, "value", "bytesValue"])
+                as? String == "Bw==")
         #expect(lookup(object, ["resourceSpans", 0, "resource", "attributes", 5, "value", "bytesValue"]) as? String == "AAEC/w==")
 
         let text = String(decoding: encoded, as: UTF8.self)
@@ -103,7 +105,8 @@ struct OTLPJSONTests {
         #expect(exemplar["spanId"] as? String == Fixtures.spanIDHex)
         #expect(lookup(metrics, metricsPath + [1, "sum", "aggregationTemporality"]) as? Int == 2)
         #expect(lookup(metrics, metricsPath + [2, "histogram", "aggregationTemporality"]) as? Int == 1)
-        #expect(lookup(metrics, metricsPath + [3, "exponentialHistogram", "dataPoints", 0, "exemplars", 0, "spanId"]) as? String == Fixtures.spanIDHex)
+        #expect(
+            lookup(metrics, metricsPath + [3, "exponentialHistogram", "dataPoints", 0, "exemplars", 0, "spanId"]) as? String == Fixtures.spanIDHex)
 
         let logs = try foundationObject(OTLPJSON.encode(Fixtures.logsRequest))
         let record = try #require(lookup(logs, ["resourceLogs", 0, "scopeLogs", 0, "logRecords", 0]) as? [String: Any])
@@ -115,10 +118,13 @@ struct OTLPJSONTests {
 
     @Test("hex IDs are decoded case-insensitively; empty IDs are empty bytes")
     func hexIDsIn() throws {
-        let request = try decode(TraceRequest.self, traceJSON(spans: """
-            {"traceId":"5B8EFFF798038103d269b633813fc60c","spanId":"EEE19B7EC3C1B174","parentSpanId":"",
-             "links":[{"traceId":"0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFFF","spanId":"0123456789ABCDEF"}]}
-            """))
+        let request = try decode(
+            TraceRequest.self,
+            traceJSON(
+                spans: """
+                    {"traceId":"5B8EFFF798038103d269b633813fc60c","spanId":"EEE19B7EC3C1B174","parentSpanId":"",
+                     "links":[{"traceId":"0F1F2F3F4F5F6F7F8F9FAFBFCFDFEFFF","spanId":"0123456789ABCDEF"}]}
+                    """))
         let span = try #require(request.resourceSpans.first?.scopeSpans.first?.spans.first)
         #expect(span.traceID == Fixtures.traceID)
         #expect(span.spanID == Fixtures.spanID)
@@ -130,13 +136,17 @@ struct OTLPJSONTests {
     @Test("trace and span IDs in base64 (protobuf's JSON mapping, as swift-otel writes them) are accepted and counted")
     func base64IDsIn() throws {
         let before = OTLPJSON.base64IDsAccepted
-        let trace = Fixtures.traceID.base64EncodedString(), span = Fixtures.spanID.base64EncodedString()
+        let trace = Fixtures.traceID.base64EncodedString()
+        let span = Fixtures.spanID.base64EncodedString()
         #expect(trace.count == 24 && span.count == 12)
         let unpadded = String(Fixtures.linkTraceID.base64EncodedString().dropLast(2))
-        let request = try decode(TraceRequest.self, traceJSON(spans: """
-            {"traceId":"\(trace)","spanId":"\(span)","parentSpanId":"EEE19B7EC3C1B174",
-             "links":[{"traceId":"\(unpadded)","spanId":"0123456789ABCDEF"}]}
-            """))
+        let request = try decode(
+            TraceRequest.self,
+            traceJSON(
+                spans: """
+                    {"traceId":"\(trace)","spanId":"\(span)","parentSpanId":"EEE19B7EC3C1B174",
+                     "links":[{"traceId":"\(unpadded)","spanId":"0123456789ABCDEF"}]}
+                    """))
         let decoded = try #require(request.resourceSpans.first?.scopeSpans.first?.spans.first)
         #expect(decoded.traceID == Fixtures.traceID)
         #expect(decoded.spanID == Fixtures.spanID)
@@ -167,12 +177,15 @@ struct OTLPJSONTests {
 
     @Test("nanosecond timestamps are exact as strings and as JSON numbers")
     func exactTimestamps() throws {
-        let request = try decode(TraceRequest.self, traceJSON(spans: """
-            {"startTimeUnixNano":1700000000123456789,"endTimeUnixNano":"1700000000123456789",
-             "events":[{"timeUnixNano":18446744073709551615}],
-             "attributes":[{"key":"big","value":{"intValue":9007199254740993}},
-                           {"key":"min","value":{"intValue":"-9223372036854775808"}}]}
-            """))
+        let request = try decode(
+            TraceRequest.self,
+            traceJSON(
+                spans: """
+                    {"startTimeUnixNano":1700000000123456789,"endTimeUnixNano":"1700000000123456789",
+                     "events":[{"timeUnixNano":18446744073709551615}],
+                     "attributes":[{"key":"big","value":{"intValue":9007199254740993}},
+                                   {"key":"min","value":{"intValue":"-9223372036854775808"}}]}
+                    """))
         let span = try #require(request.resourceSpans.first?.scopeSpans.first?.spans.first)
         #expect(span.startTimeUnixNano == 1_700_000_000_123_456_789)
         #expect(span.endTimeUnixNano == 1_700_000_000_123_456_789)
@@ -197,7 +210,9 @@ struct OTLPJSONTests {
 
     @Test("enum names and proto field names are accepted on input")
     func namesAccepted() throws {
-        let request = try decode(TraceRequest.self, """
+        let request = try decode(
+            TraceRequest.self,
+            """
             {"resource_spans":[{"scope_spans":[{"spans":[
               {"trace_id":"5b8efff798038103d269b633813fc60c","parent_span_id":"EEE19B7EC3C1B173",
                "kind":"SPAN_KIND_CLIENT","start_time_unix_nano":"5","status":{"code":"STATUS_CODE_OK"}}]}]}]}
@@ -259,26 +274,32 @@ struct OTLPJSONTests {
             """
         let request = try decode(TraceRequest.self, json)
         let expected = TraceRequest.with {
-            $0.resourceSpans = [.with {
-                $0.resource = .with { $0.attributes = [Fixtures.keyValue("service.name", .stringValue("my.service"))] }
-                $0.scopeSpans = [.with {
-                    $0.scope = .with {
-                        $0.name = "my.library"
-                        $0.version = "1.0.0"
-                        $0.attributes = [Fixtures.keyValue("my.scope.attribute", .stringValue("some scope attribute"))]
-                    }
-                    $0.spans = [.with {
-                        $0.traceID = Fixtures.traceID
-                        $0.spanID = Fixtures.spanID
-                        $0.parentSpanID = Fixtures.parentSpanID
-                        $0.name = "I'm a server span"
-                        $0.startTimeUnixNano = 1_544_712_660_000_000_000
-                        $0.endTimeUnixNano = 1_544_712_661_000_000_000
-                        $0.kind = .server
-                        $0.attributes = [Fixtures.keyValue("my.span.attr", .stringValue("some value"))]
-                    }]
-                }]
-            }]
+            $0.resourceSpans = [
+                .with {
+                    $0.resource = .with { $0.attributes = [Fixtures.keyValue("service.name", .stringValue("my.service"))] }
+                    $0.scopeSpans = [
+                        .with {
+                            $0.scope = .with {
+                                $0.name = "my.library"
+                                $0.version = "1.0.0"
+                                $0.attributes = [Fixtures.keyValue("my.scope.attribute", .stringValue("some scope attribute"))]
+                            }
+                            $0.spans = [
+                                .with {
+                                    $0.traceID = Fixtures.traceID
+                                    $0.spanID = Fixtures.spanID
+                                    $0.parentSpanID = Fixtures.parentSpanID
+                                    $0.name = "I'm a server span"
+                                    $0.startTimeUnixNano = 1_544_712_660_000_000_000
+                                    $0.endTimeUnixNano = 1_544_712_661_000_000_000
+                                    $0.kind = .server
+                                    $0.attributes = [Fixtures.keyValue("my.span.attr", .stringValue("some value"))]
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ]
         }
         #expect(request == expected)
     }
@@ -346,10 +367,13 @@ struct OTLPJSONTests {
 
     @Test("booleans and numbers are told apart")
     func boolsAndNumbers() throws {
-        let request = try decode(TraceRequest.self, traceJSON(spans: """
-            {"attributes":[{"key":"t","value":{"boolValue":true}},{"key":"one","value":{"intValue":1}},
-                           {"key":"f","value":{"boolValue":false}},{"key":"zero","value":{"doubleValue":0}}]}
-            """))
+        let request = try decode(
+            TraceRequest.self,
+            traceJSON(
+                spans: """
+                    {"attributes":[{"key":"t","value":{"boolValue":true}},{"key":"one","value":{"intValue":1}},
+                                   {"key":"f","value":{"boolValue":false}},{"key":"zero","value":{"doubleValue":0}}]}
+                    """))
         let attributes = try #require(request.resourceSpans.first?.scopeSpans.first?.spans.first?.attributes)
         #expect(attributes[0].value.value == .boolValue(true))
         #expect(attributes[1].value.value == .intValue(1))

@@ -12,11 +12,31 @@ enum OTTLFixtures {
         return kv
     }
 
-    static func int(_ i: Int64) -> AnyValue { var v = AnyValue(); v.intValue = i; return v }
-    static func double(_ d: Double) -> AnyValue { var v = AnyValue(); v.doubleValue = d; return v }
-    static func bool(_ b: Bool) -> AnyValue { var v = AnyValue(); v.boolValue = b; return v }
-    static func map(_ entries: [KeyValue]) -> AnyValue { var v = AnyValue(); v.kvlistValue.values = entries; return v }
-    static func list(_ items: [AnyValue]) -> AnyValue { var v = AnyValue(); v.arrayValue.values = items; return v }
+    static func int(_ i: Int64) -> AnyValue {
+        var v = AnyValue()
+        v.intValue = i
+        return v
+    }
+    static func double(_ d: Double) -> AnyValue {
+        var v = AnyValue()
+        v.doubleValue = d
+        return v
+    }
+    static func bool(_ b: Bool) -> AnyValue {
+        var v = AnyValue()
+        v.boolValue = b
+        return v
+    }
+    static func map(_ entries: [KeyValue]) -> AnyValue {
+        var v = AnyValue()
+        v.kvlistValue.values = entries
+        return v
+    }
+    static func list(_ items: [AnyValue]) -> AnyValue {
+        var v = AnyValue()
+        v.arrayValue.values = items
+        return v
+    }
 
     /// One resource, one scope, one server span with an event.
     static func traces() -> ExportTraceRequest {

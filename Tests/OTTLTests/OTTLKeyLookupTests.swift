@@ -6,9 +6,11 @@ import Testing
 struct OTTLKeyLookupTests {
     typealias F = OTTLFixtures
 
-    static let keys: [String] = [""] + [1, 7, 8, 9, 15, 16, 17, 24, 40].map { n in
-        String((0..<n).map { Character(Unicode.Scalar(UInt8(97 + $0 % 26))) })
-    } + ["é", "service.名前.ünïcode.key"]
+    static let keys: [String] =
+        [""]
+        + [1, 7, 8, 9, 15, 16, 17, 24, 40].map { n in
+            String((0..<n).map { Character(Unicode.Scalar(UInt8(97 + $0 % 26))) })
+        } + ["é", "service.名前.ünïcode.key"]
 
     @Test(arguments: keys)
     func onlyTheExactKeyIsSetAndDeleted(_ key: String) throws {
@@ -27,7 +29,9 @@ struct OTTLKeyLookupTests {
         let quoted = key.replacingOccurrences(of: "\"", with: "\\\"")
 
         try OTTLStatement(#"set(span.attributes["\#(quoted)"], "hit")"#, context: nil, signal: .traces).execute(&target)
-        #expect(target.span.attributes.map(\.value.stringValue) == attributes.dropLast().map(\.value.stringValue) + ["hit"], "key \(key.debugDescription)")
+        #expect(
+            target.span.attributes.map(\.value.stringValue) == attributes.dropLast().map(\.value.stringValue) + ["hit"], "key \(key.debugDescription)"
+        )
 
         try OTTLStatement(#"delete_key(span.attributes, "\#(quoted)")"#, context: nil, signal: .traces).execute(&target)
         #expect(target.span.attributes.map(\.key) == attributes.dropLast().map(\.key), "key \(key.debugDescription)")

@@ -46,17 +46,21 @@ import Testing
         Case(statement: #"truncate_all(span.attributes, 3)"#, key: "user.password", expected: #""hun""#),
         Case(statement: #"truncate_all(span.attributes, 5, truncation_marker = "...")"#, key: "user.password", expected: #""hu...""#),
         Case(statement: #"truncate_all(span.attributes, 3)"#, key: "http.status_code", expected: "500"),
-        Case(statement: #"replace_pattern(span.attributes["db.statement"], "'[^']*'", "?")"#, key: "db.statement",
-             expected: #""SELECT * FROM t WHERE pw=? AND token=?""#),
-        Case(statement: #"replace_pattern(span.attributes["user.password"], "^.*$", "$0", SHA256, "sha256:%s")"#, key: "user.password",
-             expected: #""sha256:f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7""#),
-        Case(statement: #"replace_pattern(span.attributes["db.statement"], "'", "\"")"#, key: "db.statement",
-             expected: #""SELECT * FROM t WHERE pw="secret" AND token="abc"""#),
+        Case(
+            statement: #"replace_pattern(span.attributes["db.statement"], "'[^']*'", "?")"#, key: "db.statement",
+            expected: #""SELECT * FROM t WHERE pw=? AND token=?""#),
+        Case(
+            statement: #"replace_pattern(span.attributes["user.password"], "^.*$", "$0", SHA256, "sha256:%s")"#, key: "user.password",
+            expected: #""sha256:f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7""#),
+        Case(
+            statement: #"replace_pattern(span.attributes["db.statement"], "'", "\"")"#, key: "db.statement",
+            expected: #""SELECT * FROM t WHERE pw="secret" AND token="abc"""#),
         Case(statement: #"replace_pattern(span.attributes["user.password"], "hunter", "ø")"#, key: "user.password", expected: #""ø2""#),
         Case(statement: #"replace_pattern(span.attributes["http.status_code"], "5", "x")"#, key: "http.status_code", expected: "500"),
         Case(statement: #"replace_all_patterns(span.attributes, "value", "secret|hunter2", "***")"#, key: "user.password", expected: #""***""#),
-        Case(statement: #"replace_all_patterns(span.attributes, "value", "secret|hunter2", "***")"#, key: "db.statement",
-             expected: #""SELECT * FROM t WHERE pw='***' AND token='abc'""#),
+        Case(
+            statement: #"replace_all_patterns(span.attributes, "value", "secret|hunter2", "***")"#, key: "db.statement",
+            expected: #""SELECT * FROM t WHERE pw='***' AND token='abc'""#),
         Case(statement: #"replace_all_patterns(span.attributes, "key", "^http\\.", "h.")"#, key: "h.status_code", expected: "500"),
         Case(statement: #"replace_all_matches(span.attributes, "hunter*", "***")"#, key: "user.password", expected: #""***""#),
         Case(statement: #"replace_match(span.attributes["http.method"], "G?T", "get")"#, key: "http.method", expected: #""get""#),
@@ -84,10 +88,13 @@ import Testing
     // MARK: - Converters
 
     static let converterCases: [Case] = [
-        Case(statement: #"set(span.attributes["out"], Concat([span.name, span.attributes["http.status_code"], span.attributes["missing"], span.trace_id], "|"))"#,
-             key: "out", expected: #""GET /users/123|500|<nil>|0102030405060708090a0b0c0d0e0f10""#),
+        Case(
+            statement:
+                #"set(span.attributes["out"], Concat([span.name, span.attributes["http.status_code"], span.attributes["missing"], span.trace_id], "|"))"#,
+            key: "out", expected: #""GET /users/123|500|<nil>|0102030405060708090a0b0c0d0e0f10""#),
         Case(statement: #"set(span.attributes["out"], ConvertCase("myMetricName", "snake"))"#, key: "out", expected: #""my_metric_name""#),
-        Case(statement: #"set(span.attributes["out"], ConvertCase("HTTPServer_requests", "snake"))"#, key: "out", expected: #""http_server_requests""#),
+        Case(
+            statement: #"set(span.attributes["out"], ConvertCase("HTTPServer_requests", "snake"))"#, key: "out", expected: #""http_server_requests""#),
         Case(statement: #"set(span.attributes["out"], ConvertCase("my_metric_name", "camel"))"#, key: "out", expected: #""MyMetricName""#),
         Case(statement: #"set(span.attributes["out"], ConvertCase(span.name, "upper"))"#, key: "out", expected: #""GET /USERS/123""#),
         Case(statement: #"set(span.attributes["out"], ConvertCase("ABC", "lower"))"#, key: "out", expected: #""abc""#),
@@ -101,8 +108,9 @@ import Testing
         Case(statement: #"set(span.attributes["out"], String(span.span_id))"#, key: "out", expected: #""1020304050607080""#),
         Case(statement: #"set(span.attributes["out"], String(span.attributes["tags"]))"#, key: "out", expected: #""["a","b"]""#),
         Case(statement: #"set(span.attributes["out"], String(span.attributes["ratio"]))"#, key: "out", expected: #""0.25""#),
-        Case(statement: #"set(span.attributes["out"], SHA256("abc"))"#, key: "out",
-             expected: #""ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad""#),
+        Case(
+            statement: #"set(span.attributes["out"], SHA256("abc"))"#, key: "out",
+            expected: #""ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad""#),
         Case(statement: #"set(span.attributes["out"], Substring(span.name, 4, 6))"#, key: "out", expected: #""/users""#),
         Case(statement: #"set(span.attributes["out"], Split("a,b,,c", ","))"#, key: "out", expected: #"["a","b","","c"]"#),
         Case(statement: #"set(span.attributes["out"], ParseJSON(span.attributes["payload"])["c"]["d"])"#, key: "out", expected: #""e""#),
@@ -165,16 +173,17 @@ import Testing
 
     @Test func spanFieldsAreReadAndWritten() throws {
         var r = F.traces()
-        try F.run([
-            #"set(span.name, "renamed")"#,
-            #"set(span.kind, SPAN_KIND_CLIENT)"#,
-            #"set(span.status.code, STATUS_CODE_OK)"#,
-            #"set(span.status.message, "")"#,
-            #"set(span.attributes["tid"], span.trace_id.string)"#,
-            #"set(span.attributes["kind"], span.kind.string)"#,
-            #"set(span.end_time, span.start_time + Duration("1s"))"#,
-            #"set(span.span_id.string, "ffffffffffffffff")"#,
-        ], on: &r)
+        try F.run(
+            [
+                #"set(span.name, "renamed")"#,
+                #"set(span.kind, SPAN_KIND_CLIENT)"#,
+                #"set(span.status.code, STATUS_CODE_OK)"#,
+                #"set(span.status.message, "")"#,
+                #"set(span.attributes["tid"], span.trace_id.string)"#,
+                #"set(span.attributes["kind"], span.kind.string)"#,
+                #"set(span.end_time, span.start_time + Duration("1s"))"#,
+                #"set(span.span_id.string, "ffffffffffffffff")"#,
+            ], on: &r)
         let span = F.span(r)
         #expect(span.name == "renamed")
         #expect(span.kind == .client)
@@ -187,8 +196,11 @@ import Testing
 
     @Test func outerContextsAndSpanEventsAreEdited() throws {
         var r = F.traces()
-        try F.run([#"delete_key(resource.attributes, "secret")"#, #"set(scope.version, "2.0")"#,
-                   #"set(spanevent.attributes["span"], span.name) where spanevent.name == "exception""#], on: &r)
+        try F.run(
+            [
+                #"delete_key(resource.attributes, "secret")"#, #"set(scope.version, "2.0")"#,
+                #"set(spanevent.attributes["span"], span.name) where spanevent.name == "exception""#,
+            ], on: &r)
         #expect(F.render(r.resourceSpans[0].resource.attributes) == #"service.name="checkout" env="prod""#)
         #expect(r.resourceSpans[0].scopeSpans[0].scope.version == "2.0")
         #expect(F.span(r).events[0].attributes.stringValue("span") == "GET /users/123")
@@ -204,10 +216,13 @@ import Testing
 
     @Test func logStatementsReadTheBodyAndIDs() throws {
         var r = F.logs()
-        try F.run([#"set(log.severity_text, "WARN") where IsMatch(log.body, "warn")"#,
-                   #"set(log.attributes["trace"], log.trace_id.string)"#,
-                   #"set(log.body, ParseJSON(log.body)["msg"])"#,
-                   #"set(log.severity_number, SEVERITY_NUMBER_WARN)"#], on: &r)
+        try F.run(
+            [
+                #"set(log.severity_text, "WARN") where IsMatch(log.body, "warn")"#,
+                #"set(log.attributes["trace"], log.trace_id.string)"#,
+                #"set(log.body, ParseJSON(log.body)["msg"])"#,
+                #"set(log.severity_number, SEVERITY_NUMBER_WARN)"#,
+            ], on: &r)
         let record = r.resourceLogs[0].scopeLogs[0].logRecords[0]
         #expect(record.severityText == "WARN")
         #expect(record.severityNumber == .warn)
@@ -217,10 +232,13 @@ import Testing
 
     @Test func metricAndDataPointStatementsSeeTheMetricType() throws {
         var r = F.metrics()
-        try F.run([#"delete_key(datapoint.attributes, "instance") where metric.type == METRIC_DATA_TYPE_SUM"#,
-                   #"set(datapoint.attributes["big"], true) where datapoint.value_int > 8"#,
-                   #"set(metric.name, "http_requests") where metric.name == "http.server.requests""#,
-                   #"set(metric.description, "CPU") where metric.type == METRIC_DATA_TYPE_GAUGE and metric.is_monotonic == false"#], on: &r)
+        try F.run(
+            [
+                #"delete_key(datapoint.attributes, "instance") where metric.type == METRIC_DATA_TYPE_SUM"#,
+                #"set(datapoint.attributes["big"], true) where datapoint.value_int > 8"#,
+                #"set(metric.name, "http_requests") where metric.name == "http.server.requests""#,
+                #"set(metric.description, "CPU") where metric.type == METRIC_DATA_TYPE_GAUGE and metric.is_monotonic == false"#,
+            ], on: &r)
         let metrics = r.resourceMetrics[0].scopeMetrics[0].metrics
         #expect(metrics[0].name == "http_requests")
         #expect(F.render(metrics[0].sum.dataPoints[0].attributes) == #"route="/a""#)
@@ -278,8 +296,9 @@ extension OTTLStatementTests {
             try OTTLStatement(#"replace_pattern(span.attributes["s"], "\#(needle)", "\#(replacement)")"#, context: nil, signal: .traces)
                 .execute(&target)
             let expected = text.replacingOccurrences(of: needle, with: replacement, options: .literal)
-            #expect(target.span.attributes.stringValue("s") == expected,
-                    "seed \(seed): \(text.debugDescription) with \(needle.debugDescription) → \(replacement.debugDescription)")
+            #expect(
+                target.span.attributes.stringValue("s") == expected,
+                "seed \(seed): \(text.debugDescription) with \(needle.debugDescription) → \(replacement.debugDescription)")
         }
     }
 

@@ -8,7 +8,10 @@ import Testing
     typealias B = OTLPBuild
 
     func actions(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> AttributeActions {
-        try validProcessorConfig("actions:\n" + yaml, factory: AttributesProcessorFactory(), id: "attributes/x", as: AttributesProcessorConfig.self, sourceLocation: sourceLocation).actions
+        try validProcessorConfig(
+            "actions:\n" + yaml, factory: AttributesProcessorFactory(), id: "attributes/x", as: AttributesProcessorConfig.self,
+            sourceLocation: sourceLocation
+        ).actions
     }
 
     func applied(_ yaml: String, to attributes: [KeyValue], sourceLocation: SourceLocation = #_sourceLocation) throws -> [KeyValue] {
@@ -162,11 +165,13 @@ import Testing
               - {key: tiny2s, action: convert, converted_type: string}
 
             """
-        let out = try applied(yaml, to: [
-            B.kv("s2i", B.str("123")), B.kv("d2i", B.double(-2.9)), B.kv("b2i", B.bool(true)), B.kv("bad2i", B.str("12a")),
-            B.kv("s2d", B.str("1.5e2")), B.kv("i2d", B.int(7)), B.kv("i2s", B.int(-3)), B.kv("d2s", B.double(2.0)),
-            B.kv("b2s", B.bool(false)), B.kv("tiny2s", B.double(1e-7)),
-        ])
+        let out = try applied(
+            yaml,
+            to: [
+                B.kv("s2i", B.str("123")), B.kv("d2i", B.double(-2.9)), B.kv("b2i", B.bool(true)), B.kv("bad2i", B.str("12a")),
+                B.kv("s2d", B.str("1.5e2")), B.kv("i2d", B.int(7)), B.kv("i2s", B.int(-3)), B.kv("d2s", B.double(2.0)),
+                B.kv("b2s", B.bool(false)), B.kv("tiny2s", B.double(1e-7)),
+            ])
         #expect(out[attribute: "s2i"] == B.int(123))
         #expect(out[attribute: "d2i"] == B.int(-2))
         #expect(out[attribute: "b2i"] == B.int(1))
@@ -190,11 +195,13 @@ import Testing
         map.values = [B.kv("z", B.int(1)), B.kv("a", B.str("x"))]
         var mapValue = AnyValue()
         mapValue.kvlistValue = map
-        let out = try applied(yaml, to: [
-            B.kv("big", B.double(1e21)), B.kv("frac", B.double(123.456)), B.kv("neg", B.double(-0.5)),
-            B.kv("small", B.double(0.000001)), B.kv("exp", B.double(2.5e-8)), B.kv("raw", B.bytes([0, 255, 16])),
-            B.kv("list", listValue), B.kv("map", mapValue),
-        ])
+        let out = try applied(
+            yaml,
+            to: [
+                B.kv("big", B.double(1e21)), B.kv("frac", B.double(123.456)), B.kv("neg", B.double(-0.5)),
+                B.kv("small", B.double(0.000001)), B.kv("exp", B.double(2.5e-8)), B.kv("raw", B.bytes([0, 255, 16])),
+                B.kv("list", listValue), B.kv("map", mapValue),
+            ])
         #expect(out[attribute: "big"] == B.str("1e+21"))
         #expect(out[attribute: "frac"] == B.str("123.456"))
         #expect(out[attribute: "neg"] == B.str("-0.5"))

@@ -41,10 +41,26 @@ enum OTLPBuild {
     }
 
     static func str(_ s: String) -> AnyValue { .string(s) }
-    static func int(_ i: Int64) -> AnyValue { var v = AnyValue(); v.intValue = i; return v }
-    static func double(_ d: Double) -> AnyValue { var v = AnyValue(); v.doubleValue = d; return v }
-    static func bool(_ b: Bool) -> AnyValue { var v = AnyValue(); v.boolValue = b; return v }
-    static func bytes(_ d: [UInt8]) -> AnyValue { var v = AnyValue(); v.bytesValue = Data(d); return v }
+    static func int(_ i: Int64) -> AnyValue {
+        var v = AnyValue()
+        v.intValue = i
+        return v
+    }
+    static func double(_ d: Double) -> AnyValue {
+        var v = AnyValue()
+        v.doubleValue = d
+        return v
+    }
+    static func bool(_ b: Bool) -> AnyValue {
+        var v = AnyValue()
+        v.boolValue = b
+        return v
+    }
+    static func bytes(_ d: [UInt8]) -> AnyValue {
+        var v = AnyValue()
+        v.bytesValue = Data(d)
+        return v
+    }
 
     static func span(
         _ name: String, kind: Span.SpanKind = .internal, status: SpanStatus.StatusCode = .unset,
@@ -95,7 +111,9 @@ enum OTLPBuild {
         return l
     }
 
-    static func logs(service: String = "checkout", resource extra: [KeyValue] = [], scope: String = "lib", _ records: [Opentelemetry_Proto_Logs_V1_LogRecord]) -> ExportLogsRequest {
+    static func logs(
+        service: String = "checkout", resource extra: [KeyValue] = [], scope: String = "lib", _ records: [Opentelemetry_Proto_Logs_V1_LogRecord]
+    ) -> ExportLogsRequest {
         var rl = ResourceLogs()
         rl.resource.attributes = [kv("service.name", str(service))] + extra
         var sl = Opentelemetry_Proto_Logs_V1_ScopeLogs()

@@ -1,8 +1,9 @@
 import CollectorCore
 import CollectorTesting
 import OTLP
-@testable import Processors
 import Testing
+
+@testable import Processors
 
 /// The one-scan path for key-only action lists must give exactly what running the actions one by one gives.
 @Suite struct AttributesKeyedActionsTests {

@@ -11,7 +11,9 @@ import Testing
 
     /// The processor as built for a pipeline of `signal` (match properties are checked against that signal).
     func processor(_ yaml: String, for signal: Signal = .traces, sourceLocation: SourceLocation = #_sourceLocation) throws -> AttributesProcessor {
-        let config = try validProcessorConfig(Self.mark + yaml, factory: AttributesProcessorFactory(), id: "attributes/x", as: AttributesProcessorConfig.self, sourceLocation: sourceLocation)
+        let config = try validProcessorConfig(
+            Self.mark + yaml, factory: AttributesProcessorFactory(), id: "attributes/x", as: AttributesProcessorConfig.self,
+            sourceLocation: sourceLocation)
         let sink = TracesSinkForBuild()
         switch signal {
         case .traces: return try AttributesProcessor(config: config, next: SignalConsumers(traces: sink))
@@ -87,10 +89,13 @@ import Testing
     @Test func librariesByNameAndOptionalVersion() throws {
         #expect(try touches("include: {match_type: strict, libraries: [{name: io.otel.http}]}\n", scope: "io.otel.http", version: "1.2"))
         #expect(try !touches("include: {match_type: strict, libraries: [{name: other}]}\n", scope: "io.otel.http"))
-        #expect(try touches("include: {match_type: strict, libraries: [{name: io.otel.http, version: '1.2'}]}\n", scope: "io.otel.http", version: "1.2"))
-        #expect(try !touches("include: {match_type: strict, libraries: [{name: io.otel.http, version: '1.3'}]}\n", scope: "io.otel.http", version: "1.2"))
+        #expect(
+            try touches("include: {match_type: strict, libraries: [{name: io.otel.http, version: '1.2'}]}\n", scope: "io.otel.http", version: "1.2"))
+        #expect(
+            try !touches("include: {match_type: strict, libraries: [{name: io.otel.http, version: '1.3'}]}\n", scope: "io.otel.http", version: "1.2"))
         // an empty version matches only an empty version
-        #expect(try !touches("include: {match_type: strict, libraries: [{name: io.otel.http, version: ''}]}\n", scope: "io.otel.http", version: "1.2"))
+        #expect(
+            try !touches("include: {match_type: strict, libraries: [{name: io.otel.http, version: ''}]}\n", scope: "io.otel.http", version: "1.2"))
         #expect(try touches("include: {match_type: regexp, libraries: [{name: '^io\\.otel'}]}\n", scope: "io.otel.http"))
     }
 
@@ -111,7 +116,8 @@ import Testing
 
     // MARK: - Logs
 
-    func touchesLog(_ yaml: String, _ record: Opentelemetry_Proto_Logs_V1_LogRecord, sourceLocation: SourceLocation = #_sourceLocation) throws -> Bool {
+    func touchesLog(_ yaml: String, _ record: Opentelemetry_Proto_Logs_V1_LogRecord, sourceLocation: SourceLocation = #_sourceLocation) throws -> Bool
+    {
         var request = B.logs([record])
         try processor(yaml, for: .logs, sourceLocation: sourceLocation).process(&request)
         return request.resourceLogs[0].scopeLogs[0].logRecords[0].attributes[attribute: "touched"] != nil
@@ -141,7 +147,9 @@ import Testing
             B.histogram("http.duration", points: [[]]),
             B.gauge("db.calls", points: [[]]),
         ])
-        try processor("include: {match_type: regexp, metric_names: ['^http\\.']}\nexclude: {match_type: strict, metric_names: [http.duration]}\n", for: .metrics).process(&request)
+        try processor(
+            "include: {match_type: regexp, metric_names: ['^http\\.']}\nexclude: {match_type: strict, metric_names: [http.duration]}\n", for: .metrics
+        ).process(&request)
         let metrics = request.resourceMetrics[0].scopeMetrics[0].metrics
         #expect(metrics[0].gauge.dataPoints.allSatisfy { $0.attributes[attribute: "touched"] != nil })
         #expect(metrics[0].gauge.dataPoints[0].attributes[attribute: "a"] == B.int(1))
@@ -158,7 +166,9 @@ import Testing
     // MARK: - Pipeline behaviour
 
     @Test func consumeForwardsTheEditedBatchAndLeavesTheCallersCopyAlone() async throws {
-        let config = try validProcessorConfig("actions: [{key: secret, action: delete}]\n", factory: AttributesProcessorFactory(), id: "attributes/x", as: AttributesProcessorConfig.self)
+        let config = try validProcessorConfig(
+            "actions: [{key: secret, action: delete}]\n", factory: AttributesProcessorFactory(), id: "attributes/x",
+            as: AttributesProcessorConfig.self)
         let sink = TracesSink()
         let processor = try AttributesProcessor(config: config, next: SignalConsumers(traces: sink, metrics: sink, logs: sink))
         #expect(processor.mutatesData)
@@ -174,7 +184,8 @@ import Testing
     }
 
     @Test func exposesConsumersOnlyForSignalsItCanForward() throws {
-        let config = try validProcessorConfig(Self.mark, factory: AttributesProcessorFactory(), id: "attributes/x", as: AttributesProcessorConfig.self)
+        let config = try validProcessorConfig(
+            Self.mark, factory: AttributesProcessorFactory(), id: "attributes/x", as: AttributesProcessorConfig.self)
         let p = try AttributesProcessor(config: config, next: SignalConsumers(traces: TracesSinkForBuild()))
         #expect(p.consumers.traces != nil)
         #expect(p.consumers.metrics == nil)

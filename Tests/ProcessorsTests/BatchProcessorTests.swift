@@ -19,19 +19,25 @@ private final class RecordingConsumer: TracesConsumer, MetricsConsumer, LogsCons
     func consume(_ l: ExportLogsRequest) async throws { logs.withLock { $0.append(l) } }
 
     var batchSizes: [Int] { traces.withLock { $0.map(\.spanCount) } }
-    var spanIDs: [[UInt8]] { traces.withLock { $0.flatMap { $0.resourceSpans.flatMap { $0.scopeSpans.flatMap { $0.spans.map { [UInt8]($0.spanID) } } } } } }
+    var spanIDs: [[UInt8]] {
+        traces.withLock { $0.flatMap { $0.resourceSpans.flatMap { $0.scopeSpans.flatMap { $0.spans.map { [UInt8]($0.spanID) } } } } }
+    }
 }
 
 private func spans(_ n: Int) -> ExportTraceRequest { SpanFactory.request(traces: 1, spansPerTrace: n) }
 
 /// Waits until `condition` holds (polling; nothing here depends on real time passing).
 private func eventually(_ condition: () -> Bool) async {
-    for _ in 0..<5000 where !condition() { await Task.yield(); try? await Task.sleep(for: .milliseconds(1)) }
+    for _ in 0..<5000 where !condition() {
+        await Task.yield()
+        try? await Task.sleep(for: .milliseconds(1))
+    }
 }
 
 @Suite struct BatchProcessorTests {
     @Test func callersWaitUntilTheBatchFillsThenAllCompleteTogether() async throws {
-        let clock = ManualClock(), sink = RecordingConsumer()
+        let clock = ManualClock()
+        let sink = RecordingConsumer()
         let p = BatchProcessor(config: .init(sendBatchSize: 10, timeout: .seconds(10)), next: .init(traces: sink), clock: clock)
         let running = RunningService(p)
         let first = Task { try await p.consume(spans(4)) }
@@ -46,7 +52,8 @@ private func eventually(_ condition: () -> Bool) async {
     }
 
     @Test func aPartialBatchGoesWhenTheTimeoutPassesAndNotBefore() async throws {
-        let clock = ManualClock(), sink = RecordingConsumer()
+        let clock = ManualClock()
+        let sink = RecordingConsumer()
         let p = BatchProcessor(config: .init(sendBatchSize: 100, timeout: .milliseconds(200)), next: .init(traces: sink), clock: clock)
         let running = RunningService(p)
         let caller = Task { try await p.consume(spans(5)) }
@@ -61,12 +68,16 @@ private func eventually(_ condition: () -> Bool) async {
     }
 
     @Test func batchesAreCappedAtTheMaxSizeAndACallerWaitsForEveryPartOfItsRequest() async throws {
-        let clock = ManualClock(), sink = RecordingConsumer()
+        let clock = ManualClock()
+        let sink = RecordingConsumer()
         let p = BatchProcessor(config: .init(sendBatchSize: 10, timeout: .seconds(1), sendBatchMaxSize: 10), next: .init(traces: sink), clock: clock)
         let running = RunningService(p)
         let request = spans(25)
         let done = LockedValue(false)
-        let caller = Task { try await p.consume(request); done.withLock { $0 = true } }
+        let caller = Task {
+            try await p.consume(request)
+            done.withLock { $0 = true }
+        }
         await eventually { sink.batchSizes == [10, 10] }
         #expect(p.pendingItemCount == 5)
         #expect(!done.withLock { $0 })
@@ -80,7 +91,8 @@ private func eventually(_ condition: () -> Bool) async {
     }
 
     @Test func aDownstreamRefusalReachesEveryCallerInTheBatch() async throws {
-        let clock = ManualClock(), sink = RecordingConsumer()
+        let clock = ManualClock()
+        let sink = RecordingConsumer()
         sink.failure.withLock { $0 = .retryable("store is full", after: .seconds(2)) }
         let p = BatchProcessor(config: .init(sendBatchSize: 6, timeout: .seconds(10)), next: .init(traces: sink), clock: clock)
         let running = RunningService(p)
@@ -99,7 +111,8 @@ private func eventually(_ condition: () -> Bool) async {
     }
 
     @Test func gracefulShutdownSendsWhatIsPendingAndLaterRequestsPassStraightThrough() async throws {
-        let clock = ManualClock(), sink = RecordingConsumer()
+        let clock = ManualClock()
+        let sink = RecordingConsumer()
         let p = BatchProcessor(config: .init(sendBatchSize: 100, timeout: .seconds(60)), next: .init(traces: sink), clock: clock)
         let running = RunningService(p)
         let caller = Task { try await p.consume(spans(7)) }
@@ -113,13 +126,15 @@ private func eventually(_ condition: () -> Bool) async {
 
     @Test func zeroTimeoutSendsEachRequestAtOnceSplitByTheCap() async throws {
         let sink = RecordingConsumer()
-        let p = BatchProcessor(config: .init(sendBatchSize: 8192, timeout: .zero, sendBatchMaxSize: 8192), next: .init(traces: sink), clock: ManualClock())
+        let p = BatchProcessor(
+            config: .init(sendBatchSize: 8192, timeout: .zero, sendBatchMaxSize: 8192), next: .init(traces: sink), clock: ManualClock())
         let running = RunningService(p)
         try await p.consume(spans(3))
         #expect(sink.batchSizes == [3])
         try await running.stop()
 
-        let capped = BatchProcessor(config: .init(sendBatchSize: 4, timeout: .zero, sendBatchMaxSize: 4), next: .init(traces: sink), clock: ManualClock())
+        let capped = BatchProcessor(
+            config: .init(sendBatchSize: 4, timeout: .zero, sendBatchMaxSize: 4), next: .init(traces: sink), clock: ManualClock())
         let running2 = RunningService(capped)
         try await capped.consume(spans(9))
         #expect(sink.batchSizes == [3, 4, 4, 1])
@@ -200,13 +215,16 @@ private func eventually(_ condition: () -> Bool) async {
         let c = try config.as(BatchProcessorConfig.self, for: "batch")
         #expect(c == BatchProcessorConfig(sendBatchSize: 8192, timeout: .milliseconds(200), sendBatchMaxSize: 0))
 
-        let bad = readComponentConfig(factory, yaml: """
-            send_batch_size: 1000
-            send_batch_max_size: 500
-            timeout: soon
-            metadata_keys: [tenant]
-            colour: blue
-            """).problems
+        let bad = readComponentConfig(
+            factory,
+            yaml: """
+                send_batch_size: 1000
+                send_batch_max_size: 500
+                timeout: soon
+                metadata_keys: [tenant]
+                colour: blue
+                """
+        ).problems
         #expect(bad.contains("processors::batch::send_batch_max_size: must be 0 (no cap) or at least send_batch_size (1000), got 500"))
         #expect(bad.contains { $0.hasPrefix("processors::batch::timeout: expected a duration") })
         #expect(bad.contains { $0.hasPrefix("processors::batch::metadata_keys: batching by request metadata is not supported") })

@@ -8,7 +8,6 @@ import OTLP
 import Processors
 import Testing
 
-
 /// Settings of the `span_name_prefix` processor.
 public struct SpanNamePrefixConfig: ComponentConfig {
     public var prefix = ""
@@ -54,24 +53,25 @@ public struct SpanNamePrefixProcessorFactory: ProcessorFactory {
     @Test func theGuidesProcessorLoadsFromYAMLAndRunsInAPipeline() async throws {
         let sink = TracesSink()
         let registry = ComponentRegistry(ComponentRegistry.builtin.all + [SpanNamePrefixProcessorFactory(), TestExporterFactory(sink: sink)])
-        let config = try CollectorConfig.load(yaml: """
-            receivers:
-              otlp:
-                protocols:
-                  grpc:
-                    endpoint: 127.0.0.1:0
-            processors:
-              span_name_prefix:
-                prefix: "shop."
-            exporters:
-              test: {}
-            service:
-              pipelines:
-                traces:
-                  receivers: [otlp]
-                  processors: [span_name_prefix]
-                  exporters: [test]
-            """, environment: [:], registry: registry)
+        let config = try CollectorConfig.load(
+            yaml: """
+                receivers:
+                  otlp:
+                    protocols:
+                      grpc:
+                        endpoint: 127.0.0.1:0
+                processors:
+                  span_name_prefix:
+                    prefix: "shop."
+                exporters:
+                  test: {}
+                service:
+                  pipelines:
+                    traces:
+                      receivers: [otlp]
+                      processors: [span_name_prefix]
+                      exporters: [test]
+                """, environment: [:], registry: registry)
         let pipeline = try #require(config.pipelines.values.first)
         #expect(pipeline.processors.map(\.description) == ["span_name_prefix"])
 

@@ -15,27 +15,33 @@ import Testing
         let config = try validProcessorConfig(yaml, factory: FilterProcessorFactory(), id: "filter", as: FilterProcessorConfig.self)
         var logger = Logger(label: "filter-test")
         logger.logLevel = .critical
-        return FilterProcessor(config: config, next: SignalConsumers(traces: sink, metrics: sink, logs: sink),
-                               context: ComponentContext(id: ComponentID(type: "filter"), logger: logger, telemetry: telemetry))
+        return FilterProcessor(
+            config: config, next: SignalConsumers(traces: sink, metrics: sink, logs: sink),
+            context: ComponentContext(id: ComponentID(type: "filter"), logger: logger, telemetry: telemetry))
     }
 
     static func spans() -> ExportTraceRequest {
-        var r = B.traces(service: "checkout", [
-            B.span("GET /health", kind: .server, attributes: [B.kv("http.route", B.str("/health"))]),
-            B.span("GET /orders", kind: .server, events: [B.event("cache.miss"), B.event("exception")]),
-            B.span("SELECT", kind: .client, attributes: [B.kv("n", B.int(3))]),
-        ])
+        var r = B.traces(
+            service: "checkout",
+            [
+                B.span("GET /health", kind: .server, attributes: [B.kv("http.route", B.str("/health"))]),
+                B.span("GET /orders", kind: .server, events: [B.event("cache.miss"), B.event("exception")]),
+                B.span("SELECT", kind: .client, attributes: [B.kv("n", B.int(3))]),
+            ])
         r.resourceSpans += B.traces(service: "load-generator", [B.span("tick")]).resourceSpans
         return r
     }
 
     static func names(_ r: ExportTraceRequest?) -> [String] {
-        (r?.resourceSpans ?? []).flatMap { $0.scopeSpans.flatMap { $0.spans.map { s in ([s.name] + s.events.map { "\(s.name)#\($0.name)" }).joined(separator: ",") } } }
+        (r?.resourceSpans ?? []).flatMap {
+            $0.scopeSpans.flatMap { $0.spans.map { s in ([s.name] + s.events.map { "\(s.name)#\($0.name)" }).joined(separator: ",") } }
+        }
     }
 
     @Test func spansEventsAndResourcesMatchingAConditionAreDropped() async throws {
         let sink = TracesSink()
-        let p = try filter("""
+        let p = try filter(
+            """
             traces:
               resource:
                 - attributes["service.name"] == "load-generator"
@@ -59,7 +65,8 @@ import Testing
 
     @Test func dataPointsAndMetricsAreDroppedAndEmptiedMetricsGo() async throws {
         let sink = TracesSink()
-        let p = try filter("""
+        let p = try filter(
+            """
             metrics:
               metric:
                 - name == "debug.counter"
@@ -90,7 +97,8 @@ import Testing
 
     @Test func logRecordsAreDroppedBySeverityAndBody() async throws {
         let sink = TracesSink()
-        let p = try filter("""
+        let p = try filter(
+            """
             logs:
               log_record:
                 - severity_number < SEVERITY_NUMBER_WARN
@@ -99,7 +107,9 @@ import Testing
         var logs = ExportLogsRequest()
         logs.resourceLogs = [.init()]
         logs.resourceLogs[0].scopeLogs = [.init()]
-        logs.resourceLogs[0].scopeLogs[0].logRecords = [B.log("debug noise", severity: 5), B.log("password=x", severity: 17), B.log("disk full", severity: 17)]
+        logs.resourceLogs[0].scopeLogs[0].logRecords = [
+            B.log("debug noise", severity: 5), B.log("password=x", severity: 17), B.log("disk full", severity: 17),
+        ]
         try await p.consume(logs)
         #expect(sink.receivedLogs.first?.resourceLogs[0].scopeLogs[0].logRecords.map(\.body.stringValue) == ["disk full"])
     }

@@ -9,12 +9,16 @@ import Testing
     typealias B = OTLPBuild
 
     func filter(_ yaml: String, sink: TracesSink = TracesSink(), sourceLocation: SourceLocation = #_sourceLocation) throws -> FilterProcessor {
-        let config = try validProcessorConfig(yaml, factory: FilterProcessorFactory(), id: "filter/x", as: FilterProcessorConfig.self, sourceLocation: sourceLocation)
+        let config = try validProcessorConfig(
+            yaml, factory: FilterProcessorFactory(), id: "filter/x", as: FilterProcessorConfig.self, sourceLocation: sourceLocation)
         return FilterProcessor(config: config, next: SignalConsumers(traces: sink, metrics: sink, logs: sink))
     }
 
     /// Names of the spans kept from `spans` under one resource.
-    func keptSpans(_ yaml: String, _ spans: [Span], service: String = "checkout", resource: [KeyValue] = [], scope: String = "lib", sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
+    func keptSpans(
+        _ yaml: String, _ spans: [Span], service: String = "checkout", resource: [KeyValue] = [], scope: String = "lib",
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [String] {
         var request = B.traces(service: service, resource: resource, scope: scope, spans)
         try filter(yaml, sourceLocation: sourceLocation).process(&request)
         return request.allSpans.map(\.name)
@@ -49,13 +53,29 @@ import Testing
     }
 
     @Test func bySpanAndResourceAttributesAndLibrary() throws {
-        #expect(try keptSpans("spans: {exclude: {match_type: strict, attributes: [{key: db.system, value: postgresql}]}}\n", Self.mixed) == ["GET /health", "GET /cart"])
-        #expect(try keptSpans("spans: {include: {match_type: regexp, attributes: [{key: http.response.status_code, value: '^5'}]}}\n", Self.mixed) == ["GET /cart"])
+        #expect(
+            try keptSpans("spans: {exclude: {match_type: strict, attributes: [{key: db.system, value: postgresql}]}}\n", Self.mixed) == [
+                "GET /health", "GET /cart",
+            ])
+        #expect(
+            try keptSpans("spans: {include: {match_type: regexp, attributes: [{key: http.response.status_code, value: '^5'}]}}\n", Self.mixed) == [
+                "GET /cart"
+            ])
         let resource = [B.kv("deployment.environment", B.str("test"))]
-        #expect(try keptSpans("spans: {exclude: {match_type: strict, resources: [{key: deployment.environment, value: test}]}}\n", Self.mixed, resource: resource) == [])
-        #expect(try keptSpans("spans: {exclude: {match_type: strict, resources: [{key: deployment.environment, value: prod}]}}\n", Self.mixed, resource: resource).count == 3)
-        #expect(try keptSpans("spans: {include: {match_type: strict, libraries: [{name: io.opentelemetry.jdbc}]}}\n", Self.mixed, scope: "io.opentelemetry.jdbc").count == 3)
-        #expect(try keptSpans("spans: {include: {match_type: strict, libraries: [{name: io.opentelemetry.jdbc}]}}\n", Self.mixed, scope: "other") == [])
+        #expect(
+            try keptSpans(
+                "spans: {exclude: {match_type: strict, resources: [{key: deployment.environment, value: test}]}}\n", Self.mixed, resource: resource)
+                == [])
+        #expect(
+            try keptSpans(
+                "spans: {exclude: {match_type: strict, resources: [{key: deployment.environment, value: prod}]}}\n", Self.mixed, resource: resource
+            ).count == 3)
+        #expect(
+            try keptSpans(
+                "spans: {include: {match_type: strict, libraries: [{name: io.opentelemetry.jdbc}]}}\n", Self.mixed, scope: "io.opentelemetry.jdbc"
+            ).count == 3)
+        #expect(
+            try keptSpans("spans: {include: {match_type: strict, libraries: [{name: io.opentelemetry.jdbc}]}}\n", Self.mixed, scope: "other") == [])
     }
 
     @Test func emptiedScopesAndResourcesAreRemovedAndAnEmptyBatchIsNotForwarded() async throws {
@@ -72,11 +92,13 @@ import Testing
     }
 
     @Test func spanEventsAreDroppedByNameAndAttributesKeepingTheSpan() throws {
-        let span = B.span("s", events: [
-            B.event("exception", attributes: [B.kv("exception.type", B.str("Timeout"))]),
-            B.event("cache.miss"),
-            B.event("exception", attributes: [B.kv("exception.type", B.str("NullPointer"))]),
-        ])
+        let span = B.span(
+            "s",
+            events: [
+                B.event("exception", attributes: [B.kv("exception.type", B.str("Timeout"))]),
+                B.event("cache.miss"),
+                B.event("exception", attributes: [B.kv("exception.type", B.str("NullPointer"))]),
+            ])
         var request = B.traces([span])
         try filter("span_events: {exclude: {match_type: strict, event_names: [cache.miss]}}\n").process(&request)
         #expect(request.allSpans[0].events.map(\.name) == ["exception", "exception"])
@@ -111,18 +133,36 @@ import Testing
     ])
 
     @Test func metricsByNameStrictAndRegexp() throws {
-        #expect(try keptMetrics("metrics: {exclude: {match_type: strict, metric_names: [db.duration]}}\n", Self.metrics) == ["http.server.duration", "http.client.duration"])
-        #expect(try keptMetrics("metrics: {include: {match_type: regexp, metric_names: ['^http\\.']}}\n", Self.metrics) == ["http.server.duration", "http.client.duration"])
-        #expect(try keptMetrics("metrics: {include: {match_type: regexp, metric_names: [client]}, exclude: {match_type: strict, metric_names: [db.duration]}}\n", Self.metrics) == ["http.client.duration"])
+        #expect(
+            try keptMetrics("metrics: {exclude: {match_type: strict, metric_names: [db.duration]}}\n", Self.metrics) == [
+                "http.server.duration", "http.client.duration",
+            ])
+        #expect(
+            try keptMetrics("metrics: {include: {match_type: regexp, metric_names: ['^http\\.']}}\n", Self.metrics) == [
+                "http.server.duration", "http.client.duration",
+            ])
+        #expect(
+            try keptMetrics(
+                "metrics: {include: {match_type: regexp, metric_names: [client]}, exclude: {match_type: strict, metric_names: [db.duration]}}\n",
+                Self.metrics) == ["http.client.duration"])
     }
 
     @Test func metricsByResourceAttributesDropWholeResources() throws {
         var request = Self.metrics
         request.resourceMetrics.append(B.metrics(service: "batch-job", [B.gauge("jobs", points: [[]])]).resourceMetrics[0])
-        #expect(try keptMetrics("metrics: {exclude: {match_type: strict, resource_attributes: [{key: service.name, value: batch-job}]}}\n", request) == ["http.server.duration", "http.client.duration", "db.duration"])
-        #expect(try keptMetrics("metrics: {include: {match_type: regexp, resource_attributes: [{key: service.name, value: '^batch'}]}}\n", request) == ["jobs"])
+        #expect(
+            try keptMetrics("metrics: {exclude: {match_type: strict, resource_attributes: [{key: service.name, value: batch-job}]}}\n", request) == [
+                "http.server.duration", "http.client.duration", "db.duration",
+            ])
+        #expect(
+            try keptMetrics("metrics: {include: {match_type: regexp, resource_attributes: [{key: service.name, value: '^batch'}]}}\n", request) == [
+                "jobs"
+            ])
         // as otelcol: within one include block, resource and name tests both have to pass
-        #expect(try keptMetrics("metrics: {include: {match_type: strict, metric_names: [jobs, db.duration], resource_attributes: [{key: service.name, value: checkout}]}}\n", request) == ["db.duration"])
+        #expect(
+            try keptMetrics(
+                "metrics: {include: {match_type: strict, metric_names: [jobs, db.duration], resource_attributes: [{key: service.name, value: checkout}]}}\n",
+                request) == ["db.duration"])
     }
 
     @Test func dataPointsAreDroppedByAttributesAndAnEmptiedMetricIsDropped() throws {
@@ -136,7 +176,10 @@ import Testing
         #expect(metrics.map(\.name) == ["http.requests"])
         #expect(metrics[0].gauge.dataPoints.map { $0.attributes[attribute: "http.route"] } == [B.str("/cart")])
         // restricted to one metric by name
-        #expect(try keptMetrics("data_points: {exclude: {match_type: strict, metric_names: [http.requests], attributes: [{key: http.route, value: /health}]}}\n", request) == ["http.requests", "health.checks"])
+        #expect(
+            try keptMetrics(
+                "data_points: {exclude: {match_type: strict, metric_names: [http.requests], attributes: [{key: http.route, value: /health}]}}\n",
+                request) == ["http.requests", "health.checks"])
         // everything dropped: nothing left, nothing forwarded
         var all = request
         #expect(try !filter("data_points: {exclude: {match_type: regexp, metric_names: ['.']}}\n").process(&all))
@@ -146,20 +189,26 @@ import Testing
     // MARK: - Logs
 
     func keptLogs(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
-        var request = B.logs(resource: [B.kv("env", B.str("prod"))], [
-            B.log("user logged in", severityText: "INFO", severity: 9, attributes: [B.kv("user", B.str("u1"))]),
-            B.log("disk almost full", severityText: "WARN", severity: 13),
-            B.log("debug detail", severityText: "DEBUG", severity: 5),
-            B.log("no severity"),
-        ])
+        var request = B.logs(
+            resource: [B.kv("env", B.str("prod"))],
+            [
+                B.log("user logged in", severityText: "INFO", severity: 9, attributes: [B.kv("user", B.str("u1"))]),
+                B.log("disk almost full", severityText: "WARN", severity: 13),
+                B.log("debug detail", severityText: "DEBUG", severity: 5),
+                B.log("no severity"),
+            ])
         try filter(yaml, sourceLocation: sourceLocation).process(&request)
         return request.resourceLogs.flatMap { $0.scopeLogs.flatMap { $0.logRecords.map { AttributeBodyText.of($0.body) } } }
     }
 
     @Test func logsBySeverityBodyAndAttributes() throws {
-        #expect(try keptLogs("logs: {exclude: {match_type: strict, severity_texts: [DEBUG]}}\n") == ["user logged in", "disk almost full", "no severity"])
+        #expect(
+            try keptLogs("logs: {exclude: {match_type: strict, severity_texts: [DEBUG]}}\n") == ["user logged in", "disk almost full", "no severity"])
         #expect(try keptLogs("logs: {include: {match_type: strict, severity_number: {min: WARN}}}\n") == ["disk almost full"])
-        #expect(try keptLogs("logs: {include: {match_type: strict, severity_number: {min: info, match_undefined: true}}}\n") == ["user logged in", "disk almost full", "no severity"])
+        #expect(
+            try keptLogs("logs: {include: {match_type: strict, severity_number: {min: info, match_undefined: true}}}\n") == [
+                "user logged in", "disk almost full", "no severity",
+            ])
         #expect(try keptLogs("logs: {exclude: {match_type: regexp, bodies: ['^debug']}}\n") == ["user logged in", "disk almost full", "no severity"])
         #expect(try keptLogs("logs: {include: {match_type: strict, record_attributes: [{key: user}]}}\n") == ["user logged in"])
         #expect(try keptLogs("logs: {exclude: {match_type: strict, resource_attributes: [{key: env, value: prod}]}}\n") == [])

@@ -8,7 +8,9 @@ import Testing
     private static let mib = 1 << 20
 
     /// A limiter over a fake memory reading the test sets.
-    private func limiter(hardMiB: Int, spikeMiB: Int, rss: LockedValue<Int>, released: LockedValue<Int> = LockedValue(0), sink: TracesSink = TracesSink())
+    private func limiter(
+        hardMiB: Int, spikeMiB: Int, rss: LockedValue<Int>, released: LockedValue<Int> = LockedValue(0), sink: TracesSink = TracesSink()
+    )
         -> MemoryLimiterProcessor
     {
         MemoryLimiterProcessor(
@@ -18,7 +20,8 @@ import Testing
     }
 
     @Test func passesDataThroughBelowTheSoftLimit() async throws {
-        let rss = LockedValue(50 * Self.mib), sink = TracesSink()
+        let rss = LockedValue(50 * Self.mib)
+        let sink = TracesSink()
         let p = limiter(hardMiB: 100, spikeMiB: 20, rss: rss, sink: sink)
         p.checkMemory()
         try await p.consume(SpanFactory.request(spansPerTrace: 4))
@@ -29,7 +32,8 @@ import Testing
     }
 
     @Test func refusesRetryablyAboveTheSoftLimitAndRecoversBelowIt() async throws {
-        let rss = LockedValue(85 * Self.mib), sink = TracesSink()
+        let rss = LockedValue(85 * Self.mib)
+        let sink = TracesSink()
         let p = limiter(hardMiB: 100, spikeMiB: 20, rss: rss, sink: sink)  // soft limit 80 MiB
         p.checkMemory()
         #expect(p.isRefusing)
@@ -50,7 +54,8 @@ import Testing
     }
 
     @Test func aboveTheHardLimitItReleasesFreedMemoryAndMeasuresAgain() {
-        let rss = LockedValue(120 * Self.mib), released = LockedValue(0)
+        let rss = LockedValue(120 * Self.mib)
+        let released = LockedValue(0)
         let p = limiter(hardMiB: 100, spikeMiB: 20, rss: rss, released: released)
         p.checkMemory()
         #expect(released.withLock { $0 } == 1)
@@ -62,7 +67,8 @@ import Testing
     }
 
     @Test func memoryIsCheckedEveryIntervalOnTheClock() async throws {
-        let rss = LockedValue(10 * Self.mib), clock = ManualClock()
+        let rss = LockedValue(10 * Self.mib)
+        let clock = ManualClock()
         let p = MemoryLimiterProcessor(
             config: MemoryLimiterConfig(checkInterval: .seconds(5), hardLimitBytes: 100 * Self.mib, spikeLimitBytes: 20 * Self.mib),
             next: SignalConsumers(traces: TracesSink()), clock: clock, residentBytes: { rss.withLock { $0 } })
@@ -90,20 +96,24 @@ import Testing
         #expect(d.checkInterval == .seconds(2))
 
         let problems = ConfigProblems()
-        let reader = ConfigReader(ConfigLoader.parse(yaml: "check_interval: 1s\nlimit_percentage: 50\nspike_limit_percentage: 10", environment: [:]).node,
-                                  path: ["processors", "memory_limiter"], problems: problems)
+        let reader = ConfigReader(
+            ConfigLoader.parse(yaml: "check_interval: 1s\nlimit_percentage: 50\nspike_limit_percentage: 10", environment: [:]).node,
+            path: ["processors", "memory_limiter"], problems: problems)
         let pc = MemoryLimiterConfig(reading: reader, availableBytes: 1000 * Self.mib)
         #expect(problems.isEmpty)
         #expect(pc.hardLimitBytes == 500 * Self.mib && pc.spikeLimitBytes == 100 * Self.mib)
     }
 
     @Test func badConfigNamesTheKey() {
-        let problems = readComponentConfig(MemoryLimiterProcessorFactory(), yaml: """
-            check_interval: 0s
-            limit_mib: 100
-            spike_limit_mib: 100
-            limit_percentage: 150
-            """).problems
+        let problems = readComponentConfig(
+            MemoryLimiterProcessorFactory(),
+            yaml: """
+                check_interval: 0s
+                limit_mib: 100
+                spike_limit_mib: 100
+                limit_percentage: 150
+                """
+        ).problems
         #expect(problems.contains("processors::memory_limiter::check_interval: must be greater than zero (otelcol recommends 1s)"))
         #expect(problems.contains("processors::memory_limiter::spike_limit_mib: must be smaller than limit_mib (100), got 100"))
         #expect(problems.contains("processors::memory_limiter::limit_percentage: must be between 0 and 100, got 150"))

@@ -2,8 +2,9 @@ import CollectorCore
 import CollectorTesting
 import Foundation
 import OTLP
-@testable import Processors
 import Testing
+
+@testable import Processors
 
 /// Test vectors for the `hash_seed` algorithm. They were produced by an independent Python re-implementation of
 /// otelcol-contrib's probabilisticsamplerprocessor (FNV-1a 32 over the seed's 4 little-endian bytes then the trace
@@ -36,18 +37,18 @@ let probabilisticHashVectors: [ProbabilisticHashVector] = [
     ProbabilisticHashVector(seed: 22, traceID: "ffffffffffffffffffffffffffffffff", bucket: 9651, rv: "69300ed3b425b3"),
     ProbabilisticHashVector(seed: 22, traceID: "5b8efff798038103d269b633813fc60c", bucket: 3273, rv: "ccda8a3ba64cc9"),
     ProbabilisticHashVector(seed: 22, traceID: "a1b2c3d4e5f60718293a4b5c6d7e8f90", bucket: 4787, rv: "b5339d037912b3"),
-    ProbabilisticHashVector(seed: 3735928559, traceID: "0102030405060708090a0b0c0d0e0f10", bucket: 427, rv: "f951af46cb41ab"),
-    ProbabilisticHashVector(seed: 3735928559, traceID: "4bf92f3577b34da6a3ce929d0e0e4736", bucket: 4307, rv: "bcb17684b650d3"),
-    ProbabilisticHashVector(seed: 3735928559, traceID: "00000000000000000000000000000001", bucket: 9976, rv: "641e666fbda6f8"),
-    ProbabilisticHashVector(seed: 3735928559, traceID: "ffffffffffffffffffffffffffffffff", bucket: 11643, rv: "4a12a8ce192d7b"),
-    ProbabilisticHashVector(seed: 3735928559, traceID: "5b8efff798038103d269b633813fc60c", bucket: 7681, rv: "87f999d16dde01"),
-    ProbabilisticHashVector(seed: 3735928559, traceID: "a1b2c3d4e5f60718293a4b5c6d7e8f90", bucket: 2171, rv: "de115cf82bc87b"),
-    ProbabilisticHashVector(seed: 4294967295, traceID: "0102030405060708090a0b0c0d0e0f10", bucket: 14753, rv: "1978845e1ff9a1"),
-    ProbabilisticHashVector(seed: 4294967295, traceID: "4bf92f3577b34da6a3ce929d0e0e4736", bucket: 11009, rv: "53f8518d666b01"),
-    ProbabilisticHashVector(seed: 4294967295, traceID: "00000000000000000000000000000001", bucket: 7262, rv: "8e858d907cdc5e"),
-    ProbabilisticHashVector(seed: 4294967295, traceID: "ffffffffffffffffffffffffffffffff", bucket: 10977, rv: "5479488836aae1"),
-    ProbabilisticHashVector(seed: 4294967295, traceID: "5b8efff798038103d269b633813fc60c", bucket: 12435, rv: "3db248aa0e3093"),
-    ProbabilisticHashVector(seed: 4294967295, traceID: "a1b2c3d4e5f60718293a4b5c6d7e8f90", bucket: 1905, rv: "e23b47d0c04771"),
+    ProbabilisticHashVector(seed: 3_735_928_559, traceID: "0102030405060708090a0b0c0d0e0f10", bucket: 427, rv: "f951af46cb41ab"),
+    ProbabilisticHashVector(seed: 3_735_928_559, traceID: "4bf92f3577b34da6a3ce929d0e0e4736", bucket: 4307, rv: "bcb17684b650d3"),
+    ProbabilisticHashVector(seed: 3_735_928_559, traceID: "00000000000000000000000000000001", bucket: 9976, rv: "641e666fbda6f8"),
+    ProbabilisticHashVector(seed: 3_735_928_559, traceID: "ffffffffffffffffffffffffffffffff", bucket: 11643, rv: "4a12a8ce192d7b"),
+    ProbabilisticHashVector(seed: 3_735_928_559, traceID: "5b8efff798038103d269b633813fc60c", bucket: 7681, rv: "87f999d16dde01"),
+    ProbabilisticHashVector(seed: 3_735_928_559, traceID: "a1b2c3d4e5f60718293a4b5c6d7e8f90", bucket: 2171, rv: "de115cf82bc87b"),
+    ProbabilisticHashVector(seed: 4_294_967_295, traceID: "0102030405060708090a0b0c0d0e0f10", bucket: 14753, rv: "1978845e1ff9a1"),
+    ProbabilisticHashVector(seed: 4_294_967_295, traceID: "4bf92f3577b34da6a3ce929d0e0e4736", bucket: 11009, rv: "53f8518d666b01"),
+    ProbabilisticHashVector(seed: 4_294_967_295, traceID: "00000000000000000000000000000001", bucket: 7262, rv: "8e858d907cdc5e"),
+    ProbabilisticHashVector(seed: 4_294_967_295, traceID: "ffffffffffffffffffffffffffffffff", bucket: 10977, rv: "5479488836aae1"),
+    ProbabilisticHashVector(seed: 4_294_967_295, traceID: "5b8efff798038103d269b633813fc60c", bucket: 12435, rv: "3db248aa0e3093"),
+    ProbabilisticHashVector(seed: 4_294_967_295, traceID: "a1b2c3d4e5f60718293a4b5c6d7e8f90", bucket: 1905, rv: "e23b47d0c04771"),
 ]
 
 /// (percentage, accepted buckets, `th` written in hash_seed mode), from the same Python run.
@@ -182,11 +183,15 @@ func readProbabilisticConfig(_ yaml: String) -> (ProbabilisticSamplerConfig, [St
         #expect(probabilisticSampleOne(seed0, traceID: sampledTrace, attributes: [samplingAttribute("sampling.priority", .stringValue("0"))]) == nil)
         // At 0 % a positive priority still samples, writing th:0 only.
         let none = ProbabilisticSamplerConfig(samplingPercentage: 0)
-        #expect(probabilisticSampleOne(none, traceID: sampledTrace, attributes: [samplingAttribute("sampling.priority", .intValue(5))])?.traceState == "ot=th:0")
+        #expect(
+            probabilisticSampleOne(none, traceID: sampledTrace, attributes: [samplingAttribute("sampling.priority", .intValue(5))])?.traceState
+                == "ot=th:0")
     }
 
     @Test func otherTraceStateMembersAreKeptAfterTheOTelMember() {
-        let kept = probabilisticSampleOne(ProbabilisticSamplerConfig(samplingPercentage: 25), traceID: "4bf92f3577b34da6a3ce929d0e0e4736", traceState: "congo=t61rcWkgMzE, rojo=00f067aa0ba902b7")
+        let kept = probabilisticSampleOne(
+            ProbabilisticSamplerConfig(samplingPercentage: 25), traceID: "4bf92f3577b34da6a3ce929d0e0e4736",
+            traceState: "congo=t61rcWkgMzE, rojo=00f067aa0ba902b7")
         #expect(kept?.traceState == "ot=rv:fdc8d0b520408d;th:c,congo=t61rcWkgMzE,rojo=00f067aa0ba902b7")
     }
 
@@ -228,7 +233,8 @@ func readProbabilisticConfig(_ yaml: String) -> (ProbabilisticSamplerConfig, [St
         // … and fail open keeps the span with the threshold cleared and th:0 written.
         var open = config
         open.failClosed = false
-        #expect(probabilisticSampleOne(open, traceID: "0102030405060708090a0b0c0d0e0f10", traceState: "ot=th:8;x:y,a=b")?.traceState == "ot=th:0;x:y,a=b")
+        #expect(
+            probabilisticSampleOne(open, traceID: "0102030405060708090a0b0c0d0e0f10", traceState: "ot=th:8;x:y,a=b")?.traceState == "ot=th:0;x:y,a=b")
     }
 
     @Test func equalizingModeNeverLowersAnIncomingThreshold() {
@@ -267,8 +273,10 @@ func readProbabilisticConfig(_ yaml: String) -> (ProbabilisticSamplerConfig, [St
         let (config, problems) = readProbabilisticConfig("{}")
         #expect(problems.isEmpty)
         #expect(config == ProbabilisticSamplerConfig(samplingPercentage: 0, hashSeed: 0, mode: .hashSeed, failClosed: true, samplingPrecision: 4))
-        let (set, _) = readProbabilisticConfig("sampling_percentage: 15.3\nhash_seed: 22\nmode: proportional\nfail_closed: false\nsampling_precision: 6")
-        #expect(set == ProbabilisticSamplerConfig(samplingPercentage: 15.3, hashSeed: 22, mode: .proportional, failClosed: false, samplingPrecision: 6))
+        let (set, _) = readProbabilisticConfig(
+            "sampling_percentage: 15.3\nhash_seed: 22\nmode: proportional\nfail_closed: false\nsampling_precision: 6")
+        #expect(
+            set == ProbabilisticSamplerConfig(samplingPercentage: 15.3, hashSeed: 22, mode: .proportional, failClosed: false, samplingPrecision: 6))
     }
 
     @Test(arguments: [

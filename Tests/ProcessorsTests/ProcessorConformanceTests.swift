@@ -14,31 +14,31 @@ import Testing
     static let keepEverything: [String: String] = [
         "probabilistic_sampler": "sampling_percentage: 100",
         "tail_sampling": """
-            decision_wait: 10s
-            policies:
-              - name: everything
-                type: always_sample
-            """,
+        decision_wait: 10s
+        policies:
+          - name: everything
+            type: always_sample
+        """,
         "attributes": """
-            actions:
-              - key: conformance.checked
-                value: true
-                action: insert
-            """,
+        actions:
+          - key: conformance.checked
+            value: true
+            action: insert
+        """,
         "transform": """
-            trace_statements:
-              - set(span.attributes["conformance.checked"], true)
-            metric_statements:
-              - set(datapoint.attributes["conformance.checked"], true)
-            log_statements:
-              - set(log.attributes["conformance.checked"], true)
-            """,
+        trace_statements:
+          - set(span.attributes["conformance.checked"], true)
+        metric_statements:
+          - set(datapoint.attributes["conformance.checked"], true)
+        log_statements:
+          - set(log.attributes["conformance.checked"], true)
+        """,
         "resource": """
-            attributes:
-              - key: conformance.checked
-                value: true
-                action: insert
-            """,
+        attributes:
+          - key: conformance.checked
+            value: true
+            action: insert
+        """,
     ]
 
     static var processorTypes: [String] { ComponentRegistry.builtin.types(of: .processor) }
@@ -95,10 +95,11 @@ import Testing
         let finished = LockedValue(0)
         var tasks: [Task<Bool, Never>] = []
         func start(_ work: @escaping @Sendable () async throws -> Void) {
-            tasks.append(Task {
-                defer { finished.withLock { $0 += 1 } }
-                return (try? await work()) != nil
-            })
+            tasks.append(
+                Task {
+                    defer { finished.withLock { $0 += 1 } }
+                    return (try? await work()) != nil
+                })
         }
         if let t = consumers.traces {
             for r in traceRequests { start { try await t.consume(r) } }

@@ -57,10 +57,11 @@ import Testing
         let (_, problems) = readProcessorConfig(
             "attributes:\n  - {key: a, action: upsrt, value: 1}\n  - {key: b, action: convert, converted_type: float}\n",
             factory: ResourceProcessorFactory(), id: "resource/env", as: ResourceProcessorConfig.self)
-        #expect(problems == [
-            "processors::resource/env::attributes::0::action: unknown action \"upsrt\"; expected one of insert, update, upsert, delete, hash, extract, convert",
-            "processors::resource/env::attributes::1::converted_type: unknown type \"float\"; expected one of int, double, string",
-        ])
+        #expect(
+            problems == [
+                "processors::resource/env::attributes::0::action: unknown action \"upsrt\"; expected one of insert, update, upsert, delete, hash, extract, convert",
+                "processors::resource/env::attributes::1::converted_type: unknown type \"float\"; expected one of int, double, string",
+            ])
         let (_, unknown) = readProcessorConfig("actions: []\n", factory: ResourceProcessorFactory(), id: "resource", as: ResourceProcessorConfig.self)
         #expect(unknown == ["processors::resource::actions: unknown key"])
     }

@@ -2,8 +2,9 @@ import CollectorCore
 import CollectorTesting
 import Foundation
 import OTLP
-@testable import Processors
 import Testing
+
+@testable import Processors
 
 /// The policies as they were evaluated before their checks ran on arrival: at decision time, walking the trace's
 /// fragments (a direct port of otelcol's evaluators). The processor now gathers facts as spans arrive; these
@@ -68,7 +69,8 @@ enum TailReferencePolicies {
     }
 
     /// nil for the stateful `rate_limiting` (not compared).
-    static func evaluate(_ rule: TailSamplingPolicy.Rule, _ fragments: [ResourceSpans], spanCount: Int, traceID: TailTraceKey) -> TailPolicyDecision? {
+    static func evaluate(_ rule: TailSamplingPolicy.Rule, _ fragments: [ResourceSpans], spanCount: Int, traceID: TailTraceKey) -> TailPolicyDecision?
+    {
         switch rule {
         case .alwaysSample:
             return .sampled
@@ -84,14 +86,17 @@ enum TailReferencePolicies {
         case .statusCode(let codes):
             return hasSpan(fragments) { codes.contains($0.status.code) } ? .sampled : .notSampled
         case .stringAttribute(let key, let values, let regex, _, let invert):
-            return decide(fragments, invert: invert, resource: { r in
-                guard let v = first(r.attributes, key) else { return false }
-                return matches(string(v), values: values, regex: regex)
-            }, span: { s in
-                guard let v = first(s.attributes, key) else { return false }
-                let text = string(v)
-                return !text.isEmpty && matches(text, values: values, regex: regex)
-            })
+            return decide(
+                fragments, invert: invert,
+                resource: { r in
+                    guard let v = first(r.attributes, key) else { return false }
+                    return matches(string(v), values: values, regex: regex)
+                },
+                span: { s in
+                    guard let v = first(s.attributes, key) else { return false }
+                    let text = string(v)
+                    return !text.isEmpty && matches(text, values: values, regex: regex)
+                })
         case .numericAttribute(let key, let lower, let upper, let invert):
             let inRange = { (attributes: [KeyValue]) -> Bool in
                 guard let v = first(attributes, key) else { return false }
@@ -197,7 +202,8 @@ struct TailRandom {
             return .stringAttribute(key: pick(Self.keys), values: values, regex: regex, cacheMaxSize: 2, invertMatch: int(4) == 0)
         case 3:
             let lower = Int64(pick([Int(Int64.min), 0, 1, 500]))
-            return .numericAttribute(key: pick(Self.keys), minValue: lower, maxValue: max(lower, Int64(pick([0, 599, Int(Int64.max)]))), invertMatch: int(4) == 0)
+            return .numericAttribute(
+                key: pick(Self.keys), minValue: lower, maxValue: max(lower, Int64(pick([0, 599, Int(Int64.max)]))), invertMatch: int(4) == 0)
         case 4: return .booleanAttribute(key: pick(Self.keys), value: bool(), invertMatch: int(4) == 0)
         case 5: return .spanCount(minSpans: int(6), maxSpans: pick([0, 3, 8]))
         case 6: return .traceState(key: "vendor", values: [pick(["keep", "drop", "x"])])
@@ -218,7 +224,8 @@ struct TailRandom {
     /// Builds requests carrying one trace's spans (in order, split at random points, under one or two resources and
     /// scopes, interleaved with spans of another trace), and returns them with the trace ID.
     static func requests(_ r: inout TailRandom, spans: Int) -> (requests: [ExportTraceRequest], traceID: Data) {
-        var traceID = Data(count: 16), otherID = Data(count: 16)
+        var traceID = Data(count: 16)
+        var otherID = Data(count: 16)
         for i in 0..<16 {
             traceID[i] = UInt8(r.int(256))
             otherID[i] = UInt8(r.int(256))
@@ -249,8 +256,9 @@ struct TailRandom {
     }
 
     @Test func factsGatheredOnArrivalDecideAsWalkingTheTraceDid() {
-        var r = TailRandom(rng: SplitMix64(seed: 20261122))
-        var compared = 0, sampled = 0
+        var r = TailRandom(rng: SplitMix64(seed: 20_261_122))
+        var compared = 0
+        var sampled = 0
         for _ in 0..<400 {
             let policies = (0..<(1 + r.int(4))).map { TailSamplingPolicy(name: "p\($0)", rule: r.rule()) }
             let decider = TailSamplingDecider(policies: policies, sampleOnFirstMatch: r.int(4) == 0)
@@ -268,7 +276,10 @@ struct TailRandom {
                 compared += 1
             }
             // The combination (no stateful policies here), as otelcol's makeDecision.
-            var sawSampled = false, sawNotSampled = false, sawInvertSampled = false, sawInvertNotSampled = false
+            var sawSampled = false
+            var sawNotSampled = false
+            var sawInvertSampled = false
+            var sawInvertNotSampled = false
             var expected: Bool?
             for d in reference {
                 switch d {
@@ -294,7 +305,8 @@ struct TailRandom {
     @Test func attributeKeysAndExactValuesCompareBytesAsOtelcolDoes() {
         // "é" precomposed and "e" + combining acute are canonically equivalent (Swift's ==) but different bytes
         // (Go's ==): otelcol matches neither key nor value across the two forms.
-        let decomposed = "e\u{301}", precomposed = "\u{e9}"
+        let decomposed = "e\u{301}"
+        let precomposed = "\u{e9}"
         let byKey = TailSamplingPolicy.Rule.stringAttribute(key: precomposed, values: ["x"], regex: false, cacheMaxSize: 128, invertMatch: false)
         #expect(tailEvaluate(byKey, [TailSpan(attributes: [samplingAttribute(precomposed, .stringValue("x"))])]) == .sampled)
         #expect(tailEvaluate(byKey, [TailSpan(attributes: [samplingAttribute(decomposed, .stringValue("x"))])]) == .notSampled)
@@ -325,7 +337,8 @@ struct TailRandom {
         #expect(policy.evaluate(tailPending(requests: [second, first], checks: checks), traceID: key, now: .zero) == .notSampled)
         // Threshold only: 50 ms then 150 ms in total.
         let (slow, slowChecks) = tailCompile(.latency(thresholdMs: 120, upperThresholdMs: 0))
-        let a = tailRequest([TailSpan(startMs: 1000, endMs: 1050)]), b = tailRequest([TailSpan(startMs: 1100, endMs: 1150)])
+        let a = tailRequest([TailSpan(startMs: 1000, endMs: 1050)])
+        let b = tailRequest([TailSpan(startMs: 1100, endMs: 1150)])
         #expect(slow.evaluate(tailPending(requests: [a], checks: slowChecks), traceID: key, now: .zero) == .notSampled)
         #expect(slow.evaluate(tailPending(requests: [a, b], checks: slowChecks), traceID: key, now: .zero) == .sampled)
     }
@@ -333,7 +346,8 @@ struct TailRandom {
     @Test func moreThan64ChecksUseMoreWords() {
         var rules: [TailSamplingPolicy.Rule] = (0..<70).map { .numericAttribute(key: "n\($0)", minValue: 1, maxValue: 1, invertMatch: false) }
         rules.append(.statusCode([.error]))
-        let decider = TailSamplingDecider(policies: rules.enumerated().map { TailSamplingPolicy(name: "p\($0.offset)", rule: $0.element) }, sampleOnFirstMatch: false)
+        let decider = TailSamplingDecider(
+            policies: rules.enumerated().map { TailSamplingPolicy(name: "p\($0.offset)", rule: $0.element) }, sampleOnFirstMatch: false)
         #expect(decider.checks.slotCount == 71)
         let trace = tailPending([TailSpan(attributes: [samplingAttribute("n68", .intValue(1))]), TailSpan(status: .error)], checks: decider.checks)
         let key = TailTraceKey(samplingHexData(TailSpan().traceID))
@@ -371,7 +385,10 @@ struct TailRandom {
             span.events[0].attributes = r.attributes(max: 2)
             #expect(OTLPMemoryEstimate.of(span) == TailReferencePolicies.estimate(span))
             [span].withUnsafeBufferPointer { spans in
-                guard let first = spans.baseAddress else { Issue.record("no buffer"); return }
+                guard let first = spans.baseAddress else {
+                    Issue.record("no buffer")
+                    return
+                }
                 let view = TailSamplingSpan(first)
                 #expect(view.estimatedBytes == TailReferencePolicies.estimate(span))
                 #expect(view.statusCode == span.status.code && view.traceState == span.traceState)
@@ -379,12 +396,13 @@ struct TailRandom {
                 for (k, key) in TailRandom.keys.enumerated() {
                     var want = OTLPAttributeProbe.absent
                     if let value = TailReferencePolicies.first(attributes, key) {
-                        want = switch value.value {
-                        case .stringValue(let s)?: .string(isEmpty: s.isEmpty, listed: s == "test" || s == "/pay")
-                        case .intValue(let n)?: .int(n)
-                        case .boolValue(let b)?: .bool(b)
-                        default: .other
-                        }
+                        want =
+                            switch value.value {
+                            case .stringValue(let s)?: .string(isEmpty: s.isEmpty, listed: s == "test" || s == "/pay")
+                            case .intValue(let n)?: .int(n)
+                            case .boolValue(let b)?: .bool(b)
+                            default: .other
+                            }
                     }
                     #expect(view.probe(strings.keys[k], listed: strings.sets[0]) == want)
                     #expect(view.string(strings.keys[k]) == TailReferencePolicies.first(attributes, key).map(TailReferencePolicies.string))

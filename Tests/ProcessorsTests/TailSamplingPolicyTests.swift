@@ -2,8 +2,9 @@ import CollectorCore
 import CollectorTesting
 import Foundation
 import OTLP
-@testable import Processors
 import Testing
+
+@testable import Processors
 
 /// Builds spans for tail-sampling tests.
 struct TailSpan {
@@ -102,7 +103,8 @@ func tailDecide(_ rules: [TailSamplingPolicy.Rule], _ spans: [TailSpan], firstMa
     }
 
     @Test func stringAttributeMatchesSpanOrResourceExactly() {
-        let rule = TailSamplingPolicy.Rule.stringAttribute(key: "http.route", values: ["/checkout", "/pay"], regex: false, cacheMaxSize: 128, invertMatch: false)
+        let rule = TailSamplingPolicy.Rule.stringAttribute(
+            key: "http.route", values: ["/checkout", "/pay"], regex: false, cacheMaxSize: 128, invertMatch: false)
         #expect(tailEvaluate(rule, [TailSpan(attributes: [samplingAttribute("http.route", .stringValue("/pay"))])]) == .sampled)
         #expect(tailEvaluate(rule, [TailSpan(attributes: [samplingAttribute("http.route", .stringValue("/payment"))])]) == .notSampled)
         #expect(tailEvaluate(rule, [TailSpan()], resource: [samplingAttribute("http.route", .stringValue("/checkout"))]) == .sampled)
@@ -110,7 +112,8 @@ func tailDecide(_ rules: [TailSamplingPolicy.Rule], _ spans: [TailSpan], firstMa
     }
 
     @Test func stringAttributeRegexSearchesUnanchored() {
-        let rule = TailSamplingPolicy.Rule.stringAttribute(key: "url", values: ["^/api/v[0-9]+", "admin"], regex: true, cacheMaxSize: 2, invertMatch: false)
+        let rule = TailSamplingPolicy.Rule.stringAttribute(
+            key: "url", values: ["^/api/v[0-9]+", "admin"], regex: true, cacheMaxSize: 2, invertMatch: false)
         #expect(tailEvaluate(rule, [TailSpan(attributes: [samplingAttribute("url", .stringValue("/api/v2/users"))])]) == .sampled)
         #expect(tailEvaluate(rule, [TailSpan(attributes: [samplingAttribute("url", .stringValue("/x/admin/y"))])]) == .sampled)
         #expect(tailEvaluate(rule, [TailSpan(attributes: [samplingAttribute("url", .stringValue("/web/api/v2"))])]) == .notSampled)
@@ -206,14 +209,16 @@ func tailDecide(_ rules: [TailSamplingPolicy.Rule], _ spans: [TailSpan], firstMa
         #expect(tailEvaluate(both, [TailSpan(startMs: 0, endMs: 50, status: .error)]) == .notSampled)
         #expect(tailEvaluate(both, [TailSpan(startMs: 0, endMs: 200, status: .ok)]) == .notSampled)
         // An inverted sub-policy that matched counts as not sampled.
-        let notTest = TailSamplingPolicy(name: "nt", rule: .stringAttribute(key: "env", values: ["test"], regex: false, cacheMaxSize: 128, invertMatch: true))
+        let notTest = TailSamplingPolicy(
+            name: "nt", rule: .stringAttribute(key: "env", values: ["test"], regex: false, cacheMaxSize: 128, invertMatch: true))
         let andInvert = TailSamplingPolicy.Rule.and([error, notTest])
         #expect(tailEvaluate(andInvert, [TailSpan(status: .error)]) == .sampled)
         #expect(tailEvaluate(andInvert, [TailSpan(status: .error, attributes: [samplingAttribute("env", .stringValue("test"))])]) == .notSampled)
     }
 
     @Test func dropPolicyOverridesEverySampleDecision() {
-        let health = TailSamplingPolicy(name: "health", rule: .stringAttribute(key: "http.route", values: ["/health"], regex: false, cacheMaxSize: 128, invertMatch: false))
+        let health = TailSamplingPolicy(
+            name: "health", rule: .stringAttribute(key: "http.route", values: ["/health"], regex: false, cacheMaxSize: 128, invertMatch: false))
         let dropHealth = TailSamplingPolicy.Rule.drop([health])
         let healthSpan = TailSpan(attributes: [samplingAttribute("http.route", .stringValue("/health"))])
         #expect(tailEvaluate(dropHealth, [healthSpan]) == .dropped)

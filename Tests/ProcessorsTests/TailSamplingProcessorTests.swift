@@ -2,8 +2,9 @@ import CollectorCore
 import CollectorTesting
 import Foundation
 import OTLP
-@testable import Processors
 import Testing
+
+@testable import Processors
 
 /// A downstream consumer that refuses everything with a retryable error.
 struct TailRefusingConsumer: TracesConsumer {
@@ -12,8 +13,11 @@ struct TailRefusingConsumer: TracesConsumer {
 
 func tailTraceID(_ n: Int) -> String { String(format: "%032x", n + 1) }
 
-func tailProcessor(_ policies: [TailSamplingPolicy.Rule], wait: Duration = .seconds(10), configure: (inout TailSamplingConfig) -> Void = { _ in }) -> (TailSamplingProcessor, TracesSink, ManualClock) {
-    var config = TailSamplingConfig(policies: policies.enumerated().map { TailSamplingPolicy(name: "p\($0.offset)", rule: $0.element) }, decisionWait: wait)
+func tailProcessor(_ policies: [TailSamplingPolicy.Rule], wait: Duration = .seconds(10), configure: (inout TailSamplingConfig) -> Void = { _ in })
+    -> (TailSamplingProcessor, TracesSink, ManualClock)
+{
+    var config = TailSamplingConfig(
+        policies: policies.enumerated().map { TailSamplingPolicy(name: "p\($0.offset)", rule: $0.element) }, decisionWait: wait)
     configure(&config)
     let sink = TracesSink()
     let clock = ManualClock()
@@ -37,7 +41,8 @@ func tailDeliveredTraceIDs(_ sink: TracesSink) -> Set<Data> {
         let (processor, sink, clock) = tailProcessor([.statusCode([.error])])
         let running = RunningService(processor)
         await clock.waitForSleepers(1)
-        let errorTrace = tailTraceID(1), okTrace = tailTraceID(2)
+        let errorTrace = tailTraceID(1)
+        let okTrace = tailTraceID(2)
         try await processor.consume(tailRequest([TailSpan(traceID: errorTrace), TailSpan(traceID: okTrace)]))
         await tailAdvance(clock, by: .seconds(5))
         // A second span of the error trace arrives later; it joins the pending trace.
@@ -76,7 +81,8 @@ func tailDeliveredTraceIDs(_ sink: TracesSink) -> Set<Data> {
         let (processor, sink, clock) = tailProcessor([.statusCode([.error])])
         let running = RunningService(processor)
         await clock.waitForSleepers(1)
-        let kept = tailTraceID(1), dropped = tailTraceID(2)
+        let kept = tailTraceID(1)
+        let dropped = tailTraceID(2)
         try await processor.consume(tailRequest([TailSpan(traceID: kept, status: .error), TailSpan(traceID: dropped)]))
         await tailAdvance(clock, by: .seconds(10))
         #expect(sink.spanCount == 1)
@@ -126,7 +132,8 @@ func tailDeliveredTraceIDs(_ sink: TracesSink) -> Set<Data> {
         // Decided again (not sampled this time: no error), 1 and 4 are now in the non-sampled cache, which holds
         // one: 1 was decided first, so 4 is remembered.
         await tailAdvance(clock, by: .seconds(10))
-        try await processor.consume(tailRequest([TailSpan(traceID: tailTraceID(1), status: .error), TailSpan(traceID: tailTraceID(4), status: .error)]))
+        try await processor.consume(
+            tailRequest([TailSpan(traceID: tailTraceID(1), status: .error), TailSpan(traceID: tailTraceID(4), status: .error)]))
         stats = processor.statistics
         #expect(stats.lateSpansDropped == 2 && stats.pendingTraces == 1 && sink.spanCount == 5)
         try await running.stop()

@@ -27,13 +27,16 @@ import Testing
     }
 
     static func request() -> ExportTraceRequest {
-        B.traces([B.span("GET /a", kind: .server, attributes: [B.kv("http.method", B.str("GET")), B.kv("n", B.int(1))]),
-                  B.span("SELECT", kind: .client, attributes: [B.kv("db.system", B.str("postgres"))])])
+        B.traces([
+            B.span("GET /a", kind: .server, attributes: [B.kv("http.method", B.str("GET")), B.kv("n", B.int(1))]),
+            B.span("SELECT", kind: .client, attributes: [B.kv("db.system", B.str("postgres"))]),
+        ])
     }
 
     @Test func flatAndGroupedStatementsRunInOrder() async throws {
         let sink = TracesSink()
-        let p = try processor("""
+        let p = try processor(
+            """
             trace_statements:
               - set(span.attributes["step"], "flat")
               - context: span
@@ -55,7 +58,8 @@ import Testing
     }
 
     @Test func configFormsAndDefaultsAreRead() throws {
-        let config = try validProcessorConfig("""
+        let config = try validProcessorConfig(
+            """
             trace_statements:
               - set(span.name, "a")
               - set(span.attributes["b"], 1)
@@ -75,14 +79,19 @@ import Testing
 
     @Test func badSettingsAreReportedWithTheirPaths() {
         #expect(problems("error_mode: loud") == [#"processors::transform::error_mode: expected one of propagate, ignore, silent; got "loud""#])
-        #expect(problems("trace_statements: [{context: log, statements: []}]").first?
-            .hasPrefix("processors::transform::trace_statements::0::context: expected one of resource, scope, span, spanevent") == true)
-        #expect(problems("trace_statements: [{context: span, statement: ['set(name, \"x\")']}]") == [
-            "processors::transform::trace_statements::0::statements: a group needs its statements",
-            "processors::transform::trace_statements::0::statement: unknown key",
-        ])
+        #expect(
+            problems("trace_statements: [{context: log, statements: []}]").first?
+                .hasPrefix("processors::transform::trace_statements::0::context: expected one of resource, scope, span, spanevent") == true)
+        #expect(
+            problems("trace_statements: [{context: span, statement: ['set(name, \"x\")']}]") == [
+                "processors::transform::trace_statements::0::statements: a group needs its statements",
+                "processors::transform::trace_statements::0::statement: unknown key",
+            ])
         let bad = problems("metric_statements:\n  - context: datapoint\n    statements:\n      - set(attributes[\"a\"], 1\n")
-        #expect(bad == [#"processors::transform::metric_statements::0::statements::0: statement "set(attributes["a"], 1": column 23: expected ')', found the end of the text"#])
+        #expect(
+            bad == [
+                #"processors::transform::metric_statements::0::statements::0: statement "set(attributes["a"], 1": column 23: expected ')', found the end of the text"#
+            ])
         #expect(problems("trace_statements: [flatten(span.attributes)]").first?.contains("unknown editor flatten") == true)
         #expect(problems("profile_statements: []") == ["processors::transform::profile_statements: not supported by otelsink's transform processor"])
         #expect(problems("trace_statements: {a: b}") == ["processors::transform::trace_statements: expected a list of statements, got a mapping"])
@@ -91,7 +100,8 @@ import Testing
     @Test func propagateRefusesTheRequestAsInvalidData() async throws {
         let sink = TracesSink()
         let telemetry = TelemetryRegistry()
-        let p = try processor("""
+        let p = try processor(
+            """
             trace_statements:
               - set(span.attributes["x"], Substring(span.name, 0, 5))
             """, sink: sink, telemetry: telemetry)
@@ -112,7 +122,8 @@ import Testing
     func ignoreAndSilentGoOnWithTheNextStatement(_ mode: OTTLErrorMode) async throws {
         let sink = TracesSink()
         let telemetry = TelemetryRegistry()
-        let p = try processor("""
+        let p = try processor(
+            """
             error_mode: \(mode.rawValue)
             trace_statements:
               - set(span.attributes["n"], span.attributes["n"] / 0)
@@ -127,7 +138,8 @@ import Testing
 
     @Test func groupErrorModeOverridesTheProcessorsOne() async throws {
         let sink = TracesSink()
-        let p = try processor("""
+        let p = try processor(
+            """
             error_mode: propagate
             trace_statements:
               - context: span
@@ -142,7 +154,8 @@ import Testing
 
     @Test func metricAndLogStatementsEditTheirSignals() async throws {
         let sink = TracesSink()
-        let p = try processor("""
+        let p = try processor(
+            """
             metric_statements:
               - set(metric.name, ConvertCase(metric.name, "snake"))
             log_statements:

@@ -2,8 +2,9 @@ import CollectorCore
 import CollectorTesting
 import Logging
 import OTLP
-@testable import PrometheusExporter
 import Testing
+
+@testable import PrometheusExporter
 
 /// The wire-form path (``OTLPMetricsTranslator/translate(_:)-(EncodedMetrics)``, what the OTLP receiver feeds the
 /// exporter) must translate exactly as the decoded path the other tests pin, cache cold or warm.
@@ -48,9 +49,12 @@ import Testing
     @Test func exporterRendersTheSameWhicheverFormItIsFed() async throws {
         let clock = ManualClock()
         func exporter() -> PrometheusExporter {
-            PrometheusExporter(config: PrometheusExporterConfig(), context: ComponentContext(id: ComponentID(type: "prometheus"), logger: Logger(label: "test"), clock: clock))
+            PrometheusExporter(
+                config: PrometheusExporterConfig(),
+                context: ComponentContext(id: ComponentID(type: "prometheus"), logger: Logger(label: "test"), clock: clock))
         }
-        let wire = exporter(), decoded = exporter()
+        let wire = exporter()
+        let decoded = exporter()
         var g = SplitMix64(seed: 5)
         for i in 0..<200 {
             let request = RandomMetricsRequests.request(&g)
@@ -113,7 +117,9 @@ import Testing
         #expect(cache.lookup(big) == nil)
         // 20 entries of ~150 bytes each (key, label, overhead) in 1,000-byte generations: at most two generations.
         for i in 0..<20 {
-            cache.insert(LabelSetCache.Key(context: 0, reserved: .none, attributes: [UInt8](repeating: UInt8(i), count: 50)), String(repeating: "l", count: 40))
+            cache.insert(
+                LabelSetCache.Key(context: 0, reserved: .none, attributes: [UInt8](repeating: UInt8(i), count: 50)), String(repeating: "l", count: 40)
+            )
         }
         #expect(cache.count <= 2 * (1_000 / 150 + 1))
         #expect(cache.lookup(LabelSetCache.Key(context: 0, reserved: .none, attributes: [UInt8](repeating: 19, count: 50))) != nil)
@@ -124,10 +130,16 @@ import Testing
         let labels = ScopeLabelsCache.Labels(target: nil, resourcePairs: [], fixed: [], context: 0)
         var made = 0
         for i in 0..<10 {
-            _ = cache.labels(ByteKey([UInt8](repeating: UInt8(i), count: 40))) { made += 1; return labels }
+            _ = cache.labels(ByteKey([UInt8](repeating: UInt8(i), count: 40))) {
+                made += 1
+                return labels
+            }
             #expect(cache.count <= 2)  // 40-byte keys in 100 bytes
         }
-        _ = cache.labels(ByteKey([UInt8](repeating: 9, count: 40))) { made += 1; return labels }
+        _ = cache.labels(ByteKey([UInt8](repeating: 9, count: 40))) {
+            made += 1
+            return labels
+        }
         #expect(made == 10)  // the last key was still held
         _ = cache.labels(ByteKey([UInt8](repeating: 0, count: 61))) { labels }
         #expect(cache.count <= 2)
@@ -135,7 +147,8 @@ import Testing
 
     @Test func contextNumbersAreNeverReusedAfterTheContextsAreForgotten() {
         let cache = LabelSetCache(generationSize: 16, maxContexts: 2)
-        let a = cache.context("a"), b = cache.context("b")
+        let a = cache.context("a")
+        let b = cache.context("b")
         #expect(cache.context("a") == a)
         let c = cache.context("c")  // forgets a and b
         let a2 = cache.context("a")

@@ -8,11 +8,18 @@ typealias HistogramPoint = Opentelemetry_Proto_Metrics_V1_HistogramDataPoint
 /// Small builders for OTLP metrics requests in tests.
 enum Metrics {
     static func attrs(_ pairs: [(String, String)]) -> [KeyValue] {
-        pairs.map { k, v in var kv = KeyValue(); kv.key = k; kv.value = .string(v); return kv }
+        pairs.map { k, v in
+            var kv = KeyValue()
+            kv.key = k
+            kv.value = .string(v)
+            return kv
+        }
     }
 
-    static func request(resource: [(String, String)] = [("service.name", "checkout")], scope: String = "demo", scopeVersion: String = "1.0",
-                        _ metrics: [OTLPMetric]) -> ExportMetricsRequest {
+    static func request(
+        resource: [(String, String)] = [("service.name", "checkout")], scope: String = "demo", scopeVersion: String = "1.0",
+        _ metrics: [OTLPMetric]
+    ) -> ExportMetricsRequest {
         var rm = ResourceMetrics()
         rm.resource.attributes = attrs(resource)
         var sm = Opentelemetry_Proto_Metrics_V1_ScopeMetrics()
@@ -46,8 +53,10 @@ enum Metrics {
         return m
     }
 
-    static func sum(_ name: String, unit: String = "", monotonic: Bool = true, temporality: Opentelemetry_Proto_Metrics_V1_AggregationTemporality = .cumulative,
-                    _ points: [NumberPoint]) -> OTLPMetric {
+    static func sum(
+        _ name: String, unit: String = "", monotonic: Bool = true, temporality: Opentelemetry_Proto_Metrics_V1_AggregationTemporality = .cumulative,
+        _ points: [NumberPoint]
+    ) -> OTLPMetric {
         var m = OTLPMetric()
         m.name = name
         m.unit = unit
@@ -59,9 +68,11 @@ enum Metrics {
         return m
     }
 
-    static func histogram(_ name: String, unit: String = "", temporality: Opentelemetry_Proto_Metrics_V1_AggregationTemporality = .cumulative,
-                          bounds: [Double], counts: [UInt64], sum: Double, labels: [(String, String)] = [], start: UInt64 = 1, time: UInt64 = 2,
-                          exemplar: (value: Double, trace: Data, span: Data)? = nil) -> OTLPMetric {
+    static func histogram(
+        _ name: String, unit: String = "", temporality: Opentelemetry_Proto_Metrics_V1_AggregationTemporality = .cumulative,
+        bounds: [Double], counts: [UInt64], sum: Double, labels: [(String, String)] = [], start: UInt64 = 1, time: UInt64 = 2,
+        exemplar: (value: Double, trace: Data, span: Data)? = nil
+    ) -> OTLPMetric {
         var p = HistogramPoint()
         p.explicitBounds = bounds
         p.bucketCounts = counts

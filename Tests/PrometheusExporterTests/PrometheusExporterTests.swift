@@ -1,11 +1,12 @@
 import CollectorCore
-import GzipCompression
 import CollectorTesting
 import Foundation
+import GzipCompression
 import Logging
 import OTLP
-@testable import PrometheusExporter
 import Testing
+
+@testable import PrometheusExporter
 
 @Suite struct PrometheusExporterTests {
     let clock = ManualClock()
@@ -13,7 +14,8 @@ import Testing
     func exporter(_ configure: (inout PrometheusExporterConfig) -> Void = { _ in }) -> PrometheusExporter {
         var config = PrometheusExporterConfig()
         configure(&config)
-        return PrometheusExporter(config: config, context: ComponentContext(id: ComponentID(type: "prometheus"), logger: Logger(label: "test"), clock: clock))
+        return PrometheusExporter(
+            config: config, context: ComponentContext(id: ComponentID(type: "prometheus"), logger: Logger(label: "test"), clock: clock))
     }
 
     func text(_ e: PrometheusExporter, _ format: ExpositionFormat = .text) -> String {
@@ -27,8 +29,10 @@ import Testing
 
     @Test func gaugeIsExposedWithJobInstanceAndScopeLabels() async throws {
         let e = exporter()
-        try await e.consume(Metrics.request(resource: [("service.name", "checkout"), ("service.namespace", "shop"), ("service.instance.id", "i-1")],
-                                            [Metrics.gauge("queue.depth", unit: "{items}", description: "Items queued.", [Metrics.point(3, [("queue.name", "a")])])]))
+        try await e.consume(
+            Metrics.request(
+                resource: [("service.name", "checkout"), ("service.namespace", "shop"), ("service.instance.id", "i-1")],
+                [Metrics.gauge("queue.depth", unit: "{items}", description: "Items queued.", [Metrics.point(3, [("queue.name", "a")])])]))
         let out = text(e)
         #expect(out.contains("# HELP queue_depth Items queued.\n# TYPE queue_depth gauge\n"))
         #expect(out.contains(#"queue_depth{instance="i-1",job="shop/checkout",otel_scope_name="demo",otel_scope_version="1.0",queue_name="a"} 3"#))
@@ -56,17 +60,19 @@ import Testing
 
     @Test func deltaNonMonotonicAndUnspecifiedSumsAreDroppedAndCounted() async throws {
         let e = exporter()
-        try await e.consume(Metrics.request([
-            Metrics.sum("delta.updown", monotonic: false, temporality: .delta, [Metrics.point(1)]),
-            Metrics.sum("unspecified", temporality: .unspecified, [Metrics.point(1)]),
-        ]))
+        try await e.consume(
+            Metrics.request([
+                Metrics.sum("delta.updown", monotonic: false, temporality: .delta, [Metrics.point(1)]),
+                Metrics.sum("unspecified", temporality: .unspecified, [Metrics.point(1)]),
+            ]))
         #expect(samples(e).isEmpty)
         #expect(e.unsupported.value == 2)
     }
 
     @Test func histogramHasCumulativeBucketsInfSumAndCount() async throws {
         let e = exporter()
-        try await e.consume(Metrics.request([Metrics.histogram("http.server.duration", unit: "s", bounds: [0.1, 0.5], counts: [1, 2, 3], sum: 4.2)]))
+        try await e.consume(
+            Metrics.request([Metrics.histogram("http.server.duration", unit: "s", bounds: [0.1, 0.5], counts: [1, 2, 3], sum: 4.2)]))
         let lines = samples(e)
         #expect(lines.contains { $0.contains(#"http_server_duration_seconds_bucket{"#) && $0.contains(#"le="0.1"} 1"#) })
         #expect(lines.contains { $0.contains(#"le="0.5"} 3"#) })
@@ -77,8 +83,10 @@ import Testing
 
     @Test func deltaHistogramsWithAlignedStartsAccumulate() async throws {
         let e = exporter()
-        try await e.consume(Metrics.request([Metrics.histogram("lat", temporality: .delta, bounds: [1], counts: [1, 1], sum: 3, start: 10, time: 20)]))
-        try await e.consume(Metrics.request([Metrics.histogram("lat", temporality: .delta, bounds: [1], counts: [2, 0], sum: 1, start: 20, time: 30)]))
+        try await e.consume(
+            Metrics.request([Metrics.histogram("lat", temporality: .delta, bounds: [1], counts: [1, 1], sum: 3, start: 10, time: 20)]))
+        try await e.consume(
+            Metrics.request([Metrics.histogram("lat", temporality: .delta, bounds: [1], counts: [2, 0], sum: 1, start: 20, time: 30)]))
         let lines = samples(e)
         #expect(lines.contains { $0.contains(#"le="1"} 3"#) })
         #expect(lines.contains { $0.contains(#"le="+Inf"} 4"#) })
@@ -133,7 +141,8 @@ import Testing
     @Test func conflictingTypeUnderOneNameIsDroppedAndCountedNeverEmittedTwice() async throws {
         let e = exporter()
         try await e.consume(Metrics.request([Metrics.gauge("thing", [Metrics.point(1)])]))
-        try await e.consume(Metrics.request([Metrics.sum("thing", monotonic: false, temporality: .cumulative, [Metrics.point(2, [("a", "b")])])]))  // also a gauge: same family, fine
+        // Also a gauge: same family, fine.
+        try await e.consume(Metrics.request([Metrics.sum("thing", monotonic: false, temporality: .cumulative, [Metrics.point(2, [("a", "b")])])]))
         try await e.consume(Metrics.request([Metrics.histogram("thing", bounds: [1], counts: [1, 0], sum: 1)]))  // conflicts
         let out = text(e)
         #expect(out.components(separatedBy: "# TYPE thing ").count == 2)
@@ -160,8 +169,12 @@ import Testing
     }
 
     @Test func maxSeriesBoundsTheStoreAndCountsWhatItDrops() async throws {
-        let e = exporter { $0.maxSeries = 2; $0.metricExpiration = .seconds(60) }
-        try await e.consume(Metrics.request([Metrics.gauge("g", [Metrics.point(1, [("k", "a")]), Metrics.point(2, [("k", "b")]), Metrics.point(3, [("k", "c")])])]))
+        let e = exporter {
+            $0.maxSeries = 2
+            $0.metricExpiration = .seconds(60)
+        }
+        try await e.consume(
+            Metrics.request([Metrics.gauge("g", [Metrics.point(1, [("k", "a")]), Metrics.point(2, [("k", "b")]), Metrics.point(3, [("k", "c")])])]))
         #expect(samples(e).count == 2)
         #expect(e.overLimit.value == 1)
         // Existing series keep updating at the limit.
@@ -184,24 +197,35 @@ import Testing
 
     @Test func otherResourceAttributesGoOnTargetInfo() async throws {
         let e = exporter()
-        try await e.consume(Metrics.request(resource: [("service.name", "api"), ("host.name", "h1"), ("k8s.pod.name", "p")],
-                                            [Metrics.gauge("g", [Metrics.point(1)])]))
+        try await e.consume(
+            Metrics.request(
+                resource: [("service.name", "api"), ("host.name", "h1"), ("k8s.pod.name", "p")],
+                [Metrics.gauge("g", [Metrics.point(1)])]))
         let lines = samples(e)
         #expect(lines.contains(#"target_info{host_name="h1",job="api",k8s_pod_name="p"} 1"#))
         #expect(lines.contains { $0.hasPrefix("g{") && !$0.contains("host_name") })
     }
 
     @Test func resourceToTelemetryConversionCopiesResourceAttributes() async throws {
-        let e = exporter { $0.resourceToTelemetry = true; $0.namespace = "app"; $0.constLabels = ["env": "prod"] }
+        let e = exporter {
+            $0.resourceToTelemetry = true
+            $0.namespace = "app"
+            $0.constLabels = ["env": "prod"]
+        }
         try await e.consume(Metrics.request(resource: [("service.name", "api"), ("host.name", "h1")], [Metrics.gauge("g", [Metrics.point(1)])]))
         #expect(samples(e).contains { $0.hasPrefix("app_g{") && $0.contains(#"host_name="h1""#) && $0.contains(#"env="prod""#) })
     }
 
     @Test func openMetricsCarriesExemplarsOnCountersAndBuckets() async throws {
         let e = exporter { $0.enableOpenMetrics = true }
-        let trace = Data(repeating: 0xab, count: 16), span = Data(repeating: 0xcd, count: 8)
-        try await e.consume(Metrics.request([Metrics.histogram("lat", unit: "s", bounds: [0.1, 1], counts: [0, 1, 0], sum: 0.5,
-                                                                 exemplar: (0.5, trace, span))]))
+        let trace = Data(repeating: 0xab, count: 16)
+        let span = Data(repeating: 0xcd, count: 8)
+        try await e.consume(
+            Metrics.request([
+                Metrics.histogram(
+                    "lat", unit: "s", bounds: [0.1, 1], counts: [0, 1, 0], sum: 0.5,
+                    exemplar: (0.5, trace, span))
+            ]))
         let om = text(e, .openMetrics)
         #expect(om.hasSuffix("# EOF\n"))
         #expect(om.contains(#"le="1"} 1 # {trace_id="abababababababababababababababab",span_id="cdcdcdcdcdcdcdcd"} 0.5 1700000000"#))
@@ -218,7 +242,8 @@ import Testing
     }
 
     @Test func acceptHeaderSelectsTheFormat() {
-        #expect(ExpositionFormat.negotiate(accept: "application/openmetrics-text;version=1.0.0,text/plain;q=0.5", allowOpenMetrics: true) == .openMetrics)
+        #expect(
+            ExpositionFormat.negotiate(accept: "application/openmetrics-text;version=1.0.0,text/plain;q=0.5", allowOpenMetrics: true) == .openMetrics)
         #expect(ExpositionFormat.negotiate(accept: "application/openmetrics-text;version=1.0.0", allowOpenMetrics: false) == .text)
         #expect(ExpositionFormat.negotiate(accept: nil, allowOpenMetrics: true) == .text)
     }
@@ -237,14 +262,18 @@ import Testing
         #expect(c?.endpoint == "localhost:8889")
         #expect(c?.metricExpiration == .seconds(300))
         #expect(c?.enableOpenMetrics == false)
-        let bad = readComponentConfig(PrometheusExporterFactory(), yaml: "endpoint: nowhere\nnamespace: 9x\nmetric_expiration: soon\nbogus: 1\n").problems
+        let bad = readComponentConfig(PrometheusExporterFactory(), yaml: "endpoint: nowhere\nnamespace: 9x\nmetric_expiration: soon\nbogus: 1\n")
+            .problems
         #expect(bad.contains { $0.contains("exporters::prometheus::endpoint") })
         #expect(bad.contains { $0.contains("exporters::prometheus::namespace") })
         #expect(bad.contains { $0.contains("exporters::prometheus::metric_expiration") })
         #expect(bad.contains { $0.contains("exporters::prometheus::bogus: unknown key") })
         // A listen address is an IP literal or localhost, as for the receivers: a name is reported at validation.
         let named = readComponentConfig(PrometheusExporterFactory(), yaml: "endpoint: metrics.example.com:8889\n").problems
-        #expect(named == [#"exporters::prometheus::endpoint: expected host:port with an IP address or localhost (e.g. "localhost:8889"), got "metrics.example.com:8889""#])
+        #expect(
+            named == [
+                #"exporters::prometheus::endpoint: expected host:port with an IP address or localhost (e.g. "localhost:8889"), got "metrics.example.com:8889""#
+            ])
         #expect(readComponentConfig(PrometheusExporterFactory(), yaml: "endpoint: \"[::1]:0\"\n").problems.isEmpty)
     }
 }

@@ -43,7 +43,8 @@ import Testing
         #expect(gauge("active_directory.ds.replication.object.rate", "{objects}/s") == "active_directory_ds_replication_object_rate_per_second")
         #expect(gauge("mongodbatlas.process.network.io", "By/s") == "mongodbatlas_process_network_io_bytes_per_second")
         #expect(gauge("mongodbatlas.process.oplog.rate", "GiBy/h") == "mongodbatlas_process_oplog_rate_gibibytes_per_hour")
-        #expect(gauge("mongodbatlas.process.db.query_targeting.scanned_per_returned", "{scanned}/{returned}")
+        #expect(
+            gauge("mongodbatlas.process.db.query_targeting.scanned_per_returned", "{scanned}/{returned}")
                 == "mongodbatlas_process_db_query_targeting_scanned_per_returned")
     }
 
@@ -53,7 +54,8 @@ import Testing
         #expect(gauge("hw.cpu.speed_limit", "Hz") == "hw_cpu_speed_limit_hertz")
         #expect(gauge("crypto.bitcoin.value", "$") == "crypto_bitcoin_value_dollars")
         #expect(gauge("crypto.bitcoin.value.dollars", "$") == "crypto_bitcoin_value_dollars")
-        #expect(gauge("active_directory.ds.ldap.bind.last_successful.time", "ms") == "active_directory_ds_ldap_bind_last_successful_time_milliseconds")
+        #expect(
+            gauge("active_directory.ds.ldap.bind.last_successful.time", "ms") == "active_directory_ds_ldap_bind_last_successful_time_milliseconds")
         #expect(counter("system.disk.operation_time", "s") == "system_disk_operation_time_seconds_total")
         #expect(gauge("redis.latest_fork", "us") == "redis_latest_fork_microseconds")
         #expect(gauge("nsxt.node.memory.usage", "KBy") == "nsxt_node_memory_usage_kilobytes")
@@ -73,7 +75,9 @@ import Testing
 
     @Test func receiverMetricsFromOtelcolTests() {
         #expect(counter("active_directory.ds.replication.network.io", "By") == "active_directory_ds_replication_network_io_bytes_total")
-        #expect(counter("active_directory.ds.replication.sync.object.pending", "{objects}") == "active_directory_ds_replication_sync_object_pending_total")
+        #expect(
+            counter("active_directory.ds.replication.sync.object.pending", "{objects}") == "active_directory_ds_replication_sync_object_pending_total"
+        )
         #expect(gauge("apache.current_connections", "connections") == "apache_current_connections")
         #expect(gauge("apache.workers", "connections") == "apache_workers_connections")
         #expect(counter("apache.requests", "1") == "apache_requests_total")
@@ -97,7 +101,8 @@ import Testing
 
     @Test func withoutSuffixesOnlyInvalidCharactersAreReplaced() {
         #expect(PrometheusNaming.metricName("system.io", unit: "By", kind: .counter, addSuffixes: false) == "system_io")
-        #expect(PrometheusNaming.metricName("network (I/O)", unit: "By", kind: .counter, namespace: "system", addSuffixes: false) == "system_network_I_O")
+        #expect(
+            PrometheusNaming.metricName("network (I/O)", unit: "By", kind: .counter, namespace: "system", addSuffixes: false) == "system_network_I_O")
         #expect(PrometheusNaming.metricName("3.14 digits", unit: "By", kind: .gauge, addSuffixes: false) == "_3_14_digits")
     }
 }

@@ -3,8 +3,9 @@ import CollectorService
 import CollectorTesting
 import OTLP
 import QueryAPI
-@testable import PrometheusExporter
 import Testing
+
+@testable import PrometheusExporter
 
 @Suite struct SelfTelemetryTests {
     static let yaml = """
@@ -58,12 +59,16 @@ import Testing
         h.observe(0.0625)
         h.observe(0.5)
         h.observe(5)
-        let server = SelfTelemetryServer(address: "127.0.0.1:0", registry: registry,
-                                         context: ComponentContext(id: ComponentID(type: "telemetry"), logger: .init(label: "t")))
+        let server = SelfTelemetryServer(
+            address: "127.0.0.1:0", registry: registry,
+            context: ComponentContext(id: ComponentID(type: "telemetry"), logger: .init(label: "t")))
         let text = String(decoding: server.render(format: .text), as: UTF8.self)
         #expect(text.contains("# TYPE a_total counter\na_total{x=\"1\"} 5\n"))
         #expect(text.contains("g 7\n"))
-        #expect(text.contains("h_seconds_bucket{le=\"0.1\"} 1\nh_seconds_bucket{le=\"1\"} 2\nh_seconds_bucket{le=\"+Inf\"} 3\nh_seconds_sum 5.5625\nh_seconds_count 3\n"))
+        #expect(
+            text.contains(
+                "h_seconds_bucket{le=\"0.1\"} 1\nh_seconds_bucket{le=\"1\"} 2\nh_seconds_bucket{le=\"+Inf\"} 3\nh_seconds_sum 5.5625\nh_seconds_count 3\n"
+            ))
     }
 
     @Test func queryAPILatencyHookRecordsPerRoute() {
@@ -71,7 +76,10 @@ import Testing
         let latency = QueryAPILatency(registry: registry)
         latency.observe(route: "/api/traces", .milliseconds(3))
         let family = registry.snapshot().first { $0.name == "otelsink_query_request_duration_seconds" }
-        guard case .histogram(_, _, _, let count)? = family?.series.first?.value else { Issue.record("no histogram"); return }
+        guard case .histogram(_, _, _, let count)? = family?.series.first?.value else {
+            Issue.record("no histogram")
+            return
+        }
         #expect(count == 1)
     }
 }

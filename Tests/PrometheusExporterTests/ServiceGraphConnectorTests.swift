@@ -1,12 +1,13 @@
 import CollectorCore
 import CollectorService
 import CollectorTesting
-@testable import Connectors
 import Foundation
 import Logging
 import OTLP
-@testable import PrometheusExporter
 import Testing
+
+@testable import Connectors
+@testable import PrometheusExporter
 
 /// Builds spans and requests for the service graph tests: every span of a test shares one trace unless told.
 struct GraphSpans {
@@ -14,8 +15,10 @@ struct GraphSpans {
 
     static func id(_ n: UInt64) -> Data { withUnsafeBytes(of: n.littleEndian) { Data($0) } }
 
-    static func span(_ kind: Span.SpanKind, id: UInt64, parent: UInt64? = nil, ms: Double = 10, error: Bool = false,
-                     attributes: [(String, String)] = [], trace: Data = GraphSpans.trace) -> Span {
+    static func span(
+        _ kind: Span.SpanKind, id: UInt64, parent: UInt64? = nil, ms: Double = 10, error: Bool = false,
+        attributes: [(String, String)] = [], trace: Data = GraphSpans.trace
+    ) -> Span {
         var s = Span()
         s.traceID = trace
         s.spanID = Self.id(id)
@@ -25,13 +28,23 @@ struct GraphSpans {
         s.startTimeUnixNano = 1_000_000_000
         s.endTimeUnixNano = 1_000_000_000 + UInt64(ms * 1_000_000)
         if error { s.status.code = .error }
-        s.attributes = attributes.map { k, v in var kv = KeyValue(); kv.key = k; kv.value = .string(v); return kv }
+        s.attributes = attributes.map { k, v in
+            var kv = KeyValue()
+            kv.key = k
+            kv.value = .string(v)
+            return kv
+        }
         return s
     }
 
     static func request(_ service: String, _ spans: [Span], resource: [(String, String)] = []) -> ExportTraceRequest {
         var rs = ResourceSpans()
-        rs.resource.attributes = ([("service.name", service)] + resource).map { k, v in var kv = KeyValue(); kv.key = k; kv.value = .string(v); return kv }
+        rs.resource.attributes = ([("service.name", service)] + resource).map { k, v in
+            var kv = KeyValue()
+            kv.key = k
+            kv.value = .string(v)
+            return kv
+        }
         var ss = ScopeSpans()
         ss.spans = spans
         rs.scopeSpans = [ss]
@@ -169,10 +182,12 @@ struct GraphMetrics {
             metrics_flush_intervall: 1s
             """
         let problems = readComponentConfig(ServiceGraphConnectorFactory(), yaml: yaml).problems
-        for path in ["connectors::servicegraph::latency_histogram_buckets::1", "connectors::servicegraph::store::ttl",
-                     "connectors::servicegraph::store::max_items", "connectors::servicegraph::store::size: unknown key",
-                     "connectors::servicegraph::virtual_node_extra_label", "connectors::servicegraph::exponential_histogram_max_size",
-                     "connectors::servicegraph::metrics_flush_intervall: unknown key"] {
+        for path in [
+            "connectors::servicegraph::latency_histogram_buckets::1", "connectors::servicegraph::store::ttl",
+            "connectors::servicegraph::store::max_items", "connectors::servicegraph::store::size: unknown key",
+            "connectors::servicegraph::virtual_node_extra_label", "connectors::servicegraph::exponential_histogram_max_size",
+            "connectors::servicegraph::metrics_flush_intervall: unknown key",
+        ] {
             #expect(problems.contains { $0.contains(path) }, "no problem at \(path): \(problems)")
         }
         let unordered = readComponentConfig(ServiceGraphConnectorFactory(), yaml: "latency_histogram_buckets: [2s, 1s]").problems
@@ -223,7 +238,8 @@ struct GraphMetrics {
         let client = try #require(m.histogram("traces_service_graph_request_client", ["client": "frontend"]))
         #expect(abs(server.sum - 0.020) < 1e-9 && server.count == 1)
         #expect(abs(client.sum - 0.030) < 1e-9 && client.count == 1)
-        #expect(m.metrics.filter { $0.name.hasPrefix("traces_service_graph_request_s") || $0.name.hasSuffix("_client") }.allSatisfy { $0.unit == "s" })
+        #expect(
+            m.metrics.filter { $0.name.hasPrefix("traces_service_graph_request_s") || $0.name.hasSuffix("_client") }.allSatisfy { $0.unit == "s" })
         #expect(m.metrics.first?.sum.aggregationTemporality == .cumulative && m.metrics.first?.sum.isMonotonic == true)
         #expect(m.request.resourceMetrics.first?.scopeMetrics.first?.scope.name == "traces_service_graph")
         #expect(c.totalEdges.value == 1 && c.expiredEdges.value == 0)
@@ -240,8 +256,13 @@ struct GraphMetrics {
         let (c, _) = connector()
         let other = Data(repeating: 9, count: 16)
         try await c.consume(GraphSpans.request("frontend", [GraphSpans.span(.client, id: 10), GraphSpans.span(.internal, id: 12, parent: 10)]))
-        try await c.consume(GraphSpans.request("backend", [GraphSpans.span(.server, id: 11, parent: 10, trace: other),
-                                                          GraphSpans.span(.server, id: 13, parent: 99)]))
+        try await c.consume(
+            GraphSpans.request(
+                "backend",
+                [
+                    GraphSpans.span(.server, id: 11, parent: 10, trace: other),
+                    GraphSpans.span(.server, id: 13, parent: 99),
+                ]))
         #expect(read(c).series.isEmpty)
         #expect(c.pendingEdges == 3)
     }
@@ -255,7 +276,9 @@ struct GraphMetrics {
 
     @Test func clientSpanWithDatabaseNameIsADatabaseRequestRecordedAtOnce() async throws {
         let (c, _) = connector()
-        try await c.consume(GraphSpans.request("orders", [GraphSpans.span(.client, id: 30, ms: 4, attributes: [("db.system", "postgresql"), ("db.name", "ordersdb")])]))
+        try await c.consume(
+            GraphSpans.request(
+                "orders", [GraphSpans.span(.client, id: 30, ms: 4, attributes: [("db.system", "postgresql"), ("db.name", "ordersdb")])]))
         #expect(c.pendingEdges == 0)
         let m = read(c)
         #expect(m.series == [["client": "orders", "server": "ordersdb", "connection_type": "database", "failed": "false"]])
@@ -266,18 +289,29 @@ struct GraphMetrics {
 
     @Test func databaseNameAttributesAreTriedInOrderResourceBeforeSpan() async throws {
         let (c, _) = connector { $0.databaseNameAttributes = ["db.namespace", "db.name"] }
-        try await c.consume(GraphSpans.request("orders", [GraphSpans.span(.client, id: 31, attributes: [("db.name", "fromspan"), ("db.namespace", "ns-span")])],
-                                               resource: [("db.name", "fromresource")]))
-        try await c.consume(GraphSpans.request("orders", [GraphSpans.span(.client, id: 32, attributes: [("db.name", "fromspan")])],
-                                               resource: [("db.name", "fromresource")]))
+        try await c.consume(
+            GraphSpans.request(
+                "orders", [GraphSpans.span(.client, id: 31, attributes: [("db.name", "fromspan"), ("db.namespace", "ns-span")])],
+                resource: [("db.name", "fromresource")]))
+        try await c.consume(
+            GraphSpans.request(
+                "orders", [GraphSpans.span(.client, id: 32, attributes: [("db.name", "fromspan")])],
+                resource: [("db.name", "fromresource")]))
         #expect(Set(read(c).series.map { $0["server"] ?? "" }) == ["ns-span", "fromresource"])
     }
 
     @Test func eitherSideWithErrorStatusFailsTheRequest() async throws {
         let (c, _) = connector()
-        try await c.consume(GraphSpans.request("frontend", [GraphSpans.span(.client, id: 10, error: true), GraphSpans.span(.client, id: 20), GraphSpans.span(.client, id: 30)]))
-        try await c.consume(GraphSpans.request("backend", [GraphSpans.span(.server, id: 11, parent: 10), GraphSpans.span(.server, id: 21, parent: 20, error: true),
-                                                          GraphSpans.span(.server, id: 31, parent: 30)]))
+        try await c.consume(
+            GraphSpans.request(
+                "frontend", [GraphSpans.span(.client, id: 10, error: true), GraphSpans.span(.client, id: 20), GraphSpans.span(.client, id: 30)]))
+        try await c.consume(
+            GraphSpans.request(
+                "backend",
+                [
+                    GraphSpans.span(.server, id: 11, parent: 10), GraphSpans.span(.server, id: 21, parent: 20, error: true),
+                    GraphSpans.span(.server, id: 31, parent: 30),
+                ]))
         let m = read(c)
         #expect(m.counter("traces_service_graph_request_total", ["failed": "true"]) == 2)
         #expect(m.counter("traces_service_graph_request_total", ["failed": "false"]) == 1)
@@ -286,11 +320,18 @@ struct GraphMetrics {
 
     @Test func dimensionsArePrefixedWithTheSideTheyComeFromResourceFirst() async throws {
         let (c, _) = connector { $0.dimensions = ["http.method", "region"] }
-        try await c.consume(GraphSpans.request("frontend", [GraphSpans.span(.client, id: 10, attributes: [("http.method", "GET"), ("region", "span-value")])],
-                                               resource: [("region", "eu")]))
+        try await c.consume(
+            GraphSpans.request(
+                "frontend", [GraphSpans.span(.client, id: 10, attributes: [("http.method", "GET"), ("region", "span-value")])],
+                resource: [("region", "eu")]))
         try await c.consume(GraphSpans.request("backend", [GraphSpans.span(.server, id: 11, parent: 10, attributes: [("http.method", "POST")])]))
-        #expect(read(c).series == [["client": "frontend", "server": "backend", "connection_type": "", "failed": "false",
-                                    "client_http.method": "GET", "client_region": "eu", "server_http.method": "POST"]])
+        #expect(
+            read(c).series == [
+                [
+                    "client": "frontend", "server": "backend", "connection_type": "", "failed": "false",
+                    "client_http.method": "GET", "client_region": "eu", "server_http.method": "POST",
+                ]
+            ])
     }
 
     @Test func spansWithoutServiceNameOrOfOtherKindsAreIgnored() async throws {
@@ -306,8 +347,13 @@ struct GraphMetrics {
 
     @Test func unpairedClientExpiresCountedWithVirtualServerNamedByPeerAttribute() async throws {
         let (c, _) = connector()
-        try await c.consume(GraphSpans.request("frontend", [GraphSpans.span(.client, id: 10, attributes: [("db.system", "redis"), ("peer.service", "payments")]),
-                                                            GraphSpans.span(.client, id: 20)]))
+        try await c.consume(
+            GraphSpans.request(
+                "frontend",
+                [
+                    GraphSpans.span(.client, id: 10, attributes: [("db.system", "redis"), ("peer.service", "payments")]),
+                    GraphSpans.span(.client, id: 20),
+                ]))
         clock.advance(by: .milliseconds(1999))
         c.expire()
         #expect(c.pendingEdges == 2 && c.expiredEdges.value == 0)
@@ -316,8 +362,11 @@ struct GraphMetrics {
         #expect(c.pendingEdges == 0)
         #expect(c.expiredEdges.value == 2)
         let m = read(c)
-        #expect(Set(m.series) == [["client": "frontend", "server": "payments", "connection_type": "virtual_node", "failed": "false"],
-                                  ["client": "frontend", "server": "unknown", "connection_type": "virtual_node", "failed": "false"]])
+        #expect(
+            Set(m.series) == [
+                ["client": "frontend", "server": "payments", "connection_type": "virtual_node", "failed": "false"],
+                ["client": "frontend", "server": "unknown", "connection_type": "virtual_node", "failed": "false"],
+            ])
         let server = try #require(m.histogram("traces_service_graph_request_server", ["server": "payments"]))
         #expect(server.sum == 0 && server.bucketCounts[0] == 1)
     }
@@ -327,7 +376,10 @@ struct GraphMetrics {
         try await c.consume(GraphSpans.request("frontend", [GraphSpans.span(.server, id: 1)]))
         clock.advance(by: .seconds(3))
         c.expire()
-        #expect(read(c).series == [["client": "user", "server": "frontend", "connection_type": "virtual_node", "failed": "false", "virtual_node": "client"]])
+        #expect(
+            read(c).series == [
+                ["client": "user", "server": "frontend", "connection_type": "virtual_node", "failed": "false", "virtual_node": "client"]
+            ])
     }
 
     @Test func serverSpanWhoseClientNeverArrivesIsCountedButNotRecorded() async throws {
@@ -341,7 +393,8 @@ struct GraphMetrics {
 
     @Test func emptyPeerAttributesTurnVirtualNodesOff() async throws {
         let (c, _) = connector { $0.virtualNodePeerAttributes = [] }
-        try await c.consume(GraphSpans.request("frontend", [GraphSpans.span(.server, id: 1), GraphSpans.span(.client, id: 10, attributes: [("peer.service", "p")])]))
+        try await c.consume(
+            GraphSpans.request("frontend", [GraphSpans.span(.server, id: 1), GraphSpans.span(.client, id: 10, attributes: [("peer.service", "p")])]))
         clock.advance(by: .seconds(3))
         c.expire()
         #expect(c.expiredEdges.value == 2)
@@ -350,12 +403,17 @@ struct GraphMetrics {
 
     @Test func virtualNodeExtraLabelMarksEverySeries() async throws {
         let (c, _) = connector { $0.virtualNodeExtraLabel = true }
-        try await c.consume(GraphSpans.request("frontend", [GraphSpans.span(.client, id: 10, attributes: [("peer.service", "payments")]), GraphSpans.span(.client, id: 20)]))
+        try await c.consume(
+            GraphSpans.request(
+                "frontend", [GraphSpans.span(.client, id: 10, attributes: [("peer.service", "payments")]), GraphSpans.span(.client, id: 20)]))
         try await c.consume(GraphSpans.request("backend", [GraphSpans.span(.server, id: 21, parent: 20)]))
         clock.advance(by: .seconds(3))
         c.expire()
-        #expect(Set(read(c).series) == [["client": "frontend", "server": "payments", "connection_type": "virtual_node", "failed": "false", "virtual_node": "server"],
-                                        ["client": "frontend", "server": "backend", "connection_type": "", "failed": "false", "virtual_node": ""]])
+        #expect(
+            Set(read(c).series) == [
+                ["client": "frontend", "server": "payments", "connection_type": "virtual_node", "failed": "false", "virtual_node": "server"],
+                ["client": "frontend", "server": "backend", "connection_type": "", "failed": "false", "virtual_node": ""],
+            ])
     }
 
     @Test func expiryRunsOnTheStoreExpirationLoopAndShutdownFlushesOnce() async throws {
@@ -389,7 +447,8 @@ struct GraphMetrics {
         #expect(c.pendingEdges == 2)
         #expect(c.droppedSpans.value == 3)
         // A span joining an edge already held still pairs, and the pair's leaving makes room for a new edge.
-        try await c.consume(GraphSpans.request("backend", [GraphSpans.span(.server, id: 100, parent: 1), GraphSpans.span(.server, id: 101, parent: 5)]))
+        try await c.consume(
+            GraphSpans.request("backend", [GraphSpans.span(.server, id: 100, parent: 1), GraphSpans.span(.server, id: 101, parent: 5)]))
         #expect(read(c).counter("traces_service_graph_request_total", ["server": "backend"]) == 1)
         #expect(c.pendingEdges == 2 && c.droppedSpans.value == 3)
         try await c.consume(GraphSpans.request("frontend", [GraphSpans.span(.client, id: 6)]))
@@ -405,7 +464,8 @@ struct GraphMetrics {
 
     @Test func seriesBeyondMaxSeriesGoToOneOverflowSeries() async throws {
         let (c, _) = connector { $0.maxSeries = 2 }
-        try await c.consume(GraphSpans.request("frontend", (1...5).map { GraphSpans.span(.client, id: UInt64($0), attributes: [("db.name", "db\($0)")]) }))
+        try await c.consume(
+            GraphSpans.request("frontend", (1...5).map { GraphSpans.span(.client, id: UInt64($0), attributes: [("db.name", "db\($0)")]) }))
         let m = read(c)
         #expect(m.series.count == 3)
         #expect(m.series.contains(["otel.metric.overflow": "true"]))
@@ -453,15 +513,22 @@ struct GraphMetrics {
         try await c.consume(GraphSpans.request("backend", [GraphSpans.span(.server, id: 11, parent: 10)]))
         var config = PrometheusExporterConfig()
         config.endpoint = "127.0.0.1:0"
-        let exporter = PrometheusExporter(config: config, context: ComponentContext(id: ComponentID(type: "prometheus"), logger: Logger(label: "t"), clock: clock))
+        let exporter = PrometheusExporter(
+            config: config, context: ComponentContext(id: ComponentID(type: "prometheus"), logger: Logger(label: "t"), clock: clock))
         try await exporter.consume(c.metrics())
         let text = String(decoding: exporter.render(format: .text), as: UTF8.self)
         #expect(text.contains("# TYPE traces_service_graph_request_total counter"))
         #expect(text.contains("# TYPE traces_service_graph_request_failed_total counter"))
         #expect(text.contains("# TYPE traces_service_graph_request_server_seconds histogram"))
         #expect(text.contains("# TYPE traces_service_graph_request_client_seconds histogram"))
-        #expect(text.contains(#"traces_service_graph_request_total{client="frontend",failed="true",otel_scope_name="traces_service_graph",server="backend"} 1"#), "\(text)")
-        #expect(text.contains(#"traces_service_graph_request_server_seconds_bucket{client="frontend",failed="true",otel_scope_name="traces_service_graph",server="backend",le="0.01"} 1"#), "\(text)")
+        #expect(
+            text.contains(
+                #"traces_service_graph_request_total{client="frontend",failed="true",otel_scope_name="traces_service_graph",server="backend"} 1"#),
+            "\(text)")
+        #expect(
+            text.contains(
+                #"traces_service_graph_request_server_seconds_bucket{client="frontend",failed="true",otel_scope_name="traces_service_graph",server="backend",le="0.01"} 1"#
+            ), "\(text)")
     }
 }
 
@@ -483,13 +550,17 @@ struct GraphMetrics {
             now += .milliseconds(Int64(rng.next() % advance))
             let key = ServiceGraphEdgeKey(traceHigh: 1, traceLow: rng.next() % 40, span: rng.next() % 20)
             let side: ServiceGraphSide = rng.next() % 2 == 0 ? .client : .server
-            let span = ServiceGraphSpanSide(key: key, side: side, messaging: false, service: side == .client ? "c" : "s", seconds: 0.001,
-                                            failed: false, peer: nil, database: nil, dimensions: [])
+            let span = ServiceGraphSpanSide(
+                key: key, side: side, messaging: false, service: side == .client ? "c" : "s", seconds: 0.001,
+                failed: false, peer: nil, database: nil, dimensions: [])
             if rng.next() % 5 == 0 {
                 var expiredKeys: [ServiceGraphEdgeKey] = []
                 while let e = store.popExpired(now: now) { expiredKeys.append(e.key) }
                 var expected: [ServiceGraphEdgeKey] = []
-                while let first = model.first, now - first.at >= .seconds(2) { expected.append(first.key); model.removeFirst() }
+                while let first = model.first, now - first.at >= .seconds(2) {
+                    expected.append(first.key)
+                    model.removeFirst()
+                }
                 #expect(expiredKeys == expected, "seed \(seed) step \(step): expired \(expiredKeys) expected \(expected)")
             }
             var expired: [ServiceGraphEdge] = []
@@ -540,8 +611,18 @@ struct GraphMetrics {
                 if rng.below(10) == 0 { kv.value.intValue = Int64(r) } else { kv.value = .string(rng.pick(["frontend", "backend", "db-proxy"])) }
                 resource.append(kv)
             }
-            if rng.chance(0.5) { var kv = KeyValue(); kv.key = "region"; kv.value = .string(rng.pick(["eu", "us"])); resource.append(kv) }
-            if rng.chance(0.1) { var kv = KeyValue(); kv.key = "db.name"; kv.value = .string("resource-db"); resource.append(kv) }
+            if rng.chance(0.5) {
+                var kv = KeyValue()
+                kv.key = "region"
+                kv.value = .string(rng.pick(["eu", "us"]))
+                resource.append(kv)
+            }
+            if rng.chance(0.1) {
+                var kv = KeyValue()
+                kv.key = "db.name"
+                kv.value = .string("resource-db")
+                resource.append(kv)
+            }
             rs.resource.attributes = resource
             var ss = ScopeSpans()
             for _ in 0..<rng.below(20) {
@@ -554,7 +635,8 @@ struct GraphMetrics {
                 s.endTimeUnixNano = 1_000_000_000 + UInt64(rng.below(3_000_000_000))
                 if rng.chance(0.2) { s.status.code = .error }
                 var attributes: [KeyValue] = []
-                for key in ["peer.service", "db.name", "db.system", "region", "http.method", "padding.attribute.with.a.long.name"] where rng.chance(0.2) {
+                for key in ["peer.service", "db.name", "db.system", "region", "http.method", "padding.attribute.with.a.long.name"]
+                where rng.chance(0.2) {
                     var kv = KeyValue()
                     kv.key = key
                     switch rng.below(4) {
@@ -582,10 +664,12 @@ struct GraphMetrics {
             var config = ServiceGraphConfig()
             config.dimensions = ["region", "http.method"]
             config.storeMaxItems = 50
-            return ServiceGraphConnector(config: config, next: TracesSink(),
-                                         context: ComponentContext(id: ComponentID(type: "servicegraph"), logger: Logger(label: "t"), clock: clock))
+            return ServiceGraphConnector(
+                config: config, next: TracesSink(),
+                context: ComponentContext(id: ComponentID(type: "servicegraph"), logger: Logger(label: "t"), clock: clock))
         }
-        let decoded = make(), wire = make()
+        let decoded = make()
+        let wire = make()
         let traces = (0..<4).map { _ in GraphSpans.id(rng.next() | 1) + GraphSpans.id(rng.next()) }
         for _ in 0..<40 {
             let request = Self.randomRequest(&rng, traces: traces)
@@ -613,7 +697,8 @@ struct GraphMetrics {
             }
             return r
         }
-        let a = normalized(decoded), b = normalized(wire)
+        let a = normalized(decoded)
+        let b = normalized(wire)
         #expect(a == b, "seed \(seed): the two paths differ")
         #expect(!GraphMetrics(request: a).series.isEmpty, "seed \(seed): nothing was graphed")
         #expect(decoded.droppedSpans.value == wire.droppedSpans.value && decoded.expiredEdges.value == wire.expiredEdges.value, "seed \(seed)")
@@ -625,8 +710,9 @@ struct GraphMetrics {
         let clock = ManualClock()
         var config = ServiceGraphConfig()
         config.storeMaxItems = 10_000
-        let c = ServiceGraphConnector(config: config, next: TracesSink(),
-                                      context: ComponentContext(id: ComponentID(type: "servicegraph"), logger: Logger(label: "t"), clock: clock))
+        let c = ServiceGraphConnector(
+            config: config, next: TracesSink(),
+            context: ComponentContext(id: ComponentID(type: "servicegraph"), logger: Logger(label: "t"), clock: clock))
         let count = ServiceGraphConnector.expiryBatch * 2 + 5
         try await c.consume(GraphSpans.request("frontend", (1...count).map { GraphSpans.span(.client, id: UInt64($0)) }))
         clock.advance(by: .seconds(2))

@@ -1,18 +1,21 @@
 import CollectorCore
 import CollectorService
 import CollectorTesting
-@testable import Connectors
 import Foundation
 import Logging
 import OTLP
 import Testing
+
+@testable import Connectors
 
 @Suite struct SpanMetricsConnectorTests {
     func connector(_ configure: (inout SpanMetricsConfig) -> Void = { _ in }) -> (SpanMetricsConnector, TracesSink) {
         var config = SpanMetricsConfig()
         configure(&config)
         let sink = TracesSink()
-        let c = SpanMetricsConnector(config: config, next: sink, context: ComponentContext(id: ComponentID(type: "spanmetrics"), logger: Logger(label: "t"), clock: ManualClock()))
+        let c = SpanMetricsConnector(
+            config: config, next: sink,
+            context: ComponentContext(id: ComponentID(type: "spanmetrics"), logger: Logger(label: "t"), clock: ManualClock()))
         return (c, sink)
     }
 
@@ -25,7 +28,12 @@ import Testing
         s.startTimeUnixNano = 1_000_000_000
         s.endTimeUnixNano = 1_000_000_000 + ms * 1_000_000
         if error { s.status.code = .error }
-        s.attributes = attributes.map { k, v in var kv = KeyValue(); kv.key = k; kv.value = .string(v); return kv }
+        s.attributes = attributes.map { k, v in
+            var kv = KeyValue()
+            kv.key = k
+            kv.value = .string(v)
+            return kv
+        }
         return s
     }
 
@@ -58,8 +66,12 @@ import Testing
         #expect(value("GET /a", "STATUS_CODE_UNSET") == 2)
         #expect(value("GET /a", "STATUS_CODE_ERROR") == 1)
         #expect(value("GET /b", "STATUS_CODE_UNSET") == 1)
-        #expect(calls.allSatisfy { $0.attributes.stringValue("service.name") == "api" && $0.attributes.stringValue("span.kind") == "SPAN_KIND_SERVER" })
-        let h = try #require(metrics[1].histogram.dataPoints.first { $0.attributes.stringValue("span.name") == "GET /a" && $0.attributes.stringValue("status.code") == "STATUS_CODE_UNSET" })
+        #expect(
+            calls.allSatisfy { $0.attributes.stringValue("service.name") == "api" && $0.attributes.stringValue("span.kind") == "SPAN_KIND_SERVER" })
+        let h = try #require(
+            metrics[1].histogram.dataPoints.first {
+                $0.attributes.stringValue("span.name") == "GET /a" && $0.attributes.stringValue("status.code") == "STATUS_CODE_UNSET"
+            })
         #expect(h.explicitBounds == SpanMetricsConfig.defaultBucketsMs)
         #expect(h.bucketCounts[1] == 1)  // 3 ms in (2, 4]
         #expect(h.bucketCounts[5] == 1)  // 30 ms in (10, 50]
@@ -110,7 +122,9 @@ import Testing
         #expect(c?.dimensionsCacheSize == 1000)
         #expect(c?.flushInterval == .seconds(15))
         #expect(c?.namespace == "traces.span.metrics")
-        let custom = readComponentConfig(SpanMetricsConnectorFactory(), yaml: "histogram:\n  explicit:\n    buckets: [100ms, 1s]\n").config as? SpanMetricsConfig
+        let custom =
+            readComponentConfig(SpanMetricsConnectorFactory(), yaml: "histogram:\n  explicit:\n    buckets: [100ms, 1s]\n").config
+            as? SpanMetricsConfig
         #expect(custom?.buckets == [100, 1000])
         let bad = readComponentConfig(SpanMetricsConnectorFactory(), yaml: "histogram:\n  unit: h\n  explicit:\n    buckets: [1s, soon]\n").problems
         #expect(bad.contains { $0.contains("connectors::spanmetrics::histogram::unit") })
@@ -159,7 +173,10 @@ import Testing
     @Test func connectorInTheWrongSignalIsReported() {
         let yaml = Self.valid.replacingOccurrences(of: "exporters: [nop, spanmetrics]", with: "exporters: [nop]")
             .replacingOccurrences(of: "exporters: [prometheus]", with: "exporters: [prometheus, spanmetrics]")
-        do { _ = try CollectorConfig.load(yaml: yaml, environment: [:], registry: .builtin); Issue.record("expected errors") } catch {
+        do {
+            _ = try CollectorConfig.load(yaml: yaml, environment: [:], registry: .builtin)
+            Issue.record("expected errors")
+        } catch {
             #expect("\(error)".contains("connector (as exporter) \"spanmetrics\" does not support metrics"))
         }
     }
@@ -169,7 +186,10 @@ import Testing
         let off = Self.valid + "\n  telemetry:\n    metrics:\n      level: none\n"
         #expect(try CollectorConfig.load(yaml: off, environment: [:], registry: .builtin).telemetryMetricsAddress == nil)
         let bad = Self.valid + "\n  telemetry:\n    metrics:\n      address: nowhere\n"
-        do { _ = try CollectorConfig.load(yaml: bad, environment: [:], registry: .builtin); Issue.record("expected errors") } catch {
+        do {
+            _ = try CollectorConfig.load(yaml: bad, environment: [:], registry: .builtin)
+            Issue.record("expected errors")
+        } catch {
             #expect("\(error)".contains("service::telemetry::metrics::address"))
         }
     }

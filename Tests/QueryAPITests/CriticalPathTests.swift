@@ -122,9 +122,11 @@ import Testing
     /// A root with 10,000 sequential children: each child is on the path, with the root owning the gaps.
     @Test func tenThousandSequentialChildrenAreAllOnThePath() throws {
         let n = 10_000
-        let spans = [S(id: 0, start: 0, end: UInt64(3 * n + 1))] + (1...n).map { i in
-            S(id: i, parent: 0, start: UInt64(3 * i - 2), end: UInt64(3 * i))
-        }
+        let spans =
+            [S(id: 0, start: 0, end: UInt64(3 * n + 1))]
+            + (1...n).map { i in
+                S(id: i, parent: 0, start: UInt64(3 * i - 2), end: UInt64(3 * i))
+            }
         let path = try Self.path(spans)
         #expect(path.count == 2 * n + 1)
         #expect(path.filter { $0[0] != 0 }.map { $0[0] } == (1...n).map(UInt64.init))

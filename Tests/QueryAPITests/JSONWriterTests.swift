@@ -1,6 +1,7 @@
 import Foundation
-@testable import QueryAPI
 import Testing
+
+@testable import QueryAPI
 
 struct JSONWriterTests {
     private func text(_ json: JSON) -> String { String(decoding: json.serialized(), as: UTF8.self) }
@@ -16,6 +17,8 @@ struct JSONWriterTests {
         // What Foundation's parser reads back is the original.
         let parsed = try JSONSerialization.jsonObject(with: Data(JSON.array([.string(tricky)]).serialized())) as? [String]
         #expect(parsed == [tricky])
-        #expect(text(.object([("k\"", .null), ("", .bool(false)), ("d", .double(2.5)), ("n", .double(.nan))])) == #"{"k\"":null,"":false,"d":2.5,"n":null}"#)
+        #expect(
+            text(.object([("k\"", .null), ("", .bool(false)), ("d", .double(2.5)), ("n", .double(.nan))]))
+                == #"{"k\"":null,"":false,"d":2.5,"n":null}"#)
     }
 }

@@ -104,7 +104,8 @@ func tags(_ span: [String: Any]) -> [String: (type: String, value: Any)] {
         let t = try parse(JaegerTrace.json(fixtureTrace()))
         let spans = try #require(t["spans"] as? [[String: Any]])
         #expect(spans.count == 2)
-        let root = spans[0], child = spans[1]
+        let root = spans[0]
+        let child = spans[1]
         #expect(root["spanID"] as? String == "a100000000000001")
         #expect(root["operationName"] as? String == "GET /cart")
         #expect(root["startTime"] as? Int == 1_714_564_800_000_000)
@@ -114,16 +115,18 @@ func tags(_ span: [String: Any]) -> [String: (type: String, value: Any)] {
         #expect(root["processID"] as? String == "p1")
         #expect(child["processID"] as? String == "p2")
         let refs = try #require(child["references"] as? [[String: String]])
-        #expect(refs == [
-            ["refType": "CHILD_OF", "traceID": "0102030405060708090a0b0c0d0e0f10", "spanID": "a100000000000001"],
-            ["refType": "FOLLOWS_FROM", "traceID": "0102030405060708", "spanID": "c300000000000003"],
-        ])
+        #expect(
+            refs == [
+                ["refType": "CHILD_OF", "traceID": "0102030405060708090a0b0c0d0e0f10", "spanID": "a100000000000001"],
+                ["refType": "FOLLOWS_FROM", "traceID": "0102030405060708", "spanID": "c300000000000003"],
+            ])
     }
 
     @Test func tagsAreTypedAndFollowTheOTLPToJaegerConventions() throws {
         let t = try parse(JaegerTrace.json(fixtureTrace()))
         let spans = try #require(t["spans"] as? [[String: Any]])
-        let root = tags(spans[0]), child = tags(spans[1])
+        let root = tags(spans[0])
+        let child = tags(spans[1])
         #expect(root["http.method"]?.type == "string" && root["http.method"]?.value as? String == "GET")
         #expect(root["http.status_code"]?.type == "int64" && root["http.status_code"]?.value as? Int == 200)
         #expect(root["sampled"]?.type == "bool" && root["sampled"]?.value as? Bool == true)
@@ -186,10 +189,12 @@ func tags(_ span: [String: Any]) -> [String: (type: String, value: Any)] {
         #expect(text.contains("event +1ms retry attempt=2"))
     }
 
-    @Test(arguments: [(UInt64(999), "999ns"), (1_000, "1µs"), (12_340, "12.3µs"), (250_000, "250µs"), (850_000, "850µs"),
-                      (999_499, "999µs"), (999_999, "1ms"), (1_500_000, "1.5ms"), (12_345_678, "12.3ms"), (80_000_000, "80ms"),
-                      (250_000_000, "250ms"), (999_999_999, "1s"), (1_234_000_000, "1.23s"), (59_940_000_000, "59.9s"),
-                      (59_960_000_000, "1m0s"), (123_400_000_000, "2m3.4s"), (179_970_000_000, "3m0s"), (10_801_000_000_000, "3h0m1s")])
+    @Test(arguments: [
+        (UInt64(999), "999ns"), (1_000, "1µs"), (12_340, "12.3µs"), (250_000, "250µs"), (850_000, "850µs"),
+        (999_499, "999µs"), (999_999, "1ms"), (1_500_000, "1.5ms"), (12_345_678, "12.3ms"), (80_000_000, "80ms"),
+        (250_000_000, "250ms"), (999_999_999, "1s"), (1_234_000_000, "1.23s"), (59_940_000_000, "59.9s"),
+        (59_960_000_000, "1m0s"), (123_400_000_000, "2m3.4s"), (179_970_000_000, "3m0s"), (10_801_000_000_000, "3h0m1s"),
+    ])
     func durationsAreShort(nanos: UInt64, text: String) {
         #expect(TraceWaterfall.duration(nanos) == text)
     }
@@ -259,8 +264,9 @@ struct WaterfallFoldingTests {
         let folded = TraceWaterfall().render(Self.trace())
         // The root; 200 calls before the audit, the audit, 198 leaf calls after it, the last call (it has a child)
         // and its child.
-        #expect(Self.rows(folded).map { $0.split(separator: "│")[0].trimmingCharacters(in: .whitespaces) }
-            == ["shop: GET /basket", "× 200 shop: GET /item", "shop: audit", "× 199 shop: GET /item", "shop: GET /item", "shop: cache"])
+        #expect(
+            Self.rows(folded).map { $0.split(separator: "│")[0].trimmingCharacters(in: .whitespaces) }
+                == ["shop: GET /basket", "× 200 shop: GET /item", "shop: audit", "× 199 shop: GET /item", "shop: GET /item", "shop: cache"])
         #expect(folded.contains("1 ERROR") && folded.contains("2 runs of similar sibling spans folded"))
         var plain = TraceWaterfall()
         plain.foldSimilarSiblings = false

@@ -108,7 +108,9 @@ import Testing
     }
 
     @Test func pushDownNamesOnlyWhatEveryMatchNeeds() throws {
-        let s = try selector(#"{service_name="api", level!="debug", env="", host=~"a.*", service_name="other"} |= "GET" |= "a" or "b" != "x" |= "" | trace_id="abc" | user="u" or team="t" | span_id="s", k=~"v""#)
+        let s = try selector(
+            #"{service_name="api", level!="debug", env="", host=~"a.*", service_name="other"} |= "GET" |= "a" or "b" != "x" |= "" | trace_id="abc" | user="u" or team="t" | span_id="s", k=~"v""#
+        )
         #expect(s.equalityMatchers == ["service_name": "api"])
         #expect(s.lineContains == ["GET"])
         #expect(s.labelEquals == ["trace_id": "abc", "span_id": "s"])

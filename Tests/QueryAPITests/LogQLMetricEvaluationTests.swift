@@ -25,8 +25,9 @@ import Testing
 
     /// Evaluated at 30s, 60s and 90s.
     func evaluate(_ query: String, entries: [LogQLEntry] = entries, maxSeries: Int = 500) throws -> [LogQLSeries] {
-        var e = try LogQLMetricEvaluator(query: try metric(query), startNanos: 30 * Self.s, endNanos: 90 * Self.s, stepNanos: 30 * Self.s,
-                                         maxSeries: maxSeries)
+        var e = try LogQLMetricEvaluator(
+            query: try metric(query), startNanos: 30 * Self.s, endNanos: 90 * Self.s, stepNanos: 30 * Self.s,
+            maxSeries: maxSeries)
         for entry in entries { try e.add(entry) }
         return e.matrix()
     }
@@ -36,52 +37,63 @@ import Testing
     }
 
     @Test func countOverTimePerStream() throws {
-        #expect(try evaluate(#"count_over_time({app="api"}[30s])"#) == [
-            LogQLSeries(labels: ["app": "api", "host": "b", "level": "info"], points: points((60, 1))),
-            LogQLSeries(labels: ["app": "api", "level": "error"], points: points((30, 1), (90, 1))),
-            LogQLSeries(labels: ["app": "api", "level": "info"], points: points((30, 2), (60, 1))),
-        ])
+        #expect(
+            try evaluate(#"count_over_time({app="api"}[30s])"#) == [
+                LogQLSeries(labels: ["app": "api", "host": "b", "level": "info"], points: points((60, 1))),
+                LogQLSeries(labels: ["app": "api", "level": "error"], points: points((30, 1), (90, 1))),
+                LogQLSeries(labels: ["app": "api", "level": "info"], points: points((30, 2), (60, 1))),
+            ])
     }
 
     @Test func rateDividesByTheRangeInSeconds() throws {
-        #expect(try evaluate(#"rate({app="api", level="info", host=""}[30s])"#) == [
-            LogQLSeries(labels: ["app": "api", "level": "info"], points: points((30, 2.0 / 30), (60, 1.0 / 30))),
-        ])
-        #expect(try evaluate(#"sum(rate({app="api"}[1m]))"#) == [
-            LogQLSeries(labels: [:], points: points((30, 3.0 / 60), (60, 5.0 / 60), (90, 3.0 / 60))),
-        ])
+        #expect(
+            try evaluate(#"rate({app="api", level="info", host=""}[30s])"#) == [
+                LogQLSeries(labels: ["app": "api", "level": "info"], points: points((30, 2.0 / 30), (60, 1.0 / 30)))
+            ])
+        #expect(
+            try evaluate(#"sum(rate({app="api"}[1m]))"#) == [
+                LogQLSeries(labels: [:], points: points((30, 3.0 / 60), (60, 5.0 / 60), (90, 3.0 / 60)))
+            ])
     }
 
     @Test func bytesOverTimeSumsLineBytes() throws {
-        #expect(try evaluate(#"bytes_over_time({app="api"}[30s])"#) == [
-            LogQLSeries(labels: ["app": "api", "host": "b", "level": "info"], points: points((60, 2))),
-            LogQLSeries(labels: ["app": "api", "level": "error"], points: points((30, 3), (90, 1))),
-            LogQLSeries(labels: ["app": "api", "level": "info"], points: points((30, 3), (60, 4))),
-        ])
+        #expect(
+            try evaluate(#"bytes_over_time({app="api"}[30s])"#) == [
+                LogQLSeries(labels: ["app": "api", "host": "b", "level": "info"], points: points((60, 2))),
+                LogQLSeries(labels: ["app": "api", "level": "error"], points: points((30, 3), (90, 1))),
+                LogQLSeries(labels: ["app": "api", "level": "info"], points: points((30, 3), (60, 4))),
+            ])
         // UTF-8 bytes, not characters; an empty line counts as a sample of 0 bytes.
-        let unicode = [LogQLEntry(timestampNanos: 30 * Self.s, line: "é😀", streamLabels: ["app": "api"]),
-                       LogQLEntry(timestampNanos: 60 * Self.s, line: "", streamLabels: ["app": "api"])]
-        #expect(try evaluate(#"bytes_over_time({app="api"}[30s])"#, entries: unicode) == [
-            LogQLSeries(labels: ["app": "api"], points: points((30, 6), (60, 0))),
-        ])
+        let unicode = [
+            LogQLEntry(timestampNanos: 30 * Self.s, line: "é😀", streamLabels: ["app": "api"]),
+            LogQLEntry(timestampNanos: 60 * Self.s, line: "", streamLabels: ["app": "api"]),
+        ]
+        #expect(
+            try evaluate(#"bytes_over_time({app="api"}[30s])"#, entries: unicode) == [
+                LogQLSeries(labels: ["app": "api"], points: points((30, 6), (60, 0)))
+            ])
     }
 
     @Test func sumGroupsByTheNamedLabels() throws {
-        #expect(try evaluate(#"sum by (level) (count_over_time({app="api"}[30s]))"#) == [
-            LogQLSeries(labels: ["level": "error"], points: points((30, 1), (90, 1))),
-            LogQLSeries(labels: ["level": "info"], points: points((30, 2), (60, 2))),
-        ])
-        #expect(try evaluate(#"sum(count_over_time({app="api"}[30s])) by (host)"#) == [
-            LogQLSeries(labels: [:], points: points((30, 3), (60, 1), (90, 1))),
-            LogQLSeries(labels: ["host": "b"], points: points((60, 1))),
-        ])
-        #expect(try evaluate(#"sum(count_over_time({app="api"}[30s]))"#) == [
-            LogQLSeries(labels: [:], points: points((30, 3), (60, 2), (90, 1))),
-        ])
-        #expect(try evaluate(#"sum by (level) (count_over_time({app="api"} |= "d" or "e" [30s]))"#) == [
-            LogQLSeries(labels: ["level": "error"], points: points((90, 1))),
-            LogQLSeries(labels: ["level": "info"], points: points((60, 1))),
-        ])
+        #expect(
+            try evaluate(#"sum by (level) (count_over_time({app="api"}[30s]))"#) == [
+                LogQLSeries(labels: ["level": "error"], points: points((30, 1), (90, 1))),
+                LogQLSeries(labels: ["level": "info"], points: points((30, 2), (60, 2))),
+            ])
+        #expect(
+            try evaluate(#"sum(count_over_time({app="api"}[30s])) by (host)"#) == [
+                LogQLSeries(labels: [:], points: points((30, 3), (60, 1), (90, 1))),
+                LogQLSeries(labels: ["host": "b"], points: points((60, 1))),
+            ])
+        #expect(
+            try evaluate(#"sum(count_over_time({app="api"}[30s]))"#) == [
+                LogQLSeries(labels: [:], points: points((30, 3), (60, 2), (90, 1)))
+            ])
+        #expect(
+            try evaluate(#"sum by (level) (count_over_time({app="api"} |= "d" or "e" [30s]))"#) == [
+                LogQLSeries(labels: ["level": "error"], points: points((90, 1))),
+                LogQLSeries(labels: ["level": "info"], points: points((60, 1))),
+            ])
     }
 
     @Test func windowsExcludeTheStartAndIncludeTheEnd() throws {
@@ -90,8 +102,9 @@ import Testing
         var e = at60
         for entry in Self.entries { try e.add(entry) }
         #expect(e.vector() == [LogQLSample(labels: [:], timestampNanos: 60 * Self.s, value: 2)])
-        var edge = try LogQLMetricEvaluator(query: try metric(#"count_over_time({app="api", level="info", host=""}[30s])"#),
-                                            timeNanos: 60 * Self.s - 1)
+        var edge = try LogQLMetricEvaluator(
+            query: try metric(#"count_over_time({app="api", level="info", host=""}[30s])"#),
+            timeNanos: 60 * Self.s - 1)
         for entry in Self.entries { try edge.add(entry) }
         // (30s - 1ns, 60s - 1ns]: neither 10s, 20s nor 60s.
         #expect(edge.vector() == [])
@@ -101,22 +114,27 @@ import Testing
     @Test func entriesOutsideEveryWindowMakeNoSeries() throws {
         // Step 30s, range 10s: windows (20,30], (50,60], (80,90]; 10s, 20s, 45s and 61s fall between them, and
         // host b's stream has no point at all.
-        #expect(try evaluate(#"count_over_time({app="api"}[10s])"#) == [
-            LogQLSeries(labels: ["app": "api", "level": "error"], points: points((30, 1))),
-            LogQLSeries(labels: ["app": "api", "level": "info"], points: points((60, 1))),
-        ])
+        #expect(
+            try evaluate(#"count_over_time({app="api"}[10s])"#) == [
+                LogQLSeries(labels: ["app": "api", "level": "error"], points: points((30, 1))),
+                LogQLSeries(labels: ["app": "api", "level": "info"], points: points((60, 1))),
+            ])
     }
 
     @Test func withoutSumStructuredMetadataNamesTheSeries() throws {
-        let entries = [LogQLEntry(timestampNanos: 30 * Self.s, line: "x", streamLabels: ["app": "api"], structuredMetadata: ["trace_id": "t1"]),
-                       LogQLEntry(timestampNanos: 30 * Self.s, line: "y", streamLabels: ["app": "api"], structuredMetadata: ["trace_id": "t2"])]
-        #expect(try evaluate(#"count_over_time({app="api"}[30s])"#, entries: entries) == [
-            LogQLSeries(labels: ["app": "api", "trace_id": "t1"], points: points((30, 1))),
-            LogQLSeries(labels: ["app": "api", "trace_id": "t2"], points: points((30, 1))),
-        ])
-        #expect(try evaluate(#"sum by (app) (count_over_time({app="api"} | trace_id="t2" [30s]))"#, entries: entries) == [
-            LogQLSeries(labels: ["app": "api"], points: points((30, 1))),
-        ])
+        let entries = [
+            LogQLEntry(timestampNanos: 30 * Self.s, line: "x", streamLabels: ["app": "api"], structuredMetadata: ["trace_id": "t1"]),
+            LogQLEntry(timestampNanos: 30 * Self.s, line: "y", streamLabels: ["app": "api"], structuredMetadata: ["trace_id": "t2"]),
+        ]
+        #expect(
+            try evaluate(#"count_over_time({app="api"}[30s])"#, entries: entries) == [
+                LogQLSeries(labels: ["app": "api", "trace_id": "t1"], points: points((30, 1))),
+                LogQLSeries(labels: ["app": "api", "trace_id": "t2"], points: points((30, 1))),
+            ])
+        #expect(
+            try evaluate(#"sum by (app) (count_over_time({app="api"} | trace_id="t2" [30s]))"#, entries: entries) == [
+                LogQLSeries(labels: ["app": "api"], points: points((30, 1)))
+            ])
     }
 
     @Test func limits() throws {
@@ -125,17 +143,21 @@ import Testing
         #expect(throws: LogQLError.tooManyPoints) {
             _ = try LogQLMetricEvaluator(query: q, startNanos: 0, endNanos: 11_001 * Self.s, stepNanos: Self.s)
         }
-        #expect(LogQLError.tooManyPoints.description
-            == "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter")
+        #expect(
+            LogQLError.tooManyPoints.description
+                == "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter")
         #expect(throws: LogQLError.self) { _ = try LogQLMetricEvaluator(query: q, startNanos: 0, endNanos: Self.s, stepNanos: 0) }
         #expect(throws: LogQLError.self) { _ = try LogQLMetricEvaluator(query: q, startNanos: Self.s, endNanos: 0, stepNanos: 1) }
         #expect(throws: LogQLError.tooManySeries(2)) { _ = try evaluate(#"count_over_time({app="api"}[30s])"#, maxSeries: 2) }
         #expect(try evaluate(#"sum by (level) (count_over_time({app="api"}[30s]))"#, maxSeries: 2).count == 2)
         // Extreme timestamps and ranges do not trap.
-        let far = [LogQLEntry(timestampNanos: .max, line: "x", streamLabels: ["app": "api"]),
-                   LogQLEntry(timestampNanos: .min, line: "x", streamLabels: ["app": "api"])]
-        var e = try LogQLMetricEvaluator(query: try metric(#"count_over_time({app="api"}[292y])"#), startNanos: .min, endNanos: .max,
-                                         stepNanos: .max)
+        let far = [
+            LogQLEntry(timestampNanos: .max, line: "x", streamLabels: ["app": "api"]),
+            LogQLEntry(timestampNanos: .min, line: "x", streamLabels: ["app": "api"]),
+        ]
+        var e = try LogQLMetricEvaluator(
+            query: try metric(#"count_over_time({app="api"}[292y])"#), startNanos: .min, endNanos: .max,
+            stepNanos: .max)
         for entry in far { try e.add(entry) }
         #expect(e.matrix().count == 1)
     }

@@ -43,11 +43,17 @@ import Testing
 
     @Test func rangeDefaults() throws {
         let p = try range("query=%7Bapp%3D%22a%22%7D")
-        #expect(p == LokiRangeParameters(query: #"{app="a"}"#, startNanos: Self.now - 3_600_000_000_000, endNanos: Self.now,
-                                         stepNanos: 14_000_000_000, limit: 100, direction: .backward))
+        #expect(
+            p
+                == LokiRangeParameters(
+                    query: #"{app="a"}"#, startNanos: Self.now - 3_600_000_000_000, endNanos: Self.now,
+                    stepNanos: 14_000_000_000, limit: 100, direction: .backward))
         let q = try range("query=x&start=1000&end=2000&step=10s&limit=5&direction=FORWARD")
-        #expect(q == LokiRangeParameters(query: "x", startNanos: 1_000_000_000_000, endNanos: 2_000_000_000_000, stepNanos: 10_000_000_000,
-                                         limit: 5, direction: .forward))
+        #expect(
+            q
+                == LokiRangeParameters(
+                    query: "x", startNanos: 1_000_000_000_000, endNanos: 2_000_000_000_000, stepNanos: 10_000_000_000,
+                    limit: 5, direction: .forward))
         // `since` counts back from end, or from now when end is in the future.
         #expect(try range("since=5m&end=9000").startNanos == 9000 * 1_000_000_000 - 300_000_000_000)
         #expect(try range("since=5m&end=20000").startNanos == Self.now - 300_000_000_000)
@@ -62,8 +68,9 @@ import Testing
         #expect(message("step=0") == "zero or negative query resolution step widths are not accepted. Try a positive integer")
         #expect(message("step=-5") == "zero or negative query resolution step widths are not accepted. Try a positive integer")
         #expect(message("step=soon") == #"cannot parse "soon" to a valid duration"#)
-        #expect(message("start=0&end=11001&step=1")
-            == "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter")
+        #expect(
+            message("start=0&end=11001&step=1")
+                == "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter")
         #expect(message("start=0&end=11000&step=1") == nil)
         #expect(message("limit=0") == "limit must be a positive value")
         #expect(message("limit=many") == #"could not parse 'limit' parameter: "many" is not an integer"#)

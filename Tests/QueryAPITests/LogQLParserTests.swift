@@ -27,8 +27,13 @@ import Testing
 
     @Test func selectorsWithEveryOperator() throws {
         let q = try LogQLParser.parse(#"{name="v", other!="w", re=~"a.*", nre!~"b"}"#)
-        #expect(q == .logs(LogSelector(matchers: [try m("name", .equal, "v"), try m("other", .notEqual, "w"),
-                                                   try m("re", .matchesRegex, "a.*"), try m("nre", .notMatchesRegex, "b")])))
+        #expect(
+            q
+                == .logs(
+                    LogSelector(matchers: [
+                        try m("name", .equal, "v"), try m("other", .notEqual, "w"),
+                        try m("re", .matchesRegex, "a.*"), try m("nre", .notMatchesRegex, "b"),
+                    ])))
     }
 
     @Test func logQueriesParseToTheirStructure() throws {
@@ -36,44 +41,128 @@ import Testing
         let cases: [(String, LogQLQuery)] = [
             (#"{app="api"}"#, .logs(LogSelector(matchers: [app]))),
             (#"{ app = "api" , }"#.replacingOccurrences(of: " , }", with: " }"), .logs(LogSelector(matchers: [app]))),
-            (#"{app="api"} |= "x" != "y" |~ "z+" !~ "w""#,
-             .logs(LogSelector(matchers: [app], pipeline: [try line(.contains, "x"), try line(.notContains, "y"),
-                                                            try line(.matchesRegex, "z+"), try line(.notMatchesRegex, "w")]))),
+            (
+                #"{app="api"} |= "x" != "y" |~ "z+" !~ "w""#,
+                .logs(
+                    LogSelector(
+                        matchers: [app],
+                        pipeline: [
+                            try line(.contains, "x"), try line(.notContains, "y"),
+                            try line(.matchesRegex, "z+"), try line(.notMatchesRegex, "w"),
+                        ]))
+            ),
             (#"{app="api"} |= "a" or "b" or `c`"#, .logs(LogSelector(matchers: [app], pipeline: [try line(.contains, "a", "b", "c")]))),
             (#"{app="api"} != "a" or "b""#, .logs(LogSelector(matchers: [app], pipeline: [try line(.notContains, "a", "b")]))),
-            (#"{app="api"} | trace_id="0af7651916cd43dd8448eb211c80319c""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(try label("trace_id", .equal, "0af7651916cd43dd8448eb211c80319c"))]))),
-            (#"{app="api"} | a="1" | b!="2" | c=~"3.*" | d!~"4""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(try label("a", .equal, "1")), .labelFilter(try label("b", .notEqual, "2")),
-                                                            .labelFilter(try label("c", .matchesRegex, "3.*")), .labelFilter(try label("d", .notMatchesRegex, "4"))]))),
-            (#"{app="api"} | a="1" and b="2""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.and([try label("a", .equal, "1"), try label("b", .equal, "2")]))]))),
-            (#"{app="api"} | a="1", b="2""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.and([try label("a", .equal, "1"), try label("b", .equal, "2")]))]))),
-            (#"{app="api"} | a="1" b="2""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.and([try label("a", .equal, "1"), try label("b", .equal, "2")]))]))),
-            (#"{app="api"} | a="1", b="2" and c="3", d="4""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.and([try label("a", .equal, "1"), try label("b", .equal, "2"),
-                                                                               try label("c", .equal, "3"), try label("d", .equal, "4")]))]))),
+            (
+                #"{app="api"} | trace_id="0af7651916cd43dd8448eb211c80319c""#,
+                .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(try label("trace_id", .equal, "0af7651916cd43dd8448eb211c80319c"))]))
+            ),
+            (
+                #"{app="api"} | a="1" | b!="2" | c=~"3.*" | d!~"4""#,
+                .logs(
+                    LogSelector(
+                        matchers: [app],
+                        pipeline: [
+                            .labelFilter(try label("a", .equal, "1")), .labelFilter(try label("b", .notEqual, "2")),
+                            .labelFilter(try label("c", .matchesRegex, "3.*")), .labelFilter(try label("d", .notMatchesRegex, "4")),
+                        ]))
+            ),
+            (
+                #"{app="api"} | a="1" and b="2""#,
+                .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.and([try label("a", .equal, "1"), try label("b", .equal, "2")]))]))
+            ),
+            (
+                #"{app="api"} | a="1", b="2""#,
+                .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.and([try label("a", .equal, "1"), try label("b", .equal, "2")]))]))
+            ),
+            (
+                #"{app="api"} | a="1" b="2""#,
+                .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.and([try label("a", .equal, "1"), try label("b", .equal, "2")]))]))
+            ),
+            (
+                #"{app="api"} | a="1", b="2" and c="3", d="4""#,
+                .logs(
+                    LogSelector(
+                        matchers: [app],
+                        pipeline: [
+                            .labelFilter(
+                                .and([
+                                    try label("a", .equal, "1"), try label("b", .equal, "2"),
+                                    try label("c", .equal, "3"), try label("d", .equal, "4"),
+                                ]))
+                        ]))
+            ),
             // `and` binds tighter than `or`.
-            (#"{app="api"} | a="1" or b="2" and c="3""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.or([try label("a", .equal, "1"),
-                                                                              .and([try label("b", .equal, "2"), try label("c", .equal, "3")])]))]))),
-            (#"{app="api"} | (a="1" or b="2") and c="3""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.and([.or([try label("a", .equal, "1"), try label("b", .equal, "2")]),
-                                                                               try label("c", .equal, "3")]))]))),
+            (
+                #"{app="api"} | a="1" or b="2" and c="3""#,
+                .logs(
+                    LogSelector(
+                        matchers: [app],
+                        pipeline: [
+                            .labelFilter(
+                                .or([
+                                    try label("a", .equal, "1"),
+                                    .and([try label("b", .equal, "2"), try label("c", .equal, "3")]),
+                                ]))
+                        ]))
+            ),
+            (
+                #"{app="api"} | (a="1" or b="2") and c="3""#,
+                .logs(
+                    LogSelector(
+                        matchers: [app],
+                        pipeline: [
+                            .labelFilter(
+                                .and([
+                                    .or([try label("a", .equal, "1"), try label("b", .equal, "2")]),
+                                    try label("c", .equal, "3"),
+                                ]))
+                        ]))
+            ),
             // A comma takes everything to its right (Loki's yacc shifts there).
-            (#"{app="api"} | a="1" or b="2", c="3""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.or([try label("a", .equal, "1"),
-                                                                              .and([try label("b", .equal, "2"), try label("c", .equal, "3")])]))]))),
-            (#"{app="api"} | a="1", b="2" or c="3""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.and([try label("a", .equal, "1"),
-                                                                               .or([try label("b", .equal, "2"), try label("c", .equal, "3")])]))]))),
-            (#"{app="api"} | (a="1" or b="2"), c="3""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.labelFilter(.and([.or([try label("a", .equal, "1"), try label("b", .equal, "2")]),
-                                                                               try label("c", .equal, "3")]))]))),
-            (#"{app="api"} | drop __error__, __error_details__ |= "x""#,
-             .logs(LogSelector(matchers: [app], pipeline: [.dropErrorLabels, try line(.contains, "x")]))),
+            (
+                #"{app="api"} | a="1" or b="2", c="3""#,
+                .logs(
+                    LogSelector(
+                        matchers: [app],
+                        pipeline: [
+                            .labelFilter(
+                                .or([
+                                    try label("a", .equal, "1"),
+                                    .and([try label("b", .equal, "2"), try label("c", .equal, "3")]),
+                                ]))
+                        ]))
+            ),
+            (
+                #"{app="api"} | a="1", b="2" or c="3""#,
+                .logs(
+                    LogSelector(
+                        matchers: [app],
+                        pipeline: [
+                            .labelFilter(
+                                .and([
+                                    try label("a", .equal, "1"),
+                                    .or([try label("b", .equal, "2"), try label("c", .equal, "3")]),
+                                ]))
+                        ]))
+            ),
+            (
+                #"{app="api"} | (a="1" or b="2"), c="3""#,
+                .logs(
+                    LogSelector(
+                        matchers: [app],
+                        pipeline: [
+                            .labelFilter(
+                                .and([
+                                    .or([try label("a", .equal, "1"), try label("b", .equal, "2")]),
+                                    try label("c", .equal, "3"),
+                                ]))
+                        ]))
+            ),
+            (
+                #"{app="api"} | drop __error__, __error_details__ |= "x""#,
+                .logs(LogSelector(matchers: [app], pipeline: [.dropErrorLabels, try line(.contains, "x")]))
+            ),
             (#"({app="api"} |= "x")"#, .logs(LogSelector(matchers: [app], pipeline: [try line(.contains, "x")]))),
             ("{app=\"api\"} # a comment\n |= \"x\"", .logs(LogSelector(matchers: [app], pipeline: [try line(.contains, "x")]))),
         ]
@@ -96,8 +185,12 @@ import Testing
             ("`two\nlines`", "two\nlines"),
         ]
         for (literal, value) in cases {
-            #expect(try LogQLParser.parse("{app=\"a\"} |= \(literal)") == .logs(LogSelector(matchers: [try m("app", .equal, "a")],
-                                                                                              pipeline: [try line(.contains, value)])), "\(literal)")
+            #expect(
+                try LogQLParser.parse("{app=\"a\"} |= \(literal)")
+                    == .logs(
+                        LogSelector(
+                            matchers: [try m("app", .equal, "a")],
+                            pipeline: [try line(.contains, value)])), "\(literal)")
         }
     }
 
@@ -109,24 +202,48 @@ import Testing
             (#"count_over_time({app="api"}[5m])"#, LogQLMetricQuery(function: .countOverTime, selector: sel, rangeNanos: 5 * minute)),
             (#"rate({app="api"}[1m])"#, LogQLMetricQuery(function: .rate, selector: sel, rangeNanos: minute)),
             (#"bytes_over_time({app="api"}[1h30m])"#, LogQLMetricQuery(function: .bytesOverTime, selector: sel, rangeNanos: 90 * minute)),
-            (#"count_over_time({app="api"} |= "error" [10s])"#, LogQLMetricQuery(function: .countOverTime, selector: filtered, rangeNanos: 10_000_000_000)),
-            (#"count_over_time({app="api"}[500ms] |= "error")"#, LogQLMetricQuery(function: .countOverTime, selector: filtered, rangeNanos: 500_000_000)),
-            (#"count_over_time(({app="api"} |= "error")[1d])"#, LogQLMetricQuery(function: .countOverTime, selector: filtered, rangeNanos: 1440 * minute)),
-            (#"count_over_time(({app="api"} |= "error" [1w]))"#, LogQLMetricQuery(function: .countOverTime, selector: filtered, rangeNanos: 7 * 1440 * minute)),
+            (
+                #"count_over_time({app="api"} |= "error" [10s])"#,
+                LogQLMetricQuery(function: .countOverTime, selector: filtered, rangeNanos: 10_000_000_000)
+            ),
+            (
+                #"count_over_time({app="api"}[500ms] |= "error")"#,
+                LogQLMetricQuery(function: .countOverTime, selector: filtered, rangeNanos: 500_000_000)
+            ),
+            (
+                #"count_over_time(({app="api"} |= "error")[1d])"#,
+                LogQLMetricQuery(function: .countOverTime, selector: filtered, rangeNanos: 1440 * minute)
+            ),
+            (
+                #"count_over_time(({app="api"} |= "error" [1w]))"#,
+                LogQLMetricQuery(function: .countOverTime, selector: filtered, rangeNanos: 7 * 1440 * minute)
+            ),
             (#"sum(rate({app="api"}[1m]))"#, LogQLMetricQuery(function: .rate, selector: sel, rangeNanos: minute, sumBy: [])),
-            (#"sum by (level, service_name) (rate({app="api"}[1m]))"#,
-             LogQLMetricQuery(function: .rate, selector: sel, rangeNanos: minute, sumBy: ["level", "service_name"])),
+            (
+                #"sum by (level, service_name) (rate({app="api"}[1m]))"#,
+                LogQLMetricQuery(function: .rate, selector: sel, rangeNanos: minute, sumBy: ["level", "service_name"])
+            ),
             (#"sum(rate({app="api"}[1m])) by (level)"#, LogQLMetricQuery(function: .rate, selector: sel, rangeNanos: minute, sumBy: ["level"])),
-            (#"SUM BY (level) (COUNT_OVER_TIME({app="api"}[1m]))"#,
-             LogQLMetricQuery(function: .countOverTime, selector: sel, rangeNanos: minute, sumBy: ["level"])),
+            (
+                #"SUM BY (level) (COUNT_OVER_TIME({app="api"}[1m]))"#,
+                LogQLMetricQuery(function: .countOverTime, selector: sel, rangeNanos: minute, sumBy: ["level"])
+            ),
             (#"sum by () (rate({app="api"}[1m]))"#, LogQLMetricQuery(function: .rate, selector: sel, rangeNanos: minute, sumBy: [])),
-            (#"sum by (a, b) (sum by (a) (rate({app="api"}[1m])))"#, LogQLMetricQuery(function: .rate, selector: sel, rangeNanos: minute, sumBy: ["a"])),
-            (#"(sum by (a) (count_over_time({app="api"}[1m])))"#,
-             LogQLMetricQuery(function: .countOverTime, selector: sel, rangeNanos: minute, sumBy: ["a"])),
+            (
+                #"sum by (a, b) (sum by (a) (rate({app="api"}[1m])))"#,
+                LogQLMetricQuery(function: .rate, selector: sel, rangeNanos: minute, sumBy: ["a"])
+            ),
+            (
+                #"(sum by (a) (count_over_time({app="api"}[1m])))"#,
+                LogQLMetricQuery(function: .countOverTime, selector: sel, rangeNanos: minute, sumBy: ["a"])
+            ),
             // Grafana's log volume query.
-            (#"sum by (level, detected_level) (count_over_time({app="api"} | drop __error__[1m]))"#,
-             LogQLMetricQuery(function: .countOverTime, selector: LogSelector(matchers: [try m("app", .equal, "api")], pipeline: [.dropErrorLabels]),
-                              rangeNanos: minute, sumBy: ["level", "detected_level"])),
+            (
+                #"sum by (level, detected_level) (count_over_time({app="api"} | drop __error__[1m]))"#,
+                LogQLMetricQuery(
+                    function: .countOverTime, selector: LogSelector(matchers: [try m("app", .equal, "api")], pipeline: [.dropErrorLabels]),
+                    rangeNanos: minute, sumBy: ["level", "detected_level"])
+            ),
         ]
         for (text, expected) in cases {
             #expect(try LogQLParser.parse(text) == .metric(expected), "\(text)")
@@ -160,7 +277,8 @@ import Testing
     }
 
     @Test func checksAfterParsingUseLokisMessages() {
-        let emptyCompatible = #"parse error : queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~".*" does not meet this requirement, but app=~".+" will"#
+        let emptyCompatible =
+            #"parse error : queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~".*" does not meet this requirement, but app=~".+" will"#
         for q in [#"{a=""}"#, #"{a=~".*"}"#, #"{a!="x"}"#, #"{a!~"b|c"}"#, "{}", #"count_over_time({app=~".*"}[5m])"#, #"{a="", b=~"x*"}"#] {
             #expect(message(q) == emptyCompatible, "\(q)")
         }
@@ -255,7 +373,10 @@ import Testing
     }
 
     @Test func streamSelectorsAlone() throws {
-        #expect(try LogQLParser.parseStreamSelector(#"{a="b", c=~"d.*"}"#, requireNonEmptyMatcher: true) == [try m("a", .equal, "b"), try m("c", .matchesRegex, "d.*")])
+        #expect(
+            try LogQLParser.parseStreamSelector(#"{a="b", c=~"d.*"}"#, requireNonEmptyMatcher: true) == [
+                try m("a", .equal, "b"), try m("c", .matchesRegex, "d.*"),
+            ])
         #expect(try LogQLParser.parseStreamSelector("{}", requireNonEmptyMatcher: false) == [])
         #expect(throws: LogQLError.self) { try LogQLParser.parseStreamSelector("{}", requireNonEmptyMatcher: true) }
         do {

@@ -13,7 +13,8 @@ import Testing
 
 /// A parsed JSON value with literals for the expected side, so a mismatch prints both as JSON.
 enum LokiJSON: Equatable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
-    ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+    ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+{
     case null
     case number(Double)
     case string(String)
@@ -63,7 +64,8 @@ enum LokiJSON: Equatable, Sendable, CustomStringConvertible, ExpressibleByString
             return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
         case .array(let a): return "[" + a.map(\.description).joined(separator: ",") + "]"
         case .object(let o):
-            return "{" + o.sorted { $0.key < $1.key }.map { LokiJSON.string($0.key).description + ":" + $0.value.description }
+            return "{"
+                + o.sorted { $0.key < $1.key }.map { LokiJSON.string($0.key).description + ":" + $0.value.description }
                 .joined(separator: ",") + "}"
         }
     }
@@ -102,22 +104,30 @@ enum LokiFixture {
     static let failedSpanHex = "b200000000000002"
 
     // Stream labels, written out by hand: service_name, level, scope_name, resource attributes (dots → `_`).
-    static let checkoutInfo = ["deployment_environment": "prod", "level": "INFO", "note": #"say "hi""#, "scope_name": "cart.logger", "service_name": "checkout"]
+    static let checkoutInfo = [
+        "deployment_environment": "prod", "level": "INFO", "note": #"say "hi""#, "scope_name": "cart.logger", "service_name": "checkout",
+    ]
     static let checkoutError = checkoutInfo.merging(["level": "ERROR"]) { _, b in b }
     /// Severity number 13 without text: `warn`.
-    static let paymentWarn = ["deployment_environment": "prod", "level": "warn", "note": "café ✓", "scope_name": "pay.logger", "service_name": "payment"]
+    static let paymentWarn = [
+        "deployment_environment": "prod", "level": "warn", "note": "café ✓", "scope_name": "pay.logger", "service_name": "payment",
+    ]
     static let paymentInfo = paymentWarn.merging(["level": "INFO"]) { _, b in b }
     /// No scope name: no `scope_name` label; severity number 5 without text: `debug`.
     static let legacyDebug = ["deployment_environment": "staging", "level": "debug", "note": "line1\nline2", "service_name": "legacy"]
 
     // The records, oldest first. Only `legacyBoot` is in the previous hour's partition.
     static let legacyBoot = LokiRecord(nanos: at(-1800), line: "legacy boot", stream: legacyDebug, metadata: [:])
-    static let cartLoaded = LokiRecord(nanos: at(60) + 1, line: "cart loaded items=3", stream: checkoutInfo, metadata: [
-        "http_method": "GET", "user": #"ada "the countess""#, "trace_id": traceHex, "span_id": loadedSpanHex,
-    ])
-    static let paymentFailed = LokiRecord(nanos: at(120), line: "payment failed: timeout", stream: checkoutError, metadata: [
-        "http_method": "POST", "trace_id": traceHex, "span_id": failedSpanHex,
-    ])
+    static let cartLoaded = LokiRecord(
+        nanos: at(60) + 1, line: "cart loaded items=3", stream: checkoutInfo,
+        metadata: [
+            "http_method": "GET", "user": #"ada "the countess""#, "trace_id": traceHex, "span_id": loadedSpanHex,
+        ])
+    static let paymentFailed = LokiRecord(
+        nanos: at(120), line: "payment failed: timeout", stream: checkoutError,
+        metadata: [
+            "http_method": "POST", "trace_id": traceHex, "span_id": failedSpanHex,
+        ])
     static let retrying = LokiRecord(nanos: at(180), line: "retrying café ✓", stream: paymentWarn, metadata: ["attempt": "2"])
     static let chargeOK = LokiRecord(nanos: at(240), line: "charge ok\nsecond line", stream: paymentInfo, metadata: [:])
     static let chargeAgain = LokiRecord(nanos: at(270), line: "charge ok again", stream: paymentInfo, metadata: [:])
@@ -136,7 +146,8 @@ enum LokiFixture {
             v.intValue = i
             return v
         }
-        func record(_ r: LokiRecord, severity: Int, text: String, attributes: [KeyValue] = [], trace: String? = nil, span: String? = nil) -> LogRecord {
+        func record(_ r: LokiRecord, severity: Int, text: String, attributes: [KeyValue] = [], trace: String? = nil, span: String? = nil) -> LogRecord
+        {
             var l = LogRecord()
             l.timeUnixNano = UInt64(r.nanos)
             l.observedTimeUnixNano = UInt64(r.nanos) + 7
@@ -159,15 +170,21 @@ enum LokiFixture {
         }
         let checkout = resourceLogs(
             [kv("service.name", .string("checkout")), kv("deployment.environment", .string("prod")), kv("note", .string(#"say "hi""#))],
-            scope: "cart.logger", [
-                record(cartLoaded, severity: 9, text: "INFO", attributes: [kv("http.method", .string("GET")), kv("user", .string(#"ada "the countess""#))],
-                       trace: traceHex, span: loadedSpanHex),
-                record(paymentFailed, severity: 17, text: "ERROR", attributes: [kv("http.method", .string("POST"))], trace: traceHex, span: failedSpanHex),
+            scope: "cart.logger",
+            [
+                record(
+                    cartLoaded, severity: 9, text: "INFO",
+                    attributes: [kv("http.method", .string("GET")), kv("user", .string(#"ada "the countess""#))],
+                    trace: traceHex, span: loadedSpanHex),
+                record(
+                    paymentFailed, severity: 17, text: "ERROR", attributes: [kv("http.method", .string("POST"))], trace: traceHex, span: failedSpanHex
+                ),
                 record(cartEmptied, severity: 9, text: "INFO", attributes: [kv("user", .string("zoë"))]),
             ])
         let payment = resourceLogs(
             [kv("service.name", .string("payment")), kv("deployment.environment", .string("prod")), kv("note", .string("café ✓"))],
-            scope: "pay.logger", [
+            scope: "pay.logger",
+            [
                 record(retrying, severity: 13, text: "", attributes: [kv("attempt", int(2))]),
                 record(chargeOK, severity: 9, text: "INFO"),
                 record(chargeAgain, severity: 9, text: "INFO"),
@@ -313,22 +330,25 @@ private typealias F = LokiFixture
     @Test func seriesWithOneAndTwoMatchersAndBounds() async throws {
         try await withLokiRouter { router in
             func sets(_ reply: LokiReply) -> Set<[String: String]> {
-                Set(reply.data.items.map { item -> [String: String] in
-                    guard case .object(let o) = item else { return [:] }
-                    return o.compactMapValues { value -> String? in
-                        guard case .string(let s) = value else { return nil }
-                        return s
-                    }
-                })
+                Set(
+                    reply.data.items.map { item -> [String: String] in
+                        guard case .object(let o) = item else { return [:] }
+                        return o.compactMapValues { value -> String? in
+                            guard case .string(let s) = value else { return nil }
+                            return s
+                        }
+                    })
             }
             let one = await loki(router, "/loki/api/v1/series", [("match[]", #"{service_name="checkout"}"#)])
             #expect(one.status == 200 && one.json["status"] == "success")
             #expect(one.data.items.count == 2)
             #expect(sets(one) == [F.checkoutInfo, F.checkoutError])
 
-            let two = await loki(router, "/loki/api/v1/series", [
-                ("match[]", #"{service_name="checkout", level="ERROR"}"#), ("match[]", #"{service_name="payment"}"#),
-            ])
+            let two = await loki(
+                router, "/loki/api/v1/series",
+                [
+                    ("match[]", #"{service_name="checkout", level="ERROR"}"#), ("match[]", #"{service_name="payment"}"#),
+                ])
             #expect(two.data.items.count == 3)
             #expect(sets(two) == [F.checkoutError, F.paymentWarn, F.paymentInfo])
 
@@ -357,18 +377,21 @@ private typealias F = LokiFixture
             // `=`, backward (the default): streams by label text; each record its own stream (its metadata differ).
             #expect(await result(#"{service_name="checkout"}"#) == [own(F.cartLoaded), own(F.paymentFailed), own(F.cartEmptied)])
             // `!=` with an `=` (a selector must have a matcher that does not match "").
-            #expect(await result(#"{deployment_environment="prod", service_name!="checkout"}"#)
-                == [own(F.retrying), stream(F.paymentInfo, [F.chargeAgain, F.chargeOK])])
+            #expect(
+                await result(#"{deployment_environment="prod", service_name!="checkout"}"#)
+                    == [own(F.retrying), stream(F.paymentInfo, [F.chargeAgain, F.chargeOK])])
             // `=~`, anchored; the default range (an hour before now) reaches into the previous partition.
-            #expect(await result(#"{service_name=~"check.*|leg.*"}"#)
-                == [own(F.cartLoaded), own(F.paymentFailed), own(F.cartEmptied), own(F.legacyBoot)])
+            #expect(
+                await result(#"{service_name=~"check.*|leg.*"}"#)
+                    == [own(F.cartLoaded), own(F.paymentFailed), own(F.cartEmptied), own(F.legacyBoot)])
             #expect(await result(#"{service_name=~"heck"}"#) == [])
             // `!~`.
             #expect(await result(#"{level!~"INFO|ERROR", service_name=~".+"}"#) == [own(F.retrying), own(F.legacyBoot)])
             // A label value with quotes, selected through its escaped form.
             #expect(await result(#"{note="say \"hi\"", level="ERROR"}"#) == [own(F.paymentFailed)])
-            #expect(await result(#"{note=~"caf. ✓"}"#, [("direction", "forward")])
-                == [own(F.retrying), stream(F.paymentInfo, [F.chargeOK, F.chargeAgain])])
+            #expect(
+                await result(#"{note=~"caf. ✓"}"#, [("direction", "forward")])
+                    == [own(F.retrying), stream(F.paymentInfo, [F.chargeOK, F.chargeAgain])])
         }
     }
 
@@ -380,8 +403,9 @@ private typealias F = LokiFixture
                 return r.result
             }
             // |= "a" keeps all six prod lines, != drops the timeout, |~ (unanchored) keeps cart… and café, !~ drops "emptied".
-            #expect(await result(#"{deployment_environment="prod"} |= "a" != "timeout" |~ "ca(rt|fé)" !~ "emp+tied""#)
-                == [own(F.retrying), own(F.cartLoaded)])
+            #expect(
+                await result(#"{deployment_environment="prod"} |= "a" != "timeout" |~ "ca(rt|fé)" !~ "emp+tied""#)
+                    == [own(F.retrying), own(F.cartLoaded)])
             #expect(await result(#"{deployment_environment="prod"} |= "ok\nsecond""#) == [stream(F.paymentInfo, [F.chargeOK])])
             #expect(await result(#"{deployment_environment="prod"} |= "✓""#) == [own(F.retrying)])
             #expect(await result(#"{deployment_environment="prod"} |= "nothing like this""#) == [])
@@ -397,8 +421,9 @@ private typealias F = LokiFixture
 
             // Trace and span IDs as metadata, in lower-case hex; an upper-case ID is another string, as in Loki.
             #expect(await result(#"{deployment_environment="prod"} | trace_id="\#(F.traceHex)""#) == [own(F.cartLoaded), own(F.paymentFailed)])
-            #expect(await result(#"{deployment_environment="prod"} | trace_id="\#(F.traceHex)" | span_id="\#(F.failedSpanHex)""#)
-                == [own(F.paymentFailed)])
+            #expect(
+                await result(#"{deployment_environment="prod"} | trace_id="\#(F.traceHex)" | span_id="\#(F.failedSpanHex)""#)
+                    == [own(F.paymentFailed)])
             #expect(await result(#"{deployment_environment="prod"} | trace_id="\#(F.traceHex.uppercased())""#) == [])
             #expect(await result(#"{deployment_environment="prod"} |= "cart" | trace_id="\#(F.traceHex)""#) == [own(F.cartLoaded)])
             #expect(await result(#"{deployment_environment="prod"} | trace_id!="\#(F.traceHex)" |= "cart""#) == [own(F.cartEmptied)])
@@ -437,14 +462,18 @@ private typealias F = LokiFixture
             let onePast = [("start", ns(F.paymentFailed.nanos)), ("end", ns(F.chargeOK.nanos + 1)), ("direction", "forward")]
             #expect(await reply(onePast).result == [own(F.retrying), own(F.paymentFailed), stream(F.paymentInfo, [F.chargeOK])])
             // The same bounds as RFC 3339 and as seconds with a fraction.
-            #expect(await reply([("start", "2024-05-01T12:02:00Z"), ("end", "2024-05-01T12:04:00Z"), ("direction", "forward")]).result
-                == [own(F.retrying), own(F.paymentFailed)])
-            #expect(await reply([("start", "1714564920.0"), ("end", "1714565040.0"), ("direction", "forward")]).result
-                == [own(F.retrying), own(F.paymentFailed)])
+            #expect(
+                await reply([("start", "2024-05-01T12:02:00Z"), ("end", "2024-05-01T12:04:00Z"), ("direction", "forward")]).result
+                    == [own(F.retrying), own(F.paymentFailed)])
+            #expect(
+                await reply([("start", "1714564920.0"), ("end", "1714565040.0"), ("direction", "forward")]).result
+                    == [own(F.retrying), own(F.paymentFailed)])
             // Across the partition boundary, oldest first.
-            let across = await loki(router, "/loki/api/v1/query_range", [
-                ("query", #"{deployment_environment=~"prod|staging"}"#), ("start", ns(F.at(-3600))), ("limit", "2"), ("direction", "forward"),
-            ])
+            let across = await loki(
+                router, "/loki/api/v1/query_range",
+                [
+                    ("query", #"{deployment_environment=~"prod|staging"}"#), ("start", ns(F.at(-3600))), ("limit", "2"), ("direction", "forward"),
+                ])
             #expect(across.result == [own(F.cartLoaded), own(F.legacyBoot)])
         }
     }
@@ -463,36 +492,47 @@ private typealias F = LokiFixture
                 #expect(r.data["stats"]["summary"].keys == summaryFields, "\(query)")
                 return r.result
             }
-            #expect(await matrix(#"sum by (level) (count_over_time({deployment_environment="prod"}[1m]))"#, range) == [
-                series(["level": "ERROR"], [(120, "1")]),
-                series(["level": "INFO"], [(120, "1"), (240, "1"), (300, "2")]),
-                series(["level": "warn"], [(180, "1")]),
-            ])
+            #expect(
+                await matrix(#"sum by (level) (count_over_time({deployment_environment="prod"}[1m]))"#, range) == [
+                    series(["level": "ERROR"], [(120, "1")]),
+                    series(["level": "INFO"], [(120, "1"), (240, "1"), (300, "2")]),
+                    series(["level": "warn"], [(180, "1")]),
+                ])
             // Without sum: a series per label set (stream labels and metadata).
-            #expect(await matrix(#"count_over_time({service_name="payment"}[1m])"#, range) == [
-                series(F.retrying.labels, [(180, "1")]),
-                series(F.paymentInfo, [(240, "1"), (300, "1")]),
-            ])
-            #expect(await matrix(#"sum by (level) (rate({deployment_environment="prod"}[1m]))"#, range) == [
-                series(["level": "ERROR"], [(120, "0.016666666666666666")]),
-                series(["level": "INFO"], [(120, "0.016666666666666666"), (240, "0.016666666666666666"), (300, "0.03333333333333333")]),
-                series(["level": "warn"], [(180, "0.016666666666666666")]),
-            ])
+            #expect(
+                await matrix(#"count_over_time({service_name="payment"}[1m])"#, range) == [
+                    series(F.retrying.labels, [(180, "1")]),
+                    series(F.paymentInfo, [(240, "1"), (300, "1")]),
+                ])
+            #expect(
+                await matrix(#"sum by (level) (rate({deployment_environment="prod"}[1m]))"#, range) == [
+                    series(["level": "ERROR"], [(120, "0.016666666666666666")]),
+                    series(["level": "INFO"], [(120, "0.016666666666666666"), (240, "0.016666666666666666"), (300, "0.03333333333333333")]),
+                    series(["level": "warn"], [(180, "0.016666666666666666")]),
+                ])
             // Bytes of the lines (UTF-8): 19 + 23, 18 ("café ✓" is 8 bytes), 21, 15 + 12.
-            #expect(await matrix(#"sum(bytes_over_time({deployment_environment="prod"}[1m]))"#, range) == [
-                series([:], [(120, "42"), (180, "18"), (240, "21"), (300, "27")]),
-            ])
+            #expect(
+                await matrix(#"sum(bytes_over_time({deployment_environment="prod"}[1m]))"#, range) == [
+                    series([:], [(120, "42"), (180, "18"), (240, "21"), (300, "27")])
+                ])
             // A 2m range at 1m steps: each entry in two windows.
-            #expect(await matrix(#"bytes_over_time({service_name="checkout"}[2m])"#, [("start", ns(F.at(60))), ("end", ns(F.at(300))), ("step", "1m")]) == [
-                series(F.cartLoaded.labels, [(120, "19"), (180, "19")]),
-                series(F.paymentFailed.labels, [(120, "23"), (180, "23")]),
-                series(F.cartEmptied.labels, [(300, "12")]),
-            ])
+            #expect(
+                await matrix(#"bytes_over_time({service_name="checkout"}[2m])"#, [("start", ns(F.at(60))), ("end", ns(F.at(300))), ("step", "1m")])
+                    == [
+                        series(F.cartLoaded.labels, [(120, "19"), (180, "19")]),
+                        series(F.paymentFailed.labels, [(120, "23"), (180, "23")]),
+                        series(F.cartEmptied.labels, [(300, "12")]),
+                    ])
             // step as a duration; no point where the window is empty (at 0).
-            #expect(await matrix(#"sum(count_over_time({deployment_environment="prod"}[5m]))"#, [("start", ns(F.t0)), ("end", ns(F.at(300))), ("step", "5m")])
-                == [series([:], [(300, "6")])])
-            #expect(await matrix(#"sum by (level) (count_over_time({service_name="checkout"} |= "cart" [10m]))"#, [("start", ns(F.at(600))), ("end", ns(F.at(600))), ("step", "60")])
-                == [series(["level": "INFO"], [(600, "2")])])
+            #expect(
+                await matrix(
+                    #"sum(count_over_time({deployment_environment="prod"}[5m]))"#, [("start", ns(F.t0)), ("end", ns(F.at(300))), ("step", "5m")])
+                    == [series([:], [(300, "6")])])
+            #expect(
+                await matrix(
+                    #"sum by (level) (count_over_time({service_name="checkout"} |= "cart" [10m]))"#,
+                    [("start", ns(F.at(600))), ("end", ns(F.at(600))), ("step", "60")])
+                    == [series(["level": "INFO"], [(600, "2")])])
             #expect(await matrix(#"sum(count_over_time({service_name="nobody"}[1m]))"#, range) == [])
         }
     }
@@ -507,17 +547,21 @@ private typealias F = LokiFixture
                 return r.result
             }
             // (120 s, 300 s]: paymentFailed at exactly 120 s is out.
-            #expect(await vector([("query", #"sum by (service_name) (count_over_time({deployment_environment="prod"}[3m]))"#), ("time", ns(F.at(300)))]) == [
-                ["metric": ["service_name": "checkout"], "value": [.number(Double(F.t0Seconds + 300)), "1"]],
-                ["metric": ["service_name": "payment"], "value": [.number(Double(F.t0Seconds + 300)), "3"]],
-            ])
+            #expect(
+                await vector([("query", #"sum by (service_name) (count_over_time({deployment_environment="prod"}[3m]))"#), ("time", ns(F.at(300)))])
+                    == [
+                        ["metric": ["service_name": "checkout"], "value": [.number(Double(F.t0Seconds + 300)), "1"]],
+                        ["metric": ["service_name": "payment"], "value": [.number(Double(F.t0Seconds + 300)), "3"]],
+                    ])
             // The default time is now; the window reaches into the previous partition.
-            #expect(await vector([("query", #"count_over_time({service_name="legacy"}[1h])"#)]) == [
-                ["metric": .labels(F.legacyDebug), "value": [.number(Double(F.t0Seconds + 600)), "1"]],
-            ])
-            #expect(await vector([("query", #"sum(rate({service_name="checkout"}[10m]))"#)]) == [
-                ["metric": [:], "value": [.number(Double(F.t0Seconds + 600)), "0.005"]],
-            ])
+            #expect(
+                await vector([("query", #"count_over_time({service_name="legacy"}[1h])"#)]) == [
+                    ["metric": .labels(F.legacyDebug), "value": [.number(Double(F.t0Seconds + 600)), "1"]]
+                ])
+            #expect(
+                await vector([("query", #"sum(rate({service_name="checkout"}[10m]))"#)]) == [
+                    ["metric": [:], "value": [.number(Double(F.t0Seconds + 600)), "0.005"]]
+                ])
         }
     }
 
@@ -526,30 +570,41 @@ private typealias F = LokiFixture
     @Test func categorizeLabelsPutsMetadataBesideEachEntry() async throws {
         try await withLokiRouter { router in
             let header = [("X-Loki-Response-Encoding-Flags", "categorize-labels")]
-            let checkout = await loki(router, "/loki/api/v1/query_range",
-                                      [("query", #"{service_name="checkout"}"#), ("direction", "forward")], headers: header)
+            let checkout = await loki(
+                router, "/loki/api/v1/query_range",
+                [("query", #"{service_name="checkout"}"#), ("direction", "forward")], headers: header)
             #expect(checkout.status == 200)
             #expect(checkout.data["encodingFlags"] == ["categorize-labels"])
             // Streams named by their stream labels alone; the third element of a value is {"structuredMetadata": {…}}.
-            #expect(checkout.result == [
-                stream(F.checkoutError, [F.paymentFailed], categorized: true),
-                stream(F.checkoutInfo, [F.cartLoaded, F.cartEmptied], categorized: true),
-            ])
-            #expect(checkout.result.items.last?["values"].items.first == [
-                .string(String(F.cartLoaded.nanos)), "cart loaded items=3",
-                ["structuredMetadata": ["http_method": "GET", "span_id": "a100000000000001", "trace_id": "0102030405060708090a0b0c0d0e0f10", "user": #"ada "the countess""#]],
-            ])
+            #expect(
+                checkout.result == [
+                    stream(F.checkoutError, [F.paymentFailed], categorized: true),
+                    stream(F.checkoutInfo, [F.cartLoaded, F.cartEmptied], categorized: true),
+                ])
+            #expect(
+                checkout.result.items.last?["values"].items.first == [
+                    .string(String(F.cartLoaded.nanos)), "cart loaded items=3",
+                    [
+                        "structuredMetadata": [
+                            "http_method": "GET", "span_id": "a100000000000001", "trace_id": "0102030405060708090a0b0c0d0e0f10",
+                            "user": #"ada "the countess""#,
+                        ]
+                    ],
+                ])
             // No metadata: an empty object, as Loki writes it. The header's name in any case.
-            let payment = await loki(router, "/loki/api/v1/query_range", [("query", #"{service_name="payment"}"#)],
-                                     headers: [("x-loki-response-encoding-flags", "categorize-labels")])
-            #expect(payment.result == [
-                stream(F.paymentInfo, [F.chargeAgain, F.chargeOK], categorized: true),
-                stream(F.paymentWarn, [F.retrying], categorized: true),
-            ])
+            let payment = await loki(
+                router, "/loki/api/v1/query_range", [("query", #"{service_name="payment"}"#)],
+                headers: [("x-loki-response-encoding-flags", "categorize-labels")])
+            #expect(
+                payment.result == [
+                    stream(F.paymentInfo, [F.chargeAgain, F.chargeOK], categorized: true),
+                    stream(F.paymentWarn, [F.retrying], categorized: true),
+                ])
             #expect(payment.result.items.first?["values"].items.first == [.string(String(F.chargeAgain.nanos)), "charge ok again", [:]])
             // Label filters still see the metadata.
-            let filtered = await loki(router, "/loki/api/v1/query_range",
-                                      [("query", #"{service_name="checkout"} | user="zoë""#)], headers: header)
+            let filtered = await loki(
+                router, "/loki/api/v1/query_range",
+                [("query", #"{service_name="checkout"} | user="zoë""#)], headers: header)
             #expect(filtered.result == [stream(F.checkoutInfo, [F.cartEmptied], categorized: true)])
         }
     }
@@ -570,8 +625,9 @@ private typealias F = LokiFixture
             let syntax = await failure(range, [("query", #"{service_name="checkout""#)])
             #expect(syntax.hasPrefix("parse error at line 1, col"), "\(syntax)")
             #expect(await failure(range, [("query", good + " | json")]) == #"LogQL feature not supported by otelsink: "| json" parser"#)
-            #expect(await failure(range, [("query", #"topk(2, count_over_time({service_name="checkout"}[1m]))"#)])
-                == #"LogQL feature not supported by otelsink: "topk" aggregation"#)
+            #expect(
+                await failure(range, [("query", #"topk(2, count_over_time({service_name="checkout"}[1m]))"#)])
+                    == #"LogQL feature not supported by otelsink: "topk" aggregation"#)
             let regex = await failure(range, [("query", #"{service_name=~"(unclosed"}"#)])
             #expect(regex.hasPrefix(#"parse error : invalid regular expression "(unclosed" in label matcher service_name=~: "#), "\(regex)")
             let lineRegex = await failure(range, [("query", good + #" |~ "a[""#)])
@@ -579,25 +635,31 @@ private typealias F = LokiFixture
             let emptyCompatible = await failure(range, [("query", #"{service_name!="checkout"}"#)])
             #expect(emptyCompatible.hasPrefix("parse error : queries require at least one regexp or equality matcher"), "\(emptyCompatible)")
 
-            #expect(await failure("/loki/api/v1/query", [("query", good)])
-                == "log queries are not supported as an instant query type, please change your query to a range query type")
+            #expect(
+                await failure("/loki/api/v1/query", [("query", good)])
+                    == "log queries are not supported as an instant query type, please change your query to a range query type")
 
             #expect(await failure(range, [("query", good), ("start", "yesterday")]).hasPrefix(#"could not parse 'start' parameter: "yesterday""#))
             #expect(await failure(range, [("query", good), ("end", "soon")]).hasPrefix(#"could not parse 'end' parameter: "soon""#))
-            #expect(await failure(range, [("query", good), ("start", ns(F.at(300))), ("end", ns(F.at(60)))])
-                == "end timestamp must not be before or equal to start time")
+            #expect(
+                await failure(range, [("query", good), ("start", ns(F.at(300))), ("end", ns(F.at(60)))])
+                    == "end timestamp must not be before or equal to start time")
             #expect(await failure(range, [("query", good), ("step", "often")]) == #"cannot parse "often" to a valid duration"#)
-            #expect(await failure(range, [("query", good), ("step", "0")])
-                == "zero or negative query resolution step widths are not accepted. Try a positive integer")
-            #expect(await failure(range, [("query", good), ("start", ns(F.t0)), ("end", ns(F.at(300))), ("step", "0.01")])
-                == "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter")
+            #expect(
+                await failure(range, [("query", good), ("step", "0")])
+                    == "zero or negative query resolution step widths are not accepted. Try a positive integer")
+            #expect(
+                await failure(range, [("query", good), ("start", ns(F.t0)), ("end", ns(F.at(300))), ("step", "0.01")])
+                    == "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter")
             #expect(await failure(range, [("query", good), ("limit", "many")]) == #"could not parse 'limit' parameter: "many" is not an integer"#)
             #expect(await failure(range, [("query", good), ("limit", "-1")]) == "limit must be a positive value")
-            #expect(await failure(range, [("query", good), ("limit", "1000000")])
-                == "max entries limit per query exceeded, limit > max_entries_limit_per_query (1000000 > 5000)")
+            #expect(
+                await failure(range, [("query", good), ("limit", "1000000")])
+                    == "max entries limit per query exceeded, limit > max_entries_limit_per_query (1000000 > 5000)")
             #expect(await failure(range, [("query", good), ("direction", "sideways")]) == "invalid direction 'sideways'")
-            #expect(await failure("/loki/api/v1/query", [("query", "sum(count_over_time(\(good)[1m]))"), ("time", "noon")])
-                .hasPrefix(#"could not parse 'time' parameter: "noon""#))
+            #expect(
+                await failure("/loki/api/v1/query", [("query", "sum(count_over_time(\(good)[1m]))"), ("time", "noon")])
+                    .hasPrefix(#"could not parse 'time' parameter: "noon""#))
             #expect(await failure("/loki/api/v1/labels", [("query", "{}")]).hasPrefix("parse error"))
             #expect(await failure("/loki/api/v1/series", [("match[]", good + #" |= "x""#)]) == "only label matchers are supported")
 
@@ -617,7 +679,8 @@ extension LokiAPITests {
     /// A resource attribute named `trace_id` is a stream label; the record's own trace ID is then metadata named
     /// `trace_id_extracted` (Loki's rule for a name clash), and `| trace_id="…"` filters on the stream label.
     @Test func aTraceIDStreamLabelWinsOverTheRecordsTraceID() async throws {
-        let labelHex = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", rowHex = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+        let labelHex = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        let rowHex = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
         var rl = ResourceLogs()
         rl.resource.attributes = [LokiFixture.kv("service.name", .string("tagged")), LokiFixture.kv("trace.id", .string(labelHex))]
         var sl = Opentelemetry_Proto_Logs_V1_ScopeLogs()
@@ -646,7 +709,9 @@ extension LokiAPITests {
             #expect(await result(#"{service_name="tagged"} | trace_id="\#(labelHex)""#) == [own(tracedEntry), own(plainEntry)])
             #expect(await result(#"{service_name="tagged"} | trace_id="\#(rowHex)""#) == [])
             #expect(await result(#"{service_name="tagged"} | trace_id_extracted="\#(rowHex)""#) == [own(tracedEntry)])
-            let count = await loki(router, "/loki/api/v1/query", [("query", #"sum(count_over_time({service_name="tagged"} | trace_id="\#(labelHex)" [5m]))"#), ("time", ns(F.at(300)))])
+            let count = await loki(
+                router, "/loki/api/v1/query",
+                [("query", #"sum(count_over_time({service_name="tagged"} | trace_id="\#(labelHex)" [5m]))"#), ("time", ns(F.at(300)))])
             #expect(count.result == [["metric": [:], "value": [.number(Double(F.t0Seconds + 300)), "2"]]])
         }
     }
@@ -673,7 +738,9 @@ extension LokiAPITests {
         var request = ExportLogsRequest()
         request.resourceLogs = [rl]
         let labels = ["level": "INFO", "service_name": "bulk"]
-        func values(_ indices: [Int]) -> LokiJSON { [stream(labels, indices.map { LokiRecord(nanos: time($0), line: line($0), stream: labels, metadata: [:]) })] }
+        func values(_ indices: [Int]) -> LokiJSON {
+            [stream(labels, indices.map { LokiRecord(nanos: time($0), line: line($0), stream: labels, metadata: [:]) })]
+        }
         try await withLokiRouter([request]) { router in
             func result(_ query: String, _ more: [(String, String)]) async -> LokiJSON {
                 let r = await loki(router, "/loki/api/v1/query_range", [("query", query)] + more)
@@ -681,7 +748,8 @@ extension LokiAPITests {
                 #expect(r.data["stats"]["summary"]["totalEntriesReturned"] == .number(Double(r.result.items.first?["values"].items.count ?? 0)))
                 return r.result
             }
-            let all = #"{service_name="bulk"}"#, lucky = #"{service_name="bulk"} |= "lucky""#
+            let all = #"{service_name="bulk"}"#
+            let lucky = #"{service_name="bulk"} |= "lucky""#
             #expect(await result(all, [("limit", "2")]) == values([1199, 1198]))
             // The default range starts at exactly now - 1h, inclusive.
             #expect(await result(all, [("limit", "2"), ("direction", "forward")]) == values([0, 1]))

@@ -23,10 +23,11 @@ import Testing
         ] {
             _ = await router.handle(method: .GET, uri: uri)
         }
-        #expect(seen.withLock { $0 } == [
-            "/api/services", "/api/traces/{traceID}", "/api/services/{service}/operations",
-            "/api/v3/traces/{traceID}", "/api/traces", "other", "/health",
-        ])
+        #expect(
+            seen.withLock { $0 } == [
+                "/api/services", "/api/traces/{traceID}", "/api/services/{service}/operations",
+                "/api/v3/traces/{traceID}", "/api/traces", "other", "/health",
+            ])
         await store.close()
     }
 }

@@ -4,13 +4,16 @@ import CollectorTesting
 import Foundation
 import NIOHTTP1
 import OTLP
-@testable import QueryAPI
 import SQLiteStore
 import Testing
 
+@testable import QueryAPI
+
 /// A store in a temporary directory holding `requests`, and a router over it with the clock pinned to `now`.
-func withRouter(_ requests: [ExportTraceRequest], now: Int64, config: QueryConfig = QueryConfig(),
-                _ body: (QueryRouter) async throws -> Void) async throws {
+func withRouter(
+    _ requests: [ExportTraceRequest], now: Int64, config: QueryConfig = QueryConfig(),
+    _ body: (QueryRouter) async throws -> Void
+) async throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("otelsink-query-tests-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -117,7 +120,11 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
             if span.name == "charge" {
                 span.endTimeUnixNano += 3_000_000
                 span.status.message = "card declined\u{0}again"
-                span.attributes.append(KeyValue.with { $0.key = "retry"; $0.value = .string("<2>") })
+                span.attributes.append(
+                    KeyValue.with {
+                        $0.key = "retry"
+                        $0.value = .string("<2>")
+                    })
             } else {
                 span.attributes[1].value.intValue = 500
             }
@@ -136,7 +143,8 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
             #expect((result["changed"] as? [Any])?.count == 2 && (result["onlyInB"] as? [[String: Any]])?.count == 1)
             let only = try #require((result["onlyInB"] as? [[String: Any]])?.first?["path"] as? [[String: Any]])
             #expect(only.last?["operation"] as? String == "refund\u{0}x")
-            let missing = await router.handle(method: .GET, uri: "/api/v3/traces/0102030405060708090a0b0c0d0e0f10/diff/0102030405060708090a0b0c0d0e0f11")
+            let missing = await router.handle(
+                method: .GET, uri: "/api/v3/traces/0102030405060708090a0b0c0d0e0f10/diff/0102030405060708090a0b0c0d0e0f11")
             #expect(missing.status.code == 404)
         }
     }
@@ -277,14 +285,19 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
 
     @Test func v3SearchCombinesTracesAndSays404WhenNothingMatches() async throws {
         try await withRouter([fixtureTrace()], now: fixtureNow) { router in
-            let r = await router.handle(method: .GET, uri: "/api/v3/traces?query.service_name=payment&query.attributes=%7B%22error%22%3A%22true%22%7D&query.duration_min=1ms")
+            let r = await router.handle(
+                method: .GET, uri: "/api/v3/traces?query.service_name=payment&query.attributes=%7B%22error%22%3A%22true%22%7D&query.duration_min=1ms")
             #expect(r.status == .ok)
             let object = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]
             #expect(((object?["result"] as? [String: Any])?["resourceSpans"] as? [Any])?.count == 2)
             let none = try await get(router, "/api/v3/traces?query.service_name=nobody")
             #expect(none.status == 404)
             #expect((none.json["error"] as? [String: Any])?["message"] as? String == "No traces found")
-            let timed = await router.handle(method: .GET, uri: "/api/v3/traces?query.service_name=checkout&query.start_time_min=2024-05-01T11:59:00Z&query.start_time_max=2024-05-01T12:01:00.5Z")
+            let timed = await router.handle(
+                method: .GET,
+                uri:
+                    "/api/v3/traces?query.service_name=checkout&query.start_time_min=2024-05-01T11:59:00Z&query.start_time_max=2024-05-01T12:01:00.5Z"
+            )
             #expect(timed.status == .ok)
         }
     }
@@ -380,9 +393,10 @@ enum SpanFactoryLike {
         """
 
     @Test func theQueryExtensionReadsItsSettingsWithDefaults() throws {
-        let (config, problems) = load(pipelines + """
-            extensions: { query: { endpoint: "127.0.0.1:0", max_limit: 50 } }
-            """)
+        let (config, problems) = load(
+            pipelines + """
+                extensions: { query: { endpoint: "127.0.0.1:0", max_limit: 50 } }
+                """)
         #expect(problems == "")
         let q = try #require(config?.extensions[ComponentID(type: "query")]?.config as? QueryConfig)
         #expect(q.maxLimit == 50 && q.defaultLimit == 20 && q.storage == "sqlite" && q.endpoint.port == 0)
@@ -399,17 +413,21 @@ enum SpanFactoryLike {
     }
 
     @Test func badSettingsAreReportedWithTheirPaths() {
-        let (_, problems) = load(pipelines + """
-            extensions: { query: { endpoint: "nowhere", default_limit: 500, max_limit: 100, time_budget: soon, colour: red } }
-            """)
-        for path in ["extensions::query::endpoint", "extensions::query::default_limit", "extensions::query::time_budget", "extensions::query::colour"] {
+        let (_, problems) = load(
+            pipelines + """
+                extensions: { query: { endpoint: "nowhere", default_limit: 500, max_limit: 100, time_budget: soon, colour: red } }
+                """)
+        for path in [
+            "extensions::query::endpoint", "extensions::query::default_limit", "extensions::query::time_budget", "extensions::query::colour",
+        ] {
             #expect(problems.contains(path), "\(path) in \(problems)")
         }
     }
 
     @Test func serviceExtensionsMustBeDefinedAndListedOnce() {
-        let (_, problems) = load(pipelines.replacingOccurrences(of: "service:\n", with: "service:\n  extensions: [query, query, nope]\n")
-            + "extensions: { query: {} }\n")
+        let (_, problems) = load(
+            pipelines.replacingOccurrences(of: "service:\n", with: "service:\n  extensions: [query, query, nope]\n")
+                + "extensions: { query: {} }\n")
         #expect(problems.contains("service::extensions::1"))
         #expect(problems.contains("service::extensions::2"))
     }

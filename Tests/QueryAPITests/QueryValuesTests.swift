@@ -28,8 +28,11 @@ import Testing
 
     @Test func tagsJSONTakesStringsAndScalarsAsText() throws {
         let tags = try QueryValues.tagsJSON(#"{"http.status_code":"500","retry":true,"n":3}"#)
-        #expect(tags == [TagFilter(key: "http.status_code", value: "500"), TagFilter(key: "n", value: "3"),
-                         TagFilter(key: "retry", value: "true")])
+        #expect(
+            tags == [
+                TagFilter(key: "http.status_code", value: "500"), TagFilter(key: "n", value: "3"),
+                TagFilter(key: "retry", value: "true"),
+            ])
     }
 
     @Test(arguments: [#"not json"#, #"["a"]"#, #"{"a":{"b":1}}"#, #"{"a":"#])

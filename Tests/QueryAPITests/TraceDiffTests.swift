@@ -66,9 +66,12 @@ import Testing
     @Test func reorderedSiblingsStillMatch() {
         // B runs the charge first and the queries after: same spans, other start order.
         var b = Self.base
-        b[3].start = 5; b[3].end = 45
-        b[1].start = 50; b[1].end = 60
-        b[2].start = 70; b[2].end = 80
+        b[3].start = 5
+        b[3].end = 45
+        b[1].start = 50
+        b[1].end = 60
+        b[2].start = 70
+        b[2].end = 80
         let diff = TraceDiff(Self.trace(1, Self.base), Self.trace(2, b))
         #expect(diff.onlyInA.isEmpty && diff.onlyInB.isEmpty)
         #expect(diff.changed.isEmpty)
@@ -138,7 +141,8 @@ import Testing
         let sideA2 = #"{"spanId":"0100000000000002","durationNanos":10,"criticalPathNanos":10,"statusCode":"STATUS_CODE_UNSET","statusMessage":""}"#
         let sideB2 = #"{"spanId":"0200000000000002","durationNanos":15,"criticalPathNanos":15,"statusCode":"STATUS_CODE_ERROR","statusMessage":""}"#
         let path2 = #"[{"service":"svc","operation":"GET /cart","index":0},{"service":"db","operation":"query","index":1}]"#
-        let expected = #"{"a":{"traceId":"01010101010101010101010101010101","durationNanos":100},"#
+        let expected =
+            #"{"a":{"traceId":"01010101010101010101010101010101","durationNanos":100},"#
             + #""b":{"traceId":"02020202020202020202020202020202","durationNanos":100},"#
             + #""changed":[{"path":"# + path2 + #","depth":2,"a":"# + sideA2 + #","b":"# + sideB2 + #","deltaNanos":5,"#
             + #""attributes":[{"key":"new","a":null,"b":"<x>"},{"key":"q\"uote","a":"1","b":null}]}],"#
@@ -154,7 +158,10 @@ import Testing
         func kv(_ key: String, _ set: (inout AnyValue) -> Void) -> KeyValue {
             var v = AnyValue()
             set(&v)
-            return KeyValue.with { $0.key = key; $0.value = v }
+            return KeyValue.with {
+                $0.key = key
+                $0.value = v
+            }
         }
         func summary(_ attributes: [KeyValue], extra: [UInt8] = []) throws -> SpanSummary {
             var span = Span()
@@ -166,12 +173,18 @@ import Testing
             s.parts.attributeFields += Data(extra)
             return s
         }
-        let a = try summary([kv("n") { $0.intValue = 1 }, kv("s") { $0.stringValue = "x" }, kv("same") { $0.boolValue = true },
-                             kv("dup") { $0.stringValue = "first" }, kv("dup") { $0.stringValue = "second" }])
+        let a = try summary([
+            kv("n") { $0.intValue = 1 }, kv("s") { $0.stringValue = "x" }, kv("same") { $0.boolValue = true },
+            kv("dup") { $0.stringValue = "first" }, kv("dup") { $0.stringValue = "second" },
+        ])
         // "same" again, written with the value's bytes in another (valid) form: a bool field encoded as a 10-byte varint.
-        let sameAgain: [UInt8] = [0x4A, 19, 0x0A, 4] + Array("same".utf8) + [0x12, 11, 0x10, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]
-        let b = try summary([kv("n") { $0.intValue = 2 }, kv("list") { $0.arrayValue.values = [.string("a")] },
-                             kv("dup") { $0.stringValue = "first" }], extra: sameAgain)
+        let sameAgain: [UInt8] =
+            [0x4A, 19, 0x0A, 4] + Array("same".utf8) + [0x12, 11, 0x10, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]
+        let b = try summary(
+            [
+                kv("n") { $0.intValue = 2 }, kv("list") { $0.arrayValue.values = [.string("a")] },
+                kv("dup") { $0.stringValue = "first" },
+            ], extra: sameAgain)
         let d = TraceDiff(traceA: Data([1]), [a], traceB: Data([2]), [b])
         let changes = try #require(d.changed.first?.attributes)
         #expect(changes.map(\.key) == ["list", "n", "s"])
@@ -182,7 +195,9 @@ import Testing
 
     /// 10,000 repeated siblings and a 5,000-deep chain: matched in order, without quadratic work or recursion.
     @Test func largeTracesDiffWithoutBlowingUp() {
-        let wide = [S(id: 0, name: "root", start: 0, end: 100_000)] + (1...10_000).map { S(id: $0, parent: 0, name: "step", start: UInt64($0), end: UInt64($0 + 5)) }
+        let wide =
+            [S(id: 0, name: "root", start: 0, end: 100_000)]
+            + (1...10_000).map { S(id: $0, parent: 0, name: "step", start: UInt64($0), end: UInt64($0 + 5)) }
         var wider = wide
         wider[10_000].end += 7
         let d = TraceDiff(Self.trace(1, wide), Self.trace(2, wider))

@@ -67,16 +67,17 @@ private func bars(_ text: String) -> [Substring] {
         #expect(bars(plain).allSatisfy { $0.count == 40 })
     }
 
-    @Test(arguments: [
-        [(UInt64(0), UInt64(0), Int?.none)],
-        [(UInt64.max, UInt64.max, nil)],
-        [(0, UInt64.max, nil)],
-        [(UInt64.max, 0, nil)],
-        [(1, 0, nil), (0, 1, 0)],
-        [(0, UInt64.max, nil), (UInt64.max, UInt64.max, 0), (UInt64.max - 1, 0, 1)],
-        [(5, 5, nil), (5, 5, 0), (5, 5, 1)],
-        [(UInt64(Int64.max), UInt64(Int64.max) + 1, nil), (0, UInt64(Int64.max), 0)],
-    ] as [[(UInt64, UInt64, Int?)]])
+    @Test(
+        arguments: [
+            [(UInt64(0), UInt64(0), Int?.none)],
+            [(UInt64.max, UInt64.max, nil)],
+            [(0, UInt64.max, nil)],
+            [(UInt64.max, 0, nil)],
+            [(1, 0, nil), (0, 1, 0)],
+            [(0, UInt64.max, nil), (UInt64.max, UInt64.max, 0), (UInt64.max - 1, 0, 1)],
+            [(5, 5, nil), (5, 5, 0), (5, 5, 1)],
+            [(UInt64(Int64.max), UInt64(Int64.max) + 1, nil), (0, UInt64(Int64.max), 0)],
+        ] as [[(UInt64, UInt64, Int?)]])
     func extremeTimestampsRenderEveryBarAtFullWidth(_ spans: [(UInt64, UInt64, Int?)]) {
         let request = trace(spans.map { (start: $0.0, end: $0.1, parent: $0.2) })
         let text = TraceWaterfall(color: false, attributes: true).render(request)
@@ -120,8 +121,10 @@ private func bars(_ text: String) -> [Substring] {
     @Test func randomTracesOverExtremeTimestampsRender() {
         let seed = TestSeed.next()
         var random = SplitMix64(seed: seed)
-        let extremes: [UInt64] = [0, 1, 2, 999, 1_000_000_000, 9_000_000_000_000_000_000, UInt64(Int64.max), UInt64(Int64.max) + 1,
-                                  UInt64.max / 2, UInt64.max - 1, UInt64.max]
+        let extremes: [UInt64] = [
+            0, 1, 2, 999, 1_000_000_000, 9_000_000_000_000_000_000, UInt64(Int64.max), UInt64(Int64.max) + 1,
+            UInt64.max / 2, UInt64.max - 1, UInt64.max,
+        ]
         for _ in 0..<500 {
             func timestamp() -> UInt64 { random.chance(0.6) ? random.pick(extremes) : random.next() }
             let count = 1 + random.below(6)

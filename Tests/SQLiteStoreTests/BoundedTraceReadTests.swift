@@ -1,7 +1,8 @@
 import Foundation
 import OTLP
-@testable import SQLiteStore
 import Testing
+
+@testable import SQLiteStore
 
 @Suite("Reading traces by ID within a span cap and a deadline")
 struct BoundedTraceReadTests {

@@ -3,8 +3,9 @@ import CollectorTesting
 import Foundation
 import GRDB
 import OTLP
-@testable import SQLiteStore
 import Testing
+
+@testable import SQLiteStore
 
 @Suite("Latency baselines and anomalies")
 struct LatencyBaselineTests {
@@ -141,7 +142,8 @@ struct LatencyBaselineTests {
                 s.kind = .server
                 return (trace, s.spanID, makeRequest(service: "shop", spans: [s]))
             }
-            let slow = request(80_000_000), normal = request(11_000_000)
+            let slow = request(80_000_000)
+            let normal = request(11_000_000)
             try await store.append(slow.request)
             try await store.append(normal.request)
             var reader = TraceReader(store: store)
@@ -151,8 +153,10 @@ struct LatencyBaselineTests {
             #expect(anomaly.ratio > 6 && anomaly.ratio < 8, "p99 ≈ 12 ms: \(anomaly)")
             #expect(read.anomalies[normal.trace] == nil)
             let now = Int64(nowNanos())
-            let found = try reader.searchTraces(TraceSearchQuery(
-                service: "shop", tags: [SpanAnomaly.tag], startMin: now - Self.hour, startMax: now + Self.hour, limit: 10, timeBudget: .seconds(10)))
+            let found = try reader.searchTraces(
+                TraceSearchQuery(
+                    service: "shop", tags: [SpanAnomaly.tag], startMin: now - Self.hour, startMax: now + Self.hour, limit: 10,
+                    timeBudget: .seconds(10)))
             #expect(found.traceIDs == [slow.trace])
 
             // After a restart the baseline is still there: the next slow span is flagged without relearning.
@@ -173,7 +177,8 @@ struct LatencyBaselineTests {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteTraceStore(config: storeConfig(dir) { $0.anomalies.enabled = false })
             try await store.append(traceRequest(spans: 50, start: nowNanos()).request)
-            #expect(try TraceReader(store: store).latencyShifts(now: Int64(nowNanos()), limit: 10, minBaselineSamples: 0, minRecentSamples: 0).isEmpty)
+            #expect(
+                try TraceReader(store: store).latencyShifts(now: Int64(nowNanos()), limit: 10, minBaselineSamples: 0, minRecentSamples: 0).isEmpty)
             await store.close()
         }
     }

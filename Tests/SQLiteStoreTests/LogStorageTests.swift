@@ -1,14 +1,16 @@
+import CollectorCore
 import Foundation
 import GRDB
 import OTLP
-@testable import SQLiteStore
 import Testing
-import CollectorCore
+
+@testable import SQLiteStore
 
 private typealias ScopeLogs = Opentelemetry_Proto_Logs_V1_ScopeLogs
 
 /// A log record with every field set; `body` as given.
-private func fullRecord(time: UInt64, body: AnyValue?, severity: Int = 13, text: String = "WARN", trace: Data? = nil, span: Data? = nil) -> LogRecord {
+private func fullRecord(time: UInt64, body: AnyValue?, severity: Int = 13, text: String = "WARN", trace: Data? = nil, span: Data? = nil) -> LogRecord
+{
     var r = LogRecord()
     r.timeUnixNano = time
     r.observedTimeUnixNano = time + 5
@@ -42,7 +44,10 @@ private func allRows(_ reader: LogReader, _ configure: (inout LogQuery) -> Void 
     var q = LogQuery()
     configure(&q)
     var rows: [StoredLogRow] = []
-    try reader.scan(q) { rows.append($0); return true }
+    try reader.scan(q) {
+        rows.append($0)
+        return true
+    }
     return rows
 }
 
@@ -77,9 +82,10 @@ struct LogStorageTests {
             #expect(rows.count == records.count)
             let back = try reader.request(rows)
             #expect(back == sent)
-            #expect(rows.map(\.line) == [
-                "plain text body", "", #"{"n":7,"user":"ada"}"#, #"["a",1]"#, "AAEC/w==", "42", "1.5", "true", "", "observed only",
-            ])
+            #expect(
+                rows.map(\.line) == [
+                    "plain text body", "", #"{"n":7,"user":"ada"}"#, #"["a",1]"#, "AAEC/w==", "42", "1.5", "true", "", "observed only",
+                ])
             #expect(rows.last?.time == Int64(now + 99_000))
             await store.close()
         }
@@ -89,18 +95,30 @@ struct LogStorageTests {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteTraceStore(config: storeConfig(dir))
             let now = nowNanos()
-            let trace = randomBytes(16), span = randomBytes(8), otherSpan = randomBytes(8)
-            try await store.append(logsRequest(service: "checkout", records: [
-                fullRecord(time: now, body: .string("payment accepted"), severity: 9, text: "INFO", trace: trace, span: span),
-                fullRecord(time: now + 10, body: .string("payment slow"), severity: 13, text: "WARN", trace: trace, span: otherSpan),
-                fullRecord(time: now + 20, body: .string("card declined"), severity: 17, text: "ERROR"),
-            ]))
-            try await store.append(logsRequest(service: "cart", records: [
-                fullRecord(time: now + 5, body: .string("payment page shown"), severity: 9, text: "INFO"),
-            ]))
+            let trace = randomBytes(16)
+            let span = randomBytes(8)
+            let otherSpan = randomBytes(8)
+            try await store.append(
+                logsRequest(
+                    service: "checkout",
+                    records: [
+                        fullRecord(time: now, body: .string("payment accepted"), severity: 9, text: "INFO", trace: trace, span: span),
+                        fullRecord(time: now + 10, body: .string("payment slow"), severity: 13, text: "WARN", trace: trace, span: otherSpan),
+                        fullRecord(time: now + 20, body: .string("card declined"), severity: 17, text: "ERROR"),
+                    ]))
+            try await store.append(
+                logsRequest(
+                    service: "cart",
+                    records: [
+                        fullRecord(time: now + 5, body: .string("payment page shown"), severity: 9, text: "INFO")
+                    ]))
             let reader = LogReader(TraceReader(store: store))
             #expect(try allRows(reader) { $0.traceID = trace }.map(\.line) == ["payment slow", "payment accepted"])
-            #expect(try allRows(reader) { $0.traceID = trace; $0.spanID = span }.map(\.line) == ["payment accepted"])
+            #expect(
+                try allRows(reader) {
+                    $0.traceID = trace
+                    $0.spanID = span
+                }.map(\.line) == ["payment accepted"])
 
             let streams = try reader.streams()
             #expect(Set(streams.map { $0.labels["level"] ?? "" }) == ["INFO", "WARN", "ERROR"])
@@ -108,10 +126,19 @@ struct LogStorageTests {
             #expect(first.labels["deployment_environment"] == "prod")
             #expect(first.labels["scope_name"] == "app.logger")
             let checkout = Set(streams.filter { $0.service == "checkout" }.map(\.id))
-            #expect(try allRows(reader) { $0.streams = checkout; $0.minSeverity = 13 }.map(\.line) == ["card declined", "payment slow"])
+            #expect(
+                try allRows(reader) {
+                    $0.streams = checkout
+                    $0.minSeverity = 13
+                }.map(\.line) == ["card declined", "payment slow"])
             #expect(try allRows(reader) { $0.lineContains = ["payment"] }.map(\.line) == ["payment slow", "payment page shown", "payment accepted"])
-            #expect(try allRows(reader) { $0.lineContains = ["payment"]; $0.newestFirst = false; $0.end = Int64(now + 5) }.map(\.line)
-                == ["payment accepted", "payment page shown"])
+            #expect(
+                try allRows(reader) {
+                    $0.lineContains = ["payment"]
+                    $0.newestFirst = false
+                    $0.end = Int64(now + 5)
+                }.map(\.line)
+                    == ["payment accepted", "payment page shown"])
             #expect(try allRows(reader) { $0.streams = [] }.isEmpty)
 
             // The query plans use the indexes, not a scan of the table.
@@ -154,13 +181,19 @@ struct LogStorageTests {
             for newestFirst in [true, false] {
                 let all = try allRows(reader) { $0.newestFirst = newestFirst }
                 let expected = all.filter { chosen.contains($0.stream) }.map(\.line)
-                let merged = try allRows(reader) { $0.streams = chosen; $0.newestFirst = newestFirst }.map(\.line)
+                let merged = try allRows(reader) {
+                    $0.streams = chosen
+                    $0.newestFirst = newestFirst
+                }.map(\.line)
                 #expect(merged == expected, "seed \(seed), newestFirst \(newestFirst)")
                 var firstTen: [String] = []
                 var q = LogQuery()
                 q.streams = chosen
                 q.newestFirst = newestFirst
-                try reader.scan(q) { firstTen.append($0.line); return firstTen.count < 10 }
+                try reader.scan(q) {
+                    firstTen.append($0.line)
+                    return firstTen.count < 10
+                }
                 #expect(firstTen == Array(expected.prefix(10)), "seed \(seed)")
             }
             await store.close()
@@ -179,12 +212,24 @@ struct LogStorageTests {
             q.lineContains = ["never there"]
             q.timeBudget = .zero
             var visited = 0
-            #expect(try reader.scan(q) { _ in visited += 1; return true } == false)
+            #expect(
+                try reader.scan(q) { _ in
+                    visited += 1
+                    return true
+                } == false)
             #expect(visited == 0)
             q.timeBudget = .seconds(60)
-            #expect(try reader.scan(q) { _ in visited += 1; return true } == true)
+            #expect(
+                try reader.scan(q) { _ in
+                    visited += 1
+                    return true
+                } == true)
             q.lineContains = ["line 1999"]
-            #expect(try reader.scan(q) { _ in visited += 1; return true } == true)
+            #expect(
+                try reader.scan(q) { _ in
+                    visited += 1
+                    return true
+                } == true)
             #expect(visited == 1)
             await store.close()
         }
@@ -196,19 +241,26 @@ struct LogStorageTests {
         try await withTemporaryDirectory { dir in
             let config = storeConfig(dir)
             let now = nowNanos()
-            let a = randomBytes(16), b = randomBytes(16)
+            let a = randomBytes(16)
+            let b = randomBytes(16)
             var store = try SQLiteTraceStore(config: config)
             try await store.append(logsRequest(records: [fullRecord(time: now, body: .string("a1"), trace: a)]))
-            try await store.append(logsRequest(records: [
-                fullRecord(time: now + 1, body: .string("b1"), trace: b), fullRecord(time: now + 2, body: .string("a2"), trace: a),
-            ]))
+            try await store.append(
+                logsRequest(records: [
+                    fullRecord(time: now + 1, body: .string("b1"), trace: b), fullRecord(time: now + 2, body: .string("a2"), trace: a),
+                ]))
             await store.close()
             store = try SQLiteTraceStore(config: config)
-            try await store.append(logsRequest(records: [
-                fullRecord(time: now + 3, body: .string("c1"), trace: randomBytes(16)), fullRecord(time: now + 4, body: .string("a3"), trace: a),
-            ]))
+            try await store.append(
+                logsRequest(records: [
+                    fullRecord(time: now + 3, body: .string("c1"), trace: randomBytes(16)), fullRecord(time: now + 4, body: .string("a3"), trace: a),
+                ]))
             let reader = LogReader(TraceReader(store: store))
-            #expect(try allRows(reader) { $0.traceID = a; $0.newestFirst = false }.map(\.line) == ["a1", "a2", "a3"])
+            #expect(
+                try allRows(reader) {
+                    $0.traceID = a
+                    $0.newestFirst = false
+                }.map(\.line) == ["a1", "a2", "a3"])
             #expect(try allRows(reader) { $0.traceID = b }.map(\.line) == ["b1"])
             #expect(try allRows(reader) { $0.traceID = randomBytes(16) }.isEmpty)
             let numbers = try await store.pool.read { db in
@@ -304,9 +356,10 @@ struct LogStorageTests {
             var cursor = try reader.currentCursor()
             #expect(try reader.arrivals(after: &cursor, query: LogQuery(), limit: 100).isEmpty)
             // A late record (older time, written later) still counts as an arrival.
-            try await store.append(logsRequest(records: [
-                fullRecord(time: now + 10, body: .string("one")), fullRecord(time: now - 1_000_000, body: .string("late")),
-            ]))
+            try await store.append(
+                logsRequest(records: [
+                    fullRecord(time: now + 10, body: .string("one")), fullRecord(time: now - 1_000_000, body: .string("late")),
+                ]))
             #expect(try reader.arrivals(after: &cursor, query: LogQuery(), limit: 100).map(\.line) == ["one", "late"])
             #expect(try reader.arrivals(after: &cursor, query: LogQuery(), limit: 100).isEmpty)
             await store.close()
@@ -315,7 +368,19 @@ struct LogStorageTests {
 }
 
 extension AnyValue {
-    static func int(_ i: Int64) -> AnyValue { var v = AnyValue(); v.intValue = i; return v }
-    static func double(_ d: Double) -> AnyValue { var v = AnyValue(); v.doubleValue = d; return v }
-    static func bool(_ b: Bool) -> AnyValue { var v = AnyValue(); v.boolValue = b; return v }
+    static func int(_ i: Int64) -> AnyValue {
+        var v = AnyValue()
+        v.intValue = i
+        return v
+    }
+    static func double(_ d: Double) -> AnyValue {
+        var v = AnyValue()
+        v.doubleValue = d
+        return v
+    }
+    static func bool(_ b: Bool) -> AnyValue {
+        var v = AnyValue()
+        v.boolValue = b
+        return v
+    }
 }

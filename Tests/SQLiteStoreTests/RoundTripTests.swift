@@ -3,8 +3,9 @@ import CollectorTesting
 import Foundation
 import GRDB
 import OTLP
-@testable import SQLiteStore
 import Testing
+
+@testable import SQLiteStore
 
 @Suite("Lossless round trip")
 struct RoundTripTests {
@@ -29,7 +30,8 @@ struct RoundTripTests {
 
     @Test func everyFieldSurvivesStorage() async throws {
         try await withTemporaryDirectory { dir in
-            let t = randomBytes(16), u = randomBytes(16)
+            let t = randomBytes(16)
+            let u = randomBytes(16)
             let request = Self.fullRequest(t: t, u: u, base: nowNanos() - 600 * 1_000_000_000)
             let expectedT = Self.only(t, in: request)
             let expectedU = Self.only(u, in: request)
@@ -91,7 +93,8 @@ struct RoundTripTests {
     /// writes to it.
     @Test func bodiesLeaveOutColumnFieldsAndVersion2RowsStillRead() async throws {
         try await withTemporaryDirectory { dir in
-            let t = randomBytes(16), u = randomBytes(16)
+            let t = randomBytes(16)
+            let u = randomBytes(16)
             let request = Self.fullRequest(t: t, u: u, base: nowNanos() - 600 * 1_000_000_000)
             let config = storeConfig(dir)
             var store = try SQLiteTraceStore(config: config)

@@ -1,8 +1,9 @@
 import CollectorCore
 import Foundation
 import OTLP
-@testable import SQLiteStore
 import Testing
+
+@testable import SQLiteStore
 
 @Suite("Span outlines")
 struct SpanOutlineTests {
@@ -21,10 +22,16 @@ struct SpanOutlineTests {
             let read = try #require(try reader.outlines(id: trace, limits: .unlimited))
             #expect(!read.truncated)
             let byName = Dictionary(uniqueKeysWithValues: read.spans.map { ($0.name, $0) })
-            #expect(byName["GET /cart"] == SpanOutline(spanID: root.spanID, parentSpanID: Data(), service: "checkout", name: "GET /cart",
-                                                      startNanos: start, endNanos: start + 12_000_000))
-            #expect(byName["charge"] == SpanOutline(spanID: child.spanID, parentSpanID: root.spanID, service: "payment", name: "charge",
-                                                   startNanos: start + 1_000_000, endNanos: start + 6_000_000))
+            #expect(
+                byName["GET /cart"]
+                    == SpanOutline(
+                        spanID: root.spanID, parentSpanID: Data(), service: "checkout", name: "GET /cart",
+                        startNanos: start, endNanos: start + 12_000_000))
+            #expect(
+                byName["charge"]
+                    == SpanOutline(
+                        spanID: child.spanID, parentSpanID: root.spanID, service: "payment", name: "charge",
+                        startNanos: start + 1_000_000, endNanos: start + 6_000_000))
             #expect(byName["ends before it starts"].map { $0.endNanos == $0.startNanos } == true)
             let capped = try #require(try reader.outlines(id: trace, limits: TraceReadLimits(maxSpans: 2)))
             #expect(capped.spans.count == 2 && capped.truncated)

@@ -1,8 +1,9 @@
 import CollectorCore
 import Foundation
 import OTLP
-@testable import SQLiteStore
 import Testing
+
+@testable import SQLiteStore
 
 @Suite("Span summaries")
 struct SpanSummaryTests {
@@ -12,8 +13,16 @@ struct SpanSummaryTests {
             let start = nowNanos()
             let trace = randomBytes(16)
             var root = makeSpan(trace: trace, name: "GET /cart\u{0}tail", start: start, duration: 12_000_000)
-            root.attributes = [KeyValue.with { $0.key = "http.route"; $0.value = .string("/cart") },
-                               KeyValue.with { $0.key = "n"; $0.value.intValue = 7 }]
+            root.attributes = [
+                KeyValue.with {
+                    $0.key = "http.route"
+                    $0.value = .string("/cart")
+                },
+                KeyValue.with {
+                    $0.key = "n"
+                    $0.value.intValue = 7
+                },
+            ]
             var child = makeSpan(trace: trace, name: "charge", start: start + 1_000_000, duration: 5_000_000, parent: root.spanID)
             child.status.code = .error
             child.status.message = "card declined"
@@ -24,10 +33,14 @@ struct SpanSummaryTests {
             let read = try #require(try reader.summaries(id: trace, limits: .unlimited))
             #expect(!read.truncated && read.spans.count == 2)
             let byID = Dictionary(uniqueKeysWithValues: read.spans.map { ($0.outline.spanID, $0) })
-            let r = try #require(byID[root.spanID]), c = try #require(byID[child.spanID])
+            let r = try #require(byID[root.spanID])
+            let c = try #require(byID[child.spanID])
             // The name is read whole (a NUL does not cut it), as the outline and the decoded read have it.
-            #expect(r.outline == SpanOutline(spanID: root.spanID, parentSpanID: Data(), service: "checkout", name: "GET /cart\u{0}tail",
-                                            startNanos: start, endNanos: start + 12_000_000))
+            #expect(
+                r.outline
+                    == SpanOutline(
+                        spanID: root.spanID, parentSpanID: Data(), service: "checkout", name: "GET /cart\u{0}tail",
+                        startNanos: start, endNanos: start + 12_000_000))
             #expect(r.attributes == root.attributes && r.statusCode == 0 && r.parts.statusMessage.isEmpty)
             #expect(c.statusCode == 2 && c.parts.statusMessage == "card declined" && c.attributes.isEmpty)
             // The summary of the decoded span says the same.

@@ -28,7 +28,8 @@ struct StoreConfigTests {
     }
 
     @Test func everySettingIsRead() {
-        let (config, problems) = read("""
+        let (config, problems) = read(
+            """
             path: /var/lib/otelsink/t.db
             retention: 24h
             max_size_mib: 0
@@ -82,10 +83,11 @@ struct StoreConfigTests {
 
     @Test func negativeSizeAndBadQueueAreRejected() {
         let (_, problems) = read("max_size_mib: -1\nqueue_size: 99")
-        #expect(problems == [
-            "exporters::sqlite::max_size_mib: must be between 0 and 1073741824, got -1",
-            "exporters::sqlite::queue_size: must be between 100 and 10000000, got 99",
-        ])
+        #expect(
+            problems == [
+                "exporters::sqlite::max_size_mib: must be between 0 and 1073741824, got -1",
+                "exporters::sqlite::queue_size: must be between 100 and 10000000, got 99",
+            ])
     }
 
     @Test func emptyPathAndUnknownKeysAreRejected() {
@@ -95,11 +97,12 @@ struct StoreConfigTests {
 
     @Test func everyProblemIsReported() {
         let (_, problems) = read("retention: 10s\npartition: 10s\nsynchronous: sometimes\nmax_size_mib: 3")
-        #expect(Set(problems) == [
-            #"exporters::sqlite::retention: must be at least 1m, got "10s""#,
-            #"exporters::sqlite::partition: must be at least 1m, got "10s""#,
-            #"exporters::sqlite::synchronous: expected normal or full, got "sometimes""#,
-            "exporters::sqlite::max_size_mib: must be 0 (no limit) or at least 16, got 3",
-        ])
+        #expect(
+            Set(problems) == [
+                #"exporters::sqlite::retention: must be at least 1m, got "10s""#,
+                #"exporters::sqlite::partition: must be at least 1m, got "10s""#,
+                #"exporters::sqlite::synchronous: expected normal or full, got "sometimes""#,
+                "exporters::sqlite::max_size_mib: must be 0 (no limit) or at least 16, got 3",
+            ])
     }
 }

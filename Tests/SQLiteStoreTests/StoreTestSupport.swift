@@ -2,8 +2,9 @@ import CollectorCore
 import Foundation
 import GRDB
 import OTLP
-@testable import SQLiteStore
 import Testing
+
+@testable import SQLiteStore
 
 let hourNanos: UInt64 = 3_600_000_000_000
 

@@ -3,8 +3,9 @@ import Foundation
 import GRDB
 import Logging
 import OTLP
-@testable import SQLiteStore
 import Testing
+
+@testable import SQLiteStore
 
 /// The row of `trace` in its partition's trace summary table.
 private func summary(_ store: SQLiteTraceStore, trace: Data) async throws -> (spans: Int64, errors: Int64, rootService: String?, rootName: String?)? {
@@ -12,9 +13,12 @@ private func summary(_ store: SQLiteTraceStore, trace: Data) async throws -> (sp
         for b in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket") {
             if let row = try Row.fetchOne(
                 db, sql: "SELECT span_count, error_count, root_service, root_name FROM \(SQLiteSchema.tracesTable(b)) WHERE trace_id = ?",
-                arguments: [trace]) {
-                let spans: Int64 = row[0], errors: Int64 = row[1]
-                let rootService: String? = row[2], rootName: String? = row[3]
+                arguments: [trace])
+            {
+                let spans: Int64 = row[0]
+                let errors: Int64 = row[1]
+                let rootService: String? = row[2]
+                let rootName: String? = row[3]
                 return (spans, errors, rootService, rootName)
             }
         }
@@ -77,7 +81,11 @@ struct StoreTests {
             let good = makeSpan(trace: randomBytes(16), name: "good", start: start)
             var zeroTrace = makeSpan(trace: Data(count: 16), name: "zero-trace", start: start)
             zeroTrace.spanID = randomBytes(8)
-            let shortSpanID = { var s = makeSpan(trace: randomBytes(16), name: "short", start: start); s.spanID = Data([1, 2]); return s }()
+            let shortSpanID = {
+                var s = makeSpan(trace: randomBytes(16), name: "short", start: start)
+                s.spanID = Data([1, 2])
+                return s
+            }()
             try await store.append(makeRequest(spans: [zeroTrace, good, shortSpanID]))
             let reader = TraceReader(store: store)
             #expect(try reader.spanCount() == 1)
@@ -124,7 +132,9 @@ struct StoreTests {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteTraceStore(config: storeConfig(dir) { $0.queueSize = 100 })
             let start = nowNanos()
-            var accepted = 0, refused = 0, rounds = 0
+            var accepted = 0
+            var refused = 0
+            var rounds = 0
             var otherErrors: [String] = []
             // Refusals depend on timing; a few rounds make observing one all but certain.
             while refused == 0 && rounds < 5 {
@@ -133,7 +143,10 @@ struct StoreTests {
                 let outcomes = await withTaskGroup(of: Result<Void, any Error>.self) { group in
                     for request in requests {
                         group.addTask {
-                            do { try await store.append(request); return .success(()) } catch { return .failure(error) }
+                            do {
+                                try await store.append(request)
+                                return .success(())
+                            } catch { return .failure(error) }
                         }
                     }
                     var all: [Result<Void, any Error>] = []
@@ -168,7 +181,10 @@ struct StoreTests {
                     for i in 0..<100 {
                         let request = traceRequest(spans: 60, start: start + UInt64(round * 100 + i) * 1_000_000).request
                         group.addTask {
-                            do { try await store.append(request); return nil } catch { return (error as? PipelineError)?.message ?? "\(error)" }
+                            do {
+                                try await store.append(request)
+                                return nil
+                            } catch { return (error as? PipelineError)?.message ?? "\(error)" }
                         }
                     }
                     for await m in group { if let m { messages.append(m) } }
@@ -218,7 +234,8 @@ struct StoreTests {
             #expect(try reader.trace(id: recent.trace)?.spanCount == 5)
 
             let tables = try await store.pool.read { db in
-                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'spans\\_%' ESCAPE '\\' ORDER BY name")
+                try String.fetchAll(
+                    db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'spans\\_%' ESCAPE '\\' ORDER BY name")
             }
             #expect(Set(tables) == Set([bucket - 2, bucket - 1, bucket].map { SQLiteSchema.spansTable($0) }))
             await store.close()
@@ -237,7 +254,8 @@ struct StoreTests {
             let partitions = try TraceReader(store: store).partitions()
             #expect(partitions.count == 2)
             // Oldest retained partition and the next one, never beyond.
-            let first = try #require(partitions.first), last = try #require(partitions.last)
+            let first = try #require(partitions.first)
+            let last = try #require(partitions.last)
             #expect(first >= bucket - 7 && first <= bucket - 5, "\(partitions) vs now bucket \(bucket)")
             #expect(last == bucket + 1 || last == bucket + 2)
             #expect(try TraceReader(store: store).trace(id: ancient.trace)?.spanCount == 1)
@@ -420,9 +438,17 @@ struct StoreTests {
             let requests = (0..<20).map { i in traceRequest(spans: 50, start: start + UInt64(i) * 1_000_000).request }
             let results = await withTaskGroup(of: Result<Void, any Error>?.self) { group in
                 for r in requests {
-                    group.addTask { do { try await store.append(r); return .success(()) } catch { return .failure(error) } }
+                    group.addTask {
+                        do {
+                            try await store.append(r)
+                            return .success(())
+                        } catch { return .failure(error) }
+                    }
                 }
-                group.addTask { await store.close(); return nil }
+                group.addTask {
+                    await store.close()
+                    return nil
+                }
                 var all: [Result<Void, any Error>] = []
                 for await r in group { if let r { all.append(r) } }
                 return all
@@ -513,7 +539,9 @@ struct StoreTests {
             try await store.append(makeRequest(spans: [late]))
             let bucket = Int64(start / hourNanos)
             let rows = try await store.pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT seq, trace_id FROM \(SQLiteSchema.tracesTable(bucket)) ORDER BY seq").map { row -> (Int64, Data) in (row[0], row[1]) }
+                try Row.fetchAll(db, sql: "SELECT seq, trace_id FROM \(SQLiteSchema.tracesTable(bucket)) ORDER BY seq").map { row -> (Int64, Data) in
+                    (row[0], row[1])
+                }
             }
             #expect(rows.map(\.0) == [1, 2, 3])
             #expect(rows.map(\.1) == requests.map(\.trace))
@@ -533,7 +561,8 @@ struct StoreTests {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteTraceStore(config: storeConfig(dir))
             let start = nowNanos()
-            let a = randomBytes(16), b = randomBytes(16)
+            let a = randomBytes(16)
+            let b = randomBytes(16)
             var rootA = makeSpan(trace: a, name: "GET /a", start: start, duration: 9_000)
             rootA.kind = .server
             var errorB = makeSpan(trace: b, name: "query", start: start + 100, duration: 50_000, parent: randomBytes(8))
@@ -580,7 +609,8 @@ struct StoreTests {
             let store = try SQLiteTraceStore(config: config, logger: Logger(label: "test"), telemetry: .unobserved, walBackstopFrames: 64)
             let start = nowNanos()
             for i in 0..<200 {
-                try await store.append(traceRequest(spans: 50, start: start + UInt64(i) * 1_000_000, payload: String(repeating: "x", count: 200)).request)
+                try await store.append(
+                    traceRequest(spans: 50, start: start + UInt64(i) * 1_000_000, payload: String(repeating: "x", count: 200)).request)
             }
             #expect(try TraceReader(store: store).spanCount() == 10_000)
             let wal = try FileManager.default.attributesOfItem(atPath: config.path + "-wal")[.size] as? Int ?? 0

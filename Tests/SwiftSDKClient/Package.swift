@@ -28,7 +28,7 @@ let package = Package(
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
-        ),
+        )
     ],
     swiftLanguageModes: [.v6]
 )

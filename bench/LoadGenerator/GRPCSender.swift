@@ -29,7 +29,8 @@ final class GRPCSender: RequestSender {
 
     init(client: GRPCClient<HTTP2ClientTransport.Posix>, timeout: Duration, signal: WorkloadSignal = .traces) {
         self.client = client
-        method = signal == .traces
+        method =
+            signal == .traces
             ? Opentelemetry_Proto_Collector_Trace_V1_TraceService.Method.Export.descriptor
             : Opentelemetry_Proto_Collector_Logs_V1_LogsService.Method.Export.descriptor
         var options = CallOptions.defaults
@@ -51,7 +52,8 @@ final class GRPCSender: RequestSender {
         case .resourceExhausted:
             return .refused(describe(e))
         case .unavailable:
-            let transportLevel = e.cause != nil
+            let transportLevel =
+                e.cause != nil
                 || e.message.hasPrefix("The TCP connection was dropped")
                 || (e.message.hasPrefix("Stream unexpectedly closed") && !e.message.contains("REFUSED_STREAM"))
             return transportLevel ? .failed(describe(e), connectionDown: false) : .refused(describe(e))

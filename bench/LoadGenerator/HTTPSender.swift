@@ -190,8 +190,9 @@ final class HTTPSender: RequestSender {
         case 200..<300:
             var rejected: Int64 = 0
             if result.contentType.lowercased().contains("protobuf"), result.body.readableBytes > 0,
-               let response = try? TraceExportResponse(serializedBytes: Array(result.body.readableBytesView)),
-               response.hasPartialSuccess {
+                let response = try? TraceExportResponse(serializedBytes: Array(result.body.readableBytesView)),
+                response.hasPartialSuccess
+            {
                 rejected = response.partialSuccess.rejectedSpans
             }
             return .ok(rejectedSpans: rejected)

@@ -24,7 +24,10 @@ struct LoadGen: AsyncParsableCommand {
     @Option(name: .customLong("protocol"), help: "grpc (TraceService/Export) or http (POST /v1/traces, protobuf).")
     var transport: TransportProtocol = .grpc
 
-    @Option(help: "traces (the standard workload) or logs (100 log records per request, see LogsPayload.swift; the report's \"spans\" are then log records).")
+    @Option(
+        help:
+            "traces (the standard workload) or logs (100 log records per request, see LogsPayload.swift; the report's \"spans\" are then log records)."
+    )
     var signal: WorkloadSignal = .traces
 
     @Option(help: "Offered load in spans per second (requests are 100 spans); 0 = flat out.")
@@ -60,7 +63,10 @@ struct LoadGen: AsyncParsableCommand {
     @Option(help: "With --server-pid: wait this long before sampling the server's idle RSS.")
     var idleWait: DurationArg = DurationArg(seconds: 1)
 
-    @Option(help: "Services in the workload: 1 (the ingest workload, service otelsink-loadgen, 9 operations) or N > 1 (bench-svc-1 … bench-svc-N, 10 operations each; requests rotate through them).")
+    @Option(
+        help:
+            "Services in the workload: 1 (the ingest workload, service otelsink-loadgen, 9 operations) or N > 1 (bench-svc-1 … bench-svc-N, 10 operations each; requests rotate through them)."
+    )
     var services: Int = 1
 
     @Flag(help: "Print the report as JSON.")
@@ -96,7 +102,8 @@ struct LoadGen: AsyncParsableCommand {
         let templates: [PayloadTemplate]
         switch signal {
         case .traces:
-            templates = services == 1
+            templates =
+                services == 1
                 ? [try PayloadTemplate.make()]
                 : try (1...services).map { try PayloadTemplate.make(service: "bench-svc-\($0)", tenOperations: true) }
         case .logs:
@@ -105,16 +112,20 @@ struct LoadGen: AsyncParsableCommand {
         let template = templates[0]
         var probe = PayloadFactory(template: template, seed: 42)
         let sample = probe.next()
-        let shape = signal == .traces
+        let shape =
+            signal == .traces
             ? try PayloadTemplate.validate(sample, baseNanos: unixNanosNow())
             : try PayloadTemplate.validateLogs(sample, baseNanos: unixNanosNow())
 
         if printPayloadSize {
-            print("payload: \(sample.count) bytes per request (\(String(format: "%.1f KB = %.1f KiB", Double(sample.count) / 1000, Double(sample.count) / 1024)))")
+            print(
+                "payload: \(sample.count) bytes per request (\(String(format: "%.1f KB = %.1f KiB", Double(sample.count) / 1000, Double(sample.count) / 1024)))"
+            )
             print("shape:   1 resource (5 attributes), 1 scope, \(shape)")
-            print(signal == .traces
-                ? "         10 string attributes per span (20-char keys and values), 1 event, a status"
-                : "         10 string attributes per record (20-char keys and values), a 200-byte body, time, observed time, severity")
+            print(
+                signal == .traces
+                    ? "         10 string attributes per span (20-char keys and values), 1 event, a status"
+                    : "         10 string attributes per record (20-char keys and values), a 200-byte body, time, observed time, severity")
             return
         }
 
@@ -172,9 +183,11 @@ struct LoadGen: AsyncParsableCommand {
         switch transport {
         case .grpc:
             let target: any ResolvableTarget =
-                endpoint.isIPv4Literal ? .ipv4(address: endpoint.host, port: endpoint.port)
-                : endpoint.isIPv6Literal ? .ipv6(address: endpoint.host, port: endpoint.port)
-                : .dns(host: endpoint.host, port: endpoint.port)
+                endpoint.isIPv4Literal
+                ? .ipv4(address: endpoint.host, port: endpoint.port)
+                : endpoint.isIPv6Literal
+                    ? .ipv6(address: endpoint.host, port: endpoint.port)
+                    : .dns(host: endpoint.host, port: endpoint.port)
             let grpcTransport = try HTTP2ClientTransport.Posix(
                 target: target,
                 transportSecurity: .plaintext,
@@ -202,8 +215,9 @@ struct LoadGen: AsyncParsableCommand {
 
         var server: Report.Server? = nil
         if let pid = serverPid {
-            var s = Report.Server(pid: pid, rssIdleKib: rssIdle, rssPeakKib: samples.rssPeakKiB,
-                                  rssHighWaterMarkKib: ProcStats.hwmKiB(pid: pid), rssSamples: samples.rssSamples)
+            var s = Report.Server(
+                pid: pid, rssIdleKib: rssIdle, rssPeakKib: samples.rssPeakKiB,
+                rssHighWaterMarkKib: ProcStats.hwmKiB(pid: pid), rssSamples: samples.rssSamples)
             if let a = samples.cpuTicksAtWindowStart, let b = samples.cpuTicksAtWindowEnd, b >= a {
                 let cpu = Double(b - a) / Double(ProcStats.clockTicksPerSecond)
                 s.cpuSeconds = cpu
@@ -252,7 +266,10 @@ struct LoadGen: AsyncParsableCommand {
         while true {
             do {
                 let now = try CountCommand.run(cmd)
-                if now != last { last = now; lastChange = Date() }
+                if now != last {
+                    last = now
+                    lastChange = Date()
+                }
                 if now - before >= expected || Date() >= deadline || Date().timeIntervalSince(lastChange) >= 1.0 {
                     return Report.Storage(countBefore: before, countAfter: now, spansStored: now - before)
                 }

@@ -11,7 +11,8 @@ extension PayloadTemplate {
     static func makeLogs(service: String = "otelsink-loadgen") throws -> PayloadTemplate {
         var placeholders = Placeholders()
         func sentinel() -> UInt64 { placeholders.next() }
-        let data = Placeholders.data, kv = Placeholders.kv
+        let data = Placeholders.data
+        let kv = Placeholders.kv
         var slots: [UInt64: (Slot, UInt64?)] = [:]
         var resource = Opentelemetry_Proto_Resource_V1_Resource()
         resource.attributes = benchResourceAttributes(service: service)
@@ -24,13 +25,15 @@ extension PayloadTemplate {
             for j in 0..<spansPerTrace {
                 let k = t * spansPerTrace + j
                 var r = Opentelemetry_Proto_Logs_V1_LogRecord()
-                let a = sentinel(), b = sentinel()
+                let a = sentinel()
+                let b = sentinel()
                 slots[a] = (.trace(t), b)
                 r.traceID = data([a, b])
                 let sid = sentinel()
                 slots[sid] = (.spanID(span: k), nil)
                 r.spanID = data([sid])
-                let time = sentinel(), observed = sentinel()
+                let time = sentinel()
+                let observed = sentinel()
                 let delta = startDelta(trace: t, span: j) + 20_000
                 slots[time] = (.time(delta: delta), nil)
                 slots[observed] = (.time(delta: delta + 5_000), nil)
@@ -71,8 +74,8 @@ extension PayloadTemplate {
         var traces = Set<Data>()
         for r in records {
             guard r.traceID.count == 16, r.spanID.count == 8, r.body.stringValue.utf8.count == bodyBytes,
-                  r.attributes.count == attributesPerSpan,
-                  abs(Int64(bitPattern: r.timeUnixNano) - baseNanos) < 1_000_000_000
+                r.attributes.count == attributesPerSpan,
+                abs(Int64(bitPattern: r.timeUnixNano) - baseNanos) < 1_000_000_000
             else { throw fail("record fields") }
             traces.insert(r.traceID)
         }

@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 
 /// A span of time on the command line: `30s`, `500ms`, `2m`, `1.5s`, `250us`; a bare number is seconds.
 struct DurationArg: ExpressibleByArgument, CustomStringConvertible, Sendable {
@@ -52,7 +52,8 @@ struct Endpoint: Sendable, CustomStringConvertible {
             return Endpoint(host: String(host), port: port)
         }
         guard let colon = t.lastIndex(of: ":"), let port = Int(t[t.index(after: colon)...]),
-              (1...65535).contains(port), colon != t.startIndex else { return nil }
+            (1...65535).contains(port), colon != t.startIndex
+        else { return nil }
         return Endpoint(host: String(t[..<colon]), port: port)
     }
 

@@ -17,14 +17,20 @@ struct Xoshiro256StarStar: RandomNumberGenerator {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        s0 = splitMix(&sm); s1 = splitMix(&sm); s2 = splitMix(&sm); s3 = splitMix(&sm)
+        s0 = splitMix(&sm)
+        s1 = splitMix(&sm)
+        s2 = splitMix(&sm)
+        s3 = splitMix(&sm)
     }
 
     @inline(__always)
     mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
         s2 ^= t
         s3 = (s3 << 45) | (s3 >> 19)
         return result
@@ -81,7 +87,15 @@ struct PayloadTemplate: Sendable {
     let timeSlots: [TimeSlot]
 
     static func parent(of j: Int) -> Int? { j == 0 ? nil : (j - 1) / 2 }
-    static func depth(of j: Int) -> Int { var d = 0, x = j; while x > 0 { x = (x - 1) / 2; d += 1 }; return d }
+    static func depth(of j: Int) -> Int {
+        var d = 0
+        var x = j
+        while x > 0 {
+            x = (x - 1) / 2
+            d += 1
+        }
+        return d
+    }
 
     static func kind(of j: Int) -> Opentelemetry_Proto_Trace_V1_Span.SpanKind {
         if j == 0 { return .server }
@@ -110,7 +124,8 @@ struct PayloadTemplate: Sendable {
     static func make(service: String = "otelsink-loadgen", tenOperations: Bool = false) throws -> PayloadTemplate {
         var placeholders = Placeholders()
         func sentinel() -> UInt64 { placeholders.next() }
-        let data = Placeholders.data, kv = Placeholders.kv
+        let data = Placeholders.data
+        let kv = Placeholders.kv
 
         var slots: [UInt64: (Slot, UInt64?)] = [:]  // first word -> (slot, second word for 16-byte IDs)
 
@@ -131,7 +146,8 @@ struct PayloadTemplate: Sendable {
                 let s = t * spansPerTrace + j
                 var span = Opentelemetry_Proto_Trace_V1_Span()
                 // Every trace_id field gets its own placeholder, so each occurrence is found exactly once.
-                let a = sentinel(), b = sentinel()
+                let a = sentinel()
+                let b = sentinel()
                 slots[a] = (.trace(t), b)
                 span.traceID = data([a, b])
                 let sid = sentinel()
@@ -150,7 +166,9 @@ struct PayloadTemplate: Sendable {
                 }
                 let start = startDelta(trace: t, span: j)
                 let end = start + duration(span: j)
-                let st = sentinel(), en = sentinel(), ev = sentinel()
+                let st = sentinel()
+                let en = sentinel()
+                let ev = sentinel()
                 slots[st] = (.time(delta: start), nil)
                 slots[en] = (.time(delta: end), nil)
                 slots[ev] = (.time(delta: start + 10_000), nil)
@@ -226,7 +244,12 @@ struct PayloadTemplate: Sendable {
     }
 
     /// What a placeholder in a template stands for.
-    enum Slot { case trace(Int), spanID(span: Int), parentID(span: Int), time(delta: Int64) }
+    enum Slot {
+        case trace(Int)
+        case spanID(span: Int)
+        case parentID(span: Int)
+        case time(delta: Int64)
+    }
 
     /// Finds every placeholder of `slots` (first word -> slot, second word for 16-byte IDs) in `bytes`.
     static func locate(_ bytes: [UInt8], _ slots: [UInt64: (Slot, UInt64?)], traces: Int, spans: Int) throws -> PayloadTemplate {
@@ -242,8 +265,11 @@ struct PayloadTemplate: Sendable {
                 if let (slot, second) = slots[w] {
                     if let second {
                         guard i + 16 <= raw.count,
-                              UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)) == second
-                        else { i += 1; continue }
+                            UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i + 8, as: UInt64.self)) == second
+                        else {
+                            i += 1
+                            continue
+                        }
                     }
                     guard found.insert(w).inserted else {
                         i += 1
@@ -253,7 +279,8 @@ struct PayloadTemplate: Sendable {
                     case .trace(let t): traceOffsets[t].append(i)
                     case .spanID(let s): spanOffsets[s].append(i)
                     case .parentID(let s):
-                        let trace = s / spansPerTrace, j = s % spansPerTrace
+                        let trace = s / spansPerTrace
+                        let j = s % spansPerTrace
                         spanOffsets[trace * spansPerTrace + Self.parent(of: j)!].append(i)
                     case .time(let delta): timeSlots.append(TimeSlot(offset: i, delta: delta))
                     }
@@ -275,7 +302,8 @@ struct PayloadTemplate: Sendable {
     func patch(_ buffer: inout [UInt8], rng: inout Xoshiro256StarStar, baseNanos: Int64) {
         buffer.withUnsafeMutableBytes { raw in
             for offsets in traceIDOffsets {
-                let hi = rng.nextNonZero(), lo = rng.next()
+                let hi = rng.nextNonZero()
+                let lo = rng.next()
                 for o in offsets {
                     raw.storeBytes(of: hi, toByteOffset: o, as: UInt64.self)
                     raw.storeBytes(of: lo, toByteOffset: o + 8, as: UInt64.self)
@@ -301,7 +329,8 @@ struct PayloadTemplate: Sendable {
         }
         let rs = req.resourceSpans[0]
         guard rs.resource.attributes.count == 5,
-              rs.resource.attributes.contains(where: { $0.key == "service.name" }) else {
+            rs.resource.attributes.contains(where: { $0.key == "service.name" })
+        else {
             throw fail("resource attributes")
         }
         let spans = rs.scopeSpans[0].spans
@@ -315,11 +344,11 @@ struct PayloadTemplate: Sendable {
             guard spanIDs.insert(s.spanID).inserted else { throw fail("duplicate span ID") }
             byTrace[s.traceID, default: []].append(s)
             guard s.attributes.count == attributesPerSpan,
-                  s.attributes.allSatisfy({ $0.key.utf8.count == 20 && $0.value.stringValue.utf8.count == 20 })
+                s.attributes.allSatisfy({ $0.key.utf8.count == 20 && $0.value.stringValue.utf8.count == 20 })
             else { throw fail("span attributes") }
             guard s.events.count == 1, s.hasStatus else { throw fail("event/status") }
             guard s.startTimeUnixNano < s.endTimeUnixNano,
-                  abs(Int64(bitPattern: s.endTimeUnixNano) - baseNanos) < 1_000_000_000
+                abs(Int64(bitPattern: s.endTimeUnixNano) - baseNanos) < 1_000_000_000
             else { throw fail("timestamps") }
             kinds[s.kind.rawValue, default: 0] += 1
         }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads a (server) process's CPU time and resident set size from Linux procfs.
@@ -21,7 +22,10 @@ enum ProcStats {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
         }
@@ -31,7 +35,8 @@ enum ProcStats {
     /// utime + stime of the process (all its threads), in clock ticks.
     static func cpuTicks(pid: Int32) -> UInt64? {
         guard let stat = read("/proc/\(pid)/stat"),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         // Fields after "(comm)" start at field 3 (state); utime is field 14 and stime field 15.
         let fields = stat[stat.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
         guard fields.count > 12, let utime = UInt64(fields[11]), let stime = UInt64(fields[12]) else { return nil }
@@ -63,7 +68,8 @@ enum CountCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice

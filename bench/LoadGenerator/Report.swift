@@ -106,7 +106,11 @@ struct Report: Codable, Sendable {
 
         var rows: [(String, String)] = []
         let rate = offeredRateSpansPerSec > 0 ? "\(grouped(Int64(offeredRateSpansPerSec))) spans/s offered" : "flat out"
-        rows.append(("run", "\(`protocol`) -> \(endpoint), \(rate), concurrency \(concurrency), warm-up \(f(warmupSeconds, 1)) s, measured \(f(durationSeconds, 1)) s"))
+        rows.append(
+            (
+                "run",
+                "\(`protocol`) -> \(endpoint), \(rate), concurrency \(concurrency), warm-up \(f(warmupSeconds, 1)) s, measured \(f(durationSeconds, 1)) s"
+            ))
         rows.append(("payload", "\(grouped(Int64(payloadBytes))) bytes/request, \(spansPerRequest) spans/request"))
         rows.append(("requests ok", grouped(Int64(requests.ok))))
         rows.append(("requests refused", grouped(Int64(requests.refused))))

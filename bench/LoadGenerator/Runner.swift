@@ -58,9 +58,14 @@ struct WorkerStats: Sendable {
     var errors: [String: Int] = [:]
 
     mutating func merge(_ o: WorkerStats) {
-        ok += o.ok; refused += o.refused; failed += o.failed; unsent += o.unsent
+        ok += o.ok
+        refused += o.refused
+        failed += o.failed
+        unsent += o.unsent
         latenciesNs.append(contentsOf: o.latenciesNs)
-        ackedInWindow += o.ackedInWindow; ackedTotal += o.ackedTotal; rejectedSpans += o.rejectedSpans
+        ackedInWindow += o.ackedInWindow
+        ackedTotal += o.ackedTotal
+        rejectedSpans += o.rejectedSpans
         sentTotal += o.sentTotal
         lagsNs.append(contentsOf: o.lagsNs)
         for (k, v) in o.errors { errors[k, default: 0] += v }
@@ -134,8 +139,12 @@ enum LoadRunner {
             for await part in group {
                 switch part {
                 case .worker(let s): total.merge(s)
-                case .cpu(let a, let b): server.cpuTicksAtWindowStart = a; server.cpuTicksAtWindowEnd = b
-                case .rss(let peak, let n): server.rssPeakKiB = peak; server.rssSamples = n
+                case .cpu(let a, let b):
+                    server.cpuTicksAtWindowStart = a
+                    server.cpuTicksAtWindowEnd = b
+                case .rss(let peak, let n):
+                    server.rssPeakKiB = peak
+                    server.rssSamples = n
                 }
             }
             return (total, server)
@@ -197,9 +206,15 @@ enum LoadRunner {
                     stats.latenciesNs.append(done - scheduled)
                 }
             case .refused(let reason):
-                if measured { stats.refused += 1; stats.noteError("refused: " + reason) }
+                if measured {
+                    stats.refused += 1
+                    stats.noteError("refused: " + reason)
+                }
             case .failed(let reason, let connectionDown):
-                if measured { stats.failed += 1; stats.noteError(reason) }
+                if measured {
+                    stats.failed += 1
+                    stats.noteError(reason)
+                }
                 if connectionDown && !paced {
                     // Don't spin on a server that is not there.
                     try? await Task.sleep(for: .milliseconds(50))

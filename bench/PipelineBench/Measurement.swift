@@ -1,7 +1,8 @@
 import CollectorCore
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// SplitMix64 for unique IDs in a benchmark.

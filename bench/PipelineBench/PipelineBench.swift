@@ -71,13 +71,22 @@ struct PipelineBench: AsyncParsableCommand {
     @Option(help: "Concurrent feeders.")
     var concurrency: Int = 4
 
-    @Option(help: "Generate this many requests before measuring and cycle through them (0: generate each request as it is sent, which costs CPU in the measured window). Pre-generated requests repeat their trace IDs, so use 0 for processors that remember traces.")
+    @Option(
+        help:
+            "Generate this many requests before measuring and cycle through them (0: generate each request as it is sent, which costs CPU in the measured window). Pre-generated requests repeat their trace IDs, so use 0 for processors that remember traces."
+    )
     var pregenerate: Int = 0
 
-    @Flag(help: "With --pregenerate: keep the requests as protobuf bytes and decode a fresh copy for every send, so the pipeline owns what it gets (as it does behind a receiver) and edits in place. CPU per span is then the feeding thread's CPU inside the pipeline calls (the decode before each call is not counted), which is exact for pipelines that answer without suspending (stateless processors, nop).")
+    @Flag(
+        help:
+            "With --pregenerate: keep the requests as protobuf bytes and decode a fresh copy for every send, so the pipeline owns what it gets (as it does behind a receiver) and edits in place. CPU per span is then the feeding thread's CPU inside the pipeline calls (the decode before each call is not counted), which is exact for pipelines that answer without suspending (stateless processors, nop)."
+    )
     var decodeEach = false
 
-    @Flag(help: "Hand each request to the pipeline in wire form (EncodedTraces, as the OTLP receiver does), so consumers that read the bytes never decode it. Each feeder encodes the workload once, then sends copies of it with fresh IDs written in place, indexed as the receiver indexes them; subtract a baseline run with the same flag.")
+    @Flag(
+        help:
+            "Hand each request to the pipeline in wire form (EncodedTraces, as the OTLP receiver does), so consumers that read the bytes never decode it. Each feeder encodes the workload once, then sends copies of it with fresh IDs written in place, indexed as the receiver indexes them; subtract a baseline run with the same flag."
+    )
     var encoded = false
 
     @Option(help: "A label for the result line.")
@@ -87,7 +96,8 @@ struct PipelineBench: AsyncParsableCommand {
         if anomalyUpkeep {
             for run in 0..<runs {
                 let r = AnomalyUpkeepBenchmark.run(operations: 200, spans: 2_000_000, seed: UInt64(run + 1))
-                print("{\"label\":\"anomaly-upkeep\",\"run\":\(run),\"ns_per_span\":\((r.nanosPerSpan * 10).rounded() / 10),\"flagged\":\(r.flagged)}")
+                print(
+                    "{\"label\":\"anomaly-upkeep\",\"run\":\(run),\"ns_per_span\":\((r.nanosPerSpan * 10).rounded() / 10),\"flagged\":\(r.flagged)}")
             }
             return
         }
@@ -111,7 +121,8 @@ struct PipelineBench: AsyncParsableCommand {
         let stats = FeedStats()
         let warmupEnd = ContinuousClock.now + .seconds(1)
         let end = warmupEnd + .milliseconds(Int(seconds * 1000))
-        let perFeederInterval: Duration? = rate > 0
+        let perFeederInterval: Duration? =
+            rate > 0
             ? .nanoseconds(Int64(1e9 * Double(Workload.spansPerRequest) * Double(concurrency) / Double(rate))) : nil
         // Feeders may never suspend (a pipeline that answers synchronously), starving other tasks on the
         // cooperative pool; the warm-up mark and the RSS sampler therefore run on their own thread.

@@ -5,8 +5,9 @@ import Foundation
 import Logging
 import OTLP
 import PrometheusExporter
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// In-process costs of the Prometheus path (see docs/performance.md):
@@ -79,12 +80,20 @@ struct PrometheusBench: AsyncParsableCommand {
                 }
             }
             switch m % 3 {
-            case 0: var g = Opentelemetry_Proto_Metrics_V1_Gauge(); g.dataPoints = points; metric.gauge = g
+            case 0:
+                var g = Opentelemetry_Proto_Metrics_V1_Gauge()
+                g.dataPoints = points
+                metric.gauge = g
             case 1:
-                var s = Opentelemetry_Proto_Metrics_V1_Sum(); s.isMonotonic = true; s.aggregationTemporality = .cumulative
-                s.dataPoints = points; metric.sum = s
+                var s = Opentelemetry_Proto_Metrics_V1_Sum()
+                s.isMonotonic = true
+                s.aggregationTemporality = .cumulative
+                s.dataPoints = points
+                metric.sum = s
             default:
-                var h = Opentelemetry_Proto_Metrics_V1_Histogram(); h.aggregationTemporality = .cumulative; h.dataPoints = hpoints
+                var h = Opentelemetry_Proto_Metrics_V1_Histogram()
+                h.aggregationTemporality = .cumulative
+                h.dataPoints = hpoints
                 metric.histogram = h
             }
             sm.metrics.append(metric)
@@ -96,7 +105,10 @@ struct PrometheusBench: AsyncParsableCommand {
     }
 
     static func kv(_ k: String, _ v: String) -> KeyValue {
-        var x = KeyValue(); x.key = k; x.value = .string(v); return x
+        var x = KeyValue()
+        x.key = k
+        x.value = .string(v)
+        return x
     }
 
     /// Two lines: `ingest`, the path the OTLP receiver takes (index the wire bytes, translate from them, apply),
@@ -120,8 +132,10 @@ struct PrometheusBench: AsyncParsableCommand {
             let cpu0 = cpuNanos()
             for i in 0..<iterations { try await feed(bodies[i % bodies.count]) }
             let cpu = cpuNanos() - cpu0
-            report(["scenario": decoded ? "ingest_decoded" : "ingest", "points_per_request": points, "requests": iterations,
-                    "cpu_ns_per_point": Int(Double(cpu) / Double(iterations * points))])
+            report([
+                "scenario": decoded ? "ingest_decoded" : "ingest", "points_per_request": points, "requests": iterations,
+                "cpu_ns_per_point": Int(Double(cpu) / Double(iterations * points)),
+            ])
         }
     }
 
@@ -190,24 +204,27 @@ struct PrometheusBench: AsyncParsableCommand {
         let spinIngest = ingestLoop(spinStop)
         let spinEnd = ContinuousClock.now + wall
         var x: UInt64 = 1
-        while ContinuousClock.now < spinEnd { for _ in 0..<10_000 { x = x &* 6364136223846793005 &+ 1442695040888963407 } }
+        while ContinuousClock.now < spinEnd { for _ in 0..<10_000 { x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407 } }
         spinStop.set()
         let (spinCalls, spinWorst) = await spinIngest.value
         if x == 42 { print("") }
-        report(["scenario": "render", "series": series, "renders": renders, "bytes": bytes,
-                "cpu_ms_per_render": Double(cpuTotal) / Double(renders) / 1e6,
-                "wall_ms_per_render": ms(wall) / Double(renders),
-                "ingest_calls_during_renders": calls, "ingest_worst_call_ms": ms(worst),
-                "ingest_calls_per_s_alone": Double(baselineCalls) / 3, "ingest_calls_per_s_during_renders": Double(calls) / (ms(wall) / 1000),
-                "ingest_worst_call_ms_alone": ms(baselineWorst),
-                "ingest_calls_per_s_during_cpu_spin": Double(spinCalls) / (ms(wall) / 1000), "ingest_worst_call_ms_during_cpu_spin": ms(spinWorst)])
+        report([
+            "scenario": "render", "series": series, "renders": renders, "bytes": bytes,
+            "cpu_ms_per_render": Double(cpuTotal) / Double(renders) / 1e6,
+            "wall_ms_per_render": ms(wall) / Double(renders),
+            "ingest_calls_during_renders": calls, "ingest_worst_call_ms": ms(worst),
+            "ingest_calls_per_s_alone": Double(baselineCalls) / 3, "ingest_calls_per_s_during_renders": Double(calls) / (ms(wall) / 1000),
+            "ingest_worst_call_ms_alone": ms(baselineWorst),
+            "ingest_calls_per_s_during_cpu_spin": Double(spinCalls) / (ms(wall) / 1000), "ingest_worst_call_ms_during_cpu_spin": ms(spinWorst),
+        ])
     }
 
     func spanmetrics() async throws {
         let sink = NullMetrics()
         var config = SpanMetricsConfig()
         config.exemplars = true
-        let c = SpanMetricsConnector(config: config, next: sink, context: ComponentContext(id: ComponentID(type: "spanmetrics"), logger: Logger(label: "bench")))
+        let c = SpanMetricsConnector(
+            config: config, next: sink, context: ComponentContext(id: ComponentID(type: "spanmetrics"), logger: Logger(label: "bench")))
         // The testbed's trace shape: 100 spans per request, 1 ms each, 2 int attributes, 10 operations.
         let requests = (0..<50).map { seq -> ExportTraceRequest in
             var rs = ResourceSpans()
@@ -223,13 +240,19 @@ struct PrometheusBench: AsyncParsableCommand {
                 s.kind = .client
                 s.startTimeUnixNano = start
                 s.endTimeUnixNano = start + 1_000_000
-                var a = KeyValue(); a.key = "load_generator.span_seq_num"; a.value.intValue = Int64(i)
-                var b = KeyValue(); b.key = "load_generator.trace_seq_num"; b.value.intValue = Int64(seq)
+                var a = KeyValue()
+                a.key = "load_generator.span_seq_num"
+                a.value.intValue = Int64(i)
+                var b = KeyValue()
+                b.key = "load_generator.trace_seq_num"
+                b.value.intValue = Int64(seq)
                 s.attributes = [a, b]
                 ss.spans.append(s)
             }
             rs.scopeSpans = [ss]
-            var r = ExportTraceRequest(); r.resourceSpans = [rs]; return r
+            var r = ExportTraceRequest()
+            r.resourceSpans = [rs]
+            return r
         }
         for r in requests { try await c.consume(r) }
         let cpu0 = cpuNanos()
@@ -255,8 +278,16 @@ struct NullMetrics: MetricsConsumer {
 final class ManagedAtomicFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+    func set() {
+        lock.lock()
+        value = true
+        lock.unlock()
+    }
 }
 
 func cpuNanos() -> UInt64 {

@@ -27,10 +27,12 @@ public enum PipelineTelemetry {
         public init(registry: TelemetryRegistry, receiver: ComponentID, transport: ReceiverTransport, signal: Signal) {
             let labels: TelemetryLabels = ["receiver": receiver.description, "transport": transport.rawValue]
             let noun = itemNoun(signal)
-            accepted = registry.counter("otelcol_receiver_accepted_\(noun)_total",
-                                        help: "Number of \(noun) successfully pushed into the pipeline.", labels: labels)
-            refused = registry.counter("otelcol_receiver_refused_\(noun)_total",
-                                       help: "Number of \(noun) that could not be pushed into the pipeline.", labels: labels)
+            accepted = registry.counter(
+                "otelcol_receiver_accepted_\(noun)_total",
+                help: "Number of \(noun) successfully pushed into the pipeline.", labels: labels)
+            refused = registry.counter(
+                "otelcol_receiver_refused_\(noun)_total",
+                help: "Number of \(noun) that could not be pushed into the pipeline.", labels: labels)
         }
     }
 
@@ -42,10 +44,12 @@ public enum PipelineTelemetry {
         public init(registry: TelemetryRegistry, exporter: ComponentID, signal: Signal) {
             let labels: TelemetryLabels = ["exporter": exporter.description]
             let noun = itemNoun(signal)
-            sent = registry.counter("otelcol_exporter_sent_\(noun)_total",
-                                    help: "Number of \(noun) successfully sent to destination.", labels: labels)
-            failed = registry.counter("otelcol_exporter_send_failed_\(noun)_total",
-                                      help: "Number of \(noun) in failed attempts to send to destination.", labels: labels)
+            sent = registry.counter(
+                "otelcol_exporter_sent_\(noun)_total",
+                help: "Number of \(noun) successfully sent to destination.", labels: labels)
+            failed = registry.counter(
+                "otelcol_exporter_send_failed_\(noun)_total",
+                help: "Number of \(noun) in failed attempts to send to destination.", labels: labels)
         }
     }
 
@@ -56,10 +60,12 @@ public enum PipelineTelemetry {
 
         public init(registry: TelemetryRegistry, processor: ComponentID, signal: Signal) {
             let labels: TelemetryLabels = ["processor": processor.description, "otel_signal": signal.rawValue]
-            incoming = registry.counter("otelcol_processor_incoming_items_total",
-                                        help: "Number of items passed to the processor.", labels: labels)
-            outgoing = registry.counter("otelcol_processor_outgoing_items_total",
-                                        help: "Number of items emitted from the processor.", labels: labels)
+            incoming = registry.counter(
+                "otelcol_processor_incoming_items_total",
+                help: "Number of items passed to the processor.", labels: labels)
+            outgoing = registry.counter(
+                "otelcol_processor_outgoing_items_total",
+                help: "Number of items emitted from the processor.", labels: labels)
         }
     }
 }

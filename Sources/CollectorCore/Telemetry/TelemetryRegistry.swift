@@ -32,7 +32,9 @@ public final class TelemetryRegistry: Sendable {
         register(name, help: help, type: .counter, labels: labels, .observed(read), replace: true)
     }
 
-    private func instrument(_ name: String, help: String, type: TelemetryType, labels: TelemetryLabels, make: () -> TelemetryInstrument) -> TelemetryInstrument {
+    private func instrument(_ name: String, help: String, type: TelemetryType, labels: TelemetryLabels, make: () -> TelemetryInstrument)
+        -> TelemetryInstrument
+    {
         families.withLock { f in
             let key = labels.canonical
             if let existing = f[name]?.series[key] { return existing }
@@ -46,7 +48,9 @@ public final class TelemetryRegistry: Sendable {
         }
     }
 
-    private func register(_ name: String, help: String, type: TelemetryType, labels: TelemetryLabels, _ instrument: TelemetryInstrument, replace: Bool) {
+    private func register(
+        _ name: String, help: String, type: TelemetryType, labels: TelemetryLabels, _ instrument: TelemetryInstrument, replace: Bool
+    ) {
         families.withLock { f in
             var family = f[name] ?? TelemetryFamily(name: name, help: help, type: type)
             guard family.type == type else { return }

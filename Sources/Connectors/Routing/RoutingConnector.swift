@@ -40,8 +40,10 @@ public struct RoutingConnector: Connector, TracesConsumer, MetricsConsumer, Logs
         for (i, route) in config.routes.enumerated() {
             guard let condition = route.conditions[.traces], !rest.resourceSpans.isEmpty else { continue }
             var taken = ExportTraceRequest()
-            taken.resourceSpans = try split(&rest.resourceSpans, route.context, condition,
-                                            resource: \.resource, scopes: \.scopeSpans, scope: \.scope, items: \.spans) { $0.span = $1 }
+            taken.resourceSpans = try split(
+                &rest.resourceSpans, route.context, condition,
+                resource: \.resource, scopes: \.scopeSpans, scope: \.scope, items: \.spans
+            ) { $0.span = $1 }
             parts.add(i, taken, empty: taken.resourceSpans.isEmpty)
         }
         parts.add(nil, rest, empty: rest.resourceSpans.isEmpty)
@@ -54,8 +56,10 @@ public struct RoutingConnector: Connector, TracesConsumer, MetricsConsumer, Logs
         for (i, route) in config.routes.enumerated() {
             guard let condition = route.conditions[.logs], !rest.resourceLogs.isEmpty else { continue }
             var taken = ExportLogsRequest()
-            taken.resourceLogs = try split(&rest.resourceLogs, route.context, condition,
-                                           resource: \.resource, scopes: \.scopeLogs, scope: \.scope, items: \.logRecords) { $0.log = $1 }
+            taken.resourceLogs = try split(
+                &rest.resourceLogs, route.context, condition,
+                resource: \.resource, scopes: \.scopeLogs, scope: \.scope, items: \.logRecords
+            ) { $0.log = $1 }
             parts.add(i, taken, empty: taken.resourceLogs.isEmpty)
         }
         parts.add(nil, rest, empty: rest.resourceLogs.isEmpty)
@@ -68,8 +72,10 @@ public struct RoutingConnector: Connector, TracesConsumer, MetricsConsumer, Logs
         for (i, route) in config.routes.enumerated() {
             guard let condition = route.conditions[.metrics], !rest.resourceMetrics.isEmpty else { continue }
             var taken = ExportMetricsRequest()
-            taken.resourceMetrics = try split(&rest.resourceMetrics, route.context, condition,
-                                              resource: \.resource, scopes: \.scopeMetrics, scope: \.scope, items: \.metrics) { $0.metric = $1 }
+            taken.resourceMetrics = try split(
+                &rest.resourceMetrics, route.context, condition,
+                resource: \.resource, scopes: \.scopeMetrics, scope: \.scope, items: \.metrics
+            ) { $0.metric = $1 }
             parts.add(i, taken, empty: taken.resourceMetrics.isEmpty)
         }
         parts.add(nil, rest, empty: rest.resourceMetrics.isEmpty)
@@ -152,8 +158,10 @@ public struct RoutingConnector: Connector, TracesConsumer, MetricsConsumer, Logs
     }
 
     /// Delivers every part, then rethrows the first refusal (a retryable one first).
-    private func deliver<Request: Sendable>(_ parts: Parts<Request>,
-                                            _ send: (SignalConsumers, Request) async throws -> Void) async throws {
+    private func deliver<Request: Sendable>(
+        _ parts: Parts<Request>,
+        _ send: (SignalConsumers, Request) async throws -> Void
+    ) async throws {
         var refusals: [PipelineError] = []
         for (route, request) in parts.list {
             do {

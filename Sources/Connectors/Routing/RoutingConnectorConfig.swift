@@ -38,10 +38,14 @@ public struct RoutingConnectorConfig: ComponentConfig {
         for (index, route) in r.mappingList("table").enumerated() {
             let contextText = route.string("context", default: "resource")
             guard let context = OTTLContext(rawValue: contextText), Self.contexts.contains(context) else {
-                route.report("context", contextText == "request"
-                    ? "the request context (routing on request headers) is not supported by otelsink"
-                    : "expected one of \(Self.contexts.map(\.rawValue).joined(separator: ", ")); got \"\(contextText)\"")
-                _ = route.raw("statement"); _ = route.raw("condition"); _ = route.raw("pipelines")
+                route.report(
+                    "context",
+                    contextText == "request"
+                        ? "the request context (routing on request headers) is not supported by otelsink"
+                        : "expected one of \(Self.contexts.map(\.rawValue).joined(separator: ", ")); got \"\(contextText)\"")
+                _ = route.raw("statement")
+                _ = route.raw("condition")
+                _ = route.raw("pipelines")
                 continue
             }
             let statement = route.optionalString("statement")

@@ -66,7 +66,9 @@ public struct ServiceGraphConfig: ComponentConfig {
         }
         if r.contains("exponential_histogram_max_size") {
             let size = r.int("exponential_histogram_max_size", default: 0)
-            if size != 0 { r.report("exponential_histogram_max_size", "exponential histograms are not supported by otelsink; use latency_histogram_buckets") }
+            if size != 0 {
+                r.report("exponential_histogram_max_size", "exponential histograms are not supported by otelsink; use latency_histogram_buckets")
+            }
         }
         dimensions = r.stringList("dimensions")
         for (i, d) in dimensions.enumerated() where d.isEmpty {

@@ -79,8 +79,8 @@ extension ServiceGraphSide {
         switch kind {
         case 2: (.server, false)  // SERVER
         case 3: (.client, false)  // CLIENT
-        case 4: (.client, true)   // PRODUCER
-        case 5: (.server, true)   // CONSUMER
+        case 4: (.client, true)  // PRODUCER
+        case 5: (.server, true)  // CONSUMER
         default: nil
         }
     }

@@ -52,19 +52,25 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
         self.config = config
         self.next = next
         self.context = context
-        attributes = ServiceGraphAttributes(peers: config.virtualNodePeerAttributes, databases: config.databaseNameAttributes,
-                                            dimensions: config.dimensions)
-        state = Mutex(State(store: ServiceGraphEdgeStore(maxItems: config.storeMaxItems, ttl: config.storeTTL),
-                            series: ServiceGraphSeries(bounds: config.latencyHistogramBuckets, maxSeries: config.maxSeries)))
+        attributes = ServiceGraphAttributes(
+            peers: config.virtualNodePeerAttributes, databases: config.databaseNameAttributes,
+            dimensions: config.dimensions)
+        state = Mutex(
+            State(
+                store: ServiceGraphEdgeStore(maxItems: config.storeMaxItems, ttl: config.storeTTL),
+                series: ServiceGraphSeries(bounds: config.latencyHistogramBuckets, maxSeries: config.maxSeries)))
         let labels: TelemetryLabels = ["connector": context.id.description]
         let t = context.telemetry
-        droppedSpans = t.counter("otelcol_connector_servicegraph_dropped_spans_total",
-                                 help: "Number of spans dropped when trying to add edges (store.max_items reached).", labels: labels)
-        expiredEdges = t.counter("otelcol_connector_servicegraph_expired_edges_total",
-                                 help: "Number of edges that expired before finding their matching span.", labels: labels)
+        droppedSpans = t.counter(
+            "otelcol_connector_servicegraph_dropped_spans_total",
+            help: "Number of spans dropped when trying to add edges (store.max_items reached).", labels: labels)
+        expiredEdges = t.counter(
+            "otelcol_connector_servicegraph_expired_edges_total",
+            help: "Number of edges that expired before finding their matching span.", labels: labels)
         totalEdges = t.counter("otelcol_connector_servicegraph_total_edges_total", help: "Total number of unique edges.", labels: labels)
-        overflowEdges = t.counter("otelsink_servicegraph_overflow_edges_total",
-                                  help: "Requests counted in the overflow series because max_series was reached.", labels: labels)
+        overflowEdges = t.counter(
+            "otelsink_servicegraph_overflow_edges_total",
+            help: "Requests counted in the overflow series because max_series was reached.", labels: labels)
     }
 
     public var consumers: SignalConsumers { SignalConsumers(traces: self) }
@@ -91,12 +97,15 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
                         keySpan = id
                     } else {
                         let parent = span.parentSpanID
-                        if parent.isEmpty { keySpan = 0 } else {
+                        if parent.isEmpty {
+                            keySpan = 0
+                        } else {
                             guard let id = Self.spanWord(parent) else { continue }
                             keySpan = id
                         }
                     }
-                    let start = span.startTimeUnixNano, end = span.endTimeUnixNano
+                    let start = span.startTimeUnixNano
+                    let end = span.endTimeUnixNano
                     var s = ServiceGraphSpanSide(
                         key: ServiceGraphEdgeKey(traceHigh: trace.0, traceLow: trace.1, span: keySpan), side: side, messaging: messaging,
                         service: service, seconds: end > start ? Double(end - start) * 1e-9 : 0, failed: span.statusCode == .error,
@@ -196,9 +205,10 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
         let entries = state.withLock { $0.series.entries }
         let offset = config.metricsTimestampOffset.components
         let offsetNanos = UInt64(clamping: offset.seconds) &* 1_000_000_000 &+ UInt64(clamping: offset.attoseconds / 1_000_000_000)
-        return ServiceGraphSeries.metrics(entries, bounds: config.latencyHistogramBuckets, dimensionNames: config.dimensions,
-                                          virtualNodeLabel: config.virtualNodeExtraLabel, startNanos: startNanos,
-                                          timeNanos: nowNanos > offsetNanos ? nowNanos - offsetNanos : 0)
+        return ServiceGraphSeries.metrics(
+            entries, bounds: config.latencyHistogramBuckets, dimensionNames: config.dimensions,
+            virtualNodeLabel: config.virtualNodeExtraLabel, startNanos: startNanos,
+            timeNanos: nowNanos > offsetNanos ? nowNanos - offsetNanos : 0)
     }
 
     /// Sends the cumulative metrics downstream (nothing before the first request is recorded).
@@ -211,7 +221,8 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
     }
 
     public func run() async throws {
-        let clock = context.clock, config = self.config
+        let clock = context.clock
+        let config = self.config
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await Self.every(config.storeExpirationLoop, clock) { self.expire() } }
@@ -291,7 +302,9 @@ public struct ServiceGraphConnectorFactory: ConnectorFactory {
     public var signals: Set<Signal> { [.traces, .metrics] }
     public var exporterSignals: Set<Signal> { [.traces] }
     public var receiverSignals: Set<Signal> { [.metrics] }
-    public var summary: String { "service graph metrics (requests between services, failures, latency) from client/server span pairs: traces in, metrics out" }
+    public var summary: String {
+        "service graph metrics (requests between services, failures, latency) from client/server span pairs: traces in, metrics out"
+    }
 
     public func readConfig(_ reader: ConfigReader) -> any ComponentConfig { ServiceGraphConfig(reading: reader) }
 

@@ -111,7 +111,8 @@ struct ServiceGraphEdgeStore: Sendable {
 
     private mutating func remove(slot i: Int32) {
         let s = Int(i)
-        let previous = slots[s].previous, next = slots[s].next
+        let previous = slots[s].previous
+        let next = slots[s].next
         if previous >= 0 { slots[Int(previous)].next = next } else { head = next }
         if next >= 0 { slots[Int(next)].previous = previous } else { tail = previous }
         // Unlink from the hash chain.

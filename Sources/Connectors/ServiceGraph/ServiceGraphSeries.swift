@@ -18,8 +18,9 @@ struct ServiceGraphSeries: Sendable {
         var virtualNode: String
         var overflow = false
 
-        static let overflowKey = Key(client: "", server: "", connectionType: .unset, failed: false, clientDimensions: [],
-                                     serverDimensions: [], virtualNode: "", overflow: true)
+        static let overflowKey = Key(
+            client: "", server: "", connectionType: .unset, failed: false, clientDimensions: [],
+            serverDimensions: [], virtualNode: "", overflow: true)
     }
 
     struct Entry: Sendable {
@@ -44,8 +45,9 @@ struct ServiceGraphSeries: Sendable {
     /// Records one request. Returns false when it went to the overflow series.
     @discardableResult
     mutating func record(_ edge: ServiceGraphEdge, now: Duration) -> Bool {
-        let key = Key(client: edge.client ?? "", server: edge.server ?? "", connectionType: edge.connectionType, failed: edge.failed,
-                      clientDimensions: edge.clientDimensions, serverDimensions: edge.serverDimensions, virtualNode: edge.virtualNode)
+        let key = Key(
+            client: edge.client ?? "", server: edge.server ?? "", connectionType: edge.connectionType, failed: edge.failed,
+            clientDimensions: edge.clientDimensions, serverDimensions: edge.serverDimensions, virtualNode: edge.virtualNode)
         var index = entries.index(forKey: key)
         var counted = true
         if index == nil {
@@ -56,8 +58,9 @@ struct ServiceGraphSeries: Sendable {
                 index = entries.index(forKey: newKey)
             }
             if index == nil {
-                entries[newKey] = Entry(serverCounts: Array(repeating: 0, count: bounds.count + 1),
-                                        clientCounts: Array(repeating: 0, count: bounds.count + 1), lastUpdated: now)
+                entries[newKey] = Entry(
+                    serverCounts: Array(repeating: 0, count: bounds.count + 1),
+                    clientCounts: Array(repeating: 0, count: bounds.count + 1), lastUpdated: now)
                 index = entries.index(forKey: newKey)
             }
         }
@@ -75,7 +78,8 @@ struct ServiceGraphSeries: Sendable {
     /// The bucket of `value`: the first whose upper bound is at least `value` (bounds are inclusive, as in
     /// Prometheus and otelcol), or the last, unbounded one.
     func bucket(_ value: Double) -> Int {
-        var lo = 0, hi = bounds.count
+        var lo = 0
+        var hi = bounds.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if bounds[mid] < value { lo = mid + 1 } else { hi = mid }
@@ -94,8 +98,10 @@ struct ServiceGraphSeries: Sendable {
     /// The series as OTLP metrics: `traces_service_graph_request_total`, `…_failed_total` (series with failures),
     /// and the `traces_service_graph_request_server` / `_client` histograms in seconds, all cumulative, in one
     /// resource without attributes and the scope `traces_service_graph`. Empty when nothing was recorded.
-    static func metrics(_ entries: [Key: Entry], bounds: [Double], dimensionNames: [String], virtualNodeLabel: Bool,
-                        startNanos: UInt64, timeNanos: UInt64) -> ExportMetricsRequest {
+    static func metrics(
+        _ entries: [Key: Entry], bounds: [Double], dimensionNames: [String], virtualNodeLabel: Bool,
+        startNanos: UInt64, timeNanos: UInt64
+    ) -> ExportMetricsRequest {
         var request = ExportMetricsRequest()
         guard !entries.isEmpty else { return request }
         let sorted = entries.sorted { Self.precedes($0.key, $1.key) }

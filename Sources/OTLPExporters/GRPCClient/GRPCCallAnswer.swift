@@ -42,7 +42,8 @@ struct GRPCCallAnswer: Sendable, Equatable {
         var utf8 = Array(text.utf8)[...]
         while let b = utf8.popFirst() {
             if b == UInt8(ascii: "%"), utf8.count >= 2,
-               let v = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16) {
+                let v = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16)
+            {
                 bytes.append(v)
                 utf8 = utf8.dropFirst(2)
             } else {

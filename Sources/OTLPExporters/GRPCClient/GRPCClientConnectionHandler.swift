@@ -66,7 +66,8 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     func channelActive(context: ChannelHandlerContext) {
         lastRead = context.eventLoop.now
         let increment = Self.connectionWindow - 65_535
-        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
+        context.writeAndFlush(
+            wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
         if let keepalive {
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             pingTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: keepalive.time, delay: keepalive.time) { _ in
@@ -79,12 +80,14 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
 
     private func ping(context: ChannelHandlerContext) {
         guard let keepalive, pingTimeout == nil, !calls.isEmpty || keepalive.permitWithoutStream,
-              context.eventLoop.now - lastRead >= keepalive.time else { return }
+            context.eventLoop.now - lastRead >= keepalive.time
+        else { return }
         context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .ping(Self.pingData, ack: false))), promise: nil)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         pingTimeout = context.eventLoop.scheduleTask(in: keepalive.timeout) {
             let (handler, context) = loopBound.value
-            handler.fail(context: context, because: "the upstream did not answer a keepalive ping within \(keepalive.timeout.nanoseconds / 1_000_000) ms")
+            handler.fail(
+                context: context, because: "the upstream did not answer a keepalive ping within \(keepalive.timeout.nanoseconds / 1_000_000) ms")
         }
     }
 
@@ -111,11 +114,13 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenFailure { error in
             let (handler, context) = loopBound.value
-            handler.finish(id, .unavailable("sending to the upstream failed: \(handler.health.failureReason ?? handler.failure ?? "\(error)")"),
-                           context: context)
+            handler.finish(
+                id, .unavailable("sending to the upstream failed: \(handler.health.failureReason ?? handler.failure ?? "\(error)")"),
+                context: context)
         }
-        context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(start.message), endStream: true)))),
-                              promise: written)
+        context.writeAndFlush(
+            wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(start.message), endStream: true)))),
+            promise: written)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -163,9 +168,12 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let window = event as? NIOHTTP2WindowUpdatedEvent, window.streamID == .rootStream,
-           let inbound = window.inboundWindowSize, inbound <= Self.connectionWindow / 2 {
-            context.writeAndFlush(wrapOutboundOut(HTTP2Frame(
-                streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow - inbound))), promise: nil)
+            let inbound = window.inboundWindowSize, inbound <= Self.connectionWindow / 2
+        {
+            context.writeAndFlush(
+                wrapOutboundOut(
+                    HTTP2Frame(
+                        streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindow - inbound))), promise: nil)
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -218,18 +226,23 @@ final class GRPCClientConnectionHandler: ChannelDuplexHandler {
     private func answer(_ call: Call, trailers: HPACKHeaders) -> GRPCCallAnswer {
         guard let statusText = trailers.first(name: "grpc-status"), let status = Int(statusText) else {
             let http = call.httpStatus ?? 0
-            if http != 200 { return GRPCCallAnswer(status: GRPCCallAnswer.status(forHTTP: http), message: "HTTP \(http) without a gRPC status (is this a gRPC endpoint?)") }
+            if http != 200 {
+                return GRPCCallAnswer(
+                    status: GRPCCallAnswer.status(forHTTP: http), message: "HTTP \(http) without a gRPC status (is this a gRPC endpoint?)")
+            }
             return GRPCCallAnswer(status: 13, message: "the upstream's answer had no grpc-status")
         }
         let message = trailers.first(name: "grpc-message").map(GRPCCallAnswer.percentDecoded) ?? ""
-        var answer = GRPCCallAnswer(status: status, message: message,
-                                    details: trailers.first(name: "grpc-status-details-bin").flatMap(GRPCCallAnswer.base64Decoded))
+        var answer = GRPCCallAnswer(
+            status: status, message: message,
+            details: trailers.first(name: "grpc-status-details-bin").flatMap(GRPCCallAnswer.base64Decoded))
         guard status == 0 else { return answer }
         if call.tooLarge { return GRPCCallAnswer(status: 8, message: "the upstream's answer is larger than \(Self.maxResponseBytes) bytes") }
         var body = call.body
         // One length-prefixed message; a compressed one (we asked for identity) is taken as a plain success.
         if let flag = body.readInteger(as: UInt8.self), let length = body.readInteger(as: UInt32.self), flag == 0,
-           Int(length) <= body.readableBytes, let bytes = body.readBytes(length: Int(length)) {
+            Int(length) <= body.readableBytes, let bytes = body.readBytes(length: Int(length))
+        {
             answer.body = bytes
         }
         return answer

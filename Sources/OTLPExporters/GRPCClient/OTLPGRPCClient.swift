@@ -94,7 +94,10 @@ final class OTLPGRPCClient: Sendable {
 
     /// The connection in use, or a new one: one connection attempt at a time; callers arriving meanwhile wait for it.
     private func connection() async -> Result<Live, any Error> {
-        enum Step { case use(Live), connect, wait, closed }
+        enum Step {
+            case use(Live)
+            case connect, wait, closed
+        }
         return await withCheckedContinuation { (c: CheckedContinuation<Result<Live, any Error>, Never>) in
             let step: Step = slot.withLock { s in
                 switch s {
@@ -156,12 +159,15 @@ final class OTLPGRPCClient: Sendable {
                         try sync.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     }
                     try sync.addHandler(HTTP2AnswerCheck(health: health, target: target))
-                    try sync.addHandler(NIOHTTP2Handler(mode: .client, initialSettings: [
-                        HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
-                        HTTP2Setting(parameter: .initialWindowSize, value: 65_535),
-                        HTTP2Setting(parameter: .maxHeaderListSize, value: 16_384),
-                        HTTP2Setting(parameter: .enablePush, value: 0),
-                    ]))
+                    try sync.addHandler(
+                        NIOHTTP2Handler(
+                            mode: .client,
+                            initialSettings: [
+                                HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
+                                HTTP2Setting(parameter: .initialWindowSize, value: 65_535),
+                                HTTP2Setting(parameter: .maxHeaderListSize, value: 16_384),
+                                HTTP2Setting(parameter: .enablePush, value: 0),
+                            ]))
                     try sync.addHandler(GRPCClientConnectionHandler(health: health, keepalive: keepalive))
                 }
             }

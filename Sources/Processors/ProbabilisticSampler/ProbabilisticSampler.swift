@@ -155,15 +155,24 @@ struct ProbabilisticSpanSampler: Sendable {
         let count = 6 + 14 + 4 + tBytes.count
         return String(unsafeUninitializedCapacity: count) { buffer in
             var i = 0
-            for c in "ot=rv:".utf8 { buffer[i] = c; i += 1 }
+            for c in "ot=rv:".utf8 {
+                buffer[i] = c
+                i += 1
+            }
             var v = randomness
             for j in stride(from: 13, through: 0, by: -1) {
                 buffer[i + j] = hex[Int(v & 0xF)]
                 v >>= 4
             }
             i += 14
-            for c in ";th:".utf8 { buffer[i] = c; i += 1 }
-            for c in tBytes { buffer[i] = c; i += 1 }
+            for c in ";th:".utf8 {
+                buffer[i] = c
+                i += 1
+            }
+            for c in tBytes {
+                buffer[i] = c
+                i += 1
+            }
             return i
         }
     }

@@ -39,7 +39,8 @@ public struct TailSamplingConfig: ComponentConfig {
         sampleOnFirstMatch = r.bool("sample_on_first_match", default: false)
         dropPendingTracesOnShutdown = r.bool("drop_pending_traces_on_shutdown", default: false)
         maxBufferedBytes = r.int("max_buffered_bytes", default: Self.defaultMaxBufferedBytes, range: (1 << 20)...(1 << 40))
-        for key in ["block_on_overflow", "maximum_trace_size_bytes", "num_shards", "decision_wait_after_root_received", "sampling_strategy"] where r.contains(key) {
+        for key in ["block_on_overflow", "maximum_trace_size_bytes", "num_shards", "decision_wait_after_root_received", "sampling_strategy"]
+        where r.contains(key) {
             _ = r.raw(key)
             r.report(key, "is not supported by otelsink's tail_sampling")
         }
@@ -88,7 +89,9 @@ public struct TailSamplingPolicy: Sendable {
         "probabilistic", "rate_limiting", "span_count", "trace_state", "and", "drop",
     ]
     /// otelcol policy types otelsink rejects with a clear message.
-    static let unsupportedTypes = ["ottl_condition", "composite", "bytes_limiting", "trace_flags", "not", "skip", "rare_spans", "budget_limiting", "stratified_probabilistic"]
+    static let unsupportedTypes = [
+        "ottl_condition", "composite", "bytes_limiting", "trace_flags", "not", "skip", "rare_spans", "budget_limiting", "stratified_probabilistic",
+    ]
 
     /// Reads one policy; `nil` (with problems reported) when it is unusable.
     init?(reading r: ConfigReader, nested: Bool) {
@@ -182,7 +185,8 @@ public struct TailSamplingPolicy: Sendable {
             return .stringAttribute(key: key, values: values, regex: regex, cacheMaxSize: cacheSize == 0 ? 128 : cacheSize, invertMatch: invert)
         case "numeric_attribute":
             let key = requiredKey()
-            let minSet = c.contains("min_value"), maxSet = c.contains("max_value")
+            let minSet = c.contains("min_value")
+            let maxSet = c.contains("max_value")
             let minValue = c.int("min_value", default: 0)
             let maxValue = c.int("max_value", default: 0)
             let invert = c.bool("invert_match", default: false)

@@ -133,24 +133,27 @@ final class TailSpanChecks: @unchecked Sendable {
         let strings = OTLPUTF8Storage(keys: b.attributes.map(\.key), sets: [[]] + b.exactValues)
         self.strings = strings
         noStrings = strings.sets[0]
-        statusChecks = Self.buffer(b.status.map { codes in
-            var mask: UInt64 = 0
-            var others = false
-            for c in codes.codes {
-                if (0..<64).contains(c.rawValue) { mask |= 1 << UInt64(c.rawValue) } else { others = true }
-            }
-            return StatusCheck(slot: codes.slot, mask: mask, hasOthers: others)
-        })
+        statusChecks = Self.buffer(
+            b.status.map { codes in
+                var mask: UInt64 = 0
+                var others = false
+                for c in codes.codes {
+                    if (0..<64).contains(c.rawValue) { mask |= 1 << UInt64(c.rawValue) } else { others = true }
+                }
+                return StatusCheck(slot: codes.slot, mask: mask, hasOthers: others)
+            })
         otherStatusCodes = b.status.map(\.codes)
-        attributeChecks = Self.buffer(b.attributes.enumerated().map { i, a in
-            let test: AttributeTest = switch a.test {
-            case .exact(let set): .exact(strings.sets[1 + set])
-            case .regex(let m): .regex(m)
-            case .numeric(let lower, let upper): .numeric(min: lower, max: upper)
-            case .boolean(let v): .boolean(v)
-            }
-            return AttributeCheck(slot: a.slot, key: strings.keys[i], test: test)
-        })
+        attributeChecks = Self.buffer(
+            b.attributes.enumerated().map { i, a in
+                let test: AttributeTest =
+                    switch a.test {
+                    case .exact(let set): .exact(strings.sets[1 + set])
+                    case .regex(let m): .regex(m)
+                    case .numeric(let lower, let upper): .numeric(min: lower, max: upper)
+                    case .boolean(let v): .boolean(v)
+                    }
+                return AttributeCheck(slot: a.slot, key: strings.keys[i], test: test)
+            })
         latencyChecks = Self.buffer(b.latency)
         traceStateChecks = b.traceState
         regexMatchers = b.regexMatchers
@@ -216,7 +219,8 @@ final class TailSpanChecks: @unchecked Sendable {
         for (i, check) in statusChecks.enumerated() where !facts.matches.contains(check.slot) {
             let c = code ?? span.statusCode
             code = c
-            let met = (0..<64).contains(c.rawValue) ? check.mask & (1 << UInt64(c.rawValue)) != 0 : (check.hasOthers && otherStatusCodes[i].contains(c))
+            let met =
+                (0..<64).contains(c.rawValue) ? check.mask & (1 << UInt64(c.rawValue)) != 0 : (check.hasOthers && otherStatusCodes[i].contains(c))
             if met { facts.matches.insert(check.slot) }
         }
     }
@@ -388,11 +392,11 @@ struct TailPolicyEvaluator {
     static func probabilisticThreshold(ratio: Double) -> UInt64 {
         guard ratio > 0 else { return 0 }
         #if arch(x86_64) || arch(i386)
-        let product = Float80(UInt64.max) * Float80(ratio)
-        return product >= Float80(UInt64.max) ? UInt64.max : UInt64(product)
+            let product = Float80(UInt64.max) * Float80(ratio)
+            return product >= Float80(UInt64.max) ? UInt64.max : UInt64(product)
         #else
-        let product = Double(UInt64.max) * ratio
-        return product >= 18_446_744_073_709_551_615.0 ? UInt64.max : UInt64(product)
+            let product = Double(UInt64.max) * ratio
+            return product >= 18_446_744_073_709_551_615.0 ? UInt64.max : UInt64(product)
         #endif
     }
 
@@ -458,7 +462,10 @@ struct TailSamplingDecider {
     }
 
     func decide(_ trace: TailPendingTrace, traceID: TailTraceKey, now: Duration) -> Bool {
-        var sawSampled = false, sawNotSampled = false, sawInvertSampled = false, sawInvertNotSampled = false
+        var sawSampled = false
+        var sawNotSampled = false
+        var sawInvertSampled = false
+        var sawInvertNotSampled = false
         for policy in policies {
             switch policy.evaluate(trace, traceID: traceID, now: now) {
             case .dropped: return false

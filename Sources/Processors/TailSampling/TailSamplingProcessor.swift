@@ -29,7 +29,10 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
     /// Most traces decided per lock acquisition, so that `consume` callers are not held up by a long tick.
     static let decisionsPerLock = 1000
 
-    public init(config: TailSamplingConfig, next: any TracesConsumer, clock: any MonotonicClock = SystemClock(), logger: Logger = Logger(label: "otelsink.tail_sampling")) {
+    public init(
+        config: TailSamplingConfig, next: any TracesConsumer, clock: any MonotonicClock = SystemClock(),
+        logger: Logger = Logger(label: "otelsink.tail_sampling")
+    ) {
         self.config = config
         self.next = next
         self.clock = clock
@@ -102,10 +105,12 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
             if !more { break }
         }
         let stats = statistics
-        logger.debug("tail_sampling stopped", metadata: [
-            "sampled": "\(stats.tracesSampled)", "not_sampled": "\(stats.tracesNotSampled)",
-            "dropped_on_shutdown": "\(stats.pendingTracesDroppedOnShutdown)", "lost_downstream": "\(stats.spansLostDownstream)",
-        ])
+        logger.debug(
+            "tail_sampling stopped",
+            metadata: [
+                "sampled": "\(stats.tracesSampled)", "not_sampled": "\(stats.tracesNotSampled)",
+                "dropped_on_shutdown": "\(stats.pendingTracesDroppedOnShutdown)", "lost_downstream": "\(stats.spansLostDownstream)",
+            ])
     }
 
     /// Sends spans of decided (already acknowledged) traces downstream; a refusal is logged and counted.
@@ -116,9 +121,11 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
             } catch {
                 let spans = request.spanCount
                 state.buffer.withLock { $0.recordLostDownstream(spans) }
-                logger.warning("tail_sampling: downstream refused sampled spans; they are lost", metadata: [
-                    "spans": "\(spans)", "error": "\(PipelineError.classify(error))",
-                ])
+                logger.warning(
+                    "tail_sampling: downstream refused sampled spans; they are lost",
+                    metadata: [
+                        "spans": "\(spans)", "error": "\(PipelineError.classify(error))",
+                    ])
             }
         }
     }
@@ -184,7 +191,8 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
                             }
                             if lastArrival < 0 {
                                 lastArrival = arrivals.count
-                                arrivals.append(TailTraceBuffer.Arrival(key: key, fragment: shell, spanCount: 0, bytes: resourceBytes, facts: resourceFacts))
+                                arrivals.append(
+                                    TailTraceBuffer.Arrival(key: key, fragment: shell, spanCount: 0, bytes: resourceBytes, facts: resourceFacts))
                                 scopeMarkers.append(0)
                                 scopeCounts.append(0)
                                 if indexed {

@@ -72,7 +72,10 @@ public struct TransformProcessor: StatelessProcessor, TracesConsumer, MetricsCon
             var holds = false
             for condition in group.conditions {
                 do {
-                    if try condition.evaluate(&target) { holds = true; break }
+                    if try condition.evaluate(&target) {
+                        holds = true
+                        break
+                    }
                 } catch {
                     try failures.handle(error, in: condition.text, mode: mode)
                 }

@@ -14,22 +14,34 @@ extension CriticalPath {
             ("startTimeUnixNano", .string(String(startNanos))),
             ("endTimeUnixNano", .string(String(endNanos))),
             ("durationNanos", .int(Int64(clamping: nanos))),
-            ("sections", .array(sections.map { s in
-                .object([
-                    ("spanId", .string(Self.hex(s.spanID))), ("service", .string(s.service)), ("operation", .string(s.operation)),
-                    ("startTimeUnixNano", .string(String(s.startNanos))), ("endTimeUnixNano", .string(String(s.endNanos))),
-                    ("durationNanos", .int(Int64(clamping: s.nanos))),
-                ])
-            })),
-            ("services", .array(byService.map { s in
-                .object([("service", .string(s.service)), ("durationNanos", .int(Int64(clamping: s.nanos))), ("share", share(s.nanos))])
-            })),
-            ("operations", .array(byOperation.map { s in
-                .object([
-                    ("service", .string(s.service)), ("operation", .string(s.operation ?? "")),
-                    ("durationNanos", .int(Int64(clamping: s.nanos))), ("share", share(s.nanos)),
-                ])
-            })),
+            (
+                "sections",
+                .array(
+                    sections.map { s in
+                        .object([
+                            ("spanId", .string(Self.hex(s.spanID))), ("service", .string(s.service)), ("operation", .string(s.operation)),
+                            ("startTimeUnixNano", .string(String(s.startNanos))), ("endTimeUnixNano", .string(String(s.endNanos))),
+                            ("durationNanos", .int(Int64(clamping: s.nanos))),
+                        ])
+                    })
+            ),
+            (
+                "services",
+                .array(
+                    byService.map { s in
+                        .object([("service", .string(s.service)), ("durationNanos", .int(Int64(clamping: s.nanos))), ("share", share(s.nanos))])
+                    })
+            ),
+            (
+                "operations",
+                .array(
+                    byOperation.map { s in
+                        .object([
+                            ("service", .string(s.service)), ("operation", .string(s.operation ?? "")),
+                            ("durationNanos", .int(Int64(clamping: s.nanos))), ("share", share(s.nanos)),
+                        ])
+                    })
+            ),
         ])
     }
 
@@ -45,7 +57,8 @@ extension CriticalPath {
             let labelCells = labels.map(TerminalCells.width).max() ?? 0
             for (row, text) in zip(shown, labels) {
                 let percent = String(format: "%5.1f%%", share(row.nanos) * 100)
-                out += "    " + TerminalCells.padded(text, labelCells) + "  " + TerminalCells.leftPadded(TraceWaterfall.duration(row.nanos), 9)
+                out +=
+                    "    " + TerminalCells.padded(text, labelCells) + "  " + TerminalCells.leftPadded(TraceWaterfall.duration(row.nanos), 9)
                     + "  " + percent + "\n"
             }
             if rows.count > limit { out += "    … \(rows.count - limit) more\n" }

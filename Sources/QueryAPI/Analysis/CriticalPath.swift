@@ -92,9 +92,10 @@ public struct CriticalPath: Sendable, Equatable {
             let service = rs.resource.attributes.stringValue("service.name") ?? "unknown_service"
             for ss in rs.scopeSpans {
                 for span in ss.spans {
-                    outlines.append(SpanOutline(
-                        spanID: span.spanID, parentSpanID: span.parentSpanID, service: service, name: span.name,
-                        startNanos: span.startTimeUnixNano, endNanos: max(span.startTimeUnixNano, span.endTimeUnixNano)))
+                    outlines.append(
+                        SpanOutline(
+                            spanID: span.spanID, parentSpanID: span.parentSpanID, service: service, name: span.name,
+                            startNanos: span.startTimeUnixNano, endNanos: max(span.startTimeUnixNano, span.endTimeUnixNano)))
                 }
             }
         }
@@ -116,9 +117,11 @@ public struct CriticalPath: Sendable, Equatable {
         if candidates.isEmpty {
             candidates = nodes.indices.filter { index[parentID($0)] == nil || parentID($0) == spans[nodes[$0].input].spanID }
         }
-        guard let root = candidates.min(by: { a, b in
-            nodes[a].start != nodes[b].start ? nodes[a].start < nodes[b].start : nodes[a].end - nodes[a].start > nodes[b].end - nodes[b].start
-        }) else { return nil }
+        guard
+            let root = candidates.min(by: { a, b in
+                nodes[a].start != nodes[b].start ? nodes[a].start < nodes[b].start : nodes[a].end - nodes[a].start > nodes[b].end - nodes[b].start
+            })
+        else { return nil }
 
         // Children by parent, in trace order; then fitted into their parents, from the root down.
         var childrenOf = [[Int]](repeating: [], count: nodes.count)

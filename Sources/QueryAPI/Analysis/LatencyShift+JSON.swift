@@ -4,7 +4,8 @@ extension LatencyShift {
     /// `{service, operation, spanKind, baselineP99Nanos, recentP99Nanos, ratio, baselineSamples, recentSamples}`
     /// (nanoseconds as strings, as OTLP JSON writes 64-bit integers), as `GET /api/v3/baselines` lists them.
     public var json: JSON {
-        let baseline = String(Int64(baselineP99Nanos.rounded())), recent = String(Int64(recentP99Nanos.rounded()))
+        let baseline = String(Int64(baselineP99Nanos.rounded()))
+        let recent = String(Int64(recentP99Nanos.rounded()))
         let rounded = (ratio * 100).rounded() / 100
         return .object([
             ("service", .string(service)), ("operation", .string(operation)),

@@ -133,7 +133,9 @@ extension TraceDiff {
         // A span's path on its own line, shortened in the middle (the innermost steps say most); its details under
         // it, each cut to the width.
         func label(_ path: [Step], _ depth: Int, room: Int) -> String {
-            let names = path.map { TerminalSafeText.escape($0.service) + ": " + TerminalSafeText.escape($0.operation) + ($0.index > 0 ? " #\($0.index + 1)" : "") }
+            let names = path.map {
+                TerminalSafeText.escape($0.service) + ": " + TerminalSafeText.escape($0.operation) + ($0.index > 0 ? " #\($0.index + 1)" : "")
+            }
             return TerminalCells.fit((depth > path.count ? "… ▸ " : "") + names.joined(separator: " ▸ "), room)
         }
         func detail(_ text: String) -> String { "      " + TraceWaterfall.truncate(text, cells - 6) + "\n" }

@@ -89,7 +89,8 @@ public struct TraceDiff: Sendable {
             var index = SpanIDIndex(capacity: spans.count)
             var kept: [Int] = []
             kept.reserveCapacity(spans.count)
-            var start = UInt64.max, end = UInt64(0)
+            var start = UInt64.max
+            var end = UInt64(0)
             for (i, span) in spans.enumerated() where index.insertFirst(span.outline.spanID, i) {
                 kept.append(i)
                 start = min(start, span.outline.startNanos)
@@ -111,12 +112,15 @@ public struct TraceDiff: Sendable {
             critical = CriticalPath(spans.map(\.outline))?.nanos(bySpanIndex: spans.count) ?? Array(repeating: 0, count: spans.count)
         }
 
-        func duration(_ i: Int) -> UInt64 { spans[i].outline.endNanos > spans[i].outline.startNanos ? spans[i].outline.endNanos - spans[i].outline.startNanos : 0 }
+        func duration(_ i: Int) -> UInt64 {
+            spans[i].outline.endNanos > spans[i].outline.startNanos ? spans[i].outline.endNanos - spans[i].outline.startNanos : 0
+        }
 
         func side(_ i: Int) -> Side {
             let s = spans[i]
-            return Side(spanID: s.outline.spanID, durationNanos: duration(i), criticalNanos: critical[i],
-                        statusCode: s.statusCode, statusMessage: s.parts.statusMessage)
+            return Side(
+                spanID: s.outline.spanID, durationNanos: duration(i), criticalNanos: critical[i],
+                statusCode: s.statusCode, statusMessage: s.parts.statusMessage)
         }
     }
 
@@ -132,10 +136,12 @@ public struct TraceDiff: Sendable {
 
     /// The diff of two prepared traces.
     public init(_ ta: Tree, _ tb: Tree) {
-        let a = ta.spans, b = tb.spans
+        let a = ta.spans
+        let b = tb.spans
         // Listed spans by index, with the place entry of each; materialized and ordered at the end.
         var changed: [(a: Int, b: Int, entry: Int, attributes: [AttributeChange])] = []
-        var onlyA: [(Int, Int)] = [], onlyB: [(Int, Int)] = []
+        var onlyA: [(Int, Int)] = []
+        var onlyB: [(Int, Int)] = []
         // Paths as a table of (parent entry, step).
         var places: [(parent: Int, step: Step, depth: Int)] = []
         func place(_ parent: Int, _ step: Step) -> Int {
@@ -143,7 +149,8 @@ public struct TraceDiff: Sendable {
             return places.count - 1
         }
         // Each span is taken once per side (spans in a parent cycle are never reached from a root).
-        var seenA = [Bool](repeating: false, count: a.count), seenB = [Bool](repeating: false, count: b.count)
+        var seenA = [Bool](repeating: false, count: a.count)
+        var seenB = [Bool](repeating: false, count: b.count)
 
         func only(_ tree: Tree, _ i: Int, _ entry: Int, into list: inout [(Int, Int)], seen: inout [Bool]) {
             var pending = [(i, entry)]
@@ -171,10 +178,12 @@ public struct TraceDiff: Sendable {
                 seenA[i] = true
                 seenB[j] = true
                 matchedB.insert(j)
-                let sa = ta.spans[i], sb = tb.spans[j]
+                let sa = ta.spans[i]
+                let sb = tb.spans[j]
                 let attributes = Self.attributeChanges(sa.parts.attributeFields, sb.parts.attributeFields)
                 if ta.duration(i) != tb.duration(j) || sa.statusCode != sb.statusCode || sa.parts.statusMessage != sb.parts.statusMessage
-                    || !attributes.isEmpty {
+                    || !attributes.isEmpty
+                {
                     changed.append((i, j, entry, attributes))
                 }
                 pending.append((ta.children[i], tb.children[j], entry))
@@ -237,7 +246,8 @@ public struct TraceDiff: Sendable {
             }
             return (id, spans)
         }
-        let (idA, spansA) = summaries(a), (idB, spansB) = summaries(b)
+        let (idA, spansA) = summaries(a)
+        let (idB, spansB) = summaries(b)
         self.init(traceA: idA, spansA, traceB: idB, spansB)
     }
 
@@ -275,7 +285,8 @@ public struct TraceDiff: Sendable {
             if p.parent >= 0 { children[p.parent].append(e) } else { roots.append(e) }
         }
         let order: (Int, Int) -> Bool = { x, y in
-            let s = places[x].step, t = places[y].step
+            let s = places[x].step
+            let t = places[y].step
             return (s.service, s.operation, s.index) < (t.service, t.operation, t.index)
         }
         var rank = [Int](repeating: 0, count: places.count)
@@ -298,7 +309,8 @@ public struct TraceDiff: Sendable {
         }
         // Values compared as bytes; only those that differ are decoded, and equal values encoded differently drop out.
         return mergeByKey(left, right, key: \.key, same: { $0.value == $1.value }) { key, x, y in
-            let va = x.map { EncodedSpanParts.value($0.value) }, vb = y.map { EncodedSpanParts.value($0.value) }
+            let va = x.map { EncodedSpanParts.value($0.value) }
+            let vb = y.map { EncodedSpanParts.value($0.value) }
             return va == vb ? nil : AttributeChange(key: key, a: va, b: vb)
         }
     }
@@ -322,11 +334,14 @@ public struct TraceDiff: Sendable {
             for i in sorted where out.last.map(key) != key(list[i]) { out.append(list[i]) }
             return out
         }
-        let left = firsts(a), right = firsts(b)
+        let left = firsts(a)
+        let right = firsts(b)
         var changes: [AttributeChange] = []
-        var i = 0, j = 0
+        var i = 0
+        var j = 0
         while i < left.count || j < right.count {
-            let l = i < left.count ? key(left[i]) : nil, r = j < right.count ? key(right[j]) : nil
+            let l = i < left.count ? key(left[i]) : nil
+            let r = j < right.count ? key(right[j]) : nil
             if let l, let r, l == r {
                 if !same(left[i], right[j]), let c = change(l, left[i], right[j]) { changes.append(c) }
                 i += 1

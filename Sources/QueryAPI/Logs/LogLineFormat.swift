@@ -62,7 +62,8 @@ public struct LogLineFormat: Sendable {
     public init(color: Bool) { self.color = color }
 
     public func render(_ r: FlatLogRecord, showService: Bool = true) -> String {
-        let reset = "\u{1B}[0m", dim = "\u{1B}[2m"
+        let reset = "\u{1B}[0m"
+        let dim = "\u{1B}[2m"
         let level = Self.severityLabel(r.record)
         let paddedLevel = level + String(repeating: " ", count: max(0, 5 - level.count))
         let levelText = color ? Self.severityColor(r.record.severityNumber.rawValue) + paddedLevel + reset : paddedLevel

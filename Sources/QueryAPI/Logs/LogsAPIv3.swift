@@ -50,7 +50,9 @@ extension V3 {
         }
         if let t = q.first("severity_min") {
             guard let n = LogStreamLabels.minimumSeverity(t) else {
-                throw Self.bad(BadParameter("severity_min", "expected trace, debug, info, warn, error, fatal or a number from 0 to 24; got \(QueryValues.quoted(t))"))
+                throw Self.bad(
+                    BadParameter(
+                        "severity_min", "expected trace, debug, info, warn, error, fatal or a number from 0 to 24; got \(QueryValues.quoted(t))"))
             }
             s.minSeverity = n
         }
@@ -63,7 +65,8 @@ extension V3 {
             guard let t = q.first(name) else { return nil }
             if let n = Int64(t) { return n }
             guard let v = QueryValues.rfc3339(t) else {
-                throw Self.bad(BadParameter(name, "expected an RFC 3339 time like 2024-05-01T12:00:00.5Z or Unix nanoseconds, got \(QueryValues.quoted(t))"))
+                throw Self.bad(
+                    BadParameter(name, "expected an RFC 3339 time like 2024-05-01T12:00:00.5Z or Unix nanoseconds, got \(QueryValues.quoted(t))"))
             }
             return v
         }
@@ -74,7 +77,9 @@ extension V3 {
         if q.first("limit") == nil { s.limit = 100 }
         if let after = q.first("after") {
             guard let cursor = LogSearchResult.cursor(after) else {
-                throw Self.bad(BadParameter("after", "expected a cursor from an Otelsink-Logs-Cursor header (partition:row,…), got \(QueryValues.quoted(after))"))
+                throw Self.bad(
+                    BadParameter("after", "expected a cursor from an Otelsink-Logs-Cursor header (partition:row,…), got \(QueryValues.quoted(after))")
+                )
             }
             s.after = cursor
         }

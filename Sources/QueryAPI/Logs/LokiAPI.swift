@@ -39,7 +39,9 @@ struct LokiAPI {
         }
         let streams = try await matchingStreams(start: start, end: end, matchers: selectors)
         var seen = Set<[String]>()
-        let sets = streams.map { $0.labels.filter { !$0.value.isEmpty } }.filter { seen.insert($0.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }).inserted }
+        let sets = streams.map { $0.labels.filter { !$0.value.isEmpty } }.filter {
+            seen.insert($0.sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value] }).inserted
+        }
         return QueryResponse(json: LokiResponse.series(sets))
     }
 
@@ -131,7 +133,8 @@ struct LokiAPI {
             let deadline = ContinuousClock.now + budget
             var seen = 0
             var failure: LogQLError?
-            let tooSlow = LogQLError(.limit, "the query did not finish within the time budget (\(DurationFormat.text(budget))); narrow the selector or the time range")
+            let tooSlow = LogQLError(
+                .limit, "the query did not finish within the time budget (\(DurationFormat.text(budget))); narrow the selector or the time range")
             let finished = try LogReader(reader).scan(query) { row in
                 seen += 1
                 if seen % 512 == 0, ContinuousClock.now > deadline {

@@ -37,18 +37,24 @@ public struct LogQLError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// Loki's check that a selector does not select every stream (`{app=~".*"}`).
     static let emptyCompatibleSelector = LogQLError.parse(
-        "queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will")
+        "queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will"
+    )
 
     /// Loki's answer to a log query sent to `/loki/api/v1/query`.
-    public static let logQueryAsInstantQuery = LogQLError(.parse,
+    public static let logQueryAsInstantQuery = LogQLError(
+        .parse,
         "log queries are not supported as an instant query type, please change your query to a range query type")
 
     /// Loki's limit on points per series (`(end - start) / step > 11000`).
-    public static let tooManyPoints = LogQLError(.limit,
+    public static let tooManyPoints = LogQLError(
+        .limit,
         "exceeded maximum resolution of 11,000 points per time series. Try increasing the value of the step parameter")
 
     /// Loki's limit on series in a metric query's answer.
     public static func tooManySeries(_ limit: Int) -> LogQLError {
-        LogQLError(.limit, "maximum number of series (\(limit)) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with functions like sum(), count() or topk()")
+        LogQLError(
+            .limit,
+            "maximum number of series (\(limit)) reached for a single query; consider reducing query cardinality by adding more specific stream selectors, reducing the time range, or aggregating results with functions like sum(), count() or topk()"
+        )
     }
 }

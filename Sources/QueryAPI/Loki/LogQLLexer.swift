@@ -59,10 +59,12 @@ struct LogQLLexer {
     /// Words that are function names when a call follows (Loki's `functionTokens`), with their yacc names.
     static let functionTokenNames: [String: String] = {
         var names: [String: String] = [:]
-        for f in ["rate", "rate_counter", "count_over_time", "bytes_rate", "bytes_over_time", "avg_over_time", "sum_over_time",
-                  "min_over_time", "max_over_time", "stdvar_over_time", "stddev_over_time", "quantile_over_time",
-                  "first_over_time", "last_over_time", "absent_over_time", "vector", "sum", "avg", "max", "min", "count",
-                  "stddev", "stdvar", "bottomk", "topk", "sort", "sort_desc", "approx_topk"] {
+        for f in [
+            "rate", "rate_counter", "count_over_time", "bytes_rate", "bytes_over_time", "avg_over_time", "sum_over_time",
+            "min_over_time", "max_over_time", "stdvar_over_time", "stddev_over_time", "quantile_over_time",
+            "first_over_time", "last_over_time", "absent_over_time", "vector", "sum", "avg", "max", "min", "count",
+            "stddev", "stdvar", "bottomk", "topk", "sort", "sort_desc", "approx_topk",
+        ] {
             names[f] = f.uppercased()
         }
         names["bytes"] = "BYTES_CONV"
@@ -127,7 +129,8 @@ struct LogQLLexer {
                 break
             }
         }
-        let startLine = line, startColumn = column
+        let startLine = line
+        let startColumn = column
         func token(_ kind: LogQLToken.Kind, _ text: String, nanos: Int64 = 0) -> LogQLToken {
             LogQLToken(kind: kind, text: text, nanos: nanos, line: startLine, column: startColumn)
         }
@@ -222,23 +225,31 @@ struct LogQLLexer {
             take(Self.isDigit)
         }
         if let e = peek(), e == "e" || e == "E", let after = peek(1),
-           Self.isDigit(after) || ((after == "+" || after == "-") && peek(2).map(Self.isDigit) == true) {
+            Self.isDigit(after) || ((after == "+" || after == "-") && peek(2).map(Self.isDigit) == true)
+        {
             text.unicodeScalars.append(e)
             advance()
-            if peek() == "+" || peek() == "-" { text.unicodeScalars.append(peek() ?? "+"); advance() }
+            if peek() == "+" || peek() == "-" {
+                text.unicodeScalars.append(peek() ?? "+")
+                advance()
+            }
             take(Self.isDigit)
         }
         // Units directly after the number (Loki's tryScanDuration / tryScanBytes).
         let durationRunes: Set<Unicode.Scalar> = ["n", "u", "µ", "m", "s", "h", "d", "w", "y", "."]
         var unit = ""
         var k = 0
-        while let d = peek(k), Self.isDigit(d) || durationRunes.contains(d) { unit.unicodeScalars.append(d); k += 1 }
+        while let d = peek(k), Self.isDigit(d) || durationRunes.contains(d) {
+            unit.unicodeScalars.append(d)
+            k += 1
+        }
         if !unit.isEmpty {
             let whole = text + unit
-            let nanos: Int64? = switch PrometheusDuration.parse(whole) {
-            case .success(let n): n
-            case .failure: QueryValues.goDuration(whole)
-            }
+            let nanos: Int64? =
+                switch PrometheusDuration.parse(whole) {
+                case .success(let n): n
+                case .failure: QueryValues.goDuration(whole)
+                }
             if let nanos {
                 for _ in 0..<k { advance() }
                 return token(.duration, whole, nanos)
@@ -247,7 +258,10 @@ struct LogQLLexer {
         let byteRunes: Set<Unicode.Scalar> = ["B", "i", "k", "K", "M", "G", "T", "P", "."]
         unit = ""
         k = 0
-        while let d = peek(k), Self.isDigit(d) || byteRunes.contains(d) { unit.unicodeScalars.append(d); k += 1 }
+        while let d = peek(k), Self.isDigit(d) || byteRunes.contains(d) {
+            unit.unicodeScalars.append(d)
+            k += 1
+        }
         if !unit.isEmpty, Self.byteUnits.contains(String(String.UnicodeScalarView(unit.unicodeScalars.drop { Self.isDigit($0) || $0 == "." }))) {
             for _ in 0..<k { advance() }
             return token(.bytes, text + unit, 0)
@@ -255,8 +269,10 @@ struct LogQLLexer {
         return token(.number, text, 0)
     }
 
-    static let byteUnits: Set<String> = ["B", "kB", "KB", "KiB", "MB", "MiB", "GB", "GiB", "TB", "TiB", "PB", "PiB",
-                                         "k", "K", "Ki", "M", "Mi", "G", "Gi", "T", "Ti", "P", "Pi"]
+    static let byteUnits: Set<String> = [
+        "B", "kB", "KB", "KiB", "MB", "MiB", "GB", "GiB", "TB", "TiB", "PB", "PiB",
+        "k", "K", "Ki", "M", "Mi", "G", "Gi", "T", "Ti", "P", "Pi",
+    ]
 
     private var errorLine = 0, errorColumn = 0
 
@@ -266,7 +282,8 @@ struct LogQLLexer {
 
     /// A double-quoted Go string literal, unquoted. Errors carry the position of the problem.
     private mutating func lexQuoted() -> Result<String, LogQLError> {
-        let openLine = line, openColumn = column
+        let openLine = line
+        let openColumn = column
         advance()
         var bytes: [UInt8] = []
         func fail(_ message: String, _ l: Int, _ c: Int) -> Result<String, LogQLError> {
@@ -285,7 +302,8 @@ struct LogQLLexer {
                 advance()
                 continue
             }
-            let escLine = line, escColumn = column
+            let escLine = line
+            let escColumn = column
             advance()
             guard let e = peek() else { return fail("literal not terminated", openLine, openColumn) }
             advance()

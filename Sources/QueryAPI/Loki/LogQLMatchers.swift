@@ -75,11 +75,12 @@ public struct LineFilter: Sendable, Equatable {
     }
 
     public func matches(_ line: String) -> Bool {
-        let any: Bool = switch op {
-        // Every line contains "" (Loki's filter for `|= ""` keeps every line, and `!= ""` none).
-        case .contains, .notContains: patterns.contains { utf8Contains(line, $0) }
-        case .matchesRegex, .notMatchesRegex: regexes.contains { $0.matches(line) }
-        }
+        let any: Bool =
+            switch op {
+            // Every line contains "" (Loki's filter for `|= ""` keeps every line, and `!= ""` none).
+            case .contains, .notContains: patterns.contains { utf8Contains(line, $0) }
+            case .matchesRegex, .notMatchesRegex: regexes.contains { $0.matches(line) }
+            }
         return op.isPositive ? any : !any
     }
 
@@ -110,6 +111,7 @@ func utf8Contains(_ haystack: String, _ needle: String) -> Bool {
         needle.utf8.withContiguousStorageIfAvailable { n in search(h, n) }
     }
     if let found, let found { return found }
-    let h = Array(haystack.utf8), n = Array(needle.utf8)
+    let h = Array(haystack.utf8)
+    let n = Array(needle.utf8)
     return h.withUnsafeBufferPointer { hp in n.withUnsafeBufferPointer { np in search(hp, np) } }
 }

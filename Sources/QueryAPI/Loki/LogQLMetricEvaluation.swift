@@ -64,8 +64,10 @@ public struct LogQLMetricEvaluator: Sendable {
 
     /// A range evaluation. Throws Loki's errors for a step that is not positive, `end` before `start`, and more
     /// than 11,000 points per series.
-    public init(query: LogQLMetricQuery, startNanos: Int64, endNanos: Int64, stepNanos: Int64,
-                maxSeries: Int = LogQLMetricEvaluator.defaultMaxSeries) throws(LogQLError) {
+    public init(
+        query: LogQLMetricQuery, startNanos: Int64, endNanos: Int64, stepNanos: Int64,
+        maxSeries: Int = LogQLMetricEvaluator.defaultMaxSeries
+    ) throws(LogQLError) {
         guard stepNanos > 0 else {
             throw LogQLError(.parameter, "zero or negative query resolution step widths are not accepted. Try a positive integer")
         }
@@ -102,7 +104,9 @@ public struct LogQLMetricEvaluator: Sendable {
         guard query.selector.matches(entry) else { return }
         counted.postFilterLines &+= 1
         // Steps t_k = start + k·step with ts <= t_k <= ts + range - 1.
-        let ts = Int128(entry.timestampNanos), start = Int128(startNanos), step = Int128(stepNanos)
+        let ts = Int128(entry.timestampNanos)
+        let start = Int128(startNanos)
+        let step = Int128(stepNanos)
         let fromStart = ts - start
         let low: Int128 = fromStart <= 0 ? 0 : (fromStart + step - 1) / step
         let lastOffset = ts + Int128(query.rangeNanos) - 1 - start
@@ -113,7 +117,8 @@ public struct LogQLMetricEvaluator: Sendable {
         let key = seriesKey(entry)
         if series[key] == nil, series.count >= maxSeries { throw LogQLError.tooManySeries(maxSeries) }
         let bytes = Int64(entry.line.utf8.count)
-        let first = Int(clamping: low), afterLast = Int(clamping: high) + 1
+        let first = Int(clamping: low)
+        let afterLast = Int(clamping: high) + 1
         series[key, default: [:]][first, default: Delta()].add(1, bytes)
         series[key, default: [:]][afterLast, default: Delta()].add(-1, -bytes)
     }

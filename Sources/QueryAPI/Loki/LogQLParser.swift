@@ -74,7 +74,8 @@ private struct Parser {
     mutating func nest() throws(LogQLError) {
         nesting += 1
         guard nesting <= Self.maxNesting else {
-            throw LogQLError(.limit, "parse error at line \(current.line), col \(current.column): query nested too deeply (more than \(Self.maxNesting) levels)")
+            throw LogQLError(
+                .limit, "parse error at line \(current.line), col \(current.column): query nested too deeply (more than \(Self.maxNesting) levels)")
         }
     }
 
@@ -134,7 +135,9 @@ private struct Parser {
         "rate_counter", "bytes_rate", "avg_over_time", "sum_over_time", "min_over_time", "max_over_time", "stdvar_over_time",
         "stddev_over_time", "quantile_over_time", "first_over_time", "last_over_time", "absent_over_time",
     ]
-    static let otherAggregations: Set<String> = ["avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "sort", "sort_desc", "approx_topk"]
+    static let otherAggregations: Set<String> = [
+        "avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "sort", "sort_desc", "approx_topk",
+    ]
     static let binaryOperators: Set<String> = ["+", "-", "*", "/", "%", "^", "==", "!=", ">", ">=", "<", "<="]
 
     /// After a complete expression: a binary operator there is valid LogQL that otelsink does not evaluate.
@@ -368,7 +371,9 @@ private struct Parser {
         while true {
             guard current.kind == .identifier else { throw unexpected(["IDENTIFIER"]) }
             let name = try advance().text
-            guard name == "__error__" || name == "__error_details__", !(current.kind == .symbol && LabelMatcher.Operator(rawValue: current.text) != nil) else {
+            guard name == "__error__" || name == "__error_details__",
+                !(current.kind == .symbol && LabelMatcher.Operator(rawValue: current.text) != nil)
+            else {
                 throw LogQLError.unsupported("\"| drop\" of labels other than __error__ and __error_details__")
             }
             guard current.isSymbol(",") else { return .dropErrorLabels }
@@ -394,7 +399,9 @@ private struct Parser {
         var frame = Frame()
         while true {
             frame.andTerms.append(try parseLabelFilterPrimary())
-            if current.isSymbol(",") || current.isSymbol("(") || (current.kind == .identifier && !current.isKeyword("and") && !current.isKeyword("or")) {
+            if current.isSymbol(",") || current.isSymbol("(")
+                || (current.kind == .identifier && !current.isKeyword("and") && !current.isKeyword("or"))
+            {
                 if current.isSymbol(",") { _ = try advance() }
                 suspended.append(frame)
                 frame = Frame()

@@ -94,8 +94,15 @@ struct LogQLRegex: Sendable {
                 out.append(c)
                 i += 1
                 // `[^]…]` and `[]…]`: a leading `]` is a literal.
-                if i < s.count, s[i] == "^" { out.append(s[i]); i += 1 }
-                if i < s.count, s[i] == "]" { out.append("\\"); out.append(s[i]); i += 1 }
+                if i < s.count, s[i] == "^" {
+                    out.append(s[i])
+                    i += 1
+                }
+                if i < s.count, s[i] == "]" {
+                    out.append("\\")
+                    out.append(s[i])
+                    i += 1
+                }
             case "$" where !multiLine:
                 out.append(contentsOf: "\\z".unicodeScalars)
                 i += 1

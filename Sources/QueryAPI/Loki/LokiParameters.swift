@@ -51,7 +51,9 @@ public enum LokiParameters {
         let direction = try direction(p)
         let step: Int64
         if let text = p.first("step") {
-            guard let s = secondsOrDuration(text) else { throw LogQLError(.parameter, "cannot parse \(PrometheusDuration.goQuoted(text)) to a valid duration") }
+            guard let s = secondsOrDuration(text) else {
+                throw LogQLError(.parameter, "cannot parse \(PrometheusDuration.goQuoted(text)) to a valid duration")
+            }
             step = s
         } else {
             // Loki: max(floor((end - start) in seconds / 250), 1) seconds.
@@ -71,8 +73,9 @@ public enum LokiParameters {
             guard interval >= 0 else { throw LogQLError(.parameter, "interval must be >= 0") }
             if interval > 0 { throw LogQLError.unsupported("the 'interval' parameter (sampling log lines)") }
         }
-        return LokiRangeParameters(query: p.first("query") ?? "", startNanos: start, endNanos: end, stepNanos: step,
-                                   limit: limit, direction: direction)
+        return LokiRangeParameters(
+            query: p.first("query") ?? "", startNanos: start, endNanos: end, stepNanos: step,
+            limit: limit, direction: direction)
     }
 
     /// `query`, `time` (default now), `limit`, `direction`.
@@ -82,8 +85,9 @@ public enum LokiParameters {
             guard let t = timestamp(text) else { throw badTimestamp("time", text) }
             time = t
         }
-        return LokiInstantParameters(query: p.first("query") ?? "", timeNanos: time, limit: try limit(p, maxLimit: maxLimit),
-                                     direction: try direction(p))
+        return LokiInstantParameters(
+            query: p.first("query") ?? "", timeNanos: time, limit: try limit(p, maxLimit: maxLimit),
+            direction: try direction(p))
     }
 
     /// `start`, `end` and `since`, as Loki reads them for every query endpoint: `end` defaults to now; `start` to
@@ -113,7 +117,9 @@ public enum LokiParameters {
     /// `limit`: a positive integer, default 100, at most `maxLimit` (Loki's `max_entries_limit_per_query`).
     public static func limit(_ p: QueryParameters, maxLimit: Int = defaultMaxLimit) throws(LogQLError) -> Int {
         guard let text = p.first("limit") else { return defaultLimit }
-        guard let n = Int(text) else { throw LogQLError(.parameter, "could not parse 'limit' parameter: \(PrometheusDuration.goQuoted(text)) is not an integer") }
+        guard let n = Int(text) else {
+            throw LogQLError(.parameter, "could not parse 'limit' parameter: \(PrometheusDuration.goQuoted(text)) is not an integer")
+        }
         guard n > 0 else { throw LogQLError(.parameter, "limit must be a positive value") }
         guard n <= maxLimit else {
             throw LogQLError(.limit, "max entries limit per query exceeded, limit > max_entries_limit_per_query (\(n) > \(maxLimit))")
@@ -159,6 +165,9 @@ public enum LokiParameters {
     }
 
     private static func badTimestamp(_ name: String, _ text: String) -> LogQLError {
-        LogQLError(.parameter, "could not parse '\(name)' parameter: \(PrometheusDuration.goQuoted(text)) is not a timestamp (Unix nanoseconds, Unix seconds with a fraction, or RFC 3339)")
+        LogQLError(
+            .parameter,
+            "could not parse '\(name)' parameter: \(PrometheusDuration.goQuoted(text)) is not a timestamp (Unix nanoseconds, Unix seconds with a fraction, or RFC 3339)"
+        )
     }
 }

@@ -9,17 +9,22 @@ public enum LokiResponse {
         let result: [JSON] = streams.map { stream in
             .object([
                 ("stream", labelObject(stream.labels)),
-                ("values", .array(stream.entries.map { e in
-                    var value: [JSON] = [.string(String(e.timestampNanos)), .string(e.line)]
-                    if categorizeLabels {
-                        value.append(.object(e.structuredMetadata.isEmpty ? [] : [("structuredMetadata", labelObject(e.structuredMetadata))]))
-                    }
-                    return .array(value)
-                })),
+                (
+                    "values",
+                    .array(
+                        stream.entries.map { e in
+                            var value: [JSON] = [.string(String(e.timestampNanos)), .string(e.line)]
+                            if categorizeLabels {
+                                value.append(.object(e.structuredMetadata.isEmpty ? [] : [("structuredMetadata", labelObject(e.structuredMetadata))]))
+                            }
+                            return .array(value)
+                        })
+                ),
             ])
         }
-        return success(resultType: "streams", result: result, statistics: statistics,
-                       encodingFlags: categorizeLabels ? ["categorize-labels"] : [])
+        return success(
+            resultType: "streams", result: result, statistics: statistics,
+            encodingFlags: categorizeLabels ? ["categorize-labels"] : [])
     }
 
     /// `/query_range` with a metric query: `{"metric":{…},"values":[[<seconds>,"<value>"],…]}` per series.
@@ -27,7 +32,13 @@ public enum LokiResponse {
         let result: [JSON] = series.map { s in
             .object([
                 ("metric", labelObject(s.labels)),
-                ("values", .array(s.points.map { .array([PrometheusNumberText.seconds(fromNanos: $0.timestampNanos), .string(PrometheusNumberText.value($0.value))]) })),
+                (
+                    "values",
+                    .array(
+                        s.points.map {
+                            .array([PrometheusNumberText.seconds(fromNanos: $0.timestampNanos), .string(PrometheusNumberText.value($0.value))])
+                        })
+                ),
             ])
         }
         return success(resultType: "matrix", result: result, statistics: statistics)
@@ -63,20 +74,25 @@ public enum LokiResponse {
             let rate = (Double(total) / s.execTimeSeconds).rounded(.towardZero)
             return .int(Int64(exactly: rate) ?? 0)
         }
-        return .object([("summary", .object([
-            ("bytesProcessedPerSecond", perSecond(s.bytesProcessed)),
-            ("linesProcessedPerSecond", perSecond(s.linesProcessed)),
-            ("totalBytesProcessed", .int(s.bytesProcessed)),
-            ("totalLinesProcessed", .int(s.linesProcessed)),
-            ("execTime", .double(s.execTimeSeconds)),
-            ("queueTime", .int(0)),
-            ("subqueries", .int(0)),
-            ("totalEntriesReturned", .int(s.entriesReturned)),
-            ("splits", .int(0)),
-            ("shards", .int(0)),
-            ("totalPostFilterLines", .int(s.postFilterLines)),
-            ("totalStructuredMetadataBytesProcessed", .int(s.structuredMetadataBytesProcessed)),
-        ]))])
+        return .object([
+            (
+                "summary",
+                .object([
+                    ("bytesProcessedPerSecond", perSecond(s.bytesProcessed)),
+                    ("linesProcessedPerSecond", perSecond(s.linesProcessed)),
+                    ("totalBytesProcessed", .int(s.bytesProcessed)),
+                    ("totalLinesProcessed", .int(s.linesProcessed)),
+                    ("execTime", .double(s.execTimeSeconds)),
+                    ("queueTime", .int(0)),
+                    ("subqueries", .int(0)),
+                    ("totalEntriesReturned", .int(s.entriesReturned)),
+                    ("splits", .int(0)),
+                    ("shards", .int(0)),
+                    ("totalPostFilterLines", .int(s.postFilterLines)),
+                    ("totalStructuredMetadataBytesProcessed", .int(s.structuredMetadataBytesProcessed)),
+                ])
+            )
+        ])
     }
 
     static func labelObject(_ labels: [String: String]) -> JSON {

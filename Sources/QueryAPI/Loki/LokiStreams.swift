@@ -106,8 +106,9 @@ public struct LokiStreamCollector: Sendable {
         for (_, e) in copy.kept {
             let labels = categorizeLabels ? e.streamLabels.filter { !$0.value.isEmpty } : e.labels
             let key = Self.labelText(labels)
-            let item = LokiStreamEntry(timestampNanos: e.timestampNanos, line: e.line,
-                                       structuredMetadata: categorizeLabels ? e.structuredMetadata.filter { !$0.value.isEmpty } : [:])
+            let item = LokiStreamEntry(
+                timestampNanos: e.timestampNanos, line: e.line,
+                structuredMetadata: categorizeLabels ? e.structuredMetadata.filter { !$0.value.isEmpty } : [:])
             if let i = byKey[key] {
                 streams[i].stream.entries.append(item)
             } else {

@@ -42,8 +42,10 @@ public enum PrometheusDuration {
         guard nanos > 0 else { return "0s" }
         var rest = nanos
         var out = ""
-        for (unit, size) in [("y", Int64(365 * 86_400_000_000_000)), ("w", 7 * 86_400_000_000_000), ("d", 86_400_000_000_000),
-                             ("h", 3_600_000_000_000), ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000)] where rest >= size {
+        for (unit, size) in [
+            ("y", Int64(365 * 86_400_000_000_000)), ("w", 7 * 86_400_000_000_000), ("d", 86_400_000_000_000),
+            ("h", 3_600_000_000_000), ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000),
+        ] where rest >= size {
             out += "\(rest / size)\(unit)"
             rest %= size
         }
@@ -61,7 +63,11 @@ public enum PrometheusDuration {
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             default:
-                if c.value < 0x20 || c.value == 0x7F { out += "\\x" + String(c.value, radix: 16).leftPadded(to: 2) } else { out.unicodeScalars.append(c) }
+                if c.value < 0x20 || c.value == 0x7F {
+                    out += "\\x" + String(c.value, radix: 16).leftPadded(to: 2)
+                } else {
+                    out.unicodeScalars.append(c)
+                }
             }
         }
         return out + "\""

@@ -27,7 +27,8 @@ public enum AnomalyUpkeepBenchmark {
         }
         // Durations and operations drawn up front, so the measured loop is the upkeep alone.
         let draws = (0..<spans).map { _ -> (Int, Int64) in
-            let u1 = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12), u2 = Double(random.next() >> 11) / Double(1 << 53)
+            let u1 = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12)
+            let u2 = Double(random.next() >> 11) / Double(1 << 53)
             let normal = (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
             return (Int(random.next() % UInt64(keys.count)), Int64(1e7 * exp(0.5 * normal)))
         }

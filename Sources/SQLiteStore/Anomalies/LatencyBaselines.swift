@@ -134,19 +134,23 @@ final class LatencyBaselines {
     func saveIfDue(_ db: Database, force: Bool = false) throws {
         guard force || now - lastSave >= Self.saveInterval else { return }
         lastSave = now
-        try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?), (?, ?), (?, ?)", arguments: [
-            Self.landmarkKey, String(landmark),
-            Self.baselineHalfLifeKey, String(Int64(baselineHalfLife)),
-            Self.recentHalfLifeKey, String(Int64(recentHalfLife)),
-        ])
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?), (?, ?), (?, ?)",
+            arguments: [
+                Self.landmarkKey, String(landmark),
+                Self.baselineHalfLifeKey, String(Int64(baselineHalfLife)),
+                Self.recentHalfLifeKey, String(Int64(recentHalfLife)),
+            ])
         for key in removed {
-            try db.execute(sql: "DELETE FROM latency_baselines WHERE service = ? AND name = ? AND kind = ?",
-                           arguments: [key.service, key.name, key.kind])
+            try db.execute(
+                sql: "DELETE FROM latency_baselines WHERE service = ? AND name = ? AND kind = ?",
+                arguments: [key.service, key.name, key.kind])
         }
         removed.removeAll()
-        let insert = try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO latency_baselines(service, name, kind, baseline, recent) VALUES (?, ?, ?, ?, ?)
-            """)
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO latency_baselines(service, name, kind, baseline, recent) VALUES (?, ?, ?, ?, ?)
+                """)
         for list in byHash.values {
             for e in list where e.dirty {
                 try insert.execute(arguments: [e.key.service, e.key.name, e.key.kind, Data(e.baseline.encoded()), Data(e.recent.encoded())])
@@ -168,9 +172,12 @@ final class LatencyBaselines {
         landmark = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [Self.landmarkKey]).flatMap { Int64($0) } ?? 0
         let rows = try Row.fetchCursor(db, sql: "SELECT service, name, kind, baseline, recent FROM latency_baselines")
         while let row = try rows.next(), count < config.maxOperations {
-            let service: String = row[0], name: String = row[1], kind: Int = row[2]
+            let service: String = row[0]
+            let name: String = row[1]
+            let kind: Int = row[2]
             guard let baseline = LatencySketch(encoded: [UInt8](row[3] as Data)),
-                  let recent = LatencySketch(encoded: [UInt8](row[4] as Data)) else { continue }
+                let recent = LatencySketch(encoded: [UInt8](row[4] as Data))
+            else { continue }
             let e = Entry(key: Key(service: service, name: name, kind: kind))
             e.baseline = baseline
             e.recent = recent
@@ -178,7 +185,8 @@ final class LatencyBaselines {
             var utf8 = name
             let hash = utf8.withUTF8 { buffer in
                 SpanBatchWriter.OperationHash.of(
-                    serviceHash: SpanBatchWriter.OperationHash.of(service: service), name: UnsafeRawBufferPointer(buffer), kind: Int32(clamping: kind))
+                    serviceHash: SpanBatchWriter.OperationHash.of(service: service), name: UnsafeRawBufferPointer(buffer), kind: Int32(clamping: kind)
+                )
             }
             byHash[hash, default: []].append(e)
             count += 1

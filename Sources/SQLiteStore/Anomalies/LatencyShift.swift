@@ -13,8 +13,10 @@ public struct LatencyShift: Sendable, Equatable {
     public var baselineSamples: Double
     public var recentSamples: Double
 
-    public init(service: String, operation: String, kind: Int, baselineP99Nanos: Double, recentP99Nanos: Double,
-                baselineSamples: Double, recentSamples: Double) {
+    public init(
+        service: String, operation: String, kind: Int, baselineP99Nanos: Double, recentP99Nanos: Double,
+        baselineSamples: Double, recentSamples: Double
+    ) {
         self.service = service
         self.operation = operation
         self.kind = kind
@@ -39,8 +41,9 @@ extension TraceReader {
                 try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]).flatMap { Int64($0) }
             }
             guard let landmark = try meta(LatencyBaselines.landmarkKey),
-                  let baselineHalfLife = try meta(LatencyBaselines.baselineHalfLifeKey), baselineHalfLife > 0,
-                  let recentHalfLife = try meta(LatencyBaselines.recentHalfLifeKey), recentHalfLife > 0 else { return [] }
+                let baselineHalfLife = try meta(LatencyBaselines.baselineHalfLifeKey), baselineHalfLife > 0,
+                let recentHalfLife = try meta(LatencyBaselines.recentHalfLifeKey), recentHalfLife > 0
+            else { return [] }
             let elapsed = Double(max(0, now - landmark))
             let baselineWeight = exp2(elapsed / Double(baselineHalfLife))
             let recentWeight = exp2(elapsed / Double(recentHalfLife))
@@ -48,19 +51,23 @@ extension TraceReader {
             let rows = try Row.fetchCursor(db, sql: "SELECT service, name, kind, baseline, recent FROM latency_baselines")
             while let row = try rows.next() {
                 guard let baseline = LatencySketch(encoded: [UInt8](row[3] as Data)),
-                      let recent = LatencySketch(encoded: [UInt8](row[4] as Data)) else { continue }
+                    let recent = LatencySketch(encoded: [UInt8](row[4] as Data))
+                else { continue }
                 // Bounded, so that they convert to integers even from a file something else wrote.
                 let baselineSamples = min(baseline.total / baselineWeight, 1e15)
                 let recentSamples = min(recent.total / recentWeight, 1e15)
                 guard baselineSamples >= minBaselineSamples, recentSamples >= minRecentSamples,
-                      let b = baseline.quantile(0.99), let r = recent.quantile(0.99) else { continue }
-                shifts.append(LatencyShift(
-                    service: row[0], operation: row[1], kind: row[2], baselineP99Nanos: b, recentP99Nanos: r,
-                    baselineSamples: baselineSamples, recentSamples: recentSamples))
+                    let b = baseline.quantile(0.99), let r = recent.quantile(0.99)
+                else { continue }
+                shifts.append(
+                    LatencyShift(
+                        service: row[0], operation: row[1], kind: row[2], baselineP99Nanos: b, recentP99Nanos: r,
+                        baselineSamples: baselineSamples, recentSamples: recentSamples))
             }
             func magnitude(_ s: LatencyShift) -> Double { abs(log(max(s.ratio, 1e-9))) }
             shifts.sort {
-                magnitude($0) != magnitude($1) ? magnitude($0) > magnitude($1)
+                magnitude($0) != magnitude($1)
+                    ? magnitude($0) > magnitude($1)
                     : ($0.service, $0.operation, $0.kind) < ($1.service, $1.operation, $1.kind)
             }
             return Array(shifts.prefix(max(0, limit)))

@@ -24,11 +24,12 @@ extension TraceReader {
     static func anomalies(_ db: Database, traceID: Data, buckets: [Int64], tables: Set<String>) throws -> [Data: SpanAnomaly] {
         var found: [Data: SpanAnomaly] = [:]
         for b in buckets where tables.contains(SQLiteSchema.anomaliesTable(b)) {
-            let statement = try db.cachedStatement(sql: """
-                SELECT a.span_id, a.duration_ns, a.p99_ns
-                FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.anomaliesTable(b)) a ON a.trace_seq = t.seq
-                WHERE t.trace_id = ?
-                """)
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT a.span_id, a.duration_ns, a.p99_ns
+                    FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.anomaliesTable(b)) a ON a.trace_seq = t.seq
+                    WHERE t.trace_id = ?
+                    """)
             let rows = try Row.fetchCursor(statement, arguments: [traceID])
             while let row = try rows.next() {
                 found[row[0]] = SpanAnomaly(durationNanos: row[1], baselineP99Nanos: row[2])

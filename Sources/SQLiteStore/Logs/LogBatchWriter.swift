@@ -74,7 +74,8 @@ final class LogBatchWriter {
                                 last = (record.severityText, record.severityNumber, stream, b)
                             }
                             let partition = try statements(bucket: b, db: db)
-                            let traceSeq = record.traceID.count == 16
+                            let traceSeq =
+                                record.traceID.count == 16
                                 ? try traceSeq(bucket: b, traceID: record.traceID, buffer, partition, db: db) : nil
                             try insert(record, buffer, stream: stream, traceSeq: traceSeq, statement: partition.insert, db: db)
                             written += 1
@@ -188,7 +189,7 @@ final class LogBatchWriter {
     /// when there is no body.
     static func bodyText(_ buffer: UnsafeRawBufferPointer, _ value: Range<Int>) -> String {
         guard !value.isEmpty,
-              let decoded = try? AnyValue(serializedBytes: Array(UnsafeRawBufferPointer(rebasing: buffer[value])))
+            let decoded = try? AnyValue(serializedBytes: Array(UnsafeRawBufferPointer(rebasing: buffer[value])))
         else { return "" }
         return AttributeText.text(decoded)
     }
@@ -196,10 +197,11 @@ final class LogBatchWriter {
     private func statements(bucket: Int64, db: Database) throws -> PartitionStatements {
         if let known = statements[bucket] { return known }
         let prepared = PartitionStatements(
-            insert: try db.makeStatement(sql: """
-                INSERT INTO \(SQLiteSchema.logsTable(bucket))(stream_id, time_ns, severity, trace_id, span_id, line, record, trace_seq)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """),
+            insert: try db.makeStatement(
+                sql: """
+                    INSERT INTO \(SQLiteSchema.logsTable(bucket))(stream_id, time_ns, severity, trace_id, span_id, line, record, trace_seq)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """),
             selectTraceSeq: try db.makeStatement(sql: "SELECT seq FROM \(SQLiteSchema.logTracesTable(bucket)) WHERE trace_id = ?"),
             insertTrace: try db.makeStatement(sql: "INSERT INTO \(SQLiteSchema.logTracesTable(bucket))(trace_id, seq) VALUES (?, ?)"))
         statements[bucket] = prepared
@@ -210,7 +212,8 @@ final class LogBatchWriter {
         if let id = streams[key] { return id }
         if let id = try Int64.fetchOne(
             db, sql: "SELECT id FROM log_streams WHERE resource_id = ? AND scope_id = ? AND level = ?",
-            arguments: [key.resource, key.scope, key.level]) {
+            arguments: [key.resource, key.scope, key.level])
+        {
             remember(key, id)
             return id
         }

@@ -80,12 +80,14 @@ public struct LogReader: Sendable {
     public func streams(start: Int64 = 0, end: Int64 = .max) throws -> [LogStream] {
         try reader.read { db in
             guard try db.tableExists("log_streams") else { return [] }
-            return try Row.fetchAll(db, sql: """
-                SELECT id, service, labels FROM log_streams WHERE id IN (
-                    SELECT b.stream_id FROM log_stream_buckets b JOIN partitions p ON p.bucket = b.bucket
-                    WHERE p.end_ns > ? AND p.start_ns <= ?)
-                ORDER BY id
-                """, arguments: [start, end]
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, service, labels FROM log_streams WHERE id IN (
+                        SELECT b.stream_id FROM log_stream_buckets b JOIN partitions p ON p.bucket = b.bucket
+                        WHERE p.end_ns > ? AND p.start_ns <= ?)
+                    ORDER BY id
+                    """, arguments: [start, end]
             ).map { LogStream(id: $0[0], service: $0[1], labels: LogStreamLabels.parse($0[2])) }
         }
     }
@@ -115,9 +117,11 @@ public struct LogReader: Sendable {
     private func scan(_ db: Database, _ query: LogQuery, visit: (StoredLogRow) throws -> Bool) throws {
         guard try db.tableExists("log_streams") else { return }
         let order = query.newestFirst && query.arrivedAfter == nil ? "DESC" : "ASC"
-        let buckets = try Int64.fetchAll(db, sql: """
-            SELECT bucket FROM partitions WHERE end_ns > ? AND start_ns <= ? ORDER BY bucket \(order)
-            """, arguments: [query.start == 0 ? Int64.min : query.start, query.end])
+        let buckets = try Int64.fetchAll(
+            db,
+            sql: """
+                SELECT bucket FROM partitions WHERE end_ns > ? AND start_ns <= ? ORDER BY bucket \(order)
+                """, arguments: [query.start == 0 ? Int64.min : query.start, query.end])
         var conditions = ["time_ns >= ?", "time_ns <= ?"]
         var arguments: [any DatabaseValueConvertible] = [query.start, query.end]
         if let min = query.minSeverity {
@@ -142,10 +146,12 @@ public struct LogReader: Sendable {
             if merged, let streams = query.streams {
                 var heads: [(row: StoredLogRow, cursor: RowCursor)] = []
                 for stream in streams {
-                    let cursor = try Row.fetchCursor(db, sql: """
-                        SELECT \(columns) FROM \(table) WHERE stream_id = ? AND \(conditions.joined(separator: " AND "))
-                        ORDER BY time_ns \(order), rowid \(order)
-                        """, arguments: StatementArguments([stream] + arguments))
+                    let cursor = try Row.fetchCursor(
+                        db,
+                        sql: """
+                            SELECT \(columns) FROM \(table) WHERE stream_id = ? AND \(conditions.joined(separator: " AND "))
+                            ORDER BY time_ns \(order), rowid \(order)
+                            """, arguments: StatementArguments([stream] + arguments))
                     if let row = try cursor.next() { heads.append((Self.stored(row, bucket: b), cursor)) }
                 }
                 while !heads.isEmpty {
@@ -162,7 +168,8 @@ public struct LogReader: Sendable {
                 }
                 continue
             }
-            var where_ = conditions, bucketArguments = arguments
+            var where_ = conditions
+            var bucketArguments = arguments
             if let t = query.traceID {
                 // The trace's number in this partition (one probe), then its records (see SQLiteSchema).
                 where_.append("trace_seq = (SELECT seq FROM \(SQLiteSchema.logTracesTable(b)) WHERE trace_id = ?)")
@@ -177,9 +184,11 @@ public struct LogReader: Sendable {
                 bucketArguments.append(after[b] ?? 0)
                 ordering = "rowid"
             }
-            let cursor = try Row.fetchCursor(db, sql: """
-                SELECT \(columns) FROM \(table) WHERE \(where_.joined(separator: " AND ")) ORDER BY \(ordering)
-                """, arguments: StatementArguments(bucketArguments))
+            let cursor = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT \(columns) FROM \(table) WHERE \(where_.joined(separator: " AND ")) ORDER BY \(ordering)
+                    """, arguments: StatementArguments(bucketArguments))
             while let row = try cursor.next() {
                 if try !visit(Self.stored(row, bucket: b)) { return }
             }
@@ -243,10 +252,12 @@ public struct LogReader: Sendable {
                 if let known = streamPlace[row.stream] {
                     place = known
                 } else {
-                    guard let ids = try Row.fetchOne(
-                        db, sql: "SELECT resource_id, scope_id FROM log_streams WHERE id = ?", arguments: [row.stream])
+                    guard
+                        let ids = try Row.fetchOne(
+                            db, sql: "SELECT resource_id, scope_id FROM log_streams WHERE id = ?", arguments: [row.stream])
                     else { continue }
-                    let resourceID: Int64 = ids[0], scopeID: Int64 = ids[1]
+                    let resourceID: Int64 = ids[0]
+                    let scopeID: Int64 = ids[1]
                     let ri: Int
                     if let i = resourceIndex[resourceID] {
                         ri = i

@@ -1,4 +1,5 @@
 import CZlib
+
 @testable import OTLPReceivers
 
 extension FuzzChecks {

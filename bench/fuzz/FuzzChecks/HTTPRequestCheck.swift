@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import NIOServing
 import OTLP
+
 @testable import OTLPReceivers
 
 /// Takes every signal and drops it.
@@ -21,12 +22,14 @@ extension FuzzChecks {
         var bytes = Array(input.dropFirst())
         if first & 1 == 1 { bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + bytes }
         let sink = DropEverything()
-        let service = OTLPHTTPService(handler: OTLPExportHandler(next: SignalConsumers(traces: sink, metrics: sink, logs: sink)),
-                                      maxBodySize: 64 << 10)
+        let service = OTLPHTTPService(
+            handler: OTLPExportHandler(next: SignalConsumers(traces: sink, metrics: sink, logs: sink)),
+            maxBodySize: 64 << 10)
         let channel = EmbeddedChannel()
         do {
-            try OTLPHTTPServer.configure(channel, service: service, budget: InFlightBudget(limit: 1 << 20),
-                                         options: ListenerOptions(maxConnections: 1))
+            try OTLPHTTPServer.configure(
+                channel, service: service, budget: InFlightBudget(limit: 1 << 20),
+                options: ListenerOptions(maxConnections: 1))
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4318)).wait()
             // Fed in a few pieces, as a network would.
             var offset = 0

@@ -16,17 +16,21 @@ public enum FuzzChecks {
     /// `EncodedMetrics` accepts must decode, and the index must agree with the decoded request.
     public static func otlpProtobuf(_ input: [UInt8]) {
         if let encoded = EncodedTraces(indexing: input) {
-            guard let decoded = try? ExportTraceRequest(serializedBytes: input) else { fail("EncodedTraces indexed what swift-protobuf rejects", input) }
+            guard let decoded = try? ExportTraceRequest(serializedBytes: input) else {
+                fail("EncodedTraces indexed what swift-protobuf rejects", input)
+            }
             let spans = decoded.resourceSpans.flatMap { $0.scopeSpans.flatMap(\.spans) }
             guard spans.count == encoded.spanCount else { fail("span count \(encoded.spanCount) vs \(spans.count)", input) }
             guard encoded.resources.count == decoded.resourceSpans.count else { fail("resource count", input) }
             for (span, entry) in zip(spans, encoded.spans) {
                 guard (try? Span(serializedBytes: Array(input[entry.body]))) == span else { fail("span body", input) }
                 guard encoded.string(entry.name) == span.name, Int(entry.kind) == span.kind.rawValue,
-                      entry.start == span.startTimeUnixNano, entry.end == span.endTimeUnixNano,
-                      Int(entry.statusCode) == span.status.code.rawValue else { fail("span fields", input) }
+                    entry.start == span.startTimeUnixNano, entry.end == span.endTimeUnixNano,
+                    Int(entry.statusCode) == span.status.code.rawValue
+                else { fail("span fields", input) }
                 guard Data(input[entry.traceID]) == span.traceID, Data(input[entry.spanID]) == span.spanID,
-                      Data(input[entry.parentSpanID]) == span.parentSpanID else { fail("span IDs", input) }
+                    Data(input[entry.parentSpanID]) == span.parentSpanID
+                else { fail("span IDs", input) }
             }
             for (r, rs) in decoded.resourceSpans.enumerated() {
                 let service = encoded.resources[r].serviceName.map(encoded.string)
@@ -34,7 +38,9 @@ public enum FuzzChecks {
             }
         }
         if let encoded = EncodedMetrics(indexing: input) {
-            guard let decoded = try? ExportMetricsRequest(serializedBytes: input) else { fail("EncodedMetrics indexed what swift-protobuf rejects", input) }
+            guard let decoded = try? ExportMetricsRequest(serializedBytes: input) else {
+                fail("EncodedMetrics indexed what swift-protobuf rejects", input)
+            }
             guard encoded.dataPointCount == decoded.dataPointCount else { fail("data point count", input) }
             let metrics = decoded.resourceMetrics.flatMap { $0.scopeMetrics.flatMap(\.metrics) }
             guard metrics.count == encoded.metrics.count else { fail("metric count", input) }

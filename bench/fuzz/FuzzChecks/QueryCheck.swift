@@ -19,7 +19,8 @@ extension FuzzChecks {
         done.wait()
         guard let response else { fail("no response", input) }
         if response.contentType == "application/json", !response.body.isEmpty,
-           (try? JSONSerialization.jsonObject(with: Data(response.body))) == nil {
+            (try? JSONSerialization.jsonObject(with: Data(response.body))) == nil
+        {
             fail("a JSON answer that does not parse (status \(response.status.code))", input)
         }
     }

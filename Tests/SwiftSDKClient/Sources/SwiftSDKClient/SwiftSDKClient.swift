@@ -80,12 +80,18 @@ struct ClientWork: Service {
 
         // Metrics, through swift-metrics: the "unit" and "description" dimensions are swift-otel's way of setting
         // the OTLP metric's unit and description.
-        Counter(label: "swift_client.orders", dimensions: [
-            ("unit", "{orders}"), ("description", "Orders placed."), ("payment.method", "card"),
-        ]).increment(by: 3)
-        Counter(label: "swift_client.orders", dimensions: [
-            ("unit", "{orders}"), ("description", "Orders placed."), ("payment.method", "cash"),
-        ]).increment(by: 1)
+        Counter(
+            label: "swift_client.orders",
+            dimensions: [
+                ("unit", "{orders}"), ("description", "Orders placed."), ("payment.method", "card"),
+            ]
+        ).increment(by: 3)
+        Counter(
+            label: "swift_client.orders",
+            dimensions: [
+                ("unit", "{orders}"), ("description", "Orders placed."), ("payment.method", "cash"),
+            ]
+        ).increment(by: 1)
         FloatingPointCounter(label: "swift_client.revenue", dimensions: [("unit", "EUR")]).increment(by: 12.75)
         Gauge(label: "swift_client.queue.depth", dimensions: [("queue", "orders")]).record(7.5)
         let amounts = Recorder(label: "swift_client.order.amount", dimensions: [("unit", "EUR")], aggregate: true)
@@ -111,9 +117,12 @@ struct ClientWork: Service {
             server.attributes["order.sizes"] = [36, 42] as [Int]
             server.attributes["order.weights"] = [0.5, 1.25]
             server.attributes["order.flags"] = [true, false]
-            server.addEvent(SpanEvent(name: "order.validated", attributes: [
-                "order.items": 3, "order.valid": true, "order.discount": 0.1, "order.currency": "EUR",
-            ]))
+            server.addEvent(
+                SpanEvent(
+                    name: "order.validated",
+                    attributes: [
+                        "order.items": 3, "order.valid": true, "order.discount": 0.1, "order.currency": "EUR",
+                    ]))
             server.addLink(SpanLink(context: producerContext, attributes: ["link.reason": "dequeued", "link.attempt": 2]))
             let serverIDs = try ids(of: server, name: "GET /orders/{id}", kind: "server")
 
@@ -123,12 +132,14 @@ struct ClientWork: Service {
                 client.attributes["payment.amount"] = 12.75
                 client.attributes["payment.retried"] = false
                 client.recordError(ClientError.paymentDeclined(code: 51))
-                logger.error("payment declined", metadata: [
-                    "order.id": "A-1001",
-                    "payment.code": "\(51)",
-                    "payment.tags": .array(["card", "3ds"]),
-                    "payment.card": .dictionary(["brand": "visa", "last4": "4242"]),
-                ])
+                logger.error(
+                    "payment declined",
+                    metadata: [
+                        "order.id": "A-1001",
+                        "payment.code": "\(51)",
+                        "payment.tags": .array(["card", "3ds"]),
+                        "payment.card": .dictionary(["brand": "visa", "last4": "4242"]),
+                    ])
                 client.setStatus(SpanStatus(code: .error, message: "payment declined with code 51"))
                 return try ids(of: client, name: "POST /payments", kind: "client")
             }
@@ -141,8 +152,9 @@ struct ClientWork: Service {
         logger.info("client finished")
 
         result.produced.withLock {
-            $0 = Produced(serviceName: serviceName, exportProtocol: exportProtocol, server: server, client: client,
-                          producer: producer, logBodies: ["payment declined", "order failed", "client finished"])
+            $0 = Produced(
+                serviceName: serviceName, exportProtocol: exportProtocol, server: server, client: client,
+                producer: producer, logBodies: ["payment declined", "order failed", "client finished"])
         }
     }
 }
