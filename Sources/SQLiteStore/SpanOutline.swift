@@ -22,31 +22,47 @@ public struct SpanOutline: Sendable, Equatable {
     }
 }
 
+extension SpanOutline {
+    /// The columns an outline is read from (spans table aliased `s`), in the order ``init(row:)`` reads them. The
+    /// name is read as a blob: GRDB reads text as a C string, which would cut a name at a NUL character.
+    static let columns = "s.span_id, s.parent_span_id, s.service, CAST(s.name AS BLOB), s.start_ns, s.duration_ns"
+
+    /// The outline in the first columns of `row` (``columns``).
+    init(row: Row) {
+        let start = UInt64(max(0, row[4] as Int64))
+        let duration = UInt64(max(0, row[5] as Int64))
+        let (end, overflow) = start.addingReportingOverflow(duration)
+        self.init(
+            spanID: row[0], parentSpanID: row[1], service: row[2], name: String(decoding: (row[3] as Data?) ?? Data(), as: UTF8.self),
+            startNanos: start, endNanos: overflow ? .max : end)
+    }
+}
+
 extension TraceReader {
     /// The outlines of trace `traceID`'s spans, at most `limits.maxSpans` of them (`truncated` when there are more);
     /// nil when no span of it is stored. One indexed read per partition, no protobuf decoded.
     public func outlines(id traceID: Data, limits: TraceReadLimits) throws -> (spans: [SpanOutline], truncated: Bool)? {
+        try spanRows(id: traceID, limits: limits, columns: SpanOutline.columns) { SpanOutline(row: $0) }
+    }
+
+    /// One value made by `make` from each row of trace `traceID`'s spans (`columns` selected from the spans table
+    /// aliased `s`), at most `limits.maxSpans` of them (`truncated` when there are more); nil when no span of it is
+    /// stored. One indexed read per partition.
+    func spanRows<T>(id traceID: Data, limits: TraceReadLimits, columns: String, _ make: (Row) throws -> T) throws -> (spans: [T], truncated: Bool)? {
         try reader.read { db in
             let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
-            var spans: [SpanOutline] = []
+            var spans: [T] = []
             for b in buckets {
-                // The name as a blob: GRDB reads text as a C string, which would cut a name at a NUL character.
                 let statement = try db.cachedStatement(
                     sql: """
-                        SELECT s.span_id, s.parent_span_id, s.service, CAST(s.name AS BLOB), s.start_ns, s.duration_ns
+                        SELECT \(columns)
                         FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
                         WHERE t.trace_id = ?
                         """)
                 let rows = try Row.fetchCursor(statement, arguments: [traceID])
                 while let row = try rows.next() {
                     if spans.count == limits.maxSpans { return (spans, true) }
-                    let start = UInt64(max(0, row[4] as Int64))
-                    let duration = UInt64(max(0, row[5] as Int64))
-                    let (end, overflow) = start.addingReportingOverflow(duration)
-                    spans.append(
-                        SpanOutline(
-                            spanID: row[0], parentSpanID: row[1], service: row[2], name: String(decoding: (row[3] as Data?) ?? Data(), as: UTF8.self),
-                            startNanos: start, endNanos: overflow ? .max : end))
+                    spans.append(try make(row))
                 }
             }
             return spans.isEmpty ? nil : (spans, false)

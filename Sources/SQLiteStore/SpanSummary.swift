@@ -37,36 +37,14 @@ extension TraceReader {
     /// more); nil when no span of it is stored. One indexed read per partition; a span's body is scanned in place
     /// for its status message and attribute fields, not decoded.
     public func summaries(id traceID: Data, limits: TraceReadLimits) throws -> (spans: [SpanSummary], truncated: Bool)? {
-        try reader.read { db in
-            let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
-            var spans: [SpanSummary] = []
-            for b in buckets {
-                // The name as a blob: GRDB reads text as a C string, which would cut a name at a NUL character.
-                let statement = try db.cachedStatement(
-                    sql: """
-                        SELECT s.span_id, s.parent_span_id, s.service, CAST(s.name AS BLOB), s.start_ns, s.duration_ns, s.status_code, s.body
-                        FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
-                        WHERE t.trace_id = ?
-                        """)
-                let rows = try Row.fetchCursor(statement, arguments: [traceID])
-                while let row = try rows.next() {
-                    if spans.count == limits.maxSpans { return (spans, true) }
-                    let start = UInt64(max(0, row[4] as Int64))
-                    let duration = UInt64(max(0, row[5] as Int64))
-                    let (end, overflow) = start.addingReportingOverflow(duration)
-                    let name = String(decoding: (row[3] as Data?) ?? Data(), as: UTF8.self)
-                    let outline = SpanOutline(
-                        spanID: row[0], parentSpanID: row[1], service: row[2], name: name, startNanos: start, endNanos: overflow ? .max : end)
-                    let body = row.dataNoCopy(atIndex: 7) ?? Data()
-                    let parts = try body.withUnsafeBytes { bytes in
-                        if let parts = EncodedSpanParts(bytes) { return parts }
-                        // Not readable in place: swift-protobuf decides, and words the error.
-                        return SpanSummary(try Span(serializedBytes: body), service: "").parts
-                    }
-                    spans.append(SpanSummary(outline: outline, statusCode: row[6], parts: parts))
-                }
+        try spanRows(id: traceID, limits: limits, columns: SpanOutline.columns + ", s.status_code, s.body") { row in
+            let body = row.dataNoCopy(atIndex: 7) ?? Data()
+            let parts = try body.withUnsafeBytes { bytes in
+                if let parts = EncodedSpanParts(bytes) { return parts }
+                // Not readable in place: swift-protobuf decides, and words the error.
+                return SpanSummary(try Span(serializedBytes: body), service: "").parts
             }
-            return spans.isEmpty ? nil : (spans, false)
+            return SpanSummary(outline: SpanOutline(row: row), statusCode: row[6], parts: parts)
         }
     }
 }
