@@ -171,7 +171,7 @@ let package = Package(
         .target(
             name: "QueryAPI",
             dependencies: [
-                "CollectorCore", "OTLP", "SQLiteStore", "NIOServing",
+                "CollectorCore", "OTLP", "SQLiteStore", "NIOServing", "GzipCompression",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -174,7 +174,11 @@ struct V1 {
         let start = max(0, end - lookback * 1_000_000)
         let result = try await service.dependencies(startMin: start, startMax: end)
         let data: [JSON] = result.links.map {
-            .object([("parent", .string($0.parent)), ("child", .string($0.child)), ("callCount", .int(Int64($0.callCount)))])
+            // errorCount (calls whose child span failed) is otelsink's addition; Jaeger's clients ignore it.
+            .object([
+                ("parent", .string($0.parent)), ("child", .string($0.child)), ("callCount", .int(Int64($0.callCount))),
+                ("errorCount", .int(Int64($0.errorCount))),
+            ])
         }
         var headers: [(String, String)] = []
         var errors: [JSON]?

@@ -1,5 +1,6 @@
 import CollectorCore
 import Foundation
+import GzipCompression
 import NIOHTTP1
 import OTLP
 import SQLiteStore
@@ -23,7 +24,9 @@ public struct QueryResponse: Sendable {
     }
 }
 
-/// Routes a request to its endpoint: Jaeger's `/api/…` (v1, the UI's and Grafana's) and `/api/v3/…`, and `/health`.
+/// Routes a request to its endpoint: Jaeger's `/api/…` (v1, the UI's and Grafana's) and `/api/v3/…`, Loki's
+/// `/loki/api/v1/…`, `/health`, and the web UI (``WebUI``: `/`, `/search`, `/trace/{id}`, `/compare`, `/map`,
+/// `/static/…`). Answers of 1 KiB or more are gzipped for a client that accepts it.
 public struct QueryRouter: Sendable {
     let service: TraceQueryService
     /// The clock for default time ranges (tests pin it).
@@ -53,7 +56,7 @@ public struct QueryRouter: Sendable {
     /// - Parameter credentials: the value of the authenticator's header, when the request has one.
     public func handle(method: HTTPMethod, uri: String, credentials: String? = nil, headers: [(String, String)] = []) async -> QueryResponse {
         let began = ContinuousClock.now
-        let response: QueryResponse
+        var response: QueryResponse
         if let auth = authenticator, Self.routeTemplate(uri) != "/health", await !auth.authenticate(credentials) {
             var r = v1Error(.unauthorized, "missing or invalid credentials in the \(auth.headerName) header")
             r.headers.append(("WWW-Authenticate", auth.challenge))
@@ -61,14 +64,32 @@ public struct QueryRouter: Sendable {
         } else {
             response = await dispatch(method: method, uri: uri, headers: headers)
         }
+        response = Self.compressed(response, headers: headers)
         observe(Self.routeTemplate(uri), ContinuousClock.now - began)
         return response
+    }
+
+    /// Answers of at least this many bytes are gzipped for a client that accepts gzip.
+    static let gzipMinimum = 1024
+
+    /// `response` gzipped (level 1: a large trace is compressed about as fast as it is written) when the request
+    /// accepts gzip, the body is large enough and not already encoded.
+    static func compressed(_ response: QueryResponse, headers: [(String, String)]) -> QueryResponse {
+        guard response.body.count >= gzipMinimum, !response.headers.contains(where: { $0.0 == "Content-Encoding" }),
+            WebUI.acceptsGzip(headers), let gz = Gzip.compress(response.body, level: 1)
+        else { return response }
+        var r = response
+        r.body = gz
+        r.headers.append(("Content-Encoding", "gzip"))
+        if !r.headers.contains(where: { $0.0 == "Vary" }) { r.headers.append(("Vary", "Accept-Encoding")) }
+        return r
     }
 
     /// The route a request target belongs to, with IDs and names replaced by placeholders (bounded label values).
     static func routeTemplate(_ uri: String) -> String {
         let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let s = path.split(separator: "/").map(String.init)
+        if let ui = WebUI.routeTemplate(s) { return ui }
         switch s {
         case ["health"], ["api", "services"], ["api", "operations"], ["api", "traces"], ["api", "dependencies"],
             ["api", "v3", "services"], ["api", "v3", "operations"], ["api", "v3", "traces"], ["api", "v3", "logs"]:
@@ -111,6 +132,7 @@ public struct QueryRouter: Sendable {
         let query = QueryParameters(query: parts.count > 1 ? parts[1] : nil)
         let segments = path.split(separator: "/").map { QueryParameters.decode($0) }
         if segments.first == "loki" { return await loki(segments, query, headers: headers) }
+        if let page = WebUI.answer(segments, headers: headers) { return page }
         do {
             switch segments {
             case ["health"]:

@@ -74,6 +74,8 @@ public struct DependencyLink: Sendable, Hashable {
     public var parent: String
     public var child: String
     public var callCount: Int
+    /// The calls whose `child` span has status ERROR.
+    public var errorCount: Int
 }
 
 public struct DependencyResult: Sendable, Equatable {
@@ -226,10 +228,14 @@ extension TraceReader {
     /// the same partition) belongs to another service counts one call. Scans every span in the range, bounded by
     /// `timeBudget` (then `complete` is false and the counts cover the partitions read so far, newest first).
     public func dependencies(startMin: Int64, startMax: Int64, timeBudget: Duration) throws -> DependencyResult {
-        try reader.read { db in
+        struct Pair: Hashable {
+            var parent: String
+            var child: String
+        }
+        return try reader.read { db in
             let deadline = Deadline(after: timeBudget)
             return try deadline.interrupting(db) {
-                var counts: [DependencyLink: Int] = [:]
+                var counts: [Pair: (calls: Int, errors: Int)] = [:]
                 var complete = true
                 let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket DESC")
                 for b in buckets {
@@ -238,21 +244,24 @@ extension TraceReader {
                         let rows = try Row.fetchAll(
                             db,
                             sql: """
-                                SELECT p.service, c.service, count(*) FROM \(t) c
+                                SELECT p.service, c.service, count(*), sum(c.status_code = 2) FROM \(t) c
                                 JOIN \(t) p ON p.trace_seq = c.trace_seq AND p.span_id = c.parent_span_id
                                 WHERE c.start_ns >= ? AND c.start_ns <= ? AND p.service != c.service
                                 GROUP BY p.service, c.service
                                 """, arguments: [startMin, startMax])
                         for r in rows {
-                            counts[DependencyLink(parent: r[0], child: r[1], callCount: 0), default: 0] += r[2] as Int
+                            let before = counts[Pair(parent: r[0], child: r[1]), default: (0, 0)]
+                            counts[Pair(parent: r[0], child: r[1])] = (before.calls + (r[2] as Int), before.errors + (r[3] as Int))
                         }
                     } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
                         complete = false
                         break
                     }
                 }
-                let links = counts.map { DependencyLink(parent: $0.key.parent, child: $0.key.child, callCount: $0.value) }
-                    .sorted { ($0.parent, $0.child) < ($1.parent, $1.child) }
+                let links = counts.map {
+                    DependencyLink(parent: $0.key.parent, child: $0.key.child, callCount: $0.value.calls, errorCount: $0.value.errors)
+                }
+                .sorted { ($0.parent, $0.child) < ($1.parent, $1.child) }
                 return DependencyResult(links: links, complete: complete)
             }
         }

@@ -302,7 +302,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
         }
     }
 
-    @Test func dependenciesCountCallsAcrossServices() async throws {
+    @Test func dependenciesCountCallsAndFailedCallsAcrossServices() async throws {
         try await withRouter([fixtureTrace()], now: fixtureNow) { router in
             let r = try await get(router, "/api/dependencies?endTs=\(fixtureNow / 1_000_000)&lookback=3600000")
             #expect(r.status == 200)
@@ -310,6 +310,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
             #expect(links.count == 1)
             #expect(links.first?["parent"] as? String == "checkout" && links.first?["child"] as? String == "payment")
             #expect(links.first?["callCount"] as? Int == 1)
+            #expect(links.first?["errorCount"] as? Int == 1)  // the payment span failed
         }
     }
 
