@@ -1,6 +1,8 @@
 // Building pages safely, formatting, and talking to the API. Every piece of text from a trace goes into the page
 // as a text node or an attribute value set through the DOM: never as HTML.
 
+import { askCredentials, authorization } from "./auth.js";
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 /** An element: `h("div", {class: "x", onclick: f}, "text", child)`; `svg:` names make SVG elements. */
@@ -95,14 +97,28 @@ export class APIError extends Error {
   }
 }
 
-/** GETs `path` from the API and parses the JSON; throws ``APIError`` with the API's own message. */
+/** GETs `path` from the API and parses the JSON; throws ``APIError`` with the API's own message. When the API
+ * asks for credentials (401), asks the person for them and tries again. */
 export async function getJSON(path, { signal } = {}) {
   let response;
-  try {
-    response = await fetch(path, { headers: { Accept: "application/json" }, signal, credentials: "same-origin" });
-  } catch (e) {
-    if (e.name === "AbortError") throw e;
-    throw new APIError(0, `cannot reach otelsink: ${e.message}`);
+  for (let attempt = 0; ; attempt++) {
+    // X-Requested-With: a refusal then names its scheme in Otelsink-Authenticate, not WWW-Authenticate, so the
+    // browser does not open its own login box (the page asks instead).
+    const headers = { Accept: "application/json", "X-Requested-With": "XMLHttpRequest" };
+    const credentials = authorization();
+    if (credentials) headers.Authorization = credentials;
+    try {
+      response = await fetch(path, { headers, signal, credentials: "same-origin" });
+    } catch (e) {
+      if (e.name === "AbortError") throw e;
+      throw new APIError(0, `cannot reach otelsink: ${e.message}`);
+    }
+    if (response.status !== 401 || attempt >= 3) break;
+    try {
+      await askCredentials(response.headers.get("Otelsink-Authenticate") || response.headers.get("WWW-Authenticate") || "", credentials !== null);
+    } catch {
+      break;
+    }
   }
   const text = await response.text();
   let body = null;

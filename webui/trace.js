@@ -478,7 +478,9 @@ class Waterfall {
     const anomaly = this.trace.slow.get(s.id);
     const logs = this.trace.logsBySpan.get(s.id);
     const bar = h("div", { class: "bar", style: { left: `${left}%`, width: `${width}%`, background: serviceColour(s.service) } });
-    const label = h("span", { class: "bar-label", style: left + width > 80 ? { right: `${100 - left}%` } : { left: `${Math.max(0, left + width)}%` } }, duration(s.duration));
+    // The duration after the bar; near the right edge, inside the bar's end (or before a short bar).
+    const place = left + width <= 80 ? { left: `${Math.max(0, left + width)}%` } : width >= 12 ? { right: `${Math.max(0, 100 - left - width)}%` } : { right: `${100 - left}%` };
+    const label = h("span", { class: left + width > 80 && width >= 12 ? "bar-label inside" : "bar-label", style: place }, duration(s.duration));
     const segments = (sections || []).map(([x, y]) => h("div", { class: "cp-seg", style: { left: `${(x - a) * scale}%`, width: `${(y - x) * scale}%` } }));
     const element = h(
       "div",

@@ -57,15 +57,22 @@ public struct QueryRouter: Sendable {
     public func handle(method: HTTPMethod, uri: String, credentials: String? = nil, headers: [(String, String)] = []) async -> QueryResponse {
         let began = ContinuousClock.now
         var response: QueryResponse
-        if let auth = authenticator, Self.routeTemplate(uri) != "/health", await !auth.authenticate(credentials) {
+        // Open without credentials: /health (for probes) and the web UI's files (the same for everyone, no data:
+        // the page asks for credentials when the API refuses it).
+        let route = Self.routeTemplate(uri)
+        let open = route == "/health" || WebUI.routeTemplate(Self.segments(uri)) != nil
+        if let auth = authenticator, !open, await !auth.authenticate(credentials) {
             var r = v1Error(.unauthorized, "missing or invalid credentials in the \(auth.headerName) header")
-            r.headers.append(("WWW-Authenticate", auth.challenge))
+            // A script's request (the web UI's) gets the challenge under another name: a `WWW-Authenticate: Basic`
+            // would make the browser open its own login box over the page, which asks in its own dialog.
+            let script = headers.contains { $0.0.lowercased() == "x-requested-with" && $0.1 == "XMLHttpRequest" }
+            r.headers.append((script ? "Otelsink-Authenticate" : "WWW-Authenticate", auth.challenge))
             response = r
         } else {
             response = await dispatch(method: method, uri: uri, headers: headers)
         }
         response = Self.compressed(response, headers: headers)
-        observe(Self.routeTemplate(uri), ContinuousClock.now - began)
+        observe(route, ContinuousClock.now - began)
         return response
     }
 
@@ -87,8 +94,7 @@ public struct QueryRouter: Sendable {
 
     /// The route a request target belongs to, with IDs and names replaced by placeholders (bounded label values).
     static func routeTemplate(_ uri: String) -> String {
-        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let s = path.split(separator: "/").map(String.init)
+        let s = segments(uri)
         if let ui = WebUI.routeTemplate(s) { return ui }
         switch s {
         case ["health"], ["api", "services"], ["api", "operations"], ["api", "traces"], ["api", "dependencies"],
@@ -116,6 +122,12 @@ public struct QueryRouter: Sendable {
         default:
             return "other"
         }
+    }
+
+    /// The path's segments, not decoded (enough to tell routes apart).
+    static func segments(_ uri: String) -> [String] {
+        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return path.split(separator: "/").map(String.init)
     }
 
     private func dispatch(method: HTTPMethod, uri: String, headers: [(String, String)]) async -> QueryResponse {

@@ -112,15 +112,24 @@ import Testing
         #expect(QueryRouter.routeTemplate("/nothing/here") == "other")
     }
 
-    @Test func theUINeedsTheSameCredentialsAsTheAPI() async throws {
+    @Test func theUIsFilesAreOpenAndItsDataNeedsTheAPIsCredentials() async throws {
         try await withRouter([], now: fixtureNow) { open in
             let router = QueryRouter(service: open.service, now: open.now, authenticator: FixedPassword())
-            let refused = await router.handle(method: .GET, uri: "/")
-            #expect(refused.status == .unauthorized)
-            #expect(refused.headers.contains { $0 == ("WWW-Authenticate", FixedPassword().challenge) })
-            let asset = await router.handle(method: .GET, uri: "/static/app.js")
-            #expect(asset.status == .unauthorized)
-            let allowed = await router.handle(method: .GET, uri: "/", credentials: "Basic dXNlcjpwYXNz")
+            for path in ["/", "/trace/0af7651916cd43dd8448eb211c80319c", "/static/app.js", "/static/tr%61ce.js"] {
+                #expect(await router.handle(method: .GET, uri: path).status == .ok, "\(path)")
+            }
+            // An encoded path is told apart before decoding: no way around the check.
+            for path in ["/api/services", "/api/traces/0af7651916cd43dd8448eb211c80319c", "/%61pi/services", "/tr%61ce/x"] {
+                let refused = await router.handle(method: .GET, uri: path)
+                #expect(refused.status == .unauthorized, "\(path)")
+                #expect(refused.headers.contains { $0 == ("WWW-Authenticate", FixedPassword().challenge) })
+            }
+            // The page's own requests get the challenge where the browser does not act on it.
+            let scripted = await router.handle(method: .GET, uri: "/api/services", headers: [("X-Requested-With", "XMLHttpRequest")])
+            #expect(scripted.status == .unauthorized)
+            #expect(scripted.headers.contains { $0 == ("Otelsink-Authenticate", FixedPassword().challenge) })
+            #expect(!scripted.headers.contains { $0.0 == "WWW-Authenticate" })
+            let allowed = await router.handle(method: .GET, uri: "/api/services", credentials: "Basic dXNlcjpwYXNz")
             #expect(allowed.status == .ok)
         }
     }

@@ -70,6 +70,80 @@ window.addEventListener("otelsink:navigate", route);
 route();
 
 """####,
+        "auth.js": ####"""
+// Signing in to a query API that has an authenticator (`basicauth` or `bearertokenauth`): the page's files are
+// open, the data is not. When the API answers 401, a dialog asks for what its challenge names (a user and password,
+// or a token); the Authorization value is kept in this tab's sessionStorage (gone when the tab closes) and sent with
+// every API request.
+import { h } from "./dom.js";
+
+const KEY = "otelsink.authorization";
+let pending = null;
+
+/** The Authorization value to send, or null. */
+export function authorization() {
+  try {
+    return sessionStorage.getItem(KEY);
+  } catch {
+    return null;
+  }
+}
+
+/** Asks for credentials for `challenge` (a WWW-Authenticate value); resolves once given, rejects when cancelled. */
+export function askCredentials(challenge, rejected) {
+  pending ??= new Promise((resolve, reject) => {
+    const bearer = /^\s*bearer\b/i.test(challenge);
+    const fields = bearer
+      ? [h("label", { class: "field" }, h("span", null, "Token"), h("input", { name: "token", type: "password", required: true, autocomplete: "off" }))]
+      : [
+          h("label", { class: "field" }, h("span", null, "User"), h("input", { name: "user", required: true, autocomplete: "username" })),
+          h("label", { class: "field" }, h("span", null, "Password"), h("input", { name: "password", type: "password", required: true, autocomplete: "current-password" })),
+        ];
+    const cancel = h("button", { type: "button" }, "Cancel");
+    const form = h(
+      "form",
+      { method: "dialog", class: "sign-in" },
+      h("h2", null, "Sign in to otelsink"),
+      h("p", { class: "muted" }, rejected ? "Those credentials were refused. " : "", bearer ? "This query API asks for a bearer token." : "This query API asks for a user and password."),
+      ...fields,
+      h("div", { class: "sign-in-actions" }, cancel, h("button", { type: "submit", class: "primary" }, "Sign in")),
+    );
+    const dialog = h("dialog", { class: "sign-in-dialog" }, form);
+    const finish = (ok) => {
+      dialog.close();
+      dialog.remove();
+      pending = null;
+      if (ok) resolve();
+      else reject(new Error("sign-in cancelled"));
+    };
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const value = bearer ? `Bearer ${form.elements.token.value}` : `Basic ${base64(`${form.elements.user.value}:${form.elements.password.value}`)}`;
+      try {
+        sessionStorage.setItem(KEY, value);
+      } catch {
+        // storage refused (a private window): the value is lost, the next request asks again
+      }
+      finish(true);
+    });
+    cancel.addEventListener("click", () => finish(false));
+    dialog.addEventListener("cancel", (e) => {
+      e.preventDefault();
+      finish(false);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+  return pending;
+}
+
+function base64(text) {
+  let binary = "";
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+"""####,
         "compare.js": ####"""
 // The compare page: two traces through the same diff as `otelsink diff` (/api/v3/traces/{a}/diff/{b}): the spans
 // whose time, status or attributes changed, merged in one list with A's and B's bars side by side, then the spans
@@ -195,6 +269,8 @@ function drawDiff(out, d) {
 // Building pages safely, formatting, and talking to the API. Every piece of text from a trace goes into the page
 // as a text node or an attribute value set through the DOM: never as HTML.
 
+import { askCredentials, authorization } from "./auth.js";
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 /** An element: `h("div", {class: "x", onclick: f}, "text", child)`; `svg:` names make SVG elements. */
@@ -289,14 +365,28 @@ export class APIError extends Error {
   }
 }
 
-/** GETs `path` from the API and parses the JSON; throws ``APIError`` with the API's own message. */
+/** GETs `path` from the API and parses the JSON; throws ``APIError`` with the API's own message. When the API
+ * asks for credentials (401), asks the person for them and tries again. */
 export async function getJSON(path, { signal } = {}) {
   let response;
-  try {
-    response = await fetch(path, { headers: { Accept: "application/json" }, signal, credentials: "same-origin" });
-  } catch (e) {
-    if (e.name === "AbortError") throw e;
-    throw new APIError(0, `cannot reach otelsink: ${e.message}`);
+  for (let attempt = 0; ; attempt++) {
+    // X-Requested-With: a refusal then names its scheme in Otelsink-Authenticate, not WWW-Authenticate, so the
+    // browser does not open its own login box (the page asks instead).
+    const headers = { Accept: "application/json", "X-Requested-With": "XMLHttpRequest" };
+    const credentials = authorization();
+    if (credentials) headers.Authorization = credentials;
+    try {
+      response = await fetch(path, { headers, signal, credentials: "same-origin" });
+    } catch (e) {
+      if (e.name === "AbortError") throw e;
+      throw new APIError(0, `cannot reach otelsink: ${e.message}`);
+    }
+    if (response.status !== 401 || attempt >= 3) break;
+    try {
+      await askCredentials(response.headers.get("Otelsink-Authenticate") || response.headers.get("WWW-Authenticate") || "", credentials !== null);
+    } catch {
+      break;
+    }
   }
   const text = await response.text();
   let body = null;
@@ -1015,11 +1105,13 @@ button.copy { font-size: 11px; padding: 0 6px; margin-left: 6px; }
 .row.error .bar { outline: 2px solid var(--error); }
 .cp-seg { position: absolute; top: 17px; height: 3px; background: var(--critical); min-width: 1px; }
 .bar-label { position: absolute; top: 4px; padding: 0 4px; font-size: 11px; color: var(--muted); white-space: nowrap; }
+.bar-label.inside { color: #fff; text-shadow: 0 0 2px rgb(0 0 0 / 0.6); }
 .detail { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; max-height: calc(62vh + 120px); overflow: auto; min-width: 0; }
 .detail h2 { margin-top: 0; }
 .span-facts, .attrs, .edges { border-collapse: collapse; width: 100%; font-size: 13px; }
 .span-facts th, .attrs th { text-align: left; vertical-align: top; font-weight: 600; padding: 2px 8px 2px 0; white-space: nowrap; color: var(--muted); max-width: 14em; overflow-wrap: anywhere; white-space: normal; }
 .span-facts td, .attrs td { padding: 2px 0; overflow-wrap: anywhere; }
+.attrs th { width: 40%; }
 .attrs .value { font-family: var(--mono); font-size: 12.5px; white-space: pre-wrap; }
 .type { font-size: 10px; color: var(--muted); border: 1px solid var(--line); border-radius: 4px; padding: 0 3px; }
 .detail-section h3 { border-top: 1px solid var(--line); padding-top: 8px; }
@@ -1072,6 +1164,13 @@ button.copy { font-size: 11px; padding: 0 6px; margin-left: 6px; }
   .waterfall { --name-w: 46%; }
   .row-bar, .wf-ticks { margin-right: 44px; }
 }
+
+/* Sign-in */
+.sign-in-dialog { border: 1px solid var(--line); border-radius: 10px; background: var(--bg); color: var(--fg); padding: 18px 20px; max-width: 360px; width: calc(100% - 32px); }
+.sign-in-dialog::backdrop { background: rgb(0 0 0 / 0.35); }
+.sign-in { display: flex; flex-direction: column; gap: 10px; }
+.sign-in h2 { margin: 0; }
+.sign-in-actions { display: flex; justify-content: flex-end; gap: 8px; }
 
 """####,
         "trace.js": ####"""
@@ -1555,7 +1654,9 @@ class Waterfall {
     const anomaly = this.trace.slow.get(s.id);
     const logs = this.trace.logsBySpan.get(s.id);
     const bar = h("div", { class: "bar", style: { left: `${left}%`, width: `${width}%`, background: serviceColour(s.service) } });
-    const label = h("span", { class: "bar-label", style: left + width > 80 ? { right: `${100 - left}%` } : { left: `${Math.max(0, left + width)}%` } }, duration(s.duration));
+    // The duration after the bar; near the right edge, inside the bar's end (or before a short bar).
+    const place = left + width <= 80 ? { left: `${Math.max(0, left + width)}%` } : width >= 12 ? { right: `${Math.max(0, 100 - left - width)}%` } : { right: `${100 - left}%` };
+    const label = h("span", { class: left + width > 80 && width >= 12 ? "bar-label inside" : "bar-label", style: place }, duration(s.duration));
     const segments = (sections || []).map(([x, y]) => h("div", { class: "cp-seg", style: { left: `${(x - a) * scale}%`, width: `${(y - x) * scale}%` } }));
     const element = h(
       "div",
