@@ -208,3 +208,9 @@ export function attributeTable(list, emptyText = "none") {
     ),
   );
 }
+
+/** Marks `name` in the performance timeline once the browser has painted what was just drawn (bench/webui_latency.py
+ * reads the marks). */
+export function markPainted(name) {
+  requestAnimationFrame(() => requestAnimationFrame(() => performance.mark(name)));
+}

@@ -1,6 +1,6 @@
 // The search page: a form whose every field lives in the URL (so a search can be shared and reloaded), the
 // matching traces as a scatter plot of duration against time and as a list. Reads Jaeger's /api/traces.
-import { ago, APIError, duration, getJSON, h, notice, replace, serviceColour, timestamp } from "./dom.js";
+import { ago, APIError, duration, getJSON, h, markPainted, notice, replace, serviceColour, timestamp } from "./dom.js";
 import { navigate } from "./nav.js";
 
 const LOOKBACKS = [
@@ -154,6 +154,7 @@ async function run(params, results, signal) {
     if (e.name !== "AbortError") replace(results, notice("error", e.message));
     return;
   }
+  performance.mark("otelsink:search-answered");
   const traces = (body.data || []).map(summarise).sort((a, b) => b.startMs - a.startMs);
   const notes = (body.errors || []).map((e) => notice("warning", e.msg));
   if (traces.length === 0) {
@@ -179,6 +180,7 @@ async function run(params, results, signal) {
     h("div", { class: "results-head" }, h("h2", null, `${traces.length} trace${traces.length === 1 ? "" : "s"}`), compare),
     h("ol", { class: "trace-list" }, traces.map((t) => resultItem(t, toggle))),
   );
+  markPainted("otelsink:search-painted");
 }
 
 /** What the list shows of one Jaeger trace. */
@@ -227,9 +229,9 @@ function resultItem(t, toggle) {
         "a",
         { href: `/trace/${t.id}`, class: "trace-title" },
         h("span", { class: "svc-chip", style: { background: serviceColour(t.rootService) } }),
-        h("strong", null, t.rootService),
+        h("strong", { class: "svc-name" }, t.rootService),
         ": ",
-        t.rootName,
+        h("span", { class: "op" }, t.rootName),
         t.missingRoot ? h("span", { class: "badge warn", title: "The root span is not in the store" }, "no root") : null,
       ),
       h("span", { class: "duration" }, duration(t.durationNanos)),
@@ -245,7 +247,7 @@ function resultItem(t, toggle) {
     h(
       "div",
       { class: "trace-item-services" },
-      t.services.map(([name, n]) => h("span", { class: "svc" }, h("span", { class: "svc-chip", style: { background: serviceColour(name) } }), name, ` (${n})`)),
+      t.services.map(([name, n]) => h("span", { class: "svc" }, h("span", { class: "svc-chip", style: { background: serviceColour(name) } }), h("span", { class: "svc-name" }, name), ` (${n})`)),
     ),
   );
 }

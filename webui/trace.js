@@ -12,6 +12,7 @@ import {
   hexID,
   notice,
   replace,
+  markPainted,
   serviceColour,
   timestamp,
 } from "./dom.js";
@@ -201,7 +202,9 @@ function big(text) {
 /** Draws a loaded trace; returns what to undo when the page is left. */
 function draw(app, trace, result, warnings, spanParam) {
   const root = trace.root;
-  const title = root ? [h("span", { class: "svc-chip", style: { background: serviceColour(root.service) } }), h("strong", null, root.service), ": ", root.name] : ["(empty trace)"];
+  const title = root
+    ? [h("span", { class: "svc-chip", style: { background: serviceColour(root.service) } }), h("strong", { class: "svc-name" }, root.service), ": ", h("span", { class: "op" }, root.name)]
+    : ["(empty trace)"];
   document.title = root ? `${root.service}: ${root.name} · otelsink` : "Trace · otelsink";
 
   const download = h("button", { type: "button" }, "Download OTLP JSON");
@@ -260,6 +263,7 @@ function draw(app, trace, result, warnings, spanParam) {
     ),
   );
   waterfall.render();
+  markPainted("otelsink:waterfall-painted");
   const wanted = hexID(spanParam, 16);
   const start = (wanted && trace.byID.get(wanted)) || null;
   if (start) waterfall.select(start.index, { reveal: true });
@@ -446,12 +450,16 @@ class Waterfall {
   }
 
   drawRows() {
+    const began = performance.now();
     const body = this.body;
     const first = Math.max(0, Math.floor(body.scrollTop / ROW_HEIGHT) - 8);
     const last = Math.min(this.visible.length, Math.ceil((body.scrollTop + (body.clientHeight || 600)) / ROW_HEIGHT) + 8);
     const rows = [];
     for (let row = first; row < last; row++) rows.push(this.row(this.visible[row], row));
     replace(this.spacer, rows);
+    // The last draw's cost, for bench/webui_latency.py (one entry kept, however long the page is used).
+    performance.clearMeasures("otelsink:rows");
+    performance.measure("otelsink:rows", { start: began });
   }
 
   row(index, row) {
@@ -665,7 +673,7 @@ function showDetail(panel, trace, s, waterfall) {
   const scope = s.scope;
   replace(
     panel,
-    h("h2", null, h("span", { class: "svc-chip", style: { background: serviceColour(s.service) } }), s.name || "(unnamed span)"),
+    h("h2", null, h("span", { class: "svc-chip", style: { background: serviceColour(s.service) } }), h("span", { class: "op" }, s.name || "(unnamed span)")),
     anomaly ? notice("warning", `Slow: ${anomaly.ratio}× the p99 baseline of its operation (${duration(Number(anomaly.baselineP99Nanos))}).`) : null,
     h("table", { class: "span-facts" }, h("tbody", null, rows.map(([k, ...v]) => h("tr", null, h("th", { scope: "row" }, k), h("td", null, ...v))))),
     section(`Attributes (${s.attributes.length})`, attributeTable(s.attributes)),

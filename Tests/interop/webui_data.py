@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 HOSTILE_VALUE = "<script>alert(2)</script>"
+# Text that is hard to show: a right-to-left override, emoji (one a joined sequence), a very long name.
+RTL_NAME = "\u202etxt.exe\u202c invoice"
+EMOJI_NAME = "🚀 launch 👩‍🚀 crew"
+LONG_NAME = "handle/" + "segment-" * 250 + "end"
 
 
 @dataclass
@@ -118,6 +122,40 @@ def seed(http_url: str) -> SeededTraces:
                                                     "scopeLogs": [{"scope": {"name": "webui-test"}, "logRecords": records}]}]})
     return SeededTraces(a=trace_a, b=trace_b, a_root=ids_a["root"], b_root=ids_b["root"], a_payment=ids_a["payment"],
                         a_cart=ids_a["cart"], a_hostile=ids_a["hostile"], start_ns=t0)
+
+
+def seed_text_cases(http_url: str) -> tuple[str, list[str]]:
+    """One trace whose span names (and an attribute) are RTL, emoji and very long text; its ID and the names."""
+    trace = _id(16)
+    t0 = time.time_ns() - 30_000_000_000
+    root = _id(8)
+    names = ["text cases", RTL_NAME, EMOJI_NAME, LONG_NAME]
+    spans = [_span(trace, root, "", names[0], 2, t0, 10)]
+    for i, name in enumerate(names[1:]):
+        spans.append(_span(trace, _id(8), root, name, 1, t0 + (i + 1) * 1_000_000, 2, [("note", RTL_NAME + " " + EMOJI_NAME)]))
+    _post(http_url + "/v1/traces", {"resourceSpans": [_resource_spans("text-cases", spans)]})
+    return trace, names
+
+
+def seed_large(http_url: str, spans: int = 10_000, seed: int = 7) -> str:
+    """One trace of `spans` spans over five services (a random tree: half the spans are the previous span's child),
+    sent in requests of 2,000 spans; its ID."""
+    import random
+
+    rng = random.Random(seed)
+    trace = _id(16)
+    t0 = time.time_ns() - 20_000_000_000
+    ids: list[str] = []
+    all_spans = []
+    for i in range(spans):
+        sid = _id(8)
+        parent = "" if not ids else (ids[-1] if rng.random() < 0.5 else ids[rng.randrange(len(ids))])
+        start = t0 + i * 100_000
+        all_spans.append(_span(trace, sid, parent, f"op-{i % 50}", 1, start, rng.randrange(100, 50_000) / 1000, [("i", i)]))
+        ids.append(sid)
+    for k in range(0, spans, 2000):
+        _post(http_url + "/v1/traces", {"resourceSpans": [_resource_spans(f"svc-{k // 2000 % 5}", all_spans[k:k + 2000])]})
+    return trace
 
 
 if __name__ == "__main__":

@@ -477,6 +477,12 @@ export function attributeTable(list, emptyText = "none") {
   );
 }
 
+/** Marks `name` in the performance timeline once the browser has painted what was just drawn (bench/webui_latency.py
+ * reads the marks). */
+export function markPainted(name) {
+  requestAnimationFrame(() => requestAnimationFrame(() => performance.mark(name)));
+}
+
 """####,
         "favicon.svg": ####"""
 <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#3b6fd8"/><rect x="3" y="4" width="10" height="2" fill="#fff"/><rect x="5" y="7" width="6" height="2" fill="#fff"/><rect x="7" y="10" width="5" height="2" fill="#fff"/></svg>
@@ -682,7 +688,7 @@ export function navigate(url, { replace = false } = {}) {
         "search.js": ####"""
 // The search page: a form whose every field lives in the URL (so a search can be shared and reloaded), the
 // matching traces as a scatter plot of duration against time and as a list. Reads Jaeger's /api/traces.
-import { ago, APIError, duration, getJSON, h, notice, replace, serviceColour, timestamp } from "./dom.js";
+import { ago, APIError, duration, getJSON, h, markPainted, notice, replace, serviceColour, timestamp } from "./dom.js";
 import { navigate } from "./nav.js";
 
 const LOOKBACKS = [
@@ -836,6 +842,7 @@ async function run(params, results, signal) {
     if (e.name !== "AbortError") replace(results, notice("error", e.message));
     return;
   }
+  performance.mark("otelsink:search-answered");
   const traces = (body.data || []).map(summarise).sort((a, b) => b.startMs - a.startMs);
   const notes = (body.errors || []).map((e) => notice("warning", e.msg));
   if (traces.length === 0) {
@@ -861,6 +868,7 @@ async function run(params, results, signal) {
     h("div", { class: "results-head" }, h("h2", null, `${traces.length} trace${traces.length === 1 ? "" : "s"}`), compare),
     h("ol", { class: "trace-list" }, traces.map((t) => resultItem(t, toggle))),
   );
+  markPainted("otelsink:search-painted");
 }
 
 /** What the list shows of one Jaeger trace. */
@@ -909,9 +917,9 @@ function resultItem(t, toggle) {
         "a",
         { href: `/trace/${t.id}`, class: "trace-title" },
         h("span", { class: "svc-chip", style: { background: serviceColour(t.rootService) } }),
-        h("strong", null, t.rootService),
+        h("strong", { class: "svc-name" }, t.rootService),
         ": ",
-        t.rootName,
+        h("span", { class: "op" }, t.rootName),
         t.missingRoot ? h("span", { class: "badge warn", title: "The root span is not in the store" }, "no root") : null,
       ),
       h("span", { class: "duration" }, duration(t.durationNanos)),
@@ -927,7 +935,7 @@ function resultItem(t, toggle) {
     h(
       "div",
       { class: "trace-item-services" },
-      t.services.map(([name, n]) => h("span", { class: "svc" }, h("span", { class: "svc-chip", style: { background: serviceColour(name) } }), name, ` (${n})`)),
+      t.services.map(([name, n]) => h("span", { class: "svc" }, h("span", { class: "svc-chip", style: { background: serviceColour(name) } }), h("span", { class: "svc-name" }, name), ` (${n})`)),
     ),
   );
 }
@@ -1018,6 +1026,8 @@ button.primary { background: var(--accent); color: #fff; border-color: var(--acc
 :focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
 .muted { color: var(--muted); }
 [hidden] { display: none !important; }
+/* Text from spans is isolated: a right-to-left mark in a name cannot reorder what follows it. */
+.op, .svc-name, .value, .log-body, .status-message, .cmp-path, .edges td, .node-label, .attrs th { unicode-bidi: isolate; }
 
 header.top { display: flex; align-items: center; gap: 18px; padding: 8px 16px; border-bottom: 1px solid var(--line); background: var(--bg-alt); flex-wrap: wrap; }
 .brand { font-weight: 700; font-size: 16px; text-decoration: none; color: var(--fg); }
@@ -1107,7 +1117,7 @@ button.copy { font-size: 11px; padding: 0 6px; margin-left: 6px; }
 .bar-label { position: absolute; top: 4px; padding: 0 4px; font-size: 11px; color: var(--muted); white-space: nowrap; }
 .bar-label.inside { color: #fff; text-shadow: 0 0 2px rgb(0 0 0 / 0.6); }
 .detail { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; max-height: calc(62vh + 120px); overflow: auto; min-width: 0; }
-.detail h2 { margin-top: 0; }
+.detail h2 { margin-top: 0; display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 3; line-clamp: 3; overflow: hidden; }
 .span-facts, .attrs, .edges { border-collapse: collapse; width: 100%; font-size: 13px; }
 .span-facts th, .attrs th { text-align: left; vertical-align: top; font-weight: 600; padding: 2px 8px 2px 0; white-space: nowrap; color: var(--muted); max-width: 14em; overflow-wrap: anywhere; white-space: normal; }
 .span-facts td, .attrs td { padding: 2px 0; overflow-wrap: anywhere; }
@@ -1188,6 +1198,7 @@ import {
   hexID,
   notice,
   replace,
+  markPainted,
   serviceColour,
   timestamp,
 } from "./dom.js";
@@ -1377,7 +1388,9 @@ function big(text) {
 /** Draws a loaded trace; returns what to undo when the page is left. */
 function draw(app, trace, result, warnings, spanParam) {
   const root = trace.root;
-  const title = root ? [h("span", { class: "svc-chip", style: { background: serviceColour(root.service) } }), h("strong", null, root.service), ": ", root.name] : ["(empty trace)"];
+  const title = root
+    ? [h("span", { class: "svc-chip", style: { background: serviceColour(root.service) } }), h("strong", { class: "svc-name" }, root.service), ": ", h("span", { class: "op" }, root.name)]
+    : ["(empty trace)"];
   document.title = root ? `${root.service}: ${root.name} · otelsink` : "Trace · otelsink";
 
   const download = h("button", { type: "button" }, "Download OTLP JSON");
@@ -1436,6 +1449,7 @@ function draw(app, trace, result, warnings, spanParam) {
     ),
   );
   waterfall.render();
+  markPainted("otelsink:waterfall-painted");
   const wanted = hexID(spanParam, 16);
   const start = (wanted && trace.byID.get(wanted)) || null;
   if (start) waterfall.select(start.index, { reveal: true });
@@ -1622,12 +1636,16 @@ class Waterfall {
   }
 
   drawRows() {
+    const began = performance.now();
     const body = this.body;
     const first = Math.max(0, Math.floor(body.scrollTop / ROW_HEIGHT) - 8);
     const last = Math.min(this.visible.length, Math.ceil((body.scrollTop + (body.clientHeight || 600)) / ROW_HEIGHT) + 8);
     const rows = [];
     for (let row = first; row < last; row++) rows.push(this.row(this.visible[row], row));
     replace(this.spacer, rows);
+    // The last draw's cost, for bench/webui_latency.py (one entry kept, however long the page is used).
+    performance.clearMeasures("otelsink:rows");
+    performance.measure("otelsink:rows", { start: began });
   }
 
   row(index, row) {
@@ -1841,7 +1859,7 @@ function showDetail(panel, trace, s, waterfall) {
   const scope = s.scope;
   replace(
     panel,
-    h("h2", null, h("span", { class: "svc-chip", style: { background: serviceColour(s.service) } }), s.name || "(unnamed span)"),
+    h("h2", null, h("span", { class: "svc-chip", style: { background: serviceColour(s.service) } }), h("span", { class: "op" }, s.name || "(unnamed span)")),
     anomaly ? notice("warning", `Slow: ${anomaly.ratio}× the p99 baseline of its operation (${duration(Number(anomaly.baselineP99Nanos))}).`) : null,
     h("table", { class: "span-facts" }, h("tbody", null, rows.map(([k, ...v]) => h("tr", null, h("th", { scope: "row" }, k), h("td", null, ...v))))),
     section(`Attributes (${s.attributes.length})`, attributeTable(s.attributes)),
