@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
   echo ""
   echo "/// The embedded default config: what \`otelsink serve\` runs without \`--config\`."
   echo "public let defaultConfigYAML = #\"\"\""
-  cat pipelines/default.yaml
+  # Indented as swift-format indents it (the literal strips the indentation of its closing delimiter), so the
+  # generated file passes scripts/format.sh --check as it is.
+  sed -e 's/^/    /' -e 's/^ *$//' pipelines/default.yaml
   echo ""   # a Swift multi-line literal drops the newline before its closing delimiter
-  echo "\"\"\"#"
+  echo "    \"\"\"#"
 } > Sources/CollectorService/DefaultConfig.swift

@@ -2,43 +2,43 @@
 
 /// The embedded default config: what `otelsink serve` runs without `--config`.
 public let defaultConfigYAML = #"""
-# otelsink's embedded default pipeline (identical to what `otelsink serve` runs without --config).
-# OTLP in on localhost:4317 (gRPC) and localhost:4318 (HTTP); traces and logs stored in SQLite under
-# ./otelsink-data/; metrics go to the debug exporter. The query API (Jaeger-compatible and Loki-compatible, for
-# Grafana, the Jaeger UI and `otelsink trace/search/logs/services`) reads the stored data on localhost:16686, where
-# a browser opens the web UI (http://localhost:16686/).
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: localhost:4317
-      http:
-        endpoint: localhost:4318
+    # otelsink's embedded default pipeline (identical to what `otelsink serve` runs without --config).
+    # OTLP in on localhost:4317 (gRPC) and localhost:4318 (HTTP); traces and logs stored in SQLite under
+    # ./otelsink-data/; metrics go to the debug exporter. The query API (Jaeger-compatible and Loki-compatible, for
+    # Grafana, the Jaeger UI and `otelsink trace/search/logs/services`) reads the stored data on localhost:16686, where
+    # a browser opens the web UI (http://localhost:16686/).
+    receivers:
+      otlp:
+        protocols:
+          grpc:
+            endpoint: localhost:4317
+          http:
+            endpoint: localhost:4318
 
-exporters:
-  sqlite:
-    path: ./otelsink-data/traces.db
-    retention: 72h
-    max_size_mib: 8192
-  debug:
-    verbosity: basic
+    exporters:
+      sqlite:
+        path: ./otelsink-data/traces.db
+        retention: 72h
+        max_size_mib: 8192
+      debug:
+        verbosity: basic
 
-extensions:
-  query:
-    endpoint: localhost:16686
-    storage: sqlite
+    extensions:
+      query:
+        endpoint: localhost:16686
+        storage: sqlite
 
-service:
-  extensions: [query]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [sqlite]
-    metrics:
-      receivers: [otlp]
-      exporters: [debug]
-    logs:
-      receivers: [otlp]
-      exporters: [sqlite]
+    service:
+      extensions: [query]
+      pipelines:
+        traces:
+          receivers: [otlp]
+          exporters: [sqlite]
+        metrics:
+          receivers: [otlp]
+          exporters: [debug]
+        logs:
+          receivers: [otlp]
+          exporters: [sqlite]
 
-"""#
+    """#

@@ -167,6 +167,65 @@ private func request(_ path: String = "/v1/traces", length: Int, type: String = 
 }
 
 /// The protocol sniffer: the first bytes choose HTTP/1.1 or HTTP/2, and every byte read reaches the chosen pipeline.
+extension OTLPHTTPConnectionTests {
+    /// A big-endian unsigned number.
+    private static func number(_ bytes: ArraySlice<UInt8>) -> Int {
+        bytes.reduce(0) { $0 << 8 | Int($1) }
+    }
+
+    /// The HTTP/2 frames in `bytes`: type, stream and payload of each.
+    private static func frames(_ bytes: [UInt8]) -> [(type: UInt8, stream: Int, payload: [UInt8])] {
+        var out: [(UInt8, Int, [UInt8])] = []
+        var i = 0
+        while i + 9 <= bytes.count {
+            let length = number(bytes[i..<(i + 3)])
+            let stream = number(bytes[(i + 5)..<(i + 9)]) & 0x7fff_ffff
+            guard i + 9 + length <= bytes.count else { break }
+            out.append((bytes[i + 3], stream, Array(bytes[(i + 9)..<(i + 9 + length)])))
+            i += 9 + length
+        }
+        return out
+    }
+
+    @Test func anHTTP2ConnectionOffersStreamWindowsOf4MiBAndOpensTheConnectionWindowAsDataArrives() throws {
+        let c = try Connection(maxBodySize: 1 << 20)
+        let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+        let emptySettings: [UInt8] = [0, 0, 0, 0x4, 0, 0, 0, 0, 0]
+        c.send(preface + emptySettings)
+        var out: [UInt8] = []
+        while let buffer = try c.channel.readOutbound(as: ByteBuffer.self) { out += Array(buffer: buffer) }
+        let settings = Self.frames(out).first { $0.type == 0x4 && $0.stream == 0 }
+        let payload = settings?.payload ?? []
+        var entries: [(id: Int, value: Int)] = []
+        for k in stride(from: 0, to: payload.count - 5, by: 6) {
+            entries.append((id: Self.number(payload[k..<(k + 2)]), value: Self.number(payload[(k + 2)..<(k + 6)])))
+        }
+        // SETTINGS_INITIAL_WINDOW_SIZE (0x4): what a client may send on a stream before it hears back.
+        #expect(http2WindowSize == 4 << 20)
+        #expect(entries.contains { $0.id == 0x4 && $0.value == http2WindowSize }, "\(entries)")
+        #expect(entries.contains { $0.id == 0x3 && $0.value == 100 }, "max concurrent streams kept: \(entries)")
+
+        // Headers of a POST (HPACK, literal names without indexing), then 16 KiB of body on stream 1: the connection
+        // window (65,535 at first, fixed by the protocol) is opened up to 4 MiB.
+        var block: [UInt8] = []
+        for (name, value) in [
+            (":method", "POST"), (":scheme", "http"), (":path", "/v1/traces"), (":authority", "x"), ("content-type", "application/x-protobuf"),
+        ] {
+            block += [0x00, UInt8(name.utf8.count)]
+            block += Array(name.utf8)
+            block += [UInt8(value.utf8.count)]
+            block += Array(value.utf8)
+        }
+        let headers: [UInt8] = [0, 0, UInt8(block.count), 0x1, 0x4, 0, 0, 0, 1] + block
+        let data: [UInt8] = [0, 0x40, 0, 0x0, 0, 0, 0, 0, 1] + Array(repeating: 0, count: 16384)
+        c.send(headers + data)
+        out = []
+        while let buffer = try c.channel.readOutbound(as: ByteBuffer.self) { out += Array(buffer: buffer) }
+        let updates = Self.frames(out).filter { $0.type == 0x8 && $0.stream == 0 }.map { Self.number($0.payload[0..<4]) & 0x7fff_ffff }
+        #expect(updates.reduce(0, +) + 65_535 - 16_384 == http2WindowSize, "\(updates)")
+    }
+}
+
 @Suite struct HTTPProtocolSnifferTests {
     /// Collects what the sniffer passes on.
     private final class Collector: ChannelInboundHandler, @unchecked Sendable {
