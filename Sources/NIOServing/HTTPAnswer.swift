@@ -9,12 +9,18 @@ public struct HTTPAnswer: Sendable {
     public var contentType: String?
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// Runs once the answer has been written (or the write failed), on the event loop.
+    public var afterWrite: (@Sendable () -> Void)?
 
-    public init(status: HTTPResponseStatus, contentType: String?, headers: [(String, String)] = [], body: [UInt8]) {
+    public init(
+        status: HTTPResponseStatus, contentType: String?, headers: [(String, String)] = [], body: [UInt8],
+        afterWrite: (@Sendable () -> Void)? = nil
+    ) {
         self.status = status
         self.contentType = contentType
         self.headers = headers
         self.body = body
+        self.afterWrite = afterWrite
     }
 
     /// A `text/plain` answer whose body is `message` and a newline.
@@ -48,6 +54,7 @@ public struct HTTPAnswer: Sendable {
         }
         let done = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: done)
+        if let afterWrite { done.futureResult.whenComplete { _ in afterWrite() } }
         switch closing {
         case .no:
             break

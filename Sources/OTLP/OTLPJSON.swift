@@ -66,6 +66,17 @@ public enum OTLPJSON {
     /// Encodes `message` as OTLP/JSON: lowerCamelCase keys, integer enums, lowercase hex IDs,
     /// 64-bit integers as decimal strings, fields with default values omitted.
     public static func encode(_ message: some SwiftProtobuf.Message) throws(OTLPJSONError) -> [UInt8] {
+        if let traces = message as? ExportTraceRequest {
+            // The same bytes in one pass (traces are what the query API and the CLI answer with, up to 20,000 spans).
+            var writer = OTLPJSONTraceWriter(capacity: OTLPJSONTraceWriter.estimatedSize(traces))
+            writer.request(traces)
+            return writer.out
+        }
+        return try encodeGeneric(message)
+    }
+
+    /// ``encode(_:)`` for any message: swift-protobuf's JSON, then the IDs rewritten from base64 to hex.
+    static func encodeGeneric(_ message: some SwiftProtobuf.Message) throws(OTLPJSONError) -> [UInt8] {
         var options = JSONEncodingOptions()
         options.alwaysPrintEnumsAsInts = true
         let protoJSON: [UInt8]

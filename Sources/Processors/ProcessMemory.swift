@@ -1,3 +1,5 @@
+import CollectorCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -38,9 +40,7 @@ public enum ProcessMemory {
 
     /// Gives freed heap memory back to the system (glibc `malloc_trim`), the closest thing to otelcol's forced GC.
     public static func releaseFreeMemory() {
-        #if os(Linux)
-            _ = glibcMallocTrim(0)
-        #endif
+        FreedMemory.returnToSystem()
     }
 
     private static func readSmallFile(_ path: String) -> String? {
@@ -53,12 +53,6 @@ public enum ProcessMemory {
         return String(decoding: buffer[0..<n], as: UTF8.self)
     }
 }
-
-#if os(Linux)
-    /// glibc's `int malloc_trim(size_t pad)`, which the Glibc module does not export.
-    @_silgen_name("malloc_trim")
-    private func glibcMallocTrim(_ pad: Int) -> Int32
-#endif
 
 extension String {
     fileprivate var trimmed: String {

@@ -7,6 +7,8 @@ public enum JSON: Sendable, Equatable {
     case string(String)
     case array([JSON])
     case object([(String, JSON)])
+    /// A value already written as JSON (e.g. a trace written straight into bytes by ``JaegerTrace``).
+    case raw([UInt8])
 
     public static func == (a: JSON, b: JSON) -> Bool {
         a.serialized() == b.serialized()
@@ -32,6 +34,7 @@ public enum JSON: Sendable, Equatable {
                 out.append(contentsOf: "null".utf8)
             }
         case .string(let s): JSON.writeString(s, into: &out)
+        case .raw(let bytes): out.append(contentsOf: bytes)
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {

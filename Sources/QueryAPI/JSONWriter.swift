@@ -57,6 +57,34 @@ struct JSONWriter {
         needsComma = true
     }
 
+    /// An object's key that is not a literal (escaped as a string).
+    mutating func key(dynamic name: String) {
+        separate()
+        JSON.writeString(name, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    mutating func bool(_ b: Bool) {
+        separate()
+        bytes.append(contentsOf: (b ? "true" : "false").utf8)
+        needsComma = true
+    }
+
+    /// As ``JSON/double(_:)`` writes it (whole numbers without a fraction, non-finite as null).
+    mutating func double(_ d: Double) {
+        separate()
+        JSON.double(d).write(into: &bytes)
+        needsComma = true
+    }
+
+    /// A value already written as JSON.
+    mutating func raw(_ json: [UInt8]) {
+        separate()
+        bytes.append(contentsOf: json)
+        needsComma = true
+    }
+
     mutating func int(_ i: Int64) {
         separate()
         JSON.writeInteger(i, into: &bytes)
@@ -81,6 +109,16 @@ struct JSONWriter {
         }
         bytes.append(UInt8(ascii: "\""))
         needsComma = true
+    }
+
+    /// A trace or span ID as Jaeger writes it (``JaegerTrace/idHex(_:)``: 16 digits for a trace ID whose high 64 bits
+    /// are zero), without building a `String`.
+    mutating func jaegerID(_ id: Data) {
+        if id.count == 16, id.prefix(8).allSatisfy({ $0 == 0 }) {
+            hex(id.suffix(8))
+        } else {
+            hex(id)
+        }
     }
 
     private mutating func separate() {

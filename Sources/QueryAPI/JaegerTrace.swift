@@ -11,103 +11,145 @@ import SQLiteStore
 /// (``SpanAnomaly``) gets the tag `otelsink.anomaly=true` and a span warning saying by how much.
 public enum JaegerTrace {
     /// One trace as Jaeger JSON: `{traceID, spans, processes, warnings}`. `anomalies`: flagged spans by trace ID,
-    /// then span ID.
+    /// then span ID. Written straight into bytes (a 10,000-span trace is some 14 MB of JSON: a ``JSON`` tree of it
+    /// cost more to build and walk than the bytes take to write) and returned as a ready fragment.
     public static func json(_ trace: ExportTraceRequest, anomalies: [Data: [Data: SpanAnomaly]] = [:]) -> JSON {
-        var processes: [(key: String, process: JSON)] = []
-        var processIDs: [[UInt8]: String] = [:]
-        var spans: [(start: UInt64, json: JSON)] = []
+        // Processes first (the spans name them), one per distinct resource, numbered in order of appearance.
+        var processes: [[UInt8]] = []
+        var processIDs: [[UInt8]: Int] = [:]
+        var processOf: [Int] = []
+        var spans: [(start: UInt64, rs: Int, ss: Int, span: Int)] = []
         var traceID = Data()
-        for rs in trace.resourceSpans {
-            let process = processJSON(rs.resource)
-            let processKey = process.serialized()
-            let pid: String
-            if let existing = processIDs[processKey] {
-                pid = existing
+        for (r, rs) in trace.resourceSpans.enumerated() {
+            var process = JSONWriter(capacity: 256)
+            writeProcess(rs.resource, into: &process)
+            if let existing = processIDs[process.bytes] {
+                processOf.append(existing)
             } else {
-                pid = "p\(processes.count + 1)"
-                processIDs[processKey] = pid
-                processes.append((pid, process))
+                processIDs[process.bytes] = processes.count
+                processOf.append(processes.count)
+                processes.append(process.bytes)
             }
-            for ss in rs.scopeSpans {
-                for span in ss.spans {
+            for (s, ss) in rs.scopeSpans.enumerated() {
+                for (k, span) in ss.spans.enumerated() {
                     if traceID.isEmpty { traceID = span.traceID }
-                    spans.append(
-                        (
-                            span.startTimeUnixNano,
-                            spanJSON(
-                                span, scope: ss.scope, processID: pid, anomaly: anomalies[span.traceID]?[span.spanID])
-                        ))
+                    spans.append((span.startTimeUnixNano, r, s, k))
                 }
             }
         }
         spans.sort { $0.start < $1.start }
-        return .object([
-            ("traceID", .string(idHex(traceID))),
-            ("spans", .array(spans.map(\.json))),
-            ("processes", .object(processes.map { ($0.key, $0.process) })),
-            ("warnings", .null),
-        ])
+        var w = JSONWriter(capacity: 512 + spans.count * 1400)
+        w.beginObject()
+        w.key("traceID")
+        w.jaegerID(traceID)
+        w.key("spans")
+        w.beginArray()
+        for entry in spans {
+            let rs = trace.resourceSpans[entry.rs]
+            let ss = rs.scopeSpans[entry.ss]
+            let span = ss.spans[entry.span]
+            writeSpan(
+                span, scope: ss.scope, processID: processOf[entry.rs] + 1, anomaly: anomalies[span.traceID]?[span.spanID], into: &w)
+        }
+        w.endArray()
+        w.key("processes")
+        w.beginObject()
+        for (i, process) in processes.enumerated() {
+            w.key(dynamic: "p\(i + 1)")
+            w.raw(process)
+        }
+        w.endObject()
+        w.key("warnings")
+        w.null()
+        w.endObject()
+        return .raw(w.bytes)
     }
 
-    static func processJSON(_ resource: Resource) -> JSON {
+    static func writeProcess(_ resource: Resource, into w: inout JSONWriter) {
+        // Every string `service.name` is left out of the tags; the last one names the service.
         var service = "unknown_service"
-        var tags: [JSON] = []
+        var tags = JSONWriter(capacity: 64 * resource.attributes.count)
+        tags.beginArray()
         for kv in resource.attributes {
             if kv.key == "service.name", case .stringValue(let s)? = kv.value.value {
                 service = s
                 continue
             }
-            tags.append(tag(kv.key, kv.value))
+            writeTag(kv.key, kv.value, into: &tags)
         }
-        return .object([("serviceName", .string(service)), ("tags", .array(tags))])
+        tags.endArray()
+        w.beginObject()
+        w.key("serviceName")
+        w.string(service)
+        w.key("tags")
+        w.raw(tags.bytes)
+        w.endObject()
     }
 
-    static func spanJSON(_ span: Span, scope: InstrumentationScope, processID: String, anomaly: SpanAnomaly? = nil) -> JSON {
-        var references: [JSON] = []
-        if !span.parentSpanID.isEmpty {
-            references.append(reference("CHILD_OF", span.traceID, span.parentSpanID))
-        }
-        for link in span.links {
-            references.append(reference("FOLLOWS_FROM", link.traceID, link.spanID))
-        }
-        var tags = span.attributes.map { tag($0.key, $0.value) }
-        if !scope.name.isEmpty { tags.append(stringTag("otel.scope.name", scope.name)) }
-        if !scope.version.isEmpty { tags.append(stringTag("otel.scope.version", scope.version)) }
-        if let kind = SpanKindName.name(span.kind.rawValue) { tags.append(stringTag("span.kind", kind)) }
+    static func writeSpan(
+        _ span: Span, scope: InstrumentationScope, processID: Int, anomaly: SpanAnomaly?, into w: inout JSONWriter
+    ) {
+        w.beginObject()
+        w.key("traceID")
+        w.jaegerID(span.traceID)
+        w.key("spanID")
+        w.jaegerID(span.spanID)
+        w.key("flags")
+        w.int(Int64(span.flags & 0xFF))
+        w.key("operationName")
+        w.string(span.name)
+        w.key("references")
+        w.beginArray()
+        if !span.parentSpanID.isEmpty { writeReference("CHILD_OF", span.traceID, span.parentSpanID, into: &w) }
+        for link in span.links { writeReference("FOLLOWS_FROM", link.traceID, link.spanID, into: &w) }
+        w.endArray()
+        w.key("startTime")
+        w.int(Int64(clamping: span.startTimeUnixNano / 1000))
+        let duration = span.endTimeUnixNano >= span.startTimeUnixNano ? (span.endTimeUnixNano - span.startTimeUnixNano) / 1000 : 0
+        w.key("duration")
+        w.int(Int64(clamping: duration))
+        w.key("tags")
+        w.beginArray()
+        for kv in span.attributes { writeTag(kv.key, kv.value, into: &w) }
+        if !scope.name.isEmpty { writeStringTag("otel.scope.name", scope.name, into: &w) }
+        if !scope.version.isEmpty { writeStringTag("otel.scope.version", scope.version, into: &w) }
+        if let kind = SpanKindName.name(span.kind.rawValue) { writeStringTag("span.kind", kind, into: &w) }
         switch span.status.code {
-        case .ok: tags.append(stringTag("otel.status_code", "OK"))
+        case .ok: writeStringTag("otel.status_code", "OK", into: &w)
         case .error:
-            tags.append(stringTag("otel.status_code", "ERROR"))
-            tags.append(.object([("key", .string("error")), ("type", .string("bool")), ("value", .bool(true))]))
+            writeStringTag("otel.status_code", "ERROR", into: &w)
+            writeTrueTag("error", into: &w)
         default: break
         }
-        if !span.status.message.isEmpty { tags.append(stringTag("otel.status_description", span.status.message)) }
-        if !span.traceState.isEmpty { tags.append(stringTag("w3c.tracestate", span.traceState)) }
-        var warnings = JSON.null
+        if !span.status.message.isEmpty { writeStringTag("otel.status_description", span.status.message, into: &w) }
+        if !span.traceState.isEmpty { writeStringTag("w3c.tracestate", span.traceState, into: &w) }
+        if anomaly != nil { writeTrueTag(SpanAnomaly.tag.key, into: &w) }
+        w.endArray()
+        w.key("logs")
+        w.beginArray()
+        for event in span.events {
+            w.beginObject()
+            w.key("timestamp")
+            w.int(Int64(clamping: event.timeUnixNano / 1000))
+            w.key("fields")
+            w.beginArray()
+            if !event.name.isEmpty { writeStringTag("event", event.name, into: &w) }
+            for kv in event.attributes { writeTag(kv.key, kv.value, into: &w) }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        w.key("processID")
+        w.string("p\(processID)")
+        w.key("warnings")
         if let anomaly {
-            tags.append(.object([("key", .string(SpanAnomaly.tag.key)), ("type", .string("bool")), ("value", .bool(true))]))
-            warnings = .array([.string(anomalyWarning(anomaly))])
+            w.beginArray()
+            w.string(anomalyWarning(anomaly))
+            w.endArray()
+        } else {
+            w.null()
         }
-        let logs: [JSON] = span.events.map { event in
-            var fields: [JSON] = []
-            if !event.name.isEmpty { fields.append(stringTag("event", event.name)) }
-            fields += event.attributes.map { tag($0.key, $0.value) }
-            return .object([("timestamp", .int(Int64(event.timeUnixNano / 1000))), ("fields", .array(fields))])
-        }
-        let duration = span.endTimeUnixNano >= span.startTimeUnixNano ? (span.endTimeUnixNano - span.startTimeUnixNano) / 1000 : 0
-        return .object([
-            ("traceID", .string(idHex(span.traceID))),
-            ("spanID", .string(idHex(span.spanID))),
-            ("flags", .int(Int64(span.flags & 0xFF))),
-            ("operationName", .string(span.name)),
-            ("references", .array(references)),
-            ("startTime", .int(Int64(clamping: span.startTimeUnixNano / 1000))),
-            ("duration", .int(Int64(clamping: duration))),
-            ("tags", .array(tags)),
-            ("logs", .array(logs)),
-            ("processID", .string(processID)),
-            ("warnings", warnings),
-        ])
+        w.endObject()
     }
 
     /// "took 1.2s, 6.1× the p99 of its operation (196ms) in otelsink's latency baseline".
@@ -117,27 +159,76 @@ public enum JaegerTrace {
             + "(\(TraceWaterfall.duration(UInt64(max(0, a.baselineP99Nanos))))) in otelsink's latency baseline"
     }
 
-    static func reference(_ type: String, _ traceID: Data, _ spanID: Data) -> JSON {
-        .object([("refType", .string(type)), ("traceID", .string(idHex(traceID))), ("spanID", .string(idHex(spanID)))])
+    static func writeReference(_ type: StaticString, _ traceID: Data, _ spanID: Data, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("refType")
+        w.string(literal: type)
+        w.key("traceID")
+        w.jaegerID(traceID)
+        w.key("spanID")
+        w.jaegerID(spanID)
+        w.endObject()
     }
 
-    static func stringTag(_ key: String, _ value: String) -> JSON {
-        .object([("key", .string(key)), ("type", .string("string")), ("value", .string(value))])
+    static func writeStringTag(_ key: String, _ value: String, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("key")
+        w.string(key)
+        w.key("type")
+        w.string(literal: "string")
+        w.key("value")
+        w.string(value)
+        w.endObject()
+    }
+
+    static func writeTrueTag(_ key: String, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("key")
+        w.string(key)
+        w.key("type")
+        w.string(literal: "bool")
+        w.key("value")
+        w.bool(true)
+        w.endObject()
     }
 
     /// A typed tag: `string`, `bool`, `int64`, `float64`, `binary` (base64); arrays and maps as JSON strings.
-    static func tag(_ key: String, _ value: AnyValue) -> JSON {
-        let (type, v): (String, JSON)
+    static func writeTag(_ key: String, _ value: AnyValue, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("key")
+        w.string(key)
+        w.key("type")
         switch value.value {
-        case .stringValue(let s): (type, v) = ("string", .string(s))
-        case .boolValue(let b): (type, v) = ("bool", .bool(b))
-        case .intValue(let i): (type, v) = ("int64", .int(i))
-        case .doubleValue(let d): (type, v) = ("float64", .double(d))
-        case .bytesValue(let b): (type, v) = ("binary", .string(b.base64EncodedString()))
-        case .arrayValue, .kvlistValue: (type, v) = ("string", .string(AttributeText.json(value)))
-        case .stringValueStrindex, nil: (type, v) = ("string", .string(AttributeText.text(value)))
+        case .stringValue(let s):
+            w.string(literal: "string")
+            w.key("value")
+            w.string(s)
+        case .boolValue(let b):
+            w.string(literal: "bool")
+            w.key("value")
+            w.bool(b)
+        case .intValue(let i):
+            w.string(literal: "int64")
+            w.key("value")
+            w.int(i)
+        case .doubleValue(let d):
+            w.string(literal: "float64")
+            w.key("value")
+            w.double(d)
+        case .bytesValue(let b):
+            w.string(literal: "binary")
+            w.key("value")
+            w.string(b.base64EncodedString())
+        case .arrayValue, .kvlistValue:
+            w.string(literal: "string")
+            w.key("value")
+            w.string(AttributeText.json(value))
+        case .stringValueStrindex, nil:
+            w.string(literal: "string")
+            w.key("value")
+            w.string(AttributeText.text(value))
         }
-        return .object([("key", .string(key)), ("type", .string(type)), ("value", v)])
+        w.endObject()
     }
 
     /// Lowercase hex; a trace ID whose high 64 bits are zero is shown as 16 digits, as Jaeger does.

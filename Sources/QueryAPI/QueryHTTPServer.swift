@@ -1,4 +1,5 @@
 import CollectorCore
+import Dispatch
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -9,6 +10,22 @@ import Synchronization
 /// The query API's HTTP/1.1 listener (SwiftNIO; see docs/architecture.md for why not Hummingbird): one request at a
 /// time per connection, answered through the router; a connection idle past `idle_timeout` is closed.
 enum QueryHTTPServer {
+    /// An answer this large (gzipped: a trace of a few thousand spans; a big diff) leaves many times its size freed
+    /// but held by the allocator (the decoded trace, the JSON, its copy for the socket): that memory is handed back
+    /// to the system once the answer is written.
+    static let largeAnswer = 256 << 10
+    /// Whether a return of freed memory is queued (one at a time, whatever the number of large answers).
+    private static let returnQueued = Atomic<Bool>(false)
+
+    /// Hands freed memory back to the system off the event loop, at most one return queued at a time.
+    @Sendable static func returnFreedMemory() {
+        guard returnQueued.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        DispatchQueue.global(qos: .utility).async {
+            returnQueued.store(false, ordering: .releasing)
+            FreedMemory.returnToSystem()
+        }
+    }
+
     /// Requests in flight get 5 s to finish on shutdown.
     static func bind(endpoint: ListenEndpoint, router: QueryRouter, options: ListenerOptions, logger: Logger) async throws -> TCPServer {
         try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5), options: options, logger: logger) { channel in
@@ -23,7 +40,9 @@ enum QueryHTTPServer {
                         ["x-loki-response-encoding-flags", "accept-encoding", "if-none-match", "x-requested-with"].contains($0.name.lowercased())
                     }
                     let r = await router.handle(method: head.method, uri: head.uri, credentials: credentials, headers: passed)
-                    return HTTPAnswer(status: r.status, contentType: r.contentType, headers: r.headers, body: r.body)
+                    return HTTPAnswer(
+                        status: r.status, contentType: r.contentType, headers: r.headers, body: r.body,
+                        afterWrite: r.body.count >= largeAnswer ? returnFreedMemory : nil)
                 })
         }
     }

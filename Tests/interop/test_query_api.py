@@ -237,9 +237,10 @@ def test_oversized_and_odd_requests(qserver):
 def test_dependencies(qserver):
     end_ms = time.time_ns() // 1_000_000
     body = api(qserver, "/api/dependencies", {"endTs": end_ms, "lookback": 3_600_000})
-    assert body["data"] == [{"parent": "checkout", "child": "payment", "callCount": 1, "errorCount": 0}]
+    # The call failed: the payment span ("charge", "card declined") has status Error.
+    assert body["data"] == [{"parent": "checkout", "child": "payment", "callCount": 1, "errorCount": 1}]
     old = api(qserver, "/api/dependencies", {"endTs": T0 // 1_000_000 + 1000, "lookback": 60_000})
-    assert old["data"] == [{"parent": "checkout", "child": "payment", "callCount": 1, "errorCount": 0}]
+    assert old["data"] == [{"parent": "checkout", "child": "payment", "callCount": 1, "errorCount": 1}]
     api(qserver, "/api/dependencies", {"endTs": "tomorrow"}, status=400)
 
 
