@@ -38,7 +38,7 @@ public enum JaegerTrace {
             }
         }
         spans.sort { $0.start < $1.start }
-        var w = JSONWriter(capacity: 512 + spans.count * 1400)
+        var w = JSONWriter(capacity: 512 + spans.count * 2048)  // generous: unused reserved pages cost no memory
         w.beginObject()
         w.key("traceID")
         w.jaegerID(traceID)

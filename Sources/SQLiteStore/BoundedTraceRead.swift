@@ -82,7 +82,13 @@ extension TraceReader {
                 let anomalies = try Self.anomalies(db, traceID: id, buckets: buckets, tables: anomalyTables)
                 if !anomalies.isEmpty { out.anomalies[id] = anomalies }
             }
+            // A read this large filled this connection's page cache (up to `cache_size`, 16 MiB) with pages unlikely
+            // to be read again soon: give them back rather than hold them per reader connection.
+            if limits.maxSpans - remaining >= Self.largeRead { try db.execute(sql: "PRAGMA shrink_memory") }
             return out
         }
     }
+
+    /// Spans read at once past which the connection's page cache is emptied afterwards.
+    static let largeRead = 2000
 }
