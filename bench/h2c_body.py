@@ -14,13 +14,14 @@ package (scripts/test.sh installs it). Stops by itself.
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import bench_server
 
 CONFIG = """receivers:
   otlp:
@@ -64,24 +65,6 @@ def body(target_bytes: int) -> bytes:
             return request.SerializeToString()
 
 
-def start(binary: str, work: str):
-    config = os.path.join(work, "config.yaml")
-    Path(config).write_text(CONFIG)
-    log_path = os.path.join(work, "server.log")
-    proc = subprocess.Popen([binary, "serve", "--config", config], stdout=open(log_path, "wb"), stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            sys.exit("otelsink did not start:\n" + open(log_path).read()[-3000:])
-        for line in open(log_path, errors="replace"):
-            fields = dict(re.findall(r"(\w+)=(\S+)", line))
-            if "listening" in line and fields.get("protocol") == "http":
-                return proc, f"http://{fields['address']}/v1/traces"
-        time.sleep(0.05)
-
-
 def send(url: str, path: str, protocol: str) -> float:
     flag = "--http2-prior-knowledge" if protocol == "h2c" else "--http1.1"
     out = subprocess.run(
@@ -109,7 +92,8 @@ def main():
     work = tempfile.mkdtemp(prefix="otelsink-h2c-bench-")
     path = os.path.join(work, "body.pb")
     Path(path).write_bytes(body(int(args.megabytes * 1_000_000)))
-    proc, url = start(args.bin, work)
+    proc, http_addr, _ = bench_server.start(args.bin, work, CONFIG, query=False)
+    url = f"http://{http_addr}/v1/traces"
     try:
         send(url, path, "http1")  # warm-up
         send(url, path, "h2c")

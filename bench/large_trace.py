@@ -17,13 +17,12 @@ import argparse
 import http.client
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+
+import bench_server
 
 CONFIG = """receivers:
   otlp:
@@ -89,29 +88,6 @@ def requests(spans: int, per_request: int = 1000):
     return trace_id.hex(), bodies
 
 
-def start(binary: str, work: str):
-    config = os.path.join(work, "config.yaml")
-    Path(config).write_text(CONFIG.format(db=os.path.join(work, "traces.db")))
-    log_path = os.path.join(work, "server.log")
-    proc = subprocess.Popen([binary, "serve", "--config", config], stdout=open(log_path, "wb"), stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-    http_addr = query_addr = None
-    deadline = time.monotonic() + 60
-    while not (http_addr and query_addr):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            sys.exit("otelsink did not start:\n" + open(log_path).read()[-3000:])
-        for line in open(log_path, errors="replace"):
-            if "listening" in line:
-                fields = dict(re.findall(r"(\w+)=(\S+)", line))
-                if fields.get("component") == "extension/query":
-                    query_addr = fields["address"]
-                elif fields.get("protocol") == "http":
-                    http_addr = fields["address"]
-        time.sleep(0.05)
-    return proc, http_addr, query_addr
-
-
 def rss_mib(pid: int) -> float:
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -133,7 +109,7 @@ def main():
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="otelsink-large-trace-")
-    proc, http_addr, query_addr = start(args.bin, work)
+    proc, http_addr, query_addr = bench_server.start(args.bin, work, CONFIG.format(db=os.path.join(work, "traces.db")))
     results = {}
     try:
         trace, bodies = requests(args.spans)

@@ -17,9 +17,7 @@ Debian's chromium and chromium-driver and Python's selenium (scripts/test.sh ins
 import argparse
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "Tests" / "interop"))
 from webui_data import _post, _resource_spans, _span, seed_large  # noqa: E402
+
+import bench_server  # noqa: E402
 
 CONFIG = """receivers:
   otlp:
@@ -60,25 +60,8 @@ LOGS_PIPELINE = """    logs:
 
 def start(binary: str, work: str, logs: bool = False):
     """Starts otelsink (with a logs pipeline too when `logs`); the process, its OTLP/HTTP and its query URL."""
-    config = os.path.join(work, "config.yaml")
-    Path(config).write_text(CONFIG.format(db=os.path.join(work, "traces.db"), logs=LOGS_PIPELINE if logs else ""))
-    log_path = os.path.join(work, "server.log")
-    proc = subprocess.Popen([binary, "serve", "--config", config], stdout=open(log_path, "wb"), stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-    http_addr = query_addr = None
-    deadline = time.monotonic() + 60
-    while not (http_addr and query_addr):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            sys.exit("otelsink did not start:\n" + open(log_path).read()[-3000:])
-        for line in open(log_path, errors="replace"):
-            if "listening" in line:
-                fields = dict(re.findall(r"(\w+)=(\S+)", line))
-                if fields.get("component") == "extension/query":
-                    query_addr = fields["address"]
-                elif fields.get("protocol") == "http":
-                    http_addr = fields["address"]
-        time.sleep(0.05)
+    proc, http_addr, query_addr = bench_server.start(binary, work, CONFIG.format(db=os.path.join(work, "traces.db"),
+                                                                              logs=LOGS_PIPELINE if logs else ""))
     return proc, f"http://{http_addr}", f"http://{query_addr}"
 
 
