@@ -1,6 +1,7 @@
-"""Starts otelsink for the Python benchmarks: `otelsink serve` with a given config on ephemeral loopback ports,
-its output in a log file, and the addresses it logged once it listens."""
+"""Starts otelsink for the Python benchmarks: `otelsink serve` with a config on ephemeral loopback ports, its output
+in a log file, and the addresses it logged once it listens; and the figures' median and range."""
 import os
+import statistics
 import re
 import subprocess
 import sys
@@ -32,3 +33,45 @@ def start(binary: str, work: str, config_text: str, query: bool = True):
                     http_addr = fields["address"]
         time.sleep(0.05)
     return proc, http_addr, query_addr
+
+
+def config(db: str | None, query: bool = True, logs: bool = False, max_body: int = 67_108_864) -> str:
+    """OTLP/HTTP in on an ephemeral port; traces (and logs when `logs`) to the `sqlite` exporter at `db`, or to `nop`
+    when `db` is None; the query API on an ephemeral port when `query`; no self-telemetry."""
+    exporter = f"sqlite:\n    path: {db}" if db else "nop:"
+    name = "sqlite" if db else "nop"
+    text = f"""receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+        max_request_body_size: {max_body}
+exporters:
+  {exporter}
+"""
+    if query:
+        text += f"""extensions:
+  query:
+    endpoint: 127.0.0.1:0
+    storage: {name}
+"""
+    text += "service:\n" + ("  extensions: [query]\n" if query else "") + f"""  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [{name}]
+"""
+    if logs:
+        text += f"""    logs:
+      receivers: [otlp]
+      exporters: [{name}]
+"""
+    return text
+
+
+def summary(values):
+    """Median, min and max (one decimal) and the number of values."""
+    return {"median": round(statistics.median(values), 1), "min": round(min(values), 1), "max": round(max(values), 1),
+            "runs": len(values)}

@@ -14,7 +14,6 @@ package (scripts/test.sh installs it). Stops by itself.
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,25 +21,6 @@ import time
 from pathlib import Path
 
 import bench_server
-
-CONFIG = """receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:0
-        max_request_body_size: 67108864
-exporters:
-  nop:
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [nop]
-"""
-
 
 def body(target_bytes: int) -> bytes:
     """An export request of about `target_bytes`: spans of 10 string attributes each, in requests' usual shape."""
@@ -76,11 +56,6 @@ def send(url: str, path: str, protocol: str) -> float:
     return float(out[1]) * 1000
 
 
-def summary(values):
-    return {"median": round(statistics.median(values), 1), "min": round(min(values), 1), "max": round(max(values), 1),
-            "runs": len(values)}
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -92,7 +67,7 @@ def main():
     work = tempfile.mkdtemp(prefix="otelsink-h2c-bench-")
     path = os.path.join(work, "body.pb")
     Path(path).write_bytes(body(int(args.megabytes * 1_000_000)))
-    proc, http_addr, _ = bench_server.start(args.bin, work, CONFIG, query=False)
+    proc, http_addr, _ = bench_server.start(args.bin, work, bench_server.config(None, query=False), query=False)
     url = f"http://{http_addr}/v1/traces"
     try:
         send(url, path, "http1")  # warm-up
@@ -104,7 +79,7 @@ def main():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    h1, h2 = summary(times["http1"]), summary(times["h2c"])
+    h1, h2 = bench_server.summary(times["http1"]), bench_server.summary(times["h2c"])
     results = {"body bytes": os.path.getsize(path), "HTTP/1.1 (ms)": h1, "h2c (ms)": h2,
                "h2c / HTTP/1.1 (medians)": round(h2["median"] / h1["median"], 2)}
     if args.json:

@@ -24,30 +24,6 @@ import time
 
 import bench_server
 
-CONFIG = """receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:0
-exporters:
-  sqlite:
-    path: {db}
-extensions:
-  query:
-    endpoint: 127.0.0.1:0
-    storage: sqlite
-service:
-  extensions: [query]
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [sqlite]
-"""
-
-
 def fixed20(s: str) -> str:
     return (s + "_" * 20)[:20]
 
@@ -109,7 +85,7 @@ def main():
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="otelsink-large-trace-")
-    proc, http_addr, query_addr = bench_server.start(args.bin, work, CONFIG.format(db=os.path.join(work, "traces.db")))
+    proc, http_addr, query_addr = bench_server.start(args.bin, work, bench_server.config(os.path.join(work, "traces.db")))
     results = {}
     try:
         trace, bodies = requests(args.spans)

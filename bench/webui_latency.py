@@ -17,7 +17,6 @@ Debian's chromium and chromium-driver and Python's selenium (scripts/test.sh ins
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -29,39 +28,9 @@ from webui_data import _post, _resource_spans, _span, seed_large  # noqa: E402
 
 import bench_server  # noqa: E402
 
-CONFIG = """receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:0
-        max_request_body_size: 67108864
-exporters:
-  sqlite:
-    path: {db}
-extensions:
-  query:
-    endpoint: 127.0.0.1:0
-    storage: sqlite
-service:
-  extensions: [query]
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [sqlite]
-{logs}"""
-LOGS_PIPELINE = """    logs:
-      receivers: [otlp]
-      exporters: [sqlite]
-"""
-
-
 def start(binary: str, work: str, logs: bool = False):
     """Starts otelsink (with a logs pipeline too when `logs`); the process, its OTLP/HTTP and its query URL."""
-    proc, http_addr, query_addr = bench_server.start(binary, work, CONFIG.format(db=os.path.join(work, "traces.db"),
-                                                                              logs=LOGS_PIPELINE if logs else ""))
+    proc, http_addr, query_addr = bench_server.start(binary, work, bench_server.config(os.path.join(work, "traces.db"), logs=logs))
     return proc, f"http://{http_addr}", f"http://{query_addr}"
 
 
@@ -74,11 +43,6 @@ def seed_search(http_url: str, traces: int = 20, spans: int = 50):
         for i in range(spans - 1):
             out.append(_span(trace, os.urandom(8).hex(), root, f"step-{i}", 1, t0 + n * 1_000_000_000 + i * 1_000_000, 1))
         _post(http_url + "/v1/traces", {"resourceSpans": [_resource_spans("bench-web", out)]})
-
-
-def summary(values):
-    return {"median": round(statistics.median(values), 1), "min": round(min(values), 1), "max": round(max(values), 1),
-            "runs": len(values)}
 
 
 def main():
@@ -120,9 +84,9 @@ def main():
             search.append(painted - answered)
         assets = sum(p.stat().st_size for p in (REPO / "webui").iterdir())
         results = {
-            "10,000-span trace: waterfall painted after navigation (ms)": summary(waterfall),
-            "10,000-span trace: one draw of the rows while scrolling (ms)": {**summary(draws), "p95": round(sorted(draws)[int(len(draws) * 0.95)], 1)},
-            "20 search results painted after the API's answer (ms)": summary(search),
+            "10,000-span trace: waterfall painted after navigation (ms)": bench_server.summary(waterfall),
+            "10,000-span trace: one draw of the rows while scrolling (ms)": {**bench_server.summary(draws), "p95": round(sorted(draws)[int(len(draws) * 0.95)], 1)},
+            "20 search results painted after the API's answer (ms)": bench_server.summary(search),
             "all web UI files (bytes, uncompressed)": assets,
         }
     finally:
