@@ -1,0 +1,106 @@
+import Foundation
+import SwiftProtobuf
+
+@testable import OTLP
+
+/// The trace schema's messages as otelsink's hand-written code knows them (the one-pass JSON writer, the wire-form
+/// index `EncodedTraces` and `OTLPCommonWire`): the (field number, wire type) pairs of each, and how to put a message
+/// of that kind into an export request. Tests compare the pairs with what the generated code accepts, so a field a
+/// regenerated schema adds (or moves) fails them until the hand-written code, and this table, learn it.
+enum TraceSchemaFields {
+    /// Wire types: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32.
+    static let wireTypes = [0, 1, 2, 5]
+
+    struct Message {
+        let name: String
+        let type: any SwiftProtobuf.Message.Type
+        let fields: Set<[Int]>
+        /// An `ExportTraceServiceRequest` holding `bytes` as the encoding of one message of this kind.
+        let inRequest: ([UInt8]) -> [UInt8]
+    }
+
+    static let messages: [Message] = {
+        let request: ([UInt8]) -> [UInt8] = { $0 }
+        let resourceSpans = { (b: [UInt8]) in request(field(1, b)) }
+        let resource = { (b: [UInt8]) in resourceSpans(field(1, b)) }
+        let scopeSpans = { (b: [UInt8]) in resourceSpans(field(2, b)) }
+        let scope = { (b: [UInt8]) in scopeSpans(field(1, b)) }
+        let span = { (b: [UInt8]) in scopeSpans(field(2, b)) }
+        let keyValue = { (b: [UInt8]) in span(field(9, b)) }
+        let anyValue = { (b: [UInt8]) in keyValue(field(2, b)) }
+        return [
+            Message(name: "ExportTraceServiceRequest", type: ExportTraceRequest.self, fields: [[1, 2]], inRequest: request),
+            Message(name: "ResourceSpans", type: ResourceSpans.self, fields: [[1, 2], [2, 2], [3, 2]], inRequest: resourceSpans),
+            Message(name: "Resource", type: Resource.self, fields: [[1, 2], [2, 0], [3, 2]], inRequest: resource),
+            Message(
+                name: "EntityRef", type: Opentelemetry_Proto_Common_V1_EntityRef.self, fields: [[1, 2], [2, 2], [3, 2], [4, 2]],
+                inRequest: { resource(field(3, $0)) }),
+            Message(name: "ScopeSpans", type: ScopeSpans.self, fields: [[1, 2], [2, 2], [3, 2]], inRequest: scopeSpans),
+            Message(name: "InstrumentationScope", type: InstrumentationScope.self, fields: [[1, 2], [2, 2], [3, 2], [4, 0]], inRequest: scope),
+            Message(
+                name: "Span", type: Span.self,
+                fields: [
+                    [1, 2], [2, 2], [3, 2], [4, 2], [5, 2], [6, 0], [7, 1], [8, 1], [9, 2], [10, 0], [11, 2], [12, 0], [13, 2],
+                    [14, 0], [15, 2], [16, 5],
+                ],
+                inRequest: span),
+            Message(name: "Span.Event", type: Span.Event.self, fields: [[1, 1], [2, 2], [3, 2], [4, 0]], inRequest: { span(field(11, $0)) }),
+            Message(
+                name: "Span.Link", type: Span.Link.self, fields: [[1, 2], [2, 2], [3, 2], [4, 2], [5, 0], [6, 5]],
+                inRequest: { span(field(13, $0)) }),
+            Message(name: "Status", type: SpanStatus.self, fields: [[2, 2], [3, 0]], inRequest: { span(field(15, $0)) }),
+            Message(name: "KeyValue", type: KeyValue.self, fields: [[1, 2], [2, 2], [3, 0]], inRequest: keyValue),
+            Message(
+                name: "AnyValue", type: AnyValue.self, fields: [[1, 2], [2, 0], [3, 0], [4, 1], [5, 2], [6, 2], [7, 2], [8, 0]],
+                inRequest: anyValue),
+            Message(
+                name: "ArrayValue", type: Opentelemetry_Proto_Common_V1_ArrayValue.self, fields: [[1, 2]],
+                inRequest: { anyValue(field(5, $0)) }),
+            Message(
+                name: "KeyValueList", type: Opentelemetry_Proto_Common_V1_KeyValueList.self, fields: [[1, 2]],
+                inRequest: { anyValue(field(6, $0)) }),
+        ]
+    }()
+
+    /// Every (field number, wire type) with numbers 1…64 that `type`'s generated code decodes into a field of its own
+    /// (not into `unknownFields`).
+    static func accepted(by type: any SwiftProtobuf.Message.Type) -> Set<[Int]> {
+        var out: Set<[Int]> = []
+        for number in 1...64 {
+            for wireType in wireTypes {
+                guard let message = try? type.init(serializedBytes: single(number, wireType)) else { continue }
+                if message.unknownFields.data.isEmpty { out.insert([number, wireType]) }
+            }
+        }
+        return out
+    }
+
+    /// One field `number` of `wireType` with a small valid value (an empty length-delimited value: a valid string,
+    /// bytes, message and packed list).
+    static func single(_ number: Int, _ wireType: Int) -> [UInt8] {
+        var bytes = varint(UInt64(number << 3 | wireType))
+        switch wireType {
+        case 0: bytes.append(1)
+        case 1: bytes += [1, 0, 0, 0, 0, 0, 0, 0]
+        case 2: bytes.append(0)
+        default: bytes += [1, 0, 0, 0]
+        }
+        return bytes
+    }
+
+    /// `bytes` as length-delimited field `number`.
+    static func field(_ number: Int, _ bytes: [UInt8]) -> [UInt8] {
+        varint(UInt64(number << 3 | 2)) + varint(UInt64(bytes.count)) + bytes
+    }
+
+    static func varint(_ value: UInt64) -> [UInt8] {
+        var v = value
+        var out: [UInt8] = []
+        while v >= 0x80 {
+            out.append(UInt8(v & 0x7f) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+        return out
+    }
+}
