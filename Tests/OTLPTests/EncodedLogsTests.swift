@@ -131,3 +131,30 @@ struct EncodedLogsTests {
         #expect(encoded.records.first?.stringValue == nil)
     }
 }
+
+/// `EncodedLogs` (with `OTLPCommonWire`) tied to the generated schema, as `EncodedTracesSchemaTests` ties the trace
+/// index: the fields ``SchemaFields/logs`` lists are what the generated code accepts, and the index reads each and
+/// refuses it with another wire type.
+@Suite struct EncodedLogsSchemaTests {
+    @Test func theListedFieldsAreTheGeneratedSchemas() {
+        for m in SchemaFields.logs {
+            let accepted = SchemaFields.accepted(by: m.type)
+            #expect(accepted == m.fields, "\(m.name): the schema's fields \(accepted.sorted { $0.lexicographicallyPrecedes($1) })")
+        }
+    }
+
+    @Test func everyFieldOfEveryLogsMessageIsReadAndAWrongWireTypeIsNotSkipped() {
+        for m in SchemaFields.logs {
+            for number in Set(m.fields.map { $0[0] }) {
+                for wireType in SchemaFields.wireTypes {
+                    let indexed = EncodedLogs(indexing: m.inRequest(SchemaFields.single(number, wireType))) != nil
+                    if m.fields.contains([number, wireType]) {
+                        #expect(indexed, "\(m.name) field \(number) (wire type \(wireType)): not read")
+                    } else {
+                        #expect(!indexed, "\(m.name) field \(number) with wire type \(wireType): skipped as if unknown")
+                    }
+                }
+            }
+        }
+    }
+}

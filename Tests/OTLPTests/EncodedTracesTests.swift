@@ -214,15 +214,15 @@ private func isValidUTF8(_ bytes: [UInt8]) -> Bool {
 }
 
 /// `EncodedTraces` (with `OTLPCommonWire`) tied to the generated schema: at every level of a trace request, it
-/// reads each field ``TraceSchemaFields`` lists and knows its number — the same field with another wire type makes
+/// reads each field ``SchemaFields`` lists and knows its number — the same field with another wire type makes
 /// it hand the request to swift-protobuf instead of skipping the field as unknown. With the writer's test, which
 /// checks that list against the generated code, a field a regenerated schema adds or moves fails here.
 @Suite struct EncodedTracesSchemaTests {
     @Test func everyFieldOfEveryTraceMessageIsReadAndAWrongWireTypeIsNotSkipped() {
-        for m in TraceSchemaFields.messages {
+        for m in SchemaFields.traces {
             for number in Set(m.fields.map { $0[0] }) {
-                for wireType in TraceSchemaFields.wireTypes {
-                    let request = m.inRequest(TraceSchemaFields.single(number, wireType))
+                for wireType in SchemaFields.wireTypes {
+                    let request = m.inRequest(SchemaFields.single(number, wireType))
                     let indexed = EncodedTraces(indexing: request) != nil
                     if m.fields.contains([number, wireType]) {
                         #expect(indexed, "\(m.name) field \(number) (wire type \(wireType)): not read")

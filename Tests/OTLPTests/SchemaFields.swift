@@ -3,11 +3,12 @@ import SwiftProtobuf
 
 @testable import OTLP
 
-/// The trace schema's messages as otelsink's hand-written code knows them (the one-pass JSON writer, the wire-form
-/// index `EncodedTraces` and `OTLPCommonWire`): the (field number, wire type) pairs of each, and how to put a message
-/// of that kind into an export request. Tests compare the pairs with what the generated code accepts, so a field a
-/// regenerated schema adds (or moves) fails them until the hand-written code, and this table, learn it.
-enum TraceSchemaFields {
+/// The OTLP messages as otelsink's hand-written code knows them (the one-pass JSON writer of traces, the wire-form
+/// indexes `EncodedTraces` and `EncodedLogs`, `OTLPCommonWire`): the (field number, wire type) pairs of each, and how
+/// to put a message of that kind into an export request. Tests compare the pairs with what the generated code
+/// accepts, so a field a regenerated schema adds (or moves) fails them until the hand-written code, and these
+/// tables, learn it.
+enum SchemaFields {
     /// Wire types: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32.
     static let wireTypes = [0, 1, 2, 5]
 
@@ -19,7 +20,8 @@ enum TraceSchemaFields {
         let inRequest: ([UInt8]) -> [UInt8]
     }
 
-    static let messages: [Message] = {
+    /// The messages of a trace export request.
+    static let traces: [Message] = {
         let request: ([UInt8]) -> [UInt8] = { $0 }
         let resourceSpans = { (b: [UInt8]) in request(field(1, b)) }
         let resource = { (b: [UInt8]) in resourceSpans(field(1, b)) }
@@ -51,8 +53,7 @@ enum TraceSchemaFields {
             Message(name: "Status", type: SpanStatus.self, fields: [[2, 2], [3, 0]], inRequest: { span(field(15, $0)) }),
             Message(name: "KeyValue", type: KeyValue.self, fields: [[1, 2], [2, 2], [3, 0]], inRequest: keyValue),
             Message(
-                name: "AnyValue", type: AnyValue.self, fields: [[1, 2], [2, 0], [3, 0], [4, 1], [5, 2], [6, 2], [7, 2], [8, 0]],
-                inRequest: anyValue),
+                name: "AnyValue", type: AnyValue.self, fields: anyValueFields, inRequest: anyValue),
             Message(
                 name: "ArrayValue", type: Opentelemetry_Proto_Common_V1_ArrayValue.self, fields: [[1, 2]],
                 inRequest: { anyValue(field(5, $0)) }),
@@ -61,6 +62,37 @@ enum TraceSchemaFields {
                 inRequest: { anyValue(field(6, $0)) }),
         ]
     }()
+
+    /// The messages of a logs export request (the shared ones reached through a record's attributes).
+    static let logs: [Message] = {
+        let request: ([UInt8]) -> [UInt8] = { $0 }
+        let resourceLogs = { (b: [UInt8]) in request(field(1, b)) }
+        let resource = { (b: [UInt8]) in resourceLogs(field(1, b)) }
+        let scopeLogs = { (b: [UInt8]) in resourceLogs(field(2, b)) }
+        let record = { (b: [UInt8]) in scopeLogs(field(2, b)) }
+        let keyValue = { (b: [UInt8]) in record(field(6, b)) }
+        let anyValue = { (b: [UInt8]) in keyValue(field(2, b)) }
+        return [
+            Message(name: "ExportLogsServiceRequest", type: ExportLogsRequest.self, fields: [[1, 2]], inRequest: request),
+            Message(name: "ResourceLogs", type: ResourceLogs.self, fields: [[1, 2], [2, 2], [3, 2]], inRequest: resourceLogs),
+            Message(name: "Resource", type: Resource.self, fields: [[1, 2], [2, 0], [3, 2]], inRequest: resource),
+            Message(
+                name: "ScopeLogs", type: Opentelemetry_Proto_Logs_V1_ScopeLogs.self, fields: [[1, 2], [2, 2], [3, 2]],
+                inRequest: scopeLogs),
+            Message(
+                name: "InstrumentationScope", type: InstrumentationScope.self, fields: [[1, 2], [2, 2], [3, 2], [4, 0]],
+                inRequest: { scopeLogs(field(1, $0)) }),
+            Message(
+                name: "LogRecord", type: LogRecord.self,
+                fields: [[1, 1], [2, 0], [3, 2], [5, 2], [6, 2], [7, 0], [8, 5], [9, 2], [10, 2], [11, 1], [12, 2]],
+                inRequest: record),
+            Message(name: "LogRecord.body", type: AnyValue.self, fields: anyValueFields, inRequest: { record(field(5, $0)) }),
+            Message(name: "KeyValue", type: KeyValue.self, fields: [[1, 2], [2, 2], [3, 0]], inRequest: keyValue),
+            Message(name: "AnyValue", type: AnyValue.self, fields: anyValueFields, inRequest: anyValue),
+        ]
+    }()
+
+    static let anyValueFields: Set<[Int]> = [[1, 2], [2, 0], [3, 0], [4, 1], [5, 2], [6, 2], [7, 2], [8, 0]]
 
     /// Every (field number, wire type) with numbers 1…64 that `type`'s generated code decodes into a field of its own
     /// (not into `unknownFields`).
