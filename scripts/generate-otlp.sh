@@ -41,5 +41,6 @@ protoc --descriptor_set_in="$work/otlp.pb" \
   --grpc-swift_out="$stubs" \
   --grpc-swift_opt=Visibility=Public,FileNaming=PathToUnderscores,Client=true,Server=true,ExtraModuleImports=OTLP \
   $(grep -E '^(opentelemetry/proto/collector|grpc_health)/' "$work/files.txt")
+python3 scripts/expose-otlp-fields.py "$out/opentelemetry_proto_common_v1_common.pb.swift"
 echo "OTLP schema: opentelemetry-proto $OTLP_PY_VERSION (OTLP proto v1.10.0)" > "$out/VERSION"
 ls "$out" "$stubs"

@@ -33,31 +33,6 @@ enum TailReferencePolicies {
         attributes.first(where: { $0.key.utf8.elementsEqual(key.utf8) })?.value
     }
 
-    /// The memory estimate as it was written before values were read in place.
-    static func estimate(_ span: Span) -> Int {
-        var n = OTLPMemoryEstimate.spanOverhead + span.name.utf8.count + span.traceState.utf8.count + span.status.message.utf8.count
-        n += estimate(span.attributes)
-        for e in span.events { n += 64 + e.name.utf8.count + estimate(e.attributes) }
-        for l in span.links { n += 96 + l.traceState.utf8.count + estimate(l.attributes) }
-        return n
-    }
-
-    static func estimate(_ attributes: [KeyValue]) -> Int {
-        var n = attributes.count * OTLPMemoryEstimate.attributeOverhead
-        for kv in attributes { n += kv.key.utf8.count + estimate(kv.value) }
-        return n
-    }
-
-    static func estimate(_ value: AnyValue) -> Int {
-        switch value.value {
-        case .stringValue(let s)?: s.utf8.count
-        case .bytesValue(let b)?: b.count
-        case .arrayValue(let a)?: a.values.reduce(16) { $0 + 16 + estimate($1) }
-        case .kvlistValue(let l)?: 16 + estimate(l.values)
-        default: 8
-        }
-    }
-
     static func string(_ v: AnyValue) -> String {
         if case .stringValue(let s)? = v.value { return s }
         return ""
@@ -355,16 +330,56 @@ struct TailRandom {
         #expect(decisions.enumerated().filter { $0.element == .sampled }.map(\.offset) == [68, 70])
     }
 
-    @Test func inPlaceReadsAgreeWithTheGetters() {
-        // The layout of KeyValue was located, and what is read in place is what the getters give.
-        #expect(TailSamplingReaders.valuesReadInPlace)
+    @Test func theSizeEstimateCountsFixedOverheadsAndTheBytesOfTextAndValues() {
+        var span = Span()
+        span.name = "GET /é"  // 7 bytes
+        span.traceState = "a=1"  // 3
+        span.status.message = "boom"  // 4
+        var list = AnyValue()
+        list.arrayValue.values = [.string("abc"), AnyValue.with { $0.intValue = 1 }]  // 16 + (16 + 3) + (16 + 8)
+        var nested = KeyValue()
+        nested.key = "n"
+        nested.value = .string("xy")  // as a kvlist member: 48 + 1 + 2
+        var map = AnyValue()
+        map.kvlistValue.values = [nested]  // 16 + 51
+        span.attributes = [
+            samplingAttribute("s", .stringValue("hello")),  // 48 + 1 + 5
+            samplingAttribute("i", .intValue(7)),  // 48 + 1 + 8
+            samplingAttribute("b", .bytesValue(Data(count: 10))),  // 48 + 1 + 10
+            KeyValue.with {
+                $0.key = "list"
+                $0.value = list
+            },  // 48 + 4 + 59
+            KeyValue.with {
+                $0.key = "map"
+                $0.value = map
+            },  // 48 + 3 + 67
+        ]
+        var event = Span.Event()
+        event.name = "ev"
+        event.attributes = [samplingAttribute("k", .boolValue(true))]  // 64 + 2 + (48 + 1 + 8)
+        var link = Span.Link()
+        link.traceState = "x=yz"  // 96 + 4
+        span.events = [event]
+        span.links = [link]
+        let attributes = 54 + 57 + 59 + 111 + 118
+        #expect(TailSamplingSizeEstimate.of(span.attributes) == attributes)
+        #expect(TailSamplingSizeEstimate.of(span) == 256 + 7 + 3 + 4 + attributes + (64 + 2 + 57) + (96 + 4))
+        var rs = ResourceSpans()
+        rs.schemaURL = "https://x"  // 9
+        rs.resource.attributes = [samplingAttribute("service.name", .stringValue("api"))]  // 48 + 12 + 3
+        rs.scopeSpans = [ScopeSpans.with { $0.spans = [span] }]  // not counted: spans are estimated one by one
+        #expect(TailSamplingSizeEstimate.of(rs) == 128 + 9 + 63)
+    }
+
+    @Test func attributeProbesAgreeWithTheReference() {
         var r = TailRandom(rng: SplitMix64(seed: 7))
-        let strings = OTLPUTF8Storage(keys: TailRandom.keys, sets: [["test", "/pay"]])
-        defer { withExtendedLifetime(strings) {} }  // the keys and sets point into it
+        let keys = TailRandom.keys.map(TailUTF8String.init)
+        let listed = TailExactValues(["test", "/pay"])
         for round in 0..<200 {
             var attributes = r.attributes(max: 6)
             if round % 4 == 0 {
-                // Nested values (estimated through the getters).
+                // Nested values.
                 var list = AnyValue()
                 list.arrayValue.values = [.string("abc"), r.value()]
                 var nested = KeyValue()
@@ -377,36 +392,19 @@ struct TailRandom {
                 outer.value = map
                 attributes.insert(round % 8 == 0 ? nested : outer, at: r.int(attributes.count + 1))
             }
-            #expect(OTLPMemoryEstimate.of(attributes) == TailReferencePolicies.estimate(attributes))
-            var span = r.span(traceID: Data(repeating: 1, count: 16))
-            span.attributes = attributes
-            span.events = [Span.Event()]
-            span.events[0].name = "e"
-            span.events[0].attributes = r.attributes(max: 2)
-            #expect(OTLPMemoryEstimate.of(span) == TailReferencePolicies.estimate(span))
-            [span].withUnsafeBufferPointer { spans in
-                guard let first = spans.baseAddress else {
-                    Issue.record("no buffer")
-                    return
+            for (k, key) in TailRandom.keys.enumerated() {
+                var want = TailAttributeProbe.absent
+                if let value = TailReferencePolicies.first(attributes, key) {
+                    want =
+                        switch value.value {
+                        case .stringValue(let s)?: .string(isEmpty: s.isEmpty, listed: s == "test" || s == "/pay")
+                        case .intValue(let n)?: .int(n)
+                        case .boolValue(let b)?: .bool(b)
+                        default: .other
+                        }
                 }
-                let view = TailSamplingSpan(first)
-                #expect(view.estimatedBytes == TailReferencePolicies.estimate(span))
-                #expect(view.statusCode == span.status.code && view.traceState == span.traceState)
-                #expect(view.times == (span.startTimeUnixNano, span.endTimeUnixNano))
-                for (k, key) in TailRandom.keys.enumerated() {
-                    var want = OTLPAttributeProbe.absent
-                    if let value = TailReferencePolicies.first(attributes, key) {
-                        want =
-                            switch value.value {
-                            case .stringValue(let s)?: .string(isEmpty: s.isEmpty, listed: s == "test" || s == "/pay")
-                            case .intValue(let n)?: .int(n)
-                            case .boolValue(let b)?: .bool(b)
-                            default: .other
-                            }
-                    }
-                    #expect(view.probe(strings.keys[k], listed: strings.sets[0]) == want)
-                    #expect(view.string(strings.keys[k]) == TailReferencePolicies.first(attributes, key).map(TailReferencePolicies.string))
-                }
+                #expect(attributes.tailProbe(keys[k], listed: listed) == want)
+                #expect(attributes.tailString(keys[k]) == TailReferencePolicies.first(attributes, key).map(TailReferencePolicies.string))
             }
         }
     }

@@ -159,7 +159,7 @@ public nonisolated struct Opentelemetry_Proto_Common_V1_KeyValue: Sendable {
 
   public init() {}
 
-  fileprivate var _value: Opentelemetry_Proto_Common_V1_AnyValue? = nil
+  @usableFromInline var _value: Opentelemetry_Proto_Common_V1_AnyValue? = nil
 }
 
 public nonisolated struct Opentelemetry_Proto_Common_V1_InstrumentationScope: Sendable {

@@ -70,13 +70,7 @@ struct TailTraceFacts: Equatable {
 /// span (in arrival order), so a trace qualifies as soon as the spans seen so far do — which, with an upper
 /// bound, a later span can no longer undo. Its running state is part of ``TailTraceFacts`` and is carried forward
 /// span by span across requests (see ``TailPendingTrace/absorb(_:checks:)``).
-///
-/// Every thread reads these checks for every span, so the common ones are plain values in buffers owned here
-/// (keys and exact values as pointers into an `OTLPUTF8Storage`): reading them touches no reference count, which
-/// on a shared object would be an atomic write contended between cores.
-final class TailSpanChecks: @unchecked Sendable {
-    // @unchecked: immutable after init; the buffers are owned here and freed in deinit.
-
+final class TailSpanChecks: Sendable {
     struct StatusCheck {
         let slot: Int
         /// Bit n: status code n (OK, ERROR, UNSET and any other code below 64).
@@ -86,7 +80,7 @@ final class TailSpanChecks: @unchecked Sendable {
     }
 
     enum AttributeTest {
-        case exact(OTLPUTF8Set)
+        case exact(TailExactValues)
         /// Index into ``TailSpanChecks/regexMatchers``.
         case regex(Int)
         case numeric(min: Int64, max: Int64)
@@ -95,7 +89,7 @@ final class TailSpanChecks: @unchecked Sendable {
 
     struct AttributeCheck {
         let slot: Int
-        let key: OTLPUTF8Bytes
+        let key: TailUTF8String
         let test: AttributeTest
     }
 
@@ -111,9 +105,9 @@ final class TailSpanChecks: @unchecked Sendable {
         let upperMs: Int64
     }
 
-    let statusChecks: UnsafeBufferPointer<StatusCheck>
-    let attributeChecks: UnsafeBufferPointer<AttributeCheck>
-    let latencyChecks: UnsafeBufferPointer<LatencyCheck>
+    let statusChecks: [StatusCheck]
+    let attributeChecks: [AttributeCheck]
+    let latencyChecks: [LatencyCheck]
     let traceStateChecks: [TraceStateCheck]
     /// Per status check, its codes (used only for codes outside 0..<64).
     let otherStatusCodes: [[SpanStatus.StatusCode]]
@@ -121,58 +115,34 @@ final class TailSpanChecks: @unchecked Sendable {
     /// The latency slots (their bits depend on span order, so they are never merged as a union).
     let latencySlots: TailPolicyMatches
     let slotCount: Int
-    /// Owns the bytes of attribute keys and exact values.
-    private let strings: OTLPUTF8Storage
-    /// An empty set, for probes of numeric and boolean attributes.
-    let noStrings: OTLPUTF8Set
 
     fileprivate init(_ b: TailSpanChecksBuilder) {
-        // Plain values only: copying them must never retain anything (see above), and the buffers are freed
-        // without deinitializing their elements.
-        precondition(_isPOD(StatusCheck.self) && _isPOD(AttributeCheck.self) && _isPOD(LatencyCheck.self))
-        let strings = OTLPUTF8Storage(keys: b.attributes.map(\.key), sets: [[]] + b.exactValues)
-        self.strings = strings
-        noStrings = strings.sets[0]
-        statusChecks = Self.buffer(
-            b.status.map { codes in
-                var mask: UInt64 = 0
-                var others = false
-                for c in codes.codes {
-                    if (0..<64).contains(c.rawValue) { mask |= 1 << UInt64(c.rawValue) } else { others = true }
-                }
-                return StatusCheck(slot: codes.slot, mask: mask, hasOthers: others)
-            })
+        statusChecks = b.status.map { codes in
+            var mask: UInt64 = 0
+            var others = false
+            for c in codes.codes {
+                if (0..<64).contains(c.rawValue) { mask |= 1 << UInt64(c.rawValue) } else { others = true }
+            }
+            return StatusCheck(slot: codes.slot, mask: mask, hasOthers: others)
+        }
         otherStatusCodes = b.status.map(\.codes)
-        attributeChecks = Self.buffer(
-            b.attributes.enumerated().map { i, a in
-                let test: AttributeTest =
-                    switch a.test {
-                    case .exact(let set): .exact(strings.sets[1 + set])
-                    case .regex(let m): .regex(m)
-                    case .numeric(let lower, let upper): .numeric(min: lower, max: upper)
-                    case .boolean(let v): .boolean(v)
-                    }
-                return AttributeCheck(slot: a.slot, key: strings.keys[i], test: test)
-            })
-        latencyChecks = Self.buffer(b.latency)
+        attributeChecks = b.attributes.map { a in
+            let test: AttributeTest =
+                switch a.test {
+                case .exact(let set): .exact(TailExactValues(b.exactValues[set]))
+                case .regex(let m): .regex(m)
+                case .numeric(let lower, let upper): .numeric(min: lower, max: upper)
+                case .boolean(let v): .boolean(v)
+                }
+            return AttributeCheck(slot: a.slot, key: TailUTF8String(a.key), test: test)
+        }
+        latencyChecks = b.latency
         traceStateChecks = b.traceState
         regexMatchers = b.regexMatchers
         var slots = TailPolicyMatches()
         for l in b.latency { slots.insert(l.slot) }
         latencySlots = slots
         slotCount = b.slots
-    }
-
-    deinit {
-        statusChecks.deallocate()
-        attributeChecks.deallocate()
-        latencyChecks.deallocate()
-    }
-
-    private static func buffer<T>(_ items: [T]) -> UnsafeBufferPointer<T> {
-        let p = UnsafeMutablePointer<T>.allocate(capacity: max(1, items.count))
-        p.initialize(from: items, count: items.count)
-        return UnsafeBufferPointer(start: p, count: items.count)
     }
 
     var hasAttributeChecks: Bool { !attributeChecks.isEmpty }
@@ -186,13 +156,13 @@ final class TailSpanChecks: @unchecked Sendable {
             switch check.test {
             case .exact(let values):
                 // "" is never listed, so a present non-string value ("" in Go) cannot match either.
-                if case .string(_, true) = rs.tailSamplingResourceProbe(check.key, listed: values) { met = true } else { met = false }
+                if case .string(_, true) = rs.resource.attributes.tailProbe(check.key, listed: values) { met = true } else { met = false }
             case .regex(let m):
-                met = rs.tailSamplingResourceString(check.key).map(regexMatchers[m].matches) ?? false
+                met = rs.resource.attributes.tailString(check.key).map(regexMatchers[m].matches) ?? false
             case .numeric(let lower, let upper):
-                met = Self.numeric(rs.tailSamplingResourceProbe(check.key, listed: noStrings), lower, upper)
+                met = Self.numeric(rs.resource.attributes.tailProbe(check.key, listed: .none), lower, upper)
             case .boolean(let value):
-                met = Self.boolean(rs.tailSamplingResourceProbe(check.key, listed: noStrings), value)
+                met = Self.boolean(rs.resource.attributes.tailProbe(check.key, listed: .none), value)
             }
             if met { matches.insert(check.slot) }
         }
@@ -201,23 +171,22 @@ final class TailSpanChecks: @unchecked Sendable {
 
     /// Runs the checks not yet met on one span, and the latency fold.
     @inline(__always)
-    func observe(_ span: TailSamplingSpan, into facts: inout TailTraceFacts) {
+    func observe(_ span: Span, into facts: inout TailTraceFacts) {
         if !statusChecks.isEmpty { observeStatus(span, into: &facts) }
         for check in attributeChecks where !facts.matches.contains(check.slot) {
             if spanMeets(check, span) { facts.matches.insert(check.slot) }
         }
         if !traceStateChecks.isEmpty { observeTraceState(span, into: &facts) }
         if !latencyChecks.isEmpty {
-            let times = span.times
-            fold(start: times.start, end: times.end, into: &facts)
+            fold(start: span.startTimeUnixNano, end: span.endTimeUnixNano, into: &facts)
         }
     }
 
     @inline(__always)
-    private func observeStatus(_ span: TailSamplingSpan, into facts: inout TailTraceFacts) {
+    private func observeStatus(_ span: Span, into facts: inout TailTraceFacts) {
         var code: SpanStatus.StatusCode?
         for (i, check) in statusChecks.enumerated() where !facts.matches.contains(check.slot) {
-            let c = code ?? span.statusCode
+            let c = code ?? span.status.code
             code = c
             let met =
                 (0..<64).contains(c.rawValue) ? check.mask & (1 << UInt64(c.rawValue)) != 0 : (check.hasOthers && otherStatusCodes[i].contains(c))
@@ -229,22 +198,22 @@ final class TailSpanChecks: @unchecked Sendable {
     /// absent or non-string attribute never matches), `numeric_attribute` and `boolean_attribute` a present
     /// attribute whose value (Go's zero value when of another type) is in range or equal.
     @inline(__always)
-    private func spanMeets(_ check: AttributeCheck, _ span: TailSamplingSpan) -> Bool {
+    private func spanMeets(_ check: AttributeCheck, _ span: Span) -> Bool {
         switch check.test {
         case .exact(let values):
-            if case .string(false, true) = span.probe(check.key, listed: values) { return true }
+            if case .string(false, true) = span.attributes.tailProbe(check.key, listed: values) { return true }
             return false
         case .regex(let m):
-            guard let text = span.string(check.key), !text.isEmpty else { return false }
+            guard let text = span.attributes.tailString(check.key), !text.isEmpty else { return false }
             return regexMatchers[m].matches(text)
         case .numeric(let lower, let upper):
-            return Self.numeric(span.probe(check.key, listed: noStrings), lower, upper)
+            return Self.numeric(span.attributes.tailProbe(check.key, listed: .none), lower, upper)
         case .boolean(let value):
-            return Self.boolean(span.probe(check.key, listed: noStrings), value)
+            return Self.boolean(span.attributes.tailProbe(check.key, listed: .none), value)
         }
     }
 
-    private func observeTraceState(_ span: TailSamplingSpan, into facts: inout TailTraceFacts) {
+    private func observeTraceState(_ span: Span, into facts: inout TailTraceFacts) {
         var traceState: String?
         for check in traceStateChecks where !facts.matches.contains(check.slot) {
             if traceState == nil { traceState = span.traceState }
@@ -267,7 +236,7 @@ final class TailSpanChecks: @unchecked Sendable {
 
     /// Go's `Value.Int()`: 0 for non-integer values, which matches when 0 is in range.
     @inline(__always)
-    static func numeric(_ probe: OTLPAttributeProbe, _ lower: Int64, _ upper: Int64) -> Bool {
+    static func numeric(_ probe: TailAttributeProbe, _ lower: Int64, _ upper: Int64) -> Bool {
         let n: Int64
         switch probe {
         case .absent: return false
@@ -279,7 +248,7 @@ final class TailSpanChecks: @unchecked Sendable {
 
     /// Go's `Value.Bool()`: false for non-boolean values.
     @inline(__always)
-    static func boolean(_ probe: OTLPAttributeProbe, _ value: Bool) -> Bool {
+    static func boolean(_ probe: TailAttributeProbe, _ value: Bool) -> Bool {
         switch probe {
         case .absent: return false
         case .bool(let b): return b == value

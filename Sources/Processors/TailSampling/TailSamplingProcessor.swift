@@ -167,7 +167,7 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
             var indexed = false
             var shell = rs
             shell.scopeSpans = []
-            let resourceBytes = OTLPMemoryEstimate.of(rs)
+            let resourceBytes = TailSamplingSizeEstimate.of(rs)
             let resourceFacts = TailTraceFacts(matches: resourceChecks ? checks.resourceMatches(rs) : TailPolicyMatches())
             for ss in rs.scopeSpans {
                 scopeNumber += 1
@@ -176,44 +176,39 @@ public struct TailSamplingProcessor: Processor, TracesConsumer {
                 spanArrivals.reserveCapacity(spans.count)
                 var lastKey: TailTraceKey?
                 var lastArrival = -1
-                // Spans are read in place (`TailSamplingSpan`): passed to the readers, each would be retained.
-                spans.withUnsafeBufferPointer { spans in
-                    guard let base = spans.baseAddress else { return }
-                    for i in spans.indices {
-                        let span = TailSamplingSpan(base + i)
-                        let key = TailTraceKey(of: span)
-                        if key != lastKey {
-                            lastArrival = -1
-                            if indexed {
-                                lastArrival = index[key] ?? -1
-                            } else if let j = arrivals[resourceStart...].firstIndex(where: { $0.key == key }) {
-                                lastArrival = j
-                            }
-                            if lastArrival < 0 {
-                                lastArrival = arrivals.count
-                                arrivals.append(
-                                    TailTraceBuffer.Arrival(key: key, fragment: shell, spanCount: 0, bytes: resourceBytes, facts: resourceFacts))
-                                scopeMarkers.append(0)
-                                scopeCounts.append(0)
-                                if indexed {
-                                    index[key] = lastArrival
-                                } else if arrivals.count - resourceStart > 16 {
-                                    // Past a few traces, a linear search costs more than hashing.
-                                    index.removeAll(keepingCapacity: true)
-                                    for j in resourceStart..<arrivals.count { index[arrivals[j].key] = j }
-                                    indexed = true
-                                }
-                            }
-                            lastKey = key
+                for span in spans {
+                    let key = TailTraceKey(span.traceID)
+                    if key != lastKey {
+                        lastArrival = -1
+                        if indexed {
+                            lastArrival = index[key] ?? -1
+                        } else if let j = arrivals[resourceStart...].firstIndex(where: { $0.key == key }) {
+                            lastArrival = j
                         }
-                        let a = lastArrival
-                        spanArrivals.append(a)
-                        scopeCounts[a] += 1
-                        let bytes = span.estimatedBytes
-                        arrivals[a].spanCount += 1
-                        arrivals[a].bytes += bytes
-                        checks.observe(span, into: &arrivals[a].facts)
+                        if lastArrival < 0 {
+                            lastArrival = arrivals.count
+                            arrivals.append(
+                                TailTraceBuffer.Arrival(key: key, fragment: shell, spanCount: 0, bytes: resourceBytes, facts: resourceFacts))
+                            scopeMarkers.append(0)
+                            scopeCounts.append(0)
+                            if indexed {
+                                index[key] = lastArrival
+                            } else if arrivals.count - resourceStart > 16 {
+                                // Past a few traces, a linear search costs more than hashing.
+                                index.removeAll(keepingCapacity: true)
+                                for j in resourceStart..<arrivals.count { index[arrivals[j].key] = j }
+                                indexed = true
+                            }
+                        }
+                        lastKey = key
                     }
+                    let a = lastArrival
+                    spanArrivals.append(a)
+                    scopeCounts[a] += 1
+                    let bytes = TailSamplingSizeEstimate.of(span)
+                    arrivals[a].spanCount += 1
+                    arrivals[a].bytes += bytes
+                    checks.observe(span, into: &arrivals[a].facts)
                 }
                 var scopeShell = ss
                 scopeShell.spans = []

@@ -11,15 +11,6 @@ struct TailTraceKey: Hashable {
         self.low = low
     }
 
-    /// The key of a span's trace.
-    init(of span: TailSamplingSpan) {
-        if let (high, low) = span.traceIDWords {
-            self.init(high: high, low: low)
-        } else {
-            self.init(span.traceID)
-        }
-    }
-
     init(_ traceID: Data) {
         if traceID.count == 16 {
             (high, low) = traceID.withUnsafeBytes { raw in
@@ -67,7 +58,9 @@ struct TailPendingTrace {
         bytes += a.bytes
         facts.matches.formUnion(a.facts.matches, excluding: checks.latencySlots)
         if !checks.latencyChecks.isEmpty {
-            a.fragment.forEachSpanTimes { start, end in checks.fold(start: start, end: end, into: &facts) }
+            for ss in a.fragment.scopeSpans {
+                for span in ss.spans { checks.fold(start: span.startTimeUnixNano, end: span.endTimeUnixNano, into: &facts) }
+            }
         }
     }
 }
