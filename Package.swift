@@ -14,9 +14,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "otelsink", targets: ["otelsink"]),
-        .executable(name: "otelsink-loadgen", targets: ["LoadGenerator"]),
-        .executable(name: "otelsink-pipeline-bench", targets: ["PipelineBench"]),
-        .executable(name: "otelsink-prometheus-bench", targets: ["PrometheusBench"]),
+        // otelsink's modules, for the benchmark executables (bench/Package.swift, a package of their own so that
+        // building and testing otelsink does not build them).
+        .library(
+            name: "OtelsinkModules",
+            targets: [
+                "OTLP", "OTLPGRPCStubs", "CollectorCore", "CollectorService", "SQLiteStore", "PrometheusExporter", "Connectors",
+            ]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -227,48 +232,6 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            swiftSettings: strict
-        ),
-
-        // Load generator for bench/ (a separate process from the server it measures).
-        .executableTarget(
-            name: "LoadGenerator",
-            dependencies: [
-                "OTLP", "OTLPGRPCStubs",
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
-                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "bench/LoadGenerator",
-            swiftSettings: strict
-        ),
-
-        // In-process pipeline benchmark for bench/ (processor costs without a network hop).
-        .executableTarget(
-            name: "PipelineBench",
-            dependencies: [
-                "CollectorService", "CollectorCore", "OTLP", "SQLiteStore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            path: "bench/PipelineBench",
-            swiftSettings: strict
-        ),
-
-        // In-process Prometheus exporter / spanmetrics benchmark for bench/ (see docs/performance.md).
-        .executableTarget(
-            name: "PrometheusBench",
-            dependencies: [
-                "PrometheusExporter", "Connectors", "CollectorCore", "OTLP",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "bench/PrometheusBench",
             swiftSettings: strict
         ),
 

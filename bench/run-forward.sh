@@ -10,8 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${OTELSINK_BENCH_BIN:-}" ] && [ -z "${OTELSINK_BENCH_NO_BUILD:-}" ]; then
-    swift build -c release --scratch-path .build-release --product otelsink >&2
-    swift build -c release --scratch-path .build-release --product otelsink-loadgen >&2
+    bash bench/build.sh otelsink otelsink-loadgen
 fi
 BIN=${OTELSINK_BENCH_BIN:-$(swift build -c release --scratch-path .build-release --show-bin-path)}
 "$BIN/otelsink" serve --config bench/forward-upstream.yaml 2>/tmp/otelsink-forward-upstream.log &

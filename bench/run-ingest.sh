@@ -84,8 +84,7 @@ if [ -n "${OTELSINK_BENCH_BIN:-}" ]; then
 else
     if [ "${OTELSINK_BENCH_NO_BUILD:-0}" != 1 ]; then
         log "building release binaries"
-        timeout "$BUILD_TIMEOUT" swift build -c release --scratch-path .build-release --product otelsink >&2
-        timeout "$BUILD_TIMEOUT" swift build -c release --scratch-path .build-release --product otelsink-loadgen >&2
+        timeout "$BUILD_TIMEOUT" bash bench/build.sh otelsink otelsink-loadgen
     fi
     BIN=$(swift build -c release --scratch-path .build-release --show-bin-path)
 fi

@@ -17,7 +17,7 @@ SECONDS_PER=${OTELSINK_BENCH_SECONDS:-8}
 SCRATCH=${OTELSINK_BENCH_SCRATCH:-.build-release}
 BIN=$SCRATCH/release/otelsink-pipeline-bench
 if [ "${OTELSINK_BENCH_NO_BUILD:-0}" != 1 ]; then
-    swift build -c release --scratch-path "$SCRATCH" --product otelsink-pipeline-bench >&2
+    OTELSINK_BENCH_SCRATCH=$SCRATCH bash bench/build.sh otelsink-pipeline-bench
 fi
 mkdir -p bench/results
 OUT=bench/results/processors-$(date +%Y%m%d-%H%M%S).jsonl

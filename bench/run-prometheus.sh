@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 SCRATCH=.build-release
 BIN=$SCRATCH/release/otelsink-prometheus-bench
 if [ "${OTELSINK_BENCH_NO_BUILD:-0}" != 1 ]; then
-    swift build -c release --scratch-path "$SCRATCH" --product otelsink-prometheus-bench >&2
+    bash bench/build.sh otelsink-prometheus-bench
 fi
 "$BIN" ingest --iterations 20000
 "$BIN" render --series 100000 --iterations 20

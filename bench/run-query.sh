@@ -40,8 +40,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 if [ "${OTELSINK_BENCH_NO_BUILD:-0}" != 1 ]; then
-    swift build -c release --scratch-path .build-release --product otelsink
-    swift build -c release --scratch-path .build-release --product otelsink-loadgen
+    bash bench/build.sh otelsink otelsink-loadgen
 fi
 
 start_server() {
