@@ -2,8 +2,9 @@ import Foundation
 import OTLP
 
 /// Requests with every OTLP trace field set: every attribute value kind (nested arrays and key-value lists
-/// included), events, links, trace state, flags, dropped counts, status, schema URLs. For tests that check a path
-/// loses nothing.
+/// included, and the profiles signal's string-table indexes), events, links, trace state, flags, dropped counts,
+/// status, schema URLs, entity references. For tests that check a path loses nothing; OTLPTests checks that every
+/// field of the generated trace schema is set somewhere in ``request(trace:other:base:)``.
 public enum FullFieldRequests {
     /// Attributes holding every AnyValue kind, nested arrays and key-value lists included.
     public static func everyValueKind(_ prefix: String) -> [KeyValue] {
@@ -31,11 +32,15 @@ public enum FullFieldRequests {
         emptyArray.arrayValue = .init()
         var emptyList = AnyValue()
         emptyList.kvlistValue = .init()
+        var indexed = AnyValue()
+        indexed.stringValueStrindex = 3
+        var indexedKey = attribute("", indexed)
+        indexedKey.keyStrindex = 2
         return [
             attribute("\(prefix).string", s), attribute("\(prefix).bool", b), attribute("\(prefix).false", f),
             attribute("\(prefix).int", i), attribute("\(prefix).double", d), attribute("\(prefix).bytes", by),
             attribute("\(prefix).array", arr), attribute("\(prefix).kvlist", kvl),
-            attribute("\(prefix).empty_array", emptyArray), attribute("\(prefix).empty_kvlist", emptyList),
+            attribute("\(prefix).empty_array", emptyArray), attribute("\(prefix).empty_kvlist", emptyList), indexedKey,
         ]
     }
 
@@ -88,6 +93,12 @@ public enum FullFieldRequests {
         var r1 = ResourceSpans()
         r1.resource.attributes = [stringAttribute("service.name", "frontend")] + everyValueKind("res1")
         r1.resource.droppedAttributesCount = 11
+        var entity = Opentelemetry_Proto_Common_V1_EntityRef()
+        entity.schemaURL = "https://opentelemetry.io/schemas/1.26.0"
+        entity.type = "service"
+        entity.idKeys = ["service.name"]
+        entity.descriptionKeys = ["res1.string", "res1.int"]
+        r1.resource.entityRefs = [entity]
         r1.schemaURL = "https://opentelemetry.io/schemas/1.21.0"
         var s1 = ScopeSpans()
         s1.scope.name = "io.opentelemetry.http"

@@ -248,3 +248,37 @@ struct EncodedMetricsTests {
         #expect(mutatedAndIndexed > 50)
     }
 }
+
+/// `EncodedMetrics` (with `OTLPCommonWire`) tied to the generated schema, as `EncodedTracesSchemaTests` ties the
+/// trace index: the fields ``SchemaFields/metrics`` lists are what the generated code accepts, and the index reads
+/// each, refuses it with another wire type, and leaves the encodings it does not read to swift-protobuf.
+@Suite struct EncodedMetricsSchemaTests {
+    @Test func theListedFieldsAreTheGeneratedSchemas() {
+        for m in SchemaFields.metrics {
+            let accepted = SchemaFields.accepted(by: m.type)
+            #expect(
+                accepted == m.fields.union(m.decodedBySwiftProtobuf),
+                "\(m.name): the schema's fields \(accepted.sorted { $0.lexicographicallyPrecedes($1) })")
+        }
+    }
+
+    @Test func everyFieldOfEveryMetricsMessageIsReadAndAWrongWireTypeIsNotSkipped() throws {
+        for m in SchemaFields.metrics {
+            for number in Set(m.fields.map { $0[0] }) {
+                for wireType in SchemaFields.wireTypes {
+                    let bytes = m.inRequest(SchemaFields.single(number, wireType))
+                    let indexed = EncodedMetrics(indexing: bytes) != nil
+                    if m.fields.contains([number, wireType]) {
+                        #expect(indexed, "\(m.name) field \(number) (wire type \(wireType)): not read")
+                    } else {
+                        #expect(!indexed, "\(m.name) field \(number) with wire type \(wireType): skipped as if unknown")
+                    }
+                    if m.decodedBySwiftProtobuf.contains([number, wireType]) {
+                        // Left to swift-protobuf, which reads it.
+                        #expect((try? ExportMetricsRequest(serializedBytes: bytes)) != nil, "\(m.name) field \(number)")
+                    }
+                }
+            }
+        }
+    }
+}

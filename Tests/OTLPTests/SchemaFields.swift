@@ -4,7 +4,7 @@ import SwiftProtobuf
 @testable import OTLP
 
 /// The OTLP messages as otelsink's hand-written code knows them (the one-pass JSON writer of traces, the wire-form
-/// indexes `EncodedTraces` and `EncodedLogs`, `OTLPCommonWire`): the (field number, wire type) pairs of each, and how
+/// indexes `EncodedTraces`, `EncodedLogs` and `EncodedMetrics`, `OTLPCommonWire`): the (field number, wire type) pairs of each, and how
 /// to put a message of that kind into an export request. Tests compare the pairs with what the generated code
 /// accepts, so a field a regenerated schema adds (or moves) fails them until the hand-written code, and these
 /// tables, learn it.
@@ -16,8 +16,11 @@ enum SchemaFields {
         let name: String
         let type: any SwiftProtobuf.Message.Type
         let fields: Set<[Int]>
-        /// An `ExportTraceServiceRequest` holding `bytes` as the encoding of one message of this kind.
+        /// An export request holding `bytes` as the encoding of one message of this kind.
         let inRequest: ([UInt8]) -> [UInt8]
+        /// Fields the generated code accepts that the hand-written reader refuses on purpose, leaving the request
+        /// to swift-protobuf (unpacked encodings of packed repeated fields).
+        var decodedBySwiftProtobuf: Set<[Int]> = []
     }
 
     /// The messages of a trace export request.
@@ -89,6 +92,72 @@ enum SchemaFields {
             Message(name: "LogRecord.body", type: AnyValue.self, fields: anyValueFields, inRequest: { record(field(5, $0)) }),
             Message(name: "KeyValue", type: KeyValue.self, fields: [[1, 2], [2, 2], [3, 0]], inRequest: keyValue),
             Message(name: "AnyValue", type: AnyValue.self, fields: anyValueFields, inRequest: anyValue),
+        ]
+    }()
+
+    /// The messages of a metrics export request: every data kind, point, exemplar and bucket message (the shared
+    /// ones reached through a metric's metadata).
+    static let metrics: [Message] = {
+        let request: ([UInt8]) -> [UInt8] = { $0 }
+        let resourceMetrics = { (b: [UInt8]) in request(field(1, b)) }
+        let scopeMetrics = { (b: [UInt8]) in resourceMetrics(field(2, b)) }
+        let metric = { (b: [UInt8]) in scopeMetrics(field(2, b)) }
+        let keyValue = { (b: [UInt8]) in metric(field(12, b)) }
+        /// A data point of the kind held in `Metric` field `kind`.
+        func point(_ kind: Int) -> ([UInt8]) -> [UInt8] { { metric(field(kind, field(1, $0))) } }
+        let timesAndCount: Set<[Int]> = [[2, 1], [3, 1], [4, 1], [5, 1]]
+        return [
+            Message(name: "ExportMetricsServiceRequest", type: ExportMetricsRequest.self, fields: [[1, 2]], inRequest: request),
+            Message(name: "ResourceMetrics", type: ResourceMetrics.self, fields: [[1, 2], [2, 2], [3, 2]], inRequest: resourceMetrics),
+            Message(name: "Resource", type: Resource.self, fields: [[1, 2], [2, 0], [3, 2]], inRequest: { resourceMetrics(field(1, $0)) }),
+            Message(
+                name: "ScopeMetrics", type: Opentelemetry_Proto_Metrics_V1_ScopeMetrics.self, fields: [[1, 2], [2, 2], [3, 2]],
+                inRequest: scopeMetrics),
+            Message(
+                name: "InstrumentationScope", type: InstrumentationScope.self, fields: [[1, 2], [2, 2], [3, 2], [4, 0]],
+                inRequest: { scopeMetrics(field(1, $0)) }),
+            Message(
+                name: "Metric", type: Metric.self, fields: [[1, 2], [2, 2], [3, 2], [5, 2], [7, 2], [9, 2], [10, 2], [11, 2], [12, 2]],
+                inRequest: metric),
+            Message(name: "Metric.metadata", type: KeyValue.self, fields: [[1, 2], [2, 2], [3, 0]], inRequest: keyValue),
+            Message(name: "Gauge", type: Opentelemetry_Proto_Metrics_V1_Gauge.self, fields: [[1, 2]], inRequest: { metric(field(5, $0)) }),
+            Message(
+                name: "Sum", type: Opentelemetry_Proto_Metrics_V1_Sum.self, fields: [[1, 2], [2, 0], [3, 0]],
+                inRequest: { metric(field(7, $0)) }),
+            Message(
+                name: "Histogram", type: Opentelemetry_Proto_Metrics_V1_Histogram.self, fields: [[1, 2], [2, 0]],
+                inRequest: { metric(field(9, $0)) }),
+            Message(
+                name: "ExponentialHistogram", type: Opentelemetry_Proto_Metrics_V1_ExponentialHistogram.self, fields: [[1, 2], [2, 0]],
+                inRequest: { metric(field(10, $0)) }),
+            Message(name: "Summary", type: Opentelemetry_Proto_Metrics_V1_Summary.self, fields: [[1, 2]], inRequest: { metric(field(11, $0)) }),
+            Message(
+                name: "NumberDataPoint (gauge)", type: Opentelemetry_Proto_Metrics_V1_NumberDataPoint.self,
+                fields: [[2, 1], [3, 1], [4, 1], [5, 2], [6, 1], [7, 2], [8, 0]], inRequest: point(5)),
+            Message(
+                name: "NumberDataPoint (sum)", type: Opentelemetry_Proto_Metrics_V1_NumberDataPoint.self,
+                fields: [[2, 1], [3, 1], [4, 1], [5, 2], [6, 1], [7, 2], [8, 0]], inRequest: point(7)),
+            Message(
+                name: "HistogramDataPoint", type: Opentelemetry_Proto_Metrics_V1_HistogramDataPoint.self,
+                fields: timesAndCount.union([[6, 2], [7, 2], [8, 2], [9, 2], [10, 0], [11, 1], [12, 1]]), inRequest: point(9),
+                decodedBySwiftProtobuf: [[6, 1], [7, 1]]),
+            Message(
+                name: "ExponentialHistogramDataPoint", type: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.self,
+                fields: timesAndCount.union([[1, 2], [6, 0], [7, 1], [8, 2], [9, 2], [10, 0], [11, 2], [12, 1], [13, 1], [14, 1]]),
+                inRequest: point(10)),
+            Message(
+                name: "ExponentialHistogramDataPoint.Buckets",
+                type: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets.self, fields: [[1, 0], [2, 2]],
+                inRequest: { point(10)(field(8, $0)) }, decodedBySwiftProtobuf: [[2, 0]]),
+            Message(
+                name: "SummaryDataPoint", type: Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.self,
+                fields: timesAndCount.union([[6, 2], [7, 2], [8, 0]]), inRequest: point(11)),
+            Message(
+                name: "SummaryDataPoint.ValueAtQuantile", type: Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQuantile.self,
+                fields: [[1, 1], [2, 1]], inRequest: { point(11)(field(6, $0)) }),
+            Message(
+                name: "Exemplar", type: Opentelemetry_Proto_Metrics_V1_Exemplar.self, fields: [[2, 1], [3, 1], [4, 2], [5, 2], [6, 1], [7, 2]],
+                inRequest: { point(5)(field(5, $0)) }),
         ]
     }()
 
