@@ -353,6 +353,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The CLI's own code (the waterfall and the search table), tested in the executable target.
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["otelsink", "QueryAPI", "SQLiteStore", "CollectorCore", "CollectorTesting", "OTLP"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [

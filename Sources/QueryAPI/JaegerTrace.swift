@@ -155,8 +155,8 @@ public enum JaegerTrace {
     /// "took 1.2s, 6.1× the p99 of its operation (196ms) in otelsink's latency baseline".
     public static func anomalyWarning(_ a: SpanAnomaly) -> String {
         let ratio = (a.ratio * 10).rounded() / 10
-        return "took \(TraceWaterfall.duration(UInt64(max(0, a.durationNanos)))), \(ratio)× the p99 of its operation "
-            + "(\(TraceWaterfall.duration(UInt64(max(0, a.baselineP99Nanos))))) in otelsink's latency baseline"
+        return "took \(ReadableText.duration(UInt64(max(0, a.durationNanos)))), \(ratio)× the p99 of its operation "
+            + "(\(ReadableText.duration(UInt64(max(0, a.baselineP99Nanos))))) in otelsink's latency baseline"
     }
 
     static func writeReference(_ type: StaticString, _ traceID: Data, _ spanID: Data, into w: inout JSONWriter) {

@@ -44,7 +44,7 @@ struct BaselinesCommand: AsyncParsableCommand {
 
     /// One line per operation: `service: operation (kind)`, baseline p99 → recent p99, the change, sample counts.
     static func table(_ shifts: [LatencyShift], width: Int, style: TerminalStyle = TerminalStyle(enabled: false)) -> String {
-        func duration(_ nanos: Double) -> String { TraceWaterfall.duration(UInt64(max(0, nanos.rounded()))) }
+        func duration(_ nanos: Double) -> String { ReadableText.duration(UInt64(max(0, nanos.rounded()))) }
         func numbers(_ s: LatencyShift, _ style: TerminalStyle) -> String {
             let samples = "(\(Int(s.recentSamples.rounded())) recent / \(Int(s.baselineSamples.rounded())) samples)"
             let change = abs(s.ratio - 1) < 0.05 ? s.changeText : s.ratio > 1 ? style.red(s.changeText) : style.green(s.changeText)

@@ -273,7 +273,7 @@ enum TraceSource {
 
     static func rfc3339(_ nanos: Int64) -> String {
         let n = UInt64(max(0, nanos))
-        let base = TraceWaterfall.timestamp(n)  // …SS.mmmZ
+        let base = ReadableText.timestamp(n)  // …SS.mmmZ
         return String(base.dropLast(5)) + String(format: ".%09dZ", Int(n % 1_000_000_000))
     }
 

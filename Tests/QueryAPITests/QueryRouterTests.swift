@@ -37,7 +37,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
 
 @Suite struct QueryRouterTests {
     @Test func servicesAndOperationsListWhatWasStored() async throws {
-        try await withRouter([fixtureTrace()], now: fixtureNow) { router in
+        try await withRouter([SampleTrace.checkout()], now: fixtureNow) { router in
             let s = try await get(router, "/api/services")
             #expect(s.status == 200)
             #expect(s.json["data"] as? [String] == ["checkout", "payment"])
@@ -57,7 +57,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
     }
 
     @Test func traceByIDAnswersTheJaegerModelOr404() async throws {
-        try await withRouter([fixtureTrace()], now: fixtureNow) { router in
+        try await withRouter([SampleTrace.checkout()], now: fixtureNow) { router in
             let found = try await get(router, "/api/traces/0102030405060708090a0b0c0d0e0f10")
             #expect(found.status == 200)
             let data = try #require(found.json["data"] as? [[String: Any]])
@@ -75,7 +75,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
     }
 
     @Test func v3TraceIsLosslessOTLPJSON() async throws {
-        let trace = fixtureTrace()
+        let trace = SampleTrace.checkout()
         try await withRouter([trace], now: fixtureNow) { router in
             let r = await router.handle(method: .GET, uri: "/api/v3/traces/0102030405060708090a0b0c0d0e0f10")
             #expect(r.status == .ok)
@@ -90,7 +90,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
     }
 
     @Test func v3CriticalPathAnswersSectionsAndSharesOr404() async throws {
-        try await withRouter([fixtureTrace()], now: fixtureNow) { router in
+        try await withRouter([SampleTrace.checkout()], now: fixtureNow) { router in
             let r = try await get(router, "/api/v3/traces/0102030405060708090a0b0c0d0e0f10/critical_path")
             #expect(r.status == 200)
             let result = try #require(r.json["result"] as? [String: Any])
@@ -113,7 +113,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
     /// The endpoint diffs span summaries read from the store (attributes compared as stored bytes); the answer is
     /// the same as the diff of the two traces decoded whole.
     @Test func v3DiffFromStoredSummariesMatchesTheDiffOfDecodedTraces() async throws {
-        let a = fixtureTrace()
+        let a = SampleTrace.checkout()
         var b = a
         b.modifySpans { span, _, _ in
             span.traceID = Data((101...116).map { UInt8($0) })
@@ -150,7 +150,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
     }
 
     @Test func v3AnomaliesAndBaselinesAnswerEmptyListsWithoutFlagsOr404() async throws {
-        try await withRouter([fixtureTrace()], now: fixtureNow) { router in
+        try await withRouter([SampleTrace.checkout()], now: fixtureNow) { router in
             let r = try await get(router, "/api/v3/traces/0102030405060708090a0b0c0d0e0f10/anomalies")
             #expect(r.status == 200)
             let result = try #require(r.json["result"] as? [String: Any])
@@ -166,7 +166,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
     }
 
     @Test func searchMatchesServiceOperationTagsAndDurations() async throws {
-        try await withRouter([fixtureTrace()], now: fixtureNow) { router in
+        try await withRouter([SampleTrace.checkout()], now: fixtureNow) { router in
             func count(_ query: String) async -> Int {
                 guard let r = try? await get(router, "/api/traces?" + query) else { return -2 }
                 #expect(r.status == 200, "\(query): \(r.json)")
@@ -193,7 +193,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
     }
 
     @Test func searchOutsideTheDefaultWindowFindsNothing() async throws {
-        try await withRouter([fixtureTrace()], now: fixtureNow + 3 * 86_400_000_000_000) { router in
+        try await withRouter([SampleTrace.checkout()], now: fixtureNow + 3 * 86_400_000_000_000) { router in
             let r = try await get(router, "/api/traces?service=checkout")
             #expect((r.json["data"] as? [Any])?.isEmpty == true)
         }
@@ -202,7 +202,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
     @Test func searchReturnsNewestFirstAndCapsTheLimit() async throws {
         var requests: [ExportTraceRequest] = []
         for i in 0..<5 {
-            var t = fixtureTrace()
+            var t = SampleTrace.checkout()
             let id = Data((1...15).map { UInt8($0) }) + Data([UInt8(100 + i)])
             for r in t.resourceSpans.indices {
                 for s in t.resourceSpans[r].scopeSpans.indices {
@@ -284,7 +284,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
     }
 
     @Test func v3SearchCombinesTracesAndSays404WhenNothingMatches() async throws {
-        try await withRouter([fixtureTrace()], now: fixtureNow) { router in
+        try await withRouter([SampleTrace.checkout()], now: fixtureNow) { router in
             let r = await router.handle(
                 method: .GET, uri: "/api/v3/traces?query.service_name=payment&query.attributes=%7B%22error%22%3A%22true%22%7D&query.duration_min=1ms")
             #expect(r.status == .ok)
@@ -303,7 +303,7 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
     }
 
     @Test func dependenciesCountCallsAndFailedCallsAcrossServices() async throws {
-        try await withRouter([fixtureTrace()], now: fixtureNow) { router in
+        try await withRouter([SampleTrace.checkout()], now: fixtureNow) { router in
             let r = try await get(router, "/api/dependencies?endTs=\(fixtureNow / 1_000_000)&lookback=3600000")
             #expect(r.status == 200)
             let links = try #require(r.json["data"] as? [[String: Any]])

@@ -1,3 +1,4 @@
+import CollectorTesting
 import Foundation
 import OTLP
 import QueryAPI
@@ -6,47 +7,9 @@ import Testing
 
 /// Diffs of hand-built trace pairs: spans matched by service, operation and place among same-named siblings.
 @Suite struct TraceDiffTests {
-    struct S {
-        var id: Int
-        var parent: Int?
-        var service = "svc"
-        var name: String
-        var start: UInt64
-        var end: UInt64
-        var error = false
-        var attributes: [String: String] = [:]
-    }
+    typealias S = SketchedTrace.Span
 
-    static func trace(_ traceByte: UInt8, _ spans: [S]) -> ExportTraceRequest {
-        var request = ExportTraceRequest()
-        for service in Set(spans.map(\.service)).sorted() {
-            var rs = ResourceSpans()
-            rs.resource.attributes = [kv("service.name", service)]
-            var ss = ScopeSpans()
-            ss.spans = spans.filter { $0.service == service }.map { s in
-                var span = Span()
-                span.traceID = Data(repeating: traceByte, count: 16)
-                span.spanID = Data([traceByte, 0, 0, 0, 0, 0, UInt8(s.id >> 8), UInt8(s.id & 0xFF)])
-                if let p = s.parent { span.parentSpanID = Data([traceByte, 0, 0, 0, 0, 0, UInt8(p >> 8), UInt8(p & 0xFF)]) }
-                span.name = s.name
-                span.startTimeUnixNano = s.start
-                span.endTimeUnixNano = s.end
-                if s.error { span.status.code = .error }
-                span.attributes = s.attributes.sorted { $0.key < $1.key }.map { kv($0.key, $0.value) }
-                return span
-            }
-            rs.scopeSpans = [ss]
-            request.resourceSpans.append(rs)
-        }
-        return request
-    }
-
-    static func kv(_ k: String, _ v: String) -> KeyValue {
-        var x = KeyValue()
-        x.key = k
-        x.value = .string(v)
-        return x
-    }
+    static func trace(_ traceByte: UInt8, _ spans: [S]) -> ExportTraceRequest { SketchedTrace.request(traceByte, spans) }
 
     static func names(_ path: [TraceDiff.Step]) -> String { path.map { "\($0.operation)#\($0.index)" }.joined(separator: "/") }
 
@@ -60,7 +23,6 @@ import Testing
     @Test func identicalTracesGiveAnEmptyDiff() {
         let diff = TraceDiff(Self.trace(1, Self.base), Self.trace(2, Self.base))
         #expect(diff.isEmpty)
-        #expect(diff.text().contains("No differences"))
     }
 
     @Test func reorderedSiblingsStillMatch() {
@@ -110,11 +72,6 @@ import Testing
         #expect(charge.attributes[0].a == nil && charge.attributes[1].a == .string("1") && charge.attributes[1].b == .string("3"))
         // The charge owns most of B's critical path; the second query (unchanged) is not listed.
         #expect(charge.b.criticalNanos == 330 && charge.a.criticalNanos == 40)
-        let text = diff.text()
-        #expect(text.contains("3 changed, 0 only in A, 0 only in B."))
-        #expect(text.contains("◆ critical path 40ns → 330ns"))
-        #expect(text.contains("status UNSET → ERROR"))
-        #expect(text.contains("tries: 1 → 3") && text.contains("card: (absent) → visa"))
     }
 
     @Test func jsonHasTheSameStructure() throws {

@@ -1,4 +1,5 @@
 import CollectorCore
+import CollectorTesting
 import Foundation
 import NIOHTTP1
 import Testing
@@ -82,7 +83,7 @@ import Testing
     }
 
     @Test func largeAPIAnswersAreGzippedWhenAskedAndSmallOnesNot() async throws {
-        try await withRouter([fixtureTrace()], now: fixtureNow) { router in
+        try await withRouter([SampleTrace.checkout()], now: fixtureNow) { router in
             let uri = "/api/traces/0102030405060708090a0b0c0d0e0f10"
             let plain = await router.handle(method: .GET, uri: uri)
             #expect(plain.body.count >= QueryRouter.gzipMinimum)

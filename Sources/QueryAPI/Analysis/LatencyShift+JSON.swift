@@ -19,6 +19,6 @@ extension LatencyShift {
     /// `1.5× slower`, `2.1× faster`, `unchanged` (within 5 %).
     public var changeText: String {
         if abs(ratio - 1) < 0.05 { return "unchanged" }
-        return ratio >= 1 ? "\(TraceWaterfall.ratio(ratio)) slower" : "\(TraceWaterfall.ratio(1 / max(ratio, 1e-9))) faster"
+        return ratio >= 1 ? "\(ReadableText.ratio(ratio)) slower" : "\(ReadableText.ratio(1 / max(ratio, 1e-9))) faster"
     }
 }

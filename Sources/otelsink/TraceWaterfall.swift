@@ -1,6 +1,7 @@
 import CollectorCore
 import Foundation
 import OTLP
+import QueryAPI
 import SQLiteStore
 
 /// Renders a trace as a terminal waterfall: one line per span, indented under its parent, with service and
@@ -9,34 +10,34 @@ import SQLiteStore
 ///
 /// Span data is untrusted: every text from the trace is printed through ``TerminalSafeText``, and the layout uses
 /// no arithmetic that any timestamps (reversed, zero, `UInt64.max`) can make trap.
-public struct TraceWaterfall: Sendable {
-    public var color = false
-    public var attributes = false
+struct TraceWaterfall: Sendable {
+    var color = false
+    var attributes = false
     /// Columns of the timeline bar.
-    public var barWidth = 40
+    var barWidth = 40
     /// The widest the label column gets; longer labels are cut with `…`.
-    public var maxLabelWidth = 60
+    var maxLabelWidth = 60
     /// The terminal's width in cells: when set, the label column and the bar share it (labels get at most half,
     /// shortened in the middle), error messages are cut to fit and the header wraps; `barWidth` and
     /// `maxLabelWidth` are then ignored.
-    public var width: Int?
+    var width: Int?
     /// Log records of the trace, shown under their span (those of no stored span after the waterfall).
-    public var logs: [FlatLogRecord] = []
+    var logs: [FlatLogRecord] = []
     /// When set, spans on it are marked `◆` with their time on it, and its summary follows the waterfall.
-    public var criticalPath: CriticalPath?
+    var criticalPath: CriticalPath?
     /// Spans flagged as unusually slow at ingest, by span ID: marked `▲` with how many times their operation's
     /// baseline p99 they took.
-    public var anomalies: [Data: SpanAnomaly] = [:]
+    var anomalies: [Data: SpanAnomaly] = [:]
     /// Spans deeper than this (the roots are depth 0) are not shown, and counted in a note.
-    public var maxDepth: Int?
+    var maxDepth: Int?
     /// At most this many rows; the rest are counted in a note.
-    public var maxSpans: Int?
+    var maxSpans: Int?
     /// Runs of 3 or more consecutive sibling spans with the same service and name and no children of their own are
     /// shown as one row (`× 240 GET /item`); nil: when the trace has more than ``foldThreshold`` spans.
-    public var foldSimilarSiblings: Bool?
-    public static let foldThreshold = 300
+    var foldSimilarSiblings: Bool?
+    static let foldThreshold = 300
 
-    public init(color: Bool = false, attributes: Bool = false) {
+    init(color: Bool = false, attributes: Bool = false) {
         self.color = color
         self.attributes = attributes
     }
@@ -47,7 +48,7 @@ public struct TraceWaterfall: Sendable {
         var service: String
     }
 
-    public func render(_ trace: ExportTraceRequest) -> String {
+    func render(_ trace: ExportTraceRequest) -> String {
         var items: [Item] = []
         for rs in trace.resourceSpans {
             let service = rs.resource.attributes.stringValue("service.name") ?? "unknown_service"
@@ -133,9 +134,9 @@ public struct TraceWaterfall: Sendable {
         let parts =
             [
                 "Trace \(JaegerTrace.idHex(summary.traceID))", "\(summary.spanCount) span\(summary.spanCount == 1 ? "" : "s")",
-                "\(services.count) service\(services.count == 1 ? "" : "s")", Self.duration(summary.durationNanos),
+                "\(services.count) service\(services.count == 1 ? "" : "s")", ReadableText.duration(summary.durationNanos),
             ]
-            + (summary.errorCount > 0 ? [errorText] : []) + ["started \(Self.timestamp(summary.startNanos))"]
+            + (summary.errorCount > 0 ? [errorText] : []) + ["started \(ReadableText.timestamp(summary.startNanos))"]
         // One line, or as many as the width needs, broken between parts.
         var headerLines = [""]
         for part in parts {
@@ -153,7 +154,10 @@ public struct TraceWaterfall: Sendable {
         // The layout: label │bar│ duration (9 cells), then marks. Widths count terminal cells (CJK and emoji take
         // two), so the bars line up whatever the names.
         let fixed = 13
-        let names = rows.map { ($0.run.isEmpty ? "" : "× \($0.run.count) ") + Self.safe($0.item.service) + ": " + Self.safe($0.item.span.name) }
+        let names = rows.map {
+            ($0.run.isEmpty ? "" : "× \($0.run.count) ") + TerminalSafeText.escape($0.item.service) + ": "
+                + TerminalSafeText.escape($0.item.span.name)
+        }
         let longest = zip(rows, names).map { 2 * $0.0.depth + TerminalCells.width($0.1) }.max() ?? 0
         let labelCells: Int
         let columns: Int
@@ -162,7 +166,8 @@ public struct TraceWaterfall: Sendable {
             // the message. The label gets at most half of the rest, the bar what is left (at least 8 cells).
             let pathMark = (criticalPath != nil ? 12 : 0) + (anomalies.isEmpty ? 0 : 9)
             let longestMessage =
-                rows.map { $0.item.span.status.code == .error ? TerminalCells.width(Self.safe($0.item.span.status.message)) : -1 }.max() ?? -1
+                rows.map { $0.item.span.status.code == .error ? TerminalCells.width(TerminalSafeText.escape($0.item.span.status.message)) : -1 }.max()
+                ?? -1
             let markMin = pathMark + (longestMessage >= 0 ? 7 : 0)
             let markWanted = pathMark + (longestMessage >= 0 ? 7 + min(40, longestMessage + 2) : 0)
             labelCells = min(longest, max(12, (width - fixed - markMin) / 2))
@@ -194,13 +199,13 @@ public struct TraceWaterfall: Sendable {
                 String(repeating: " ", count: offset) + String(repeating: "█", count: cells)
                 + String(repeating: " ", count: columns - offset - cells)
             let padded = TerminalCells.padded(label, labelWidth)
-            let durationText = Self.duration(length)
+            let durationText = ReadableText.duration(length)
             let paddedDuration = String(repeating: " ", count: max(0, 9 - durationText.count)) + durationText
             var mark = ""
             let pathTime = row.run.isEmpty ? onPath[s.spanID] : row.run.compactMap { onPath[$0.span.spanID] }.reduce(0, +)
-            if let time = pathTime, time > 0 || row.run.isEmpty { mark += "  ◆ " + Self.duration(time) }
+            if let time = pathTime, time > 0 || row.run.isEmpty { mark += "  ◆ " + ReadableText.duration(time) }
             if row.run.isEmpty, let anomaly = anomalies[s.spanID] {
-                mark += "  ▲ \(Self.ratio(anomaly.ratio))"
+                mark += "  ▲ \(ReadableText.ratio(anomaly.ratio))"
             } else if !row.run.isEmpty {
                 let slow = row.run.filter { anomalies[$0.span.spanID] != nil }.count
                 if slow > 0 { mark += "  ▲ \(slow)" }
@@ -210,7 +215,9 @@ public struct TraceWaterfall: Sendable {
             } else if isError {
                 // The message gets what is left of the width (nothing when under 3 cells are), or 80 cells.
                 let room = width.map { $0 - labelWidth - fixed - columns - TerminalCells.width(mark) - 9 } ?? 80
-                mark += "  ERROR" + (s.status.message.isEmpty || room < 3 ? "" : ": " + Self.truncate(Self.safe(s.status.message), room))
+                mark +=
+                    "  ERROR"
+                    + (s.status.message.isEmpty || room < 3 ? "" : ": " + TerminalCells.prefix(TerminalSafeText.escape(s.status.message), room))
             }
             if color {
                 let barColor = isError ? red : (palette[row.item.service] ?? "")
@@ -222,14 +229,14 @@ public struct TraceWaterfall: Sendable {
                 let indent = String(repeating: "  ", count: row.depth + 2)
                 var details: [String] = []
                 details.append("span \(JaegerTrace.idHex(s.spanID)) kind=\(SpanKindName.name(s.kind.rawValue) ?? "unspecified")")
-                for kv in s.attributes { details.append(Self.safe(kv)) }
+                for kv in s.attributes { details.append(ReadableText.attribute(kv)) }
                 for e in s.events {
                     let at = e.timeUnixNano >= s.startTimeUnixNano ? e.timeUnixNano - s.startTimeUnixNano : 0
-                    let attrs = e.attributes.map(Self.safe).joined(separator: " ")
-                    details.append("event +\(Self.duration(at)) \(Self.safe(e.name))" + (attrs.isEmpty ? "" : " " + attrs))
+                    let attrs = e.attributes.map(ReadableText.attribute).joined(separator: " ")
+                    details.append("event +\(ReadableText.duration(at)) \(TerminalSafeText.escape(e.name))" + (attrs.isEmpty ? "" : " " + attrs))
                 }
                 let room = width.map { max(20, $0 - TerminalCells.width(indent)) } ?? 200
-                for d in details { out += (color ? dim : "") + indent + Self.truncate(d, room) + (color ? reset : "") + "\n" }
+                for d in details { out += (color ? dim : "") + indent + TerminalCells.prefix(d, room) + (color ? reset : "") + "\n" }
             }
             for record in row.run.isEmpty ? bySpan[s.spanID] ?? [] : row.run.flatMap({ bySpan[$0.span.spanID] ?? [] }) {
                 out += String(repeating: "  ", count: row.depth + 2) + "▸ " + logFormat.render(record, showService: false) + "\n"
@@ -264,76 +271,10 @@ public struct TraceWaterfall: Sendable {
 
     private var logFormat: LogLineFormat { LogLineFormat(color: color) }
 
-    /// `6.1×`, `12×`: one decimal below 10.
-    public static func ratio(_ r: Double) -> String {
-        r < 10 ? "\((r * 10).rounded(.down) / 10)×" : "\(Int(min(r, 1e9)))×"
-    }
-
     private var logsBySpan: [Data: [FlatLogRecord]] {
         var by: [Data: [FlatLogRecord]] = [:]
         for r in logs where !r.record.spanID.isEmpty { by[r.record.spanID, default: []].append(r) }
         return by
-    }
-
-    /// Three significant digits, trailing zeros dropped, in the largest unit below the value: `850ns`, `12.3µs`,
-    /// `250µs`, `1.5ms`, `80ms`, `1.23s`; from a minute on `2m3.4s`, from an hour as Go prints it, `3h0m1s`.
-    public static func duration(_ nanos: UInt64) -> String {
-        if nanos < 1_000 { return "\(nanos)ns" }
-        for (unit, scale) in [("µs", 1e3), ("ms", 1e6), ("s", 1e9)] {
-            let value = Double(nanos) / scale
-            // What rounds up to 1000 belongs to the next unit ("1ms", not "1000µs"); from 59.95 s on, minutes.
-            if unit == "s" ? nanos < 59_950_000_000 : value < 999.5 { return significant(value) + unit }
-        }
-        let tenths = (nanos / 50_000_000 + 1) / 2  // whole tenths of a second, rounded half up
-        if tenths < 36_000 {
-            let rest = tenths % 600
-            return "\(tenths / 600)m\(rest / 10)" + (rest % 10 == 0 ? "" : ".\(rest % 10)") + "s"
-        }
-        // Hours as Go prints them: 3h0m1s.
-        let seconds = nanos / 1_000_000_000
-        return "\(seconds / 3600)h\(seconds / 60 % 60)m\(seconds % 60)s"
-    }
-
-    /// `v` (1 ≤ v < 1000) with three significant digits, trailing zeros dropped.
-    private static func significant(_ v: Double) -> String {
-        trimmed(String(format: v < 9.995 ? "%.2f" : v < 99.95 ? "%.1f" : "%.0f", v))
-    }
-
-    private static func trimmed(_ text: String) -> String {
-        guard text.contains(".") else { return text }
-        var t = Substring(text)
-        while t.hasSuffix("0") { t = t.dropLast() }
-        if t.hasSuffix(".") { t = t.dropLast() }
-        return String(t)
-    }
-
-    /// UTC, millisecond precision: `2024-05-01T12:00:00.123Z`.
-    public static func timestamp(_ nanos: UInt64) -> String {
-        let seconds = Int(nanos / 1_000_000_000)
-        let millis = Int(nanos / 1_000_000 % 1000)
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
-    }
-
-    /// `s` in at most `width` terminal cells, cut at the end with `…`.
-    static func truncate(_ s: String, _ width: Int) -> String { TerminalCells.prefix(s, width) }
-
-    /// Untrusted text as printed: see ``TerminalSafeText``.
-    static func safe(_ text: String) -> String { TerminalSafeText.escape(text) }
-
-    /// `key=value`, both escaped; arrays and key-value lists stay readable JSON.
-    static func safe(_ attribute: KeyValue) -> String {
-        let text = AttributeText.text(attribute.value)
-        let value: String =
-            switch attribute.value.value {
-            case .arrayValue?, .kvlistValue?: TerminalSafeText.escapeJSON(text)
-            default: safe(text)
-            }
-        return safe(attribute.key) + "=" + value
     }
 
     /// How many of `width` columns `nanos` covers on a timeline `total` long: `nanos * width / total`, rounded
@@ -345,56 +286,5 @@ public struct TraceWaterfall: Sendable {
         let (quotient, remainder) = total.dividingFullWidth(nanos.multipliedFullWidth(by: UInt64(width)))
         let roundsUp = rounded && remainder >= total - remainder
         return Int(clamping: roundsUp ? quotient &+ 1 : quotient)
-    }
-}
-
-/// The CLI's search result table: trace ID, start, root service and operation, duration, spans, errors. The root's
-/// service and operation are escaped (``TerminalSafeText``) before the columns are measured; ``json(_:)`` keeps
-/// them exact.
-public enum TraceTable {
-    /// The table; with `width`, the ROOT column is shortened so that rows fit it. `style`: the header bold, error
-    /// counts red.
-    public static func render(_ summaries: [TraceSummary], width: Int? = nil, style: TerminalStyle = TerminalStyle(enabled: false)) -> String {
-        var rows = [["TRACE ID", "START (UTC)", "ROOT", "DURATION", "SPANS", "ERRORS"]]
-        for s in summaries {
-            rows.append([
-                JaegerTrace.idHex(s.traceID), TraceWaterfall.timestamp(s.startNanos),
-                TerminalCells.fit(TraceWaterfall.safe(s.rootService) + ": " + TraceWaterfall.safe(s.rootName), 60),
-                TraceWaterfall.duration(s.durationNanos),
-                String(s.spanCount), String(s.errorCount),
-            ])
-        }
-        var widths = (0..<6).map { c in rows.map { TerminalCells.width($0[c]) }.max() ?? 0 }
-        if let width {
-            // The ROOT column takes what the others leave (at least 12 cells), shortened in the middle.
-            let others = widths.enumerated().filter { $0.offset != 2 }.reduce(0) { $0 + $1.element } + 2 * 5
-            widths[2] = min(widths[2], max(12, width - others))
-            for r in rows.indices { rows[r][2] = TerminalCells.fit(rows[r][2], widths[2]) }
-        }
-        let rightAligned: Set<Int> = [3, 4, 5]
-        return rows.enumerated().map { r, row in
-            let line = row.enumerated().map { c, cell in
-                let text = rightAligned.contains(c) ? TerminalCells.leftPadded(cell, widths[c]) : TerminalCells.padded(cell, widths[c])
-                return r > 0 && c == 5 && cell != "0" ? style.red(text) : text
-            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-            return r == 0 ? style.bold(line) : line
-        }.joined(separator: "\n") + "\n"
-    }
-
-    /// The summaries as JSON (for `search --json`).
-    public static func json(_ summaries: [TraceSummary]) -> JSON {
-        .array(
-            summaries.map { s in
-                .object([
-                    ("traceID", .string(JaegerTrace.idHex(s.traceID))),
-                    ("startTime", .string(TraceWaterfall.timestamp(s.startNanos))),
-                    ("startTimeUnixNano", .string(String(s.startNanos))),
-                    ("durationNanos", .int(Int64(clamping: s.durationNanos))),
-                    ("rootService", .string(s.rootService)),
-                    ("rootOperation", .string(s.rootName)),
-                    ("spanCount", .int(Int64(s.spanCount))),
-                    ("errorCount", .int(Int64(s.errorCount))),
-                ])
-            })
     }
 }

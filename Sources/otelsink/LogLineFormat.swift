@@ -1,24 +1,25 @@
 import CollectorCore
 import Foundation
 import OTLP
+import QueryAPI
 import SQLiteStore
 
 /// One log record with the resource and scope it came from, as the CLI prints it.
-public struct FlatLogRecord: Sendable {
-    public var record: LogRecord
-    public var service: String
+struct FlatLogRecord: Sendable {
+    var record: LogRecord
+    var service: String
     /// Its `ResourceLogs` and `ScopeLogs` without their children, to regroup records into a request.
-    public var resource: ResourceLogs
-    public var scope: Opentelemetry_Proto_Logs_V1_ScopeLogs
+    var resource: ResourceLogs
+    var scope: Opentelemetry_Proto_Logs_V1_ScopeLogs
 
     /// The time the record is filed under: its time, or the observed time when unset.
-    public var time: UInt64 { record.timeUnixNano != 0 ? record.timeUnixNano : record.observedTimeUnixNano }
+    var time: UInt64 { record.timeUnixNano != 0 ? record.timeUnixNano : record.observedTimeUnixNano }
 
     /// The body as text: a string as it is, other values as the store's line (JSON for maps and arrays).
-    public var line: String { record.hasBody ? AttributeText.text(record.body) : "" }
+    var line: String { record.hasBody ? AttributeText.text(record.body) : "" }
 
     /// Every record of `request`, oldest first (ties in the request's order).
-    public static func flatten(_ request: ExportLogsRequest) -> [FlatLogRecord] {
+    static func flatten(_ request: ExportLogsRequest) -> [FlatLogRecord] {
         var out: [FlatLogRecord] = []
         for rl in request.resourceLogs {
             let service = rl.resource.attributes.stringValue("service.name") ?? "unknown_service"
@@ -35,7 +36,7 @@ public struct FlatLogRecord: Sendable {
     }
 
     /// `records` as one request: consecutive records of the same resource and scope share their entries.
-    public static func request(_ records: [FlatLogRecord]) -> ExportLogsRequest {
+    static func request(_ records: [FlatLogRecord]) -> ExportLogsRequest {
         var request = ExportLogsRequest()
         for r in records {
             if request.resourceLogs.last.map({ $0.resource == r.resource.resource && $0.schemaURL == r.resource.schemaURL }) != true {
@@ -54,23 +55,23 @@ public struct FlatLogRecord: Sendable {
 
 /// The CLI's line for a log record: time, severity (coloured on a terminal), service, body, then attributes
 /// (dimmed). Every text from the record is escaped (``TerminalSafeText``): a body can hold escape sequences.
-public struct LogLineFormat: Sendable {
-    public var color: Bool
+struct LogLineFormat: Sendable {
+    var color: Bool
     /// The most characters of the body shown on one line (the rest is cut with `…`).
-    public var maxBodyWidth = 2000
+    var maxBodyWidth = 2000
 
-    public init(color: Bool) { self.color = color }
+    init(color: Bool) { self.color = color }
 
-    public func render(_ r: FlatLogRecord, showService: Bool = true) -> String {
+    func render(_ r: FlatLogRecord, showService: Bool = true) -> String {
         let reset = "\u{1B}[0m"
         let dim = "\u{1B}[2m"
         let level = Self.severityLabel(r.record)
         let paddedLevel = level + String(repeating: " ", count: max(0, 5 - level.count))
         let levelText = color ? Self.severityColor(r.record.severityNumber.rawValue) + paddedLevel + reset : paddedLevel
-        var line = TraceWaterfall.timestamp(r.time) + " " + levelText
-        if showService { line += " " + TraceWaterfall.safe(r.service) }
-        line += " " + TraceWaterfall.truncate(TraceWaterfall.safe(r.line), maxBodyWidth)
-        let attributes = r.record.attributes.map(TraceWaterfall.safe).joined(separator: " ")
+        var line = ReadableText.timestamp(r.time) + " " + levelText
+        if showService { line += " " + TerminalSafeText.escape(r.service) }
+        line += " " + TerminalCells.prefix(TerminalSafeText.escape(r.line), maxBodyWidth)
+        let attributes = r.record.attributes.map(ReadableText.attribute).joined(separator: " ")
         if !attributes.isEmpty { line += " " + (color ? dim + attributes + reset : attributes) }
         return line
     }
@@ -78,7 +79,7 @@ public struct LogLineFormat: Sendable {
     /// The severity text, or the severity number's level name in capitals, at most 12 characters.
     static func severityLabel(_ r: LogRecord) -> String {
         let text = r.severityText.isEmpty ? LogStreamLabels.levelName(Int32(clamping: r.severityNumber.rawValue)).uppercased() : r.severityText
-        return TraceWaterfall.truncate(TraceWaterfall.safe(text), 12)
+        return TerminalCells.prefix(TerminalSafeText.escape(text), 12)
     }
 
     static func severityColor(_ number: Int) -> String {

@@ -5,6 +5,8 @@ import OTLP
 import QueryAPI
 import Testing
 
+@testable import otelsink
+
 /// A trace with one resource per span (service `service-<i>`), spans given as (start, end, parent index).
 private func trace(_ spans: [(start: UInt64, end: UInt64, parent: Int?)], duplicateIDs: Bool = false) -> ExportTraceRequest {
     var request = ExportTraceRequest()

@@ -1,0 +1,38 @@
+import CollectorTesting
+import Foundation
+import QueryAPI
+import Testing
+
+@testable import otelsink
+
+/// `otelsink diff`'s text: the same trace pairs as QueryAPITests' `TraceDiffTests`.
+@Suite struct TraceDiffTextTests {
+    typealias S = SketchedTrace.Span
+
+    static let base = [
+        S(id: 0, name: "GET /cart", start: 0, end: 100),
+        S(id: 1, parent: 0, service: "db", name: "query", start: 10, end: 20),
+        S(id: 2, parent: 0, service: "db", name: "query", start: 30, end: 40),
+        S(id: 3, parent: 0, service: "pay", name: "charge", start: 50, end: 90, attributes: ["tries": "1"]),
+    ]
+
+    @Test func identicalTracesSayNoDifferences() {
+        let diff = TraceDiff(SketchedTrace.request(1, Self.base), SketchedTrace.request(2, Self.base))
+        #expect(diff.text().contains("No differences"))
+    }
+
+    @Test func changedSpansShowTheirTimesCriticalPathStatusAndAttributes() {
+        var b = Self.base
+        b[0].end = 400
+        b[3].end = 380
+        b[3].error = true
+        b[3].attributes = ["tries": "3", "card": "visa"]
+        b[1].end = 25
+        let diff = TraceDiff(SketchedTrace.request(1, Self.base), SketchedTrace.request(2, b))
+        let text = diff.text()
+        #expect(text.contains("3 changed, 0 only in A, 0 only in B."))
+        #expect(text.contains("◆ critical path 40ns → 330ns"))
+        #expect(text.contains("status UNSET → ERROR"))
+        #expect(text.contains("tries: 1 → 3") && text.contains("card: (absent) → visa"))
+    }
+}
