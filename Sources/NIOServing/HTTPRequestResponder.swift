@@ -33,7 +33,7 @@ public final class HTTPRequestResponder: ChannelInboundHandler, RemovableChannel
         }
     }
 
-    /// An ``IdleStateHandler`` in front (the query API's) closes a connection left idle.
+    /// An `IdleStateHandler` (NIO) in front (the query API's) closes a connection left idle.
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
             context.close(promise: nil)

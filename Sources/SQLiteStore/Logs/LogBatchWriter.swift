@@ -10,7 +10,7 @@ import OTLP
 /// Each record becomes one row; its partition is chosen by its time (or observed time when unset). The row's
 /// `record` is the `LogRecord` as received without the fields its columns hold — severity number; trace and span
 /// ID when they have their OTLP lengths; the body when it is a non-empty string (`line` holds it) — so that
-/// ``StoredLogRecord`` restores the record exactly. Log records carry no ID: a retried export is stored again.
+/// ``StoredLogRow/logRecord()`` restores the record exactly. Log records carry no ID: a retried export is stored again.
 final class LogBatchWriter {
     private let spans: SpanBatchWriter
     /// Stream ids by resource id, scope id and level. Bounded (cleared when large).
