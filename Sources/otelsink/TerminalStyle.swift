@@ -2,8 +2,6 @@
 struct TerminalStyle: Sendable {
     let enabled: Bool
 
-    init(enabled: Bool) { self.enabled = enabled }
-
     func bold(_ text: String) -> String { wrap(text, "1") }
     func red(_ text: String) -> String { wrap(text, "31") }
     func green(_ text: String) -> String { wrap(text, "32") }
