@@ -28,6 +28,14 @@ public enum SketchedTrace {
         }
     }
 
+    /// A root `GET /cart` (0–100) calling `db: query` twice (10–20, 30–40) and `pay: charge` (50–90, `tries=1`).
+    public static let cart = [
+        Span(id: 0, name: "GET /cart", start: 0, end: 100),
+        Span(id: 1, parent: 0, service: "db", name: "query", start: 10, end: 20),
+        Span(id: 2, parent: 0, service: "db", name: "query", start: 30, end: 40),
+        Span(id: 3, parent: 0, service: "pay", name: "charge", start: 50, end: 90, attributes: ["tries": "1"]),
+    ]
+
     /// One resource per service (sorted), its spans in one scope; IDs derived from `traceByte` and each span's `id`.
     public static func request(_ traceByte: UInt8, _ spans: [Span]) -> ExportTraceRequest {
         var request = ExportTraceRequest()

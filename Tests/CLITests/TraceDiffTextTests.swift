@@ -9,12 +9,7 @@ import Testing
 @Suite struct TraceDiffTextTests {
     typealias S = SketchedTrace.Span
 
-    static let base = [
-        S(id: 0, name: "GET /cart", start: 0, end: 100),
-        S(id: 1, parent: 0, service: "db", name: "query", start: 10, end: 20),
-        S(id: 2, parent: 0, service: "db", name: "query", start: 30, end: 40),
-        S(id: 3, parent: 0, service: "pay", name: "charge", start: 50, end: 90, attributes: ["tries": "1"]),
-    ]
+    static let base = SketchedTrace.cart
 
     @Test func identicalTracesSayNoDifferences() {
         let diff = TraceDiff(SketchedTrace.request(1, Self.base), SketchedTrace.request(2, Self.base))
