@@ -756,6 +756,17 @@ extension LokiAPITests {
             #expect(await result(all, []) == values(Array((1100...1199).reversed())))
             #expect(await result(lucky, [("limit", "3")]) == values([1197, 1190, 1183]))
             #expect(await result(lucky, [("limit", "3"), ("direction", "forward")]) == values([0, 7, 14]))
+            // A line filter reads the hour as two halves at once: the answer and its statistics are those of one read.
+            let luckyOnes = (0..<count).filter { $0 % 7 == 0 }
+            #expect(await result(lucky, [("limit", "5000")]) == values(luckyOnes.reversed()))
+            #expect(await result(lucky, [("limit", "5000"), ("direction", "forward")]) == values(luckyOnes))
+            #expect(
+                await result(lucky, [("limit", "100"), ("start", ns(time(500))), ("end", ns(time(700)))])
+                    == values(luckyOnes.filter { (500..<700).contains($0) }.reversed()))
+            let summary = await loki(router, "/loki/api/v1/query_range", [("query", lucky), ("limit", "5000")]).data["stats"]["summary"]
+            #expect(summary["totalLinesProcessed"] == .number(Double(luckyOnes.count)))  // the store narrows to lines holding "lucky"
+            #expect(summary["totalPostFilterLines"] == .number(Double(luckyOnes.count)))
+            #expect(summary["totalEntriesReturned"] == .number(Double(luckyOnes.count)))
             // Only the previous hour's partition, newest first.
             #expect(await result(all, [("limit", "2"), ("end", ns(F.t0))]) == values([999, 998]))
             #expect(await result(all, [("limit", "5000")]) == values(Array((0..<count).reversed())))

@@ -99,11 +99,32 @@ struct LokiAPI {
 
     /// Feeds the collector the candidate records in its direction until it can take no more, the candidates run
     /// out or the time budget ends (then the answer is what was found, as Loki answers a partial query).
+    ///
+    /// A query that filters lines reads the line of every record of its streams in the range (a substring that
+    /// matches little reads them all), so its range is read as two halves at once, one per core, and the halves'
+    /// answers are joined in the query's direction — as Loki's query frontend splits a query by time.
     private func collect(_ initial: LokiStreamCollector) async throws -> LokiStreamCollector {
+        let (span, overflow) = initial.endNanos.subtractingReportingOverflow(initial.startNanos)
+        guard initial.selector.filtersLines, !overflow, span >= Self.minimumSplitNanos else {
+            return try await collect(initial, from: initial.startNanos, to: initial.endNanos)
+        }
+        let middle = initial.startNanos + span / 2
+        async let earlier = collect(initial, from: initial.startNanos, to: middle)
+        async let later = collect(initial, from: middle, to: initial.endNanos)
+        var (first, second) = initial.direction == .backward ? (try await later, try await earlier) : (try await earlier, try await later)
+        first.append(second)
+        return first
+    }
+
+    /// Ranges shorter than this are read in one piece.
+    static let minimumSplitNanos: Int64 = 60_000_000_000
+
+    /// ``collect(_:)`` over the records from `start` to before `end`.
+    private func collect(_ initial: LokiStreamCollector, from start: Int64, to end: Int64) async throws -> LokiStreamCollector {
         let budget = service.config.timeBudget
         return try await service.run { reader in
             var collector = initial
-            var (query, labels) = try Self.candidates(initial.selector, in: LogReader(reader), start: initial.startNanos, end: initial.endNanos &- 1)
+            var (query, labels) = try Self.candidates(initial.selector, in: LogReader(reader), start: start, end: end &- 1)
             query.newestFirst = initial.direction == .backward
             query.timeBudget = budget
             let deadline = ContinuousClock.now + budget

@@ -70,6 +70,11 @@ extension LogSelector {
         return out
     }
 
+    /// Whether the pipeline filters lines (`|=`, `!=`, `|~`, `!~`): every candidate record's line is then read.
+    public var filtersLines: Bool {
+        pipeline.contains { if case .lineFilter = $0 { true } else { false } }
+    }
+
     /// The texts of `|=` filters without `or` (non-empty): a line not containing one of them (byte-wise,
     /// case-sensitively) cannot match.
     public var lineContains: [String] {

@@ -15,6 +15,14 @@ public struct LokiQueryStatistics: Sendable, Equatable {
 
     public init() {}
 
+    /// Adds what another read of the same query counted (the other half of a split time range).
+    mutating func add(_ other: LokiQueryStatistics) {
+        linesProcessed &+= other.linesProcessed
+        bytesProcessed &+= other.bytesProcessed
+        postFilterLines &+= other.postFilterLines
+        structuredMetadataBytesProcessed &+= other.structuredMetadataBytesProcessed
+    }
+
     mutating func count(_ entry: LogQLEntry) {
         var metadata = 0
         for (k, v) in entry.structuredMetadata { metadata &+= k.utf8.count &+ v.utf8.count }

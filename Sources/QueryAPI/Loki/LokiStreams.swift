@@ -75,6 +75,17 @@ public struct LokiStreamCollector: Sendable {
         if kept.count - limit >= max(limit, 1024) { trim() }
     }
 
+    /// Adds what `other` (a copy of this collector fed the records of a later time range in the query's direction)
+    /// counted and kept, after what this one keeps.
+    public mutating func append(_ other: LokiStreamCollector) {
+        counted.add(other.counted)
+        for (_, entry) in other.kept {
+            kept.append((added, entry))
+            added &+= 1
+        }
+        if kept.count - limit >= max(limit, 1024) { trim() }
+    }
+
     /// The timestamp past which (older for `backward`, newer for `forward`) no entry can enter the answer any
     /// more, once `limit` entries are kept: storage reading in the query's direction can stop there. Costs a sort
     /// of what is kept: ask now and then, not per entry.
