@@ -1,9 +1,10 @@
 import Foundation
 import NIOHTTP1
 import OTLP
-import QueryAPI
 import SQLiteStore
 import Testing
+
+@testable import QueryAPI
 
 // Loki's HTTP API end to end, through `QueryRouter.handle` over a real store: a handful of log records at fixed
 // times around an hour boundary, answers compared as parsed JSON structures (or exact text where the text is the
@@ -720,6 +721,51 @@ extension LokiAPITests {
 extension LokiAPITests {
     /// 1,200 records of one stream, 3 s apart from `now - 1h` (1,000 in the previous hour's partition, 200 in this
     /// one), every 7th with "lucky": enough for the reader to stop early once it has `limit` entries.
+    @Test func aLineFilterOverManyRecordsReadInTwoPartsAnswersAsOneRead() async throws {
+        // More records than LokiAPI.minimumSplitRecords, most of them in the hour's last five minutes: the range is
+        // read as two parts of about as many records at once, and the parts are joined in the query's direction.
+        let count = Int(LokiAPI.minimumSplitRecords) + 4_000
+        func time(_ i: Int) -> Int64 {
+            i < 2_000 ? F.now - 3_500 * F.second + Int64(i) * F.second : F.now - 290 * F.second + Int64(i - 2_000) * 10_000_000
+        }
+        func line(_ i: Int) -> String { i % 97 == 0 ? "tick \(i) lucky" : "tick \(i)" }
+        var rl = ResourceLogs()
+        rl.resource.attributes = [LokiFixture.kv("service.name", .string("bulk"))]
+        var sl = Opentelemetry_Proto_Logs_V1_ScopeLogs()
+        sl.logRecords = (0..<count).map { i in
+            var r = LogRecord()
+            r.timeUnixNano = UInt64(time(i))
+            r.severityText = "INFO"
+            r.body = .string(line(i))
+            return r
+        }
+        rl.scopeLogs = [sl]
+        var request = ExportLogsRequest()
+        request.resourceLogs = [rl]
+        let labels = ["level": "INFO", "service_name": "bulk"]
+        func values(_ indices: [Int]) -> LokiJSON {
+            [stream(labels, indices.map { LokiRecord(nanos: time($0), line: line($0), stream: labels, metadata: [:]) })]
+        }
+        let lucky = (0..<count).filter { $0 % 97 == 0 }
+        try await withLokiRouter([request]) { router in
+            func reply(_ more: [(String, String)]) async -> LokiReply {
+                let r = await loki(router, "/loki/api/v1/query_range", [("query", #"{service_name="bulk"} |= "lucky""#)] + more)
+                #expect(r.status == 200, "\(more): \(r.text)")
+                return r
+            }
+            let all = await reply([("limit", "5000")])
+            #expect(all.result == values(lucky.reversed()))
+            #expect(all.data["stats"]["summary"]["totalPostFilterLines"] == .number(Double(lucky.count)))
+            #expect(await reply([("limit", "5000"), ("direction", "forward")]).result == values(lucky))
+            // The newest three are all in the later part, the oldest three in the earlier one.
+            #expect(await reply([("limit", "3")]).result == values(Array(lucky.reversed().prefix(3))))
+            #expect(await reply([("limit", "3"), ("direction", "forward")]).result == values(Array(lucky.prefix(3))))
+            // More than the matches of the last five minutes: the rest comes from before them.
+            let later = lucky.filter { $0 >= 2_000 }.count
+            #expect(await reply([("limit", String(later + 5))]).result == values(Array(lucky.reversed().prefix(later + 5))))
+        }
+    }
+
     @Test func limitsHoldOverManyRecordsAndTwoPartitions() async throws {
         let count = 1_200
         func time(_ i: Int) -> Int64 { F.now - 3_600 * F.second + Int64(i) * 3 * F.second }
@@ -756,7 +802,7 @@ extension LokiAPITests {
             #expect(await result(all, []) == values(Array((1100...1199).reversed())))
             #expect(await result(lucky, [("limit", "3")]) == values([1197, 1190, 1183]))
             #expect(await result(lucky, [("limit", "3"), ("direction", "forward")]) == values([0, 7, 14]))
-            // A line filter reads the hour as two halves at once: the answer and its statistics are those of one read.
+            // Every match, in both directions, with the statistics of the read.
             let luckyOnes = (0..<count).filter { $0 % 7 == 0 }
             #expect(await result(lucky, [("limit", "5000")]) == values(luckyOnes.reversed()))
             #expect(await result(lucky, [("limit", "5000"), ("direction", "forward")]) == values(luckyOnes))

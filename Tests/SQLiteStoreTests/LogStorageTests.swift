@@ -201,6 +201,35 @@ struct LogStorageTests {
     }
 
     /// A filter that matches nothing reads the whole range inside one SQLite step; the time budget still ends it.
+    @Test func theSplitTimeHalvesTheRecordsOfARangeHoweverTheyAreSpreadInTime() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let base = nowNanos() - 3_600_000_000_000
+            // 1,000 records over the first 50 minutes, then 9,000 in the last 5: the midpoint in time holds a tenth.
+            var times = (0..<1_000).map { base + UInt64($0) * 3_000_000_000 }
+            times += (0..<9_000).map { base + 3_300_000_000_000 + UInt64($0) * 30_000_000 }
+            for chunk in stride(from: 0, to: times.count, by: 2_500) {
+                let records = times[chunk..<min(chunk + 2_500, times.count)].map { fullRecord(time: $0, body: .string("line")) }
+                try await store.append(logsRequest(records: Array(records)))
+            }
+            let reader = LogReader(TraceReader(store: store))
+            let (start, end) = (Int64(base), Int64(base + 3_600_000_000_000))
+            #expect(try reader.splitTime(start: start, end: end, minimumRecords: 20_000) == nil)
+            let split = try #require(try reader.splitTime(start: start, end: end, minimumRecords: 1_000))
+            let before = try allRows(reader) {
+                $0.start = start
+                $0.end = split - 1
+            }.count
+            let after = try allRows(reader) {
+                $0.start = split
+                $0.end = end
+            }.count
+            #expect(before + after == times.count)
+            #expect(abs(before - after) <= times.count / 10, "\(before) before, \(after) after")
+            await store.close()
+        }
+    }
+
     @Test func aScanPastItsTimeBudgetEndsAndSaysSo() async throws {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteTraceStore(config: storeConfig(dir))

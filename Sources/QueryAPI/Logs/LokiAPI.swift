@@ -101,23 +101,26 @@ struct LokiAPI {
     /// out or the time budget ends (then the answer is what was found, as Loki answers a partial query).
     ///
     /// A query that filters lines reads the line of every record of its streams in the range (a substring that
-    /// matches little reads them all), so its range is read as two halves at once, one per core, and the halves'
-    /// answers are joined in the query's direction — as Loki's query frontend splits a query by time.
+    /// matches little reads them all), so its range is read as two parts of about as many records at once, one per
+    /// core, and the parts' answers are joined in the query's direction — as Loki's query frontend splits a query
+    /// by time.
     private func collect(_ initial: LokiStreamCollector) async throws -> LokiStreamCollector {
-        let (span, overflow) = initial.endNanos.subtractingReportingOverflow(initial.startNanos)
-        guard initial.selector.filtersLines, !overflow, span >= Self.minimumSplitNanos else {
-            return try await collect(initial, from: initial.startNanos, to: initial.endNanos)
+        let (start, end) = (initial.startNanos, initial.endNanos)
+        guard initial.selector.filtersLines, start < end,
+            let split = try await service.run({ try LogReader($0).splitTime(start: start, end: end &- 1, minimumRecords: Self.minimumSplitRecords) }),
+            start < split, split < end
+        else {
+            return try await collect(initial, from: start, to: end)
         }
-        let middle = initial.startNanos + span / 2
-        async let earlier = collect(initial, from: initial.startNanos, to: middle)
-        async let later = collect(initial, from: middle, to: initial.endNanos)
+        async let earlier = collect(initial, from: start, to: split)
+        async let later = collect(initial, from: split, to: end)
         var (first, second) = initial.direction == .backward ? (try await later, try await earlier) : (try await earlier, try await later)
         first.append(second)
         return first
     }
 
-    /// Ranges shorter than this are read in one piece.
-    static let minimumSplitNanos: Int64 = 60_000_000_000
+    /// Ranges with fewer records (of all streams) are read in one piece.
+    static let minimumSplitRecords: Int64 = 20_000
 
     /// ``collect(_:)`` over the records from `start` to before `end`.
     private func collect(_ initial: LokiStreamCollector, from start: Int64, to end: Int64) async throws -> LokiStreamCollector {

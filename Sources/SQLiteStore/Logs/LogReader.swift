@@ -76,6 +76,39 @@ public struct LogReader: Sendable {
         }
     }
 
+    /// A time that splits the records from `start` to `end` (inclusive, nanoseconds) into two parts of about the same
+    /// size, estimated from row ids: records are numbered in arrival order, which follows their time closely, so the
+    /// record halfway between the first and the last of the range (by the time index) gives the time. A few index
+    /// probes, whatever the number of records. Nil when the range holds fewer than `minimumRecords`.
+    public func splitTime(start: Int64, end: Int64, minimumRecords: Int64) throws -> Int64? {
+        try reader.read { db in
+            guard try db.tableExists("partitions") else { return nil }
+            let buckets = try Int64.fetchAll(
+                db, sql: "SELECT bucket FROM partitions WHERE end_ns > ? AND start_ns <= ? ORDER BY bucket", arguments: [start, end])
+            var ranges: [(table: String, first: Int64, count: Int64)] = []
+            for b in buckets {
+                let table = SQLiteSchema.logsTable(b)
+                guard try db.tableExists(table) else { continue }
+                let bound = "SELECT rowid FROM \(table) WHERE time_ns >= ? AND time_ns <= ? ORDER BY time_ns"
+                guard let first = try Int64.fetchOne(db, sql: bound + " ASC LIMIT 1", arguments: [start, end]),
+                    let last = try Int64.fetchOne(db, sql: bound + " DESC LIMIT 1", arguments: [start, end])
+                else { continue }
+                ranges.append((table, min(first, last), max(first, last) - min(first, last) + 1))
+            }
+            let total = ranges.reduce(Int64(0)) { $0 &+ $1.count }
+            guard total >= minimumRecords else { return nil }
+            var middle = total / 2
+            for r in ranges {
+                if middle < r.count {
+                    return try Int64.fetchOne(
+                        db, sql: "SELECT time_ns FROM \(r.table) WHERE rowid >= ? ORDER BY rowid LIMIT 1", arguments: [r.first + middle])
+                }
+                middle -= r.count
+            }
+            return nil
+        }
+    }
+
     /// The streams with records in partitions overlapping `start`…`end` (nanoseconds).
     public func streams(start: Int64 = 0, end: Int64 = .max) throws -> [LogStream] {
         try reader.read { db in
