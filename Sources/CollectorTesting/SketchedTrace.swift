@@ -36,6 +36,17 @@ public enum SketchedTrace {
         Span(id: 3, parent: 0, service: "pay", name: "charge", start: 50, end: 90, attributes: ["tries": "1"]),
     ]
 
+    /// ``cart`` slower (the root 400, the charge 380 and failing with other attributes, the first query 25).
+    public static var cartChanged: [Span] {
+        var b = cart
+        b[0].end = 400
+        b[3].end = 380
+        b[3].error = true
+        b[3].attributes = ["tries": "3", "card": "visa"]
+        b[1].end = 25
+        return b
+    }
+
     /// One resource per service (sorted), its spans in one scope; IDs derived from `traceByte` and each span's `id`.
     public static func request(_ traceByte: UInt8, _ spans: [Span]) -> ExportTraceRequest {
         var request = ExportTraceRequest()

@@ -17,12 +17,7 @@ import Testing
     }
 
     @Test func changedSpansShowTheirTimesCriticalPathStatusAndAttributes() {
-        var b = Self.base
-        b[0].end = 400
-        b[3].end = 380
-        b[3].error = true
-        b[3].attributes = ["tries": "3", "card": "visa"]
-        b[1].end = 25
+        let b = SketchedTrace.cartChanged
         let diff = TraceDiff(SketchedTrace.request(1, Self.base), SketchedTrace.request(2, b))
         let text = diff.text()
         #expect(text.contains("3 changed, 0 only in A, 0 only in B."))

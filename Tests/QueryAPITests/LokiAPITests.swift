@@ -134,6 +134,30 @@ enum LokiFixture {
     static let chargeAgain = LokiRecord(nanos: at(270), line: "charge ok again", stream: paymentInfo, metadata: [:])
     static let cartEmptied = LokiRecord(nanos: at(300), line: "cart emptied", stream: checkoutInfo, metadata: ["user": "zoë"])
 
+    /// `count` INFO records of service `bulk`, record `i` at `time(i)` with body `line(i)`.
+    static func bulk(_ count: Int, time: (Int) -> Int64, line: (Int) -> String) -> ExportLogsRequest {
+        var rl = ResourceLogs()
+        rl.resource.attributes = [kv("service.name", .string("bulk"))]
+        var sl = Opentelemetry_Proto_Logs_V1_ScopeLogs()
+        sl.logRecords = (0..<count).map { i in
+            var r = LogRecord()
+            r.timeUnixNano = UInt64(time(i))
+            r.severityText = "INFO"
+            r.body = .string(line(i))
+            return r
+        }
+        rl.scopeLogs = [sl]
+        var request = ExportLogsRequest()
+        request.resourceLogs = [rl]
+        return request
+    }
+
+    /// The Loki answer holding records `indices` of ``bulk(_:time:line:)``, in that order.
+    static func bulkValues(_ indices: [Int], time: (Int) -> Int64, line: (Int) -> String) -> LokiJSON {
+        let labels = ["level": "INFO", "service_name": "bulk"]
+        return [stream(labels, indices.map { LokiRecord(nanos: time($0), line: line($0), stream: labels, metadata: [:]) })]
+    }
+
     static func kv(_ key: String, _ value: AnyValue) -> KeyValue {
         var x = KeyValue()
         x.key = key
@@ -729,23 +753,8 @@ extension LokiAPITests {
             i < 2_000 ? F.now - 3_500 * F.second + Int64(i) * F.second : F.now - 290 * F.second + Int64(i - 2_000) * 10_000_000
         }
         func line(_ i: Int) -> String { i % 97 == 0 ? "tick \(i) lucky" : "tick \(i)" }
-        var rl = ResourceLogs()
-        rl.resource.attributes = [LokiFixture.kv("service.name", .string("bulk"))]
-        var sl = Opentelemetry_Proto_Logs_V1_ScopeLogs()
-        sl.logRecords = (0..<count).map { i in
-            var r = LogRecord()
-            r.timeUnixNano = UInt64(time(i))
-            r.severityText = "INFO"
-            r.body = .string(line(i))
-            return r
-        }
-        rl.scopeLogs = [sl]
-        var request = ExportLogsRequest()
-        request.resourceLogs = [rl]
-        let labels = ["level": "INFO", "service_name": "bulk"]
-        func values(_ indices: [Int]) -> LokiJSON {
-            [stream(labels, indices.map { LokiRecord(nanos: time($0), line: line($0), stream: labels, metadata: [:]) })]
-        }
+        let request = LokiFixture.bulk(count, time: time, line: line)
+        func values(_ indices: [Int]) -> LokiJSON { LokiFixture.bulkValues(indices, time: time, line: line) }
         let lucky = (0..<count).filter { $0 % 97 == 0 }
         try await withLokiRouter([request]) { router in
             func reply(_ more: [(String, String)]) async -> LokiReply {
@@ -770,23 +779,8 @@ extension LokiAPITests {
         let count = 1_200
         func time(_ i: Int) -> Int64 { F.now - 3_600 * F.second + Int64(i) * 3 * F.second }
         func line(_ i: Int) -> String { i % 7 == 0 ? "tick \(i) lucky" : "tick \(i)" }
-        var rl = ResourceLogs()
-        rl.resource.attributes = [LokiFixture.kv("service.name", .string("bulk"))]
-        var sl = Opentelemetry_Proto_Logs_V1_ScopeLogs()
-        sl.logRecords = (0..<count).map { i in
-            var r = LogRecord()
-            r.timeUnixNano = UInt64(time(i))
-            r.severityText = "INFO"
-            r.body = .string(line(i))
-            return r
-        }
-        rl.scopeLogs = [sl]
-        var request = ExportLogsRequest()
-        request.resourceLogs = [rl]
-        let labels = ["level": "INFO", "service_name": "bulk"]
-        func values(_ indices: [Int]) -> LokiJSON {
-            [stream(labels, indices.map { LokiRecord(nanos: time($0), line: line($0), stream: labels, metadata: [:]) })]
-        }
+        let request = LokiFixture.bulk(count, time: time, line: line)
+        func values(_ indices: [Int]) -> LokiJSON { LokiFixture.bulkValues(indices, time: time, line: line) }
         try await withLokiRouter([request]) { router in
             func result(_ query: String, _ more: [(String, String)]) async -> LokiJSON {
                 let r = await loki(router, "/loki/api/v1/query_range", [("query", query)] + more)

@@ -52,12 +52,7 @@ import Testing
     }
 
     @Test func changedSpansAreListedLargestDifferenceFirstWithStatusAndAttributes() throws {
-        var b = Self.base
-        b[0].end = 400
-        b[3].end = 380
-        b[3].error = true
-        b[3].attributes = ["tries": "3", "card": "visa"]
-        b[1].end = 25
+        let b = SketchedTrace.cartChanged
         let diff = TraceDiff(Self.trace(1, Self.base), Self.trace(2, b))
         #expect(diff.changed.map { Self.names($0.path) } == ["GET /cart#0", "GET /cart#0/charge#0", "GET /cart#0/query#0"])
         #expect(diff.changed.map(\.deltaNanos) == [300, 290, 5])
