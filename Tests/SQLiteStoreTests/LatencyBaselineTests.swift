@@ -23,8 +23,9 @@ struct LatencyBaselineTests {
         var values: [Int64] = []
         var sketch = LatencySketch()
         for _ in 0..<5000 {
-            // A long-tailed mix: microseconds to seconds.
-            let v = Int64(exp(Double(random.next() % 1_000_000) / 1_000_000 * 20)) + 1000
+            // A long-tailed mix from 1 µs to 20 ms: a factor of 20,000, within what the sketch keeps apart (wider
+            // ranges fold the lowest buckets: aSketchKeepsAtMostItsBucketBoundAndItsHighQuantilesExact).
+            let v = Int64(1000 * exp(Double(random.next() % 1_000_000) / 1_000_000 * log(20_000.0)))
             values.append(v)
             sketch.add(nanos: v, weight: 1)
         }

@@ -1,8 +1,8 @@
 import Foundation
 
 /// A quantile sketch of durations with relative accuracy (DDSketch's logarithmic buckets): bucket `i` holds the
-/// durations in (γ^(i-1), γ^i] nanoseconds, so any quantile is answered within ±2 % of the true value, whatever
-/// the range. Counts are weights, so the sketch can forget old samples by forward decay: a sample at time `t`
+/// durations in (γ^(i-1), γ^i] nanoseconds, so any quantile is answered within ±2 % of the true value while the
+/// durations span less than the bucket bound below (past it, the low quantiles lose that). Counts are weights, so the sketch can forget old samples by forward decay: a sample at time `t`
 /// weighs `2^((t - landmark) / halfLife)` and every quantile is a ratio of weights, which the landmark does not
 /// change (see ``LatencyBaselines``). Weights are `Double`: a busy operation's baseline holds the equivalent of
 /// billions of samples, where a `Float` count would stop growing.
