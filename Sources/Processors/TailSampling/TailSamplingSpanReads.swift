@@ -9,13 +9,9 @@ import OTLP
 /// A string from the configuration (an attribute key, an exact value), compared with span text as UTF-8 bytes, as
 /// otelcol (Go) compares strings, not by Swift's canonical equivalence.
 struct TailUTF8String: Sendable {
-    let text: String
     private let bytes: [UInt8]
 
-    init(_ text: String) {
-        self.text = text
-        bytes = Array(text.utf8)
-    }
+    init(_ text: String) { bytes = Array(text.utf8) }
 
     @inline(__always)
     func matches(_ key: String) -> Bool {
