@@ -274,7 +274,7 @@ public final class SQLiteTraceStore: Sendable {
             defer { self.checkpointRunning.store(false, ordering: .releasing) }
             let until = ContinuousClock.now + .seconds(1)
             do {
-                while ContinuousClock.now < until {
+                while ContinuousClock.now < until, !self.state.withLock({ $0.closed }) {
                     let (wal, copied) = try self.checkpointer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
                     self.backgroundBackfill.store(copied, ordering: .relaxed)
                     // Caught up (within 1 MiB): the writer's next backstop checkpoint has almost nothing to copy.
@@ -475,9 +475,27 @@ public final class SQLiteTraceStore: Sendable {
                 }
                 self.writer.releaseStatements()
                 self.logWriter.releaseStatements()
-                _ = try? self.pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                self.checkpointIntoTheMainFile()
                 c.resume()
             }
+        }
+    }
+
+    /// Runs on the writer at close: copies the whole WAL into the database file and truncates the WAL, so that the file
+    /// stands on its own (a copy of it alone is a backup). SQLite refuses a checkpoint while another connection runs
+    /// one, so this first takes the background checkpointer's turn, waiting for a running pass to stop (a pass checks
+    /// `closed` between its steps).
+    private func checkpointIntoTheMainFile() {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !checkpointRunning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            guard ContinuousClock.now < deadline else { break }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        do {
+            let (wal, copied) = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            if copied < wal { logger.warning("the WAL was not fully copied at close", metadata: ["frames": "\(wal)", "copied": "\(copied)"]) }
+        } catch {
+            logger.warning("the WAL was not copied into the database file at close", metadata: ["error": "\(error)"])
         }
     }
 

@@ -622,6 +622,27 @@ struct StoreTests {
         }
     }
 
+    /// After a clean stop the database file holds everything on its own: the WAL is copied in and truncated even when
+    /// a background checkpoint pass is running at that moment, so copying `traces.db` alone copies every span.
+    @Test func closeLeavesEverythingInTheMainFileEvenDuringABackgroundCheckpoint() async throws {
+        try await withTemporaryDirectory { dir in
+            let config = storeConfig(dir)
+            let store = try SQLiteTraceStore(config: config)
+            let start = nowNanos()
+            for i in 0..<100 {
+                try await store.append(
+                    traceRequest(spans: 50, start: start + UInt64(i) * 1_000_000, payload: String(repeating: "x", count: 400)).request)
+            }
+            store.checkpointInBackground()
+            await store.close()
+            let wal = (try? FileManager.default.attributesOfItem(atPath: config.path + "-wal")[.size] as? Int) ?? 0
+            #expect(wal == 0, "WAL file is \(wal) bytes after close")
+            let copy = dir.appendingPathComponent("copy.db").path
+            try FileManager.default.copyItem(atPath: config.path, toPath: copy)
+            #expect(try TraceReader(path: copy).spanCount() == 5_000)
+        }
+    }
+
     @Test func reopeningWithAnotherSchemaVersionFails() async throws {
         try await withTemporaryDirectory { dir in
             let config = storeConfig(dir)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import threading
 import time
+from pathlib import Path
 
 import grpc
 import httpx
@@ -148,8 +150,9 @@ def test_concurrent_exporters_while_killing(server_factory):
     assert_all_present(server.db_path, acked, "after the final restart")
 
 
-def test_sigterm_with_exporters_in_flight_keeps_every_acknowledged_batch(server_factory):
-    """SIGTERM while exporters are busy: a graceful stop (exit 0), and every acknowledged batch is stored."""
+def test_sigterm_with_exporters_in_flight_keeps_every_acknowledged_batch(server_factory, tmp_path):
+    """SIGTERM while exporters are busy: a graceful stop (exit 0), and every acknowledged batch is stored — in the
+    database file itself: the WAL is copied in and truncated, so a copy of `traces.db` alone is complete."""
     server = server_factory()
     stop, lock, attempts = threading.Event(), threading.Lock(), []
     acked: dict[bytes, set[bytes]] = {}
@@ -164,6 +167,11 @@ def test_sigterm_with_exporters_in_flight_keeps_every_acknowledged_batch(server_
     assert server.log().strip().splitlines()[-1].endswith("otelsink stopped")
     assert acked
     assert_all_present(server.db_path, acked, "after SIGTERM")
+    wal = Path(f"{server.db_path}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, f"the WAL holds {wal.stat().st_size} bytes after a clean stop"
+    copy = tmp_path / "copy-of-the-file-alone.db"
+    shutil.copyfile(server.db_path, copy)
+    assert_all_present(copy, acked, "in a copy of the database file alone")
 
 
 def test_resent_batches_are_stored_once(server):
