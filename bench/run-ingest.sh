@@ -133,6 +133,19 @@ else
     COUNT_BEFORE=
 fi
 
+# Beside the load generator: the largest the WAL file gets, and the bytes the server has written to storage
+# (/proc/PID/io write_bytes: WAL frames, checkpoints, everything), sampled every 50 ms until the server exits.
+(
+    largest=0
+    while kill -0 "$SERVER_PID" 2>/dev/null; do
+        size=$(stat -c %s "$OTELSINK_BENCH_DB-wal" 2>/dev/null || echo 0)
+        [ "$size" -gt "$largest" ] && largest=$size && echo "$largest" >"$WORKDIR/wal-largest"
+        written=$(awk '/^write_bytes/ {print $2}' "/proc/$SERVER_PID/io" 2>/dev/null) && [ -n "$written" ] && echo "$written" >"$WORKDIR/written"
+        sleep 0.05
+    done
+) &
+SAMPLER_PID=$!
+
 set +e
 timeout --signal=INT --kill-after=10 "$LOADGEN_TIMEOUT" \
     "$BIN/otelsink-loadgen" --server-pid "$SERVER_PID" "${COUNT_ARGS[@]}" "$@" >"$WORKDIR/result.out" &
@@ -146,6 +159,7 @@ log "stopping server (SIGTERM)"
 stop_start=$SECONDS
 stop_server
 log "server stopped in $((SECONDS - stop_start)) s, exit status $SERVER_STATUS"
+wait "$SAMPLER_PID" 2>/dev/null || true
 
 mkdir -p "$ROOT/bench/results"
 ext=txt
@@ -154,9 +168,18 @@ result_file="$ROOT/bench/results/ingest-$(date +%Y%m%d-%H%M%S).$ext"
 cp "$WORKDIR/result.out" "$result_file"
 
 cat "$WORKDIR/result.out"
+wal_largest=$(cat "$WORKDIR/wal-largest" 2>/dev/null || echo 0)
+written=$(cat "$WORKDIR/written" 2>/dev/null || echo 0)
+db_bytes=$(stat -c %s "$OTELSINK_BENCH_DB" 2>/dev/null || echo 0)
+wal_after=$(stat -c %s "$OTELSINK_BENCH_DB-wal" 2>/dev/null || echo 0)
+log "largest WAL file during the run: $wal_largest bytes ($((wal_largest >> 20)) MiB); after shutdown: database file $db_bytes bytes, WAL file $wal_after bytes"
 if [ -n "$COUNT_BEFORE" ]; then
     if after=$(count_stored) && [[ "$after" =~ ^[0-9]+$ ]]; then
-        log "spans in the database after shutdown: $((after - COUNT_BEFORE)) more than before the run"
+        stored=$((after - COUNT_BEFORE))
+        log "spans in the database after shutdown: $stored more than before the run"
+        if [ "$stored" -gt 0 ]; then
+            log "per stored span: $((written / stored)) bytes written by the server (last sample of /proc/PID/io), $((db_bytes / after)) bytes of database file"
+        fi
     fi
 fi
 log "results saved to ${result_file#"$ROOT"/}"

@@ -11,7 +11,7 @@ struct OtelsinkCommand: AsyncParsableCommand {
         abstract: "An OpenTelemetry-compatible collector: OTLP in, traces stored in SQLite.",
         subcommands: [
             Serve.self, Validate.self, Components.self, PrintConfig.self, TraceCommand.self, DiffCommand.self, SearchCommand.self,
-            BaselinesCommand.self, LogsCommand.self, ServicesCommand.self, Stats.self,
+            BaselinesCommand.self, LogsCommand.self, ServicesCommand.self, Stats.self, BackupCommand.self,
         ],
         defaultSubcommand: Serve.self
     )

@@ -283,11 +283,14 @@ struct Stats: AsyncParsableCommand {
             return
         }
         let size = (try? FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? 0
+        let walSize = (try? FileManager.default.attributesOfItem(atPath: db + "-wal")[.size] as? Int) ?? 0
         let label = colors.style.bold
         print("\(label("spans:")) \(count)")
         print("\(label("log records:")) \(try LogReader(reader).recordCount())")
         print("\(label("partitions:")) \(try reader.partitions().count)")
         print("\(label("services:")) \(try reader.services().map(TerminalSafeText.escape).joined(separator: ", "))")
         print("\(label("file bytes:")) \(size)")
+        // The WAL file keeps its size when SQLite reuses it: this is how large it has been since the server started.
+        print("\(label("WAL file bytes:")) \(walSize)")
     }
 }

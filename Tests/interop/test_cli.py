@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -336,6 +337,50 @@ def test_serve_restarts_on_its_database(server_factory):
     assert p.returncode == 0 and sum("│" in line for line in p.stdout.decode().splitlines()) == 4  # 4 span rows
 
 
+def test_backup_while_the_server_ingests_then_restore_from_it(server_factory, tmp_path):
+    """`otelsink backup` copies a live database into one file while exports keep arriving; the copy is
+    refused over an existing file; a server started on the copy (the README's restore) serves what it holds."""
+    server = server_factory()
+    first_id, first = make_trace_request(6)
+    with httpx.Client(timeout=10) as client:
+        assert client.post(server.url(), content=first.SerializeToString(), headers={"Content-Type": PROTOBUF}).status_code == 200
+        stop = threading.Event()
+        sent = []
+
+        def keep_exporting():
+            while not stop.is_set() and len(sent) < 2000:
+                _, request = make_trace_request(20)
+                r = client.post(server.url(), content=request.SerializeToString(), headers={"Content-Type": PROTOBUF})
+                sent.append(r.status_code)
+
+        exporter = threading.Thread(target=keep_exporting)
+        exporter.start()
+        try:
+            time.sleep(0.3)
+            out = tmp_path / "backup.db"
+            p = run_cli(server.binary, "backup", "--db", server.db_path, str(out))
+        finally:
+            stop.set()
+            exporter.join(30)
+    assert p.returncode == 0, p.stderr.decode()
+    assert set(sent) == {200} and len(sent) > 1
+    m = re.fullmatch(rf"copied .* to {re.escape(str(out))}: (\d+) spans, 0 log records, (\d+) bytes\n", p.stdout.decode())
+    assert m, p.stdout.decode()
+    spans = int(m.group(1))
+    assert spans >= 6 and (spans - 6) % 20 == 0 and int(m.group(2)) == out.stat().st_size
+    assert not Path(f"{out}-wal").exists()
+
+    again = run_cli(server.binary, "backup", "--db", server.db_path, str(out))
+    assert again.returncode == 3 and "already exists" in again.stderr.decode(), again.stderr.decode()
+    assert server.stop() == 0
+
+    restored = server_factory(db_path=out, query=True)
+    p = run_cli(restored.binary, "stats", "--db", out, "--spans")
+    assert p.returncode == 0 and int(p.stdout) == spans
+    r = httpx.get(f"{restored.query_url}/api/traces/{first_id.hex()}", timeout=10)
+    assert r.status_code == 200 and len(r.json()["data"][0]["spans"]) == 6
+
+
 def test_serve_refuses_a_port_in_use(server_factory, tmp_path):
     first = server_factory()
     config = tmp_path / "clash.yaml"
@@ -500,7 +545,7 @@ def test_stats_escapes_service_names(hostile_server):
     p = run_cli(server.binary, "stats", "--db", server.db_path)
     out, err = text(p)
     assert p.returncode == 0, err
-    _assert_no_raw_controls(out, lines=5)  # spans, log records, partitions, services, file bytes
+    _assert_no_raw_controls(out, lines=6)  # spans, log records, partitions, services, file bytes, WAL file bytes
     assert ESCAPED[HOSTILE_SERVICE] in out
 
 
