@@ -22,8 +22,15 @@ public final class SQLiteTraceStore: Sendable {
     /// WAL frames (pages) beyond which the writer checkpoints itself. The background checkpointer copies frames
     /// as they come, so this checkpoint has little left to copy; what it guarantees is that the WAL restarts from
     /// its beginning (which needs a checkpoint that completes between two write transactions) and stays bounded.
-    static let defaultWALBackstopFrames = 16_384
+    static let defaultWALBackstopFrames = 8_192
     let walBackstopFrames: Int
+    /// 1.5 × the backstop (12,288 frames by default, 48 MiB of pages): past it the writer copies the WAL itself
+    /// instead of waiting for the background copy; the WAL file stays under this plus one transaction's frames.
+    var walLimitFrames: Int { walBackstopFrames + walBackstopFrames / 2 }
+    /// Frames past which a commit starts the background checkpointer (4 MiB of pages).
+    static let backgroundCheckpointFrames = 1_024
+    /// Set while the writer or close waits for its turn to checkpoint: a background pass stops after its current step.
+    private let checkpointTurnWanted = Atomic<Bool>(false)
     private let walFrames = WALFrameCounter()
     /// Frames the background checkpointer's last pass had copied (0 after the writer's own checkpoint).
     private let backgroundBackfill = Atomic<Int>(0)
@@ -265,8 +272,9 @@ public final class SQLiteTraceStore: Sendable {
     }
 
     /// Copies committed WAL frames into the database file on the checkpoint connection, without blocking the writer
-    /// (PASSIVE checkpoints), pass after pass until it has caught up with the writer or a second has passed. Called
-    /// every second by the exporter.
+    /// (PASSIVE checkpoints), pass after pass until it has caught up with the writer or a second has passed. Started
+    /// every second by the exporter, and by the writer whenever a commit leaves more than
+    /// ``backgroundCheckpointFrames`` frames in the WAL, so the copy keeps pace with ingest.
     public func checkpointInBackground() {
         if state.withLock({ $0.closed }) { return }
         guard checkpointRunning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
@@ -274,12 +282,12 @@ public final class SQLiteTraceStore: Sendable {
             defer { self.checkpointRunning.store(false, ordering: .releasing) }
             let until = ContinuousClock.now + .seconds(1)
             do {
-                while ContinuousClock.now < until, !self.state.withLock({ $0.closed }) {
+                while ContinuousClock.now < until, !self.checkpointTurnWanted.load(ordering: .relaxed), !self.state.withLock({ $0.closed }) {
                     let (wal, copied) = try self.checkpointer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
                     self.backgroundBackfill.store(copied, ordering: .relaxed)
                     // Caught up (within 1 MiB): the writer's next backstop checkpoint has almost nothing to copy.
                     if wal - copied < 256 { break }
-                    Thread.sleep(forTimeInterval: 0.01)
+                    Thread.sleep(forTimeInterval: 0.005)
                 }
             } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
                 // Another checkpoint (the writer's backstop, or close) is running: nothing to do this time.
@@ -290,18 +298,44 @@ public final class SQLiteTraceStore: Sendable {
         }
     }
 
-    /// Runs on the writer after a commit: once the WAL holds more than ``walBackstopFrames`` frames and the
-    /// background checkpointer has copied nearly all of them, checkpoint here, between transactions — copying the
-    /// few frames left — so that the WAL restarts from its beginning. If the background checkpointer falls far behind
-    /// (4 × the backstop), the writer copies everything itself: slower commits, but a bounded WAL.
+    /// Runs on the writer after a commit, and keeps the WAL file under ``walLimitFrames`` frames plus one transaction:
+    /// - past ``backgroundCheckpointFrames``, it starts the background checkpointer if it is idle;
+    /// - past ``walBackstopFrames``, once the background copy has nearly caught up, it checkpoints here, between two
+    ///   transactions — copying the few frames left — so that the WAL restarts from its beginning;
+    /// - past ``walLimitFrames`` (the background copy fell behind), it takes the checkpointer's turn and copies
+    ///   everything itself: slower commits, but a bounded WAL.
+    /// A reader holding an old snapshot keeps the WAL from restarting until it ends, whatever is done here.
     private func checkpointIfWALTooLarge() {
         let frames = walFrames.current
+        if frames > Self.backgroundCheckpointFrames { checkpointInBackground() }
         guard frames > walBackstopFrames else { return }
+        if frames > walLimitFrames {
+            guard takeCheckpointTurn(within: .seconds(5)) else { return }
+            defer { checkpointRunning.store(false, ordering: .releasing) }
+            if (try? pool.writeWithoutTransaction({ db in try db.checkpoint(.passive) })) != nil {
+                backgroundBackfill.store(0, ordering: .relaxed)
+            }
+            return
+        }
         let backfilled = backgroundBackfill.load(ordering: .relaxed)
-        guard frames - backfilled < min(2048, walBackstopFrames / 4) || frames > 4 * walBackstopFrames else { return }
+        guard frames - backfilled < min(2048, walBackstopFrames / 4) else { return }
         if (try? pool.writeWithoutTransaction({ db in try db.checkpoint(.passive) })) != nil {
             backgroundBackfill.store(0, ordering: .relaxed)
         }
+    }
+
+    /// Waits until no background checkpoint pass runs (asking a running one to stop after its current step) and keeps
+    /// new ones from starting: SQLite runs one checkpoint at a time and refuses a second with SQLITE_BUSY. The caller
+    /// gives the turn back with `checkpointRunning.store(false)`. False if a pass did not end within `within`.
+    private func takeCheckpointTurn(within: Duration) -> Bool {
+        checkpointTurnWanted.store(true, ordering: .relaxed)
+        defer { checkpointTurnWanted.store(false, ordering: .relaxed) }
+        let deadline = ContinuousClock.now + within
+        while !checkpointRunning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            guard ContinuousClock.now < deadline else { return false }
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        return true
     }
 
     /// Asks the writer to apply retention now if it is due (called periodically while idle).
@@ -486,11 +520,8 @@ public final class SQLiteTraceStore: Sendable {
     /// one, so this first takes the background checkpointer's turn, waiting for a running pass to stop (a pass checks
     /// `closed` between its steps).
     private func checkpointIntoTheMainFile() {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !checkpointRunning.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
-            guard ContinuousClock.now < deadline else { break }
-            Thread.sleep(forTimeInterval: 0.002)
-        }
+        let hasTurn = takeCheckpointTurn(within: .seconds(5))
+        defer { if hasTurn { checkpointRunning.store(false, ordering: .releasing) } }
         do {
             let (wal, copied) = try pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
             if copied < wal { logger.warning("the WAL was not fully copied at close", metadata: ["frames": "\(wal)", "copied": "\(copied)"]) }

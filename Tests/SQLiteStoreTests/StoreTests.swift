@@ -601,7 +601,7 @@ struct StoreTests {
     }
 
     /// The WAL file keeps its size when SQLite reuses it, so the backstop counts live frames: once the WAL passes it
-    /// (here 64 frames; 4 × that when no background checkpoint has run, as in this test), the writer checkpoints
+    /// (here 64 frames; 1.5 × that when the background checkpointer has not caught up, as in this test), the writer checkpoints
     /// between transactions and the WAL starts again from its beginning, instead of growing with everything written.
     @Test func theWALIsReusedOnceItPassesTheBackstop() async throws {
         try await withTemporaryDirectory { dir in
