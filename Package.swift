@@ -42,6 +42,8 @@ let package = Package(
     targets: [
         // Layer 0: system zlib, for gzip request bodies.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Layer 0: system zstd, for the SQLite store's span bodies (compressed with a dictionary per partition).
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
 
         // Layer 1: generated OTLP messages, their wire readers and the OTLP/JSON codec.
         .target(
@@ -96,7 +98,7 @@ let package = Package(
         .target(
             name: "SQLiteStore",
             dependencies: [
-                "CollectorCore", "OTLP",
+                "CollectorCore", "OTLP", "CZstd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],

@@ -27,11 +27,13 @@ import GRDB
 /// and level of log records: a Loki stream, with its labels as JSON), `log_stream_buckets` (which streams have
 /// records in which partition, for label queries over a time range), `partitions`, `meta`.
 enum SQLiteSchema {
-    /// Version 3 stores span bodies without the fields their columns hold; version 2 kept every field in the body.
-    /// This otelsink reads both (``StoredSpan`` restores what a body lacks) and marks a version 2 file as 3 when it
-    /// writes to it, since new rows then have the shorter bodies.
-    static let version = 3
-    static let readableVersions: Set<String> = ["2", "3"]
+    /// Version 4 may store span bodies compressed (``StoredSpanBody``; dictionaries in `span_dictionaries`);
+    /// version 3 stores them without the fields their columns hold; version 2 kept every field in the body.
+    /// This otelsink reads all three (``StoredSpan`` restores what a body lacks, ``StoredSpanBodies`` decompresses)
+    /// and marks an older file as 4 when it opens it for writing, since new rows may then be compressed (an older
+    /// otelsink then refuses the file by its version rather than misreading its bodies).
+    static let version = 4
+    static let readableVersions: Set<String> = ["2", "3", "4"]
 
     static func migrate(_ db: Database) throws {
         try db.execute(
@@ -49,6 +51,9 @@ enum SQLiteSchema {
                     service TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE(resource_id, scope_id, level));
                 CREATE TABLE IF NOT EXISTS log_stream_buckets(
                     bucket INTEGER NOT NULL, stream_id INTEGER NOT NULL, PRIMARY KEY(bucket, stream_id)) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS span_dictionaries(
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, bucket INTEGER NOT NULL, dictionary BLOB NOT NULL);
+                CREATE INDEX IF NOT EXISTS span_dictionaries_bucket ON span_dictionaries(bucket);
                 CREATE TABLE IF NOT EXISTS latency_baselines(
                     service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, baseline BLOB NOT NULL, recent BLOB NOT NULL,
                     PRIMARY KEY(service, name, kind)) WITHOUT ROWID;
@@ -143,5 +148,6 @@ enum SQLiteSchema {
                 """)
         try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM log_stream_buckets WHERE bucket = ?", arguments: [bucket])
+        try db.execute(sql: "DELETE FROM span_dictionaries WHERE bucket = ?", arguments: [bucket])
     }
 }

@@ -16,8 +16,12 @@ public struct SQLiteStoreConfig: ComponentConfig, Equatable {
     public var synchronous: Synchronous = .normal
     /// Latency baselines and the flagging of unusually slow spans.
     public var anomalies = AnomalyDetectionConfig()
+    /// How span bodies are stored: `zstd` compresses each with a dictionary trained per partition; `none` stores
+    /// the protobuf as it is.
+    public var compression: Compression = .zstd
 
     public enum Synchronous: String, Sendable, CaseIterable { case normal, full }
+    public enum Compression: String, Sendable, CaseIterable { case zstd, none }
 
     public init(path: String = "./otelsink-data/traces.db") { self.path = path }
 
@@ -36,6 +40,12 @@ public struct SQLiteStoreConfig: ComponentConfig, Equatable {
             synchronous = s
         } else {
             r.report("synchronous", "expected normal or full, got \"\(sync)\"")
+        }
+        let compression = r.string("compression", default: self.compression.rawValue)
+        if let c = Compression(rawValue: compression) {
+            self.compression = c
+        } else {
+            r.report("compression", "expected zstd or none, got \"\(compression)\"")
         }
         anomalies = AnomalyDetectionConfig(reading: r.child("anomalies"))
     }

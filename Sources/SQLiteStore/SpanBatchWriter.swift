@@ -38,6 +38,10 @@ final class SpanBatchWriter {
     /// The body being stored: the span's bytes without the fields its row's columns hold (reused, span after span;
     /// dropped after a transaction when it grew past 1 MiB).
     private var storedBody: [UInt8] = []
+    /// The compressed form of `storedBody`, when it is stored compressed (reused like it).
+    private var compressedBody: [UInt8] = []
+    /// Compresses span bodies with a dictionary per partition.
+    private let bodies: SpanBodyCompressor
     /// The `Span` fields a row keeps in columns and not in its body: trace ID (1), span ID (2), parent span ID (4),
     /// name (5), kind (6) and start time (7). ``TraceReader`` puts them back.
     static let fieldsInColumns: UInt32 = 1 << 1 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7
@@ -102,6 +106,7 @@ final class SpanBatchWriter {
         widthNanos = max(1, Int64(config.partition.components.seconds) * 1_000_000_000)
         retentionBuckets = max(1, Int64(config.retention.components.seconds) * 1_000_000_000 / widthNanos + 1)
         baselines = config.anomalies.enabled ? LatencyBaselines(config: config.anomalies) : nil
+        bodies = SpanBodyCompressor(enabled: config.compression == .zstd)
     }
 
     func loadPartitions(_ db: Database) throws {
@@ -112,6 +117,7 @@ final class SpanBatchWriter {
         partitions.remove(bucket)
         nextSeq[bucket] = nil
         statements[bucket] = nil
+        bodies.forget(bucket: bucket)
     }
 
     /// Finalizes the prepared statements (before the database closes).
@@ -196,7 +202,10 @@ final class SpanBatchWriter {
                             if !EncodedTraces.appendFields(buffer, span.body, omitting: omitted, to: &storedBody) {
                                 storedBody.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[span.body]))
                             }
-                            let inserted = try storedBody.withUnsafeBytes { body in
+                            let compressed = try storedBody.withUnsafeBytes { body in
+                                try bodies.encode(body, bucket: b, db: db, into: &compressedBody)
+                            }
+                            let inserted = try (compressed ? compressedBody : storedBody).withUnsafeBytes { body in
                                 try insert(
                                     span, buffer, body: body, partition.insertSpan, traceSeq: current?.summary.seq ?? 0,
                                     resourceID: resourceID, scopeID: scopeID, serviceBytes: resource.serviceName, db: db)
@@ -227,6 +236,7 @@ final class SpanBatchWriter {
         flush(current)
         // One very large span (up to the receivers' message limit) must not pin its buffer for good.
         if storedBody.capacity > 1 << 20 { storedBody = [] }
+        if compressedBody.capacity > 1 << 20 { compressedBody = [] }
         for (b, summaries) in traces {
             let partition = try statements(bucket: b, db: db)
             // In sequence order, so new rows go to the end of the table one after another.
@@ -409,6 +419,7 @@ final class SpanBatchWriter {
         baselines?.markUnsaved()
         nextSeq.removeAll()
         statements.removeAll()  // a rolled-back transaction may have created a partition its statements name
+        bodies.reset()
     }
 
     /// Empties the resource, scope and operation caches (safe mid-transaction, unlike the sequence numbers).

@@ -42,14 +42,17 @@ extension TraceReader {
     /// The outlines of trace `traceID`'s spans, at most `limits.maxSpans` of them (`truncated` when there are more);
     /// nil when no span of it is stored. One indexed read per partition, no protobuf decoded.
     public func outlines(id traceID: Data, limits: TraceReadLimits) throws -> (spans: [SpanOutline], truncated: Bool)? {
-        try spanRows(id: traceID, limits: limits, columns: SpanOutline.columns) { SpanOutline(row: $0) }
+        try spanRows(id: traceID, limits: limits, columns: SpanOutline.columns) { row, _ in SpanOutline(row: row) }
     }
 
     /// One value made by `make` from each row of trace `traceID`'s spans (`columns` selected from the spans table
     /// aliased `s`), at most `limits.maxSpans` of them (`truncated` when there are more); nil when no span of it is
     /// stored. One indexed read per partition.
-    func spanRows<T>(id traceID: Data, limits: TraceReadLimits, columns: String, _ make: (Row) throws -> T) throws -> (spans: [T], truncated: Bool)? {
+    func spanRows<T>(
+        id traceID: Data, limits: TraceReadLimits, columns: String, _ make: (Row, StoredSpanBodies) throws -> T
+    ) throws -> (spans: [T], truncated: Bool)? {
         try reader.read { db in
+            let bodies = StoredSpanBodies(db)
             let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
             var spans: [T] = []
             for b in buckets {
@@ -62,7 +65,7 @@ extension TraceReader {
                 let rows = try Row.fetchCursor(statement, arguments: [traceID])
                 while let row = try rows.next() {
                     if spans.count == limits.maxSpans { return (spans, true) }
-                    spans.append(try make(row))
+                    spans.append(try make(row, bodies))
                 }
             }
             return spans.isEmpty ? nil : (spans, false)

@@ -37,8 +37,8 @@ extension TraceReader {
     /// more); nil when no span of it is stored. One indexed read per partition; a span's body is scanned in place
     /// for its status message and attribute fields, not decoded.
     public func summaries(id traceID: Data, limits: TraceReadLimits) throws -> (spans: [SpanSummary], truncated: Bool)? {
-        try spanRows(id: traceID, limits: limits, columns: SpanOutline.columns + ", s.status_code, s.body") { row in
-            let body = row.dataNoCopy(atIndex: 7) ?? Data()
+        try spanRows(id: traceID, limits: limits, columns: SpanOutline.columns + ", s.status_code, s.body") { row, bodies in
+            let body = try bodies.protobuf(row.dataNoCopy(atIndex: 7) ?? Data())
             let parts = try body.withUnsafeBytes { bytes in
                 if let parts = EncodedSpanParts(bytes) { return parts }
                 // Not readable in place: swift-protobuf decides, and words the error.

@@ -69,6 +69,7 @@ public struct TraceReader: Sendable {
         var scopeIndex: [Int64: [Int64: Int]] = [:]
         var resourceCache: [Int64: ResourceSpans] = [:]
         var scopeCache: [Int64: ScopeSpans] = [:]
+        let bodies = StoredSpanBodies(db)
         for row in rows {
             let ri: Int
             if let i = resourceIndex[row.resource] {
@@ -90,7 +91,7 @@ public struct TraceReader: Sendable {
                 si = request.resourceSpans[ri].scopeSpans.count - 1
                 scopeIndex[row.resource, default: [:]][row.scope] = si
             }
-            request.resourceSpans[ri].scopeSpans[si].spans.append(try row.span())
+            request.resourceSpans[ri].scopeSpans[si].spans.append(try row.span(bodies))
         }
         return request
     }
@@ -142,14 +143,20 @@ public enum TraceReaderError: Error, CustomStringConvertible {
         case .noDatabase(let p): "no database at \(p)"
         case .corrupt(let m): "database is inconsistent: \(m)"
         case .unsupportedVersion(let p, let v?):
-            "\(p) has storage schema version \(v); this otelsink reads versions \(SQLiteSchema.readableVersions.sorted().joined(separator: " and "))"
+            "\(p) has storage schema version \(v); this otelsink reads versions \(Self.list(SQLiteSchema.readableVersions.sorted()))"
         case .unsupportedVersion(let p, nil): "\(p) is not an otelsink trace database"
         }
     }
+
+    /// "2", "2 and 3", "2, 3 and 4".
+    private static func list(_ items: [String]) -> String {
+        guard let last = items.last, items.count > 1 else { return items.first ?? "" }
+        return items.dropLast().joined(separator: ", ") + " and " + last
+    }
 }
 
-/// One span row as read back. Its body lacks the fields the row keeps in columns (see
-/// `SpanBatchWriter.fieldsInColumns`); ``span()`` puts them back. Rows written before that change hold every field
+/// One span row as read back. Its body (perhaps compressed: ``StoredSpanBody``) lacks the fields the row keeps in
+/// columns (see `SpanBatchWriter.fieldsInColumns`); ``span(_:)`` puts them back. Rows written before that change hold every field
 /// in the body, with the same values as the columns, so both read back alike.
 struct StoredSpan {
     var resource: Int64, scope: Int64, start: Int64, body: Data
@@ -171,8 +178,8 @@ struct StoredSpan {
         kind = row[i + 8]
     }
 
-    func span() throws -> Span {
-        var span = try Span(serializedBytes: body)
+    func span(_ bodies: StoredSpanBodies) throws -> Span {
+        var span = try Span(serializedBytes: bodies.protobuf(body))
         Self.restoreColumns(
             &span, traceID: traceID, spanID: spanID, parentSpanID: parentSpanID, name: name, kind: kind, start: start)
         return span

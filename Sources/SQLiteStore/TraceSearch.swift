@@ -110,6 +110,7 @@ extension TraceReader {
         let anomalyTables = anomalousOnly ? try Self.anomalyTables(db) : []
         let matchers = try q.tags.filter { $0 != SpanAnomaly.tag }.map { try TagMatcher($0, db: db, reader: self) }
         var seen = Set<Data>()
+        let bodies = StoredSpanBodies(db)
         partitions: for b in buckets {
             if deadline.expired {
                 result.complete = false
@@ -151,7 +152,7 @@ extension TraceReader {
                     if !matchers.isEmpty {
                         let resourceID: Int64 = row[1]
                         let body: Data = row[2]
-                        guard var span = try? Span(serializedBytes: body) else { continue }
+                        guard var span = try? Span(serializedBytes: bodies.protobuf(body)) else { continue }
                         // Tags on the span kind need it; it is stored in its column (see StoredSpan).
                         let kind: Int = row[3]
                         StoredSpan.restoreKind(&span, kind)
@@ -329,6 +330,9 @@ struct TagMatcher {
                 clause += " AND instr(body, ?) > 0"
                 args.append(Data(v.utf8))
             }
+            // A compressed body (StoredSpanBody: its first byte is 0) cannot be searched in SQL: it is decompressed
+            // and checked like any body that passes.
+            clause = "substr(body, 1, 1) = x'00' OR (\(clause))"
             if resources.isEmpty {
                 prefilter = ("(\(clause))", args)
             } else if resources.count <= 500 {

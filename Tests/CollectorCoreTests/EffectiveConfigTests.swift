@@ -38,6 +38,7 @@ struct EffectiveConfigTests {
                     ("partition", .scalar("1h")),
                     ("queue_size", .scalar("50000")),
                     ("synchronous", .scalar("normal")),
+                    ("compression", .scalar("zstd")),
                     (
                         "anomalies",
                         .mapping([

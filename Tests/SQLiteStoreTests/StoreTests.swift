@@ -331,7 +331,7 @@ struct StoreTests {
 
     @Test func retentionBySizeDropsOldestPartitionsFirst() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir) { $0.maxSizeMiB = 16 })
+            let store = try SQLiteTraceStore(config: storeConfig(dir) { $0.maxSizeMiB = 16; $0.compression = .none })
             let now = nowNanos()
             let bucket = Int64(now / hourNanos)
             let payload = String(repeating: "x", count: 8_000)
@@ -392,7 +392,7 @@ struct StoreTests {
 
     @Test func retentionBySizeWithOnePartitionRemovesOnlyTheOldestSpans() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir) { $0.maxSizeMiB = 16 })
+            let store = try SQLiteTraceStore(config: storeConfig(dir) { $0.maxSizeMiB = 16; $0.compression = .none })
             let bucket = currentBucket()
             let payload = String(repeating: "y", count: 8_000)
             // About 24 MiB, all in the current partition, written oldest first.
@@ -605,7 +605,8 @@ struct StoreTests {
     /// between transactions and the WAL starts again from its beginning, instead of growing with everything written.
     @Test func theWALIsReusedOnceItPassesTheBackstop() async throws {
         try await withTemporaryDirectory { dir in
-            let config = storeConfig(dir)
+            // Uncompressed, so that the bytes written are what the payloads say.
+            let config = storeConfig(dir) { $0.compression = .none }
             let store = try SQLiteTraceStore(config: config, logger: Logger(label: "test"), telemetry: .unobserved, walBackstopFrames: 64)
             let start = nowNanos()
             for i in 0..<200 {
