@@ -15,6 +15,7 @@
 #                             implies no build)
 #   OTELSINK_BENCH_TIMEOUT    hard limit for the load generator, seconds (default 900)
 #   OTELSINK_BENCH_KEEP=1     keep the temp dir (database, server log, raw results)
+#   OTELSINK_BENCH_COMPRESSION  `none` stores span bodies uncompressed (bench/ingest.yaml; default zstd)
 #   OTELSINK_BENCH_CONFIG     server config (default bench/ingest.yaml; bench/ingest-nop.yaml measures the
 #                             receivers alone: spans are dropped by a nop exporter, so "spans stored" is 0)
 # Results are also saved under bench/results/ (ignored by git).

@@ -21,12 +21,12 @@ trap 'rc=$?; if [ $rc -ne 0 ]; then printf "\n==== FAILED (exit %d) at: %s ====\
 # --------------------------------------------------------------------------------------------------------------
 current="system packages"
 stage "$current"
-# sqlite3: the CLI, for looking at stores by hand; libsqlite3-dev and zlib1g-dev: linked by the Swift build
-# (GRDB, gzip); python3-pip / python3-venv: for the interop tests' packages; prometheus: the real server and
+# sqlite3: the CLI, for looking at stores by hand; libsqlite3-dev, zlib1g-dev and libzstd-dev: linked by the Swift
+# build (GRDB, gzip, span body compression); python3-pip / python3-venv: for the interop tests' packages; prometheus: the real server and
 # promtool, for the Prometheus endpoint tests (Tests/interop/test_prometheus.py); openssl: certificates for the TLS
 # tests (Tests/interop/test_security.py, test_forwarding.py); chromium and chromium-driver: the real browser of the
 # CORS test (Tests/interop/test_cors_browser.py) and of the web UI test (Tests/interop/test_web_ui.py).
-wanted=(sqlite3 libsqlite3-dev zlib1g-dev prometheus openssl chromium chromium-driver)
+wanted=(sqlite3 libsqlite3-dev zlib1g-dev libzstd-dev prometheus openssl chromium chromium-driver)
 command -v python3 >/dev/null 2>&1 || wanted+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || wanted+=(python3-pip)
 missing=()

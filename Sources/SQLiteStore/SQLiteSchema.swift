@@ -9,7 +9,7 @@ import GRDB
 /// - `spans_b`: one row per span: the columns queries filter on (trace ID and the trace's `seq`, span ID, service,
 ///   name, kind, start, duration, status) plus `body`, the span itself as OTLP protobuf without the fields those
 ///   columns hold (`SpanBatchWriter.fieldsInColumns`; `StoredSpan` puts them back), which makes storage
-///   lossless. Indexes: unique (trace_seq, span_id) — a trace's spans, and idempotent writes — and
+///   lossless; compressed with the partition's dictionary once it has one (``StoredSpanBody``). Indexes: unique (trace_seq, span_id) — a trace's spans, and idempotent writes — and
 ///   (service, start_ns) for search.
 ///
 /// Why `seq`: an index keyed by a random ID puts each new entry on a random page, and once the index outgrows the
@@ -25,7 +25,8 @@ import GRDB
 /// Shared tables: `resources` and `scopes` (each distinct resource/scope stored once, as protobuf, with its
 /// schema URL), `operations` (distinct service, span name and kind), `log_streams` (each distinct resource, scope
 /// and level of log records: a Loki stream, with its labels as JSON), `log_stream_buckets` (which streams have
-/// records in which partition, for label queries over a time range), `partitions`, `meta`.
+/// records in which partition, for label queries over a time range), `span_dictionaries` (the zstd dictionary of
+/// each partition's span bodies, by partition; removed with it), `partitions`, `meta`.
 enum SQLiteSchema {
     /// Version 4 may store span bodies compressed (``StoredSpanBody``; dictionaries in `span_dictionaries`);
     /// version 3 stores them without the fields their columns hold; version 2 kept every field in the body.

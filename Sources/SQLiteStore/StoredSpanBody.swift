@@ -71,7 +71,7 @@ final class StoredSpanBodies {
             else {
                 throw TraceReaderError.corrupt("a compressed span body does not decompress with dictionary \(parts.dictionary)")
             }
-            return Data(out)
+            return out
         }
     }
 

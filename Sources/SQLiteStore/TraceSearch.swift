@@ -151,8 +151,10 @@ extension TraceReader {
                     if seen.contains(traceID) { continue }
                     if !matchers.isEmpty {
                         let resourceID: Int64 = row[1]
-                        let body: Data = row[2]
-                        guard var span = try? Span(serializedBytes: bodies.protobuf(body)) else { continue }
+                        guard let bytes = try? bodies.protobuf(row[2]),
+                            matchers.allSatisfy({ $0.mayMatch(bytes, resourceID: resourceID) }),
+                            var span = try? Span(serializedBytes: bytes)
+                        else { continue }
                         // Tags on the span kind need it; it is stored in its column (see StoredSpan).
                         let kind: Int = row[3]
                         StoredSpan.restoreKind(&span, kind)
@@ -303,6 +305,9 @@ struct TagMatcher {
     /// Resources (by id) that have the attribute.
     let resources: Set<Int64>
     let prefilter: (String, [(any DatabaseValueConvertible)?])
+    /// What the SQL prefilter looks for in a body, looked for again in Swift in the protobuf of a compressed body
+    /// (which SQL cannot search) before it is decoded.
+    let needles: [Data]
 
     init(_ filter: TagFilter, db: Database, reader: TraceReader) throws {
         self.filter = filter
@@ -321,15 +326,19 @@ struct TagMatcher {
         case "span.kind", "otel.status_code", "error":
             // Derived from columns, not stored as attributes: checked on the decoded span only.
             prefilter = ("1", [])
+            needles = []
         default:
             var clause = "instr(body, ?) > 0"
             var args: [(any DatabaseValueConvertible)?] = [Data(filter.key.utf8)]
+            var needles = [Data(filter.key.utf8)]
             // A string value occurs verbatim in the protobuf; numbers and bools are encoded in binary.
             let v = filter.value
             if Int64(v) == nil, Double(v) == nil, v != "true", v != "false" {
                 clause += " AND instr(body, ?) > 0"
                 args.append(Data(v.utf8))
+                needles.append(Data(v.utf8))
             }
+            self.needles = resources.count > 500 ? [] : needles
             // A compressed body (StoredSpanBody: its first byte is 0) cannot be searched in SQL: it is decompressed
             // and checked like any body that passes.
             clause = "substr(body, 1, 1) = x'00' OR (\(clause))"
@@ -345,6 +354,12 @@ struct TagMatcher {
                 prefilter = ("1", [])
             }
         }
+    }
+
+    /// False when the span's protobuf cannot match: its resource does not, and a needle is absent.
+    func mayMatch(_ protobuf: Data, resourceID: Int64) -> Bool {
+        if needles.isEmpty || resources.contains(resourceID) { return true }
+        return needles.allSatisfy { $0.isEmpty || protobuf.range(of: $0) != nil }
     }
 
     func matches(_ span: Span, resourceID: Int64) -> Bool {

@@ -1,4 +1,5 @@
 import CZstd
+import Foundation
 
 /// zstd with a trained dictionary, for many small inputs of the same shape (span bodies).
 ///
@@ -136,10 +137,10 @@ enum ZstdDictionaryCodec {
 
         /// The `length` bytes `frame` holds, or nil when the dictionary is unknown or the frame does not
         /// decompress to exactly `length` bytes.
-        func decompress(_ frame: UnsafeRawBufferPointer, dictionary key: Int64, length: Int) -> [UInt8]? {
+        func decompress(_ frame: UnsafeRawBufferPointer, dictionary key: Int64, length: Int) -> Data? {
             guard let digested = dictionaries[key], length >= 0 else { return nil }
             guard ZSTD_isError(ZSTD_DCtx_refDDict(context, digested)) == 0 else { return nil }
-            var out = [UInt8](repeating: 0, count: length)
+            var out = Data(count: length)
             let written = out.withUnsafeMutableBytes { o in
                 // A zero-length output still needs a valid pointer.
                 var scratch: UInt8 = 0

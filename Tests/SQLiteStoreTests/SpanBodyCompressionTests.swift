@@ -1,7 +1,7 @@
 import CollectorCore
+import CollectorTesting
 import Foundation
 import GRDB
-import CollectorTesting
 import OTLP
 import Testing
 
@@ -102,7 +102,10 @@ struct SpanBodyCompressionTests {
                     service: "checkout", tags: [TagFilter(key: "tenant", value: "needle-tenant-42")], startMin: 0,
                     startMax: Int64.max, limit: 10, timeBudget: .seconds(10)))
             #expect(found.traceIDs == [trace])
-            let stored = try await store.pool.read { db in try Data.fetchOne(db, sql: "SELECT body FROM \(SQLiteSchema.spansTable(Int64(start / hourNanos))) WHERE trace_id = ?", arguments: [trace]) }
+            let stored = try await store.pool.read { db in
+                try Data.fetchOne(
+                    db, sql: "SELECT body FROM \(SQLiteSchema.spansTable(Int64(start / hourNanos))) WHERE trace_id = ?", arguments: [trace])
+            }
             #expect(stored?.first == 0, "the needle's body is stored compressed")
             await store.close()
         }

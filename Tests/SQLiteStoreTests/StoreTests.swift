@@ -331,7 +331,11 @@ struct StoreTests {
 
     @Test func retentionBySizeDropsOldestPartitionsFirst() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir) { $0.maxSizeMiB = 16; $0.compression = .none })
+            let store = try SQLiteTraceStore(
+                config: storeConfig(dir) {
+                    $0.maxSizeMiB = 16
+                    $0.compression = .none
+                })
             let now = nowNanos()
             let bucket = Int64(now / hourNanos)
             let payload = String(repeating: "x", count: 8_000)
@@ -392,7 +396,11 @@ struct StoreTests {
 
     @Test func retentionBySizeWithOnePartitionRemovesOnlyTheOldestSpans() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir) { $0.maxSizeMiB = 16; $0.compression = .none })
+            let store = try SQLiteTraceStore(
+                config: storeConfig(dir) {
+                    $0.maxSizeMiB = 16
+                    $0.compression = .none
+                })
             let bucket = currentBucket()
             let payload = String(repeating: "y", count: 8_000)
             // About 24 MiB, all in the current partition, written oldest first.

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT, write_config
-from otlp_util import (PROTOBUF, from_otlp_json, kv, make_request, make_span, make_trace_request, new_trace_id,
-                       run_cli, terminal_cells)
+from otlp_util import (PROTOBUF, assert_same_trace, cli_trace_request, from_otlp_json, kv, make_request, make_span,
+                       make_trace_request, new_trace_id, open_db_readonly, run_cli, terminal_cells)
 
 PIPELINES = sorted((REPO_ROOT / "pipelines").glob("*.y*ml"))
 
@@ -379,6 +379,39 @@ def test_backup_while_the_server_ingests_then_restore_from_it(server_factory, tm
     assert p.returncode == 0 and int(p.stdout) == spans
     r = httpx.get(f"{restored.query_url}/api/traces/{first_id.hex()}", timeout=10)
     assert r.status_code == 200 and len(r.json()["data"][0]["spans"]) == 6
+
+
+def test_compressed_span_bodies_read_back_exactly(server_factory):
+    """Past a partition's first 1,000 spans the server stores bodies compressed with the partition's dictionary:
+    those traces read back field for field, through the CLI on the file and through the running server."""
+    server = server_factory(query=True)
+    sent = []
+    with httpx.Client(timeout=10) as client:
+        for t in range(30):
+            trace_id = new_trace_id()
+            spans = [make_span(trace_id, name=f"GET /api/orders/{{id}} {i % 3}", http_request_method="GET",
+                               http_route="/api/orders/{id}", db_statement="SELECT * FROM orders WHERE id = $1",
+                               user_id=f"user-{t * 50 + i}", attempt=i % 4)
+                     for i in range(50)]
+            request = make_request(spans)
+            sent.append((trace_id, request))
+            r = client.post(server.url(), content=request.SerializeToString(), headers={"Content-Type": PROTOBUF})
+            assert r.status_code == 200
+        last_id, last = sent[-1]
+        r = client.get(f"{server.query_url}/api/v3/traces/{last_id.hex()}")
+        assert r.status_code == 200
+    assert_same_trace(last, from_otlp_json(r.json()["result"]))
+    con = open_db_readonly(server.db_path)
+    try:
+        bucket = con.execute("SELECT bucket FROM partitions").fetchone()[0]
+        first_bytes = [bytes(b)[:1] for (b,) in con.execute(f"SELECT body FROM spans_{int(bucket)} WHERE trace_id = ?", (last_id,))]
+        dictionaries = con.execute("SELECT count(*) FROM span_dictionaries").fetchone()[0]
+    finally:
+        con.close()
+    assert first_bytes == [b"\x00"] * 50 and dictionaries == 1
+    assert server.stop() == 0
+    assert_same_trace(last, cli_trace_request(server.binary, server.db_path, last_id))
+    assert_same_trace(sent[0][1], cli_trace_request(server.binary, server.db_path, sent[0][0]))
 
 
 def test_serve_refuses_a_port_in_use(server_factory, tmp_path):
