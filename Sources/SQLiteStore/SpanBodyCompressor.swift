@@ -20,18 +20,25 @@ final class SpanBodyCompressor {
     static let samplesWanted = 1_000
     static let sampleBytesLimit = 1 << 20
     static let maxSamplingPartitions = 2
-    static let maxDigestedDictionaries = 4
+    static let maxDigestedDictionaries = 8
     /// Bodies shorter than this are stored as they are.
     static let minimumLength = 32
 
     private enum State {
-        case sampling(buffer: [UInt8], sizes: [Int])
+        /// Collecting samples (in `samples`).
+        case sampling
         case compressing(dictionary: Int64)
         /// Stored as protobuf: no dictionary could be trained, or the partition is older than the ones sampled.
         case uncompressed
     }
 
     private var states: [Int64: State] = [:]
+    /// The bodies sampled so far per sampling partition (a class, so appending does not copy the buffer).
+    private final class Samples {
+        var buffer: [UInt8] = []
+        var sizes: [Int] = []
+    }
+    private var samples: [Int64: Samples] = [:]
     private let compressor: ZstdDictionaryCodec.Compressor?
     /// The newest partition written to; only it and the one before it sample.
     private var newest = Int64.min
@@ -47,8 +54,9 @@ final class SpanBodyCompressor {
         if bucket > newest {
             newest = bucket
             // Partitions that fell behind stop sampling, and give their samples back.
-            for (b, state) in states where b < newest - 1 {
-                if case .sampling = state { states[b] = .uncompressed }
+            for b in samples.keys where b < newest - 1 {
+                states[b] = .uncompressed
+                samples[b] = nil
             }
         }
         let state: State
@@ -65,16 +73,18 @@ final class SpanBodyCompressor {
             out.removeAll(keepingCapacity: true)
             StoredSpanBody.appendHeader(dictionary: dictionary, length: body.count, to: &out)
             return compressor.compress(body, dictionary: dictionary, limit: body.count - out.count, appendingTo: &out)
-        case .sampling(var buffer, var sizes):
-            states[bucket] = .uncompressed  // while `buffer` is changed, so that it is not copied
-            if buffer.count + body.count <= Self.sampleBytesLimit {
-                buffer.append(contentsOf: body)
-                sizes.append(body.count)
+        case .sampling:
+            guard let s = samples[bucket] else {
+                states[bucket] = .uncompressed
+                return false
             }
-            if sizes.count >= Self.samplesWanted || buffer.count + body.count > Self.sampleBytesLimit {
-                states[bucket] = try train(bucket, buffer: buffer, sizes: sizes, db: db)
-            } else {
-                states[bucket] = .sampling(buffer: buffer, sizes: sizes)
+            if s.buffer.count + body.count <= Self.sampleBytesLimit {
+                s.buffer.append(contentsOf: body)
+                s.sizes.append(body.count)
+            }
+            if s.sizes.count >= Self.samplesWanted || s.buffer.count + body.count > Self.sampleBytesLimit {
+                samples[bucket] = nil
+                states[bucket] = try train(bucket, buffer: s.buffer, sizes: s.sizes, db: db)
             }
             return false
         }
@@ -90,9 +100,9 @@ final class SpanBodyCompressor {
             let dictionary: [UInt8] = [UInt8]((row[1] as Data?) ?? Data())
             return digest(id, bucket: bucket, dictionary: dictionary) ? .compressing(dictionary: id) : .uncompressed
         }
-        let sampling = states.values.filter { if case .sampling = $0 { true } else { false } }.count
-        guard bucket >= newest - 1, sampling < Self.maxSamplingPartitions else { return .uncompressed }
-        return .sampling(buffer: [], sizes: [])
+        guard bucket >= newest - 1, samples.count < Self.maxSamplingPartitions else { return .uncompressed }
+        samples[bucket] = Samples()
+        return .sampling
     }
 
     private func train(_ bucket: Int64, buffer: [UInt8], sizes: [Int], db: Database) throws -> State {
@@ -120,11 +130,13 @@ final class SpanBodyCompressor {
     func forget(bucket: Int64) {
         if case .compressing(let d) = states[bucket] { compressor?.remove(d) }
         states[bucket] = nil
+        samples[bucket] = nil
     }
 
     /// Forgets everything (after a failed transaction: a dictionary it inserted was rolled back with it).
     func reset() {
         states.removeAll()
+        samples.removeAll()
         compressor?.removeAll()
         newest = .min
     }

@@ -211,4 +211,32 @@ struct SpanBodyCompressionTests {
             await store.close()
         }
     }
+
+    /// Samples are collected for the newest two partitions only; a partition that falls behind gives its samples
+    /// back and stores its bodies as they are.
+    @Test func onlyTheNewestTwoPartitionsSampleAndOneThatFallsBehindStopsSampling() throws {
+        let db = try DatabaseQueue()
+        try db.write { db in try SQLiteSchema.migrate(db) }
+        let compressor = SpanBodyCompressor(enabled: true)
+        let body = Array("http.route=/api/orders/{id} db.statement=SELECT * FROM orders WHERE id = $1 user=".utf8)
+        func encode(_ bucket: Int64, _ n: Int) throws -> Int {
+            var compressed = 0
+            var out: [UInt8] = []
+            for i in 0..<n {
+                let b = body + Array("\(i * 7919 % 10007)".utf8)
+                if try db.write({ db in try b.withUnsafeBytes { try compressor.encode($0, bucket: bucket, db: db, into: &out) } }) {
+                    compressed += 1
+                }
+            }
+            return compressed
+        }
+        #expect(try encode(10, 600) == 0)
+        #expect(try encode(11, 600) == 0)
+        #expect(try encode(12, 1) == 0)  // partition 12 arrives: 10 is now two behind and gives its samples back
+        #expect(try encode(11, 400) == 0)  // the 1,000th sample of partition 11 trains its dictionary
+        #expect(try encode(11, 100) == 100)
+        #expect(try encode(10, 1_000) == 0)  // 10 stores its bodies as they are from now on
+        let dictionaries = try db.read { db in try Int64.fetchAll(db, sql: "SELECT bucket FROM span_dictionaries") }
+        #expect(dictionaries == [11])
+    }
 }
