@@ -775,6 +775,42 @@ extension LokiAPITests {
         }
     }
 
+    /// `otelsink logs --grep` and `/api/v3/logs?q=` (``TraceQueryService/logs(_:)``) split a large range the same
+    /// way: the answer is what one read in the search's order gives.
+    @Test func aLogSearchForASubstringOverManyRecordsReadInTwoPartsAnswersAsOneRead() async throws {
+        let count = Int(LokiAPI.minimumSplitRecords) + 4_000
+        func time(_ i: Int) -> Int64 {
+            i < 2_000 ? F.now - 3_500 * F.second + Int64(i) * F.second : F.now - 290 * F.second + Int64(i - 2_000) * 10_000_000
+        }
+        func line(_ i: Int) -> String { i % 97 == 0 ? "tick \(i) lucky" : "tick \(i)" }
+        let lucky = (0..<count).filter { $0 % 97 == 0 }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("otelsink-log-search-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var config = SQLiteStoreConfig(path: dir.appendingPathComponent("logs.db").path)
+        config.retention = .seconds(1_000_000_000)
+        let store = try SQLiteTraceStore(config: config)
+        try await store.append(LokiFixture.bulk(count, time: time, line: line))
+        let service = TraceQueryService(reader: TraceReader(store: store), config: QueryConfig())
+        func lines(limit: Int, newestFirst: Bool = true, pattern: String? = nil) async throws -> [String] {
+            var s = LogSearch()
+            if let pattern { s.pattern = pattern } else { s.contains = ["lucky"] }
+            s.limit = limit
+            s.newestFirst = newestFirst
+            let result = try await service.logs(s)
+            #expect(result.complete)
+            return result.rows.map(\.line)
+        }
+        let later = lucky.filter { $0 >= 2_000 }.count
+        #expect(try await lines(limit: 5_000) == lucky.reversed().map(line))
+        #expect(try await lines(limit: 5_000, newestFirst: false) == lucky.map(line))
+        #expect(try await lines(limit: 3) == lucky.reversed().prefix(3).map(line))
+        #expect(try await lines(limit: 3, newestFirst: false) == lucky.prefix(3).map(line))
+        #expect(try await lines(limit: later + 5) == lucky.reversed().prefix(later + 5).map(line))
+        #expect(try await lines(limit: 5_000, pattern: "l[u]cky$") == lucky.reversed().map(line))
+        await store.close()
+    }
+
     @Test func limitsHoldOverManyRecordsAndTwoPartitions() async throws {
         let count = 1_200
         func time(_ i: Int) -> Int64 { F.now - 3_600 * F.second + Int64(i) * 3 * F.second }

@@ -67,9 +67,34 @@ public struct LogSearchResult: Sendable {
 
 extension TraceQueryService {
     /// Runs `search` within the configured time budget.
+    ///
+    /// A search that filters lines (`contains`, `pattern`) reads the line of every record in its range, so a range
+    /// of many records is read as two parts of about as many records at once, one per core (as ``LokiAPI`` does
+    /// for a line filter), and the parts' rows are joined in the search's order.
     public func logs(_ search: LogSearch) async throws -> LogSearchResult {
         let budget = config.timeBudget
-        return try await run { reader in try Self.logs(search, in: LogReader(reader), budget: budget) }
+        guard search.after == nil, !search.contains.isEmpty || search.pattern != nil, search.start < search.end,
+            let split = try await run({
+                try LogReader($0).splitTime(start: search.start, end: search.end, minimumRecords: LokiAPI.minimumSplitRecords)
+            }),
+            search.start < split, split <= search.end
+        else {
+            return try await run { reader in try Self.logs(search, in: LogReader(reader), budget: budget) }
+        }
+        // Taken before either part reads, as the one-part search takes it.
+        let cursor = try await run { reader in try LogReader(reader).currentCursor() }
+        var earlier = search
+        earlier.end = split &- 1
+        var later = search
+        later.start = split
+        let (first, second) = search.newestFirst ? (later, earlier) : (earlier, later)
+        async let firstRows = run { reader in try Self.logs(first, in: LogReader(reader), budget: budget) }
+        async let secondRows = run { reader in try Self.logs(second, in: LogReader(reader), budget: budget) }
+        let (a, b) = (try await firstRows, try await secondRows)
+        // The first part alone fills the answer when it found `limit` rows; the second is then not needed.
+        if a.rows.count >= search.limit { return LogSearchResult(rows: a.rows, complete: a.complete, cursor: cursor) }
+        return LogSearchResult(
+            rows: a.rows + b.rows.prefix(search.limit - a.rows.count), complete: a.complete && b.complete, cursor: cursor)
     }
 
     /// `rows` as an OTLP request (resources and scopes grouped, records in the rows' order).
