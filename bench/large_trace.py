@@ -7,7 +7,8 @@ Starts the given otelsink binary on 127.0.0.1 with ephemeral ports and a fresh d
 values, one event, a status, kinds mixed; span j a child of span (j-1)/2; sent over OTLP/HTTP protobuf in requests
 of 1,000 spans), then asks for it --runs times per kind one after another on a keep-alive connection (the time
 includes reading the whole answer). Prints p50/p99/max per kind, the answer's size, and the server's RSS before
-the queries, right after them and 10 s later (JSON with --json). Needs the opentelemetry-proto package
+the queries, right after them and 10 s later, with the last split into anonymous memory and mapped files (JSON
+with --json). Needs the opentelemetry-proto package
 (scripts/test.sh installs it). Stops by itself.
 
     swift build -c release --scratch-path .build-release --product otelsink
@@ -64,9 +65,9 @@ def requests(spans: int, per_request: int = 1000):
     return trace_id.hex(), bodies
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
 
@@ -120,6 +121,8 @@ def main():
         results["server RSS right after (MiB)"] = rss_mib(proc.pid)
         time.sleep(10)
         results["server RSS 10 s later (MiB)"] = rss_mib(proc.pid)
+        results["  of which anonymous (heap, stacks) (MiB)"] = rss_mib(proc.pid, "RssAnon")
+        results["  of which mapped files (code, data) (MiB)"] = rss_mib(proc.pid, "RssFile")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

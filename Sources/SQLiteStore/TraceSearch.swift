@@ -151,8 +151,12 @@ extension TraceReader {
                     if seen.contains(traceID) { continue }
                     if !matchers.isEmpty {
                         let resourceID: Int64 = row[1]
-                        guard let bytes = try? bodies.protobuf(row[2]),
-                            matchers.allSatisfy({ $0.mayMatch(bytes, resourceID: resourceID) }),
+                        let stored: Data = row[2]
+                        // SQL's prefilter has searched a body stored as protobuf; a compressed one is searched here,
+                        // once decompressed, before it is decoded.
+                        let compressed = stored.first == StoredSpanBody.compressedMarker
+                        guard let bytes = try? bodies.protobuf(stored),
+                            !compressed || matchers.allSatisfy({ $0.mayMatch(bytes, resourceID: resourceID) }),
                             var span = try? Span(serializedBytes: bytes)
                         else { continue }
                         // Tags on the span kind need it; it is stored in its column (see StoredSpan).
@@ -356,7 +360,8 @@ struct TagMatcher {
         }
     }
 
-    /// False when the span's protobuf cannot match: its resource does not, and a needle is absent.
+    /// False when the span's protobuf cannot match: its resource does not, and a needle is absent. Only needed for
+    /// a compressed body, whose protobuf SQL's prefilter could not search.
     func mayMatch(_ protobuf: Data, resourceID: Int64) -> Bool {
         if needles.isEmpty || resources.contains(resourceID) { return true }
         return needles.allSatisfy { $0.isEmpty || protobuf.range(of: $0) != nil }

@@ -74,6 +74,7 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "otelsink")
         DescriptorLimit.raise()
+        FreedMemory.returnLargeBlocksPromptly()
         let collector: Collector
         do {
             collector = try Collector(config: config, logger: logger)
@@ -83,7 +84,11 @@ struct Serve: AsyncParsableCommand {
         }
         logger.info("otelsink starting", metadata: ["pipelines": "\(config.pipelines.keys.sorted().map(\.description))"])
         do {
-            try await collector.run(logger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await StartupCode.releaseWhenServing(collector.status, logger: logger) }
+                defer { group.cancelAll() }
+                try await collector.run(logger: logger)
+            }
         } catch {
             logger.critical("stopped: \(error)")
             throw ExitCode(1)
