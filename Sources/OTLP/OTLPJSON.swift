@@ -65,14 +65,17 @@ public enum OTLPJSON {
 
     /// Encodes `message` as OTLP/JSON: lowerCamelCase keys, integer enums, lowercase hex IDs,
     /// 64-bit integers as decimal strings, fields with default values omitted.
-    public static func encode(_ message: some SwiftProtobuf.Message) throws(OTLPJSONError) -> [UInt8] {
+    ///
+    /// With `prefix`, the JSON follows it in the same buffer, which has room for a few hundred bytes more: a trace's
+    /// JSON inside a larger document (`{"result": …}`) is written once, not copied after it.
+    public static func encode(_ message: some SwiftProtobuf.Message, after prefix: [UInt8] = []) throws(OTLPJSONError) -> [UInt8] {
         if let traces = message as? ExportTraceRequest {
             // The same bytes in one pass (traces are what the query API and the CLI answer with, up to 20,000 spans).
-            var writer = OTLPJSONTraceWriter(capacity: OTLPJSONTraceWriter.estimatedSize(traces))
+            var writer = OTLPJSONTraceWriter(capacity: prefix.count + OTLPJSONTraceWriter.estimatedSize(traces), prefix: prefix)
             writer.request(traces)
             return writer.out
         }
-        return try encodeGeneric(message)
+        return try prefix + encodeGeneric(message)
     }
 
     /// ``encode(_:)`` for any message: swift-protobuf's JSON, then the IDs rewritten from base64 to hex.

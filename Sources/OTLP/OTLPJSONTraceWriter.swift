@@ -15,7 +15,10 @@ struct OTLPJSONTraceWriter {
     /// Whether the next field of the current object needs a comma before it.
     private var needsComma = false
 
-    init(capacity: Int) { out.reserveCapacity(capacity) }
+    init(capacity: Int, prefix: [UInt8] = []) {
+        out.reserveCapacity(capacity)
+        out += prefix
+    }
 
     /// A generous size for the buffer (most of a span's JSON is its attributes; a span of 10 attributes and an event
     /// is about 1.2 KB): reserved pages that stay unused cost no memory, a regrowth copies everything written so far.

@@ -213,8 +213,7 @@ struct V3 {
     /// `{"result": <OTLP JSON>}`, the protobuf JSON mapping (lossless: every OTLP field), with `"warnings"` when
     /// the response's span cap or time budget left something out.
     static func result(_ trace: ExportTraceRequest, warnings: [String] = []) throws -> QueryResponse {
-        var body = Array("{\"result\":".utf8)
-        body += try OTLPJSON.encode(trace)
+        var body = try OTLPJSON.encode(trace, after: Array("{\"result\":".utf8))
         if !warnings.isEmpty {
             body += Array(",\"warnings\":".utf8)
             body += JSON.array(warnings.map(JSON.string)).serialized()

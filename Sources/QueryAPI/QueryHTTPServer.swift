@@ -12,17 +12,37 @@ import Synchronization
 enum QueryHTTPServer {
     /// An answer this large (gzipped: a trace of a few thousand spans; a big diff) leaves many times its size freed
     /// but held by the allocator (the decoded trace, the JSON, its copy for the socket): that memory is handed back
-    /// to the system once the answer is written.
+    /// to the system once large answers stop for ``quietPeriod``.
     static let largeAnswer = 256 << 10
-    /// Whether a return of freed memory is queued (one at a time, whatever the number of large answers).
+    /// How long after the last large answer freed memory is handed back. Not after each one: the next would fault
+    /// the same pages in again (a dashboard or a script asks for several large traces back to back).
+    static let quietPeriod: UInt64 = 1_000_000_000
+    /// Whether a return of freed memory is scheduled (one at a time, whatever the number of large answers).
     private static let returnQueued = Atomic<Bool>(false)
+    /// When the last large answer was written (`DispatchTime` nanoseconds).
+    private static let lastLargeAnswer = Atomic<UInt64>(0)
 
-    /// Hands freed memory back to the system off the event loop, at most one return queued at a time.
+    /// Hands freed memory back to the system off the event loop, once large answers have stopped for
+    /// ``quietPeriod``; at most one return scheduled at a time.
     @Sendable static func returnFreedMemory() {
+        lastLargeAnswer.store(DispatchTime.now().uptimeNanoseconds, ordering: .releasing)
         guard returnQueued.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        DispatchQueue.global(qos: .utility).async {
+        scheduleReturn(in: quietPeriod)
+    }
+
+    private static func scheduleReturn(in nanoseconds: UInt64) {
+        DispatchQueue.global(qos: .utility).asyncAfter(deadline: .now() + .nanoseconds(Int(min(nanoseconds, quietPeriod)))) {
+            let last = lastLargeAnswer.load(ordering: .acquiring)
+            let since = DispatchTime.now().uptimeNanoseconds &- last
+            if since < quietPeriod { return scheduleReturn(in: quietPeriod - since) }
             returnQueued.store(false, ordering: .releasing)
             FreedMemory.returnToSystem()
+            // A large answer written meanwhile found a return scheduled and left it to this one: schedule its own.
+            if lastLargeAnswer.load(ordering: .acquiring) != last,
+                returnQueued.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+            {
+                scheduleReturn(in: quietPeriod)
+            }
         }
     }
 
