@@ -14,6 +14,21 @@ public enum JaegerTrace {
     /// then span ID. Written straight into bytes (a 10,000-span trace is some 14 MB of JSON: a ``JSON`` tree of it
     /// cost more to build and walk than the bytes take to write) and returned as a ready fragment.
     public static func json(_ trace: ExportTraceRequest, anomalies: [Data: [Data: SpanAnomaly]] = [:]) -> JSON {
+        var w = JSONWriter(capacity: estimatedSize(trace))
+        write(trace, anomalies: anomalies, into: &w)
+        return .raw(w.bytes)
+    }
+
+    /// A generous size for a trace's JSON (a span of 10 attributes and an event is about 1.4 KB): unused reserved
+    /// pages cost no memory, a regrowth copies everything written so far.
+    static func estimatedSize(_ trace: ExportTraceRequest) -> Int {
+        var spans = 0
+        for rs in trace.resourceSpans { for ss in rs.scopeSpans { spans += ss.spans.count } }
+        return 512 + spans * 2048
+    }
+
+    /// Writes ``json(_:anomalies:)``'s object into `w`.
+    static func write(_ trace: ExportTraceRequest, anomalies: [Data: [Data: SpanAnomaly]], into w: inout JSONWriter) {
         // Processes first (the spans name them), one per distinct resource, numbered in order of appearance.
         var processes: [[UInt8]] = []
         var processIDs: [[UInt8]: Int] = [:]
@@ -38,7 +53,6 @@ public enum JaegerTrace {
             }
         }
         spans.sort { $0.start < $1.start }
-        var w = JSONWriter(capacity: 512 + spans.count * 2048)  // generous: unused reserved pages cost no memory
         w.beginObject()
         w.key("traceID")
         w.jaegerID(traceID)
@@ -62,7 +76,6 @@ public enum JaegerTrace {
         w.key("warnings")
         w.null()
         w.endObject()
-        return .raw(w.bytes)
     }
 
     static func writeProcess(_ resource: Resource, into w: inout JSONWriter) {

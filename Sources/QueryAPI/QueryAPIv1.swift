@@ -16,6 +16,27 @@ struct V1 {
         ])
     }
 
+    /// ``envelope(data:total:errors:)`` around one trace (`/api/traces/{id}`), written in one buffer: the same bytes,
+    /// without copying the trace's JSON (14 MB for 10,000 spans) into the envelope after writing it.
+    static func envelope(trace: ExportTraceRequest, anomalies: [Data: [Data: SpanAnomaly]], errors: [JSON]?) -> [UInt8] {
+        var w = JSONWriter(capacity: 256 + JaegerTrace.estimatedSize(trace))
+        w.beginObject()
+        w.key("data")
+        w.beginArray()
+        JaegerTrace.write(trace, anomalies: anomalies, into: &w)
+        w.endArray()
+        w.key("total")
+        w.int(0)
+        w.key("limit")
+        w.int(0)
+        w.key("offset")
+        w.int(0)
+        w.key("errors")
+        w.raw((errors.map { JSON.array($0) } ?? .null).serialized())
+        w.endObject()
+        return w.bytes
+    }
+
     static func error(_ code: Int, _ message: String, traceID: String? = nil) -> JSON {
         var fields: [(String, JSON)] = [("code", .int(Int64(code))), ("msg", .string(message))]
         if let traceID { fields.append(("traceID", .string(traceID))) }
@@ -60,9 +81,9 @@ struct V1 {
         }
         let idHex = JaegerTrace.idHex(id)
         let errors = truncated ? [Self.error(206, ReadNotes.truncated(service.config), traceID: idHex)] : nil
-        return QueryResponse(
-            json: Self.envelope(data: .array([JaegerTrace.json(trace, anomalies: [id: anomalies])]), errors: errors),
-            headers: ReadNotes.headers(truncated: truncated, config: service.config))
+        var response = QueryResponse(status: .ok, body: Self.envelope(trace: trace, anomalies: [id: anomalies], errors: errors))
+        response.headers = ReadNotes.headers(truncated: truncated, config: service.config)
+        return response
     }
 
     /// `/api/traces`: search, or several traces by ID (repeated `traceID=`; a repeated ID is answered once).

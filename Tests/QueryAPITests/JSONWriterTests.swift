@@ -1,4 +1,7 @@
+import CollectorTesting
 import Foundation
+import OTLP
+import SQLiteStore
 import Testing
 
 @testable import QueryAPI
@@ -20,5 +23,16 @@ struct JSONWriterTests {
         #expect(
             text(.object([("k\"", .null), ("", .bool(false)), ("d", .double(2.5)), ("n", .double(.nan))]))
                 == #"{"k\"":null,"":false,"d":2.5,"n":null}"#)
+    }
+
+    @Test func theOneTraceEnvelopeWrittenInOneBufferIsTheEnvelopeAroundTheTrace() throws {
+        let trace = SampleTrace.checkout()
+        let span = try #require(trace.resourceSpans.first?.scopeSpans.first?.spans.first)
+        let anomalies = [span.traceID: [span.spanID: SpanAnomaly(durationNanos: 9_000_000, baselineP99Nanos: 1_000_000)]]
+        for errors in [nil, [V1.error(206, "cut \"short\"", traceID: "0102")]] {
+            let tree = V1.envelope(data: .array([JaegerTrace.json(trace, anomalies: anomalies)]), errors: errors)
+            let oneBuffer = V1.envelope(trace: trace, anomalies: anomalies, errors: errors)
+            #expect(String(decoding: oneBuffer, as: UTF8.self) == String(decoding: tree.serialized(), as: UTF8.self))
+        }
     }
 }
