@@ -12,16 +12,10 @@ enum StartupCode {
     /// Waits until the collector is ready, then `settle`, then releases the code pages; returns early when the
     /// collector stops first or the task is cancelled.
     static func releaseWhenServing(_ status: CollectorStatus, logger: Logger) async {
-        while true {
-            switch status.current {
-            case .starting:
-                do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
-                continue
-            case .stopping: return
-            case .ready: break
-            }
-            break
+        while case .starting = status.current {
+            do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
         }
+        guard case .ready = status.current else { return }
         do { try await Task.sleep(for: settle) } catch { return }
         guard case .ready = status.current else { return }
         let bytes = MappedCode.releaseResidentPages()

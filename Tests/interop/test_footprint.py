@@ -9,29 +9,16 @@ import time
 import httpx
 
 from otlp_util import PROTOBUF, make_request, make_span, new_span_id, new_trace_id
-
-
-def rss_kib(server, key: str) -> int:
-    return server.proc_status(key)
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
+from test_forwarding import poll
 
 
 def test_the_code_that_started_the_server_is_no_longer_resident_once_it_serves(server):
     # Sampled as soon as the server listens: everything startup ran is mapped in.
-    at_start = rss_kib(server, "RssFile")
+    at_start = server.proc_status("RssFile")
     # StartupCode.settle (2 s) after every receiver listens, the code pages are unmapped; what runs again (timers,
     # the next request) comes back from the page cache.
-    released = wait_until(lambda: rss_kib(server, "RssFile") < at_start * 0.7, timeout=15)
-    after = rss_kib(server, "RssFile")
-    assert released, f"mapped-file RSS {at_start} KiB when listening, still {after} KiB later"
+    after = poll(lambda: server.proc_status("RssFile"), lambda kib: kib < at_start * 0.7, timeout=15, interval=0.1)
+    assert after < at_start * 0.7, f"mapped-file RSS {at_start} KiB when listening, still {after} KiB later"
     # The server still serves, with the code mapped back as it runs.
     trace_id = new_trace_id()
     request = make_request([make_span(trace_id, name="after-release")])
@@ -69,7 +56,7 @@ def test_the_memory_of_large_answers_is_given_back_after_them(server_factory):
             answer = client.post(server.url(), content=body, headers={"Content-Type": PROTOBUF})
             assert answer.status_code == 200, answer.text
         time.sleep(1)
-        before = rss_kib(server, "RssAnon")
+        before = server.proc_status("RssAnon")
         answer = client.get(f"{server.query_url}/api/traces/{trace_id.hex()}")
         assert len(answer.json()["data"][0]["spans"]) == 10_000
         # Back to back, as a dashboard or a script asks: each answer is still being freed while the next is built.
@@ -78,11 +65,11 @@ def test_the_memory_of_large_answers_is_given_back_after_them(server_factory):
             answer = client.get(f"{server.query_url}/api/traces/{trace_id.hex()}")
             assert answer.status_code == 200
             sizes.add(len(answer.content))
-        peak = rss_kib(server, "RssAnon")
+        right_after = server.proc_status("RssAnon")
     # Each answer is megabytes of JSON built from 10,000 decoded spans; after the last one, the heap returns to
     # about where it was (glibc keeps freed memory for reuse unless told otherwise: FreedMemory).
     assert min(sizes) > 5_000_000, sizes
-    settled = wait_until(lambda: rss_kib(server, "RssAnon") <= before + 16 * 1024, timeout=10)
-    after = rss_kib(server, "RssAnon")
-    print(f"anonymous RSS: {before} KiB before the answers, {peak} KiB right after, {after} KiB after; answers {sizes}")
-    assert settled, f"anonymous RSS {before} KiB before the answers, {peak} KiB right after, {after} KiB 10 s later"
+    bound = before + 16 * 1024
+    after = poll(lambda: server.proc_status("RssAnon"), lambda kib: kib <= bound, timeout=10, interval=0.1)
+    print(f"anonymous RSS: {before} KiB before the answers, {right_after} KiB right after, {after} KiB after; answers {sizes}")
+    assert after <= bound, f"anonymous RSS {before} KiB before the answers, {right_after} KiB right after, {after} KiB 10 s later"
