@@ -537,7 +537,7 @@ struct GraphMetrics {
     @Test(arguments: [UInt64(1), 2, 3, 0xC0FFEE])
     func storeAgreesWithAModelOnRandomOperations(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
-        // Odd seeds: a store large enough that its hash table grows (and chains form); even seeds: a small one, full
+        // Odd seeds: a store large enough that its table grows (and probe runs form); even seeds: a small one, full
         // most of the time.
         let maxItems = seed % 2 == 1 ? 300 : 8
         let advance: UInt64 = seed % 2 == 1 ? 10 : 300
@@ -550,9 +550,10 @@ struct GraphMetrics {
             now += .milliseconds(Int64(rng.next() % advance))
             let key = ServiceGraphEdgeKey(traceHigh: 1, traceLow: rng.next() % 40, span: rng.next() % 20)
             let side: ServiceGraphSide = rng.next() % 2 == 0 ? .client : .server
-            let span = ServiceGraphSpanSide(
-                key: key, side: side, messaging: false, service: side == .client ? "c" : "s", seconds: 0.001,
-                failed: false, peer: nil, database: nil, dimensions: [])
+            // Names are numbers of a table the store does not see: any non-negative one will do.
+            let span = ServiceGraphInternedSide(
+                key: key, side: side, messaging: false, service: side == .client ? 0 : 1, seconds: 0.001,
+                failed: false, peer: -1, database: -1, dimensions: -1)
             if rng.next() % 5 == 0 {
                 var expiredKeys: [ServiceGraphEdgeKey] = []
                 while let e = store.popExpired(now: now) { expiredKeys.append(e.key) }
@@ -702,6 +703,79 @@ struct GraphMetrics {
         #expect(a == b, "seed \(seed): the two paths differ")
         #expect(!GraphMetrics(request: a).series.isEmpty, "seed \(seed): nothing was graphed")
         #expect(decoded.droppedSpans.value == wire.droppedSpans.value && decoded.expiredEdges.value == wire.expiredEdges.value, "seed \(seed)")
+    }
+}
+
+/// The names table holds exactly what waiting edges and live series refer to: references are counted right
+/// through pairing, updates, drops, expiry, overflow and stale-series removal.
+@Suite struct ServiceGraphNamesTests {
+    /// The names the store's edges and the series keys refer to, with how often.
+    static func referenced(_ s: ServiceGraphConnector.State) -> (text: [Int32: Int], dimensions: [Int32: Int]) {
+        var text: [Int32: Int] = [s.names.user: 1, s.names.unknown: 1]
+        var dimensions: [Int32: Int] = [:]
+        var store = s.store
+        for e in store.removeAll() {
+            for n in [e.client, e.server, e.peer] where n >= 0 { text[n, default: 0] += 1 }
+            for n in [e.clientDimensions, e.serverDimensions] where n >= 0 { dimensions[n, default: 0] += 1 }
+        }
+        for k in s.series.entries.keys {
+            for n in [k.client, k.server] where n >= 0 { text[n, default: 0] += 1 }
+            for n in [k.clientDimensions, k.serverDimensions] where n >= 0 { dimensions[n, default: 0] += 1 }
+        }
+        return (text, dimensions)
+    }
+
+    @Test(arguments: [UInt64(3), 99, 0xFEED, 2027])
+    func namesAreHeldExactlyWhileEdgesAndSeriesReferToThem(seed: UInt64) async throws {
+        var rng = SplitMix64(seed: seed)
+        let clock = ManualClock()
+        var config = ServiceGraphConfig()
+        config.dimensions = ["region", "http.method"]
+        config.storeMaxItems = 30
+        config.maxSeries = seed % 2 == 0 ? 6 : 10_000
+        let c = ServiceGraphConnector(
+            config: config, next: TracesSink(),
+            context: ComponentContext(id: ComponentID(type: "servicegraph"), logger: Logger(label: "t"), clock: clock))
+        let traces = (0..<4).map { _ in GraphSpans.id(rng.next() | 1) + GraphSpans.id(rng.next()) }
+        func check(_ step: String) {
+            c.state.withLock { s in
+                let (text, dimensions) = Self.referenced(s)
+                #expect(s.names.text.count == text.count, "seed \(seed) \(step): \(s.names.text.count) names held, \(text.count) referred to")
+                #expect(s.names.dimensions.count == dimensions.count, "seed \(seed) \(step): dimension tuples")
+                for n in text.keys { #expect(s.names.text[n] != nil, "seed \(seed) \(step): name \(n) referred to but forgotten") }
+                for n in dimensions.keys { #expect(s.names.dimensions[n] != nil, "seed \(seed) \(step): tuple \(n) forgotten") }
+            }
+        }
+        for step in 0..<60 {
+            try await c.consume(ServiceGraphWirePathTests.randomRequest(&rng, traces: traces))
+            clock.advance(by: .milliseconds(Int64(rng.below(800))))
+            if rng.chance(0.5) { c.expire() }
+            check("step \(step)")
+        }
+        clock.advance(by: .seconds(10))
+        c.expire()
+        check("after expiry")
+        #expect(c.pendingEdges == 0)
+        clock.advance(by: ServiceGraphConfig.staleSeriesAge + .seconds(1))
+        c.removeStaleSeries()
+        c.state.withLock { s in
+            #expect(s.series.entries.isEmpty)
+            #expect(s.names.text.count == 2 && s.names.dimensions.count == 0, "seed \(seed): only user and unknown stay")
+        }
+    }
+
+    @Test func aForgottenNumberIsReusedForTheNextName() {
+        var t = ServiceGraphInterned<String>()
+        let a = t.intern("a")
+        #expect(t.intern("a") == a)
+        t.release(a)
+        #expect(t[a] == "a" && t.count == 1)
+        t.release(a)
+        #expect(t[a] == nil && t.count == 0)
+        let b = t.intern("b")
+        #expect(b == a && t[b] == "b")
+        t.release(ServiceGraphInterned<String>.none)
+        #expect(t.count == 1)
     }
 }
 

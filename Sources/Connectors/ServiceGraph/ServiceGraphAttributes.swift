@@ -48,21 +48,30 @@ struct ServiceGraphAttributes: Sendable {
     func values(_ attributes: [KeyValue], onlyDimensions: Bool = false) -> [String?]? {
         var out: [String?]?
         let firstSlot = onlyDimensions ? peerNames.count + databaseNames.count : 0
-        for kv in attributes {
-            var key = kv.key
-            let matched: [Int] = key.withUTF8 { utf8 -> [Int] in
-                guard mayWant(length: utf8.count) else { return [] }
-                var slots: [Int] = []
-                forEachSlot(matching: UnsafeRawBufferPointer(utf8)) { if $0 >= firstSlot { slots.append($0) } }
-                return slots
-            }
-            guard !matched.isEmpty else { continue }
-            if out == nil { out = Array(repeating: nil, count: slotCount) }
-            for slot in matched where out?[slot] == nil {
-                out?[slot] = Self.text(kv.value)
-            }
+        // Keys are looked at in place (their UTF-8 count first: most are passed over on it), values read only when
+        // wanted, through `storedValue`: copying each attribute retained its key and value.
+        for i in attributes.indices where mayWant(length: attributes[i].key.utf8.count) {
+            attributes[i].key.utf8.withContiguousStorageIfAvailable { utf8 in
+                forEachSlot(matching: UnsafeRawBufferPointer(utf8)) { slot in
+                    guard slot >= firstSlot else { return }
+                    if out == nil { out = Array(repeating: nil, count: slotCount) }
+                    if out?[slot] == nil, let value = attributes[i].storedValue { out?[slot] = Self.text(value) }
+                }
+            } ?? slowValues(attributes[i], firstSlot: firstSlot, into: &out)
         }
         return out
+    }
+
+    /// As the loop above for a key whose UTF-8 is not stored contiguously (a bridged string).
+    private func slowValues(_ kv: KeyValue, firstSlot: Int, into out: inout [String?]?) {
+        var key = kv.key
+        key.withUTF8 { utf8 in
+            forEachSlot(matching: UnsafeRawBufferPointer(utf8)) { slot in
+                guard slot >= firstSlot else { return }
+                if out == nil { out = Array(repeating: nil, count: slotCount) }
+                if out?[slot] == nil { out?[slot] = Self.text(kv.value) }
+            }
+        }
     }
 
     /// An attribute value as text, as otelcol's `AsString` gives scalars: strings as they are, booleans, integers

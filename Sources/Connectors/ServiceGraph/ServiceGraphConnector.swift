@@ -38,6 +38,7 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
     struct State: Sendable {
         var store: ServiceGraphEdgeStore
         var series: ServiceGraphSeries
+        var names = ServiceGraphNames()
     }
 
     /// What one pass under the lock did, for the counters (updated after the lock is released).
@@ -128,16 +129,27 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
     static func pair(_ sides: [ServiceGraphSpanSide], now: Duration, state s: inout State, config: ServiceGraphConfig) -> Tally {
         var tally = Tally()
         var expired: [ServiceGraphEdge] = []
+        var memo = ServiceGraphNames.Memo()
         for side in sides {
-            switch s.store.upsert(side, now: now, expired: &expired) {
-            case .completed(let edge, let created):
-                if created { tally.created += 1 }
-                if !s.series.record(edge, now: now) { tally.overflowed += 1 }
-            case .inserted: tally.created += 1
-            case .updated: break
+            let interned = s.names.intern(side, memo: &memo)
+            // The edge that stays holds a reference to each of its names; what it held before and the side's own
+            // references are given back (a name in both is counted up before it is counted down).
+            switch s.store.upsert(interned, now: now, expired: &expired) {
+            case .completed(let old, let edge):
+                if old == nil { tally.created += 1 }
+                if !s.series.record(edge, now: now, names: &s.names) { tally.overflowed += 1 }
+                if let old { s.names.release(old) }
+            case .inserted(let edge):
+                tally.created += 1
+                s.names.retain(edge)
+            case .updated(let old, let edge):
+                s.names.retain(edge)
+                s.names.release(old)
             case .dropped: tally.dropped += 1
             }
+            s.names.release(interned)
         }
+        s.names.end(memo)
         for edge in expired { expire(edge, now: now, state: &s, config: config, tally: &tally) }
         return tally
     }
@@ -145,21 +157,23 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
     /// Counts an expired edge and records it with a virtual node for its missing side, as otelcol does (with the
     /// `connector.servicegraph.virtualNode` feature gate on, its default): only when `virtual_node_peer_attributes`
     /// is not empty; a server side without a parent gets the client `user`; a client side gets the server named by
-    /// its peer attribute, else `unknown`. A server side whose parent span never arrived is not recorded.
+    /// its peer attribute, else `unknown`. A server side whose parent span never arrived is not recorded. The
+    /// edge's names are given back.
     static func expire(_ edge: ServiceGraphEdge, now: Duration, state s: inout State, config: ServiceGraphConfig, tally: inout Tally) {
         tally.expired += 1
+        defer { s.names.release(edge) }
         guard !config.virtualNodePeerAttributes.isEmpty else { return }
         var e = edge
         e.connectionType = .virtualNode
-        if e.client == nil && e.key.isRootServer {
-            e.client = "user"
-            if config.virtualNodeExtraLabel { e.virtualNode = "client" }
-            if !s.series.record(e, now: now) { tally.overflowed += 1 }
+        if e.client < 0 && e.key.isRootServer {
+            e.client = s.names.user
+            if config.virtualNodeExtraLabel { e.virtualNode = .client }
+            if !s.series.record(e, now: now, names: &s.names) { tally.overflowed += 1 }
         }
-        if e.server == nil {
-            e.server = e.peer ?? "unknown"
-            if config.virtualNodeExtraLabel { e.virtualNode = "server" }
-            if !s.series.record(e, now: now) { tally.overflowed += 1 }
+        if e.server < 0 {
+            e.server = e.peer >= 0 ? e.peer : s.names.unknown
+            if config.virtualNodeExtraLabel { e.virtualNode = .server }
+            if !s.series.record(e, now: now, names: &s.names) { tally.overflowed += 1 }
         }
     }
 
@@ -197,16 +211,16 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
     /// Removes series not updated for 15 minutes (otelcol's rule).
     public func removeStaleSeries() {
         let now = context.clock.now
-        state.withLock { _ = $0.series.removeStale(now: now) }
+        state.withLock { s in _ = s.series.removeStale(now: now, names: &s.names) }
     }
 
     /// The cumulative metrics as of now.
     public func metrics(nowNanos: UInt64 = UInt64(Date().timeIntervalSince1970 * 1e9)) -> ExportMetricsRequest {
-        let entries = state.withLock { $0.series.entries }
+        let (entries, names) = state.withLock { ($0.series.entries, $0.names) }
         let offset = config.metricsTimestampOffset.components
         let offsetNanos = UInt64(clamping: offset.seconds) &* 1_000_000_000 &+ UInt64(clamping: offset.attoseconds / 1_000_000_000)
         return ServiceGraphSeries.metrics(
-            entries, bounds: config.latencyHistogramBuckets, dimensionNames: config.dimensions,
+            entries, names: names, bounds: config.latencyHistogramBuckets, dimensionNames: config.dimensions,
             virtualNodeLabel: config.virtualNodeExtraLabel, startNanos: startNanos,
             timeNanos: nowNanos > offsetNanos ? nowNanos - offsetNanos : 0)
     }

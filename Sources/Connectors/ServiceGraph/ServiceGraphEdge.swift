@@ -57,29 +57,57 @@ struct ServiceGraphSpanSide: Sendable {
     var dimensions: [String?]
 }
 
-/// One request between two services as far as it is known: one side or both.
+/// A span side with its names as numbers of ``ServiceGraphNames`` (``ServiceGraphInterned/none`` for absent
+/// ones), holding one reference to each.
+struct ServiceGraphInternedSide: Sendable {
+    var key: ServiceGraphEdgeKey
+    var side: ServiceGraphSide
+    var messaging: Bool
+    var service: Int32
+    var seconds: Double
+    var failed: Bool
+    var peer: Int32
+    var database: Int32
+    var dimensions: Int32
+}
+
+/// The `virtual_node` label of a series (with `virtual_node_extra_label`): which side was made up, if any.
+enum ServiceGraphVirtualNode: UInt8, Sendable, Hashable {
+    case none, client, server
+
+    var label: String {
+        switch self {
+        case .none: ""
+        case .client: "client"
+        case .server: "server"
+        }
+    }
+}
+
+/// One request between two services as far as it is known: one side or both. Names are numbers of
+/// ``ServiceGraphNames`` (``ServiceGraphInterned/none`` while unknown): an edge is a few plain words.
 struct ServiceGraphEdge: Sendable {
     var key: ServiceGraphEdgeKey
-    var connectionType: ServiceGraphConnectionType = .unset
-    var client: String?
-    var server: String?
     var clientSeconds: Double = 0
     var serverSeconds: Double = 0
+    var client: Int32 = -1
+    var server: Int32 = -1
+    var peer: Int32 = -1
+    var clientDimensions: Int32 = -1
+    var serverDimensions: Int32 = -1
+    var connectionType: ServiceGraphConnectionType = .unset
     var failed = false
-    var peer: String?
-    var clientDimensions: [String?] = []
-    var serverDimensions: [String?] = []
-    /// `virtual_node` label value when `virtual_node_extra_label` is on: `client`, `server`, or empty.
-    var virtualNode = ""
+    var virtualNode: ServiceGraphVirtualNode = .none
 
     init(key: ServiceGraphEdgeKey) { self.key = key }
 
     /// Both sides are known: the request can be recorded.
-    var isComplete: Bool { client != nil && server != nil }
+    var isComplete: Bool { client >= 0 && server >= 0 }
 
     /// Folds one span into the edge, as otelcol does: the later span's kind decides the connection type, a failed
     /// side fails the edge, and a client span with a database name completes it with the database as server.
-    mutating func fold(_ s: ServiceGraphSpanSide) {
+    /// Reference counts are the caller's: see ``ServiceGraphNames``.
+    mutating func fold(_ s: ServiceGraphInternedSide) {
         connectionType = s.messaging ? .messagingSystem : .unset
         failed = failed || s.failed
         switch s.side {
@@ -87,10 +115,10 @@ struct ServiceGraphEdge: Sendable {
             client = s.service
             clientSeconds = s.seconds
             clientDimensions = s.dimensions
-            if let peer = s.peer { self.peer = peer }
-            if let database = s.database {
+            if s.peer >= 0 { peer = s.peer }
+            if s.database >= 0 {
                 connectionType = .database
-                server = database
+                server = s.database
                 serverSeconds = s.seconds
             }
         case .server:

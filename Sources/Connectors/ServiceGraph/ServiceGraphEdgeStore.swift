@@ -6,19 +6,21 @@
 /// has expired: memory is bounded whatever the offered load. Not thread-safe; the connector holds it under its
 /// lock.
 ///
-/// Edges are found by key through a chained hash table threaded through the same slots (bucket heads in
-/// `buckets`, the next slot of a chain in the slot), with Swift's seeded `Hasher`, so IDs chosen to collide do not
-/// make chains long. A `Dictionary` beside the slots cost a lookup, an insertion and a removal (with its backward
-/// shift) in a table of up to `maxItems` random keys per edge: cache misses that were most of the store's time.
+/// Edges are found by key through an open-addressing table of 8-byte entries (32 bits of the key's hash beside
+/// the slot number; linear probing, at most half full, deletion by backward shift) hashed with Swift's seeded
+/// `Hasher`, so IDs chosen to collide do not make probe runs long. A lookup reads the table alone until a hash
+/// matches: with 100,000 edges waiting the slots are tens of megabytes, and reading a slot per probe (a chained
+/// table through the slots, before) cost a cache miss per probe.
 struct ServiceGraphEdgeStore: Sendable {
     /// What an upsert did with a span.
     enum Outcome {
-        /// Both sides are now known; the edge has left the store (`created`: it never entered it, a database call).
-        case completed(ServiceGraphEdge, created: Bool)
+        /// Both sides are now known; the edge has left the store. `old` is what it held before the span (nil: it
+        /// never entered the store, a database call).
+        case completed(old: ServiceGraphEdge?, new: ServiceGraphEdge)
         /// The span joined an edge that keeps waiting.
-        case updated
+        case updated(old: ServiceGraphEdge, new: ServiceGraphEdge)
         /// The span started a new edge that waits for its other side.
-        case inserted
+        case inserted(ServiceGraphEdge)
         /// The store is full: the span was not kept.
         case dropped
     }
@@ -26,19 +28,18 @@ struct ServiceGraphEdgeStore: Sendable {
     private struct Slot: Sendable {
         var edge: ServiceGraphEdge
         var expiresAt: Duration
-        var hash: Int
+        var hash: UInt32
         var previous: Int32 = -1
         var next: Int32 = -1
-        /// The next slot in this slot's hash chain.
-        var chain: Int32 = -1
     }
 
     let maxItems: Int
     let ttl: Duration
     private var slots: [Slot] = []
     private var free: [Int32] = []
-    /// Heads of the hash chains (a power of two of them, at least as many as live edges).
-    private var buckets: [Int32] = Array(repeating: -1, count: 64)
+    /// The lookup table: 0 is empty, else the key's 32-bit hash in the high half and slot + 1 in the low half. A
+    /// power of two long, at most half full.
+    private var table: [UInt64] = Array(repeating: 0, count: 64)
     private var live = 0
     private var head: Int32 = -1
     private var tail: Int32 = -1
@@ -54,27 +55,36 @@ struct ServiceGraphEdgeStore: Sendable {
     /// Folds `span` into the edge of its key, creating the edge if needed. An edge that becomes complete leaves the
     /// store and is returned. When the store is full, expired edges at its head are removed first (appended to
     /// `expired`) to make room, as otelcol does.
-    mutating func upsert(_ span: ServiceGraphSpanSide, now: Duration, expired: inout [ServiceGraphEdge]) -> Outcome {
-        let hash = span.key.hashValue
-        if let i = find(span.key, hash: hash) {
-            let slot = Int(i)
-            slots[slot].edge.fold(span)
-            guard slots[slot].edge.isComplete else { return .updated }
-            let edge = slots[slot].edge
-            remove(slot: i)
-            return .completed(edge, created: false)
+    mutating func upsert(_ span: ServiceGraphInternedSide, now: Duration, expired: inout [ServiceGraphEdge]) -> Outcome {
+        let hash = UInt32(truncatingIfNeeded: span.key.hashValue)
+        let found = find(span.key, hash: hash)
+        if let position = found.position {
+            let slot = Int(table[position] & 0xFFFF_FFFF) - 1
+            let old = slots[slot].edge
+            var edge = old
+            edge.fold(span)
+            guard edge.isComplete else {
+                slots[slot].edge = edge
+                return .updated(old: old, new: edge)
+            }
+            remove(slot: Int32(truncatingIfNeeded: slot), at: position)
+            return .completed(old: old, new: edge)
         }
         var edge = ServiceGraphEdge(key: span.key)
         edge.fold(span)
-        if edge.isComplete { return .completed(edge, created: true) }  // a database call: no server span to wait for
+        if edge.isComplete { return .completed(old: nil, new: edge) }  // a database call: no server span to wait for
+        var emptyPosition = found.empty
         if live >= maxItems {
             while live >= maxItems, let oldest = popExpired(now: now) { expired.append(oldest) }
             if live >= maxItems { return .dropped }
+            emptyPosition = nil  // removals shift entries: probe again
+        }
+        if (live + 1) * 2 > table.count {
+            grow()
+            emptyPosition = nil
         }
         let i: Int32
-        if live >= buckets.count { growBuckets() }
-        let bucket = hash & (buckets.count - 1)
-        let slot = Slot(edge: edge, expiresAt: now + ttl, hash: hash, previous: tail, chain: buckets[bucket])
+        let slot = Slot(edge: edge, expiresAt: now + ttl, hash: hash, previous: tail)
         if let reused = free.popLast() {
             i = reused
             slots[Int(reused)] = slot
@@ -84,9 +94,9 @@ struct ServiceGraphEdgeStore: Sendable {
         }
         if tail >= 0 { slots[Int(tail)].next = i } else { head = i }
         tail = i
-        buckets[bucket] = i
+        table[emptyPosition ?? firstEmpty(hash: hash)] = Self.entry(hash: hash, slot: i)
         live += 1
-        return .inserted
+        return .inserted(edge)
     }
 
     /// Removes the oldest edge if it has expired by `now`, and returns it.
@@ -94,7 +104,7 @@ struct ServiceGraphEdgeStore: Sendable {
         guard head >= 0, slots[Int(head)].expiresAt <= now else { return nil }
         let i = head
         let edge = slots[Int(i)].edge
-        remove(slot: i)
+        remove(slot: i, at: position(of: i))
         return edge
     }
 
@@ -104,59 +114,83 @@ struct ServiceGraphEdgeStore: Sendable {
         while head >= 0 {
             let i = head
             out.append(slots[Int(i)].edge)
-            remove(slot: i)
+            remove(slot: i, at: position(of: i))
         }
         return out
     }
 
-    private mutating func remove(slot i: Int32) {
+    @inline(__always)
+    private static func entry(hash: UInt32, slot: Int32) -> UInt64 {
+        UInt64(hash) << 32 | UInt64(UInt32(bitPattern: slot) &+ 1)
+    }
+
+    /// Where `key`'s entry is, or else the empty position that ends its probe run.
+    @inline(__always)
+    private func find(_ key: ServiceGraphEdgeKey, hash: UInt32) -> (position: Int?, empty: Int?) {
+        let mask = table.count - 1
+        var p = Int(hash) & mask
+        while true {
+            let e = table[p]
+            if e == 0 { return (nil, p) }
+            if UInt32(truncatingIfNeeded: e >> 32) == hash && slots[Int(e & 0xFFFF_FFFF) - 1].edge.key == key { return (p, nil) }
+            p = (p + 1) & mask
+        }
+    }
+
+    private func firstEmpty(hash: UInt32) -> Int {
+        let mask = table.count - 1
+        var p = Int(hash) & mask
+        while table[p] != 0 { p = (p + 1) & mask }
+        return p
+    }
+
+    /// Where the entry of slot `i` is.
+    private func position(of i: Int32) -> Int {
+        let mask = table.count - 1
+        let wanted = Self.entry(hash: slots[Int(i)].hash, slot: i)
+        var p = Int(slots[Int(i)].hash) & mask
+        // The entry is in the table while the slot is live, so this ends.
+        while table[p] != wanted { p = (p + 1) & mask }
+        return p
+    }
+
+    private mutating func remove(slot i: Int32, at position: Int) {
         let s = Int(i)
         let previous = slots[s].previous
         let next = slots[s].next
         if previous >= 0 { slots[Int(previous)].next = next } else { head = next }
         if next >= 0 { slots[Int(next)].previous = previous } else { tail = previous }
-        // Unlink from the hash chain.
-        let bucket = slots[s].hash & (buckets.count - 1)
-        if buckets[bucket] == i {
-            buckets[bucket] = slots[s].chain
-        } else {
-            var p = buckets[bucket]
-            while p >= 0 {
-                let after = slots[Int(p)].chain
-                if after == i {
-                    slots[Int(p)].chain = slots[s].chain
-                    break
-                }
-                p = after
+        // Backward-shift deletion: move later entries of the run into the hole unless that would put them before
+        // their home position.
+        let mask = table.count - 1
+        var hole = position
+        var p = position
+        while true {
+            p = (p + 1) & mask
+            let e = table[p]
+            if e == 0 { break }
+            let home = Int(UInt32(truncatingIfNeeded: e >> 32)) & mask
+            // The entry may move to the hole when its home is not cyclically within (hole, p].
+            let stays = hole <= p ? (hole < home && home <= p) : (hole < home || home <= p)
+            if !stays {
+                table[hole] = e
+                hole = p
             }
         }
+        table[hole] = 0
         live -= 1
-        // Let go of the edge's strings now rather than when the slot is reused.
-        slots[s] = Slot(edge: ServiceGraphEdge(key: slots[s].edge.key), expiresAt: .zero, hash: 0)
+        slots[s].previous = -1
+        slots[s].next = -1
         free.append(i)
     }
 
-    /// The slot holding `key`'s edge.
-    @inline(__always)
-    private func find(_ key: ServiceGraphEdgeKey, hash: Int) -> Int32? {
-        var i = buckets[hash & (buckets.count - 1)]
-        while i >= 0 {
-            if slots[Int(i)].hash == hash && slots[Int(i)].edge.key == key { return i }
-            i = slots[Int(i)].chain
-        }
-        return nil
-    }
-
-    /// Doubles the buckets and links every live edge into them again (amortized: the table only grows, up to the
-    /// first power of two at least `maxItems`).
-    private mutating func growBuckets() {
-        let size = buckets.count * 2
-        buckets = Array(repeating: -1, count: size)
+    /// Doubles the table and enters every live edge again (amortized: the table only grows, up to the first power
+    /// of two at least twice `maxItems`).
+    private mutating func grow() {
+        table = Array(repeating: 0, count: table.count * 2)
         var i = head
         while i >= 0 {
-            let b = slots[Int(i)].hash & (size - 1)
-            slots[Int(i)].chain = buckets[b]
-            buckets[b] = i
+            table[firstEmpty(hash: slots[Int(i)].hash)] = Self.entry(hash: slots[Int(i)].hash, slot: i)
             i = slots[Int(i)].next
         }
     }

@@ -8,7 +8,25 @@ import OTLP
 /// updated for ``ServiceGraphConfig/staleSeriesAge`` are removed by ``removeStale(now:)``. Not thread-safe; the
 /// connector holds it under its lock.
 struct ServiceGraphSeries: Sendable {
+    /// A series' identity, its names as numbers of ``ServiceGraphNames`` (each holding a reference): a few plain
+    /// words, hashed without reading any string.
     struct Key: Hashable, Sendable {
+        var client: Int32
+        var server: Int32
+        var clientDimensions: Int32
+        var serverDimensions: Int32
+        var connectionType: ServiceGraphConnectionType
+        var failed: Bool
+        var virtualNode: ServiceGraphVirtualNode
+        var overflow = false
+
+        static let overflowKey = Key(
+            client: -1, server: -1, clientDimensions: -1, serverDimensions: -1, connectionType: .unset, failed: false,
+            virtualNode: .none, overflow: true)
+    }
+
+    /// A series' identity in text, for output.
+    struct Labels: Sendable {
         var client: String
         var server: String
         var connectionType: ServiceGraphConnectionType
@@ -16,11 +34,18 @@ struct ServiceGraphSeries: Sendable {
         var clientDimensions: [String?]
         var serverDimensions: [String?]
         var virtualNode: String
-        var overflow = false
+        var overflow: Bool
 
-        static let overflowKey = Key(
-            client: "", server: "", connectionType: .unset, failed: false, clientDimensions: [],
-            serverDimensions: [], virtualNode: "", overflow: true)
+        init(_ key: Key, names: ServiceGraphNames) {
+            client = names.text[key.client] ?? ""
+            server = names.text[key.server] ?? ""
+            connectionType = key.connectionType
+            failed = key.failed
+            clientDimensions = names.dimensions[key.clientDimensions] ?? []
+            serverDimensions = names.dimensions[key.serverDimensions] ?? []
+            virtualNode = key.virtualNode.label
+            overflow = key.overflow
+        }
     }
 
     struct Entry: Sendable {
@@ -42,12 +67,14 @@ struct ServiceGraphSeries: Sendable {
         self.maxSeries = max(1, maxSeries)
     }
 
-    /// Records one request. Returns false when it went to the overflow series.
+    /// Records one request; a new series takes references to the edge's names. Returns false when it went to the
+    /// overflow series.
     @discardableResult
-    mutating func record(_ edge: ServiceGraphEdge, now: Duration) -> Bool {
+    mutating func record(_ edge: ServiceGraphEdge, now: Duration, names: inout ServiceGraphNames) -> Bool {
         let key = Key(
-            client: edge.client ?? "", server: edge.server ?? "", connectionType: edge.connectionType, failed: edge.failed,
-            clientDimensions: edge.clientDimensions, serverDimensions: edge.serverDimensions, virtualNode: edge.virtualNode)
+            client: edge.client, server: edge.server, clientDimensions: edge.clientDimensions,
+            serverDimensions: edge.serverDimensions, connectionType: edge.connectionType, failed: edge.failed,
+            virtualNode: edge.virtualNode)
         var index = entries.index(forKey: key)
         var counted = true
         if index == nil {
@@ -58,6 +85,7 @@ struct ServiceGraphSeries: Sendable {
                 index = entries.index(forKey: newKey)
             }
             if index == nil {
+                names.retain(newKey)
                 entries[newKey] = Entry(
                     serverCounts: Array(repeating: 0, count: bounds.count + 1),
                     clientCounts: Array(repeating: 0, count: bounds.count + 1), lastUpdated: now)
@@ -87,24 +115,28 @@ struct ServiceGraphSeries: Sendable {
         return lo
     }
 
-    /// Removes series last updated before `now - age`; returns how many.
+    /// Removes series last updated before `now - age`, giving back their names; returns how many.
     @discardableResult
-    mutating func removeStale(now: Duration, age: Duration = ServiceGraphConfig.staleSeriesAge) -> Int {
-        let before = entries.count
-        entries = entries.filter { now - $0.value.lastUpdated < age }
-        return before - entries.count
+    mutating func removeStale(now: Duration, names: inout ServiceGraphNames, age: Duration = ServiceGraphConfig.staleSeriesAge) -> Int {
+        let stale = entries.filter { now - $0.value.lastUpdated >= age }
+        guard !stale.isEmpty else { return 0 }
+        for key in stale.keys {
+            entries[key] = nil
+            names.release(key)
+        }
+        return stale.count
     }
 
     /// The series as OTLP metrics: `traces_service_graph_request_total`, `…_failed_total` (series with failures),
     /// and the `traces_service_graph_request_server` / `_client` histograms in seconds, all cumulative, in one
     /// resource without attributes and the scope `traces_service_graph`. Empty when nothing was recorded.
     static func metrics(
-        _ entries: [Key: Entry], bounds: [Double], dimensionNames: [String], virtualNodeLabel: Bool,
+        _ entries: [Key: Entry], names: ServiceGraphNames, bounds: [Double], dimensionNames: [String], virtualNodeLabel: Bool,
         startNanos: UInt64, timeNanos: UInt64
     ) -> ExportMetricsRequest {
         var request = ExportMetricsRequest()
         guard !entries.isEmpty else { return request }
-        let sorted = entries.sorted { Self.precedes($0.key, $1.key) }
+        let sorted = entries.map { (key: Labels($0.key, names: names), entry: $0.value) }.sorted { Self.precedes($0.key, $1.key) }
 
         var total = Opentelemetry_Proto_Metrics_V1_Sum()
         total.isMonotonic = true
@@ -171,7 +203,7 @@ struct ServiceGraphSeries: Sendable {
 
     /// The labels of a series: `client`, `server`, `connection_type`, `failed`, then `client_<d>` and
     /// `server_<d>` for each dimension with a value, then `virtual_node` when asked for.
-    static func attributes(_ key: Key, dimensionNames: [String], virtualNodeLabel: Bool) -> [KeyValue] {
+    static func attributes(_ key: Labels, dimensionNames: [String], virtualNodeLabel: Bool) -> [KeyValue] {
         if key.overflow {
             var kv = KeyValue()
             kv.key = "otel.metric.overflow"
@@ -199,15 +231,16 @@ struct ServiceGraphSeries: Sendable {
     }
 
     /// A fixed order of series, so that output is stable.
-    static func precedes(_ a: Key, _ b: Key) -> Bool {
+    static func precedes(_ a: Labels, _ b: Labels) -> Bool {
         if a.overflow != b.overflow { return !a.overflow }
         if a.client != b.client { return a.client < b.client }
         if a.server != b.server { return a.server < b.server }
         if a.connectionType != b.connectionType { return a.connectionType.rawValue < b.connectionType.rawValue }
         if a.failed != b.failed { return !a.failed }
         if a.virtualNode != b.virtualNode { return a.virtualNode < b.virtualNode }
-        let ad = (a.clientDimensions + a.serverDimensions).map { $0 ?? "" }
-        let bd = (b.clientDimensions + b.serverDimensions).map { $0 ?? "" }
-        return ad.lexicographicallyPrecedes(bd)
+        // Absent values (and a side without any) sort first: the client's values, then the server's.
+        func text(_ d: [String?]) -> [String] { d.map { $0.map { "+" + $0 } ?? "" } }
+        if a.clientDimensions != b.clientDimensions { return text(a.clientDimensions).lexicographicallyPrecedes(text(b.clientDimensions)) }
+        return text(a.serverDimensions).lexicographicallyPrecedes(text(b.serverDimensions))
     }
 }
