@@ -130,11 +130,13 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
         var tally = Tally()
         var expired: [ServiceGraphEdge] = []
         var memo = ServiceGraphNames.Memo()
-        for side in sides {
+        let hashes = sides.map { ServiceGraphEdgeStore.hash($0.key) }
+        s.store.keep(s.store.warm(hashes))
+        for (side, hash) in zip(sides, hashes) {
             let interned = s.names.intern(side, memo: &memo)
             // The edge that stays holds a reference to each of its names; what it held before and the side's own
             // references are given back (a name in both is counted up before it is counted down).
-            switch s.store.upsert(interned, now: now, expired: &expired) {
+            switch s.store.upsert(interned, hash: hash, now: now, expired: &expired) {
             case .completed(let old, let edge):
                 if old == nil { tally.created += 1 }
                 if !s.series.record(edge, now: now, names: &s.names) { tally.overflowed += 1 }
@@ -193,12 +195,12 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
         while more {
             let (tally, full) = state.withLock { s -> (Tally, Bool) in
                 var tally = Tally()
-                var n = 0
-                while n < Self.expiryBatch, let edge = s.store.popExpired(now: now) {
-                    Self.expire(edge, now: now, state: &s, config: config, tally: &tally)
-                    n += 1
-                }
-                return (tally, n == Self.expiryBatch)
+                var edges: [ServiceGraphEdge] = []
+                edges.reserveCapacity(Self.expiryBatch)
+                // In runs of 64: the table entries of a run are read together before it is removed.
+                while edges.count < Self.expiryBatch, s.store.popExpired(now: now, limit: 64, into: &edges) > 0 {}
+                for edge in edges { Self.expire(edge, now: now, state: &s, config: config, tally: &tally) }
+                return (tally, edges.count >= Self.expiryBatch)
             }
             count(tally)
             more = full

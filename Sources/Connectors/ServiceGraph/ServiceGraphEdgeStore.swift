@@ -55,8 +55,10 @@ struct ServiceGraphEdgeStore: Sendable {
     /// Folds `span` into the edge of its key, creating the edge if needed. An edge that becomes complete leaves the
     /// store and is returned. When the store is full, expired edges at its head are removed first (appended to
     /// `expired`) to make room, as otelcol does.
-    mutating func upsert(_ span: ServiceGraphInternedSide, now: Duration, expired: inout [ServiceGraphEdge]) -> Outcome {
-        let hash = UInt32(truncatingIfNeeded: span.key.hashValue)
+    mutating func upsert(
+        _ span: ServiceGraphInternedSide, hash: UInt32? = nil, now: Duration, expired: inout [ServiceGraphEdge]
+    ) -> Outcome {
+        let hash = hash ?? Self.hash(span.key)
         let found = find(span.key, hash: hash)
         if let position = found.position {
             let slot = Int(table[position] & 0xFFFF_FFFF) - 1
@@ -98,6 +100,50 @@ struct ServiceGraphEdgeStore: Sendable {
         live += 1
         return .inserted(edge)
     }
+
+    /// The hash the store files `key` under.
+    @inline(__always)
+    static func hash(_ key: ServiceGraphEdgeKey) -> UInt32 { UInt32(truncatingIfNeeded: key.hashValue) }
+
+    /// Reads the table entry where a lookup of `hash` starts, and returns it (for ``warm(_:)``).
+    @inline(__always)
+    func peek(_ hash: UInt32) -> UInt64 { table[Int(hash) & (table.count - 1)] }
+
+    /// Reads the table entries where lookups of `hashes` will start, so that the lookups find them in cache: these
+    /// reads do not depend on one another, so the processor overlaps their cache misses, where the lookups one
+    /// after another would wait for each in turn (the table is megabytes and the keys random). Returns a value
+    /// made from them, which the caller keeps so that the reads are not optimized away.
+    func warm(_ hashes: [UInt32]) -> UInt64 {
+        var folded: UInt64 = 0
+        for h in hashes { folded ^= peek(h) }
+        return folded
+    }
+
+    /// Removes the oldest edges that have expired by `now`, at most `limit`, and appends them to `out` oldest
+    /// first; returns how many. Their table entries are read before any is removed (see ``warm(_:)``).
+    @discardableResult
+    mutating func popExpired(now: Duration, limit: Int, into out: inout [ServiceGraphEdge]) -> Int {
+        var due: [Int32] = []
+        var folded: UInt64 = 0
+        var i = head
+        while i >= 0, due.count < limit, slots[Int(i)].expiresAt <= now {
+            due.append(i)
+            folded ^= peek(slots[Int(i)].hash)
+            i = slots[Int(i)].next
+        }
+        warmth ^= folded
+        for i in due {
+            out.append(slots[Int(i)].edge)
+            remove(slot: i, at: position(of: i))
+        }
+        return due.count
+    }
+
+    /// Where the reads of ``warm(_:)`` and ``popExpired(now:limit:into:)`` land, so that they stay.
+    private(set) var warmth: UInt64 = 0
+
+    /// Keeps a value made from warming reads (see ``warm(_:)``).
+    mutating func keep(_ folded: UInt64) { warmth ^= folded }
 
     /// Removes the oldest edge if it has expired by `now`, and returns it.
     mutating func popExpired(now: Duration) -> ServiceGraphEdge? {
