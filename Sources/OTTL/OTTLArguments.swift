@@ -60,7 +60,10 @@ struct OTTLArguments {
     }
 
     /// A path that can be written.
-    func settable(_ name: String) throws(OTTLParseError) -> (get: OTTLAccess.Getter, set: OTTLAccess.Setter, update: OTTLAccess.Updater) {
+    func settable(_ name: String) throws(OTTLParseError) -> (
+        get: OTTLAccess.Getter, set: OTTLAccess.Setter, update: OTTLAccess.Updater,
+        setStored: OTTLAccess.StoredSetter?
+    ) {
         let node = try required(name)
         let a = try compiler.access(node)
         guard let set = a.set else { throw compiler.fail(node, "this path cannot be set") }
@@ -69,7 +72,8 @@ struct OTTLArguments {
             get, set,
             a.update ?? { t, change in
                 if let new = try change(try get(&t)) { try set(&t, new) }
-            }
+            },
+            a.setStored
         )
     }
 

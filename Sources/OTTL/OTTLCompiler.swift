@@ -92,25 +92,25 @@ struct OTTLCompiler {
         // The common case, `attributes["k"]`, without building key arrays.
         if keys.count == 1, case .constant(.string(let k)) = keys[0] {
             let match = OTTLKeyMatch(k)
+            let put: OTTLAccess.StoredSetter = { t, new in
+                try edit(&t) { list in
+                    if let i = match.index(in: list) {
+                        list[i].value = new
+                    } else {
+                        var kv = KeyValue()
+                        kv.key = k
+                        kv.value = new
+                        list.append(kv)
+                    }
+                }
+            }
             return OTTLAccess(
                 get: { t in
                     let list = read(&t)
                     guard let i = match.index(in: list) else { return .null }
                     return OTTLValue(list[i].value)
                 },
-                set: { t, v in
-                    let new = try Self.storable(v)
-                    try edit(&t) { list in
-                        if let i = match.index(in: list) {
-                            list[i].value = new
-                        } else {
-                            var kv = KeyValue()
-                            kv.key = k
-                            kv.value = new
-                            list.append(kv)
-                        }
-                    }
-                },
+                set: { t, v in try put(&t, try Self.storable(v)) },
                 editMap: { t, body in try edit(&t) { try OTTLKeyedAccess.editMap(&$0, [.string(k)], body) } },
                 update: { t, change in
                     try edit(&t) { list in
@@ -123,7 +123,8 @@ struct OTTLCompiler {
                             list.append(kv)
                         }
                     }
-                })
+                },
+                setStored: put)
         }
         return OTTLAccess(
             get: { t in try OTTLKeyedAccess.get(read(&t), Self.resolve(keys, &t)[...]) },
@@ -162,6 +163,20 @@ struct OTTLCompiler {
     }
 
     /// The attribute value to store for `v`; times and durations cannot be stored.
+    /// The value of a literal argument (a string, number, boolean, bytes or enum name); nil for anything else,
+    /// `nil` included.
+    func literal(_ node: Node?) -> OTTLValue? {
+        switch node?.value {
+        case .string(let s)?: .string(s)
+        case .int(let i)?: .int(i)
+        case .double(let d)?: .double(d)
+        case .bool(let b)?: .bool(b)
+        case .bytes(let b)?: .bytes(b)
+        case .name(let n)?: OTTLEnums.value(n).map(OTTLValue.int)
+        default: nil
+        }
+    }
+
     static func storable(_ v: OTTLValue) throws -> AnyValue {
         guard let a = v.anyValue else { throw OTTLRuntimeError("a \(v.typeName) cannot be stored in an attribute") }
         return a

@@ -46,6 +46,26 @@ public struct OTTLTarget {
     public var log = LogRecord()
     /// The metric's type while its data points are out of it (datapoint context).
     var metricShape = MetricShape()
+    /// The span's attributes while ``OTTLWalk`` holds them out of the span (`spanAttributesOut`): statements read
+    /// and edit the list here in place. Taking it out once per span is cheaper than taking it out of the span's
+    /// storage and putting it back for every statement that touches it (three calls into the generated message).
+    var spanAttributes: [KeyValue] = []
+    var spanAttributesOut = false
+
+    /// Moves the span's attributes into ``spanAttributes``.
+    mutating func takeSpanAttributes() {
+        spanAttributes = span.attributes
+        span.attributes = []
+        spanAttributesOut = true
+    }
+
+    /// Moves ``spanAttributes`` back into the span.
+    mutating func returnSpanAttributes() {
+        var list: [KeyValue] = []
+        swap(&list, &spanAttributes)
+        span.attributes = list
+        spanAttributesOut = false
+    }
 
     public init() {}
 

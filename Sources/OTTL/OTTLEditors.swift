@@ -17,6 +17,10 @@ enum OTTLEditors {
         case "set":
             let a = try OTTLArguments(call, [P("target"), P("value")], c)
             let target = try a.settable("target")
+            // A constant into an attribute: converted to its stored form once, here.
+            if let setStored = target.setStored, let literal = c.literal(a.node("value")), let stored = try? OTTLCompiler.storable(literal) {
+                return { t in try setStored(&t, stored) }
+            }
             let value = try a.value("value")
             return { t in
                 let v = try value(&t)
@@ -113,6 +117,17 @@ enum OTTLEditors {
             let regex = try a.regex("regex")
             let replacement = try a.value("replacement")
             let transform = try a.replacementTransform()
+            if transform == nil, case .string(let template)? = c.literal(a.node("replacement")),
+                let replacer = regex.literalReplacer(template: template)
+            {
+                // Plain text for plain text, both constants: the common case, decided here rather than per item.
+                return { t in
+                    try target.update(&t) { v in
+                        guard case .string(let s) = v else { return nil }
+                        return replacer(s).map(OTTLValue.string)
+                    }
+                }
+            }
             return { t in
                 // The replacement first (getters have no side effects), so that the target is read and written in
                 // one step; its error counts only when there is something to replace.

@@ -7,6 +7,8 @@ struct OTTLAccess: Sendable {
     typealias Getter = @Sendable (inout OTTLTarget) throws -> OTTLValue
     typealias Setter = @Sendable (inout OTTLTarget, OTTLValue) throws -> Void
     typealias MapEditor = @Sendable (inout OTTLTarget, (inout [KeyValue]) throws -> Void) throws -> Void
+    /// Writes a value already in stored form.
+    typealias StoredSetter = @Sendable (inout OTTLTarget, AnyValue) throws -> Void
 
     /// Reads the value and writes what `change` makes of it (nothing when it returns nil). `change` must not read
     /// the target: a map's list may be taken out of it meanwhile.
@@ -19,6 +21,9 @@ struct OTTLAccess: Sendable {
     /// A read and a write in one step, for paths where that saves a second lookup; nil where `get` then `set` is
     /// as cheap.
     var update: Updater? = nil
+    /// Writes a value already in stored form (a constant converted once, when the statement is compiled); nil
+    /// where `set` is the only way.
+    var setStored: StoredSetter? = nil
 }
 
 /// A run-time failure of a statement: a value of the wrong type, an index out of range, an invalid ID.
@@ -90,7 +95,14 @@ enum OTTLPaths {
             case "end_time_unix_nano": return uint64({ $0.span.endTimeUnixNano }, { $0.span.endTimeUnixNano = $1 })
             case "start_time": return time({ $0.span.startTimeUnixNano }, { $0.span.startTimeUnixNano = $1 })
             case "end_time": return time({ $0.span.endTimeUnixNano }, { $0.span.endTimeUnixNano = $1 })
-            case "attributes": return attributes({ $0.span.attributes }, { t, v in t.span.attributes = v })
+            case "attributes":
+                let inSpan = attributes({ $0.span.attributes }, { t, v in t.span.attributes = v })
+                guard case .map(_, let editInSpan) = inSpan else { return inSpan }
+                return .map(
+                    read: { $0.spanAttributesOut ? $0.spanAttributes : $0.span.attributes },
+                    edit: { t, body in
+                        if t.spanAttributesOut { try body(&t.spanAttributes) } else { try editInSpan(&t, body) }
+                    })
             case "dropped_attributes_count": return uint32({ $0.span.droppedAttributesCount }, { $0.span.droppedAttributesCount = $1 })
             case "dropped_events_count": return uint32({ $0.span.droppedEventsCount }, { $0.span.droppedEventsCount = $1 })
             case "dropped_links_count": return uint32({ $0.span.droppedLinksCount }, { $0.span.droppedLinksCount = $1 })

@@ -41,6 +41,13 @@ struct OTTLRegex: @unchecked Sendable {
 
     /// Every match replaced by `template` expanded with that match's groups; nil when nothing matches, so that a
     /// caller can leave the value as it is without scanning it a second time.
+    /// ``replacingAll(in:template:)`` with `template` fixed, decided once: nil unless the pattern is plain text and
+    /// the template has no `$` (then every match becomes the template, found with `memchr` / `memcmp`).
+    func literalReplacer(template: String) -> (@Sendable (String) -> String?)? {
+        guard let literal, !template.utf8.contains(UInt8(ascii: "$")) else { return nil }
+        return { Self.replace(literal, with: template, in: $0) }
+    }
+
     func replacingAll(in text: String, template: String) -> String? {
         if let literal, !template.utf8.contains(UInt8(ascii: "$")) { return Self.replace(literal, with: template, in: text) }
         let matches = allMatches(in: text)

@@ -24,7 +24,8 @@ public final class OTTLStatement: Sendable {
 
     /// Runs the statement on one item: checks the `where` clause, then calls the editor.
     public func execute(_ target: inout OTTLTarget) throws {
-        if let condition, try !condition(&target) { return }
+        // Called through the optional, not bound to a local: binding copied (and retained) the closure per item.
+        if try condition?(&target) == false { return }
         try editor(&target)
     }
 }

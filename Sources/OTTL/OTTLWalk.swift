@@ -15,7 +15,11 @@ public enum OTTLWalk {
             defer { ss.spans = spans }
             for i in spans.indices {
                 swap(&t.span, &spans[i])
-                defer { swap(&t.span, &spans[i]) }
+                t.takeSpanAttributes()
+                defer {
+                    t.returnSpanAttributes()
+                    swap(&t.span, &spans[i])
+                }
                 if context == .span {
                     try body(&t)
                     continue

@@ -36,6 +36,12 @@ import Testing
     static let editorCases: [Case] = [
         Case(statement: #"set(span.attributes["new"], "v")"#, key: "new", expected: #""v""#),
         Case(statement: #"set(span.attributes["new"], nil)"#, key: "new", expected: "<absent>"),
+        // Constants are stored once at compile time: each literal kind, into a new key and over an existing one.
+        Case(statement: #"set(span.attributes["http.method"], 7)"#, key: "http.method", expected: "7"),
+        Case(statement: #"set(span.attributes["new"], 2.5)"#, key: "new", expected: "2.5"),
+        Case(statement: #"set(span.attributes["http.method"], false)"#, key: "http.method", expected: "false"),
+        Case(statement: #"set(span.attributes["new"], SPAN_KIND_CLIENT)"#, key: "new", expected: "3"),
+        Case(statement: #"set(span.attributes["http.method"], "POST")"#, key: "http.method", expected: #""POST""#),
         Case(statement: #"set(span.attributes["new"], span.attributes["missing"])"#, key: "new", expected: "<absent>"),
         Case(statement: #"set(span.attributes["nested"]["deep"], 1)"#, key: "nested", expected: #"{"deep":1,"inner":"x"}"#),
         Case(statement: #"set(span.attributes["made"]["x"], "y")"#, key: "made", expected: #"{"x":"y"}"#),

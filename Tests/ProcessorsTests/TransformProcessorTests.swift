@@ -136,6 +136,33 @@ import Testing
         #expect(Self.errors(telemetry) == 2)
     }
 
+    /// The walk holds a span's attributes out of the span while statements run (`OTTLTarget.spanAttributes`): the
+    /// event context still reads and edits them, and they go back whole after a failed statement.
+    @Test func spanAttributesAreReachableFromEventsAndGoBackAfterErrors() async throws {
+        let sink = TracesSink()
+        let p = try processor(
+            """
+            error_mode: ignore
+            trace_statements:
+              - context: spanevent
+                statements:
+                  - set(attributes["method"], span.attributes["http.method"])
+                  - set(span.attributes["seen_event"], name)
+              - context: span
+                statements:
+                  - set(attributes["n"], attributes["n"] / 0)
+            """, sink: sink)
+        var request = Self.request()
+        var event = Span.Event()
+        event.name = "ev"
+        request.resourceSpans[0].scopeSpans[0].spans[0].events = [event]
+        try await p.consume(request)
+        let span = try #require(sink.receivedTraces.first).resourceSpans[0].scopeSpans[0].spans[0]
+        #expect(span.events[0].attributes.stringValue("method") == "GET")
+        #expect(span.attributes.stringValue("seen_event") == "ev")
+        #expect(span.attributes.map(\.key) == ["http.method", "n", "seen_event"])
+    }
+
     @Test func groupErrorModeOverridesTheProcessorsOne() async throws {
         let sink = TracesSink()
         let p = try processor(

