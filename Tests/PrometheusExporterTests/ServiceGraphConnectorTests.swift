@@ -534,7 +534,7 @@ struct GraphMetrics {
 
 /// The edge store against a plain model of it, on random operations.
 @Suite struct ServiceGraphEdgeStoreTests {
-    @Test(arguments: [UInt64(1), 2, 3, 0xC0FFEE])
+    @Test(arguments: [UInt64(1), 2, 3, 5, 7, 0xC0FFEE])
     func storeAgreesWithAModelOnRandomOperations(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         // Odd seeds: a store large enough that its table grows (and probe runs form); even seeds: a small one, full

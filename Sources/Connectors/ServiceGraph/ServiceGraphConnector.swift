@@ -208,7 +208,7 @@ public final class ServiceGraphConnector: Connector, TracesConsumer, Sendable {
     }
 
     /// Edges expired per hold of the lock.
-    static let expiryBatch = 2048
+    static let expiryBatch = 256
 
     /// Removes series not updated for 15 minutes (otelcol's rule).
     public func removeStaleSeries() {
