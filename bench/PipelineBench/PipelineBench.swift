@@ -56,8 +56,14 @@ struct PipelineBench: AsyncParsableCommand {
     @Flag(help: "Instead of a pipeline, measure the sqlite exporter's latency-baseline upkeep per stored span (no SQLite), over --runs runs.")
     var anomalyUpkeep = false
 
-    @Option(help: "With --anomaly-upkeep: runs (each 2 million spans over 200 operations).")
+    @Option(help: "With --anomaly-upkeep or --servicegraph-direct: runs.")
     var runs = 7
+
+    @Flag(
+        help:
+            "Instead of a pipeline, measure the servicegraph connector's own CPU per span on one thread (10,000 standard-workload requests per run at a simulated 50,000 spans/s; see ServiceGraphDirect.swift), over --runs runs."
+    )
+    var servicegraphDirect = false
 
     @Option(help: "Pipeline to feed.")
     var pipeline = "traces"
@@ -98,6 +104,15 @@ struct PipelineBench: AsyncParsableCommand {
                 let r = AnomalyUpkeepBenchmark.run(operations: 200, spans: 2_000_000, seed: UInt64(run + 1))
                 print(
                     "{\"label\":\"anomaly-upkeep\",\"run\":\(run),\"ns_per_span\":\((r.nanosPerSpan * 10).rounded() / 10),\"flagged\":\(r.flagged)}")
+            }
+            return
+        }
+        if servicegraphDirect {
+            for run in 0..<runs {
+                let r = try await ServiceGraphDirect.run(requests: 10_000, seed: UInt64(run + 1))
+                print(
+                    "{\"label\":\"servicegraph-direct\",\"run\":\(run),\"ns_per_span\":\((r.nanosPerSpan * 10).rounded() / 10),\"pending_edges\":\(r.pending)}"
+                )
             }
             return
         }
