@@ -143,14 +143,21 @@ public final class SeriesStore: Sendable {
             return .applied
         }
         if u.temporality == .cumulative {
-            // Cumulative points and gauges: the newest one wins. Compared in place, without copying the old state.
-            if u.timeNanos >= s.families.values[fi].series.values[si].timeNanos { s.families.values[fi].series.values[si] = fresh }
+            // Cumulative points and gauges: the newest one wins. Compared in place (through the dictionaries' modify
+            // accessors): reading `.timeNanos` through their getters copied the whole stored series first.
+            Self.keepNewer(&s.families.values[fi].series.values[si], fresh)
             return .applied
         }
         let old = s.families.values[fi].series.values[si]
         guard let next = merged(old, u, fresh, now: now) else { return .applied }
         s.families.values[fi].series.values[si] = next
         return .applied
+    }
+
+    /// `stored` replaced by `fresh` unless `stored` is newer.
+    @inline(__always)
+    private static func keepNewer(_ stored: inout StoredSeries, _ fresh: StoredSeries) {
+        if fresh.timeNanos >= stored.timeNanos { stored = fresh }
     }
 
     /// Creates the family of `u` unless one of its sample names belongs to another family.

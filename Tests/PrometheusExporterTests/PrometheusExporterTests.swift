@@ -58,6 +58,15 @@ import Testing
         #expect(samples(e).contains { $0.hasPrefix("jobs_total{") && $0.hasSuffix(" 5") })
     }
 
+    @Test func aCumulativePointOlderThanTheStoredOneIsIgnored() async throws {
+        let e = exporter()
+        try await e.consume(Metrics.request([Metrics.sum("jobs", [Metrics.point(9, start: 10, time: 30)])]))
+        try await e.consume(Metrics.request([Metrics.sum("jobs", [Metrics.point(4, start: 10, time: 20)])]))
+        #expect(samples(e).contains { $0.hasPrefix("jobs_total{") && $0.hasSuffix(" 9") })
+        try await e.consume(Metrics.request([Metrics.sum("jobs", [Metrics.point(11, start: 10, time: 30)])]))
+        #expect(samples(e).contains { $0.hasPrefix("jobs_total{") && $0.hasSuffix(" 11") }, "a point of the same time replaces it")
+    }
+
     @Test func deltaNonMonotonicAndUnspecifiedSumsAreDroppedAndCounted() async throws {
         let e = exporter()
         try await e.consume(
