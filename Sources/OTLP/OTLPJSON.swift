@@ -68,14 +68,34 @@ public enum OTLPJSON {
     ///
     /// With `prefix`, the JSON follows it in the same buffer, which has room for a few hundred bytes more: a trace's
     /// JSON inside a larger document (`{"result": …}`) is written once, not copied after it.
-    public static func encode(_ message: some SwiftProtobuf.Message, after prefix: [UInt8] = []) throws(OTLPJSONError) -> [UInt8] {
+    ///
+    /// With `split`, a trace request's long `spans` arrays are written in ranges at the same time (the same bytes).
+    public static func encode(
+        _ message: some SwiftProtobuf.Message, after prefix: [UInt8] = [], split: SpanRanges? = nil
+    ) throws(OTLPJSONError) -> [UInt8] {
         if let traces = message as? ExportTraceRequest {
             // The same bytes in one pass (traces are what the query API and the CLI answer with, up to 20,000 spans).
-            var writer = OTLPJSONTraceWriter(capacity: prefix.count + OTLPJSONTraceWriter.estimatedSize(traces), prefix: prefix)
+            var writer = OTLPJSONTraceWriter(
+                capacity: prefix.count + OTLPJSONTraceWriter.estimatedSize(traces), prefix: prefix, split: split)
             writer.request(traces)
             return writer.out
         }
         return try prefix + encodeGeneric(message)
+    }
+
+    /// How ``encode(_:after:split:)`` writes a long array of spans in parts: `run(count, write)` calls `write` for
+    /// contiguous ranges covering `0..<count` (at the same time, on several threads) and returns their bytes in
+    /// order; arrays of fewer than twice `minimumPerRange` spans are written in one pass.
+    public struct SpanRanges: Sendable {
+        public var minimumPerRange: Int
+        public var run: @Sendable (_ count: Int, _ write: @Sendable (Range<Int>) -> [UInt8]) -> [[UInt8]]
+
+        public init(
+            minimumPerRange: Int, run: @escaping @Sendable (_ count: Int, _ write: @Sendable (Range<Int>) -> [UInt8]) -> [[UInt8]]
+        ) {
+            self.minimumPerRange = max(1, minimumPerRange)
+            self.run = run
+        }
     }
 
     /// ``encode(_:)`` for any message: swift-protobuf's JSON, then the IDs rewritten from base64 to hex.

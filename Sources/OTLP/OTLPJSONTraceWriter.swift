@@ -14,10 +14,13 @@ struct OTLPJSONTraceWriter {
     private(set) var out: [UInt8] = []
     /// Whether the next field of the current object needs a comma before it.
     private var needsComma = false
+    /// Writes a long `spans` array in ranges at the same time (nil: in one pass).
+    private let split: OTLPJSON.SpanRanges?
 
-    init(capacity: Int, prefix: [UInt8] = []) {
+    init(capacity: Int, prefix: [UInt8] = [], split: OTLPJSON.SpanRanges? = nil) {
         out.reserveCapacity(capacity)
         out += prefix
+        self.split = split
     }
 
     /// A generous size for the buffer (most of a span's JSON is its attributes; a span of 10 attributes and an event
@@ -85,7 +88,23 @@ struct OTLPJSONTraceWriter {
             uint32("droppedAttributesCount", ss.scope.droppedAttributesCount)
             end()
         }
-        if !ss.spans.isEmpty {
+        if let split, ss.spans.count / 2 >= split.minimumPerRange {
+            // Each range's spans, comma-separated, written into a buffer of its own; the same bytes as below.
+            let spans = ss.spans
+            let parts = split.run(spans.count) { range in
+                var part = OTLPJSONTraceWriter(capacity: range.count * 2048)
+                part.items(spans[range]) { $0.span($1) }
+                return part.out
+            }
+            field("spans")
+            out.append(UInt8(ascii: "["))
+            for (i, part) in parts.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out += part
+            }
+            out.append(UInt8(ascii: "]"))
+            needsComma = true
+        } else if !ss.spans.isEmpty {
             field("spans")
             array(ss.spans) { $0.span($1) }
         }
@@ -272,12 +291,19 @@ struct OTLPJSONTraceWriter {
 
     private mutating func array<T>(_ items: [T], _ each: (inout OTLPJSONTraceWriter, T) -> Void) {
         out.append(UInt8(ascii: "["))
-        for (i, item) in items.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            each(&self, item)
-        }
+        self.items(items[...], each)
         out.append(UInt8(ascii: "]"))
         needsComma = true
+    }
+
+    /// `items` separated by commas, without the brackets.
+    private mutating func items<T>(_ items: ArraySlice<T>, _ each: (inout OTLPJSONTraceWriter, T) -> Void) {
+        var first = true
+        for item in items {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            each(&self, item)
+        }
     }
 
     // MARK: Values

@@ -1,3 +1,4 @@
+import CollectorCore
 import Foundation
 import OTLP
 import SQLiteStore
@@ -27,8 +28,12 @@ public enum JaegerTrace {
         return 512 + spans * 2048
     }
 
-    /// Writes ``json(_:anomalies:)``'s object into `w`.
-    static func write(_ trace: ExportTraceRequest, anomalies: [Data: [Data: SpanAnomaly]], into w: inout JSONWriter) {
+    /// Writes ``json(_:anomalies:)``'s object into `w`; with `parallelMinimum` or more spans for each core, the
+    /// spans are written on several cores at once (the same bytes).
+    static func write(
+        _ trace: ExportTraceRequest, anomalies: [Data: [Data: SpanAnomaly]], into w: inout JSONWriter,
+        parallelMinimum: Int = parallelWriteMinimum
+    ) {
         // Processes first (the spans name them), one per distinct resource, numbered in order of appearance.
         var processes: [[UInt8]] = []
         var processIDs: [[UInt8]: Int] = [:]
@@ -53,17 +58,32 @@ public enum JaegerTrace {
             }
         }
         spans.sort { $0.start < $1.start }
+        let ordered = spans
+        let processNumbers = processOf
         w.beginObject()
         w.key("traceID")
         w.jaegerID(traceID)
         w.key("spans")
         w.beginArray()
-        for entry in spans {
-            let rs = trace.resourceSpans[entry.rs]
-            let ss = rs.scopeSpans[entry.ss]
-            let span = ss.spans[entry.span]
-            writeSpan(
-                span, scope: ss.scope, processID: processOf[entry.rs] + 1, anomaly: anomalies[span.traceID]?[span.spanID], into: &w)
+        @Sendable func writeSpans(_ range: Range<Int>, into w: inout JSONWriter) {
+            for entry in ordered[range] {
+                let rs = trace.resourceSpans[entry.rs]
+                let ss = rs.scopeSpans[entry.ss]
+                let span = ss.spans[entry.span]
+                writeSpan(
+                    span, scope: ss.scope, processID: processNumbers[entry.rs] + 1, anomaly: anomalies[span.traceID]?[span.spanID], into: &w)
+            }
+        }
+        if ordered.count / 2 < parallelMinimum {
+            writeSpans(ordered.indices, into: &w)
+        } else {
+            // A large trace's spans are written on every core at once, each range into its own buffer.
+            let parts = ParallelRanges.map(count: ordered.count, minimumPerRange: parallelMinimum) { range in
+                var part = JSONWriter(capacity: range.count * 2048)
+                writeSpans(range, into: &part)
+                return part.bytes
+            }
+            for part in parts { w.raw(part) }
         }
         w.endArray()
         w.key("processes")
@@ -77,6 +97,9 @@ public enum JaegerTrace {
         w.null()
         w.endObject()
     }
+
+    /// Spans each thread writes at least: below twice this, one thread writes all.
+    static let parallelWriteMinimum = 1000
 
     static func writeProcess(_ resource: Resource, into w: inout JSONWriter) {
         // Every string `service.name` is left out of the tags; the last one names the service.

@@ -82,6 +82,7 @@ struct V1 {
         let idHex = JaegerTrace.idHex(id)
         let errors = truncated ? [Self.error(206, ReadNotes.truncated(service.config), traceID: idHex)] : nil
         var response = QueryResponse(status: .ok, body: Self.envelope(trace: trace, anomalies: [id: anomalies], errors: errors))
+        BackgroundRelease.release(consume trace)
         response.headers = ReadNotes.headers(truncated: truncated, config: service.config)
         return response
     }

@@ -1,3 +1,4 @@
+import CollectorCore
 import Foundation
 import NIOHTTP1
 import OTLP
@@ -52,6 +53,7 @@ struct V3 {
         }
         guard let (trace, truncated, _) = try await service.trace(id: id) else { return Self.error(.notFound, "trace not found") }
         var response = try Self.result(trace, warnings: truncated ? [ReadNotes.truncated(service.config)] : [])
+        BackgroundRelease.release(consume trace)
         response.headers += ReadNotes.headers(truncated: truncated, config: service.config)
         return response
     }
@@ -210,10 +212,15 @@ struct V3 {
         return b
     }
 
+    /// A large trace's spans written on every core at once (as ``JaegerTrace`` writes them).
+    static let spanRanges = OTLPJSON.SpanRanges(minimumPerRange: JaegerTrace.parallelWriteMinimum) { count, write in
+        ParallelRanges.map(count: count, minimumPerRange: JaegerTrace.parallelWriteMinimum, write)
+    }
+
     /// `{"result": <OTLP JSON>}`, the protobuf JSON mapping (lossless: every OTLP field), with `"warnings"` when
     /// the response's span cap or time budget left something out.
     static func result(_ trace: ExportTraceRequest, warnings: [String] = []) throws -> QueryResponse {
-        var body = try OTLPJSON.encode(trace, after: Array("{\"result\":".utf8))
+        var body = try OTLPJSON.encode(trace, after: Array("{\"result\":".utf8), split: spanRanges)
         if !warnings.isEmpty {
             body += Array(",\"warnings\":".utf8)
             body += JSON.array(warnings.map(JSON.string)).serialized()

@@ -56,10 +56,36 @@ enum StoredSpanBody {
 
 /// Reads span bodies back as protobuf within one read of the database, loading each dictionary a body names once.
 final class StoredSpanBodies {
-    private let db: Database
+    /// The stored bytes of dictionary `id`; nil when there is no such dictionary.
+    private let dictionary: (Int64) throws -> Data?
     private var decompressor: ZstdDictionaryCodec.Decompressor?
 
-    init(_ db: Database) { self.db = db }
+    /// Loads dictionaries from `db` as bodies name them.
+    init(_ db: Database) {
+        dictionary = { id in try Self.load(db, id) }
+    }
+
+    /// Reads with `dictionaries` (loaded beforehand by ``dictionaries(_:for:)``), away from the database: so that
+    /// bodies can be read on several threads, each with its own instance.
+    init(dictionaries: [Int64: Data]) { dictionary = { dictionaries[$0] } }
+
+    /// The dictionaries that the compressed bodies among `bodies` name, by id (one that is missing is left out;
+    /// reading a body that names it then fails as it would with ``init(_:)``).
+    static func dictionaries(_ db: Database, for bodies: some Sequence<Data>) throws -> [Int64: Data] {
+        var ids = Set<Int64>()
+        for body in bodies where body.first == StoredSpanBody.compressedMarker {
+            if let parts = try body.withUnsafeBytes({ try StoredSpanBody.compressedParts($0) }) { ids.insert(parts.dictionary) }
+        }
+        var out: [Int64: Data] = [:]
+        for id in ids {
+            out[id] = try load(db, id)
+        }
+        return out
+    }
+
+    private static func load(_ db: Database, _ id: Int64) throws -> Data? {
+        try Data.fetchOne(db, sql: "SELECT dictionary FROM span_dictionaries WHERE id = ?", arguments: [id])
+    }
 
     /// The span's protobuf bytes: `stored` itself, or what it decompresses to.
     func protobuf(_ stored: Data) throws -> Data {
@@ -79,7 +105,7 @@ final class StoredSpanBodies {
         if decompressor == nil { decompressor = ZstdDictionaryCodec.Decompressor() }
         guard let d = decompressor else { throw TraceReaderError.corrupt("zstd could not allocate a decompression context") }
         if d.has(id) { return d }
-        guard let dictionary = try Data.fetchOne(db, sql: "SELECT dictionary FROM span_dictionaries WHERE id = ?", arguments: [id]) else {
+        guard let dictionary = try self.dictionary(id) else {
             throw TraceReaderError.corrupt("span dictionary \(id) is missing")
         }
         guard dictionary.withUnsafeBytes({ d.add(id, dictionary: $0) }) else {

@@ -25,6 +25,7 @@ public struct TraceReader: Sendable {
         }
         var config = Configuration()
         config.readonly = true
+        config.prepareDatabase { db in try ContainsFunction.register(on: db) }
         let pool = try DatabasePool(path: path, configuration: config)
         // A file written with another layout would fail on its first query with SQLite's words; say it plainly.
         let version = try pool.read { db in
@@ -64,13 +65,13 @@ public struct TraceReader: Sendable {
     /// Builds one trace's OTLP request from its span rows: sorted by start, resources and scopes grouped as received.
     func assemble(_ db: Database, _ spanRows: [StoredSpan]) throws -> ExportTraceRequest {
         let rows = spanRows.sorted { $0.start < $1.start }
+        let spans = try Self.decode(db, rows)
         var request = ExportTraceRequest()
         var resourceIndex: [Int64: Int] = [:]
         var scopeIndex: [Int64: [Int64: Int]] = [:]
         var resourceCache: [Int64: ResourceSpans] = [:]
         var scopeCache: [Int64: ScopeSpans] = [:]
-        let bodies = StoredSpanBodies(db)
-        for row in rows {
+        for (row, span) in zip(rows, spans) {
             let ri: Int
             if let i = resourceIndex[row.resource] {
                 ri = i
@@ -91,10 +92,28 @@ public struct TraceReader: Sendable {
                 si = request.resourceSpans[ri].scopeSpans.count - 1
                 scopeIndex[row.resource, default: [:]][row.scope] = si
             }
-            request.resourceSpans[ri].scopeSpans[si].spans.append(try row.span(bodies))
+            request.resourceSpans[ri].scopeSpans[si].spans.append(span)
         }
         return request
     }
+
+    /// The spans of `rows`, in order. A large trace's bodies are decompressed and decoded on every core at once
+    /// (a 10,000-span trace takes tens of milliseconds on one), each range with its own decompression context.
+    static func decode(_ db: Database, _ rows: [StoredSpan], parallelMinimum: Int = parallelDecodeMinimum) throws -> [Span] {
+        guard rows.count / 2 >= parallelMinimum else {
+            let bodies = StoredSpanBodies(db)
+            return try rows.map { try $0.span(bodies) }
+        }
+        let dictionaries = try StoredSpanBodies.dictionaries(db, for: rows.lazy.map(\.body))
+        let parts = try ParallelRanges.map(count: rows.count, minimumPerRange: parallelMinimum) { range in
+            let bodies = StoredSpanBodies(dictionaries: dictionaries)
+            return try rows[range].map { try $0.span(bodies) }
+        }
+        return Array(parts.joined())
+    }
+
+    /// Spans each thread decodes at least: below twice this, one thread decodes all.
+    static let parallelDecodeMinimum = 1000
 
     func loadResource(_ db: Database, _ id: Int64) throws -> ResourceSpans {
         guard let body = try Data.fetchOne(db, sql: "SELECT body FROM resources WHERE id = ?", arguments: [id]) else {
@@ -158,7 +177,7 @@ public enum TraceReaderError: Error, CustomStringConvertible {
 /// One span row as read back. Its body (perhaps compressed: ``StoredSpanBody``) lacks the fields the row keeps in
 /// columns (see `SpanBatchWriter.fieldsInColumns`); ``span(_:)`` puts them back. Rows written before that change hold every field
 /// in the body, with the same values as the columns, so both read back alike.
-struct StoredSpan {
+struct StoredSpan: Sendable {
     var resource: Int64, scope: Int64, start: Int64, body: Data
     var traceID: Data, spanID: Data, parentSpanID: Data, name: String, kind: Int
 

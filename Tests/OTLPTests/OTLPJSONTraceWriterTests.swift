@@ -23,6 +23,25 @@ import Testing
         }
     }
 
+    @Test func spansWrittenInRangesAreTheSameBytesAsSpansWrittenInOnePass() throws {
+        let seed = TestSeed.next()
+        var g = SplitMix64(seed: seed)
+        // Ranges of one span each (the writer splits arrays of two spans or more), run one after the other, in
+        // reverse, so that a part placed by when it finished rather than by its range would show.
+        let ranges = OTLPJSON.SpanRanges(minimumPerRange: 1) { count, write in
+            Array((0..<count).reversed().map { write($0..<($0 + 1)) }.reversed())
+        }
+        var split = 0
+        for round in 0..<300 {
+            let request = Self.randomRequest(&g)
+            split += request.resourceSpans.flatMap(\.scopeSpans).filter { $0.spans.count >= 2 }.count
+            let parts = try OTLPJSON.encode(request, after: Array("{\"result\":".utf8), split: ranges)
+            let whole = try OTLPJSON.encode(request, after: Array("{\"result\":".utf8))
+            #expect(parts == whole, "seed \(seed), round \(round)")
+        }
+        #expect(split > 0)
+    }
+
     @Test func anEmptyRequestAndEmptyButPresentMessagesAreWrittenAsTheGeneralPathWritesThem() throws {
         var request = ExportTraceRequest()
         #expect(try OTLPJSON.encode(request) == OTLPJSON.encodeGeneric(request))

@@ -87,6 +87,30 @@ struct SpanBodyCompressionTests {
         }
     }
 
+    @Test func aTraceLargeEnoughToBeDecodedOnSeveralThreadsReadsBackExactly() async throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            // 3,000 spans of one trace: the first 1,000 bodies stored as they are (the dictionary's samples), the
+            // rest compressed; read in ranges of at least ``TraceReader/parallelDecodeMinimum`` spans at once.
+            let trace = randomBytes(16)
+            var all: [Span] = []
+            for (_, request) in Self.requests(traces: 300, start: nowNanos(), seed: seed) {
+                var spans = request.resourceSpans[0].scopeSpans[0].spans
+                for i in spans.indices { spans[i].traceID = trace }
+                all += spans
+                try await store.append(makeRequest(service: "checkout", spans: spans))
+            }
+            #expect(all.count / 2 >= TraceReader.parallelDecodeMinimum)
+            let reader = TraceReader(store: store)
+            #expect(try reader.trace(id: trace) == makeRequest(service: "checkout", spans: all), "seed \(seed)")
+            // A dictionary gone missing fails the read, whichever thread meets it.
+            try await store.pool.write { db in try db.execute(sql: "DELETE FROM span_dictionaries") }
+            #expect(throws: TraceReaderError.self) { try reader.trace(id: trace) }
+            await store.close()
+        }
+    }
+
     @Test func aTagSearchFindsSpansWhoseBodiesAreCompressed() async throws {
         try await withTemporaryDirectory { dir in
             let store = try SQLiteTraceStore(config: storeConfig(dir))
