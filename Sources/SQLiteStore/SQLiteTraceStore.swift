@@ -105,6 +105,7 @@ public final class SQLiteTraceStore: Sendable {
             // Checkpoints run on their own connection (see checkpoint()), so commits never wait for an fsync.
             if !db.configuration.readonly { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
             try db.execute(sql: "PRAGMA cache_size = -16384")
+            try ContainsFunction.register(on: db)
         }
         dbConfig.busyMode = .timeout(10)
         dbConfig.maximumReaderCount = 4

@@ -166,7 +166,7 @@ public struct LogReader: Sendable {
             arguments.append(s)
         }
         for text in query.lineContains where !text.isEmpty {
-            conditions.append("instr(line, ?) > 0")
+            conditions.append("\(ContainsFunction.name)(line, ?)")
             arguments.append(text)
         }
         let columns = "rowid, stream_id, time_ns, severity, trace_id, span_id, line, record"
