@@ -44,7 +44,7 @@ extension TraceReader {
         let unique = ids.filter { seen.insert($0).inserted }
         guard !unique.isEmpty else { return BoundedTraces() }
         return try reader.read { db in
-            let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
+            let buckets = try Int64.fetchAll(db.cachedStatement(sql: "SELECT bucket FROM partitions ORDER BY bucket"))
             let anomalyTables = try Self.anomalyTables(db)
             var out = BoundedTraces()
             var remaining = limits.maxSpans

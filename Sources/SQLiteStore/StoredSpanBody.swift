@@ -84,7 +84,7 @@ final class StoredSpanBodies {
     }
 
     private static func load(_ db: Database, _ id: Int64) throws -> Data? {
-        try Data.fetchOne(db, sql: "SELECT dictionary FROM span_dictionaries WHERE id = ?", arguments: [id])
+        try Data.fetchOne(db.cachedStatement(sql: "SELECT dictionary FROM span_dictionaries WHERE id = ?"), arguments: [id])
     }
 
     /// The span's protobuf bytes: `stored` itself, or what it decompresses to.

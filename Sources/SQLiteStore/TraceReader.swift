@@ -42,7 +42,7 @@ public struct TraceReader: Sendable {
     /// nil when no span of it is stored.
     public func trace(id traceID: Data) throws -> ExportTraceRequest? {
         try reader.read { db in
-            let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
+            let buckets = try Int64.fetchAll(db.cachedStatement(sql: "SELECT bucket FROM partitions ORDER BY bucket"))
             var rows: [StoredSpan] = []
             for b in buckets {
                 let cursor = try Row.fetchCursor(
@@ -116,14 +116,14 @@ public struct TraceReader: Sendable {
     static let parallelDecodeMinimum = 1000
 
     func loadResource(_ db: Database, _ id: Int64) throws -> ResourceSpans {
-        guard let body = try Data.fetchOne(db, sql: "SELECT body FROM resources WHERE id = ?", arguments: [id]) else {
+        guard let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM resources WHERE id = ?"), arguments: [id]) else {
             throw TraceReaderError.corrupt("resource \(id) is missing")
         }
         return try ResourceSpans(serializedBytes: body)
     }
 
     func loadScope(_ db: Database, _ id: Int64) throws -> ScopeSpans {
-        guard let body = try Data.fetchOne(db, sql: "SELECT body FROM scopes WHERE id = ?", arguments: [id]) else {
+        guard let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM scopes WHERE id = ?"), arguments: [id]) else {
             throw TraceReaderError.corrupt("scope \(id) is missing")
         }
         return try ScopeSpans(serializedBytes: body)

@@ -40,6 +40,7 @@ extension TraceReader {
 
     /// The names of the partitions' anomaly tables that exist (a database written before anomalies has none).
     static func anomalyTables(_ db: Database) throws -> Set<String> {
-        Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'anomalies\\_%' ESCAPE '\\'"))
+        let sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'anomalies\\_%' ESCAPE '\\'"
+        return Set(try String.fetchAll(db.cachedStatement(sql: sql)))
     }
 }
