@@ -1,9 +1,9 @@
 import Dispatch
 import Synchronization
 
-/// Frees a large value on a background queue instead of in the request that used it: a 10,000-span trace decoded
-/// for an answer is some 300,000 allocations, and freeing them took ~8 % of such a request's time, before its
-/// answer could be sent.
+/// Frees a large value on a background queue instead of in the request that used it: freeing a 10,000-span trace
+/// decoded for an answer (each span with its own attribute, event and string allocations) was ~8 % of the samples
+/// of such a request in a profile, before its answer could be sent.
 enum BackgroundRelease {
     /// Takes `value` (the caller's last reference, given up with `consume`) and drops it on a utility queue.
     static func release<Value: Sendable>(_ value: consuming Value) {
