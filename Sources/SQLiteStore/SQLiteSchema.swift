@@ -9,8 +9,8 @@ import GRDB
 /// - `spans_b`: one row per span: the columns queries filter on (trace ID and the trace's `seq`, span ID, service,
 ///   name, kind, start, duration, status) plus `body`, the span itself as OTLP protobuf without the fields those
 ///   columns hold (`SpanBatchWriter.fieldsInColumns`; `StoredSpan` puts them back), which makes storage
-///   lossless; compressed with the partition's dictionary once it has one (``StoredSpanBody``). Indexes: unique (trace_seq, span_id) — a trace's spans, and idempotent writes — and
-///   (service, start_ns) for search.
+///   lossless; compressed with the partition's dictionary once it has one (``CompressedBody``). Indexes: unique
+///   (trace_seq, span_id) — a trace's spans, and idempotent writes — and (service, start_ns) for search.
 ///
 /// Why `seq`: an index keyed by a random ID puts each new entry on a random page, and once the index outgrows the
 /// cache every insert writes a page of its own to the WAL (LIMITS.md: an order of magnitude more per span). Keying
@@ -18,23 +18,26 @@ import GRDB
 /// stays random, with one entry per trace rather than per span.
 /// - `logs_b`: one row per log record (see ``LogBatchWriter``): its stream, time (the record's time, or its observed
 ///   time when unset), severity number, trace and span IDs (NULL when absent), `line` (the body as text) and
-///   `record`, the record as OTLP protobuf without the fields the columns hold. Its rowid is the arrival order.
+///   `record`, the record as OTLP protobuf without the fields the columns hold (compressed as span bodies are, with
+///   the partition's dictionary in `log_dictionaries`). Its rowid is the arrival order.
 ///   Indexes: time; (stream, time) — a service's or a stream's logs in a range; `trace_seq` (only rows with a
 ///   trace), the number of the record's trace in `log_traces_b` (trace ID → number, one row per trace).
 ///
 /// Shared tables: `resources` and `scopes` (each distinct resource/scope stored once, as protobuf, with its
 /// schema URL), `operations` (distinct service, span name and kind), `log_streams` (each distinct resource, scope
 /// and level of log records: a Loki stream, with its labels as JSON), `log_stream_buckets` (which streams have
-/// records in which partition, for label queries over a time range), `span_dictionaries` (the zstd dictionary of
-/// each partition's span bodies, by partition; removed with it), `partitions`, `meta`.
+/// records in which partition, for label queries over a time range), `span_dictionaries` and `log_dictionaries`
+/// (the zstd dictionaries of each partition's span bodies and log records, by partition; removed with it),
+/// `partitions`, `meta`.
 enum SQLiteSchema {
-    /// Version 4 may store span bodies compressed (``StoredSpanBody``; dictionaries in `span_dictionaries`);
-    /// version 3 stores them without the fields their columns hold; version 2 kept every field in the body.
-    /// This otelsink reads all three (``StoredSpan`` restores what a body lacks, ``StoredSpanBodies`` decompresses)
-    /// and marks an older file as 4 when it opens it for writing, since new rows may then be compressed (an older
-    /// otelsink then refuses the file by its version rather than misreading its bodies).
-    static let version = 4
-    static let readableVersions: Set<String> = ["2", "3", "4"]
+    /// Version 5 may store log records compressed (dictionaries in `log_dictionaries`); version 4 may store span
+    /// bodies compressed (``CompressedBody``; dictionaries in `span_dictionaries`); version 3 stores them without the
+    /// fields their columns hold; version 2 kept every field in the body. This otelsink reads all four
+    /// (``StoredSpan`` restores what a body lacks, ``StoredBodies`` decompresses) and marks an older file as 5 when
+    /// it opens it for writing, since new rows may then be compressed (an older otelsink then refuses the file by
+    /// its version rather than misreading its rows).
+    static let version = 5
+    static let readableVersions: Set<String> = ["2", "3", "4", "5"]
 
     static func migrate(_ db: Database) throws {
         try db.execute(
@@ -55,6 +58,9 @@ enum SQLiteSchema {
                 CREATE TABLE IF NOT EXISTS span_dictionaries(
                     id INTEGER PRIMARY KEY AUTOINCREMENT, bucket INTEGER NOT NULL, dictionary BLOB NOT NULL);
                 CREATE INDEX IF NOT EXISTS span_dictionaries_bucket ON span_dictionaries(bucket);
+                CREATE TABLE IF NOT EXISTS log_dictionaries(
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, bucket INTEGER NOT NULL, dictionary BLOB NOT NULL);
+                CREATE INDEX IF NOT EXISTS log_dictionaries_bucket ON log_dictionaries(bucket);
                 CREATE TABLE IF NOT EXISTS latency_baselines(
                     service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, baseline BLOB NOT NULL, recent BLOB NOT NULL,
                     PRIMARY KEY(service, name, kind)) WITHOUT ROWID;
@@ -150,5 +156,6 @@ enum SQLiteSchema {
         try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM log_stream_buckets WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM span_dictionaries WHERE bucket = ?", arguments: [bucket])
+        try db.execute(sql: "DELETE FROM log_dictionaries WHERE bucket = ?", arguments: [bucket])
     }
 }

@@ -16,8 +16,8 @@ public struct SQLiteStoreConfig: ComponentConfig, Equatable {
     public var synchronous: Synchronous = .normal
     /// Latency baselines and the flagging of unusually slow spans.
     public var anomalies = AnomalyDetectionConfig()
-    /// How span bodies are stored: `zstd` compresses each with a dictionary trained per partition; `none` stores
-    /// the protobuf as it is.
+    /// How span bodies and log records are stored: `zstd` compresses each with a dictionary trained per partition
+    /// (one for spans, one for log records); `none` stores the protobuf as it is.
     public var compression: Compression = .zstd
 
     public enum Synchronous: String, Sendable, CaseIterable { case normal, full }

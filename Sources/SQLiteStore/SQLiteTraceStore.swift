@@ -114,7 +114,7 @@ public final class SQLiteTraceStore: Sendable {
         checkpointConfig.busyMode = .timeout(10)
         checkpointer = try DatabaseQueue(path: config.path, configuration: checkpointConfig)
         writer = SpanBatchWriter(config: config)
-        logWriter = LogBatchWriter(spans: writer)
+        logWriter = LogBatchWriter(spans: writer, compressing: config.compression == .zstd)
         pool.writeWithoutTransaction { db in walFrames.install(on: db) }
         try pool.write { db in
             try SQLiteSchema.migrate(db)

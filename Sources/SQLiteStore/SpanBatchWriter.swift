@@ -41,7 +41,7 @@ final class SpanBatchWriter {
     /// The compressed form of `storedBody`, when it is stored compressed (reused like it).
     private var compressedBody: [UInt8] = []
     /// Compresses span bodies with a dictionary per partition.
-    private let bodies: SpanBodyCompressor
+    private let bodies: BodyCompressor
     /// The `Span` fields a row keeps in columns and not in its body: trace ID (1), span ID (2), parent span ID (4),
     /// name (5), kind (6) and start time (7). ``TraceReader`` puts them back.
     static let fieldsInColumns: UInt32 = 1 << 1 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7
@@ -106,7 +106,7 @@ final class SpanBatchWriter {
         widthNanos = max(1, Int64(config.partition.components.seconds) * 1_000_000_000)
         retentionBuckets = max(1, Int64(config.retention.components.seconds) * 1_000_000_000 / widthNanos + 1)
         baselines = config.anomalies.enabled ? LatencyBaselines(config: config.anomalies) : nil
-        bodies = SpanBodyCompressor(enabled: config.compression == .zstd)
+        bodies = BodyCompressor(enabled: config.compression == .zstd, table: .spans)
     }
 
     func loadPartitions(_ db: Database) throws {

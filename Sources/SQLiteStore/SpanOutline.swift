@@ -49,10 +49,10 @@ extension TraceReader {
     /// aliased `s`), at most `limits.maxSpans` of them (`truncated` when there are more); nil when no span of it is
     /// stored. One indexed read per partition.
     func spanRows<T>(
-        id traceID: Data, limits: TraceReadLimits, columns: String, _ make: (Row, StoredSpanBodies) throws -> T
+        id traceID: Data, limits: TraceReadLimits, columns: String, _ make: (Row, StoredBodies) throws -> T
     ) throws -> (spans: [T], truncated: Bool)? {
         try reader.read { db in
-            let bodies = StoredSpanBodies(db)
+            let bodies = spanBodies(db)
             let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
             var spans: [T] = []
             for b in buckets {

@@ -11,6 +11,8 @@ public struct TraceReader: Sendable {
     let reader: any DatabaseReader
     /// Where the database is, for messages ("the running store" when reading through a store's pool).
     public let source: String
+    /// The dictionaries of compressed span bodies and log records, digested once for every read.
+    let dictionaries = ZstdDictionaryCache()
 
     /// Reads through a running store's pool.
     public init(store: SQLiteTraceStore) {
@@ -65,7 +67,7 @@ public struct TraceReader: Sendable {
     /// Builds one trace's OTLP request from its span rows: sorted by start, resources and scopes grouped as received.
     func assemble(_ db: Database, _ spanRows: [StoredSpan]) throws -> ExportTraceRequest {
         let rows = spanRows.sorted { $0.start < $1.start }
-        let spans = try Self.decode(db, rows)
+        let spans = try decode(db, rows)
         var request = ExportTraceRequest()
         var resourceIndex: [Int64: Int] = [:]
         var scopeIndex: [Int64: [Int64: Int]] = [:]
@@ -99,14 +101,14 @@ public struct TraceReader: Sendable {
 
     /// The spans of `rows`, in order. A large trace's bodies are decompressed and decoded on every core at once
     /// (a 10,000-span trace takes tens of milliseconds on one), each range with its own decompression context.
-    static func decode(_ db: Database, _ rows: [StoredSpan], parallelMinimum: Int = parallelDecodeMinimum) throws -> [Span] {
+    func decode(_ db: Database, _ rows: [StoredSpan], parallelMinimum: Int = parallelDecodeMinimum) throws -> [Span] {
+        let bodies = spanBodies(db)
         guard rows.count / 2 >= parallelMinimum else {
-            let bodies = StoredSpanBodies(db)
             return try rows.map { try $0.span(bodies) }
         }
-        let dictionaries = try StoredSpanBodies.dictionaries(db, for: rows.lazy.map(\.body))
+        let dictionaries = try bodies.dictionaries(for: rows.lazy.map(\.body))
         let parts = try ParallelRanges.map(count: rows.count, minimumPerRange: parallelMinimum) { range in
-            let bodies = StoredSpanBodies(dictionaries: dictionaries)
+            let bodies = StoredBodies(dictionaries: dictionaries, table: .spans)
             return try rows[range].map { try $0.span(bodies) }
         }
         return Array(parts.joined())
@@ -114,6 +116,9 @@ public struct TraceReader: Sendable {
 
     /// Spans each thread decodes at least: below twice this, one thread decodes all.
     static let parallelDecodeMinimum = 1000
+
+    /// Reads span bodies within the read `db`.
+    func spanBodies(_ db: Database) -> StoredBodies { StoredBodies(db, table: .spans, cache: dictionaries) }
 
     func loadResource(_ db: Database, _ id: Int64) throws -> ResourceSpans {
         guard let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM resources WHERE id = ?"), arguments: [id]) else {
@@ -174,7 +179,7 @@ public enum TraceReaderError: Error, CustomStringConvertible {
     }
 }
 
-/// One span row as read back. Its body (perhaps compressed: ``StoredSpanBody``) lacks the fields the row keeps in
+/// One span row as read back. Its body (perhaps compressed: ``CompressedBody``) lacks the fields the row keeps in
 /// columns (see `SpanBatchWriter.fieldsInColumns`); ``span(_:)`` puts them back. Rows written before that change hold every field
 /// in the body, with the same values as the columns, so both read back alike.
 struct StoredSpan: Sendable {
@@ -197,7 +202,7 @@ struct StoredSpan: Sendable {
         kind = row[i + 8]
     }
 
-    func span(_ bodies: StoredSpanBodies) throws -> Span {
+    func span(_ bodies: StoredBodies) throws -> Span {
         var span = try Span(serializedBytes: bodies.protobuf(body))
         Self.restoreColumns(
             &span, traceID: traceID, spanID: spanID, parentSpanID: parentSpanID, name: name, kind: kind, start: start)

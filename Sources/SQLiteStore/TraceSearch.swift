@@ -110,7 +110,7 @@ extension TraceReader {
         let anomalyTables = anomalousOnly ? try Self.anomalyTables(db) : []
         let matchers = try q.tags.filter { $0 != SpanAnomaly.tag }.map { try TagMatcher($0, db: db, reader: self) }
         var seen = Set<Data>()
-        let bodies = StoredSpanBodies(db)
+        let bodies = spanBodies(db)
         partitions: for b in buckets {
             if deadline.expired {
                 result.complete = false
@@ -154,7 +154,7 @@ extension TraceReader {
                         let stored: Data = row[2]
                         // SQL's prefilter has searched a body stored as protobuf; a compressed one is searched here,
                         // once decompressed, before it is decoded.
-                        let compressed = stored.first == StoredSpanBody.compressedMarker
+                        let compressed = stored.first == CompressedBody.compressedMarker
                         guard let bytes = try? bodies.protobuf(stored),
                             !compressed || matchers.allSatisfy({ $0.mayMatch(bytes, resourceID: resourceID) }),
                             var span = try? Span(serializedBytes: bytes)
@@ -343,7 +343,7 @@ struct TagMatcher {
                 needles.append(Data(v.utf8))
             }
             self.needles = resources.count > 500 ? [] : needles
-            // A compressed body (StoredSpanBody: its first byte is 0) cannot be searched in SQL: it is decompressed
+            // A compressed body (CompressedBody: its first byte is 0) cannot be searched in SQL: it is decompressed
             // and checked like any body that passes.
             clause = "substr(body, 1, 1) = x'00' OR (\(clause))"
             if resources.isEmpty {

@@ -1,5 +1,6 @@
 import CZstd
 import Foundation
+import Synchronization
 
 /// zstd with a trained dictionary, for many small inputs of the same shape (span bodies).
 ///
@@ -107,10 +108,46 @@ enum ZstdDictionaryCodec {
         }
     }
 
-    /// Decompresses frames written by ``Compressor``.
-    final class Decompressor {
-        private let context: OpaquePointer
-        private var dictionaries: [Int64: OpaquePointer] = [:]
+    /// A dictionary digested for decompression (zstd copies the bytes it is made from). Never changed once made,
+    /// which is what lets zstd's threads share one (`ZSTD_DDict` is read-only during decompression).
+    final class DigestedDictionary: @unchecked Sendable {
+        fileprivate let pointer: OpaquePointer
+        /// Bytes held, as zstd counts them (for bounding a cache).
+        let size: Int
+
+        /// Nil when zstd refuses `dictionary`.
+        init?(_ dictionary: UnsafeRawBufferPointer) {
+            guard let digested = ZSTD_createDDict(dictionary.baseAddress, dictionary.count) else { return nil }
+            pointer = digested
+            size = ZSTD_sizeof_DDict(digested)
+        }
+
+        deinit { ZSTD_freeDDict(pointer) }
+
+        /// The `length` bytes `frame` holds, or nil when it does not decompress to exactly `length` bytes with this
+        /// dictionary (or zstd cannot allocate a context).
+        func decompress(_ frame: UnsafeRawBufferPointer, length: Int) -> Data? {
+            guard length >= 0 else { return nil }
+            return ZstdDictionaryCodec.idleContexts.withContext { context in
+                guard ZSTD_isError(ZSTD_DCtx_refDDict(context.pointer, pointer)) == 0 else { return nil }
+                var out = Data(count: length)
+                let written = out.withUnsafeMutableBytes { o in
+                    // A zero-length output still needs a valid pointer.
+                    var scratch: UInt8 = 0
+                    return length == 0
+                        ? ZSTD_decompressDCtx(context.pointer, &scratch, 0, frame.baseAddress, frame.count)
+                        : ZSTD_decompressDCtx(context.pointer, o.baseAddress, length, frame.baseAddress, frame.count)
+                }
+                guard ZSTD_isError(written) == 0, written == length else { return nil }
+                return out
+            }
+        }
+    }
+
+    /// A decompression context set for the magicless frames ``Compressor`` writes; used by one thread at a time
+    /// (taken from ``ContextPool`` and given back).
+    final class DecompressionContext: @unchecked Sendable {
+        fileprivate let pointer: OpaquePointer
 
         init?() {
             guard let context = ZSTD_createDCtx() else { return nil }
@@ -118,38 +155,27 @@ enum ZstdDictionaryCodec {
                 ZSTD_freeDCtx(context)
                 return nil
             }
-            self.context = context
+            pointer = context
         }
 
-        deinit {
-            for d in dictionaries.values { ZSTD_freeDDict(d) }
-            ZSTD_freeDCtx(context)
-        }
+        deinit { ZSTD_freeDCtx(pointer) }
+    }
 
-        func has(_ key: Int64) -> Bool { dictionaries[key] != nil }
+    /// Decompression contexts kept between reads (making one allocates about 100 KiB and costs microseconds, more
+    /// than decompressing a span), at most ``maxIdle`` of them idle.
+    final class ContextPool: Sendable {
+        private let idle = Mutex<[DecompressionContext]>([])
+        static let maxIdle = 4
 
-        func add(_ key: Int64, dictionary: UnsafeRawBufferPointer) -> Bool {
-            if dictionaries[key] != nil { return true }
-            guard let digested = ZSTD_createDDict(dictionary.baseAddress, dictionary.count) else { return false }
-            dictionaries[key] = digested
-            return true
-        }
-
-        /// The `length` bytes `frame` holds, or nil when the dictionary is unknown or the frame does not
-        /// decompress to exactly `length` bytes.
-        func decompress(_ frame: UnsafeRawBufferPointer, dictionary key: Int64, length: Int) -> Data? {
-            guard let digested = dictionaries[key], length >= 0 else { return nil }
-            guard ZSTD_isError(ZSTD_DCtx_refDDict(context, digested)) == 0 else { return nil }
-            var out = Data(count: length)
-            let written = out.withUnsafeMutableBytes { o in
-                // A zero-length output still needs a valid pointer.
-                var scratch: UInt8 = 0
-                return length == 0
-                    ? ZSTD_decompressDCtx(context, &scratch, 0, frame.baseAddress, frame.count)
-                    : ZSTD_decompressDCtx(context, o.baseAddress, length, frame.baseAddress, frame.count)
-            }
-            guard ZSTD_isError(written) == 0, written == length else { return nil }
-            return out
+        /// Runs `body` with a context of its own; nil when zstd cannot allocate one.
+        func withContext<T>(_ body: (DecompressionContext) -> T?) -> T? {
+            guard let context = idle.withLock({ $0.popLast() }) ?? DecompressionContext() else { return nil }
+            let result = body(context)
+            idle.withLock { if $0.count < Self.maxIdle { $0.append(context) } }
+            return result
         }
     }
+
+    /// The process's idle decompression contexts.
+    static let idleContexts = ContextPool()
 }

@@ -9,8 +9,7 @@ import Testing
 private typealias ScopeLogs = Opentelemetry_Proto_Logs_V1_ScopeLogs
 
 /// A log record with every field set; `body` as given.
-private func fullRecord(time: UInt64, body: AnyValue?, severity: Int = 13, text: String = "WARN", trace: Data? = nil, span: Data? = nil) -> LogRecord
-{
+func fullRecord(time: UInt64, body: AnyValue?, severity: Int = 13, text: String = "WARN", trace: Data? = nil, span: Data? = nil) -> LogRecord {
     var r = LogRecord()
     r.timeUnixNano = time
     r.observedTimeUnixNano = time + 5
@@ -26,7 +25,7 @@ private func fullRecord(time: UInt64, body: AnyValue?, severity: Int = 13, text:
     return r
 }
 
-private func logsRequest(service: String = "svc", scope: String = "app.logger", extra: [KeyValue] = [], records: [LogRecord]) -> ExportLogsRequest {
+func logsRequest(service: String = "svc", scope: String = "app.logger", extra: [KeyValue] = [], records: [LogRecord]) -> ExportLogsRequest {
     var rl = ResourceLogs()
     rl.resource.attributes = [stringAttribute("service.name", service), stringAttribute("deployment.environment", "prod")] + extra
     rl.schemaURL = "https://opentelemetry.io/schemas/1.26.0"
@@ -40,7 +39,7 @@ private func logsRequest(service: String = "svc", scope: String = "app.logger", 
     return r
 }
 
-private func allRows(_ reader: LogReader, _ configure: (inout LogQuery) -> Void = { _ in }) throws -> [StoredLogRow] {
+func allRows(_ reader: LogReader, _ configure: (inout LogQuery) -> Void = { _ in }) throws -> [StoredLogRow] {
     var q = LogQuery()
     configure(&q)
     var rows: [StoredLogRow] = []

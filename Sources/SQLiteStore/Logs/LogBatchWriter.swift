@@ -10,7 +10,8 @@ import OTLP
 /// Each record becomes one row; its partition is chosen by its time (or observed time when unset). The row's
 /// `record` is the `LogRecord` as received without the fields its columns hold — severity number; trace and span
 /// ID when they have their OTLP lengths; the body when it is a non-empty string (`line` holds it) — so that
-/// ``StoredLogRow/logRecord()`` restores the record exactly. Log records carry no ID: a retried export is stored again.
+/// ``StoredLogRow/logRecord()`` restores the record exactly — compressed with the partition's dictionary once it has
+/// one (``BodyCompressor``), as span bodies are. Log records carry no ID: a retried export is stored again.
 final class LogBatchWriter {
     private let spans: SpanBatchWriter
     /// Stream ids by resource id, scope id and level. Bounded (cleared when large).
@@ -30,15 +31,21 @@ final class LogBatchWriter {
         var selectTraceSeq: Statement
         var insertTrace: Statement
     }
-    /// The record bytes being stored (reused record after record).
+    /// The record bytes being stored, and compressed (reused record after record).
     private var stored: [UInt8] = []
+    private var compressed: [UInt8] = []
+    private let records: BodyCompressor
 
     struct StreamKey: Hashable { var resource: Int64, scope: Int64, level: String }
     struct StreamBucket: Hashable { var bucket: Int64, stream: Int64 }
 
     static let cacheLimit = 10_000
 
-    init(spans: SpanBatchWriter) { self.spans = spans }
+    /// `compressing`: store records compressed once their partition has a dictionary.
+    init(spans: SpanBatchWriter, compressing: Bool) {
+        self.spans = spans
+        records = BodyCompressor(enabled: compressing, table: .logs)
+    }
 
     /// Writes every record of `batches`; returns how many were stored.
     func write(_ batches: [EncodedLogs], db: Database, now: Int64) throws -> Int {
@@ -77,7 +84,7 @@ final class LogBatchWriter {
                             let traceSeq =
                                 record.traceID.count == 16
                                 ? try traceSeq(bucket: b, traceID: record.traceID, buffer, partition, db: db) : nil
-                            try insert(record, buffer, stream: stream, traceSeq: traceSeq, statement: partition.insert, db: db)
+                            try insert(record, buffer, bucket: b, stream: stream, traceSeq: traceSeq, statement: partition.insert, db: db)
                             written += 1
                         }
                     }
@@ -85,6 +92,7 @@ final class LogBatchWriter {
             }
         }
         if stored.capacity > 1 << 20 { stored = [] }
+        if compressed.capacity > 1 << 20 { compressed = [] }
         return written
     }
 
@@ -147,7 +155,7 @@ final class LogBatchWriter {
     static let traceCacheLimit = 16_384
 
     private func insert(
-        _ record: EncodedLogs.RecordEntry, _ buffer: UnsafeRawBufferPointer, stream: Int64, traceSeq: Int64?,
+        _ record: EncodedLogs.RecordEntry, _ buffer: UnsafeRawBufferPointer, bucket: Int64, stream: Int64, traceSeq: Int64?,
         statement: Statement, db: Database
     ) throws {
         let traceInColumn = record.traceID.count == 16
@@ -161,6 +169,7 @@ final class LogBatchWriter {
         if !EncodedTraces.appendFields(buffer, record.body, omitting: omitted, to: &stored) {
             throw DatabaseError(message: "log record bytes could not be re-read")  // never for an indexed record
         }
+        let isCompressed = try stored.withUnsafeBytes { try records.encode($0, bucket: bucket, db: db, into: &compressed) }
         let line: String? = bodyInLine ? nil : Self.bodyText(buffer, record.value)
         let stmt = statement.sqliteStatement
         sqlite3_reset(stmt)
@@ -174,7 +183,7 @@ final class LogBatchWriter {
         } else {
             bindText(stmt, 6, line ?? "")
         }
-        stored.withUnsafeBytes { bindBlob(stmt, 7, $0, 0..<$0.count) }
+        (isCompressed ? compressed : stored).withUnsafeBytes { bindBlob(stmt, 7, $0, 0..<$0.count) }
         if let traceSeq { sqlite3_bind_int64(stmt, 8, traceSeq) } else { sqlite3_bind_null(stmt, 8) }
         let rc = sqlite3_step(stmt)
         sqlite3_reset(stmt)
@@ -234,6 +243,7 @@ final class LogBatchWriter {
 
     func forget(bucket: Int64) {
         statements[bucket] = nil
+        records.forget(bucket: bucket)
         streamBuckets = streamBuckets.filter { $0.bucket != bucket }
         traceSeqCount -= traceSeqs.removeValue(forKey: bucket)?.count ?? 0
         nextTraceSeq[bucket] = nil
@@ -247,6 +257,7 @@ final class LogBatchWriter {
         traceSeqs.removeAll()
         traceSeqCount = 0
         nextTraceSeq.removeAll()
+        records.reset()
     }
 
     func releaseStatements() { statements.removeAll() }

@@ -45,11 +45,18 @@ public struct StoredLogRow: Sendable {
     public var spanID: Data?
     /// The body as text (a string body as it is; other bodies rendered, see ``LogBatchWriter``).
     public var line: String
+    /// The `record` column: protobuf, or compressed with `recordDictionary` (``CompressedBody``), decompressed
+    /// only when the record is asked for.
     var record: Data
+    var recordDictionary: ZstdDictionaryCodec.DigestedDictionary?
 
     /// The record as received.
     public func logRecord() throws -> LogRecord {
-        var r = try LogRecord(serializedBytes: record)
+        let bytes = try StoredBodies.protobuf(record, table: .logs) { id in
+            guard let recordDictionary else { throw TraceReaderError.corrupt("log record dictionary \(id) is missing") }
+            return recordDictionary
+        }
+        var r = try LogRecord(serializedBytes: bytes)
         r.severityNumber = Opentelemetry_Proto_Logs_V1_SeverityNumber(rawValue: Int(severity)) ?? .unspecified
         if let traceID { r.traceID = traceID }
         if let spanID { r.spanID = spanID }
@@ -62,8 +69,12 @@ public struct StoredLogRow: Sendable {
 /// Reads log records back from a database written by ``SQLiteTraceStore``.
 public struct LogReader: Sendable {
     let reader: any DatabaseReader
+    let dictionaries: ZstdDictionaryCache
 
-    public init(_ traces: TraceReader) { reader = traces.reader }
+    public init(_ traces: TraceReader) {
+        reader = traces.reader
+        dictionaries = traces.dictionaries
+    }
 
     /// Number of stored log records (all partitions).
     public func recordCount() throws -> Int {
@@ -170,6 +181,7 @@ public struct LogReader: Sendable {
             arguments.append(text)
         }
         let columns = "rowid, stream_id, time_ns, severity, trace_id, span_id, line, record"
+        let bodies = StoredBodies(db, table: .logs, cache: dictionaries)
         // Several streams in time order: one index range per stream, merged here. SQLite would read every row of
         // every stream in the range and sort them before the first could be returned.
         let merged = query.arrivedAfter == nil && query.traceID == nil && (2...Self.maxMergedStreams).contains(query.streams?.count ?? 0)
@@ -185,7 +197,7 @@ public struct LogReader: Sendable {
                             SELECT \(columns) FROM \(table) WHERE stream_id = ? AND \(conditions.joined(separator: " AND "))
                             ORDER BY time_ns \(order), rowid \(order)
                             """, arguments: StatementArguments([stream] + arguments))
-                    if let row = try cursor.next() { heads.append((Self.stored(row, bucket: b), cursor)) }
+                    if let row = try cursor.next() { heads.append((try Self.stored(row, bucket: b, bodies), cursor)) }
                 }
                 while !heads.isEmpty {
                     var best = 0
@@ -194,7 +206,7 @@ public struct LogReader: Sendable {
                     }
                     if try !visit(heads[best].row) { return }
                     if let row = try heads[best].cursor.next() {
-                        heads[best].row = Self.stored(row, bucket: b)
+                        heads[best].row = try Self.stored(row, bucket: b, bodies)
                     } else {
                         heads.remove(at: best)
                     }
@@ -223,7 +235,7 @@ public struct LogReader: Sendable {
                     SELECT \(columns) FROM \(table) WHERE \(where_.joined(separator: " AND ")) ORDER BY \(ordering)
                     """, arguments: StatementArguments(bucketArguments))
             while let row = try cursor.next() {
-                if try !visit(Self.stored(row, bucket: b)) { return }
+                if try !visit(Self.stored(row, bucket: b, bodies)) { return }
             }
         }
     }
@@ -231,10 +243,11 @@ public struct LogReader: Sendable {
     /// The most streams read as separate index ranges and merged; more are read with `IN` (and sorted by SQLite).
     static let maxMergedStreams = 64
 
-    private static func stored(_ row: Row, bucket: Int64) -> StoredLogRow {
-        StoredLogRow(
+    private static func stored(_ row: Row, bucket: Int64, _ bodies: StoredBodies) throws -> StoredLogRow {
+        let record: Data = row[7]
+        return StoredLogRow(
             bucket: bucket, rowID: row[0], stream: row[1], time: row[2], severity: Int32(clamping: row[3] as Int64),
-            traceID: row[4], spanID: row[5], line: row[6], record: row[7])
+            traceID: row[4], spanID: row[5], line: row[6], record: record, recordDictionary: try bodies.dictionary(of: record))
     }
 
     /// Whether `a` comes before `b` in the scan's order (time, then arrival).

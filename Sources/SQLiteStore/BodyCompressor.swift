@@ -1,20 +1,20 @@
 import Foundation
 import GRDB
 
-/// Compresses span bodies on the writer with a zstd dictionary per partition (``StoredSpanBody`` describes the
-/// stored form).
+/// Compresses span bodies or log records on the writer with a zstd dictionary per partition (``CompressedBody``
+/// describes the stored form); one instance per ``DictionaryTable``.
 ///
 /// A partition's first bodies are stored as protobuf and kept as samples; once there are enough, a dictionary is
-/// trained on them (tens of milliseconds, once per partition) and inserted into `span_dictionaries` in the same
-/// transaction as the first rows compressed with it, so no committed row names a dictionary that is not stored.
-/// Each later body of the partition is stored compressed when that is shorter. Attribute keys, service and
-/// operation names and the values that repeat across spans are in the dictionary, so what a body costs is mostly
-/// what is unique to the span.
+/// trained on them (tens of milliseconds, once per partition) and inserted into the table in the same transaction
+/// as the first rows compressed with it, so no committed row names a dictionary that is not stored. Each later body
+/// of the partition is stored compressed when that is shorter. Attribute keys, service and operation names and the
+/// values that repeat across spans (or records) are in the dictionary, so what a body costs is mostly what is
+/// unique to it.
 ///
 /// Bounded: samples are collected for at most two partitions at a time (the newest ones) and hold at most
 /// ``sampleBytesLimit`` bytes each; at most ``maxDigestedDictionaries`` digested dictionaries are kept (others are
 /// loaded again from the database when their partition is written to).
-final class SpanBodyCompressor {
+final class BodyCompressor {
     static let level: Int32 = 3
     /// Bodies sampled before a partition's dictionary is trained.
     static let samplesWanted = 1_000
@@ -42,13 +42,15 @@ final class SpanBodyCompressor {
     private let compressor: ZstdDictionaryCodec.Compressor?
     /// The newest partition written to; only it and the one before it sample.
     private var newest = Int64.min
+    private let table: DictionaryTable
 
-    init(enabled: Bool) {
+    init(enabled: Bool, table: DictionaryTable) {
         compressor = enabled ? ZstdDictionaryCodec.Compressor(level: Self.level) : nil
+        self.table = table
     }
 
-    /// Writes the stored form of `body` (a span's protobuf, going to partition `bucket`) into `out` and returns
-    /// true, or returns false when the body is to be stored as it is.
+    /// Writes the stored form of `body` (protobuf, going to partition `bucket`) into `out` and returns true, or
+    /// returns false when the body is to be stored as it is.
     func encode(_ body: UnsafeRawBufferPointer, bucket: Int64, db: Database, into out: inout [UInt8]) throws -> Bool {
         guard let compressor, body.count >= Self.minimumLength else { return false }
         if bucket > newest {
@@ -71,7 +73,7 @@ final class SpanBodyCompressor {
             return false
         case .compressing(let dictionary):
             out.removeAll(keepingCapacity: true)
-            StoredSpanBody.appendHeader(dictionary: dictionary, length: body.count, to: &out)
+            CompressedBody.appendHeader(dictionary: dictionary, length: body.count, to: &out)
             return compressor.compress(body, dictionary: dictionary, limit: body.count - out.count, appendingTo: &out)
         case .sampling:
             guard let s = samples[bucket] else {
@@ -94,7 +96,7 @@ final class SpanBodyCompressor {
     /// if it is one of the newest two partitions and a sampling slot is free.
     private func startState(_ bucket: Int64, db: Database) throws -> State {
         if let row = try Row.fetchOne(
-            db, sql: "SELECT id, dictionary FROM span_dictionaries WHERE bucket = ? ORDER BY id DESC LIMIT 1", arguments: [bucket])
+            db, sql: "SELECT id, dictionary FROM \(table.rawValue) WHERE bucket = ? ORDER BY id DESC LIMIT 1", arguments: [bucket])
         {
             let id: Int64 = row[0]
             let dictionary: [UInt8] = [UInt8]((row[1] as Data?) ?? Data())
@@ -107,7 +109,7 @@ final class SpanBodyCompressor {
 
     private func train(_ bucket: Int64, buffer: [UInt8], sizes: [Int], db: Database) throws -> State {
         guard let dictionary = ZstdDictionaryCodec.train(buffer: buffer, sizes: sizes) else { return .uncompressed }
-        try db.execute(sql: "INSERT INTO span_dictionaries(bucket, dictionary) VALUES (?, ?)", arguments: [bucket, Data(dictionary)])
+        try db.execute(sql: "INSERT INTO \(table.rawValue)(bucket, dictionary) VALUES (?, ?)", arguments: [bucket, Data(dictionary)])
         let id = db.lastInsertedRowID
         return digest(id, bucket: bucket, dictionary: dictionary) ? .compressing(dictionary: id) : .uncompressed
     }
