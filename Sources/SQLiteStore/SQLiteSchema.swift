@@ -20,8 +20,9 @@ import GRDB
 ///   time when unset), severity number, trace and span IDs (NULL when absent), `line` (the body as text) and
 ///   `record`, the record as OTLP protobuf without the fields the columns hold (compressed as span bodies are, with
 ///   the partition's dictionary in `log_dictionaries`). Its rowid is the arrival order.
-///   Indexes: time; (stream, time) — a service's or a stream's logs in a range; `trace_seq` (only rows with a
-///   trace), the number of the record's trace in `log_traces_b` (trace ID → number, one row per trace).
+///   Indexes: time; (stream, time) — a service's or a stream's logs in a range; and `log_trace_blocks_b`, which
+///   blocks of 4,096 records hold which traces (``LogTraceBlocks``). Partitions written before it have
+///   `log_traces_b` instead (trace ID → a number per trace, one row per trace) and `trace_seq`, indexed.
 ///
 /// Shared tables: `resources` and `scopes` (each distinct resource/scope stored once, as protobuf, with its
 /// schema URL), `operations` (distinct service, span name and kind), `log_streams` (each distinct resource, scope
@@ -84,6 +85,7 @@ enum SQLiteSchema {
     static func tracesTable(_ bucket: Int64) -> String { "traces_\(bucket)" }
     static func logsTable(_ bucket: Int64) -> String { "logs_\(bucket)" }
     static func logTracesTable(_ bucket: Int64) -> String { "log_traces_\(bucket)" }
+    static func logTraceBlocksTable(_ bucket: Int64) -> String { "log_trace_blocks_\(bucket)" }
     static func anomaliesTable(_ bucket: Int64) -> String { "anomalies_\(bucket)" }
 
     /// `anomalies_b`: the spans of partition `b` flagged as unusually slow at ingest (``LatencyBaselines``), with
@@ -97,12 +99,28 @@ enum SQLiteSchema {
                 """)
     }
 
-    /// `logs_b` and `log_traces_b`: the traces of log records are numbered per partition in arrival order
-    /// (`log_traces_b`, one row per trace) and records refer to that number (`trace_seq`), so that the index a
-    /// trace's records are found by grows at its end — a random trace ID key is inserted once per trace, not per
-    /// record (see "Why `trace_seq`" above).
+    /// `logs_b` and `log_trace_blocks_b`, the index its records are found by trace ID with (``LogTraceBlocks``).
+    ///
+    /// A partition whose logs table an earlier otelsink made keeps the layout it has: its traces numbered in arrival
+    /// order (`log_traces_b`, one row per trace, keyed by trace ID) and its records referring to that number
+    /// (`trace_seq`, indexed).
     static func createLogsTable(_ db: Database, bucket: Int64) throws {
         let logs = logsTable(bucket)
+        if try db.tableExists(logTraceBlocksTable(bucket)) { return }
+        guard try db.tableExists(logs) else {
+            try db.execute(
+                sql: """
+                    CREATE TABLE \(logs)(
+                        stream_id INTEGER NOT NULL, time_ns INTEGER NOT NULL, severity INTEGER NOT NULL,
+                        trace_id BLOB, span_id BLOB, line TEXT NOT NULL, record BLOB NOT NULL);
+                    CREATE INDEX \(logs)_time ON \(logs)(time_ns);
+                    CREATE INDEX \(logs)_stream ON \(logs)(stream_id, time_ns);
+                    CREATE TABLE \(logTraceBlocksTable(bucket))(
+                        block INTEGER NOT NULL, trace_hash INTEGER NOT NULL, first_row INTEGER NOT NULL, last_row INTEGER NOT NULL,
+                        PRIMARY KEY(block, trace_hash, first_row)) WITHOUT ROWID;
+                    """)
+            return
+        }
         let traces = logTracesTable(bucket)
         try db.execute(
             sql: """
@@ -151,6 +169,7 @@ enum SQLiteSchema {
             sql: """
                 DROP TABLE IF EXISTS \(spansTable(bucket)); DROP TABLE IF EXISTS \(tracesTable(bucket));
                 DROP TABLE IF EXISTS \(logsTable(bucket)); DROP TABLE IF EXISTS \(logTracesTable(bucket));
+                DROP TABLE IF EXISTS \(logTraceBlocksTable(bucket));
                 DROP TABLE IF EXISTS \(anomaliesTable(bucket))
                 """)
         try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])

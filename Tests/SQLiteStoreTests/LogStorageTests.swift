@@ -1,4 +1,5 @@
 import CollectorCore
+import CollectorTesting
 import Foundation
 import GRDB
 import OTLP
@@ -140,15 +141,18 @@ struct LogStorageTests {
                     == ["payment accepted", "payment page shown"])
             #expect(try allRows(reader) { $0.streams = [] }.isEmpty)
 
-            // The query plans use the indexes, not a scan of the table.
+            // The query plans use the indexes (for a trace, the record ranges by rowid), not a scan of the table.
             let plans = try await store.pool.read { db in
                 let table = SQLiteSchema.logsTable(Int64(now / hourNanos))
                 return try [
-                    "SELECT rowid FROM \(table) WHERE trace_seq = (SELECT seq FROM \(SQLiteSchema.logTracesTable(Int64(now / hourNanos))) WHERE trace_id = x'00') AND time_ns >= 0",
+                    """
+                    SELECT rowid FROM \(table) NOT INDEXED WHERE time_ns >= 0 AND (rowid BETWEEN 1 AND 10 OR rowid BETWEEN 4096 AND \(Int64.max))
+                    AND trace_id = x'00' ORDER BY time_ns DESC, rowid DESC
+                    """,
                     "SELECT rowid FROM \(table) WHERE stream_id IN (1,2) AND time_ns >= 5 AND time_ns <= 10 ORDER BY time_ns DESC",
                 ].map { sql in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql).map { $0["detail"] as String }.joined(separator: " | ") }
             }
-            #expect(plans[0].contains("_trace_seq"), "\(plans[0])")
+            #expect(plans[0].contains("INTEGER PRIMARY KEY") && !plans[0].contains("SCAN"), "\(plans[0])")
             #expect(plans[1].contains("INDEX") && plans[1].contains("_stream"), "\(plans[1])")
             await store.close()
         }
@@ -263,38 +267,110 @@ struct LogStorageTests {
         }
     }
 
-    /// A trace's records are found by its number in the partition, which later records (another transaction,
-    /// another process after a restart) reuse; new traces get new numbers.
-    @Test func aTracesRecordsShareItsNumberAcrossTransactionsAndRestarts() async throws {
+    /// A trace's records are found through the block index (``LogTraceBlocks``) whichever blocks they are in:
+    /// complete blocks written in other transactions, the open block, and blocks completed after a restart, whose
+    /// open block was recovered from the database.
+    @Test func aTracesRecordsAreFoundAcrossBlocksTransactionsAndRestarts() async throws {
+        let seed = UInt64.random(in: 0...UInt64.max)
         try await withTemporaryDirectory { dir in
             let config = storeConfig(dir)
             let now = nowNanos()
-            let a = randomBytes(16)
-            let b = randomBytes(16)
+            var rng = SplitMix64(seed: seed)
+            let traces = (0..<40).map { _ in randomBytes(16) }
+            var expected: [Data: [String]] = [:]
+            func batch(_ from: Int, _ count: Int) -> ExportLogsRequest {
+                logsRequest(
+                    records: (from..<from + count).map { i in
+                        // One record in five has no trace.
+                        let trace = rng.next() % 5 == 0 ? nil : traces[Int(rng.next() % UInt64(traces.count))]
+                        if let trace { expected[trace, default: []].append("r\(i)") }
+                        return fullRecord(time: now + UInt64(i), body: .string("r\(i)"), trace: trace)
+                    })
+            }
             var store = try SQLiteTraceStore(config: config)
-            try await store.append(logsRequest(records: [fullRecord(time: now, body: .string("a1"), trace: a)]))
-            try await store.append(
-                logsRequest(records: [
-                    fullRecord(time: now + 1, body: .string("b1"), trace: b), fullRecord(time: now + 2, body: .string("a2"), trace: a),
-                ]))
+            var sent = 0
+            for _ in 0..<30 {  // 6,000 records: block 0 complete, block 1 open
+                try await store.append(batch(sent, 200))
+                sent += 200
+            }
             await store.close()
             store = try SQLiteTraceStore(config: config)
-            try await store.append(
-                logsRequest(records: [
-                    fullRecord(time: now + 3, body: .string("c1"), trace: randomBytes(16)), fullRecord(time: now + 4, body: .string("a3"), trace: a),
-                ]))
+            for _ in 0..<15 {  // 3,000 more: block 1 (recovered) complete, block 2 open
+                try await store.append(batch(sent, 200))
+                sent += 200
+            }
+            let reader = LogReader(TraceReader(store: store))
+            for trace in traces {
+                let found = try allRows(reader) {
+                    $0.traceID = trace
+                    $0.newestFirst = false
+                }
+                #expect(found.map(\.line) == expected[trace] ?? [], "seed \(seed)")
+            }
+            #expect(try allRows(reader) { $0.traceID = randomBytes(16) }.isEmpty)
+            let bucket = Int64(now / hourNanos)
+            let blocks = try await store.pool.read { db in
+                try Int64.fetchAll(db, sql: "SELECT DISTINCT block FROM \(SQLiteSchema.logTraceBlocksTable(bucket)) ORDER BY block")
+            }
+            #expect(blocks == [0, 1])
+            // A hash that collides names another trace's records: they are read and left out by their trace ID.
+            let (a, b) = (traces[0], traces[1])
+            try await store.pool.write { db in
+                let hash = try #require(LogTraceBlocks.hash(a))
+                let rows = try Int64.fetchAll(
+                    db, sql: "SELECT rowid FROM \(SQLiteSchema.logsTable(bucket)) WHERE trace_id = ? AND rowid < 4096", arguments: [b])
+                let first = try #require(rows.first)
+                try db.execute(
+                    sql: "INSERT INTO \(SQLiteSchema.logTraceBlocksTable(bucket)) VALUES (0, ?, ?, ?)",
+                    arguments: [hash, first, rows.last ?? first])
+            }
+            #expect(
+                try allRows(reader) {
+                    $0.traceID = a
+                    $0.newestFirst = false
+                }.map(\.line) == expected[a] ?? [], "seed \(seed)")
+            await store.close()
+        }
+    }
+
+    /// A partition whose logs table an earlier otelsink made keeps its trace numbers (`log_traces_b`), for the
+    /// records it has and the ones written to it now; a new partition uses the block index.
+    @Test func aPartitionOfAnEarlierVersionKeepsItsTraceNumbers() async throws {
+        try await withTemporaryDirectory { dir in
+            let config = storeConfig(dir)
+            let now = nowNanos()
+            let bucket = Int64(now / hourNanos)
+            let store = try SQLiteTraceStore(config: config)
+            try await store.pool.write { db in
+                let logs = SQLiteSchema.logsTable(bucket)
+                try db.execute(
+                    sql: """
+                        CREATE TABLE \(logs)(
+                            stream_id INTEGER NOT NULL, time_ns INTEGER NOT NULL, severity INTEGER NOT NULL,
+                            trace_id BLOB, span_id BLOB, line TEXT NOT NULL, record BLOB NOT NULL, trace_seq INTEGER);
+                        CREATE TABLE \(SQLiteSchema.logTracesTable(bucket))(trace_id BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+                        """)
+            }
+            let a = randomBytes(16)
+            try await store.append(logsRequest(records: [fullRecord(time: now, body: .string("a1"), trace: a)]))
+            try await store.append(logsRequest(records: [fullRecord(time: now + 1, body: .string("a2"), trace: a)]))
+            try await store.append(logsRequest(records: [fullRecord(time: time(inBucket: bucket - 1), body: .string("a0"), trace: a)]))
             let reader = LogReader(TraceReader(store: store))
             #expect(
                 try allRows(reader) {
                     $0.traceID = a
                     $0.newestFirst = false
-                }.map(\.line) == ["a1", "a2", "a3"])
-            #expect(try allRows(reader) { $0.traceID = b }.map(\.line) == ["b1"])
-            #expect(try allRows(reader) { $0.traceID = randomBytes(16) }.isEmpty)
-            let numbers = try await store.pool.read { db in
-                try Int64.fetchAll(db, sql: "SELECT seq FROM \(SQLiteSchema.logTracesTable(Int64(now / hourNanos))) ORDER BY seq")
+                }.map(\.line) == ["a0", "a1", "a2"])
+            let layout = try await store.pool.read { db in
+                (
+                    try Int64.fetchAll(db, sql: "SELECT trace_seq FROM \(SQLiteSchema.logsTable(bucket))"),
+                    try db.tableExists(SQLiteSchema.logTraceBlocksTable(bucket)),
+                    try db.tableExists(SQLiteSchema.logTraceBlocksTable(bucket - 1)),
+                    try db.tableExists(SQLiteSchema.logTracesTable(bucket - 1))
+                )
             }
-            #expect(numbers == [1, 2, 3])
+            #expect(layout.0 == [1, 1])
+            #expect(!layout.1 && layout.2 && !layout.3)
             await store.close()
         }
     }

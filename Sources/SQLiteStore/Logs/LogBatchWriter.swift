@@ -26,11 +26,16 @@ final class LogBatchWriter {
     private var traceSeqCount = 0
     private var nextTraceSeq: [Int64: Int64] = [:]
 
+    /// A partition's statements. Its records are found by trace through ``LogTraceBlocks`` (`traceNumbers` nil),
+    /// or, in a partition an earlier otelsink made, through trace numbers (`log_traces_b`).
     struct PartitionStatements {
         var insert: Statement
-        var selectTraceSeq: Statement
-        var insertTrace: Statement
+        var traceNumbers: (select: Statement, insert: Statement)?
     }
+    /// The open block of each partition written to (``LogTraceBlocks``); bounded (a block dropped from here is
+    /// recovered from the database when its partition is written to again).
+    private var openBlocks: [Int64: LogTraceBlocks.OpenBlock] = [:]
+    static let openBlockLimit = 8
     /// The record bytes being stored, and compressed (reused record after record).
     private var stored: [UInt8] = []
     private var compressed: [UInt8] = []
@@ -81,10 +86,15 @@ final class LogBatchWriter {
                                 last = (record.severityText, record.severityNumber, stream, b)
                             }
                             let partition = try statements(bucket: b, db: db)
-                            let traceSeq =
-                                record.traceID.count == 16
-                                ? try traceSeq(bucket: b, traceID: record.traceID, buffer, partition, db: db) : nil
-                            try insert(record, buffer, bucket: b, stream: stream, traceSeq: traceSeq, statement: partition.insert, db: db)
+                            if let numbers = partition.traceNumbers {
+                                let traceSeq =
+                                    record.traceID.count == 16 ? try traceSeq(bucket: b, traceID: record.traceID, buffer, numbers, db: db) : nil
+                                try insert(record, buffer, bucket: b, stream: stream, traceSeq: traceSeq, statement: partition.insert, db: db)
+                            } else {
+                                try insert(record, buffer, bucket: b, stream: stream, traceSeq: nil, statement: partition.insert, db: db)
+                                let key = record.traceID.count == 16 ? SpanBatchWriter.TraceKey(buffer, record.traceID) : nil
+                                try addToOpenBlock(sqlite3_last_insert_rowid(db.sqliteConnection), key: key, bucket: b, db: db)
+                            }
                             written += 1
                         }
                     }
@@ -94,6 +104,19 @@ final class LogBatchWriter {
         if stored.capacity > 1 << 20 { stored = [] }
         if compressed.capacity > 1 << 20 { compressed = [] }
         return written
+    }
+
+    private func addToOpenBlock(_ rowID: Int64, key: SpanBatchWriter.TraceKey?, bucket: Int64, db: Database) throws {
+        var open: LogTraceBlocks.OpenBlock
+        if let known = openBlocks.removeValue(forKey: bucket) {
+            open = known
+        } else {
+            if openBlocks.count >= Self.openBlockLimit, let other = openBlocks.keys.min() { openBlocks[other] = nil }
+            // Recovered from the database, it holds this record already (adding a record twice changes nothing).
+            open = try LogTraceBlocks.recover(bucket: bucket, db: db)
+        }
+        try LogTraceBlocks.add(rowID, key: key, to: &open, bucket: bucket, db: db)
+        openBlocks[bucket] = open
     }
 
     /// Whether `record` has the level of a record whose severity text was at `text` (and number `number`).
@@ -107,11 +130,12 @@ final class LogBatchWriter {
     /// The number of the trace with this ID in partition `bucket`: its row's, or a new one (next in arrival order),
     /// inserted now.
     private func traceSeq(
-        bucket: Int64, traceID: Range<Int>, _ buffer: UnsafeRawBufferPointer, _ partition: PartitionStatements, db: Database
+        bucket: Int64, traceID: Range<Int>, _ buffer: UnsafeRawBufferPointer, _ numbers: (select: Statement, insert: Statement),
+        db: Database
     ) throws -> Int64 {
         let key = SpanBatchWriter.TraceKey(buffer, traceID)
         if let known = traceSeqs[bucket]?[key] { return known }
-        let select = partition.selectTraceSeq.sqliteStatement
+        let select = numbers.select.sqliteStatement
         sqlite3_reset(select)
         bindBlob(select, 1, buffer, traceID)
         let rc = sqlite3_step(select)
@@ -131,7 +155,7 @@ final class LogBatchWriter {
                 seq = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) + 1 FROM \(SQLiteSchema.logTracesTable(bucket))") ?? 1
             }
             nextTraceSeq[bucket] = seq + 1
-            let insert = partition.insertTrace.sqliteStatement
+            let insert = numbers.insert.sqliteStatement
             sqlite3_reset(insert)
             bindBlob(insert, 1, buffer, traceID)
             sqlite3_bind_int64(insert, 2, seq)
@@ -184,7 +208,7 @@ final class LogBatchWriter {
             bindText(stmt, 6, line ?? "")
         }
         (isCompressed ? compressed : stored).withUnsafeBytes { bindBlob(stmt, 7, $0, 0..<$0.count) }
-        if let traceSeq { sqlite3_bind_int64(stmt, 8, traceSeq) } else { sqlite3_bind_null(stmt, 8) }
+        if let traceSeq { sqlite3_bind_int64(stmt, 8, traceSeq) }
         let rc = sqlite3_step(stmt)
         sqlite3_reset(stmt)
         sqlite3_clear_bindings(stmt)
@@ -205,14 +229,25 @@ final class LogBatchWriter {
 
     private func statements(bucket: Int64, db: Database) throws -> PartitionStatements {
         if let known = statements[bucket] { return known }
-        let prepared = PartitionStatements(
-            insert: try db.makeStatement(
-                sql: """
-                    INSERT INTO \(SQLiteSchema.logsTable(bucket))(stream_id, time_ns, severity, trace_id, span_id, line, record, trace_seq)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """),
-            selectTraceSeq: try db.makeStatement(sql: "SELECT seq FROM \(SQLiteSchema.logTracesTable(bucket)) WHERE trace_id = ?"),
-            insertTrace: try db.makeStatement(sql: "INSERT INTO \(SQLiteSchema.logTracesTable(bucket))(trace_id, seq) VALUES (?, ?)"))
+        let logs = SQLiteSchema.logsTable(bucket)
+        let prepared: PartitionStatements
+        if try db.tableExists(SQLiteSchema.logTracesTable(bucket)) {
+            prepared = PartitionStatements(
+                insert: try db.makeStatement(
+                    sql: """
+                        INSERT INTO \(logs)(stream_id, time_ns, severity, trace_id, span_id, line, record, trace_seq)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """),
+                traceNumbers: (
+                    try db.makeStatement(sql: "SELECT seq FROM \(SQLiteSchema.logTracesTable(bucket)) WHERE trace_id = ?"),
+                    try db.makeStatement(sql: "INSERT INTO \(SQLiteSchema.logTracesTable(bucket))(trace_id, seq) VALUES (?, ?)")
+                ))
+        } else {
+            prepared = PartitionStatements(
+                insert: try db.makeStatement(
+                    sql: "INSERT INTO \(logs)(stream_id, time_ns, severity, trace_id, span_id, line, record) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+                traceNumbers: nil)
+        }
         statements[bucket] = prepared
         return prepared
     }
@@ -243,6 +278,7 @@ final class LogBatchWriter {
 
     func forget(bucket: Int64) {
         statements[bucket] = nil
+        openBlocks[bucket] = nil
         records.forget(bucket: bucket)
         streamBuckets = streamBuckets.filter { $0.bucket != bucket }
         traceSeqCount -= traceSeqs.removeValue(forKey: bucket)?.count ?? 0
@@ -257,6 +293,7 @@ final class LogBatchWriter {
         traceSeqs.removeAll()
         traceSeqCount = 0
         nextTraceSeq.removeAll()
+        openBlocks.removeAll()
         records.reset()
     }
 

@@ -215,9 +215,20 @@ public struct LogReader: Sendable {
             }
             var where_ = conditions
             var bucketArguments = arguments
+            var source = table
             if let t = query.traceID {
-                // The trace's number in this partition (one probe), then its records (see SQLiteSchema).
-                where_.append("trace_seq = (SELECT seq FROM \(SQLiteSchema.logTracesTable(b)) WHERE trace_id = ?)")
+                if try db.tableExists(SQLiteSchema.logTracesTable(b)) {
+                    // A partition of an earlier otelsink: the trace's number (one probe), then its records.
+                    where_.append("trace_seq = (SELECT seq FROM \(SQLiteSchema.logTracesTable(b)) WHERE trace_id = ?)")
+                } else {
+                    // The record ranges the block index names (LogTraceBlocks), read by rowid: no index of the
+                    // table helps more, and SQLite must not pick the time index and read the whole range.
+                    let ranges = try LogTraceBlocks.ranges(db, bucket: b, traceID: t)
+                    if ranges.isEmpty { continue }
+                    where_.append("(" + ranges.map { "rowid BETWEEN \($0.lowerBound) AND \($0.upperBound)" }.joined(separator: " OR ") + ")")
+                    where_.append("trace_id = ?")
+                    source = "\(table) NOT INDEXED"
+                }
                 bucketArguments.append(t)
             }
             if let streams = query.streams {
@@ -232,7 +243,7 @@ public struct LogReader: Sendable {
             let cursor = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT \(columns) FROM \(table) WHERE \(where_.joined(separator: " AND ")) ORDER BY \(ordering)
+                    SELECT \(columns) FROM \(source) WHERE \(where_.joined(separator: " AND ")) ORDER BY \(ordering)
                     """, arguments: StatementArguments(bucketArguments))
             while let row = try cursor.next() {
                 if try !visit(Self.stored(row, bucket: b, bodies)) { return }

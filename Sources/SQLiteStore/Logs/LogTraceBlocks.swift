@@ -1,0 +1,142 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+
+/// How a partition's log records are found by trace ID: a block index (`log_trace_blocks_b`).
+///
+/// Records are numbered in arrival order (their rowid); every ``blockSize`` numbers make a block. When a block is
+/// complete — in the transaction that stores the first record after it — one row per trace in it is written: the
+/// block, a hash of the trace ID, and the first and last record number of that trace in the block. Those rows are
+/// keyed by block first, so they are appended at the end of the index, as the records are: a trace ID index, whose
+/// random keys put each new trace on a page of its own, cost a page write per trace per commit (2.5 µs of CPU and
+/// 770 bytes written per record on the logs workload; docs/performance.md).
+///
+/// A reader asks every complete block for the trace's hash (one index probe each) and reads the record ranges found
+/// plus the records after the last complete block (fewer than ``blockSize``), keeping those with the trace ID (a hash
+/// may collide). Partitions written before this index keep theirs (`log_traces_b`, see ``SQLiteSchema``).
+enum LogTraceBlocks {
+    /// Record numbers per block: a power of two, so a record's block is its number shifted right.
+    static let blockShift = 12
+    static let blockSize = Int64(1) << blockShift
+
+    static func block(ofRow row: Int64) -> Int64 { row >> blockShift }
+
+    /// A stable 63-bit hash of a 16-byte trace ID (the same in every process: it is stored).
+    static func hash(high: UInt64, low: UInt64) -> Int64 {
+        var h = high ^ (low &* 0x9E37_79B9_7F4A_7C15)
+        h ^= h >> 29
+        h = h &* 0xBF58_476D_1CE4_E5B9
+        h ^= h >> 32
+        return Int64(bitPattern: h & UInt64(Int64.max))
+    }
+
+    static func hash(_ traceID: Data) -> Int64? {
+        guard traceID.count == 16 else { return nil }
+        return traceID.withUnsafeBytes { b in
+            hash(high: b.loadUnaligned(fromByteOffset: 0, as: UInt64.self), low: b.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        }
+    }
+
+    /// The most record ranges one query names; a trace in more blocks is read as one range from its first to its
+    /// last record.
+    static let maxRanges = 256
+
+    /// The record number ranges of partition `bucket` that may hold records of `traceID`, in ascending order; the
+    /// last is open-ended (the records after the last complete block).
+    static func ranges(_ db: Database, bucket: Int64, traceID: Data) throws -> [ClosedRange<Int64>] {
+        guard let h = hash(traceID) else { return [] }
+        let table = SQLiteSchema.logTraceBlocksTable(bucket)
+        let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(block) FROM \(table)")) ?? -1
+        var ranges: [ClosedRange<Int64>] = []
+        if last >= 0 {
+            // One probe per block, through SQLite's own calls: a few hundred per million records.
+            let probe = try db.cachedStatement(sql: "SELECT first_row, last_row FROM \(table) WHERE block = ? AND trace_hash = ?")
+            let stmt = probe.sqliteStatement
+            defer { sqlite3_reset(stmt) }
+            for block in 0...last {
+                sqlite3_reset(stmt)
+                sqlite3_bind_int64(stmt, 1, block)
+                sqlite3_bind_int64(stmt, 2, h)
+                var rc = sqlite3_step(stmt)
+                while rc == SQLITE_ROW {
+                    let first = sqlite3_column_int64(stmt, 0)
+                    let lastRow = sqlite3_column_int64(stmt, 1)
+                    if first <= lastRow { ranges.append(first...lastRow) }
+                    rc = sqlite3_step(stmt)
+                }
+                guard rc == SQLITE_DONE else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                }
+            }
+        }
+        ranges.append(((last &+ 1) << blockShift)...Int64.max)
+        if ranges.count > maxRanges, let lower = ranges.first?.lowerBound { return [lower...Int64.max] }
+        return ranges
+    }
+
+    /// A partition's block being filled: its traces, with their first and last record numbers in it.
+    struct OpenBlock {
+        var block: Int64
+        var traces: [SpanBatchWriter.TraceKey: (first: Int64, last: Int64)] = [:]
+    }
+
+    /// The hash of the row that marks a complete block without traces (trace hashes are never negative), so that
+    /// readers and ``recover(bucket:db:)`` know it is complete.
+    static let noTraces: Int64 = -1
+
+    /// Writes the rows of a complete block.
+    static func write(_ open: OpenBlock, bucket: Int64, db: Database) throws {
+        let insert = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO \(SQLiteSchema.logTraceBlocksTable(bucket))(block, trace_hash, first_row, last_row) VALUES (?, ?, ?, ?)")
+        var rows = open.traces.map { key, range in (hash: hash(high: key.high, low: key.low), range.first, range.last) }
+            .sorted { ($0.hash, $0.1) < ($1.hash, $1.1) }
+        if rows.isEmpty { rows = [(noTraces, 0, -1)] }
+        let stmt = insert.sqliteStatement
+        for row in rows {
+            sqlite3_reset(stmt)
+            sqlite3_bind_int64(stmt, 1, open.block)
+            sqlite3_bind_int64(stmt, 2, row.hash)
+            sqlite3_bind_int64(stmt, 3, row.1)
+            sqlite3_bind_int64(stmt, 4, row.2)
+            let rc = sqlite3_step(stmt)
+            sqlite3_reset(stmt)
+            guard rc == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+        }
+    }
+
+    /// The open block of partition `bucket` as the database holds it: the records after its last complete block,
+    /// with every complete block among them written first. After a restart or a rolled-back transaction, whose open
+    /// blocks were in memory only.
+    static func recover(bucket: Int64, db: Database) throws -> OpenBlock {
+        let last = try Int64.fetchOne(db, sql: "SELECT max(block) FROM \(SQLiteSchema.logTraceBlocksTable(bucket))") ?? -1
+        var open = OpenBlock(block: last &+ 1)
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT rowid, trace_id FROM \(SQLiteSchema.logsTable(bucket)) WHERE rowid >= ? ORDER BY rowid",
+            arguments: [(last &+ 1) << blockShift])
+        while let row = try rows.next() {
+            let rowID: Int64 = row[0]
+            let traceID = row[1] as Data?
+            let key = traceID.flatMap { $0.count == 16 ? $0.withUnsafeBytes { SpanBatchWriter.TraceKey($0, 0..<16) } : nil }
+            try add(rowID, key: key, to: &open, bucket: bucket, db: db)
+        }
+        return open
+    }
+
+    /// Records that record `rowID` (of trace `key`, nil for a record without one) is in the open block, first writing
+    /// the open block when the record starts a new one.
+    static func add(_ rowID: Int64, key: SpanBatchWriter.TraceKey?, to open: inout OpenBlock, bucket: Int64, db: Database) throws {
+        let block = block(ofRow: rowID)
+        if block != open.block {
+            try write(open, bucket: bucket, db: db)
+            open = OpenBlock(block: block)
+        }
+        guard let key else { return }
+        if let known = open.traces[key] {
+            open.traces[key] = (min(known.first, rowID), max(known.last, rowID))
+        } else {
+            open.traces[key] = (rowID, rowID)
+        }
+    }
+}
