@@ -39,6 +39,9 @@ enum ZstdDictionaryCodec {
         private var dictionaries: [Int64: OpaquePointer] = [:]
         private var current: Int64?
         let level: Int32
+        private var scratch: [UInt8] = []
+        /// A scratch buffer larger than this (a body of hundreds of KiB) is not kept.
+        static let scratchLimit = 64 << 10
 
         init?(level: Int32) {
             guard let context = ZSTD_createCCtx() else { return nil }
@@ -93,17 +96,16 @@ enum ZstdDictionaryCodec {
             }
             let capacity = min(limit, ZSTD_compressBound(source.count))
             guard capacity > 0 else { return false }
-            let start = out.count
-            out.append(contentsOf: repeatElement(0, count: capacity))
-            let written = out.withUnsafeMutableBytes { o -> Int in
+            // Into a scratch buffer kept at its largest size, so that only the frame's bytes are copied into `out`
+            // (growing `out` by `capacity` would write that many zeros first, for every body).
+            if scratch.count < capacity { scratch = [UInt8](repeating: 0, count: capacity) }
+            let written = scratch.withUnsafeMutableBytes { o -> Int in
                 guard let base = o.baseAddress else { return -1 }
-                return ZSTD_compress2(context, base + start, capacity, source.baseAddress, source.count)
+                return ZSTD_compress2(context, base, capacity, source.baseAddress, source.count)
             }
-            guard written >= 0, ZSTD_isError(written) == 0, written < limit else {
-                out.removeLast(capacity)
-                return false
-            }
-            out.removeLast(capacity - written)
+            guard written >= 0, ZSTD_isError(written) == 0, written < limit, written <= scratch.count else { return false }
+            out.append(contentsOf: scratch[..<written])
+            if scratch.count > Self.scratchLimit { scratch = [] }
             return true
         }
     }
