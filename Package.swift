@@ -352,6 +352,7 @@ let package = Package(
             dependencies: [
                 "QueryAPI", "SQLiteStore", "CollectorCore", "CollectorService", "CollectorTesting", "OTLP",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

@@ -1,10 +1,11 @@
 import Foundation
+import GRDB
 import NIOHTTP1
 import OTLP
-import SQLiteStore
 import Testing
 
 @testable import QueryAPI
+@testable import SQLiteStore
 
 // Loki's HTTP API end to end, through `QueryRouter.handle` over a real store: a handful of log records at fixed
 // times around an hour boundary, answers compared as parsed JSON structures (or exact text where the text is the
@@ -773,6 +774,48 @@ extension LokiAPITests {
             let later = lucky.filter { $0 >= 2_000 }.count
             #expect(await reply([("limit", String(later + 5))]).result == values(Array(lucky.reversed().prefix(later + 5))))
         }
+    }
+
+    /// Records stored compressed (a partition's records after its first 1,000) answer label filters on their
+    /// attributes as the others do; a record that cannot be read fails the query rather than answering without its
+    /// attributes.
+    @Test func labelFiltersSeeTheAttributesOfCompressedRecordsAndAnUnreadableRecordFailsTheQuery() async throws {
+        let count = 1_300
+        var request = LokiFixture.bulk(count, time: { F.now - 3_000 * F.second + Int64($0) * F.second }, line: { "tick \($0)" })
+        for i in 0..<count {
+            request.resourceLogs[0].scopeLogs[0].logRecords[i].attributes = [
+                LokiFixture.kv("user", .string("u\(i % 7)")), LokiFixture.kv("http.route", .string("/api/orders/{id}")),
+                LokiFixture.kv("request.id", .string("req-\(i * 7919)-\(i % 13)")),
+            ]
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("otelsink-loki-compressed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var config = SQLiteStoreConfig(path: dir.appendingPathComponent("logs.db").path)
+        config.retention = .seconds(1_000_000_000)
+        let store = try SQLiteTraceStore(config: config)
+        try await store.append(request)
+        let compressed = try await store.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM log_dictionaries") ?? 0
+        }
+        #expect(compressed == 1)
+        func query(_ router: QueryRouter) async -> LokiReply {
+            await loki(router, "/loki/api/v1/query_range", [("query", #"{service_name="bulk"} | user="u3""#), ("limit", "5000")])
+        }
+        let router = QueryRouter(service: TraceQueryService(reader: TraceReader(store: store), config: QueryConfig()), now: { LokiFixture.now })
+        let reply = await query(router)
+        #expect(reply.status == 200, "\(reply.text)")
+        let lines = reply.result.items.flatMap { $0["values"].items.map { $0.items.last ?? .null } }
+        let expected: [LokiJSON] = (0..<count).filter { $0 % 7 == 3 }.map { .string("tick \($0)") }
+        #expect(lines.count == expected.count)
+        #expect(Set(lines.map { "\($0)" }) == Set(expected.map { "\($0)" }))
+
+        try await store.pool.write { db in try db.execute(sql: "DELETE FROM log_dictionaries") }
+        let fresh = QueryRouter(service: TraceQueryService(reader: TraceReader(store: store), config: QueryConfig()), now: { LokiFixture.now })
+        let failed = await query(fresh)
+        #expect(failed.status >= 500, "\(failed.status) \(failed.text)")
+        #expect(failed.text.contains("log record dictionary"), "\(failed.text)")
+        await store.close()
     }
 
     /// `otelsink logs --grep` and `/api/v3/logs?q=` (``TraceQueryService/logs(_:)``) split a large range the same

@@ -140,7 +140,7 @@ struct LokiAPI {
                         if initial.direction == .backward ? row.time < cutoff : row.time > cutoff { return false }
                     }
                 }
-                collector.add(Self.entry(row, streamLabels: labels[row.stream] ?? [:]))
+                collector.add(try Self.entry(row, streamLabels: labels[row.stream] ?? [:]))
                 return true
             }
             return collector
@@ -165,7 +165,8 @@ struct LokiAPI {
                     failure = tooSlow
                     return false
                 }
-                do throws(LogQLError) { try evaluator.add(Self.entry(row, streamLabels: labels[row.stream] ?? [:])) } catch {
+                let entry = try Self.entry(row, streamLabels: labels[row.stream] ?? [:])
+                do throws(LogQLError) { try evaluator.add(entry) } catch {
                     failure = error
                     return false
                 }
@@ -199,12 +200,11 @@ struct LokiAPI {
     }
 
     /// A stored row as LogQL sees it: its stream's labels, its line, and as structured metadata its attributes
-    /// (names made label names) and its trace and span IDs in hex.
-    static func entry(_ row: StoredLogRow, streamLabels: [String: String]) -> LogQLEntry {
+    /// (names made label names) and its trace and span IDs in hex. Throws when the stored record cannot be read (a
+    /// filter on its attributes would otherwise answer wrongly).
+    static func entry(_ row: StoredLogRow, streamLabels: [String: String]) throws -> LogQLEntry {
         var metadata: [String: String] = [:]
-        if let record = try? row.logRecord() {
-            for kv in record.attributes { metadata[LogStreamLabels.labelName(kv.key)] = AttributeText.text(kv.value) }
-        }
+        for kv in try row.logRecord().attributes { metadata[LogStreamLabels.labelName(kv.key)] = AttributeText.text(kv.value) }
         if let t = row.traceID { metadata["trace_id"] = JaegerTrace.idHex(t) }
         if let s = row.spanID { metadata["span_id"] = JaegerTrace.idHex(s) }
         return LogQLEntry(timestampNanos: row.time, line: row.line, streamLabels: streamLabels, structuredMetadata: metadata)
