@@ -11,10 +11,13 @@ public final class HTTPRequestResponder: ChannelInboundHandler, RemovableChannel
     public typealias OutboundOut = HTTPServerResponsePart
 
     private let respond: @Sendable (HTTPRequestHead) async -> HTTPAnswer
+    private let executor: (any TaskExecutor)?
     private var head: HTTPRequestHead?
 
-    public init(respond: @escaping @Sendable (HTTPRequestHead) async -> HTTPAnswer) {
+    /// `executor`: where the answer's task prefers to run (nil: Swift's global executor).
+    public init(executor: (any TaskExecutor)? = nil, respond: @escaping @Sendable (HTTPRequestHead) async -> HTTPAnswer) {
         self.respond = respond
+        self.executor = executor
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -26,7 +29,7 @@ public final class HTTPRequestResponder: ChannelInboundHandler, RemovableChannel
             self.head = nil
             let respond = self.respond
             let promise = context.eventLoop.makePromise(of: HTTPAnswer.self)
-            promise.completeWithTask { await respond(head) }
+            Task(executorPreference: executor) { promise.succeed(await respond(head)) }
             promise.futureResult.assumeIsolated().whenSuccess { answer in
                 self.write(answer, for: head, context: context)
             }

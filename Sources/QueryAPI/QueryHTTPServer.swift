@@ -52,14 +52,17 @@ enum QueryHTTPServer {
             try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
             try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
             try channel.pipeline.syncOperations.addHandler(
-                HTTPRequestResponder { head in
+                HTTPRequestResponder(executor: TraceQueryService.executor) { head in
                     let credentials = router.authenticator.flatMap { head.headers.first(name: $0.headerName) }
                     // The headers the router reads: Loki's encoding flags, compression, the UI's cache validators,
                     // and whether a script asks.
                     let passed = head.headers.filter {
                         ["x-loki-response-encoding-flags", "accept-encoding", "if-none-match", "x-requested-with"].contains($0.name.lowercased())
                     }
-                    let r = await router.handle(method: head.method, uri: head.uri, credentials: credentials, headers: passed)
+                    // The task runs on the query queue (the responder's executor): reads need no further hand-off.
+                    let r = await TraceQueryService.$runsOnQueryQueue.withValue(true) {
+                        await router.handle(method: head.method, uri: head.uri, credentials: credentials, headers: passed)
+                    }
                     return HTTPAnswer(
                         status: r.status, contentType: r.contentType, headers: r.headers, body: r.body,
                         afterWrite: r.body.count >= largeAnswer ? returnFreedMemory : nil)

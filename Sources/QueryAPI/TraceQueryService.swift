@@ -9,6 +9,11 @@ public struct TraceQueryService: Sendable {
     public let reader: TraceReader
     public let config: QueryConfig
     private static let queue = DispatchQueue(label: "otelsink.query", attributes: .concurrent)
+    /// Tasks that prefer it run on the same queue as the reads (see ``QueryExecutor``).
+    public static let executor = QueryExecutor(queue: queue)
+    /// True in a task that runs on ``executor`` (the HTTP API's requests): ``run(_:)`` then reads on the current
+    /// thread — one of the query queue's, there for blocking reads — instead of handing the read to another.
+    @TaskLocal public static var runsOnQueryQueue = false
 
     public init(reader: TraceReader, config: QueryConfig = QueryConfig()) {
         self.reader = reader
@@ -18,6 +23,7 @@ public struct TraceQueryService: Sendable {
     /// Runs `work` on a dispatch queue (GRDB's pool bounds concurrent readers).
     func run<T: Sendable>(_ work: @escaping @Sendable (TraceReader) throws -> T) async throws -> T {
         let reader = self.reader
+        if Self.runsOnQueryQueue { return try work(reader) }
         return try await withCheckedThrowingContinuation { continuation in
             Self.queue.async { continuation.resume(with: Result { try work(reader) }) }
         }
