@@ -310,9 +310,14 @@ struct LogStorageTests {
             #expect(try allRows(reader) { $0.traceID = randomBytes(16) }.isEmpty)
             let bucket = Int64(now / hourNanos)
             let blocks = try await store.pool.read { db in
-                try Int64.fetchAll(db, sql: "SELECT DISTINCT block FROM \(SQLiteSchema.logTraceBlocksTable(bucket)) ORDER BY block")
+                (
+                    try Int64.fetchAll(
+                        db, sql: "SELECT DISTINCT block FROM \(SQLiteSchema.logTraceBlocksTable(bucket)) WHERE block >= 0 ORDER BY block"),
+                    try LogTraceBlocks.watermark(db, table: SQLiteSchema.logTraceBlocksTable(bucket))
+                )
             }
-            #expect(blocks == [0, 1])
+            #expect(blocks.0 == [0, 1])
+            #expect(blocks.1 == 2 * LogTraceBlocks.blockSize - 1)
             // A hash that collides names another trace's records: they are read and left out by their trace ID.
             let (a, b) = (traces[0], traces[1])
             try await store.pool.write { db in
@@ -329,6 +334,35 @@ struct LogStorageTests {
                     $0.traceID = a
                     $0.newestFirst = false
                 }.map(\.line) == expected[a] ?? [], "seed \(seed)")
+            await store.close()
+        }
+    }
+
+    /// Once a newer partition is written to, an older one's open block is written too: no record of it is left past
+    /// its watermark for trace queries to read, and records that come late for it are covered the same way.
+    @Test func aPartitionNoLongerWrittenToHasEveryRecordUnderItsWatermark() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let now = nowNanos()
+            let bucket = Int64(now / hourNanos)
+            let (a, b) = (randomBytes(16), randomBytes(16))
+            let old = time(inBucket: bucket - 1)
+            try await store.append(logsRequest(records: (0..<300).map { fullRecord(time: old + UInt64($0), body: .string("old \($0)"), trace: a) }))
+            func watermark(_ b: Int64) async throws -> Int64 {
+                try await store.pool.read { db in try LogTraceBlocks.watermark(db, table: SQLiteSchema.logTraceBlocksTable(b)) }
+            }
+            #expect(try await watermark(bucket - 1) == 0)  // still the partition being written
+            try await store.append(logsRequest(records: [fullRecord(time: now, body: .string("new"), trace: b)]))
+            #expect(try await watermark(bucket - 1) == 300)
+            // A late record for the old partition, in a transaction that also writes the new one.
+            try await store.append(
+                logsRequest(records: [
+                    fullRecord(time: old + 1_000, body: .string("late"), trace: a), fullRecord(time: now + 1, body: .string("new 2"), trace: b),
+                ]))
+            #expect(try await watermark(bucket - 1) == 301)
+            let reader = LogReader(TraceReader(store: store))
+            #expect(try allRows(reader) { $0.traceID = a }.count == 301)
+            #expect(try allRows(reader) { $0.traceID = b }.map(\.line) == ["new 2", "new"])
             await store.close()
         }
     }

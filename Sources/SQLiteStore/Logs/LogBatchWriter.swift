@@ -101,9 +101,20 @@ final class LogBatchWriter {
                 }
             }
         }
+        try writeOlderOpenBlocks(db: db)
         if stored.capacity > 1 << 20 { stored = [] }
         if compressed.capacity > 1 << 20 { compressed = [] }
         return written
+    }
+
+    /// Writes and forgets the open blocks of every partition but the newest, so that a partition no longer written
+    /// to has no records past its watermark (which every trace query of it would read).
+    private func writeOlderOpenBlocks(db: Database) throws {
+        guard openBlocks.count > 1, let newest = openBlocks.keys.max() else { return }
+        for (bucket, open) in openBlocks where bucket != newest {
+            try LogTraceBlocks.write(open, bucket: bucket, db: db)
+            openBlocks[bucket] = nil
+        }
     }
 
     private func addToOpenBlock(_ rowID: Int64, key: SpanBatchWriter.TraceKey?, bucket: Int64, db: Database) throws {
@@ -112,7 +123,7 @@ final class LogBatchWriter {
             open = known
         } else {
             if openBlocks.count >= Self.openBlockLimit, let other = openBlocks.keys.min() { openBlocks[other] = nil }
-            // Recovered from the database, it holds this record already (adding a record twice changes nothing).
+            // Recovered from the database, it holds this record already.
             open = try LogTraceBlocks.recover(bucket: bucket, db: db)
         }
         try LogTraceBlocks.add(rowID, key: key, to: &open, bucket: bucket, db: db)

@@ -4,16 +4,19 @@ import GRDBSQLite
 
 /// How a partition's log records are found by trace ID: a block index (`log_trace_blocks_b`).
 ///
-/// Records are numbered in arrival order (their rowid); every ``blockSize`` numbers make a block. When a block is
-/// complete — in the transaction that stores the first record after it — one row per trace in it is written: the
-/// block, a hash of the trace ID, and the first and last record number of that trace in the block. Those rows are
-/// keyed by block first, so they are appended at the end of the index, as the records are: a trace ID index, whose
-/// random keys put each new trace on a page of its own, cost a page write per trace per commit (2.5 µs of CPU and
-/// 770 bytes written per record on the logs workload; docs/performance.md).
+/// Records are numbered in arrival order (their rowid); every ``blockSize`` numbers make a block. When the writer
+/// leaves a block — in the transaction that stores the first record after it, or at the end of a transaction that
+/// wrote to an older partition than the newest — it writes one row per trace it saw there: the block, a hash of the
+/// trace ID, and the first and last record number of that trace in the block; and it moves the partition's
+/// watermark (the row of block −1) to the last record covered. Those rows are keyed by block first, so they are
+/// appended at the end of the index, as the records are: a trace ID index, whose random keys put each new trace on
+/// a page of its own, cost a page write per trace per commit (2.5 µs of CPU and 770 bytes written per record on the
+/// logs workload; docs/performance.md).
 ///
-/// A reader asks every complete block for the trace's hash (one index probe each) and reads the record ranges found
-/// plus the records after the last complete block (fewer than ``blockSize``), keeping those with the trace ID (a hash
-/// may collide). Partitions written before this index keep theirs (`log_traces_b`, see ``SQLiteSchema``).
+/// A reader asks every block for the trace's hash (one index probe each) and reads the record ranges found plus
+/// the records after the watermark (fewer than ``blockSize`` in the partition being written, none in the others),
+/// keeping those with the trace ID (a hash may collide). Partitions written before this index keep theirs
+/// (`log_traces_b`, see ``SQLiteSchema``).
 enum LogTraceBlocks {
     /// Record numbers per block: a power of two, so a record's block is its number shifted right.
     static let blockShift = 12
@@ -42,11 +45,12 @@ enum LogTraceBlocks {
     static let maxRanges = 256
 
     /// The record number ranges of partition `bucket` that may hold records of `traceID`, in ascending order; the
-    /// last is open-ended (the records after the last complete block).
+    /// last is open-ended (the records after the watermark).
     static func ranges(_ db: Database, bucket: Int64, traceID: Data) throws -> [ClosedRange<Int64>] {
         guard let h = hash(traceID) else { return [] }
         let table = SQLiteSchema.logTraceBlocksTable(bucket)
         let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT max(block) FROM \(table)")) ?? -1
+        let covered = try watermark(db, table: table)
         var ranges: [ClosedRange<Int64>] = []
         if last >= 0 {
             // One probe per block, through SQLite's own calls: a few hundred per million records.
@@ -69,28 +73,34 @@ enum LogTraceBlocks {
                 }
             }
         }
-        ranges.append(((last &+ 1) << blockShift)...Int64.max)
+        ranges.sort { $0.lowerBound < $1.lowerBound }
+        if covered < Int64.max { ranges.append((covered + 1)...Int64.max) }
         if ranges.count > maxRanges, let lower = ranges.first?.lowerBound { return [lower...Int64.max] }
         return ranges
     }
 
-    /// A partition's block being filled: its traces, with their first and last record numbers in it.
+    /// The block of the watermark row, whose `last_row` is the last record number the index covers.
+    static let watermarkBlock: Int64 = -1
+
+    /// The last record number the index of `table` covers (0 before any).
+    static func watermark(_ db: Database, table: String) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT last_row FROM \(table) WHERE block = \(watermarkBlock)")) ?? 0
+    }
+
+    /// A partition's block being filled: its traces, with their first and last record numbers in it, and the last
+    /// record number seen.
     struct OpenBlock {
         var block: Int64
         var traces: [SpanBatchWriter.TraceKey: (first: Int64, last: Int64)] = [:]
+        var lastRow: Int64
     }
 
-    /// The hash of the row that marks a complete block without traces (trace hashes are never negative), so that
-    /// readers and ``recover(bucket:db:)`` know it is complete.
-    static let noTraces: Int64 = -1
-
-    /// Writes the rows of a complete block.
+    /// Writes the rows of the open block's traces and moves the watermark to its last record.
     static func write(_ open: OpenBlock, bucket: Int64, db: Database) throws {
-        let insert = try db.cachedStatement(
-            sql: "INSERT OR IGNORE INTO \(SQLiteSchema.logTraceBlocksTable(bucket))(block, trace_hash, first_row, last_row) VALUES (?, ?, ?, ?)")
-        var rows = open.traces.map { key, range in (hash: hash(high: key.high, low: key.low), range.first, range.last) }
+        let table = SQLiteSchema.logTraceBlocksTable(bucket)
+        let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO \(table)(block, trace_hash, first_row, last_row) VALUES (?, ?, ?, ?)")
+        let rows = open.traces.map { key, range in (hash: hash(high: key.high, low: key.low), range.first, range.last) }
             .sorted { ($0.hash, $0.1) < ($1.hash, $1.1) }
-        if rows.isEmpty { rows = [(noTraces, 0, -1)] }
         let stmt = insert.sqliteStatement
         for row in rows {
             sqlite3_reset(stmt)
@@ -104,17 +114,19 @@ enum LogTraceBlocks {
                 throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
         }
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO \(table)(block, trace_hash, first_row, last_row) VALUES (\(watermarkBlock), 0, 0, ?)",
+            arguments: [open.lastRow])
     }
 
-    /// The open block of partition `bucket` as the database holds it: the records after its last complete block,
-    /// with every complete block among them written first. After a restart or a rolled-back transaction, whose open
-    /// blocks were in memory only.
+    /// The open block of partition `bucket` as the database holds it: the records after the watermark, with every
+    /// block among them that is left written first. After a restart or a rolled-back transaction, whose open blocks
+    /// were in memory only, or when a partition is written to again.
     static func recover(bucket: Int64, db: Database) throws -> OpenBlock {
-        let last = try Int64.fetchOne(db, sql: "SELECT max(block) FROM \(SQLiteSchema.logTraceBlocksTable(bucket))") ?? -1
-        var open = OpenBlock(block: last &+ 1)
+        let covered = try watermark(db, table: SQLiteSchema.logTraceBlocksTable(bucket))
+        var open = OpenBlock(block: block(ofRow: covered + 1), lastRow: covered)
         let rows = try Row.fetchCursor(
-            db, sql: "SELECT rowid, trace_id FROM \(SQLiteSchema.logsTable(bucket)) WHERE rowid >= ? ORDER BY rowid",
-            arguments: [(last &+ 1) << blockShift])
+            db, sql: "SELECT rowid, trace_id FROM \(SQLiteSchema.logsTable(bucket)) WHERE rowid > ? ORDER BY rowid", arguments: [covered])
         while let row = try rows.next() {
             let rowID: Int64 = row[0]
             let traceID = row[1] as Data?
@@ -125,13 +137,14 @@ enum LogTraceBlocks {
     }
 
     /// Records that record `rowID` (of trace `key`, nil for a record without one) is in the open block, first writing
-    /// the open block when the record starts a new one.
+    /// the open block when the record starts a new one. Adding a record twice changes nothing.
     static func add(_ rowID: Int64, key: SpanBatchWriter.TraceKey?, to open: inout OpenBlock, bucket: Int64, db: Database) throws {
         let block = block(ofRow: rowID)
         if block != open.block {
             try write(open, bucket: bucket, db: db)
-            open = OpenBlock(block: block)
+            open = OpenBlock(block: block, lastRow: open.lastRow)
         }
+        open.lastRow = max(open.lastRow, rowID)
         guard let key else { return }
         if let known = open.traces[key] {
             open.traces[key] = (min(known.first, rowID), max(known.last, rowID))
