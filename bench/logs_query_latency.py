@@ -4,8 +4,9 @@
 fixed time; prints p50/p99/max per kind (JSON with --json).
 
 Kinds: the logs of one trace (`/api/v3/logs?trace_id=`, IDs harvested from stored records), one service's last hour
-at severity >= WARN (Loki `query_range`, limit 100), a substring over the last hour (Loki `|=`, limit 100), Loki
-`labels` and `label/service_name/values`. Standard library only; talks to 127.0.0.1 and stops by itself.
+at severity >= WARN (Loki `query_range`, limit 100), a substring over the last hour (Loki `|=`, limit 100), every
+service's last hour, newest first, all records and at severity >= WARN (`/api/v3/logs`, limit 100), Loki `labels`
+and `label/service_name/values`. Standard library only; talks to 127.0.0.1 and stops by itself.
 
     bench/logs_query_latency.py --port 16686 --duration 30
 """
@@ -60,11 +61,15 @@ def main():
         if kind == "substring_hour":
             q = f'{{service_name="{svc}"}} |= "payment authorised t{random.randrange(10)} r{random.randrange(10)}"'
             return "/loki/api/v1/query_range?" + urllib.parse.urlencode({"query": q, **hour})
+        if kind == "all_hour":
+            return "/api/v3/logs?" + urllib.parse.urlencode({"start": hour["start"], "end": hour["end"], "limit": 100})
+        if kind == "all_warn_hour":
+            return "/api/v3/logs?" + urllib.parse.urlencode({"start": hour["start"], "end": hour["end"], "limit": 100, "severity_min": "warn"})
         if kind == "labels":
             return "/loki/api/v1/labels?" + urllib.parse.urlencode({"start": hour["start"], "end": hour["end"]})
         return "/loki/api/v1/label/service_name/values?" + urllib.parse.urlencode({"start": hour["start"], "end": hour["end"]})
 
-    kinds = ["trace", "service_warn_hour", "substring_hour", "labels", "label_values"]
+    kinds = ["trace", "service_warn_hour", "substring_hour", "all_hour", "all_warn_hour", "labels", "label_values"]
     results = {k: [] for k in kinds}
     errors = {k: 0 for k in kinds}
     deadline = time.monotonic() + args.duration

@@ -436,7 +436,10 @@ public final class SQLiteTraceStore: Sendable {
     /// Drops one partition (on the writer), counting its spans approximately (its rowid range) for self-telemetry.
     private func dropPartition(_ bucket: Int64) throws {
         let spans = try pool.write { db -> Int64 in
-            let n = (try? Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(SQLiteSchema.spansTable(bucket))")) ?? 0
+            // Each bound in a subquery of its own: one seek each (min and max in one SELECT scan the table).
+            let table = SQLiteSchema.spansTable(bucket)
+            let n =
+                (try? Int64.fetchOne(db, sql: "SELECT coalesce((SELECT max(rowid) FROM \(table)) - (SELECT min(rowid) FROM \(table)) + 1, 0)")) ?? 0
             try SQLiteSchema.dropPartition(db, bucket: bucket)
             return n
         }

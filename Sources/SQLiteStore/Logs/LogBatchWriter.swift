@@ -93,7 +93,9 @@ final class LogBatchWriter {
                             } else {
                                 try insert(record, buffer, bucket: b, stream: stream, traceSeq: nil, statement: partition.insert, db: db)
                                 let key = record.traceID.count == 16 ? SpanBatchWriter.TraceKey(buffer, record.traceID) : nil
-                                try addToOpenBlock(sqlite3_last_insert_rowid(db.sqliteConnection), key: key, bucket: b, db: db)
+                                try addToOpenBlock(
+                                    sqlite3_last_insert_rowid(db.sqliteConnection), time: Int64(clamping: record.effectiveTime), stream: stream,
+                                    key: key, bucket: b, db: db)
                             }
                             written += 1
                         }
@@ -117,7 +119,7 @@ final class LogBatchWriter {
         }
     }
 
-    private func addToOpenBlock(_ rowID: Int64, key: SpanBatchWriter.TraceKey?, bucket: Int64, db: Database) throws {
+    private func addToOpenBlock(_ rowID: Int64, time: Int64, stream: Int64, key: SpanBatchWriter.TraceKey?, bucket: Int64, db: Database) throws {
         var open: LogTraceBlocks.OpenBlock
         if let known = openBlocks.removeValue(forKey: bucket) {
             open = known
@@ -126,7 +128,7 @@ final class LogBatchWriter {
             // Recovered from the database, it holds this record already.
             open = try LogTraceBlocks.recover(bucket: bucket, db: db)
         }
-        try LogTraceBlocks.add(rowID, key: key, to: &open, bucket: bucket, db: db)
+        try LogTraceBlocks.add(rowID, time: time, stream: stream, key: key, to: &open, bucket: bucket, db: db)
         openBlocks[bucket] = open
     }
 

@@ -88,9 +88,11 @@ public struct LogReader: Sendable {
     }
 
     /// A time that splits the records from `start` to `end` (inclusive, nanoseconds) into two parts of about the same
-    /// size, estimated from row ids: records are numbered in arrival order, which follows their time closely, so the
-    /// record halfway between the first and the last of the range (by the time index) gives the time. A few index
-    /// probes, whatever the number of records. Nil when the range holds fewer than `minimumRecords`.
+    /// size, estimated from row ids: records are numbered in arrival order, which follows their time closely, so
+    /// the first and the last record of the range are found by a binary search over row ids (a few dozen probes of
+    /// the table, whatever the number of records), and the record halfway between them gives the time. Records
+    /// that arrive out of time order only make the parts less even. Nil when the range holds fewer than
+    /// `minimumRecords`.
     public func splitTime(start: Int64, end: Int64, minimumRecords: Int64) throws -> Int64? {
         try reader.read { db in
             guard try db.tableExists("partitions") else { return nil }
@@ -99,12 +101,16 @@ public struct LogReader: Sendable {
             var ranges: [(table: String, first: Int64, count: Int64)] = []
             for b in buckets {
                 let table = SQLiteSchema.logsTable(b)
-                guard try db.tableExists(table) else { continue }
-                let bound = "SELECT rowid FROM \(table) WHERE time_ns >= ? AND time_ns <= ? ORDER BY time_ns"
-                guard let first = try Int64.fetchOne(db, sql: bound + " ASC LIMIT 1", arguments: [start, end]),
-                    let last = try Int64.fetchOne(db, sql: bound + " DESC LIMIT 1", arguments: [start, end])
+                // Two statements: SQLite answers min() or max() alone with one seek, but both at once with a scan.
+                guard try db.tableExists(table),
+                    let lowest = try Int64.fetchOne(db, sql: "SELECT min(rowid) FROM \(table)"),
+                    let highest = try Int64.fetchOne(db, sql: "SELECT max(rowid) FROM \(table)")
                 else { continue }
-                ranges.append((table, min(first, last), max(first, last) - min(first, last) + 1))
+                let time = try db.makeStatement(sql: "SELECT time_ns FROM \(table) WHERE rowid >= ? ORDER BY rowid LIMIT 1")
+                let first = try Self.firstRow(time, from: lowest, through: highest, atLeast: start)
+                let last = end == .max ? highest : try Self.firstRow(time, from: lowest, through: highest, atLeast: end + 1) - 1
+                guard first <= last else { continue }
+                ranges.append((table, first, last - first + 1))
             }
             let total = ranges.reduce(Int64(0)) { $0 &+ $1.count }
             guard total >= minimumRecords else { return nil }
@@ -118,6 +124,19 @@ public struct LogReader: Sendable {
             }
             return nil
         }
+    }
+
+    /// The lowest row id from `lowest` through `highest` whose record's time is at least `time`, as if times rose
+    /// with row ids; `highest + 1` when none is. `timeOfRow` reads the time of the first row at or after a row id.
+    private static func firstRow(_ timeOfRow: Statement, from lowest: Int64, through highest: Int64, atLeast time: Int64) throws -> Int64 {
+        var low = lowest
+        var high = highest < .max ? highest + 1 : highest
+        while low < high {
+            let middle = low + (high - low) / 2
+            guard let t = try Int64.fetchOne(timeOfRow, arguments: [middle]) else { break }
+            if t >= time { high = middle } else { low = middle + 1 }
+        }
+        return low
     }
 
     /// The streams with records in partitions overlapping `start`…`end` (nanoseconds).
@@ -182,34 +201,45 @@ public struct LogReader: Sendable {
         }
         let columns = "rowid, stream_id, time_ns, severity, trace_id, span_id, line, record"
         let bodies = StoredBodies(db, table: .logs, cache: dictionaries)
-        // Several streams in time order: one index range per stream, merged here. SQLite would read every row of
-        // every stream in the range and sort them before the first could be returned.
-        let merged = query.arrivedAfter == nil && query.traceID == nil && (2...Self.maxMergedStreams).contains(query.streams?.count ?? 0)
+        let inTimeOrder = query.arrivedAfter == nil && query.traceID == nil
         for b in buckets {
             let table = SQLiteSchema.logsTable(b)
             guard try db.tableExists(table) else { continue }
-            if merged, let streams = query.streams {
-                var heads: [(row: StoredLogRow, cursor: RowCursor)] = []
-                for stream in streams {
-                    let cursor = try Row.fetchCursor(
-                        db,
-                        sql: """
-                            SELECT \(columns) FROM \(table) WHERE stream_id = ? AND \(conditions.joined(separator: " AND "))
-                            ORDER BY time_ns \(order), rowid \(order)
-                            """, arguments: StatementArguments([stream] + arguments))
-                    if let row = try cursor.next() { heads.append((try Self.stored(row, bucket: b, bodies), cursor)) }
+            let streams = query.streams
+            // A partition without indexes on the records (all but those of an earlier otelsink): by block.
+            if inTimeOrder, try !Self.hasRecordIndexes(db, bucket: b), try db.tableExists(SQLiteSchema.logTimeBlocksTable(b)) {
+                // The stream first: SQLite checks the conditions in order, and a block holds other streams' records.
+                var where_ = conditions
+                if let streams { where_.insert("stream_id IN (\(streams.sorted().map(String.init).joined(separator: ",")))", at: 0) }
+                let one = try db.makeStatement(sql: "SELECT \(columns) FROM \(table) WHERE rowid = ?")
+                let finished = try LogBlockScan.rowIDs(
+                    db, bucket: b, streams: streams, conditions: where_, arguments: arguments, start: query.start, end: query.end,
+                    newestFirst: order == "DESC"
+                ) { rowID in
+                    guard let row = try Row.fetchOne(one, arguments: [rowID]) else { return true }
+                    return try visit(Self.stored(row, bucket: b, bodies))
                 }
-                while !heads.isEmpty {
-                    var best = 0
-                    for i in heads.indices.dropFirst() where Self.precedes(heads[i].row, heads[best].row, newestFirst: order == "DESC") {
-                        best = i
-                    }
-                    if try !visit(heads[best].row) { return }
-                    if let row = try heads[best].cursor.next() {
-                        heads[best].row = try Self.stored(row, bucket: b, bodies)
-                    } else {
-                        heads.remove(at: best)
-                    }
+                if !finished { return }
+                continue
+            }
+            // A partition of an earlier otelsink: several streams in time order, one range of the (stream, time) index
+            // each, merged.
+            if inTimeOrder, let streams, (2...Self.maxMergedStreams).contains(streams.count) {
+                let sql = """
+                    SELECT \(columns) FROM \(table) WHERE stream_id = ? AND \(conditions.joined(separator: " AND "))
+                    ORDER BY time_ns \(order), rowid \(order)
+                    """
+                var merge = try LogStreamMerge(
+                    newestFirst: order == "DESC",
+                    cursors: streams.sorted().map { stream in
+                        var cursor: RowCursor?
+                        return {
+                            if cursor == nil { cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments([stream] + arguments)) }
+                            return try cursor?.next().map { try Self.stored($0, bucket: b, bodies) }
+                        }
+                    })
+                while let row = try merge.next() {
+                    if try !visit(row) { return }
                 }
                 continue
             }
@@ -231,7 +261,7 @@ public struct LogReader: Sendable {
                 }
                 bucketArguments.append(t)
             }
-            if let streams = query.streams {
+            if let streams {
                 where_.append("stream_id IN (\(streams.sorted().map(String.init).joined(separator: ",")))")
             }
             var ordering = "time_ns \(order), rowid \(order)"
@@ -254,16 +284,19 @@ public struct LogReader: Sendable {
     /// The most streams read as separate index ranges and merged; more are read with `IN` (and sorted by SQLite).
     static let maxMergedStreams = 64
 
+    /// Whether partition `bucket`'s logs table has indexes on time and on (stream, time) (partitions of an earlier
+    /// otelsink do; they are checked by the first).
+    static func hasRecordIndexes(_ db: Database, bucket: Int64) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?)"),
+            arguments: [SQLiteSchema.logsTimeIndex(bucket)]) ?? false
+    }
+
     private static func stored(_ row: Row, bucket: Int64, _ bodies: StoredBodies) throws -> StoredLogRow {
         let record: Data = row[7]
         return StoredLogRow(
             bucket: bucket, rowID: row[0], stream: row[1], time: row[2], severity: Int32(clamping: row[3] as Int64),
             traceID: row[4], spanID: row[5], line: row[6], record: record, recordDictionary: try bodies.dictionary(of: record))
-    }
-
-    /// Whether `a` comes before `b` in the scan's order (time, then arrival).
-    private static func precedes(_ a: StoredLogRow, _ b: StoredLogRow, newestFirst: Bool) -> Bool {
-        newestFirst ? (a.time, a.rowID) > (b.time, b.rowID) : (a.time, a.rowID) < (b.time, b.rowID)
     }
 
     /// Records that arrived after `cursor` (the highest row id seen per partition), in arrival order, at most

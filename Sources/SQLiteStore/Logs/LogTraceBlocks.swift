@@ -17,6 +17,9 @@ import GRDBSQLite
 /// the records after the watermark (fewer than ``blockSize`` in the partition being written, none in the others),
 /// keeping those with the trace ID (a hash may collide). Partitions written before this index keep theirs
 /// (`log_traces_b`, see ``SQLiteSchema``).
+///
+/// With the traces of a block the writer writes the streams it holds and the time range of each stream's records
+/// in it (`log_time_blocks_b`), which is how records are read in time order without an index (``LogBlockScan``).
 enum LogTraceBlocks {
     /// Record numbers per block: a power of two, so a record's block is its number shifted right.
     static let blockShift = 12
@@ -87,12 +90,13 @@ enum LogTraceBlocks {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT last_row FROM \(table) WHERE block = \(watermarkBlock)")) ?? 0
     }
 
-    /// A partition's block being filled: its traces, with their first and last record numbers in it, and the last
-    /// record number seen.
+    /// A partition's block being filled: its traces, with their first and last record numbers in it, the last
+    /// record number seen, and its streams with the range of their records' times.
     struct OpenBlock {
         var block: Int64
         var traces: [SpanBatchWriter.TraceKey: (first: Int64, last: Int64)] = [:]
         var lastRow: Int64
+        var streams: [Int64: ClosedRange<Int64>] = [:]
     }
 
     /// Writes the rows of the open block's traces and moves the watermark to its last record.
@@ -114,6 +118,11 @@ enum LogTraceBlocks {
                 throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
         }
+        let times = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO \(SQLiteSchema.logTimeBlocksTable(bucket))(block, stream_id, min_time, max_time) VALUES (?, ?, ?, ?)")
+        for (stream, range) in open.streams.sorted(by: { $0.key < $1.key }) {
+            try times.execute(arguments: [open.block, stream, range.lowerBound, range.upperBound])
+        }
         try db.execute(
             sql: "INSERT OR REPLACE INTO \(table)(block, trace_hash, first_row, last_row) VALUES (\(watermarkBlock), 0, 0, ?)",
             arguments: [open.lastRow])
@@ -126,25 +135,30 @@ enum LogTraceBlocks {
         let covered = try watermark(db, table: SQLiteSchema.logTraceBlocksTable(bucket))
         var open = OpenBlock(block: block(ofRow: covered + 1), lastRow: covered)
         let rows = try Row.fetchCursor(
-            db, sql: "SELECT rowid, trace_id FROM \(SQLiteSchema.logsTable(bucket)) WHERE rowid > ? ORDER BY rowid", arguments: [covered])
+            db, sql: "SELECT rowid, trace_id, time_ns, stream_id FROM \(SQLiteSchema.logsTable(bucket)) WHERE rowid > ? ORDER BY rowid",
+            arguments: [covered])
         while let row = try rows.next() {
             let rowID: Int64 = row[0]
             let traceID = row[1] as Data?
             let key = traceID.flatMap { $0.count == 16 ? $0.withUnsafeBytes { SpanBatchWriter.TraceKey($0, 0..<16) } : nil }
-            try add(rowID, key: key, to: &open, bucket: bucket, db: db)
+            try add(rowID, time: row[2], stream: row[3], key: key, to: &open, bucket: bucket, db: db)
         }
         return open
     }
 
-    /// Records that record `rowID` (of trace `key`, nil for a record without one) is in the open block, first writing
-    /// the open block when the record starts a new one. Adding a record twice changes nothing.
-    static func add(_ rowID: Int64, key: SpanBatchWriter.TraceKey?, to open: inout OpenBlock, bucket: Int64, db: Database) throws {
+    /// Records that record `rowID` (of trace `key`, nil for a record without one; stored with `time` in `stream`) is
+    /// in the open block, first writing the open block when the record starts a new one. Adding a record twice changes
+    /// nothing.
+    static func add(
+        _ rowID: Int64, time: Int64, stream: Int64, key: SpanBatchWriter.TraceKey?, to open: inout OpenBlock, bucket: Int64, db: Database
+    ) throws {
         let block = block(ofRow: rowID)
         if block != open.block {
             try write(open, bucket: bucket, db: db)
             open = OpenBlock(block: block, lastRow: open.lastRow)
         }
         open.lastRow = max(open.lastRow, rowID)
+        open.streams[stream] = open.streams[stream].map { min($0.lowerBound, time)...max($0.upperBound, time) } ?? time...time
         guard let key else { return }
         if let known = open.traces[key] {
             open.traces[key] = (min(known.first, rowID), max(known.last, rowID))
