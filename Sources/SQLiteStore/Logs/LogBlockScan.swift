@@ -41,9 +41,10 @@ enum LogBlockScan {
                 """, arguments: [start, end])
         while let row = try blocks.next() {
             let block: Int64 = row[0]
+            guard block >= 0 else { continue }
             let first = block << LogTraceBlocks.blockShift
             // A block the writer wrote early and then went on filling: its later rows are past the watermark.
-            let last = min(first + LogTraceBlocks.blockSize - 1, covered)
+            let last = min(first &+ (LogTraceBlocks.blockSize - 1), covered)
             guard first <= last else { continue }
             segments.append(Segment(rows: first...last, bound: newestFirst ? row[2] : row[1]))
         }
