@@ -607,6 +607,22 @@ struct LogStorageTests {
                     return firstFifty.count < 50
                 }
                 #expect(firstFifty == Array(sorted(arrived).prefix(50)), "seed \(seed)")
+                // Records held waiting for their turn are bounded: past the bound the scan ends, as at its time budget.
+                for (limit, completes) in [(50, false), (100_000, true)] {
+                    let (finished, visited) = try await store.pool.read { db in
+                        var visited = 0
+                        let finished = try LogBlockScan.rowIDs(
+                            db, bucket: bucket, streams: nil, conditions: ["time_ns >= ?", "time_ns <= ?"], arguments: [Int64.min, Int64.max],
+                            start: .min, end: .max, newestFirst: newestFirst, heldLimit: limit
+                        ) { _ in
+                            visited += 1
+                            return true
+                        }
+                        return (finished, visited)
+                    }
+                    #expect(finished == completes, "seed \(seed), limit \(limit)")
+                    #expect(visited == (completes ? 10_000 : 0), "seed \(seed), limit \(limit)")
+                }
             }
             await store.close()
         }

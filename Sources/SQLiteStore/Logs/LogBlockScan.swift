@@ -14,8 +14,8 @@ import GRDB
 /// small share of its blocks' records costs more to read than through an index.
 ///
 /// Memory: 16 bytes per matching record read but not yet given out — a few blocks' worth, unless blocks overlap far
-/// in time (records arriving in no order at all), when it can reach every matching record of the partition; the
-/// query's time budget bounds that scan as any other.
+/// in time (records arriving in no order at all), when it could reach every matching record of the partition: past
+/// ``heldLimit`` records the scan ends early, as it does at the query's time budget.
 enum LogBlockScan {
     /// Rows `rows` (row ids), holding no record later than `bound` (newest first) or earlier (oldest first).
     private struct Segment {
@@ -23,12 +23,16 @@ enum LogBlockScan {
         var bound: Int64
     }
 
+    /// The most records (time and row id) held while waiting for their turn: 16 MiB.
+    static let heldLimit = 1 << 20
+
     /// Visits the row ids of partition `bucket`'s records of `streams` (nil: all) that meet `conditions` (SQL over
     /// the logs table's columns, with `arguments`), in time order, then row id; the streams and `start`/`end`
-    /// (inclusive) must be among the conditions too: they only skip blocks here. Returns false when `visit` did.
+    /// (inclusive) must be among the conditions too: they only skip blocks here. Returns false when `visit` did, or
+    /// when the records to hold before the next could be given out would pass `heldLimit`.
     static func rowIDs(
         _ db: Database, bucket: Int64, streams: Set<Int64>?, conditions: [String], arguments: [any DatabaseValueConvertible],
-        start: Int64, end: Int64, newestFirst: Bool, visit: (Int64) throws -> Bool
+        start: Int64, end: Int64, newestFirst: Bool, heldLimit: Int = heldLimit, visit: (Int64) throws -> Bool
     ) throws -> Bool {
         let covered = try LogTraceBlocks.watermark(db, table: SQLiteSchema.logTraceBlocksTable(bucket))
         var segments: [Segment] = []
@@ -65,7 +69,10 @@ enum LogBlockScan {
             {
                 let bounds: [any DatabaseValueConvertible] = [segments[next].rows.lowerBound, segments[next].rows.upperBound]
                 let rows = try Row.fetchCursor(read, arguments: StatementArguments(bounds + arguments))
-                while let row = try rows.next() { found.insert((row[1], row[0])) }
+                while let row = try rows.next() {
+                    guard found.count < heldLimit else { return false }
+                    found.insert((row[1], row[0]))
+                }
                 next += 1
             }
             guard let first = found.removeFirst() else { return true }

@@ -158,7 +158,8 @@ public struct LogReader: Sendable {
     /// Visits the records `query` selects in time order (newest first unless asked otherwise) until `visit`
     /// returns false or none are left. Partitions are read one after another, so the order holds across them
     /// except for records whose time lies far outside the retained window (filed in the nearest partition).
-    /// Returns false when the query's time budget ended the scan.
+    /// Returns false when the query's time budget ended the scan (or a partition's records were so far out of time
+    /// order that reading them in order would hold more than ``LogBlockScan/heldLimit`` of them at once).
     @discardableResult
     public func scan(_ query: LogQuery, visit: (StoredLogRow) throws -> Bool) throws -> Bool {
         if let streams = query.streams, streams.isEmpty { return true }
