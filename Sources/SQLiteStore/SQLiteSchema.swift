@@ -33,8 +33,8 @@ import GRDB
 /// (the zstd dictionaries of each partition's span bodies and log records, by partition; removed with it),
 /// `partitions`, `meta`.
 enum SQLiteSchema {
-    /// Version 6 keeps new partitions' log records in time order by block (`log_time_blocks_b`) instead of an index
-    /// on time; version 5 may store log records compressed (dictionaries in `log_dictionaries`); version 4 may store
+    /// Version 6 reads new partitions' log records in time order by block (`log_time_blocks_b`) instead of through
+    /// indexes on time and on (stream, time); version 5 may store log records compressed (dictionaries in `log_dictionaries`); version 4 may store
     /// span bodies compressed (``CompressedBody``; dictionaries in `span_dictionaries`); version 3 stores them
     /// without the fields their columns hold; version 2 kept every field in the body. This otelsink reads all five
     /// (``StoredSpan`` restores what a body lacks, ``StoredBodies`` decompresses, ``LogReader`` reads each
