@@ -27,16 +27,16 @@ enum LogBlockScan {
     static let heldLimit = 1 << 20
 
     /// Visits the row ids of partition `bucket`'s records of `streams` (nil: all) that meet `conditions` (SQL over
-    /// the logs table's columns, with `arguments`), in time order, then row id; the streams and `start`/`end`
-    /// (inclusive) must be among the conditions too: they only skip blocks here. Returns false when `visit` did, or
-    /// when the records to hold before the next could be given out would pass `heldLimit`.
+    /// the logs table's columns, with `arguments`), in time order, then row id; `start`/`end` (inclusive) must be
+    /// among the conditions too: they only skip blocks here. Returns false when `visit` did, or when the records to
+    /// hold before the next could be given out would pass `heldLimit`.
     static func rowIDs(
         _ db: Database, bucket: Int64, streams: Set<Int64>?, conditions: [String], arguments: [any DatabaseValueConvertible],
         start: Int64, end: Int64, newestFirst: Bool, heldLimit: Int = heldLimit, visit: (Int64) throws -> Bool
     ) throws -> Bool {
         let covered = try LogTraceBlocks.watermark(db, table: SQLiteSchema.logTraceBlocksTable(bucket))
         var segments: [Segment] = []
-        let ofStreams = streams.map { " AND stream_id IN (\($0.sorted().map(String.init).joined(separator: ",")))" } ?? ""
+        let ofStreams = streams.map { " AND " + LogReader.streamCondition($0) } ?? ""
         let blocks = try Row.fetchCursor(
             db,
             sql: """
@@ -55,10 +55,10 @@ enum LogBlockScan {
         segments.sort { newestFirst ? $0.bound > $1.bound : $0.bound < $1.bound }
         if covered < .max { segments.insert(Segment(rows: (covered + 1)...Int64.max, bound: newestFirst ? .max : .min), at: 0) }
 
+        // The stream first: SQLite checks the conditions in order, and a block holds other streams' records.
+        let filters = (streams.map { [LogReader.streamCondition($0)] } ?? []) + conditions
         let read = try db.makeStatement(
-            sql:
-                "SELECT rowid, time_ns FROM \(SQLiteSchema.logsTable(bucket)) WHERE rowid BETWEEN ? AND ? AND \(conditions.joined(separator: " AND "))"
-        )
+            sql: "SELECT rowid, time_ns FROM \(SQLiteSchema.logsTable(bucket)) WHERE rowid BETWEEN ? AND ? AND \(filters.joined(separator: " AND "))")
         var found = OrderedHeap<(time: Int64, rowID: Int64)> { a, b in
             newestFirst ? (a.time, a.rowID) > (b.time, b.rowID) : (a.time, a.rowID) < (b.time, b.rowID)
         }

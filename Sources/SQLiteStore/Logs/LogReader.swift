@@ -209,12 +209,9 @@ public struct LogReader: Sendable {
             let streams = query.streams
             // A partition without indexes on the records (all but those of an earlier otelsink): by block.
             if inTimeOrder, try !Self.hasRecordIndexes(db, bucket: b), try db.tableExists(SQLiteSchema.logTimeBlocksTable(b)) {
-                // The stream first: SQLite checks the conditions in order, and a block holds other streams' records.
-                var where_ = conditions
-                if let streams { where_.insert("stream_id IN (\(streams.sorted().map(String.init).joined(separator: ",")))", at: 0) }
                 let one = try db.makeStatement(sql: "SELECT \(columns) FROM \(table) WHERE rowid = ?")
                 let finished = try LogBlockScan.rowIDs(
-                    db, bucket: b, streams: streams, conditions: where_, arguments: arguments, start: query.start, end: query.end,
+                    db, bucket: b, streams: streams, conditions: conditions, arguments: arguments, start: query.start, end: query.end,
                     newestFirst: order == "DESC"
                 ) { rowID in
                     guard let row = try Row.fetchOne(one, arguments: [rowID]) else { return true }
@@ -233,11 +230,8 @@ public struct LogReader: Sendable {
                 var merge = try LogStreamMerge(
                     newestFirst: order == "DESC",
                     cursors: streams.sorted().map { stream in
-                        var cursor: RowCursor?
-                        return {
-                            if cursor == nil { cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments([stream] + arguments)) }
-                            return try cursor?.next().map { try Self.stored($0, bucket: b, bodies) }
-                        }
+                        let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments([stream] + arguments))
+                        return { try cursor.next().map { try Self.stored($0, bucket: b, bodies) } }
                     })
                 while let row = try merge.next() {
                     if try !visit(row) { return }
@@ -262,9 +256,7 @@ public struct LogReader: Sendable {
                 }
                 bucketArguments.append(t)
             }
-            if let streams {
-                where_.append("stream_id IN (\(streams.sorted().map(String.init).joined(separator: ",")))")
-            }
+            if let streams { where_.append(Self.streamCondition(streams)) }
             var ordering = "time_ns \(order), rowid \(order)"
             if let after = query.arrivedAfter {
                 where_.append("rowid > ?")
@@ -284,6 +276,11 @@ public struct LogReader: Sendable {
 
     /// The most streams read as separate index ranges and merged; more are read with `IN` (and sorted by SQLite).
     static let maxMergedStreams = 64
+
+    /// SQL that keeps the records of `streams` (ids, never empty: ``scan(_:visit:)`` answers an empty set itself).
+    static func streamCondition(_ streams: Set<Int64>) -> String {
+        "stream_id IN (\(streams.sorted().map(String.init).joined(separator: ",")))"
+    }
 
     /// Whether partition `bucket`'s logs table has indexes on time and on (stream, time) (partitions of an earlier
     /// otelsink do; they are checked by the first).
