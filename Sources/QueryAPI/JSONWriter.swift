@@ -48,6 +48,13 @@ struct JSONWriter {
         needsComma = true
     }
 
+    /// A string given as UTF-8 bytes the caller has checked.
+    mutating func string(utf8: UnsafeRawBufferPointer) {
+        separate()
+        JSON.writeString(utf8: utf8, into: &bytes)
+        needsComma = true
+    }
+
     /// A string value given as a literal of plain ASCII that needs no escaping (an enum's name).
     mutating func string(literal: StaticString) {
         separate()
@@ -100,6 +107,10 @@ struct JSONWriter {
 
     /// `id` as a string of lowercase hex digits.
     mutating func hex(_ id: Data) {
+        id.withUnsafeBytes { hex(bytes: $0) }
+    }
+
+    mutating func hex(bytes id: UnsafeRawBufferPointer) {
         separate()
         let digits: StaticString = "0123456789abcdef"
         bytes.append(UInt8(ascii: "\""))
@@ -114,10 +125,14 @@ struct JSONWriter {
     /// A trace or span ID as Jaeger writes it (``JaegerTrace/idHex(_:)``: 16 digits for a trace ID whose high 64 bits
     /// are zero), without building a `String`.
     mutating func jaegerID(_ id: Data) {
+        id.withUnsafeBytes { jaegerID(bytes: $0) }
+    }
+
+    mutating func jaegerID(bytes id: UnsafeRawBufferPointer) {
         if id.count == 16, id.prefix(8).allSatisfy({ $0 == 0 }) {
-            hex(id.suffix(8))
+            hex(bytes: UnsafeRawBufferPointer(rebasing: id.suffix(8)))
         } else {
-            hex(id)
+            hex(bytes: id)
         }
     }
 

@@ -34,22 +34,9 @@ public enum JaegerTrace {
         _ trace: ExportTraceRequest, anomalies: [Data: [Data: SpanAnomaly]], into w: inout JSONWriter,
         parallelMinimum: Int = parallelWriteMinimum
     ) {
-        // Processes first (the spans name them), one per distinct resource, numbered in order of appearance.
-        var processes: [[UInt8]] = []
-        var processIDs: [[UInt8]: Int] = [:]
-        var processOf: [Int] = []
         var spans: [(start: UInt64, rs: Int, ss: Int, span: Int)] = []
         var traceID = Data()
         for (r, rs) in trace.resourceSpans.enumerated() {
-            var process = JSONWriter(capacity: 256)
-            writeProcess(rs.resource, into: &process)
-            if let existing = processIDs[process.bytes] {
-                processOf.append(existing)
-            } else {
-                processIDs[process.bytes] = processes.count
-                processOf.append(processes.count)
-                processes.append(process.bytes)
-            }
             for (s, ss) in rs.scopeSpans.enumerated() {
                 for (k, span) in ss.spans.enumerated() {
                     if traceID.isEmpty { traceID = span.traceID }
@@ -59,28 +46,52 @@ public enum JaegerTrace {
         }
         spans.sort { $0.start < $1.start }
         let ordered = spans
+        writeTrace(
+            traceID: traceID, resources: trace.resourceSpans.map(\.resource), spanCount: ordered.count,
+            parallelMinimum: parallelMinimum, into: &w
+        ) { range, processIDs, w in
+            for entry in ordered[range] {
+                let ss = trace.resourceSpans[entry.rs].scopeSpans[entry.ss]
+                let span = ss.spans[entry.span]
+                writeSpan(span, scope: ss.scope, processID: processIDs[entry.rs], anomaly: anomalies[span.traceID]?[span.spanID], into: &w)
+            }
+        }
+    }
+
+    /// The trace object around its spans: `processes` numbers the distinct resources (by their JSON) in order of
+    /// appearance; `writeSpans` writes a range of the spans, given each resource's process number. A trace with
+    /// `parallelMinimum` or more spans for each of two cores has its ranges written on every core at once, each into
+    /// its own buffer, then joined in order.
+    static func writeTrace<E: Error>(
+        traceID: Data, resources: [Resource], spanCount: Int, parallelMinimum: Int, into w: inout JSONWriter,
+        spans writeSpans: @Sendable (_ range: Range<Int>, _ processIDs: [Int], _ w: inout JSONWriter) throws(E) -> Void
+    ) throws(E) {
+        var processes: [[UInt8]] = []
+        var processIDs: [[UInt8]: Int] = [:]
+        var processOf: [Int] = []
+        for resource in resources {
+            var process = JSONWriter(capacity: 256)
+            writeProcess(resource, into: &process)
+            if let existing = processIDs[process.bytes] {
+                processOf.append(existing + 1)
+            } else {
+                processIDs[process.bytes] = processes.count
+                processes.append(process.bytes)
+                processOf.append(processes.count)
+            }
+        }
         let processNumbers = processOf
         w.beginObject()
         w.key("traceID")
         w.jaegerID(traceID)
         w.key("spans")
         w.beginArray()
-        @Sendable func writeSpans(_ range: Range<Int>, into w: inout JSONWriter) {
-            for entry in ordered[range] {
-                let rs = trace.resourceSpans[entry.rs]
-                let ss = rs.scopeSpans[entry.ss]
-                let span = ss.spans[entry.span]
-                writeSpan(
-                    span, scope: ss.scope, processID: processNumbers[entry.rs] + 1, anomaly: anomalies[span.traceID]?[span.spanID], into: &w)
-            }
-        }
-        if ordered.count / 2 < parallelMinimum {
-            writeSpans(ordered.indices, into: &w)
+        if spanCount / 2 < parallelMinimum {
+            try writeSpans(0..<spanCount, processNumbers, &w)
         } else {
-            // A large trace's spans are written on every core at once, each range into its own buffer.
-            let parts = ParallelRanges.map(count: ordered.count, minimumPerRange: parallelMinimum) { range in
+            let parts = try ParallelRanges.map(count: spanCount, minimumPerRange: parallelMinimum) { range throws(E) in
                 var part = JSONWriter(capacity: range.count * 2048)
-                writeSpans(range, into: &part)
+                try writeSpans(range, processNumbers, &part)
                 return part.bytes
             }
             for part in parts { w.raw(part) }
@@ -233,6 +244,12 @@ public enum JaegerTrace {
         w.beginObject()
         w.key("key")
         w.string(key)
+        writeTypeAndValue(value, into: &w)
+        w.endObject()
+    }
+
+    /// A tag's `type` and `value` members.
+    static func writeTypeAndValue(_ value: AnyValue, into w: inout JSONWriter) {
         w.key("type")
         switch value.value {
         case .stringValue(let s):
@@ -264,7 +281,6 @@ public enum JaegerTrace {
             w.key("value")
             w.string(AttributeText.text(value))
         }
-        w.endObject()
     }
 
     /// Lowercase hex; a trace ID whose high 64 bits are zero is shown as 16 digits, as Jaeger does.

@@ -18,12 +18,12 @@ struct V1 {
 
     /// ``envelope(data:total:errors:)`` around one trace (`/api/traces/{id}`), written in one buffer: the same bytes,
     /// without copying the trace's JSON (14 MB for 10,000 spans) into the envelope after writing it.
-    static func envelope(trace: ExportTraceRequest, anomalies: [Data: [Data: SpanAnomaly]], errors: [JSON]?) -> [UInt8] {
+    static func envelope(trace: EncodedStoredTrace, anomalies: [Data: [Data: SpanAnomaly]], errors: [JSON]?) throws -> [UInt8] {
         var w = JSONWriter(capacity: 256 + JaegerTrace.estimatedSize(trace))
         w.beginObject()
         w.key("data")
         w.beginArray()
-        JaegerTrace.write(trace, anomalies: anomalies, into: &w)
+        try JaegerTrace.write(trace, anomalies: anomalies, into: &w)
         w.endArray()
         w.key("total")
         w.int(0)
@@ -76,12 +76,12 @@ struct V1 {
         guard let id = QueryValues.traceID(idText) else {
             throw BadParameter("traceID", "expected up to 32 hex digits, not all zero; got \(QueryValues.quoted(idText))")
         }
-        guard let (trace, truncated, anomalies) = try await service.trace(id: id) else {
+        guard let (trace, truncated, anomalies) = try await service.encodedTrace(id: id) else {
             return QueryResponse(status: .notFound, json: Self.envelope(data: .null, errors: [Self.error(404, "trace not found")]))
         }
         let idHex = JaegerTrace.idHex(id)
         let errors = truncated ? [Self.error(206, ReadNotes.truncated(service.config), traceID: idHex)] : nil
-        var response = QueryResponse(status: .ok, body: Self.envelope(trace: trace, anomalies: [id: anomalies], errors: errors))
+        var response = QueryResponse(status: .ok, body: try Self.envelope(trace: trace, anomalies: [id: anomalies], errors: errors))
         BackgroundRelease.release(consume trace)
         response.headers = ReadNotes.headers(truncated: truncated, config: service.config)
         return response
@@ -102,14 +102,14 @@ struct V1 {
             guard ids.count <= service.config.maxLimit else {
                 throw BadParameter("traceID", "at most \(service.config.maxLimit) trace IDs per request, got \(ids.count)")
             }
-            let read = try await service.traces(ids: ids)
+            let read = try await service.encodedTraces(ids: ids)
             var data: [JSON] = []
             var errors: [JSON] = []
             let unread = Set(read.unreadForSpans + read.unreadForTime)
             for id in ids {
                 let idHex = JaegerTrace.idHex(id)
                 if let t = read.traces[id] {
-                    data.append(JaegerTrace.json(t, anomalies: read.anomalies))
+                    data.append(try JaegerTrace.json(t, anomalies: read.anomalies))
                     if read.truncated.contains(id) { errors.append(Self.error(206, ReadNotes.truncated(service.config), traceID: idHex)) }
                 } else if !unread.contains(id) {
                     errors.append(Self.error(404, "trace not found", traceID: idHex))
@@ -126,7 +126,7 @@ struct V1 {
                 headers: ReadNotes.headers(truncated: !read.complete, config: service.config))
         }
         let query = try parseSearch(q)
-        let (traces, complete, read) = try await service.search(query)
+        let (traces, complete, read) = try await service.encodedSearch(query)
         var headers: [(String, String)] = []
         var errors: [JSON] = []
         if !complete {
@@ -137,7 +137,8 @@ struct V1 {
         errors += ReadNotes.searchErrors(read, config: service.config).map { Self.error(206, $0) }
         headers += ReadNotes.headers(truncated: !read.complete, config: service.config)
         return QueryResponse(
-            json: Self.envelope(data: .array(traces.map { JaegerTrace.json($0, anomalies: read.anomalies) }), errors: errors.isEmpty ? nil : errors),
+            json: Self.envelope(
+                data: .array(try traces.map { try JaegerTrace.json($0, anomalies: read.anomalies) }), errors: errors.isEmpty ? nil : errors),
             headers: headers)
     }
 

@@ -16,7 +16,7 @@ enum ReadNotes {
     }
 
     /// One line per kind of omission in a search's results.
-    static func searchErrors(_ read: BoundedTraces, config c: QueryConfig) -> [String] {
+    static func searchErrors<Trace>(_ read: BoundedReads<Trace>, config c: QueryConfig) -> [String] {
         var out: [String] = []
         if !read.truncated.isEmpty {
             out.append(

@@ -48,6 +48,19 @@ public struct TraceQueryService: Sendable {
         return read.traces[id].map { ($0, read.truncated.contains(id), read.anomalies[id] ?? [:]) }
     }
 
+    /// ``trace(id:)`` with the spans left as protobuf, for writing them out without decoding them.
+    public func encodedTrace(id: Data) async throws -> (trace: EncodedStoredTrace, truncated: Bool, anomalies: [Data: SpanAnomaly])? {
+        let limits = readLimits()
+        let read = try await run { try $0.encodedTraces(ids: [id], limits: limits) }
+        return read.traces[id].map { ($0, read.truncated.contains(id), read.anomalies[id] ?? [:]) }
+    }
+
+    /// ``traces(ids:)`` with the spans left as protobuf.
+    public func encodedTraces(ids: [Data]) async throws -> BoundedReads<EncodedStoredTrace> {
+        let limits = readLimits()
+        return try await run { try $0.encodedTraces(ids: ids, limits: limits) }
+    }
+
     /// The outlines of one trace's spans (columns only, no body decoded), at most ``QueryConfig/maxSpansPerResponse``.
     public func outlines(id: Data) async throws -> (spans: [SpanOutline], truncated: Bool)? {
         let limits = readLimits()
@@ -77,6 +90,20 @@ public struct TraceQueryService: Sendable {
                 .map { (trace: $0, start: TraceSummary($0).startNanos) }
                 .sorted { $0.start > $1.start }
                 .map(\.trace)
+            read.traces = [:]
+            return (traces, found.complete, read)
+        }
+    }
+
+    /// ``search(_:)`` with the spans left as protobuf, for writing them out without decoding them.
+    public func encodedSearch(_ query: TraceSearchQuery) async throws -> (
+        traces: [EncodedStoredTrace], complete: Bool, read: BoundedReads<EncodedStoredTrace>
+    ) {
+        let limits = readLimits()
+        return try await run { reader in
+            let found = try reader.searchTraces(query)
+            var read = try reader.encodedTraces(ids: found.traceIDs, limits: limits)
+            let traces = found.traceIDs.compactMap { read.traces[$0] }.sorted { $0.startNanos > $1.startNanos }
             read.traces = [:]
             return (traces, found.complete, read)
         }

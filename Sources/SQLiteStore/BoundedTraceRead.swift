@@ -19,10 +19,13 @@ public struct TraceReadLimits: Sendable {
     public static let unlimited = TraceReadLimits(maxSpans: .max)
 }
 
-/// Traces read under ``TraceReadLimits``.
-public struct BoundedTraces: Sendable {
+/// Traces read under ``TraceReadLimits``, each as an OTLP request.
+public typealias BoundedTraces = BoundedReads<ExportTraceRequest>
+
+/// Traces read under ``TraceReadLimits``, each as a `Trace` (an OTLP request, or an ``EncodedStoredTrace``).
+public struct BoundedReads<Trace: Sendable>: Sendable {
     /// The traces found, by ID.
-    public var traces: [Data: ExportTraceRequest] = [:]
+    public var traces: [Data: Trace] = [:]
     /// Traces in ``traces`` holding only their first `maxSpans`-bounded share of spans (in storage order).
     public var truncated: Set<Data> = []
     /// IDs not looked up because the span cap was reached first.
@@ -33,6 +36,8 @@ public struct BoundedTraces: Sendable {
     public var anomalies: [Data: [Data: SpanAnomaly]] = [:]
 
     public var complete: Bool { truncated.isEmpty && unreadForSpans.isEmpty && unreadForTime.isEmpty }
+
+    public init() {}
 }
 
 extension TraceReader {
@@ -40,13 +45,25 @@ extension TraceReader {
     /// IDs are read in order; once the span cap is reached the trace being read is cut short and the rest are left
     /// unread, and the same once the deadline has passed.
     public func traces(ids: [Data], limits: TraceReadLimits) throws -> BoundedTraces {
+        try read(ids: ids, limits: limits) { db, rows in try assemble(db, rows) }
+    }
+
+    /// As ``traces(ids:limits:)``, each trace's spans left as protobuf (``EncodedStoredTrace``).
+    public func encodedTraces(ids: [Data], limits: TraceReadLimits) throws -> BoundedReads<EncodedStoredTrace> {
+        try read(ids: ids, limits: limits) { db, rows in try encode(db, rows) }
+    }
+
+    /// Reads the span rows of each trace within `limits` and makes a `Trace` of them with `make`.
+    func read<Trace: Sendable>(
+        ids: [Data], limits: TraceReadLimits, make: (Database, [StoredSpan]) throws -> Trace
+    ) throws -> BoundedReads<Trace> {
         var seen = Set<Data>()
         let unique = ids.filter { seen.insert($0).inserted }
-        guard !unique.isEmpty else { return BoundedTraces() }
+        guard !unique.isEmpty else { return BoundedReads() }
         return try reader.read { db in
             let buckets = try Int64.fetchAll(db.cachedStatement(sql: "SELECT bucket FROM partitions ORDER BY bucket"))
             let anomalyTables = try Self.anomalyTables(db)
-            var out = BoundedTraces()
+            var out = BoundedReads<Trace>()
             var remaining = limits.maxSpans
             for (index, id) in unique.enumerated() {
                 if remaining == 0 {
@@ -77,7 +94,7 @@ extension TraceReader {
                 }
                 guard !rows.isEmpty else { continue }
                 remaining -= rows.count
-                out.traces[id] = try assemble(db, rows)
+                out.traces[id] = try make(db, rows)
                 if cut { out.truncated.insert(id) }
                 let anomalies = try Self.anomalies(db, traceID: id, buckets: buckets, tables: anomalyTables)
                 if !anomalies.isEmpty { out.anomalies[id] = anomalies }

@@ -29,9 +29,10 @@ struct JSONWriterTests {
         let trace = SampleTrace.checkout()
         let span = try #require(trace.resourceSpans.first?.scopeSpans.first?.spans.first)
         let anomalies = [span.traceID: [span.spanID: SpanAnomaly(durationNanos: 9_000_000, baselineP99Nanos: 1_000_000)]]
+        let encoded = try JaegerTraceFromProtobufTests.encoded(trace)
         for errors in [nil, [V1.error(206, "cut \"short\"", traceID: "0102")]] {
-            let tree = V1.envelope(data: .array([JaegerTrace.json(trace, anomalies: anomalies)]), errors: errors)
-            let oneBuffer = V1.envelope(trace: trace, anomalies: anomalies, errors: errors)
+            let tree = V1.envelope(data: .array([try JaegerTrace.json(encoded, anomalies: anomalies)]), errors: errors)
+            let oneBuffer = try V1.envelope(trace: encoded, anomalies: anomalies, errors: errors)
             #expect(String(decoding: oneBuffer, as: UTF8.self) == String(decoding: tree.serialized(), as: UTF8.self))
         }
     }

@@ -89,7 +89,7 @@ import Testing
 
     @Test func theEnvelopeAroundALargeTraceParses() throws {
         let (trace, anomalies) = Self.largeTrace(spans: 2 * JaegerTrace.parallelWriteMinimum, seed: 5)
-        let bytes = V1.envelope(trace: trace, anomalies: anomalies, errors: nil)
+        let bytes = try V1.envelope(trace: try JaegerTraceFromProtobufTests.encoded(trace), anomalies: anomalies, errors: nil)
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         let data = try #require(parsed["data"] as? [[String: Any]])
         #expect((data.first?["spans"] as? [Any])?.count == 2 * JaegerTrace.parallelWriteMinimum)

@@ -28,6 +28,31 @@ struct RoundTripTests {
         return out
     }
 
+    /// Every trace of `ids` read with its spans left as protobuf holds, span for span, what the decoded read gives:
+    /// each span's bytes decode to the same span, with the same resource and scope, in start order.
+    static func expectEncodedReadsAlike(_ reader: TraceReader, _ ids: [Data]) throws {
+        let decoded = try reader.traces(ids: ids, limits: .unlimited)
+        let encoded = try reader.encodedTraces(ids: ids, limits: .unlimited)
+        #expect(Set(encoded.traces.keys) == Set(decoded.traces.keys))
+        for (id, request) in decoded.traces {
+            let trace = try #require(encoded.traces[id])
+            var expected: [Data: (Resource, InstrumentationScope, Span)] = [:]
+            for rs in request.resourceSpans {
+                for ss in rs.scopeSpans { for span in ss.spans { expected[span.spanID] = (rs.resource, ss.scope, span) } }
+            }
+            let spans = try trace.spans.map { (trace.resources[$0.resource], trace.scopes[$0.scope], try Span(serializedBytes: $0.bytes)) }
+            #expect(spans.count == expected.count)
+            for (resource, scope, span) in spans {
+                let want = try #require(expected[span.spanID])
+                #expect(resource == want.0)
+                #expect(scope == want.1)
+                #expect(span == want.2)
+            }
+            #expect(spans.map(\.2.startTimeUnixNano) == spans.map(\.2.startTimeUnixNano).sorted())
+            #expect(trace.traceID == id)
+        }
+    }
+
     @Test func everyFieldSurvivesStorage() async throws {
         try await withTemporaryDirectory { dir in
             let t = randomBytes(16)
@@ -48,6 +73,7 @@ struct RoundTripTests {
             #expect(try live.trace(id: randomBytes(16)) == nil)
             #expect(try live.spanCount() == 8)
             #expect(try live.services() == ["backend", "frontend"])
+            try Self.expectEncodedReadsAlike(live, [t, u])
 
             // Read-only, from the path, while the store is open.
             let readOnly = try TraceReader(path: config.path)
@@ -130,6 +156,7 @@ struct RoundTripTests {
             let version2 = try TraceReader(path: config.path)
             #expect(try version2.trace(id: t) == Self.only(t, in: request))
             #expect(try version2.trace(id: u) == Self.only(u, in: request))
+            try Self.expectEncodedReadsAlike(version2, [t, u])
 
             // This version writes to it: old and new rows side by side, the file marked version 3.
             store = try SQLiteTraceStore(config: config)
@@ -140,6 +167,7 @@ struct RoundTripTests {
             #expect(try reader.trace(id: t) == Self.only(t, in: request))
             #expect(try reader.trace(id: v) == Self.only(v, in: later))
             #expect(try reader.traces(ids: [t, v]) == [t: Self.only(t, in: request), v: Self.only(v, in: later)])
+            try Self.expectEncodedReadsAlike(reader, [t, v])
             let version = try await store.pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'") }
             #expect(version == "6")
             await store.close()
