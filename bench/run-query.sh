@@ -11,6 +11,8 @@
 #   OTELSINK_BENCH_RATE      ingest rate during the measurement, spans/s (default 20000)
 #   OTELSINK_BENCH_SECONDS   length of each measured window (default 60)
 #   OTELSINK_BENCH_NO_BUILD=1  use the existing release binaries in .build-release
+#   OTELSINK_BENCH_BIN       directory holding otelsink and otelsink-loadgen (default: the release bin path;
+#                            implies no build)
 # Everything runs on 127.0.0.1 and stops by itself (each load-generator run has a hard limit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,8 @@ export OTELSINK_BENCH_DB=${OTELSINK_BENCH_DB:-$ROOT/bench/results/query.db}
 TARGET=${OTELSINK_BENCH_SPANS:-10000000}
 RATE=${OTELSINK_BENCH_RATE:-20000}
 SECONDS_WINDOW=${OTELSINK_BENCH_SECONDS:-60}
-BIN=$ROOT/.build-release/release
+BIN=${OTELSINK_BENCH_BIN:-$ROOT/.build-release/release}
+[ -z "${OTELSINK_BENCH_BIN:-}" ] || export OTELSINK_BENCH_NO_BUILD=1
 LOG=bench/results/query-server.log
 SERVER_PID=
 

@@ -96,17 +96,7 @@ extension JaegerTrace {
             w.endObject()
         }
         w.endArray()
-        w.key("processID")
-        w.string("p\(processID)")
-        w.key("warnings")
-        if let anomaly {
-            w.beginArray()
-            w.string(anomalyWarning(anomaly))
-            w.endArray()
-        } else {
-            w.null()
-        }
-        w.endObject()
+        writeSpanEnd(processID: processID, anomaly: anomaly, into: &w)
     }
 
     static func writeReference(_ type: StaticString, _ traceID: UnsafeRawBufferPointer, _ spanID: UnsafeRawBufferPointer, into w: inout JSONWriter) {
@@ -138,29 +128,19 @@ extension JaegerTrace {
         w.string(utf8: key)
         switch value {
         case .string(let r):
-            w.key("type")
-            w.string(literal: "string")
-            w.key("value")
+            writeType("string", into: &w)
             w.string(utf8: UnsafeRawBufferPointer(rebasing: buffer[r]))
         case .bool(let b):
-            w.key("type")
-            w.string(literal: "bool")
-            w.key("value")
+            writeType("bool", into: &w)
             w.bool(b)
         case .int(let i):
-            w.key("type")
-            w.string(literal: "int64")
-            w.key("value")
+            writeType("int64", into: &w)
             w.int(i)
         case .double(let d):
-            w.key("type")
-            w.string(literal: "float64")
-            w.key("value")
+            writeType("float64", into: &w)
             w.double(d)
         case .bytes(let r):
-            w.key("type")
-            w.string(literal: "binary")
-            w.key("value")
+            writeType("binary", into: &w)
             w.string(Data(UnsafeRawBufferPointer(rebasing: buffer[r])).base64EncodedString())
         case .other(let r):
             // EncodedSpan decoded it once already to check it: this cannot fail.

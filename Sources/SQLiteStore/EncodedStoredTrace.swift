@@ -49,23 +49,16 @@ extension TraceReader {
         var scopeIndex: [Int64: Int] = [:]
         var places: [(resource: Int, scope: Int)] = []
         places.reserveCapacity(rows.count)
+        /// The index of `id` in `list`, loading it the first time.
+        func place<T>(_ id: Int64, _ index: inout [Int64: Int], _ list: inout [T], _ load: () throws -> T) rethrows -> Int {
+            if let known = index[id] { return known }
+            list.append(try load())
+            index[id] = list.count - 1
+            return list.count - 1
+        }
         for row in rows {
-            let r: Int
-            if let known = resourceIndex[row.resource] {
-                r = known
-            } else {
-                r = resources.count
-                resources.append(try loadResource(db, row.resource).resource)
-                resourceIndex[row.resource] = r
-            }
-            let s: Int
-            if let known = scopeIndex[row.scope] {
-                s = known
-            } else {
-                s = scopes.count
-                scopes.append(try loadScope(db, row.scope).scope)
-                scopeIndex[row.scope] = s
-            }
+            let r = try place(row.resource, &resourceIndex, &resources) { try loadResource(db, row.resource).resource }
+            let s = try place(row.scope, &scopeIndex, &scopes) { try loadScope(db, row.scope).scope }
             places.append((r, s))
         }
         let bytes = try mapBodies(db, rows) { row, bodies in try row.protobuf(bodies) }
