@@ -60,8 +60,9 @@ extension TraceReader {
         var seen = Set<Data>()
         let unique = ids.filter { seen.insert($0).inserted }
         guard !unique.isEmpty else { return BoundedReads() }
+        let lookup = TraceIDLookup(tails: tails, ids: unique)
         return try reader.read { db in
-            let buckets = try Int64.fetchAll(db.cachedStatement(sql: "SELECT bucket FROM partitions ORDER BY bucket"))
+            let layout = try TraceIDLookup.Layout(db)
             let anomalyTables = try Self.anomalyTables(db)
             var out = BoundedReads<Trace>()
             var remaining = limits.maxSpans
@@ -74,29 +75,18 @@ extension TraceReader {
                     out.unreadForTime = Array(unique[index...])
                     break
                 }
+                let numbers = try traceNumbers(db, id: id, lookup: lookup, layout: layout)
                 var rows: [StoredSpan] = []
-                var cut = false
-                bucketLoop: for b in buckets {
-                    let statement = try db.cachedStatement(
-                        sql: """
-                            SELECT \(StoredSpan.columns)
-                            FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
-                            WHERE t.trace_id = ?
-                            """)
-                    let cursor = try Row.fetchCursor(statement, arguments: [id])
-                    while let row = try cursor.next() {
-                        if rows.count == remaining {
-                            cut = true
-                            break bucketLoop
-                        }
-                        rows.append(StoredSpan(row, from: 0))
-                    }
+                let cut = try !forEachSpanRow(db, id: id, numbers: numbers, columns: StoredSpan.columns) { row in
+                    if rows.count == remaining { return false }
+                    rows.append(StoredSpan(row, from: 0))
+                    return true
                 }
                 guard !rows.isEmpty else { continue }
                 remaining -= rows.count
                 out.traces[id] = try make(db, rows)
                 if cut { out.truncated.insert(id) }
-                let anomalies = try Self.anomalies(db, traceID: id, buckets: buckets, tables: anomalyTables)
+                let anomalies = try Self.anomalies(db, at: numbers, tables: anomalyTables)
                 if !anomalies.isEmpty { out.anomalies[id] = anomalies }
             }
             // A read this large filled this connection's page cache (up to `cache_size`, 16 MiB) with pages unlikely

@@ -4,8 +4,12 @@ import GRDB
 /// retention drops whole tables and every index stays the size of one partition.
 ///
 /// Per partition `b` (the partition number, start time / partition width):
-/// - `traces_b`: one row per trace: a sequence number (`seq`, its rowid, assigned in arrival order), the trace ID
-///   (unique index), start, end, span and error counts, root service and operation.
+/// - `traces_b`: one row per trace: a sequence number (`seq`, its rowid, assigned in arrival order), the trace ID,
+///   start, end, span and error counts, root service and operation.
+/// - `trace_ids_b`: trace ID → `seq`, written in key order in sweeps rather than per trace (``TraceIDTails``): the
+///   traces not in it yet (the tail) are known to the writer and to readers in its process from memory, and every
+///   trace with a `seq` below the partition's mark in `trace_id_marks` is in it. Partitions written by an earlier
+///   otelsink have a unique index on `traces_b(trace_id)` instead.
 /// - `spans_b`: one row per span: the columns queries filter on (trace ID and the trace's `seq`, span ID, service,
 ///   name, kind, start, duration, status) plus `body`, the span itself as OTLP protobuf without the fields those
 ///   columns hold (`SpanBatchWriter.fieldsInColumns`; `StoredSpan` puts them back), which makes storage
@@ -31,18 +35,20 @@ import GRDB
 /// and level of log records: a Loki stream, with its labels as JSON), `log_stream_buckets` (which streams have
 /// records in which partition, for label queries over a time range), `span_dictionaries` and `log_dictionaries`
 /// (the zstd dictionaries of each partition's span bodies and log records, by partition; removed with it),
-/// `partitions`, `meta`.
+/// `trace_id_marks` (per partition, the `seq` below which every trace is in `trace_ids_b`), `partitions`, `meta`.
 enum SQLiteSchema {
-    /// Version 6 reads new partitions' log records in time order by block (`log_time_blocks_b`) instead of through
+    /// Version 7 writes new partitions' trace IDs in sweeps (`trace_ids_b`, `trace_id_marks`) instead of a unique
+    /// index on `traces_b(trace_id)`, which wrote a random page per new trace in every transaction. Version 6 reads new partitions' log records in time order by block (`log_time_blocks_b`) instead of through
     /// indexes on time and on (stream, time); version 5 may store log records compressed (dictionaries in `log_dictionaries`); version 4 may store
     /// span bodies compressed (``CompressedBody``; dictionaries in `span_dictionaries`); version 3 stores them
-    /// without the fields their columns hold; version 2 kept every field in the body. This otelsink reads all five
+    /// without the fields their columns hold; version 2 kept every field in the body. This otelsink reads all six
     /// (``StoredSpan`` restores what a body lacks, ``StoredBodies`` decompresses, ``LogReader`` reads each
-    /// partition's records by the indexes it has) and marks an older file as 6 when it opens it for writing, since
+    /// partition's records by the indexes it has, ``TraceIDLookup`` each partition's traces by the index it has) and
+    /// marks an older file as 7 when it opens it for writing, since
     /// new rows and partitions may then need this version to be read or written right (an older otelsink then
     /// refuses the file by its version rather than misreading it or leaving an index behind).
-    static let version = 6
-    static let readableVersions: Set<String> = ["2", "3", "4", "5", "6"]
+    static let version = 7
+    static let readableVersions: Set<String> = ["2", "3", "4", "5", "6", "7"]
 
     static func migrate(_ db: Database) throws {
         try db.execute(
@@ -55,6 +61,7 @@ enum SQLiteSchema {
                     PRIMARY KEY(service, name, kind)) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS partitions(
                     bucket INTEGER PRIMARY KEY, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS trace_id_marks(bucket INTEGER PRIMARY KEY, indexed_below INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS log_streams(
                     id INTEGER PRIMARY KEY, resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, level TEXT NOT NULL,
                     service TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE(resource_id, scope_id, level));
@@ -87,6 +94,7 @@ enum SQLiteSchema {
 
     static func spansTable(_ bucket: Int64) -> String { "spans_\(bucket)" }
     static func tracesTable(_ bucket: Int64) -> String { "traces_\(bucket)" }
+    static func traceIDsTable(_ bucket: Int64) -> String { "trace_ids_\(bucket)" }
     static func logsTable(_ bucket: Int64) -> String { "logs_\(bucket)" }
     static func logTracesTable(_ bucket: Int64) -> String { "log_traces_\(bucket)" }
     static func logTraceBlocksTable(_ bucket: Int64) -> String { "log_trace_blocks_\(bucket)" }
@@ -177,7 +185,7 @@ enum SQLiteSchema {
                     seq INTEGER PRIMARY KEY, trace_id BLOB NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
                     span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
                     root_service TEXT, root_name TEXT);
-                CREATE UNIQUE INDEX IF NOT EXISTS \(traces)_id ON \(traces)(trace_id);
+                CREATE TABLE IF NOT EXISTS \(traceIDsTable(bucket))(trace_id BLOB PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
                 """)
         try createLogsTable(db, bucket: bucket)
         try createAnomaliesTable(db, bucket: bucket)
@@ -192,8 +200,9 @@ enum SQLiteSchema {
                 DROP TABLE IF EXISTS \(spansTable(bucket)); DROP TABLE IF EXISTS \(tracesTable(bucket));
                 DROP TABLE IF EXISTS \(logsTable(bucket)); DROP TABLE IF EXISTS \(logTracesTable(bucket));
                 DROP TABLE IF EXISTS \(logTraceBlocksTable(bucket)); DROP TABLE IF EXISTS \(logTimeBlocksTable(bucket));
-                DROP TABLE IF EXISTS \(anomaliesTable(bucket))
+                DROP TABLE IF EXISTS \(anomaliesTable(bucket)); DROP TABLE IF EXISTS \(traceIDsTable(bucket))
                 """)
+        try db.execute(sql: "DELETE FROM trace_id_marks WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM log_stream_buckets WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM span_dictionaries WHERE bucket = ?", arguments: [bucket])

@@ -19,6 +19,8 @@ public struct SQLiteStoreConfig: ComponentConfig, Equatable {
     /// How span bodies and log records are stored: `zstd` compresses each with a dictionary trained per partition
     /// (one for spans, one for log records); `none` stores the protobuf as it is.
     public var compression: Compression = .zstd
+    /// New traces one sweep of the trace-ID tails is paced to (``TraceIDTails``); smaller in tests, not configurable.
+    var traceIDSweepTraces = TraceIDTails.defaultSweepTraces
 
     public enum Synchronous: String, Sendable, CaseIterable { case normal, full }
     public enum Compression: String, Sendable, CaseIterable { case zstd, none }

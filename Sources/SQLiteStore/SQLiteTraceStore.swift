@@ -38,6 +38,8 @@ public final class SQLiteTraceStore: Sendable {
     private let writerQueue = DispatchQueue(label: "otelsink.sqlite.writer")
     /// Owned by `writerQueue`: touched only from `drain()` and `enforceRetention()`, which run there.
     private nonisolated(unsafe) let writer: SpanBatchWriter
+    /// The traces not yet in their partitions' `trace_ids_b`, for readers in this process (``TraceReader/init(store:)``).
+    let traceIDTails: TraceIDTails
     /// Owned by `writerQueue`.
     private nonisolated(unsafe) let logWriter: LogBatchWriter
     /// Owned by `writerQueue`.
@@ -113,7 +115,8 @@ public final class SQLiteTraceStore: Sendable {
         var checkpointConfig = Configuration()
         checkpointConfig.busyMode = .timeout(10)
         checkpointer = try DatabaseQueue(path: config.path, configuration: checkpointConfig)
-        writer = SpanBatchWriter(config: config)
+        traceIDTails = TraceIDTails(sweepTraces: config.traceIDSweepTraces)
+        writer = SpanBatchWriter(config: config, tails: traceIDTails)
         logWriter = LogBatchWriter(spans: writer, compressing: config.compression == .zstd)
         pool.writeWithoutTransaction { db in walFrames.install(on: db) }
         try pool.write { db in
@@ -236,6 +239,7 @@ public final class SQLiteTraceStore: Sendable {
                         if !logs.isEmpty { outcome.logRecords = try logWriter.write(logs, db: db, now: now) }
                         return outcome
                     })
+                writer.committed()
                 let took = ContinuousClock.now - began
                 telemetry.commitDuration.observe(took)
                 telemetry.transactionSpans.observe(Double(batch.reduce(0) { $0 + $1.spans }))
@@ -243,7 +247,7 @@ public final class SQLiteTraceStore: Sendable {
                     logger.warning("slow SQLite commit", metadata: ["took": "\(took)", "spans": "\(batch.reduce(0) { $0 + $1.spans })"])
                 }
             } catch {
-                writer.resetCaches()
+                writer.rolledBack()
                 logWriter.resetCaches()
                 try? pool.read { db in try writer.loadPartitions(db) }
                 result = .failure(error)
@@ -404,7 +408,10 @@ public final class SQLiteTraceStore: Sendable {
                 }
                 let perSpan = max(1, used / max(1, approxCount))
                 let step = Int(min(max((used - limit) / perSpan, 100), 20_000))
+                let sweptIDs = try pool.read { db in try TraceIDLookup.Layout(db).withTraceIDs.contains(only) }
+                var gone: [TraceIDTails.Key] = []
                 let (deleted, deletedLogs) = try pool.write { db -> (Int, Int) in
+                    gone = []
                     let ids = try Int64.fetchAll(
                         db,
                         sql: """
@@ -414,12 +421,20 @@ public final class SQLiteTraceStore: Sendable {
                     let orphan = try db.cachedStatement(
                         sql: """
                             DELETE FROM \(traces) WHERE seq = ?1 AND NOT EXISTS (SELECT 1 FROM \(spans) WHERE trace_seq = ?1)
+                            RETURNING trace_id
                             """)
-                    for id in Set(ids) { try orphan.execute(arguments: [id]) }
+                    for id in Set(ids) {
+                        // A trace removed leaves `trace_ids_b` and the tail too: its number may be given again.
+                        for traceID in try Data.fetchAll(orphan, arguments: [id]) where sweptIDs {
+                            try db.execute(sql: "DELETE FROM \(SQLiteSchema.traceIDsTable(only)) WHERE trace_id = ?", arguments: [traceID])
+                            if let key = TraceIDTails.Key(traceID) { gone.append(key) }
+                        }
+                    }
                     try db.execute(
                         sql: "DELETE FROM \(logs) WHERE rowid IN (SELECT rowid FROM \(logs) ORDER BY rowid LIMIT ?)", arguments: [step])
                     return (ids.count, db.changesCount)
                 }
+                traceIDTails.remove(bucket: only, keys: gone)
                 telemetry.retentionRemovedSpans.add(deleted)
                 if deleted == 0 && deletedLogs == 0 { break }
             } else {

@@ -30,10 +30,22 @@ final class SpanBatchWriter {
 
     struct PartitionStatements {
         var insertSpan: Statement
+        /// By `trace_ids_b` in a partition of this version, else by the unique index on `traces_b(trace_id)`.
         var selectTraceSeq: Statement
         var insertTrace: Statement
         var updateTrace: Statement
+        /// Into `trace_ids_b` (nil: a partition of an earlier version, which indexes its traces as they come).
+        var insertTraceID: Statement?
     }
+    /// The traces not yet in their partitions' `trace_ids_b`, shared with readers in this process.
+    let tails: TraceIDTails
+    /// Partitions whose traces go through `trace_ids_b` (``TraceIDTails``), by partition (true) or that index them
+    /// as they come (false: made by an earlier otelsink).
+    private var sweptPartitions: [Int64: Bool] = [:]
+    /// New traces of the transaction under way, by partition; what its sweeps moved (dropped from the tails once it
+    /// has committed).
+    private var newTraces: [Int64: Int] = [:]
+    private var moved: [TraceIDTails.Moved] = []
     private var cachedBytes = 0
     /// The body being stored: the span's bytes without the fields its row's columns hold (reused, span after span;
     /// dropped after a transaction when it grew past 1 MiB).
@@ -102,18 +114,38 @@ final class SpanBatchWriter {
         }
     }
 
-    init(config: SQLiteStoreConfig) {
+    init(config: SQLiteStoreConfig, tails: TraceIDTails) {
+        self.tails = tails
         widthNanos = max(1, Int64(config.partition.components.seconds) * 1_000_000_000)
         retentionBuckets = max(1, Int64(config.retention.components.seconds) * 1_000_000_000 / widthNanos + 1)
         baselines = config.anomalies.enabled ? LatencyBaselines(config: config.anomalies) : nil
         bodies = BodyCompressor(enabled: config.compression == .zstd, table: .spans)
     }
 
+    /// Reads which partitions exist, and the tails of those that sweep their trace IDs.
     func loadPartitions(_ db: Database) throws {
         partitions = Set(try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions"))
+        let layout = try TraceIDLookup.Layout(db)
+        sweptPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withTraceIDs.contains($0)) })
+        for b in partitions where layout.withTraceIDs.contains(b) { try loadTail(b, db: db) }
+    }
+
+    /// Reads partition `b`'s tail: its traces from the mark on that are not in `trace_ids_b` yet.
+    private func loadTail(_ b: Int64, db: Database) throws {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT t.trace_id, t.seq FROM \(SQLiteSchema.tracesTable(b)) t
+                WHERE t.seq >= coalesce((SELECT indexed_below FROM trace_id_marks WHERE bucket = ?), 0)
+                    AND NOT EXISTS (SELECT 1 FROM \(SQLiteSchema.traceIDsTable(b)) i WHERE i.trace_id = t.trace_id)
+                """, arguments: [b])
+        let entries = rows.compactMap { row in TraceIDTails.Key(row[0] as Data).map { ($0, row[1] as Int64) } }
+        tails.load(bucket: b, entries: entries, nextSeq: try nextSeq(bucket: b, db: db))
     }
 
     func forget(bucket: Int64) {
+        tails.forget(bucket: bucket)
+        sweptPartitions[bucket] = nil
         partitions.remove(bucket)
         nextSeq[bucket] = nil
         statements[bucket] = nil
@@ -127,6 +159,7 @@ final class SpanBatchWriter {
 
     private func statements(bucket: Int64, db: Database) throws -> PartitionStatements {
         if let known = statements[bucket] { return known }
+        let swept = sweptPartitions[bucket] ?? false
         let prepared = PartitionStatements(
             insertSpan: try db.makeStatement(
                 sql: """
@@ -134,7 +167,8 @@ final class SpanBatchWriter {
                     (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body, trace_seq)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """),
-            selectTraceSeq: try db.makeStatement(sql: "SELECT seq FROM \(SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?"),
+            selectTraceSeq: try db.makeStatement(
+                sql: "SELECT seq FROM \(swept ? SQLiteSchema.traceIDsTable(bucket) : SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?"),
             insertTrace: try db.makeStatement(
                 sql: """
                     INSERT INTO \(SQLiteSchema.tracesTable(bucket))(seq, trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name)
@@ -147,7 +181,9 @@ final class SpanBatchWriter {
                         span_count = span_count + ?, error_count = error_count + ?,
                         root_service = coalesce(?, root_service), root_name = coalesce(?, root_name)
                     WHERE seq = ?
-                    """))
+                    """),
+            insertTraceID: swept
+                ? try db.makeStatement(sql: "INSERT OR IGNORE INTO \(SQLiteSchema.traceIDsTable(bucket))(trace_id, seq) VALUES (?, ?)") : nil)
         statements[bucket] = prepared
         return prepared
     }
@@ -244,8 +280,51 @@ final class SpanBatchWriter {
                 try writeSummary(s, traceID: traceID, partition, db: db)
             }
         }
+        try sweepTraceIDs(db: db)
         try baselines?.saveIfDue(db)
         return outcome
+    }
+
+    /// Moves the next key ranges of each partition's tail into its `trace_ids_b` (``TraceIDTails``), and stores a
+    /// partition's mark when its sweep ends.
+    private func sweepTraceIDs(db: Database) throws {
+        defer { newTraces.removeAll(keepingCapacity: true) }
+        for (b, swept) in sweptPartitions where swept {
+            let next = try nextSeq(bucket: b, db: db)
+            guard let (step, mark) = tails.sweep(bucket: b, newTraces: newTraces[b] ?? 0, nextSeq: next) else { continue }
+            if !step.entries.isEmpty, let insert = try statements(bucket: b, db: db).insertTraceID?.sqliteStatement {
+                for (key, seq) in step.entries {
+                    sqlite3_reset(insert)
+                    withUnsafeBytes(of: key.bytes) { id in _ = sqlite3_bind_blob(insert, 1, id.baseAddress, 16, sqliteTransient) }
+                    sqlite3_bind_int64(insert, 2, seq)
+                    let rc = sqlite3_step(insert)
+                    sqlite3_reset(insert)
+                    sqlite3_clear_bindings(insert)
+                    guard rc == SQLITE_DONE else {
+                        throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                    }
+                }
+                moved.append(step)
+            }
+            if let mark {
+                try db.execute(sql: "INSERT OR REPLACE INTO trace_id_marks(bucket, indexed_below) VALUES (?, ?)", arguments: [b, mark])
+            }
+        }
+    }
+
+    /// The transaction that ``write(_:db:now:)`` ran in has committed: what its sweeps moved leaves the tails.
+    func committed() {
+        tails.committed(moved)
+        moved.removeAll()
+    }
+
+    /// The transaction rolled back: every cache may hold what it undid. The tails are read again by the caller
+    /// (``loadPartitions(_:)``); readers meanwhile read them from the marks.
+    func rolledBack() {
+        moved.removeAll()
+        newTraces.removeAll()
+        tails.forgetAll()
+        resetCaches()
     }
 
     /// The sequence number of a trace in partition `bucket`: its row's when stored there already, else the next
@@ -253,6 +332,19 @@ final class SpanBatchWriter {
     private func traceSeq(
         bucket: Int64, traceID: Range<Int>, _ buffer: UnsafeRawBufferPointer, _ statement: Statement, db: Database
     ) throws -> (seq: Int64, isNew: Bool) {
+        let swept = sweptPartitions[bucket] ?? false
+        let key = TraceIDTails.Key(
+            high: buffer.loadUnaligned(fromByteOffset: traceID.lowerBound, as: UInt64.self),
+            low: buffer.loadUnaligned(fromByteOffset: traceID.lowerBound + 8, as: UInt64.self))
+        if swept {
+            var found = tails.seq(bucket: bucket, key: key)
+            if !found.known {
+                // Forgotten after a rolled-back transaction and not read again yet: read it now.
+                try loadTail(bucket, db: db)
+                found = tails.seq(bucket: bucket, key: key)
+            }
+            if let seq = found.seq { return (seq, false) }
+        }
         let stmt = statement.sqliteStatement
         sqlite3_reset(stmt)
         bindBlob(stmt, 1, buffer, traceID)
@@ -264,14 +356,21 @@ final class SpanBatchWriter {
             throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
         if let existing { return (existing, false) }
-        let next: Int64
-        if let cached = nextSeq[bucket] {
-            next = cached
-        } else {
-            next = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) + 1 FROM \(SQLiteSchema.tracesTable(bucket))") ?? 1
-        }
+        let next = try nextSeq(bucket: bucket, db: db)
         nextSeq[bucket] = next + 1
+        if swept {
+            tails.add(bucket: bucket, key: key, seq: next)
+            newTraces[bucket, default: 0] += 1
+        }
         return (next, true)
+    }
+
+    /// The next free trace sequence number of partition `bucket`.
+    private func nextSeq(bucket: Int64, db: Database) throws -> Int64 {
+        if let cached = nextSeq[bucket] { return cached }
+        let next = try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) + 1 FROM \(SQLiteSchema.tracesTable(bucket))") ?? 1
+        nextSeq[bucket] = next
+        return next
     }
 
     /// Inserts a new trace's row, or adds a transaction's spans to an existing one.
@@ -353,6 +452,8 @@ final class SpanBatchWriter {
         if !partitions.contains(b) {
             try SQLiteSchema.createPartition(db, bucket: b, widthNanos: widthNanos)
             partitions.insert(b)
+            sweptPartitions[b] = try TraceIDLookup.Layout(db).withTraceIDs.contains(b)
+            if sweptPartitions[b] == true { try loadTail(b, db: db) }
         }
     }
 

@@ -51,23 +51,17 @@ extension TraceReader {
     func spanRows<T>(
         id traceID: Data, limits: TraceReadLimits, columns: String, _ make: (Row, StoredBodies) throws -> T
     ) throws -> (spans: [T], truncated: Bool)? {
-        try reader.read { db in
+        let lookup = TraceIDLookup(tails: tails, ids: [traceID])
+        return try reader.read { db in
             let bodies = spanBodies(db)
-            let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
+            let numbers = try traceNumbers(db, id: traceID, lookup: lookup, layout: TraceIDLookup.Layout(db))
             var spans: [T] = []
-            for b in buckets {
-                let statement = try db.cachedStatement(
-                    sql: """
-                        SELECT \(columns)
-                        FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
-                        WHERE t.trace_id = ?
-                        """)
-                let rows = try Row.fetchCursor(statement, arguments: [traceID])
-                while let row = try rows.next() {
-                    if spans.count == limits.maxSpans { return (spans, true) }
-                    spans.append(try make(row, bodies))
-                }
+            let complete = try forEachSpanRow(db, id: traceID, numbers: numbers, columns: columns) { row in
+                if spans.count == limits.maxSpans { return false }
+                spans.append(try make(row, bodies))
+                return true
             }
+            if !complete { return (spans, true) }
             return spans.isEmpty ? nil : (spans, false)
         }
     }

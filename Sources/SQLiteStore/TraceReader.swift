@@ -13,11 +13,15 @@ public struct TraceReader: Sendable {
     public let source: String
     /// The dictionaries of compressed span bodies and log records, digested once for every read.
     let dictionaries = ZstdDictionaryCache()
+    /// The running store's traces not yet in their partitions' `trace_ids_b` (nil when reading a file: its tails
+    /// are read from the marks).
+    let tails: TraceIDTails?
 
     /// Reads through a running store's pool.
     public init(store: SQLiteTraceStore) {
         reader = store.pool
         source = store.config.path
+        tails = store.traceIDTails
     }
 
     /// Opens `path` read-only.
@@ -38,30 +42,48 @@ public struct TraceReader: Sendable {
         }
         reader = pool
         source = path
+        tails = nil
     }
 
     /// The trace with `traceID` (16 bytes) as an OTLP request, resources and scopes grouped as received;
     /// nil when no span of it is stored.
     public func trace(id traceID: Data) throws -> ExportTraceRequest? {
-        try reader.read { db in
-            let buckets = try Int64.fetchAll(db.cachedStatement(sql: "SELECT bucket FROM partitions ORDER BY bucket"))
+        let lookup = TraceIDLookup(tails: tails, ids: [traceID])
+        return try reader.read { db in
+            let numbers = try traceNumbers(db, id: traceID, lookup: lookup, layout: TraceIDLookup.Layout(db))
             var rows: [StoredSpan] = []
-            for b in buckets {
-                let cursor = try Row.fetchCursor(
-                    db,
-                    sql: """
-                        SELECT \(StoredSpan.columns)
-                        FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
-                        WHERE t.trace_id = ?
-                        """,
-                    arguments: [traceID])
-                while let row = try cursor.next() {
-                    rows.append(StoredSpan(row, from: 0))
-                }
+            try forEachSpanRow(db, id: traceID, numbers: numbers, columns: StoredSpan.columns) { row in
+                rows.append(StoredSpan(row, from: 0))
+                return true
             }
             guard !rows.isEmpty else { return nil }
             return try assemble(db, rows)
         }
+    }
+
+    /// Where trace `id` is: each partition holding it, with its number there, oldest partition first.
+    func traceNumbers(_ db: Database, id: Data, lookup: TraceIDLookup, layout: TraceIDLookup.Layout) throws -> [TraceNumber] {
+        var out: [TraceNumber] = []
+        for b in try Int64.fetchAll(db.cachedStatement(sql: "SELECT bucket FROM partitions ORDER BY bucket")) {
+            for seq in try lookup.seqs(db, bucket: b, id: id, layout: layout) { out.append(TraceNumber(bucket: b, seq: seq)) }
+        }
+        return out
+    }
+
+    /// Calls `body` with each span row of trace `id` (`columns` of the spans table aliased `s`) at `numbers`, until
+    /// it returns false; false when it did.
+    @discardableResult
+    func forEachSpanRow(_ db: Database, id: Data, numbers: [TraceNumber], columns: String, _ body: (Row) throws -> Bool) throws -> Bool {
+        for n in numbers {
+            // The trace ID is checked as well: a number the tails gave for a rolled-back trace may have been reused.
+            let statement = try db.cachedStatement(
+                sql: "SELECT \(columns) FROM \(SQLiteSchema.spansTable(n.bucket)) s WHERE s.trace_seq = ? AND s.trace_id = ?")
+            let cursor = try Row.fetchCursor(statement, arguments: [n.seq, id])
+            while let row = try cursor.next() {
+                if try !body(row) { return false }
+            }
+        }
+        return true
     }
 
     /// Builds one trace's OTLP request from its span rows: sorted by start, resources and scopes grouped as received.
@@ -162,6 +184,11 @@ public struct TraceReader: Sendable {
     public func partitions() throws -> [Int64] {
         try reader.read { db in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket") }
     }
+}
+
+/// A trace's sequence number in one partition.
+struct TraceNumber {
+    var bucket: Int64, seq: Int64
 }
 
 public enum TraceReaderError: Error, CustomStringConvertible {

@@ -180,27 +180,18 @@ extension TraceReader {
         return result
     }
 
-    /// Several traces at once (one `IN` probe per partition); traces not stored are absent from the result.
+    /// Several traces at once; traces not stored are absent from the result.
     public func traces(ids: [Data]) throws -> [Data: ExportTraceRequest] {
         guard !ids.isEmpty else { return [:] }
+        let lookup = TraceIDLookup(tails: tails, ids: ids)
         return try reader.read { db in
-            let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket")
+            let layout = try TraceIDLookup.Layout(db)
             var rows: [Data: [StoredSpan]] = [:]
-            // SQLite allows 32,766 parameters; callers cap the number of IDs far below that, chunk anyway.
-            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-                let placeholders = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                for b in buckets {
-                    let cursor = try Row.fetchCursor(
-                        db,
-                        sql: """
-                            SELECT t.trace_id, \(StoredSpan.columns)
-                            FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.spansTable(b)) s ON s.trace_seq = t.seq
-                            WHERE t.trace_id IN (\(placeholders))
-                            """,
-                        arguments: StatementArguments(chunk))
-                    while let row = try cursor.next() {
-                        rows[row[0], default: []].append(StoredSpan(row, from: 1))
-                    }
+            for id in Set(ids) {
+                let numbers = try traceNumbers(db, id: id, lookup: lookup, layout: layout)
+                try forEachSpanRow(db, id: id, numbers: numbers, columns: StoredSpan.columns) { row in
+                    rows[id, default: []].append(StoredSpan(row, from: 0))
+                    return true
                 }
             }
             var out: [Data: ExportTraceRequest] = [:]

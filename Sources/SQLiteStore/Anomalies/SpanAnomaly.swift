@@ -20,17 +20,14 @@ public struct SpanAnomaly: Sendable, Equatable {
 }
 
 extension TraceReader {
-    /// The anomalous spans of trace `traceID`, by span ID (read inside an open read transaction).
-    static func anomalies(_ db: Database, traceID: Data, buckets: [Int64], tables: Set<String>) throws -> [Data: SpanAnomaly] {
+    /// The anomalous spans of the trace at `numbers` (``traceNumbers(_:id:lookup:layout:)``), by span ID (read inside
+    /// an open read transaction).
+    static func anomalies(_ db: Database, at numbers: [TraceNumber], tables: Set<String>) throws -> [Data: SpanAnomaly] {
         var found: [Data: SpanAnomaly] = [:]
-        for b in buckets where tables.contains(SQLiteSchema.anomaliesTable(b)) {
+        for n in numbers where tables.contains(SQLiteSchema.anomaliesTable(n.bucket)) {
             let statement = try db.cachedStatement(
-                sql: """
-                    SELECT a.span_id, a.duration_ns, a.p99_ns
-                    FROM \(SQLiteSchema.tracesTable(b)) t JOIN \(SQLiteSchema.anomaliesTable(b)) a ON a.trace_seq = t.seq
-                    WHERE t.trace_id = ?
-                    """)
-            let rows = try Row.fetchCursor(statement, arguments: [traceID])
+                sql: "SELECT span_id, duration_ns, p99_ns FROM \(SQLiteSchema.anomaliesTable(n.bucket)) WHERE trace_seq = ?")
+            let rows = try Row.fetchCursor(statement, arguments: [n.seq])
             while let row = try rows.next() {
                 found[row[0]] = SpanAnomaly(durationNanos: row[1], baselineP99Nanos: row[2])
             }

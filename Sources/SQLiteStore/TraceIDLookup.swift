@@ -1,0 +1,58 @@
+import Foundation
+import GRDB
+
+/// Finds the sequence numbers (`seq`) of traces by ID in each partition, by what the partition has: `trace_ids_b`
+/// and the tail (``TraceIDTails``), or the unique index on `traces_b(trace_id)` of partitions an earlier otelsink
+/// made.
+///
+/// Made before the read transaction it is used in (so that the tails are looked at first: see ``TraceIDTails``).
+/// A trace ID may have more than one number in a partition only if a retried transaction's number was reused;
+/// callers read the spans of every number given and check the trace ID on them.
+struct TraceIDLookup {
+    /// The tails' entries for the IDs, by partition, and the partitions whose tails were known then.
+    private let recent: [Int64: [(id: Data, seq: Int64)]]
+    private let known: Set<Int64>
+
+    /// `tails`: the running store's (nil for a reader of a file, which reads tails from the marks).
+    init(tails: TraceIDTails?, ids: [Data]) {
+        (recent, known) = tails?.lookup(ids) ?? ([:], [])
+    }
+
+    /// The numbers of trace `id` in partition `bucket`, read inside the read transaction `db`; `layout` read once
+    /// per transaction.
+    func seqs(_ db: Database, bucket: Int64, id: Data, layout: Layout) throws -> [Int64] {
+        var out = recent[bucket]?.filter { $0.id == id }.map(\.seq) ?? []
+        let traces = SQLiteSchema.tracesTable(bucket)
+        if layout.withTraceIDs.contains(bucket) {
+            let ids = SQLiteSchema.traceIDsTable(bucket)
+            if let seq = try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM \(ids) WHERE trace_id = ?"), arguments: [id]) {
+                out.append(seq)
+            }
+            if !known.contains(bucket) {
+                // The tail: at most about two sweeps of traces, numbered from the mark on.
+                out += try Int64.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT seq FROM \(traces)
+                            WHERE seq >= coalesce((SELECT indexed_below FROM trace_id_marks WHERE bucket = ?), 0) AND trace_id = ?
+                            """),
+                    arguments: [bucket, id])
+            }
+        } else {
+            out += try Int64.fetchAll(db.cachedStatement(sql: "SELECT seq FROM \(traces) WHERE trace_id = ?"), arguments: [id])
+        }
+        return out.count > 1 ? Array(Set(out)).sorted() : out
+    }
+
+    /// The partitions that have `trace_ids_b` (made by this version) rather than the unique index on
+    /// `traces_b(trace_id)`.
+    struct Layout {
+        var withTraceIDs: Set<Int64>
+
+        init(_ db: Database) throws {
+            let names = try String.fetchAll(
+                db.cachedStatement(sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'trace\\_ids\\_%' ESCAPE '\\'"))
+            withTraceIDs = Set(names.compactMap { Int64($0.dropFirst("trace_ids_".count)) })
+        }
+    }
+}
