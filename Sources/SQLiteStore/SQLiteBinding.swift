@@ -1,3 +1,4 @@
+import GRDB
 import GRDBSQLite
 
 // The bound buffers live for the duration of sqlite3_step (the batch's bytes are held by the caller), so
@@ -31,3 +32,13 @@ func bindText(_ stmt: OpaquePointer?, _ index: Int32, _ text: String) {
 
 /// SQLITE_TRANSIENT: SQLite copies the value (text bound outside the buffer's lifetime).
 let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// Runs a bound statement that returns no rows, then resets it and clears its bindings; throws SQLite's error.
+func stepToCompletion(_ stmt: OpaquePointer?, _ db: Database) throws {
+    let rc = sqlite3_step(stmt)
+    sqlite3_reset(stmt)
+    sqlite3_clear_bindings(stmt)
+    guard rc == SQLITE_DONE else {
+        throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+    }
+}

@@ -297,12 +297,7 @@ final class SpanBatchWriter {
                     sqlite3_reset(insert)
                     withUnsafeBytes(of: key.bytes) { id in _ = sqlite3_bind_blob(insert, 1, id.baseAddress, 16, sqliteTransient) }
                     sqlite3_bind_int64(insert, 2, seq)
-                    let rc = sqlite3_step(insert)
-                    sqlite3_reset(insert)
-                    sqlite3_clear_bindings(insert)
-                    guard rc == SQLITE_DONE else {
-                        throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                    }
+                    try stepToCompletion(insert, db)
                 }
                 moved.append(step)
             }
@@ -400,12 +395,7 @@ final class SpanBatchWriter {
         bind(s.rootService)
         bind(s.rootName)
         if !s.isNew { bind(s.seq) }
-        let rc = sqlite3_step(stmt)
-        sqlite3_reset(stmt)
-        sqlite3_clear_bindings(stmt)
-        guard rc == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-        }
+        try stepToCompletion(stmt, db)
     }
 
     /// `STATUS_CODE_ERROR`.
@@ -438,12 +428,7 @@ final class SpanBatchWriter {
         sqlite3_bind_int64(stmt, 11, Int64(span.statusCode))
         bindBlob(stmt, 12, body, 0..<body.count)
         sqlite3_bind_int64(stmt, 13, traceSeq)
-        let rc = sqlite3_step(stmt)
-        sqlite3_reset(stmt)
-        sqlite3_clear_bindings(stmt)
-        guard rc == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-        }
+        try stepToCompletion(stmt, db)
         return sqlite3_changes(db.sqliteConnection) == 1
     }
 

@@ -172,12 +172,7 @@ final class LogBatchWriter {
             sqlite3_reset(insert)
             bindBlob(insert, 1, buffer, traceID)
             sqlite3_bind_int64(insert, 2, seq)
-            let done = sqlite3_step(insert)
-            sqlite3_reset(insert)
-            sqlite3_clear_bindings(insert)
-            guard done == SQLITE_DONE else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: done), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-            }
+            try stepToCompletion(insert, db)
         }
         if traceSeqCount >= Self.traceCacheLimit {
             traceSeqs.removeAll(keepingCapacity: true)
