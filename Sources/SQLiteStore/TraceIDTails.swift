@@ -23,6 +23,8 @@ public final class TraceIDTails: Sendable {
     static let groups = 4096
     /// New traces one sweep is paced to take.
     let sweepTraces: Int
+    /// Entries all tails hold at most, about: four sweeps' worth (some 12 MiB).
+    var maxEntries: Int { 4 * sweepTraces }
     static let defaultSweepTraces = 65_536
 
     struct Key: Hashable, Sendable {
@@ -130,7 +132,10 @@ public final class TraceIDTails: Sendable {
         tails.withLock { t -> (Moved, Int64?)? in
             guard var tail = t[bucket], tail.count > 0 || newTraces > 0 else { return nil }
             let (quotient, remainder) = (Self.groups * newTraces).quotientAndRemainder(dividingBy: sweepTraces)
-            let steps = min(Self.groups - tail.cursor, max(1, quotient + (remainder > 0 ? 1 : 0)))
+            var steps = min(Self.groups - tail.cursor, max(1, quotient + (remainder > 0 ? 1 : 0)))
+            // Traces spread over many partitions at once (a backfill of days) would keep a tail of up to two sweeps in
+            // each: past `maxEntries` in all, each partition ends its sweep now, whatever it writes at once.
+            if t.values.reduce(0, { $0 + $1.count }) > maxEntries { steps = Self.groups - tail.cursor }
             var entries: [(Key, Int64)] = []
             for g in tail.cursor..<(tail.cursor + steps) { entries += tail.groups[g].map { ($0.key, $0.value) } }
             entries.sort { $0.0.precedes($1.0) }

@@ -167,6 +167,24 @@ import Testing
         }
     }
 
+    @Test func tailsOverTheirBoundEndTheirSweepsAtOnce() throws {
+        let tails = TraceIDTails(sweepTraces: 100)
+        var g = SystemRandomNumberGenerator()
+        for bucket in Int64(1)...5 {
+            tails.load(bucket: bucket, entries: [], nextSeq: 1)
+            for i in 0..<90 { tails.add(bucket: bucket, key: TraceIDTails.Key(high: g.next(), low: g.next()), seq: Int64(i + 1)) }
+        }
+        // 450 entries against a bound of 400: a partition with no new traces moves all it holds, not one key range.
+        let step = try #require(tails.sweep(bucket: 3, newTraces: 0, nextSeq: 91))
+        #expect(step.moved.entries.count == 90)
+        #expect(step.mark == 1)
+        tails.committed([step.moved])
+        // Under the bound again: the next partition moves one key range.
+        let paced = try #require(tails.sweep(bucket: 4, newTraces: 0, nextSeq: 91))
+        #expect(paced.moved.entries.count < 90)
+        #expect(paced.mark == nil)
+    }
+
     @Test func aSweepMovesItsKeyRangesInIDOrderAndDropsThemOnlyOnceCommitted() throws {
         let tails = TraceIDTails(sweepTraces: 4096)  // one key range per new trace
         tails.load(bucket: 1, entries: [], nextSeq: 1)
