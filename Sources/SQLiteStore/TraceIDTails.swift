@@ -17,7 +17,8 @@ import Synchronization
 /// moved it into the table, so a reader that does not find it here finds it in the table (or the trace was not
 /// committed when the read began). Readers in another process scan the partition's traces from its mark
 /// (`trace_id_marks`): every trace numbered below it is in the table — at the start of a sweep, the mark becomes
-/// where the sweep before began, since each trace is moved by the end of the sweep after the one it arrived in.
+/// where the sweep before began, since each trace is moved by the end of the sweep after the one it arrived in; when
+/// the tail empties, the partition's next number.
 public final class TraceIDTails: Sendable {
     /// Key ranges per sweep.
     static let groups = 4096
@@ -141,7 +142,13 @@ public final class TraceIDTails: Sendable {
             entries.sort { $0.0.precedes($1.0) }
             tail.cursor += steps
             var mark: Int64?
-            if tail.cursor == Self.groups {
+            if entries.count == tail.count {
+                // The tail empties: every trace numbered so far is in the table once this commits, and a new sweep
+                // begins (so that a partition no longer written to is read back from its mark with nothing to scan).
+                mark = nextSeq
+                tail.cursor = 0
+                tail.sweepStart = nextSeq
+            } else if tail.cursor == Self.groups {
                 // A sweep ended: every trace numbered below where it began has been moved.
                 mark = tail.sweepStart
                 tail.cursor = 0

@@ -177,12 +177,24 @@ import Testing
         // 450 entries against a bound of 400: a partition with no new traces moves all it holds, not one key range.
         let step = try #require(tails.sweep(bucket: 3, newTraces: 0, nextSeq: 91))
         #expect(step.moved.entries.count == 90)
-        #expect(step.mark == 1)
+        #expect(step.mark == 91, "its tail emptied")
         tails.committed([step.moved])
         // Under the bound again: the next partition moves one key range.
         let paced = try #require(tails.sweep(bucket: 4, newTraces: 0, nextSeq: 91))
         #expect(paced.moved.entries.count < 90)
         #expect(paced.mark == nil)
+    }
+
+    @Test func aTailThatEmptiesMovesTheMarkToTheNextNumber() throws {
+        let tails = TraceIDTails(sweepTraces: 4096)
+        tails.load(bucket: 1, entries: [], nextSeq: 1)
+        let key = TraceIDTails.Key(high: 0x1234_5678_9A00_0000, low: 7)  // first two bytes 0: the first key range
+        tails.add(bucket: 1, key: key, seq: 1)
+        let step = try #require(tails.sweep(bucket: 1, newTraces: 1, nextSeq: 2))
+        #expect(step.moved.entries.map(\.0) == [key])
+        #expect(step.mark == 2, "everything numbered so far is in the table")
+        tails.committed([step.moved])
+        #expect(tails.sweep(bucket: 1, newTraces: 0, nextSeq: 2) == nil, "nothing left to do")
     }
 
     @Test func aSweepMovesItsKeyRangesInIDOrderAndDropsThemOnlyOnceCommitted() throws {
@@ -201,8 +213,13 @@ import Testing
         #expect(moved.allSatisfy { tails.seq(bucket: 1, key: $0).seq != nil })
         tails.committed([step.moved])
         #expect(moved.allSatisfy { tails.seq(bucket: 1, key: $0).seq == nil })
-        let rest = try #require(tails.sweep(bucket: 1, newTraces: 2048, nextSeq: 2001))
+        // A new trace in a key range already passed waits for the next sweep.
+        let late = TraceIDTails.Key(high: 0, low: 1)
+        tails.add(bucket: 1, key: late, seq: 2001)
+        let rest = try #require(tails.sweep(bucket: 1, newTraces: 2048, nextSeq: 2002))
         #expect(rest.mark == 1, "the sweep ended: every trace numbered below where it began has been moved")
         #expect(rest.moved.entries.count + moved.count == keys.count)
+        tails.committed([rest.moved])
+        #expect(tails.seq(bucket: 1, key: late).seq == 2001)
     }
 }
