@@ -62,7 +62,7 @@ extension TraceReader {
         guard !unique.isEmpty else { return BoundedReads() }
         let lookup = TraceIDLookup(tails: tails, ids: unique)
         return try reader.read { db in
-            let layout = try TraceIDLookup.Layout(db)
+            let layout = try layouts.layout(db)
             let anomalyTables = try Self.anomalyTables(db)
             var out = BoundedReads<Trace>()
             var remaining = limits.maxSpans

@@ -54,7 +54,7 @@ extension TraceReader {
         let lookup = TraceIDLookup(tails: tails, ids: [traceID])
         return try reader.read { db in
             let bodies = spanBodies(db)
-            let numbers = try traceNumbers(db, id: traceID, lookup: lookup, layout: TraceIDLookup.Layout(db))
+            let numbers = try traceNumbers(db, id: traceID, lookup: lookup, layout: layouts.layout(db))
             var spans: [T] = []
             let complete = try forEachSpanRow(db, id: traceID, numbers: numbers, columns: columns) { row in
                 if spans.count == limits.maxSpans { return false }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// Finds the sequence numbers (`seq`) of traces by ID in each partition, by what the partition has: `trace_ids_b`
 /// and the tail (``TraceIDTails``), or the unique index on `traces_b(trace_id)` of partitions an earlier otelsink
@@ -49,10 +50,32 @@ struct TraceIDLookup {
     struct Layout {
         var withTraceIDs: Set<Int64>
 
+        init(withTraceIDs: Set<Int64>) { self.withTraceIDs = withTraceIDs }
+
         init(_ db: Database) throws {
             let names = try String.fetchAll(
                 db.cachedStatement(sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'trace\\_ids\\_%' ESCAPE '\\'"))
             withTraceIDs = Set(names.compactMap { Int64($0.dropFirst("trace_ids_".count)) })
         }
+    }
+}
+
+/// ``TraceIDLookup/Layout`` remembered per reader, so that a read does not scan the schema each time: a partition's
+/// layout is fixed when it is made (a number used again after its partition was dropped gets this version's layout;
+/// read as the older one, its traces would still be found, by a scan).
+final class TraceIDLayouts: Sendable {
+    private let known = Mutex<[Int64: Bool]>([:])
+
+    /// The layout of every partition `db` has, reading the schema only when one of them is new to this reader.
+    func layout(_ db: Database) throws -> TraceIDLookup.Layout {
+        let buckets = try Int64.fetchAll(db.cachedStatement(sql: "SELECT bucket FROM partitions"))
+        let cached = known.withLock { k in buckets.allSatisfy { k[$0] != nil } ? Set(buckets.filter { k[$0] == true }) : nil }
+        if let cached { return TraceIDLookup.Layout(withTraceIDs: cached) }
+        let layout = try TraceIDLookup.Layout(db)
+        known.withLock { k in
+            if k.count > 100_000 { k.removeAll() }  // partitions dropped over years of retention
+            for b in buckets { k[b] = layout.withTraceIDs.contains(b) }
+        }
+        return layout
     }
 }

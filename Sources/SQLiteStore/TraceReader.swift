@@ -13,6 +13,8 @@ public struct TraceReader: Sendable {
     public let source: String
     /// The dictionaries of compressed span bodies and log records, digested once for every read.
     let dictionaries = ZstdDictionaryCache()
+    /// Which partitions find traces through `trace_ids_b`, read once per partition.
+    let layouts = TraceIDLayouts()
     /// The running store's traces not yet in their partitions' `trace_ids_b` (nil when reading a file: its tails
     /// are read from the marks).
     let tails: TraceIDTails?
@@ -50,7 +52,7 @@ public struct TraceReader: Sendable {
     public func trace(id traceID: Data) throws -> ExportTraceRequest? {
         let lookup = TraceIDLookup(tails: tails, ids: [traceID])
         return try reader.read { db in
-            let numbers = try traceNumbers(db, id: traceID, lookup: lookup, layout: TraceIDLookup.Layout(db))
+            let numbers = try traceNumbers(db, id: traceID, lookup: lookup, layout: layouts.layout(db))
             var rows: [StoredSpan] = []
             try forEachSpanRow(db, id: traceID, numbers: numbers, columns: StoredSpan.columns) { row in
                 rows.append(StoredSpan(row, from: 0))

@@ -185,7 +185,7 @@ extension TraceReader {
         guard !ids.isEmpty else { return [:] }
         let lookup = TraceIDLookup(tails: tails, ids: ids)
         return try reader.read { db in
-            let layout = try TraceIDLookup.Layout(db)
+            let layout = try layouts.layout(db)
             var rows: [Data: [StoredSpan]] = [:]
             for id in Set(ids) {
                 let numbers = try traceNumbers(db, id: id, lookup: lookup, layout: layout)
