@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Serves request/answer HTTP/1.1 endpoints (the query API, `/metrics`, the `health_check` extension): waits for a whole request (its
-/// body is ignored), computes the answer with `respond` on a task (never on the event loop), and writes it with
+/// body is ignored), computes the answer with `respond` on a task (on the executor chosen for the request), and writes it with
 /// `Content-Length`, keep-alive as the request asked, no body for `HEAD`, and a close after the answer otherwise.
 /// Put it after ``HTTP1ResponseGate`` (``ChannelPipeline/SynchronousOperations/configureBoundedHTTPServerPipeline(writeTimeout:)``),
 /// which hands on one request at a time and the next only once this answer is written.
@@ -11,13 +11,22 @@ public final class HTTPRequestResponder: ChannelInboundHandler, RemovableChannel
     public typealias OutboundOut = HTTPServerResponsePart
 
     private let respond: @Sendable (HTTPRequestHead) async -> HTTPAnswer
-    private let executor: (any TaskExecutor)?
+    private let executor: @Sendable (HTTPRequestHead) -> (any TaskExecutor)?
     private var head: HTTPRequestHead?
 
     /// `executor`: where the answer's task prefers to run (nil: Swift's global executor).
-    public init(executor: (any TaskExecutor)? = nil, respond: @escaping @Sendable (HTTPRequestHead) async -> HTTPAnswer) {
+    public convenience init(executor: (any TaskExecutor)? = nil, respond: @escaping @Sendable (HTTPRequestHead) async -> HTTPAnswer) {
+        self.init(executorFor: { _ in executor }, respond: respond)
+    }
+
+    /// `executorFor`: where a request's task prefers to run, chosen by its head (nil: Swift's global executor). An
+    /// ``EventLoopTaskExecutor`` of the connection's loop answers without any thread hand-off.
+    public init(
+        executorFor: @escaping @Sendable (HTTPRequestHead) -> (any TaskExecutor)?,
+        respond: @escaping @Sendable (HTTPRequestHead) async -> HTTPAnswer
+    ) {
         self.respond = respond
-        self.executor = executor
+        self.executor = executorFor
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -29,7 +38,7 @@ public final class HTTPRequestResponder: ChannelInboundHandler, RemovableChannel
             self.head = nil
             let respond = self.respond
             let promise = context.eventLoop.makePromise(of: HTTPAnswer.self)
-            Task(executorPreference: executor) { promise.succeed(await respond(head)) }
+            Task(executorPreference: executor(head)) { promise.succeed(await respond(head)) }
             promise.futureResult.assumeIsolated().whenSuccess { answer in
                 self.write(answer, for: head, context: context)
             }

@@ -31,14 +31,18 @@ public final class TCPServer: Sendable {
     /// Binds `host:port`. Each accepted connection gets, in front: a ``ConnectionDeadlineHandler``, then the TLS
     /// handler when `options.tls` is set; `configure` adds the protocol's handlers after them, on the connection's
     /// event loop. Past `options.maxConnections` a new connection is closed as soon as it is accepted.
-    /// - Parameter drainGrace: how long ``drain()`` lets open connections finish before closing them.
+    /// - Parameters:
+    ///   - drainGrace: how long ``drain()`` lets open connections finish before closing them.
+    ///   - group: the event loops that accept and serve connections (the process-wide ones unless a server needs
+    ///     loops of its own, as the query API does: it reads the database on them).
     public static func bind(
         host: String, port: Int, drainGrace: Duration, options: ListenerOptions, logger: Logger,
+        group: MultiThreadedEventLoopGroup = .singleton,
         configure: @escaping @Sendable (any Channel) throws -> Void
     ) async throws -> TCPServer {
         let connections = ConnectionTracker()
         let refusals = RefusalLog(logger: logger, limit: options.maxConnections)
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { server in

@@ -46,21 +46,31 @@ enum QueryHTTPServer {
         }
     }
 
-    /// Requests in flight get 5 s to finish on shutdown.
-    static func bind(endpoint: ListenEndpoint, router: QueryRouter, options: ListenerOptions, logger: Logger) async throws -> TCPServer {
-        try await TCPServer.bind(host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5), options: options, logger: logger) { channel in
+    /// Requests in flight get 5 s to finish on shutdown. `group`: the query API's own event loops, never the
+    /// receivers' (point reads block them while they read the database; see ``QueryRouter/isPointRead(_:)``).
+    static func bind(
+        endpoint: ListenEndpoint, router: QueryRouter, options: ListenerOptions, group: MultiThreadedEventLoopGroup, logger: Logger
+    ) async throws -> TCPServer {
+        try await TCPServer.bind(
+            host: endpoint.host, port: endpoint.port, drainGrace: .seconds(5), options: options, logger: logger, group: group
+        ) { channel in
             try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: options.idleTimeout))
             try channel.pipeline.syncOperations.configureBoundedHTTPServerPipeline(writeTimeout: options.writeTimeout)
+            let loop: any TaskExecutor = EventLoopTaskExecutor(channel.eventLoop)
+            let executor: @Sendable (HTTPRequestHead) -> (any TaskExecutor)? = {
+                QueryRouter.isPointRead($0.uri) ? loop : TraceQueryService.executor
+            }
             try channel.pipeline.syncOperations.addHandler(
-                HTTPRequestResponder(executor: TraceQueryService.executor) { head in
+                HTTPRequestResponder(executorFor: executor) { head in
                     let credentials = router.authenticator.flatMap { head.headers.first(name: $0.headerName) }
                     // The headers the router reads: Loki's encoding flags, compression, the UI's cache validators,
                     // and whether a script asks.
                     let passed = head.headers.filter {
                         ["x-loki-response-encoding-flags", "accept-encoding", "if-none-match", "x-requested-with"].contains($0.name.lowercased())
                     }
-                    // The task runs on the query queue (the responder's executor): reads need no further hand-off.
-                    let r = await TraceQueryService.$runsOnQueryQueue.withValue(true) {
+                    // The task runs on a thread there for blocking reads (the connection's loop or the query
+                    // queue): reads need no further hand-off.
+                    let r = await TraceQueryService.$readsInPlace.withValue(true) {
                         await router.handle(method: head.method, uri: head.uri, credentials: credentials, headers: passed)
                     }
                     return HTTPAnswer(

@@ -124,6 +124,22 @@ public struct QueryRouter: Sendable {
         }
     }
 
+    /// Whether a request reads only a few rows found through an index (one trace, the services, a service's
+    /// operations) or nothing at all (the web UI's pages and files, health): such a request is answered on its connection's
+    /// event loop, without handing it to another thread and back (each hand-off waits for a core on a busy machine,
+    /// which was most of a trace-by-ID request's p99 under ingest). Requests that scan (searches, logs, Loki, diffs,
+    /// dependencies, baselines) run on the query queue, so a slow one never holds a connection's loop.
+    static func isPointRead(_ uri: String) -> Bool {
+        if WebUI.routeTemplate(segments(uri)) != nil { return true }
+        switch routeTemplate(uri) {
+        case "/api/traces/{traceID}", "/api/v3/traces/{traceID}", "/api/services", "/api/v3/services",
+            "/api/services/{service}/operations", "/api/operations", "/api/v3/operations", "/health":
+            return true
+        default:
+            return false
+        }
+    }
+
     /// The path's segments, not decoded (enough to tell routes apart).
     static func segments(_ uri: String) -> [String] {
         let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""

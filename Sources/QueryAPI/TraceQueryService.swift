@@ -11,9 +11,10 @@ public struct TraceQueryService: Sendable {
     private static let queue = DispatchQueue(label: "otelsink.query", attributes: .concurrent)
     /// Tasks that prefer it run on the same queue as the reads (see ``QueryExecutor``).
     public static let executor = QueryExecutor(queue: queue)
-    /// True in a task that runs on ``executor`` (the HTTP API's requests): ``run(_:)`` then reads on the current
-    /// thread — one of the query queue's, there for blocking reads — instead of handing the read to another.
-    @TaskLocal public static var runsOnQueryQueue = false
+    /// True in a task that runs where blocking reads belong (the HTTP API's requests, on ``executor`` or on one of
+    /// the query API's own event loops): ``run(_:)`` then reads on the current thread instead of handing the read to
+    /// another.
+    @TaskLocal public static var readsInPlace = false
 
     public init(reader: TraceReader, config: QueryConfig = QueryConfig()) {
         self.reader = reader
@@ -23,7 +24,7 @@ public struct TraceQueryService: Sendable {
     /// Runs `work` on a dispatch queue (GRDB's pool bounds concurrent readers).
     func run<T: Sendable>(_ work: @escaping @Sendable (TraceReader) throws -> T) async throws -> T {
         let reader = self.reader
-        if Self.runsOnQueryQueue { return try work(reader) }
+        if Self.readsInPlace { return try work(reader) }
         return try await withCheckedThrowingContinuation { continuation in
             Self.queue.async { continuation.resume(with: Result { try work(reader) }) }
         }

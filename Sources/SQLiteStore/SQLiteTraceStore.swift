@@ -75,6 +75,8 @@ public final class SQLiteTraceStore: Sendable {
 
     /// Largest number of spans merged into one transaction.
     static let maxSpansPerTransaction = 20_000
+    /// Read connections at most (GRDB's pool): reads beyond this many at once wait for one.
+    public static let maximumReaderCount = 4
     /// A commit slower than this is logged: every export in it waited that long.
     static let slowCommit: Duration = .milliseconds(500)
     /// How often retention runs while ingest continues.
@@ -110,7 +112,7 @@ public final class SQLiteTraceStore: Sendable {
             try ContainsFunction.register(on: db)
         }
         dbConfig.busyMode = .timeout(10)
-        dbConfig.maximumReaderCount = 4
+        dbConfig.maximumReaderCount = Self.maximumReaderCount
         pool = try DatabasePool(path: config.path, configuration: dbConfig)
         var checkpointConfig = Configuration()
         checkpointConfig.busyMode = .timeout(10)

@@ -149,6 +149,24 @@ let fixtureNow: Int64 = 1_714_564_800_000_000_000 + 60_000_000_000  // a minute 
         }
     }
 
+    @Test func pointReadsAreAnsweredOnTheConnectionsLoopAndScansAreNot() {
+        for uri in [
+            "/api/traces/0102030405060708090a0b0c0d0e0f10", "/api/v3/traces/0102030405060708090a0b0c0d0e0f10?x=1",
+            "/api/services", "/api/v3/services", "/api/services/checkout/operations", "/api/operations?service=a",
+            "/api/v3/operations?service=a", "/health", "/static/app.js", "/favicon.ico", "/", "/search", "/trace/01",
+        ] {
+            #expect(QueryRouter.isPointRead(uri), "\(uri)")
+        }
+        for uri in [
+            "/api/traces?service=checkout", "/api/traces?traceID=01&traceID=02", "/api/v3/traces?query.service_name=a",
+            "/api/v3/traces/01/critical_path", "/api/v3/traces/01/diff/02", "/api/v3/traces/01/anomalies",
+            "/api/v3/baselines", "/api/dependencies?endTs=1", "/api/v3/logs?trace_id=01", "/loki/api/v1/query_range?query=x",
+            "/loki/api/v1/labels", "/loki/api/v1/label/level/values", "/nowhere",
+        ] {
+            #expect(!QueryRouter.isPointRead(uri), "\(uri)")
+        }
+    }
+
     @Test func v3AnomaliesAndBaselinesAnswerEmptyListsWithoutFlagsOr404() async throws {
         try await withRouter([SampleTrace.checkout()], now: fixtureNow) { router in
             let r = try await get(router, "/api/v3/traces/0102030405060708090a0b0c0d0e0f10/anomalies")
