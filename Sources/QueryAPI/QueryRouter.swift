@@ -126,9 +126,9 @@ public struct QueryRouter: Sendable {
 
     /// Whether a request reads only a few rows found through an index (one trace, the services, a service's
     /// operations) or nothing at all (the web UI's pages and files, health): such a request is answered on its connection's
-    /// event loop, without handing it to another thread and back (each hand-off waits for a core on a busy machine,
-    /// which was most of a trace-by-ID request's p99 under ingest). Requests that scan (searches, logs, Loki, diffs,
-    /// dependencies, baselines) run on the query queue, so a slow one never holds a connection's loop.
+    /// event loop, without handing it to another thread and back (each hand-off wakes a thread, which on a busy
+    /// machine waits for a core). Requests that scan (searches, logs, Loki, diffs, critical paths, dependencies,
+    /// baselines) run on the query queue, so a slow one never holds a connection's loop.
     static func isPointRead(_ uri: String) -> Bool {
         if WebUI.routeTemplate(segments(uri)) != nil { return true }
         switch routeTemplate(uri) {
