@@ -59,8 +59,9 @@ public struct QueryRouter: Sendable {
         var response: QueryResponse
         // Open without credentials: /health (for probes) and the web UI's files (the same for everyone, no data:
         // the page asks for credentials when the API refuses it).
-        let route = Self.routeTemplate(uri)
-        let open = route == "/health" || WebUI.routeTemplate(Self.segments(uri)) != nil
+        let segments = Self.segments(uri)
+        let route = Self.routeTemplate(segments: segments)
+        let open = route == "/health" || WebUI.routeTemplate(segments) != nil
         if let auth = authenticator, !open, await !auth.authenticate(credentials) {
             var r = v1Error(.unauthorized, "missing or invalid credentials in the \(auth.headerName) header")
             // A script's request (the web UI's) gets the challenge under another name: a `WWW-Authenticate: Basic`
@@ -94,7 +95,11 @@ public struct QueryRouter: Sendable {
 
     /// The route a request target belongs to, with IDs and names replaced by placeholders (bounded label values).
     static func routeTemplate(_ uri: String) -> String {
-        let s = segments(uri)
+        routeTemplate(segments: segments(uri))
+    }
+
+    /// ``routeTemplate(_:)`` of a request target already split by ``segments(_:)``.
+    static func routeTemplate(segments s: [String]) -> String {
         if let ui = WebUI.routeTemplate(s) { return ui }
         switch s {
         case ["health"], ["api", "services"], ["api", "operations"], ["api", "traces"], ["api", "dependencies"],
@@ -130,8 +135,9 @@ public struct QueryRouter: Sendable {
     /// machine waits for a core). Requests that scan (searches, logs, Loki, diffs, critical paths, dependencies,
     /// baselines) run on the query queue, so a slow one never holds a connection's loop.
     static func isPointRead(_ uri: String) -> Bool {
-        if WebUI.routeTemplate(segments(uri)) != nil { return true }
-        switch routeTemplate(uri) {
+        let segments = segments(uri)
+        if WebUI.routeTemplate(segments) != nil { return true }
+        switch routeTemplate(segments: segments) {
         case "/api/traces/{traceID}", "/api/v3/traces/{traceID}", "/api/services", "/api/v3/services",
             "/api/services/{service}/operations", "/api/operations", "/api/v3/operations", "/health":
             return true
