@@ -3,7 +3,8 @@
 Harvests trace IDs with searches over the last two hours (each service, limit 40), then sends
 `/api/traces/{id}` for random IDs one after another on one keep-alive connection for `--seconds`, optionally
 sleeping `--gap-ms` between requests (a client that asks now and then finds the server's threads asleep).
-Prints p50/p90/p99/max and, with `--server-pid`, the server's CPU per request (from /proc/PID/stat).
+Prints p50/p90/p99/max and, with `--server-pid`, the server's CPU and minor page faults per request (from
+/proc/PID/stat).
 Standard library only; talks to 127.0.0.1 only and stops by itself.
 
     # against bench/run-query.sh's store, with or without ingest running beside it:
@@ -20,9 +21,17 @@ import time
 import urllib.parse
 
 
+def stat_fields(pid):
+    return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def minor_faults(pid):
+    return int(stat_fields(pid)[7])
 
 
 def main():
@@ -56,6 +65,7 @@ def main():
     rng = random.Random(args.seed)
     latencies = []
     cpu0 = cpu_seconds(args.server_pid) if args.server_pid else 0.0
+    faults0 = minor_faults(args.server_pid) if args.server_pid else 0
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline:
         path = "/api/traces/" + rng.choice(ids)
@@ -67,6 +77,7 @@ def main():
         if args.gap_ms:
             time.sleep(args.gap_ms / 1000)
     cpu = cpu_seconds(args.server_pid) - cpu0 if args.server_pid else None
+    faults = minor_faults(args.server_pid) - faults0 if args.server_pid else None
     latencies.sort()
     n = len(latencies)
 
@@ -75,7 +86,7 @@ def main():
 
     line = f"requests {n}  p50 {ms(0.5):.2f} ms  p90 {ms(0.9):.2f} ms  p99 {ms(0.99):.2f} ms  max {latencies[-1] * 1000:.2f} ms"
     if cpu is not None:
-        line += f"  server CPU {cpu * 1e6 / n:.0f} µs/request"
+        line += f"  server CPU {cpu * 1e6 / n:.0f} µs/request, {faults / n:.1f} minor faults/request"
     print(line)
 
 
