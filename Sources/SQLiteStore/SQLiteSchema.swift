@@ -13,8 +13,13 @@ import GRDB
 /// - `spans_b`: one row per span: the columns queries filter on (trace ID and the trace's `seq`, span ID, service,
 ///   name, kind, start, duration, status) plus `body`, the span itself as OTLP protobuf without the fields those
 ///   columns hold (`SpanBatchWriter.fieldsInColumns`; `StoredSpan` puts them back), which makes storage
-///   lossless; compressed with the partition's dictionary once it has one (``CompressedBody``). Indexes: unique
-///   (trace_seq, span_id) — a trace's spans, and idempotent writes — and (service, start_ns) for search.
+///   lossless; compressed with the partition's dictionary once it has one (``CompressedBody``). Index: unique
+///   (trace_seq, span_id) — a trace's spans, and idempotent writes.
+/// - `span_runs_b`: how search finds a service's spans (``SpanRuns``): one row per run of consecutive `spans_b` rows
+///   of one service written together (a request's spans, usually), with the run's rowid range and the earliest and
+///   latest start in it, keyed by (service, latest start). An index entry per span on (service, start_ns) cost
+///   about 0.8 µs of SQLite's CPU per span (docs/performance.md); partitions written by an earlier otelsink have
+///   that index instead.
 ///
 /// Why `seq`: an index keyed by a random ID puts each new entry on a random page, and once the index outgrows the
 /// cache every insert writes a page of its own to the WAL (LIMITS.md: an order of magnitude more per span). Keying
@@ -37,18 +42,21 @@ import GRDB
 /// (the zstd dictionaries of each partition's span bodies and log records, by partition; removed with it),
 /// `trace_id_marks` (per partition, the `seq` below which every trace is in `trace_ids_b`), `partitions`, `meta`.
 enum SQLiteSchema {
-    /// Version 7 writes new partitions' trace IDs in sweeps (`trace_ids_b`, `trace_id_marks`) instead of a unique
-    /// index on `traces_b(trace_id)`, which wrote a random page per new trace in every transaction. Version 6 reads new partitions' log records in time order by block (`log_time_blocks_b`) instead of through
-    /// indexes on time and on (stream, time); version 5 may store log records compressed (dictionaries in `log_dictionaries`); version 4 may store
-    /// span bodies compressed (``CompressedBody``; dictionaries in `span_dictionaries`); version 3 stores them
-    /// without the fields their columns hold; version 2 kept every field in the body. This otelsink reads all six
-    /// (``StoredSpan`` restores what a body lacks, ``StoredBodies`` decompresses, ``LogReader`` reads each
-    /// partition's records by the indexes it has, ``TraceIDLookup`` each partition's traces by the index it has) and
-    /// marks an older file as 7 when it opens it for writing, since
-    /// new rows and partitions may then need this version to be read or written right (an older otelsink then
-    /// refuses the file by its version rather than misreading it or leaving an index behind).
-    static let version = 7
-    static let readableVersions: Set<String> = ["2", "3", "4", "5", "6", "7"]
+    /// Version 8 finds a service's spans in new partitions through runs of rows (`span_runs_b`) instead of an index
+    /// entry per span on `spans_b(service, start_ns)`. Version 7 writes new partitions' trace IDs in sweeps
+    /// (`trace_ids_b`, `trace_id_marks`) instead of a unique index on `traces_b(trace_id)`, which wrote a random page
+    /// per new trace in every transaction. Version 6 reads new partitions' log records in time order by block
+    /// (`log_time_blocks_b`) instead of through indexes on time and on (stream, time); version 5 may store log
+    /// records compressed (dictionaries in `log_dictionaries`); version 4 may store span bodies compressed
+    /// (``CompressedBody``; dictionaries in `span_dictionaries`); version 3 stores them without the fields their
+    /// columns hold; version 2 kept every field in the body. This otelsink reads all seven (``StoredSpan`` restores
+    /// what a body lacks, ``StoredBodies`` decompresses, ``LogReader`` reads each partition's records by the indexes
+    /// it has, ``TraceIDLookup`` each partition's traces by the index it has, search each partition's spans by its
+    /// runs or by its service index) and marks an older file as 8 when it opens it for writing, since new rows and
+    /// partitions may then need this version to be read or written right (an older otelsink then refuses the file
+    /// by its version rather than misreading it or leaving an index behind).
+    static let version = 8
+    static let readableVersions: Set<String> = ["2", "3", "4", "5", "6", "7", "8"]
 
     static func migrate(_ db: Database) throws {
         try db.execute(
@@ -95,6 +103,7 @@ enum SQLiteSchema {
     static func spansTable(_ bucket: Int64) -> String { "spans_\(bucket)" }
     static func tracesTable(_ bucket: Int64) -> String { "traces_\(bucket)" }
     static func traceIDsTable(_ bucket: Int64) -> String { "trace_ids_\(bucket)" }
+    static func spanRunsTable(_ bucket: Int64) -> String { "span_runs_\(bucket)" }
     static func logsTable(_ bucket: Int64) -> String { "logs_\(bucket)" }
     static func logTracesTable(_ bucket: Int64) -> String { "log_traces_\(bucket)" }
     static func logTraceBlocksTable(_ bucket: Int64) -> String { "log_trace_blocks_\(bucket)" }
@@ -171,6 +180,17 @@ enum SQLiteSchema {
     static func createPartition(_ db: Database, bucket: Int64, widthNanos: Int64) throws {
         let spans = spansTable(bucket)
         let traces = tracesTable(bucket)
+        // A partition keeps the layout it was made with: one that has span rows without runs must not gain an
+        // (empty) runs table, which would hide those rows from search.
+        if try !db.tableExists(spans) {
+            try db.execute(
+                sql: """
+                    CREATE TABLE \(spanRunsTable(bucket))(
+                        service TEXT NOT NULL, max_start_ns INTEGER NOT NULL, min_start_ns INTEGER NOT NULL,
+                        first_row INTEGER NOT NULL, last_row INTEGER NOT NULL,
+                        PRIMARY KEY(service, max_start_ns, first_row)) WITHOUT ROWID
+                    """)
+        }
         try db.execute(
             sql: """
                 CREATE TABLE IF NOT EXISTS \(spans)(
@@ -180,7 +200,6 @@ enum SQLiteSchema {
                     start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
                     body BLOB NOT NULL);
                 CREATE UNIQUE INDEX IF NOT EXISTS \(spans)_id ON \(spans)(trace_seq, span_id);
-                CREATE INDEX IF NOT EXISTS \(spans)_service ON \(spans)(service, start_ns);
                 CREATE TABLE IF NOT EXISTS \(traces)(
                     seq INTEGER PRIMARY KEY, trace_id BLOB NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
                     span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
@@ -200,7 +219,8 @@ enum SQLiteSchema {
                 DROP TABLE IF EXISTS \(spansTable(bucket)); DROP TABLE IF EXISTS \(tracesTable(bucket));
                 DROP TABLE IF EXISTS \(logsTable(bucket)); DROP TABLE IF EXISTS \(logTracesTable(bucket));
                 DROP TABLE IF EXISTS \(logTraceBlocksTable(bucket)); DROP TABLE IF EXISTS \(logTimeBlocksTable(bucket));
-                DROP TABLE IF EXISTS \(anomaliesTable(bucket)); DROP TABLE IF EXISTS \(traceIDsTable(bucket))
+                DROP TABLE IF EXISTS \(anomaliesTable(bucket)); DROP TABLE IF EXISTS \(traceIDsTable(bucket));
+                DROP TABLE IF EXISTS \(spanRunsTable(bucket))
                 """)
         try db.execute(sql: "DELETE FROM trace_id_marks WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])

@@ -36,12 +36,20 @@ final class SpanBatchWriter {
         var updateTrace: Statement
         /// Into `trace_ids_b` (nil: a partition of an earlier version, which indexes its traces as they come).
         var insertTraceID: Statement?
+        /// Into `span_runs_b` (nil: a partition of an earlier version, which indexes each span's service).
+        var insertRun: Statement?
     }
     /// The traces not yet in their partitions' `trace_ids_b`, shared with readers in this process.
     let tails: TraceIDTails
     /// Partitions whose traces go through `trace_ids_b` (``TraceIDTails``), by partition (true) or that index them
     /// as they come (false: made by an earlier otelsink).
     private var sweptPartitions: [Int64: Bool] = [:]
+    /// Partitions whose spans search finds through `span_runs_b` (true), or through an index on (service, start_ns)
+    /// (false: made by an earlier otelsink).
+    private var runPartitions: [Int64: Bool] = [:]
+    /// The run of consecutive rows being written (``SpanRuns``), stored when a row breaks it and at the end of the
+    /// transaction.
+    private var run: SpanRuns.Run?
     /// New traces of the transaction under way, by partition; what its sweeps moved (dropped from the tails once it
     /// has committed).
     private var newTraces: [Int64: Int] = [:]
@@ -127,6 +135,7 @@ final class SpanBatchWriter {
         partitions = Set(try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions"))
         let layout = try TraceIDLookup.Layout(db)
         sweptPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withTraceIDs.contains($0)) })
+        runPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withSpanRuns.contains($0)) })
         for b in partitions where layout.withTraceIDs.contains(b) { try loadTail(b, db: db) }
     }
 
@@ -146,6 +155,7 @@ final class SpanBatchWriter {
     func forget(bucket: Int64) {
         tails.forget(bucket: bucket)
         sweptPartitions[bucket] = nil
+        runPartitions[bucket] = nil
         partitions.remove(bucket)
         nextSeq[bucket] = nil
         statements[bucket] = nil
@@ -183,7 +193,8 @@ final class SpanBatchWriter {
                     WHERE seq = ?
                     """),
             insertTraceID: swept
-                ? try db.makeStatement(sql: "INSERT OR IGNORE INTO \(SQLiteSchema.traceIDsTable(bucket))(trace_id, seq) VALUES (?, ?)") : nil)
+                ? try db.makeStatement(sql: "INSERT OR IGNORE INTO \(SQLiteSchema.traceIDsTable(bucket))(trace_id, seq) VALUES (?, ?)") : nil,
+            insertRun: runPartitions[bucket] == true ? try db.makeStatement(sql: SpanRuns.insertSQL(bucket: bucket)) : nil)
         statements[bucket] = prepared
         return prepared
     }
@@ -251,6 +262,11 @@ final class SpanBatchWriter {
                                 continue
                             }
                             outcome.inserted += 1
+                            if let insertRun = partition.insertRun {
+                                try extendRun(
+                                    bucket: b, service: service, row: sqlite3_last_insert_rowid(db.sqliteConnection),
+                                    start: Int64(clamping: span.start), insertRun, db: db)
+                            }
                             let name = UnsafeRawBufferPointer(rebasing: buffer[span.name])
                             current?.summary.merge(
                                 start: Int64(clamping: span.start), end: Int64(clamping: span.end),
@@ -270,6 +286,7 @@ final class SpanBatchWriter {
             }
         }
         flush(current)
+        try storeRun(db: db)
         // One very large span (up to the receivers' message limit) must not pin its buffer for good.
         if storedBody.capacity > 1 << 20 { storedBody = [] }
         if compressedBody.capacity > 1 << 20 { compressedBody = [] }
@@ -283,6 +300,31 @@ final class SpanBatchWriter {
         try sweepTraceIDs(db: db)
         try baselines?.saveIfDue(db)
         return outcome
+    }
+
+    /// Adds row `row` (just inserted into partition `bucket`) to the run being gathered, or stores that run and
+    /// starts another when the row does not follow it (another partition or service, or a gap in the rowids).
+    private func extendRun(bucket: Int64, service: String, row: Int64, start: Int64, _ insertRun: Statement, db: Database) throws {
+        if let current = run, current.bucket == bucket, current.lastRow &+ 1 == row, current.service == service {
+            run?.add(row: row, start: start)
+            return
+        }
+        try storeRun(db: db)
+        run = SpanRuns.Run(bucket: bucket, service: service, row: row, start: start, statement: insertRun)
+    }
+
+    /// Writes the run being gathered, if any, into its partition's `span_runs_b`.
+    private func storeRun(db: Database) throws {
+        guard let current = run else { return }
+        run = nil
+        let stmt = current.statement.sqliteStatement
+        sqlite3_reset(stmt)
+        bindText(stmt, 1, current.service)
+        sqlite3_bind_int64(stmt, 2, current.maxStart)
+        sqlite3_bind_int64(stmt, 3, current.minStart)
+        sqlite3_bind_int64(stmt, 4, current.firstRow)
+        sqlite3_bind_int64(stmt, 5, current.lastRow)
+        try stepToCompletion(stmt, db)
     }
 
     /// Moves the next key ranges of each partition's tail into its `trace_ids_b` (``TraceIDTails``), and stores a
@@ -316,6 +358,7 @@ final class SpanBatchWriter {
     /// The transaction rolled back: every cache may hold what it undid. The tails are read again by the caller
     /// (``loadPartitions(_:)``); readers meanwhile read them from the marks.
     func rolledBack() {
+        run = nil
         moved.removeAll()
         newTraces.removeAll()
         tails.forgetAll()
@@ -437,7 +480,9 @@ final class SpanBatchWriter {
         if !partitions.contains(b) {
             try SQLiteSchema.createPartition(db, bucket: b, widthNanos: widthNanos)
             partitions.insert(b)
-            sweptPartitions[b] = try TraceIDLookup.Layout(db).withTraceIDs.contains(b)
+            let layout = try TraceIDLookup.Layout(db)
+            sweptPartitions[b] = layout.withTraceIDs.contains(b)
+            runPartitions[b] = layout.withSpanRuns.contains(b)
             if sweptPartitions[b] == true { try loadTail(b, db: db) }
         }
     }

@@ -45,17 +45,30 @@ struct TraceIDLookup {
         return out.count > 1 ? Array(Set(out)).sorted() : out
     }
 
-    /// The partitions that have `trace_ids_b` (made by this version) rather than the unique index on
-    /// `traces_b(trace_id)`.
+    /// What each partition has: `trace_ids_b` (made by version 7 and later) rather than the unique index on
+    /// `traces_b(trace_id)`, and `span_runs_b` (version 8 and later) rather than the index on
+    /// `spans_b(service, start_ns)`.
     struct Layout {
         var withTraceIDs: Set<Int64>
+        var withSpanRuns: Set<Int64>
 
-        init(withTraceIDs: Set<Int64>) { self.withTraceIDs = withTraceIDs }
+        init(withTraceIDs: Set<Int64>, withSpanRuns: Set<Int64>) {
+            self.withTraceIDs = withTraceIDs
+            self.withSpanRuns = withSpanRuns
+        }
 
         init(_ db: Database) throws {
             let names = try String.fetchAll(
-                db.cachedStatement(sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'trace\\_ids\\_%' ESCAPE '\\'"))
-            withTraceIDs = Set(names.compactMap { Int64($0.dropFirst("trace_ids_".count)) })
+                db.cachedStatement(
+                    sql: """
+                        SELECT name FROM sqlite_master WHERE type = 'table'
+                            AND (name LIKE 'trace\\_ids\\_%' ESCAPE '\\' OR name LIKE 'span\\_runs\\_%' ESCAPE '\\')
+                        """))
+            func buckets(_ prefix: String) -> Set<Int64> {
+                Set(names.lazy.filter { $0.hasPrefix(prefix) }.compactMap { Int64($0.dropFirst(prefix.count)) })
+            }
+            withTraceIDs = buckets("trace_ids_")
+            withSpanRuns = buckets("span_runs_")
         }
     }
 }
@@ -64,17 +77,21 @@ struct TraceIDLookup {
 /// layout is fixed when it is made (a number used again after its partition was dropped gets this version's layout;
 /// read as the older one, its traces would still be found, by a scan).
 final class TraceIDLayouts: Sendable {
-    private let known = Mutex<[Int64: Bool]>([:])
+    private let known = Mutex<[Int64: (traceIDs: Bool, spanRuns: Bool)]>([:])
 
     /// The layout of every partition `db` has, reading the schema only when one of them is new to this reader.
     func layout(_ db: Database) throws -> TraceIDLookup.Layout {
         let buckets = try Int64.fetchAll(db.cachedStatement(sql: "SELECT bucket FROM partitions"))
-        let cached = known.withLock { k in buckets.allSatisfy { k[$0] != nil } ? Set(buckets.filter { k[$0] == true }) : nil }
-        if let cached { return TraceIDLookup.Layout(withTraceIDs: cached) }
+        let cached = known.withLock { k -> TraceIDLookup.Layout? in
+            guard buckets.allSatisfy({ k[$0] != nil }) else { return nil }
+            return TraceIDLookup.Layout(
+                withTraceIDs: Set(buckets.filter { k[$0]?.traceIDs == true }), withSpanRuns: Set(buckets.filter { k[$0]?.spanRuns == true }))
+        }
+        if let cached { return cached }
         let layout = try TraceIDLookup.Layout(db)
         known.withLock { k in
             if k.count > 100_000 { k.removeAll() }  // partitions dropped over years of retention
-            for b in buckets { k[b] = layout.withTraceIDs.contains(b) }
+            for b in buckets { k[b] = (layout.withTraceIDs.contains(b), layout.withSpanRuns.contains(b)) }
         }
         return layout
     }

@@ -111,59 +111,80 @@ extension TraceReader {
         let matchers = try q.tags.filter { $0 != SpanAnomaly.tag }.map { try TagMatcher($0, db: db, reader: self) }
         var seen = Set<Data>()
         let bodies = spanBodies(db)
+        let layout = try layouts.layout(db)
+        var columns = "trace_id, resource_id"
+        if !matchers.isEmpty { columns += ", body, kind, status_code" }
+        /// Whether a row that passed SQL's filters meets the tag criteria too (row: `columns`).
+        func meetsTags(_ row: Row) -> Bool {
+            guard !matchers.isEmpty else { return true }
+            let resourceID: Int64 = row[1]
+            let stored: Data = row[2]
+            // SQL's prefilter has searched a body stored as protobuf; a compressed one is searched here, once
+            // decompressed, before it is decoded.
+            let compressed = stored.first == CompressedBody.compressedMarker
+            guard let bytes = try? bodies.protobuf(stored),
+                !compressed || matchers.allSatisfy({ $0.mayMatch(bytes, resourceID: resourceID) }),
+                var span = try? Span(serializedBytes: bytes)
+            else { return false }
+            // Tags on the span kind need it; it is stored in its column (see StoredSpan).
+            let kind: Int = row[3]
+            StoredSpan.restoreKind(&span, kind)
+            return matchers.allSatisfy({ $0.matches(span, resourceID: resourceID) })
+        }
         partitions: for b in buckets {
             if deadline.expired {
                 result.complete = false
                 break
             }
             if anomalousOnly && !anomalyTables.contains(SQLiteSchema.anomaliesTable(b)) { continue }
-            var sql = "SELECT trace_id, resource_id"
-            if !matchers.isEmpty { sql += ", body, kind, status_code" }
-            sql += " FROM \(SQLiteSchema.spansTable(b)) INDEXED BY \(SQLiteSchema.spansTable(b))_service"
-            sql += " WHERE service = ? AND start_ns >= ? AND start_ns <= ?"
-            var args: [(any DatabaseValueConvertible)?] = [q.service, q.startMin, q.startMax]
+            // The criteria after service and start time, as SQL.
+            var filters = ""
+            var filterArgs: [(any DatabaseValueConvertible)?] = []
             if let op = q.operation {
-                sql += " AND name = ?"
-                args.append(op)
+                filters += " AND name = ?"
+                filterArgs.append(op)
             }
             if let min = q.minDuration {
-                sql += " AND duration_ns >= ?"
-                args.append(min)
+                filters += " AND duration_ns >= ?"
+                filterArgs.append(min)
             }
             if let max = q.maxDuration {
-                sql += " AND duration_ns <= ?"
-                args.append(max)
+                filters += " AND duration_ns <= ?"
+                filterArgs.append(max)
             }
             if anomalousOnly {
-                sql += " AND (trace_seq, span_id) IN (SELECT trace_seq, span_id FROM \(SQLiteSchema.anomaliesTable(b)))"
+                filters += " AND (trace_seq, span_id) IN (SELECT trace_seq, span_id FROM \(SQLiteSchema.anomaliesTable(b)))"
             }
             for m in matchers {
                 let (clause, clauseArgs) = m.prefilter
-                sql += " AND " + clause
-                args += clauseArgs
+                filters += " AND " + clause
+                filterArgs += clauseArgs
             }
-            sql += " ORDER BY start_ns DESC"
+            if layout.withSpanRuns.contains(b) {
+                let found = try searchRuns(
+                    db, bucket: b, q, columns: columns, filters: filters, filterArgs: filterArgs, seen: seen,
+                    deadline: deadline, examined: &result.examined, meetsTags: meetsTags)
+                for id in found.traceIDs {
+                    seen.insert(id)
+                    result.traceIDs.append(id)
+                }
+                if !found.complete {
+                    result.complete = false
+                    break
+                }
+                if result.traceIDs.count >= q.limit { break }
+                continue
+            }
+            let sql = """
+                SELECT \(columns) FROM \(SQLiteSchema.spansTable(b)) INDEXED BY \(SQLiteSchema.spansTable(b))_service
+                WHERE service = ? AND start_ns >= ? AND start_ns <= ?\(filters) ORDER BY start_ns DESC
+                """
             do {
-                let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments(args))
+                let cursor = try Row.fetchCursor(db, sql: sql, arguments: StatementArguments([q.service, q.startMin, q.startMax] + filterArgs))
                 while let row = try cursor.next() {
                     result.examined += 1
                     let traceID: Data = row[0]
-                    if seen.contains(traceID) { continue }
-                    if !matchers.isEmpty {
-                        let resourceID: Int64 = row[1]
-                        let stored: Data = row[2]
-                        // SQL's prefilter has searched a body stored as protobuf; a compressed one is searched here,
-                        // once decompressed, before it is decoded.
-                        let compressed = stored.first == CompressedBody.compressedMarker
-                        guard let bytes = try? bodies.protobuf(stored),
-                            !compressed || matchers.allSatisfy({ $0.mayMatch(bytes, resourceID: resourceID) }),
-                            var span = try? Span(serializedBytes: bytes)
-                        else { continue }
-                        // Tags on the span kind need it; it is stored in its column (see StoredSpan).
-                        let kind: Int = row[3]
-                        StoredSpan.restoreKind(&span, kind)
-                        guard matchers.allSatisfy({ $0.matches(span, resourceID: resourceID) }) else { continue }
-                    }
+                    if seen.contains(traceID) || !meetsTags(row) { continue }
                     seen.insert(traceID)
                     result.traceIDs.append(traceID)
                     if result.traceIDs.count >= q.limit { break partitions }
@@ -178,6 +199,48 @@ extension TraceReader {
             }
         }
         return result
+    }
+
+    /// One partition's part of a search through its runs (``SpanRuns``): the traces not in `seen` with the newest
+    /// matching spans, at most as many as the search still needs, newest first — what walking an index on
+    /// (service, start_ns) backwards would find. Runs come latest start first but overlap in time, so the spans
+    /// they hold are kept in ``NewestTraces`` and the walk stops when no run left can hold a newer one.
+    private func searchRuns(
+        _ db: Database, bucket b: Int64, _ q: TraceSearchQuery, columns: String, filters: String,
+        filterArgs: [(any DatabaseValueConvertible)?], seen: Set<Data>, deadline: Deadline, examined: inout Int,
+        meetsTags: (Row) -> Bool
+    ) throws -> (traceIDs: [Data], complete: Bool) {
+        var newest = NewestTraces(capacity: q.limit - seen.count)
+        let startColumn = columns.split(separator: ",").count  // start_ns, then rowid, after `columns`
+        let rows = try db.cachedStatement(
+            sql: """
+                SELECT \(columns), start_ns, rowid FROM \(SQLiteSchema.spansTable(b))
+                WHERE rowid BETWEEN ? AND ? AND service = ? AND start_ns >= ? AND start_ns <= ?\(filters)
+                """)
+        var complete = true
+        do {
+            let runs = try SpanRuns.candidates(db, bucket: b, service: q.service, startMin: q.startMin, startMax: q.startMax)
+            runs: while let run = try runs.next() {
+                let latest: Int64 = run[0]
+                if newest.isFull, let least = newest.smallest(), least.start > latest { break }
+                let first: Int64 = run[1]
+                let last: Int64 = run[2]
+                let cursor = try Row.fetchCursor(rows, arguments: StatementArguments([first, last, q.service, q.startMin, q.startMax] + filterArgs))
+                while let row = try cursor.next() {
+                    examined += 1
+                    let traceID: Data = row[0]
+                    let key = NewestTraces.Key(start: row[startColumn], row: row[startColumn + 1])
+                    if !seen.contains(traceID), newest.admits(traceID, key), meetsTags(row) { newest.add(traceID, key) }
+                    if examined % 512 == 0, deadline.expired {
+                        complete = false
+                        break runs
+                    }
+                }
+            }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
+            complete = false
+        }
+        return (newest.newestFirst(), complete)
     }
 
     /// Several traces at once; traces not stored are absent from the result.
