@@ -23,7 +23,6 @@ struct NewestTraces {
         self.capacity = max(0, capacity)
     }
 
-    var count: Int { kept.count }
     var isFull: Bool { kept.count >= capacity }
 
     /// The smallest key kept (nil when none is).

@@ -212,7 +212,8 @@ extension TraceReader {
     ) throws -> (traceIDs: [Data], complete: Bool) {
         var newest = NewestTraces(capacity: q.limit - seen.count)
         let startColumn = columns.split(separator: ",").count  // start_ns, then rowid, after `columns`
-        let rows = try db.cachedStatement(
+        // Prepared per search, not cached: the filters' SQL varies with the query (a tag's resources, for one).
+        let rows = try db.makeStatement(
             sql: """
                 SELECT \(columns), start_ns, rowid FROM \(SQLiteSchema.spansTable(b))
                 WHERE rowid BETWEEN ? AND ? AND service = ? AND start_ns >= ? AND start_ns <= ?\(filters)
