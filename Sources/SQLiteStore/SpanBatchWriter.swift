@@ -303,9 +303,12 @@ final class SpanBatchWriter {
     }
 
     /// Adds row `row` (just inserted into partition `bucket`) to the run being gathered, or stores that run and
-    /// starts another when the row does not follow it (another partition or service, or a gap in the rowids).
+    /// starts another when the row does not follow it (another partition or service, a gap in the rowids, or a start
+    /// that would make the run wider than ``SpanRuns/maxSpreadNanos``).
     private func extendRun(bucket: Int64, service: String, row: Int64, start: Int64, _ insertRun: Statement, db: Database) throws {
-        if let current = run, current.bucket == bucket, current.lastRow &+ 1 == row, current.service == service {
+        if let current = run, current.bucket == bucket, current.lastRow &+ 1 == row, current.service == service,
+            current.admits(start: start)
+        {
             run?.add(row: row, start: start)
             return
         }

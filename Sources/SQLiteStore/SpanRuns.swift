@@ -3,7 +3,7 @@ import GRDB
 /// How search finds a service's spans in a partition: `span_runs_b` holds one row per run of consecutive
 /// `spans_b` rows of one service written together (the writer's rowids are consecutive within a transaction, so a
 /// request's spans of one resource make one run), keyed by (service, latest start in the run, first rowid), with
-/// the earliest start and the last rowid.
+/// the earliest start and the last rowid. A run's spans start within ``maxSpreadNanos`` of each other.
 ///
 /// A run is a candidate, not an answer: search reads the run's rowid range and filters each row on its service,
 /// start and the query's other criteria, so a run that covers rows it does not describe (rowids of deleted rows
@@ -12,6 +12,11 @@ import GRDB
 /// Replaces an index entry per span on `spans_b(service, start_ns)`, about 0.8 µs of SQLite's CPU per span
 /// (`bench/sqlite/span_rows.c`); search pays with reading runs out of time order (``NewestTraces``).
 enum SpanRuns {
+    /// The widest a run may be: its spans start within 5 minutes of each other (the writer starts a new run rather
+    /// than widen one past this), so a search of a past window reads no run whose latest start is more than this
+    /// after the window's end. Spans a request carries usually start within seconds of each other.
+    static let maxSpreadNanos: Int64 = 300_000_000_000
+
     /// A run being gathered by the writer.
     struct Run {
         let bucket: Int64
@@ -33,6 +38,12 @@ enum SpanRuns {
             self.statement = statement
         }
 
+        /// Whether a span starting at `start` keeps the run within ``SpanRuns/maxSpreadNanos``.
+        func admits(start: Int64) -> Bool {
+            let (spread, overflow) = max(maxStart, start).subtractingReportingOverflow(min(minStart, start))
+            return !overflow && spread <= SpanRuns.maxSpreadNanos
+        }
+
         mutating func add(row: Int64, start: Int64) {
             lastRow = row
             minStart = min(minStart, start)
@@ -47,12 +58,13 @@ enum SpanRuns {
     /// The runs of `service` in partition `bucket` that may hold a span starting in `startMin...startMax`, latest
     /// start first: (latest start, first rowid, last rowid).
     static func candidates(_ db: Database, bucket: Int64, service: String, startMin: Int64, startMax: Int64) throws -> RowCursor {
-        try Row.fetchCursor(
+        let (latest, overflow) = startMax.addingReportingOverflow(maxSpreadNanos)
+        return try Row.fetchCursor(
             db.cachedStatement(
                 sql: """
                     SELECT max_start_ns, first_row, last_row FROM \(SQLiteSchema.spanRunsTable(bucket))
-                    WHERE service = ? AND max_start_ns >= ? AND min_start_ns <= ? ORDER BY max_start_ns DESC
+                    WHERE service = ? AND max_start_ns >= ? AND max_start_ns <= ? AND min_start_ns <= ? ORDER BY max_start_ns DESC
                     """),
-            arguments: [service, startMin, startMax])
+            arguments: [service, startMin, overflow ? Int64.max : latest, startMax])
     }
 }

@@ -111,6 +111,27 @@ struct SpanRunsTests {
         }
     }
 
+    /// A run holds spans starting within five minutes of each other, so a search of a past window can pass over
+    /// runs that end later than that after it.
+    @Test func aRunSpansAtMostFiveMinutesOfStartTimes() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let minute: UInt64 = 60_000_000_000
+            let t = (nowNanos() / hourNanos) * hourNanos + 2 * minute
+            let trace = randomBytes(16)
+            let starts = [t, t + minute, t + 10 * minute, t + 10 * minute + minute / 2, t]
+            try await store.append(makeRequest(service: "a", spans: starts.map { makeSpan(trace: trace, start: $0) }))
+            let bucket = Int64(t / hourNanos)
+            let runs = try await store.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT last_row - first_row + 1 FROM \(SQLiteSchema.spanRunsTable(bucket)) ORDER BY first_row")
+            }
+            #expect(runs.map { $0[0] as Int } == [2, 2, 1])
+            let q = TraceSearchQuery(service: "a", startMin: Int64(t), startMax: Int64(t), limit: 10, timeBudget: .seconds(60))
+            #expect(try TraceReader(store: store).searchTraces(q).traceIDs == [trace])
+            await store.close()
+        }
+    }
+
     /// A partition made before runs keeps its service index and gains no runs table when written to again, so
     /// search still finds its older spans; a partition made now has runs.
     @Test func aPartitionOfTheVersionBeforeKeepsItsServiceIndex() async throws {
