@@ -32,13 +32,16 @@ final class CapturedLog: Sendable {
 }
 
 @Suite("Persistent sending queue (file_storage)")
-struct PersistentQueueTests {
+final class PersistentQueueTests {
+    /// A fresh directory per test, removed when the test's instance goes away.
     let directory: String
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("otelsink-queue-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     func storage(log: CapturedLog = CapturedLog(), _ configure: (inout FileStorageConfig) -> Void = { _ in }) throws -> FileStorageExtension {
         var config = FileStorageConfig()
