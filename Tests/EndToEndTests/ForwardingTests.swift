@@ -133,10 +133,16 @@ struct ForwardingTests {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("gateway.db").path
-        // Find a free port for the gateway, then leave it closed for a while.
-        let probe = try await TestCollector(yaml: gatewayConfig(db: dir.appendingPathComponent("probe.db").path, port: 0))
-        let gatewayPort = try await probe.address("otlp", "grpc").port
-        try await probe.stop()
+        // A free port for the gateway, left closed for a while. Outside the kernel's ephemeral range (32768–60999
+        // here), where no other test's port-0 listener or outgoing connection can take it meanwhile.
+        var gatewayPort = 0
+        for _ in 0..<100 where gatewayPort == 0 {
+            let port = Int.random(in: 20_000..<32_000)
+            let probe = try await TestCollector(yaml: gatewayConfig(db: dir.appendingPathComponent("probe.db").path, port: port))
+            if (try? await probe.address("otlp", "grpc")) != nil { gatewayPort = port }
+            try? await probe.stop()
+        }
+        #expect(gatewayPort != 0)
         let retry = """
             retry_on_failure:
                   initial_interval: 100ms
