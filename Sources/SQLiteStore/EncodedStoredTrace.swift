@@ -42,7 +42,7 @@ public struct EncodedStoredTrace: Sendable {
 extension TraceReader {
     /// Builds one trace's ``EncodedStoredTrace`` from its span rows.
     func encode(_ db: Database, _ spanRows: [StoredSpan]) throws -> EncodedStoredTrace {
-        let rows = spanRows.sorted { $0.start < $1.start }
+        let rows = spanRows.sorted(by: StoredSpan.traceOrder)
         var resources: [Resource] = []
         var resourceIndex: [Int64: Int] = [:]
         var scopes: [InstrumentationScope] = []

@@ -13,8 +13,10 @@ import GRDB
 /// - `spans_b`: one row per span: the columns queries filter on (trace ID and the trace's `seq`, span ID, service,
 ///   name, kind, start, duration, status) plus `body`, the span itself as OTLP protobuf without the fields those
 ///   columns hold (`SpanBatchWriter.fieldsInColumns`; `StoredSpan` puts them back), which makes storage
-///   lossless; compressed with the partition's dictionary once it has one (``CompressedBody``). Index: unique
-///   (trace_seq, span_id) — a trace's spans, and idempotent writes.
+///   lossless; compressed with the partition's dictionary once it has one (``CompressedBody``). No index: a row's
+///   rowid is its trace's `seq` shifted left 32 bits plus a slot given by its span ID (``SpanSlots``), so a trace's
+///   rows are one rowid range and a span stored again is found at its slot. Partitions written by an earlier
+///   otelsink have rowids in arrival order and a unique index on (trace_seq, span_id) instead.
 /// - `span_runs_b`: how search finds a service's spans (``SpanRuns``): one row per run of consecutive `spans_b` rows
 ///   of one service written together (a request's spans, usually), with the run's rowid range and the earliest and
 ///   latest start in it, keyed by (service, latest start). An index entry per span on (service, start_ns) cost
@@ -42,21 +44,23 @@ import GRDB
 /// (the zstd dictionaries of each partition's span bodies and log records, by partition; removed with it),
 /// `trace_id_marks` (per partition, the `seq` below which every trace is in `trace_ids_b`), `partitions`, `meta`.
 enum SQLiteSchema {
-    /// Version 8 finds a service's spans in new partitions through runs of rows (`span_runs_b`) instead of an index
-    /// entry per span on `spans_b(service, start_ns)`. Version 7 writes new partitions' trace IDs in sweeps
+    /// Version 9 clusters new partitions' span rows by trace (``SpanSlots``) instead of keeping a unique index on
+    /// `spans_b(trace_seq, span_id)`. Version 8 finds a service's spans in new partitions through runs of rows
+    /// (`span_runs_b`) instead of an index entry per span on `spans_b(service, start_ns)`. Version 7 writes new partitions' trace IDs in sweeps
     /// (`trace_ids_b`, `trace_id_marks`) instead of a unique index on `traces_b(trace_id)`, which wrote a random page
     /// per new trace in every transaction. Version 6 reads new partitions' log records in time order by block
     /// (`log_time_blocks_b`) instead of through indexes on time and on (stream, time); version 5 may store log
     /// records compressed (dictionaries in `log_dictionaries`); version 4 may store span bodies compressed
     /// (``CompressedBody``; dictionaries in `span_dictionaries`); version 3 stores them without the fields their
-    /// columns hold; version 2 kept every field in the body. This otelsink reads all seven (``StoredSpan`` restores
+    /// columns hold; version 2 kept every field in the body. This otelsink reads all eight (``StoredSpan`` restores
     /// what a body lacks, ``StoredBodies`` decompresses, ``LogReader`` reads each partition's records by the indexes
     /// it has, ``TraceIDLookup`` each partition's traces by the index it has, search each partition's spans by its
-    /// runs or by its service index) and marks an older file as 8 when it opens it for writing, since new rows and
-    /// partitions may then need this version to be read or written right (an older otelsink then refuses the file
-    /// by its version rather than misreading it or leaving an index behind).
-    static let version = 8
-    static let readableVersions: Set<String> = ["2", "3", "4", "5", "6", "7", "8"]
+    /// runs or by its service index, and each partition's traces by rowid range or by the (trace_seq, span_id) index)
+    /// and marks an older file as 9 when it opens it for writing, since new rows and partitions may then need this
+    /// version to be read or written right (an older otelsink then refuses the file by its version rather than
+    /// misreading it or leaving an index behind).
+    static let version = 9
+    static let readableVersions: Set<String> = ["2", "3", "4", "5", "6", "7", "8", "9"]
 
     static func migrate(_ db: Database) throws {
         try db.execute(
@@ -98,6 +102,10 @@ enum SQLiteSchema {
             )
         }
         try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", arguments: [String(version)])
+        // The key of the span slots of partitions clustered by trace (``SpanSlots``), made once per file.
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+            arguments: [SpanSlots.metaKey, String(Int64.random(in: .min ... .max))])
     }
 
     static func spansTable(_ bucket: Int64) -> String { "spans_\(bucket)" }
@@ -181,25 +189,25 @@ enum SQLiteSchema {
         let spans = spansTable(bucket)
         let traces = tracesTable(bucket)
         // A partition keeps the layout it was made with: one that has span rows without runs must not gain an
-        // (empty) runs table, which would hide those rows from search.
+        // (empty) runs table, which would hide those rows from search, and one whose rows are found through the
+        // unique index on (trace_seq, span_id) keeps that index (its rowids are not clustered by trace).
         if try !db.tableExists(spans) {
             try db.execute(
                 sql: """
                     CREATE TABLE \(spanRunsTable(bucket))(
                         service TEXT NOT NULL, max_start_ns INTEGER NOT NULL, min_start_ns INTEGER NOT NULL,
                         first_row INTEGER NOT NULL, last_row INTEGER NOT NULL,
-                        PRIMARY KEY(service, max_start_ns, first_row)) WITHOUT ROWID
+                        PRIMARY KEY(service, max_start_ns, first_row)) WITHOUT ROWID;
+                    CREATE TABLE \(spans)(
+                        trace_seq INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
+                        resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
+                        service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
+                        start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
+                        body BLOB NOT NULL);
                     """)
         }
         try db.execute(
             sql: """
-                CREATE TABLE IF NOT EXISTS \(spans)(
-                    trace_seq INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
-                    resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
-                    service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
-                    start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
-                    body BLOB NOT NULL);
-                CREATE UNIQUE INDEX IF NOT EXISTS \(spans)_id ON \(spans)(trace_seq, span_id);
                 CREATE TABLE IF NOT EXISTS \(traces)(
                     seq INTEGER PRIMARY KEY, trace_id BLOB NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
                     span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,

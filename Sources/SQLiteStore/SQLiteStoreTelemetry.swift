@@ -26,7 +26,8 @@ public struct SQLiteStoreTelemetry: Sendable {
             bounds: [1, 10, 100, 500, 1000, 2500, 5000, 10000, 20000], labels: labels)
         retentionRemovedSpans = registry.counter(
             "otelsink_sqlite_retention_removed_spans_total",
-            help: "Spans removed by retention (by age or size); for dropped partitions the count is the partition's rowid range.",
+            help:
+                "Spans removed by retention (by age or size); for dropped partitions the count is an estimate (from rowids, or trace numbers and spans per trace).",
             labels: labels)
         retentionRemovedPartitions = registry.counter(
             "otelsink_sqlite_retention_removed_partitions_total", help: "Time partitions dropped by retention.", labels: labels)

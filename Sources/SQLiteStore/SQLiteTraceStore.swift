@@ -110,6 +110,7 @@ public final class SQLiteTraceStore: Sendable {
             if !db.configuration.readonly { try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
             try db.execute(sql: "PRAGMA cache_size = -16384")
             try ContainsFunction.register(on: db)
+            try SpanSlots.register(on: db)
         }
         dbConfig.busyMode = .timeout(10)
         dbConfig.maximumReaderCount = Self.maximumReaderCount
@@ -264,6 +265,11 @@ public final class SQLiteTraceStore: Sendable {
                     // that check gets here.
                     logger.warning("spans with malformed trace or span IDs not stored", metadata: ["spans": "\(outcome.invalid)"])
                 }
+                if outcome.unplaced > 0 {
+                    logger.warning(
+                        "spans not stored: their traces' rows leave no place for their span IDs (IDs made to collide?)",
+                        metadata: ["spans": "\(outcome.unplaced)"])
+                }
                 for (service, spans) in outcome.anomalous { telemetry.anomalousSpans(service: service).add(spans) }
                 for request in batch { request.continuation.resume() }
                 checkpointIfWALTooLarge()
@@ -400,17 +406,20 @@ public final class SQLiteTraceStore: Sendable {
                 let spans = SQLiteSchema.spansTable(only)
                 let traces = SQLiteSchema.tracesTable(only)
                 let logs = SQLiteSchema.logsTable(only)
+                let layout = try pool.read { db in try TraceIDLookup.Layout(db) }
+                let clustered = layout.withClusteredRows.contains(only)
                 let approxCount = try pool.read { db in
-                    try Int64.fetchOne(
-                        db,
-                        sql: """
-                            SELECT (SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(spans))
-                                 + (SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(logs))
-                            """) ?? 0
+                    try Self.approximateSpanCount(db, bucket: only, clustered: clustered)
+                        + (Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(logs)") ?? 0)
                 }
                 let perSpan = max(1, used / max(1, approxCount))
                 let step = Int(min(max((used - limit) / perSpan, 100), 20_000))
-                let sweptIDs = try pool.read { db in try TraceIDLookup.Layout(db).withTraceIDs.contains(only) }
+                let sweptIDs = layout.withTraceIDs.contains(only)
+                // A trace left without spans: none in its rowid range (clustered by trace), or none by the index.
+                let spansOfTrace =
+                    clustered
+                    ? "SELECT 1 FROM \(spans) WHERE rowid BETWEEN ?1 << 32 AND (?1 << 32) + 4294967295"
+                    : "SELECT 1 FROM \(spans) WHERE trace_seq = ?1"
                 var gone: [TraceIDTails.Key] = []
                 let (deleted, deletedLogs) = try pool.write { db -> (Int, Int) in
                     gone = []
@@ -422,7 +431,7 @@ public final class SQLiteTraceStore: Sendable {
                             """, arguments: [step])
                     let orphan = try db.cachedStatement(
                         sql: """
-                            DELETE FROM \(traces) WHERE seq = ?1 AND NOT EXISTS (SELECT 1 FROM \(spans) WHERE trace_seq = ?1)
+                            DELETE FROM \(traces) WHERE seq = ?1 AND NOT EXISTS (\(spansOfTrace))
                             RETURNING trace_id
                             """)
                     for id in Set(ids) {
@@ -450,13 +459,11 @@ public final class SQLiteTraceStore: Sendable {
         return removed
     }
 
-    /// Drops one partition (on the writer), counting its spans approximately (its rowid range) for self-telemetry.
+    /// Drops one partition (on the writer), counting its spans approximately for self-telemetry.
     private func dropPartition(_ bucket: Int64) throws {
         let spans = try pool.write { db -> Int64 in
-            // Each bound in a subquery of its own: one seek each (min and max in one SELECT scan the table).
-            let table = SQLiteSchema.spansTable(bucket)
-            let n =
-                (try? Int64.fetchOne(db, sql: "SELECT coalesce((SELECT max(rowid) FROM \(table)) - (SELECT min(rowid) FROM \(table)) + 1, 0)")) ?? 0
+            let clustered = try TraceIDLookup.Layout(db).withClusteredRows.contains(bucket)
+            let n = (try? Self.approximateSpanCount(db, bucket: bucket, clustered: clustered)) ?? 0
             try SQLiteSchema.dropPartition(db, bucket: bucket)
             return n
         }
@@ -464,6 +471,24 @@ public final class SQLiteTraceStore: Sendable {
         logWriter.forget(bucket: bucket)
         telemetry.retentionRemovedSpans.add(Int(spans))
         telemetry.retentionRemovedPartitions.increment()
+    }
+
+    /// About how many spans partition `bucket` holds, from a few seeks rather than a count that reads every row: its
+    /// rowid range when rowids are given in arrival order; its traces' numbers times the spans of its last traces when
+    /// they are clustered by trace (``SpanSlots``).
+    static func approximateSpanCount(_ db: Database, bucket: Int64, clustered: Bool) throws -> Int64 {
+        // Each bound in a subquery of its own: one seek each (min and max in one SELECT scan the table).
+        guard clustered else {
+            let table = SQLiteSchema.spansTable(bucket)
+            return try Int64.fetchOne(db, sql: "SELECT coalesce((SELECT max(rowid) FROM \(table)) - (SELECT min(rowid) FROM \(table)) + 1, 0)") ?? 0
+        }
+        let traces = SQLiteSchema.tracesTable(bucket)
+        return try Int64.fetchOne(
+            db,
+            sql: """
+                SELECT CAST(coalesce((SELECT max(seq) FROM \(traces)) - (SELECT min(seq) FROM \(traces)) + 1, 0)
+                    * coalesce((SELECT avg(span_count) FROM (SELECT span_count FROM \(traces) ORDER BY seq DESC LIMIT 256)), 0) AS INTEGER)
+                """) ?? 0
     }
 
     /// Bytes of the database file, and of the pages in it that hold data (the file minus its free list).

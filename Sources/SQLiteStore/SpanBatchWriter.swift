@@ -29,7 +29,11 @@ final class SpanBatchWriter {
     private var statements: [Int64: PartitionStatements] = [:]
 
     struct PartitionStatements {
+        /// Whether the partition's rows are clustered by trace (``SpanSlots``): `insertSpan` then takes the rowid
+        /// first, and `spanIDAt` reads the span ID a rowid holds.
+        var clustered: Bool
         var insertSpan: Statement
+        var spanIDAt: Statement?
         /// By `trace_ids_b` in a partition of this version, else by the unique index on `traces_b(trace_id)`.
         var selectTraceSeq: Statement
         var insertTrace: Statement
@@ -47,6 +51,11 @@ final class SpanBatchWriter {
     /// Partitions whose spans search finds through `span_runs_b` (true), or through an index on (service, start_ns)
     /// (false: made by an earlier otelsink).
     private var runPartitions: [Int64: Bool] = [:]
+    /// Partitions whose rows are clustered by trace (true: ``SpanSlots``), or that index (trace_seq, span_id)
+    /// (false: made by an earlier otelsink).
+    private var clusteredPartitions: [Int64: Bool] = [:]
+    /// The file's key of span slots (``SpanSlots``), read with the partitions.
+    private var slotKey: Int64?
     /// The run of consecutive rows being written (``SpanRuns``), stored when a row breaks it and at the end of the
     /// transaction.
     private var run: SpanRuns.Run?
@@ -108,6 +117,8 @@ final class SpanBatchWriter {
 
     struct Outcome {
         var inserted = 0, duplicates = 0, invalid = 0, logRecords = 0
+        /// Spans not stored because their trace's rows leave no place for their span IDs (``SpanSlots``).
+        var unplaced = 0
         /// Spans flagged as anomalous, by service.
         var anomalous: [String: Int] = [:]
     }
@@ -133,9 +144,11 @@ final class SpanBatchWriter {
     /// Reads which partitions exist, and the tails of those that sweep their trace IDs.
     func loadPartitions(_ db: Database) throws {
         partitions = Set(try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions"))
+        slotKey = try SpanSlots.key(db)
         let layout = try TraceIDLookup.Layout(db)
         sweptPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withTraceIDs.contains($0)) })
         runPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withSpanRuns.contains($0)) })
+        clusteredPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withClusteredRows.contains($0)) })
         for b in partitions where layout.withTraceIDs.contains(b) { try loadTail(b, db: db) }
     }
 
@@ -156,6 +169,7 @@ final class SpanBatchWriter {
         tails.forget(bucket: bucket)
         sweptPartitions[bucket] = nil
         runPartitions[bucket] = nil
+        clusteredPartitions[bucket] = nil
         partitions.remove(bucket)
         nextSeq[bucket] = nil
         statements[bucket] = nil
@@ -170,13 +184,17 @@ final class SpanBatchWriter {
     private func statements(bucket: Int64, db: Database) throws -> PartitionStatements {
         if let known = statements[bucket] { return known }
         let swept = sweptPartitions[bucket] ?? false
+        let clustered = clusteredPartitions[bucket] ?? false
+        let spans = SQLiteSchema.spansTable(bucket)
         let prepared = PartitionStatements(
+            clustered: clustered,
             insertSpan: try db.makeStatement(
                 sql: """
-                    INSERT OR IGNORE INTO \(SQLiteSchema.spansTable(bucket))
-                    (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body, trace_seq)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT OR IGNORE INTO \(spans)
+                    (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body, trace_seq\(clustered ? ", rowid" : ""))
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?\(clustered ? ", ?" : ""))
                     """),
+            spanIDAt: clustered ? try db.makeStatement(sql: "SELECT span_id FROM \(spans) WHERE rowid = ?") : nil,
             selectTraceSeq: try db.makeStatement(
                 sql: "SELECT seq FROM \(swept ? SQLiteSchema.traceIDsTable(bucket) : SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?"),
             insertTrace: try db.makeStatement(
@@ -252,20 +270,26 @@ final class SpanBatchWriter {
                             let compressed = try storedBody.withUnsafeBytes { body in
                                 try bodies.encode(body, bucket: b, db: db, into: &compressedBody)
                             }
-                            let inserted = try (compressed ? compressedBody : storedBody).withUnsafeBytes { body in
+                            let stored = try (compressed ? compressedBody : storedBody).withUnsafeBytes { body in
                                 try insert(
-                                    span, buffer, body: body, partition.insertSpan, traceSeq: current?.summary.seq ?? 0,
+                                    span, buffer, body: body, partition, traceSeq: current?.summary.seq ?? 0,
                                     resourceID: resourceID, scopeID: scopeID, serviceBytes: resource.serviceName, db: db)
                             }
-                            guard inserted else {
+                            let row: Int64
+                            switch stored {
+                            case .inserted(let rowid): row = rowid
+                            case .duplicate:
                                 outcome.duplicates += 1
+                                continue
+                            case .noSlot:
+                                outcome.unplaced += 1
                                 continue
                             }
                             outcome.inserted += 1
                             if let insertRun = partition.insertRun {
                                 try extendRun(
-                                    bucket: b, service: service, row: sqlite3_last_insert_rowid(db.sqliteConnection),
-                                    start: Int64(clamping: span.start), insertRun, db: db)
+                                    bucket: b, service: service, row: row, start: Int64(clamping: span.start), clustered: partition.clustered,
+                                    insertRun, db: db)
                             }
                             let name = UnsafeRawBufferPointer(rebasing: buffer[span.name])
                             current?.summary.merge(
@@ -303,17 +327,19 @@ final class SpanBatchWriter {
     }
 
     /// Adds row `row` (just inserted into partition `bucket`) to the run being gathered, or stores that run and
-    /// starts another when the row does not follow it (another partition or service, a gap in the rowids, or a start
-    /// that would make the run wider than ``SpanRuns/maxSpreadNanos``).
-    private func extendRun(bucket: Int64, service: String, row: Int64, start: Int64, _ insertRun: Statement, db: Database) throws {
-        if let current = run, current.bucket == bucket, current.lastRow &+ 1 == row, current.service == service,
+    /// starts another when the row does not follow it (another partition or service, a gap in the rowids or traces,
+    /// or a start that would make the run wider than ``SpanRuns/maxSpreadNanos``).
+    private func extendRun(
+        bucket: Int64, service: String, row: Int64, start: Int64, clustered: Bool, _ insertRun: Statement, db: Database
+    ) throws {
+        if let current = run, current.bucket == bucket, current.continues(row: row), current.service == service,
             current.admits(start: start)
         {
             run?.add(row: row, start: start)
             return
         }
         try storeRun(db: db)
-        run = SpanRuns.Run(bucket: bucket, service: service, row: row, start: start, statement: insertRun)
+        run = SpanRuns.Run(bucket: bucket, service: service, row: row, start: start, clustered: clustered, statement: insertRun)
     }
 
     /// Writes the run being gathered, if any, into its partition's `span_runs_b`.
@@ -447,12 +473,24 @@ final class SpanBatchWriter {
     /// `STATUS_CODE_ERROR`.
     private let errorStatus = Int32(SpanStatus.StatusCode.error.rawValue)
 
-    /// Inserts one span; false when (trace_id, span_id) was already stored (a retried export).
+    /// What storing one span did.
+    enum Insertion {
+        /// Stored, at this rowid.
+        case inserted(Int64)
+        /// Stored before (a retried export): nothing written.
+        case duplicate
+        /// Not stored: its trace's spans fill every place its span ID may take (``SpanSlots``).
+        case noSlot
+    }
+
+    /// Inserts one span, or finds it stored already (a retried export). In a partition clustered by trace, at the
+    /// first of its span ID's places (``SpanSlots``) that is free or holds it; otherwise the unique index on
+    /// (trace_seq, span_id) finds it.
     private func insert(
-        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, _ statement: Statement, traceSeq: Int64,
-        resourceID: Int64, scopeID: Int64, serviceBytes: Range<Int>?, db: Database
-    ) throws -> Bool {
-        let stmt = statement.sqliteStatement
+        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, _ partition: PartitionStatements,
+        traceSeq: Int64, resourceID: Int64, scopeID: Int64, serviceBytes: Range<Int>?, db: Database
+    ) throws -> Insertion {
+        let stmt = partition.insertSpan.sqliteStatement
         let start = Int64(clamping: span.start)
         let end = Int64(clamping: span.end)
         sqlite3_reset(stmt)
@@ -474,8 +512,42 @@ final class SpanBatchWriter {
         sqlite3_bind_int64(stmt, 11, Int64(span.statusCode))
         bindBlob(stmt, 12, body, 0..<body.count)
         sqlite3_bind_int64(stmt, 13, traceSeq)
-        try stepToCompletion(stmt, db)
-        return sqlite3_changes(db.sqliteConnection) == 1
+        guard partition.clustered, let spanIDAt = partition.spanIDAt?.sqliteStatement else {
+            try stepToCompletion(stmt, db)
+            return sqlite3_changes(db.sqliteConnection) == 1 ? .inserted(sqlite3_last_insert_rowid(db.sqliteConnection)) : .duplicate
+        }
+        guard let first = SpanSlots.firstRow(seq: traceSeq) else {
+            throw DatabaseError(message: "partition holds more traces than its rowids can number (\(traceSeq))")
+        }
+        guard let key = slotKey else { throw DatabaseError(message: "the database has no key of span slots in meta") }
+        let id = UnsafeRawBufferPointer(rebasing: buffer[span.spanID])
+        let slot = SpanSlots.slot(id, key: key)
+        // The other values stay bound from place to place (no clearing: an ignored NULL would look like a taken
+        // place), and are cleared once done.
+        defer { sqlite3_clear_bindings(stmt) }
+        for probe in 0..<SpanSlots.probes {
+            let row = first | (slot + probe)
+            sqlite3_bind_int64(stmt, 14, row)
+            let step = sqlite3_step(stmt)
+            sqlite3_reset(stmt)
+            guard step == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: step), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            if sqlite3_changes(db.sqliteConnection) == 1 { return .inserted(row) }
+            // Taken: by this span (stored before) or by another of the trace whose ID shares the place.
+            sqlite3_reset(spanIDAt)
+            sqlite3_bind_int64(spanIDAt, 1, row)
+            let rc = sqlite3_step(spanIDAt)
+            let same =
+                rc == SQLITE_ROW && Int(sqlite3_column_bytes(spanIDAt, 0)) == id.count
+                && sqlite3_column_blob(spanIDAt, 0).map { UnsafeRawBufferPointer(start: $0, count: id.count).elementsEqual(id) } == true
+            sqlite3_reset(spanIDAt)
+            guard rc == SQLITE_ROW || rc == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            if same { return .duplicate }
+        }
+        return .noSlot
     }
 
     /// Creates partition `b`'s tables (spans, traces, logs) unless known to exist.
@@ -486,6 +558,7 @@ final class SpanBatchWriter {
             let layout = try TraceIDLookup.Layout(db)
             sweptPartitions[b] = layout.withTraceIDs.contains(b)
             runPartitions[b] = layout.withSpanRuns.contains(b)
+            clusteredPartitions[b] = layout.withClusteredRows.contains(b)
             if sweptPartitions[b] == true { try loadTail(b, db: db) }
         }
     }

@@ -1,9 +1,10 @@
 import GRDB
 
-/// How search finds a service's spans in a partition: `span_runs_b` holds one row per run of consecutive
-/// `spans_b` rows of one service written together (the writer's rowids are consecutive within a transaction, so a
-/// request's spans of one resource make one run), keyed by (service, latest start in the run, first rowid), with
-/// the earliest start and the last rowid. A run's spans start within ``maxSpreadNanos`` of each other.
+/// How search finds a service's spans in a partition: `span_runs_b` holds one row per run of `spans_b` rows of one
+/// service written one after another (a request's spans of one resource, usually), keyed by (service, latest start
+/// in the run, lowest rowid), with the earliest start and the highest rowid. In a partition whose rows are clustered by
+/// trace (``SpanSlots``) a run holds the rows of consecutive traces; in an older one, consecutive rowids. A run's spans
+/// start within ``maxSpreadNanos`` of each other.
 ///
 /// A run is a candidate, not an answer: search reads the run's rowid range and filters each row on its service,
 /// start and the query's other criteria, so a run that covers rows it does not describe (rowids of deleted rows
@@ -21,21 +22,34 @@ enum SpanRuns {
     struct Run {
         let bucket: Int64
         let service: String
-        let firstRow: Int64
+        /// Whether the partition's rowids are clustered by trace (``SpanSlots``): the run's rows are then those of
+        /// consecutive traces, each trace's at slots across its range, and `firstRow...lastRow` spans from the
+        /// lowest to the highest of them.
+        let clustered: Bool
+        private(set) var firstRow: Int64
         private(set) var lastRow: Int64
         private(set) var minStart: Int64
         private(set) var maxStart: Int64
         /// The partition's insert into `span_runs_b`.
         let statement: Statement
 
-        init(bucket: Int64, service: String, row: Int64, start: Int64, statement: Statement) {
+        init(bucket: Int64, service: String, row: Int64, start: Int64, clustered: Bool, statement: Statement) {
             self.bucket = bucket
             self.service = service
+            self.clustered = clustered
             firstRow = row
             lastRow = row
             minStart = start
             maxStart = start
             self.statement = statement
+        }
+
+        /// Whether row `row`, just written, may join the run: the next rowid; in a clustered partition, a row of a
+        /// trace the run holds or of the trace numbered after them (a request's new traces are numbered in turn).
+        func continues(row: Int64) -> Bool {
+            guard clustered else { return lastRow &+ 1 == row }
+            let trace = row >> 32
+            return trace >= firstRow >> 32 && trace <= (lastRow >> 32) &+ 1
         }
 
         /// Whether a span starting at `start` keeps the run within ``SpanRuns/maxSpreadNanos``.
@@ -45,7 +59,8 @@ enum SpanRuns {
         }
 
         mutating func add(row: Int64, start: Int64) {
-            lastRow = row
+            firstRow = min(firstRow, row)
+            lastRow = max(lastRow, row)
             minStart = min(minStart, start)
             maxStart = max(maxStart, start)
         }

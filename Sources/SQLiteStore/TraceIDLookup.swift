@@ -46,29 +46,38 @@ struct TraceIDLookup {
     }
 
     /// What each partition has: `trace_ids_b` (made by version 7 and later) rather than the unique index on
-    /// `traces_b(trace_id)`, and `span_runs_b` (version 8 and later) rather than the index on
-    /// `spans_b(service, start_ns)`.
+    /// `traces_b(trace_id)`, `span_runs_b` (version 8 and later) rather than the index on
+    /// `spans_b(service, start_ns)`, and span rows clustered by trace (version 9 and later: ``SpanSlots``) rather than
+    /// the unique index on `spans_b(trace_seq, span_id)`.
     struct Layout {
         var withTraceIDs: Set<Int64>
         var withSpanRuns: Set<Int64>
+        var withClusteredRows: Set<Int64>
 
-        init(withTraceIDs: Set<Int64>, withSpanRuns: Set<Int64>) {
+        init(withTraceIDs: Set<Int64>, withSpanRuns: Set<Int64>, withClusteredRows: Set<Int64>) {
             self.withTraceIDs = withTraceIDs
             self.withSpanRuns = withSpanRuns
+            self.withClusteredRows = withClusteredRows
         }
 
         init(_ db: Database) throws {
-            let names = try String.fetchAll(
+            let names = try Row.fetchAll(
                 db.cachedStatement(
                     sql: """
-                        SELECT name FROM sqlite_master WHERE type = 'table'
-                            AND (name LIKE 'trace\\_ids\\_%' ESCAPE '\\' OR name LIKE 'span\\_runs\\_%' ESCAPE '\\')
+                        SELECT type, name FROM sqlite_master
+                        WHERE (type = 'table' AND (name LIKE 'trace\\_ids\\_%' ESCAPE '\\' OR name LIKE 'span\\_runs\\_%' ESCAPE '\\'
+                                OR name LIKE 'spans\\_%' ESCAPE '\\'))
+                            OR (type = 'index' AND name LIKE 'spans\\_%\\_id' ESCAPE '\\')
                         """))
-            func buckets(_ prefix: String) -> Set<Int64> {
-                Set(names.lazy.filter { $0.hasPrefix(prefix) }.compactMap { Int64($0.dropFirst(prefix.count)) })
+            func buckets(_ type: String, _ prefix: String, _ suffix: String = "") -> Set<Int64> {
+                Set(
+                    names.lazy.filter { ($0[0] as String) == type }.map { $0[1] as String }
+                        .filter { $0.hasPrefix(prefix) && $0.hasSuffix(suffix) }
+                        .compactMap { Int64($0.dropFirst(prefix.count).dropLast(suffix.count)) })
             }
-            withTraceIDs = buckets("trace_ids_")
-            withSpanRuns = buckets("span_runs_")
+            withTraceIDs = buckets("table", "trace_ids_")
+            withSpanRuns = buckets("table", "span_runs_")
+            withClusteredRows = buckets("table", "spans_").subtracting(buckets("index", "spans_", "_id"))
         }
     }
 }
@@ -77,7 +86,7 @@ struct TraceIDLookup {
 /// layout is fixed when it is made (a number used again after its partition was dropped gets this version's layout;
 /// read as the older one, its traces would still be found, by a scan).
 final class TraceIDLayouts: Sendable {
-    private let known = Mutex<[Int64: (traceIDs: Bool, spanRuns: Bool)]>([:])
+    private let known = Mutex<[Int64: (traceIDs: Bool, spanRuns: Bool, clustered: Bool)]>([:])
 
     /// The layout of every partition `db` has, reading the schema only when one of them is new to this reader.
     func layout(_ db: Database) throws -> TraceIDLookup.Layout {
@@ -85,13 +94,16 @@ final class TraceIDLayouts: Sendable {
         let cached = known.withLock { k -> TraceIDLookup.Layout? in
             guard buckets.allSatisfy({ k[$0] != nil }) else { return nil }
             return TraceIDLookup.Layout(
-                withTraceIDs: Set(buckets.filter { k[$0]?.traceIDs == true }), withSpanRuns: Set(buckets.filter { k[$0]?.spanRuns == true }))
+                withTraceIDs: Set(buckets.filter { k[$0]?.traceIDs == true }), withSpanRuns: Set(buckets.filter { k[$0]?.spanRuns == true }),
+                withClusteredRows: Set(buckets.filter { k[$0]?.clustered == true }))
         }
         if let cached { return cached }
         let layout = try TraceIDLookup.Layout(db)
         known.withLock { k in
             if k.count > 100_000 { k.removeAll() }  // partitions dropped over years of retention
-            for b in buckets { k[b] = (layout.withTraceIDs.contains(b), layout.withSpanRuns.contains(b)) }
+            for b in buckets {
+                k[b] = (layout.withTraceIDs.contains(b), layout.withSpanRuns.contains(b), layout.withClusteredRows.contains(b))
+            }
         }
         return layout
     }

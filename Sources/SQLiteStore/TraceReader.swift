@@ -33,7 +33,10 @@ public struct TraceReader: Sendable {
         }
         var config = Configuration()
         config.readonly = true
-        config.prepareDatabase { db in try ContainsFunction.register(on: db) }
+        config.prepareDatabase { db in
+            try ContainsFunction.register(on: db)
+            try SpanSlots.register(on: db)
+        }
         let pool = try DatabasePool(path: path, configuration: config)
         // A file written with another layout would fail on its first query with SQLite's words; say it plainly.
         let version = try pool.read { db in
@@ -67,7 +70,9 @@ public struct TraceReader: Sendable {
     func traceNumbers(_ db: Database, id: Data, lookup: TraceIDLookup, layout: TraceIDLookup.Layout) throws -> [TraceNumber] {
         var out: [TraceNumber] = []
         for b in try Int64.fetchAll(db.cachedStatement(sql: "SELECT bucket FROM partitions ORDER BY bucket")) {
-            for seq in try lookup.seqs(db, bucket: b, id: id, layout: layout) { out.append(TraceNumber(bucket: b, seq: seq)) }
+            for seq in try lookup.seqs(db, bucket: b, id: id, layout: layout) {
+                out.append(TraceNumber(bucket: b, seq: seq, clustered: layout.withClusteredRows.contains(b)))
+            }
         }
         return out
     }
@@ -78,9 +83,17 @@ public struct TraceReader: Sendable {
     func forEachSpanRow(_ db: Database, id: Data, numbers: [TraceNumber], columns: String, _ body: (Row) throws -> Bool) throws -> Bool {
         for n in numbers {
             // The trace ID is checked as well: a number the tails gave for a rolled-back trace may have been reused.
-            let statement = try db.cachedStatement(
-                sql: "SELECT \(columns) FROM \(SQLiteSchema.spansTable(n.bucket)) s WHERE s.trace_seq = ? AND s.trace_id = ?")
-            let cursor = try Row.fetchCursor(statement, arguments: [n.seq, id])
+            let cursor: RowCursor
+            if n.clustered {
+                guard let first = SpanSlots.firstRow(seq: n.seq), let last = SpanSlots.lastRow(seq: n.seq) else { continue }
+                let statement = try db.cachedStatement(
+                    sql: "SELECT \(columns) FROM \(SQLiteSchema.spansTable(n.bucket)) s WHERE s.rowid BETWEEN ? AND ? AND s.trace_id = ?")
+                cursor = try Row.fetchCursor(statement, arguments: [first, last, id])
+            } else {
+                let statement = try db.cachedStatement(
+                    sql: "SELECT \(columns) FROM \(SQLiteSchema.spansTable(n.bucket)) s WHERE s.trace_seq = ? AND s.trace_id = ?")
+                cursor = try Row.fetchCursor(statement, arguments: [n.seq, id])
+            }
             while let row = try cursor.next() {
                 if try !body(row) { return false }
             }
@@ -88,9 +101,10 @@ public struct TraceReader: Sendable {
         return true
     }
 
-    /// Builds one trace's OTLP request from its span rows: sorted by start, resources and scopes grouped as received.
+    /// Builds one trace's OTLP request from its span rows: sorted by start (then span ID), resources and scopes
+    /// grouped as received.
     func assemble(_ db: Database, _ spanRows: [StoredSpan]) throws -> ExportTraceRequest {
-        let rows = spanRows.sorted { $0.start < $1.start }
+        let rows = spanRows.sorted(by: StoredSpan.traceOrder)
         let spans = try decode(db, rows)
         var request = ExportTraceRequest()
         var resourceIndex: [Int64: Int] = [:]
@@ -188,9 +202,10 @@ public struct TraceReader: Sendable {
     }
 }
 
-/// A trace's sequence number in one partition.
+/// A trace's sequence number in one partition, and whether that partition's rows are clustered by trace
+/// (``SpanSlots``).
 struct TraceNumber {
-    var bucket: Int64, seq: Int64
+    var bucket: Int64, seq: Int64, clustered: Bool
 }
 
 public enum TraceReaderError: Error, CustomStringConvertible {
@@ -226,6 +241,12 @@ struct StoredSpan: Sendable {
     /// The columns to select (spans table aliased `s`), in the order ``init(_:from:)`` reads them. The name is read
     /// as a blob: GRDB reads text as a C string, which would cut a name at a NUL character.
     static let columns = "s.resource_id, s.scope_id, s.start_ns, s.body, s.trace_id, s.span_id, s.parent_span_id, CAST(s.name AS BLOB), s.kind"
+
+    /// The order a trace's spans are given in: by start, and spans starting together by span ID, so that the order
+    /// does not depend on where the rows are (arrival order, or slots in a partition clustered by trace).
+    static func traceOrder(_ a: StoredSpan, _ b: StoredSpan) -> Bool {
+        a.start != b.start ? a.start < b.start : a.spanID.lexicographicallyPrecedes(b.spanID)
+    }
 
     init(_ row: Row, from i: Int) {
         resource = row[i]

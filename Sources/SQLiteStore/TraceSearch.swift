@@ -286,6 +286,28 @@ extension TraceReader {
         }
     }
 
+    /// One partition's calls between services among spans that started in `[?1, ?2]`. A child's parent is found at
+    /// its span ID's places in its trace's rows when the partition's rows are clustered by trace (`clusteredKey`: the
+    /// file's key of span slots, ``SpanSlots``), else through the index on (trace_seq, span_id). Children outside and
+    /// parents inside (CROSS JOIN keeps that order), NOT INDEXED: otherwise SQLite builds an automatic index over the
+    /// whole partition for the join.
+    static func dependenciesSQL(bucket: Int64, clusteredKey: Int64?) -> String {
+        let t = SQLiteSchema.spansTable(bucket)
+        let pairs: String
+        if let key = clusteredKey {
+            let slot = "(c.trace_seq << 32) + \(SpanSlots.functionName)(c.parent_span_id, \(key))"
+            pairs = "\(t) c NOT INDEXED CROSS JOIN \(t) p NOT INDEXED ON p.rowid BETWEEN \(slot) AND \(slot) + \(SpanSlots.probes - 1)"
+        } else {
+            pairs = "\(t) c JOIN \(t) p ON p.trace_seq = c.trace_seq"
+        }
+        return """
+            SELECT p.service, c.service, count(*), sum(c.status_code = 2)
+            FROM \(pairs) AND p.span_id = c.parent_span_id
+            WHERE c.start_ns >= ? AND c.start_ns <= ? AND p.service != c.service
+            GROUP BY p.service, c.service
+            """
+    }
+
     /// Service-to-service calls among spans that started in `[startMin, startMax]`: a child span whose parent (in
     /// the same partition) belongs to another service counts one call. Scans every span in the range, bounded by
     /// `timeBudget` (then `complete` is false and the counts cover the partitions read so far, newest first).
@@ -300,17 +322,15 @@ extension TraceReader {
                 var counts: [Pair: (calls: Int, errors: Int)] = [:]
                 var complete = true
                 let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket DESC")
+                let clustered = try layouts.layout(db).withClusteredRows
+                let key = try SpanSlots.key(db)
                 for b in buckets {
-                    let t = SQLiteSchema.spansTable(b)
+                    let clusteredKey = clustered.contains(b) ? key : nil
+                    if clustered.contains(b), clusteredKey == nil { continue }
                     do {
                         let rows = try Row.fetchAll(
                             db,
-                            sql: """
-                                SELECT p.service, c.service, count(*), sum(c.status_code = 2) FROM \(t) c
-                                JOIN \(t) p ON p.trace_seq = c.trace_seq AND p.span_id = c.parent_span_id
-                                WHERE c.start_ns >= ? AND c.start_ns <= ? AND p.service != c.service
-                                GROUP BY p.service, c.service
-                                """, arguments: [startMin, startMax])
+                            sql: Self.dependenciesSQL(bucket: b, clusteredKey: clusteredKey), arguments: [startMin, startMax])
                         for r in rows {
                             let before = counts[Pair(parent: r[0], child: r[1]), default: (0, 0)]
                             counts[Pair(parent: r[0], child: r[1])] = (before.calls + (r[2] as Int), before.errors + (r[3] as Int))

@@ -96,12 +96,18 @@ struct SpanRunsTests {
             try await store.append(request)
             try await store.append(request)
             let bucket = Int64(start / hourNanos)
+            // A run's rows: those of its service in its rowid range (in a partition clustered by trace, the range
+            // covers whole traces).
             let runs = try await store.pool.read { db in
                 try Row.fetchAll(
                     db,
-                    sql:
-                        "SELECT service, last_row - first_row + 1, min_start_ns, max_start_ns FROM \(SQLiteSchema.spanRunsTable(bucket)) ORDER BY first_row"
-                )
+                    sql: """
+                        SELECT r.service,
+                            (SELECT count(*) FROM \(SQLiteSchema.spansTable(bucket)) s
+                             WHERE s.rowid BETWEEN r.first_row AND r.last_row AND s.service = r.service),
+                            r.min_start_ns, r.max_start_ns
+                        FROM \(SQLiteSchema.spanRunsTable(bucket)) r ORDER BY r.first_row
+                        """)
             }
             #expect(runs.map { $0[0] as String } == ["a", "b"])
             #expect(runs.map { $0[1] as Int } == [10, 8])
@@ -123,9 +129,11 @@ struct SpanRunsTests {
             try await store.append(makeRequest(service: "a", spans: starts.map { makeSpan(trace: trace, start: $0) }))
             let bucket = Int64(t / hourNanos)
             let runs = try await store.pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT last_row - first_row + 1 FROM \(SQLiteSchema.spanRunsTable(bucket)) ORDER BY first_row")
+                try Row.fetchAll(
+                    db, sql: "SELECT min_start_ns, max_start_ns FROM \(SQLiteSchema.spanRunsTable(bucket)) ORDER BY max_start_ns, min_start_ns")
             }
-            #expect(runs.map { $0[0] as Int } == [2, 2, 1])
+            let expected = [(t, t), (t, t + minute), (t + 10 * minute, t + 10 * minute + minute / 2)].map { [Int64($0.0), Int64($0.1)] }
+            #expect(runs.map { [$0[0] as Int64, $0[1] as Int64] } == expected)
             let q = TraceSearchQuery(service: "a", startMin: Int64(t), startMax: Int64(t), limit: 10, timeBudget: .seconds(60))
             #expect(try TraceReader(store: store).searchTraces(q).traceIDs == [trace])
             await store.close()

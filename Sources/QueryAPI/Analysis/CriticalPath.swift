@@ -103,11 +103,18 @@ public struct CriticalPath: Sendable, Equatable {
     }
 
     /// The path through spans given by their outlines (as the store reads them without decoding their bodies).
+    /// Spans are taken by start, then span ID (the order the query API lists a trace's spans in, which Jaeger's ties
+    /// follow), whatever order they come in.
     public init?(_ spans: [SpanOutline]) {
+        let order = spans.indices.sorted { a, b in
+            spans[a].startNanos != spans[b].startNanos
+                ? spans[a].startNanos < spans[b].startNanos : spans[a].spanID.lexicographicallyPrecedes(spans[b].spanID)
+        }
         var nodes: [Node] = []
         nodes.reserveCapacity(spans.count)
         var index = SpanIDIndex(capacity: spans.count)
-        for (position, span) in spans.enumerated() where !span.spanID.isEmpty && index.insertFirst(span.spanID, nodes.count) {
+        for position in order where !spans[position].spanID.isEmpty && index.insertFirst(spans[position].spanID, nodes.count) {
+            let span = spans[position]
             nodes.append(Node(start: span.startNanos, end: max(span.startNanos, span.endNanos), input: position))
         }
         func parentID(_ n: Int) -> Data { spans[nodes[n].input].parentSpanID }

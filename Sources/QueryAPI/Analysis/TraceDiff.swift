@@ -105,8 +105,15 @@ public struct TraceDiff: Sendable {
                     roots.append(i)
                 }
             }
+            // Siblings by start; on equal starts by span ID, so that the answer does not depend on the order the
+            // store returns them in (rows clustered by trace come back in slot order, not arrival order).
             let starts = spans.map(\.outline.startNanos)
-            let order: (Int, Int) -> Bool = { a, b in starts[a] != starts[b] ? starts[a] < starts[b] : a < b }
+            let ids = spans.map(\.outline.spanID)
+            let order: (Int, Int) -> Bool = { a, b in
+                if starts[a] != starts[b] { return starts[a] < starts[b] }
+                if ids[a] != ids[b] { return ids[a].lexicographicallyPrecedes(ids[b]) }
+                return a < b
+            }
             roots.sort(by: order)
             for i in kept where children[i].count > 1 { children[i].sort(by: order) }
             critical = CriticalPath(spans.map(\.outline))?.nanos(bySpanIndex: spans.count) ?? Array(repeating: 0, count: spans.count)
