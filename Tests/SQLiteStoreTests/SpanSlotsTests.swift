@@ -98,6 +98,62 @@ struct SpanSlotsTests {
         }
     }
 
+    /// A partition made by version 8 (rowids in arrival order, a unique index on (trace_seq, span_id)) keeps that
+    /// layout when written again: a retry stores nothing, its traces read back and its parents are found, beside a
+    /// partition this version makes.
+    @Test func aPartitionOfTheVersionBeforeKeepsItsIndexAndArrivalOrder() async throws {
+        try await withTemporaryDirectory { dir in
+            let config = storeConfig(dir)
+            var store = try SQLiteTraceStore(config: config)
+            await store.close()
+            let now = nowNanos()
+            let old = Int64(now / hourNanos)
+            let pool = try DatabasePool(path: config.path)
+            try await pool.write { db in
+                let spans = SQLiteSchema.spansTable(old)
+                try db.execute(
+                    sql: """
+                        CREATE TABLE \(SQLiteSchema.spanRunsTable(old))(
+                            service TEXT NOT NULL, max_start_ns INTEGER NOT NULL, min_start_ns INTEGER NOT NULL,
+                            first_row INTEGER NOT NULL, last_row INTEGER NOT NULL,
+                            PRIMARY KEY(service, max_start_ns, first_row)) WITHOUT ROWID;
+                        CREATE TABLE \(spans)(
+                            trace_seq INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
+                            resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
+                            service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
+                            start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
+                            body BLOB NOT NULL);
+                        CREATE UNIQUE INDEX \(spans)_id ON \(spans)(trace_seq, span_id);
+                        """)
+                try SQLiteSchema.createPartition(db, bucket: old, widthNanos: Int64(hourNanos))
+            }
+            try pool.close()
+            store = try SQLiteTraceStore(config: config)
+            let trace = randomBytes(16)
+            let parent = makeSpan(trace: trace, name: "parent", start: now - 2_000, duration: 10_000)
+            let child = makeSpan(trace: trace, name: "child", start: now - 1_000, parent: parent.spanID)
+            var request = makeRequest(service: "front", spans: [parent])
+            request.resourceSpans += makeRequest(service: "back", spans: [child]).resourceSpans
+            try await store.append(request)
+            try await store.append(request)
+            let newer = traceRequest(spans: 4, start: now - hourNanos)
+            try await store.append(newer.request)
+            try await store.append(newer.request)
+            let (layout, rows) = try await store.pool.read { db in
+                (try TraceIDLookup.Layout(db), try Int64.fetchAll(db, sql: "SELECT rowid FROM \(SQLiteSchema.spansTable(old)) ORDER BY rowid"))
+            }
+            #expect(layout.withClusteredRows == [old - 1])
+            #expect(rows == [1, 2])
+            let reader = TraceReader(store: store)
+            #expect(try reader.trace(id: trace)?.resourceSpans.count == 2)
+            #expect(try reader.trace(id: newer.trace)?.resourceSpans.first?.scopeSpans.first?.spans.count == 4)
+            #expect(try reader.spanCount() == 6)
+            let links = try reader.dependencies(startMin: Int64(now - 2 * hourNanos), startMax: Int64(now), timeBudget: .seconds(60)).links
+            #expect(links.map { "\($0.parent)>\($0.child)" } == ["front>back"])
+            await store.close()
+        }
+    }
+
     /// IDs made to crowd one window of places (possible only with the file's key, which no client has): the first
     /// 64 are stored, the 65th is refused after 64 probes, and the export still succeeds for the rest.
     @Test func aSpanWhoseEveryPlaceIsTakenIsNotStoredAndTheRestAre() async throws {
