@@ -17,6 +17,9 @@ enum SpanRuns {
     /// than widen one past this), so a search of a past window reads no run whose latest start is more than this
     /// after the window's end. Spans a request carries usually start within seconds of each other.
     static let maxSpreadNanos: Int64 = 300_000_000_000
+    /// The most trace numbers a run spans in a partition clustered by trace: its rowid range holds every row of those
+    /// traces, other services' too, which search reads and filters out, so this bounds what reading a run costs.
+    static let maxTraces: Int64 = 64
 
     /// A run being gathered by the writer.
     struct Run {
@@ -45,11 +48,13 @@ enum SpanRuns {
         }
 
         /// Whether row `row`, just written, may join the run: the next rowid; in a clustered partition, a row of a
-        /// trace the run holds or of the trace numbered after them (a request's new traces are numbered in turn).
+        /// trace whose number keeps the run's traces within ``SpanRuns/maxTraces`` numbers, in any order (a request's
+        /// new traces are numbered in turn; the traces of another service's recent request, which a request's spans
+        /// often join, were numbered close together).
         func continues(row: Int64) -> Bool {
             guard clustered else { return lastRow &+ 1 == row }
             let trace = row >> 32
-            return trace >= firstRow >> 32 && trace <= (lastRow >> 32) &+ 1
+            return max(lastRow >> 32, trace) - min(firstRow >> 32, trace) < SpanRuns.maxTraces
         }
 
         /// Whether a span starting at `start` keeps the run within ``SpanRuns/maxSpreadNanos``.

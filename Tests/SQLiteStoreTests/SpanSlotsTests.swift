@@ -1,3 +1,4 @@
+import CollectorCore
 import Foundation
 import GRDB
 import OTLP
@@ -150,6 +151,30 @@ struct SpanSlotsTests {
             #expect(try reader.spanCount() == 6)
             let links = try reader.dependencies(startMin: Int64(now - 2 * hourNanos), startMax: Int64(now), timeBudget: .seconds(60)).links
             #expect(links.map { "\($0.parent)>\($0.child)" } == ["front>back"])
+            await store.close()
+        }
+    }
+
+    /// A request whose spans join traces another service's request numbered (in any order, interleaved) makes one
+    /// run while their numbers stay within 64; traces numbered further apart make another.
+    @Test func spansJoiningAnotherServicesTracesInAnyOrderMakeOneRunWithin64Traces() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let start = nowNanos() - 60_000_000_000
+            let traces = (0..<70).map { _ in randomBytes(16) }
+            try await store.append(makeRequest(service: "a", spans: traces.enumerated().map { makeSpan(trace: $1, start: start + UInt64($0)) }))
+            var rng = SeededRandom(seed: 41)
+            let joined = traces.prefix(20).shuffled(using: &rng)
+            let interleaved = (0..<3).flatMap { round in joined.map { makeSpan(trace: $0, start: start + 1_000 + UInt64(round)) } }
+            try await store.append(makeRequest(service: "b", spans: interleaved))
+            try await store.append(makeRequest(service: "c", spans: [traces[0], traces[69]].map { makeSpan(trace: $0, start: start + 2_000) }))
+            let bucket = Int64(start / hourNanos)
+            let runs = try await store.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT service, count(*) FROM \(SQLiteSchema.spanRunsTable(bucket)) GROUP BY service ORDER BY service")
+            }
+            #expect(runs.map { "\($0[0] as String):\($0[1] as Int)" } == ["a:2", "b:1", "c:2"])
+            let q = TraceSearchQuery(service: "b", startMin: Int64(start), startMax: Int64(start) + 10_000, limit: 100, timeBudget: .seconds(60))
+            #expect(Set(try TraceReader(store: store).searchTraces(q).traceIDs) == Set(joined))
             await store.close()
         }
     }
