@@ -21,6 +21,7 @@ struct SpanRunsTests {
             let base = nowNanos() - 40 * 60 * 1_000_000_000
             let services = ["a", "b", "c"]
             var traces: [Data] = []
+            var sent: [Data: Set<Data>] = [:]
             func bytes(_ n: Int) -> Data { Data((0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }) }
             for _ in 0..<40 {
                 var request = ExportTraceRequest()
@@ -39,6 +40,7 @@ struct SpanRunsTests {
                             start: base + UInt64(Int.random(in: 0..<60, using: &rng)) * 40_000_000_000,
                             duration: UInt64(Int.random(in: 1...100, using: &rng)) * 1_000_000)
                         span.spanID = bytes(8)
+                        sent[trace, default: []].insert(span.spanID)
                         span.attributes = [stringAttribute("k", Bool.random(using: &rng) ? "x" : "y")]
                         spans.append(span)
                     }
@@ -61,6 +63,13 @@ struct SpanRunsTests {
                 queries.append(q)
             }
             let live = TraceReader(store: store)
+            // Every span once, retries and late spans included (rows clustered by trace find a retried span at its
+            // place), and each trace reads back with its spans.
+            #expect(try live.spanCount() == sent.values.reduce(0) { $0 + $1.count }, "seed \(seed)")
+            for trace in traces.prefix(30) {
+                let read = try live.trace(id: trace)?.resourceSpans.flatMap { $0.scopeSpans.flatMap { $0.spans.map(\.spanID) } } ?? []
+                #expect(read.count == sent[trace]?.count && Set(read) == sent[trace], "seed \(seed)")
+            }
             let throughRuns = try queries.map { try live.searchTraces($0) }
             let buckets = try await store.pool.read { db in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions") }
             #expect(try await store.pool.read { db in try TraceIDLookup.Layout(db).withSpanRuns } == Set(buckets), "seed \(seed)")
