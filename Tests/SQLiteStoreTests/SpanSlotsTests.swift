@@ -111,22 +111,10 @@ struct SpanSlotsTests {
             let old = Int64(now / hourNanos)
             let pool = try DatabasePool(path: config.path)
             try await pool.write { db in
+                // Version 8's layout of an empty partition: this version's tables and the unique index.
                 let spans = SQLiteSchema.spansTable(old)
-                try db.execute(
-                    sql: """
-                        CREATE TABLE \(SQLiteSchema.spanRunsTable(old))(
-                            service TEXT NOT NULL, max_start_ns INTEGER NOT NULL, min_start_ns INTEGER NOT NULL,
-                            first_row INTEGER NOT NULL, last_row INTEGER NOT NULL,
-                            PRIMARY KEY(service, max_start_ns, first_row)) WITHOUT ROWID;
-                        CREATE TABLE \(spans)(
-                            trace_seq INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
-                            resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
-                            service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
-                            start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
-                            body BLOB NOT NULL);
-                        CREATE UNIQUE INDEX \(spans)_id ON \(spans)(trace_seq, span_id);
-                        """)
                 try SQLiteSchema.createPartition(db, bucket: old, widthNanos: Int64(hourNanos))
+                try db.execute(sql: "CREATE UNIQUE INDEX \(spans)_id ON \(spans)(trace_seq, span_id)")
             }
             try pool.close()
             store = try SQLiteTraceStore(config: config)
