@@ -3,8 +3,8 @@ import GRDB
 /// How search finds a service's spans in a partition: `span_runs_b` holds one row per run of `spans_b` rows of one
 /// service written one after another (a request's spans of one resource, usually), keyed by (service, latest start
 /// in the run, lowest rowid), with the earliest start and the highest rowid. In a partition whose rows are clustered by
-/// trace (``SpanSlots``) a run holds the rows of consecutive traces; in an older one, consecutive rowids. A run's spans
-/// start within ``maxSpreadNanos`` of each other.
+/// trace (``SpanSlots``) a run holds rows of traces numbered within ``maxTraces`` of each other; in an older one,
+/// consecutive rowids. A run's spans start within ``maxSpreadNanos`` of each other.
 ///
 /// A run is a candidate, not an answer: search reads the run's rowid range and filters each row on its service,
 /// start and the query's other criteria, so a run that covers rows it does not describe (rowids of deleted rows
@@ -25,8 +25,8 @@ enum SpanRuns {
     struct Run {
         let bucket: Int64
         let service: String
-        /// Whether the partition's rowids are clustered by trace (``SpanSlots``): the run's rows are then those of
-        /// consecutive traces, each trace's at slots across its range, and `firstRow...lastRow` spans from the
+        /// Whether the partition's rowids are clustered by trace (``SpanSlots``): the run's rows are then of traces
+        /// numbered close together, each trace's at slots across its range, and `firstRow...lastRow` spans from the
         /// lowest to the highest of them.
         let clustered: Bool
         private(set) var firstRow: Int64
