@@ -24,15 +24,17 @@ typealias TraceExportResponse = Opentelemetry_Proto_Collector_Trace_V1_ExportTra
 final class GRPCSender: RequestSender {
     let client: GRPCClient<HTTP2ClientTransport.Posix>
     let options: CallOptions
-    /// TraceService/Export or LogsService/Export (their responses share one wire layout, read as the trace one).
+    /// TraceService/Export, LogsService/Export or MetricsService/Export (their responses share one wire layout, read as
+    /// the trace one).
     let method: MethodDescriptor
 
     init(client: GRPCClient<HTTP2ClientTransport.Posix>, timeout: Duration, signal: WorkloadSignal = .traces) {
         self.client = client
-        method =
-            signal == .traces
-            ? Opentelemetry_Proto_Collector_Trace_V1_TraceService.Method.Export.descriptor
-            : Opentelemetry_Proto_Collector_Logs_V1_LogsService.Method.Export.descriptor
+        switch signal {
+        case .traces: method = Opentelemetry_Proto_Collector_Trace_V1_TraceService.Method.Export.descriptor
+        case .logs: method = Opentelemetry_Proto_Collector_Logs_V1_LogsService.Method.Export.descriptor
+        case .metrics: method = Opentelemetry_Proto_Collector_Metrics_V1_MetricsService.Method.Export.descriptor
+        }
         var options = CallOptions.defaults
         options.timeout = timeout
         options.waitForReady = false  // fail fast when the server is not there

@@ -26,7 +26,7 @@ struct LoadGen: AsyncParsableCommand {
 
     @Option(
         help:
-            "traces (the standard workload) or logs (100 log records per request, see LogsPayload.swift; the report's \"spans\" are then log records)."
+            "traces (the standard workload), logs (100 log records per request, see LogsPayload.swift) or metrics (105 data points per request, see MetricsPayload.swift); the report's \"spans\" are then log records or data points."
     )
     var signal: WorkloadSignal = .traces
 
@@ -54,7 +54,7 @@ struct LoadGen: AsyncParsableCommand {
     @Option(help: "Per-request timeout.")
     var timeout: DurationArg = DurationArg(seconds: 10)
 
-    @Option(help: "OTLP/HTTP path (default /v1/traces, or /v1/logs with --signal logs).")
+    @Option(help: "OTLP/HTTP path (default /v1/traces, /v1/logs or /v1/metrics by --signal).")
     var path: String?
 
     @Option(help: "NIO event-loop threads for the client connections.")
@@ -108,24 +108,36 @@ struct LoadGen: AsyncParsableCommand {
                 : try (1...services).map { try PayloadTemplate.make(service: "bench-svc-\($0)", tenOperations: true) }
         case .logs:
             templates = try (1...services).map { try PayloadTemplate.makeLogs(service: services == 1 ? "otelsink-loadgen" : "bench-svc-\($0)") }
+        case .metrics:
+            templates = try (0..<PayloadTemplate.metricsVariants).map { try PayloadTemplate.makeMetrics(seq: $0) }
         }
         let template = templates[0]
         var probe = PayloadFactory(template: template, seed: 42)
         let sample = probe.next()
-        let shape =
-            signal == .traces
-            ? try PayloadTemplate.validate(sample, baseNanos: unixNanosNow())
-            : try PayloadTemplate.validateLogs(sample, baseNanos: unixNanosNow())
+        let shape: String
+        switch signal {
+        case .traces: shape = try PayloadTemplate.validate(sample, baseNanos: unixNanosNow())
+        case .logs: shape = try PayloadTemplate.validateLogs(sample, baseNanos: unixNanosNow())
+        case .metrics: shape = try PayloadTemplate.validateMetrics(sample, baseNanos: unixNanosNow())
+        }
 
         if printPayloadSize {
             print(
                 "payload: \(sample.count) bytes per request (\(String(format: "%.1f KB = %.1f KiB", Double(sample.count) / 1000, Double(sample.count) / 1024)))"
             )
-            print("shape:   1 resource (5 attributes), 1 scope, \(shape)")
-            print(
-                signal == .traces
-                    ? "         10 string attributes per span (20-char keys and values), 1 event, a status"
-                    : "         10 string attributes per record (20-char keys and values), a 200-byte body, time, observed time, severity")
+            switch signal {
+            case .traces:
+                print("shape:   1 resource (5 attributes), 1 scope, \(shape)")
+                print("         10 string attributes per span (20-char keys and values), 1 event, a status")
+            case .logs:
+                print("shape:   1 resource (5 attributes), 1 scope, \(shape)")
+                print("         10 string attributes per record (20-char keys and values), a 200-byte body, time, observed time, severity")
+            case .metrics:
+                print("shape:   1 resource (service.name), 1 scope, \(shape)")
+                print(
+                    "         gauges, cumulative sums and histograms by turns; 3 string attributes per point; \(PayloadTemplate.metricsVariants) requests cycled"
+                )
+            }
             return
         }
 
@@ -172,10 +184,10 @@ struct LoadGen: AsyncParsableCommand {
         let plan = RunPlan(
             start: .now,
             concurrency: concurrency,
-            requestRate: rate / Double(PayloadTemplate.spansPerRequest),
+            requestRate: rate / Double(signal.itemsPerRequest),
             warmupNs: warmup.nanoseconds,
             endNs: warmup.nanoseconds + duration.nanoseconds,
-            spansPerRequest: PayloadTemplate.spansPerRequest
+            spansPerRequest: signal.itemsPerRequest
         )
 
         let stats: WorkerStats
@@ -203,7 +215,7 @@ struct LoadGen: AsyncParsableCommand {
             }
         case .http:
             let timeout = self.timeout.duration
-            let path = self.path ?? (signal == .traces ? "/v1/traces" : "/v1/logs")
+            let path = self.path ?? signal.httpPath
             (stats, samples) = await LoadRunner.run(plan: plan, templates: templates, serverPID: serverPid) { _ in
                 HTTPSender(endpoint: endpoint, path: path, timeout: timeout, group: group)
             }
@@ -236,11 +248,11 @@ struct LoadGen: AsyncParsableCommand {
             warmupSeconds: warmup.seconds,
             durationSeconds: duration.seconds,
             payloadBytes: payloadBytes,
-            spansPerRequest: PayloadTemplate.spansPerRequest,
+            spansPerRequest: signal.itemsPerRequest,
             requests: .init(ok: stats.ok, refused: stats.refused, failed: stats.failed, unsent: stats.unsent),
             spansAcknowledgedPerSec: Double(stats.ackedInWindow) / duration.seconds,
             spansAcknowledgedInWindow: stats.ackedInWindow,
-            spansAttemptedPerSec: Double(sentInWindow * PayloadTemplate.spansPerRequest) / duration.seconds,
+            spansAttemptedPerSec: Double(sentInWindow * signal.itemsPerRequest) / duration.seconds,
             spansRejectedPartialSuccess: stats.rejectedSpans,
             spansAcknowledgedTotal: stats.ackedTotal,
             latency: Report.latency(stats.latenciesNs),

@@ -70,4 +70,17 @@ struct Endpoint: Sendable, CustomStringConvertible {
 enum WorkloadSignal: String, ExpressibleByArgument, CaseIterable, Sendable {
     case traces
     case logs
+    case metrics
+
+    /// Items (spans, log records or data points) per request.
+    var itemsPerRequest: Int { self == .metrics ? PayloadTemplate.pointsPerRequest : PayloadTemplate.spansPerRequest }
+
+    /// The OTLP/HTTP path of the signal.
+    var httpPath: String {
+        switch self {
+        case .traces: "/v1/traces"
+        case .logs: "/v1/logs"
+        case .metrics: "/v1/metrics"
+        }
+    }
 }
