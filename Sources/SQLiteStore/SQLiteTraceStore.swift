@@ -418,7 +418,7 @@ public final class SQLiteTraceStore: Sendable {
                 // A trace left without spans: none in its rowid range (clustered by trace), or none by the index.
                 let spansOfTrace =
                     clustered
-                    ? "SELECT 1 FROM \(spans) WHERE rowid BETWEEN ?1 << 32 AND (?1 << 32) + 4294967295"
+                    ? "SELECT 1 FROM \(spans) WHERE rowid BETWEEN ?1 << 32 AND (?1 << 32) + \(SpanSlots.placeMask)"
                     : "SELECT 1 FROM \(spans) WHERE trace_seq = ?1"
                 var gone: [TraceIDTails.Key] = []
                 let (deleted, deletedLogs) = try pool.write { db -> (Int, Int) in

@@ -49,8 +49,11 @@ enum SpanSlots {
 
     /// The highest rowid of trace number `seq`'s rows.
     static func lastRow(seq: Int64) -> Int64? {
-        firstRow(seq: seq).map { $0 | 0xFFFF_FFFF }
+        firstRow(seq: seq).map { $0 | placeMask }
     }
+
+    /// The bits of a rowid that hold its place among its trace's rows.
+    static let placeMask: Int64 = 0xFFFF_FFFF
 
     /// Registers `otelsink_span_slot` on `db` (every connection that runs the queries using it).
     static func register(on db: Database) throws {

@@ -87,8 +87,9 @@ extension TraceReader {
     /// Finds traces (see ``TraceSearchQuery``): per partition, newest first, the service's spans over the time range
     /// through the partition's runs (``SpanRuns``; partitions made before them: its `(service, start_ns)` index,
     /// walked backwards), filtering on operation and duration in SQL, until `limit` distinct traces with the newest
-    /// matching spans are found or the time budget runs out (SQLite's progress handler interrupts a long statement). Tag criteria are pre-filtered in SQL (the key, and a string value, must occur in the span's
-    /// protobuf, or the span's resource must match) and then checked on the decoded span.
+    /// matching spans are found or the time budget runs out (SQLite's progress handler interrupts a long statement).
+    /// Tag criteria are pre-filtered in SQL (the key, and a string value, must occur in the span's protobuf, or the
+    /// span's resource must match) and then checked on the decoded span.
     public func searchTraces(_ q: TraceSearchQuery) throws -> TraceSearchResult {
         try reader.read { db in
             let deadline = Deadline(after: q.timeBudget)

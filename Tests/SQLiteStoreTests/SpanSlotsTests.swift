@@ -34,7 +34,7 @@ struct SpanSlotsTests {
             #expect(rows.count == 60 && indexes.isEmpty)
             for row in rows {
                 let rowid: Int64 = row[0]
-                let place = rowid & 0xFFFF_FFFF
+                let place = rowid & SpanSlots.placeMask
                 let first = slot(row[2], key)
                 #expect(rowid >> 32 == row[1] as Int64)
                 #expect(place >= first && place < first + SpanSlots.probes)
@@ -76,7 +76,7 @@ struct SpanSlotsTests {
             try await store.append(request)
             let bucket = Int64(start / hourNanos)
             let places = try await store.pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT rowid & 4294967295, span_id FROM \(SQLiteSchema.spansTable(bucket)) ORDER BY rowid")
+                try Row.fetchAll(db, sql: "SELECT rowid & \(SpanSlots.placeMask), span_id FROM \(SQLiteSchema.spansTable(bucket)) ORDER BY rowid")
             }
             #expect(places.count == 3)
             let s = slot(first, key)
