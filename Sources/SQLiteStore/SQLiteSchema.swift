@@ -22,6 +22,9 @@ import GRDB
 ///   latest start in it, keyed by (service, latest start). An index entry per span on (service, start_ns) cost
 ///   about 0.8 µs of SQLite's CPU per span (docs/performance.md); partitions written by an earlier otelsink have
 ///   that index instead.
+/// - `span_refs_b`: the resources, scopes and operations `spans_b` refers to, one row per distinct combination
+///   (``SpanReferences``), so that removing what no span refers to any more does not read the span rows. Partitions
+///   written by an earlier otelsink have none.
 ///
 /// Why `seq`: an index keyed by a random ID puts each new entry on a random page, and once the index outgrows the
 /// cache every insert writes a page of its own to the WAL (LIMITS.md: an order of magnitude more per span). Keying
@@ -44,6 +47,9 @@ import GRDB
 /// (the zstd dictionaries of each partition's span bodies and log records, by partition; removed with it),
 /// `trace_id_marks` (per partition, the `seq` below which every trace is in `trace_ids_b`), `partitions`, `meta`.
 enum SQLiteSchema {
+    /// Version 10 records what new partitions' spans refer to in the shared tables (``SpanReferences``), so that
+    /// removing unreferenced resources, scopes and operations after retention does not read every span row (an
+    /// earlier otelsink writing into such a partition would not record them, and their rows would be removed).
     /// Version 9 clusters new partitions' span rows by trace (``SpanSlots``) instead of keeping a unique index on
     /// `spans_b(trace_seq, span_id)`. Version 8 finds a service's spans in new partitions through runs of rows
     /// (`span_runs_b`) instead of an index entry per span on `spans_b(service, start_ns)`. Version 7 writes new partitions' trace IDs in sweeps
@@ -52,15 +58,15 @@ enum SQLiteSchema {
     /// (`log_time_blocks_b`) instead of through indexes on time and on (stream, time); version 5 may store log
     /// records compressed (dictionaries in `log_dictionaries`); version 4 may store span bodies compressed
     /// (``CompressedBody``; dictionaries in `span_dictionaries`); version 3 stores them without the fields their
-    /// columns hold; version 2 kept every field in the body. This otelsink reads all eight (``StoredSpan`` restores
+    /// columns hold; version 2 kept every field in the body. This otelsink reads all nine (``StoredSpan`` restores
     /// what a body lacks, ``StoredBodies`` decompresses, ``LogReader`` reads each partition's records by the indexes
     /// it has, ``TraceIDLookup`` each partition's traces by the index it has, search each partition's spans by its
     /// runs or by its service index, and each partition's traces by rowid range or by the (trace_seq, span_id) index)
-    /// and marks an older file as 9 when it opens it for writing, since new rows and partitions may then need this
+    /// and marks an older file as 10 when it opens it for writing, since new rows and partitions may then need this
     /// version to be read or written right (an older otelsink then refuses the file by its version rather than
     /// misreading it or leaving an index behind).
-    static let version = 9
-    static let readableVersions: Set<String> = ["2", "3", "4", "5", "6", "7", "8", "9"]
+    static let version = 10
+    static let readableVersions: Set<String> = ["2", "3", "4", "5", "6", "7", "8", "9", "10"]
 
     static func migrate(_ db: Database) throws {
         try db.execute(
@@ -204,6 +210,7 @@ enum SQLiteSchema {
                         service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
                         start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
                         body BLOB NOT NULL);
+                    \(SpanReferences.createSQL(bucket))
                     """)
         }
         try db.execute(
@@ -228,7 +235,7 @@ enum SQLiteSchema {
                 DROP TABLE IF EXISTS \(logsTable(bucket)); DROP TABLE IF EXISTS \(logTracesTable(bucket));
                 DROP TABLE IF EXISTS \(logTraceBlocksTable(bucket)); DROP TABLE IF EXISTS \(logTimeBlocksTable(bucket));
                 DROP TABLE IF EXISTS \(anomaliesTable(bucket)); DROP TABLE IF EXISTS \(traceIDsTable(bucket));
-                DROP TABLE IF EXISTS \(spanRunsTable(bucket))
+                DROP TABLE IF EXISTS \(spanRunsTable(bucket)); DROP TABLE IF EXISTS \(SpanReferences.table(bucket))
                 """)
         try db.execute(sql: "DELETE FROM trace_id_marks WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])

@@ -511,12 +511,14 @@ public final class SQLiteTraceStore: Sendable {
             if buckets.isEmpty {
                 try db.execute(sql: "DELETE FROM resources; DELETE FROM scopes; DELETE FROM operations; DELETE FROM log_streams")
             } else {
-                let resourceRefs =
-                    (buckets.map { "SELECT resource_id FROM \(SQLiteSchema.spansTable($0))" } + ["SELECT resource_id FROM log_streams"])
-                    .joined(separator: " UNION ")
-                let scopeRefs = (buckets.map { "SELECT scope_id FROM \(SQLiteSchema.spansTable($0))" } + ["SELECT scope_id FROM log_streams"])
-                    .joined(separator: " UNION ")
-                let operationRefs = buckets.map { "SELECT service, name, kind FROM \(SQLiteSchema.spansTable($0))" }.joined(separator: " UNION ")
+                // From each partition's references (``SpanReferences``), or its span rows when it has none.
+                let withTable = try SpanReferences.buckets(db)
+                func refs(_ columns: String) -> [String] {
+                    buckets.map { SpanReferences.source(columns, bucket: $0, withTable: withTable.contains($0)) }
+                }
+                let resourceRefs = (refs("resource_id") + ["SELECT resource_id FROM log_streams"]).joined(separator: " UNION ")
+                let scopeRefs = (refs("scope_id") + ["SELECT scope_id FROM log_streams"]).joined(separator: " UNION ")
+                let operationRefs = refs("service, name, kind").joined(separator: " UNION ")
                 try db.execute(sql: "DELETE FROM resources WHERE id NOT IN (\(resourceRefs))")
                 try db.execute(sql: "DELETE FROM scopes WHERE id NOT IN (\(scopeRefs))")
                 try db.execute(sql: "DELETE FROM operations WHERE (service, name, kind) NOT IN (\(operationRefs))")

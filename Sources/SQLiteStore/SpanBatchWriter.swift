@@ -71,6 +71,8 @@ final class SpanBatchWriter {
     private var compressedBody: [UInt8] = []
     /// Compresses span bodies with a dictionary per partition.
     private let bodies: BodyCompressor
+    /// What each partition's spans refer to in the shared tables (``SpanReferences``).
+    private let references = SpanReferences()
     /// The `Span` fields a row keeps in columns and not in its body: trace ID (1), span ID (2), parent span ID (4),
     /// name (5), kind (6) and start time (7). ``TraceReader`` puts them back.
     static let fieldsInColumns: UInt32 = 1 << 1 | 1 << 2 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7
@@ -149,6 +151,7 @@ final class SpanBatchWriter {
         sweptPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withTraceIDs.contains($0)) })
         runPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withSpanRuns.contains($0)) })
         clusteredPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withClusteredRows.contains($0)) })
+        try references.load(db)
         for b in partitions where layout.withTraceIDs.contains(b) { try loadTail(b, db: db) }
     }
 
@@ -174,6 +177,7 @@ final class SpanBatchWriter {
         nextSeq[bucket] = nil
         statements[bucket] = nil
         bodies.forget(bucket: bucket)
+        references.forget(bucket: bucket)
     }
 
     /// Finalizes the prepared statements (before the database closes).
@@ -298,6 +302,9 @@ final class SpanBatchWriter {
                                 root: span.parentSpanID.isEmpty ? (service, batch.string(span.name)) : nil)
                             let operation = OperationHash.of(serviceHash: serviceHash, name: name, kind: span.kind)
                             try recordOperation(hash: operation, service: service, name: name, kind: span.kind, db: db)
+                            try references.record(
+                                bucket: b, resource: resourceID, scope: scopeID, operationHash: operation, service: service, name: name,
+                                kind: span.kind, db: db)
                             let duration = span.end >= span.start ? Int64(clamping: span.end - span.start) : 0
                             if let p99 = baselines?.observe(hash: operation, service: service, name: name, kind: span.kind, durationNanos: duration) {
                                 try recordAnomaly(
@@ -559,6 +566,7 @@ final class SpanBatchWriter {
             sweptPartitions[b] = layout.withTraceIDs.contains(b)
             runPartitions[b] = layout.withSpanRuns.contains(b)
             clusteredPartitions[b] = layout.withClusteredRows.contains(b)
+            references.partitionMade(b, hasTable: try db.tableExists(SpanReferences.table(b)))
             if sweptPartitions[b] == true { try loadTail(b, db: db) }
         }
     }
@@ -636,6 +644,7 @@ final class SpanBatchWriter {
         operations.removeAll()
         operationCount = 0
         cachedBytes = 0
+        references.reset()
     }
 }
 

@@ -219,7 +219,7 @@ public enum TraceReaderError: Error, CustomStringConvertible {
         case .noDatabase(let p): "no database at \(p)"
         case .corrupt(let m): "database is inconsistent: \(m)"
         case .unsupportedVersion(let p, let v?):
-            "\(p) has storage schema version \(v); this otelsink reads versions \(Self.list(SQLiteSchema.readableVersions.sorted()))"
+            "\(p) has storage schema version \(v); this otelsink reads versions \(Self.list(SQLiteSchema.readableVersions.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }))"
         case .unsupportedVersion(let p, nil): "\(p) is not an otelsink trace database"
         }
     }
