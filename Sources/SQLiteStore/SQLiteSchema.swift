@@ -228,19 +228,28 @@ enum SQLiteSchema {
             arguments: [bucket, bucket &* widthNanos, (bucket &+ 1) &* widthNanos])
     }
 
-    static func dropPartition(_ db: Database, bucket: Int64) throws {
-        try db.execute(
-            sql: """
-                DROP TABLE IF EXISTS \(spansTable(bucket)); DROP TABLE IF EXISTS \(tracesTable(bucket));
-                DROP TABLE IF EXISTS \(logsTable(bucket)); DROP TABLE IF EXISTS \(logTracesTable(bucket));
-                DROP TABLE IF EXISTS \(logTraceBlocksTable(bucket)); DROP TABLE IF EXISTS \(logTimeBlocksTable(bucket));
-                DROP TABLE IF EXISTS \(anomaliesTable(bucket)); DROP TABLE IF EXISTS \(traceIDsTable(bucket));
-                DROP TABLE IF EXISTS \(spanRunsTable(bucket)); DROP TABLE IF EXISTS \(SpanReferences.table(bucket))
-                """)
+    /// Every table partition `bucket` may have.
+    static func partitionTables(_ bucket: Int64) -> [String] {
+        [
+            spansTable(bucket), tracesTable(bucket), logsTable(bucket), logTracesTable(bucket), logTraceBlocksTable(bucket),
+            logTimeBlocksTable(bucket), anomaliesTable(bucket), traceIDsTable(bucket), spanRunsTable(bucket), SpanReferences.table(bucket),
+        ]
+    }
+
+    /// Removes partition `bucket`: its rows in the shared tables, and its tables — renamed for ``RetiredTables`` to
+    /// empty in steps (true), or dropped at once when they have indexes (a partition made by an earlier otelsink).
+    @discardableResult
+    static func dropPartition(_ db: Database, bucket: Int64) throws -> Bool {
+        let tables = partitionTables(bucket)
+        let retired = try RetiredTables.retire(db, tables: tables)
+        if !retired {
+            try db.execute(sql: tables.map { "DROP TABLE IF EXISTS \($0)" }.joined(separator: "; "))
+        }
         try db.execute(sql: "DELETE FROM trace_id_marks WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM partitions WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM log_stream_buckets WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM span_dictionaries WHERE bucket = ?", arguments: [bucket])
         try db.execute(sql: "DELETE FROM log_dictionaries WHERE bucket = ?", arguments: [bucket])
+        return retired
     }
 }
