@@ -49,6 +49,7 @@ public final class SQLiteTraceStore: Sendable {
     /// `writerQueue`.
     private nonisolated(unsafe) var retiredPending = true
     private nonisolated(unsafe) var shrinkPending = false
+    private nonisolated(unsafe) var trimPending = false
     private nonisolated(unsafe) var lastSlice: ContinuousClock.Instant = .now - .seconds(3600)
 
     /// What one export adds: spans or log records, in wire form.
@@ -95,6 +96,8 @@ public final class SQLiteTraceStore: Sendable {
     /// Pages one `incremental_vacuum` step moves and gives back (~0.4 ms each on a 10M-span file; 2,560 at once
     /// held the writer for 1.8 s).
     static let shrinkPagesPerStep = 16
+    /// Spans (and log records) one step of trimming the only partition for size removes, in a transaction of its own.
+    static let trimSpansPerStep = 2_000
 
     /// Opens (creating if needed) the database at `config.path`.
     public convenience init(
@@ -376,9 +379,18 @@ public final class SQLiteTraceStore: Sendable {
     }
 
     private func runRetentionIfDue() {
-        if retiredPending || shrinkPending, ContinuousClock.now - lastSlice >= Self.sliceInterval {
+        if retiredPending || trimPending || shrinkPending, ContinuousClock.now - lastSlice >= Self.sliceInterval {
             do {
-                if retiredPending { _ = try clearRetired(within: Self.sliceBudget) } else { try shrink(within: Self.sliceBudget) }
+                if retiredPending {
+                    _ = try clearRetired(within: Self.sliceBudget)
+                } else if trimPending, config.maxSizeMiB > 0 {
+                    let trimmed = try trimForSize(limit: Int64(config.maxSizeMiB) << 20, within: Self.sliceBudget)
+                    trimPending = trimmed.over
+                    if trimmed.removed > 0 { logger.info("retention removed partitions", metadata: ["count": "\(trimmed.removed)"]) }
+                } else {
+                    trimPending = false
+                    try shrink(within: Self.sliceBudget)
+                }
             } catch {
                 logger.error("freeing the space of dropped partitions failed", metadata: ["error": "\(error)"])
             }
@@ -399,7 +411,7 @@ public final class SQLiteTraceStore: Sendable {
         let retentionNanos = Int64(config.retention.components.seconds) * 1_000_000_000
         let limit = Int64(config.maxSizeMiB) << 20
         var removed = 0
-        // Age: each partition in its own short transaction, so ingest waits at most one DROP.
+        // Age: each partition in its own short transaction (its tables are emptied afterwards, ``RetiredTables``).
         let expired = try pool.read { db in
             try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions WHERE end_ns <= ? ORDER BY bucket", arguments: [now - retentionNanos])
         }
@@ -409,22 +421,38 @@ public final class SQLiteTraceStore: Sendable {
         }
         if removed > 0 { try pruneUnreferenced() }
         guard limit > 0 else { return removed }
-        // Size: bounded work per run (the writer serves commits between runs), so ingest never waits long.
-        let deadline = ContinuousClock.now + Self.retentionBudget
-        // The pages of dropped partitions' tables count as used until they are emptied, in slices between commits
-        // (``runRetentionIfDue()``): no other partition is dropped for size before then.
-        guard !retiredPending else { return removed }
+        let trimmed = try trimForSize(limit: limit, within: Self.sliceBudget)
+        removed += trimmed.removed
+        trimPending = trimmed.over
+        // Give space back gradually when the file is over the limit (e.g. the limit was lowered), in slices between
+        // commits (``runRetentionIfDue()``).
+        let (used, file) = try pool.read { db in try Self.pageUsage(db) }
+        shrinkPending = file > limit && file > used
+        return removed
+    }
+
+    /// Size retention, for at most `within`: while the pages in use exceed `limit`, drops the oldest partition (and
+    /// stops: its pages are free once its tables are emptied, ``RetiredTables``), or trims the only one. Returns the
+    /// partitions dropped, and whether the file is still over the limit (the writer then goes on in slices between
+    /// commits, ``runRetentionIfDue()``).
+    private func trimForSize(limit: Int64, within: Duration) throws -> (removed: Int, over: Bool) {
+        let deadline = ContinuousClock.now + within
+        defer { lastSlice = .now }
+        var removed = 0
+        // The pages of dropped partitions' tables count as used until they are emptied: no other partition is
+        // dropped for size before then.
+        guard !retiredPending else { return (0, true) }
         while ContinuousClock.now < deadline {
             let (used, buckets) = try pool.read { db in
                 (try Self.pageUsage(db).used, try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket"))
             }
-            guard used > limit else { break }
+            guard used > limit else { return (removed, false) }
             if buckets.count > 1, let oldest = buckets.first {
                 try dropPartition(oldest)
                 removed += 1
                 try pruneUnreferenced()
                 // Its pages are free only once its tables are emptied (``RetiredTables``).
-                if retiredPending { break }
+                if retiredPending { return (removed, true) }
             } else if let only = buckets.first {
                 // One partition holds everything: remove its oldest spans, about as many as the overage takes at the
                 // partition's average bytes per span (rowids approximate the count), then the summaries of traces
@@ -439,7 +467,7 @@ public final class SQLiteTraceStore: Sendable {
                         + (Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(logs)") ?? 0)
                 }
                 let perSpan = max(1, used / max(1, approxCount))
-                let step = Int(min(max((used - limit) / perSpan, 100), 20_000))
+                let step = Int(min(max((used - limit) / perSpan, 100), Int64(Self.trimSpansPerStep)))
                 let sweptIDs = layout.withTraceIDs.contains(only)
                 // A trace left without spans: none in its rowid range (clustered by trace), or none by the index.
                 let spansOfTrace =
@@ -473,16 +501,12 @@ public final class SQLiteTraceStore: Sendable {
                 }
                 traceIDTails.remove(bucket: only, keys: gone)
                 telemetry.retentionRemovedSpans.add(deleted)
-                if deleted == 0 && deletedLogs == 0 { break }
+                if deleted == 0 && deletedLogs == 0 { return (removed, false) }
             } else {
-                break
+                return (removed, false)
             }
         }
-        // Give space back gradually when the file is over the limit (e.g. the limit was lowered), in slices between
-        // commits (``runRetentionIfDue()``).
-        let (used, file) = try pool.read { db in try Self.pageUsage(db) }
-        shrinkPending = file > limit && file > used
-        return removed
+        return (removed, true)
     }
 
     /// Drops one partition (on the writer), counting its spans approximately for self-telemetry. Its tables are
@@ -558,9 +582,6 @@ public final class SQLiteTraceStore: Sendable {
         let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
         return ((pages - free) * pageSize, pages * pageSize)
     }
-
-    /// Longest a retention run may keep the writer from commits while removing data for size.
-    static let retentionBudget: Duration = .milliseconds(250)
 
     /// Removes resources, scopes and operations that no stored span refers to any more (after partitions were
     /// dropped), so these shared tables do not grow forever with resource churn.
