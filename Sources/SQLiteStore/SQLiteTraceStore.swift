@@ -389,10 +389,12 @@ public final class SQLiteTraceStore: Sendable {
                     if trimmed.removed > 0 { logger.info("retention removed partitions", metadata: ["count": "\(trimmed.removed)"]) }
                 } else {
                     trimPending = false
-                    try shrink(within: Self.sliceBudget)
+                    if shrinkPending { try shrink(within: Self.sliceBudget) }
                 }
             } catch {
-                logger.error("freeing the space of dropped partitions failed", metadata: ["error": "\(error)"])
+                logger.error("retention (emptying dropped partitions, trimming or shrinking the file) failed", metadata: ["error": "\(error)"])
+                // Tried again with the next retention run, not every slice.
+                lastSlice = .now + Self.retentionInterval
             }
         }
         guard ContinuousClock.now - lastRetention >= Self.retentionInterval else { return }
