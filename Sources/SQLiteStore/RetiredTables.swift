@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 
-/// The tables of partitions retention has dropped, emptied a few thousand rows at a time.
+/// The tables of partitions retention has dropped, emptied 1,024 rows at a time.
 ///
 /// `DROP TABLE` reads every page of the table to free it: for a partition of 10.2M spans that held the writer for
 /// 8–20 s (docs/performance.md), and no export was committed meanwhile. Retention instead renames a dropped

@@ -44,9 +44,9 @@ public final class SQLiteTraceStore: Sendable {
     private nonisolated(unsafe) let logWriter: LogBatchWriter
     /// Owned by `writerQueue`.
     private nonisolated(unsafe) var lastRetention: ContinuousClock.Instant = .now - .seconds(3600)
-    /// Whether the file may hold tables of dropped partitions not emptied yet (``RetiredTables``); whether it is
-    /// over `max_size_mib` with free pages to give back; and when the writer last did a slice of either. Owned by
-    /// `writerQueue`.
+    /// Whether the file may hold tables of dropped partitions not emptied yet (``RetiredTables``); whether it is over
+    /// `max_size_mib` with free pages to give back; whether size retention has more to remove; and when the writer
+    /// last did a slice of any of them. Owned by `writerQueue`.
     private nonisolated(unsafe) var retiredPending = true
     private nonisolated(unsafe) var shrinkPending = false
     private nonisolated(unsafe) var trimPending = false
@@ -88,9 +88,10 @@ public final class SQLiteTraceStore: Sendable {
     static let slowCommit: Duration = .milliseconds(500)
     /// How often retention runs while ingest continues.
     static let retentionInterval: Duration = .seconds(10)
-    /// How often, and for how long at most, the writer empties retired tables (``RetiredTables``), or else gives
-    /// free pages back to the file system, while there is some to do: at most about a sixth of its time, and a
-    /// commit waits at most about one slice. While idle the writer is woken once a second.
+    /// How often, and for how long at most, the writer empties retired tables (``RetiredTables``), or else goes on
+    /// with size retention, or else gives free pages back to the file system, while there is some to do: at most
+    /// about a sixth of its time, and a commit waits at most about one slice. While idle the writer is woken once a
+    /// second.
     static let sliceInterval: Duration = .milliseconds(100)
     static let sliceBudget: Duration = .milliseconds(15)
     /// Pages one `incremental_vacuum` step moves and gives back (~0.4 ms each on a 10M-span file; 2,560 at once
