@@ -200,6 +200,16 @@ public struct TraceReader: Sendable {
     public func partitions() throws -> [Int64] {
         try reader.read { db in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket") }
     }
+
+    /// Bytes of the file's free pages (reused before the file grows; given back when it is over `max_size_mib`),
+    /// and the tables of dropped partitions still being emptied (``RetiredTables``).
+    public func freeSpace() throws -> (freeBytes: Int64, retiredTables: Int) {
+        try reader.read { db in
+            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+            let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+            return (free * pageSize, try RetiredTables.names(db).count)
+        }
+    }
 }
 
 /// A trace's sequence number in one partition, and whether that partition's rows are clustered by trace

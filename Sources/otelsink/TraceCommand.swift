@@ -290,6 +290,9 @@ struct Stats: AsyncParsableCommand {
         print("\(label("partitions:")) \(try reader.partitions().count)")
         print("\(label("services:")) \(try reader.services().map(TerminalSafeText.escape).joined(separator: ", "))")
         print("\(label("file bytes:")) \(size)")
+        let free = try reader.freeSpace()
+        let freeing = free.retiredTables > 0 ? " (and \(free.retiredTables) tables of dropped partitions still being emptied)" : ""
+        print("\(label("free bytes:")) \(free.freeBytes)\(freeing)")
         // The WAL file keeps its size when SQLite reuses it: this is how large it has been since the server started.
         print("\(label("WAL file bytes:")) \(walSize)")
     }

@@ -33,6 +33,7 @@ import Testing
             #expect(try reader.trace(id: old[0]) == nil)
             let retired = try await retiredNames(store)
             #expect(!retired.isEmpty)
+            #expect(try reader.freeSpace().retiredTables == retired.count)
             #expect(retired.allSatisfy { $0.hasPrefix(RetiredTables.prefix) })
             let partitionTables = try await store.pool.read { db in
                 try SQLiteSchema.partitionTables(bucket - 2).filter { try db.tableExists($0) }
@@ -54,6 +55,8 @@ import Testing
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(try await retiredNames(store).isEmpty)
+            #expect(try reader.freeSpace().retiredTables == 0)
+            #expect(try reader.freeSpace().freeBytes > 0)
             #expect(try reader.trace(id: again.trace)?.spanCount == 3)
             await store.close()
         }

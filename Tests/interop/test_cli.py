@@ -582,7 +582,7 @@ def test_stats_escapes_service_names(hostile_server):
     p = run_cli(server.binary, "stats", "--db", server.db_path)
     out, err = text(p)
     assert p.returncode == 0, err
-    _assert_no_raw_controls(out, lines=6)  # spans, log records, partitions, services, file bytes, WAL file bytes
+    _assert_no_raw_controls(out, lines=7)  # spans, log records, partitions, services, file bytes, free bytes, WAL file bytes
     assert ESCAPED[HOSTILE_SERVICE] in out
 
 
