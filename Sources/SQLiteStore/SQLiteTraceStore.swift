@@ -579,7 +579,7 @@ public final class SQLiteTraceStore: Sendable {
     }
 
     /// Bytes of the database file, and of the pages in it that hold data (the file minus its free list).
-    private static func pageUsage(_ db: Database) throws -> (used: Int64, file: Int64) {
+    static func pageUsage(_ db: Database) throws -> (used: Int64, file: Int64) {
         let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
         let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
         let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0

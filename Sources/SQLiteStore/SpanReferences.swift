@@ -33,8 +33,8 @@ final class SpanReferences {
         "SELECT \(columns) FROM \(withTable ? table(bucket) : SQLiteSchema.spansTable(bucket))"
     }
 
-    /// One combination, by the writer's hash of its operation (``SpanBatchWriter/OperationHash``); `operation`
-    /// tells two combinations with one hash apart.
+    /// One combination, by the writer's hash of its operation (``SpanBatchWriter/OperationHash``); the operations
+    /// kept under a key tell two combinations with one hash apart.
     private struct Key: Hashable {
         var bucket: Int64, resource: Int64, scope: Int64, hash: UInt64
     }

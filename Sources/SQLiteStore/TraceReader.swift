@@ -205,9 +205,8 @@ public struct TraceReader: Sendable {
     /// and the tables of dropped partitions still being emptied (``RetiredTables``).
     public func freeSpace() throws -> (freeBytes: Int64, retiredTables: Int) {
         try reader.read { db in
-            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
-            let free = try Int64.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
-            return (free * pageSize, try RetiredTables.names(db).count)
+            let pages = try SQLiteTraceStore.pageUsage(db)
+            return (pages.file - pages.used, try RetiredTables.names(db).count)
         }
     }
 }
@@ -229,7 +228,7 @@ public enum TraceReaderError: Error, CustomStringConvertible {
         case .noDatabase(let p): "no database at \(p)"
         case .corrupt(let m): "database is inconsistent: \(m)"
         case .unsupportedVersion(let p, let v?):
-            "\(p) has storage schema version \(v); this otelsink reads versions \(Self.list(SQLiteSchema.readableVersions.sorted { $0.count != $1.count ? $0.count < $1.count : $0 < $1 }))"
+            "\(p) has storage schema version \(v); this otelsink reads versions \(Self.list(SQLiteSchema.readableVersions.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }))"
         case .unsupportedVersion(let p, nil): "\(p) is not an otelsink trace database"
         }
     }
