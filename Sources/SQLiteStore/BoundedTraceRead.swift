@@ -77,9 +77,9 @@ extension TraceReader {
                 }
                 let numbers = try traceNumbers(db, id: id, lookup: lookup, layout: layout)
                 var rows: [StoredSpan] = []
-                let cut = try !forEachSpanRow(db, id: id, numbers: numbers, columns: StoredSpan.columns) { row in
+                let cut = try !forEachStoredSpan(db, id: id, numbers: numbers) { span in
                     if rows.count == remaining { return false }
-                    rows.append(StoredSpan(row, from: 0))
+                    rows.append(span)
                     return true
                 }
                 guard !rows.isEmpty else { continue }

@@ -71,6 +71,7 @@ extension TraceReader {
 extension StoredSpan {
     /// The whole span as protobuf: the columns' fields, then the stored body (see ``EncodedStoredTrace``).
     func protobuf(_ bodies: StoredBodies) throws -> Data {
+        if complete { return body }
         let body = try bodies.protobuf(body)
         var out = Data(capacity: body.count + 64 + name.utf8.count)
         func varint(_ value: UInt64) {

@@ -47,6 +47,8 @@ import GRDB
 /// (the zstd dictionaries of each partition's span bodies and log records, by partition; removed with it),
 /// `trace_id_marks` (per partition, the `seq` below which every trace is in `trace_ids_b`), `partitions`, `meta`.
 enum SQLiteSchema {
+    /// Version 11 stores new partitions' spans in chunks, one row per trace's spans of one resource and scope stored
+    /// together (`span_chunks_b`, ``SpanChunks``), instead of a row per span in `spans_b`.
     /// Version 10 records what new partitions' spans refer to in the shared tables (``SpanReferences``), so that
     /// removing unreferenced resources, scopes and operations after retention does not read every span row (an
     /// earlier otelsink writing into such a partition would not record them, and their rows would be removed).
@@ -65,8 +67,8 @@ enum SQLiteSchema {
     /// and marks an older file as 10 when it opens it for writing, since new rows and partitions may then need this
     /// version to be read or written right (an older otelsink then refuses the file by its version rather than
     /// misreading it or leaving an index behind).
-    static let version = 10
-    static let readableVersions: Set<String> = ["2", "3", "4", "5", "6", "7", "8", "9", "10"]
+    static let version = 11
+    static let readableVersions: Set<String> = ["2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]
 
     static func migrate(_ db: Database) throws {
         try db.execute(
@@ -191,26 +193,36 @@ enum SQLiteSchema {
         try db.execute(sql: "CREATE INDEX IF NOT EXISTS \(logs)_trace_seq ON \(logs)(trace_seq) WHERE trace_seq IS NOT NULL")
     }
 
-    static func createPartition(_ db: Database, bucket: Int64, widthNanos: Int64) throws {
+    /// Makes partition `bucket`'s tables, those it lacks when it exists. A new partition stores chunks of spans
+    /// (``SpanChunks``) unless `chunks` is false (a row per span, as schema version 10 did: for tests of such
+    /// partitions).
+    static func createPartition(_ db: Database, bucket: Int64, widthNanos: Int64, chunks: Bool = true) throws {
         let spans = spansTable(bucket)
         let traces = tracesTable(bucket)
         // A partition keeps the layout it was made with: one that has span rows without runs must not gain an
         // (empty) runs table, which would hide those rows from search, and one whose rows are found through the
         // unique index on (trace_seq, span_id) keeps that index (its rowids are not clustered by trace).
-        if try !db.tableExists(spans) {
+        if try !db.tableExists(spans), try !db.tableExists(SpanChunks.table(bucket)) {
             try db.execute(
                 sql: """
                     CREATE TABLE \(spanRunsTable(bucket))(
                         service TEXT NOT NULL, max_start_ns INTEGER NOT NULL, min_start_ns INTEGER NOT NULL,
                         first_row INTEGER NOT NULL, last_row INTEGER NOT NULL,
                         PRIMARY KEY(service, max_start_ns, first_row)) WITHOUT ROWID;
+                    \(SpanReferences.createSQL(bucket))
+                    """)
+        }
+        if chunks, try !db.tableExists(spans), try !db.tableExists(SpanChunks.table(bucket)) {
+            try db.execute(sql: SpanChunks.createSQL(bucket))
+        } else if try !db.tableExists(spans), try !db.tableExists(SpanChunks.table(bucket)) {
+            try db.execute(
+                sql: """
                     CREATE TABLE \(spans)(
                         trace_seq INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
                         resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
                         service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
                         start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
                         body BLOB NOT NULL);
-                    \(SpanReferences.createSQL(bucket))
                     """)
         }
         try db.execute(
@@ -233,6 +245,7 @@ enum SQLiteSchema {
         [
             spansTable(bucket), tracesTable(bucket), logsTable(bucket), logTracesTable(bucket), logTraceBlocksTable(bucket),
             logTimeBlocksTable(bucket), anomaliesTable(bucket), traceIDsTable(bucket), spanRunsTable(bucket), SpanReferences.table(bucket),
+            SpanChunks.table(bucket),
         ]
     }
 

@@ -21,6 +21,9 @@ public struct SQLiteStoreConfig: ComponentConfig, Equatable {
     public var compression: Compression = .zstd
     /// New traces one sweep of the trace-ID tails is paced to (``TraceIDTails``); smaller in tests, not configurable.
     var traceIDSweepTraces = TraceIDTails.defaultSweepTraces
+    /// Whether new partitions store chunks of spans (``SpanChunks``); false makes them store a row per span, as
+    /// schema version 10 did (for tests of such partitions).
+    var spanChunks = true
 
     public enum Synchronous: String, Sendable, CaseIterable { case normal, full }
     public enum Compression: String, Sendable, CaseIterable { case zstd, none }

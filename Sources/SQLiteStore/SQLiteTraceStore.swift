@@ -464,7 +464,9 @@ public final class SQLiteTraceStore: Sendable {
                 let traces = SQLiteSchema.tracesTable(only)
                 let logs = SQLiteSchema.logsTable(only)
                 let layout = try pool.read { db in try TraceIDLookup.Layout(db) }
-                let clustered = layout.withClusteredRows.contains(only)
+                let chunked = layout.withSpanChunks.contains(only)
+                let clustered = layout.withClusteredRows.contains(only) || chunked
+                let rows = chunked ? SpanChunks.table(only) : spans
                 let approxCount = try pool.read { db in
                     try Self.approximateSpanCount(db, bucket: only, clustered: clustered)
                         + (Int64.fetchOne(db, sql: "SELECT coalesce(max(rowid) - min(rowid) + 1, 0) FROM \(logs)") ?? 0)
@@ -472,20 +474,42 @@ public final class SQLiteTraceStore: Sendable {
                 let perSpan = max(1, used / max(1, approxCount))
                 let step = Int(min(max((used - limit) / perSpan, 100), Int64(Self.trimSpansPerStep)))
                 let sweptIDs = layout.withTraceIDs.contains(only)
-                // A trace left without spans: none in its rowid range (clustered by trace), or none by the index.
+                // A trace left without spans: none in its rowid range (clustered by trace, or chunks), or none by the
+                // index.
                 let spansOfTrace =
                     clustered
-                    ? "SELECT 1 FROM \(spans) WHERE rowid BETWEEN ?1 << 32 AND (?1 << 32) + \(SpanSlots.placeMask)"
+                    ? "SELECT 1 FROM \(rows) WHERE rowid BETWEEN ?1 << 32 AND (?1 << 32) + \(SpanSlots.placeMask)"
                     : "SELECT 1 FROM \(spans) WHERE trace_seq = ?1"
                 var gone: [TraceIDTails.Key] = []
                 let (deleted, deletedLogs) = try pool.write { db -> (Int, Int) in
                     gone = []
-                    let ids = try Int64.fetchAll(
-                        db,
-                        sql: """
-                            DELETE FROM \(spans) WHERE rowid IN (SELECT rowid FROM \(spans) ORDER BY rowid LIMIT ?)
-                            RETURNING trace_seq
-                            """, arguments: [step])
+                    var ids: [Int64] = []
+                    var count = 0
+                    if chunked {
+                        // About `step` spans, in whole chunks: as many chunks as the oldest chunks' average size gives.
+                        let perChunk =
+                            try Double.fetchOne(
+                                db, sql: "SELECT avg(span_count) FROM (SELECT span_count FROM \(rows) ORDER BY rowid LIMIT 64)") ?? 1
+                        let chunks = max(1, Int(Double(step) / max(1, perChunk)))
+                        for row in try Row.fetchAll(
+                            db,
+                            sql: """
+                                DELETE FROM \(rows) WHERE rowid IN (SELECT rowid FROM \(rows) ORDER BY rowid LIMIT ?)
+                                RETURNING rowid >> 32, span_count
+                                """, arguments: [chunks])
+                        {
+                            ids.append(row[0])
+                            count += row[1] as Int
+                        }
+                    } else {
+                        ids = try Int64.fetchAll(
+                            db,
+                            sql: """
+                                DELETE FROM \(spans) WHERE rowid IN (SELECT rowid FROM \(spans) ORDER BY rowid LIMIT ?)
+                                RETURNING trace_seq
+                                """, arguments: [step])
+                        count = ids.count
+                    }
                     let orphan = try db.cachedStatement(
                         sql: """
                             DELETE FROM \(traces) WHERE seq = ?1 AND NOT EXISTS (\(spansOfTrace))
@@ -500,7 +524,7 @@ public final class SQLiteTraceStore: Sendable {
                     }
                     try db.execute(
                         sql: "DELETE FROM \(logs) WHERE rowid IN (SELECT rowid FROM \(logs) ORDER BY rowid LIMIT ?)", arguments: [step])
-                    return (ids.count, db.changesCount)
+                    return (count, db.changesCount)
                 }
                 traceIDTails.remove(bucket: only, keys: gone)
                 telemetry.retentionRemovedSpans.add(deleted)
@@ -516,7 +540,8 @@ public final class SQLiteTraceStore: Sendable {
     /// emptied afterwards, in steps (``RetiredTables``).
     private func dropPartition(_ bucket: Int64) throws {
         let spans = try pool.write { db -> Int64 in
-            let clustered = try TraceIDLookup.Layout(db).withClusteredRows.contains(bucket)
+            let layout = try TraceIDLookup.Layout(db)
+            let clustered = layout.withClusteredRows.contains(bucket) || layout.withSpanChunks.contains(bucket)
             let n = (try? Self.approximateSpanCount(db, bucket: bucket, clustered: clustered)) ?? 0
             if try SQLiteSchema.dropPartition(db, bucket: bucket) { retiredPending = true }
             return n

@@ -32,7 +32,10 @@ final class SpanBatchWriter {
         /// Whether the partition's rows are clustered by trace (``SpanSlots``): `insertSpan` then takes the rowid
         /// first, and `spanIDAt` reads the span ID a rowid holds.
         var clustered: Bool
-        var insertSpan: Statement
+        /// Whether the partition stores chunks of spans (``SpanChunks``): `insertChunk` then, and no `insertSpan`.
+        var chunked: Bool
+        var insertSpan: Statement?
+        var insertChunk: Statement?
         var spanIDAt: Statement?
         /// By `trace_ids_b` in a partition of this version, else by the unique index on `traces_b(trace_id)`.
         var selectTraceSeq: Statement
@@ -54,6 +57,14 @@ final class SpanBatchWriter {
     /// Partitions whose rows are clustered by trace (true: ``SpanSlots``), or that index (trace_seq, span_id)
     /// (false: made by an earlier otelsink).
     private var clusteredPartitions: [Int64: Bool] = [:]
+    /// Partitions that store chunks of spans (``SpanChunks``: true), or a row per span (false: made by an earlier
+    /// otelsink, or by a test asking for that layout).
+    private var chunkedPartitions: [Int64: Bool] = [:]
+    /// Whether partitions made from now on store chunks (``SpanChunks``).
+    private let makesChunks: Bool
+    /// The chunk being gathered (``SpanChunks``), stored when a span does not join it and at the end of the
+    /// transaction.
+    private var pending: SpanChunks.Pending?
     /// The file's key of span slots (``SpanSlots``), read with the partitions.
     private var slotKey: Int64?
     /// The run of consecutive rows being written (``SpanRuns``), stored when a row breaks it and at the end of the
@@ -115,6 +126,9 @@ final class SpanBatchWriter {
         var seq: Int64, isNew: Bool
         var start: Int64, end: Int64, spans: Int64 = 0, errors: Int64 = 0
         var rootService: String?, rootName: String?
+        /// In a partition of chunks (``SpanChunks``): the trace's span IDs stored there and in this transaction, and
+        /// the number its next chunk takes (read on the trace's first span in the transaction).
+        var chunks: (spanIDs: Set<UInt64>, next: Int64)?
     }
 
     struct Outcome {
@@ -141,6 +155,7 @@ final class SpanBatchWriter {
         retentionBuckets = max(1, Int64(config.retention.components.seconds) * 1_000_000_000 / widthNanos + 1)
         baselines = config.anomalies.enabled ? LatencyBaselines(config: config.anomalies) : nil
         bodies = BodyCompressor(enabled: config.compression == .zstd, table: .spans)
+        makesChunks = config.spanChunks
     }
 
     /// Reads which partitions exist, and the tails of those that sweep their trace IDs.
@@ -151,6 +166,7 @@ final class SpanBatchWriter {
         sweptPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withTraceIDs.contains($0)) })
         runPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withSpanRuns.contains($0)) })
         clusteredPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withClusteredRows.contains($0)) })
+        chunkedPartitions = Dictionary(uniqueKeysWithValues: partitions.map { ($0, layout.withSpanChunks.contains($0)) })
         try references.load(db)
         for b in partitions where layout.withTraceIDs.contains(b) { try loadTail(b, db: db) }
     }
@@ -173,6 +189,7 @@ final class SpanBatchWriter {
         sweptPartitions[bucket] = nil
         runPartitions[bucket] = nil
         clusteredPartitions[bucket] = nil
+        chunkedPartitions[bucket] = nil
         partitions.remove(bucket)
         nextSeq[bucket] = nil
         statements[bucket] = nil
@@ -189,15 +206,20 @@ final class SpanBatchWriter {
         if let known = statements[bucket] { return known }
         let swept = sweptPartitions[bucket] ?? false
         let clustered = clusteredPartitions[bucket] ?? false
+        let chunked = chunkedPartitions[bucket] ?? false
         let spans = SQLiteSchema.spansTable(bucket)
         let prepared = PartitionStatements(
             clustered: clustered,
-            insertSpan: try db.makeStatement(
-                sql: """
-                    INSERT OR IGNORE INTO \(spans)
-                    (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body, trace_seq\(clustered ? ", rowid" : ""))
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?\(clustered ? ", ?" : ""))
-                    """),
+            chunked: chunked,
+            insertSpan: chunked
+                ? nil
+                : try db.makeStatement(
+                    sql: """
+                        INSERT OR IGNORE INTO \(spans)
+                        (trace_id, span_id, parent_span_id, resource_id, scope_id, service, name, kind, start_ns, duration_ns, status_code, body, trace_seq\(clustered ? ", rowid" : ""))
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?\(clustered ? ", ?" : ""))
+                        """),
+            insertChunk: chunked ? try db.makeStatement(sql: SpanChunks.insertSQL(bucket)) : nil,
             spanIDAt: clustered ? try db.makeStatement(sql: "SELECT span_id FROM \(spans) WHERE rowid = ?") : nil,
             selectTraceSeq: try db.makeStatement(
                 sql: "SELECT seq FROM \(swept ? SQLiteSchema.traceIDsTable(bucket) : SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?"),
@@ -257,7 +279,7 @@ final class SpanBatchWriter {
                             let key = TraceKey(buffer, span.traceID)
                             if current?.bucket != b || current?.key != key {
                                 flush(current)
-                                if let known = traces[b]?[key] {
+                                if let known = traces[b]?.removeValue(forKey: key) {
                                     current = CurrentTrace(bucket: b, key: key, summary: known)
                                 } else {
                                     let (found, isNew) = try traceSeq(bucket: b, traceID: span.traceID, buffer, partition.selectTraceSeq, db: db)
@@ -265,36 +287,45 @@ final class SpanBatchWriter {
                                         bucket: b, key: key, summary: TraceSummary(seq: found, isNew: isNew, start: Int64.max, end: Int64.min))
                                 }
                             }
-                            storedBody.removeAll(keepingCapacity: true)
-                            // A start time past Int64.max does not fit its column: it stays in the body.
-                            let omitted = span.start <= UInt64(Int64.max) ? Self.fieldsInColumns : Self.fieldsInColumns & ~(1 << 7)
-                            if !EncodedTraces.appendFields(buffer, span.body, omitting: omitted, to: &storedBody) {
-                                storedBody.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[span.body]))
-                            }
-                            let compressed = try storedBody.withUnsafeBytes { body in
-                                try bodies.encode(body, bucket: b, db: db, into: &compressedBody)
-                            }
-                            let stored = try (compressed ? compressedBody : storedBody).withUnsafeBytes { body in
-                                try insert(
-                                    span, buffer, body: body, partition, traceSeq: current?.summary.seq ?? 0,
-                                    resourceID: resourceID, scopeID: scopeID, serviceBytes: resource.serviceName, db: db)
-                            }
-                            let row: Int64
-                            switch stored {
-                            case .inserted(let rowid): row = rowid
-                            case .duplicate:
-                                outcome.duplicates += 1
-                                continue
-                            case .noSlot:
-                                outcome.unplaced += 1
-                                continue
+                            if partition.chunked {
+                                guard try gather(span, buffer, trace: &current, resourceID: resourceID, scopeID: scopeID, service: service, db: db)
+                                else {
+                                    outcome.duplicates += 1
+                                    continue
+                                }
+                            } else {
+                                storedBody.removeAll(keepingCapacity: true)
+                                // A start time past Int64.max does not fit its column: it stays in the body.
+                                let omitted = span.start <= UInt64(Int64.max) ? Self.fieldsInColumns : Self.fieldsInColumns & ~(1 << 7)
+                                if !EncodedTraces.appendFields(buffer, span.body, omitting: omitted, to: &storedBody) {
+                                    storedBody.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[span.body]))
+                                }
+                                let compressed = try storedBody.withUnsafeBytes { body in
+                                    try bodies.encode(body, bucket: b, db: db, into: &compressedBody)
+                                }
+                                let stored = try (compressed ? compressedBody : storedBody).withUnsafeBytes { body in
+                                    try insert(
+                                        span, buffer, body: body, partition, traceSeq: current?.summary.seq ?? 0,
+                                        resourceID: resourceID, scopeID: scopeID, serviceBytes: resource.serviceName, db: db)
+                                }
+                                let row: Int64
+                                switch stored {
+                                case .inserted(let rowid): row = rowid
+                                case .duplicate:
+                                    outcome.duplicates += 1
+                                    continue
+                                case .noSlot:
+                                    outcome.unplaced += 1
+                                    continue
+                                }
+                                if let insertRun = partition.insertRun {
+                                    let start = Int64(clamping: span.start)
+                                    try extendRun(
+                                        bucket: b, service: service, row: row, minStart: start, maxStart: start, clustered: partition.clustered,
+                                        insertRun, db: db)
+                                }
                             }
                             outcome.inserted += 1
-                            if let insertRun = partition.insertRun {
-                                try extendRun(
-                                    bucket: b, service: service, row: row, start: Int64(clamping: span.start), clustered: partition.clustered,
-                                    insertRun, db: db)
-                            }
                             let name = UnsafeRawBufferPointer(rebasing: buffer[span.name])
                             current?.summary.merge(
                                 start: Int64(clamping: span.start), end: Int64(clamping: span.end),
@@ -317,6 +348,7 @@ final class SpanBatchWriter {
             }
         }
         flush(current)
+        try storeChunk(db: db)
         try storeRun(db: db)
         // One very large span (up to the receivers' message limit) must not pin its buffer for good.
         if storedBody.capacity > 1 << 20 { storedBody = [] }
@@ -337,16 +369,89 @@ final class SpanBatchWriter {
     /// starts another when the row does not follow it (another partition or service, a gap in the rowids or traces,
     /// or a start that would make the run wider than ``SpanRuns/maxSpreadNanos``).
     private func extendRun(
-        bucket: Int64, service: String, row: Int64, start: Int64, clustered: Bool, _ insertRun: Statement, db: Database
+        bucket: Int64, service: String, row: Int64, minStart: Int64, maxStart: Int64, clustered: Bool, _ insertRun: Statement, db: Database
     ) throws {
         if let current = run, current.bucket == bucket, current.continues(row: row), current.service == service,
-            current.admits(start: start)
+            current.admits(start: minStart), current.admits(start: maxStart)
         {
-            run?.add(row: row, start: start)
+            run?.add(row: row, start: minStart)
+            run?.add(row: row, start: maxStart)
             return
         }
         try storeRun(db: db)
-        run = SpanRuns.Run(bucket: bucket, service: service, row: row, start: start, clustered: clustered, statement: insertRun)
+        run = SpanRuns.Run(bucket: bucket, service: service, row: row, start: minStart, clustered: clustered, statement: insertRun)
+        run?.add(row: row, start: maxStart)
+    }
+
+    /// Adds a span to the chunk being gathered (``SpanChunks``), or stores that chunk and starts another when the span
+    /// does not join it. False when the span is stored already (a retried export: its ID is among its trace's in the
+    /// partition) or came before in this transaction.
+    private func gather(
+        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, trace current: inout CurrentTrace?, resourceID: Int64,
+        scopeID: Int64, service: String, db: Database
+    ) throws -> Bool {
+        guard var trace = current else { return false }
+        defer { current = trace }
+        if trace.summary.chunks == nil {
+            trace.summary.chunks =
+                trace.summary.isNew ? ([], 0) : try SpanChunks.stored(db, bucket: trace.bucket, seq: trace.summary.seq)
+        }
+        let id = buffer.loadUnaligned(fromByteOffset: span.spanID.lowerBound, as: UInt64.self)
+        guard trace.summary.chunks?.spanIDs.insert(id).inserted == true else { return false }
+        let start = Int64(clamping: span.start)
+        let end = Int64(clamping: span.end)
+        if pending?.takes(bucket: trace.bucket, trace: trace.key, resourceID: resourceID, scopeID: scopeID, start: start) != true {
+            try storeChunk(db: db)
+            let number = trace.summary.chunks?.next ?? 0
+            guard let row = SpanChunks.row(seq: trace.summary.seq, number: number) else {
+                throw DatabaseError(message: "trace number \(trace.summary.seq) or chunk number \(number) does not fit a rowid")
+            }
+            trace.summary.chunks?.next = number + 1
+            pending = SpanChunks.Pending(
+                bucket: trace.bucket, trace: trace.key, resourceID: resourceID, scopeID: scopeID, service: service, row: row)
+        }
+        pending?.add(
+            span: UnsafeRawBufferPointer(rebasing: buffer[span.body]), id: UnsafeRawBufferPointer(rebasing: buffer[span.spanID]),
+            start: start, duration: end >= start ? end - start : 0)
+        return true
+    }
+
+    /// Writes the chunk being gathered, if any, and adds it to the run of rows being gathered.
+    private func storeChunk(db: Database) throws {
+        guard let chunk = pending else { return }
+        pending = nil
+        let partition = try statements(bucket: chunk.bucket, db: db)
+        guard let insert = partition.insertChunk else { return }
+        chunk.body(into: &storedBody)
+        let compressed = try storedBody.withUnsafeBytes { body in
+            try bodies.encode(body, bucket: chunk.bucket, db: db, into: &compressedBody)
+        }
+        let stmt = insert.sqliteStatement
+        sqlite3_reset(stmt)
+        sqlite3_bind_int64(stmt, 1, chunk.row)
+        withUnsafeBytes(of: (chunk.trace.high, chunk.trace.low)) { id in
+            _ = sqlite3_bind_blob(stmt, 2, id.baseAddress, 16, sqliteTransient)
+        }
+        sqlite3_bind_int64(stmt, 3, chunk.resourceID)
+        sqlite3_bind_int64(stmt, 4, chunk.scopeID)
+        bindText(stmt, 5, chunk.service)
+        sqlite3_bind_int64(stmt, 6, Int64(chunk.count))
+        sqlite3_bind_int64(stmt, 7, chunk.minStart)
+        sqlite3_bind_int64(stmt, 8, chunk.maxStart)
+        sqlite3_bind_int64(stmt, 9, chunk.maxDuration)
+        try chunk.spanIDs.withUnsafeBytes { ids in
+            bindBlob(stmt, 10, ids, 0..<ids.count)
+            try (compressed ? compressedBody : storedBody).withUnsafeBytes { body in
+                bindBlob(stmt, 11, body, 0..<body.count)
+                try stepToCompletion(stmt, db)
+            }
+        }
+        sqlite3_clear_bindings(stmt)
+        if let insertRun = partition.insertRun {
+            try extendRun(
+                bucket: chunk.bucket, service: chunk.service, row: chunk.row, minStart: chunk.minStart, maxStart: chunk.maxStart,
+                clustered: true, insertRun, db: db)
+        }
     }
 
     /// Writes the run being gathered, if any, into its partition's `span_runs_b`.
@@ -395,6 +500,7 @@ final class SpanBatchWriter {
     /// (``loadPartitions(_:)``); readers meanwhile read them from the marks.
     func rolledBack() {
         run = nil
+        pending = nil
         moved.removeAll()
         newTraces.removeAll()
         tails.forgetAll()
@@ -497,7 +603,7 @@ final class SpanBatchWriter {
         _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer, _ partition: PartitionStatements,
         traceSeq: Int64, resourceID: Int64, scopeID: Int64, serviceBytes: Range<Int>?, db: Database
     ) throws -> Insertion {
-        let stmt = partition.insertSpan.sqliteStatement
+        guard let stmt = partition.insertSpan?.sqliteStatement else { return .noSlot }
         let start = Int64(clamping: span.start)
         let end = Int64(clamping: span.end)
         sqlite3_reset(stmt)
@@ -560,12 +666,13 @@ final class SpanBatchWriter {
     /// Creates partition `b`'s tables (spans, traces, logs) unless known to exist.
     func ensurePartition(_ b: Int64, db: Database) throws {
         if !partitions.contains(b) {
-            try SQLiteSchema.createPartition(db, bucket: b, widthNanos: widthNanos)
+            try SQLiteSchema.createPartition(db, bucket: b, widthNanos: widthNanos, chunks: makesChunks)
             partitions.insert(b)
             let layout = try TraceIDLookup.Layout(db)
             sweptPartitions[b] = layout.withTraceIDs.contains(b)
             runPartitions[b] = layout.withSpanRuns.contains(b)
             clusteredPartitions[b] = layout.withClusteredRows.contains(b)
+            chunkedPartitions[b] = layout.withSpanChunks.contains(b)
             references.partitionMade(b, hasTable: try db.tableExists(SpanReferences.table(b)))
             if sweptPartitions[b] == true { try loadTail(b, db: db) }
         }

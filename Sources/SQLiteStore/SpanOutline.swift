@@ -23,18 +23,14 @@ public struct SpanOutline: Sendable, Equatable {
 }
 
 extension SpanOutline {
-    /// The columns an outline is read from (spans table aliased `s`), in the order ``init(row:)`` reads them. The
-    /// name is read as a blob: GRDB reads text as a C string, which would cut a name at a NUL character.
-    static let columns = "s.span_id, s.parent_span_id, s.service, CAST(s.name AS BLOB), s.start_ns, s.duration_ns"
-
-    /// The outline in the first columns of `row` (``columns``).
-    init(row: Row) {
-        let start = UInt64(max(0, row[4] as Int64))
-        let duration = UInt64(max(0, row[5] as Int64))
+    /// The outline of a stored span.
+    init(_ span: StoredSpan) {
+        let start = UInt64(max(0, span.start))
+        let duration = UInt64(max(0, span.duration))
         let (end, overflow) = start.addingReportingOverflow(duration)
         self.init(
-            spanID: row[0], parentSpanID: row[1], service: row[2], name: String(decoding: (row[3] as Data?) ?? Data(), as: UTF8.self),
-            startNanos: start, endNanos: overflow ? .max : end)
+            spanID: span.spanID, parentSpanID: span.parentSpanID, service: span.service, name: span.name, startNanos: start,
+            endNanos: overflow ? .max : end)
     }
 }
 
@@ -42,23 +38,23 @@ extension TraceReader {
     /// The outlines of trace `traceID`'s spans, at most `limits.maxSpans` of them (`truncated` when there are more);
     /// nil when no span of it is stored. One indexed read per partition, no protobuf decoded.
     public func outlines(id traceID: Data, limits: TraceReadLimits) throws -> (spans: [SpanOutline], truncated: Bool)? {
-        try spanRows(id: traceID, limits: limits, columns: SpanOutline.columns) { row, _ in SpanOutline(row: row) }
+        try storedSpans(id: traceID, limits: limits, withBody: false) { span, _ in SpanOutline(span) }
     }
 
     /// One value made by `make` from each row of trace `traceID`'s spans (`columns` selected from the spans table
     /// aliased `s`), at most `limits.maxSpans` of them (`truncated` when there are more); nil when no span of it is
     /// stored. One indexed read per partition.
-    func spanRows<T>(
-        id traceID: Data, limits: TraceReadLimits, columns: String, _ make: (Row, StoredBodies) throws -> T
+    func storedSpans<T>(
+        id traceID: Data, limits: TraceReadLimits, withBody: Bool, _ make: (StoredSpan, StoredBodies) throws -> T
     ) throws -> (spans: [T], truncated: Bool)? {
         let lookup = TraceIDLookup(tails: tails, ids: [traceID])
         return try reader.read { db in
             let bodies = spanBodies(db)
             let numbers = try traceNumbers(db, id: traceID, lookup: lookup, layout: layouts.layout(db))
             var spans: [T] = []
-            let complete = try forEachSpanRow(db, id: traceID, numbers: numbers, columns: columns) { row in
+            let complete = try forEachStoredSpan(db, id: traceID, numbers: numbers, withBody: withBody) { span in
                 if spans.count == limits.maxSpans { return false }
-                spans.append(try make(row, bodies))
+                spans.append(try make(span, bodies))
                 return true
             }
             if !complete { return (spans, true) }

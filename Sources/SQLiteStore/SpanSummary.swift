@@ -37,14 +37,14 @@ extension TraceReader {
     /// more); nil when no span of it is stored. One indexed read per partition; a span's body is scanned in place
     /// for its status message and attribute fields, not decoded.
     public func summaries(id traceID: Data, limits: TraceReadLimits) throws -> (spans: [SpanSummary], truncated: Bool)? {
-        try spanRows(id: traceID, limits: limits, columns: SpanOutline.columns + ", s.status_code, s.body") { row, bodies in
-            let body = try bodies.protobuf(row.dataNoCopy(atIndex: 7) ?? Data())
+        try storedSpans(id: traceID, limits: limits, withBody: true) { span, bodies in
+            let body = span.complete ? span.body : try bodies.protobuf(span.body)
             let parts = try body.withUnsafeBytes { bytes in
                 if let parts = EncodedSpanParts(bytes) { return parts }
                 // Not readable in place: swift-protobuf decides, and words the error.
                 return SpanSummary(try Span(serializedBytes: body), service: "").parts
             }
-            return SpanSummary(outline: SpanOutline(row: row), statusCode: row[6], parts: parts)
+            return SpanSummary(outline: SpanOutline(span), statusCode: span.statusCode, parts: parts)
         }
     }
 }

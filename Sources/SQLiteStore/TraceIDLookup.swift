@@ -48,16 +48,19 @@ struct TraceIDLookup {
     /// What each partition has: `trace_ids_b` (made by version 7 and later) rather than the unique index on
     /// `traces_b(trace_id)`, `span_runs_b` (version 8 and later) rather than the index on
     /// `spans_b(service, start_ns)`, and span rows clustered by trace (version 9 and later: ``SpanSlots``) rather than
-    /// the unique index on `spans_b(trace_seq, span_id)`.
+    /// the unique index on `spans_b(trace_seq, span_id)`, and chunks of spans (version 11 and later: ``SpanChunks``)
+    /// rather than a row per span.
     struct Layout {
         var withTraceIDs: Set<Int64>
         var withSpanRuns: Set<Int64>
         var withClusteredRows: Set<Int64>
+        var withSpanChunks: Set<Int64>
 
-        init(withTraceIDs: Set<Int64>, withSpanRuns: Set<Int64>, withClusteredRows: Set<Int64>) {
+        init(withTraceIDs: Set<Int64>, withSpanRuns: Set<Int64>, withClusteredRows: Set<Int64>, withSpanChunks: Set<Int64>) {
             self.withTraceIDs = withTraceIDs
             self.withSpanRuns = withSpanRuns
             self.withClusteredRows = withClusteredRows
+            self.withSpanChunks = withSpanChunks
         }
 
         init(_ db: Database) throws {
@@ -66,7 +69,7 @@ struct TraceIDLookup {
                     sql: """
                         SELECT type, name FROM sqlite_master
                         WHERE (type = 'table' AND (name LIKE 'trace\\_ids\\_%' ESCAPE '\\' OR name LIKE 'span\\_runs\\_%' ESCAPE '\\'
-                                OR name LIKE 'spans\\_%' ESCAPE '\\'))
+                                OR name LIKE 'spans\\_%' ESCAPE '\\' OR name LIKE 'span\\_chunks\\_%' ESCAPE '\\'))
                             OR (type = 'index' AND name LIKE 'spans\\_%\\_id' ESCAPE '\\')
                         """))
             func buckets(_ type: String, _ prefix: String, _ suffix: String = "") -> Set<Int64> {
@@ -78,6 +81,7 @@ struct TraceIDLookup {
             withTraceIDs = buckets("table", "trace_ids_")
             withSpanRuns = buckets("table", "span_runs_")
             withClusteredRows = buckets("table", "spans_").subtracting(buckets("index", "spans_", "_id"))
+            withSpanChunks = buckets("table", "span_chunks_")
         }
     }
 }
@@ -86,7 +90,7 @@ struct TraceIDLookup {
 /// layout is fixed when it is made (a number used again after its partition was dropped gets this version's layout;
 /// read as the older one, its traces would still be found, by a scan).
 final class TraceIDLayouts: Sendable {
-    private let known = Mutex<[Int64: (traceIDs: Bool, spanRuns: Bool, clustered: Bool)]>([:])
+    private let known = Mutex<[Int64: (traceIDs: Bool, spanRuns: Bool, clustered: Bool, chunks: Bool)]>([:])
 
     /// The layout of every partition `db` has, reading the schema only when one of them is new to this reader.
     func layout(_ db: Database) throws -> TraceIDLookup.Layout {
@@ -95,14 +99,18 @@ final class TraceIDLayouts: Sendable {
             guard buckets.allSatisfy({ k[$0] != nil }) else { return nil }
             return TraceIDLookup.Layout(
                 withTraceIDs: Set(buckets.filter { k[$0]?.traceIDs == true }), withSpanRuns: Set(buckets.filter { k[$0]?.spanRuns == true }),
-                withClusteredRows: Set(buckets.filter { k[$0]?.clustered == true }))
+                withClusteredRows: Set(buckets.filter { k[$0]?.clustered == true }),
+                withSpanChunks: Set(buckets.filter { k[$0]?.chunks == true }))
         }
         if let cached { return cached }
         let layout = try TraceIDLookup.Layout(db)
         known.withLock { k in
             if k.count > 100_000 { k.removeAll() }  // partitions dropped over years of retention
             for b in buckets {
-                k[b] = (layout.withTraceIDs.contains(b), layout.withSpanRuns.contains(b), layout.withClusteredRows.contains(b))
+                k[b] = (
+                    layout.withTraceIDs.contains(b), layout.withSpanRuns.contains(b), layout.withClusteredRows.contains(b),
+                    layout.withSpanChunks.contains(b)
+                )
             }
         }
         return layout

@@ -57,8 +57,8 @@ public struct TraceReader: Sendable {
         return try reader.read { db in
             let numbers = try traceNumbers(db, id: traceID, lookup: lookup, layout: layouts.layout(db))
             var rows: [StoredSpan] = []
-            try forEachSpanRow(db, id: traceID, numbers: numbers, columns: StoredSpan.columns) { row in
-                rows.append(StoredSpan(row, from: 0))
+            try forEachStoredSpan(db, id: traceID, numbers: numbers) { span in
+                rows.append(span)
                 return true
             }
             guard !rows.isEmpty else { return nil }
@@ -71,18 +71,40 @@ public struct TraceReader: Sendable {
         var out: [TraceNumber] = []
         for b in try Int64.fetchAll(db.cachedStatement(sql: "SELECT bucket FROM partitions ORDER BY bucket")) {
             for seq in try lookup.seqs(db, bucket: b, id: id, layout: layout) {
-                out.append(TraceNumber(bucket: b, seq: seq, clustered: layout.withClusteredRows.contains(b)))
+                out.append(
+                    TraceNumber(bucket: b, seq: seq, clustered: layout.withClusteredRows.contains(b), chunked: layout.withSpanChunks.contains(b)))
             }
         }
         return out
     }
 
-    /// Calls `body` with each span row of trace `id` (`columns` of the spans table aliased `s`) at `numbers`, until
-    /// it returns false; false when it did.
+    /// Calls `body` with each stored span of trace `id` at `numbers` (rows of `spans_b`, or the spans of its chunks:
+    /// ``SpanChunks``), until it returns false; false when it did. `withBody: false` leaves rows' bodies empty (a
+    /// chunk's spans are read from its body either way).
     @discardableResult
-    func forEachSpanRow(_ db: Database, id: Data, numbers: [TraceNumber], columns: String, _ body: (Row) throws -> Bool) throws -> Bool {
+    func forEachStoredSpan(
+        _ db: Database, id: Data, numbers: [TraceNumber], withBody: Bool = true, _ body: (StoredSpan) throws -> Bool
+    ) throws -> Bool {
+        var bodies: StoredBodies?
         for n in numbers {
             // The trace ID is checked as well: a number the tails gave for a rolled-back trace may have been reused.
+            if n.chunked {
+                guard let first = SpanSlots.firstRow(seq: n.seq), let last = SpanSlots.lastRow(seq: n.seq) else { continue }
+                let statement = try db.cachedStatement(
+                    sql: "SELECT resource_id, scope_id, service, body FROM \(SpanChunks.table(n.bucket)) WHERE rowid BETWEEN ? AND ? AND trace_id = ?"
+                )
+                let chunks = try Row.fetchCursor(statement, arguments: [first, last, id])
+                let reader = bodies ?? spanBodies(db)
+                bodies = reader
+                while let chunk = try chunks.next() {
+                    let protobuf = try reader.protobuf(chunk[3])
+                    for span in try SpanChunks.spans(protobuf, resource: chunk[0], scope: chunk[1], service: chunk[2], withBody: withBody) {
+                        if try !body(span) { return false }
+                    }
+                }
+                continue
+            }
+            let columns = StoredSpan.columns(withBody: withBody)
             let cursor: RowCursor
             if n.clustered {
                 guard let first = SpanSlots.firstRow(seq: n.seq), let last = SpanSlots.lastRow(seq: n.seq) else { continue }
@@ -95,7 +117,7 @@ public struct TraceReader: Sendable {
                 cursor = try Row.fetchCursor(statement, arguments: [n.seq, id])
             }
             while let row = try cursor.next() {
-                if try !body(row) { return false }
+                if try !body(StoredSpan(row, from: 0)) { return false }
             }
         }
         return true
@@ -184,8 +206,12 @@ public struct TraceReader: Sendable {
     public func spanCount() throws -> Int {
         try reader.read { db in
             var total = 0
+            let chunked = try layouts.layout(db).withSpanChunks
             for b in try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions") {
-                total += try Int.fetchOne(db, sql: "SELECT count(*) FROM \(SQLiteSchema.spansTable(b))") ?? 0
+                let sql =
+                    chunked.contains(b)
+                    ? "SELECT coalesce(sum(span_count), 0) FROM \(SpanChunks.table(b))" : "SELECT count(*) FROM \(SQLiteSchema.spansTable(b))"
+                total += try Int.fetchOne(db, sql: sql) ?? 0
             }
             return total
         }
@@ -212,9 +238,9 @@ public struct TraceReader: Sendable {
 }
 
 /// A trace's sequence number in one partition, and whether that partition's rows are clustered by trace
-/// (``SpanSlots``).
+/// (``SpanSlots``) or it stores chunks (``SpanChunks``).
 struct TraceNumber {
-    var bucket: Int64, seq: Int64, clustered: Bool
+    var bucket: Int64, seq: Int64, clustered: Bool, chunked: Bool = false
 }
 
 public enum TraceReaderError: Error, CustomStringConvertible {
@@ -240,21 +266,50 @@ public enum TraceReaderError: Error, CustomStringConvertible {
     }
 }
 
-/// One span row as read back. Its body (perhaps compressed: ``CompressedBody``) lacks the fields the row keeps in
-/// columns (see `SpanBatchWriter.fieldsInColumns`); ``span(_:)`` puts them back. Rows written before that change hold every field
-/// in the body, with the same values as the columns, so both read back alike.
+/// One span as read back: a row of `spans_b`, or a span of a chunk (``SpanChunks``). A row's body (perhaps
+/// compressed: ``CompressedBody``) lacks the fields the row keeps in columns (see `SpanBatchWriter.fieldsInColumns`);
+/// ``span(_:)`` puts them back. Rows written before that change hold every field in the body, with the same values as
+/// the columns, so both read back alike. A chunk's span (`complete`) has every field in its body, uncompressed.
 struct StoredSpan: Sendable {
     var resource: Int64, scope: Int64, start: Int64, body: Data
     var traceID: Data, spanID: Data, parentSpanID: Data, name: String, kind: Int
+    var service: String, duration: Int64, statusCode: Int
+    /// The body is the span's whole protobuf, uncompressed (a chunk's span).
+    var complete = false
 
     /// The columns to select (spans table aliased `s`), in the order ``init(_:from:)`` reads them. The name is read
     /// as a blob: GRDB reads text as a C string, which would cut a name at a NUL character.
-    static let columns = "s.resource_id, s.scope_id, s.start_ns, s.body, s.trace_id, s.span_id, s.parent_span_id, CAST(s.name AS BLOB), s.kind"
+    static let columns = columns(withBody: true)
+
+    /// ``columns``, with an empty blob for the body when the reader does not need it.
+    static func columns(withBody: Bool) -> String {
+        "s.resource_id, s.scope_id, s.start_ns, \(withBody ? "s.body" : "x''"), s.trace_id, s.span_id, s.parent_span_id, CAST(s.name AS BLOB), s.kind, "
+            + "s.service, s.duration_ns, s.status_code"
+    }
 
     /// The order a trace's spans are given in: by start, and spans starting together by span ID, so that the order
     /// does not depend on where the rows are (arrival order, or slots in a partition clustered by trace).
     static func traceOrder(_ a: StoredSpan, _ b: StoredSpan) -> Bool {
         a.start != b.start ? a.start < b.start : a.spanID.lexicographicallyPrecedes(b.spanID)
+    }
+
+    init(
+        resource: Int64, scope: Int64, start: Int64, body: Data, traceID: Data, spanID: Data, parentSpanID: Data, name: String,
+        kind: Int, service: String, duration: Int64, statusCode: Int, complete: Bool
+    ) {
+        self.resource = resource
+        self.scope = scope
+        self.start = start
+        self.body = body
+        self.traceID = traceID
+        self.spanID = spanID
+        self.parentSpanID = parentSpanID
+        self.name = name
+        self.kind = kind
+        self.service = service
+        self.duration = duration
+        self.statusCode = statusCode
+        self.complete = complete
     }
 
     init(_ row: Row, from i: Int) {
@@ -267,9 +322,13 @@ struct StoredSpan: Sendable {
         parentSpanID = row[i + 6]
         name = String(decoding: (row[i + 7] as Data?) ?? Data(), as: UTF8.self)
         kind = row[i + 8]
+        service = row[i + 9]
+        duration = row[i + 10]
+        statusCode = row[i + 11]
     }
 
     func span(_ bodies: StoredBodies) throws -> Span {
+        if complete { return try Span(serializedBytes: body) }
         var span = try Span(serializedBytes: bodies.protobuf(body))
         Self.restoreColumns(
             &span, traceID: traceID, spanID: spanID, parentSpanID: parentSpanID, name: name, kind: kind, start: start)

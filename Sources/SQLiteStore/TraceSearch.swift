@@ -138,6 +138,21 @@ extension TraceReader {
                 break
             }
             if anomalousOnly && !anomalyTables.contains(SQLiteSchema.anomaliesTable(b)) { continue }
+            if layout.withSpanChunks.contains(b) {
+                let found = try searchChunks(
+                    db, bucket: b, q, matchers: matchers, anomalousOnly: anomalousOnly, seen: seen, deadline: deadline,
+                    examined: &result.examined)
+                for id in found.traceIDs {
+                    seen.insert(id)
+                    result.traceIDs.append(id)
+                }
+                if !found.complete {
+                    result.complete = false
+                    break
+                }
+                if result.traceIDs.count >= q.limit { break }
+                continue
+            }
             // The criteria after service and start time, as SQL.
             var filters = ""
             var filterArgs: [(any DatabaseValueConvertible)?] = []
@@ -254,8 +269,8 @@ extension TraceReader {
             var rows: [Data: [StoredSpan]] = [:]
             for id in Set(ids) {
                 let numbers = try traceNumbers(db, id: id, lookup: lookup, layout: layout)
-                try forEachSpanRow(db, id: id, numbers: numbers, columns: StoredSpan.columns) { row in
-                    rows[id, default: []].append(StoredSpan(row, from: 0))
+                try forEachStoredSpan(db, id: id, numbers: numbers) { span in
+                    rows[id, default: []].append(span)
                     return true
                 }
             }
@@ -323,9 +338,27 @@ extension TraceReader {
                 var counts: [Pair: (calls: Int, errors: Int)] = [:]
                 var complete = true
                 let buckets = try Int64.fetchAll(db, sql: "SELECT bucket FROM partitions ORDER BY bucket DESC")
-                let clustered = try layouts.layout(db).withClusteredRows
+                let layout = try layouts.layout(db)
+                let clustered = layout.withClusteredRows
                 let key = try SpanSlots.key(db)
                 for b in buckets {
+                    if layout.withSpanChunks.contains(b) {
+                        do {
+                            let finished = try chunkDependencies(db, bucket: b, startMin: startMin, startMax: startMax, deadline: deadline) {
+                                parent, child, error in
+                                let before = counts[Pair(parent: parent, child: child), default: (0, 0)]
+                                counts[Pair(parent: parent, child: child)] = (before.calls + 1, before.errors + (error ? 1 : 0))
+                            }
+                            if !finished {
+                                complete = false
+                                break
+                            }
+                        } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
+                            complete = false
+                            break
+                        }
+                        continue
+                    }
                     let clusteredKey = clustered.contains(b) ? key : nil
                     if clustered.contains(b), clusteredKey == nil { continue }
                     do {

@@ -150,7 +150,7 @@ struct LogRecordCompressionTests {
             let reader = LogReader(TraceReader(store: store))
             #expect(try reader.request(try allRows(reader) { $0.newestFirst = false }) == logsRequest(records: old + new))
             let version = try await store.pool.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'schema_version'") }
-            #expect(version == "10")
+            #expect(version == String(SQLiteSchema.version))
             await store.close()
         }
     }

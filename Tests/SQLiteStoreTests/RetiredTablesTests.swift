@@ -152,7 +152,7 @@ import Testing
     /// A partition an earlier otelsink made has indexes, whose names would stay behind a rename: it is dropped at once.
     @Test func aPartitionWithIndexesIsDroppedAtOnce() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: Self.config(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir) { $0.maxSizeMiB = 0 })
             let now = nowNanos()
             let bucket = Int64(now / hourNanos)
             try await store.append(traceRequest(spans: 5, start: time(inBucket: bucket - 2)).request)

@@ -61,7 +61,7 @@ struct SpanBodyCompressionTests {
     @Test func aPartitionsBodiesAreCompressedOnceItHasADictionaryAndEverySpanReadsBackExactly() async throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             let start = nowNanos()
             let sent = Self.requests(traces: 300, start: start, seed: seed)
             for (_, request) in sent { try await store.append(request) }
@@ -90,7 +90,7 @@ struct SpanBodyCompressionTests {
     @Test func aTraceLargeEnoughToBeDecodedOnSeveralThreadsReadsBackExactly() async throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             // 3,000 spans of one trace: the first 1,000 bodies stored as they are (the dictionary's samples), the
             // rest compressed; read in ranges of at least ``TraceReader/parallelDecodeMinimum`` spans at once.
             let trace = randomBytes(16)
@@ -115,7 +115,7 @@ struct SpanBodyCompressionTests {
 
     @Test func aTagSearchFindsSpansWhoseBodiesAreCompressed() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             let start = nowNanos() - 10_000_000_000
             for (_, request) in Self.requests(traces: 150, start: start, seed: 7) { try await store.append(request) }
             let trace = randomBytes(16)
@@ -139,7 +139,7 @@ struct SpanBodyCompressionTests {
 
     @Test func afterARestartAPartitionKeepsItsDictionary() async throws {
         try await withTemporaryDirectory { dir in
-            let config = storeConfig(dir)
+            let config = rowStoreConfig(dir)
             let start = nowNanos()
             var store = try SQLiteTraceStore(config: config)
             for (_, request) in Self.requests(traces: 120, start: start, seed: 1) { try await store.append(request) }
@@ -157,7 +157,7 @@ struct SpanBodyCompressionTests {
 
     @Test func retentionRemovesAPartitionsDictionaryWithIt() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir) { $0.retention = .seconds(7200) })
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir) { $0.retention = .seconds(7200) })
             for (_, request) in Self.requests(traces: 110, start: nowNanos(), seed: 3) { try await store.append(request) }
             #expect(try await bodies(store).dictionaries == 1)
             // Four hours on, the partition is past the 2 h retention.
@@ -169,7 +169,7 @@ struct SpanBodyCompressionTests {
 
     @Test func withCompressionNoneBodiesAreStoredAsProtobuf() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir) { $0.compression = .none })
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir) { $0.compression = .none })
             for (_, request) in Self.requests(traces: 150, start: nowNanos(), seed: 4) { try await store.append(request) }
             let stored = try await bodies(store)
             #expect(stored.compressed == 0 && stored.raw == 1_500 && stored.dictionaries == 0)
@@ -179,7 +179,7 @@ struct SpanBodyCompressionTests {
 
     @Test func aCorruptCompressedBodyIsAnErrorThatSaysSo() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             let start = nowNanos()
             let sent = Self.requests(traces: 110, start: start, seed: 5)
             for (_, request) in sent { try await store.append(request) }
@@ -211,7 +211,7 @@ struct SpanBodyCompressionTests {
     @Test func incompressibleBodiesAreStoredAsTheyAre() async throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             var rng = SplitMix64(seed: seed)
             let start = nowNanos()
             var sent: [(Data, ExportTraceRequest)] = []

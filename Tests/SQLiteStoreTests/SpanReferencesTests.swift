@@ -73,12 +73,12 @@ import Testing
         try await withTemporaryDirectory { dir in
             let now = nowNanos()
             let bucket = Int64(now / hourNanos)
-            var store = try SQLiteTraceStore(config: storeConfig(dir))
+            var store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             try await store.append(request(service: "older", scope: "s1", names: ["a"], start: time(inBucket: bucket - 1)))
             try await store.pool.write { db in try db.execute(sql: "DROP TABLE \(SpanReferences.table(bucket - 1))") }
             await store.close()
             // Opened again, the writer knows that partition has no references table.
-            store = try SQLiteTraceStore(config: storeConfig(dir))
+            store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             try await store.append(request(service: "older", scope: "s1", names: ["b"], start: time(inBucket: bucket - 1)))
             try await store.append(request(service: "dropped", scope: "s2", names: ["c"], start: time(inBucket: bucket - 2)))
             #expect(try await store.pool.read { db in try db.tableExists(SpanReferences.table(bucket - 1)) } == false)

@@ -16,7 +16,7 @@ struct SpanRunsTests {
     func aSearchThroughRunsFindsWhatTheServiceIndexFinds(seed: UInt64) async throws {
         var rng = SeededRandom(seed: seed)
         try await withTemporaryDirectory { dir in
-            let config = storeConfig(dir)
+            let config = rowStoreConfig(dir)
             let store = try SQLiteTraceStore(config: config)
             let base = nowNanos() - 40 * 60 * 1_000_000_000
             let services = ["a", "b", "c"]
@@ -97,7 +97,7 @@ struct SpanRunsTests {
 
     @Test func eachRequestsSpansOfOneServiceMakeOneRunAndARetryMakesNone() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             let start = nowNanos() - 60_000_000_000
             var request = traceRequest(spans: 10, start: start, service: "a").request
             request.resourceSpans += traceRequest(spans: 5, start: start + 1_000, service: "b").request.resourceSpans
@@ -130,7 +130,7 @@ struct SpanRunsTests {
     /// runs that end later than that after it.
     @Test func aRunSpansAtMostFiveMinutesOfStartTimes() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             let minute: UInt64 = 60_000_000_000
             let t = (nowNanos() / hourNanos) * hourNanos + 2 * minute
             let trace = randomBytes(16)
@@ -153,7 +153,7 @@ struct SpanRunsTests {
     /// search still finds its older spans; a partition made now has runs.
     @Test func aPartitionOfTheVersionBeforeKeepsItsServiceIndex() async throws {
         try await withTemporaryDirectory { dir in
-            let config = storeConfig(dir)
+            let config = rowStoreConfig(dir)
             var store = try SQLiteTraceStore(config: config)
             let now = nowNanos()
             let bucket = Int64(now / hourNanos)

@@ -19,7 +19,7 @@ struct SpanSlotsTests {
 
     @Test func aNewPartitionsRowsAreNumberedByTraceAndSlotWithoutAnIndex() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             let start = nowNanos() - 60_000_000_000
             for i in 0..<3 { try await store.append(traceRequest(spans: 20, start: start + UInt64(i) * 1_000).request) }
             let key = try await slotKey(store)
@@ -48,7 +48,7 @@ struct SpanSlotsTests {
     /// a retry of both stores nothing, the trace reads back whole, and the displaced one is found as a parent.
     @Test func spansWhoseIDsShareAPlaceAreStoredOnceAndFoundAsParents() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             let key = try await slotKey(store)
             // Two random IDs with one first place: about 2^16 tries (birthday bound on 2^32 places).
             var seen: [Int64: Data] = [:]
@@ -104,7 +104,7 @@ struct SpanSlotsTests {
     /// partition this version makes.
     @Test func aPartitionOfTheVersionBeforeKeepsItsIndexAndArrivalOrder() async throws {
         try await withTemporaryDirectory { dir in
-            let config = storeConfig(dir)
+            let config = rowStoreConfig(dir)
             var store = try SQLiteTraceStore(config: config)
             await store.close()
             let now = nowNanos()
@@ -113,7 +113,7 @@ struct SpanSlotsTests {
             try await pool.write { db in
                 // Version 8's layout of an empty partition: this version's tables and the unique index.
                 let spans = SQLiteSchema.spansTable(old)
-                try SQLiteSchema.createPartition(db, bucket: old, widthNanos: Int64(hourNanos))
+                try SQLiteSchema.createPartition(db, bucket: old, widthNanos: Int64(hourNanos), chunks: false)
                 try db.execute(sql: "CREATE UNIQUE INDEX \(spans)_id ON \(spans)(trace_seq, span_id)")
             }
             try pool.close()
@@ -147,7 +147,7 @@ struct SpanSlotsTests {
     /// run while their numbers stay within 64; traces numbered further apart make another.
     @Test func spansJoiningAnotherServicesTracesInAnyOrderMakeOneRunWithin64Traces() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             let start = nowNanos() - 60_000_000_000
             let traces = (0..<70).map { _ in randomBytes(16) }
             try await store.append(makeRequest(service: "a", spans: traces.enumerated().map { makeSpan(trace: $1, start: start + UInt64($0)) }))
@@ -171,7 +171,7 @@ struct SpanSlotsTests {
     /// 64 are stored, the 65th is refused after 64 probes, and the export still succeeds for the rest.
     @Test func aSpanWhoseEveryPlaceIsTakenIsNotStoredAndTheRestAre() async throws {
         try await withTemporaryDirectory { dir in
-            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let store = try SQLiteTraceStore(config: rowStoreConfig(dir))
             let key = try await slotKey(store)
             let target: UInt64 = 123_456
             let ids = (0..<65).map { i in crafted(slot: target, low: UInt64(i) &* 0x9E37_79B9 &+ 1, key: key) }

@@ -25,6 +25,15 @@ func storeConfig(_ dir: URL, _ configure: (inout SQLiteStoreConfig) -> Void = { 
     return c
 }
 
+/// ``storeConfig(_:_:)`` for a store whose new partitions have a row per span, as schema version 10 made them (for
+/// tests of that layout, which files written before version 11 keep).
+func rowStoreConfig(_ dir: URL, _ configure: (inout SQLiteStoreConfig) -> Void = { _ in }) -> SQLiteStoreConfig {
+    storeConfig(dir) { c in
+        c.spanChunks = false
+        configure(&c)
+    }
+}
+
 func randomBytes(_ n: Int) -> Data {
     var d = Data((0..<n).map { _ in UInt8.random(in: 0...255) })
     if d.allSatisfy({ $0 == 0 }) { d[0] = 1 }

@@ -235,9 +235,9 @@ struct StoreTests {
 
             let tables = try await store.pool.read { db in
                 try String.fetchAll(
-                    db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'spans\\_%' ESCAPE '\\' ORDER BY name")
+                    db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'span\\_chunks\\_%' ESCAPE '\\' ORDER BY name")
             }
-            #expect(Set(tables) == Set([bucket - 2, bucket - 1, bucket].map { SQLiteSchema.spansTable($0) }))
+            #expect(Set(tables) == Set([bucket - 2, bucket - 1, bucket].map { SpanChunks.table($0) }))
             await store.close()
         }
     }
@@ -297,9 +297,11 @@ struct StoreTests {
             #expect(try reader.trace(id: recent.trace)?.spanCount == 4)
             #expect(try reader.trace(id: spanning)?.resourceSpans.first?.scopeSpans.first?.spans == [late])
             let remainingTables = try await store.pool.read { db in
-                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'spans%' OR name LIKE 'traces%')")
+                try String.fetchAll(
+                    db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND (name LIKE 'span\\_chunks%' ESCAPE '\\' OR name LIKE 'traces%')"
+                )
             }
-            #expect(Set(remainingTables) == [SQLiteSchema.spansTable(bucket), SQLiteSchema.tracesTable(bucket)])
+            #expect(Set(remainingTables) == [SpanChunks.table(bucket), SQLiteSchema.tracesTable(bucket)])
 
             // Writing into a dropped partition again recreates it.
             try await store.append(old.request)
@@ -565,7 +567,8 @@ struct StoreTests {
             #expect(rows.map(\.0) == [1, 2, 3])
             #expect(rows.map(\.1) == requests.map(\.trace))
             let lateSeq = try await store.pool.read { db in
-                try Int64.fetchOne(db, sql: "SELECT trace_seq FROM \(SQLiteSchema.spansTable(bucket)) WHERE name = 'late'")
+                try Int64.fetchOne(
+                    db, sql: "SELECT rowid >> 32 FROM \(SpanChunks.table(bucket)) WHERE instr(span_ids, ?) > 0", arguments: [late.spanID])
             }
             #expect(lateSeq == 1)
             #expect(try TraceReader(store: store).trace(id: requests[0].trace)?.spanCount == 3)

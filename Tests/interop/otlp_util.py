@@ -161,6 +161,21 @@ def open_db_readonly(db_path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
 
 
+def span_partitions(con) -> list[tuple[int, bool]]:
+    """(partition, whether it stores chunks of spans) for every partition: `span_chunks_<n>` holds one row per
+    chunk of a trace's spans (schema version 11), `spans_<n>` one row per span (earlier versions)."""
+    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return [(int(b), f"span_chunks_{int(b)}" in tables) for (b,) in con.execute("SELECT bucket FROM partitions")]
+
+
+def chunk_spans(body: bytes) -> list:
+    """The spans of a chunk's body (an ExportTraceServiceRequest), which must be stored uncompressed."""
+    assert body[:1] != b"\x00", "a compressed chunk: read the trace through otelsink"
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    return [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
+
+
 def stored_span_ids(db_path, trace_ids=None) -> dict[bytes, set[bytes]]:
     """trace_id -> set of span_ids stored (all partitions), read straight from SQLite (read-only)."""
     out: dict[bytes, set[bytes]] = {}
@@ -168,10 +183,13 @@ def stored_span_ids(db_path, trace_ids=None) -> dict[bytes, set[bytes]]:
         return out
     con = open_db_readonly(db_path)
     try:
-        buckets = [r[0] for r in con.execute("SELECT bucket FROM partitions")]
-        for b in buckets:
-            for tid, sid in con.execute(f"SELECT trace_id, span_id FROM spans_{int(b)}"):
-                tid, sid = bytes(tid), bytes(sid)
+        for b, chunks in span_partitions(con):
+            if chunks:
+                rows = [(bytes(tid), bytes(ids)[i:i + 8]) for tid, ids in con.execute(f"SELECT trace_id, span_ids FROM span_chunks_{b}")
+                        for i in range(0, len(bytes(ids)), 8)]
+            else:
+                rows = [(bytes(tid), bytes(sid)) for tid, sid in con.execute(f"SELECT trace_id, span_id FROM spans_{b}")]
+            for tid, sid in rows:
                 if trace_ids is None or tid in trace_ids:
                     out.setdefault(tid, set()).add(sid)
     finally:
@@ -179,13 +197,42 @@ def stored_span_ids(db_path, trace_ids=None) -> dict[bytes, set[bytes]]:
     return out
 
 
+def stored_span_count(db_path) -> int:
+    """Every span stored (all partitions), read straight from SQLite: a span stored twice counts twice."""
+    if not Path(db_path).exists():
+        return 0
+    con = open_db_readonly(db_path)
+    try:
+        return sum(con.execute(f"SELECT coalesce(sum(span_count), 0) FROM span_chunks_{b}" if chunks
+                               else f"SELECT count(*) FROM spans_{b}").fetchone()[0]
+                   for b, chunks in span_partitions(con))
+    finally:
+        con.close()
+
+
 def stored_rows(db_path, trace_id: bytes) -> list[dict]:
     """Every stored row of one trace with its decoded Span body and its resource/scope rows decoded."""
     con = open_db_readonly(db_path)
     rows = []
     try:
-        buckets = [r[0] for r in con.execute("SELECT bucket FROM partitions")]
-        for b in buckets:
+        for b, chunks in span_partitions(con):
+            if chunks:
+                q = (f"SELECT s.service, s.body, r.body, c.body, r.service, c.name FROM span_chunks_{b} s "
+                     f"JOIN resources r ON r.id = s.resource_id JOIN scopes c ON c.id = s.scope_id WHERE s.trace_id = ?")
+                for service, body, resource, scope, resource_service, scope_name in con.execute(q, (trace_id,)):
+                    rs = trace_pb2.ResourceSpans()
+                    rs.ParseFromString(bytes(resource))
+                    ss = trace_pb2.ScopeSpans()
+                    ss.ParseFromString(bytes(scope))
+                    for span in chunk_spans(bytes(body)):
+                        rows.append(dict(
+                            trace_id=span.trace_id, span_id=span.span_id, parent_span_id=span.parent_span_id,
+                            service=service, name=span.name, kind=span.kind, start_ns=span.start_time_unix_nano,
+                            duration_ns=max(0, span.end_time_unix_nano - span.start_time_unix_nano),
+                            status_code=span.status.code, span=span, resource_spans=rs, scope_spans=ss,
+                            resource_service=resource_service, scope_name=scope_name,
+                        ))
+                continue
             q = (f"SELECT s.trace_id, s.span_id, s.parent_span_id, s.service, s.name, s.kind, s.start_ns, "
                  f"s.duration_ns, s.status_code, s.body, r.body, c.body, r.service, c.name "
                  f"FROM spans_{int(b)} s JOIN resources r ON r.id = s.resource_id JOIN scopes c ON c.id = s.scope_id "

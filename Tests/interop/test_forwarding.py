@@ -29,7 +29,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from conftest import tls_yaml
-from otlp_util import PROTOBUF, by_trace, make_trace_request, open_db_readonly, stored_span_ids
+from otlp_util import PROTOBUF, by_trace, make_trace_request, stored_span_count, stored_span_ids
 from prometheus_util import scrape, send_metrics_workload
 from test_sdk_interop import _export_grpc, _export_http, check_stored, make_sdk_spans
 
@@ -137,14 +137,7 @@ def wait_stored(gateway, requests, timeout: float = 15.0) -> dict[bytes, set[byt
 
 def row_count(db_path) -> int:
     """Every span row in the store (all partitions): a span stored twice counts twice."""
-    if not Path(db_path).exists():
-        return 0
-    con = open_db_readonly(db_path)
-    try:
-        buckets = [r[0] for r in con.execute("SELECT bucket FROM partitions")]
-        return sum(con.execute(f"SELECT count(*) FROM spans_{int(b)}").fetchone()[0] for b in buckets)
-    finally:
-        con.close()
+    return stored_span_count(db_path)
 
 
 def export_sdk(edge, transport: str):
