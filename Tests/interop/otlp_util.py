@@ -230,7 +230,7 @@ def stored_rows(db_path, trace_id: bytes) -> list[dict]:
                             service=service, name=span.name, kind=span.kind, start_ns=span.start_time_unix_nano,
                             duration_ns=max(0, span.end_time_unix_nano - span.start_time_unix_nano),
                             status_code=span.status.code, span=span, resource_spans=rs, scope_spans=ss,
-                            resource_service=resource_service, scope_name=scope_name,
+                            resource_service=resource_service, scope_name=scope_name, in_chunk=True,
                         ))
                 continue
             q = (f"SELECT s.trace_id, s.span_id, s.parent_span_id, s.service, s.name, s.kind, s.start_ns, "
@@ -251,6 +251,7 @@ def stored_rows(db_path, trace_id: bytes) -> list[dict]:
                     trace_id=bytes(row[0]), span_id=bytes(row[1]), parent_span_id=bytes(row[2]), service=row[3],
                     name=row[4], kind=row[5], start_ns=row[6], duration_ns=row[7], status_code=row[8],
                     span=span, resource_spans=rs, scope_spans=ss, resource_service=row[12], scope_name=row[13],
+                    in_chunk=False,
                 ))
     finally:
         con.close()
