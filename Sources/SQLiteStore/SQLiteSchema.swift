@@ -10,6 +10,9 @@ import GRDB
 ///   traces not in it yet (the tail) are known to the writer and to readers in its process from memory, and every
 ///   trace with a `seq` below the partition's mark in `trace_id_marks` is in it. Partitions written by an earlier
 ///   otelsink have a unique index on `traces_b(trace_id)` instead.
+/// - `span_chunks_b`: the spans, one row per chunk — a trace's spans of one resource and scope written together —
+///   holding them as received (``SpanChunks``); rowid = the trace's `seq` shifted left 32 bits plus the chunk's number
+///   in the trace. Partitions written by an earlier otelsink have `spans_b` instead:
 /// - `spans_b`: one row per span: the columns queries filter on (trace ID and the trace's `seq`, span ID, service,
 ///   name, kind, start, duration, status) plus `body`, the span itself as OTLP protobuf without the fields those
 ///   columns hold (`SpanBatchWriter.fieldsInColumns`; `StoredSpan` puts them back), which makes storage
@@ -17,12 +20,12 @@ import GRDB
 ///   rowid is its trace's `seq` shifted left 32 bits plus a slot given by its span ID (``SpanSlots``), so a trace's
 ///   rows are one rowid range and a span stored again is found at its slot. Partitions written by an earlier
 ///   otelsink have rowids in arrival order and a unique index on (trace_seq, span_id) instead.
-/// - `span_runs_b`: how search finds a service's spans (``SpanRuns``): one row per run of consecutive `spans_b` rows
-///   of one service written together (a request's spans, usually), with the run's rowid range and the earliest and
+/// - `span_runs_b`: how search finds a service's spans (``SpanRuns``): one row per run of consecutive `span_chunks_b`
+///   (or `spans_b`) rows of one service written together (a request's spans, usually), with the run's rowid range and the earliest and
 ///   latest start in it, keyed by (service, latest start). An index entry per span on (service, start_ns) cost
 ///   about 0.8 µs of SQLite's CPU per span (docs/performance.md); partitions written by an earlier otelsink have
 ///   that index instead.
-/// - `span_refs_b`: the resources, scopes and operations `spans_b` refers to, one row per distinct combination
+/// - `span_refs_b`: the resources, scopes and operations the partition's spans refer to, one row per distinct combination
 ///   (``SpanReferences``), so that removing what no span refers to any more does not read the span rows. Partitions
 ///   written by an earlier otelsink have none.
 ///
@@ -60,11 +63,11 @@ enum SQLiteSchema {
     /// (`log_time_blocks_b`) instead of through indexes on time and on (stream, time); version 5 may store log
     /// records compressed (dictionaries in `log_dictionaries`); version 4 may store span bodies compressed
     /// (``CompressedBody``; dictionaries in `span_dictionaries`); version 3 stores them without the fields their
-    /// columns hold; version 2 kept every field in the body. This otelsink reads all nine (``StoredSpan`` restores
+    /// columns hold; version 2 kept every field in the body. This otelsink reads all ten (``StoredSpan`` restores
     /// what a body lacks, ``StoredBodies`` decompresses, ``LogReader`` reads each partition's records by the indexes
     /// it has, ``TraceIDLookup`` each partition's traces by the index it has, search each partition's spans by its
-    /// runs or by its service index, and each partition's traces by rowid range or by the (trace_seq, span_id) index)
-    /// and marks an older file as 10 when it opens it for writing, since new rows and partitions may then need this
+    /// runs or by its service index, and each partition's traces by chunks, by rowid range or by the (trace_seq,
+    /// span_id) index) and marks an older file as 11 when it opens it for writing, since new rows and partitions may then need this
     /// version to be read or written right (an older otelsink then refuses the file by its version rather than
     /// misreading it or leaving an index behind).
     static let version = 11
