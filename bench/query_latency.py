@@ -30,6 +30,8 @@ def main():
     ap.add_argument("--port", type=int, default=16686)
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--operation", action="store_true",
+                    help="add a search by service + operation (one of the service's operations) to the mix")
     args = ap.parse_args()
     conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=30)
 
@@ -62,11 +64,20 @@ def main():
             return "/api/traces?" + urllib.parse.urlencode({"service": svc, "minDuration": "4ms", "limit": 20})
         if kind == "search_tag":
             return "/api/traces?" + urllib.parse.urlencode({"service": svc, "tags": json.dumps(TAG), "limit": 20})
+        if kind == "search_service_operation":
+            op = random.choice(operations[svc])
+            return "/api/traces?" + urllib.parse.urlencode({"service": svc, "operation": op, "limit": 20})
         if kind == "services":
             return "/api/services"
         return "/api/services/" + urllib.parse.quote(svc) + "/operations"
 
     kinds = ["trace_by_id", "search_service_min_duration", "search_tag", "services", "operations"]
+    operations = {}
+    if args.operation:
+        kinds.append("search_service_operation")
+        for svc in SERVICES:
+            _, _, _, body = get("/api/services/" + urllib.parse.quote(svc) + "/operations")
+            operations[svc] = json.loads(body)["data"]
     samples = {k: [] for k in kinds}
     bad = {k: 0 for k in kinds}
     incomplete = {k: 0 for k in kinds}

@@ -84,7 +84,9 @@ enum SpanChunks {
         }
 
         mutating func add(span: UnsafeRawBufferPointer, id: UnsafeRawBufferPointer, start: Int64, duration: Int64) {
-            ProtobufFraming.appendField(2, span, to: &spans)
+            spans.append(2 << 3 | 2)  // ScopeSpans.spans
+            ProtobufWire.appendVarint(UInt64(span.count), to: &spans)
+            spans.append(contentsOf: span)
             spanIDs.append(contentsOf: id)
             count += 1
             minStart = min(minStart, start)
@@ -96,13 +98,12 @@ enum SpanChunks {
         /// `ScopeSpans` (no scope) holding the spans.
         func body(into out: inout [UInt8]) {
             out.removeAll(keepingCapacity: true)
-            let scopeSpans = spans.count
-            let resourceSpans = 1 + ProtobufFraming.varintSize(UInt64(scopeSpans)) + scopeSpans
-            out.reserveCapacity(2 + 2 * ProtobufFraming.varintSize(UInt64(resourceSpans)) + resourceSpans)
-            out.append(1 << 3 | 2)
-            ProtobufFraming.appendVarint(UInt64(resourceSpans), to: &out)
-            out.append(2 << 3 | 2)
-            ProtobufFraming.appendVarint(UInt64(scopeSpans), to: &out)
+            var scopeSpans: [UInt8] = [2 << 3 | 2]  // ResourceSpans.scope_spans, then its length
+            ProtobufWire.appendVarint(UInt64(spans.count), to: &scopeSpans)
+            out.reserveCapacity(spans.count + scopeSpans.count + 12)
+            out.append(1 << 3 | 2)  // ExportTraceServiceRequest.resource_spans
+            ProtobufWire.appendVarint(UInt64(scopeSpans.count + spans.count), to: &out)
+            out.append(contentsOf: scopeSpans)
             out.append(contentsOf: spans)
         }
     }
@@ -146,34 +147,5 @@ enum SpanChunks {
                 name: String(decoding: bytes[s.name], as: UTF8.self), kind: Int(s.kind), service: service,
                 duration: end >= start ? end - start : 0, statusCode: Int(s.statusCode), complete: true)
         }
-    }
-}
-
-/// Writing protobuf's length-delimited fields by hand (the chunk's framing).
-enum ProtobufFraming {
-    static func varintSize(_ value: UInt64) -> Int {
-        var v = value
-        var n = 1
-        while v >= 0x80 {
-            v >>= 7
-            n += 1
-        }
-        return n
-    }
-
-    static func appendVarint(_ value: UInt64, to out: inout [UInt8]) {
-        var v = value
-        while v >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
-    }
-
-    /// Field `number` (below 16) with wire type 2 and `bytes` as its value.
-    static func appendField(_ number: UInt8, _ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        out.append(number << 3 | 2)
-        appendVarint(UInt64(bytes.count), to: &out)
-        out.append(contentsOf: bytes)
     }
 }

@@ -138,21 +138,6 @@ extension TraceReader {
                 break
             }
             if anomalousOnly && !anomalyTables.contains(SQLiteSchema.anomaliesTable(b)) { continue }
-            if layout.withSpanChunks.contains(b) {
-                let found = try searchChunks(
-                    db, bucket: b, q, matchers: matchers, anomalousOnly: anomalousOnly, seen: seen, deadline: deadline,
-                    examined: &result.examined)
-                for id in found.traceIDs {
-                    seen.insert(id)
-                    result.traceIDs.append(id)
-                }
-                if !found.complete {
-                    result.complete = false
-                    break
-                }
-                if result.traceIDs.count >= q.limit { break }
-                continue
-            }
             // The criteria after service and start time, as SQL.
             var filters = ""
             var filterArgs: [(any DatabaseValueConvertible)?] = []
@@ -177,9 +162,14 @@ extension TraceReader {
                 filterArgs += clauseArgs
             }
             if layout.withSpanRuns.contains(b) {
-                let found = try searchRuns(
-                    db, bucket: b, q, columns: columns, filters: filters, filterArgs: filterArgs, seen: seen,
-                    deadline: deadline, examined: &result.examined, meetsTags: meetsTags)
+                let found =
+                    layout.withSpanChunks.contains(b)
+                    ? try searchChunks(
+                        db, bucket: b, q, matchers: matchers, anomalousOnly: anomalousOnly, seen: seen, deadline: deadline,
+                        examined: &result.examined)
+                    : try searchRuns(
+                        db, bucket: b, q, columns: columns, filters: filters, filterArgs: filterArgs, seen: seen,
+                        deadline: deadline, examined: &result.examined, meetsTags: meetsTags)
                 for id in found.traceIDs {
                     seen.insert(id)
                     result.traceIDs.append(id)
