@@ -248,7 +248,7 @@ enum SQLiteSchema {
         [
             spansTable(bucket), tracesTable(bucket), logsTable(bucket), logTracesTable(bucket), logTraceBlocksTable(bucket),
             logTimeBlocksTable(bucket), anomaliesTable(bucket), traceIDsTable(bucket), spanRunsTable(bucket), SpanReferences.table(bucket),
-            SpanChunks.table(bucket),
+            SpanChunks.table(bucket), SpanChunks.idsTable(bucket),
         ]
     }
 

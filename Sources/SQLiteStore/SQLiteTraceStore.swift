@@ -517,7 +517,11 @@ public final class SQLiteTraceStore: Sendable {
                             """)
                     for id in Set(ids) {
                         // A trace removed leaves `trace_ids_b` and the tail too: its number may be given again.
-                        for traceID in try Data.fetchAll(orphan, arguments: [id]) where sweptIDs {
+                        for traceID in try Data.fetchAll(orphan, arguments: [id]) {
+                            if chunked {
+                                try db.execute(sql: "DELETE FROM \(SpanChunks.idsTable(only)) WHERE trace_seq = ?", arguments: [id])
+                            }
+                            guard sweptIDs else { continue }
                             try db.execute(sql: "DELETE FROM \(SQLiteSchema.traceIDsTable(only)) WHERE trace_id = ?", arguments: [traceID])
                             if let key = TraceIDTails.Key(traceID) { gone.append(key) }
                         }

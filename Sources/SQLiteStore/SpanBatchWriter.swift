@@ -36,6 +36,8 @@ final class SpanBatchWriter {
         var chunked: Bool
         var insertSpan: Statement?
         var insertChunk: Statement?
+        /// Into `span_ids_b`, the span IDs of large traces (``SpanChunks``).
+        var insertSpanID: Statement?
         var spanIDAt: Statement?
         /// By `trace_ids_b` in a partition of this version, else by the unique index on `traces_b(trace_id)`.
         var selectTraceSeq: Statement
@@ -128,7 +130,7 @@ final class SpanBatchWriter {
         var rootService: String?, rootName: String?
         /// In a partition of chunks (``SpanChunks``): the trace's span IDs stored there and in this transaction, and
         /// the number its next chunk takes (read on the trace's first span in the transaction).
-        var chunks: (spanIDs: Set<UInt64>, next: Int64)?
+        var chunks: SpanChunks.Stored?
     }
 
     struct Outcome {
@@ -220,6 +222,8 @@ final class SpanBatchWriter {
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?\(clustered ? ", ?" : ""))
                         """),
             insertChunk: chunked ? try db.makeStatement(sql: SpanChunks.insertSQL(bucket)) : nil,
+            insertSpanID: chunked
+                ? try db.makeStatement(sql: "INSERT OR IGNORE INTO \(SpanChunks.idsTable(bucket))(trace_seq, span_id) VALUES (?, ?)") : nil,
             spanIDAt: clustered ? try db.makeStatement(sql: "SELECT span_id FROM \(spans) WHERE rowid = ?") : nil,
             selectTraceSeq: try db.makeStatement(
                 sql: "SELECT seq FROM \(swept ? SQLiteSchema.traceIDsTable(bucket) : SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?"),
@@ -288,7 +292,10 @@ final class SpanBatchWriter {
                                 }
                             }
                             if partition.chunked {
-                                guard try gather(span, buffer, trace: &current, resourceID: resourceID, scopeID: scopeID, service: service, db: db)
+                                guard
+                                    try gather(
+                                        span, buffer, partition, trace: &current, resourceID: resourceID, scopeID: scopeID, service: service,
+                                        db: db)
                                 else {
                                     outcome.duplicates += 1
                                     continue
@@ -387,26 +394,34 @@ final class SpanBatchWriter {
     /// does not join it. False when the span is stored already (a retried export: its ID is among its trace's in the
     /// partition) or came before in this transaction.
     private func gather(
-        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, trace current: inout CurrentTrace?, resourceID: Int64,
+        _ span: EncodedTraces.SpanEntry, _ buffer: UnsafeRawBufferPointer, _ partition: PartitionStatements,
+        trace current: inout CurrentTrace?, resourceID: Int64,
         scopeID: Int64, service: String, db: Database
     ) throws -> Bool {
-        guard var trace = current else { return false }
+        guard var trace = current, let insertID = partition.insertSpanID else { return false }
         defer { current = trace }
-        if trace.summary.chunks == nil {
-            trace.summary.chunks =
-                trace.summary.isNew ? ([], 0) : try SpanChunks.stored(db, bucket: trace.bucket, seq: trace.summary.seq)
-        }
+        let seq = trace.summary.seq
+        var stored =
+            try trace.summary.chunks
+            ?? (trace.summary.isNew ? SpanChunks.Stored() : SpanChunks.stored(db, bucket: trace.bucket, seq: seq, insertID: insertID))
+        trace.summary.chunks = nil  // not shared while `stored` changes
+        defer { trace.summary.chunks = stored }
         let id = buffer.loadUnaligned(fromByteOffset: span.spanID.lowerBound, as: UInt64.self)
-        guard trace.summary.chunks?.spanIDs.insert(id).inserted == true else { return false }
+        if stored.indexed {
+            guard try SpanChunks.insert(id, seq: seq, insertID, db) else { return false }
+        } else {
+            guard stored.spanIDs.insert(id).inserted else { return false }
+            if stored.spanIDs.count >= SpanChunks.largeTrace { try SpanChunks.index(&stored, seq: seq, insertID: insertID, db) }
+        }
         let start = Int64(clamping: span.start)
         let end = Int64(clamping: span.end)
         if pending?.takes(bucket: trace.bucket, trace: trace.key, resourceID: resourceID, scopeID: scopeID, start: start) != true {
             try storeChunk(db: db)
-            let number = trace.summary.chunks?.next ?? 0
-            guard let row = SpanChunks.row(seq: trace.summary.seq, number: number) else {
-                throw DatabaseError(message: "trace number \(trace.summary.seq) or chunk number \(number) does not fit a rowid")
+            let number = stored.next
+            guard let row = SpanChunks.row(seq: seq, number: number) else {
+                throw DatabaseError(message: "trace number \(seq) or chunk number \(number) does not fit a rowid")
             }
-            trace.summary.chunks?.next = number + 1
+            stored.next = number + 1
             pending = SpanChunks.Pending(
                 bucket: trace.bucket, trace: trace.key, resourceID: resourceID, scopeID: scopeID, service: service, row: row)
         }

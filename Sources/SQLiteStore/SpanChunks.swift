@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import OTLP
 
 /// How partitions made by schema version 11 and later store spans: `span_chunks_b` holds one row per chunk — the
@@ -15,6 +16,10 @@ import OTLP
 /// spans' protobuf, every field as received, framed as an `ExportTraceServiceRequest` with an empty resource and
 /// scope (so ``EncodedTraces`` indexes it as it stands), compressed with the partition's dictionary once it has one
 /// (``CompressedBody``).
+///
+/// A trace that grows past ``largeTrace`` spans in a partition also has its span IDs in `span_ids_b`, keyed by
+/// (trace number, span ID): reading every ID of a trace from its chunks on each transaction that adds to it would make
+/// each export of a large trace cost as much as the whole trace.
 enum SpanChunks {
     /// Spans a chunk holds at most, and the protobuf bytes it reaches before the next span starts another: a chunk is
     /// decoded whole whenever one of its spans is read.
@@ -22,6 +27,10 @@ enum SpanChunks {
     static let maxBytes = 256 << 10
 
     static func table(_ bucket: Int64) -> String { "span_chunks_\(bucket)" }
+    static func idsTable(_ bucket: Int64) -> String { "span_ids_\(bucket)" }
+
+    /// Spans of a trace in a partition past which its span IDs are kept in `span_ids_b` too.
+    static let largeTrace = 512
 
     static func createSQL(_ bucket: Int64) -> String {
         """
@@ -29,6 +38,8 @@ enum SpanChunks {
             trace_id BLOB NOT NULL, resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, service TEXT NOT NULL,
             span_count INTEGER NOT NULL, min_start_ns INTEGER NOT NULL, max_start_ns INTEGER NOT NULL,
             max_duration_ns INTEGER NOT NULL, span_ids BLOB NOT NULL, body BLOB NOT NULL);
+        CREATE TABLE \(idsTable(bucket))(
+            trace_seq INTEGER NOT NULL, span_id INTEGER NOT NULL, PRIMARY KEY(trace_seq, span_id)) WITHOUT ROWID;
         """
     }
 
@@ -108,19 +119,55 @@ enum SpanChunks {
         }
     }
 
-    /// The span IDs of the chunks of trace number `seq` stored in partition `bucket`, and the number the next chunk
-    /// takes.
-    static func stored(_ db: Database, bucket: Int64, seq: Int64) throws -> (spanIDs: Set<UInt64>, nextChunk: Int64) {
-        guard let first = SpanSlots.firstRow(seq: seq), let last = SpanSlots.lastRow(seq: seq) else { return ([], 0) }
+    /// What the writer knows of a trace's spans in a partition while a transaction adds to it: their IDs (in
+    /// memory, or in `span_ids_b` once the trace is large), and the number its next chunk takes.
+    struct Stored {
+        var spanIDs: Set<UInt64> = []
+        var next: Int64 = 0
+        /// The IDs are in `span_ids_b` (a large trace), not in `spanIDs`.
+        var indexed = false
+    }
+
+    /// What is stored of trace number `seq` in partition `bucket`: its span IDs, read from its chunks — or, for a
+    /// large trace, only whether they are in `span_ids_b` (where they are moved when the chunks hold ``largeTrace`` or
+    /// more) — and the number of its next chunk.
+    static func stored(_ db: Database, bucket: Int64, seq: Int64, insertID: Statement) throws -> Stored {
+        guard let first = SpanSlots.firstRow(seq: seq), let last = SpanSlots.lastRow(seq: seq) else { return Stored() }
+        var out = Stored()
+        if try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM \(idsTable(bucket)) WHERE trace_seq = ?)"), arguments: [seq]) == true
+        {
+            let highest = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT max(rowid) FROM \(table(bucket)) WHERE rowid BETWEEN ? AND ?"), arguments: [first, last])
+            out.next = highest.map { ($0 & SpanSlots.placeMask) + 1 } ?? 0
+            out.indexed = true
+            return out
+        }
         let rows = try Row.fetchCursor(
             db.cachedStatement(sql: "SELECT rowid, span_ids FROM \(table(bucket)) WHERE rowid BETWEEN ? AND ?"), arguments: [first, last])
-        var ids = Set<UInt64>()
-        var next: Int64 = 0
         while let row = try rows.next() {
-            next = max(next, ((row[0] as Int64) & SpanSlots.placeMask) + 1)
-            if let bytes = row.dataNoCopy(atIndex: 1) { ids.formUnion(spanIDs(bytes)) }
+            out.next = max(out.next, ((row[0] as Int64) & SpanSlots.placeMask) + 1)
+            if let bytes = row.dataNoCopy(atIndex: 1) { out.spanIDs.formUnion(spanIDs(bytes)) }
         }
-        return (ids, next)
+        if out.spanIDs.count >= largeTrace { try index(&out, seq: seq, insertID: insertID, db) }
+        return out
+    }
+
+    /// Moves a trace's span IDs from memory into `span_ids_b` (`insertID`: the partition's insert into it).
+    static func index(_ stored: inout Stored, seq: Int64, insertID: Statement, _ db: Database) throws {
+        for id in stored.spanIDs { _ = try insert(id, seq: seq, insertID, db) }
+        stored.spanIDs = []
+        stored.indexed = true
+    }
+
+    /// Inserts a span ID of a large trace into `span_ids_b`; false when it was there (a span stored before).
+    static func insert(_ id: UInt64, seq: Int64, _ insertID: Statement, _ db: Database) throws -> Bool {
+        let stmt = insertID.sqliteStatement
+        sqlite3_reset(stmt)
+        sqlite3_bind_int64(stmt, 1, seq)
+        sqlite3_bind_int64(stmt, 2, Int64(bitPattern: id))
+        try stepToCompletion(stmt, db)
+        return sqlite3_changes(db.sqliteConnection) == 1
     }
 
     /// A `span_ids` column's IDs.

@@ -73,6 +73,34 @@ struct SpanChunksTests {
         }
     }
 
+    /// A trace that grows past ``SpanChunks/largeTrace`` spans keeps its span IDs in `span_ids_b` from then on: later
+    /// exports of it are checked there (not by reading all its chunks), and retries still store nothing.
+    @Test func aLargeTracesSpanIDsMoveToTheirTableAndRetriesStillStoreNothing() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let start = nowNanos() - 60_000_000_000
+            let trace = randomBytes(16)
+            let half = SpanChunks.largeTrace / 2 + 44
+            let first = (0..<half).map { makeSpan(trace: trace, name: "a\($0)", start: start + UInt64($0)) }
+            let second = (0..<half).map { makeSpan(trace: trace, name: "b\($0)", start: start + 100_000 + UInt64($0)) }
+            let bucket = Int64(start / hourNanos)
+            func indexed() async throws -> Int {
+                try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(SpanChunks.idsTable(bucket))") ?? 0 }
+            }
+            try await store.append(makeRequest(spans: first))
+            #expect(try await indexed() == 0)
+            try await store.append(makeRequest(spans: second))
+            #expect(try await indexed() == 2 * half)
+            try await store.append(makeRequest(spans: second))
+            try await store.append(makeRequest(spans: Array(first[..<10]) + [makeSpan(trace: trace, name: "late", start: start + 1)]))
+            #expect(try await indexed() == 2 * half + 1)
+            let reader = TraceReader(store: store)
+            #expect(try reader.spanCount() == 2 * half + 1)
+            #expect(try reader.trace(id: trace)?.resourceSpans.flatMap(\.scopeSpans).flatMap(\.spans).count == 2 * half + 1)
+            await store.close()
+        }
+    }
+
     /// A trace's spans from two resources, and a trace larger than a chunk holds, make several chunks that read back as
     /// one trace, every field as sent.
     @Test func chunksSplitByResourceAndSizeReadBackFieldForField() async throws {
