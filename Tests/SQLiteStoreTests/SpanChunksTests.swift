@@ -101,6 +101,25 @@ struct SpanChunksTests {
         }
     }
 
+    /// A transaction that made a partition and then failed (here: on another partition whose `span_ids` table is
+    /// gone) leaves nothing of it behind: the next export makes the partition again and is stored.
+    @Test func aPartitionMadeByAFailedTransactionIsMadeAgainByTheNext() async throws {
+        try await withTemporaryDirectory { dir in
+            let bucket = currentBucket()
+            let store = try SQLiteTraceStore(config: storeConfig(dir))
+            let trace = randomBytes(16)
+            try await store.append(makeRequest(spans: [makeSpan(trace: trace, name: "old", start: time(inBucket: bucket - 1))]))
+            try await store.pool.write { db in try db.execute(sql: "DROP TABLE \(SpanChunks.idsTable(bucket - 1))") }
+            var request = makeRequest(spans: [makeSpan(trace: randomBytes(16), name: "new", start: time(inBucket: bucket))])
+            request.resourceSpans += makeRequest(spans: [makeSpan(trace: trace, name: "late", start: time(inBucket: bucket - 1))]).resourceSpans
+            await #expect(throws: (any Error).self) { try await store.append(request) }
+            let next = traceRequest(spans: 3, start: time(inBucket: bucket, seconds: 120))
+            try await store.append(next.request)
+            #expect(try TraceReader(store: store).trace(id: next.trace) == next.request)
+            await store.close()
+        }
+    }
+
     /// A trace's spans from two resources, and a trace larger than a chunk holds, make several chunks that read back as
     /// one trace, every field as sent.
     @Test func chunksSplitByResourceAndSizeReadBackFieldForField() async throws {
