@@ -277,11 +277,9 @@ struct StoredSpan: Sendable {
     /// The body is the span's whole protobuf, uncompressed (a chunk's span).
     var complete = false
 
-    /// The columns to select (spans table aliased `s`), in the order ``init(_:from:)`` reads them. The name is read
-    /// as a blob: GRDB reads text as a C string, which would cut a name at a NUL character.
-    static let columns = columns(withBody: true)
-
-    /// ``columns``, with an empty blob for the body when the reader does not need it.
+    /// The columns to select (spans table aliased `s`), in the order ``init(_:from:)`` reads them, with an empty blob
+    /// for the body when the reader does not need it. The name is read as a blob: GRDB reads text as a C string, which
+    /// would cut a name at a NUL character.
     static func columns(withBody: Bool) -> String {
         "s.resource_id, s.scope_id, s.start_ns, \(withBody ? "s.body" : "x''"), s.trace_id, s.span_id, s.parent_span_id, CAST(s.name AS BLOB), s.kind, "
             + "s.service, s.duration_ns, s.status_code"
