@@ -206,6 +206,17 @@ enum SQLiteSchema {
         // (empty) runs table, which would hide those rows from search, and one whose rows are found through the
         // unique index on (trace_seq, span_id) keeps that index (its rowids are not clustered by trace).
         if try !db.tableExists(spans), try !db.tableExists(SpanChunks.table(bucket)) {
+            let spanTables =
+                chunks
+                ? SpanChunks.createSQL(bucket)
+                : """
+                CREATE TABLE \(spans)(
+                    trace_seq INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
+                    resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
+                    service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
+                    start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
+                    body BLOB NOT NULL);
+                """
             try db.execute(
                 sql: """
                     CREATE TABLE \(spanRunsTable(bucket))(
@@ -213,19 +224,7 @@ enum SQLiteSchema {
                         first_row INTEGER NOT NULL, last_row INTEGER NOT NULL,
                         PRIMARY KEY(service, max_start_ns, first_row)) WITHOUT ROWID;
                     \(SpanReferences.createSQL(bucket))
-                    """)
-        }
-        if chunks, try !db.tableExists(spans), try !db.tableExists(SpanChunks.table(bucket)) {
-            try db.execute(sql: SpanChunks.createSQL(bucket))
-        } else if try !db.tableExists(spans), try !db.tableExists(SpanChunks.table(bucket)) {
-            try db.execute(
-                sql: """
-                    CREATE TABLE \(spans)(
-                        trace_seq INTEGER NOT NULL, trace_id BLOB NOT NULL, span_id BLOB NOT NULL, parent_span_id BLOB NOT NULL,
-                        resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL,
-                        service TEXT NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL,
-                        start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, status_code INTEGER NOT NULL,
-                        body BLOB NOT NULL);
+                    \(spanTables)
                     """)
         }
         try db.execute(

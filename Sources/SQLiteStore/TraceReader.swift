@@ -240,7 +240,7 @@ public struct TraceReader: Sendable {
 /// A trace's sequence number in one partition, and whether that partition's rows are clustered by trace
 /// (``SpanSlots``) or it stores chunks (``SpanChunks``).
 struct TraceNumber {
-    var bucket: Int64, seq: Int64, clustered: Bool, chunked: Bool = false
+    var bucket: Int64, seq: Int64, clustered: Bool, chunked: Bool
 }
 
 public enum TraceReaderError: Error, CustomStringConvertible {
