@@ -33,6 +33,13 @@ public enum RandomMetricsRequests {
                 }
                 if g.chance(0.2) { sm.schemaURL = "https://example.com/s" }
                 sm.metrics = (0..<(1 + g.below(6))).map { _ in metric(&g) }
+                // Metrics of one scope often carry the same attribute sets in the same order, now and then with
+                // one point different (the wire path's translation reuses its neighbour's label set).
+                for i in sm.metrics.indices.dropFirst() where g.chance(0.5) {
+                    var attributes = pointAttributes(sm.metrics[i - 1])
+                    if !attributes.isEmpty, g.chance(0.3) { attributes[g.below(attributes.count)] = [kv(g.pick(keys), value(&g))] }
+                    setPointAttributes(&sm.metrics[i], attributes)
+                }
                 rm.scopeMetrics.append(sm)
             }
             r.resourceMetrics.append(rm)
@@ -144,6 +151,44 @@ public enum RandomMetricsRequests {
         case 3: return .with { $0.bytesValue = Data([1, 2, 3]) }
         case 4: return .with { $0.arrayValue.values = [.string("x"), .with { $0.intValue = 1 }] }
         default: return .string(g.pick(["v", "w", "", "quote\"d", "line\nbreak", "x\(g.below(5))"]))
+        }
+    }
+
+    /// The attributes of each of a metric's points, in order.
+    static func pointAttributes(_ m: Metric) -> [[KeyValue]] {
+        switch m.data {
+        case .gauge(let d)?: d.dataPoints.map(\.attributes)
+        case .sum(let d)?: d.dataPoints.map(\.attributes)
+        case .histogram(let d)?: d.dataPoints.map(\.attributes)
+        case .exponentialHistogram(let d)?: d.dataPoints.map(\.attributes)
+        case .summary(let d)?: d.dataPoints.map(\.attributes)
+        case nil: []
+        }
+    }
+
+    /// Gives the metric's points `attributes` by position (as far as both go).
+    static func setPointAttributes(_ m: inout Metric, _ attributes: [[KeyValue]]) {
+        func set<P>(_ points: inout [P], _ path: WritableKeyPath<P, [KeyValue]>) {
+            for i in points.indices where i < attributes.count { points[i][keyPath: path] = attributes[i] }
+        }
+        switch m.data {
+        case .gauge(var d)?:
+            set(&d.dataPoints, \.attributes)
+            m.gauge = d
+        case .sum(var d)?:
+            set(&d.dataPoints, \.attributes)
+            m.sum = d
+        case .histogram(var d)?:
+            set(&d.dataPoints, \.attributes)
+            m.histogram = d
+        case .exponentialHistogram(var d)?:
+            set(&d.dataPoints, \.attributes)
+            m.exponentialHistogram = d
+        case .summary(var d)?:
+            set(&d.dataPoints, \.attributes)
+            m.summary = d
+        case nil:
+            break
         }
     }
 

@@ -168,7 +168,11 @@ public struct EncodedMetrics: Sendable {
     public func bytesEqual(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
         guard a.count == b.count else { return false }
         if a == b { return true }
-        return bytes[a].elementsEqual(bytes[b])
+        guard a.lowerBound >= 0, b.lowerBound >= 0, a.upperBound <= bytes.count, b.upperBound <= bytes.count else { return false }
+        return bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return a.isEmpty }
+            return memcmp(base + a.lowerBound, base + b.lowerBound, a.count) == 0
+        }
     }
 
     /// A packed `repeated double` payload (a range this index recorded: its length is a multiple of 8).

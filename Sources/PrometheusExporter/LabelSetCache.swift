@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// A label set is a pure function of those three, and the same attribute bytes arrive with every export of a series,
 /// so the sanitizing, sorting and string building of ``PrometheusLabels/labelSet(_:reserving:)`` runs once per
-/// series instead of once per point; the cached string is also the one the series store keys on.
+/// series instead of once per point; the cached ``LabelSet`` (its hash computed once) is also what the series store keys on.
 ///
 /// Bounded: two generations of at most `generationSize` entries and `generationBytes` of keys and label strings
 /// each; attribute bytes over `maxKeyBytes` are not cached (their label sets are built every time). When the
@@ -20,16 +20,29 @@ final class LabelSetCache: Sendable {
         var context: UInt64
         var reserved: Reserved
         var attributes: ByteKey
+        /// The hash of the three, computed once: a lookup compares digests before it touches a stored key's bytes.
+        var digest: Int
 
         init(context: UInt64, reserved: Reserved, attributes: [UInt8]) {
             self.context = context
             self.reserved = reserved
             self.attributes = ByteKey(attributes)
+            var hasher = Hasher()
+            hasher.combine(context)
+            hasher.combine(reserved)
+            hasher.combine(self.attributes)
+            digest = hasher.finalize()
         }
+
+        static func == (a: Key, b: Key) -> Bool {
+            a.digest == b.digest && a.context == b.context && a.reserved == b.reserved && a.attributes == b.attributes
+        }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(digest) }
     }
 
     /// A rendered label set, or `nil` when the point has a label named as the reserved one.
-    typealias Entry = String?
+    typealias Entry = LabelSet?
 
     private struct State {
         var contexts: [String: UInt64] = [:]
@@ -81,7 +94,7 @@ final class LabelSetCache: Sendable {
 
     private func insert(_ key: Key, _ entry: Entry, into s: inout State) {
         // Keys and label strings, plus a rough overhead per entry.
-        let cost = key.attributes.bytes.count + (entry?.utf8.count ?? 0) + 64
+        let cost = key.attributes.bytes.count + (entry?.text.utf8.count ?? 0) + 64
         if s.current.count >= generationSize || s.currentBytes + cost > generationBytes {
             s.previous = s.current
             s.current = [:]

@@ -78,6 +78,7 @@ public struct OTLPMetricsTranslator: Sendable {
                 let fixed = labels.fixed
                 let context = labels.context
                 let resourcePairs = labels.resourcePairs
+                var recent = RecentLabelSets()
                 for metricIndex in se.metrics {
                     let m = request.metrics[metricIndex]
                     let fast: Bool =
@@ -86,7 +87,8 @@ public struct OTLPMetricsTranslator: Sendable {
                         case .none, .exponentialHistogram, .summary: false
                         }
                     if fast {
-                        try translate(m, of: request, context: context, resourcePairs: resourcePairs, fixed: fixed, into: &out)
+                        try translate(
+                            m, of: request, context: context, resourcePairs: resourcePairs, fixed: fixed, recent: &recent, into: &out)
                     } else {
                         translate(
                             try request.message(m.body, as: Opentelemetry_Proto_Metrics_V1_Metric.self),
@@ -154,8 +156,9 @@ public struct OTLPMetricsTranslator: Sendable {
     /// A gauge, sum or histogram without exemplars, from the index.
     private func translate(
         _ m: EncodedMetrics.MetricEntry, of request: EncodedMetrics, context: UInt64, resourcePairs: [PrometheusLabels.Entry],
-        fixed: [PrometheusLabels.Entry], into out: inout Output
+        fixed: [PrometheusLabels.Entry], recent: inout RecentLabelSets, into out: inout Output
     ) throws {
+        recent.startMetric()
         let metricName = request.string(m.name)
         let unit = request.string(m.unit)
         let help = request.string(m.description)
@@ -168,15 +171,21 @@ public struct OTLPMetricsTranslator: Sendable {
             out.unsupported += m.points.count
             return
         }
-        func labels(_ p: EncodedMetrics.PointEntry, reserving reserved: LabelSetCache.Reserved) throws -> String? {
+        func labels(_ p: EncodedMetrics.PointEntry, reserving reserved: LabelSetCache.Reserved) throws -> LabelSet? {
+            if let hit = recent.labels(of: p.attributes, reserving: reserved, in: request) { return hit }
+            let made = try cachedLabels(p, reserving: reserved)
+            recent.record(p.attributes, reserving: reserved, made)
+            return made
+        }
+        func cachedLabels(_ p: EncodedMetrics.PointEntry, reserving reserved: LabelSetCache.Reserved) throws -> LabelSet? {
             let key = LabelSetCache.Key(context: context, reserved: reserved, attributes: request.slice(p.attributes))
             if let hit = labelSets.lookup(key) { return hit }
             var entries = self.entries(try request.attributes(of: p), resourcePairs, fixed)
-            let made: String? =
+            let made: LabelSet? =
                 switch reserved {
-                case .none: PrometheusLabels.labelSet(&entries) ?? ""
-                case .le: PrometheusLabels.labelSet(&entries, reserving: "le")
-                case .quantile: PrometheusLabels.labelSet(&entries, reserving: "quantile")
+                case .none: LabelSet(PrometheusLabels.labelSet(&entries) ?? "")
+                case .le: PrometheusLabels.labelSet(&entries, reserving: "le").map { LabelSet($0) }
+                case .quantile: PrometheusLabels.labelSet(&entries, reserving: "quantile").map { LabelSet($0) }
                 }
             labelSets.insert(key, made)
             return made
@@ -193,7 +202,7 @@ public struct OTLPMetricsTranslator: Sendable {
             for p in request.points[m.points] {
                 out.updates.append(
                     SeriesUpdate(
-                        family: family, type: .gauge, help: help, labels: try labels(p, reserving: .none) ?? "",
+                        family: family, type: .gauge, help: help, labels: try labels(p, reserving: .none) ?? .empty,
                         value: .number(p.value), startNanos: p.start, timeNanos: p.time,
                         noRecordedValue: p.flags & 1 != 0))
             }
@@ -209,7 +218,7 @@ public struct OTLPMetricsTranslator: Sendable {
             for p in request.points[m.points] {
                 out.updates.append(
                     SeriesUpdate(
-                        family: family, type: type, help: help, labels: try labels(p, reserving: .none) ?? "",
+                        family: family, type: type, help: help, labels: try labels(p, reserving: .none) ?? .empty,
                         value: .number(p.value), temporality: temporality, startNanos: p.start,
                         timeNanos: p.time, exemplars: exemplars, noRecordedValue: p.flags & 1 != 0))
             }
@@ -245,18 +254,18 @@ public struct OTLPMetricsTranslator: Sendable {
         }
     }
 
-    private func labels(_ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry]) -> String {
+    private func labels(_ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry]) -> LabelSet {
         var entries = self.entries(attributes, resourcePairs, fixed)
-        return PrometheusLabels.labelSet(&entries) ?? ""
+        return LabelSet(PrometheusLabels.labelSet(&entries) ?? "")
     }
 
     /// Labels of a histogram or summary point, or `nil` when an attribute would clash with the `le` / `quantile`
     /// label the exposition adds (Prometheus rejects such a series; otelcol fails to collect it).
     private func labels(
         _ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry], reserving reserved: String
-    ) -> String? {
+    ) -> LabelSet? {
         var entries = self.entries(attributes, resourcePairs, fixed)
-        return PrometheusLabels.labelSet(&entries, reserving: reserved)
+        return PrometheusLabels.labelSet(&entries, reserving: reserved).map { LabelSet($0) }
     }
 
     private func entries(_ attributes: [KeyValue], _ resourcePairs: [PrometheusLabels.Entry], _ fixed: [PrometheusLabels.Entry]) -> [PrometheusLabels

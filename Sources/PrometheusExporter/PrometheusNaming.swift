@@ -97,7 +97,15 @@ public enum PrometheusNaming {
     public static func isValidMetricName(_ name: String) -> Bool {
         guard let first = name.utf8.first else { return false }
         guard isLetter(first) || first == UInt8(ascii: "_") || first == UInt8(ascii: ":") else { return false }
-        return name.utf8.allSatisfy { isLetter($0) || isDigit($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ":") }
+        // Checked for every metric of every request: over the contiguous bytes when the string has them.
+        func valid(_ b: UInt8) -> Bool { isLetter(b) || isDigit(b) || b == UInt8(ascii: "_") || b == UInt8(ascii: ":") }
+        if let result = name.utf8.withContiguousStorageIfAvailable({ bytes in
+            for b in bytes where !valid(b) { return false }
+            return true
+        }) {
+            return result
+        }
+        return name.utf8.allSatisfy(valid)
     }
 
     static func isLetter(_ b: UInt8) -> Bool { (b >= 65 && b <= 90) || (b >= 97 && b <= 122) }

@@ -272,7 +272,7 @@ public final class SQLiteTraceStore: Sendable {
                 logWriter.resetCaches()
                 // GRDB keeps the writer connection's schema (which tables exist) across a rollback: a partition made
                 // by the failed transaction would look made, and never be made again.
-                try? pool.writeWithoutTransaction { db in db.clearSchemaCache() }
+                pool.writeWithoutTransaction { db in db.clearSchemaCache() }
                 try? pool.read { db in try writer.loadPartitions(db) }
                 result = .failure(error)
             }

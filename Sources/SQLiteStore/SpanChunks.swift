@@ -147,7 +147,9 @@ enum SpanChunks {
             db.cachedStatement(sql: "SELECT rowid, span_ids FROM \(table(bucket)) WHERE rowid BETWEEN ? AND ?"), arguments: [first, last])
         while let row = try rows.next() {
             out.next = max(out.next, ((row[0] as Int64) & SpanSlots.placeMask) + 1)
-            if let bytes = row.dataNoCopy(atIndex: 1) { out.spanIDs.formUnion(spanIDs(bytes)) }
+            try row.withUnsafeData(atIndex: 1) { bytes in
+                if let bytes { out.spanIDs.formUnion(spanIDs(bytes)) }
+            }
         }
         if out.spanIDs.count >= largeTrace { try index(&out, seq: seq, insertID: insertID, db) }
         return out

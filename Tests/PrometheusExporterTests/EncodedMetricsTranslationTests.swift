@@ -96,14 +96,14 @@ import Testing
     @Test func labelSetCacheKeepsTwoBoundedGenerations() {
         let cache = LabelSetCache(generationSize: 4)
         func key(_ i: Int) -> LabelSetCache.Key { LabelSetCache.Key(context: 0, reserved: .none, attributes: [UInt8(i)]) }
-        for i in 0..<20 { cache.insert(key(i), "l\(i)") }
+        for i in 0..<20 { cache.insert(key(i), LabelSet("l\(i)")) }
         #expect(cache.count <= 8)
         #expect(cache.lookup(key(19)) == .some("l19"))
         #expect(cache.lookup(key(0)) == nil)
         // A hit in the older generation survives the next rotation.
-        for i in 20..<24 { cache.insert(key(i), "l\(i)") }
+        for i in 20..<24 { cache.insert(key(i), LabelSet("l\(i)")) }
         #expect(cache.lookup(key(19)) == .some("l19"))
-        for i in 24..<27 { cache.insert(key(i), "l\(i)") }
+        for i in 24..<27 { cache.insert(key(i), LabelSet("l\(i)")) }
         #expect(cache.lookup(key(19)) == .some("l19"))
         // "Not representable" is cached too, as distinct from a miss.
         cache.insert(LabelSetCache.Key(context: 0, reserved: .le, attributes: [1]), nil)
@@ -118,7 +118,8 @@ import Testing
         // 20 entries of ~150 bytes each (key, label, overhead) in 1,000-byte generations: at most two generations.
         for i in 0..<20 {
             cache.insert(
-                LabelSetCache.Key(context: 0, reserved: .none, attributes: [UInt8](repeating: UInt8(i), count: 50)), String(repeating: "l", count: 40)
+                LabelSetCache.Key(context: 0, reserved: .none, attributes: [UInt8](repeating: UInt8(i), count: 50)),
+                LabelSet(String(repeating: "l", count: 40))
             )
         }
         #expect(cache.count <= 2 * (1_000 / 150 + 1))

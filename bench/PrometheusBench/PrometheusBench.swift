@@ -28,6 +28,9 @@ struct PrometheusBench: AsyncParsableCommand {
     @Option(help: "Iterations (requests for ingest/spanmetrics, renders for render).")
     var iterations: Int = 2000
 
+    @Flag(help: "ingest: evict the CPU caches between requests (as a server idle between requests finds them), counting only the requests' CPU.")
+    var cold = false
+
     func run() async throws {
         switch scenario {
         case "ingest": try await ingest()
@@ -129,11 +132,29 @@ struct PrometheusBench: AsyncParsableCommand {
                 }
             }
             for b in bodies { try await feed(b) }  // warm-up
-            let cpu0 = cpuNanos()
-            for i in 0..<iterations { try await feed(bodies[i % bodies.count]) }
-            let cpu = cpuNanos() - cpu0
+            var cpu: UInt64 = 0
+            if cold {
+                // A buffer larger than the last-level cache, written between requests.
+                var evict = [UInt8](repeating: 0, count: 64 << 20)
+                for i in 0..<iterations {
+                    evict.withUnsafeMutableBytes { b in
+                        var j = i & 63
+                        while j < b.count {
+                            b[j] &+= 1
+                            j += 64
+                        }
+                    }
+                    let cpu0 = processCPUNanos()
+                    try await feed(bodies[i % bodies.count])
+                    cpu += processCPUNanos() - cpu0
+                }
+            } else {
+                let cpu0 = cpuNanos()
+                for i in 0..<iterations { try await feed(bodies[i % bodies.count]) }
+                cpu = cpuNanos() - cpu0
+            }
             report([
-                "scenario": decoded ? "ingest_decoded" : "ingest", "points_per_request": points, "requests": iterations,
+                "scenario": (decoded ? "ingest_decoded" : "ingest") + (cold ? "_cold" : ""), "points_per_request": points, "requests": iterations,
                 "cpu_ns_per_point": Int(Double(cpu) / Double(iterations * points)),
             ])
         }
@@ -294,6 +315,12 @@ func cpuNanos() -> UInt64 {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return UInt64(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000_000 + UInt64(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1000
+}
+
+func processCPUNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
 func threadCPUNanos() -> UInt64 {
