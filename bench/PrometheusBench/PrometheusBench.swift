@@ -12,7 +12,8 @@ import PrometheusExporter
 
 /// In-process costs of the Prometheus path (see docs/performance.md):
 /// - `ingest`: OTLP metrics requests shaped like otelcol's Metric10kDPS workload (metrics of 7 data points),
-///   protobuf-decoded and applied to the `prometheus` exporter: CPU per data point.
+///   protobuf-decoded and applied to the `prometheus` exporter: CPU per data point (`--cold`: with the CPU caches
+///   evicted between requests, as a server that sleeps between requests finds them).
 /// - `render`: `/metrics` with N series: CPU per render, and the longest an ingest call waited while renders ran.
 /// - `spanmetrics`: the standard span workload through the `spanmetrics` connector: CPU per span.
 @main
