@@ -80,8 +80,9 @@ public final class SeriesStore: Sendable {
         var freeSlots: [Int] = []
         /// Family name → slot.
         var slots: [String: Int] = [:]
-        /// Label set → its series, at most one per family.
-        var series: [LabelSet: [Member]] = [:]
+        /// Label set → its series, at most one per family; in shards by the label set's hash, so that the first
+        /// write after a scrape (whose snapshot shares the tables) copies one shard, not the whole table.
+        var shards = [[LabelSet: [Member]]](repeating: [:], count: SeriesStore.shardCount)
         /// Sample name → the family writing it.
         var sampleOwners: [String: String] = ["target_info": "target_info"]
         /// `target_info` series: rendered labels → last update.
@@ -146,33 +147,34 @@ public final class SeriesStore: Sendable {
         guard let f = familySlot, s.families[f]?.type == u.type else { return .conflict }
         // One hash of the label set per point; the rest is index-based access, which modifies in place.
         let fresh = StoredSeries(value: u.value, exemplars: u.exemplars, startNanos: u.startNanos, timeNanos: u.timeNanos, updated: now)
-        guard let gi = s.series.index(forKey: u.labels) else {
+        let sh = shard(u.labels)
+        guard let gi = s.shards[sh].index(forKey: u.labels) else {
             if u.noRecordedValue { return .applied }
             guard s.seriesTotal < maxSeries else { return .overLimit }
-            s.series[u.labels] = [Member(family: f, series: fresh)]
+            s.shards[sh][u.labels] = [Member(family: f, series: fresh)]
             added(f, in: &s)
             return .applied
         }
-        guard let mi = s.series.values[gi].firstIndex(where: { $0.family == f }) else {
+        guard let mi = s.shards[sh].values[gi].firstIndex(where: { $0.family == f }) else {
             if u.noRecordedValue { return .applied }
             guard s.seriesTotal < maxSeries else { return .overLimit }
-            s.series.values[gi].append(Member(family: f, series: fresh))
+            s.shards[sh].values[gi].append(Member(family: f, series: fresh))
             added(f, in: &s)
             return .applied
         }
         if u.noRecordedValue {
-            remove(member: mi, at: gi, in: &s)
+            remove(member: mi, at: gi, of: sh, in: &s)
             return .applied
         }
         if u.temporality == .cumulative {
             // Cumulative points and gauges: the newest one wins. Compared in place (through the dictionary's modify
             // accessor): reading `.timeNanos` through its getter copied the whole stored series first.
-            Self.keepNewer(&s.series.values[gi][mi].series, fresh)
+            Self.keepNewer(&s.shards[sh].values[gi][mi].series, fresh)
             return .applied
         }
-        let old = s.series.values[gi][mi].series
+        let old = s.shards[sh].values[gi][mi].series
         guard let next = merged(old, u, fresh, now: now) else { return .applied }
-        s.series.values[gi][mi].series = next
+        s.shards[sh].values[gi][mi].series = next
         return .applied
     }
 
@@ -181,14 +183,19 @@ public final class SeriesStore: Sendable {
         s.families[family]?.seriesCount += 1
     }
 
-    /// Removes member `mi` of the label set at `gi` (and the label set when it was its last series).
-    private static func remove(member mi: Int, at gi: Dictionary<LabelSet, [Member]>.Index, in s: inout State) {
-        let family = s.series.values[gi][mi].family
-        if s.series.values[gi].count == 1 {
-            s.series.remove(at: gi)
+    static let shardCount = 64
+
+    /// The shard of `labels`.
+    private static func shard(_ labels: LabelSet) -> Int { Int(UInt(bitPattern: labels.digest) >> (UInt.bitWidth - 6)) }
+
+    /// Removes member `mi` of the label set at `gi` of shard `sh` (and the label set when it was its last series).
+    private static func remove(member mi: Int, at gi: Dictionary<LabelSet, [Member]>.Index, of sh: Int, in s: inout State) {
+        let family = s.shards[sh].values[gi][mi].family
+        if s.shards[sh].values[gi].count == 1 {
+            s.shards[sh].remove(at: gi)
         } else {
-            s.series.values[gi].swapAt(mi, s.series.values[gi].count - 1)
-            s.series.values[gi].removeLast()
+            s.shards[sh].values[gi].swapAt(mi, s.shards[sh].values[gi].count - 1)
+            s.shards[sh].values[gi].removeLast()
         }
         s.seriesTotal -= 1
         s.families[family]?.seriesCount -= 1
@@ -276,18 +283,21 @@ public final class SeriesStore: Sendable {
         // Expire outside the lock first, then remove under it only what is still stale (a member found stale may
         // have been updated since, or removed and its family's slot given to another family: both are checked).
         var stale: [(LabelSet, Int)] = []
-        for (labels, members) in copy.series {
-            for m in members where m.series.updated < cutoff { stale.append((labels, m.family)) }
+        for shard in copy.shards {
+            for (labels, members) in shard {
+                for m in members where m.series.updated < cutoff { stale.append((labels, m.family)) }
+            }
         }
         let staleTargets = copy.targets.filter { $0.value < cutoff }.map(\.key)
         if !stale.isEmpty || !staleTargets.isEmpty {
             state.withLock { s in
                 var emptied = Set<Int>()
                 for (labels, family) in stale {
-                    guard let gi = s.series.index(forKey: labels),
-                        let mi = s.series.values[gi].firstIndex(where: { $0.family == family && $0.series.updated < cutoff })
+                    let sh = Self.shard(labels)
+                    guard let gi = s.shards[sh].index(forKey: labels),
+                        let mi = s.shards[sh].values[gi].firstIndex(where: { $0.family == family && $0.series.updated < cutoff })
                     else { continue }
-                    Self.remove(member: mi, at: gi, in: &s)
+                    Self.remove(member: mi, at: gi, of: sh, in: &s)
                     emptied.insert(family)
                 }
                 for t in staleTargets where (s.targets[t] ?? now) < cutoff { s.targets[t] = nil }
@@ -295,13 +305,15 @@ public final class SeriesStore: Sendable {
             }
         }
         var bySlot = [[ExposedSeries]](repeating: [], count: copy.families.count)
-        for (labels, members) in copy.series {
-            for m in members where m.series.updated >= cutoff && m.family < bySlot.count {
-                let s = m.series
-                bySlot[m.family].append(
-                    ExposedSeries(
-                        labels: labels.text, value: s.value, exemplars: s.exemplars,
-                        timestampMillis: includeTimestamps && s.timeNanos > 0 ? Int64(s.timeNanos / 1_000_000) : nil))
+        for shard in copy.shards {
+            for (labels, members) in shard {
+                for m in members where m.series.updated >= cutoff && m.family < bySlot.count {
+                    let s = m.series
+                    bySlot[m.family].append(
+                        ExposedSeries(
+                            labels: labels.text, value: s.value, exemplars: s.exemplars,
+                            timestampMillis: includeTimestamps && s.timeNanos > 0 ? Int64(s.timeNanos / 1_000_000) : nil))
+                }
             }
         }
         var out: [ExposedFamily] = []

@@ -95,4 +95,30 @@ import Testing
             ])
         #expect(e.conflicts.value == 1)
     }
+
+    @Test func manyLabelSetsExpireAndGoOneByOneWhileScrapesShareTheTables() async throws {
+        let e = exporter(expiration: .seconds(300))
+        let all = (0..<1_000).map { [("k", "v\($0)")] }
+        try await consume(e, [Metrics.gauge("g", all.map { Metrics.point(1, $0) }), Metrics.sum("c", all.map { Metrics.point(1, $0) })])
+        #expect(e.store.seriesCount == 2_000)
+        _ = samples(e)  // a scrape: the next writes find their tables shared
+        clock.advance(by: .seconds(200))
+        // Every other label set is written again; of those, every fourth gauge series ends.
+        let even = all.indices.filter { $0 % 2 == 0 }
+        try await consume(
+            e,
+            [
+                Metrics.gauge("g", even.map { Metrics.point(2, all[$0], time: 3, flags: $0 % 4 == 0 ? 1 : 0) }),
+                Metrics.sum("c", even.map { Metrics.point(2, all[$0], time: 3) }),
+            ])
+        #expect(e.store.seriesCount == 2_000 - 250)
+        clock.advance(by: .seconds(150))
+        let out = samples(e)
+        #expect(e.store.seriesCount == 750)
+        #expect(out.count == 750)
+        #expect(out.contains(#"g{\#(Self.labels("k", "v2"))} 2"#))
+        #expect(!out.contains { $0.hasPrefix(#"g{\#(Self.labels("k", "v4"))}"#) })
+        #expect(out.contains(#"c_total{\#(Self.labels("k", "v4"))} 2"#))
+        #expect(!out.contains { $0.contains(#"k="v1""#) })
+    }
 }
