@@ -1,4 +1,3 @@
-import CollectorCore
 import Foundation
 import OTLP
 

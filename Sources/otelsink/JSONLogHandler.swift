@@ -22,16 +22,14 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-        file: String, function: String, line: UInt
-    ) {
+    func log(event: LogEvent) {
         var fields = metadata
-        if let explicit { fields.merge(explicit) { _, new in new } }
-        var out = "{\"level\":\"\(Self.name(level))\",\"ts\":\"\(Self.timestamp(Date()))\",\"logger\":"
+        if let explicit = event.metadata { fields.merge(explicit) { _, new in new } }
+        if let error = event.error, fields["error"] == nil { fields["error"] = "\(error)" }
+        var out = "{\"level\":\"\(Self.name(event.level))\",\"ts\":\"\(Self.timestamp(Date()))\",\"logger\":"
         Self.append(label, to: &out)
         out += ",\"msg\":"
-        Self.append(message.description, to: &out)
+        Self.append(event.message.description, to: &out)
         for key in fields.keys.sorted() where !["level", "ts", "logger", "msg"].contains(key) {
             guard let value = fields[key] else { continue }
             out += ","

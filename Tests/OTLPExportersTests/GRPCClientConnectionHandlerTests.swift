@@ -66,7 +66,7 @@ struct GRPCClientConnectionHandlerTests {
 
     func answer(_ future: EventLoopFuture<GRPCCallAnswer>) throws -> GRPCCallAnswer? {
         var result: GRPCCallAnswer?
-        future.whenSuccess { result = $0 }
+        future.assumeIsolated().whenSuccess { result = $0 }
         return result
     }
 

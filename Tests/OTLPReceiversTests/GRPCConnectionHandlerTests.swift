@@ -46,7 +46,7 @@ private final class GRPCConnection {
         try channel.writeInbound(HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .data(.init(data: .byteBuffer(buffer), endStream: endStream))))
     }
 
-    func event(_ event: Any) {
+    func event(_ event: any Sendable) {
         channel.pipeline.fireUserInboundEventTriggered(event)
         channel.embeddedEventLoop.run()
     }

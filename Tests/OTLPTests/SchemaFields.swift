@@ -12,12 +12,15 @@ enum SchemaFields {
     /// Wire types: 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32.
     static let wireTypes = [0, 1, 2, 5]
 
-    struct Message {
+    /// Wraps a message's encoding in the messages around it, up to an export request.
+    typealias Wrap = @Sendable ([UInt8]) -> [UInt8]
+
+    struct Message: Sendable {
         let name: String
         let type: any SwiftProtobuf.Message.Type
         let fields: Set<[Int]>
         /// An export request holding `bytes` as the encoding of one message of this kind.
-        let inRequest: ([UInt8]) -> [UInt8]
+        let inRequest: Wrap
         /// Fields the generated code accepts that the hand-written reader refuses on purpose, leaving the request
         /// to swift-protobuf (unpacked encodings of packed repeated fields).
         var decodedBySwiftProtobuf: Set<[Int]> = []
@@ -25,14 +28,14 @@ enum SchemaFields {
 
     /// The messages of a trace export request.
     static let traces: [Message] = {
-        let request: ([UInt8]) -> [UInt8] = { $0 }
-        let resourceSpans = { (b: [UInt8]) in request(field(1, b)) }
-        let resource = { (b: [UInt8]) in resourceSpans(field(1, b)) }
-        let scopeSpans = { (b: [UInt8]) in resourceSpans(field(2, b)) }
-        let scope = { (b: [UInt8]) in scopeSpans(field(1, b)) }
-        let span = { (b: [UInt8]) in scopeSpans(field(2, b)) }
-        let keyValue = { (b: [UInt8]) in span(field(9, b)) }
-        let anyValue = { (b: [UInt8]) in keyValue(field(2, b)) }
+        let request: Wrap = { $0 }
+        let resourceSpans: Wrap = { b in request(field(1, b)) }
+        let resource: Wrap = { b in resourceSpans(field(1, b)) }
+        let scopeSpans: Wrap = { b in resourceSpans(field(2, b)) }
+        let scope: Wrap = { b in scopeSpans(field(1, b)) }
+        let span: Wrap = { b in scopeSpans(field(2, b)) }
+        let keyValue: Wrap = { b in span(field(9, b)) }
+        let anyValue: Wrap = { b in keyValue(field(2, b)) }
         return [
             Message(name: "ExportTraceServiceRequest", type: ExportTraceRequest.self, fields: [[1, 2]], inRequest: request),
             Message(name: "ResourceSpans", type: ResourceSpans.self, fields: [[1, 2], [2, 2], [3, 2]], inRequest: resourceSpans),
@@ -68,13 +71,13 @@ enum SchemaFields {
 
     /// The messages of a logs export request (the shared ones reached through a record's attributes).
     static let logs: [Message] = {
-        let request: ([UInt8]) -> [UInt8] = { $0 }
-        let resourceLogs = { (b: [UInt8]) in request(field(1, b)) }
-        let resource = { (b: [UInt8]) in resourceLogs(field(1, b)) }
-        let scopeLogs = { (b: [UInt8]) in resourceLogs(field(2, b)) }
-        let record = { (b: [UInt8]) in scopeLogs(field(2, b)) }
-        let keyValue = { (b: [UInt8]) in record(field(6, b)) }
-        let anyValue = { (b: [UInt8]) in keyValue(field(2, b)) }
+        let request: Wrap = { $0 }
+        let resourceLogs: Wrap = { b in request(field(1, b)) }
+        let resource: Wrap = { b in resourceLogs(field(1, b)) }
+        let scopeLogs: Wrap = { b in resourceLogs(field(2, b)) }
+        let record: Wrap = { b in scopeLogs(field(2, b)) }
+        let keyValue: Wrap = { b in record(field(6, b)) }
+        let anyValue: Wrap = { b in keyValue(field(2, b)) }
         return [
             Message(name: "ExportLogsServiceRequest", type: ExportLogsRequest.self, fields: [[1, 2]], inRequest: request),
             Message(name: "ResourceLogs", type: ResourceLogs.self, fields: [[1, 2], [2, 2], [3, 2]], inRequest: resourceLogs),
@@ -98,13 +101,13 @@ enum SchemaFields {
     /// The messages of a metrics export request: every data kind, point, exemplar and bucket message (the shared
     /// ones reached through a metric's metadata).
     static let metrics: [Message] = {
-        let request: ([UInt8]) -> [UInt8] = { $0 }
-        let resourceMetrics = { (b: [UInt8]) in request(field(1, b)) }
-        let scopeMetrics = { (b: [UInt8]) in resourceMetrics(field(2, b)) }
-        let metric = { (b: [UInt8]) in scopeMetrics(field(2, b)) }
-        let keyValue = { (b: [UInt8]) in metric(field(12, b)) }
+        let request: Wrap = { $0 }
+        let resourceMetrics: Wrap = { b in request(field(1, b)) }
+        let scopeMetrics: Wrap = { b in resourceMetrics(field(2, b)) }
+        let metric: Wrap = { b in scopeMetrics(field(2, b)) }
+        let keyValue: Wrap = { b in metric(field(12, b)) }
         /// A data point of the kind held in `Metric` field `kind`.
-        func point(_ kind: Int) -> ([UInt8]) -> [UInt8] { { metric(field(kind, field(1, $0))) } }
+        @Sendable func point(_ kind: Int) -> Wrap { { metric(field(kind, field(1, $0))) } }
         let timesAndCount: Set<[Int]> = [[2, 1], [3, 1], [4, 1], [5, 1]]
         return [
             Message(name: "ExportMetricsServiceRequest", type: ExportMetricsRequest.self, fields: [[1, 2]], inRequest: request),

@@ -12,7 +12,7 @@ import Testing
 @Suite("Span chunks")
 struct SpanChunksTests {
     func chunks(_ store: SQLiteTraceStore, bucket: Int64) async throws -> [Row] {
-        try await store.pool.read { db in
+        try store.pool.read { db in
             try Row.fetchAll(
                 db,
                 sql:
@@ -65,7 +65,7 @@ struct SpanChunksTests {
             let back = try #require(try TraceReader(store: store).trace(id: trace))
             let names = back.resourceSpans.flatMap(\.scopeSpans).flatMap(\.spans).map(\.name)
             #expect(names.sorted() == (first + more).map(\.name).sorted())
-            let traceRow = try await store.pool.read { db in
+            let traceRow = try store.pool.read { db in
                 try Row.fetchOne(db, sql: "SELECT span_count FROM \(SQLiteSchema.tracesTable(bucket))")
             }
             #expect(traceRow?[0] as Int? == 8)

@@ -107,7 +107,7 @@ struct SpanRunsTests {
             let bucket = Int64(start / hourNanos)
             // A run's rows: those of its service in its rowid range (in a partition clustered by trace, the range
             // covers whole traces).
-            let runs = try await store.pool.read { db in
+            let runs = try store.pool.read { db in
                 try Row.fetchAll(
                     db,
                     sql: """
@@ -137,7 +137,7 @@ struct SpanRunsTests {
             let starts = [t, t + minute, t + 10 * minute, t + 10 * minute + minute / 2, t]
             try await store.append(makeRequest(service: "a", spans: starts.map { makeSpan(trace: trace, start: $0) }))
             let bucket = Int64(t / hourNanos)
-            let runs = try await store.pool.read { db in
+            let runs = try store.pool.read { db in
                 try Row.fetchAll(
                     db, sql: "SELECT min_start_ns, max_start_ns FROM \(SQLiteSchema.spanRunsTable(bucket)) ORDER BY max_start_ns, min_start_ns")
             }

@@ -24,7 +24,7 @@ struct SpanSlotsTests {
             for i in 0..<3 { try await store.append(traceRequest(spans: 20, start: start + UInt64(i) * 1_000).request) }
             let key = try await slotKey(store)
             let bucket = Int64(start / hourNanos)
-            let (rows, indexes) = try await store.pool.read { db in
+            let (rows, indexes) = try store.pool.read { db in
                 (
                     try Row.fetchAll(db, sql: "SELECT rowid, trace_seq, span_id FROM \(SQLiteSchema.spansTable(bucket))"),
                     try String.fetchAll(
@@ -75,7 +75,7 @@ struct SpanSlotsTests {
             try await store.append(request)
             try await store.append(request)
             let bucket = Int64(start / hourNanos)
-            let places = try await store.pool.read { db in
+            let places = try store.pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT rowid & \(SpanSlots.placeMask), span_id FROM \(SQLiteSchema.spansTable(bucket)) ORDER BY rowid")
             }
             #expect(places.count == 3)
@@ -157,7 +157,7 @@ struct SpanSlotsTests {
             try await store.append(makeRequest(service: "b", spans: interleaved))
             try await store.append(makeRequest(service: "c", spans: [traces[0], traces[69]].map { makeSpan(trace: $0, start: start + 2_000) }))
             let bucket = Int64(start / hourNanos)
-            let runs = try await store.pool.read { db in
+            let runs = try store.pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT service, count(*) FROM \(SQLiteSchema.spanRunsTable(bucket)) GROUP BY service ORDER BY service")
             }
             #expect(runs.map { "\($0[0] as String):\($0[1] as Int)" } == ["a:2", "b:1", "c:2"])

@@ -91,7 +91,7 @@ import Testing
             #expect(swept == 1)
             try await store.append(makeRequest(spans: [makeSpan(trace: first.trace, name: "late-2", start: start + 60_000)]))
             try await store.append(first.request)
-            let rows = try await store.pool.read { db in
+            let rows = try store.pool.read { db in
                 try Row.fetchAll(
                     db, sql: "SELECT seq, span_count FROM \(SQLiteSchema.tracesTable(bucket)) WHERE trace_id = ?", arguments: [first.trace])
             }
