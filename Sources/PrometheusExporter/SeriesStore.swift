@@ -183,10 +183,11 @@ public final class SeriesStore: Sendable {
         s.families[family]?.seriesCount += 1
     }
 
-    static let shardCount = 64
+    static let shardBits = 6
+    static let shardCount = 1 << shardBits
 
-    /// The shard of `labels`.
-    private static func shard(_ labels: LabelSet) -> Int { Int(UInt(bitPattern: labels.digest) >> (UInt.bitWidth - 6)) }
+    /// The shard of `labels`: the top bits of its hash.
+    private static func shard(_ labels: LabelSet) -> Int { Int(UInt(bitPattern: labels.digest) >> (UInt.bitWidth - shardBits)) }
 
     /// Removes member `mi` of the label set at `gi` of shard `sh` (and the label set when it was its last series).
     private static func remove(member mi: Int, at gi: Dictionary<LabelSet, [Member]>.Index, of sh: Int, in s: inout State) {
