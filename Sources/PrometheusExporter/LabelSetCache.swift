@@ -14,14 +14,14 @@ import Synchronization
 /// context can never answer for another.
 final class LabelSetCache: Sendable {
     /// Which label the exposition adds itself, so that an attribute of that name makes the point unrepresentable.
-    enum Reserved: UInt8 { case none, le, quantile }
+    enum Reserved: UInt8, CaseIterable { case none, le, quantile }
 
     struct Key: Hashable {
-        var context: UInt64
-        var reserved: Reserved
-        var attributes: ByteKey
+        let context: UInt64
+        let reserved: Reserved
+        let attributes: ByteKey
         /// The hash of the three, computed once: a lookup compares digests before it touches a stored key's bytes.
-        var digest: Int
+        let digest: Int
 
         init(context: UInt64, reserved: Reserved, attributes: [UInt8]) {
             self.context = context

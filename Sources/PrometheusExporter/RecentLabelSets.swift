@@ -12,7 +12,8 @@ struct RecentLabelSets {
         var labels: LabelSet?
     }
 
-    private var previous: [[Entry]] = [[], [], []]
+    /// The previous metric's points, one array per reserved label (its raw value).
+    private var previous = [[Entry]](repeating: [], count: LabelSetCache.Reserved.allCases.count)
     private var current: [Entry] = []
     private var currentKind: LabelSetCache.Reserved = .none
 
@@ -27,10 +28,10 @@ struct RecentLabelSets {
     /// the point; after a miss, ``record(_:reserving:_:)`` does.
     mutating func labels(of attributes: Range<Int>, reserving reserved: LabelSetCache.Reserved, in request: EncodedMetrics) -> LabelSet?? {
         currentKind = reserved
+        let kind = Int(reserved.rawValue)
         let position = current.count
-        let candidates = previous[Int(reserved.rawValue)]
-        guard position < candidates.count, request.bytesEqual(candidates[position].attributes, attributes) else { return nil }
-        let labels = candidates[position].labels
+        guard position < previous[kind].count, request.bytesEqual(previous[kind][position].attributes, attributes) else { return nil }
+        let labels = previous[kind][position].labels
         current.append(Entry(attributes: attributes, labels: labels))
         return .some(labels)
     }
