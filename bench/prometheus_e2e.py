@@ -3,6 +3,7 @@ fed Metric10kDPS-shaped requests (metrics of 7 data points, ~100 points per requ
 the server's CPU per data point (from /proc/<pid>/stat), so client cost is excluded.
 
     python3 bench/prometheus_e2e.py --bin .build-release/release/otelsink --seconds 20 --rate 10000
+    python3 bench/prometheus_e2e.py --exporter nop   # the transport alone: receiver, HTTP/2, gRPC, kernel
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--rate", type=int, default=10000, help="data points per second offered (0 = flat out)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--exporter", choices=["prometheus", "nop"], default="prometheus",
+                    help="nop: the same requests dropped after the receiver, to measure the transport alone")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="otelsink-prom-e2e-"))
     (work / "c.yaml").write_text("""receivers:
@@ -76,8 +79,7 @@ def main() -> None:
       grpc:
         endpoint: 127.0.0.1:0
 exporters:
-  prometheus:
-    endpoint: 127.0.0.1:0
+  %s
 service:
   telemetry:
     metrics:
@@ -85,8 +87,8 @@ service:
   pipelines:
     metrics:
       receivers: [otlp]
-      exporters: [prometheus]
-""")
+      exporters: [%s]
+""" % ("prometheus:\n    endpoint: 127.0.0.1:0" if args.exporter == "prometheus" else "nop: {}", args.exporter))
     log = open(work / "log", "wb")
     proc = subprocess.Popen([args.bin, "serve", "--config", str(work / "c.yaml")], stdout=log, stderr=subprocess.STDOUT)
     address = None
