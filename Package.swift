@@ -243,6 +243,7 @@ let package = Package(
             name: "FuzzChecks",
             dependencies: [
                 "OTLP", "CollectorCore", "CollectorService", "OTLPReceivers", "NIOServing", "QueryAPI", "SQLiteStore", "CZlib",
+                "PrometheusExporter",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

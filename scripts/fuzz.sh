@@ -7,7 +7,7 @@
 #   scripts/fuzz.sh 60 http query        # the named targets, 60 s each
 #   JOBS=2 scripts/fuzz.sh 600           # two targets at a time
 #
-# Targets: otlp-protobuf, otlp-json, gzip, http, query, config (bench/fuzz/README.md says what each checks).
+# Targets: otlp-protobuf, otlp-json, gzip, http, grpc, prometheus, query, config (bench/fuzz/README.md says what each checks).
 # New inputs libFuzzer finds go to bench/fuzz/work/<target>/ (not committed); a crash is written to
 # bench/fuzz/findings/<target>/ — minimise it (`OTELSINK_FUZZ_TARGET=<t> <bin> -minimize_crash=1 <file>`), fix the
 # bug, and commit the input under bench/fuzz/regressions/<target>/, where `swift test` replays it.
@@ -17,7 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds=${1:-600}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(otlp-protobuf otlp-json gzip http query config)
+[ ${#targets[@]} -gt 0 ] || targets=(otlp-protobuf otlp-json gzip http grpc prometheus query config)
 jobs=${JOBS:-1}
 
 flags=(--scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING)

@@ -17,20 +17,27 @@ enum OTLPGRPCServer {
         endpoint: ListenEndpoint, services: OTLPGRPCServices, budget: InFlightBudget, maxConcurrentStreams: Int,
         options: ListenerOptions, keepalive: GRPCKeepalive, logger: Logger
     ) async throws -> TCPServer {
+        try await TCPServer.bind(
+            host: endpoint.host, port: endpoint.port, drainGrace: .seconds(10), options: options, logger: logger
+        ) { channel in
+            try configure(channel, services: services, budget: budget, maxConcurrentStreams: maxConcurrentStreams, keepalive: keepalive)
+        }
+    }
+
+    /// One connection's pipeline after TLS: HTTP/2 with otelsink's settings, then ``GRPCConnectionHandler``.
+    static func configure(
+        _ channel: any Channel, services: OTLPGRPCServices, budget: InFlightBudget, maxConcurrentStreams: Int, keepalive: GRPCKeepalive
+    ) throws {
         let settings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: maxConcurrentStreams),
             HTTP2Setting(parameter: .initialWindowSize, value: GRPCConnectionHandler.windowSize),
             HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
         ]
-        return try await TCPServer.bind(
-            host: endpoint.host, port: endpoint.port, drainGrace: .seconds(10), options: options, logger: logger
-        ) { channel in
-            // Calls resume on the loop that reads their connection (see EventLoopTaskExecutor).
-            let executor = EventLoopTaskExecutor(channel.eventLoop)
-            let sync = channel.pipeline.syncOperations
-            try sync.addHandler(HTTP2GoAwayWatcher())
-            try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: settings))
-            try sync.addHandler(GRPCConnectionHandler(services: services, budget: budget, executor: executor, keepalive: keepalive))
-        }
+        // Calls resume on the loop that reads their connection (see EventLoopTaskExecutor).
+        let executor = EventLoopTaskExecutor(channel.eventLoop)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(HTTP2GoAwayWatcher())
+        try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: settings))
+        try sync.addHandler(GRPCConnectionHandler(services: services, budget: budget, executor: executor, keepalive: keepalive))
     }
 }

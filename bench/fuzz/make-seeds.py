@@ -81,6 +81,59 @@ def h2_request(path: str, body: bytes, content_type: str) -> bytes:
     return data[len(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"):]  # the fuzz target adds the preface itself
 
 
+def grpc_calls(calls, split: int = 0) -> bytes:
+    """A gRPC client's bytes after the preface: one call per (path, message, compressed) on streams 1, 3, ...; with
+    `split`, each message goes in DATA frames of that many bytes."""
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    for i, (path, message, compressed) in enumerate(calls):
+        stream = 1 + 2 * i
+        headers = [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "x"),
+                   ("content-type", "application/grpc"), ("te", "trailers"), ("grpc-timeout", "5S")]
+        if compressed:
+            headers.append(("grpc-encoding", "gzip"))
+            message = gzip.compress(message)
+        conn.send_headers(stream, headers)
+        framed = bytes([1 if compressed else 0]) + len(message).to_bytes(4, "big") + message
+        step = split or len(framed) or 1
+        for at in range(0, len(framed), step):
+            conn.send_data(stream, framed[at:at + step])
+        conn.end_stream(stream)
+    data = conn.data_to_send()
+    return data[len(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"):]  # the fuzz target adds the preface itself
+
+
+def scrape_shaped_metrics():
+    """Metrics whose points share attribute sets across metrics (as exporters send them), with text the exposition
+    must escape: newlines and quotes in label values and descriptions, names to sanitize, an `le` attribute."""
+    req = metrics_service_pb2.ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add()
+    rm.resource.attributes.extend([kv("service.name", "checkout"), kv("service.instance.id", "i-1"), kv("host.name", "h\n1")])
+    sm = rm.scope_metrics.add()
+    sm.scope.name = "meter"
+    sm.scope.version = "1.0"
+    for m in range(6):
+        metric = sm.metrics.add(name=f"http.server.duration.{m % 2}", unit="ms" if m % 3 == 2 else "1",
+                                description='line one\nline "two" \\ end')
+        kind = m % 3
+        for p in range(3):
+            attrs = [kv("route", f"/cart/{p}"), kv("label with spaces", 'say "hi"\n'), kv("n", p)]
+            if kind == 2:
+                if p == 2:
+                    attrs.append(kv("le", "oops"))
+                dp = metric.histogram.data_points.add(time_unix_nano=10 + m, start_time_unix_nano=1, count=3, sum=4.5,
+                                                      bucket_counts=[1, 1, 1], explicit_bounds=[1, 2])
+                metric.histogram.aggregation_temporality = 2
+            elif kind == 1:
+                metric.sum.is_monotonic = True
+                metric.sum.aggregation_temporality = 2
+                dp = metric.sum.data_points.add(time_unix_nano=10 + m, start_time_unix_nano=1, as_double=float(p))
+            else:
+                dp = metric.gauge.data_points.add(time_unix_nano=10 + m, as_int=p)
+            dp.attributes.extend(attrs)
+    return req
+
+
 def write(target: str, name: str, data: bytes) -> None:
     folder = CORPUS / target
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,6 +156,17 @@ def main() -> None:
         head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
         write("http", f"{name}.h1", b"\x00" + head + body)  # even first byte: HTTP/1.1
         write("http", f"{name}.h2", b"\x01" + h2_request(path, body, ctype))  # odd: HTTP/2 preface added
+    for name, data in [("metrics.pb", m), ("scrape-shaped.pb", scrape_shaped_metrics().SerializeToString())]:
+        write("prometheus", name, data)
+    export = "/opentelemetry.proto.collector.{0}.v1.{1}Service/Export"
+    for name, first, calls, split in [
+        ("traces", 0x10, [(export.format("trace", "Trace"), t, False)], 0),
+        ("metrics-gzip", 0x21, [(export.format("metrics", "Metrics"), m, True)], 0),
+        ("logs-split", 0x02, [(export.format("logs", "Logs"), lg, False)], 7),
+        ("two-calls", 0x3f, [(export.format("trace", "Trace"), t, False), (export.format("metrics", "Metrics"), m, False)], 0),
+        ("health", 0x05, [("/grpc.health.v1.Health/Check", b"", False), ("/grpc.health.v1.Health/Watch", b"", False)], 0),
+    ]:
+        write("grpc", name, bytes([first]) + grpc_calls(calls, split))
     gz = gzip.compress(tj)
     write("http", "traces-json-gzip.h1", b"\x02" + (
         f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"

@@ -6,6 +6,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case otlpJSON = "otlp-json"
     case gzip
     case http
+    case grpc
+    case prometheus
     case query
     case config
 
@@ -15,6 +17,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .otlpJSON: FuzzChecks.otlpJSON
         case .gzip: FuzzChecks.gzip
         case .http: FuzzChecks.httpRequests
+        case .grpc: FuzzChecks.grpcRequests
+        case .prometheus: FuzzChecks.prometheus
         case .query: FuzzChecks.queryTarget
         case .config: FuzzChecks.config
         }

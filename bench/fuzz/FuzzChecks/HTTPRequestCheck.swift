@@ -6,13 +6,6 @@ import OTLP
 
 @testable import OTLPReceivers
 
-/// Takes every signal and drops it.
-private struct DropEverything: TracesConsumer, MetricsConsumer, LogsConsumer {
-    func consume(_ t: ExportTraceRequest) async throws {}
-    func consume(_ m: ExportMetricsRequest) async throws {}
-    func consume(_ l: ExportLogsRequest) async throws {}
-}
-
 extension FuzzChecks {
     /// Bytes from a client into one OTLP/HTTP connection, exactly as the server builds it after TLS (protocol
     /// sniffer, HTTP/1.1 or HTTP/2, the OTLP handler): nothing may crash, whatever the bytes; the first byte
