@@ -1,6 +1,5 @@
 import CollectorCore
 import NIOCore
-import NIOEmbedded
 import NIOServing
 import OTLP
 
@@ -18,26 +17,9 @@ extension FuzzChecks {
         let service = OTLPHTTPService(
             handler: OTLPExportHandler(next: SignalConsumers(traces: sink, metrics: sink, logs: sink)),
             maxBodySize: 64 << 10)
-        let channel = EmbeddedChannel()
-        do {
+        EmbeddedConnection.deliver(bytes, firstPiece: 1 + Int(first >> 1) % 64, port: 4318) { channel in
             try OTLPHTTPServer.configure(
-                channel, service: service, budget: InFlightBudget(limit: 1 << 20),
-                options: ListenerOptions(maxConnections: 1))
-            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4318)).wait()
-            // Fed in a few pieces, as a network would.
-            var offset = 0
-            var piece = 1 + Int(first >> 1) % 64
-            while offset < bytes.count, channel.isActive {
-                let end = min(bytes.count, offset + piece)
-                try channel.writeInbound(channel.allocator.buffer(bytes: bytes[offset..<end]))
-                channel.embeddedEventLoop.run()
-                offset = end
-                piece = piece * 2
-            }
-        } catch {
-            // Protocol errors close the channel or surface here: both are fine.
+                channel, service: service, budget: InFlightBudget(limit: 1 << 20), options: ListenerOptions(maxConnections: 1))
         }
-        channel.embeddedEventLoop.run()
-        _ = try? channel.finish(acceptAlreadyClosed: true)
     }
 }
