@@ -21,7 +21,7 @@ enum EmbeddedConnection {
                 piece = piece * 2
             }
         } catch {
-            // See above.
+            // A protocol error: fine, as said above.
         }
         channel.embeddedEventLoop.run()
         _ = try? channel.finish(acceptAlreadyClosed: true)

@@ -15,7 +15,7 @@ extension FuzzChecks {
         let expected = translator.translate(decoded)
         for pass in ["cold", "warm"] {
             guard let wire = try? translator.translate(encoded) else { fail("the wire translation threw (\(pass) cache)", input) }
-            // Printed when not equal: a NaN (a bound, a sum) is unequal to itself, yet prints the same bits the same.
+            // A NaN (a bound, a sum) is unequal to itself: outputs that differ only there print the same.
             guard wire == expected || String(reflecting: wire) == String(reflecting: expected) else {
                 fail("the wire and decoded translations differ (\(pass) cache)", input)
             }
