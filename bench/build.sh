@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds release binaries for the benchmarks, all into one directory (.build-release/release):
-#   otelsink                  from otelsink's package;
+#   otelsink                  from otelsink's package, as scripts/build-release.sh builds it;
 #   otelsink-loadgen, otelsink-pipeline-bench, otelsink-prometheus-bench
 #                             from bench/Package.swift (a package of their own, so that building and testing
 #                             otelsink does not build them), linked into that directory.
@@ -15,7 +15,7 @@ SCRATCH=${OTELSINK_BENCH_SCRATCH:-.build-release}
 for product in "$@"; do
     case $product in
         otelsink)
-            swift build -c release --scratch-path "$SCRATCH" --product otelsink >&2
+            bash scripts/build-release.sh --scratch-path "$SCRATCH" >&2
             ;;
         otelsink-loadgen | otelsink-pipeline-bench | otelsink-prometheus-bench)
             swift build -c release --package-path bench --scratch-path bench/.build-release --product "$product" >&2

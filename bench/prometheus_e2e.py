@@ -4,11 +4,13 @@ the server's CPU per data point (from /proc/<pid>/stat), so client cost is exclu
 
     python3 bench/prometheus_e2e.py --bin .build-release/release/otelsink --seconds 20 --rate 10000
     python3 bench/prometheus_e2e.py --exporter nop   # the transport alone: receiver, HTTP/2, gRPC, kernel
+    python3 bench/prometheus_e2e.py --transport http # the same requests as OTLP/HTTP/1.1 protobuf (keep-alive)
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import re
 import subprocess
@@ -71,12 +73,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--exporter", choices=["prometheus", "nop"], default="prometheus",
                     help="nop: the same requests dropped after the receiver, to measure the transport alone")
+    ap.add_argument("--transport", choices=["grpc", "http"], default="grpc",
+                    help="http: POST /v1/metrics over HTTP/1.1 keep-alive connections instead of OTLP/gRPC")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="otelsink-prom-e2e-"))
     (work / "c.yaml").write_text("""receivers:
   otlp:
     protocols:
-      grpc:
+      %s:
         endpoint: 127.0.0.1:0
 exporters:
   %s
@@ -88,12 +92,12 @@ service:
     metrics:
       receivers: [otlp]
       exporters: [%s]
-""" % ("prometheus:\n    endpoint: 127.0.0.1:0" if args.exporter == "prometheus" else "nop: {}", args.exporter))
+""" % (args.transport, "prometheus:\n    endpoint: 127.0.0.1:0" if args.exporter == "prometheus" else "nop: {}", args.exporter))
     log = open(work / "log", "wb")
     proc = subprocess.Popen([args.bin, "serve", "--config", str(work / "c.yaml")], stdout=log, stderr=subprocess.STDOUT)
     address = None
     for _ in range(300):
-        m = re.search(r"address=(\S+) \S+ protocol=grpc\b", (work / "log").read_text())
+        m = re.search(r"address=(\S+) \S+ protocol=%s\b" % args.transport, (work / "log").read_text())
         if m:
             address = m.group(1)
             break
@@ -107,21 +111,36 @@ service:
     stop = time.monotonic() + args.seconds + 2
 
     def feed(offset: int) -> None:
-        with grpc.insecure_channel(address) as ch:
-            call = ch.unary_unary(METHOD, request_serializer=lambda b: b, response_deserializer=lambda b: b)
-            interval = per_request * args.threads / args.rate if args.rate else 0
-            next_send = time.monotonic()
-            i = offset
-            while time.monotonic() < stop:
-                if interval:
-                    next_send += interval
-                    delay = next_send - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                call(bodies[i % len(bodies)], timeout=10)
-                i += args.threads
-                with lock:
-                    sent[0] += 1
+        if args.transport == "http":
+            host, port = address.rsplit(":", 1)
+            conn = http.client.HTTPConnection(host, int(port), timeout=10)
+
+            def call(body: bytes, timeout: float) -> None:
+                conn.request("POST", "/v1/metrics", body=body, headers={"Content-Type": "application/x-protobuf"})
+                response = conn.getresponse()
+                response.read()
+                assert response.status == 200, response.status
+
+            send(call, offset)
+            conn.close()
+        else:
+            with grpc.insecure_channel(address) as ch:
+                send(ch.unary_unary(METHOD, request_serializer=lambda b: b, response_deserializer=lambda b: b), offset)
+
+    def send(call, offset: int) -> None:
+        interval = per_request * args.threads / args.rate if args.rate else 0
+        next_send = time.monotonic()
+        i = offset
+        while time.monotonic() < stop:
+            if interval:
+                next_send += interval
+                delay = next_send - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            call(bodies[i % len(bodies)], timeout=10)
+            i += args.threads
+            with lock:
+                sent[0] += 1
 
     threads = [threading.Thread(target=feed, args=(t,)) for t in range(args.threads)]
     for t in threads:

@@ -11,5 +11,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
   apt-get update -qq && apt-get install -y -qq "${missing[@]}" >&2
 fi
-swift build -c release --product otelsink >&2
+bash scripts/build-release.sh >&2
 exec "$(swift build -c release --show-bin-path)/otelsink" "$@"

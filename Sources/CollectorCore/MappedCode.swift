@@ -2,24 +2,26 @@
     import Glibc
 #endif
 
-/// The machine code the process has mapped from its executable and shared libraries.
+/// The machine code (and read-only data) the process has mapped from its executable and shared libraries.
 ///
 /// Pages of code count in the process's resident memory from the first time they run until the process ends,
 /// although much of what has run by the time the collector serves — reading and checking the config, building
-/// every component, opening the database — never runs again. ``releaseResidentPages()`` unmaps them all; the
-/// code that does run again is mapped back on its next call from the page cache (a minor fault, no disk read while
-/// the file stays cached), so what stays resident is what the process keeps using.
+/// every component, opening the database — never runs again; the same holds for the read-only data that code
+/// read (type metadata and conformance records the runtime scans once, tables, strings). ``releaseResidentPages()``
+/// unmaps them all; what does run again is mapped back on its next use from the page cache (a minor fault, no
+/// disk read while the file stays cached), so what stays resident is what the process keeps using.
 public enum MappedCode {
-    /// Unmaps the resident pages of every private, read-only, executable file mapping (`r-xp` in
-    /// `/proc/self/maps`: code that is never written, so nothing is lost) with `madvise(MADV_DONTNEED)`. Data,
-    /// relocated tables and anything writable are left alone. Returns the bytes of the mappings advised (0
-    /// where `/proc` is not available).
+    /// Unmaps, with `madvise(MADV_DONTNEED)`, the resident pages of every private, read-only file mapping (`r-xp`
+    /// or `r--p` in `/proc/self/smaps`) that holds no private copy of a page (`Anonymous: 0 kB`): its pages are
+    /// the file's own, so nothing is lost. A mapping the dynamic loader relocated and then made read-only (RELRO)
+    /// holds private copies and is left alone, as are data and anything writable. Returns the bytes of the
+    /// mappings advised (0 where `/proc` is not available).
     @discardableResult
     public static func releaseResidentPages() -> Int {
         #if os(Linux)
-            guard let maps = readMaps() else { return 0 }
+            guard let smaps = read("/proc/self/smaps") else { return 0 }
             var advised = 0
-            for range in executableFileMappings(maps) {
+            for range in releasableMappings(smaps) {
                 guard let start = UnsafeMutableRawPointer(bitPattern: range.lowerBound) else { continue }
                 if madvise(start, range.count, MADV_DONTNEED) == 0 { advised += range.count }
             }
@@ -29,25 +31,40 @@ public enum MappedCode {
         #endif
     }
 
-    /// The address ranges of the private, read-only, executable mappings of files in a `/proc/PID/maps` text.
-    static func executableFileMappings(_ maps: String) -> [Range<Int>] {
+    /// The address ranges of the private, read-only mappings of files without private pages, in a
+    /// `/proc/PID/smaps` text.
+    static func releasableMappings(_ smaps: String) -> [Range<Int>] {
         var out: [Range<Int>] = []
-        for line in maps.split(separator: "\n") {
-            // address perms offset dev inode [path]
-            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count == 6, fields[1] == "r-xp", fields[5].trimmingPrefixSpaces.first == "/" else { continue }
-            let bounds = fields[0].split(separator: "-")
-            guard bounds.count == 2, let low = UInt(bounds[0], radix: 16), let high = UInt(bounds[1], radix: 16), low < high,
-                let lower = Int(exactly: low), let upper = Int(exactly: high)
-            else { continue }
-            out.append(lower..<upper)
+        var candidate: Range<Int>?
+        for line in smaps.split(separator: "\n") {
+            if let header = header(line) {
+                // A new mapping starts: a candidate until its `Anonymous:` line says whether it holds private pages.
+                candidate = header.privateReadOnlyFile ? header.range : nil
+                continue
+            }
+            guard let range = candidate, line.hasPrefix("Anonymous:") else { continue }
+            let value = line.dropFirst("Anonymous:".count).split(separator: " ", omittingEmptySubsequences: true)
+            if value.count == 2, value[0] == "0", value[1] == "kB" { out.append(range) }
+            candidate = nil
         }
         return out
     }
 
+    /// A smaps header line (`address perms offset dev inode [path]`): its range, and whether it maps a file
+    /// privately and read-only; nil for the `Key: value` lines between headers.
+    private static func header(_ line: Substring) -> (range: Range<Int>, privateReadOnlyFile: Bool)? {
+        let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+        guard fields.count >= 5 else { return nil }
+        let bounds = fields[0].split(separator: "-")
+        guard bounds.count == 2, let low = UInt(bounds[0], radix: 16), let high = UInt(bounds[1], radix: 16) else { return nil }
+        guard low < high, let lower = Int(exactly: low), let upper = Int(exactly: high) else { return (0..<0, false) }
+        let file = fields.count == 6 && fields[5].trimmingPrefixSpaces.first == "/"
+        return (lower..<upper, file && (fields[1] == "r-xp" || fields[1] == "r--p"))
+    }
+
     #if os(Linux)
-        private static func readMaps() -> String? {
-            guard let file = fopen("/proc/self/maps", "r") else { return nil }
+        private static func read(_ path: String) -> String? {
+            guard let file = fopen(path, "r") else { return nil }
             defer { fclose(file) }
             var bytes: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 16_384)
@@ -55,7 +72,7 @@ public enum MappedCode {
                 let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
                 if n <= 0 { break }
                 bytes += chunk[0..<n]
-                if bytes.count > 16 << 20 { return nil }  // not a maps file any process has
+                if bytes.count > 16 << 20 { return nil }  // not a smaps file any process has
             }
             return String(decoding: bytes, as: UTF8.self)
         }
