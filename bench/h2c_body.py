@@ -8,7 +8,7 @@ Starts the given otelsink binary on 127.0.0.1 with an ephemeral port and the `no
 transport and the decoding, not the store). Needs curl with HTTP/2 (Debian's has it) and the opentelemetry-proto
 package (scripts/test.sh installs it). Stops by itself.
 
-    swift build -c release --scratch-path .build-release --product otelsink
+    bash bench/build.sh otelsink
     .venv/bin/python bench/h2c_body.py --bin .build-release/release/otelsink --runs 10
 """
 import argparse

@@ -11,7 +11,7 @@ the queries, right after them and 10 s later, with the last split into anonymous
 with --json). Needs the opentelemetry-proto package
 (scripts/test.sh installs it). Stops by itself.
 
-    swift build -c release --scratch-path .build-release --product otelsink
+    bash bench/build.sh otelsink
     .venv/bin/python bench/large_trace.py --bin .build-release/release/otelsink --runs 20
 """
 import argparse
