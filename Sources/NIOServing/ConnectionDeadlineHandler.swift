@@ -26,6 +26,8 @@ public final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableCha
     private var waiting = Waiting.none
     private var deadline = NIODeadline.distantFuture
     private var timer: Scheduled<Void>?
+    /// When ``timer`` fires (it may be earlier than ``deadline``).
+    private var timerDue = NIODeadline.distantFuture
     private var started = false
 
     public init(headerTimeout: TimeAmount, idleTimeout: TimeAmount) {
@@ -76,30 +78,53 @@ public final class ConnectionDeadlineHandler: ChannelDuplexHandler, RemovableCha
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        disarm()
+        stop()
         context.fireChannelInactive()
     }
 
-    public func handlerRemoved(context: ChannelHandlerContext) { disarm() }
+    public func handlerRemoved(context: ChannelHandlerContext) { stop() }
 
-    private func disarm() {
+    private func stop() {
+        disarm()
         timer?.cancel()
         timer = nil
+    }
+
+    /// Nothing to wait for. The timer is left to run out (it finds nothing to do then): cancelling and scheduling
+    /// one for every request costs more than one spare wake-up per idle timeout.
+    private func disarm() {
         waiting = .none
         deadline = .distantFuture
     }
 
+    /// Waits for `kind` until `when`. A timer already due no later than `when` is kept and looks again when it
+    /// fires; only an earlier deadline replaces it.
     private func arm(_ kind: Waiting, at when: NIODeadline, context: ChannelHandlerContext) {
-        timer?.cancel()
         waiting = kind
         deadline = when
+        if timer != nil && timerDue <= when { return }
+        timer?.cancel()
+        schedule(at: when, context: context)
+    }
+
+    private func schedule(at when: NIODeadline, context: ChannelHandlerContext) {
+        timerDue = when
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: when) { [weak self] in
-            self?.expired(kind, context: context)
+            self?.fired(context: context)
+        }
+    }
+
+    private func fired(context: ChannelHandlerContext) {
+        timer = nil
+        guard waiting != .none else { return }
+        if deadline > context.eventLoop.now {
+            schedule(at: deadline, context: context)
+        } else {
+            expired(waiting, context: context)
         }
     }
 
     private func expired(_ kind: Waiting, context: ChannelHandlerContext) {
-        timer = nil
         switch kind {
         case .header, .none:
             context.close(promise: nil)

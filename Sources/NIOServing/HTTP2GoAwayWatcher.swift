@@ -50,6 +50,22 @@ public final class HTTP2GoAwayWatcher: ChannelOutboundHandler, RemovableChannelH
                 i += n
                 continue
             }
+            if pending.isEmpty, bytes.endIndex - i >= 9 {
+                // A whole frame header in this write (the usual case): read it in place.
+                let length = Int(bytes[i]) << 16 | Int(bytes[i + 1]) << 8 | Int(bytes[i + 2])
+                if bytes[i + 3] != 0x7 || length < 8 {
+                    skip = length
+                    i += 9
+                    continue
+                }
+                if bytes.endIndex - i >= 17 {
+                    let code = bytes[(i + 13)..<(i + 17)].reduce(0) { $0 << 8 | UInt32($1) }
+                    if code != 0 { found = true }
+                    skip = length - 8
+                    i += 17
+                    continue
+                }
+            }
             pending.append(bytes[i])
             i += 1
             guard pending.count >= 9 else { continue }

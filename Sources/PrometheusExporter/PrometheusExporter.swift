@@ -6,12 +6,18 @@ import ServiceLifecycle
 /// The `prometheus` exporter: keeps the latest value of every series it is sent and serves them at
 /// `GET /metrics` (default `localhost:8889`) for Prometheus to scrape.
 ///
-/// `consume` translates a request and applies it under a short lock; a scrape copies the store (copy-on-write) and
-/// renders outside the lock, so ingest is not blocked by rendering.
+/// `consume` queues a wire-form request (``PendingMetrics``) and returns; queued requests are translated and applied
+/// to the store in one pass within ``pendingMaxAge``, when the queue fills, or before a scrape. A scrape copies the
+/// store (copy-on-write) and renders outside its lock, so ingest is not blocked by rendering.
 public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
     let config: PrometheusExporterConfig
     let translator: OTLPMetricsTranslator
     let store: SeriesStore
+    let pending: PendingMetrics
+    /// Rung when a request is queued into an empty ``pending``: the timer of ``run()`` applies it ``pendingMaxAge`` later.
+    private let queued = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    /// How long an accepted request may wait before its points are applied (a scrape applies them sooner).
+    static let pendingMaxAge = Duration.seconds(1)
     let context: ComponentContext
     let conflicts: TelemetryCounter
     let unsupported: TelemetryCounter
@@ -27,6 +33,7 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
         t.withoutScopeInfo = config.withoutScopeInfo
         translator = t
         store = SeriesStore(expiration: config.metricExpiration, maxSeries: config.maxSeries)
+        pending = PendingMetrics()
         self.context = context
         let id = context.id.description
         conflicts = context.telemetry.counter(
@@ -41,30 +48,48 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
             "otelsink_prometheus_dropped_points_total",
             help: "Data points the prometheus exporter dropped: identity conflicts with another metric, or what Prometheus cannot represent.",
             labels: ["exporter": id, "reason": "max_series"])
-        let store = self.store
+        let exporter = self
         context.telemetry.gauge("otelsink_prometheus_series", help: "Series the prometheus exporter holds.", labels: ["exporter": id]) {
-            Double(store.seriesCount)
+            Double(exporter.seriesCount)
         }
     }
 
     public var consumers: SignalConsumers { SignalConsumers(metrics: self) }
 
     public func consume(_ request: ExportMetricsRequest) async throws {
-        apply(translator.translate(request))
+        applyPending()
+        apply(translator.translate(request), now: context.clock.now)
     }
 
-    /// Reads the wire form directly (see ``OTLPMetricsTranslator/translate(_:)-(EncodedMetrics)``).
+    /// Queues the wire form, read directly when applied (see ``OTLPMetricsTranslator/translate(_:)-(EncodedMetrics)``).
     public func consume(_ request: EncodedMetrics) async throws {
-        let out: OTLPMetricsTranslator.Output
-        do { out = try translator.translate(request) } catch {
-            throw PipelineError(.invalidData, "cannot decode the metrics request: \(error)")
+        if pending.add(PendingMetrics.Request(metrics: request, received: context.clock.now), apply: apply) {
+            queued.continuation.yield()
         }
-        apply(out)
     }
 
-    private func apply(_ out: OTLPMetricsTranslator.Output) {
+    /// Applies every queued request now.
+    func applyPending() { pending.drain(apply) }
+
+    private func apply(_ request: PendingMetrics.Request) {
+        do {
+            apply(try translator.translate(request.metrics), now: request.received)
+        } catch {
+            // The receiver's index vouched for these bytes: a failure here is a bug, not the client's.
+            unsupported.add(request.metrics.dataPointCount)
+            context.logger.error("cannot translate an accepted metrics request", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Series held, queued requests applied first.
+    var seriesCount: Int {
+        applyPending()
+        return store.seriesCount
+    }
+
+    private func apply(_ out: OTLPMetricsTranslator.Output, now: Duration) {
         unsupported.add(out.unsupported)
-        let dropped = store.apply(out.updates, targets: out.targets, now: context.clock.now)
+        let dropped = store.apply(out.updates, targets: out.targets, now: now)
         let conflicting = dropped.conflicts + out.conflicts
         if conflicting > 0 {
             conflicts.add(conflicting)
@@ -79,6 +104,7 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
     public var allowsOpenMetrics: Bool { config.enableOpenMetrics }
 
     public func render(format: ExpositionFormat) -> [UInt8] {
+        applyPending()
         let families = store.snapshot(now: context.clock.now, includeTimestamps: config.sendTimestamps)
         var writer = ExpositionWriter(format: format)
         for f in families { writer.write(f) }
@@ -87,8 +113,18 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
     }
 
     public func run() async throws {
-        try await MetricsHTTPServer.serve(
-            address: config.endpoint, listener: config.listener, source: self, context: context, protocolName: "prometheus")
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                // Idle until a request is queued, then apply the queue once it has gathered for `pendingMaxAge`.
+                for await _ in queued.stream {
+                    try? await Task.sleep(for: Self.pendingMaxAge)
+                    applyPending()
+                }
+            }
+            try await MetricsHTTPServer.serve(
+                address: config.endpoint, listener: config.listener, source: self, context: context, protocolName: "prometheus")
+            group.cancelAll()
+        }
     }
 }
 

@@ -89,4 +89,33 @@ struct ConnectionDeadlineHandlerTests {
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(1100))
         #expect(recorder.quiesceEvents == 1)
     }
+
+    @Test func aBusyConnectionIsNeverIdleAndItsIdleDeadlineCountsFromItsLastRequest() throws {
+        let (channel, recorder) = try makeChannel(header: 2, idle: 5)
+        channel.pipeline.triggerUserOutboundEvent(ConnectionActivity.sessionEstablished, promise: nil)
+        // 40 requests, one every 300 ms (12 s, past the first idle deadline twice over).
+        for _ in 0..<40 {
+            channel.pipeline.triggerUserOutboundEvent(ConnectionActivity.requestStarted, promise: nil)
+            channel.embeddedEventLoop.advanceTime(by: .milliseconds(100))
+            channel.pipeline.triggerUserOutboundEvent(ConnectionActivity.requestFinished, promise: nil)
+            channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+        }
+        #expect(recorder.quiesceEvents == 0)
+        // The last request ended 200 ms ago: idle 4.8 s more.
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(4700))
+        #expect(recorder.quiesceEvents == 0)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+        #expect(recorder.quiesceEvents == 1)
+    }
+
+    @Test func aRequestHeadStartedLateInAnIdlePeriodKeepsItsEarlierHeaderDeadline() throws {
+        let (channel, _) = try makeChannel(header: 2, idle: 60)
+        channel.pipeline.triggerUserOutboundEvent(ConnectionActivity.requestStarted, promise: nil)
+        channel.pipeline.triggerUserOutboundEvent(ConnectionActivity.requestFinished, promise: nil)
+        // The idle timer is due in 60 s; the header deadline of the next head (2 s) must still end the connection.
+        channel.embeddedEventLoop.advanceTime(by: .seconds(10))
+        try send(channel, "GE")
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(2100))
+        #expect(!channel.isActive)
+    }
 }

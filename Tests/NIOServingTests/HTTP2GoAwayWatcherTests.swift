@@ -42,4 +42,14 @@ struct HTTP2GoAwayWatcherTests {
         #expect(!scan(watcher, frame(type: 0, stream: 1, payload: goAway(code: 2))))
         #expect(scan(watcher, goAway(code: 11)))
     }
+
+    @Test func framesWrittenTogetherAreFollowedToAGoAwayAtTheirEnd() {
+        let frames =
+            frame(type: 1, stream: 1, payload: Array(repeating: 0x07, count: 40)) + frame(type: 0, stream: 1, payload: goAway(code: 5))
+            + frame(type: 1, stream: 1, payload: [0, 0, 0, 7, 0, 0, 0, 9])
+        let watcher = HTTP2GoAwayWatcher()
+        #expect(!scan(watcher, frames))
+        #expect(!scan(watcher, frames + goAway(code: 0)))
+        #expect(scan(watcher, frames + goAway(code: 2) + frames))
+    }
 }

@@ -194,7 +194,7 @@ import Testing
         _ = text(e)
         try await e.consume(Metrics.request([Metrics.gauge("g", [Metrics.point(3, [("k", "c")])])]))
         #expect(samples(e).count == 1)
-        #expect(e.store.seriesCount == 1)
+        #expect(e.seriesCount == 1)
     }
 
     @Test func noRecordedValueFlagRemovesTheSeries() async throws {
