@@ -68,8 +68,8 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
         }
     }
 
-    /// Applies every queued request now.
-    func applyPending() { pending.drain(apply) }
+    /// Applies every queued request now (a scrape does this first; benchmarks call it to include the work).
+    public func applyPending() { pending.drain(apply) }
 
     private func apply(_ request: PendingMetrics.Request) {
         do {
