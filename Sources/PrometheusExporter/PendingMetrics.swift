@@ -5,47 +5,69 @@ import Synchronization
 ///
 /// On a server that sleeps between requests, applying one request at once spends most of its CPU on cache misses:
 /// the translator's caches, the store's tables and the code between them are cold again every time. So requests
-/// wait here and are applied in arrival order, many in one warm pass: by the exporter's timer `maxAge` after the
-/// first of them arrived, by the request that fills the queue (`maxRequests` or `maxBytes`), and before anything
-/// reads the store. A scrape drains first, so it shows every point acknowledged before it started.
+/// wait here and are applied in arrival order, many in one warm pass: by the exporter's own task `maxAge` after the
+/// first of them arrived or as soon as the queue passes its soft limits, and before anything reads the store. A
+/// scrape drains first, so it shows every point acknowledged before it started.
 ///
-/// Bounded by `maxRequests` and `maxBytes` (wire bytes held); a request that reaches either limit applies the queue,
-/// its own request included, before it returns.
+/// Bounded: past the hard limits (`hardRequests`, `hardBytes`: wire bytes plus their index) the request that
+/// crosses them applies the queue, its own request included, before it returns, so memory stays bounded even when
+/// the exporter's task falls behind (or does not run, as in tests).
 final class PendingMetrics: Sendable {
     /// One accepted request and when it arrived (the time its series count as updated).
     struct Request: Sendable {
         let metrics: EncodedMetrics
         let received: Duration
+
+        /// Bytes it holds: the request and its index of points.
+        var size: Int { metrics.bytes.count + metrics.dataPointCount * MemoryLayout<EncodedMetrics.PointEntry>.stride }
+    }
+
+    /// What the caller of ``add(_:apply:)`` should do next.
+    struct Added: Equatable {
+        /// The queue was empty: start the timer.
+        var first = false
+        /// The queue just passed a soft limit: have it applied now, off the caller's thread.
+        var drainSoon = false
     }
 
     private struct Queue {
         var requests: [Request] = []
         var bytes = 0
+        /// A soft limit was passed since the last drain (ask once).
+        var drainAsked = false
     }
 
-    let maxRequests: Int
-    let maxBytes: Int
+    let softRequests: Int
+    let softBytes: Int
+    let hardRequests: Int
+    let hardBytes: Int
     private let queue = Mutex(Queue())
     /// Held while a batch taken from the queue is applied, so that a drain returns only after every batch taken
     /// before it was applied (a scrape must not overtake a batch in progress).
     private let applying = Mutex(())
 
-    init(maxRequests: Int = 1_024, maxBytes: Int = 4 << 20) {
-        self.maxRequests = max(1, maxRequests)
-        self.maxBytes = maxBytes
+    init(softRequests: Int = 256, softBytes: Int = 1 << 20, hardRequests: Int = 1_024, hardBytes: Int = 4 << 20) {
+        self.hardRequests = max(1, hardRequests)
+        self.hardBytes = max(1, hardBytes)
+        self.softRequests = min(max(1, softRequests), self.hardRequests)
+        self.softBytes = min(max(1, softBytes), self.hardBytes)
     }
 
-    /// Queues `request`. Returns true when the queue was empty before (the caller starts the timer), and drains the
-    /// queue through `apply` when it is full.
+    /// Queues `request`, and applies the queue through `apply` when it passes a hard limit.
     @discardableResult
-    func add(_ request: Request, apply: (Request) -> Void) -> Bool {
-        let (first, full) = queue.withLock { q in
+    func add(_ request: Request, apply: (Request) -> Void) -> Added {
+        let (added, full) = queue.withLock { q in
             q.requests.append(request)
-            q.bytes += request.metrics.bytes.count
-            return (q.requests.count == 1, q.requests.count >= maxRequests || q.bytes >= maxBytes)
+            q.bytes += request.size
+            var added = Added(first: q.requests.count == 1)
+            if !q.drainAsked && (q.requests.count >= softRequests || q.bytes >= softBytes) {
+                q.drainAsked = true
+                added.drainSoon = true
+            }
+            return (added, q.requests.count >= hardRequests || q.bytes >= hardBytes)
         }
         if full { drain(apply) }
-        return first
+        return added
     }
 
     /// Applies every queued request, in arrival order, through `apply`.

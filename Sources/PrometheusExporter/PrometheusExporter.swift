@@ -16,8 +16,10 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
     let pending: PendingMetrics
     /// Rung when a request is queued into an empty ``pending``: the timer of ``run()`` applies it ``pendingMaxAge`` later.
     private let queued = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    /// Rung when ``pending`` passes its soft limits: ``run()`` applies it at once, off the event loops.
+    private let filling = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     /// How long an accepted request may wait before its points are applied (a scrape applies them sooner).
-    static let pendingMaxAge = Duration.seconds(1)
+    var pendingMaxAge = Duration.seconds(1)
     let context: ComponentContext
     let conflicts: TelemetryCounter
     let unsupported: TelemetryCounter
@@ -63,9 +65,9 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
 
     /// Queues the wire form, read directly when applied (see ``OTLPMetricsTranslator/translate(_:)-(EncodedMetrics)``).
     public func consume(_ request: EncodedMetrics) async throws {
-        if pending.add(PendingMetrics.Request(metrics: request, received: context.clock.now), apply: apply) {
-            queued.continuation.yield()
-        }
+        let added = pending.add(PendingMetrics.Request(metrics: request, received: context.clock.now), apply: apply)
+        if added.first { queued.continuation.yield() }
+        if added.drainSoon { filling.continuation.yield() }
     }
 
     /// Applies every queued request now (a scrape does this first; benchmarks call it to include the work).
@@ -117,9 +119,12 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
             group.addTask {
                 // Idle until a request is queued, then apply the queue once it has gathered for `pendingMaxAge`.
                 for await _ in queued.stream {
-                    try? await Task.sleep(for: Self.pendingMaxAge)
+                    try? await Task.sleep(for: pendingMaxAge)
                     applyPending()
                 }
+            }
+            group.addTask {
+                for await _ in filling.stream { applyPending() }
             }
             try await MetricsHTTPServer.serve(
                 address: config.endpoint, listener: config.listener, source: self, context: context, protocolName: "prometheus")

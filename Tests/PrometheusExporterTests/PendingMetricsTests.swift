@@ -56,38 +56,33 @@ import Testing
         #expect(samples(e).contains { $0.hasPrefix("level{") && $0.hasSuffix(" 2") })
     }
 
-    @Test func aFullQueueIsAppliedByTheRequestThatFillsIt() throws {
-        let pending = PendingMetrics(maxRequests: 3, maxBytes: 1 << 20)
+    @Test func pastItsHardLimitTheQueueIsAppliedByTheRequestThatCrossesIt() throws {
+        let pending = PendingMetrics(softRequests: 2, hardRequests: 3)
         let applied = LockedValue<[Int]>([])
-        func add(_ n: Int) throws {
+        func add(_ n: Int) throws -> PendingMetrics.Added {
             let request = PendingMetrics.Request(metrics: try wire([Metrics.gauge("g", [Metrics.point(Double(n))])]), received: .seconds(n))
-            pending.add(request) { r in applied.withLock { $0.append(Int(r.received.components.seconds)) } }
+            return pending.add(request) { r in applied.withLock { $0.append(Int(r.received.components.seconds)) } }
         }
-        try add(1)
-        try add(2)
+        #expect(try add(1) == PendingMetrics.Added(first: true, drainSoon: false))
+        #expect(try add(2) == PendingMetrics.Added(first: false, drainSoon: true))
         #expect(applied.withLock { $0 }.isEmpty)
-        try add(3)
+        #expect(try add(3) == PendingMetrics.Added(first: false, drainSoon: false))  // asked once per fill
         #expect(applied.withLock { $0 } == [1, 2, 3])
         #expect(pending.count == 0)
+        #expect(try add(4) == PendingMetrics.Added(first: true, drainSoon: false))
         // By bytes too: one request larger than the bound is applied at once.
-        let small = PendingMetrics(maxRequests: 100, maxBytes: 10)
+        let small = PendingMetrics(softBytes: 10, hardBytes: 10)
         var count = 0
-        small.add(PendingMetrics.Request(metrics: try wire([Metrics.gauge("g", [Metrics.point(1)])]), received: .zero)) { _ in count += 1 }
+        let added = small.add(PendingMetrics.Request(metrics: try wire([Metrics.gauge("g", [Metrics.point(1)])]), received: .zero)) { _ in
+            count += 1
+        }
+        #expect(added == PendingMetrics.Added(first: true, drainSoon: true))
         #expect(count == 1)
         #expect(small.count == 0)
     }
 
-    @Test func onlyTheFirstRequestIntoAnEmptyQueueStartsTheTimer() throws {
-        let pending = PendingMetrics()
-        let request = PendingMetrics.Request(metrics: try wire([Metrics.gauge("g", [Metrics.point(1)])]), received: .zero)
-        #expect(pending.add(request) { _ in })
-        #expect(!pending.add(request) { _ in })
-        pending.drain { _ in }
-        #expect(pending.add(request) { _ in })
-    }
-
     @Test func concurrentRequestsAndDrainsApplyEachRequestOnceInArrivalOrderPerWriter() async throws {
-        let pending = PendingMetrics(maxRequests: 7, maxBytes: 1 << 20)
+        let pending = PendingMetrics(softRequests: 3, hardRequests: 7)
         let applied = LockedValue<[Int]>([])
         let metrics = try wire([Metrics.gauge("g", [Metrics.point(1)])])
         let writers = 4
@@ -112,6 +107,22 @@ import Testing
         for w in 0..<writers {
             let mine = all.filter { $0 / perWriter == w }
             #expect(mine == mine.sorted(), "writer \(w)'s requests applied out of order")
+        }
+    }
+
+    @Test func theRunningExporterAppliesAFillingQueueAtOnceOffTheCallersThread() async throws {
+        var configured = exporter()
+        configured.pendingMaxAge = .seconds(3_600)  // so that only the soft limit can have it applied
+        let e = configured
+        let soft = e.pending.softRequests
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await e.run() }
+            for i in 0..<soft { try await e.consume(try wire([Metrics.gauge("depth", [Metrics.point(Double(i), [("q", "\(i)")])])])) }
+            // Not applied by the caller (the hard limit is far) nor by the timer, but by the exporter's task.
+            let deadline = ContinuousClock.now + .seconds(30)
+            while e.store.seriesCount < soft && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(e.store.seriesCount == soft)
+            group.cancelAll()
         }
     }
 
