@@ -46,7 +46,7 @@ final class PendingMetrics: Sendable {
     /// before it was applied (a scrape must not overtake a batch in progress).
     private let applying = Mutex(())
 
-    init(softRequests: Int = 256, softBytes: Int = 1 << 20, hardRequests: Int = 1_024, hardBytes: Int = 4 << 20) {
+    init(softRequests: Int = 512, softBytes: Int = 4 << 20, hardRequests: Int = 2_048, hardBytes: Int = 16 << 20) {
         self.hardRequests = max(1, hardRequests)
         self.hardBytes = max(1, hardBytes)
         self.softRequests = min(max(1, softRequests), self.hardRequests)
