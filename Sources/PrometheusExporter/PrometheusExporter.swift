@@ -50,9 +50,9 @@ public struct PrometheusExporter: Exporter, MetricsConsumer, MetricsSource {
             "otelsink_prometheus_dropped_points_total",
             help: "Data points the prometheus exporter dropped: identity conflicts with another metric, or what Prometheus cannot represent.",
             labels: ["exporter": id, "reason": "max_series"])
-        let exporter = self
+        let store = self.store
         context.telemetry.gauge("otelsink_prometheus_series", help: "Series the prometheus exporter holds.", labels: ["exporter": id]) {
-            Double(exporter.seriesCount)
+            Double(store.seriesCount)
         }
     }
 
