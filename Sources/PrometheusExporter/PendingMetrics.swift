@@ -5,9 +5,9 @@ import Synchronization
 ///
 /// On a server that sleeps between requests, applying one request at once spends most of its CPU on cache misses:
 /// the translator's caches, the store's tables and the code between them are cold again every time. So requests
-/// wait here and are applied in arrival order, many in one warm pass: by the exporter's own task `maxAge` after the
-/// first of them arrived or as soon as the queue passes its soft limits, and before anything reads the store. A
-/// scrape drains first, so it shows every point acknowledged before it started.
+/// wait here and are applied in arrival order, many in one warm pass: by the exporter's own task a second after the
+/// first of them arrived (`PrometheusExporter.pendingMaxAge`) or as soon as the queue passes its soft limits, and
+/// before a scrape reads the store, so that it shows every point acknowledged before it started.
 ///
 /// Bounded: past the hard limits (`hardRequests`, `hardBytes`: wire bytes plus their index) the request that
 /// crosses them applies the queue, its own request included, before it returns, so memory stays bounded even when
