@@ -66,6 +66,7 @@ enum OTLPCommonWire {
         key: Range<Int>, stringValue: Range<Int>?
     ) {
         guard depth < maxDepth else { throw Unreadable() }
+        if let canonical = canonicalKeyValue(buffer, range) { return canonical }
         var key = range.lowerBound..<range.lowerBound
         var value: Range<Int>?
         var seenValue = false
@@ -83,6 +84,38 @@ enum OTLPCommonWire {
             return true
         }
         return (key, value)
+    }
+
+    /// The layout SDKs write for an attribute with a string, integer, boolean or double value, read without the
+    /// general field loop: key (field 1), then value (field 2) holding only that one field, each length under 128
+    /// bytes. Returns what ``keyValue(_:_:depth:)`` returns for such bytes, or nil for any other layout (which
+    /// the general loop then reads) and for invalid UTF-8 (which it then refuses).
+    @inline(__always)
+    private static func canonicalKeyValue(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> (key: Range<Int>, stringValue: Range<Int>?)? {
+        let end = range.upperBound
+        var i = range.lowerBound
+        // Key: tag 0x0A, one length byte.
+        guard end - i >= 4, buffer[i] == 0x0A, buffer[i + 1] < 0x80 else { return nil }
+        let key = (i + 2)..<(i + 2 + Int(buffer[i + 1]))
+        i = key.upperBound
+        // Value: tag 0x12, one length byte, running to the end of the KeyValue.
+        guard end - i >= 3, buffer[i] == 0x12, buffer[i + 1] < 0x80, Int(buffer[i + 1]) == end - i - 2 else { return nil }
+        i += 2
+        var string: Range<Int>?
+        switch buffer[i] {
+        case 0x0A:  // string_value
+            guard end - i >= 2, buffer[i + 1] < 0x80, Int(buffer[i + 1]) == end - i - 2 else { return nil }
+            string = (i + 2)..<end
+        case 0x10, 0x18:  // int_value, bool_value
+            var r = Reader(buffer, (i + 1)..<end)
+            guard (try? r.varint()) != nil, r.isAtEnd else { return nil }
+        case 0x21:  // double_value
+            guard end - i == 9 else { return nil }
+        default:
+            return nil
+        }
+        guard isValidUTF8(buffer, key), string.map({ isValidUTF8(buffer, $0) }) ?? true else { return nil }
+        return (key, string)
     }
 
     /// `AnyValue`: returns the string's range when it holds a string.

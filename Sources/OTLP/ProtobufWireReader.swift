@@ -145,6 +145,12 @@ struct ProtobufWireReader {
 func isValidUTF8(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
     var i = range.lowerBound
     let end = range.upperBound
+    // A short string (most keys and values) in one load: the eight bytes ending with it, those before it masked
+    // off. They lie within `buffer` when `end` is at least eight bytes in.
+    if end - i < 8, end >= 8 {
+        let tail = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self)) >> (8 * UInt64(8 - (end - i)))
+        if tail & 0x8080_8080_8080_8080 == 0 { return true }
+    }
     while i < end {
         // ASCII eight bytes at a time.
         while end - i >= 8 {
