@@ -317,6 +317,7 @@ private struct MetricsIndexer {
     private static func point(_ kind: EncodedMetrics.DataKind, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) throws(Unreadable)
         -> EncodedMetrics.PointEntry
     {
+        if let p = canonicalPoint(kind, buffer, range) { return p }
         // Where each kind keeps its attributes, its highest field number, and its singular fields.
         let (attributesField, lastField, singular): (UInt64, UInt64, UInt32) =
             switch kind {
@@ -411,6 +412,75 @@ private struct MetricsIndexer {
         }
         p.attributes = attributes.range ?? p.attributes
         return p
+    }
+
+    /// A number or histogram point as SDKs write it — its fields in field-number order, each at most once, no
+    /// exemplars — read by comparing each next byte with the one tag that may come there. Gives what the field
+    /// loop of ``point(_:_:_:)`` gives for such bytes, and nil for anything else (which that loop then reads).
+    @inline(__always)
+    private static func canonicalPoint(_ kind: EncodedMetrics.DataKind, _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>)
+        -> EncodedMetrics.PointEntry?
+    {
+        var p = EncodedMetrics.PointEntry(body: range)
+        var r = Reader(buffer, range)
+        /// Whether the next field's tag is `tag` (every tag used here is one byte).
+        func next(_ tag: UInt8) -> Bool { !r.isAtEnd && buffer[r.position] == tag }
+        func fixed64(_ tag: UInt8) -> UInt64? {
+            guard next(tag), r.end - r.position >= 9 else { return nil }
+            _ = try? r.varint()
+            return try? r.fixed64()
+        }
+        /// A run of attribute fields with tag `tag`; false when one is not a valid `KeyValue`.
+        func attributes(_ tag: UInt8) -> Bool {
+            let start = r.position
+            while next(tag) {
+                _ = try? r.varint()
+                guard let kv = try? r.lengthDelimited(), (try? OTLPCommonWire.keyValue(buffer, kv, depth: 8)) != nil else { return false }
+            }
+            if r.position > start { p.attributes = start..<r.position }
+            return true
+        }
+        func packedFixed64(_ tag: UInt8) -> Range<Int>?? {
+            guard next(tag) else { return .some(nil) }
+            _ = try? r.varint()
+            guard let payload = try? r.lengthDelimited(), payload.count % 8 == 0 else { return nil }
+            return payload
+        }
+        switch kind {
+        case .gauge, .sum:
+            if let v = fixed64(0x11) { p.start = v }
+            if let v = fixed64(0x19) { p.time = v }
+            if let v = fixed64(0x21) {
+                p.value = Double(bitPattern: v)
+            } else if let v = fixed64(0x31) {
+                p.value = Double(Int64(bitPattern: v))
+            }
+            guard attributes(0x3A) else { return nil }
+            if next(0x40) {
+                _ = try? r.varint()
+                guard let flags = try? r.varint() else { return nil }
+                p.flags = UInt32(truncatingIfNeeded: flags)
+            }
+        case .histogram:
+            if let v = fixed64(0x11) { p.start = v }
+            if let v = fixed64(0x19) { p.time = v }
+            if let v = fixed64(0x21) { p.count = v }
+            if let v = fixed64(0x29) { p.sum = Double(bitPattern: v) }
+            guard let counts = packedFixed64(0x32), let bounds = packedFixed64(0x3A) else { return nil }
+            if let counts { p.bucketCounts = counts }
+            if let bounds { p.explicitBounds = bounds }
+            guard attributes(0x4A) else { return nil }
+            if next(0x50) {
+                _ = try? r.varint()
+                guard let flags = try? r.varint() else { return nil }
+                p.flags = UInt32(truncatingIfNeeded: flags)
+            }
+            _ = fixed64(0x59)  // min
+            _ = fixed64(0x61)  // max
+        default:
+            return nil
+        }
+        return r.isAtEnd ? p : nil
     }
 
     /// `ExponentialHistogramDataPoint.Buckets`.

@@ -62,11 +62,19 @@ enum OTLPCommonWire {
 
     /// `KeyValue`: returns its key and, when its value is a string, the string's range.
     @discardableResult
+    @inline(__always)
     static func keyValue(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int) throws(Unreadable) -> (
         key: Range<Int>, stringValue: Range<Int>?
     ) {
         guard depth < maxDepth else { throw Unreadable() }
         if let canonical = canonicalKeyValue(buffer, range) { return canonical }
+        return try keyValueFields(buffer, range, depth: depth)
+    }
+
+    /// ``keyValue(_:_:depth:)`` for any layout: the general field loop.
+    private static func keyValueFields(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int) throws(Unreadable) -> (
+        key: Range<Int>, stringValue: Range<Int>?
+    ) {
         var key = range.lowerBound..<range.lowerBound
         var value: Range<Int>?
         var seenValue = false

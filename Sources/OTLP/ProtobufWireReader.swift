@@ -142,15 +142,34 @@ struct ProtobufWireReader {
 
 /// Whether `buffer[range]` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), as
 /// swift-protobuf requires of `string` fields.
+///
+/// Strings of up to 16 ASCII bytes (most keys and values) are decided inline with one or two loads.
+@inline(__always)
 func isValidUTF8(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+    let end = range.upperBound
+    let count = end - range.lowerBound
+    if count < 8 {
+        // The eight bytes ending with the string, those before it shifted out. They lie within `buffer` when
+        // `end` is at least eight bytes in.
+        if end >= 8,
+            UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self)) >> (8 * UInt64(8 - count))
+                & 0x8080_8080_8080_8080 == 0
+        {
+            return true
+        }
+    } else if count <= 16 {
+        // Its first eight bytes and its last eight, which overlap.
+        let first = buffer.loadUnaligned(fromByteOffset: range.lowerBound, as: UInt64.self)
+        let last = buffer.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self)
+        if (first | last) & 0x8080_8080_8080_8080 == 0 { return true }
+    }
+    return isValidUTF8Bytes(buffer, range)
+}
+
+/// ``isValidUTF8(_:_:)`` byte by byte (ASCII eight bytes at a time).
+private func isValidUTF8Bytes(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
     var i = range.lowerBound
     let end = range.upperBound
-    // A short string (most keys and values) in one load: the eight bytes ending with it, those before it masked
-    // off. They lie within `buffer` when `end` is at least eight bytes in.
-    if end - i < 8, end >= 8 {
-        let tail = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: end - 8, as: UInt64.self)) >> (8 * UInt64(8 - (end - i)))
-        if tail & 0x8080_8080_8080_8080 == 0 { return true }
-    }
     while i < end {
         // ASCII eight bytes at a time.
         while end - i >= 8 {
