@@ -177,16 +177,27 @@ public struct EncodedMetrics: Sendable {
 
     /// A packed `repeated double` payload (a range this index recorded: its length is a multiple of 8).
     public func doubles(_ range: Range<Int>) -> [Double] {
-        fixed64s(range).map { Double(bitPattern: $0) }
+        var out: [Double] = []
+        // Reserved, then appended: the array initializers that take a count (`repeating:`,
+        // `unsafeUninitializedCapacity:`) look the storage type up at run time, ~400 instructions a call here.
+        out.reserveCapacity(range.count / 8)
+        forEachFixed64(range) { out.append(Double(bitPattern: $0)) }
+        return out
     }
 
     /// A packed `repeated fixed64` payload (a range this index recorded: its length is a multiple of 8).
     public func fixed64s(_ range: Range<Int>) -> [UInt64] {
-        let n = range.count / 8
-        return bytes.withUnsafeBytes { raw in
-            [UInt64](unsafeUninitializedCapacity: n) { out, count in
-                for i in 0..<n { out[i] = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: range.lowerBound + 8 * i, as: UInt64.self)) }
-                count = n
+        var out: [UInt64] = []
+        out.reserveCapacity(range.count / 8)  // as in `doubles(_:)`
+        forEachFixed64(range) { out.append($0) }
+        return out
+    }
+
+    @inline(__always)
+    private func forEachFixed64(_ range: Range<Int>, _ body: (UInt64) -> Void) {
+        bytes.withUnsafeBytes { raw in
+            for i in 0..<range.count / 8 {
+                body(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: range.lowerBound + 8 * i, as: UInt64.self)))
             }
         }
     }

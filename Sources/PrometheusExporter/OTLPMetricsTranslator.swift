@@ -159,18 +159,23 @@ public struct OTLPMetricsTranslator: Sendable {
         fixed: [PrometheusLabels.Entry], recent: inout RecentLabelSets, into out: inout Output
     ) throws {
         recent.startMetric()
-        let metricName = request.string(m.name)
-        let unit = request.string(m.unit)
-        let help = request.string(m.description)
-        func name(_ kind: PrometheusNaming.Kind) -> String {
-            names.name(metricName, unit: unit, kind: kind) {
-                PrometheusNaming.metricName(metricName, unit: unit, kind: kind, namespace: namespace, addSuffixes: addMetricSuffixes)
+        let kind: PrometheusNaming.Kind =
+            switch m.kind {
+            case .sum: m.isMonotonic ? .counter : .nonMonotonicSum
+            case .histogram: .histogram
+            case .gauge, .none, .exponentialHistogram, .summary: .gauge
+            }
+        let translated = request.bytes.withUnsafeBytes { bytes in
+            names.entry(name: UnsafeRawBufferPointer(rebasing: bytes[m.name]), unit: UnsafeRawBufferPointer(rebasing: bytes[m.unit]), kind: kind) {
+                translatedNames(request.string(m.name), unit: request.string(m.unit), kind: kind)
             }
         }
-        guard PrometheusNaming.isValidMetricName(name(.gauge)) else {
+        guard translated.writable else {
             out.unsupported += m.points.count
             return
         }
+        let family = translated.family
+        let help = request.string(m.description)
         func labels(_ p: EncodedMetrics.PointEntry, reserving reserved: LabelSetCache.Reserved) throws -> LabelSet? {
             if let hit = recent.labels(of: p.attributes, reserving: reserved, in: request) { return hit }
             let made = try cachedLabels(p, reserving: reserved)
@@ -198,7 +203,6 @@ public struct OTLPMetricsTranslator: Sendable {
             }
         switch m.kind {
         case .gauge:
-            let family = name(.gauge)
             for p in request.points[m.points] {
                 out.updates.append(
                     SeriesUpdate(
@@ -212,7 +216,6 @@ public struct OTLPMetricsTranslator: Sendable {
                 return
             }
             let type: ExpositionType = m.isMonotonic ? .counter : .gauge
-            let family = name(m.isMonotonic ? .counter : .nonMonotonicSum)
             // No exemplars here: a monotonic sum's series still gets its one (empty) exemplar slot.
             let exemplars: [Exemplar?] = m.isMonotonic ? [nil] : []
             for p in request.points[m.points] {
@@ -227,7 +230,6 @@ public struct OTLPMetricsTranslator: Sendable {
                 out.unsupported += m.points.count
                 return
             }
-            let family = name(.histogram)
             // Points of one metric nearly always share their bounds: decode them once and share the array.
             var boundsBytes: Range<Int>?
             var bounds: [Double] = []
@@ -292,19 +294,24 @@ public struct OTLPMetricsTranslator: Sendable {
         into out: inout Output
     ) {
         let help = metric.description_p
-        func name(_ kind: PrometheusNaming.Kind) -> String {
-            names.name(metric.name, unit: metric.unit, kind: kind) {
-                PrometheusNaming.metricName(metric.name, unit: metric.unit, kind: kind, namespace: namespace, addSuffixes: addMetricSuffixes)
+        let kind: PrometheusNaming.Kind =
+            switch metric.data {
+            case .sum(let s)?: s.isMonotonic ? .counter : .nonMonotonicSum
+            case .histogram?, .exponentialHistogram?: .histogram
+            case .summary?: .summary
+            case .gauge?, nil: .gauge
             }
+        let translated = names.entry(name: metric.name, unit: metric.unit, kind: kind) {
+            translatedNames(metric.name, unit: metric.unit, kind: kind)
         }
         // A name with no letters or digits at all cannot be written; Prometheus would reject it.
-        guard PrometheusNaming.isValidMetricName(name(.gauge)) else {
+        guard translated.writable else {
             out.unsupported += Self.pointCount(metric)
             return
         }
+        let family = translated.family
         switch metric.data {
         case .gauge(let g)?:
-            let family = name(.gauge)
             for p in g.dataPoints {
                 out.updates.append(
                     SeriesUpdate(
@@ -322,7 +329,6 @@ public struct OTLPMetricsTranslator: Sendable {
                 return
             }
             let type: ExpositionType = s.isMonotonic ? .counter : .gauge
-            let family = name(s.isMonotonic ? .counter : .nonMonotonicSum)
             for p in s.dataPoints {
                 let exemplars: [Exemplar?] = s.isMonotonic ? [p.exemplars.last.map(Self.exemplar)] : []
                 out.updates.append(
@@ -336,7 +342,6 @@ public struct OTLPMetricsTranslator: Sendable {
                 out.unsupported += h.dataPoints.count
                 return
             }
-            let family = name(.histogram)
             for p in h.dataPoints {
                 guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "le") else {
                     out.conflicts += 1
@@ -357,7 +362,6 @@ public struct OTLPMetricsTranslator: Sendable {
                 out.unsupported += h.dataPoints.count
                 return
             }
-            let family = name(.histogram)
             for p in h.dataPoints {
                 guard p.positive.bucketCounts.count + p.negative.bucketCounts.count <= ExponentialBuckets.maxBuckets else {
                     out.unsupported += 1
@@ -375,7 +379,6 @@ public struct OTLPMetricsTranslator: Sendable {
                         timeNanos: p.timeUnixNano, noRecordedValue: p.flags & 1 != 0))
             }
         case .summary(let s)?:
-            let family = name(.summary)
             for p in s.dataPoints {
                 guard let labels = labels(p.attributes, resourcePairs, fixed, reserving: "quantile") else {
                     out.conflicts += 1
@@ -391,6 +394,15 @@ public struct OTLPMetricsTranslator: Sendable {
         case nil:
             break
         }
+    }
+
+    /// The family name of a metric for `kind`, and whether the metric can be written at all.
+    private func translatedNames(_ name: String, unit: String, kind: PrometheusNaming.Kind) -> MetricNameCache.Entry {
+        func translated(_ kind: PrometheusNaming.Kind) -> String {
+            PrometheusNaming.metricName(name, unit: unit, kind: kind, namespace: namespace, addSuffixes: addMetricSuffixes)
+        }
+        let gauge = translated(.gauge)
+        return MetricNameCache.Entry(family: kind == .gauge ? gauge : translated(kind), writable: PrometheusNaming.isValidMetricName(gauge))
     }
 
     static func pointCount(_ m: Opentelemetry_Proto_Metrics_V1_Metric) -> Int {

@@ -115,14 +115,21 @@ public final class SeriesStore: Sendable {
         return state.withLock { s in
             for t in targets { s.targets[t] = now }
             var dropped = Dropped()
-            // Consecutive points mostly belong to one family: look its slot up once per run.
-            var family: (name: String, slot: Int)?
-            for u in updates {
-                if family?.name != u.family { family = s.slots[u.family].map { (u.family, $0) } }
-                switch Self.apply(u, familySlot: family?.slot, to: &s, now: now, maxSeries: limit) {
-                case .applied: break
-                case .conflict: dropped.conflicts += 1
-                case .overLimit: dropped.overLimit += 1
+            // Consecutive points mostly belong to one family: look its slot and type up once per run.
+            var run: (name: String, family: Family)?
+            updates.withUnsafeBufferPointer { updates in
+                guard let first = updates.baseAddress else { return }
+                for i in updates.indices {
+                    let update = first + i
+                    if run?.name != update.pointee.family {
+                        let name = update.pointee.family
+                        run = s.slots[name].flatMap { slot in s.families[slot].map { (name, Family(slot: slot, type: $0.type)) } }
+                    }
+                    switch Self.apply(update, family: run?.family, to: &s, now: now, maxSeries: limit) {
+                    case .applied: break
+                    case .conflict: dropped.conflicts += 1
+                    case .overLimit: dropped.overLimit += 1
+                    }
                 }
             }
             s.conflicts += dropped.conflicts
@@ -136,44 +143,58 @@ public final class SeriesStore: Sendable {
     /// Number of series held (without `target_info`).
     public var seriesCount: Int { state.withLock { $0.seriesTotal } }
 
-    /// Applies one point; `familySlot` is where its family is (nil when it has none yet).
-    private static func apply(_ u: SeriesUpdate, familySlot: Int?, to s: inout State, now: Duration, maxSeries: Int) -> Outcome {
-        var familySlot = familySlot
-        if familySlot == nil {
-            if u.noRecordedValue { return .applied }
+    /// A registered family's slot and type.
+    struct Family {
+        var slot: Int
+        var type: ExpositionType
+    }
+
+    /// Applies the point `update` points at; `family` is its family's (nil when it has none yet). The update is read
+    /// in place, field by field: taken as a value, it was copied for every point (a retain and a release per field).
+    @inline(__always)
+    private static func apply(
+        _ update: UnsafePointer<SeriesUpdate>, family: Family?, to s: inout State, now: Duration, maxSeries: Int
+    ) -> Outcome {
+        let noRecordedValue = update.pointee.noRecordedValue
+        var family = family
+        if family == nil {
+            if noRecordedValue { return .applied }
             if s.seriesTotal >= maxSeries { return .overLimit }
-            familySlot = register(u, in: &s)
+            family = register(update.pointee, in: &s).map { Family(slot: $0, type: update.pointee.type) }
         }
-        guard let f = familySlot, s.families[f]?.type == u.type else { return .conflict }
+        guard let family, family.type == update.pointee.type else { return .conflict }
+        let f = family.slot
         // One hash of the label set per point; the rest is index-based access, which modifies in place.
-        let fresh = StoredSeries(value: u.value, exemplars: u.exemplars, startNanos: u.startNanos, timeNanos: u.timeNanos, updated: now)
-        let sh = shard(u.labels)
-        guard let gi = s.shards[sh].index(forKey: u.labels) else {
-            if u.noRecordedValue { return .applied }
+        let fresh = StoredSeries(
+            value: update.pointee.value, exemplars: update.pointee.exemplars, startNanos: update.pointee.startNanos,
+            timeNanos: update.pointee.timeNanos, updated: now)
+        let sh = shard(update.pointee.labels)
+        guard let gi = s.shards[sh].index(forKey: update.pointee.labels) else {
+            if noRecordedValue { return .applied }
             guard s.seriesTotal < maxSeries else { return .overLimit }
-            s.shards[sh][u.labels] = [Member(family: f, series: fresh)]
+            s.shards[sh][update.pointee.labels] = [Member(family: f, series: fresh)]
             added(f, in: &s)
             return .applied
         }
         guard let mi = s.shards[sh].values[gi].firstIndex(where: { $0.family == f }) else {
-            if u.noRecordedValue { return .applied }
+            if noRecordedValue { return .applied }
             guard s.seriesTotal < maxSeries else { return .overLimit }
             s.shards[sh].values[gi].append(Member(family: f, series: fresh))
             added(f, in: &s)
             return .applied
         }
-        if u.noRecordedValue {
+        if noRecordedValue {
             remove(member: mi, at: gi, of: sh, in: &s)
             return .applied
         }
-        if u.temporality == .cumulative {
+        if update.pointee.temporality == .cumulative {
             // Cumulative points and gauges: the newest one wins. Compared in place (through the dictionary's modify
             // accessor): reading `.timeNanos` through its getter copied the whole stored series first.
             Self.keepNewer(&s.shards[sh].values[gi][mi].series, fresh)
             return .applied
         }
         let old = s.shards[sh].values[gi][mi].series
-        guard let next = merged(old, u, fresh, now: now) else { return .applied }
+        guard let next = merged(old, update.pointee, fresh, now: now) else { return .applied }
         s.shards[sh].values[gi][mi].series = next
         return .applied
     }

@@ -146,6 +146,27 @@ import Testing
         #expect(cache.count <= 2)
     }
 
+    @Test func metricNameCacheTellsNamesUnitsAndKindsApartAndIsBounded() {
+        let cache = MetricNameCache(limit: 4, maxKeyBytes: 16)
+        var made = 0
+        func entry(_ name: String, _ unit: String, _ kind: PrometheusNaming.Kind) -> MetricNameCache.Entry {
+            cache.entry(name: name, unit: unit, kind: kind) {
+                made += 1
+                return MetricNameCache.Entry(family: "\(name)|\(unit)|\(kind)", writable: true)
+            }
+        }
+        // Where the name ends matters ("ab" + "c" is not "a" + "bc"), and so do the unit and the kind.
+        let keys: [(String, String, PrometheusNaming.Kind)] = [("ab", "c", .gauge), ("a", "bc", .gauge), ("ab", "c", .counter), ("ab", "", .gauge)]
+        for (name, unit, kind) in keys { #expect(entry(name, unit, kind).family == "\(name)|\(unit)|\(kind)") }
+        #expect(made == 4)
+        for (name, unit, kind) in keys { #expect(entry(name, unit, kind).family == "\(name)|\(unit)|\(kind)") }
+        #expect(made == 4)  // all four were held
+        _ = entry("x", "", .gauge)  // the fifth clears the cache first
+        #expect(cache.count == 1)
+        _ = entry(String(repeating: "n", count: 10), String(repeating: "u", count: 7), .gauge)  // over 16 bytes: not kept
+        #expect(cache.count == 1 && made == 6)
+    }
+
     @Test func contextNumbersAreNeverReusedAfterTheContextsAreForgotten() {
         let cache = LabelSetCache(generationSize: 16, maxContexts: 2)
         let a = cache.context("a")
