@@ -28,7 +28,7 @@ from pathlib import Path
 import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from prometheus_e2e import METHOD, request  # noqa: E402
+from prometheus_e2e import METHOD, config, request  # noqa: E402
 
 
 def totals(path: str) -> int:
@@ -48,22 +48,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="otelsink-instructions-"))
     binary = work / "otelsink"
     subprocess.run(["objcopy", "--strip-debug", args.bin, str(binary)], check=True)
-    (work / "c.yaml").write_text("""receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:0
-exporters:
-  %s
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:0
-  pipelines:
-    metrics:
-      receivers: [otlp]
-      exporters: [%s]
-""" % ("prometheus:\n    endpoint: 127.0.0.1:0" if args.exporter == "prometheus" else "nop: {}", args.exporter))
+    (work / "c.yaml").write_text(config("grpc", args.exporter))
     log = open(work / "log", "wb")
     proc = subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={work}/callgrind.out.%p",

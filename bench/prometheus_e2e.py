@@ -60,6 +60,28 @@ def request(seq: int, metrics: int = 15, distinct: int = 1000) -> bytes:
     return req.SerializeToString()
 
 
+def config(transport: str, exporter: str) -> str:
+    """The server's configuration: the OTLP receiver on `transport` (grpc or http) into `exporter` (prometheus or
+    nop), every address an ephemeral loopback port."""
+    exporters = "prometheus:\n    endpoint: 127.0.0.1:0" if exporter == "prometheus" else "nop: {}"
+    return f"""receivers:
+  otlp:
+    protocols:
+      {transport}:
+        endpoint: 127.0.0.1:0
+exporters:
+  {exporters}
+service:
+  telemetry:
+    metrics:
+      address: 127.0.0.1:0
+  pipelines:
+    metrics:
+      receivers: [otlp]
+      exporters: [{exporter}]
+"""
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -77,22 +99,7 @@ def main() -> None:
                     help="http: POST /v1/metrics over HTTP/1.1 keep-alive connections instead of OTLP/gRPC")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="otelsink-prom-e2e-"))
-    (work / "c.yaml").write_text("""receivers:
-  otlp:
-    protocols:
-      %s:
-        endpoint: 127.0.0.1:0
-exporters:
-  %s
-service:
-  telemetry:
-    metrics:
-      address: 127.0.0.1:0
-  pipelines:
-    metrics:
-      receivers: [otlp]
-      exporters: [%s]
-""" % (args.transport, "prometheus:\n    endpoint: 127.0.0.1:0" if args.exporter == "prometheus" else "nop: {}", args.exporter))
+    (work / "c.yaml").write_text(config(args.transport, args.exporter))
     log = open(work / "log", "wb")
     proc = subprocess.Popen([args.bin, "serve", "--config", str(work / "c.yaml")], stdout=log, stderr=subprocess.STDOUT)
     address = None
