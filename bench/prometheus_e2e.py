@@ -87,9 +87,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def start(binary: str, transport: str, exporter: str) -> tuple[subprocess.Popen, str]:
+    """Starts a server and returns it with the address its receiver listens on."""
+    work = Path(tempfile.mkdtemp(prefix="otelsink-prom-e2e-"))
+    (work / "c.yaml").write_text(config(transport, exporter))
+    log = open(work / "log", "wb")
+    proc = subprocess.Popen([binary, "serve", "--config", str(work / "c.yaml")], stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(300):
+        m = re.search(r"address=(\S+) \S+ protocol=%s\b" % transport, (work / "log").read_text())
+        if m:
+            return proc, m.group(1)
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit((work / "log").read_text())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=".build-release/release/otelsink")
+    ap.add_argument("--bin", action="append",
+                    help="the server (default .build-release/release/otelsink); given twice, both run at once, each fed "
+                         "at --rate, and the second's CPU per point is also given as a ratio to the first's: both "
+                         "see the same moment of a noisy machine, so the ratio varies less than separate runs do")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--rate", type=int, default=10000, help="data points per second offered (0 = flat out)")
     ap.add_argument("--threads", type=int, default=2)
@@ -98,26 +116,19 @@ def main() -> None:
     ap.add_argument("--transport", choices=["grpc", "http"], default="grpc",
                     help="http: POST /v1/metrics over HTTP/1.1 keep-alive connections instead of OTLP/gRPC")
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="otelsink-prom-e2e-"))
-    (work / "c.yaml").write_text(config(args.transport, args.exporter))
-    log = open(work / "log", "wb")
-    proc = subprocess.Popen([args.bin, "serve", "--config", str(work / "c.yaml")], stdout=log, stderr=subprocess.STDOUT)
-    address = None
-    for _ in range(300):
-        m = re.search(r"address=(\S+) \S+ protocol=%s\b" % args.transport, (work / "log").read_text())
-        if m:
-            address = m.group(1)
-            break
-        time.sleep(0.05)
-    assert address, (work / "log").read_text()
+    binaries = args.bin or [".build-release/release/otelsink"]
+    if len(binaries) > 2:
+        raise SystemExit("--bin: at most two servers")
+    servers = [start(b, args.transport, args.exporter) for b in binaries]
     bodies = [request(i) for i in range(200)]
     points = metrics_service_pb2.ExportMetricsServiceRequest.FromString(bodies[0])
     per_request = sum(len(getattr(m, m.WhichOneof("data")).data_points) for m in points.resource_metrics[0].scope_metrics[0].metrics)
-    sent = [0]
+    sent = [0] * len(servers)
     lock = threading.Lock()
     stop = time.monotonic() + args.seconds + 2
 
-    def feed(offset: int) -> None:
+    def feed(server: int, offset: int) -> None:
+        address = servers[server][1]
         if args.transport == "http":
             host, port = address.rsplit(":", 1)
             conn = http.client.HTTPConnection(host, int(port), timeout=10)
@@ -128,13 +139,13 @@ def main() -> None:
                 response.read()
                 assert response.status == 200, response.status
 
-            send(call, offset)
+            send(call, server, offset)
             conn.close()
         else:
             with grpc.insecure_channel(address) as ch:
-                send(ch.unary_unary(METHOD, request_serializer=lambda b: b, response_deserializer=lambda b: b), offset)
+                send(ch.unary_unary(METHOD, request_serializer=lambda b: b, response_deserializer=lambda b: b), server, offset)
 
-    def send(call, offset: int) -> None:
+    def send(call, server: int, offset: int) -> None:
         interval = per_request * args.threads / args.rate if args.rate else 0
         next_send = time.monotonic()
         i = offset
@@ -147,22 +158,33 @@ def main() -> None:
             call(bodies[i % len(bodies)], timeout=10)
             i += args.threads
             with lock:
-                sent[0] += 1
+                sent[server] += 1
 
-    threads = [threading.Thread(target=feed, args=(t,)) for t in range(args.threads)]
+    threads = [threading.Thread(target=feed, args=(s, t)) for s in range(len(servers)) for t in range(args.threads)]
     for t in threads:
         t.start()
     time.sleep(2)  # warm-up
-    cpu0, n0, t0 = cpu_seconds(proc.pid), sent[0], time.monotonic()
+    before = [(cpu_seconds(proc.pid), sent[i]) for i, (proc, _) in enumerate(servers)]
+    t0 = time.monotonic()
     for t in threads:
         t.join()
-    cpu1, n1, t1 = cpu_seconds(proc.pid), sent[0], time.monotonic()
-    proc.terminate()
-    proc.wait(timeout=15)
-    pts = (n1 - n0) * per_request
-    print({"points_per_request": per_request, "points": pts, "points_per_second": round(pts / (t1 - t0)),
-           "server_cpu_percent_of_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
-           "server_cpu_us_per_point": round(1e6 * (cpu1 - cpu0) / max(pts, 1), 2)})
+    after = [(cpu_seconds(proc.pid), sent[i]) for i, (proc, _) in enumerate(servers)]
+    t1 = time.monotonic()
+    for proc, _ in servers:
+        proc.terminate()
+    for proc, _ in servers:
+        proc.wait(timeout=15)
+    results = []
+    for (cpu0, n0), (cpu1, n1) in zip(before, after):
+        pts = (n1 - n0) * per_request
+        results.append({"points_per_request": per_request, "points": pts, "points_per_second": round(pts / (t1 - t0)),
+                        "server_cpu_percent_of_one_core": round(100 * (cpu1 - cpu0) / (t1 - t0), 1),
+                        "server_cpu_us_per_point": round(1e6 * (cpu1 - cpu0) / max(pts, 1), 2)})
+    if len(results) == 1:
+        print(results[0])
+    else:
+        a, b = (r["server_cpu_us_per_point"] for r in results)
+        print({"first": results[0], "second": results[1], "second_over_first": round(b / a, 3) if a else None})
 
 
 if __name__ == "__main__":
