@@ -117,6 +117,7 @@ public final class SeriesStore: Sendable {
             var dropped = Dropped()
             // Consecutive points mostly belong to one family: look its slot and type up once per run.
             var run: (name: String, family: Family)?
+            var found = FoundLabelSets()
             updates.withUnsafeBufferPointer { updates in
                 guard let first = updates.baseAddress else { return }
                 for i in updates.indices {
@@ -125,7 +126,7 @@ public final class SeriesStore: Sendable {
                         let name = update.pointee.family
                         run = s.slots[name].flatMap { slot in s.families[slot].map { (name, Family(slot: slot, type: $0.type)) } }
                     }
-                    switch Self.apply(update, family: run?.family, to: &s, now: now, maxSeries: limit) {
+                    switch Self.apply(update, family: run?.family, to: &s, found: &found, now: now, maxSeries: limit) {
                     case .applied: break
                     case .conflict: dropped.conflicts += 1
                     case .overLimit: dropped.overLimit += 1
@@ -153,7 +154,8 @@ public final class SeriesStore: Sendable {
     /// in place, field by field: taken as a value, it was copied for every point (a retain and a release per field).
     @inline(__always)
     private static func apply(
-        _ update: UnsafePointer<SeriesUpdate>, family: Family?, to s: inout State, now: Duration, maxSeries: Int
+        _ update: UnsafePointer<SeriesUpdate>, family: Family?, to s: inout State, found: inout FoundLabelSets, now: Duration,
+        maxSeries: Int
     ) -> Outcome {
         let noRecordedValue = update.pointee.noRecordedValue
         var family = family
@@ -164,18 +166,21 @@ public final class SeriesStore: Sendable {
         }
         guard let family, family.type == update.pointee.type else { return .conflict }
         let f = family.slot
-        // One hash of the label set per point; the rest is index-based access, which modifies in place.
+        // One hash of each label set per call (``FoundLabelSets``); the rest is index-based access, which modifies in place.
         let fresh = StoredSeries(
             value: update.pointee.value, exemplars: update.pointee.exemplars, startNanos: update.pointee.startNanos,
             timeNanos: update.pointee.timeNanos, updated: now)
         let sh = shard(update.pointee.labels)
-        guard let gi = s.shards[sh].index(forKey: update.pointee.labels) else {
+        let known = found.position(of: update.pointee.labels)
+        guard let gi = known ?? s.shards[sh].index(forKey: update.pointee.labels) else {
             if noRecordedValue { return .applied }
             guard s.seriesTotal < maxSeries else { return .overLimit }
             s.shards[sh][update.pointee.labels] = [Member(family: f, series: fresh)]
+            found.forget(shard: sh)
             added(f, in: &s)
             return .applied
         }
+        if known == nil { found.remember(update.pointee.labels, at: gi, shard: sh) }
         guard let mi = s.shards[sh].values[gi].firstIndex(where: { $0.family == f }) else {
             if noRecordedValue { return .applied }
             guard s.seriesTotal < maxSeries else { return .overLimit }
@@ -185,6 +190,7 @@ public final class SeriesStore: Sendable {
         }
         if noRecordedValue {
             remove(member: mi, at: gi, of: sh, in: &s)
+            found.forget(shard: sh)
             return .applied
         }
         if update.pointee.temporality == .cumulative {

@@ -1,0 +1,56 @@
+import CollectorTesting
+import Testing
+
+@testable import PrometheusExporter
+
+/// The series store against a plain model, on random calls that repeat a few label sets (as the points of one export
+/// do), end series (`NoRecordedValue`), and add label sets while others are being repeated: what a call remembers of
+/// the label sets it has found must never outlive a change to their table.
+@Suite struct SeriesStoreModelTests {
+    @Test(arguments: [UInt64(1), 2, 3, TestSeed.next()])
+    func storeAgreesWithAModelOnRandomCalls(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        let store = SeriesStore(expiration: .seconds(3600))
+        let families = (0..<6).map { "family_\($0)" }
+        // Longer than a small string, so that a copy has storage of its own and compares by its bytes.
+        let pool = (0..<400).map { #"item="\#($0)",kind="a-constant-value""# }
+        var model: [String: [String: Double]] = [:]
+        var time: UInt64 = 0
+        for call in 0..<300 {
+            // A few label sets repeated, and now and then one from the whole pool (often new to its shard).
+            let hot = (0...rng.below(24)).map { _ in rng.pick(pool) }
+            var updates: [SeriesUpdate] = []
+            for _ in 0..<rng.below(150) {
+                let text = rng.chance(0.85) ? rng.pick(hot) : rng.pick(pool)
+                // The same label set as its own value half the time, as the translator's caches hand out.
+                let labels = rng.chance(0.5) ? LabelSet(text) : LabelSet(String(decoding: Array(text.utf8), as: UTF8.self))
+                let family = rng.pick(families)
+                let ends = rng.chance(0.08)
+                time += 1
+                updates.append(
+                    SeriesUpdate(
+                        family: family, type: .gauge, help: "", labels: labels, value: .number(Double(time)), timeNanos: time,
+                        noRecordedValue: ends))
+                model[family, default: [:]][text] = ends ? nil : Double(time)
+            }
+            let dropped = store.apply(updates, now: .seconds(Int64(call)))
+            #expect(dropped == SeriesStore.Dropped(), "seed \(seed) call \(call)")
+            // A snapshot shares the tables, so the next call's first writes copy them.
+            if rng.chance(0.3) || call == 299 {
+                var held: [String: [String: Double]] = [:]
+                for family in store.snapshot(now: .seconds(Int64(call))) {
+                    for series in family.series {
+                        guard case .number(let value) = series.value else {
+                            Issue.record("seed \(seed) call \(call): \(family.name) holds a non-number")
+                            continue
+                        }
+                        held[family.name, default: [:]][series.labels] = value
+                    }
+                }
+                let expected = model.filter { !$0.value.isEmpty }
+                #expect(held == expected, "seed \(seed) call \(call)")
+                #expect(store.seriesCount == expected.values.map(\.count).reduce(0, +), "seed \(seed) call \(call)")
+            }
+        }
+    }
+}
