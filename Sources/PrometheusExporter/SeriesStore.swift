@@ -92,7 +92,11 @@ public final class SeriesStore: Sendable {
     }
 
     /// What happened to one point.
-    enum Outcome { case applied, conflict, overLimit }
+    enum Outcome {
+        case applied, conflict, overLimit
+        /// Applied: the point ended its series (`NoRecordedValue`), the last one its family had.
+        case endedFamily(slot: Int)
+    }
 
     /// Points dropped by one ``apply(_:targets:now:)``.
     public struct Dropped: Sendable, Equatable {
@@ -118,6 +122,7 @@ public final class SeriesStore: Sendable {
             // Consecutive points mostly belong to one family: look its slot and type up once per run.
             var run: (name: String, family: Family)?
             var found = FoundLabelSets()
+            var ended: [Int] = []
             updates.withUnsafeBufferPointer { updates in
                 guard let first = updates.baseAddress else { return }
                 for i in updates.indices {
@@ -128,11 +133,15 @@ public final class SeriesStore: Sendable {
                     }
                     switch Self.apply(update, family: run?.family, to: &s, found: &found, now: now, maxSeries: limit) {
                     case .applied: break
+                    case .endedFamily(let slot): ended.append(slot)
                     case .conflict: dropped.conflicts += 1
                     case .overLimit: dropped.overLimit += 1
                     }
                 }
             }
+            // A family left without series frees its name (as when its series expire): otherwise every name a client
+            // ever used would stay registered.
+            for slot in ended where s.families[slot]?.seriesCount == 0 { Self.unregister(slot, in: &s) }
             s.conflicts += dropped.conflicts
             return dropped
         }
@@ -140,6 +149,9 @@ public final class SeriesStore: Sendable {
 
     /// Points dropped so far because their identity conflicted with another metric's.
     public var conflicts: Int { state.withLock { $0.conflicts } }
+
+    /// Number of families registered.
+    var familyCount: Int { state.withLock { $0.slots.count } }
 
     /// Number of series held (without `target_info`).
     public var seriesCount: Int { state.withLock { $0.seriesTotal } }
@@ -191,7 +203,7 @@ public final class SeriesStore: Sendable {
         if noRecordedValue {
             remove(member: mi, at: gi, of: sh, in: &s)
             found.forget(shard: sh)
-            return .applied
+            return s.families[f]?.seriesCount == 0 ? .endedFamily(slot: f) : .applied
         }
         if update.pointee.temporality == .cumulative {
             // Cumulative points and gauges: the newest one wins. Compared in place (through the dictionary's modify

@@ -50,7 +50,27 @@ import Testing
                 let expected = model.filter { !$0.value.isEmpty }
                 #expect(held == expected, "seed \(seed) call \(call)")
                 #expect(store.seriesCount == expected.values.map(\.count).reduce(0, +), "seed \(seed) call \(call)")
+                #expect(store.familyCount == expected.count, "seed \(seed) call \(call)")
             }
         }
+    }
+
+    /// A client that names a new metric in every export and ends each series with `NoRecordedValue` leaves nothing
+    /// registered behind, and a name freed this way may come back as another type.
+    @Test func familiesWhoseLastSeriesEndedAreForgotten() {
+        let store = SeriesStore(expiration: .seconds(3600))
+        for i in 0..<1000 {
+            let family = "metric_\(i)"
+            store.apply([SeriesUpdate(family: family, type: .gauge, help: "", labels: "a=\"1\"", value: .number(1), timeNanos: 1)], now: .zero)
+            store.apply(
+                [SeriesUpdate(family: family, type: .gauge, help: "", labels: "a=\"1\"", value: .number(1), timeNanos: 2, noRecordedValue: true)],
+                now: .zero)
+        }
+        #expect(store.familyCount == 0)
+        #expect(store.seriesCount == 0)
+        let dropped = store.apply(
+            [SeriesUpdate(family: "metric_7", type: .counter, help: "", labels: "a=\"1\"", value: .number(3), timeNanos: 3)], now: .zero)
+        #expect(dropped == SeriesStore.Dropped())
+        #expect(store.snapshot(now: .zero).map(\.type) == [.counter])
     }
 }
