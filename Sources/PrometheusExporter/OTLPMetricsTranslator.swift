@@ -165,9 +165,11 @@ public struct OTLPMetricsTranslator: Sendable {
             case .histogram: .histogram
             case .gauge, .none, .exponentialHistogram, .summary: .gauge
             }
+        // The closure takes the two settings it needs, not `self` (which it copied for every metric).
+        let (namespace, addSuffixes) = (namespace, addMetricSuffixes)
         let translated = request.bytes.withUnsafeBytes { bytes in
             names.entry(name: UnsafeRawBufferPointer(rebasing: bytes[m.name]), unit: UnsafeRawBufferPointer(rebasing: bytes[m.unit]), kind: kind) {
-                translatedNames(request.string(m.name), unit: request.string(m.unit), kind: kind)
+                Self.translatedNames(request.string(m.name), unit: request.string(m.unit), kind: kind, namespace: namespace, addSuffixes: addSuffixes)
             }
         }
         guard translated.writable else {
@@ -302,7 +304,7 @@ public struct OTLPMetricsTranslator: Sendable {
             case .gauge?, nil: .gauge
             }
         let translated = names.entry(name: metric.name, unit: metric.unit, kind: kind) {
-            translatedNames(metric.name, unit: metric.unit, kind: kind)
+            Self.translatedNames(metric.name, unit: metric.unit, kind: kind, namespace: namespace, addSuffixes: addMetricSuffixes)
         }
         // A name with no letters or digits at all cannot be written; Prometheus would reject it.
         guard translated.writable else {
@@ -397,9 +399,11 @@ public struct OTLPMetricsTranslator: Sendable {
     }
 
     /// The family name of a metric for `kind`, and whether the metric can be written at all.
-    private func translatedNames(_ name: String, unit: String, kind: PrometheusNaming.Kind) -> MetricNameCache.Entry {
+    private static func translatedNames(
+        _ name: String, unit: String, kind: PrometheusNaming.Kind, namespace: String, addSuffixes: Bool
+    ) -> MetricNameCache.Entry {
         func translated(_ kind: PrometheusNaming.Kind) -> String {
-            PrometheusNaming.metricName(name, unit: unit, kind: kind, namespace: namespace, addSuffixes: addMetricSuffixes)
+            PrometheusNaming.metricName(name, unit: unit, kind: kind, namespace: namespace, addSuffixes: addSuffixes)
         }
         let gauge = translated(.gauge)
         return MetricNameCache.Entry(family: kind == .gauge ? gauge : translated(kind), writable: PrometheusNaming.isValidMetricName(gauge))
