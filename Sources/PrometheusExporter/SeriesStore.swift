@@ -117,7 +117,9 @@ public final class SeriesStore: Sendable {
     public func apply(_ updates: [SeriesUpdate], targets: [String] = [], now: Duration) -> Dropped {
         let limit = maxSeries
         return state.withLock { s in
-            for t in targets { s.targets[t] = now }
+            // One `target_info` series per resource, held within `maxSeries` of their own (a new resource beyond it
+            // gets none until others expire; its points are bounded as every point is).
+            for t in targets where s.targets[t] != nil || s.targets.count < limit { s.targets[t] = now }
             var dropped = Dropped()
             // Consecutive points mostly belong to one family: look its slot and type up once per run.
             var run: (name: String, family: Family)?

@@ -73,4 +73,20 @@ import Testing
         #expect(dropped == SeriesStore.Dropped())
         #expect(store.snapshot(now: .zero).map(\.type) == [.counter])
     }
+
+    /// `target_info` series (one per resource) stay within `maxSeries` too, however many resources a client invents;
+    /// those held keep updating, and expiry makes room for new ones.
+    @Test func targetInfoSeriesStayWithinMaxSeries() {
+        let store = SeriesStore(expiration: .seconds(60), maxSeries: 5)
+        store.apply([], targets: (0..<1000).map { #"job="j",instance="\#($0)""# }, now: .zero)
+        let held = store.snapshot(now: .zero).first { $0.name == "target_info" }?.series.map(\.labels) ?? []
+        #expect(held.count == 5)
+        store.apply([], targets: held, now: .seconds(50))
+        #expect(store.snapshot(now: .seconds(100)).first { $0.name == "target_info" }?.series.map(\.labels) == held)
+        store.apply([], targets: [#"job="j",instance="new""#], now: .seconds(100))
+        #expect(store.snapshot(now: .seconds(100)).first { $0.name == "target_info" }?.series.count == 5)
+        _ = store.snapshot(now: .seconds(111))  // the five expire
+        store.apply([], targets: [#"job="j",instance="new""#], now: .seconds(111))
+        #expect(store.snapshot(now: .seconds(111)).first { $0.name == "target_info" }?.series.map(\.labels) == [#"job="j",instance="new""#])
+    }
 }
