@@ -451,6 +451,14 @@ private struct MetricsIndexer {
             if r.position > start { p.attributes = start..<r.position }
             return true
         }
+        /// The `flags` field, when next; false when it does not read.
+        func flags(_ tag: UInt8) -> Bool {
+            guard next(tag) else { return true }
+            _ = try? r.varint()
+            guard let flags = try? r.varint() else { return false }
+            p.flags = UInt32(truncatingIfNeeded: flags)
+            return true
+        }
         func packedFixed64(_ tag: UInt8) -> Range<Int>?? {
             guard next(tag) else { return .some(nil) }
             _ = try? r.varint()
@@ -466,12 +474,7 @@ private struct MetricsIndexer {
             } else if let v = fixed64(0x31) {
                 p.value = Double(Int64(bitPattern: v))
             }
-            guard attributes(0x3A) else { return nil }
-            if next(0x40) {
-                _ = try? r.varint()
-                guard let flags = try? r.varint() else { return nil }
-                p.flags = UInt32(truncatingIfNeeded: flags)
-            }
+            guard attributes(0x3A), flags(0x40) else { return nil }
         case .histogram:
             if let v = fixed64(0x11) { p.start = v }
             if let v = fixed64(0x19) { p.time = v }
@@ -480,12 +483,7 @@ private struct MetricsIndexer {
             guard let counts = packedFixed64(0x32), let bounds = packedFixed64(0x3A) else { return nil }
             if let counts { p.bucketCounts = counts }
             if let bounds { p.explicitBounds = bounds }
-            guard attributes(0x4A) else { return nil }
-            if next(0x50) {
-                _ = try? r.varint()
-                guard let flags = try? r.varint() else { return nil }
-                p.flags = UInt32(truncatingIfNeeded: flags)
-            }
+            guard attributes(0x4A), flags(0x50) else { return nil }
             _ = fixed64(0x59)  // min
             _ = fixed64(0x61)  // max
         default:
