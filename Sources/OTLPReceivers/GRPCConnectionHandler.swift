@@ -47,6 +47,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private var lastRead = NIODeadline.now()
     private var lastClientPing: NIODeadline?
     private var pingStrikes = 0
+    private var malformedHeaderBlocks = 0
+    static let maxMalformedHeaderBlocks = 200
     private var keepaliveTimer: Scheduled<Void>?
     private var pingTimeout: Scheduled<Void>?
     private var ageTimer: Scheduled<Void>?
@@ -105,7 +107,14 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             if streams[id] == nil {
                 open(id, headers: headers.headers, endStream: headers.endStream, context: context)
             } else if headers.endStream {
-                requestEnded(id, context: context)  // trailers from the client
+                // Trailers from the client.
+                do {
+                    try GRPCRequestHead.checkTrailers(headers.headers)
+                } catch {
+                    remove(id, context: context)
+                    return resetMalformed(id, context: context)
+                }
+                requestEnded(id, context: context)
             }
         case .data(let data):
             guard case .byteBuffer(let bytes) = data.data else { return }
@@ -228,19 +237,25 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     private func open(_ id: HTTP2StreamID, headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
         if id > lastStreamID { lastStreamID = id }
-        guard headers.first(name: ":method") == "POST" else {
+        let head: GRPCRequestHead
+        do {
+            head = try GRPCRequestHead(headers, credentialsHeader: services.authenticator?.headerName)
+        } catch {
+            return resetMalformed(id, context: context)
+        }
+        guard head.method == "POST" else {
             return refuse(id, httpStatus: "405", requestEnded: endStream, context: context)
         }
-        guard let type = headers.first(name: "content-type"), type.hasPrefix("application/grpc") else {
+        guard let type = head.contentType, type.hasPrefix("application/grpc") else {
             // Not a gRPC request at all: plain HTTP status, as the gRPC over HTTP/2 spec says.
             return refuse(id, httpStatus: "415", requestEnded: endStream, context: context)
         }
-        let path = headers.first(name: ":path") ?? ""
+        let path = head.path
         guard let method = services.method(forPath: path) else {
             return fail(id, GRPCStatus(.unimplemented, "unknown method \(path.prefix(200))"), requestEnded: endStream, context: context)
         }
         let compression: Compression
-        switch headers.first(name: "grpc-encoding")?.lowercased() {
+        switch head.encoding?.lowercased() {
         case nil, "identity": compression = .identity
         case "gzip", "deflate": compression = .compressed
         case let other?:
@@ -250,7 +265,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         }
         let stream = Stream(method: method, compression: compression)
         if let auth = services.authenticator, method.isExport {
-            let credentials = headers.first(name: auth.headerName)
+            let credentials = head.credentials
             switch auth.check(credentials) {
             case false?:
                 return fail(
@@ -422,6 +437,26 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         writeTrailersOnly(status, on: id, context: context)
         if !requestEnded {
             context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.noError))), promise: nil)
+        }
+        context.flush()
+        closeIfQuiesced(context: context)
+    }
+
+    /// Resets a stream whose header block is malformed (RFC 9113 §8.1.1: a stream error of type PROTOCOL_ERROR), as
+    /// swift-nio-http2's own validation did; past ``maxMalformedHeaderBlocks`` on one connection (the library's
+    /// limit of stream errors, its "glitches"), the connection ends with GOAWAY ENHANCE_YOUR_CALM.
+    private func resetMalformed(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.protocolError))), promise: nil)
+        malformedHeaderBlocks += 1
+        if malformedHeaderBlocks > Self.maxMalformedHeaderBlocks, !closing {
+            closing = true
+            context.write(
+                wrapOutboundOut(
+                    HTTP2Frame(
+                        streamID: .rootStream,
+                        payload: .goAway(
+                            lastStreamID: lastStreamID, errorCode: .enhanceYourCalm,
+                            opaqueData: context.channel.allocator.buffer(string: "too_many_malformed_requests")))), promise: nil)
         }
         context.flush()
         closeIfQuiesced(context: context)

@@ -41,6 +41,12 @@ private final class GRPCConnection {
         try channel.writeInbound(HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .headers(.init(headers: h, endStream: endStream))))
     }
 
+    /// A header block as given, however malformed (NIOHTTP2Handler passes it on: the listener turns its checks off).
+    func headers(_ stream: Int, fields: [(String, String)], endStream: Bool = false) throws {
+        try channel.writeInbound(
+            HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .headers(.init(headers: HPACKHeaders(fields), endStream: endStream))))
+    }
+
     func data(_ stream: Int, _ bytes: [UInt8], endStream: Bool) throws {
         let buffer = channel.allocator.buffer(bytes: bytes)
         try channel.writeInbound(HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .data(.init(data: .byteBuffer(buffer), endStream: endStream))))
@@ -89,6 +95,8 @@ extension HTTP2Frame {
     fileprivate var windowIncrement: Int? { if case .windowUpdate(let n) = payload { n } else { nil } }
     fileprivate var isReset: Bool { if case .rstStream = payload { true } else { false } }
     fileprivate var isGoAway: Bool { if case .goAway = payload { true } else { false } }
+    fileprivate var resetCode: HTTP2ErrorCode? { if case .rstStream(let code) = payload { code } else { nil } }
+    fileprivate var goAwayCode: HTTP2ErrorCode? { if case .goAway(_, let code, _) = payload { code } else { nil } }
 }
 
 private let traceExport = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -191,5 +199,47 @@ private let traceExport = "/opentelemetry.proto.collector.trace.v1.TraceService/
         // Nothing is in flight any more: the connection shuts its output (a lingering close).
         c.channel.embeddedEventLoop.run()
         #expect(!c.channel.isActive || (try? c.channel.writeOutbound(HTTP2Frame(streamID: .rootStream, payload: .ping(.init(), ack: false)))) == nil)
+    }
+
+    @Test func aMalformedRequestHeaderBlockResetsItsStreamWithProtocolErrorAndTheConnectionGoesOn() throws {
+        let c = try GRPCConnection()
+        _ = try c.frames()
+        try c.headers(1, fields: [(":method", "POST"), (":scheme", "http"), (":path", traceExport), ("Content-Type", "application/grpc")])
+        let reset = try c.frames()
+        #expect(reset.count == 1 && reset.first?.streamID == HTTP2StreamID(1) && reset.first?.resetCode == .protocolError)
+        // Its data finds no stream; the next well-formed call is answered.
+        try c.data(1, framed([]), endStream: true)
+        #expect(try c.frames().isEmpty)
+        try c.headers(3, path: "/nothing.Here/Export", endStream: true)
+        #expect(try c.frames().first?.headerBlock?.first(name: "grpc-status") == "12")
+        #expect(c.counter.calls.load(ordering: .relaxed) == 0)
+    }
+
+    @Test func malformedTrailersResetTheStreamWithoutAnExport() throws {
+        let c = try GRPCConnection()
+        _ = try c.frames()
+        try c.headers(1, path: traceExport)
+        try c.data(1, framed([]), endStream: false)
+        try c.headers(1, fields: [(":path", "/again")], endStream: true)
+        let frames = try c.frames(atLeast: 1)
+        #expect(frames.count == 1 && frames.first?.resetCode == .protocolError)
+        #expect(c.counter.calls.load(ordering: .relaxed) == 0)
+        #expect(c.budget.reserve(1 << 20))  // nothing stays reserved
+    }
+
+    /// As swift-nio-http2 counts stream errors ("glitches"): a client that keeps sending malformed blocks is told to
+    /// calm down and the connection ends (HTTP2GoAwayWatcher closes it after a GOAWAY with an error code).
+    @Test func tooManyMalformedHeaderBlocksEndTheConnectionWithEnhanceYourCalm() throws {
+        let c = try GRPCConnection()
+        _ = try c.frames()
+        let limit = GRPCConnectionHandler.maxMalformedHeaderBlocks
+        for i in 0..<limit {
+            try c.headers(1 + 2 * i, fields: [(":method", "POST"), ("te", "gzip")])
+        }
+        let resets = try c.frames()
+        #expect(resets.count == limit && resets.allSatisfy { $0.resetCode == .protocolError })
+        try c.headers(1 + 2 * limit, fields: [(":method", "POST"), ("te", "gzip")])
+        let last = try c.frames()
+        #expect(last.count == 2 && last.first?.resetCode == .protocolError && last.last?.goAwayCode == .enhanceYourCalm)
     }
 }

@@ -868,6 +868,43 @@ def test_floods_get_goaway_and_close_while_others_are_served(module_server, floo
     good_exports(module_server, f"after {flood}")
 
 
+# ------------------------------------------------------------------------------ (i2) malformed request header blocks
+
+MALFORMED_HEADERS = {
+    "uppercase field name": [("X-Custom", "1")],
+    "connection-specific field": [("connection", "close")],
+    "te other than trailers": [("te", "gzip")],
+    "CR in a value": [("x-note", "a\rb")],
+    "pseudo-header field after regular ones": [(":path", "/late")],
+    "response pseudo-header field": [(":status", "200")],
+}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("malformed", list(MALFORMED_HEADERS))
+def test_a_malformed_grpc_header_block_resets_its_stream_and_the_connection_serves_on(module_server, malformed):
+    """RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR. otelsink checks gRPC header
+    blocks itself (swift-nio-http2's check is off on that listener, for speed): the stream is reset, and a
+    well-formed call on the same connection right after it is answered."""
+    address = module_server.grpc_address
+    conn = RawH2(address)
+    try:
+        base = [(":method", "POST"), (":scheme", "http"), (":path", GRPC_EXPORT), (":authority", address),
+                ("content-type", "application/grpc"), ("te", "trailers")]
+        bad = [f for f in base if not (f[0] == "te" and malformed == "te other than trailers")]
+        conn.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, conn.encoder.encode(bad + MALFORMED_HEADERS[malformed])))
+        conn.send(frame(HEADERS, END_HEADERS, 3, conn.encoder.encode(base)) + frame(DATA, END_STREAM, 3, b"\0\0\0\0\0"))
+        conn.read_until_closed(2.0)
+        resets = [(stream, int.from_bytes(payload[:4], "big")) for kind, _, stream, payload in conn.frames if kind == RST_STREAM]
+        assert resets == [(1, 1)], f"{malformed}: resets {resets} (expected stream 1 PROTOCOL_ERROR)"
+        assert conn.goaway is None, f"{malformed}: GOAWAY {conn.goaway}"
+        decoder = hpack.Decoder()
+        blocks = [(stream, dict(decoder.decode(payload))) for kind, _, stream, payload in conn.frames if kind == HEADERS]
+        assert [b for s, b in blocks if s == 3 and "grpc-status" in b] == [{"grpc-status": "0"}], f"{malformed}: {blocks}"
+    finally:
+        conn.close()
+
+
 # ------------------------------------------------------------------------------------------ (j) gRPC decompression bomb
 
 
