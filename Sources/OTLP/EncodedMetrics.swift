@@ -434,18 +434,12 @@ private struct MetricsIndexer {
     {
         var p = EncodedMetrics.PointEntry(body: range)
         var r = Reader(buffer, range)
-        /// Whether the next field's tag is `tag` (every tag used here is one byte).
-        func next(_ tag: UInt8) -> Bool { !r.isAtEnd && buffer[r.position] == tag }
-        func fixed64(_ tag: UInt8) -> UInt64? {
-            guard next(tag), r.end - r.position >= 9 else { return nil }
-            _ = try? r.varint()
-            return try? r.fixed64()
-        }
+        // Every tag read here is one byte.
+        func fixed64(_ tag: UInt8) -> UInt64? { r.fixed64(tagged: tag) }
         /// A run of attribute fields with tag `tag`; false when one is not a valid `KeyValue`.
         func attributes(_ tag: UInt8) -> Bool {
             let start = r.position
-            while next(tag) {
-                _ = try? r.varint()
+            while r.skipTag(tag) {
                 guard let kv = try? r.lengthDelimited(), (try? OTLPCommonWire.keyValue(buffer, kv, depth: 8)) != nil else { return false }
             }
             if r.position > start { p.attributes = start..<r.position }
@@ -453,15 +447,13 @@ private struct MetricsIndexer {
         }
         /// The `flags` field, when next; false when it does not read.
         func flags(_ tag: UInt8) -> Bool {
-            guard next(tag) else { return true }
-            _ = try? r.varint()
+            guard r.skipTag(tag) else { return true }
             guard let flags = try? r.varint() else { return false }
             p.flags = UInt32(truncatingIfNeeded: flags)
             return true
         }
         func packedFixed64(_ tag: UInt8) -> Range<Int>?? {
-            guard next(tag) else { return .some(nil) }
-            _ = try? r.varint()
+            guard r.skipTag(tag) else { return .some(nil) }
             guard let payload = try? r.lengthDelimited(), payload.count % 8 == 0 else { return nil }
             return payload
         }

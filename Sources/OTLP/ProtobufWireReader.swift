@@ -63,6 +63,24 @@ struct ProtobufWireReader {
         return UInt64(littleEndian: v)
     }
 
+    /// Moves past the one-byte tag `tag` when it comes next; false, with nothing read, otherwise.
+    @inline(__always)
+    mutating func skipTag(_ tag: UInt8) -> Bool {
+        guard position < end, buffer[position] == tag else { return false }
+        position += 1
+        return true
+    }
+
+    /// The value of a fixed64 field whose one-byte tag is `tag`, when that field comes next and is whole; nil, with
+    /// nothing read, otherwise.
+    @inline(__always)
+    mutating func fixed64(tagged tag: UInt8) -> UInt64? {
+        guard end - position >= 9, buffer[position] == tag else { return nil }
+        let v = buffer.loadUnaligned(fromByteOffset: position + 1, as: UInt64.self)
+        position += 9
+        return UInt64(littleEndian: v)
+    }
+
     @inline(__always)
     mutating func fixed32() throws(Unreadable) -> UInt32 {
         guard end - position >= 4 else { throw Unreadable() }
