@@ -202,15 +202,21 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
             pingStrikes += 1
         }
         guard pingStrikes > 2, !closing else { return }
+        endMisbehaving("too_many_pings", context: context)
+        context.flush()
+    }
+
+    /// Ends a connection whose client misbehaves: GOAWAY ENHANCE_YOUR_CALM with `reason` as its debug data
+    /// (HTTP2GoAwayWatcher closes the connection once it is written).
+    private func endMisbehaving(_ reason: String, context: ChannelHandlerContext) {
         closing = true
         context.write(
             wrapOutboundOut(
                 HTTP2Frame(
                     streamID: .rootStream,
                     payload: .goAway(
-                        lastStreamID: lastStreamID, errorCode: .enhanceYourCalm,
-                        opaqueData: context.channel.allocator.buffer(string: "too_many_pings")))), promise: nil)
-        context.flush()
+                        lastStreamID: lastStreamID, errorCode: .enhanceYourCalm, opaqueData: context.channel.allocator.buffer(string: reason)))),
+            promise: nil)
     }
 
     /// `max_connection_age`: GOAWAY, then after `max_connection_age_grace` close whatever is still open.
@@ -449,14 +455,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.protocolError))), promise: nil)
         malformedHeaderBlocks += 1
         if malformedHeaderBlocks > Self.maxMalformedHeaderBlocks, !closing {
-            closing = true
-            context.write(
-                wrapOutboundOut(
-                    HTTP2Frame(
-                        streamID: .rootStream,
-                        payload: .goAway(
-                            lastStreamID: lastStreamID, errorCode: .enhanceYourCalm,
-                            opaqueData: context.channel.allocator.buffer(string: "too_many_malformed_requests")))), promise: nil)
+            endMisbehaving("too_many_malformed_requests", context: context)
         }
         context.flush()
         closeIfQuiesced(context: context)
