@@ -435,7 +435,6 @@ private struct MetricsIndexer {
         var p = EncodedMetrics.PointEntry(body: range)
         var r = Reader(buffer, range)
         // Every tag read here is one byte.
-        func fixed64(_ tag: UInt8) -> UInt64? { r.fixed64(tagged: tag) }
         /// A run of attribute fields with tag `tag`; false when one is not a valid `KeyValue`.
         func attributes(_ tag: UInt8) -> Bool {
             let start = r.position
@@ -459,25 +458,25 @@ private struct MetricsIndexer {
         }
         switch kind {
         case .gauge, .sum:
-            if let v = fixed64(0x11) { p.start = v }
-            if let v = fixed64(0x19) { p.time = v }
-            if let v = fixed64(0x21) {
+            if let v = r.fixed64(tagged: 0x11) { p.start = v }
+            if let v = r.fixed64(tagged: 0x19) { p.time = v }
+            if let v = r.fixed64(tagged: 0x21) {
                 p.value = Double(bitPattern: v)
-            } else if let v = fixed64(0x31) {
+            } else if let v = r.fixed64(tagged: 0x31) {
                 p.value = Double(Int64(bitPattern: v))
             }
             guard attributes(0x3A), flags(0x40) else { return nil }
         case .histogram:
-            if let v = fixed64(0x11) { p.start = v }
-            if let v = fixed64(0x19) { p.time = v }
-            if let v = fixed64(0x21) { p.count = v }
-            if let v = fixed64(0x29) { p.sum = Double(bitPattern: v) }
+            if let v = r.fixed64(tagged: 0x11) { p.start = v }
+            if let v = r.fixed64(tagged: 0x19) { p.time = v }
+            if let v = r.fixed64(tagged: 0x21) { p.count = v }
+            if let v = r.fixed64(tagged: 0x29) { p.sum = Double(bitPattern: v) }
             guard let counts = packedFixed64(0x32), let bounds = packedFixed64(0x3A) else { return nil }
             if let counts { p.bucketCounts = counts }
             if let bounds { p.explicitBounds = bounds }
             guard attributes(0x4A), flags(0x50) else { return nil }
-            _ = fixed64(0x59)  // min
-            _ = fixed64(0x61)  // max
+            _ = r.fixed64(tagged: 0x59)  // min
+            _ = r.fixed64(tagged: 0x61)  // max
         default:
             return nil
         }
