@@ -17,7 +17,7 @@ struct GRPCRequestHead {
     var encoding: String?
     var credentials: String?
 
-    /// Why a header block is malformed (for logs; the client sees RST_STREAM PROTOCOL_ERROR).
+    /// Why a header block is malformed (for tests and debugging: the client sees only RST_STREAM PROTOCOL_ERROR).
     struct Malformed: Error, Equatable {
         let reason: String
     }
