@@ -38,10 +38,10 @@ public final class TestCollector: Sendable {
         }
     }
 
-    /// The `host:port` that `receiver` serves `protocolName` (`grpc`, `http`) on; waits (up to 20 s) until it listens.
+    /// The `host:port` that `receiver` serves `protocolName` (`grpc`, `http`) on; waits (up to 60 s) until it listens.
     public func address(_ receiver: String = "otlp", _ protocolName: String) async throws -> (host: String, port: Int) {
         let key = "\(receiver)/\(protocolName)"
-        // Generous: in the full debug test run, suites share two cores and a collector may take ~20 s to listen.
+        // Generous: in the full debug test run the suites share two cores, and a collector has taken ~20 s to listen.
         let deadline = ContinuousClock.now + .seconds(60)
         while collector.listening.all[key] == nil, ContinuousClock.now < deadline {
             if let why = ended.withLock({ $0 }) { throw TestCollectorError.notListening("\(key) (the collector \(why))") }
