@@ -7,14 +7,11 @@ import NIOServing
 ///
 /// There is no channel per stream and no async-sequence bridge: a request's frames are gathered in this handler,
 /// the complete message goes to ``OTLPGRPCServices`` in a task that prefers this connection's event loop, and the
-/// answer is written as response headers, one message and trailers with a single flush. Inbound flow control is
-/// done here too, by topping windows up as `NIOHTTP2Handler` reports them shrinking.
+/// answer is written as response headers, one message and trailers with a single flush. The frames come from, and go
+/// to, ``GRPCHTTP2Handler``, which keeps the connection's HTTP/2 state and flow control.
 final class GRPCConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
-
-    /// The inbound window kept open for the connection and for each stream receiving a request.
-    static let windowSize = 4 << 20
 
     private enum Compression { case identity, compressed }
 
@@ -41,7 +38,6 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private var lastStreamID = HTTP2StreamID.rootStream
     private var quiescing = false
     private var closing = false
-    private var needsFlush = false
     private let keepalive: GRPCKeepalive
     private var sessionEstablished = false
     private var lastRead = NIODeadline.now()
@@ -77,10 +73,6 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private func start(context: ChannelHandlerContext) {
         guard !started else { return }
         started = true
-        // The connection window starts at 65,535 bytes (RFC 9113 §6.9.2); open it to the target at once.
-        let increment = Self.windowSize - 65_535
-        context.writeAndFlush(
-            wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
         lastRead = context.eventLoop.now
         scheduleKeepalive(at: lastRead + TimeAmount(keepalive.time), context: context)
         if let age = keepalive.maxConnectionAge {
@@ -130,30 +122,12 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                 clientPinged(context: context)
             }
         default:
-            break  // SETTINGS, PING, GOAWAY and WINDOW_UPDATE are NIOHTTP2Handler's business.
+            break  // SETTINGS, GOAWAY and WINDOW_UPDATE are GRPCHTTP2Handler's business.
         }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
-        context.fireChannelReadComplete()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
-        case let window as NIOHTTP2WindowUpdatedEvent:
-            guard let inbound = window.inboundWindowSize, inbound <= Self.windowSize / 2 else { return }
-            if window.streamID != .rootStream {
-                guard let stream = streams[window.streamID], stream.phase == .receiving else { return }
-            }
-            context.write(
-                wrapOutboundOut(
-                    HTTP2Frame(
-                        streamID: window.streamID, payload: .windowUpdate(windowSizeIncrement: Self.windowSize - inbound))), promise: nil)
-            needsFlush = true
         case let closed as StreamClosedEvent:
             remove(closed.streamID, context: context)
             closeIfQuiesced(context: context)
@@ -228,9 +202,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // NIOHTTP2Handler reports protocol errors after dealing with them (a stream reset, or GOAWAY and close);
-        // anything else (an I/O error) ends the connection.
-        if !(error is any NIOHTTP2Error) { context.close(promise: nil) }
+        // GRPCHTTP2Handler deals with protocol errors itself; what arrives here (an I/O error) ends the connection.
+        context.close(promise: nil)
     }
 
     // MARK: - Requests

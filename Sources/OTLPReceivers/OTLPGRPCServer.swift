@@ -1,17 +1,14 @@
 import CollectorCore
 import Logging
 import NIOCore
-import NIOHPACK
-import NIOHTTP2
 import NIOServing
 
 /// The OTLP/gRPC listener: HTTP/2 (cleartext with prior knowledge, as gRPC clients speak it, or TLS with ALPN
-/// `h2`) on SwiftNIO, one ``GRPCConnectionHandler`` per connection.
+/// `h2`) on SwiftNIO, one ``GRPCHTTP2Handler`` and one ``GRPCConnectionHandler`` per connection.
 ///
-/// Built on swift-nio-http2 directly rather than grpc-swift: otelsink serves four unary methods and one
-/// server-streaming health watch, and grpc-swift's general machinery (a channel, an async sequence and several
-/// tasks per call) cost more CPU per request than the data itself at OTLP request rates (docs/architecture.md,
-/// "The gRPC server").
+/// Not built on grpc-swift, nor on swift-nio-http2's connection handler: otelsink serves four unary methods and one
+/// server-streaming health watch, and their general machinery cost more CPU per request than the data itself at
+/// OTLP request rates (docs/architecture.md, "The gRPC server").
 enum OTLPGRPCServer {
     static func bind(
         endpoint: ListenEndpoint, services: OTLPGRPCServices, budget: InFlightBudget, maxConcurrentStreams: Int,
@@ -24,21 +21,15 @@ enum OTLPGRPCServer {
         }
     }
 
-    /// One connection's pipeline after TLS: HTTP/2 with otelsink's settings, then ``GRPCConnectionHandler``.
+    /// One connection's pipeline after TLS: HTTP/2 (``GRPCHTTP2Handler``), then ``GRPCConnectionHandler``.
     static func configure(
         _ channel: any Channel, services: OTLPGRPCServices, budget: InFlightBudget, maxConcurrentStreams: Int, keepalive: GRPCKeepalive
     ) throws {
-        let settings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: maxConcurrentStreams),
-            HTTP2Setting(parameter: .initialWindowSize, value: GRPCConnectionHandler.windowSize),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
-        ]
         // Calls resume on the loop that reads their connection (see EventLoopTaskExecutor).
         let executor = EventLoopTaskExecutor(channel.eventLoop)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(HTTP2GoAwayWatcher())
-        // Header blocks are checked by GRPCConnectionHandler (GRPCRequestHead), at a fraction of the library's cost.
-        try sync.addHandler(NIOHTTP2Handler(mode: .server, initialSettings: settings, headerBlockValidation: .disabled))
+        try sync.addHandler(GRPCHTTP2Handler(maxConcurrentStreams: maxConcurrentStreams))
         try sync.addHandler(GRPCConnectionHandler(services: services, budget: budget, executor: executor, keepalive: keepalive))
     }
 }

@@ -92,7 +92,6 @@ extension HTTP2Frame {
         default: false
         }
     }
-    fileprivate var windowIncrement: Int? { if case .windowUpdate(let n) = payload { n } else { nil } }
     fileprivate var isReset: Bool { if case .rstStream = payload { true } else { false } }
     fileprivate var isGoAway: Bool { if case .goAway = payload { true } else { false } }
     fileprivate var resetCode: HTTP2ErrorCode? { if case .rstStream(let code) = payload { code } else { nil } }
@@ -102,12 +101,6 @@ extension HTTP2Frame {
 private let traceExport = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 @Suite struct GRPCConnectionHandlerTests {
-    @Test func startOpensTheConnectionWindowToItsTarget() throws {
-        let c = try GRPCConnection()
-        let first = try #require(try c.frames().first)
-        #expect(first.streamID == .rootStream && first.windowIncrement == GRPCConnectionHandler.windowSize - 65_535)
-    }
-
     @Test func aUnaryExportIsAnsweredWithHeadersOneMessageAndOKTrailers() throws {
         let c = try GRPCConnection()
         _ = try c.frames()
@@ -164,25 +157,6 @@ private let traceExport = "/opentelemetry.proto.collector.trace.v1.TraceService/
         #expect(try c.frames().first?.headerBlock?.first(name: "grpc-status") == "12")
         try c.headers(3, path: traceExport, contentType: "application/json", endStream: true)
         #expect(try c.frames().first?.headerBlock?.first(name: ":status") == "415")
-    }
-
-    @Test func windowsAreToppedUpOnceHalfUsedAndOnlyForStreamsStillReceiving() throws {
-        let c = try GRPCConnection()
-        _ = try c.frames()
-        let size = GRPCConnectionHandler.windowSize
-        c.event(NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: size / 2 + 1, outboundWindowSize: nil))
-        #expect(try c.frames().isEmpty)  // more than half left: nothing yet
-        c.event(NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: 1000, outboundWindowSize: nil))
-        c.channel.pipeline.fireChannelReadComplete()  // window updates go out with the next flush
-        let root = try c.frames()
-        #expect(root.count == 1 && root.first?.streamID == .rootStream && root.first?.windowIncrement == size - 1000)
-        // A stream receiving a request gets its window back; an unknown stream does not.
-        try c.headers(1, path: traceExport)
-        c.event(NIOHTTP2WindowUpdatedEvent(streamID: HTTP2StreamID(1), inboundWindowSize: 10, outboundWindowSize: nil))
-        c.event(NIOHTTP2WindowUpdatedEvent(streamID: HTTP2StreamID(5), inboundWindowSize: 10, outboundWindowSize: nil))
-        c.channel.pipeline.fireChannelReadComplete()
-        let streams = try c.frames()
-        #expect(streams.count == 1 && streams.first?.streamID == HTTP2StreamID(1) && streams.first?.windowIncrement == size - 10)
     }
 
     @Test func shutdownEndsAnOpenHealthWatchSaysGoAwayAndClosesOutput() throws {
