@@ -2,8 +2,9 @@ import NIOCore
 
 /// Closes an HTTP/2 server connection once it has sent a GOAWAY with an error code.
 ///
-/// swift-nio-http2 answers a connection error (a flood, a malformed frame) with GOAWAY and stops reading, but leaves
-/// the connection open. This handler sits between the TLS (or socket) end of the pipeline and `NIOHTTP2Handler`,
+/// swift-nio-http2 (and the gRPC listener's own HTTP/2 handler) answer a connection error (a flood, a malformed
+/// frame) with GOAWAY and stop reading, but leave the connection open. This handler sits between the TLS (or
+/// socket) end of the pipeline and the HTTP/2 handler,
 /// follows the frame headers of what the server writes (frames may span writes), and after a GOAWAY whose error
 /// code is not NO_ERROR closes the output (so the client reads the GOAWAY) and then the connection. A graceful
 /// GOAWAY (NO_ERROR, on shutdown or idle) is left to the protocol handler, which closes once its calls end.

@@ -2,9 +2,10 @@ import NIOHPACK
 
 /// A gRPC request's header block, checked as RFC 9113 §8.2–8.3 requires of a request and read in the same pass.
 ///
-/// The gRPC listener turns swift-nio-http2's header-block validation off and checks here instead: the library's
-/// checks of the three header blocks of a unary call (the request's, and the answer's two, which otelsink writes
-/// itself) cost ~35,000 instructions, 6.6 % of a metrics export. The rules are the library's: field names are
+/// The gRPC listener's HTTP/2 (``GRPCHTTP2Handler``) leaves header blocks unchecked beyond HPACK; they are checked
+/// here, with the rules swift-nio-http2 applies, whose own check of the three header blocks of a unary call (the
+/// request's, and the answer's two, which otelsink writes itself) cost ~35,000 instructions, 6.6 % of a metrics
+/// export. The rules: field names are
 /// lowercase tokens, pseudo-header fields come first, each once, only those a request may carry (`:method`,
 /// `:scheme`, `:path`, `:authority`; `:method` and `:authority` alone for CONNECT), with no control characters or
 /// spaces in their values and a non-empty `:path`; no connection-specific fields; `te` only as `trailers`; and no

@@ -6,9 +6,8 @@ import NIOServing
 
 extension FuzzChecks {
     /// Bytes from a client after the HTTP/2 preface into one OTLP/gRPC connection, exactly as the server builds it
-    /// after TLS (swift-nio-http2 with otelsink's settings, then the hand-written ``GRPCConnectionHandler``, calls
-    /// and all): nothing may crash, whatever the frames. The first byte sets the size of the pieces the rest arrives
-    /// in.
+    /// after TLS (``GRPCHTTP2Handler``, then ``GRPCConnectionHandler``, calls and all): nothing may crash, whatever
+    /// the frames. The first byte sets the size of the pieces the rest arrives in.
     public static func grpcRequests(_ input: [UInt8]) {
         guard let first = input.first else { return }
         let bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + input.dropFirst()
