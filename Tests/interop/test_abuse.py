@@ -905,6 +905,35 @@ def test_a_malformed_grpc_header_block_resets_its_stream_and_the_connection_serv
         conn.close()
 
 
+@pytest.mark.timeout(30)
+def test_a_grpc_answer_waits_for_the_clients_flow_control_window_and_arrives_whole(module_server):
+    """The gRPC listener's HTTP/2 respects the client's windows (RFC 9113 §6.9): a client that starts its streams
+    with no window (SETTINGS_INITIAL_WINDOW_SIZE 0) gets the answer's headers, but its message only as the window
+    opens, byte for byte, and the trailers after it; the connection is not ended."""
+    conn = RawH2(module_server.grpc_address)
+    try:
+        conn.send(frame(SETTINGS, 0, 0, (4).to_bytes(2, "big") + (0).to_bytes(4, "big")))
+        conn.send(frame(HEADERS, END_HEADERS, 1, grpc_headers(conn.encoder, conn.address))
+                  + frame(DATA, END_STREAM, 1, b"\0\0\0\0\0"))
+        conn.read_until_closed(1.0)
+        on_stream = [(kind, flags, payload) for kind, flags, stream, payload in conn.frames if stream == 1]
+        assert [kind for kind, _, _ in on_stream] == [HEADERS], f"before any window: {on_stream}"
+        conn.send(frame(WINDOW_UPDATE, 0, 1, (2).to_bytes(4, "big")))
+        conn.read_until_closed(0.5)
+        conn.send(frame(WINDOW_UPDATE, 0, 1, (100).to_bytes(4, "big")))
+        conn.read_until_closed(1.0)
+        on_stream = [(kind, flags, payload) for kind, flags, stream, payload in conn.frames if stream == 1]
+        data = [payload for kind, _, payload in on_stream if kind == DATA]
+        assert [kind for kind, _, _ in on_stream] == [HEADERS, DATA, DATA, HEADERS], on_stream
+        assert len(data[0]) == 2 and data[0] + data[1] == b"\0\0\0\0\0", data  # an empty ExportTraceServiceResponse
+        decoder = hpack.Decoder()
+        blocks = [dict(decoder.decode(payload)) for kind, _, payload in on_stream if kind == HEADERS]
+        assert blocks[0][":status"] == "200" and blocks[1] == {"grpc-status": "0"}, blocks
+        assert on_stream[-1][1] & END_STREAM and conn.goaway is None and conn.closed_at is None
+    finally:
+        conn.close()
+
+
 # ------------------------------------------------------------------------------------------ (j) gRPC decompression bomb
 
 
