@@ -294,8 +294,11 @@ private func pairs(_ headers: HPACKHeaders) -> [String] { headers.map { "\($0.na
             // The first block of an encoder refers to no earlier one: the same bytes decode on any connection.
             resets += frame(K.headers, K.endHeaders, id, block) + frame(K.rst, 0, id, be32(8))
         }
+        // 100 streams held open (the limit), then 201 more, each refused.
+        let pastTheLimit = (0..<301).flatMap { frame(K.headers, K.endHeaders, UInt32(1 + 2 * $0), block) }
         let floods: [(String, [UInt8], String)] = [
             ("rapid reset", resets, "too_many_resets"),
+            ("streams past the limit", pastTheLimit, "too_many_stream_errors"),
             ("PING", (0..<201).flatMap { frame(K.ping, 0, 0, be32(0) + be32(UInt32($0))) }, "too_many_control_frames"),
             ("SETTINGS", (0..<201).flatMap { _ in frame(K.settings, 0, 0) }, "too_many_control_frames"),
             (

@@ -321,11 +321,9 @@ final class GRPCHTTP2Handler: ChannelDuplexHandler {
         lastClientStream = id
         if let last = goAwayLastStream, id > last { return }  // after GOAWAY: not processed, the client may retry it
         if selfDependent { return try resetStream(id, .protocolError, context: context) }
-        guard streams.count < maxConcurrentStreams else {
-            // Not counted as a stream error: a client may open streams before it has read the server's SETTINGS.
-            withOutput(context) { HTTP2FrameWriter.rstStream(&$0, stream: id, code: .refusedStream) }
-            return
-        }
+        // Counted as a stream error, as swift-nio-http2 counts it: a client racing the server's SETTINGS at the start
+        // may cross the limit a few times, not 200 times in 30 s.
+        guard streams.count < maxConcurrentStreams else { return try resetStream(id, .refusedStream, context: context) }
         streams[id] = Stream(receiveWindow: Self.windowSize, sendWindow: peerInitialWindow, remoteClosed: endStream)
         context.fireChannelRead(
             wrapInboundOut(HTTP2Frame(streamID: Self.streamID(id), payload: .headers(.init(headers: fields, endStream: endStream)))))
