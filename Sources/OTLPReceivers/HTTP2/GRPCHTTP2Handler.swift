@@ -13,12 +13,12 @@ import NIOHTTP2
 /// - HEADERS with CONTINUATION, padding, HPACK decoding (swift-nio-http2's `HPACKDecoder`, which bounds the header
 ///   list); header blocks are written as literals (``HTTP2FrameWriter``);
 /// - stream states: idle, open, half-closed either way, closed; `MAX_CONCURRENT_STREAMS` (past it,
-///   RST_STREAM REFUSED_STREAM);
+///   RST_STREAM REFUSED_STREAM, counted as a stream error);
 /// - flow control both ways: inbound windows are topped up once half used, outbound DATA waits for the client's
 ///   windows (at most ``maxBlockedBytes`` per stream);
 /// - the library's limits on abuse: more than 200 RST_STREAM frames, stream errors, or PING / SETTINGS / PRIORITY
-///   frames in 30 s, more than 5 CONTINUATION frames in a row, or empty DATA frames in a row, end the connection
-///   with GOAWAY ENHANCE_YOUR_CALM.
+///   frames in 30 s, more than 5 CONTINUATION frames in a row, or two empty DATA frames in a row end the
+///   connection with GOAWAY ENHANCE_YOUR_CALM.
 ///
 /// A connection error writes GOAWAY and stops reading; `HTTP2GoAwayWatcher`, before this handler, closes the
 /// connection once the GOAWAY is out. Stream errors reset the stream and tell the next handler with a
