@@ -21,13 +21,18 @@ enum OTLPGRPCServer {
         }
     }
 
-    /// One connection's pipeline after TLS: HTTP/2 (``GRPCHTTP2Handler``), then ``GRPCConnectionHandler``.
+    /// One connection's pipeline after TLS: reads paused while answers cannot be written, HTTP/2
+    /// (``GRPCHTTP2Handler``), then ``GRPCConnectionHandler``.
     static func configure(
         _ channel: any Channel, services: OTLPGRPCServices, budget: InFlightBudget, maxConcurrentStreams: Int, keepalive: GRPCKeepalive
     ) throws {
         // Calls resume on the loop that reads their connection (see EventLoopTaskExecutor).
         let executor = EventLoopTaskExecutor(channel.eventLoop)
         let sync = channel.pipeline.syncOperations
+        // A client that sends calls but does not read their answers: while its answers wait in the socket's buffer
+        // (the channel is not writable), nothing more is read from it, so what it can make the server hold is
+        // bounded (the calls already read and their answers).
+        try sync.addHandler(BackPressureHandler())
         try sync.addHandler(HTTP2GoAwayWatcher())
         try sync.addHandler(GRPCHTTP2Handler(maxConcurrentStreams: maxConcurrentStreams))
         try sync.addHandler(GRPCConnectionHandler(services: services, budget: budget, executor: executor, keepalive: keepalive))
