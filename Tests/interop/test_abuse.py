@@ -934,6 +934,48 @@ def test_a_grpc_answer_waits_for_the_clients_flow_control_window_and_arrives_who
         conn.close()
 
 
+@pytest.mark.timeout(90)
+def test_a_grpc_client_that_never_reads_is_not_read_from_either(server_factory):
+    """Empty exports sent as fast as the socket takes them on one connection, its flow-control windows wide open, no
+    answer ever read: once the answers fill the socket's buffers the server stops reading that connection, so the client's sends block (for 2 s and
+    more) and the server's memory stays bounded; other clients are served meanwhile and after. (The client cannot
+    see streams close without reading, so the server allows it many.)"""
+    module_server = server_factory(grpc_extra="max_concurrent_streams: 10000")
+    conn = RawH2(module_server.grpc_address)
+    with RssSampler(module_server) as rss:
+        try:
+            # Flow-control windows opened all the way: only TCP can hold the answers back.
+            conn.send(frame(SETTINGS, 0, 0, (4).to_bytes(2, "big") + (2**31 - 1).to_bytes(4, "big"))
+                      + frame(WINDOW_UPDATE, 0, 0, (2**31 - 1 - 65_535).to_bytes(4, "big")))
+            conn.send(frame(HEADERS, END_HEADERS, 1, grpc_headers(conn.encoder, conn.address)) + frame(DATA, END_STREAM, 1, b"\0" * 5))
+            block = grpc_headers(conn.encoder, conn.address)  # from now on the same bytes (every field indexed)
+            conn.sock.setblocking(False)
+            stream, sent, pending, blocked_since = 3, 0, b"", None
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if not pending:
+                    pending = b"".join(frame(HEADERS, END_HEADERS, s, block) + frame(DATA, END_STREAM, s, b"\0" * 5)
+                                       for s in range(stream, stream + 200, 2))
+                    stream += 200
+                    time.sleep(0.005)  # a hundred calls at a time, well within the streams allowed
+                try:
+                    n = conn.sock.send(pending)
+                    pending, sent, blocked_since = pending[n:], sent + n, None
+                except BlockingIOError:
+                    blocked_since = blocked_since or time.monotonic()
+                    if time.monotonic() - blocked_since > 2.0:
+                        break
+                    time.sleep(0.01)
+            print(f"{sent / 1e6:.1f} MB of calls sent ({(stream - 3) // 2} calls) before the server stopped reading")
+            assert blocked_since is not None and time.monotonic() - blocked_since > 2.0, \
+                f"the server kept reading: {sent / 1e6:.1f} MB of calls sent in 30 s, never held up for 2 s"
+            good_exports(module_server, "while a client does not read")
+        finally:
+            conn.close()
+    rss.assert_growth_below(100, "a client that never reads")
+    good_exports(module_server, "after a client that did not read")
+
+
 # ------------------------------------------------------------------------------------------ (j) gRPC decompression bomb
 
 
