@@ -122,7 +122,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                 clientPinged(context: context)
             }
         default:
-            break  // SETTINGS, GOAWAY and WINDOW_UPDATE are GRPCHTTP2Handler's business.
+            break  // SETTINGS (passed on: the session is established) and the rest are GRPCHTTP2Handler's business.
         }
     }
 

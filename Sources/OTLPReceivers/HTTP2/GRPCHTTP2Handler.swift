@@ -180,9 +180,9 @@ final class GRPCHTTP2Handler: ChannelDuplexHandler {
             try controlFrame()
             if frame.payload.readableBytes != 5 { try resetStream(frame.stream, .frameSizeError, context: context) }
         case Kind.goAway:
+            // The client will open no more streams; those open finish as usual.
             guard frame.stream == 0 else { throw HTTP2ConnectionError(code: .protocolError, reason: "GOAWAY on a stream") }
             guard frame.payload.readableBytes >= 8 else { throw HTTP2ConnectionError(code: .frameSizeError, reason: "GOAWAY shorter than 8 bytes") }
-        // The client will open no more streams; those open finish as usual.
         case Kind.pushPromise:
             throw HTTP2ConnectionError(code: .protocolError, reason: "PUSH_PROMISE from a client")
         default:
@@ -500,8 +500,6 @@ final class GRPCHTTP2Handler: ChannelDuplexHandler {
             withOutput(context) { HTTP2FrameWriter.goAway(&$0, lastStream: last, code: code, debugData: debugData) }
         case .ping(let data, let ack):
             withOutput(context) { HTTP2FrameWriter.ping(&$0, data, ack: ack) }
-        case .windowUpdate(let increment):
-            withOutput(context) { HTTP2FrameWriter.windowUpdate(&$0, stream: id, increment: increment) }
         default:
             promise?.fail(NIOHTTP2Errors.unsupported(info: "GRPCHTTP2Handler writes no \(frame.payload) frames"))
             return
